@@ -1,0 +1,164 @@
+//! Segment files: naming, creation and the recovery scan.
+//!
+//! A segment is `<first index, 20 digits>.wal`: an 8-byte magic, then records. Every segment
+//! begins with a hard-state record so that dropping older segments never loses the vote.
+//! Sealed segments were fully synced before the next one was created, so any damage in them is
+//! corruption; only the last segment may end in a torn write.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, WalError};
+use crate::record::{self, Decoded, HardState};
+
+pub const MAGIC: &[u8; 8] = b"QKVWAL01";
+
+pub fn file_name(first_index: u64) -> String {
+    format!("{first_index:020}.wal")
+}
+
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".wal")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Segment paths in the directory, ordered by first index.
+pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    let read =
+        fs::read_dir(dir).map_err(|e| WalError::io(&format!("read_dir {}", dir.display()), e))?;
+    for entry in read {
+        let entry = entry.map_err(|e| WalError::io("read_dir entry", e))?;
+        if let Some(first) = entry.file_name().to_str().and_then(parse_file_name) {
+            found.push((first, entry.path()));
+        }
+    }
+    found.sort_by_key(|(first, _)| *first);
+    Ok(found)
+}
+
+pub fn open_rw(path: &Path, create: bool) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| WalError::io(&format!("open {}", path.display()), e))
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| WalError::io(&format!("open dir {}", dir.display()), e))?;
+    d.sync_all().map_err(|e| WalError::FsyncFailed {
+        message: format!("fsync dir {}: {e}", dir.display()),
+    })
+}
+
+/// One entry found by the scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScannedEntry {
+    pub term: u64,
+    pub offset: u64,
+    pub len: u32,
+}
+
+#[derive(Debug)]
+pub struct Scan {
+    pub entries: Vec<ScannedEntry>,
+    pub hard_state: Option<HardState>,
+    /// Offset just past the last verified record.
+    pub valid_end: u64,
+    /// Bytes after `valid_end` (a torn tail, only allowed in the last segment).
+    pub torn_bytes: u64,
+}
+
+/// Verifies every record of one segment. `is_last` allows a torn tail.
+pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usize) -> Result<Scan> {
+    let mut file =
+        File::open(path).map_err(|e| WalError::io(&format!("open {}", path.display()), e))?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf)
+        .map_err(|e| WalError::io(&format!("read {}", path.display()), e))?;
+    let corrupt = |offset: usize, reason: String| WalError::Corrupt {
+        file: path.to_path_buf(),
+        offset: offset as u64,
+        reason,
+    };
+
+    if buf.len() < MAGIC.len() {
+        // Only a crash while creating the last segment leaves a short header.
+        if is_last && MAGIC.starts_with(&buf) {
+            return Ok(Scan {
+                entries: Vec::new(),
+                hard_state: None,
+                valid_end: 0,
+                torn_bytes: buf.len() as u64,
+            });
+        }
+        return Err(corrupt(0, "segment shorter than its header".into()));
+    }
+    if &buf[..MAGIC.len()] != MAGIC {
+        return Err(corrupt(0, "bad segment magic".into()));
+    }
+
+    let mut scan = Scan {
+        entries: Vec::new(),
+        hard_state: None,
+        valid_end: MAGIC.len() as u64,
+        torn_bytes: 0,
+    };
+    let mut offset = MAGIC.len();
+    let mut expected_index = first_index;
+    while offset < buf.len() {
+        match record::decode(&buf[offset..], record_bytes_max) {
+            Decoded::Record(rec, len) => {
+                match rec.kind {
+                    record::KIND_ENTRY => {
+                        if rec.index != expected_index {
+                            return Err(corrupt(
+                                offset,
+                                format!(
+                                    "entry index {} where {expected_index} was expected",
+                                    rec.index
+                                ),
+                            ));
+                        }
+                        scan.entries.push(ScannedEntry {
+                            term: rec.term,
+                            offset: offset as u64,
+                            len: len as u32,
+                        });
+                        expected_index += 1;
+                    }
+                    record::KIND_HARD_STATE => {
+                        let hs = record::decode_hard_state(&rec.payload)
+                            .ok_or_else(|| corrupt(offset, "malformed hard state".into()))?;
+                        scan.hard_state = Some(hs);
+                    }
+                    other => return Err(corrupt(offset, format!("unknown record kind {other}"))),
+                }
+                offset += len;
+                scan.valid_end = offset as u64;
+            }
+            Decoded::Incomplete | Decoded::BadBody { at_end: true } if is_last => {
+                scan.torn_bytes = (buf.len() - offset) as u64;
+                return Ok(scan);
+            }
+            Decoded::Incomplete => {
+                return Err(corrupt(
+                    offset,
+                    "incomplete record in a sealed segment".into(),
+                ))
+            }
+            Decoded::BadBody { .. } => {
+                return Err(corrupt(offset, "body checksum mismatch".into()))
+            }
+            Decoded::BadHeader(reason) => return Err(corrupt(offset, reason)),
+        }
+    }
+    Ok(scan)
+}

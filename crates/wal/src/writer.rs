@@ -1,0 +1,411 @@
+//! The dedicated I/O thread. It takes every operation queued while the previous group was
+//! syncing and makes them durable with one write and one fdatasync (group commit). Operations
+//! are processed strictly in queue order, so a suffix truncation or a reset always sees every
+//! earlier append durable and indexed.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::error::{Result, WalError};
+use crate::io::{Backend, Faults};
+use crate::record::{self, HardState};
+use crate::segment;
+use crate::state::{Loc, Segment, State};
+
+pub(crate) enum OpKind {
+    /// Entries `first_index..` packed as `[term u64][len u32][data]`, plus an optional hard
+    /// state. `first_index <= last index` means "truncate the conflicting suffix first".
+    Append {
+        first_index: u64,
+        packed: Vec<u8>,
+        count: usize,
+        hard_state: Option<HardState>,
+    },
+    /// Drop the whole log; the next entry gets `next_index` (after installing a snapshot).
+    Reset { next_index: u64 },
+}
+
+pub(crate) struct Op {
+    pub ticket: u64,
+    pub bytes: usize,
+    pub kind: OpKind,
+}
+
+pub(crate) struct Queue {
+    pub ops: VecDeque<Op>,
+    pub queued_bytes: usize,
+    /// Index the next appended entry takes, counting queued appends.
+    pub next_index: u64,
+    pub next_ticket: u64,
+    pub closed: bool,
+}
+
+pub(crate) struct Durable {
+    /// Every ticket up to this one is durable.
+    pub ok_through: u64,
+    /// Set once the log failed; every ticket above `ok_through` failed with it.
+    pub error: Option<WalError>,
+}
+
+/// Called on the I/O thread after each group: `(ok_through, error)`. Tickets up to
+/// `ok_through` are durable; when `error` is set every later ticket has failed.
+pub type Notify = Box<dyn Fn(u64, Option<&WalError>) + Send + Sync>;
+
+pub(crate) struct Shared {
+    pub dir: std::path::PathBuf,
+    pub state: Mutex<State>,
+    pub queue: Mutex<Queue>,
+    pub queue_cond: Condvar,
+    pub durable: Mutex<Durable>,
+    pub durable_cond: Condvar,
+    pub notify: Option<Notify>,
+    pub group_bytes_max: usize,
+    pub segment_bytes_max: u64,
+}
+
+pub(crate) struct Writer {
+    pub shared: Arc<Shared>,
+    pub backend: Backend,
+    pub faults: Faults,
+    pub syncs: u64,
+    pub stats: Arc<crate::Stats>,
+}
+
+impl Writer {
+    pub fn run(mut self) {
+        while let Some(group) = self.take_group() {
+            let last_ticket = group.last().map(|op| op.ticket).unwrap_or(0);
+            match self.write_group(&group) {
+                Ok(()) => self.complete(last_ticket, None),
+                Err(err) => {
+                    let err = match err {
+                        e @ WalError::FsyncFailed { .. } => e,
+                        other => WalError::Fatal {
+                            message: other.to_string(),
+                        },
+                    };
+                    self.shared.state.lock().unwrap().fatal = Some(err.to_string());
+                    // Everything queued behind the failed group fails with it.
+                    let mut queue = self.shared.queue.lock().unwrap();
+                    queue.ops.clear();
+                    queue.queued_bytes = 0;
+                    queue.closed = true;
+                    drop(queue);
+                    let ok_through = self.shared.durable.lock().unwrap().ok_through;
+                    self.complete(ok_through, Some(err));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn complete(&self, ok_through: u64, error: Option<WalError>) {
+        {
+            let mut durable = self.shared.durable.lock().unwrap();
+            durable.ok_through = ok_through;
+            durable.error = error.clone();
+        }
+        self.shared.durable_cond.notify_all();
+        if let Some(notify) = &self.shared.notify {
+            notify(ok_through, error.as_ref());
+        }
+    }
+
+    /// Blocks until work arrives; returns `None` once closed and drained. A truncating append
+    /// or a reset always starts a group of its own.
+    fn take_group(&self) -> Option<Vec<Op>> {
+        let mut queue = self.shared.queue.lock().unwrap();
+        while queue.ops.is_empty() && !queue.closed {
+            queue = self.shared.queue_cond.wait(queue).unwrap();
+        }
+        if queue.ops.is_empty() {
+            return None;
+        }
+        let mut group = Vec::new();
+        let mut bytes = 0usize;
+        let mut expected = None::<u64>;
+        while let Some(op) = queue.ops.front() {
+            let starts_new = match &op.kind {
+                OpKind::Reset { .. } => true,
+                OpKind::Append {
+                    first_index, count, ..
+                } => {
+                    let breaks = matches!(expected, Some(next) if *first_index != next);
+                    if *count > 0 {
+                        expected = Some(first_index + *count as u64);
+                    }
+                    breaks
+                }
+            };
+            if !group.is_empty() && (starts_new || bytes + op.bytes > self.shared.group_bytes_max) {
+                break;
+            }
+            let op = queue.ops.pop_front().unwrap();
+            queue.queued_bytes -= op.bytes;
+            bytes += op.bytes;
+            let is_reset = matches!(op.kind, OpKind::Reset { .. });
+            group.push(op);
+            if is_reset {
+                break;
+            }
+        }
+        Some(group)
+    }
+
+    fn write_group(&mut self, group: &[Op]) -> Result<()> {
+        let mut buf = Vec::with_capacity(group.iter().map(|op| op.bytes).sum::<usize>() + 64);
+        let mut pending_locs: Vec<(u64, u64, u32)> = Vec::new(); // (term, offset in buf, len)
+        let mut hard_state = None;
+        let mut first_new_index = None;
+
+        for op in group {
+            match &op.kind {
+                OpKind::Reset { next_index } => {
+                    self.reset(*next_index)?;
+                }
+                OpKind::Append {
+                    first_index,
+                    packed,
+                    hard_state: hs,
+                    count,
+                } => {
+                    if *count > 0 {
+                        let last = self.shared.state.lock().unwrap().last_index();
+                        if *first_index <= last && first_new_index.is_none() {
+                            self.truncate_suffix(*first_index)?;
+                            let current =
+                                hard_state.unwrap_or(self.shared.state.lock().unwrap().hard_state);
+                            // The truncated bytes may have held the newest hard state: rewrite it.
+                            record::encode_hard_state(&mut buf, &current);
+                        }
+                        first_new_index.get_or_insert(*first_index);
+                        append_entries(&mut buf, &mut pending_locs, *first_index, packed);
+                    }
+                    if let Some(hs) = hs {
+                        record::encode_hard_state(&mut buf, hs);
+                        hard_state = Some(*hs);
+                    }
+                }
+            }
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.maybe_roll(
+            buf.len() as u64,
+            first_new_index,
+            &mut buf,
+            &mut pending_locs,
+        )?;
+
+        let (file, offset, seq) = {
+            let state = self.shared.state.lock().unwrap();
+            let active = state.active();
+            (active.file.clone(), active.size, active.seq)
+        };
+        self.sync_write(&file, offset, &buf)?;
+
+        self.stats
+            .syncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.stats.entries.fetch_add(
+            pending_locs.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let mut state = self.shared.state.lock().unwrap();
+        for (term, at, len) in pending_locs {
+            state.locs.push_back(Loc {
+                term,
+                segment_seq: seq,
+                offset: offset + at,
+                len,
+            });
+        }
+        state.active_mut().size += buf.len() as u64;
+        if let Some(hs) = hard_state {
+            state.hard_state = hs;
+        }
+        Ok(())
+    }
+
+    fn sync_write(&mut self, file: &fs::File, offset: u64, buf: &[u8]) -> Result<()> {
+        let nth = self.syncs;
+        self.syncs += 1;
+        if self.faults.fail_sync_at == Some(nth) {
+            use std::os::unix::fs::FileExt;
+            let _ = file.write_all_at(buf, offset);
+            return Err(WalError::FsyncFailed {
+                message: "injected EIO (test fault)".into(),
+            });
+        }
+        self.backend
+            .write_and_sync(file, offset, buf)
+            .map_err(|e| WalError::FsyncFailed {
+                message: format!("{} write+fdatasync: {e}", self.backend.name()),
+            })
+    }
+
+    /// Starts a new segment when the group would overflow the active one. A segment that holds
+    /// no entries yet always takes the group, so an oversize group cannot loop forever.
+    fn maybe_roll(
+        &mut self,
+        group_bytes: u64,
+        first_new_index: Option<u64>,
+        buf: &mut Vec<u8>,
+        locs: &mut [(u64, u64, u32)],
+    ) -> Result<()> {
+        let (needs_roll, next_seq, hs, next_index) = {
+            let state = self.shared.state.lock().unwrap();
+            let active = state.active();
+            let has_entries = state
+                .locs
+                .back()
+                .is_some_and(|l| l.segment_seq == active.seq);
+            let next_index = first_new_index.unwrap_or(state.last_index() + 1);
+            (
+                has_entries && active.size + group_bytes > self.shared.segment_bytes_max,
+                active.seq + 1,
+                state.hard_state,
+                next_index,
+            )
+        };
+        if !needs_roll {
+            return Ok(());
+        }
+        let mut prefix = Vec::with_capacity(64);
+        prefix.extend_from_slice(segment::MAGIC);
+        record::encode_hard_state(&mut prefix, &hs);
+        for loc in locs.iter_mut() {
+            loc.1 += prefix.len() as u64;
+        }
+        prefix.append(buf);
+        *buf = prefix;
+        let path = self.shared.dir.join(segment::file_name(next_index));
+        let file = segment::open_rw(&path, true)?;
+        segment::sync_dir(&self.shared.dir)?;
+        let mut state = self.shared.state.lock().unwrap();
+        state.segments.push_back(Segment {
+            seq: next_seq,
+            first_index: next_index,
+            path,
+            file: Arc::new(file),
+            size: 0,
+        });
+        Ok(())
+    }
+
+    /// Raft conflict: drop entries `from..`. Later segments go first (and the directory is
+    /// synced) so a crash can never leave a stale later segment beside a shortened one.
+    fn truncate_suffix(&mut self, from: u64) -> Result<()> {
+        let mut state = self.shared.state.lock().unwrap();
+        let loc = state.loc(from).ok_or_else(|| WalError::Gap {
+            message: format!(
+                "cannot truncate from {from}: below the compacted prefix (first index {})",
+                state.first_index
+            ),
+        })?;
+        while state.active().seq > loc.segment_seq {
+            let segment = state.segments.pop_back().unwrap();
+            fs::remove_file(&segment.path).map_err(|e| WalError::io("remove segment", e))?;
+        }
+        segment::sync_dir(&self.shared.dir)?;
+        let active = state.active_mut();
+        active
+            .file
+            .set_len(loc.offset)
+            .map_err(|e| WalError::io("truncate segment", e))?;
+        active.file.sync_data().map_err(|e| WalError::FsyncFailed {
+            message: format!("truncate: {e}"),
+        })?;
+        active.size = loc.offset;
+        let keep = (from - state.first_index) as usize;
+        state.locs.truncate(keep);
+        Ok(())
+    }
+
+    /// Replaces the whole log with an empty one starting at `next_index`. The new segment is
+    /// written under a temporary name first; recovery completes an interrupted reset.
+    fn reset(&mut self, next_index: u64) -> Result<()> {
+        let mut state = self.shared.state.lock().unwrap();
+        let hs = state.hard_state;
+        let next_seq = state.active().seq + 1;
+        let tmp = self.shared.dir.join(reset_tmp_name(next_index));
+        let file = write_fresh_segment(&tmp, &hs)?;
+        segment::sync_dir(&self.shared.dir)?;
+        finish_reset(&self.shared.dir, next_index)?;
+        let path = self.shared.dir.join(segment::file_name(next_index));
+        let size = file.metadata().map_err(|e| WalError::io("stat", e))?.len();
+        state.segments.clear();
+        state.segments.push_back(Segment {
+            seq: next_seq,
+            first_index: next_index,
+            path,
+            file: Arc::new(file),
+            size,
+        });
+        state.locs.clear();
+        state.first_index = next_index;
+        Ok(())
+    }
+}
+
+/// The reset segment's temporary name carries the index the log restarts at.
+pub(crate) fn reset_tmp_name(next_index: u64) -> String {
+    format!("reset-{next_index:020}.wal.tmp")
+}
+
+pub(crate) fn parse_reset_tmp_name(name: &str) -> Option<u64> {
+    name.strip_prefix("reset-")?
+        .strip_suffix(".wal.tmp")?
+        .parse()
+        .ok()
+}
+
+fn append_entries(
+    buf: &mut Vec<u8>,
+    locs: &mut Vec<(u64, u64, u32)>,
+    first_index: u64,
+    packed: &[u8],
+) {
+    let mut at = 0usize;
+    let mut index = first_index;
+    while at < packed.len() {
+        let term = u64::from_le_bytes(packed[at..at + 8].try_into().unwrap());
+        let len = u32::from_le_bytes(packed[at + 8..at + 12].try_into().unwrap()) as usize;
+        let data = &packed[at + 12..at + 12 + len];
+        let start = buf.len();
+        record::encode_into(buf, record::KIND_ENTRY, index, term, data);
+        locs.push((term, start as u64, (buf.len() - start) as u32));
+        at += 12 + len;
+        index += 1;
+    }
+}
+
+pub(crate) fn write_fresh_segment(path: &Path, hs: &HardState) -> Result<fs::File> {
+    use std::io::Write;
+    let mut file = segment::open_rw(path, true)?;
+    file.set_len(0)
+        .map_err(|e| WalError::io("truncate new segment", e))?;
+    let mut buf = Vec::with_capacity(64);
+    buf.extend_from_slice(segment::MAGIC);
+    record::encode_hard_state(&mut buf, hs);
+    file.write_all(&buf)
+        .map_err(|e| WalError::io("write new segment", e))?;
+    file.sync_data().map_err(|e| WalError::FsyncFailed {
+        message: format!("new segment: {e}"),
+    })?;
+    Ok(file)
+}
+
+/// Removes every segment and renames the reset segment into place.
+pub(crate) fn finish_reset(dir: &Path, next_index: u64) -> Result<()> {
+    for (_, path) in segment::list(dir)? {
+        fs::remove_file(&path).map_err(|e| WalError::io("remove segment", e))?;
+    }
+    let target = dir.join(segment::file_name(next_index));
+    fs::rename(dir.join(reset_tmp_name(next_index)), &target)
+        .map_err(|e| WalError::io("rename reset segment", e))?;
+    segment::sync_dir(dir)
+}
