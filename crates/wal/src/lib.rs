@@ -70,7 +70,7 @@ pub struct RecoveryReport {
 
 pub struct Wal {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     backend_name: &'static str,
     backend_fallback_reason: Option<String>,
     recovery: RecoveryReport,
@@ -118,7 +118,7 @@ impl Wal {
                 error: None,
             }),
             durable_cond: Condvar::new(),
-            notify,
+            notify: Mutex::new(notify),
             group_bytes_max: options.group_bytes_max,
             segment_bytes_max: options.segment_bytes_max,
         });
@@ -136,7 +136,7 @@ impl Wal {
             .map_err(|e| WalError::io("spawn WAL I/O thread", e))?;
         Ok(Wal {
             shared,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
             backend_name,
             backend_fallback_reason: fallback_reason,
             recovery,
@@ -405,13 +405,15 @@ impl Wal {
         Ok(state.first_index)
     }
 
-    /// Stops accepting appends, lets the I/O thread finish what is queued, and joins it.
-    pub fn close(&mut self) {
+    /// Stops accepting appends, lets the I/O thread finish what is queued, joins it and drops
+    /// the notifier (which may be what keeps a JavaScript event loop alive).
+    pub fn close(&self) {
         self.shared.queue.lock().unwrap().closed = true;
         self.shared.queue_cond.notify_all();
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.lock().unwrap().take() {
             let _ = thread.join();
         }
+        self.shared.notify.lock().unwrap().take();
     }
 }
 

@@ -60,7 +60,7 @@ pub(crate) struct Shared {
     pub queue_cond: Condvar,
     pub durable: Mutex<Durable>,
     pub durable_cond: Condvar,
-    pub notify: Option<Notify>,
+    pub notify: Mutex<Option<Notify>>,
     pub group_bytes_max: usize,
     pub segment_bytes_max: u64,
 }
@@ -108,7 +108,7 @@ impl Writer {
             durable.error = error.clone();
         }
         self.shared.durable_cond.notify_all();
-        if let Some(notify) = &self.shared.notify {
+        if let Some(notify) = self.shared.notify.lock().unwrap().as_ref() {
             notify(ok_through, error.as_ref());
         }
     }
