@@ -1,1 +1,297 @@
-pub fn _stub() {}
+//! quorumkv's state machine: RocksDB with a `data` and a `meta` column family.
+//!
+//! Durability choice: RocksDB's own WAL is **disabled**. The Raft WAL is the durability source;
+//! every apply writes its batch and the applied index in one WriteBatch, and `atomic_flush`
+//! flushes both column families together, so whatever survives a crash is a consistent prefix:
+//! the data as of some applied index, and that index. On restart the node replays the Raft log
+//! after it. Writing RocksDB's WAL too would sync the same bytes twice.
+
+mod batch;
+mod error;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options,
+    ReadOptions, WriteBatch, WriteOptions, DB,
+};
+
+pub use batch::{decode as decode_batch, encode_delete, encode_put, Op};
+pub use error::{EngineError, Result};
+
+const CF_DATA: &str = "data";
+const CF_META: &str = "meta";
+const KEY_APPLIED_INDEX: &[u8] = b"applied_index";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lz4,
+    Zstd,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Shared LRU block cache. Default 256 MiB.
+    pub block_cache_bytes: usize,
+    /// Bloom filter bits per key (0 disables). Default 10 (~1% false positives).
+    pub bloom_bits_per_key: f64,
+    /// Compression for upper levels; the bottommost level always uses zstd unless `None`.
+    pub compression: Compression,
+    /// Memtable size. Default 64 MiB.
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            block_cache_bytes: 256 << 20,
+            bloom_bits_per_key: 10.0,
+            compression: Compression::Lz4,
+            write_buffer_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One page of a scan.
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    pub items: Vec<(Vec<u8>, Vec<u8>)>,
+    /// More keys lie in the range after the last item.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// Inclusive lower bound (ignored when `prefix` is set).
+    pub start: Vec<u8>,
+    /// Exclusive upper bound; `None` means the end of the keyspace.
+    pub end: Option<Vec<u8>>,
+    /// Only keys with this prefix.
+    pub prefix: Option<Vec<u8>>,
+    /// Resume after this key (exclusive), from a previous page's last key.
+    pub after: Option<Vec<u8>>,
+    pub limit: usize,
+}
+
+pub struct Engine {
+    db: DB,
+    /// Serializes applies and holds the applied index they advance.
+    applied: Mutex<u64>,
+}
+
+impl Engine {
+    pub fn open(path: &Path, options: &EngineOptions) -> Result<Engine> {
+        let db_opts = db_options(options);
+        let cf_opts = cf_options(options);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_DATA, cf_opts.clone()),
+            ColumnFamilyDescriptor::new(CF_META, cf_opts),
+        ];
+        let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
+        let applied = read_applied(&db)?;
+        Ok(Engine {
+            db,
+            applied: Mutex::new(applied),
+        })
+    }
+
+    /// Replaces `path` with the contents of a checkpoint (hard links where possible) and opens it.
+    pub fn open_from_checkpoint(
+        checkpoint: &Path,
+        path: &Path,
+        options: &EngineOptions,
+    ) -> Result<Engine> {
+        let io = |e: std::io::Error| {
+            EngineError::Io(format!("restore checkpoint {}: {e}", checkpoint.display()))
+        };
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(io)?;
+        }
+        std::fs::create_dir_all(path).map_err(io)?;
+        for entry in std::fs::read_dir(checkpoint).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let target = path.join(entry.file_name());
+            if std::fs::hard_link(entry.path(), &target).is_err() {
+                std::fs::copy(entry.path(), &target).map_err(io)?;
+            }
+        }
+        Engine::open(path, options)
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        *self.applied.lock().unwrap()
+    }
+
+    /// Applies a packed batch and records `applied_index` in the same WriteBatch.
+    /// `applied_index` must move forward; a malformed batch writes nothing.
+    pub fn apply(&self, packed: &[u8], applied_index: u64) -> Result<usize> {
+        let ops = batch::decode(packed)?;
+        let mut applied = self.applied.lock().unwrap();
+        if applied_index <= *applied {
+            return Err(EngineError::ApplyOrder {
+                current: *applied,
+                requested: applied_index,
+            });
+        }
+        let data = self.cf(CF_DATA);
+        let mut wb = WriteBatch::default();
+        for op in &ops {
+            match op {
+                Op::Put(k, v) => wb.put_cf(data, k, v),
+                Op::Delete(k) => wb.delete_cf(data, k),
+            }
+        }
+        wb.put_cf(
+            self.cf(CF_META),
+            KEY_APPLIED_INDEX,
+            applied_index.to_le_bytes(),
+        );
+        self.db.write_opt(wb, &write_options())?;
+        *applied = applied_index;
+        Ok(ops.len())
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_DATA), key)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Looks up many keys in one batched RocksDB call.
+    pub fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let cf = self.cf(CF_DATA);
+        self.db
+            .batched_multi_get_cf(cf, keys.iter(), false)
+            .into_iter()
+            .map(|r| r.map(|v| v.map(|p| p.to_vec())).map_err(EngineError::from))
+            .collect()
+    }
+
+    pub fn scan(&self, req: &ScanRequest) -> Result<ScanPage> {
+        if req.limit == 0 {
+            return Err(EngineError::InvalidArgument(
+                "scan limit must be at least 1".into(),
+            ));
+        }
+        let (lower, upper) = match &req.prefix {
+            Some(prefix) => (prefix.clone(), prefix_successor(prefix)),
+            None => (req.start.clone(), req.end.clone()),
+        };
+        let from = match &req.after {
+            Some(after) if after.as_slice() >= lower.as_slice() => after.clone(),
+            _ => lower,
+        };
+        let mut ro = ReadOptions::default();
+        if let Some(upper) = upper {
+            ro.set_iterate_upper_bound(upper);
+        }
+        let iter = self.db.iterator_cf_opt(
+            self.cf(CF_DATA),
+            ro,
+            IteratorMode::From(&from, rocksdb::Direction::Forward),
+        );
+        let mut page = ScanPage::default();
+        for item in iter {
+            let (k, v) = item?;
+            if req.after.as_deref() == Some(&*k) {
+                continue;
+            }
+            if page.items.len() == req.limit {
+                page.more = true;
+                break;
+            }
+            page.items.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(page)
+    }
+
+    /// Writes a consistent checkpoint (hard links on the same file system) to `dir`, which
+    /// must not exist. Memtables are flushed first, so the checkpoint holds every applied write.
+    pub fn checkpoint(&self, dir: &Path) -> Result<u64> {
+        let applied = self.applied.lock().unwrap();
+        let cp = rocksdb::checkpoint::Checkpoint::new(&self.db)?;
+        cp.create_checkpoint(dir)?;
+        Ok(*applied)
+    }
+
+    /// Flushes memtables so a restart replays less of the Raft log.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush_cfs_opt(
+            &[self.cf(CF_DATA), self.cf(CF_META)],
+            &rocksdb::FlushOptions::default(),
+        )?;
+        Ok(())
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
+    }
+}
+
+fn write_options() -> WriteOptions {
+    let mut wo = WriteOptions::default();
+    // See the module comment: the Raft WAL is the durability source.
+    wo.disable_wal(true);
+    wo
+}
+
+fn read_applied(db: &DB) -> Result<u64> {
+    let meta = db.cf_handle(CF_META).expect("meta column family");
+    match db.get_pinned_cf(meta, KEY_APPLIED_INDEX)? {
+        None => Ok(0),
+        Some(bytes) if bytes.len() == 8 => {
+            Ok(u64::from_le_bytes(bytes.as_ref().try_into().unwrap()))
+        }
+        Some(_) => Err(EngineError::Corrupt("applied index is not 8 bytes".into())),
+    }
+}
+
+fn db_options(options: &EngineOptions) -> Options {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    // Both column families flush together so data and applied index never disagree.
+    opts.set_atomic_flush(true);
+    opts.set_max_background_jobs(2);
+    opts.set_write_buffer_size(options.write_buffer_bytes);
+    opts
+}
+
+fn cf_options(options: &EngineOptions) -> Options {
+    let mut opts = Options::default();
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(&Cache::new_lru_cache(options.block_cache_bytes));
+    if options.bloom_bits_per_key > 0.0 {
+        table.set_bloom_filter(options.bloom_bits_per_key, false);
+        table.set_whole_key_filtering(true);
+    }
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    opts.set_block_based_table_factory(&table);
+    opts.set_write_buffer_size(options.write_buffer_bytes);
+    let (upper, bottom) = match options.compression {
+        Compression::None => (DBCompressionType::None, DBCompressionType::None),
+        Compression::Lz4 => (DBCompressionType::Lz4, DBCompressionType::Zstd),
+        Compression::Zstd => (DBCompressionType::Zstd, DBCompressionType::Zstd),
+    };
+    opts.set_compression_type(upper);
+    opts.set_bottommost_compression_type(bottom);
+    opts
+}
+
+/// The smallest key greater than every key with `prefix`; `None` when no such key exists.
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}

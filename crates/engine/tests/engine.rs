@@ -1,0 +1,146 @@
+use engine::{encode_delete, encode_put, Engine, EngineOptions, ScanRequest};
+
+fn put_batch(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in pairs {
+        encode_put(&mut out, k.as_bytes(), v.as_bytes());
+    }
+    out
+}
+
+#[test]
+fn apply_then_reopen_returns_the_applied_index_and_data() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+        assert_eq!(engine.applied_index(), 0);
+        engine
+            .apply(&put_batch(&[("a", "1"), ("b", "2")]), 5)
+            .unwrap();
+        let mut del = Vec::new();
+        encode_delete(&mut del, b"a");
+        engine.apply(&del, 6).unwrap();
+        engine.flush().unwrap();
+    }
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    assert_eq!(engine.applied_index(), 6);
+    assert_eq!(engine.get(b"a").unwrap(), None);
+    assert_eq!(engine.get(b"b").unwrap(), Some(b"2".to_vec()));
+}
+
+#[test]
+fn apply_must_move_forward_and_malformed_batches_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    engine.apply(&put_batch(&[("k", "v")]), 3).unwrap();
+    assert_eq!(
+        engine
+            .apply(&put_batch(&[("k", "old")]), 3)
+            .unwrap_err()
+            .code(),
+        "ENGINE_APPLY_ORDER"
+    );
+    let mut bad = put_batch(&[("x", "1")]);
+    bad.extend_from_slice(&[1, 200, 0, 0, 0]); // a put whose key runs past the end
+    assert_eq!(
+        engine.apply(&bad, 4).unwrap_err().code(),
+        "ENGINE_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        engine.get(b"x").unwrap(),
+        None,
+        "nothing of a malformed batch is applied"
+    );
+    assert_eq!(engine.applied_index(), 3);
+    assert_eq!(engine.get(b"k").unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
+fn multi_get_returns_values_in_key_order_with_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    engine
+        .apply(&put_batch(&[("a", "1"), ("c", "3")]), 1)
+        .unwrap();
+    let got = engine.multi_get(&[b"c", b"b", b"a"]).unwrap();
+    assert_eq!(got, vec![Some(b"3".to_vec()), None, Some(b"1".to_vec())]);
+}
+
+#[test]
+fn scan_pages_through_a_prefix_and_a_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    let keys: Vec<String> = (0..25).map(|i| format!("user/{i:03}")).collect();
+    let mut batch = Vec::new();
+    for k in &keys {
+        encode_put(&mut batch, k.as_bytes(), b"v");
+    }
+    encode_put(&mut batch, b"other", b"v");
+    encode_put(&mut batch, b"usex", b"v");
+    engine.apply(&batch, 1).unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let req = ScanRequest {
+            prefix: Some(b"user/".to_vec()),
+            after: after.clone(),
+            limit: 10,
+            ..Default::default()
+        };
+        let page = engine.scan(&req).unwrap();
+        seen.extend(
+            page.items
+                .iter()
+                .map(|(k, _)| String::from_utf8(k.clone()).unwrap()),
+        );
+        if !page.more {
+            break;
+        }
+        after = page.items.last().map(|(k, _)| k.clone());
+    }
+    assert_eq!(seen, keys);
+
+    let range = ScanRequest {
+        start: b"user/010".to_vec(),
+        end: Some(b"user/013".to_vec()),
+        limit: 100,
+        ..Default::default()
+    };
+    let page = engine.scan(&range).unwrap();
+    let got: Vec<_> = page
+        .items
+        .iter()
+        .map(|(k, _)| String::from_utf8(k.clone()).unwrap())
+        .collect();
+    assert_eq!(got, vec!["user/010", "user/011", "user/012"]);
+    assert!(!page.more);
+    assert_eq!(
+        engine
+            .scan(&ScanRequest {
+                limit: 0,
+                ..Default::default()
+            })
+            .unwrap_err()
+            .code(),
+        "ENGINE_INVALID_ARGUMENT"
+    );
+}
+
+#[test]
+fn checkpoint_then_open_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let cp = dir.path().join("cp");
+    let engine = Engine::open(&db, &EngineOptions::default()).unwrap();
+    engine.apply(&put_batch(&[("snap", "shot")]), 42).unwrap();
+    assert_eq!(engine.checkpoint(&cp).unwrap(), 42);
+    engine.apply(&put_batch(&[("later", "x")]), 43).unwrap();
+    drop(engine);
+    let restored =
+        Engine::open_from_checkpoint(&cp, &dir.path().join("restored"), &EngineOptions::default())
+            .unwrap();
+    assert_eq!(restored.applied_index(), 42);
+    assert_eq!(restored.get(b"snap").unwrap(), Some(b"shot".to_vec()));
+    assert_eq!(restored.get(b"later").unwrap(), None);
+}
