@@ -1,0 +1,53 @@
+import type { Random } from './random';
+import type { Storage } from './storage';
+
+/** Everything the core needs, each limit named with its unit. */
+export interface Config {
+  id: number;
+  storage: Storage;
+  random: Random;
+  /** Followers campaign after a randomized timeout in [electionTimeoutTicks, 2 × electionTimeoutTicks). */
+  electionTimeoutTicks: number;
+  /** The leader heartbeats every `heartbeatTimeoutTicks`; must be < electionTimeoutTicks. */
+  heartbeatTimeoutTicks: number;
+  /** Index already applied by the state machine on restart (entries up to it are not re-delivered). */
+  applied?: number;
+  /** Byte cap per MsgApp. */
+  msgBytesMax?: number;
+  /** MsgApp in flight per follower before the leader pauses it. */
+  inflightMsgsMax?: number;
+  /** Bytes in flight per follower (0 = unlimited). */
+  inflightBytesMax?: number;
+  /** Proposals are dropped once uncommitted entries reach this many bytes (0 = unlimited). */
+  uncommittedBytesMax?: number;
+  /** Bytes of committed entries handed out per Ready. */
+  committedBytesPerReadyMax?: number;
+  /** ReadIndex requests waiting for confirmation (or for the leader's first commit). */
+  readIndexPendingMax?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+}
+
+export interface ResolvedConfig extends Required<Omit<Config, 'applied'>> {
+  applied: number;
+}
+
+export function resolveConfig(c: Config): ResolvedConfig {
+  if (c.id <= 0) throw new Error('config: id must be a positive integer');
+  if (c.heartbeatTimeoutTicks <= 0) throw new Error('config: heartbeatTimeoutTicks must be positive');
+  if (c.electionTimeoutTicks <= c.heartbeatTimeoutTicks) throw new Error('config: electionTimeoutTicks must exceed heartbeatTimeoutTicks');
+  const resolved: ResolvedConfig = {
+    msgBytesMax: 1 << 20,
+    inflightMsgsMax: 256,
+    inflightBytesMax: 0,
+    uncommittedBytesMax: 64 << 20,
+    committedBytesPerReadyMax: 8 << 20,
+    readIndexPendingMax: 65536,
+    preVote: true,
+    checkQuorum: true,
+    ...c,
+    applied: c.applied ?? 0,
+  };
+  if (resolved.inflightMsgsMax <= 0) throw new Error('config: inflightMsgsMax must be positive');
+  return resolved;
+}

@@ -1,0 +1,175 @@
+/**
+ * The driver's handle on the core (etcd's RawNode): feed it ticks, messages and proposals; take
+ * a `Ready`; do its I/O in Raft's order; call `advance(ready)`. One Ready is outstanding at a
+ * time — `ready()` before `advance()` of the previous one is a driver bug and throws.
+ */
+import { invariant } from './assert';
+import type { Config } from './config';
+import { Raft } from './raft';
+import { QuorumError } from '../errors';
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Message,
+  MessageType,
+  type Ready,
+  type SoftState,
+  StateType,
+  isLocalMessage,
+  isResponseMessage,
+  message,
+} from './types';
+
+/** A proposal or read the core could not accept (no leader, transfer in progress, limits). */
+export class ProposalDroppedError extends QuorumError {
+  constructor(what: string) {
+    super('PROPOSAL_DROPPED', `${what} dropped: no leader, leadership transfer in progress, or a limit was reached`);
+  }
+}
+
+export class RawNode {
+  readonly raft: Raft;
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+  private awaitingAdvance = false;
+
+  constructor(config: Config) {
+    this.raft = new Raft(config);
+    this.prevSoftState = this.raft.softState();
+    this.prevHardState = this.raft.hardState();
+  }
+
+  get id(): number {
+    return this.raft.id;
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  campaign(): void {
+    this.raft.step(message({ type: MessageType.Hup, to: this.raft.id, from: this.raft.id }));
+  }
+
+  /** Proposes a batch of payloads as consecutive entries (one MsgProp for all). */
+  propose(payloads: readonly Uint8Array[]): void {
+    if (payloads.length === 0) return;
+    const entries: Entry[] = payloads.map((data) => ({ index: 0, term: 0, type: EntryType.Normal, data }));
+    if (this.raft.step(message({ type: MessageType.Prop, to: 0, from: this.raft.id, entries })) === 'dropped') {
+      throw new ProposalDroppedError('proposal');
+    }
+  }
+
+  proposeConfChange(cc: ConfChange, encode: (cc: ConfChange) => Uint8Array): void {
+    const entries: Entry[] = [{ index: 0, term: 0, type: EntryType.ConfChange, data: encode(cc) }];
+    if (this.raft.step(message({ type: MessageType.Prop, to: 0, from: this.raft.id, entries })) === 'dropped') {
+      throw new ProposalDroppedError('conf change');
+    }
+  }
+
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  /** A message from a peer. Local message types cannot arrive from the network. */
+  step(m: Message): void {
+    if (isLocalMessage(m.type)) throw new QuorumError('INVALID_MESSAGE', `${m.type} is local and cannot be stepped from a peer`);
+    // Responses from peers we no longer track (removed members) are ignored.
+    if (isResponseMessage(m.type) && !this.raft.prs.progress.has(m.from)) return;
+    this.raft.step(m);
+  }
+
+  /**
+   * Requests a linearizable read. A `ReadState` with this context appears in a later Ready;
+   * reads may be served once the state machine has applied its index.
+   */
+  readIndex(context: Uint8Array): void {
+    const entries: Entry[] = [{ index: 0, term: 0, type: EntryType.Normal, data: context }];
+    if (this.raft.step(message({ type: MessageType.ReadIndex, to: 0, from: 0, entries })) === 'dropped') {
+      throw new ProposalDroppedError('read index');
+    }
+  }
+
+  transferLeader(transferee: number): void {
+    this.raft.step(message({ type: MessageType.TransferLeader, to: 0, from: transferee }));
+  }
+
+  reportUnreachable(id: number): void {
+    this.raft.step(message({ type: MessageType.Unreachable, to: this.raft.id, from: id }));
+  }
+
+  reportSnapshot(id: number, ok: boolean): void {
+    this.raft.step(message({ type: MessageType.SnapStatus, to: this.raft.id, from: id, reject: !ok }));
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    const ss = r.softState();
+    if (ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state) return true;
+    if (!sameHardState(r.hardState(), this.prevHardState)) return true;
+    if (r.log.unstable.snapshot) return true;
+    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.log.unstableEntries().length > 0 || r.log.hasNextCommittedEnts()) return true;
+    return false;
+  }
+
+  ready(): Ready {
+    invariant(!this.awaitingAdvance, 'ready() called before advance() of the previous Ready');
+    const r = this.raft;
+    const rd: Ready = {
+      entries: r.log.unstableEntries().slice(),
+      committedEntries: r.log.nextCommittedEnts(),
+      messages: r.msgs,
+      readStates: r.readStates,
+      mustSync: false,
+    };
+    const ss = r.softState();
+    if (ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state) {
+      rd.softState = ss;
+      this.prevSoftState = ss;
+    }
+    const hs = r.hardState();
+    if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
+    if (r.log.unstable.snapshot) rd.snapshot = r.log.unstable.snapshot;
+    // A commit-index-only change may be written lazily; term, vote and entries must be synced.
+    rd.mustSync = rd.entries.length > 0 || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    r.msgs = [];
+    r.readStates = [];
+    this.awaitingAdvance = true;
+    return rd;
+  }
+
+  /** The driver persisted `rd`'s entries, hard state and snapshot, and took its committed entries. */
+  advance(rd: Ready): void {
+    invariant(this.awaitingAdvance, 'advance() without an outstanding Ready');
+    this.awaitingAdvance = false;
+    if (rd.hardState) this.prevHardState = rd.hardState;
+    if (rd.snapshot) this.raft.log.stableSnapTo(rd.snapshot.metadata.index);
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1];
+      this.raft.onPersisted(last.index, last.term);
+    }
+    if (rd.committedEntries.length > 0) {
+      this.raft.log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
+      if (this.raft.state === StateType.Leader) this.raft.reduceUncommittedBytes(rd.committedEntries);
+    }
+  }
+
+  /** Status for operators and tests. */
+  status(): { id: number; term: number; vote: number; lead: number; state: StateType; commit: number; applied: number; lastIndex: number } {
+    const r = this.raft;
+    return { id: r.id, term: r.term, vote: r.vote, lead: r.lead, state: r.state, commit: r.log.committed, applied: r.log.applied, lastIndex: r.log.lastIndex() };
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/** Messages a leader may send before its own write of the same Ready is durable. */
+export function sendableBeforePersist(m: Message): boolean {
+  return m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap;
+}
