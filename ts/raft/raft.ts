@@ -69,6 +69,8 @@ export class Raft {
   uncommittedBytes = 0;
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
+  /** Reads were queued since the last heartbeat round that carried a read context. */
+  readIndexRoundPending = false;
 
   constructor(config: Config) {
     this.cfg = resolveConfig(config);
@@ -196,6 +198,7 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.readOnly.reset();
     this.pendingReadIndexMessages = [];
+    this.readIndexRoundPending = false;
   }
 
   /** Last index known to be in storage (entries after it are still being persisted). */
@@ -454,7 +457,17 @@ export class Raft {
     const ctx = m.entries[0].data;
     this.readOnly.addRequest(this.log.committed, m);
     this.readOnly.recvAck(this.id, ctx);
-    this.bcastHeartbeatWithCtx(ctx);
+    // Batched: one heartbeat round, sent when the driver next takes a Ready, confirms every read
+    // queued until then (the round carries the newest context).
+    this.readIndexRoundPending = true;
+  }
+
+  /** Sends the heartbeat round for reads queued since the last one (called by RawNode). */
+  flushReadIndexRound(): void {
+    if (!this.readIndexRoundPending) return;
+    this.readIndexRoundPending = false;
+    const ctx = this.readOnly.lastPendingRequestCtx();
+    if (this.state === StateType.Leader && ctx !== undefined) this.bcastHeartbeatWithCtx(ctx);
   }
 
   respondToReadIndex(req: Message, index: number): void {

@@ -107,6 +107,7 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
+    r.flushReadIndexRound();
     const ss = r.softState();
     if (ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state) return true;
     if (!sameHardState(r.hardState(), this.prevHardState)) return true;
@@ -119,6 +120,7 @@ export class RawNode {
   ready(): Ready {
     invariant(!this.awaitingAdvance, 'ready() called before advance() of the previous Ready');
     const r = this.raft;
+    r.flushReadIndexRound();
     const rd: Ready = {
       entries: r.log.unstableEntries().slice(),
       committedEntries: r.log.nextCommittedEnts(),
@@ -147,7 +149,11 @@ export class RawNode {
     invariant(this.awaitingAdvance, 'advance() without an outstanding Ready');
     this.awaitingAdvance = false;
     if (rd.hardState) this.prevHardState = rd.hardState;
-    if (rd.snapshot) this.raft.log.stableSnapTo(rd.snapshot.metadata.index);
+    if (rd.snapshot) {
+      this.raft.log.stableSnapTo(rd.snapshot.metadata.index);
+      // The driver installed the snapshot's state: everything it covers counts as applied.
+      this.raft.log.appliedTo(rd.snapshot.metadata.index);
+    }
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1];
       this.raft.onPersisted(last.index, last.term);

@@ -1,0 +1,85 @@
+/** Limits, invariants and the snapshot hook of the core, outside the paper's scenarios. */
+import test from 'ava';
+import { InvariantError, MemoryStorage, MessageType, RawNode, StateType, mulberry32 } from '../../ts/raft';
+import { Net, bytes } from './net';
+
+test('config: the election timeout must exceed the heartbeat timeout', (t) => {
+  t.throws(() => new RawNode({ id: 1, storage: MemoryStorage.withVoters([1]), random: mulberry32(1), electionTimeoutTicks: 2, heartbeatTimeoutTicks: 2 }), {
+    message: /electionTimeoutTicks must exceed/,
+  });
+});
+
+test('a driver that takes a second Ready before advancing the first hits an invariant', (t) => {
+  const node = new RawNode({ id: 1, storage: MemoryStorage.withVoters([1]), random: mulberry32(1), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 });
+  node.campaign();
+  node.ready();
+  t.throws(() => node.ready(), { instanceOf: InvariantError });
+});
+
+test('a single node commits its own entries only after advance() reports them persisted', (t) => {
+  const storage = MemoryStorage.withVoters([1]);
+  const node = new RawNode({ id: 1, storage, random: mulberry32(1), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 });
+  node.campaign();
+  const rd = node.ready();
+  t.is(node.raft.state, StateType.Leader);
+  t.is(rd.entries.length, 1);
+  t.is(node.raft.log.committed, 0, 'not durable yet, so not counted');
+  storage.append(rd.entries);
+  if (rd.hardState) storage.setHardState(rd.hardState);
+  node.advance(rd);
+  t.is(node.raft.log.committed, 1);
+  t.deepEqual(node.ready().committedEntries.map((e) => e.index), [1]);
+});
+
+test('inflightMsgsMax bounds the appends in flight to a follower whose acks are lost', (t) => {
+  const net = new Net([1, 2, 3], { inflightMsgsMax: 2 });
+  net.campaign(1);
+  net.cutLink(2, 1);
+  net.cutLink(3, 1);
+  const mark = net.sent.length;
+  for (let i = 0; i < 10; i++) net.propose(1, `e${i}`);
+  const appends = net.sent.slice(mark).filter((m) => m.type === MessageType.App && m.to === 2 && m.entries.length > 0);
+  t.is(appends.length, 2);
+});
+
+test('msgBytesMax caps the entries per append (always at least one)', (t) => {
+  const net = new Net([1, 2, 3], { msgBytesMax: 100 });
+  net.campaign(1);
+  net.isolate(3);
+  for (let i = 0; i < 10; i++) net.propose(1, 'x'.repeat(60));
+  net.heal();
+  const mark = net.sent.length;
+  net.tick(3);
+  const appends = net.sent.slice(mark).filter((m) => m.type === MessageType.App && m.to === 3 && m.entries.length > 0);
+  t.true(appends.length >= 10);
+  t.true(appends.every((m) => m.entries.length === 1));
+  t.deepEqual(net.logTerms(3), net.logTerms(1));
+});
+
+test('uncommittedBytesMax: proposals beyond the uncommitted budget are dropped with PROPOSAL_DROPPED', (t) => {
+  const net = new Net([1, 2, 3], { uncommittedBytesMax: 1000 });
+  net.campaign(1);
+  net.isolate(1);
+  net.propose(1, 'x'.repeat(600));
+  t.throws(() => net.propose(1, 'y'.repeat(600)), { code: 'PROPOSAL_DROPPED' } as never);
+});
+
+test('a follower behind the compacted log receives an InstallSnapshot and then normal appends', (t) => {
+  const net = new Net([1, 2, 3]);
+  net.campaign(1);
+  net.crash(3);
+  for (let i = 0; i < 10; i++) net.propose(1, `e${i}`);
+  const leaderStorage = net.storages.get(1)!;
+  const applied = net.node(1).raft.log.applied;
+  leaderStorage.createSnapshot(applied, { voters: [1, 2, 3], learners: [] }, bytes('image'));
+  leaderStorage.compact(applied);
+  net.restart(3);
+  net.tick(2);
+  const snaps = net.sent.filter((m) => m.type === MessageType.Snap && m.to === 3);
+  t.is(snaps.length, 1);
+  t.is(net.storages.get(3)!.snapshot().metadata.index, applied);
+  net.propose(1, 'after');
+  t.is(net.node(3).raft.log.lastIndex(), net.node(1).raft.log.lastIndex());
+  t.deepEqual(net.appliedData(3).at(-1), 'after');
+  t.is(net.node(1).raft.progressOf(3)!.state, 'replicate');
+});
