@@ -131,6 +131,19 @@ export class Raft {
     return true;
   }
 
+  /** An append without entries at the follower's next-1, sent even when its window is full. */
+  sendEmptyAppend(to: number): void {
+    const pr = this.prs.progress.get(to);
+    if (!pr) return;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) {
+      this.maybeSendSnapshot(to);
+      return;
+    }
+    this.send(message({ type: MessageType.App, to, from: this.id, index: prevIndex, logTerm: prevTerm, commit: this.log.committed }));
+  }
+
   sendAppend(to: number): void {
     this.maybeSendAppend(to, true);
   }

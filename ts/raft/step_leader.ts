@@ -42,7 +42,12 @@ export function stepLeader(r: Raft, m: Message): StepResult {
     case MessageType.HeartbeatResp:
       pr.recentActive = true;
       pr.msgAppFlowPaused = false;
-      if (pr.match < r.log.lastIndex()) r.sendAppend(m.from);
+      if (pr.match < r.log.lastIndex() || pr.state === ProgressState.Probe) {
+        // A full window whose appends were all lost would stay paused forever: probe past it
+        // with an empty append at next-1 (accepted → acks free the window; rejected → probe).
+        if (pr.state === ProgressState.Replicate && pr.inflights.full()) r.sendEmptyAppend(m.from);
+        else r.sendAppend(m.from);
+      }
       if (m.context && m.context.length > 0) confirmReads(r, m.from, m.context);
       break;
     case MessageType.SnapStatus:

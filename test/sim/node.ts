@@ -1,0 +1,157 @@
+/**
+ * One simulated server: a RawNode driven the way the real node drives it. A Ready's entries and
+ * hard state go to a write that completes after a random number of ticks; only then are its
+ * messages sent (a leader's appends and heartbeats may leave at once), its committed entries
+ * applied and `advance` called. A crash loses the write in progress and everything volatile;
+ * the MemoryStorage (what was persisted) survives.
+ */
+import {
+  type Entry,
+  type Message,
+  MemoryStorage,
+  type Random,
+  RawNode,
+  type Ready,
+  StateType,
+  sendableBeforePersist,
+} from '../../ts/raft';
+
+export interface Write {
+  id: string;
+  key: string;
+  value: string;
+}
+
+export interface KvValue {
+  value: string;
+  /** Raft index of the entry that last wrote the key. */
+  index: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeWrite(w: Write): Uint8Array {
+  return encoder.encode(`${w.id}\n${w.key}\n${w.value}`);
+}
+
+export function decodeWrite(data: Uint8Array): Write | undefined {
+  if (data.length === 0) return undefined;
+  const [id, key, value] = decoder.decode(data).split('\n');
+  return { id, key, value };
+}
+
+export interface NodeHooks {
+  /** Called with each Ready as it is taken, before any I/O (for the log checkers). */
+  onReady(node: SimNode, rd: Ready): void;
+  onApply(node: SimNode, e: Entry): void;
+  onReadState(node: SimNode, ctx: string, index: number): void;
+  send(m: Message): void;
+}
+
+export class SimNode {
+  raw: RawNode | undefined;
+  readonly storage: MemoryStorage;
+  kv = new Map<string, KvValue>();
+  appliedIndex = 0;
+  /** The Ready being persisted and the tick its write completes. */
+  private inProgress: { rd: Ready; doneAt: number } | undefined;
+  crashes = 0;
+
+  constructor(
+    readonly id: number,
+    voters: number[],
+    private readonly random: Random,
+    private readonly hooks: NodeHooks,
+    private readonly persistTicksMax: number,
+    private readonly electionTimeoutTicks: number,
+    private readonly heartbeatTimeoutTicks: number,
+  ) {
+    this.storage = MemoryStorage.withVoters(voters);
+    this.start();
+  }
+
+  get alive(): boolean {
+    return this.raw !== undefined;
+  }
+
+  get isLeader(): boolean {
+    return this.raw?.raft.state === StateType.Leader;
+  }
+
+  private start(): void {
+    // The state machine is rebuilt from the log on restart (applied = 0), as a node without a
+    // durable applied index would.
+    this.kv = new Map();
+    this.appliedIndex = 0;
+    this.raw = new RawNode({
+      id: this.id,
+      storage: this.storage,
+      random: this.random,
+      electionTimeoutTicks: this.electionTimeoutTicks,
+      heartbeatTimeoutTicks: this.heartbeatTimeoutTicks,
+      msgBytesMax: 4096,
+      inflightMsgsMax: 16,
+    });
+  }
+
+  crash(): void {
+    this.raw = undefined;
+    this.inProgress = undefined;
+    this.crashes++;
+  }
+
+  restart(): void {
+    if (!this.alive) this.start();
+  }
+
+  tick(): void {
+    this.raw?.tick();
+  }
+
+  step(m: Message): void {
+    this.raw?.step(m);
+  }
+
+  /** Completes a due write and takes the next Ready; returns whether anything happened. */
+  drive(now: number): boolean {
+    const raw = this.raw;
+    if (!raw) return false;
+    let moved = false;
+    if (this.inProgress && this.inProgress.doneAt <= now) {
+      const { rd } = this.inProgress;
+      this.inProgress = undefined;
+      this.finish(raw, rd);
+      moved = true;
+    }
+    if (!this.inProgress && raw.hasReady()) {
+      const rd = raw.ready();
+      this.hooks.onReady(this, rd);
+      for (const m of rd.messages) if (sendableBeforePersist(m)) this.hooks.send(m);
+      this.inProgress = { rd, doneAt: now + this.random.intn(this.persistTicksMax + 1) };
+      if (this.inProgress.doneAt <= now) {
+        this.inProgress = undefined;
+        this.finish(raw, rd);
+      }
+      moved = true;
+    }
+    return moved;
+  }
+
+  private finish(raw: RawNode, rd: Ready): void {
+    // Persist first; only then may anything that depends on it leave the node.
+    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
+    this.storage.append(rd.entries);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    for (const m of rd.messages) if (!sendableBeforePersist(m)) this.hooks.send(m);
+    for (const e of rd.committedEntries) {
+      if (e.index !== this.appliedIndex + 1) throw new Error(`node ${this.id} applied ${e.index} after ${this.appliedIndex}`);
+      this.appliedIndex = e.index;
+      const w = decodeWrite(e.data);
+      if (w) this.kv.set(w.key, { value: w.value, index: e.index });
+      this.hooks.onApply(this, e);
+    }
+    for (const s of rd.readStates) this.hooks.onReadState(this, decoder.decode(s.requestCtx), s.index);
+    raw.advance(rd);
+  }
+}
