@@ -128,6 +128,11 @@ export class MemoryStorage implements Storage {
     const ents = entries.slice(from - entries[0].index);
     const offset = from - this.offset();
     invariant(offset <= this.ents.length, () => `missing log entry [last: ${this.lastIndex()}, append at: ${from}]`);
+    if (offset === this.ents.length) {
+      // The common case, appending at the tail: amortized O(entries), no copy of the log.
+      for (const e of ents) this.ents.push(e);
+      return;
+    }
     this.ents = this.ents.slice(0, offset).concat(ents);
   }
 }
