@@ -1,1 +1,16 @@
+//! The thin napi-rs binding: converts arguments and calls `crates/wal` and `crates/engine`.
+//! Blocking work runs off the JS thread: WAL appends complete on the WAL's own I/O thread
+//! (reported through one threadsafe callback per group), engine writes, scans and
+//! checkpoints run as `AsyncTask`s on the libuv pool. Point reads are sync: they are served
+//! from RocksDB's block cache and an async hop would cost more than the read.
+//!
+//! Errors cross as `Error` objects whose message starts with `[CODE] `; `ts/native.ts` turns
+//! that prefix into a stable `code` property.
+#![deny(clippy::all)]
 
+mod engine;
+mod error;
+mod wal;
+
+pub use engine::NativeEngine;
+pub use wal::NativeWal;

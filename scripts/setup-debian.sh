@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks to build quorumkv. Node 20+, npm, Rust
+# (rustup, stable) and g++ are assumed present; this adds:
+#   - libclang-dev: rust-rocksdb runs bindgen at build time, which needs libclang.
+# Safe to run repeatedly; apt runs only when something is missing.
+set -euo pipefail
+
+packages=(libclang-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+else
+  echo "setup: system packages present (${packages[*]})"
+fi
+
+for tool in node npm cargo g++; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool is required but not installed" >&2; exit 1; }
+done

@@ -1,0 +1,301 @@
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use engine_crate::{Compression, Engine, EngineOptions as CrateOptions, ScanRequest};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::error::{coded, from_engine, index_arg};
+
+#[napi(object)]
+pub struct EngineOptions {
+    /// LRU block cache in bytes (default 256 MiB).
+    pub block_cache_bytes: Option<u32>,
+    /// Bloom filter bits per key; 0 disables (default 10).
+    pub bloom_bits_per_key: Option<f64>,
+    /// "none", "lz4" (default; zstd at the bottommost level) or "zstd".
+    pub compression: Option<String>,
+    /// Memtable size in bytes (default 64 MiB).
+    pub write_buffer_bytes: Option<u32>,
+}
+
+#[napi(object)]
+pub struct ScanOptions {
+    pub start: Option<Buffer>,
+    pub end: Option<Buffer>,
+    pub prefix: Option<Buffer>,
+    /// Resume after this key (exclusive).
+    pub after: Option<Buffer>,
+    pub limit: u32,
+}
+
+#[napi(object)]
+pub struct ScanResult {
+    /// Packed `[keyLen u32][key][valueLen u32][value]`...
+    pub items: Buffer,
+    pub count: u32,
+    pub more: bool,
+}
+
+fn options_from(js: Option<EngineOptions>) -> Result<CrateOptions> {
+    let mut opts = CrateOptions::default();
+    let Some(js) = js else { return Ok(opts) };
+    if let Some(v) = js.block_cache_bytes {
+        opts.block_cache_bytes = v as usize;
+    }
+    if let Some(v) = js.bloom_bits_per_key {
+        if !(0.0..=64.0).contains(&v) {
+            return Err(coded(
+                "ENGINE_INVALID_ARGUMENT",
+                format!("bloomBitsPerKey must be within 0..=64, got {v}"),
+            ));
+        }
+        opts.bloom_bits_per_key = v;
+    }
+    if let Some(v) = js.write_buffer_bytes {
+        opts.write_buffer_bytes = v as usize;
+    }
+    opts.compression = match js.compression.as_deref() {
+        None | Some("lz4") => Compression::Lz4,
+        Some("zstd") => Compression::Zstd,
+        Some("none") => Compression::None,
+        Some(other) => {
+            return Err(coded(
+                "ENGINE_INVALID_ARGUMENT",
+                format!("unknown compression {other:?}"),
+            ))
+        }
+    };
+    Ok(opts)
+}
+
+#[napi]
+pub struct NativeEngine {
+    engine: RwLock<Option<Arc<Engine>>>,
+}
+
+#[napi]
+impl NativeEngine {
+    #[napi(factory)]
+    pub fn open(path: String, options: Option<EngineOptions>) -> Result<NativeEngine> {
+        let engine =
+            Engine::open(&PathBuf::from(path), &options_from(options)?).map_err(from_engine)?;
+        Ok(NativeEngine {
+            engine: RwLock::new(Some(Arc::new(engine))),
+        })
+    }
+
+    /// Replaces `path` with a checkpoint's contents and opens it.
+    #[napi(factory)]
+    pub fn open_from_checkpoint(
+        checkpoint: String,
+        path: String,
+        options: Option<EngineOptions>,
+    ) -> Result<NativeEngine> {
+        let engine = Engine::open_from_checkpoint(
+            &PathBuf::from(checkpoint),
+            &PathBuf::from(path),
+            &options_from(options)?,
+        )
+        .map_err(from_engine)?;
+        Ok(NativeEngine {
+            engine: RwLock::new(Some(Arc::new(engine))),
+        })
+    }
+
+    fn get_engine(&self) -> Result<Arc<Engine>> {
+        self.engine
+            .read()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| coded("ENGINE_CLOSED", "engine is closed"))
+    }
+
+    #[napi]
+    pub fn applied_index(&self) -> Result<i64> {
+        Ok(self.get_engine()?.applied_index() as i64)
+    }
+
+    /// Applies a packed batch (`[op u8][keyLen u32][key]([valueLen u32][value])`) and the
+    /// applied index in one WriteBatch; resolves to the number of operations.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn apply(&self, packed: &[u8], applied_index: i64) -> Result<AsyncTask<Apply>> {
+        Ok(AsyncTask::new(Apply {
+            engine: self.get_engine()?,
+            packed: packed.to_vec(),
+            applied_index: index_arg("appliedIndex", applied_index)?,
+        }))
+    }
+
+    #[napi]
+    pub fn get(&self, key: &[u8]) -> Result<Option<Buffer>> {
+        Ok(self
+            .get_engine()?
+            .get(key)
+            .map_err(from_engine)?
+            .map(Buffer::from))
+    }
+
+    /// Keys packed `[len u32][key]`...; returns values packed `[len i32 (-1: missing)][value]`.
+    #[napi]
+    pub fn multi_get(&self, packed_keys: &[u8]) -> Result<Buffer> {
+        let keys = unpack_keys(packed_keys)?;
+        let values = self.get_engine()?.multi_get(&keys).map_err(from_engine)?;
+        let mut out = Vec::with_capacity(
+            values
+                .iter()
+                .map(|v| 4 + v.as_ref().map_or(0, Vec::len))
+                .sum(),
+        );
+        for value in values {
+            match value {
+                Some(v) => {
+                    out.extend_from_slice(&(v.len() as i32).to_le_bytes());
+                    out.extend_from_slice(&v);
+                }
+                None => out.extend_from_slice(&(-1i32).to_le_bytes()),
+            }
+        }
+        Ok(out.into())
+    }
+
+    #[napi(ts_return_type = "Promise<ScanResult>")]
+    pub fn scan(&self, options: ScanOptions) -> Result<AsyncTask<Scan>> {
+        let request = ScanRequest {
+            start: options.start.map(|b| b.to_vec()).unwrap_or_default(),
+            end: options.end.map(|b| b.to_vec()),
+            prefix: options.prefix.map(|b| b.to_vec()),
+            after: options.after.map(|b| b.to_vec()),
+            limit: options.limit as usize,
+        };
+        Ok(AsyncTask::new(Scan {
+            engine: self.get_engine()?,
+            request,
+        }))
+    }
+
+    /// Writes a checkpoint to `dir` (must not exist); resolves to its applied index.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn checkpoint(&self, dir: String) -> Result<AsyncTask<Checkpoint>> {
+        Ok(AsyncTask::new(Checkpoint {
+            engine: self.get_engine()?,
+            dir: PathBuf::from(dir),
+        }))
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush(&self) -> Result<AsyncTask<Flush>> {
+        Ok(AsyncTask::new(Flush {
+            engine: self.get_engine()?,
+        }))
+    }
+
+    /// Releases the database (once in-flight tasks finish with it).
+    #[napi]
+    pub fn close(&self) {
+        self.engine.write().unwrap().take();
+    }
+}
+
+fn unpack_keys(packed: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut keys = Vec::new();
+    let mut at = 0usize;
+    while at < packed.len() {
+        if packed.len() - at < 4 {
+            return Err(coded(
+                "ENGINE_INVALID_ARGUMENT",
+                "packed keys end inside a length",
+            ));
+        }
+        let len = u32::from_le_bytes(packed[at..at + 4].try_into().unwrap()) as usize;
+        at += 4;
+        if packed.len() - at < len {
+            return Err(coded(
+                "ENGINE_INVALID_ARGUMENT",
+                "packed key runs past the end",
+            ));
+        }
+        keys.push(&packed[at..at + len]);
+        at += len;
+    }
+    Ok(keys)
+}
+
+pub struct Apply {
+    engine: Arc<Engine>,
+    packed: Vec<u8>,
+    applied_index: u64,
+}
+
+impl Task for Apply {
+    type Output = u32;
+    type JsValue = u32;
+    fn compute(&mut self) -> Result<u32> {
+        self.engine
+            .apply(&self.packed, self.applied_index)
+            .map(|n| n as u32)
+            .map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, output: u32) -> Result<u32> {
+        Ok(output)
+    }
+}
+
+pub struct Scan {
+    engine: Arc<Engine>,
+    request: ScanRequest,
+}
+
+impl Task for Scan {
+    type Output = (Vec<u8>, u32, bool);
+    type JsValue = ScanResult;
+    fn compute(&mut self) -> Result<Self::Output> {
+        let page = self.engine.scan(&self.request).map_err(from_engine)?;
+        let mut out = Vec::new();
+        for (k, v) in &page.items {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(k);
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v);
+        }
+        Ok((out, page.items.len() as u32, page.more))
+    }
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<ScanResult> {
+        Ok(ScanResult {
+            items: output.0.into(),
+            count: output.1,
+            more: output.2,
+        })
+    }
+}
+
+pub struct Checkpoint {
+    engine: Arc<Engine>,
+    dir: PathBuf,
+}
+
+impl Task for Checkpoint {
+    type Output = u64;
+    type JsValue = i64;
+    fn compute(&mut self) -> Result<u64> {
+        self.engine.checkpoint(&self.dir).map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, output: u64) -> Result<i64> {
+        Ok(output as i64)
+    }
+}
+
+pub struct Flush {
+    engine: Arc<Engine>,
+}
+
+impl Task for Flush {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        self.engine.flush().map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}

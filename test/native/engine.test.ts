@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+
+import test from 'ava';
+
+import { NativeError } from '../../ts/errors';
+import { Engine } from '../../ts/native';
+import { tempDir } from '../helpers/tmp';
+
+const v = (s: string) => Buffer.from(s);
+
+test('apply, get, multiGet and the applied index survive a reopen', async (t) => {
+  const dir = tempDir(t);
+  const engine = Engine.open(dir);
+  t.is(engine.appliedIndex(), 0);
+  t.is(await engine.apply([{ op: 'put', key: 'a', value: v('1') }, { op: 'put', key: 'b', value: v('2') }], 10), 2);
+  await engine.apply([{ op: 'delete', key: 'a' }], 11);
+  t.is(engine.get('a'), undefined);
+  t.is(engine.get('b')?.toString(), '2');
+  t.deepEqual(engine.multiGet(['b', 'missing', 'a']).map((x) => x?.toString()), ['2', undefined, undefined]);
+  await engine.flush();
+  engine.close();
+  const again = Engine.open(dir);
+  t.is(again.appliedIndex(), 11);
+  t.is(again.get('b')?.toString(), '2');
+  again.close();
+});
+
+test('scan pages through a prefix with a resume key', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  const keys = Array.from({ length: 23 }, (_, i) => `k/${String(i).padStart(2, '0')}`);
+  await engine.apply(keys.map((key) => ({ op: 'put' as const, key, value: v(key) })).concat([{ op: 'put', key: 'z', value: v('z') }]), 1);
+  const seen: string[] = [];
+  let after: Buffer | undefined;
+  for (;;) {
+    const page = await engine.scan({ prefix: 'k/', after, limit: 10 });
+    seen.push(...page.items.map((i) => i.key.toString()));
+    if (!page.more) break;
+    after = page.items[page.items.length - 1].key;
+  }
+  t.deepEqual(seen, keys);
+  engine.close();
+});
+
+test('errors carry stable codes and nothing is half-applied', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  await engine.apply([{ op: 'put', key: 'x', value: v('1') }], 5);
+  await t.throwsAsync(engine.apply([{ op: 'put', key: 'x', value: v('2') }], 5), { instanceOf: NativeError, code: 'ENGINE_APPLY_ORDER' });
+  const bad = Buffer.from([1, 9, 0, 0, 0, 1]);
+  await t.throwsAsync(engine.applyPacked(bad, 6), { code: 'ENGINE_INVALID_ARGUMENT' });
+  t.is(engine.appliedIndex(), 5);
+  await t.throwsAsync(engine.scan({ limit: 0 }), { code: 'ENGINE_INVALID_ARGUMENT' });
+  t.throws(() => Engine.open(tempDir(t), { compression: 'brotli' as 'lz4' }), { code: 'ENGINE_INVALID_ARGUMENT' });
+  engine.close();
+  t.throws(() => engine.get('x'), { code: 'ENGINE_CLOSED' });
+});
+
+test('checkpoint and open from it', async (t) => {
+  const dir = tempDir(t);
+  const engine = Engine.open(join(dir, 'db'));
+  await engine.apply([{ op: 'put', key: 'snap', value: v('shot') }], 7);
+  t.is(await engine.checkpoint(join(dir, 'cp')), 7);
+  await engine.apply([{ op: 'put', key: 'later', value: v('x') }], 8);
+  engine.close();
+  const restored = Engine.openFromCheckpoint(join(dir, 'cp'), join(dir, 'restored'));
+  t.is(restored.appliedIndex(), 7);
+  t.is(restored.get('snap')?.toString(), 'shot');
+  t.is(restored.get('later'), undefined);
+  restored.close();
+});

@@ -1,0 +1,431 @@
+/**
+ * The only module that loads the napi-rs addon. Everything else uses the typed wrappers here:
+ * `Wal` (the Raft log) and `Engine` (the RocksDB state machine).
+ *
+ * Batching: one native call per batch. Entries, keys and write batches cross the boundary as
+ * one packed Buffer each; results come back packed and are decoded with zero-copy subarrays.
+ */
+import { join } from 'node:path';
+
+import { fromNative, NativeError } from './errors';
+import { packageRoot } from './paths';
+
+// ---- the generated loader's surface (native/index.d.ts is a build output) ----
+
+interface DurableEvent {
+  okThrough: number;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+}
+
+export interface HardState {
+  term: number;
+  vote: number;
+  commit: number;
+}
+
+export interface WalOptions {
+  /** Largest entry record in bytes (default 8 MiB). */
+  recordBytesMax?: number;
+  /** Segment size before rolling to a new file (default 64 MiB). */
+  segmentBytesMax?: number;
+  /** Most bytes in one write + fdatasync group (default 16 MiB). */
+  groupBytesMax?: number;
+  /** Bytes queued for the I/O thread before appends fail with WAL_LIMIT (default 256 MiB). */
+  queueBytesMax?: number;
+  backend?: 'auto' | 'io_uring' | 'pwrite';
+  /** Test-only: the nth fdatasync (0-based) fails with EIO. */
+  failSyncAt?: number;
+}
+
+export interface WalInfo {
+  backend: 'io_uring' | 'pwrite';
+  fallbackReason?: string | null;
+  recoveredSegments: number;
+  recoveredEntries: number;
+  truncatedBytes: number;
+}
+
+interface NativeWalHandle {
+  info(): WalInfo;
+  stats(): { syncs: number; entries: number };
+  append(firstIndex: number, packed: Buffer, hardState?: HardState | null): number;
+  reset(nextIndex: number): number;
+  firstIndex(): number;
+  lastIndex(): number;
+  term(index: number): number | null;
+  hardState(): HardState;
+  entries(lo: number, hi: number, bytesMax: number): Promise<Buffer>;
+  compact(index: number): Promise<number>;
+  close(): void;
+}
+
+export interface EngineOptions {
+  blockCacheBytes?: number;
+  bloomBitsPerKey?: number;
+  compression?: 'none' | 'lz4' | 'zstd';
+  writeBufferBytes?: number;
+}
+
+interface NativeEngineHandle {
+  appliedIndex(): number;
+  apply(packed: Buffer, appliedIndex: number): Promise<number>;
+  get(key: Buffer): Buffer | null;
+  multiGet(packedKeys: Buffer): Buffer;
+  scan(options: { start?: Buffer; end?: Buffer; prefix?: Buffer; after?: Buffer; limit: number }): Promise<{ items: Buffer; count: number; more: boolean }>;
+  checkpoint(dir: string): Promise<number>;
+  flush(): Promise<void>;
+  close(): void;
+}
+
+interface Binding {
+  NativeWal: { open(dir: string, options: WalOptions | null, onDurable: (err: Error | null, event: DurableEvent) => void): NativeWalHandle };
+  NativeEngine: {
+    open(path: string, options?: EngineOptions | null): NativeEngineHandle;
+    openFromCheckpoint(checkpoint: string, path: string, options?: EngineOptions | null): NativeEngineHandle;
+  };
+}
+
+let binding: Binding | undefined;
+
+function load(): Binding {
+  if (!binding) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    binding = require(join(packageRoot(), 'native', 'index.js')) as Binding;
+  }
+  return binding;
+}
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+async function callAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await call(fn);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+// ---- WAL ----
+
+export interface LogEntry {
+  index: number;
+  term: number;
+  data: Buffer;
+}
+
+const PACKED_ENTRY_HEADER_BYTES = 12;
+const TWO_32 = 2 ** 32;
+
+/** Packs entries as `[term u64][len u32][data]`... in one Buffer. */
+export function packEntries(entries: readonly { term: number; data: Uint8Array }[]): Buffer {
+  let bytes = 0;
+  for (const e of entries) bytes += PACKED_ENTRY_HEADER_BYTES + e.data.length;
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const e of entries) {
+    out.writeUInt32LE(e.term % TWO_32, at);
+    out.writeUInt32LE(Math.floor(e.term / TWO_32), at + 4);
+    out.writeUInt32LE(e.data.length, at + 8);
+    out.set(e.data, at + PACKED_ENTRY_HEADER_BYTES);
+    at += PACKED_ENTRY_HEADER_BYTES + e.data.length;
+  }
+  return out;
+}
+
+export function unpackEntries(packed: Buffer, firstIndex: number): LogEntry[] {
+  const out: LogEntry[] = [];
+  let at = 0;
+  let index = firstIndex;
+  while (at < packed.length) {
+    const term = packed.readUInt32LE(at) + packed.readUInt32LE(at + 4) * TWO_32;
+    const len = packed.readUInt32LE(at + 8);
+    const start = at + PACKED_ENTRY_HEADER_BYTES;
+    out.push({ index, term, data: packed.subarray(start, start + len) });
+    at = start + len;
+    index += 1;
+  }
+  return out;
+}
+
+interface Waiter {
+  ticket: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * The Raft write-ahead log. `append` resolves once the batch is durable; batches queued while
+ * a sync runs share the next one (group commit on the addon's I/O thread).
+ */
+export class Wal {
+  private readonly handle: NativeWalHandle;
+  /** Waiters in ticket order: durability is reported in order, so resolving pops the front. */
+  private readonly waiters: Waiter[] = [];
+  private waitersHead = 0;
+  private fatal: NativeError | undefined;
+  private closed = false;
+
+  private constructor(dir: string, options: WalOptions) {
+    this.handle = call(() => load().NativeWal.open(dir, options, (err, event) => this.onDurable(err, event)));
+  }
+
+  static open(dir: string, options: WalOptions = {}): Wal {
+    return new Wal(dir, options);
+  }
+
+  info(): WalInfo {
+    return this.handle.info();
+  }
+
+  stats(): { syncs: number; entries: number } {
+    return this.handle.stats();
+  }
+
+  /** Appends entries (contiguous, starting at `entries[0].index`) and/or a hard state. */
+  append(entries: readonly LogEntry[], hardState?: HardState): Promise<void> {
+    // A hard-state-only append carries no entries; its index argument is then ignored.
+    const first = entries.length > 0 ? entries[0].index : 0;
+    for (let i = 1; i < entries.length; i++) {
+      if (entries[i].index !== first + i) {
+        return Promise.reject(new NativeError('WAL_INVALID_ARGUMENT', `entry ${i} has index ${entries[i].index}, expected ${first + i}`));
+      }
+    }
+    return this.appendPacked(first, packEntries(entries), hardState);
+  }
+
+  /** Like `append`, with entries already packed (see `packEntries`). */
+  appendPacked(firstIndex: number, packed: Buffer, hardState?: HardState): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    let ticket: number;
+    try {
+      ticket = call(() => this.handle.append(firstIndex, packed, hardState ?? null));
+    } catch (err) {
+      // Argument and limit errors reject like durability errors: callers handle one path.
+      return Promise.reject(err);
+    }
+    return this.waitFor(ticket);
+  }
+
+  /** Replaces the log with an empty one whose next index is `nextIndex`. */
+  reset(nextIndex: number): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    let ticket: number;
+    try {
+      ticket = call(() => this.handle.reset(nextIndex));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.waitFor(ticket);
+  }
+
+  firstIndex(): number {
+    return this.handle.firstIndex();
+  }
+
+  /** Last durable index (`firstIndex() - 1` when empty). */
+  lastIndex(): number {
+    return this.handle.lastIndex();
+  }
+
+  term(index: number): number | undefined {
+    return call(() => this.handle.term(index)) ?? undefined;
+  }
+
+  hardState(): HardState {
+    return this.handle.hardState();
+  }
+
+  /** Durable entries in [lo, hi), at most `bytesMax` bytes (always at least one entry). */
+  async entries(lo: number, hi: number, bytesMax = Number.MAX_SAFE_INTEGER): Promise<LogEntry[]> {
+    const packed = await callAsync(() => this.handle.entries(lo, hi, Math.min(bytesMax, 0xffffffff)));
+    return unpackEntries(packed, lo);
+  }
+
+  /** Drops whole segments whose entries are all <= index; resolves to the new first index. */
+  compact(index: number): Promise<number> {
+    return callAsync(() => this.handle.compact(index));
+  }
+
+  /** Finishes queued appends and stops the I/O thread. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handle.close();
+  }
+
+  private waitFor(ticket: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ ticket, resolve, reject });
+    });
+  }
+
+  private onDurable(err: Error | null, event: DurableEvent): void {
+    if (err) {
+      this.failAll(new NativeError('WAL_FATAL', `durability callback failed: ${err.message}`));
+      return;
+    }
+    while (this.waitersHead < this.waiters.length && this.waiters[this.waitersHead].ticket <= event.okThrough) {
+      this.waiters[this.waitersHead++].resolve();
+    }
+    if (event.errorCode) {
+      this.failAll(new NativeError(event.errorCode, event.errorMessage ?? event.errorCode));
+    }
+    if (this.waitersHead > 1024 && this.waitersHead * 2 > this.waiters.length) {
+      this.waiters.splice(0, this.waitersHead);
+      this.waitersHead = 0;
+    }
+  }
+
+  private failAll(err: NativeError): void {
+    this.fatal = err;
+    while (this.waitersHead < this.waiters.length) this.waiters[this.waitersHead++].reject(err);
+  }
+}
+
+// ---- Engine ----
+
+export type EngineOp = { op: 'put'; key: string | Buffer; value: Buffer } | { op: 'delete'; key: string | Buffer };
+
+const OP_PUT = 1;
+const OP_DELETE = 2;
+
+function keyBuffer(key: string | Buffer): Buffer {
+  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+}
+
+/** Packs a write batch: `[op u8][keyLen u32][key]([valueLen u32][value])`... */
+export function packBatch(ops: readonly EngineOp[]): Buffer {
+  const keys = ops.map((o) => keyBuffer(o.key));
+  let bytes = 0;
+  ops.forEach((o, i) => {
+    bytes += 5 + keys[i].length + (o.op === 'put' ? 4 + o.value.length : 0);
+  });
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  ops.forEach((o, i) => {
+    out[at] = o.op === 'put' ? OP_PUT : OP_DELETE;
+    out.writeUInt32LE(keys[i].length, at + 1);
+    keys[i].copy(out, at + 5);
+    at += 5 + keys[i].length;
+    if (o.op === 'put') {
+      out.writeUInt32LE(o.value.length, at);
+      o.value.copy(out, at + 4);
+      at += 4 + o.value.length;
+    }
+  });
+  return out;
+}
+
+function packKeys(keys: readonly (string | Buffer)[]): Buffer {
+  const bufs = keys.map(keyBuffer);
+  const out = Buffer.allocUnsafe(bufs.reduce((n, k) => n + 4 + k.length, 0));
+  let at = 0;
+  for (const k of bufs) {
+    out.writeUInt32LE(k.length, at);
+    k.copy(out, at + 4);
+    at += 4 + k.length;
+  }
+  return out;
+}
+
+export interface ScanOptions {
+  prefix?: string | Buffer;
+  start?: string | Buffer;
+  end?: string | Buffer;
+  after?: string | Buffer;
+  limit: number;
+}
+
+export interface KeyValue {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** The RocksDB state machine. */
+export class Engine {
+  private constructor(private readonly handle: NativeEngineHandle) {}
+
+  static open(path: string, options: EngineOptions = {}): Engine {
+    return new Engine(call(() => load().NativeEngine.open(path, options)));
+  }
+
+  /** Replaces `path` with a checkpoint's contents and opens it. */
+  static openFromCheckpoint(checkpoint: string, path: string, options: EngineOptions = {}): Engine {
+    return new Engine(call(() => load().NativeEngine.openFromCheckpoint(checkpoint, path, options)));
+  }
+
+  appliedIndex(): number {
+    return call(() => this.handle.appliedIndex());
+  }
+
+  /** Writes the batch and `appliedIndex` in one WriteBatch; `appliedIndex` must increase. */
+  apply(ops: readonly EngineOp[], appliedIndex: number): Promise<number> {
+    return this.applyPacked(packBatch(ops), appliedIndex);
+  }
+
+  applyPacked(packed: Buffer, appliedIndex: number): Promise<number> {
+    return callAsync(() => this.handle.apply(packed, appliedIndex));
+  }
+
+  get(key: string | Buffer): Buffer | undefined {
+    return call(() => this.handle.get(keyBuffer(key))) ?? undefined;
+  }
+
+  /** One native call for all keys; results in key order, `undefined` for missing keys. */
+  multiGet(keys: readonly (string | Buffer)[]): (Buffer | undefined)[] {
+    const packed = call(() => this.handle.multiGet(packKeys(keys)));
+    const out: (Buffer | undefined)[] = new Array(keys.length);
+    let at = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const len = packed.readInt32LE(at);
+      at += 4;
+      if (len < 0) {
+        out[i] = undefined;
+      } else {
+        out[i] = packed.subarray(at, at + len);
+        at += len;
+      }
+    }
+    return out;
+  }
+
+  async scan(options: ScanOptions): Promise<{ items: KeyValue[]; more: boolean }> {
+    const opt = (k: string | Buffer | undefined) => (k === undefined ? undefined : keyBuffer(k));
+    const result = await callAsync(() =>
+      this.handle.scan({ prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit }),
+    );
+    const items: KeyValue[] = [];
+    const buf = result.items;
+    let at = 0;
+    for (let i = 0; i < result.count; i++) {
+      const klen = buf.readUInt32LE(at);
+      const key = buf.subarray(at + 4, at + 4 + klen);
+      at += 4 + klen;
+      const vlen = buf.readUInt32LE(at);
+      const value = buf.subarray(at + 4, at + 4 + vlen);
+      at += 4 + vlen;
+      items.push({ key, value });
+    }
+    return { items, more: result.more };
+  }
+
+  /** Writes a checkpoint to `dir` (which must not exist); resolves to its applied index. */
+  checkpoint(dir: string): Promise<number> {
+    return callAsync(() => this.handle.checkpoint(dir));
+  }
+
+  flush(): Promise<void> {
+    return callAsync(() => this.handle.flush());
+  }
+
+  close(): void {
+    this.handle.close();
+  }
+}
