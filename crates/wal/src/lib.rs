@@ -213,7 +213,6 @@ impl Wal {
                     ),
                 });
             }
-            queue.next_index = first_index + count as u64;
         }
         if queue.queued_bytes + bytes > self.queue_bytes_max {
             return Err(WalError::Limit {
@@ -222,6 +221,10 @@ impl Wal {
                     queue.queued_bytes, self.queue_bytes_max
                 ),
             });
+        }
+        // Only an accepted append moves the next index (a refused one must leave no trace).
+        if count > 0 {
+            queue.next_index = first_index + count as u64;
         }
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
