@@ -1,6 +1,6 @@
 /** Limits, invariants and the snapshot hook of the core, outside the paper's scenarios. */
 import test from 'ava';
-import { InvariantError, MemoryStorage, MessageType, RawNode, StateType, mulberry32 } from '../../ts/raft';
+import { InvariantError, MemoryStorage, MessageType, ProgressState, RawNode, StateType, mulberry32 } from '../../ts/raft';
 import { Net, bytes } from './net';
 
 test('config: the election timeout must exceed the heartbeat timeout', (t) => {
@@ -81,5 +81,5 @@ test('a follower behind the compacted log receives an InstallSnapshot and then n
   net.propose(1, 'after');
   t.is(net.node(3).raft.log.lastIndex(), net.node(1).raft.log.lastIndex());
   t.deepEqual(net.appliedData(3).at(-1), 'after');
-  t.is(net.node(1).raft.progressOf(3)!.state, 'replicate');
+  t.is(net.node(1).raft.progressOf(3)!.state, ProgressState.Replicate);
 });
