@@ -204,15 +204,15 @@ impl Wal {
         if queue.closed {
             return Err(WalError::Closed);
         }
-        if count > 0 {
-            if first_index == 0 || first_index > queue.next_index || first_index < first_allowed {
-                return Err(WalError::Gap {
-                    message: format!(
-                        "append at index {first_index}: the log accepts {first_allowed}..={}",
-                        queue.next_index
-                    ),
-                });
-            }
+        let leaves_gap =
+            first_index == 0 || first_index > queue.next_index || first_index < first_allowed;
+        if count > 0 && leaves_gap {
+            return Err(WalError::Gap {
+                message: format!(
+                    "append at index {first_index}: the log accepts {first_allowed}..={}",
+                    queue.next_index
+                ),
+            });
         }
         if queue.queued_bytes + bytes > self.queue_bytes_max {
             return Err(WalError::Limit {
