@@ -10,7 +10,7 @@
  * Engine: 1M keys with 100-byte values loaded through `apply` (apply throughput), then single
  * `get` latency (p50/p99) and `multiGet` keys/s over uniformly random keys.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, type EngineOp, Wal, packBatch } from '../ts/native';
@@ -71,6 +71,29 @@ async function walTrial(backend: 'io_uring' | 'pwrite', appenders: number): Prom
     };
   } finally {
     wal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The disk's serial rate in this run: one 100-byte pwrite + fdatasync at a time, no WAL. */
+function rawSerialSyncs(): { syncsPerSec: number; p50Us: number; p99Us: number } {
+  const dir = scratch('qkv-bench-raw-');
+  const fd = openSync(join(dir, 'raw'), 'w');
+  try {
+    const data = Buffer.alloc(ENTRY_BYTES, 0x61);
+    const us: number[] = [];
+    const t0 = performance.now();
+    let offset = 0;
+    while (performance.now() - t0 < WAL_TRIAL_MS) {
+      const s = performance.now();
+      writeSync(fd, data, 0, data.length, offset);
+      fdatasyncSync(fd);
+      us.push((performance.now() - s) * 1000);
+      offset += data.length;
+    }
+    return { syncsPerSec: us.length / ((performance.now() - t0) / 1000), p50Us: percentile(us, 50), p99Us: percentile(us, 99) };
+  } finally {
+    closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -157,7 +180,11 @@ async function benchEngine() {
 }
 
 async function main() {
+  const raw = rawSerialSyncs();
   const wal = await benchWal();
+  printTable('Disk baseline in this run: serial pwrite + fdatasync, one at a time (no WAL)', [
+    { 'syncs/s': raw.syncsPerSec, 'p50 µs': raw.p50Us, 'p99 µs': raw.p99Us },
+  ]);
   printTable(
     `WAL: concurrent appenders, one ${ENTRY_BYTES}-byte entry per append, awaited until durable (median of ${WAL_TRIALS} × ${WAL_TRIAL_MS} ms)`,
     wal.map((r) => ({
@@ -172,9 +199,13 @@ async function main() {
   const ratios = APPENDERS.map((appenders) => {
     const u = wal.find((r) => r.backend === 'io_uring' && r.appenders === appenders)!;
     const p = wal.find((r) => r.backend === 'pwrite' && r.appenders === appenders)!;
-    return { appenders, 'io_uring / pwrite entries/s': `${(u.entriesPerSec / p.entriesPerSec).toFixed(2)}×` };
+    return {
+      appenders,
+      'io_uring / pwrite entries/s': `${(u.entriesPerSec / p.entriesPerSec).toFixed(2)}×`,
+      'io_uring / serial syncs/s': `${(u.entriesPerSec / raw.syncsPerSec).toFixed(1)}×`,
+    };
   });
-  printTable('WAL: io_uring relative to the pwritev + fdatasync fallback (same run)', ratios);
+  printTable('WAL: io_uring relative to the fallback and to serial syncing (same run)', ratios);
 
   const engine = await benchEngine();
   printTable(`Engine: ${engine.keys.toLocaleString('en-US')} keys, ${ENTRY_BYTES}-byte values`, [
@@ -182,7 +213,7 @@ async function main() {
     { operation: 'get (random key)', 'ops/s': engine.get.opsPerSec, 'p50 µs': engine.get.p50Us, 'p99 µs': engine.get.p99Us },
     { operation: `multiGet (${MULTIGET_BATCH} keys per call), keys/s`, 'ops/s': engine.multiGet.keysPerSec, 'p50 µs': engine.multiGet.batchP50Us, 'p99 µs': engine.multiGet.batchP99Us },
   ]);
-  writeResults('storage', { entryBytes: ENTRY_BYTES, walTrialMs: WAL_TRIAL_MS, walTrials: WAL_TRIALS, wal, engine });
+  writeResults('storage', { entryBytes: ENTRY_BYTES, walTrialMs: WAL_TRIAL_MS, walTrials: WAL_TRIALS, rawSerialSync: raw, wal, engine });
 }
 
 main().catch((err) => {
