@@ -7,7 +7,7 @@
  * - linearizable reads: a ReadIndex read never returns a value older than the last write
  *   acknowledged before the read began.
  */
-import type { Entry, Ready } from '../../ts/raft';
+import type { Entry, Ready, Snapshot } from '../../ts/raft';
 import type { SimNode } from './node';
 
 export class Violation extends Error {
@@ -44,7 +44,8 @@ export class SafetyChecker {
   /** A new leader must hold every entry committed so far, with the same term. */
   private checkLeaderCompleteness(n: SimNode): void {
     const log = n.raw!.raft.log;
-    for (let i = 1; i < this.committedTerms.length; i++) {
+    // Below firstIndex - 1 the log was compacted into a snapshot (checked when installed).
+    for (let i = Math.max(1, log.firstIndex() - 1); i < this.committedTerms.length; i++) {
       const t = log.term(i);
       if (t !== this.committedTerms[i]) {
         throw new Violation(`leader completeness: node ${n.id}, leader of term ${n.raw!.raft.term}, has term ${t} at committed index ${i} (committed term ${this.committedTerms[i]})`);
@@ -83,6 +84,18 @@ export class SafetyChecker {
     }
     this.checks++;
   }
+
+  /** An installed snapshot must end at a committed entry (same index and term). */
+  observeSnapshot(n: SimNode, snap: Snapshot): void {
+    const { index, term } = snap.metadata;
+    if (index < this.committedTerms.length && this.committedTerms[index] !== term) {
+      throw new Violation(`state-machine safety: node ${n.id} installs a snapshot at ${index} term ${term}, but committed term there is ${this.committedTerms[index]}`);
+    }
+    this.snapshots++;
+    this.checks++;
+  }
+
+  snapshots = 0;
 
   committedCount(): number {
     return this.appliedData.length - 1;

@@ -3,7 +3,7 @@
  * delays reorder messages; it may also be dropped or duplicated. Links can be cut one way
  * (asymmetric partitions) or both ways. Ticks are the only clock.
  */
-import type { Message, Random } from '../../ts/raft';
+import { type Message, MessageType, type Random } from '../../ts/raft';
 
 export interface NetworkFaults {
   /** Probability that a message is lost. */
@@ -35,10 +35,17 @@ export class SimNetwork {
 
   constructor(private readonly random: Random) {}
 
+  /**
+   * How each snapshot message ended (delivered or lost), as a real transport reports it to the
+   * sender's core (`reportSnapshot`). The simulation drains this every tick.
+   */
+  snapshotReports: { from: number; to: number; ok: boolean }[] = [];
+
   send(m: Message, now: number): void {
     this.sent++;
     if (this.cut.has(link(m.from, m.to)) || this.random.next() < this.faults.dropRate || this.queue.length >= this.inFlightMax) {
       this.dropped++;
+      if (m.type === MessageType.Snap) this.snapshotReports.push({ from: m.from, to: m.to, ok: false });
       return;
     }
     const copies = this.random.next() < this.faults.duplicateRate ? 2 : 1;
@@ -57,7 +64,12 @@ export class SimNetwork {
     this.queue = later;
     ready.sort((a, b) => a.deliverAt - b.deliverAt || a.seq - b.seq);
     // A partition that appeared while a message was in flight still stops it.
-    const out = ready.filter((f) => !this.cut.has(link(f.m.from, f.m.to))).map((f) => f.m);
+    const out: Message[] = [];
+    for (const f of ready) {
+      const ok = !this.cut.has(link(f.m.from, f.m.to));
+      if (ok) out.push(f.m);
+      if (f.m.type === MessageType.Snap) this.snapshotReports.push({ from: f.m.from, to: f.m.to, ok });
+    }
     this.dropped += ready.length - out.length;
     this.delivered += out.length;
     return out;

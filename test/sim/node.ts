@@ -12,6 +12,7 @@ import {
   type Random,
   RawNode,
   type Ready,
+  type Snapshot,
   StateType,
   sendableBeforePersist,
 } from '../../ts/raft';
@@ -41,7 +42,17 @@ export function decodeWrite(data: Uint8Array): Write | undefined {
   return { id, key, value };
 }
 
+function encodeKv(kv: Map<string, KvValue>): Uint8Array {
+  return encoder.encode(JSON.stringify([...kv]));
+}
+
+function decodeKv(data: Uint8Array): Map<string, KvValue> {
+  return data.length === 0 ? new Map() : new Map(JSON.parse(decoder.decode(data)) as [string, KvValue][]);
+}
+
 export interface NodeHooks {
+  /** A snapshot from the leader is about to replace this node's state. */
+  onSnapshot(node: SimNode, snap: Snapshot): void;
   /** Called with each Ready as it is taken, before any I/O (for the log checkers). */
   onReady(node: SimNode, rd: Ready): void;
   onApply(node: SimNode, e: Entry): void;
@@ -66,6 +77,8 @@ export class SimNode {
     private readonly persistTicksMax: number,
     private readonly electionTimeoutTicks: number,
     private readonly heartbeatTimeoutTicks: number,
+    /** Entries applied since the last snapshot before taking another (0 = never). */
+    private readonly snapshotEntries = 0,
   ) {
     this.storage = MemoryStorage.withVoters(voters);
     this.start();
@@ -80,10 +93,10 @@ export class SimNode {
   }
 
   private start(): void {
-    // The state machine is rebuilt from the log on restart (applied = 0), as a node without a
-    // durable applied index would.
-    this.kv = new Map();
-    this.appliedIndex = 0;
+    // The state machine restarts from the last snapshot (if any) and replays the log after it.
+    const snap = this.storage.snapshot();
+    this.kv = decodeKv(snap.data);
+    this.appliedIndex = snap.metadata.index;
     this.raw = new RawNode({
       id: this.id,
       storage: this.storage,
@@ -140,7 +153,12 @@ export class SimNode {
 
   private finish(raw: RawNode, rd: Ready): void {
     // Persist first; only then may anything that depends on it leave the node.
-    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
+    if (rd.snapshot) {
+      this.storage.applySnapshot(rd.snapshot);
+      this.hooks.onSnapshot(this, rd.snapshot);
+      this.kv = decodeKv(rd.snapshot.data);
+      this.appliedIndex = rd.snapshot.metadata.index;
+    }
     this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     for (const m of rd.messages) if (!sendableBeforePersist(m)) this.hooks.send(m);
@@ -153,5 +171,13 @@ export class SimNode {
     }
     for (const s of rd.readStates) this.hooks.onReadState(this, decoder.decode(s.requestCtx), s.index);
     raw.advance(rd);
+    this.maybeCompact(raw);
+  }
+
+  /** Snapshots the state machine and drops the log before it, every `snapshotEntries`. */
+  private maybeCompact(raw: RawNode): void {
+    if (this.snapshotEntries === 0 || this.appliedIndex - this.storage.firstIndex() < this.snapshotEntries) return;
+    this.storage.createSnapshot(this.appliedIndex, raw.raft.prs.confState(), encodeKv(this.kv));
+    this.storage.compact(this.appliedIndex);
   }
 }

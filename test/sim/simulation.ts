@@ -1,7 +1,8 @@
 /**
  * One seeded run: N nodes, clients writing unique values and reading through ReadIndex, and a
  * mixed fault schedule (drops, delays, reordering, duplicates, symmetric and asymmetric
- * partitions, crashes that lose unpersisted writes). Then the network heals and liveness is
+ * partitions, crashes that lose unpersisted writes, leadership transfers, snapshots with log
+ * compaction so lagging followers catch up by InstallSnapshot). Then the network heals and liveness is
  * required: a leader within a bound, and every outstanding write committed within a bound.
  * Everything random comes from one PRNG seeded by `seed`, so a failure replays exactly.
  */
@@ -30,6 +31,8 @@ export interface SimResult {
   leaders: number;
   crashes: number;
   partitions: number;
+  transfers: number;
+  snapshotsInstalled: number;
   checks: number;
 }
 
@@ -86,6 +89,7 @@ class Simulation {
   private writesAcked = 0;
   private readsChecked = 0;
   private partitions = 0;
+  private transfers = 0;
   private readonly faultTicks: number;
   private readonly livenessTicksMax: number;
 
@@ -101,11 +105,14 @@ class Simulation {
     this.net = new SimNetwork(this.random);
     const hooks = {
       onReady: (node: SimNode, rd: Parameters<SafetyChecker['observeReady']>[1]) => this.checker.observeReady(node, rd),
+      onSnapshot: (node: SimNode, snap: Parameters<SafetyChecker['observeSnapshot']>[1]) => this.checker.observeSnapshot(node, snap),
       onApply: (node: SimNode, e: Entry) => this.onApply(node, e),
       onReadState: (node: SimNode, ctx: string, index: number) => this.onReadState(node, ctx, index),
       send: (m: Parameters<SimNetwork['send']>[0]) => this.net.send(m, this.now),
     };
-    this.nodes = this.ids.map((id) => new SimNode(id, this.ids, this.random, hooks, 2, ELECTION_TICKS, HEARTBEAT_TICKS));
+    // Half the seeds snapshot and compact often, so lagging followers need InstallSnapshot.
+    const snapshotEntries = this.random.next() < 0.5 ? 20 + this.random.intn(40) : 0;
+    this.nodes = this.ids.map((id) => new SimNode(id, this.ids, this.random, hooks, 2, ELECTION_TICKS, HEARTBEAT_TICKS, snapshotEntries));
   }
 
   run(): SimResult {
@@ -144,6 +151,8 @@ class Simulation {
       leaders: this.checker.leaders(),
       crashes: this.nodes.reduce((s, n) => s + n.crashes, 0),
       partitions: this.partitions,
+      transfers: this.transfers,
+      snapshotsInstalled: this.checker.snapshots,
       checks: this.checker.checks,
     };
   }
@@ -156,6 +165,7 @@ class Simulation {
 
   private step(withClients: boolean): void {
     for (const m of this.net.due(this.now)) this.nodes[m.to - 1].step(m);
+    for (const r of this.net.snapshotReports.splice(0)) this.nodes[r.from - 1].raw?.reportSnapshot(r.to, r.ok);
     for (const n of this.nodes) n.tick();
     if (withClients) this.clients();
     this.retryWrites();
@@ -271,6 +281,14 @@ class Simulation {
       this.partition();
     } else if (r < 0.04) {
       this.net.heal();
+    } else if (r < 0.044) {
+      // Leadership transfer under whatever faults are active.
+      const leader = this.nodes.find((n) => n.isLeader);
+      const others = this.ids.filter((id) => id !== leader?.id);
+      if (leader) {
+        leader.raw!.transferLeader(this.pick(others));
+        this.transfers++;
+      }
     } else if (r < 0.05) {
       this.net.faults = {
         dropRate: this.pick([0, 0, 0.02, 0.1, 0.3]),
