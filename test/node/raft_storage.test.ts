@@ -1,0 +1,79 @@
+import test, { type ExecutionContext } from 'ava';
+import { Wal } from '../../ts/native';
+import { WalStorage } from '../../ts/node/raft_storage';
+import { type Entry, EntryType, RawNode, type Snapshot, StateType, mulberry32 } from '../../ts/raft';
+import { tempDir } from '../helpers/tmp';
+
+const initial = (voters: number[]): Snapshot => ({ metadata: { index: 0, term: 0, confState: { voters, learners: [] } }, data: new Uint8Array() });
+
+async function open(t: ExecutionContext, dir: string, snap: Snapshot = initial([1])): Promise<[Wal, WalStorage]> {
+  const wal = Wal.open(dir);
+  t.teardown(() => wal.close());
+  return [wal, await WalStorage.open(wal, snap)];
+}
+
+const entry = (index: number, term: number, text: string, type = EntryType.Normal): Entry => ({ index, term, type, data: Buffer.from(text) });
+const texts = (es: Entry[]) => es.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString()]);
+
+/** Drives a single-node RawNode over WalStorage until it is quiet. */
+async function settle(node: RawNode, storage: WalStorage): Promise<Entry[]> {
+  const applied: Entry[] = [];
+  while (node.hasReady()) {
+    const rd = node.ready();
+    await storage.persist(rd.entries, rd.hardState);
+    applied.push(...rd.committedEntries);
+    node.advance(rd);
+  }
+  return applied;
+}
+
+test('a node persists through the WAL and restarts with its term, vote, commit and log', async (t) => {
+  const dir = tempDir(t);
+  const [wal, storage] = await open(t, dir);
+  const node = new RawNode({ id: 1, storage, random: mulberry32(1), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 });
+  node.campaign();
+  await settle(node, storage);
+  t.is(node.raft.state, StateType.Leader);
+  node.propose([Buffer.from('a'), Buffer.from('b')]);
+  const applied = await settle(node, storage);
+  t.deepEqual(applied.map((e) => Buffer.from(e.data).toString()), ['a', 'b']);
+  const before = node.status();
+  wal.close();
+
+  const [, again] = await open(t, dir);
+  const restarted = new RawNode({ id: 1, storage: again, random: mulberry32(2), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 });
+  const after = restarted.status();
+  t.deepEqual([after.term, after.vote, after.commit, after.lastIndex], [before.term, before.vote, before.commit, before.lastIndex]);
+  t.deepEqual(texts(again.entries(1, again.lastIndex() + 1, 1 << 20)), texts(storage.entries(1, storage.lastIndex() + 1, 1 << 20)));
+});
+
+test('a conflicting suffix is replaced on disk and in the mirror; entry types survive', async (t) => {
+  const dir = tempDir(t);
+  const [wal, storage] = await open(t, dir);
+  await storage.persist([1, 2, 3, 4, 5].map((i) => entry(i, 1, `t1-${i}`)), { term: 1, vote: 1, commit: 2 });
+  await storage.persist([entry(3, 2, 'cc', EntryType.ConfChange), entry(4, 2, 't2-4')], { term: 2, vote: 0, commit: 2 });
+  const expected = [[1, 1, 0, 't1-1'], [2, 1, 0, 't1-2'], [3, 2, EntryType.ConfChange, 'cc'], [4, 2, 0, 't2-4']];
+  t.deepEqual(texts(storage.entries(1, 5, 1 << 20)), expected);
+  t.is(storage.lastIndex(), 4);
+  wal.close();
+  const [, again] = await open(t, dir);
+  t.deepEqual(texts(again.entries(1, 5, 1 << 20)), expected);
+  t.deepEqual(again.initialState().hardState, { term: 2, vote: 0, commit: 2 });
+});
+
+test('compaction and snapshot install: the core sees compacted and snapshot boundaries', async (t) => {
+  const [, storage] = await open(t, tempDir(t), initial([1, 2, 3]));
+  await storage.persist([1, 2, 3, 4, 5].map((i) => entry(i, 1, `e${i}`)), undefined);
+  await storage.compact({ metadata: { index: 3, term: 1, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('image') });
+  t.is(storage.firstIndex(), 4);
+  t.is(storage.term(3), 1);
+  t.throws(() => storage.entries(3, 5, 1 << 20), { message: /below the snapshot/ });
+  t.deepEqual(texts(storage.entries(4, 6, 1 << 20)), [[4, 1, 0, 'e4'], [5, 1, 0, 'e5']]);
+
+  await storage.installSnapshot({ metadata: { index: 100, term: 7, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('leader image') });
+  t.is(storage.firstIndex(), 101);
+  t.is(storage.lastIndex(), 100);
+  t.is(storage.term(100), 7);
+  await storage.persist([entry(101, 7, 'next')], undefined);
+  t.deepEqual(texts(storage.entries(101, 102, 1 << 20)), [[101, 7, 0, 'next']]);
+});

@@ -1,0 +1,125 @@
+/**
+ * The Raft core's `Storage`, backed by the addon's WAL. The core reads synchronously, the WAL
+ * reads asynchronously, so the entries since the last snapshot are mirrored in memory: loaded
+ * once at open, extended only after a persist is durable (so the mirror never holds anything
+ * the disk does not), trimmed on compaction.
+ *
+ * Each WAL entry's data is `[type u8][payload]`: the WAL knows index and term, the Raft entry
+ * type rides in the first byte.
+ */
+import { invariant } from '../raft/assert';
+import { limitSize, type Storage, StorageError } from '../raft/storage';
+import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../raft/types';
+import type { LogEntry, Wal } from '../native';
+
+const WAL_READ_BYTES_MAX = 8 << 20;
+
+export function toWalEntry(e: Entry): LogEntry {
+  const data = Buffer.allocUnsafe(1 + e.data.length);
+  data[0] = e.type;
+  data.set(e.data, 1);
+  return { index: e.index, term: e.term, data };
+}
+
+export function fromWalEntry(e: LogEntry): Entry {
+  return { index: e.index, term: e.term, type: e.data[0] as EntryType, data: e.data.subarray(1) };
+}
+
+export class WalStorage implements Storage {
+  /** Entries firstIndex..lastIndex; `offset` is the index of `ents[0]`. */
+  private ents: Entry[] = [];
+  private offset: number;
+
+  private constructor(
+    private readonly wal: Wal,
+    private snap: Snapshot,
+  ) {
+    this.offset = wal.firstIndex();
+  }
+
+  /**
+   * Loads the WAL's entries. `snapshot` describes the state the log continues from (an empty one
+   * at index 0 with the initial configuration for a new cluster).
+   */
+  static async open(wal: Wal, snapshot: Snapshot): Promise<WalStorage> {
+    const s = new WalStorage(wal, snapshot);
+    invariant(wal.firstIndex() <= snapshot.metadata.index + 1, () => `WAL starts at ${wal.firstIndex()}, after the snapshot at ${snapshot.metadata.index}: entries are missing`);
+    for (let lo = wal.firstIndex(); lo <= wal.lastIndex(); ) {
+      const batch = await wal.entries(lo, wal.lastIndex() + 1, WAL_READ_BYTES_MAX);
+      for (const e of batch) s.ents.push(fromWalEntry(e));
+      lo += batch.length;
+    }
+    // Entries the snapshot already covers are not needed by the core.
+    s.trimTo(snapshot.metadata.index + 1);
+    return s;
+  }
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.wal.hardState(), confState: structuredClone(this.snap.metadata.confState) };
+  }
+
+  firstIndex(): number {
+    return this.snap.metadata.index + 1;
+  }
+
+  lastIndex(): number {
+    return Math.max(this.snap.metadata.index, this.offset + this.ents.length - 1);
+  }
+
+  term(i: number): number {
+    if (i === this.snap.metadata.index) return this.snap.metadata.term;
+    if (i < this.firstIndex()) throw new StorageError('compacted', `term(${i}) is below the snapshot at ${this.snap.metadata.index}`);
+    if (i > this.lastIndex()) throw new StorageError('unavailable', `term(${i}) is above the last index ${this.lastIndex()}`);
+    return this.ents[i - this.offset].term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (lo < this.firstIndex()) throw new StorageError('compacted', `entries from ${lo} are below the snapshot at ${this.snap.metadata.index}`);
+    invariant(hi <= this.lastIndex() + 1, () => `entries hi ${hi} beyond the last index ${this.lastIndex()}`);
+    return limitSize(this.ents.slice(lo - this.offset, hi - this.offset), maxBytes);
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /**
+   * Makes a Ready's entries and hard state durable in one WAL append (one group commit), then
+   * mirrors them. A conflicting suffix is replaced, as Raft requires.
+   */
+  async persist(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+    if (entries.length === 0 && !hardState) return;
+    await this.wal.append(entries.map(toWalEntry), hardState);
+    if (entries.length === 0) return;
+    const first = entries[0].index;
+    invariant(first >= this.offset && first <= this.lastIndex() + 1, () => `persisted entries start at ${first}, outside [${this.offset}, ${this.lastIndex() + 1}]`);
+    this.ents.length = first - this.offset;
+    for (const e of entries) this.ents.push(e);
+  }
+
+  /**
+   * Records a snapshot the state machine took at `index` (applied) and drops the log before it:
+   * from memory at once, from disk by whole WAL segments.
+   */
+  async compact(snap: Snapshot): Promise<void> {
+    invariant(snap.metadata.index > this.snap.metadata.index, () => `snapshot ${snap.metadata.index} is not newer than ${this.snap.metadata.index}`);
+    invariant(snap.metadata.index <= this.lastIndex(), () => `snapshot ${snap.metadata.index} beyond the last index ${this.lastIndex()}`);
+    this.snap = snap;
+    this.trimTo(snap.metadata.index + 1);
+    await this.wal.compact(snap.metadata.index);
+  }
+
+  /** Replaces the whole log with a snapshot received from the leader (InstallSnapshot). */
+  async installSnapshot(snap: Snapshot): Promise<void> {
+    await this.wal.reset(snap.metadata.index + 1);
+    this.snap = snap;
+    this.ents = [];
+    this.offset = snap.metadata.index + 1;
+  }
+
+  private trimTo(first: number): void {
+    if (first <= this.offset) return;
+    this.ents = this.ents.slice(Math.min(first - this.offset, this.ents.length));
+    this.offset = first;
+  }
+}
