@@ -1,0 +1,120 @@
+/**
+ * Applies committed entries to the engine, off the request path: one WriteBatch per committed
+ * batch, with the applied index in the same batch (so a restart resumes exactly after it).
+ * Batches apply strictly in order; the applier's queue is bounded by the Raft core's
+ * `committedBytesPerReadyMax` per Ready and by the driver waiting on `idle()` under pressure.
+ *
+ * Conditional writes are decided here, deterministically from the state being built, so every
+ * replica reaches the same answer.
+ */
+import type { Engine, EngineOp } from '../native';
+import { type Entry, EntryType } from '../raft/types';
+import { type Command, decodeCommand, decodeStored, encodeStored, Op } from './commands';
+
+export type ApplyResult =
+  | { kind: 'put'; revision: number }
+  | { kind: 'delete'; deleted: boolean; revision: number }
+  | { kind: 'mismatch'; currentRevision: number };
+
+export interface Applied {
+  index: number;
+  command: Command;
+  result: ApplyResult;
+}
+
+export class Applier {
+  private chain: Promise<void> = Promise.resolve();
+  private appliedIndex: number;
+  private readonly waiters: { index: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    /** Called on the JS thread once a batch is durable in the engine, in index order. */
+    private readonly onApplied: (results: Applied[]) => void,
+    /** The engine failed: the node must stop (nothing later is applied). */
+    private readonly onFatal: (err: Error) => void,
+  ) {
+    this.appliedIndex = engine.appliedIndex();
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  /** Queues a committed batch. Entries at or below the applied index are skipped (replay). */
+  push(entries: readonly Entry[]): void {
+    const fresh = entries.filter((e) => e.index > this.appliedIndex);
+    if (fresh.length === 0) return;
+    this.chain = this.chain.then(() => this.applyBatch(fresh));
+  }
+
+  /** Resolves once `index` is applied (rejects if the applier failed). */
+  waitFor(index: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (index <= this.appliedIndex) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ index, resolve, reject }));
+  }
+
+  /** Resolves when everything queued so far is applied. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private async applyBatch(entries: Entry[]): Promise<void> {
+    if (this.failure) return;
+    const last = entries[entries.length - 1].index;
+    if (last <= this.appliedIndex) return;
+    const ops: EngineOp[] = [];
+    const overlay = new Map<string, { revision: number; value: Buffer } | null>();
+    const results: Applied[] = [];
+    for (const e of entries) {
+      if (e.index <= this.appliedIndex || e.type !== EntryType.Normal || e.data.length === 0) continue;
+      const command = decodeCommand(e.data);
+      const current = overlay.has(command.key) ? overlay.get(command.key)! : this.read(command.key);
+      const currentRevision = current?.revision ?? 0;
+      if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) {
+        results.push({ index: e.index, command, result: { kind: 'mismatch', currentRevision } });
+        continue;
+      }
+      if (command.op === Op.Put) {
+        const value = command.value ?? Buffer.alloc(0);
+        overlay.set(command.key, { revision: e.index, value });
+        ops.push({ op: 'put', key: command.key, value: encodeStored(e.index, value) });
+        results.push({ index: e.index, command, result: { kind: 'put', revision: e.index } });
+      } else {
+        if (current) {
+          overlay.set(command.key, null);
+          ops.push({ op: 'delete', key: command.key });
+        }
+        results.push({ index: e.index, command, result: { kind: 'delete', deleted: current !== null, revision: e.index } });
+      }
+    }
+    try {
+      await this.engine.apply(ops, last);
+    } catch (err) {
+      // The state machine can no longer follow the log: nothing later may be applied.
+      this.failure = err as Error;
+      for (const w of this.waiters.splice(0)) w.reject(this.failure);
+      this.onFatal(this.failure);
+      return;
+    }
+    this.appliedIndex = last;
+    this.onApplied(results);
+    this.release();
+  }
+
+  private read(key: string): { revision: number; value: Buffer } | null {
+    const stored = this.engine.get(key);
+    return stored ? decodeStored(stored) : null;
+  }
+
+  private release(): void {
+    let kept = 0;
+    for (const w of this.waiters) {
+      if (w.index <= this.appliedIndex) w.resolve();
+      else this.waiters[kept++] = w;
+    }
+    this.waiters.length = kept;
+  }
+}

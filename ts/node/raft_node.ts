@@ -1,0 +1,319 @@
+/**
+ * The driver: owns the pure Raft core and does its I/O in Raft's order (../shared/DESIGN.md).
+ *
+ *   r = core.ready()
+ *   1. leader's appends/heartbeats leave at once (in parallel with its own write)
+ *   2. wal.append(r.entries, r.hardState)          — group commit in the addon
+ *   3. every other message leaves (votes, acks: only after they are durable)
+ *   4. applier.push(r.committedEntries)            — async, one WriteBatch per batch
+ *   5. read states wait for applied ≥ index
+ *   core.advance(r)
+ *
+ * Batching: proposals and linearizable reads arriving in one event-loop turn become one
+ * MsgProp and one ReadIndex request. Limits: `proposalsPerTurnMax`, `readsPendingMax`.
+ * A WAL or engine failure is fatal: `onFatal` is called and the node stops driving the core.
+ */
+import { randomInt } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { QuorumError } from '../errors';
+import { Engine, Wal } from '../native';
+import { mulberry32 } from '../raft/random';
+import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
+import { type Message, type Ready, type Snapshot, StateType } from '../raft/types';
+import { type PeerAddress, PeerTransport } from '../transport/peer';
+import { type Applied, type ApplyResult, Applier } from './applier';
+import { type Command, encodeCommand } from './commands';
+import { WalStorage } from './raft_storage';
+
+export interface RaftNodeConfig {
+  id: number;
+  dataDir: string;
+  /** Every voter of the cluster (this node included) and its peer address. */
+  members: ReadonlyMap<number, PeerAddress>;
+  tickMs?: number;
+  electionTimeoutTicks?: number;
+  heartbeatTimeoutTicks?: number;
+  /** A request not answered within this is failed with `timeout` (its outcome is unknown). */
+  requestTimeoutMs?: number;
+  proposalsPerTurnMax?: number;
+  readsPendingMax?: number;
+  onFatal?: (err: Error) => void;
+  /** The known leader or this node's role changed. */
+  onSoftState?: (leader: number, state: StateType) => void;
+}
+
+export class UnavailableError extends QuorumError {
+  constructor(message: string) {
+    super('unavailable', message);
+  }
+}
+
+export class TimeoutError extends QuorumError {
+  constructor(message: string) {
+    super('timeout', message);
+  }
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  done?: boolean;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class RaftNode {
+  readonly id: number;
+  private readonly raw: RawNode;
+  private readonly transport: PeerTransport;
+  private readonly applier: Applier;
+  private ticker: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private running = false;
+  private rerun = false;
+  private stopped = false;
+  private fatal: Error | undefined;
+  private seq = 0;
+  private readSeq = 0;
+  private queuedProposals: { seq: number; payload: Buffer }[] = [];
+  private readonly proposals = new Map<number, Waiter<ApplyResult>>();
+  private queuedReads: Waiter<void>[] = [];
+  private readonly reads = new Map<string, Waiter<void>[]>();
+  private readsPending = 0;
+  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState'>> & Pick<RaftNodeConfig, 'onFatal' | 'onSoftState'>;
+
+  private constructor(
+    cfg: RaftNodeConfig,
+    private readonly wal: Wal,
+    readonly engine: Engine,
+    private readonly storage: WalStorage,
+  ) {
+    this.cfg = {
+      tickMs: 10,
+      electionTimeoutTicks: 30,
+      heartbeatTimeoutTicks: 3,
+      requestTimeoutMs: 5000,
+      proposalsPerTurnMax: 8192,
+      readsPendingMax: 65536,
+      ...cfg,
+    };
+    this.id = cfg.id;
+    this.applier = new Applier(engine, (results) => this.onApplied(results), (err) => this.fail(err));
+    this.raw = new RawNode({
+      id: cfg.id,
+      storage,
+      random: mulberry32(randomInt(2 ** 31)),
+      electionTimeoutTicks: this.cfg.electionTimeoutTicks,
+      heartbeatTimeoutTicks: this.cfg.heartbeatTimeoutTicks,
+      applied: this.applier.applied,
+    });
+    const self = cfg.members.get(cfg.id);
+    if (!self) throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} is not among the members`);
+    this.transport = new PeerTransport({
+      id: cfg.id,
+      listen: self,
+      peers: cfg.members,
+      onMessages: (msgs) => this.onMessages(msgs),
+      onUnreachable: (id) => {
+        this.raw.reportUnreachable(id);
+        this.schedule();
+      },
+    });
+  }
+
+  /** Opens (or creates) the node's WAL and engine under `dataDir`. */
+  static async open(cfg: RaftNodeConfig): Promise<RaftNode> {
+    mkdirSync(cfg.dataDir, { recursive: true });
+    const wal = Wal.open(join(cfg.dataDir, 'wal'));
+    const engine = Engine.open(join(cfg.dataDir, 'engine'));
+    const initial: Snapshot = { metadata: { index: 0, term: 0, confState: { voters: [...cfg.members.keys()], learners: [] } }, data: new Uint8Array() };
+    const storage = await WalStorage.open(wal, initial);
+    return new RaftNode(cfg, wal, engine, storage);
+  }
+
+  /** Starts the peer listener, the tick timer and the core. Resolves to the peer port. */
+  async start(): Promise<number> {
+    const port = await this.transport.start();
+    this.ticker = setInterval(() => {
+      this.raw.tick();
+      this.schedule();
+    }, this.cfg.tickMs);
+    // Replay committed-but-unapplied entries and pending Readies from before a restart.
+    this.schedule();
+    return port;
+  }
+
+  status(): { id: number; leader: number; term: number; commitIndex: number; appliedIndex: number; state: StateType } {
+    const st = this.raw.status();
+    return { id: this.id, leader: st.lead, term: st.term, commitIndex: st.commit, appliedIndex: this.applier.applied, state: st.state };
+  }
+
+  /** Proposes a command; resolves with its result once applied here. */
+  propose(command: Omit<Command, 'origin' | 'seq'>): Promise<ApplyResult> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.stopped) return Promise.reject(new UnavailableError('node is shutting down'));
+    if (this.queuedProposals.length >= this.cfg.proposalsPerTurnMax) return Promise.reject(new UnavailableError('too many proposals queued'));
+    const seq = ++this.seq;
+    const payload = encodeCommand({ ...command, origin: this.id, seq });
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(seq);
+        reject(new TimeoutError('write not confirmed in time; its outcome is unknown'));
+      }, this.cfg.requestTimeoutMs);
+      this.proposals.set(seq, { resolve, reject, timer });
+      this.queuedProposals.push({ seq, payload });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when local state reflects every write acknowledged before the call (ReadIndex). */
+  readBarrier(): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.stopped) return Promise.reject(new UnavailableError('node is shutting down'));
+    if (this.readsPending >= this.cfg.readsPendingMax) return Promise.reject(new UnavailableError('too many reads pending'));
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter<void> = {
+        resolve,
+        reject,
+        timer: setTimeout(() => this.settleRead(waiter, new TimeoutError('read index not confirmed in time')), this.cfg.requestTimeoutMs),
+      };
+      this.readsPending++;
+      this.queuedReads.push(waiter);
+      this.schedule();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.ticker);
+    await this.transport.close();
+    while (this.running) await new Promise((r) => setImmediate(r));
+    await this.applier.idle();
+    for (const w of this.proposals.values()) {
+      clearTimeout(w.timer);
+      w.reject(new UnavailableError('node stopped'));
+    }
+    this.proposals.clear();
+    this.wal.close();
+    this.engine.close();
+  }
+
+  private onMessages(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) this.raw.step(m);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped || this.fatal) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = true;
+    try {
+      this.flushProposals();
+      this.flushReads();
+      while (!this.fatal && this.raw.hasReady()) await this.handleReady(this.raw.ready());
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.running = false;
+    }
+    if (this.rerun) {
+      this.rerun = false;
+      this.schedule();
+    }
+  }
+
+  /** One MsgProp for everything proposed this turn. */
+  private flushProposals(): void {
+    if (this.queuedProposals.length === 0) return;
+    const batch = this.queuedProposals;
+    this.queuedProposals = [];
+    try {
+      this.raw.propose(batch.map((p) => p.payload));
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      for (const p of batch) this.settleProposal(p.seq, undefined, new UnavailableError('no leader to accept the write; retry'));
+    }
+  }
+
+  /** One ReadIndex request (one heartbeat round) for every read queued this turn. */
+  private flushReads(): void {
+    if (this.queuedReads.length === 0) return;
+    const waiters = this.queuedReads;
+    this.queuedReads = [];
+    const ctx = `${this.id}:${++this.readSeq}`;
+    try {
+      this.raw.readIndex(encoder.encode(ctx));
+      this.reads.set(ctx, waiters);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      for (const w of waiters) this.settleRead(w, new UnavailableError('no leader to confirm the read; retry'));
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    this.transport.send(rd.messages.filter(sendableBeforePersist));
+    await this.storage.persist(rd.entries, rd.hardState);
+    this.transport.send(rd.messages.filter((m) => !sendableBeforePersist(m)));
+    this.applier.push(rd.committedEntries);
+    for (const rs of rd.readStates) {
+      const ctx = decoder.decode(rs.requestCtx);
+      const waiters = this.reads.get(ctx);
+      if (!waiters) continue;
+      this.reads.delete(ctx);
+      this.applier.waitFor(rs.index).then(
+        () => waiters.forEach((w) => this.settleRead(w)),
+        (err: Error) => waiters.forEach((w) => this.settleRead(w, err)),
+      );
+    }
+    this.raw.advance(rd);
+    if (rd.softState) this.cfg.onSoftState?.(rd.softState.lead, rd.softState.state);
+  }
+
+  private onApplied(results: Applied[]): void {
+    for (const r of results) if (r.command.origin === this.id) this.settleProposal(r.command.seq, r.result);
+  }
+
+  private settleProposal(seq: number, result: ApplyResult | undefined, err?: Error): void {
+    const w = this.proposals.get(seq);
+    if (!w) return;
+    this.proposals.delete(seq);
+    clearTimeout(w.timer);
+    if (err) w.reject(err);
+    else w.resolve(result!);
+  }
+
+  private settleRead(w: Waiter<void>, err?: Error): void {
+    if (w.done) return;
+    w.done = true;
+    clearTimeout(w.timer);
+    this.readsPending--;
+    if (err) w.reject(err);
+    else w.resolve();
+  }
+
+  private fail(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    clearInterval(this.ticker);
+    this.cfg.onFatal?.(err);
+  }
+
+  get isLeader(): boolean {
+    return this.raw.raft.state === StateType.Leader;
+  }
+}
