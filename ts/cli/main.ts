@@ -1,33 +1,35 @@
 #!/usr/bin/env node
-/**
- * The `quorumkv` command. The storage addon and the Raft core exist; the server commands
- * (`start`, `dev`) and the client commands arrive with the node issue. Until then this prints
- * usage and says so plainly instead of pretending to run a cluster.
- */
+/** The `quorumkv` command: run nodes (`start`, `dev`) and talk to a cluster. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { packageRoot } from '../paths';
+import { client } from './client';
+import { dev } from './dev';
+import { parseAddress, parseCluster, parseNodeId, start } from './start';
 
 const USAGE = `quorumkv — a Raft-replicated, linearizable key-value store
 
 usage:
-  quorumkv dev [--nodes 3] [--data ./data] [--port 7001]   run a local cluster        (coming with the node issue)
-  quorumkv start --id ID --data DIR --listen H:P --peer-listen H:P --cluster ID=H:P,...
-                                                           run one node               (coming with the node issue)
-  quorumkv get|put|del|scan|txn|status --endpoint URL      talk to a cluster          (coming with the node issue)
-  quorumkv version                                         print the version
-  quorumkv help                                            this text
-
-What works today: the storage addon (io_uring group-commit WAL + RocksDB state machine, see
-ts/native.ts) and the Raft core with its simulator (npm run sim).`;
+  quorumkv dev [--nodes 3] [--data ./data] [--port 7001]
+      a local cluster: client ports 7001.., peer ports 7101.., Ctrl-C stops all
+  quorumkv start --id n1 --data DIR --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:7101
+                 --cluster n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103
+      one node; --peer-listen must match this node's entry in --cluster
+  quorumkv get KEY [--stale]             read a key (linearizable unless --stale)
+  quorumkv put KEY JSON [--if-revision N] write a value (JSON text)
+  quorumkv del KEY [--if-revision N]     delete a key
+  quorumkv scan [--prefix P] [--after K] [--limit N]
+  quorumkv status                        the node's view of the cluster
+      client commands take --endpoint URL (default http://127.0.0.1:7001) and print JSON
+  quorumkv version | help`;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-export function main(argv: string[]): number {
-  const [command] = argv;
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
   switch (command) {
     case undefined:
     case 'help':
@@ -39,21 +41,55 @@ export function main(argv: string[]): number {
     case '--version':
       console.log(version());
       return 0;
-    case 'dev':
-    case 'start':
+    case 'start': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { id: { type: 'string' }, data: { type: 'string' }, listen: { type: 'string' }, 'peer-listen': { type: 'string' }, cluster: { type: 'string' }, help: { type: 'boolean' } },
+      });
+      if (values.help) {
+        console.log(USAGE);
+        return 0;
+      }
+      for (const required of ['id', 'data', 'listen', 'peer-listen', 'cluster'] as const) {
+        if (!values[required]) throw new Error(`start needs --${required} (see quorumkv help)`);
+      }
+      const id = parseNodeId(values.id!);
+      const members = parseCluster(values.cluster!);
+      const peer = parseAddress(values['peer-listen']!);
+      const self = members.get(id);
+      if (!self || self.host !== peer.host || self.port !== peer.port) throw new Error(`--peer-listen ${values['peer-listen']} must match n${id}'s entry in --cluster`);
+      await start({ id, dataDir: values.data!, listen: parseAddress(values.listen!), members });
+      return -1; // keeps running until a signal
+    }
+    case 'dev': {
+      const { values } = parseArgs({ args: rest, options: { nodes: { type: 'string', default: '3' }, data: { type: 'string', default: './data' }, port: { type: 'string', default: '7001' } } });
+      const nodes = Number(values.nodes);
+      const port = Number(values.port);
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) throw new Error('--nodes must be 1..9');
+      if (!Number.isInteger(port) || port < 1 || port > 65000) throw new Error('--port must be a port number');
+      await dev({ nodes, dataDir: values.data!, port });
+      return 0;
+    }
     case 'get':
     case 'put':
     case 'del':
     case 'scan':
-    case 'txn':
     case 'status':
-      console.log(USAGE);
-      console.log(`\n'${command}' is not available yet: the replicated node lands with the next issue.`);
-      return 0;
+      return client(command, rest);
     default:
       console.error(`unknown command '${command}'\n\n${USAGE}`);
       return 2;
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exitCode = code;
+    },
+    (err: Error) => {
+      console.error(`quorumkv: ${err.message}`);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,197 @@
+/**
+ * The JSON API over one node. Handlers work for HTTP/1.1 and HTTP/2 alike (Node's compat API).
+ *
+ * Limits: keys ≤ `keyBytesMax` (4 KiB), values ≤ `valueBytesMax` (1 MiB), bodies ≤
+ * `bodyBytesMax` (4 MiB), scan pages ≤ `scanLimitMax`, multi-get ≤ `multiGetKeysMax` keys.
+ * Writes are acknowledged once applied (so conditional writes can answer); reads are
+ * linearizable through ReadIndex unless `?consistency=stale`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { decodeStored, Op } from '../node/commands';
+import type { RaftNode } from '../node/raft_node';
+import type { PeerAddress } from '../transport/peer';
+import { badRequest, HttpError, toHttpError } from './errors';
+
+export const LIMITS = {
+  keyBytesMax: 4096,
+  valueBytesMax: 1 << 20,
+  bodyBytesMax: 4 << 20,
+  scanLimitMax: 1000,
+  multiGetKeysMax: 1000,
+};
+
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+
+export interface ApiContext {
+  node: RaftNode;
+  members: ReadonlyMap<number, PeerAddress>;
+}
+
+export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void> {
+  try {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const body = await readBody(req);
+    const result = await route(ctx, req.method ?? 'GET', url, body);
+    send(res, result.status ?? 200, result.body);
+  } catch (err) {
+    const e = toHttpError(err);
+    send(res, e.status, { error: { code: e.code, message: e.message, ...e.details } }, e.headers);
+  }
+}
+
+interface Reply {
+  status?: number;
+  body: unknown;
+}
+
+async function route(ctx: ApiContext, method: string, url: URL, body: Buffer): Promise<Reply> {
+  const path = url.pathname;
+  if (path === '/health') return allow(method, ['GET'], () => health(ctx));
+  if (path === '/v1/cluster') return allow(method, ['GET'], () => ({ body: cluster(ctx) }));
+  if (path === '/v1/kv') return allow(method, ['GET'], () => scan(ctx, url));
+  if (path === '/v1/kv/get') return allow(method, ['POST'], () => multiGet(ctx, url, body));
+  if (path.startsWith('/v1/kv/')) {
+    const key = keyFrom(path.slice('/v1/kv/'.length));
+    if (method === 'PUT') return put(ctx, key, body);
+    if (method === 'GET') return get(ctx, key, url);
+    if (method === 'DELETE') return del(ctx, key, url);
+    throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
+  }
+  throw new HttpError(404, 'route_not_found', `no route for ${method} ${path}`);
+}
+
+async function allow(method: string, methods: string[], f: () => Reply | Promise<Reply>): Promise<Reply> {
+  if (!methods.includes(method)) throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here (use ${methods.join(', ')})`);
+  return f();
+}
+
+function keyFrom(raw: string): string {
+  let key: string;
+  try {
+    key = decodeURIComponent(raw);
+  } catch {
+    throw badRequest('invalid_key', 'the key is not valid percent-encoding');
+  }
+  if (key.length === 0) throw badRequest('invalid_key', 'the key is empty');
+  if (Buffer.byteLength(key) > LIMITS.keyBytesMax) throw badRequest('key_too_large', `keys are at most ${LIMITS.keyBytesMax} bytes`);
+  return key;
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw badRequest('invalid_json', 'the request needs a JSON body');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw badRequest('invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function revisionArg(v: unknown, name: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw badRequest('invalid_revision', `${name} must be a non-negative integer`);
+  return n;
+}
+
+async function put(ctx: ApiContext, key: string, body: Buffer): Promise<Reply> {
+  const doc = parseJson(body);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw badRequest('invalid_body', 'the body must be an object {"value": ...}');
+  if (!('value' in doc)) throw badRequest('missing_value', 'the body needs a "value"');
+  const value = Buffer.from(JSON.stringify((doc as { value: unknown }).value));
+  if (value.length > LIMITS.valueBytesMax) throw new HttpError(413, 'value_too_large', `values are at most ${LIMITS.valueBytesMax} bytes of JSON`);
+  const ifRevision = revisionArg((doc as { ifRevision?: unknown }).ifRevision, 'ifRevision');
+  const result = await ctx.node.propose({ op: Op.Put, key, value, ifRevision });
+  if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision);
+  return { body: { revision: result.kind === 'put' ? result.revision : 0 } };
+}
+
+async function del(ctx: ApiContext, key: string, url: URL): Promise<Reply> {
+  const ifRevision = revisionArg(url.searchParams.get('ifRevision') ?? undefined, 'ifRevision');
+  const result = await ctx.node.propose({ op: Op.Delete, key, ifRevision });
+  if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision);
+  if (result.kind !== 'delete') throw new HttpError(500, 'internal', 'unexpected apply result');
+  return { body: { deleted: result.deleted, revision: result.revision } };
+}
+
+function mismatch(key: string, currentRevision: number): HttpError {
+  return new HttpError(409, 'revision_mismatch', `${key} is at revision ${currentRevision}`, { revision: currentRevision });
+}
+
+async function barrier(ctx: ApiContext, url: URL): Promise<void> {
+  const consistency = url.searchParams.get('consistency') ?? 'linearizable';
+  if (consistency === 'stale') return;
+  if (consistency !== 'linearizable') throw badRequest('invalid_consistency', 'consistency is "linearizable" (default) or "stale"');
+  await ctx.node.readBarrier();
+}
+
+function item(key: string, stored: Buffer): { key: string; value: unknown; revision: number } {
+  const { revision, value } = decodeStored(stored);
+  return { key, value: JSON.parse(value.toString('utf8')), revision };
+}
+
+async function get(ctx: ApiContext, key: string, url: URL): Promise<Reply> {
+  await barrier(ctx, url);
+  const stored = ctx.node.engine.get(key);
+  if (!stored) throw new HttpError(404, 'not_found', `${key} does not exist`);
+  return { body: item(key, stored) };
+}
+
+async function multiGet(ctx: ApiContext, url: URL, body: Buffer): Promise<Reply> {
+  const doc = parseJson(body) as { keys?: unknown };
+  const keys = doc?.keys;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && k.length > 0)) throw badRequest('invalid_body', 'the body must be {"keys": ["non-empty string", ...]}');
+  if (keys.length > LIMITS.multiGetKeysMax) throw badRequest('too_many_keys', `at most ${LIMITS.multiGetKeysMax} keys per request`);
+  if (keys.some((k) => Buffer.byteLength(k as string) > LIMITS.keyBytesMax)) throw badRequest('key_too_large', `keys are at most ${LIMITS.keyBytesMax} bytes`);
+  await barrier(ctx, url);
+  const values = ctx.node.engine.multiGet(keys as string[]);
+  return { body: { items: (keys as string[]).flatMap((k, i) => (values[i] ? [item(k, values[i]!)] : [])) } };
+}
+
+async function scan(ctx: ApiContext, url: URL): Promise<Reply> {
+  const prefix = url.searchParams.get('prefix') ?? '';
+  const after = url.searchParams.get('after') ?? undefined;
+  const limitRaw = url.searchParams.get('limit');
+  const limit = limitRaw === null ? 100 : Number(limitRaw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.scanLimitMax) throw badRequest('invalid_limit', `limit must be an integer in 1..${LIMITS.scanLimitMax}`);
+  await barrier(ctx, url);
+  const page = await ctx.node.engine.scan({ prefix, after, limit });
+  return { body: { items: page.items.map((kv) => item(kv.key.toString('utf8'), kv.value)), more: page.more } };
+}
+
+function cluster(ctx: ApiContext): unknown {
+  const st = ctx.node.status();
+  return {
+    id: st.id,
+    leader: st.leader || null,
+    term: st.term,
+    commitIndex: st.commitIndex,
+    appliedIndex: st.appliedIndex,
+    state: st.state,
+    members: [...ctx.members].map(([id, peer]) => ({ id, peer: `${peer.host}:${peer.port}` })),
+  };
+}
+
+function health(ctx: ApiContext): Reply {
+  const st = ctx.node.status();
+  if (st.leader === 0) throw new HttpError(503, 'unavailable', 'no known leader', {}, { 'retry-after': '1' });
+  return { body: { ok: true, leader: st.leader, term: st.term } };
+}
+
+async function readBody(req: Req): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > LIMITS.bodyBytesMax) throw new HttpError(413, 'body_too_large', `bodies are at most ${LIMITS.bodyBytesMax} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  (res as ServerResponse).writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

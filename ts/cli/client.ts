@@ -1,0 +1,60 @@
+/** Client commands: one HTTP request to `--endpoint`, the JSON answer printed as is. */
+import { parseArgs } from 'node:util';
+
+export async function client(command: string, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      endpoint: { type: 'string', default: 'http://127.0.0.1:7001' },
+      stale: { type: 'boolean', default: false },
+      'if-revision': { type: 'string' },
+      prefix: { type: 'string' },
+      after: { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+  const base = values.endpoint!.replace(/\/$/, '');
+  const key = () => {
+    if (!positionals[0]) throw new Error(`${command} needs a KEY`);
+    return encodeURIComponent(positionals[0]);
+  };
+  let url: string;
+  let init: RequestInit = {};
+  switch (command) {
+    case 'get':
+      url = `${base}/v1/kv/${key()}${values.stale ? '?consistency=stale' : ''}`;
+      break;
+    case 'put': {
+      if (positionals[1] === undefined) throw new Error('put needs KEY and a JSON value');
+      let value: unknown;
+      try {
+        value = JSON.parse(positionals[1]);
+      } catch {
+        throw new Error(`the value must be JSON (for a string, quote it: '"text"')`);
+      }
+      const body: Record<string, unknown> = { value };
+      if (values['if-revision'] !== undefined) body.ifRevision = Number(values['if-revision']);
+      url = `${base}/v1/kv/${key()}`;
+      init = { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
+      break;
+    }
+    case 'del':
+      url = `${base}/v1/kv/${key()}${values['if-revision'] !== undefined ? `?ifRevision=${values['if-revision']}` : ''}`;
+      init = { method: 'DELETE' };
+      break;
+    case 'scan': {
+      const q = new URLSearchParams();
+      if (values.prefix) q.set('prefix', values.prefix);
+      if (values.after) q.set('after', values.after);
+      if (values.limit) q.set('limit', values.limit);
+      url = `${base}/v1/kv?${q}`;
+      break;
+    }
+    default:
+      url = `${base}/v1/cluster`;
+  }
+  const res = await fetch(url, init);
+  console.log(JSON.stringify(await res.json(), null, 2));
+  return res.ok ? 0 : 1;
+}
