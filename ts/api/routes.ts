@@ -184,9 +184,13 @@ async function readBody(req: Req): Promise<Buffer> {
   let bytes = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     bytes += chunk.length;
-    if (bytes > LIMITS.bodyBytesMax) throw new HttpError(413, 'body_too_large', `bodies are at most ${LIMITS.bodyBytesMax} bytes`);
-    chunks.push(chunk);
+    // Past the limit, keep reading without storing so the client can receive the 413 (a client
+    // that stops reading its socket while we answer early would see a reset). Beyond 4× the
+    // limit, stop reading altogether: the connection is dropped.
+    if (bytes > 4 * LIMITS.bodyBytesMax) break;
+    if (bytes <= LIMITS.bodyBytesMax) chunks.push(chunk);
   }
+  if (bytes > LIMITS.bodyBytesMax) throw new HttpError(413, 'body_too_large', `bodies are at most ${LIMITS.bodyBytesMax} bytes`);
   return Buffer.concat(chunks);
 }
 

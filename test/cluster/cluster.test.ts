@@ -1,0 +1,121 @@
+/**
+ * The product as users run it: three `quorumkv start` processes on 127.0.0.1.
+ */
+import { connect } from 'node:http2';
+import test from 'ava';
+import { tempDir } from '../helpers/tmp';
+import { ProcCluster, type Proc } from './procs';
+
+async function call(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(p.url(path), { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+/** One request over HTTP/2 with prior knowledge (h2c). */
+function callH2(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const session = connect(`http://127.0.0.1:${p.port}`);
+    session.on('error', reject);
+    const req = session.request({ ':method': method, ':path': path, 'content-type': 'application/json' });
+    let status = 0;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      session.close();
+      resolve({ status, json: JSON.parse(Buffer.concat(chunks).toString()) });
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+test('HTTP/1.1 and HTTP/2 on one port, writes and reads through any node, kill -9 of the leader loses nothing', async (t) => {
+  const cluster = await ProcCluster.start(t, tempDir(t));
+  const leader = await cluster.leader();
+  const [f1, f2] = cluster.procs.filter((p) => p !== leader);
+
+  const put = await call(f1, 'PUT', '/v1/kv/greeting', { value: { hello: 'world' } });
+  t.is(put.status, 200);
+  t.true(put.json.revision > 0);
+  const viaH2 = await callH2(f2, 'GET', '/v1/kv/greeting');
+  t.deepEqual(viaH2, { status: 200, json: { key: 'greeting', value: { hello: 'world' }, revision: put.json.revision } });
+  const h2put = await callH2(leader, 'PUT', '/v1/kv/h2', { value: 42 });
+  t.is(h2put.status, 200);
+
+  // 200 acknowledged writes, then the leader dies without warning.
+  const acked: string[] = [];
+  await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+    const r = await call(cluster.procs[i % 3], 'PUT', `/v1/kv/w${i}`, { value: i });
+    if (r.status === 200) acked.push(`w${i}`);
+  }));
+  t.is(acked.length, 200);
+  leader.child.kill('SIGKILL');
+  await leader.exited;
+  const next = await cluster.leader();
+  t.not(next.id, leader.id);
+  for (const key of acked) {
+    const r = await call(next, 'GET', `/v1/kv/${key}`);
+    t.is(r.status, 200, key);
+  }
+
+  // The killed node restarts from its WAL and engine and catches up.
+  leader.spawn();
+  await leader.until((e) => e.event === 'ready');
+  await cluster.leader(); // it has heard from the current leader
+  const after = await call(next, 'PUT', '/v1/kv/after-restart', { value: true });
+  t.is(after.status, 200);
+  const back = await call(leader, 'GET', '/v1/kv/after-restart');
+  t.is(back.status, 200);
+  t.is((await call(leader, 'GET', '/v1/kv/w199')).json.value, 199);
+
+  // SIGTERM: a clean stop.
+  f2.child.kill('SIGTERM');
+  const exit = await f2.exited;
+  t.is(exit.code, 0);
+  t.truthy(f2.events.find((e) => e.event === 'stopped'));
+});
+
+test('bad input gets a coded JSON error and changes nothing', async (t) => {
+  const cluster = await ProcCluster.start(t, tempDir(t));
+  const p = await cluster.leader();
+  const cases: [string, string, unknown, number, string][] = [
+    ['PUT', '/v1/kv/k', 'not json', 400, 'invalid_json'],
+    ['PUT', '/v1/kv/k', { nope: 1 }, 400, 'missing_value'],
+    ['PUT', '/v1/kv/k', [1], 400, 'invalid_body'],
+    ['PUT', '/v1/kv/', { value: 1 }, 400, 'invalid_key'],
+    ['PUT', `/v1/kv/${'k'.repeat(4097)}`, { value: 1 }, 400, 'key_too_large'],
+    ['PUT', '/v1/kv/k', { value: 'x'.repeat((1 << 20) + 1) }, 413, 'value_too_large'],
+    ['PUT', '/v1/kv/k', JSON.stringify({ value: 'x'.repeat(5 << 20) }), 413, 'body_too_large'],
+    ['PUT', '/v1/kv/k', { value: 1, ifRevision: -1 }, 400, 'invalid_revision'],
+    ['GET', '/v1/kv/missing', undefined, 404, 'not_found'],
+    ['GET', '/v1/kv/k?consistency=eventual', undefined, 400, 'invalid_consistency'],
+    ['GET', '/v1/kv?limit=0', undefined, 400, 'invalid_limit'],
+    ['POST', '/v1/kv/get', { keys: 'k' }, 400, 'invalid_body'],
+    ['GET', '/v2/nothing', undefined, 404, 'route_not_found'],
+    ['POST', '/v1/kv/k', undefined, 405, 'method_not_allowed'],
+    ['DELETE', '/v1/cluster', undefined, 405, 'method_not_allowed'],
+  ];
+  for (const [method, path, body, status, code] of cases) {
+    const r = await call(p, method, path, body);
+    t.is(r.status, status, `${method} ${path.slice(0, 40)}`);
+    t.is(r.json.error?.code, code, `${method} ${path.slice(0, 40)}`);
+    t.is(typeof r.json.error?.message, 'string');
+  }
+  const scan = await call(p, 'GET', '/v1/kv?prefix=');
+  t.deepEqual(scan.json, { items: [], more: false }, 'nothing was written by the bad requests');
+  const created = await call(p, 'PUT', '/v1/kv/k', { value: 1, ifRevision: 0 });
+  t.is(created.status, 200);
+  const again = await call(p, 'PUT', '/v1/kv/k', { value: 2, ifRevision: 0 });
+  t.deepEqual([again.status, again.json.error.code, again.json.error.revision], [409, 'revision_mismatch', created.json.revision]);
+});
+
+test('1,000 concurrent writers to distinct keys are all readable', async (t) => {
+  const cluster = await ProcCluster.start(t, tempDir(t));
+  await cluster.leader();
+  const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => call(cluster.procs[i % 3], 'PUT', `/v1/kv/c${String(i).padStart(4, '0')}`, { value: i })));
+  t.true(results.every((r) => r.status === 200));
+  const keys = Array.from({ length: 1000 }, (_, i) => `c${String(i).padStart(4, '0')}`);
+  const got = await call(cluster.procs[1], 'POST', '/v1/kv/get', { keys });
+  t.deepEqual(got.json.items.map((it: { value: number }) => it.value), Array.from({ length: 1000 }, (_, i) => i));
+});

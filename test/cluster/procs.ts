@@ -1,0 +1,116 @@
+/**
+ * Real `quorumkv start` processes on 127.0.0.1 with free ports. Each node's JSON log lines are
+ * events the tests wait on (ready, role changes, stopped) — no sleeps.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ExecutionContext } from 'ava';
+import { freePorts } from '../helpers/ports';
+
+const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
+
+export interface LogEvent {
+  event: string;
+  [k: string]: unknown;
+}
+
+export class Proc {
+  child!: ChildProcess;
+  events: LogEvent[] = [];
+  private waiters: (() => void)[] = [];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
+
+  constructor(
+    readonly id: number,
+    readonly port: number,
+    readonly args: string[],
+  ) {}
+
+  spawn(): void {
+    this.events = [];
+    this.child = spawn(process.execPath, ['--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.events.push(JSON.parse(line) as LogEvent);
+      } catch {
+        this.events.push({ event: 'text', line });
+      }
+      this.notify();
+    });
+    createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      this.events.push({ event: 'stderr', line });
+      this.notify();
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => {
+      this.notify();
+      resolve({ code, signal });
+    }));
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves with the first event (from now on or already seen) matching `pred`. */
+  async until(pred: (e: LogEvent) => boolean): Promise<LogEvent> {
+    for (;;) {
+      const found = this.events.find(pred);
+      if (found) return found;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(`node ${this.id} exited while waiting: ${JSON.stringify(this.events.slice(-5))}`);
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** The leader this node currently believes in (0: none). */
+  leader(): number {
+    const roles = this.events.filter((e) => e.event === 'role');
+    return roles.length > 0 ? Number(roles[roles.length - 1].leader) : 0;
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+}
+
+export class ProcCluster {
+  readonly procs: Proc[] = [];
+
+  static async start(t: ExecutionContext, dir: string, n = 3): Promise<ProcCluster> {
+    const ports = await freePorts(2 * n);
+    const cluster = new ProcCluster();
+    const members = Array.from({ length: n }, (_, i) => `n${i + 1}=127.0.0.1:${ports[n + i]}`).join(',');
+    for (let i = 0; i < n; i++) {
+      const id = i + 1;
+      cluster.procs.push(
+        new Proc(id, ports[i], ['--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[i]}`, '--peer-listen', `127.0.0.1:${ports[n + i]}`, '--cluster', members]),
+      );
+    }
+    t.teardown(() => cluster.killAll());
+    for (const p of cluster.procs) p.spawn();
+    await Promise.all(cluster.procs.map((p) => p.until((e) => e.event === 'ready')));
+    return cluster;
+  }
+
+  alive(): Proc[] {
+    return this.procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+  }
+
+  /** Waits until every live node names the same leader, which is itself live and leading. */
+  async leader(): Promise<Proc> {
+    for (;;) {
+      const alive = this.alive();
+      const lead = alive[0]?.leader();
+      if (lead && alive.every((p) => p.leader() === lead) && alive.some((p) => p.id === lead)) return this.procs[lead - 1];
+      // Wait for any new log line from any live node, then look again.
+      const counts = alive.map((p) => p.events.length);
+      await Promise.race(alive.map((p, i) => p.until(() => p.events.length > counts[i]).catch(() => undefined)));
+    }
+  }
+
+  killAll(): void {
+    for (const p of this.alive()) p.child.kill('SIGKILL');
+  }
+}
