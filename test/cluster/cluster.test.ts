@@ -95,6 +95,10 @@ test('bad input gets a coded JSON error and changes nothing', async (t) => {
     ['GET', '/v2/nothing', undefined, 404, 'route_not_found'],
     ['POST', '/v1/kv/k', undefined, 405, 'method_not_allowed'],
     ['DELETE', '/v1/cluster', undefined, 405, 'method_not_allowed'],
+    ['POST', '/v1/txn', { compare: [{ key: '' }] }, 400, 'invalid_key'],
+    ['POST', '/v1/txn', { success: [{ op: 'frob', key: 'k' }] }, 400, 'invalid_op'],
+    ['POST', '/v1/txn', { success: [{ op: 'put', key: 'k' }] }, 400, 'missing_value'],
+    ['GET', '/v1/txn', undefined, 405, 'method_not_allowed'],
   ];
   for (const [method, path, body, status, code] of cases) {
     const r = await call(p, method, path, body);
@@ -118,4 +122,31 @@ test('1,000 concurrent writers to distinct keys are all readable', async (t) => 
   const keys = Array.from({ length: 1000 }, (_, i) => `c${String(i).padStart(4, '0')}`);
   const got = await call(cluster.procs[1], 'POST', '/v1/kv/get', { keys });
   t.deepEqual(got.json.items.map((it: { value: number }) => it.value), Array.from({ length: 1000 }, (_, i) => i));
+});
+
+test('txn: compare-and-set on revision, value and existence, atomically', async (t) => {
+  const cluster = await ProcCluster.start(t, tempDir(t));
+  const p = await cluster.leader();
+  const a = await call(p, 'PUT', '/v1/kv/a', { value: { n: 1 } });
+  const cas = await call(cluster.procs.find((q) => q !== p)!, 'POST', '/v1/txn', {
+    compare: [{ key: 'a', value: { n: 1 } }, { key: 'a', revision: a.json.revision }, { key: 'b', exists: false }],
+    success: [{ op: 'put', key: 'a', value: { n: 2 } }, { op: 'put', key: 'b', value: 'new' }, { op: 'get', key: 'a' }],
+    failure: [{ op: 'get', key: 'a' }],
+  });
+  t.is(cas.status, 200);
+  t.true(cas.json.succeeded);
+  t.deepEqual(cas.json.results.map((r: { op: string }) => r.op), ['put', 'put', 'get']);
+  t.deepEqual(cas.json.results[2].value, { n: 2 }, 'a get sees the puts before it');
+
+  const stale = await call(p, 'POST', '/v1/txn', {
+    compare: [{ key: 'a', value: { n: 1 } }],
+    success: [{ op: 'delete', key: 'a' }],
+    failure: [{ op: 'get', key: 'a' }, { op: 'get', key: 'missing' }],
+  });
+  t.false(stale.json.succeeded);
+  t.deepEqual(stale.json.results, [
+    { op: 'get', key: 'a', value: { n: 2 }, revision: cas.json.revision },
+    { op: 'get', key: 'missing', found: false },
+  ]);
+  t.is((await call(p, 'GET', '/v1/kv/a')).json.value.n, 2, 'the failed branch changed nothing');
 });

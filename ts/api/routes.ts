@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { decodeStored, Op } from '../node/commands';
+import { type Compare, decodeStored, Op, type TxnOp } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import type { PeerAddress } from '../transport/peer';
 import { badRequest, HttpError, toHttpError } from './errors';
@@ -19,6 +19,8 @@ export const LIMITS = {
   bodyBytesMax: 4 << 20,
   scanLimitMax: 1000,
   multiGetKeysMax: 1000,
+  txnComparesMax: 128,
+  txnOpsMax: 128,
 };
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -52,6 +54,7 @@ async function route(ctx: ApiContext, method: string, url: URL, body: Buffer): P
   if (path === '/v1/cluster') return allow(method, ['GET'], () => ({ body: cluster(ctx) }));
   if (path === '/v1/kv') return allow(method, ['GET'], () => scan(ctx, url));
   if (path === '/v1/kv/get') return allow(method, ['POST'], () => multiGet(ctx, url, body));
+  if (path === '/v1/txn') return allow(method, ['POST'], () => txn(ctx, body));
   if (path.startsWith('/v1/kv/')) {
     const key = keyFrom(path.slice('/v1/kv/'.length));
     if (method === 'PUT') return put(ctx, key, body);
@@ -158,6 +161,68 @@ async function scan(ctx: ApiContext, url: URL): Promise<Reply> {
   await barrier(ctx, url);
   const page = await ctx.node.engine.scan({ prefix, after, limit });
   return { body: { items: page.items.map((kv) => item(kv.key.toString('utf8'), kv.value)), more: page.more } };
+}
+
+function checkKey(key: unknown, where: string): string {
+  if (typeof key !== 'string' || key.length === 0) throw badRequest('invalid_key', `${where}: "key" must be a non-empty string`);
+  if (Buffer.byteLength(key) > LIMITS.keyBytesMax) throw badRequest('key_too_large', `${where}: keys are at most ${LIMITS.keyBytesMax} bytes`);
+  return key;
+}
+
+function jsonValue(v: unknown): Buffer {
+  const value = Buffer.from(JSON.stringify(v));
+  if (value.length > LIMITS.valueBytesMax) throw new HttpError(413, 'value_too_large', `values are at most ${LIMITS.valueBytesMax} bytes of JSON`);
+  return value;
+}
+
+function txnOps(raw: unknown, where: string): TxnOp[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw badRequest('invalid_body', `"${where}" must be an array of ops`);
+  if (raw.length > LIMITS.txnOpsMax) throw badRequest('too_many_ops', `at most ${LIMITS.txnOpsMax} ops per branch`);
+  return raw.map((o: unknown, i) => {
+    const op = o as { op?: unknown; key?: unknown; value?: unknown };
+    const key = checkKey(op?.key, `${where}[${i}]`);
+    if (op.op === 'put') {
+      if (!('value' in op)) throw badRequest('missing_value', `${where}[${i}]: a put needs a "value"`);
+      return { kind: 'put', key, value: jsonValue(op.value) };
+    }
+    if (op.op === 'delete') return { kind: 'delete', key };
+    if (op.op === 'get') return { kind: 'get', key };
+    throw badRequest('invalid_op', `${where}[${i}]: "op" must be "put", "delete" or "get"`);
+  });
+}
+
+async function txn(ctx: ApiContext, body: Buffer): Promise<Reply> {
+  const doc = parseJson(body) as { compare?: unknown; success?: unknown; failure?: unknown };
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw badRequest('invalid_body', 'the body must be an object {"compare", "success", "failure"}');
+  const rawCompare = doc.compare ?? [];
+  if (!Array.isArray(rawCompare)) throw badRequest('invalid_body', '"compare" must be an array');
+  if (rawCompare.length > LIMITS.txnComparesMax) throw badRequest('too_many_compares', `at most ${LIMITS.txnComparesMax} compares`);
+  const compare: Compare[] = rawCompare.map((c: unknown, i) => {
+    const cc = c as { key?: unknown; revision?: unknown; value?: unknown; exists?: unknown };
+    const out: Compare = { key: checkKey(cc?.key, `compare[${i}]`) };
+    if (cc.revision !== undefined) out.revision = revisionArg(cc.revision, `compare[${i}].revision`);
+    if ('value' in cc) out.value = jsonValue(cc.value);
+    if (cc.exists !== undefined) {
+      if (typeof cc.exists !== 'boolean') throw badRequest('invalid_body', `compare[${i}].exists must be a boolean`);
+      out.exists = cc.exists;
+    }
+    return out;
+  });
+  const success = txnOps(doc.success, 'success');
+  const failure = txnOps(doc.failure, 'failure');
+  const result = await ctx.node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure } });
+  if (result.kind !== 'txn') throw new HttpError(500, 'internal', 'unexpected apply result');
+  return {
+    body: {
+      succeeded: result.succeeded,
+      revision: result.revision,
+      results: result.results.map((r) => {
+        if (r.op !== 'get') return r;
+        return r.found ? { op: 'get', key: r.key, value: JSON.parse(r.value!.toString('utf8')), revision: r.revision } : { op: 'get', key: r.key, found: false };
+      }),
+    },
+  };
 }
 
 function cluster(ctx: ApiContext): unknown {

@@ -43,6 +43,12 @@ export async function client(command: string, argv: string[]): Promise<number> {
       url = `${base}/v1/kv/${key()}${values['if-revision'] !== undefined ? `?ifRevision=${values['if-revision']}` : ''}`;
       init = { method: 'DELETE' };
       break;
+    case 'txn': {
+      if (positionals[0] === undefined) throw new Error('txn needs a JSON body: {"compare":[...],"success":[...],"failure":[...]}');
+      url = `${base}/v1/txn`;
+      init = { method: 'POST', body: positionals[0], headers: { 'content-type': 'application/json' } };
+      break;
+    }
     case 'scan': {
       const q = new URLSearchParams();
       if (values.prefix) q.set('prefix', values.prefix);

@@ -20,6 +20,7 @@ usage:
   quorumkv put KEY JSON [--if-revision N] write a value (JSON text)
   quorumkv del KEY [--if-revision N]     delete a key
   quorumkv scan [--prefix P] [--after K] [--limit N]
+  quorumkv txn '{"compare":[...],"success":[...],"failure":[...]}'
   quorumkv status                        the node's view of the cluster
       client commands take --endpoint URL (default http://127.0.0.1:7001) and print JSON
   quorumkv version | help`;
@@ -74,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'put':
     case 'del':
     case 'scan':
+    case 'txn':
     case 'status':
       return client(command, rest);
     default:

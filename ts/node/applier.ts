@@ -9,12 +9,21 @@
  */
 import type { Engine, EngineOp } from '../native';
 import { type Entry, EntryType } from '../raft/types';
-import { type Command, decodeCommand, decodeStored, encodeStored, Op } from './commands';
+import { isDeepStrictEqual } from 'node:util';
+import { type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
+
+type Current = { revision: number; value: Buffer } | null;
+
+export type TxnOpResult =
+  | { op: 'put'; key: string; revision: number }
+  | { op: 'delete'; key: string; deleted: boolean }
+  | { op: 'get'; key: string; found: boolean; value?: Buffer; revision?: number };
 
 export type ApplyResult =
   | { kind: 'put'; revision: number }
   | { kind: 'delete'; deleted: boolean; revision: number }
-  | { kind: 'mismatch'; currentRevision: number };
+  | { kind: 'mismatch'; currentRevision: number }
+  | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] };
 
 export interface Applied {
   index: number;
@@ -71,6 +80,11 @@ export class Applier {
     for (const e of entries) {
       if (e.index <= this.appliedIndex || e.type !== EntryType.Normal || e.data.length === 0) continue;
       const command = decodeCommand(e.data);
+      if (command.op === Op.Txn) {
+        const lookup = (key: string): Current => (overlay.has(key) ? overlay.get(key)! : this.read(key));
+        results.push({ index: e.index, command, result: applyTxn(command.txn!, e.index, lookup, overlay, ops) });
+        continue;
+      }
       const current = overlay.has(command.key) ? overlay.get(command.key)! : this.read(command.key);
       const currentRevision = current?.revision ?? 0;
       if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) {
@@ -117,4 +131,43 @@ export class Applier {
     }
     this.waiters.length = kept;
   }
+}
+
+function compareHolds(c: Compare, current: Current): boolean {
+  if (c.exists !== undefined && c.exists !== (current !== null)) return false;
+  if (c.revision !== undefined && c.revision !== (current?.revision ?? 0)) return false;
+  if (c.value !== undefined) {
+    if (!current) return false;
+    if (!isDeepStrictEqual(JSON.parse(c.value.toString('utf8')), JSON.parse(current.value.toString('utf8')))) return false;
+  }
+  return true;
+}
+
+/** Evaluates every compare, then runs one branch; later ops see earlier ones (via `overlay`). */
+function applyTxn(
+  txn: Txn,
+  index: number,
+  lookup: (key: string) => Current,
+  overlay: Map<string, Current>,
+  ops: EngineOp[],
+): ApplyResult {
+  const succeeded = txn.compare.every((c) => compareHolds(c, lookup(c.key)));
+  const results: TxnOpResult[] = [];
+  for (const op of succeeded ? txn.success : txn.failure) {
+    const current = lookup(op.key);
+    if (op.kind === 'get') {
+      results.push(current ? { op: 'get', key: op.key, found: true, value: current.value, revision: current.revision } : { op: 'get', key: op.key, found: false });
+    } else if (op.kind === 'put') {
+      overlay.set(op.key, { revision: index, value: op.value });
+      ops.push({ op: 'put', key: op.key, value: encodeStored(index, op.value) });
+      results.push({ op: 'put', key: op.key, revision: index });
+    } else {
+      if (current) {
+        overlay.set(op.key, null);
+        ops.push({ op: 'delete', key: op.key });
+      }
+      results.push({ op: 'delete', key: op.key, deleted: current !== null });
+    }
+  }
+  return { kind: 'txn', succeeded, revision: index, results };
 }
