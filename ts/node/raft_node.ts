@@ -108,7 +108,7 @@ export class RaftNode {
       random: mulberry32(randomInt(2 ** 31)),
       electionTimeoutTicks: this.cfg.electionTimeoutTicks,
       heartbeatTimeoutTicks: this.cfg.heartbeatTimeoutTicks,
-      applied: this.applier.applied,
+      applied: RaftNode.resumeIndex(this.applier.applied, storage),
     });
     const self = cfg.members.get(cfg.id);
     if (!self) throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} is not among the members`);
@@ -132,6 +132,15 @@ export class RaftNode {
     const initial: Snapshot = { metadata: { index: 0, term: 0, confState: { voters: [...cfg.members.keys()], learners: [] } }, data: new Uint8Array() };
     const storage = await WalStorage.open(wal, initial);
     return new RaftNode(cfg, wal, engine, storage);
+  }
+
+  /**
+   * Where the core resumes applying. The engine may be ahead of the persisted commit index (a
+   * commit-only hard state is not awaited), never of the log; entries it already holds are
+   * skipped by the applier when the core hands them out again.
+   */
+  private static resumeIndex(engineApplied: number, storage: WalStorage): number {
+    return Math.min(engineApplied, storage.initialState().hardState.commit, storage.lastIndex());
   }
 
   /** Starts the peer listener, the tick timer and the core. Resolves to the peer port. */
@@ -267,7 +276,13 @@ export class RaftNode {
 
   private async handleReady(rd: Ready): Promise<void> {
     this.transport.send(rd.messages.filter(sendableBeforePersist));
-    await this.storage.persist(rd.entries, rd.hardState);
+    if (rd.entries.length === 0 && !rd.mustSync) {
+      // A commit-index-only change: written in order with everything else, but nothing waits
+      // for its fsync (losing it in a crash only means re-learning the commit index).
+      if (rd.hardState) this.storage.persist([], rd.hardState).catch((err: Error) => this.fail(err));
+    } else {
+      await this.storage.persist(rd.entries, rd.hardState);
+    }
     this.transport.send(rd.messages.filter((m) => !sendableBeforePersist(m)));
     this.applier.push(rd.committedEntries);
     for (const rs of rd.readStates) {
