@@ -34,9 +34,12 @@ export interface ApiContext {
 export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void> {
   try {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const body = await readBody(req);
-    const result = await route(ctx, req.method ?? 'GET', url, body);
-    send(res, result.status ?? 200, result.body);
+    const method = req.method ?? 'GET';
+    // GET and DELETE carry no body here: skip the stream read on the hottest path.
+    const body = method === 'GET' || method === 'DELETE' ? EMPTY : await readBody(req);
+    const result = await route(ctx, method, url, body);
+    if (result.raw !== undefined) sendRaw(res, result.status ?? 200, result.raw);
+    else send(res, result.status ?? 200, result.body);
   } catch (err) {
     const e = toHttpError(err);
     send(res, e.status, { error: { code: e.code, message: e.message, ...e.details } }, e.headers);
@@ -45,8 +48,12 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
 
 interface Reply {
   status?: number;
-  body: unknown;
+  body?: unknown;
+  /** A JSON document already serialized (stored values are JSON text: no parse + stringify). */
+  raw?: string;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 async function route(ctx: ApiContext, method: string, url: URL, body: Buffer): Promise<Reply> {
   const path = url.pathname;
@@ -138,7 +145,8 @@ async function get(ctx: ApiContext, key: string, url: URL): Promise<Reply> {
   await barrier(ctx, url);
   const stored = ctx.node.engine.get(key);
   if (!stored) throw new HttpError(404, 'not_found', `${key} does not exist`);
-  return { body: item(key, stored) };
+  const { revision, value } = decodeStored(stored);
+  return { raw: `{"key":${JSON.stringify(key)},"value":${value.toString('utf8')},"revision":${revision}}` };
 }
 
 async function multiGet(ctx: ApiContext, url: URL, body: Buffer): Promise<Reply> {
@@ -262,5 +270,10 @@ async function readBody(req: Req): Promise<Buffer> {
 function send(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   (res as ServerResponse).writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendRaw(res: Res, status: number, text: string): void {
+  (res as ServerResponse).writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -232,9 +232,13 @@ export class RaftNode {
     }
     this.running = true;
     try {
-      this.flushProposals();
-      this.flushReads();
-      while (!this.fatal && this.raw.hasReady()) await this.handleReady(this.raw.ready());
+      // Requests that arrived while the previous Ready was being persisted join the next one.
+      while (!this.fatal) {
+        this.flushProposals();
+        this.flushReads();
+        if (!this.raw.hasReady()) break;
+        await this.handleReady(this.raw.ready());
+      }
     } catch (err) {
       this.fail(err as Error);
     } finally {
