@@ -85,7 +85,9 @@ export class Applier {
         results.push({ index: e.index, command, result: applyTxn(command.txn!, e.index, lookup, overlay, ops) });
         continue;
       }
-      const current = overlay.has(command.key) ? overlay.get(command.key)! : this.read(command.key);
+      // A plain put does not depend on the current value: skip the read (the common case).
+      const needsCurrent = command.ifRevision !== undefined || command.op === Op.Delete;
+      const current = !needsCurrent ? null : overlay.has(command.key) ? overlay.get(command.key)! : this.read(command.key);
       const currentRevision = current?.revision ?? 0;
       if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) {
         results.push({ index: e.index, command, result: { kind: 'mismatch', currentRevision } });
