@@ -1,0 +1,32 @@
+import test from 'ava';
+import { type Command, decodeCommand, encodeCommand, Op } from '../../ts/node/commands';
+
+const plain = (c: Command) => JSON.parse(JSON.stringify(c, (_k, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString() : v)));
+
+test('commands round-trip through their binary form', (t) => {
+  const cases: Command[] = [
+    { op: Op.Put, origin: 3, seq: 2 ** 40, key: 'book/AAPL', value: Buffer.from('{"bid":1}') },
+    { op: Op.Put, origin: 1, seq: 7, key: 'ü', value: Buffer.from('0'), ifRevision: 0 },
+    { op: Op.Delete, origin: 2, seq: 1, key: 'k', ifRevision: 99 },
+    {
+      op: Op.Txn,
+      origin: 1,
+      seq: 5,
+      key: '',
+      txn: {
+        compare: [{ key: 'a', revision: 4, value: Buffer.from('"x"'), exists: true }, { key: 'b', exists: false }],
+        success: [{ kind: 'put', key: 'a', value: Buffer.from('1') }, { kind: 'delete', key: 'b' }],
+        failure: [{ kind: 'get', key: 'a' }],
+      },
+    },
+  ];
+  for (const c of cases) t.deepEqual(plain(decodeCommand(encodeCommand(c))), plain({ value: undefined, ifRevision: undefined, ...c }));
+});
+
+test('a malformed command is a COMMAND_INVALID error at every truncation', (t) => {
+  const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
+  for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
+  const bad = Buffer.from(full);
+  bad[0] = 9;
+  t.throws(() => decodeCommand(bad), { message: /unknown op 9/ });
+});
