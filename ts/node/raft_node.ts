@@ -279,6 +279,9 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // Nothing compacts the log yet, so no leader sends InstallSnapshot; receiving one would mean
+    // a peer runs a newer protocol. Stop rather than diverge from the state machine.
+    if (rd.snapshot) throw new QuorumError('SNAPSHOT_UNSUPPORTED', `received a snapshot at index ${rd.snapshot.metadata.index}; snapshot install is not implemented yet`);
     this.transport.send(rd.messages.filter(sendableBeforePersist));
     if (rd.entries.length === 0 && !rd.mustSync) {
       // A commit-index-only change: written in order with everything else, but nothing waits
