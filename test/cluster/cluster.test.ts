@@ -69,11 +69,33 @@ test('HTTP/1.1 and HTTP/2 on one port, writes and reads through any node, kill -
   t.is(back.status, 200);
   t.is((await call(leader, 'GET', '/v1/kv/w199')).json.value, 199);
 
-  // SIGTERM: a clean stop.
+  // SIGTERM while writes are in flight: requests already taken finish, later ones are refused
+  // (503 or connection refused), the process exits 0, and every acknowledged write is kept.
+  let first!: () => void;
+  const firstDone = new Promise<void>((resolve) => (first = resolve));
+  const inflight = Array.from({ length: 100 }, (_, i) =>
+    call(f2, 'PUT', `/v1/kv/term${i}`, { value: i }).then(
+      (r) => {
+        first();
+        return r.status;
+      },
+      () => 'refused' as const,
+    ),
+  );
+  await firstDone;
   f2.child.kill('SIGTERM');
+  const outcomes = await Promise.all(inflight);
   const exit = await f2.exited;
   t.is(exit.code, 0);
   t.truthy(f2.events.find((e) => e.event === 'stopped'));
+  t.true(outcomes.every((o) => o === 200 || o === 503 || o === 'refused'), JSON.stringify(outcomes));
+  const survivor = await cluster.leader(); // f2 may have been the leader: wait for the next one
+  for (let i = 0; i < outcomes.length; i++) {
+    if (outcomes[i] === 200) {
+      const r = await call(survivor, 'GET', `/v1/kv/term${i}`);
+      t.is(r.json.value, i, `acknowledged term${i}: ${JSON.stringify(r)}`);
+    }
+  }
 });
 
 test('bad input gets a coded JSON error and changes nothing', async (t) => {

@@ -13,11 +13,26 @@ const H2_PREFACE_START = Buffer.from('PRI ');
 
 export interface ApiServer {
   port: number;
-  close(): Promise<void>;
+  close(drainMs?: number): Promise<void>;
 }
 
 export async function startApiServer(ctx: ApiContext, host: string, port: number): Promise<ApiServer> {
-  const onRequest = (req: Parameters<typeof handle>[1], res: Parameters<typeof handle>[2]) => void handle(ctx, req, res);
+  // Draining (SIGTERM): new requests get 503 while those in flight finish.
+  let draining = false;
+  let inflight = 0;
+  let onIdle: (() => void) | undefined;
+  const onRequest = (req: Parameters<typeof handle>[1], res: Parameters<typeof handle>[2]) => {
+    if (draining) {
+      const text = JSON.stringify({ error: { code: 'unavailable', message: 'the node is shutting down' } });
+      (res as import('node:http').ServerResponse).writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' });
+      res.end(text);
+      return;
+    }
+    inflight++;
+    void handle(ctx, req, res).finally(() => {
+      if (--inflight === 0) onIdle?.();
+    });
+  };
   const h1 = createHttp1Server(onRequest);
   h1.keepAliveTimeout = 60_000;
   const h2 = createHttp2Server({}, onRequest);
@@ -47,9 +62,21 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   const bound = (server.address() as { port: number }).port;
   return {
     port: bound,
-    close: async () => {
+    /** Stops accepting, lets requests in flight finish (at most `drainMs`), then disconnects. */
+    close: async (drainMs = 5000) => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainMs);
+          onIdle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
     },
   };
 }

@@ -303,7 +303,15 @@ export class RaftNode {
       );
     }
     this.raw.advance(rd);
-    if (rd.softState) this.cfg.onSoftState?.(rd.softState.lead, rd.softState.state);
+    if (rd.softState) {
+      // Reads waiting on a leader that is gone (or on this node's lost leadership) will never be
+      // confirmed: fail them now as retryable rather than at the request timeout.
+      for (const [ctx, waiters] of this.reads) {
+        this.reads.delete(ctx);
+        for (const w of waiters) this.settleRead(w, new UnavailableError('the leader changed before the read was confirmed; retry'));
+      }
+      this.cfg.onSoftState?.(rd.softState.lead, rd.softState.state);
+    }
   }
 
   private onApplied(results: Applied[]): void {
