@@ -22,6 +22,8 @@ pub struct WalOptions {
     pub backend: Option<String>,
     /// Test-only fault: the nth fdatasync (0-based) fails with EIO.
     pub fail_sync_at: Option<i64>,
+    /// Test-only fault: the nth group is half written, then the process aborts.
+    pub torn_write_at: Option<i64>,
 }
 
 #[napi(object)]
@@ -86,11 +88,16 @@ fn options_from(js: Option<WalOptions>) -> Result<Options> {
             ))
         }
     };
-    if let Some(n) = js.fail_sync_at {
-        opts.faults = Faults {
-            fail_sync_at: Some(index_arg("failSyncAt", n)?),
-        };
-    }
+    opts.faults = Faults {
+        fail_sync_at: js
+            .fail_sync_at
+            .map(|n| index_arg("failSyncAt", n))
+            .transpose()?,
+        torn_write_at: js
+            .torn_write_at
+            .map(|n| index_arg("tornWriteAt", n))
+            .transpose()?,
+    };
     Ok(opts)
 }
 

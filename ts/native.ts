@@ -36,6 +36,8 @@ export interface WalOptions {
   backend?: 'auto' | 'io_uring' | 'pwrite';
   /** Test-only: the nth fdatasync (0-based) fails with EIO. */
   failSyncAt?: number;
+  /** Test-only: the nth group (0-based) is half written, then the process aborts. */
+  tornWriteAt?: number;
 }
 
 export interface WalInfo {

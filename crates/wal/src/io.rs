@@ -9,10 +9,15 @@ use std::os::unix::io::AsRawFd;
 
 use io_uring::{opcode, squeue, types, IoUring};
 
-/// Test-only fault injection: the nth sync (0-based, counted per log) fails with EIO.
+/// Test-only fault injection, counted per opened log in groups (0-based).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
+    /// The nth group's fdatasync fails with EIO (the group's bytes are written first).
     pub fail_sync_at: Option<u64>,
+    /// The nth group is torn: only its first half reaches the file, then the process aborts,
+    /// as a power cut in the middle of a write would leave it. Nothing in the group was
+    /// acknowledged, so recovery may drop all of it.
+    pub torn_write_at: Option<u64>,
 }
 
 pub enum Backend {

@@ -233,6 +233,12 @@ impl Writer {
     fn sync_write(&mut self, file: &fs::File, offset: u64, buf: &[u8]) -> Result<()> {
         let nth = self.syncs;
         self.syncs += 1;
+        if self.faults.torn_write_at == Some(nth) {
+            use std::os::unix::fs::FileExt;
+            let _ = file.write_all_at(&buf[..buf.len() / 2], offset);
+            eprintln!("wal: injected torn write at group {nth} (test fault); aborting");
+            std::process::abort();
+        }
         if self.faults.fail_sync_at == Some(nth) {
             use std::os::unix::fs::FileExt;
             let _ = file.write_all_at(buf, offset);

@@ -318,6 +318,7 @@ fn an_fdatasync_failure_is_fatal_and_refuses_further_appends() {
     let opts = Options {
         faults: Faults {
             fail_sync_at: Some(1),
+            ..Faults::default()
         },
         ..Options::default()
     };
