@@ -45,16 +45,37 @@ export function parseCluster(raw: string): Map<number, PeerAddress> {
   return members;
 }
 
+/**
+ * Test-only disk faults for the chaos suite, from `QKV_TEST_WAL_FAULTS` (`failSyncAt=N` or
+ * `tornWriteAt=N`, counted in WAL groups since this start). Logged loudly when set.
+ */
+export function walFaultsFromEnv(raw: string | undefined): { failSyncAt?: number; tornWriteAt?: number } {
+  if (!raw) return {};
+  const faults: { failSyncAt?: number; tornWriteAt?: number } = {};
+  for (const part of raw.split(',').filter(Boolean)) {
+    const [name, value] = part.split('=');
+    const n = Number(value);
+    if ((name !== 'failSyncAt' && name !== 'tornWriteAt') || !Number.isSafeInteger(n) || n < 0) {
+      throw new Error(`QKV_TEST_WAL_FAULTS: expected failSyncAt=N or tornWriteAt=N, got ${JSON.stringify(part)}`);
+    }
+    faults[name] = n;
+  }
+  return faults;
+}
+
 export async function start(opts: StartOptions): Promise<void> {
   let stopping = false;
+  const walFaults = walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS);
+  if (Object.keys(walFaults).length > 0) log('test_faults', { id: opts.id, walFaults });
   const node = await RaftNode.open({
     id: opts.id,
     dataDir: opts.dataDir,
     members: opts.members,
+    walFaults,
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),
     onFatal: (err) => {
       // An fsync or engine failure: stop now, never carry on with unknown durable state.
-      log('fatal', { id: opts.id, message: err.message });
+      log('fatal', { id: opts.id, code: (err as Error & { code?: string }).code, message: err.message });
       process.exit(70);
     },
   });

@@ -17,7 +17,7 @@ import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError } from '../errors';
-import { Engine, Wal } from '../native';
+import { Engine, Wal, type WalOptions } from '../native';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
 import { type Message, type Ready, type Snapshot, StateType } from '../raft/types';
@@ -38,6 +38,8 @@ export interface RaftNodeConfig {
   requestTimeoutMs?: number;
   proposalsPerTurnMax?: number;
   readsPendingMax?: number;
+  /** Test-only WAL faults (the chaos suite's disk nemesis); never set in production. */
+  walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt'>;
   onFatal?: (err: Error) => void;
   /** The known leader or this node's role changed. */
   onSoftState?: (leader: number, state: StateType) => void;
@@ -83,7 +85,7 @@ export class RaftNode {
   private queuedReads: Waiter<void>[] = [];
   private readonly reads = new Map<string, Waiter<void>[]>();
   private readsPending = 0;
-  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState'>> & Pick<RaftNodeConfig, 'onFatal' | 'onSoftState'>;
+  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'walFaults'>> & Pick<RaftNodeConfig, 'onFatal' | 'onSoftState'>;
 
   private constructor(
     cfg: RaftNodeConfig,
@@ -127,7 +129,7 @@ export class RaftNode {
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
   static async open(cfg: RaftNodeConfig): Promise<RaftNode> {
     mkdirSync(cfg.dataDir, { recursive: true });
-    const wal = Wal.open(join(cfg.dataDir, 'wal'));
+    const wal = Wal.open(join(cfg.dataDir, 'wal'), { ...cfg.walFaults });
     const engine = Engine.open(join(cfg.dataDir, 'engine'));
     const initial: Snapshot = { metadata: { index: 0, term: 0, confState: { voters: [...cfg.members.keys()], learners: [] } }, data: new Uint8Array() };
     const storage = await WalStorage.open(wal, initial);
@@ -201,9 +203,10 @@ export class RaftNode {
     await this.transport.close();
     while (this.running) await new Promise((r) => setImmediate(r));
     await this.applier.idle();
+    // These may still commit (through another leader, or after a restart): unknown, not failed.
     for (const w of this.proposals.values()) {
       clearTimeout(w.timer);
-      w.reject(new UnavailableError('node stopped'));
+      w.reject(new TimeoutError('the node stopped before the write was confirmed; its outcome is unknown'));
     }
     this.proposals.clear();
     this.wal.close();
