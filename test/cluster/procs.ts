@@ -20,6 +20,8 @@ export class Proc {
   events: LogEvent[] = [];
   private waiters: (() => void)[] = [];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
+  /** Sees every stdout/stderr line (e.g. to keep node logs in a file). */
+  onLine: ((line: string) => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -27,10 +29,12 @@ export class Proc {
     readonly args: string[],
   ) {}
 
-  spawn(): void {
+  /** Starts the node; `env` adds variables (e.g. test-only faults) for this start only. */
+  spawn(env: Record<string, string> = {}): void {
     this.events = [];
-    this.child = spawn(process.execPath, ['--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, ['--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      this.onLine?.(line);
       try {
         this.events.push(JSON.parse(line) as LogEvent);
       } catch {
@@ -39,6 +43,7 @@ export class Proc {
       this.notify();
     });
     createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      this.onLine?.(line);
       this.events.push({ event: 'stderr', line });
       this.notify();
     });

@@ -1,0 +1,225 @@
+/**
+ * One chaos run: start a real cluster behind link proxies, run the workload while the nemesis
+ * injects faults, heal, read every key from every node, check that all nodes hold the same
+ * state, and decide the history with the linearizability checker (per key).
+ *
+ * Artifacts in the run directory: `history.jsonl` (one operation per line), `result.json`,
+ * `logs/n*.log` (node output across restarts), `data/` (node data; removed after a valid run).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { mulberry32 } from '../../ts/raft/random';
+import { ChaosCluster } from './cluster';
+import { type CheckResult, checkOperations, type Operation, pruneRegisterHistory, type RegisterInput, type RegisterOutput, registerModel } from './linearizability';
+import { type Fault, Nemesis, type TimelineEvent } from './nemesis';
+import { type HistoryOp, httpJson, keyName, Workload } from './workload';
+
+export interface ChaosOptions {
+  seed: number;
+  /** Seconds of faults under load. */
+  timeS: number;
+  faults: readonly Fault[];
+  nodes: number;
+  clients: number;
+  keys: number;
+  /** Where to keep artifacts; a fresh temporary directory when absent. */
+  dir?: string;
+  opTimeoutMs?: number;
+  thinkMs?: number;
+  /** Healing must bring back one agreed leader within this (liveness). */
+  recoverMs?: number;
+  /** Progress lines (the fault timeline as it happens). */
+  log?: (line: string) => void;
+}
+
+export interface KeyVerdict {
+  key: string;
+  ops: number;
+  checked: number;
+  result: CheckResult;
+}
+
+export interface ChaosResult {
+  verdict: 'valid' | 'invalid' | 'unknown';
+  seed: number;
+  runDir: string;
+  historyPath: string;
+  ops: { total: number; ok: number; fail: number; info: number; reads: number; writes: number; cas: number };
+  faults: Record<string, number>;
+  timeline: TimelineEvent[];
+  keys: KeyVerdict[];
+  /** Everything besides linearizability that went wrong: liveness, divergence, bad answers. */
+  problems: string[];
+  durationS: number;
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The register operations of one key, as the checker takes them (known failures dropped).
+ * Each keeps its 1-based line in history.jsonl as its id.
+ */
+export function toRegisterOps(history: readonly { op: HistoryOp; line: number }[]): Operation<RegisterInput, RegisterOutput>[] {
+  const out: Operation<RegisterInput, RegisterOutput>[] = [];
+  for (const { op, line } of history) {
+    if (op.outcome === 'fail') continue;
+    const ret = op.outcome === 'info' ? Infinity : op.ret;
+    const known = op.outcome === 'ok';
+    const input: RegisterInput = op.kind === 'read' ? { kind: 'read' } : op.kind === 'write' ? { kind: 'write', value: op.value! } : { kind: 'cas', from: op.from!, to: op.value! };
+    const output: RegisterOutput | undefined = !known ? undefined : op.kind === 'read' ? { value: op.read ?? null } : op.kind === 'write' ? {} : { succeeded: true };
+    out.push({ input, output, call: op.call, ret, id: line });
+  }
+  return out;
+}
+
+export function checkHistory(history: readonly HistoryOp[]): KeyVerdict[] {
+  const byKey = new Map<string, { op: HistoryOp; line: number }[]>();
+  history.forEach((op, i) => {
+    const list = byKey.get(op.key) ?? [];
+    list.push({ op, line: i + 1 });
+    byKey.set(op.key, list);
+  });
+  return [...byKey].sort(([a], [b]) => a.localeCompare(b)).map(([key, ops]) => {
+    const checked = pruneRegisterHistory(toRegisterOps(ops));
+    return { key, ops: ops.length, checked: checked.length, result: checkOperations(registerModel, checked) };
+  });
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const log = opts.log ?? (() => undefined);
+  const runDir = opts.dir ?? mkdtempSync(join(tmpdir(), 'quorumkv-chaos-'));
+  mkdirSync(runDir, { recursive: true });
+  const historyPath = join(runDir, 'history.jsonl');
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const random = mulberry32(opts.seed);
+  const problems: string[] = [];
+  const recoverMs = opts.recoverMs ?? 30_000;
+
+  const cluster = await ChaosCluster.create(runDir, opts.nodes);
+  const nemesis = new Nemesis(cluster, { random: mulberry32(opts.seed ^ 0x5eed), now, holdMs: [1000, 4000], gapMs: [500, 2000] });
+  const workload = new Workload({
+    clients: opts.clients,
+    keys: opts.keys,
+    ports: cluster.nodes.map((n) => n.clientPort),
+    random,
+    opTimeoutMs: opts.opTimeoutMs ?? 1500,
+    thinkMs: opts.thinkMs ?? 20,
+    now,
+  });
+  try {
+    await cluster.startAll();
+    await withDeadline(cluster.converged(), recoverMs, 'a first leader');
+    log(`cluster of ${opts.nodes} up in ${Math.round(now())} ms: ${runDir}`);
+
+    workload.start();
+    const reported = { n: 0 };
+    const progress = setInterval(() => {
+      for (const e of nemesis.timeline.slice(reported.n)) log(`${(e.at / 1000).toFixed(1)}s ${e.fault}: ${e.action}`);
+      reported.n = nemesis.timeline.length;
+    }, 250);
+    try {
+      await nemesis.run(opts.faults, now() + opts.timeS * 1000);
+      // Liveness: once healed, the cluster elects a leader every node follows, under load.
+      await withDeadline(cluster.converged(), recoverMs, 'recovery after healing').catch((err: Error) => problems.push(err.message));
+      // A short quiet period with every node up, so the history shows the healed cluster working.
+      await delay(1000);
+      await workload.stop();
+    } finally {
+      clearInterval(progress);
+      for (const e of nemesis.timeline.slice(reported.n)) log(`${(e.at / 1000).toFixed(1)}s ${e.fault}: ${e.action}`);
+    }
+    problems.push(...nemesis.problems);
+
+    await finalReads(cluster, workload, opts.keys, recoverMs, problems);
+    await compareStates(cluster, problems);
+  } catch (err) {
+    problems.push(`run aborted: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    await workload.stop().catch(() => undefined);
+    workload.close();
+    await cluster.shutdown();
+  }
+
+  for (const op of workload.unexpected) problems.push(`unexpected answer ${op.error} to ${op.kind} ${op.key} on n${op.node}`);
+  writeFileSync(historyPath, workload.history.map((op) => JSON.stringify(op)).join('\n') + '\n');
+  const keys = checkHistory(workload.history);
+  const h = workload.history;
+  const result: ChaosResult = {
+    verdict: problems.length > 0 || keys.some((k) => k.result.verdict === 'not-linearizable') ? 'invalid' : keys.some((k) => k.result.verdict === 'unknown') ? 'unknown' : 'valid',
+    seed: opts.seed,
+    runDir,
+    historyPath,
+    ops: {
+      total: h.length,
+      ok: h.filter((o) => o.outcome === 'ok').length,
+      fail: h.filter((o) => o.outcome === 'fail').length,
+      info: h.filter((o) => o.outcome === 'info').length,
+      reads: h.filter((o) => o.kind === 'read').length,
+      writes: h.filter((o) => o.kind === 'write').length,
+      cas: h.filter((o) => o.kind === 'cas').length,
+    },
+    faults: Object.fromEntries(nemesis.counts),
+    timeline: nemesis.timeline,
+    keys,
+    problems,
+    durationS: Math.round(now() / 100) / 10,
+  };
+  writeFileSync(join(runDir, 'result.json'), JSON.stringify(result, null, 2));
+  if (result.verdict === 'valid') rmSync(join(runDir, 'data'), { recursive: true, force: true });
+  return result;
+}
+
+/**
+ * After healing: every node answers a linearizable read of every key (recorded in the history,
+ * so an acknowledged write that vanished makes it non-linearizable). Retries only what is known
+ * not to have been served (503, refused) or timed out, within `recoverMs`.
+ */
+async function finalReads(cluster: ChaosCluster, workload: Workload, keys: number, recoverMs: number, problems: string[]): Promise<void> {
+  const deadline = performance.now() + recoverMs;
+  for (const node of cluster.nodes) {
+    for (let k = 0; k < keys; k++) {
+      for (;;) {
+        const op = await workload.invoke(0, node.id, keyName(k), 'read', 0);
+        if (op.outcome === 'ok') break;
+        if (performance.now() > deadline) {
+          problems.push(`n${node.id} could not serve a linearizable read of ${keyName(k)} after healing (${op.error})`);
+          return;
+        }
+        await delay(100);
+      }
+    }
+  }
+}
+
+/** Every node's data, read linearizably (so each has applied everything): must be identical. */
+async function compareStates(cluster: ChaosCluster, problems: string[]): Promise<void> {
+  const agent = new Agent({ keepAlive: false });
+  try {
+    const states: string[] = [];
+    for (const node of cluster.nodes) {
+      const res = await httpJson(agent, node.clientPort, 'GET', '/v1/kv?prefix=chaos-&limit=1000', undefined, 10_000);
+      if (res.status !== 200) {
+        problems.push(`n${node.id} scan answered ${res.status} ${JSON.stringify(res.body)}`);
+        return;
+      }
+      states.push(JSON.stringify((res.body as { items: unknown[] }).items));
+    }
+    states.forEach((s, i) => {
+      if (s !== states[0]) problems.push(`n${i + 1} holds different data than n1 after healing: ${s.slice(0, 300)} vs ${states[0].slice(0, 300)}`);
+    });
+  } finally {
+    agent.destroy();
+  }
+}
