@@ -67,8 +67,17 @@ test('compaction and snapshot install: the core sees compacted and snapshot boun
   await storage.compact({ metadata: { index: 3, term: 1, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('image') });
   t.is(storage.firstIndex(), 4);
   t.is(storage.term(3), 1);
-  t.throws(() => storage.entries(3, 5, 1 << 20), { message: /below the snapshot/ });
+  t.throws(() => storage.entries(3, 5, 1 << 20), { message: /below the compacted index 3/ });
   t.deepEqual(texts(storage.entries(4, 6, 1 << 20)), [[4, 1, 0, 'e4'], [5, 1, 0, 'e5']]);
+
+  // A later snapshot that keeps a tail of 2 entries for followers slightly behind.
+  await storage.persist([6, 7, 8].map((i) => entry(i, 2, `e${i}`)), undefined);
+  await storage.compact({ metadata: { index: 8, term: 2, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('8') }, 2);
+  t.is(storage.snapshot().metadata.index, 8);
+  t.is(storage.firstIndex(), 7, 'entries 7 and 8 are kept');
+  t.is(storage.term(6), 2, 'the entry before the first kept one still has its term');
+  t.deepEqual(texts(storage.entries(7, 9, 1 << 20)), [[7, 2, 0, 'e7'], [8, 2, 0, 'e8']]);
+  t.throws(() => storage.term(5), { message: /below the compacted index 6/ });
 
   await storage.installSnapshot({ metadata: { index: 100, term: 7, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('leader image') });
   t.is(storage.firstIndex(), 101);

@@ -241,6 +241,8 @@ function cluster(ctx: ApiContext): unknown {
     term: st.term,
     commitIndex: st.commitIndex,
     appliedIndex: st.appliedIndex,
+    snapshotIndex: st.snapshotIndex,
+    firstLogIndex: st.firstLogIndex,
     state: st.state,
     members: [...ctx.members].map(([id, peer]) => ({ id, peer: `${peer.host}:${peer.port}` })),
   };

@@ -15,7 +15,9 @@ usage:
       a local cluster: client ports 7001.., peer ports 7101.., Ctrl-C stops all
   quorumkv start --id n1 --data DIR --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:7101
                  --cluster n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103
-      one node; --peer-listen must match this node's entry in --cluster
+                 [--snapshot-entries 10000] [--snapshot-catchup 1000]
+      one node; --peer-listen must match this node's entry in --cluster; a snapshot is taken
+      (and the log compacted, keeping --snapshot-catchup entries) every --snapshot-entries
   quorumkv get KEY [--stale]             read a key (linearizable unless --stale)
   quorumkv put KEY JSON [--if-revision N] write a value (JSON text)
   quorumkv del KEY [--if-revision N]     delete a key
@@ -45,7 +47,16 @@ export async function main(argv: string[]): Promise<number> {
     case 'start': {
       const { values } = parseArgs({
         args: rest,
-        options: { id: { type: 'string' }, data: { type: 'string' }, listen: { type: 'string' }, 'peer-listen': { type: 'string' }, cluster: { type: 'string' }, help: { type: 'boolean' } },
+        options: {
+          id: { type: 'string' },
+          data: { type: 'string' },
+          listen: { type: 'string' },
+          'peer-listen': { type: 'string' },
+          cluster: { type: 'string' },
+          'snapshot-entries': { type: 'string', default: '10000' },
+          'snapshot-catchup': { type: 'string', default: '1000' },
+          help: { type: 'boolean' },
+        },
       });
       if (values.help) {
         console.log(USAGE);
@@ -59,7 +70,19 @@ export async function main(argv: string[]): Promise<number> {
       const peer = parseAddress(values['peer-listen']!);
       const self = members.get(id);
       if (!self || self.host !== peer.host || self.port !== peer.port) throw new Error(`--peer-listen ${values['peer-listen']} must match n${id}'s entry in --cluster`);
-      await start({ id, dataDir: values.data!, listen: parseAddress(values.listen!), members });
+      const count = (name: 'snapshot-entries' | 'snapshot-catchup', min: number) => {
+        const n = Number(values[name]);
+        if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+        return n;
+      };
+      await start({
+        id,
+        dataDir: values.data!,
+        listen: parseAddress(values.listen!),
+        members,
+        snapshotEntries: count('snapshot-entries', 1),
+        snapshotCatchUpEntries: count('snapshot-catchup', 0),
+      });
       return -1; // keeps running until a signal
     }
     case 'dev': {

@@ -12,6 +12,8 @@ export interface StartOptions {
   dataDir: string;
   listen: PeerAddress;
   members: Map<number, PeerAddress>;
+  snapshotEntries?: number;
+  snapshotCatchUpEntries?: number;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -72,6 +74,9 @@ export async function start(opts: StartOptions): Promise<void> {
     dataDir: opts.dataDir,
     members: opts.members,
     walFaults,
+    snapshotEntries: opts.snapshotEntries,
+    snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
+    onSnapshot: (event, index, detail) => log(`snapshot_${event}`, { id: opts.id, index, ...detail }),
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),
     onFatal: (err) => {
       // An fsync or engine failure: stop now, never carry on with unknown durable state.

@@ -9,6 +9,7 @@
  */
 import type { Engine, EngineOp } from '../native';
 import { type Entry, EntryType } from '../raft/types';
+import { invariant } from '../raft/assert';
 import { isDeepStrictEqual } from 'node:util';
 import { type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
 
@@ -38,7 +39,7 @@ export class Applier {
   private failure: Error | undefined;
 
   constructor(
-    private readonly engine: Engine,
+    private engine: Engine,
     /** Called on the JS thread once a batch is durable in the engine, in index order. */
     private readonly onApplied: (results: Applied[]) => void,
     /** The engine failed: the node must stop (nothing later is applied). */
@@ -68,6 +69,17 @@ export class Applier {
   /** Resolves when everything queued so far is applied. */
   idle(): Promise<void> {
     return this.chain;
+  }
+
+  /**
+   * Continues from an installed snapshot: `engine` holds the state through `index`. Only
+   * while idle (the driver awaits `idle()` and queues nothing meanwhile).
+   */
+  install(engine: Engine, index: number): void {
+    invariant(engine.appliedIndex() === index, () => `installed engine is at ${engine.appliedIndex()}, the snapshot at ${index}`);
+    this.engine = engine;
+    this.appliedIndex = index;
+    this.release();
   }
 
   private async applyBatch(entries: Entry[]): Promise<void> {

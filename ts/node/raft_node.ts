@@ -12,16 +12,24 @@
  * Batching: proposals and linearizable reads arriving in one event-loop turn become one
  * MsgProp and one ReadIndex request. Limits: `proposalsPerTurnMax`, `readsPendingMax`.
  * A WAL or engine failure is fatal: `onFatal` is called and the node stops driving the core.
+ *
+ * Snapshots (`snapshots.ts`): once `snapshotEntries` entries were applied since the last one,
+ * the engine is checkpointed in the background and the log compacted, keeping
+ * `snapshotCatchUpEntries` for followers slightly behind. Followers further behind get the
+ * snapshot streamed (`snapshot_stream.ts`) beside the regular peer connection; a follower
+ * installs a received snapshot between Readies, bracketed so a crash leaves old or new state.
  */
 import { randomInt } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError } from '../errors';
 import { Engine, Wal, type WalOptions } from '../native';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
-import { type Message, type Ready, type Snapshot, StateType } from '../raft/types';
+import { type Message, MessageType, type Ready, type Snapshot, StateType } from '../raft/types';
 import { type PeerAddress, PeerTransport } from '../transport/peer';
+import { sendSnapshot } from '../transport/snapshot_stream';
+import { SnapshotStore, snapshotIndexOf, toRaftSnapshot } from './snapshots';
 import { type Applied, type ApplyResult, Applier } from './applier';
 import { type Command, encodeCommand } from './commands';
 import { WalStorage } from './raft_storage';
@@ -38,11 +46,20 @@ export interface RaftNodeConfig {
   requestTimeoutMs?: number;
   proposalsPerTurnMax?: number;
   readsPendingMax?: number;
+  /** Take a snapshot and compact the log once this many entries were applied since the last. */
+  snapshotEntries?: number;
+  /** Entries kept in the log before a snapshot, so slightly lagging followers need no snapshot. */
+  snapshotCatchUpEntries?: number;
+  /** Most bytes a received snapshot may hold. */
+  snapshotBytesMax?: number;
   /** Test-only WAL faults (the chaos suite's disk nemesis); never set in production. */
   walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt'>;
   onFatal?: (err: Error) => void;
   /** The known leader or this node's role changed. */
   onSoftState?: (leader: number, state: StateType) => void;
+  /** A snapshot was taken here (and the log compacted), streamed to a follower (or failed
+   *  to), or received and installed. */
+  onSnapshot?: (event: 'created' | 'installed' | 'sent' | 'send_failed', index: number, detail?: { to?: number; error?: string }) => void;
 }
 
 export class UnavailableError extends QuorumError {
@@ -85,14 +102,23 @@ export class RaftNode {
   private queuedReads: Waiter<void>[] = [];
   private readonly reads = new Map<string, Waiter<void>[]>();
   private readsPending = 0;
-  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'walFaults'>> & Pick<RaftNodeConfig, 'onFatal' | 'onSoftState'>;
+  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot' | 'walFaults'>> & Pick<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot'>;
+  /** A snapshot being created (at most one); an install waits for it. */
+  private snapshotting: Promise<void> | undefined;
+  /** A received snapshot is being installed: no new snapshot may start. */
+  private installing = false;
+  /** Snapshot indexes streaming to followers (not pruned meanwhile). */
+  private readonly streaming = new Map<number, number>();
+  private currentEngine: Engine;
 
   private constructor(
     cfg: RaftNodeConfig,
     private readonly wal: Wal,
-    readonly engine: Engine,
+    engine: Engine,
     private readonly storage: WalStorage,
+    private readonly snaps: SnapshotStore,
   ) {
+    this.currentEngine = engine;
     this.cfg = {
       tickMs: 10,
       electionTimeoutTicks: 30,
@@ -100,6 +126,9 @@ export class RaftNode {
       requestTimeoutMs: 5000,
       proposalsPerTurnMax: 8192,
       readsPendingMax: 65536,
+      snapshotEntries: 10_000,
+      snapshotCatchUpEntries: 1_000,
+      snapshotBytesMax: 64 * 2 ** 30,
       ...cfg,
     };
     this.id = cfg.id;
@@ -123,17 +152,52 @@ export class RaftNode {
         this.raw.reportUnreachable(id);
         this.schedule();
       },
+      snapshots: {
+        snapshotBytesMax: this.cfg.snapshotBytesMax,
+        begin: (msg) => this.snaps.receiving(msg.snapshot!.metadata.index),
+        commit: (msg, dir) => {
+          const md = msg.snapshot!.metadata;
+          const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { index: number; term: number };
+          if (meta.index !== md.index || meta.term !== md.term || snapshotIndexOf(msg.snapshot!.data) !== md.index) {
+            throw new QuorumError('SNAPSHOT_MISMATCH', `streamed files are snapshot ${meta.index}/${meta.term}, the message says ${md.index}/${md.term}`);
+          }
+          this.snaps.seal(dir, { index: md.index, term: md.term, confState: md.confState });
+          this.onMessages([msg]);
+        },
+        discard: (dir) => this.snaps.discard(dir),
+      },
     });
+  }
+
+  /** The state machine (replaced when a snapshot is installed). */
+  get engine(): Engine {
+    return this.currentEngine;
   }
 
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
   static async open(cfg: RaftNodeConfig): Promise<RaftNode> {
     mkdirSync(cfg.dataDir, { recursive: true });
     const wal = Wal.open(join(cfg.dataDir, 'wal'), { ...cfg.walFaults });
-    const engine = Engine.open(join(cfg.dataDir, 'engine'));
-    const initial: Snapshot = { metadata: { index: 0, term: 0, confState: { voters: [...cfg.members.keys()], learners: [] } }, data: new Uint8Array() };
+    const snaps = new SnapshotStore(cfg.dataDir);
+    const interrupted = snaps.pendingInstall();
+    let engine: Engine;
+    if (interrupted !== undefined) {
+      // A crash during a snapshot install: finish it (both steps are idempotent).
+      engine = Engine.openFromCheckpoint(join(snaps.path(interrupted), 'engine'), join(cfg.dataDir, 'engine'));
+      await wal.reset(interrupted + 1);
+      snaps.endInstall();
+    } else {
+      engine = Engine.open(join(cfg.dataDir, 'engine'));
+    }
+    // A received snapshot that was never installed is newer than the engine: not ours yet.
+    const applied = engine.appliedIndex();
+    for (const index of snaps.indexes()) if (index > applied) snaps.remove(index);
+    const latest = snaps.latest();
+    const initial: Snapshot = latest
+      ? toRaftSnapshot(latest)
+      : { metadata: { index: 0, term: 0, confState: { voters: [...cfg.members.keys()], learners: [] } }, data: new Uint8Array() };
     const storage = await WalStorage.open(wal, initial);
-    return new RaftNode(cfg, wal, engine, storage);
+    return new RaftNode(cfg, wal, engine, storage, snaps);
   }
 
   /**
@@ -142,7 +206,8 @@ export class RaftNode {
    * skipped by the applier when the core hands them out again.
    */
   private static resumeIndex(engineApplied: number, storage: WalStorage): number {
-    return Math.min(engineApplied, storage.initialState().hardState.commit, storage.lastIndex());
+    // Never below the snapshot: the entries before it are gone, and the engine holds them.
+    return Math.max(storage.snapshot().metadata.index, Math.min(engineApplied, storage.initialState().hardState.commit, storage.lastIndex()));
   }
 
   /** Starts the peer listener, the tick timer and the core. Resolves to the peer port. */
@@ -157,9 +222,18 @@ export class RaftNode {
     return port;
   }
 
-  status(): { id: number; leader: number; term: number; commitIndex: number; appliedIndex: number; state: StateType } {
+  status(): { id: number; leader: number; term: number; commitIndex: number; appliedIndex: number; snapshotIndex: number; firstLogIndex: number; state: StateType } {
     const st = this.raw.status();
-    return { id: this.id, leader: st.lead, term: st.term, commitIndex: st.commit, appliedIndex: this.applier.applied, state: st.state };
+    return {
+      id: this.id,
+      leader: st.lead,
+      term: st.term,
+      commitIndex: st.commit,
+      appliedIndex: this.applier.applied,
+      snapshotIndex: this.storage.snapshot().metadata.index,
+      firstLogIndex: this.storage.firstIndex(),
+      state: st.state,
+    };
   }
 
   /** Proposes a command; resolves with its result once applied here. */
@@ -209,8 +283,9 @@ export class RaftNode {
       w.reject(new TimeoutError('the node stopped before the write was confirmed; its outcome is unknown'));
     }
     this.proposals.clear();
+    await this.snapshotting;
     this.wal.close();
-    this.engine.close();
+    this.currentEngine.close();
   }
 
   private onMessages(msgs: Message[]): void {
@@ -282,10 +357,10 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    // Nothing compacts the log yet, so no leader sends InstallSnapshot; receiving one would mean
-    // a peer runs a newer protocol. Stop rather than diverge from the state machine.
-    if (rd.snapshot) throw new QuorumError('SNAPSHOT_UNSUPPORTED', `received a snapshot at index ${rd.snapshot.metadata.index}; snapshot install is not implemented yet`);
-    this.transport.send(rd.messages.filter(sendableBeforePersist));
+    for (const m of rd.messages) if (m.type === MessageType.Snap) this.streamSnapshot(m);
+    const messages = rd.messages.filter((m) => m.type !== MessageType.Snap);
+    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
+    this.transport.send(messages.filter(sendableBeforePersist));
     if (rd.entries.length === 0 && !rd.mustSync) {
       // A commit-index-only change: written in order with everything else, but nothing waits
       // for its fsync (losing it in a crash only means re-learning the commit index).
@@ -293,7 +368,7 @@ export class RaftNode {
     } else {
       await this.storage.persist(rd.entries, rd.hardState);
     }
-    this.transport.send(rd.messages.filter((m) => !sendableBeforePersist(m)));
+    this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
     this.applier.push(rd.committedEntries);
     for (const rs of rd.readStates) {
       const ctx = decoder.decode(rs.requestCtx);
@@ -319,6 +394,83 @@ export class RaftNode {
 
   private onApplied(results: Applied[]): void {
     for (const r of results) if (r.command.origin === this.id) this.settleProposal(r.command.seq, r.result);
+    this.maybeSnapshot();
+  }
+
+  /** Starts a background snapshot + compaction when enough was applied since the last one. */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.installing || this.stopped || this.fatal) return;
+    if (this.applier.applied - this.storage.snapshot().metadata.index < this.cfg.snapshotEntries) return;
+    const confState = this.storage.initialState().confState;
+    this.snapshotting = (async () => {
+      const meta = await this.snaps.create(this.currentEngine, (i) => this.storage.term(i), confState);
+      // An install may have moved the log past it meanwhile: then this one is obsolete.
+      if (meta.index > this.storage.snapshot().metadata.index && meta.index <= this.storage.lastIndex()) {
+        await this.storage.compact(toRaftSnapshot(meta), this.cfg.snapshotCatchUpEntries);
+        this.cfg.onSnapshot?.('created', meta.index);
+      }
+      this.pruneSnapshots();
+    })()
+      .catch((err: Error) => this.fail(err))
+      .finally(() => {
+        this.snapshotting = undefined;
+      });
+  }
+
+  /** Keeps the newest snapshot, and any being streamed. */
+  private pruneSnapshots(): void {
+    const newest = this.storage.snapshot().metadata.index;
+    for (const index of this.snaps.indexes()) if (index < newest && !this.streaming.has(index)) this.snaps.remove(index);
+  }
+
+  /** Leader: streams the snapshot of a MsgSnap to its follower and reports how it went. */
+  private streamSnapshot(m: Message): void {
+    const index = snapshotIndexOf(m.snapshot!.data);
+    const address = this.transport.addressOf(m.to);
+    this.streaming.set(index, (this.streaming.get(index) ?? 0) + 1);
+    const sent = address ? sendSnapshot(address, m, this.snaps.path(index), this.snaps.files(index)) : Promise.reject(new Error(`no address for ${m.to}`));
+    sent
+      .then(
+        () => {
+          this.cfg.onSnapshot?.('sent', index, { to: m.to });
+          return true;
+        },
+        (err: Error) => {
+          this.cfg.onSnapshot?.('send_failed', index, { to: m.to, error: err.message });
+          return false;
+        },
+      )
+      .then((ok) => {
+        const left = (this.streaming.get(index) ?? 1) - 1;
+        if (left > 0) this.streaming.set(index, left);
+        else this.streaming.delete(index);
+        if (this.stopped) return;
+        this.raw.reportSnapshot(m.to, ok);
+        this.schedule();
+      });
+  }
+
+  /**
+   * Follower: replaces the state machine and the log with a received snapshot (already sealed
+   * on disk by the stream). Bracketed by the install marker; see snapshots.ts.
+   */
+  private async installSnapshot(snap: Snapshot): Promise<void> {
+    const index = snap.metadata.index;
+    this.installing = true;
+    try {
+      await this.snapshotting;
+      await this.applier.idle();
+      this.snaps.beginInstall(index);
+      this.currentEngine.close();
+      this.currentEngine = Engine.openFromCheckpoint(join(this.snaps.path(index), 'engine'), join(this.cfg.dataDir, 'engine'));
+      this.applier.install(this.currentEngine, index);
+      await this.storage.installSnapshot(snap);
+      this.snaps.endInstall();
+      this.cfg.onSnapshot?.('installed', index);
+    } finally {
+      this.installing = false;
+    }
+    this.pruneSnapshots();
   }
 
   private settleProposal(seq: number, result: ApplyResult | undefined, err?: Error): void {

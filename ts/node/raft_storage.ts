@@ -29,12 +29,18 @@ export class WalStorage implements Storage {
   /** Entries firstIndex..lastIndex; `offset` is the index of `ents[0]`. */
   private ents: Entry[] = [];
   private offset: number;
+  /**
+   * The entry just before `firstIndex()`. Equal to the latest snapshot's index after open or
+   * an install; below it after `compact` keeps a tail of entries for slow followers.
+   */
+  private base: { index: number; term: number };
 
   private constructor(
     private readonly wal: Wal,
     private snap: Snapshot,
   ) {
     this.offset = wal.firstIndex();
+    this.base = { index: snap.metadata.index, term: snap.metadata.term };
   }
 
   /**
@@ -59,22 +65,22 @@ export class WalStorage implements Storage {
   }
 
   firstIndex(): number {
-    return this.snap.metadata.index + 1;
+    return this.base.index + 1;
   }
 
   lastIndex(): number {
-    return Math.max(this.snap.metadata.index, this.offset + this.ents.length - 1);
+    return Math.max(this.base.index, this.offset + this.ents.length - 1);
   }
 
   term(i: number): number {
-    if (i === this.snap.metadata.index) return this.snap.metadata.term;
-    if (i < this.firstIndex()) throw new StorageError('compacted', `term(${i}) is below the snapshot at ${this.snap.metadata.index}`);
+    if (i === this.base.index) return this.base.term;
+    if (i < this.firstIndex()) throw new StorageError('compacted', `term(${i}) is below the compacted index ${this.base.index}`);
     if (i > this.lastIndex()) throw new StorageError('unavailable', `term(${i}) is above the last index ${this.lastIndex()}`);
     return this.ents[i - this.offset].term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    if (lo < this.firstIndex()) throw new StorageError('compacted', `entries from ${lo} are below the snapshot at ${this.snap.metadata.index}`);
+    if (lo < this.firstIndex()) throw new StorageError('compacted', `entries from ${lo} are below the compacted index ${this.base.index}`);
     invariant(hi <= this.lastIndex() + 1, () => `entries hi ${hi} beyond the last index ${this.lastIndex()}`);
     return limitSize(this.ents.slice(lo - this.offset, hi - this.offset), maxBytes);
   }
@@ -98,21 +104,26 @@ export class WalStorage implements Storage {
   }
 
   /**
-   * Records a snapshot the state machine took at `index` (applied) and drops the log before it:
-   * from memory at once, from disk by whole WAL segments.
+   * Records a snapshot the state machine took at its applied index and drops the log up to
+   * `keepEntries` before it (so followers slightly behind still catch up from the log): from
+   * memory at once, from disk by whole WAL segments.
    */
-  async compact(snap: Snapshot): Promise<void> {
+  async compact(snap: Snapshot, keepEntries = 0): Promise<void> {
     invariant(snap.metadata.index > this.snap.metadata.index, () => `snapshot ${snap.metadata.index} is not newer than ${this.snap.metadata.index}`);
     invariant(snap.metadata.index <= this.lastIndex(), () => `snapshot ${snap.metadata.index} beyond the last index ${this.lastIndex()}`);
     this.snap = snap;
-    this.trimTo(snap.metadata.index + 1);
-    await this.wal.compact(snap.metadata.index);
+    const keepFrom = Math.max(this.base.index, snap.metadata.index - keepEntries);
+    if (keepFrom === this.base.index) return;
+    this.base = { index: keepFrom, term: this.term(keepFrom) };
+    this.trimTo(keepFrom + 1);
+    await this.wal.compact(keepFrom);
   }
 
   /** Replaces the whole log with a snapshot received from the leader (InstallSnapshot). */
   async installSnapshot(snap: Snapshot): Promise<void> {
     await this.wal.reset(snap.metadata.index + 1);
     this.snap = snap;
+    this.base = { index: snap.metadata.index, term: snap.metadata.term };
     this.ents = [];
     this.offset = snap.metadata.index + 1;
   }

@@ -11,6 +11,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import type { Message } from '../raft/types';
 import { CodecError, decodeFrameBody, encodeFrame } from './codec';
 import { FrameSplitter } from './frames';
+import { SNAPSHOT_KIND, SnapshotReceiver, type SnapshotReceiverHooks } from './snapshot_stream';
 
 export interface PeerAddress {
   host: string;
@@ -29,6 +30,8 @@ export interface PeerTransportOptions {
   onPeerState?: (id: number, up: boolean) => void;
   /** A peer sent bytes we could not decode; its connection was dropped. */
   onProtocolError?: (err: Error) => void;
+  /** Where InstallSnapshot streams from leaders go; without it they are refused. */
+  snapshots?: SnapshotReceiverHooks;
   frameBytesMax?: number;
   queueBytesMax?: number;
   reconnectMinMs?: number;
@@ -85,6 +88,11 @@ export class PeerTransport {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('peer listener has no TCP address');
     return address.port;
+  }
+
+  /** Where `id` is reached (for snapshot streams), if it is a peer. */
+  addressOf(id: number): PeerAddress | undefined {
+    return this.outbound.get(id)?.address;
   }
 
   isUp(id: number): boolean {
@@ -167,10 +175,21 @@ export class PeerTransport {
     socket.setNoDelay(true);
     this.inbound.add(socket);
     const splitter = new FrameSplitter(this.frameBytesMax);
+    let first = true;
     socket.on('data', (chunk: Buffer) => {
       let batches: Message[][];
       try {
-        batches = splitter.push(chunk).map(decodeFrameBody);
+        const bodies = splitter.push(chunk);
+        if (first && bodies.length > 0) {
+          first = false;
+          // A snapshot stream announces itself in its first frame (see snapshot_stream.ts).
+          if (bodies[0][0] === SNAPSHOT_KIND) {
+            if (!this.opts.snapshots) throw new CodecError('this node does not accept snapshot streams');
+            new SnapshotReceiver(socket, this.opts.snapshots).start(splitter, bodies);
+            return;
+          }
+        }
+        batches = bodies.map(decodeFrameBody);
       } catch (err) {
         if (!(err instanceof CodecError)) throw err;
         this.opts.onProtocolError?.(err);

@@ -1,0 +1,60 @@
+/**
+ * Snapshot install is bracketed by a marker so a crash at any point restarts into the old state
+ * or the new one: a snapshot received but not yet being installed is ignored at restart, an
+ * install interrupted half way (engine directory already gone) is finished at restart.
+ */
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { Engine } from '../../ts/native';
+import { decodeStored, encodeStored } from '../../ts/node/commands';
+import { RaftNode } from '../../ts/node/raft_node';
+import { SnapshotStore } from '../../ts/node/snapshots';
+import { tempDir } from '../helpers/tmp';
+
+const members = new Map([1, 2, 3].map((id) => [id, { host: '127.0.0.1', port: 0 }]));
+
+async function leaderSnapshot(dir: string): Promise<SnapshotStore> {
+  mkdirSync(dir, { recursive: true });
+  const engine = Engine.open(join(dir, 'engine'));
+  await engine.apply([{ op: 'put', key: 'k', value: encodeStored(10, Buffer.from('"v10"')) }], 10);
+  const store = new SnapshotStore(dir);
+  const meta = await store.create(engine, () => 2, { voters: [1, 2, 3], learners: [] });
+  engine.close();
+  if (meta.index !== 10) throw new Error(`snapshot at ${meta.index}`);
+  return store;
+}
+
+async function statusAfterOpen(dataDir: string) {
+  const node = await RaftNode.open({ id: 2, dataDir, members });
+  const st = node.status();
+  const stored = node.engine.get('k');
+  await node.close();
+  return { applied: st.appliedIndex, snapshotIndex: st.snapshotIndex, firstLogIndex: st.firstLogIndex, value: stored ? decodeStored(stored).value.toString() : undefined };
+}
+
+test('a received snapshot never installed (crash before the marker) leaves the old state', async (t) => {
+  const dir = tempDir(t);
+  const leader = await leaderSnapshot(join(dir, 'leader'));
+  const follower = join(dir, 'follower');
+  await (await RaftNode.open({ id: 2, dataDir: follower, members })).close();
+  cpSync(leader.path(10), join(follower, 'snap', '10'), { recursive: true });
+
+  t.deepEqual(await statusAfterOpen(follower), { applied: 0, snapshotIndex: 0, firstLogIndex: 1, value: undefined });
+  t.false(existsSync(join(follower, 'snap', '10')), 'the stray snapshot is removed');
+});
+
+test('an install interrupted after the engine was removed is finished at restart', async (t) => {
+  const dir = tempDir(t);
+  const leader = await leaderSnapshot(join(dir, 'leader'));
+  const follower = join(dir, 'follower');
+  await (await RaftNode.open({ id: 2, dataDir: follower, members })).close();
+  cpSync(leader.path(10), join(follower, 'snap', '10'), { recursive: true });
+  new SnapshotStore(follower).beginInstall(10);
+  rmSync(join(follower, 'engine'), { recursive: true, force: true });
+
+  t.deepEqual(await statusAfterOpen(follower), { applied: 10, snapshotIndex: 10, firstLogIndex: 11, value: '"v10"' });
+  t.is(new SnapshotStore(follower).pendingInstall(), undefined, 'the marker is gone once finished');
+  // And again: a restart after a finished install starts from the snapshot.
+  t.deepEqual(await statusAfterOpen(follower), { applied: 10, snapshotIndex: 10, firstLogIndex: 11, value: '"v10"' });
+});

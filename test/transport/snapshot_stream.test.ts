@@ -1,0 +1,125 @@
+/** InstallSnapshot streams over real TCP into a peer listener; waits are on events only. */
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { type Message, MessageType, message } from '../../ts/raft';
+import { encodeFrame, FRAME_HEADER_BYTES } from '../../ts/transport/codec';
+import { PeerTransport } from '../../ts/transport/peer';
+import { PART_CHUNK, PART_END, PART_HEADER, sendSnapshot, snapshotFrame } from '../../ts/transport/snapshot_stream';
+import { tempDir } from '../helpers/tmp';
+
+const HOST = '127.0.0.1';
+
+const snapMsg = (index: number): Message =>
+  message({ type: MessageType.Snap, to: 2, from: 1, term: 3, snapshot: { metadata: { index, term: 3, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from(String(index)) } });
+
+/** A receiving transport; resolves `outcome` with the committed directory or the discard. */
+async function receiver(t: ExecutionContext, snapshotBytesMax = 1 << 30) {
+  const root = tempDir(t);
+  let n = 0;
+  let settle!: (v: { committed?: string; discarded?: string; msg?: Message }) => void;
+  const outcome = new Promise<{ committed?: string; discarded?: string; msg?: Message }>((r) => (settle = r));
+  const transport = new PeerTransport({
+    id: 2,
+    listen: { host: HOST, port: 0 },
+    peers: new Map(),
+    onMessages: () => undefined,
+    snapshots: {
+      snapshotBytesMax,
+      begin: () => {
+        const dir = join(root, `recv-${++n}`);
+        mkdirSync(dir);
+        return dir;
+      },
+      commit: (msg, dir) => settle({ committed: dir, msg }),
+      discard: (dir) => settle({ discarded: dir }),
+    },
+  });
+  const port = await transport.start();
+  t.teardown(() => transport.close());
+  return { port, outcome };
+}
+
+function makeSnapshotDir(t: ExecutionContext): { dir: string; files: { name: string; size: number }[] } {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'engine'));
+  const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  writeFileSync(join(dir, 'engine', 'big.sst'), big);
+  writeFileSync(join(dir, 'engine', 'EMPTY'), '');
+  writeFileSync(join(dir, 'engine', 'small'), 'hello');
+  writeFileSync(join(dir, 'meta.json'), '{"index":42}');
+  const files = ['engine/EMPTY', 'engine/big.sst', 'engine/small', 'meta.json'].map((name) => ({ name, size: readFileSync(join(dir, name)).length }));
+  return { dir, files };
+}
+
+test('a snapshot streams in chunks (empty files included) and arrives byte for byte with its message', async (t) => {
+  const { port, outcome } = await receiver(t);
+  const { dir, files } = makeSnapshotDir(t);
+  await sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files, 256 * 1024);
+  const res = await outcome;
+  t.truthy(res.committed);
+  t.is(res.msg?.snapshot?.metadata.index, 42);
+  for (const f of files) t.deepEqual(readFileSync(join(res.committed!, f.name)), readFileSync(join(dir, f.name)), f.name);
+  t.deepEqual(readdirSync(join(res.committed!, 'engine')).sort(), ['EMPTY', 'big.sst', 'small']);
+});
+
+test('a snapshot over snapshotBytesMax is refused and the sender learns it', async (t) => {
+  const { port } = await receiver(t, 1024);
+  const { dir, files } = makeSnapshotDir(t);
+  await t.throwsAsync(sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files));
+});
+
+/** Writes raw frames on a fresh connection and resolves with the receiver's one-byte verdict. */
+function rawStream(port: number, frames: Buffer[]): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: HOST, port });
+    let verdict: number | undefined;
+    s.on('data', (b: Buffer) => (verdict ??= b[0]));
+    s.on('close', () => resolve(verdict));
+    s.on('error', () => undefined);
+    s.on('connect', () => {
+      for (const f of frames) s.write(f);
+    });
+  });
+}
+
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0, 0);
+  return b;
+};
+
+function header(files: { name: string; size: number }[]): Buffer {
+  const msg = encodeFrame([snapMsg(7)]).subarray(FRAME_HEADER_BYTES);
+  return snapshotFrame(PART_HEADER, [u32(msg.length), msg, Buffer.from(JSON.stringify(files))]);
+}
+
+test('a checksum mismatch, a short file, a path escaping the directory or a dropped connection discard the snapshot', async (t) => {
+  const files = [{ name: 'a', size: 4 }];
+  {
+    const { port, outcome } = await receiver(t);
+    t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('abcd')]), snapshotFrame(PART_END, [u32(12345)])]), 0, 'bad checksum');
+    t.truthy((await outcome).discarded);
+  }
+  {
+    const { port, outcome } = await receiver(t);
+    t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('ab')]), snapshotFrame(PART_END, [u32(0)])]), 0, 'short file');
+    t.truthy((await outcome).discarded);
+  }
+  {
+    const { port } = await receiver(t);
+    t.is(await rawStream(port, [header([{ name: '../escape', size: 1 }])]), 0, 'path escapes');
+  }
+  {
+    const { port, outcome } = await receiver(t);
+    const s = createConnection({ host: HOST, port });
+    s.on('error', () => undefined);
+    s.on('connect', () => {
+      s.write(header(files));
+      s.end(snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('ab')]));
+    });
+    t.truthy((await outcome).discarded, 'connection ended mid-file');
+  }
+});
