@@ -249,6 +249,17 @@ test('leadership transfer: the leader catches the target up, sends TimeoutNow, a
   for (const id of [1, 2, 3]) t.deepEqual(net.appliedData(id), ['e0', 'e1', 'e2', 'e3', 'e4', 'after']);
 });
 
+test('leadership transfer asked of a follower is forwarded and moves leadership to the named node', (t) => {
+  const net = new Net([1, 2, 3]);
+  net.campaign(1);
+  net.propose(1, 'e0');
+  net.node(2).transferLeader(3);
+  net.stabilize();
+  t.is(net.leader(), 3, 'node 3 leads, not the follower that forwarded the request');
+  net.propose(3, 'after');
+  for (const id of [1, 2, 3]) t.deepEqual(net.appliedData(id), ['e0', 'after']);
+});
+
 test('a new leader appends an empty entry of its term so earlier entries commit', (t) => {
   const net = new Net([1, 2, 3], {}, new Map([1, 2, 3].map((id) => [id, { terms: [1, 1, 2], term: 2 }])));
   net.campaign(1);

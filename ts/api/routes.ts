@@ -59,6 +59,7 @@ async function route(ctx: ApiContext, method: string, url: URL, body: Buffer): P
   const path = url.pathname;
   if (path === '/health') return allow(method, ['GET'], () => health(ctx));
   if (path === '/v1/cluster') return allow(method, ['GET'], () => ({ body: cluster(ctx) }));
+  if (path === '/v1/cluster/leader') return allow(method, ['POST'], () => transferLeader(ctx, body));
   if (path === '/v1/kv') return allow(method, ['GET'], () => scan(ctx, url));
   if (path === '/v1/kv/get') return allow(method, ['POST'], () => multiGet(ctx, url, body));
   if (path === '/v1/txn') return allow(method, ['POST'], () => txn(ctx, body));
@@ -231,6 +232,18 @@ async function txn(ctx: ApiContext, body: Buffer): Promise<Reply> {
       }),
     },
   };
+}
+
+/** `POST /v1/cluster/leader {"id": 2 | "n2"}` → `{"leader", "term"}` once the move is seen. */
+async function transferLeader(ctx: ApiContext, body: Buffer): Promise<Reply> {
+  const doc = parseJson(body) as { id?: unknown };
+  const raw = typeof doc === 'object' && doc !== null ? doc.id : undefined;
+  const m = /^n?(\d+)$/.exec(typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : '');
+  if (!m) throw badRequest('invalid_body', 'the body must be {"id": <member id, e.g. 2 or "n2">}');
+  const id = Number(m[1]);
+  if (!ctx.members.has(id)) throw new HttpError(404, 'unknown_member', `n${id} is not a member`);
+  const term = await ctx.node.transferLeadership(id);
+  return { body: { leader: id, term } };
 }
 
 function cluster(ctx: ApiContext): unknown {

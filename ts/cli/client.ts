@@ -57,6 +57,12 @@ export async function client(command: string, argv: string[]): Promise<number> {
       url = `${base}/v1/kv?${q}`;
       break;
     }
+    case 'leader': {
+      if (positionals[0] !== 'transfer' || !positionals[1]) throw new Error('usage: quorumkv leader transfer ID');
+      url = `${base}/v1/cluster/leader`;
+      init = { method: 'POST', body: JSON.stringify({ id: positionals[1] }), headers: { 'content-type': 'application/json' } };
+      break;
+    }
     default:
       url = `${base}/v1/cluster`;
   }

@@ -24,6 +24,7 @@ usage:
   quorumkv scan [--prefix P] [--after K] [--limit N]
   quorumkv txn '{"compare":[...],"success":[...],"failure":[...]}'
   quorumkv status                        the node's view of the cluster
+  quorumkv leader transfer ID            hand leadership to member ID (e.g. n2)
       client commands take --endpoint URL (default http://127.0.0.1:7001) and print JSON
   quorumkv version | help`;
 
@@ -100,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'scan':
     case 'txn':
     case 'status':
+    case 'leader':
       return client(command, rest);
     default:
       console.error(`unknown command '${command}'\n\n${USAGE}`);

@@ -1,7 +1,8 @@
 /**
  * `quorumkv start`: one node. Logs are JSON lines on stdout (`{"event": ...}`), which is also
  * how tests and `dev` learn that the node is up and who leads.
- * SIGTERM/SIGINT: stop accepting requests, finish applying, close the WAL and engine, exit 0.
+ * SIGTERM/SIGINT: stop accepting requests, hand leadership over (if leading), finish applying,
+ * close the WAL and engine, exit 0.
  */
 import { startApiServer } from '../api/server';
 import { RaftNode } from '../node/raft_node';
@@ -92,6 +93,15 @@ export async function start(opts: StartOptions): Promise<void> {
     stopping = true;
     log('stopping', { id: opts.id, signal });
     await api.close();
+    // A leader hands over first, so clients see a new leader at once instead of waiting out an
+    // election timeout. If the handover does not finish in time the cluster elects as usual.
+    const to = node.bestTransferee();
+    if (to !== undefined) {
+      await node.transferLeadership(to).then(
+        (term) => log('leader_transferred', { id: opts.id, to, term }),
+        (err: Error) => log('leader_transfer_failed', { id: opts.id, to, message: err.message }),
+      );
+    }
     await node.close();
     log('stopped', { id: opts.id });
     process.exit(0);

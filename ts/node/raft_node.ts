@@ -110,6 +110,8 @@ export class RaftNode {
   /** Snapshot indexes streaming to followers (not pruned meanwhile). */
   private readonly streaming = new Map<number, number>();
   private currentEngine: Engine;
+  /** Callers of `transferLeadership` waiting for `to` to lead. */
+  private leaderWaiters: { to: number; resolve: (term: number) => void; timer: NodeJS.Timeout }[] = [];
 
   private constructor(
     cfg: RaftNodeConfig,
@@ -254,6 +256,43 @@ export class RaftNode {
     });
   }
 
+  /**
+   * Asks the leader to hand leadership to voter `to` (it catches `to` up, then tells it to
+   * campaign at once) and resolves with the term once this node sees `to` lead.
+   */
+  transferLeadership(to: number, timeoutMs = 4 * this.cfg.electionTimeoutTicks * this.cfg.tickMs): Promise<number> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.stopped) return Promise.reject(new UnavailableError('node is shutting down'));
+    const st = this.raw.status();
+    if (st.lead === to) return Promise.resolve(st.term);
+    if (st.lead === 0) return Promise.reject(new UnavailableError('no leader to hand over from; retry'));
+    return new Promise<number>((resolve, reject) => {
+      const waiter = {
+        to,
+        resolve,
+        timer: setTimeout(() => {
+          this.leaderWaiters = this.leaderWaiters.filter((w) => w !== waiter);
+          reject(new TimeoutError(`leadership did not move to ${to} in time`));
+        }, timeoutMs),
+      };
+      this.leaderWaiters.push(waiter);
+      this.raw.transferLeader(to);
+      this.schedule();
+    });
+  }
+
+  /** Leader: the voter with the most of the log (the cheapest to hand leadership to). */
+  bestTransferee(): number | undefined {
+    if (!this.isLeader) return undefined;
+    const prs = this.raw.raft.prs;
+    let best: number | undefined;
+    for (const id of prs.voters) {
+      if (id === this.id) continue;
+      if (best === undefined || (prs.progress.get(id)?.match ?? 0) > (prs.progress.get(best)?.match ?? 0)) best = id;
+    }
+    return best;
+  }
+
   /** Resolves when local state reflects every write acknowledged before the call (ReadIndex). */
   readBarrier(): Promise<void> {
     if (this.fatal) return Promise.reject(this.fatal);
@@ -277,6 +316,8 @@ export class RaftNode {
     await this.transport.close();
     while (this.running) await new Promise((r) => setImmediate(r));
     await this.applier.idle();
+    for (const w of this.leaderWaiters) clearTimeout(w.timer);
+    this.leaderWaiters = [];
     // These may still commit (through another leader, or after a restart): unknown, not failed.
     for (const w of this.proposals.values()) {
       clearTimeout(w.timer);
@@ -389,6 +430,13 @@ export class RaftNode {
         for (const w of waiters) this.settleRead(w, new UnavailableError('the leader changed before the read was confirmed; retry'));
       }
       this.cfg.onSoftState?.(rd.softState.lead, rd.softState.state);
+      const lead = rd.softState.lead;
+      this.leaderWaiters = this.leaderWaiters.filter((w) => {
+        if (w.to !== lead) return true;
+        clearTimeout(w.timer);
+        w.resolve(this.raw.status().term);
+        return false;
+      });
     }
   }
 

@@ -103,7 +103,8 @@ export class Raft {
   // ---- sending ----
 
   send(m: Message): void {
-    m.from = this.id;
+    // A forwarded transfer request names its transferee in `from` (etcd's convention).
+    if (m.type !== MessageType.TransferLeader) m.from = this.id;
     const isVote = m.type === MessageType.Vote || m.type === MessageType.VoteResp || m.type === MessageType.PreVote || m.type === MessageType.PreVoteResp;
     if (isVote) {
       invariant(m.term !== 0, () => `term should be set when sending ${m.type}`);

@@ -132,8 +132,9 @@ function confirmReads(r: Raft, from: number, ctx: Uint8Array): void {
 }
 
 function transferLeader(r: Raft, transferee: number): void {
-  const pr = r.prs.progress.get(transferee)!;
-  if (pr.isLearner || transferee === r.id) return;
+  const pr = r.prs.progress.get(transferee);
+  // Not a member (a forwarded request may name anything), a learner, or ourselves: ignore.
+  if (!pr || pr.isLearner || transferee === r.id) return;
   if (r.leadTransferee !== NONE) {
     if (r.leadTransferee === transferee) return; // already transferring to it
     r.abortLeaderTransfer();
