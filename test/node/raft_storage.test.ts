@@ -86,3 +86,18 @@ test('compaction and snapshot install: the core sees compacted and snapshot boun
   await storage.persist([entry(101, 7, 'next')], undefined);
   t.deepEqual(texts(storage.entries(101, 102, 1 << 20)), [[101, 7, 0, 'next']]);
 });
+
+test('one persist larger than a WAL group (a follower catching up) is split into groups, all durable', async (t) => {
+  const dir = tempDir(t);
+  const [wal, storage] = await open(t, dir, initial([1, 2, 3]));
+  const big = 'x'.repeat(1 << 20);
+  const entries = Array.from({ length: 24 }, (_, i) => entry(i + 1, 1, `${i}:${big}`));
+  await storage.persist(entries, { term: 1, vote: 1, commit: 24 });
+  t.is(storage.lastIndex(), 24);
+  t.deepEqual(wal.hardState(), { term: 1, vote: 1, commit: 24 });
+  t.true(wal.stats().syncs >= 2, 'more than one group');
+  wal.close();
+  const [, again] = await open(t, dir, initial([1, 2, 3]));
+  t.is(again.lastIndex(), 24);
+  t.is(Buffer.from(again.entries(24, 25, 1 << 30)[0].data).toString().slice(0, 3), '23:');
+});

@@ -59,7 +59,7 @@ export interface RaftNodeConfig {
   onSoftState?: (leader: number, state: StateType) => void;
   /** A snapshot was taken here (and the log compacted), streamed to a follower (or failed
    *  to), or received and installed. */
-  onSnapshot?: (event: 'created' | 'installed' | 'sent' | 'send_failed', index: number, detail?: { to?: number; error?: string }) => void;
+  onSnapshot?: (event: 'created' | 'installed' | 'sent' | 'send_failed', index: number, detail?: { to?: number; error?: string; ms?: number; bytes?: number }) => void;
 }
 
 export class UnavailableError extends QuorumError {
@@ -451,11 +451,12 @@ export class RaftNode {
     if (this.applier.applied - this.storage.snapshot().metadata.index < this.cfg.snapshotEntries) return;
     const confState = this.storage.initialState().confState;
     this.snapshotting = (async () => {
+      const started = performance.now();
       const meta = await this.snaps.create(this.currentEngine, (i) => this.storage.term(i), confState);
       // An install may have moved the log past it meanwhile: then this one is obsolete.
       if (meta.index > this.storage.snapshot().metadata.index && meta.index <= this.storage.lastIndex()) {
         await this.storage.compact(toRaftSnapshot(meta), this.cfg.snapshotCatchUpEntries);
-        this.cfg.onSnapshot?.('created', meta.index);
+        this.cfg.onSnapshot?.('created', meta.index, { ms: Math.round(performance.now() - started) });
       }
       this.pruneSnapshots();
     })()
@@ -476,11 +477,14 @@ export class RaftNode {
     const index = snapshotIndexOf(m.snapshot!.data);
     const address = this.transport.addressOf(m.to);
     this.streaming.set(index, (this.streaming.get(index) ?? 0) + 1);
-    const sent = address ? sendSnapshot(address, m, this.snaps.path(index), this.snaps.files(index)) : Promise.reject(new Error(`no address for ${m.to}`));
+    const started = performance.now();
+    const files = this.snaps.files(index);
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    const sent = address ? sendSnapshot(address, m, this.snaps.path(index), files) : Promise.reject(new Error(`no address for ${m.to}`));
     sent
       .then(
         () => {
-          this.cfg.onSnapshot?.('sent', index, { to: m.to });
+          this.cfg.onSnapshot?.('sent', index, { to: m.to, bytes, ms: Math.round(performance.now() - started) });
           return true;
         },
         (err: Error) => {
@@ -504,6 +508,7 @@ export class RaftNode {
    */
   private async installSnapshot(snap: Snapshot): Promise<void> {
     const index = snap.metadata.index;
+    const started = performance.now();
     this.installing = true;
     try {
       await this.snapshotting;
@@ -514,7 +519,7 @@ export class RaftNode {
       this.applier.install(this.currentEngine, index);
       await this.storage.installSnapshot(snap);
       this.snaps.endInstall();
-      this.cfg.onSnapshot?.('installed', index);
+      this.cfg.onSnapshot?.('installed', index, { ms: Math.round(performance.now() - started) });
     } finally {
       this.installing = false;
     }

@@ -13,6 +13,8 @@ import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../raft/t
 import type { LogEntry, Wal } from '../native';
 
 const WAL_READ_BYTES_MAX = 8 << 20;
+/** Entry bytes per WAL append; below the WAL's groupBytesMax (16 MiB by default). */
+const PERSIST_GROUP_BYTES_MAX = 8 << 20;
 
 export function toWalEntry(e: Entry): LogEntry {
   const data = Buffer.allocUnsafe(1 + e.data.length);
@@ -95,7 +97,23 @@ export class WalStorage implements Storage {
    */
   async persist(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
     if (entries.length === 0 && !hardState) return;
-    await this.wal.append(entries.map(toWalEntry), hardState);
+    // One Ready can hold more than one WAL group may (a follower catching up takes many
+    // appends in one turn): split into groups, queued back to back, the hard state with the
+    // last. A crash in between leaves a durable prefix, which Raft allows (nothing was acked).
+    const appends: Promise<void>[] = [];
+    let chunk: LogEntry[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      if (chunk.length > 0 && bytes + e.data.length > PERSIST_GROUP_BYTES_MAX) {
+        appends.push(this.wal.append(chunk, undefined));
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(toWalEntry(e));
+      bytes += e.data.length + 64;
+    }
+    appends.push(this.wal.append(chunk, hardState));
+    await Promise.all(appends);
     if (entries.length === 0) return;
     const first = entries[0].index;
     invariant(first >= this.offset && first <= this.lastIndex() + 1, () => `persisted entries start at ${first}, outside [${this.offset}, ${this.lastIndex() + 1}]`);
