@@ -20,7 +20,7 @@ const CASES: { nemesis: string; seconds: number; seed: number }[] = [
 
 function summary(r: ChaosResult): string {
   const o = r.ops;
-  return `${o.total} ops (ok ${o.ok}, fail ${o.fail}, info ${o.info}); faults ${JSON.stringify(r.faults)}; verdict ${r.verdict}`;
+  return `${o.total} ops (ok ${o.ok}, fail ${o.fail}, info ${o.info}); faults ${JSON.stringify(r.faults)}; snapshots ${JSON.stringify(r.snapshots)}; verdict ${r.verdict}`;
 }
 
 for (const c of CASES) {

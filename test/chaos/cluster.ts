@@ -23,7 +23,11 @@ export class ChaosNode {
   ) {
     this.proc = new Proc(id, clientPort, args);
     this.log = createWriteStream(logPath, { flags: 'a' });
-    this.proc.onLine = (line) => this.log.write(`${line}\n`);
+    this.proc.onLine = (line) => {
+      this.log.write(`${line}\n`);
+      const m = /^\{"event":"snapshot_(\w+)"/.exec(line);
+      if (m) this.snapshotEvents.set(m[1], (this.snapshotEvents.get(m[1]) ?? 0) + 1);
+    };
   }
 
   get alive(): boolean {
@@ -61,6 +65,9 @@ export class ChaosNode {
     }
   }
 
+  /** Snapshot events seen across restarts (`created`, `installed`, `sent`, ...). */
+  readonly snapshotEvents = new Map<string, number>();
+
   /** Whether this node's latest role line says it leads. */
   claimsLeadership(): boolean {
     const roles = this.proc.events.filter((e) => e.event === 'role');
@@ -79,7 +86,11 @@ export class ChaosCluster {
 
   private constructor(readonly dir: string) {}
 
-  static async create(dir: string, size: number): Promise<ChaosCluster> {
+  /**
+   * `snapshotEntries` is small on purpose: the log compacts every few seconds under the
+   * workload, so a node that was down or cut off for a while catches up by InstallSnapshot.
+   */
+  static async create(dir: string, size: number, snapshotEntries = 300): Promise<ChaosCluster> {
     const cluster = new ChaosCluster(dir);
     const ports = await freePorts(2 * size + size * (size - 1));
     const clientPorts = ports.slice(0, size);
@@ -97,7 +108,7 @@ export class ChaosCluster {
         cluster.proxies.set(`${from}>${to}`, proxy);
         members.push(`n${to}=127.0.0.1:${proxy.listenPort}`);
       }
-      const args = ['--id', `n${from}`, '--data', join(dir, 'data', `n${from}`), '--listen', `127.0.0.1:${clientPorts[from - 1]}`, '--peer-listen', `127.0.0.1:${peerPorts[from - 1]}`, '--cluster', members.join(',')];
+      const args = ['--id', `n${from}`, '--data', join(dir, 'data', `n${from}`), '--listen', `127.0.0.1:${clientPorts[from - 1]}`, '--peer-listen', `127.0.0.1:${peerPorts[from - 1]}`, '--cluster', members.join(','), '--snapshot-entries', String(snapshotEntries), '--snapshot-catchup', String(Math.floor(snapshotEntries / 3))];
       cluster.nodes.push(new ChaosNode(from, clientPorts[from - 1], args, join(dir, 'logs', `n${from}.log`)));
     }
     await Promise.all([...cluster.proxies.values()].map((p) => p.start()));

@@ -161,7 +161,9 @@ export class Nemesis {
     await target.kill();
     this.note(fault, `restart n${target.id} with ${hook}=${nth}`);
     target.proc.spawn({ QKV_TEST_WAL_FAULTS: `${hook}=${nth}` });
-    const exited = await Promise.race([target.proc.exited, delay(holdMs * 3).then(() => undefined)]);
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([target.proc.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), holdMs * 3)))]);
+    clearTimeout(timer);
     if (!exited) {
       this.note(fault, `n${target.id} did not reach WAL group ${nth} in time; killing it`);
       await target.kill();

@@ -51,6 +51,7 @@ async function main(): Promise<number> {
   console.log(`history: ${res.historyPath}`);
   console.log(`operations: ${o.total} (${o.reads} reads, ${o.writes} writes, ${o.cas} cas) — ok ${o.ok}, fail ${o.fail}, info ${o.info}`);
   console.log(`faults: ${Object.entries(res.faults).map(([f, n]) => `${f}×${n}`).join(', ') || 'none'}`);
+  console.log(`snapshots: ${res.snapshots.created} taken, ${res.snapshots.installed} installed by InstallSnapshot`);
   for (const k of res.keys) {
     const extra = k.result.verdict === 'not-linearizable' ? ` — stuck after ${k.result.linearizedMax} ops ; pending: history lines ${k.result.stuckAt?.join(', ')}` : '';
     console.log(`  ${k.key}: ${k.ops} ops, ${k.checked} checked, ${k.result.verdict} (${k.result.steps} steps)${extra}`);

@@ -49,6 +49,8 @@ export interface ChaosResult {
   historyPath: string;
   ops: { total: number; ok: number; fail: number; info: number; reads: number; writes: number; cas: number };
   faults: Record<string, number>;
+  /** Snapshots taken and installed (InstallSnapshot) across all nodes during the run. */
+  snapshots: { created: number; installed: number };
   timeline: TimelineEvent[];
   keys: KeyVerdict[];
   /** Everything besides linearizability that went wrong: liveness, divergence, bad answers. */
@@ -171,6 +173,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       cas: h.filter((o) => o.kind === 'cas').length,
     },
     faults: Object.fromEntries(nemesis.counts),
+    snapshots: {
+      created: cluster.nodes.reduce((n, x) => n + (x.snapshotEvents.get('created') ?? 0), 0),
+      installed: cluster.nodes.reduce((n, x) => n + (x.snapshotEvents.get('installed') ?? 0), 0),
+    },
     timeline: nemesis.timeline,
     keys,
     problems,
