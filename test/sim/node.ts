@@ -6,7 +6,9 @@
  * the MemoryStorage (what was persisted) survives.
  */
 import {
+  type ConfChange,
   type Entry,
+  EntryType,
   type Message,
   MemoryStorage,
   type Random,
@@ -35,6 +37,9 @@ const decoder = new TextDecoder();
 export function encodeWrite(w: Write): Uint8Array {
   return encoder.encode(`${w.id}\n${w.key}\n${w.value}`);
 }
+
+export const encodeConfChange = (cc: ConfChange): Uint8Array => encoder.encode(JSON.stringify({ type: cc.type, nodeId: cc.nodeId }));
+export const decodeConfChange = (data: Uint8Array): ConfChange => JSON.parse(decoder.decode(data)) as ConfChange;
 
 export function decodeWrite(data: Uint8Array): Write | undefined {
   if (data.length === 0) return undefined;
@@ -165,8 +170,13 @@ export class SimNode {
     for (const e of rd.committedEntries) {
       if (e.index !== this.appliedIndex + 1) throw new Error(`node ${this.id} applied ${e.index} after ${this.appliedIndex}`);
       this.appliedIndex = e.index;
-      const w = decodeWrite(e.data);
-      if (w) this.kv.set(w.key, { value: w.value, index: e.index });
+      if (e.type === EntryType.ConfChange) {
+        // Membership takes effect when applied (etcd's rule); a refused change arrives as a no-op.
+        raw.applyConfChange(decodeConfChange(e.data));
+      } else {
+        const w = decodeWrite(e.data);
+        if (w) this.kv.set(w.key, { value: w.value, index: e.index });
+      }
       this.hooks.onApply(this, e);
     }
     for (const s of rd.readStates) this.hooks.onReadState(this, decoder.decode(s.requestCtx), s.index);

@@ -21,7 +21,7 @@ if (!Number.isInteger(seeds) || seeds <= 0 || !Number.isInteger(from) || !Number
 }
 
 const started = process.hrtime.bigint();
-const totals = { messages: 0, committed: 0, readsChecked: 0, writesAcked: 0, crashes: 0, partitions: 0, transfers: 0, snapshotsInstalled: 0, leaders: 0, checks: 0 };
+const totals = { messages: 0, committed: 0, readsChecked: 0, writesAcked: 0, crashes: 0, partitions: 0, transfers: 0, confChanges: 0, snapshotsInstalled: 0, leaders: 0, checks: 0 };
 for (let seed = from; seed < from + seeds; seed++) {
   try {
     const r = runSimulation({ seed, faultTicks });

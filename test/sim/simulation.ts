@@ -6,10 +6,10 @@
  * required: a leader within a bound, and every outstanding write committed within a bound.
  * Everything random comes from one PRNG seeded by `seed`, so a failure replays exactly.
  */
-import { type Entry, ProposalDroppedError, type Random, mulberry32 } from '../../ts/raft';
+import { type ConfChange, ConfChangeType, type Entry, ProposalDroppedError, type Random, mulberry32 } from '../../ts/raft';
 import { SafetyChecker, Violation } from './checker';
 import { RELIABLE, SimNetwork } from './network';
-import { SimNode, decodeWrite, encodeWrite } from './node';
+import { SimNode, decodeWrite, encodeConfChange, encodeWrite } from './node';
 
 export interface SimOptions {
   seed: number;
@@ -32,6 +32,7 @@ export interface SimResult {
   crashes: number;
   partitions: number;
   transfers: number;
+  confChanges: number;
   snapshotsInstalled: number;
   checks: number;
 }
@@ -57,6 +58,7 @@ const KEYS = ['a', 'b', 'c', 'd', 'e'];
 const ELECTION_TICKS = 20;
 const HEARTBEAT_TICKS = 2;
 const WRITE_RETRY_TICKS = 80;
+const DROPPED_RETRY_TICKS = 10;
 const READ_TIMEOUT_TICKS = 120;
 
 export class SimulationFailure extends Error {
@@ -90,6 +92,7 @@ class Simulation {
   private readsChecked = 0;
   private partitions = 0;
   private transfers = 0;
+  private confChanges = 0;
   private readonly faultTicks: number;
   private readonly livenessTicksMax: number;
 
@@ -130,14 +133,19 @@ class Simulation {
     for (;;) {
       this.step(false);
       this.now++;
-      const leader = this.nodes.find((n) => n.isLeader && this.nodes.every((o) => o.raw!.raft.lead === n.id));
+      // Nodes removed from the configuration are no longer followers of anyone: ignore them.
+      const leader = this.nodes.find((n) => n.isLeader && this.members(n).every((o) => o.raw!.raft.lead === n.id));
       if (leader && this.writes.size === 0 && this.converged()) break;
       if (this.now - healedAt > this.livenessTicksMax) {
         const states = this.nodes.map((n) => {
           const st = n.raw!.status();
           return `n${n.id} ${st.state} term=${st.term} lead=${st.lead} commit=${st.commit} applied=${n.appliedIndex} last=${st.lastIndex}`;
         });
-        throw new Violation(`liveness: ${this.livenessTicksMax} ticks after healing, leader=${leader?.id ?? 'none'}, ${this.writes.size} writes still pending; ${states.join('; ')}`);
+        const anyLeader = this.nodes.find((n) => n.isLeader);
+        const progress = anyLeader
+          ? [...anyLeader.raw!.raft.prs.progress].map(([id, pr]) => `n${id}:${pr.state} match=${pr.match} next=${pr.next}${pr.isLearner ? ' learner' : ''}${pr.recentActive ? '' : ' inactive'}`).join(', ')
+          : 'no leader';
+        throw new Violation(`liveness: ${this.livenessTicksMax} ticks after healing, leader=${leader?.id ?? 'none'}, ${this.writes.size} writes still pending; ${states.join('; ')}; leader's progress: ${progress}`);
       }
     }
     return {
@@ -152,15 +160,46 @@ class Simulation {
       crashes: this.nodes.reduce((s, n) => s + n.crashes, 0),
       partitions: this.partitions,
       transfers: this.transfers,
+      confChanges: this.confChanges,
       snapshotsInstalled: this.checker.snapshots,
       checks: this.checker.checks,
     };
   }
 
-  /** Every node applied the same prefix up to the leader's commit index. */
+  /** Every member applied the same prefix up to the leader's commit index. */
   private converged(): boolean {
     const commit = Math.max(...this.nodes.map((n) => n.raw!.raft.log.committed));
-    return this.nodes.every((n) => n.appliedIndex === commit);
+    const leader = this.nodes.find((n) => n.isLeader);
+    return leader !== undefined && this.members(leader).every((n) => n.appliedIndex === commit);
+  }
+
+  /** The nodes in `leader`'s configuration (voters and learners). */
+  private members(leader: SimNode): SimNode[] {
+    return this.nodes.filter((n) => leader.raw!.raft.prs.progress.has(n.id));
+  }
+
+  /**
+   * A single-server membership change through the leader: remove a voter (keeping at least
+   * two), add a node back as a learner or a voter, promote or remove a learner. The core
+   * refuses a second change while one is pending (it becomes a no-op entry).
+   */
+  private changeMembership(): void {
+    const leader = this.nodes.find((n) => n.isLeader);
+    if (!leader) return;
+    const prs = leader.raw!.raft.prs;
+    const options: ConfChange[] = [];
+    if (prs.voters.size > 2) for (const id of prs.voters) options.push({ type: ConfChangeType.RemoveNode, nodeId: id });
+    for (const id of prs.learners) options.push({ type: ConfChangeType.AddNode, nodeId: id }, { type: ConfChangeType.RemoveNode, nodeId: id });
+    for (const id of this.ids) {
+      if (!prs.progress.has(id)) options.push({ type: ConfChangeType.AddLearnerNode, nodeId: id }, { type: ConfChangeType.AddNode, nodeId: id });
+    }
+    if (options.length === 0) return;
+    try {
+      leader.raw!.proposeConfChange(this.pick(options), encodeConfChange);
+      this.confChanges++;
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+    }
   }
 
   private step(withClients: boolean): void {
@@ -202,7 +241,9 @@ class Simulation {
   }
 
   private submit(w: PendingWrite): void {
-    const live = this.live();
+    // A client retries at another node than last time when it can: the last one may have been
+    // removed from the cluster, or cut off (a real client gets 503 and moves on).
+    const live = this.live().filter((n) => n.id !== w.node || this.live().length === 1);
     w.retryAt = this.now + WRITE_RETRY_TICKS;
     if (live.length === 0) return;
     const node = this.pick(live);
@@ -211,6 +252,8 @@ class Simulation {
       node.raw!.propose([encodeWrite(w)]);
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
+      // Refused at once (no leader known there): like a 503 with Retry-After, try elsewhere soon.
+      w.retryAt = this.now + DROPPED_RETRY_TICKS;
     }
   }
 
@@ -289,7 +332,9 @@ class Simulation {
         leader.raw!.transferLeader(this.pick(others));
         this.transfers++;
       }
-    } else if (r < 0.05) {
+    } else if (r < 0.047) {
+      this.changeMembership();
+    } else if (r < 0.053) {
       this.net.faults = {
         dropRate: this.pick([0, 0, 0.02, 0.1, 0.3]),
         duplicateRate: this.pick([0, 0.02, 0.1]),

@@ -529,7 +529,10 @@ export class Raft {
     if (s.metadata.index <= this.log.committed) return false;
     invariant(this.state === StateType.Follower, 'only followers restore snapshots');
     const cs = s.metadata.confState;
-    if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id)) return false;
+    // The snapshot may predate this node's (re-)addition: its configuration then lacks us, and
+    // the change adding us follows in the log. Install it anyway — refusing would leave the
+    // leader resending the same snapshot forever (found by the simulator). Not being in our own
+    // configuration only means we cannot campaign (promotable() is false) until we are added.
     if (this.log.matchTerm(s.metadata.index, s.metadata.term)) {
       // We hold the snapshot's last entry: fast-forward the commit index instead.
       this.log.commitTo(s.metadata.index);
