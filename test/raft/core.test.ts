@@ -83,3 +83,22 @@ test('a follower behind the compacted log receives an InstallSnapshot and then n
   t.deepEqual(net.appliedData(3).at(-1), 'after');
   t.is(net.node(1).raft.progressOf(3)!.state, ProgressState.Replicate);
 });
+
+test('a snapshot whose configuration predates the follower joining is installed, not refused forever', (t) => {
+  // As when node 3 was removed, the snapshot taken, and 3 added back: the change adding it is
+  // after the snapshot, so the snapshot's configuration does not name it.
+  const net = new Net([1, 2, 3]);
+  net.campaign(1);
+  net.crash(3);
+  for (let i = 0; i < 10; i++) net.propose(1, `e${i}`);
+  const applied = net.node(1).raft.log.applied;
+  net.storages.get(1)!.createSnapshot(applied, { voters: [1, 2], learners: [] }, bytes('image'));
+  net.storages.get(1)!.compact(applied);
+  net.restart(3);
+  net.tick(2);
+  t.is(net.sent.filter((m) => m.type === MessageType.Snap && m.to === 3).length, 1, 'sent once, not again and again');
+  t.is(net.storages.get(3)!.snapshot().metadata.index, applied);
+  t.false(net.node(3).raft.promotable(), 'not in its own configuration until a change adds it');
+  net.propose(1, 'after');
+  t.deepEqual(net.appliedData(3).at(-1), 'after');
+});
