@@ -7,6 +7,7 @@
  */
 import { rmSync } from 'node:fs';
 import test from 'ava';
+import { liveChildren } from '../cluster/procs';
 import { parseNemesis } from './nemesis';
 import { type ChaosResult, runChaos } from './runner';
 
@@ -22,6 +23,14 @@ function summary(r: ChaosResult): string {
   const o = r.ops;
   return `${o.total} ops (ok ${o.ok}, fail ${o.fail}, info ${o.info}); faults ${JSON.stringify(r.faults)}; snapshots ${JSON.stringify(r.snapshots)}; verdict ${r.verdict}`;
 }
+
+// Each run shuts its cluster down; this is the backstop that no node outlives the file (a
+// leftover child keeps the worker from exiting). It counts as a failure, not a cleanup.
+test.after.always('no node process outlives the suite', () => {
+  const left = [...liveChildren];
+  for (const c of left) c.kill('SIGKILL');
+  if (left.length > 0) throw new Error(`${left.length} node process(es) were still running after the chaos runs: pids ${left.map((c) => c.pid).join(', ')}`);
+});
 
 for (const c of CASES) {
   test.serial(`chaos: ${c.nemesis} for ${c.seconds} s keeps every history linearizable (seed ${c.seed})`, async (t) => {

@@ -13,6 +13,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export class LinkProxy {
   private server: Server | undefined;
   private readonly pairs = new Set<[Socket, Socket]>();
+  /** Every socket this proxy ever opened or accepted and not yet closed. */
+  private readonly sockets = new Set<Socket>();
   private cut = false;
 
   constructor(
@@ -42,15 +44,23 @@ export class LinkProxy {
 
   async close(): Promise<void> {
     this.setCut(true);
+    for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+  }
+
   private accept(client: Socket): void {
+    this.track(client);
     if (this.cut) {
       client.resetAndDestroy();
       return;
     }
     const upstream = connect(this.targetPort, '127.0.0.1');
+    this.track(upstream);
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
     client.pipe(upstream);

@@ -10,6 +10,9 @@ import { freePorts } from '../helpers/ports';
 
 const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
 
+/** Every node process still running, so a suite can make sure none outlives it. */
+export const liveChildren = new Set<ChildProcess>();
+
 export interface LogEvent {
   event: string;
   [k: string]: unknown;
@@ -32,7 +35,10 @@ export class Proc {
   /** Starts the node; `env` adds variables (e.g. test-only faults) for this start only. */
   spawn(env: Record<string, string> = {}): void {
     this.events = [];
-    this.child = spawn(process.execPath, ['--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child = child;
+    liveChildren.add(child);
+    child.once('exit', () => liveChildren.delete(child));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.onLine?.(line);
       try {
