@@ -13,6 +13,12 @@ export class QuorumError extends Error {
   }
 }
 
+/** The request conflicts with the current state (HTTP 409). */
+export class ConflictError extends QuorumError {}
+
+/** The request names something that does not exist (HTTP 404). */
+export class NotFoundError extends QuorumError {}
+
 /** An error raised inside the Rust addon (WAL_*, ENGINE_*, INVALID_ARGUMENT). */
 export class NativeError extends QuorumError {}
 

@@ -114,8 +114,21 @@ export class ProcCluster {
     return cluster;
   }
 
+  /**
+   * Starts a new, empty node `n<id>` that joins through `endpoint` (`--join`), with its own data
+   * directory under `dir`; resolves once it is serving.
+   */
+  async join(dir: string, id: number, endpoint: Proc, extraArgs: string[] = []): Promise<Proc> {
+    const [client, peer] = await freePorts(2);
+    const p = new Proc(id, client, ['--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${client}`, '--peer-listen', `127.0.0.1:${peer}`, '--join', endpoint.url(''), ...extraArgs]);
+    this.procs[id - 1] = p;
+    p.spawn();
+    await p.until((e) => e.event === 'ready');
+    return p;
+  }
+
   alive(): Proc[] {
-    return this.procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+    return this.procs.filter((p) => p !== undefined && p.child.exitCode === null && p.child.signalCode === null);
   }
 
   /** Waits until every live node names the same leader, which is itself live and leading. */

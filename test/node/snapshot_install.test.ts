@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { Engine } from '../../ts/native';
 import { decodeStored, encodeStored } from '../../ts/node/commands';
-import { RaftNode } from '../../ts/node/raft_node';
+import { BOOTSTRAP_INDEX, RaftNode } from '../../ts/node/raft_node';
 import { SnapshotStore } from '../../ts/node/snapshots';
 import { tempDir } from '../helpers/tmp';
 
@@ -19,7 +19,7 @@ async function leaderSnapshot(dir: string): Promise<SnapshotStore> {
   const engine = Engine.open(join(dir, 'engine'));
   await engine.apply([{ op: 'put', key: 'k', value: encodeStored(10, Buffer.from('"v10"')) }], 10);
   const store = new SnapshotStore(dir);
-  const meta = await store.create(engine, () => 2, { voters: [1, 2, 3], learners: [] });
+  const meta = await store.create(engine, () => 2, () => ({ voters: [1, 2, 3], learners: [] }));
   engine.close();
   if (meta.index !== 10) throw new Error(`snapshot at ${meta.index}`);
   return store;
@@ -40,7 +40,8 @@ test('a received snapshot never installed (crash before the marker) leaves the o
   await (await RaftNode.open({ id: 2, dataDir: follower, members })).close();
   cpSync(leader.path(10), join(follower, 'snap', '10'), { recursive: true });
 
-  t.deepEqual(await statusAfterOpen(follower), { applied: 0, snapshotIndex: 0, firstLogIndex: 1, value: undefined });
+  // The old state: a freshly bootstrapped node, whose log starts after the bootstrap snapshot.
+  t.deepEqual(await statusAfterOpen(follower), { applied: 0, snapshotIndex: BOOTSTRAP_INDEX, firstLogIndex: BOOTSTRAP_INDEX + 1, value: undefined });
   t.false(existsSync(join(follower, 'snap', '10')), 'the stray snapshot is removed');
 });
 

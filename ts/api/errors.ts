@@ -1,7 +1,7 @@
 /**
  * Every HTTP error is `{"error":{"code","message", ...details}}` with a stable code and status.
  */
-import { QuorumError } from '../errors';
+import { ConflictError, NotFoundError, QuorumError } from '../errors';
 
 export class HttpError extends QuorumError {
   constructor(
@@ -23,6 +23,9 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof QuorumError) {
     if (err.code === 'unavailable') return new HttpError(503, 'unavailable', err.message, {}, { 'retry-after': '1' });
     if (err.code === 'timeout') return new HttpError(504, 'timeout', err.message);
+    if (err instanceof ConflictError) return new HttpError(409, err.code, err.message);
+    if (err instanceof NotFoundError) return new HttpError(404, err.code, err.message);
+    if (err.code === 'invalid_body') return new HttpError(400, err.code, err.message);
   }
   const message = err instanceof Error ? err.message : String(err);
   return new HttpError(500, 'internal', message);

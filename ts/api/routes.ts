@@ -9,9 +9,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type Compare, decodeStored, Op, type TxnOp } from '../node/commands';
+import { RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from '../node/membership';
 import type { RaftNode } from '../node/raft_node';
-import type { PeerAddress } from '../transport/peer';
+import { type PeerAddress, parsePeerAddress } from '../transport/peer';
 import { badRequest, HttpError, toHttpError } from './errors';
+import { addMember, listMembers, promoteMember, removeMember } from './members';
 
 export const LIMITS = {
   keyBytesMax: 4096,
@@ -28,7 +30,8 @@ type Res = ServerResponse | Http2ServerResponse;
 
 export interface ApiContext {
   node: RaftNode;
-  members: ReadonlyMap<number, PeerAddress>;
+  /** This node's client address (host:port), reported in the member list. */
+  client: PeerAddress;
 }
 
 export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void> {
@@ -60,6 +63,13 @@ async function route(ctx: ApiContext, method: string, url: URL, body: Buffer): P
   if (path === '/health') return allow(method, ['GET'], () => health(ctx));
   if (path === '/v1/cluster') return allow(method, ['GET'], () => ({ body: cluster(ctx) }));
   if (path === '/v1/cluster/leader') return allow(method, ['POST'], () => transferLeader(ctx, body));
+  if (path === '/v1/cluster/members') return allow(method, ['GET', 'POST'], () => (method === 'GET' ? listMembers(ctx, url) : addMember(ctx, parseJson(body))));
+  if (path.startsWith('/v1/cluster/members/')) {
+    const [rawId, action, ...extra] = path.slice('/v1/cluster/members/'.length).split('/');
+    const id = memberId(rawId);
+    if (action === 'promote' && extra.length === 0) return allow(method, ['POST'], () => promoteMember(ctx, id));
+    if (action === undefined) return allow(method, ['DELETE'], () => removeMember(ctx, id));
+  }
   if (path === '/v1/kv') return allow(method, ['GET'], () => scan(ctx, url));
   if (path === '/v1/kv/get') return allow(method, ['POST'], () => multiGet(ctx, url, body));
   if (path === '/v1/txn') return allow(method, ['POST'], () => txn(ctx, body));
@@ -87,7 +97,34 @@ function keyFrom(raw: string): string {
   }
   if (key.length === 0) throw badRequest('invalid_key', 'the key is empty');
   if (Buffer.byteLength(key) > LIMITS.keyBytesMax) throw badRequest('key_too_large', `keys are at most ${LIMITS.keyBytesMax} bytes`);
+  refuseReserved(key);
   return key;
+}
+
+/** Keys starting with NUL hold the store's own state (the membership record). */
+function refuseReserved(key: string, what = 'keys'): void {
+  if (key.startsWith(RESERVED_KEY_PREFIX)) throw badRequest('invalid_key', `${what} starting with NUL (\\u0000) are reserved`);
+}
+
+/** `2`, `"2"` or `"n2"` → 2. */
+export function memberId(raw: unknown): number {
+  const m = /^n?(\d+)$/.exec(typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : '');
+  const id = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0 || id >= 2 ** 32) throw badRequest('invalid_member_id', `member ids look like 2 or "n2", got ${JSON.stringify(raw)}`);
+  return id;
+}
+
+/** A `host:port` field of a request body (undefined when absent and optional). */
+export function addressField(doc: Record<string, unknown>, name: string, required: boolean): string | undefined {
+  const v = doc[name];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string') throw badRequest('invalid_body', `"${name}" must be "host:port"`);
+  try {
+    parsePeerAddress(v);
+  } catch (err) {
+    throw badRequest('invalid_body', `"${name}": ${(err as Error).message}`);
+  }
+  return v;
 }
 
 function parseJson(body: Buffer): unknown {
@@ -130,7 +167,7 @@ function mismatch(key: string, currentRevision: number): HttpError {
   return new HttpError(409, 'revision_mismatch', `${key} is at revision ${currentRevision}`, { revision: currentRevision });
 }
 
-async function barrier(ctx: ApiContext, url: URL): Promise<void> {
+export async function barrier(ctx: ApiContext, url: URL): Promise<void> {
   const consistency = url.searchParams.get('consistency') ?? 'linearizable';
   if (consistency === 'stale') return;
   if (consistency !== 'linearizable') throw badRequest('invalid_consistency', 'consistency is "linearizable" (default) or "stale"');
@@ -156,6 +193,7 @@ async function multiGet(ctx: ApiContext, url: URL, body: Buffer): Promise<Reply>
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && k.length > 0)) throw badRequest('invalid_body', 'the body must be {"keys": ["non-empty string", ...]}');
   if (keys.length > LIMITS.multiGetKeysMax) throw badRequest('too_many_keys', `at most ${LIMITS.multiGetKeysMax} keys per request`);
   if (keys.some((k) => Buffer.byteLength(k as string) > LIMITS.keyBytesMax)) throw badRequest('key_too_large', `keys are at most ${LIMITS.keyBytesMax} bytes`);
+  for (const k of keys as string[]) refuseReserved(k);
   await barrier(ctx, url);
   const values = ctx.node.engine.multiGet(keys as string[]);
   return { body: { items: (keys as string[]).flatMap((k, i) => (values[i] ? [item(k, values[i]!)] : [])) } };
@@ -163,7 +201,10 @@ async function multiGet(ctx: ApiContext, url: URL, body: Buffer): Promise<Reply>
 
 async function scan(ctx: ApiContext, url: URL): Promise<Reply> {
   const prefix = url.searchParams.get('prefix') ?? '';
-  const after = url.searchParams.get('after') ?? undefined;
+  refuseReserved(prefix, 'prefixes');
+  // The reserved keys sort first: a scan of user keys starts after them.
+  const afterArg = url.searchParams.get('after') ?? undefined;
+  const after = prefix === '' && (afterArg === undefined || afterArg < RESERVED_KEYS_END) ? RESERVED_KEYS_END : afterArg;
   const limitRaw = url.searchParams.get('limit');
   const limit = limitRaw === null ? 100 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.scanLimitMax) throw badRequest('invalid_limit', `limit must be an integer in 1..${LIMITS.scanLimitMax}`);
@@ -175,6 +216,7 @@ async function scan(ctx: ApiContext, url: URL): Promise<Reply> {
 function checkKey(key: unknown, where: string): string {
   if (typeof key !== 'string' || key.length === 0) throw badRequest('invalid_key', `${where}: "key" must be a non-empty string`);
   if (Buffer.byteLength(key) > LIMITS.keyBytesMax) throw badRequest('key_too_large', `${where}: keys are at most ${LIMITS.keyBytesMax} bytes`);
+  refuseReserved(key, `${where}: keys`);
   return key;
 }
 
@@ -241,7 +283,7 @@ async function transferLeader(ctx: ApiContext, body: Buffer): Promise<Reply> {
   const m = /^n?(\d+)$/.exec(typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : '');
   if (!m) throw badRequest('invalid_body', 'the body must be {"id": <member id, e.g. 2 or "n2">}');
   const id = Number(m[1]);
-  if (!ctx.members.has(id)) throw new HttpError(404, 'unknown_member', `n${id} is not a member`);
+  if (!ctx.node.members().voters.includes(id)) throw new HttpError(404, 'unknown_member', `n${id} is not a voting member`);
   const term = await ctx.node.transferLeadership(id);
   return { body: { leader: id, term } };
 }
@@ -257,7 +299,8 @@ function cluster(ctx: ApiContext): unknown {
     snapshotIndex: st.snapshotIndex,
     firstLogIndex: st.firstLogIndex,
     state: st.state,
-    members: [...ctx.members].map(([id, peer]) => ({ id, peer: `${peer.host}:${peer.port}` })),
+    learner: st.learner,
+    members: ctx.node.memberList(ctx.client),
   };
 }
 

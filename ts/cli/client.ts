@@ -12,6 +12,9 @@ export async function client(command: string, argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       after: { type: 'string' },
       limit: { type: 'string' },
+      peer: { type: 'string' },
+      client: { type: 'string' },
+      learner: { type: 'boolean', default: false },
     },
   });
   const base = values.endpoint!.replace(/\/$/, '');
@@ -61,6 +64,26 @@ export async function client(command: string, argv: string[]): Promise<number> {
       if (positionals[0] !== 'transfer' || !positionals[1]) throw new Error('usage: quorumkv leader transfer ID');
       url = `${base}/v1/cluster/leader`;
       init = { method: 'POST', body: JSON.stringify({ id: positionals[1] }), headers: { 'content-type': 'application/json' } };
+      break;
+    }
+    case 'member': {
+      const [action, id] = positionals;
+      const json = { 'content-type': 'application/json' };
+      if (action === 'list') {
+        url = `${base}/v1/cluster/members${values.stale ? '?consistency=stale' : ''}`;
+      } else if (action === 'add' && id) {
+        if (!values.peer) throw new Error('member add needs --peer HOST:PORT (the new node\'s --peer-listen)');
+        url = `${base}/v1/cluster/members`;
+        init = { method: 'POST', headers: json, body: JSON.stringify({ id, peer: values.peer, client: values.client, learner: values.learner }) };
+      } else if (action === 'promote' && id) {
+        url = `${base}/v1/cluster/members/${encodeURIComponent(id)}/promote`;
+        init = { method: 'POST' };
+      } else if (action === 'remove' && id) {
+        url = `${base}/v1/cluster/members/${encodeURIComponent(id)}`;
+        init = { method: 'DELETE' };
+      } else {
+        throw new Error('usage: quorumkv member list | add ID --peer H:P [--client H:P] [--learner] | promote ID | remove ID');
+      }
       break;
     }
     default:

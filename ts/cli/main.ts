@@ -14,10 +14,14 @@ usage:
   quorumkv dev [--nodes 3] [--data ./data] [--port 7001]
       a local cluster: client ports 7001.., peer ports 7101.., Ctrl-C stops all
   quorumkv start --id n1 --data DIR --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:7101
-                 --cluster n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103
+                 (--cluster n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103
+                  | --join http://HOST:PORT [--learner])
                  [--snapshot-entries 10000] [--snapshot-catchup 1000]
-      one node; --peer-listen must match this node's entry in --cluster; a snapshot is taken
-      (and the log compacted, keeping --snapshot-catchup entries) every --snapshot-entries
+      one node; --cluster names the voters a new cluster starts with (--peer-listen must match
+      this node's entry); --join adds a new, empty node to a running cluster through any
+      member's client endpoint: it joins as a learner, receives the data by snapshot and log,
+      and becomes a voter once caught up (unless --learner). A snapshot is taken (and the log
+      compacted, keeping --snapshot-catchup entries) every --snapshot-entries
   quorumkv get KEY [--stale]             read a key (linearizable unless --stale)
   quorumkv put KEY JSON [--if-revision N] write a value (JSON text)
   quorumkv del KEY [--if-revision N]     delete a key
@@ -25,6 +29,11 @@ usage:
   quorumkv txn '{"compare":[...],"success":[...],"failure":[...]}'
   quorumkv status                        the node's view of the cluster
   quorumkv leader transfer ID            hand leadership to member ID (e.g. n2)
+  quorumkv member list [--stale]         the members, their roles and addresses
+  quorumkv member add ID --peer H:P [--client H:P] [--learner]
+                                         add a voter (or a learner); start it with --join
+  quorumkv member promote ID             make a learner a voter
+  quorumkv member remove ID              remove a member (a removed node stops itself)
       client commands take --endpoint URL (default http://127.0.0.1:7001) and print JSON
   quorumkv version | help`;
 
@@ -54,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
           listen: { type: 'string' },
           'peer-listen': { type: 'string' },
           cluster: { type: 'string' },
+          join: { type: 'string' },
+          learner: { type: 'boolean', default: false },
           'snapshot-entries': { type: 'string', default: '10000' },
           'snapshot-catchup': { type: 'string', default: '1000' },
           help: { type: 'boolean' },
@@ -63,12 +74,14 @@ export async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
       }
-      for (const required of ['id', 'data', 'listen', 'peer-listen', 'cluster'] as const) {
+      for (const required of ['id', 'data', 'listen', 'peer-listen'] as const) {
         if (!values[required]) throw new Error(`start needs --${required} (see quorumkv help)`);
       }
+      if (!values.cluster === !values.join) throw new Error('start needs either --cluster (a new cluster) or --join URL (a new node of a running one)');
+      if (values.learner && !values.join) throw new Error('--learner goes with --join');
       const id = parseNodeId(values.id!);
-      const members = parseCluster(values.cluster!);
       const peer = parseAddress(values['peer-listen']!);
+      const members = values.cluster ? parseCluster(values.cluster) : new Map([[id, peer]]);
       const self = members.get(id);
       if (!self || self.host !== peer.host || self.port !== peer.port) throw new Error(`--peer-listen ${values['peer-listen']} must match n${id}'s entry in --cluster`);
       const count = (name: 'snapshot-entries' | 'snapshot-catchup', min: number) => {
@@ -81,6 +94,9 @@ export async function main(argv: string[]): Promise<number> {
         dataDir: values.data!,
         listen: parseAddress(values.listen!),
         members,
+        peerListen: peer,
+        join: values.join,
+        learner: values.learner,
         snapshotEntries: count('snapshot-entries', 1),
         snapshotCatchUpEntries: count('snapshot-catchup', 0),
       });
@@ -102,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'txn':
     case 'status':
     case 'leader':
+    case 'member':
       return client(command, rest);
     default:
       console.error(`unknown command '${command}'\n\n${USAGE}`);

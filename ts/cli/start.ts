@@ -2,17 +2,30 @@
  * `quorumkv start`: one node. Logs are JSON lines on stdout (`{"event": ...}`), which is also
  * how tests and `dev` learn that the node is up and who leads.
  * SIGTERM/SIGINT: stop accepting requests, hand leadership over (if leading), finish applying,
- * close the WAL and engine, exit 0.
+ * close the WAL and engine, exit 0. A node that applies its own removal does the same.
+ *
+ * `--join URL` (a new node): asks the cluster to add it as a learner, receives the data by
+ * snapshot and log, and — unless `--learner` — asks to be promoted to voter once caught up.
  */
 import { startApiServer } from '../api/server';
+import type { ApiContext } from '../api/routes';
+import { existsSync } from 'node:fs';
+import { ConfChangeType } from '../raft/types';
 import { RaftNode } from '../node/raft_node';
-import type { PeerAddress } from '../transport/peer';
+import { joinCluster, loadPeers } from './join';
+import { type PeerAddress, parsePeerAddress } from '../transport/peer';
 
 export interface StartOptions {
   id: number;
   dataDir: string;
   listen: PeerAddress;
+  /** Bootstrap voters and their peer addresses (`--cluster`); empty with `join`. */
   members: Map<number, PeerAddress>;
+  peerListen: PeerAddress;
+  /** A client endpoint of a running cluster to join (a new node). */
+  join?: string;
+  /** Joining: stay a learner (do not ask for promotion). */
+  learner?: boolean;
   snapshotEntries?: number;
   snapshotCatchUpEntries?: number;
 }
@@ -29,12 +42,7 @@ export function parseNodeId(raw: string): number {
   return id;
 }
 
-export function parseAddress(raw: string): PeerAddress {
-  const at = raw.lastIndexOf(':');
-  const port = Number(raw.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`address must be host:port, got ${JSON.stringify(raw)}`);
-  return { host: raw.slice(0, at), port };
-}
+export const parseAddress = parsePeerAddress;
 
 /** `n1=127.0.0.1:7101,n2=...` */
 export function parseCluster(raw: string): Map<number, PeerAddress> {
@@ -66,19 +74,40 @@ export function walFaultsFromEnv(raw: string | undefined): { failSyncAt?: number
   return faults;
 }
 
+/** Where the node's peers are: `--cluster`, or what joining learned (kept in peers.json). */
+async function addressBook(opts: StartOptions): Promise<Map<number, PeerAddress>> {
+  if (!opts.join) return opts.members;
+  const known = loadPeers(opts.dataDir);
+  if (known) return known;
+  if (existsSync(opts.dataDir) && existsSync(`${opts.dataDir}/engine`)) {
+    throw new Error(`${opts.dataDir} holds data but no peers.json: start it with --cluster, not --join`);
+  }
+  return joinCluster(opts.dataDir, opts.join, opts.id, opts.peerListen, opts.listen, log);
+}
+
 export async function start(opts: StartOptions): Promise<void> {
   let stopping = false;
   const walFaults = walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS);
   if (Object.keys(walFaults).length > 0) log('test_faults', { id: opts.id, walFaults });
+  const members = await addressBook(opts);
+  let stop: (signal: string) => Promise<void> = async () => undefined;
+  let removed = false;
   const node = await RaftNode.open({
     id: opts.id,
     dataDir: opts.dataDir,
-    members: opts.members,
+    members,
+    joining: opts.join !== undefined,
     walFaults,
     snapshotEntries: opts.snapshotEntries,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
     onSnapshot: (event, index, detail) => log(`snapshot_${event}`, { id: opts.id, index, ...detail }),
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),
+    onMembership: (change, index, rec) => log('membership', { id: opts.id, index, change: change.type, node: change.nodeId, voters: rec.voters, learners: rec.learners }),
+    onRemoved: (index) => {
+      log('removed', { id: opts.id, index });
+      removed = true;
+      void stop('removed');
+    },
     onFatal: (err) => {
       // An fsync or engine failure: stop now, never carry on with unknown durable state.
       log('fatal', { id: opts.id, code: (err as Error & { code?: string }).code, message: err.message });
@@ -86,11 +115,15 @@ export async function start(opts: StartOptions): Promise<void> {
     },
   });
   const peerPort = await node.start();
-  const api = await startApiServer({ node, members: opts.members }, opts.listen.host, opts.listen.port);
+  const ctx: ApiContext = { node, client: { ...opts.listen } };
+  const api = await startApiServer(ctx, opts.listen.host, opts.listen.port);
+  ctx.client.port = api.port;
   log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
-  const stop = async (signal: string) => {
+  const promoting = opts.join && !opts.learner ? promoteWhenCaughtUp(node, opts.id) : undefined;
+  stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(promoting);
     log('stopping', { id: opts.id, signal });
     await api.close();
     // A leader hands over first, so clients see a new leader at once instead of waiting out an
@@ -106,6 +139,41 @@ export async function start(opts: StartOptions): Promise<void> {
     log('stopped', { id: opts.id });
     process.exit(0);
   };
+  // Removed while replaying the log at start, before `stop` existed.
+  if (removed) void stop('removed');
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Samples of the lag a learner must be within (entries) before it asks to become a voter. */
+const PROMOTE_LAG_ENTRIES_MAX = 100;
+const PROMOTE_CHECK_MS = 200;
+
+/**
+ * A joined learner asks for promotion once it has a snapshot-or-better and follows the
+ * leader's commit closely, so the cluster never waits on an empty voter.
+ */
+function promoteWhenCaughtUp(node: RaftNode, id: number): NodeJS.Timeout {
+  let asking = false;
+  const timer = setInterval(() => {
+    const st = node.status();
+    if (!st.learner) {
+      if (node.members().voters.includes(id)) clearInterval(timer);
+      return;
+    }
+    if (asking || st.leader === 0 || st.appliedIndex === 0 || st.commitIndex - st.appliedIndex > PROMOTE_LAG_ENTRIES_MAX) return;
+    asking = true;
+    node.changeMembership(ConfChangeType.AddNode, id).then(
+      () => {
+        log('promoted', { id });
+        clearInterval(timer);
+      },
+      (err: Error & { code?: string }) => {
+        log('promote_retry', { id, code: err.code, message: err.message });
+        asking = false;
+      },
+    );
+  }, PROMOTE_CHECK_MS);
+  timer.unref();
+  return timer;
 }

@@ -11,7 +11,8 @@ import type { Engine, EngineOp } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { isDeepStrictEqual } from 'node:util';
-import { type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
+import { type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
+import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord } from './membership';
 
 type Current = { revision: number; value: Buffer } | null;
 
@@ -24,12 +25,23 @@ export type ApplyResult =
   | { kind: 'put'; revision: number }
   | { kind: 'delete'; deleted: boolean; revision: number }
   | { kind: 'mismatch'; currentRevision: number }
-  | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] };
+  | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] }
+  | { kind: 'member'; index: number; members: MembersRecord };
 
 export interface Applied {
   index: number;
-  command: Command;
+  /** The node that proposed the entry and its request number there. */
+  origin: number;
+  seq: number;
   result: ApplyResult;
+  /** The membership change applied (ConfChange entries only). */
+  change?: MemberChange;
+}
+
+/** The membership record stored in `engine` (undefined: none written since bootstrap). */
+export function storedMembers(engine: Engine): MembersRecord | undefined {
+  const raw = engine.get(MEMBERS_KEY);
+  return raw ? decodeRecord(raw) : undefined;
 }
 
 export class Applier {
@@ -37,19 +49,28 @@ export class Applier {
   private appliedIndex: number;
   private readonly waiters: { index: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private failure: Error | undefined;
+  private membersRecord: MembersRecord;
 
   constructor(
     private engine: Engine,
+    /** The configuration to start from when the engine holds no membership record. */
+    initialMembers: MembersRecord,
     /** Called on the JS thread once a batch is durable in the engine, in index order. */
     private readonly onApplied: (results: Applied[]) => void,
     /** The engine failed: the node must stop (nothing later is applied). */
     private readonly onFatal: (err: Error) => void,
   ) {
     this.appliedIndex = engine.appliedIndex();
+    this.membersRecord = storedMembers(engine) ?? initialMembers;
   }
 
   get applied(): number {
     return this.appliedIndex;
+  }
+
+  /** The membership as of the applied index. */
+  get members(): MembersRecord {
+    return this.membersRecord;
   }
 
   /** Queues a committed batch. Entries at or below the applied index are skipped (replay). */
@@ -75,10 +96,13 @@ export class Applier {
    * Continues from an installed snapshot: `engine` holds the state through `index`. Only
    * while idle (the driver awaits `idle()` and queues nothing meanwhile).
    */
-  install(engine: Engine, index: number): void {
+  install(engine: Engine, index: number, snapshotMembers: MembersRecord): void {
     invariant(engine.appliedIndex() === index, () => `installed engine is at ${engine.appliedIndex()}, the snapshot at ${index}`);
     this.engine = engine;
     this.appliedIndex = index;
+    // The checkpoint carries the record as of its index (none: the bootstrap configuration,
+    // which the snapshot's metadata describes).
+    this.membersRecord = storedMembers(engine) ?? snapshotMembers;
     this.release();
   }
 
@@ -89,12 +113,22 @@ export class Applier {
     const ops: EngineOp[] = [];
     const overlay = new Map<string, { revision: number; value: Buffer } | null>();
     const results: Applied[] = [];
+    let members = this.membersRecord;
     for (const e of entries) {
-      if (e.index <= this.appliedIndex || e.type !== EntryType.Normal || e.data.length === 0) continue;
+      if (e.index <= this.appliedIndex || e.data.length === 0) continue;
+      if (e.type === EntryType.ConfChange) {
+        const change = decodeMemberChange(e.data);
+        members = applyMemberChange(members, change, e.index);
+        ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(members) });
+        results.push({ index: e.index, origin: change.origin, seq: change.seq, change, result: { kind: 'member', index: e.index, members } });
+        continue;
+      }
+      invariant(e.type === EntryType.Normal, () => `entry ${e.index} has unknown type ${String(e.type)}`);
       const command = decodeCommand(e.data);
+      const applied = (result: ApplyResult): Applied => ({ index: e.index, origin: command.origin, seq: command.seq, result });
       if (command.op === Op.Txn) {
         const lookup = (key: string): Current => (overlay.has(key) ? overlay.get(key)! : this.read(key));
-        results.push({ index: e.index, command, result: applyTxn(command.txn!, e.index, lookup, overlay, ops) });
+        results.push(applied(applyTxn(command.txn!, e.index, lookup, overlay, ops)));
         continue;
       }
       // A plain put does not depend on the current value: skip the read (the common case).
@@ -102,20 +136,20 @@ export class Applier {
       const current = !needsCurrent ? null : overlay.has(command.key) ? overlay.get(command.key)! : this.read(command.key);
       const currentRevision = current?.revision ?? 0;
       if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) {
-        results.push({ index: e.index, command, result: { kind: 'mismatch', currentRevision } });
+        results.push(applied({ kind: 'mismatch', currentRevision }));
         continue;
       }
       if (command.op === Op.Put) {
         const value = command.value ?? Buffer.alloc(0);
         overlay.set(command.key, { revision: e.index, value });
         ops.push({ op: 'put', key: command.key, value: encodeStored(e.index, value) });
-        results.push({ index: e.index, command, result: { kind: 'put', revision: e.index } });
+        results.push(applied({ kind: 'put', revision: e.index }));
       } else {
         if (current) {
           overlay.set(command.key, null);
           ops.push({ op: 'delete', key: command.key });
         }
-        results.push({ index: e.index, command, result: { kind: 'delete', deleted: current !== null, revision: e.index } });
+        results.push(applied({ kind: 'delete', deleted: current !== null, revision: e.index }));
       }
     }
     try {
@@ -128,6 +162,7 @@ export class Applier {
       return;
     }
     this.appliedIndex = last;
+    this.membersRecord = members;
     this.onApplied(results);
     this.release();
   }

@@ -22,23 +22,33 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QuorumError } from '../errors';
+import { ConflictError, NotFoundError, QuorumError } from '../errors';
 import { Engine, Wal, type WalOptions } from '../native';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
-import { type Message, MessageType, type Ready, type Snapshot, StateType } from '../raft/types';
-import { type PeerAddress, PeerTransport } from '../transport/peer';
+import { ConfChangeType, type ConfState, type Entry, EntryType, type Message, message, MessageType, type Ready, type Snapshot, StateType } from '../raft/types';
+import { formatPeerAddress, type PeerAddress, parsePeerAddress, PeerTransport } from '../transport/peer';
 import { sendSnapshot } from '../transport/snapshot_stream';
 import { SnapshotStore, snapshotIndexOf, toRaftSnapshot } from './snapshots';
-import { type Applied, type ApplyResult, Applier } from './applier';
+import { type Applied, type ApplyResult, Applier, storedMembers } from './applier';
+import { applyMemberChange, confStateOf, decodeMemberChange, encodeMemberChange, initialRecord, isMember, type MemberChange, type MembersRecord, toConfChange } from './membership';
 import { type Command, encodeCommand } from './commands';
 import { WalStorage } from './raft_storage';
 
 export interface RaftNodeConfig {
   id: number;
   dataDir: string;
-  /** Every voter of the cluster (this node included) and its peer address. */
+  /**
+   * Peer addresses this node knows locally (this node included): the voters a new cluster is
+   * bootstrapped with (`--cluster`), or, with `joining`, the members a joining node fetched.
+   * They take precedence over addresses in the replicated membership record.
+   */
   members: ReadonlyMap<number, PeerAddress>;
+  /**
+   * A new node joining an existing cluster: if it holds no state yet it starts with an empty
+   * configuration and waits for the leader's snapshot (instead of bootstrapping `members`).
+   */
+  joining?: boolean;
   tickMs?: number;
   electionTimeoutTicks?: number;
   heartbeatTimeoutTicks?: number;
@@ -60,7 +70,22 @@ export interface RaftNodeConfig {
   /** A snapshot was taken here (and the log compacted), streamed to a follower (or failed
    *  to), or received and installed. */
   onSnapshot?: (event: 'created' | 'installed' | 'sent' | 'send_failed', index: number, detail?: { to?: number; error?: string; ms?: number; bytes?: number }) => void;
+  /** A membership change was applied here. */
+  onMembership?: (change: MemberChange, index: number, members: MembersRecord) => void;
+  /** This node applied its own removal from the cluster: it takes no further part. */
+  onRemoved?: (index: number) => void;
 }
+
+/**
+ * The log of a bootstrapped cluster starts after this index: every founding node begins from
+ * the same empty snapshot here (term 1, configuration `members`), so a node that joins later —
+ * whose log is empty — can never be sent entries from index 1 (which would replay the log
+ * without knowing the founding configuration): the leader has to send it a snapshot, which
+ * carries the configuration. (TiKV starts its regions the same way.)
+ */
+export const BOOTSTRAP_INDEX = 1;
+
+
 
 export class UnavailableError extends QuorumError {
   constructor(message: string) {
@@ -102,7 +127,23 @@ export class RaftNode {
   private queuedReads: Waiter<void>[] = [];
   private readonly reads = new Map<string, Waiter<void>[]>();
   private readsPending = 0;
-  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot' | 'walFaults'>> & Pick<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot'>;
+  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot' | 'walFaults' | 'onMembership' | 'onRemoved'>> &
+    Pick<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved'>;
+  /** Membership changes waiting for the next run (one MsgProp each). */
+  private queuedConfChanges: { seq: number; payload: Buffer }[] = [];
+  /**
+   * The membership as the Raft core has it: conf changes take effect in the core when their
+   * entry is handed out for applying (the applier's record follows when it is applied).
+   */
+  private coreMembers: MembersRecord;
+  /** Conf changes at or below this index are already in `coreMembers` (skipped on replay). */
+  private confIndex: number;
+  /** The configuration after each change since the last snapshot, for snapshot metadata. */
+  private confHistory: { index: number; conf: ConfState }[];
+  /** Removed followers still sent the commit index for a while, so they learn their removal. */
+  private readonly farewells = new Map<number, { address: PeerAddress; match: number; untilTick: number }>();
+  private ticks = 0;
+  private removed = false;
   /** A snapshot being created (at most one); an install waits for it. */
   private snapshotting: Promise<void> | undefined;
   /** A received snapshot is being installed: no new snapshot may start. */
@@ -119,6 +160,7 @@ export class RaftNode {
     engine: Engine,
     private readonly storage: WalStorage,
     private readonly snaps: SnapshotStore,
+    initialMembers: MembersRecord,
   ) {
     this.currentEngine = engine;
     this.cfg = {
@@ -131,10 +173,15 @@ export class RaftNode {
       snapshotEntries: 10_000,
       snapshotCatchUpEntries: 1_000,
       snapshotBytesMax: 64 * 2 ** 30,
+      joining: false,
       ...cfg,
     };
     this.id = cfg.id;
-    this.applier = new Applier(engine, (results) => this.onApplied(results), (err) => this.fail(err));
+    this.applier = new Applier(engine, initialMembers, (results) => this.onApplied(results), (err) => this.fail(err));
+    // The core starts from the configuration at the engine's applied index (see open()).
+    this.coreMembers = this.applier.members;
+    this.confIndex = this.coreMembers.confIndex;
+    this.confHistory = [{ index: 0, conf: confStateOf(this.coreMembers) }];
     this.raw = new RawNode({
       id: cfg.id,
       storage,
@@ -144,11 +191,11 @@ export class RaftNode {
       applied: RaftNode.resumeIndex(this.applier.applied, storage),
     });
     const self = cfg.members.get(cfg.id);
-    if (!self) throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} is not among the members`);
+    if (!self) throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} has no peer address among the members`);
     this.transport = new PeerTransport({
       id: cfg.id,
       listen: self,
-      peers: cfg.members,
+      peers: this.peerAddresses(),
       onMessages: (msgs) => this.onMessages(msgs),
       onUnreachable: (id) => {
         this.raw.reportUnreachable(id);
@@ -195,11 +242,41 @@ export class RaftNode {
     const applied = engine.appliedIndex();
     for (const index of snaps.indexes()) if (index > applied) snaps.remove(index);
     const latest = snaps.latest();
-    const initial: Snapshot = latest
-      ? toRaftSnapshot(latest)
-      : { metadata: { index: 0, term: 0, confState: { voters: [...cfg.members.keys()], learners: [] } }, data: new Uint8Array() };
-    const storage = await WalStorage.open(wal, initial);
-    return new RaftNode(cfg, wal, engine, storage, snaps);
+    let initial: Snapshot;
+    if (latest) {
+      initial = toRaftSnapshot(latest);
+    } else if (cfg.joining && applied === 0 && wal.lastIndex() < wal.firstIndex()) {
+      // Nothing yet: no configuration either, until the leader's snapshot brings one.
+      initial = { metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } }, data: new Uint8Array() };
+    } else {
+      const index = BOOTSTRAP_INDEX;
+      initial = { metadata: { index, term: 1, confState: { voters: [...cfg.members.keys()].sort((a, b) => a - b), learners: [] } }, data: new Uint8Array() };
+      if (wal.lastIndex() < wal.firstIndex() && wal.firstIndex() <= index) await wal.reset(index + 1);
+    }
+    // The configuration at the engine's applied index: the record the engine holds (written with
+    // every change), or — none written yet — the snapshot's.
+    const members = storedMembers(engine) ?? initialRecord(initial.metadata.confState);
+    const storage = await WalStorage.open(wal, initial, confStateOf(members));
+    return new RaftNode(cfg, wal, engine, storage, snaps, initialRecord(initial.metadata.confState));
+  }
+
+  /** Where each current member is reached: local knowledge first, then the record. */
+  private peerAddresses(): Map<number, PeerAddress> {
+    const out = new Map<number, PeerAddress>();
+    const self = this.cfg.members.get(this.id);
+    if (self) out.set(this.id, self);
+    const ids = [...this.coreMembers.voters, ...this.coreMembers.learners];
+    // A joining node knows no configuration until its snapshot arrives, but must answer the
+    // leader: it reaches everyone it was told about.
+    if (ids.length === 0) ids.push(...this.cfg.members.keys());
+    for (const id of ids) {
+      const local = this.cfg.members.get(id);
+      const recorded = this.coreMembers.addresses[String(id)]?.peer;
+      const address = local ?? (recorded ? parsePeerAddress(recorded) : undefined);
+      if (address) out.set(id, address);
+    }
+    for (const [id, f] of this.farewells) if (!out.has(id)) out.set(id, f.address);
+    return out;
   }
 
   /**
@@ -216,7 +293,9 @@ export class RaftNode {
   async start(): Promise<number> {
     const port = await this.transport.start();
     this.ticker = setInterval(() => {
+      this.ticks++;
       this.raw.tick();
+      this.sendFarewells();
       this.schedule();
     }, this.cfg.tickMs);
     // Replay committed-but-unapplied entries and pending Readies from before a restart.
@@ -224,7 +303,7 @@ export class RaftNode {
     return port;
   }
 
-  status(): { id: number; leader: number; term: number; commitIndex: number; appliedIndex: number; snapshotIndex: number; firstLogIndex: number; state: StateType } {
+  status(): { id: number; leader: number; term: number; commitIndex: number; appliedIndex: number; snapshotIndex: number; firstLogIndex: number; state: StateType; learner: boolean } {
     const st = this.raw.status();
     return {
       id: this.id,
@@ -235,6 +314,7 @@ export class RaftNode {
       snapshotIndex: this.storage.snapshot().metadata.index,
       firstLogIndex: this.storage.firstIndex(),
       state: st.state,
+      learner: this.coreMembers.learners.includes(this.id),
     };
   }
 
@@ -291,6 +371,59 @@ export class RaftNode {
       if (best === undefined || (prs.progress.get(id)?.match ?? 0) > (prs.progress.get(best)?.match ?? 0)) best = id;
     }
     return best;
+  }
+
+  /** The membership as of this node's applied index. */
+  members(): MembersRecord {
+    return this.applier.members;
+  }
+
+  /** The members with their role and addresses (`selfClient`: this node's client address). */
+  memberList(selfClient?: PeerAddress): { id: number; name: string; learner: boolean; peer: string | null; client: string | null }[] {
+    const rec = this.applier.members;
+    const entry = (id: number, learner: boolean) => {
+      const local = this.cfg.members.get(id);
+      const recorded = rec.addresses[String(id)] ?? {};
+      const client = id === this.id && selfClient ? formatPeerAddress(selfClient) : (recorded.client ?? null);
+      return { id, name: `n${id}`, learner, peer: local ? formatPeerAddress(local) : (recorded.peer ?? null), client };
+    };
+    return [...rec.voters.map((id) => entry(id, false)), ...rec.learners.map((id) => entry(id, true))].sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Adds a member (a learner, or a voter), promotes a learner (`AddNode` of a learner) or
+   * removes a member, by one single-server change through the log; resolves with the
+   * membership once the change is applied here. Refused up front when it would change nothing
+   * or another change is still pending (the core allows one at a time).
+   */
+  async changeMembership(type: ConfChangeType, nodeId: number, addresses: { peer?: string; client?: string } = {}): Promise<MembersRecord> {
+    if (this.fatal) throw this.fatal;
+    if (this.stopped) throw new UnavailableError('node is shutting down');
+    const rec = this.applier.members;
+    const voter = rec.voters.includes(nodeId);
+    const learner = rec.learners.includes(nodeId);
+    if (type === ConfChangeType.AddLearnerNode && (voter || learner)) throw new ConflictError('member_exists', `n${nodeId} is already a ${voter ? 'voter' : 'learner'}`);
+    if (type === ConfChangeType.AddNode && voter) throw new ConflictError('member_exists', `n${nodeId} is already a voter`);
+    if (type === ConfChangeType.AddNode && !learner && !addresses.peer) throw new QuorumError('invalid_body', `a new member needs its peer address`);
+    if (type === ConfChangeType.RemoveNode && !voter && !learner) throw new NotFoundError('unknown_member', `n${nodeId} is not a member`);
+    if (type === ConfChangeType.RemoveNode && voter && rec.voters.length === 1) throw new ConflictError('last_voter', `n${nodeId} is the only voter; the cluster cannot lose it`);
+    const r = this.raw.raft;
+    if (r.state === StateType.Leader && r.pendingConfIndex > r.log.applied) {
+      throw new ConflictError('membership_change_pending', `the change at index ${r.pendingConfIndex} is not applied yet; one change at a time`);
+    }
+    const seq = ++this.seq;
+    const payload = encodeMemberChange({ type, nodeId, origin: this.id, seq, peer: addresses.peer ?? '', client: addresses.client ?? '' });
+    const result = await new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(seq);
+        reject(new TimeoutError('membership change not confirmed in time; its outcome is unknown'));
+      }, this.cfg.requestTimeoutMs);
+      this.proposals.set(seq, { resolve, reject, timer });
+      this.queuedConfChanges.push({ seq, payload });
+      this.schedule();
+    });
+    if (result.kind !== 'member') throw new QuorumError('INVARIANT', `a membership change applied as ${result.kind}`);
+    return result.members;
   }
 
   /** Resolves when local state reflects every write acknowledged before the call (ReadIndex). */
@@ -353,6 +486,7 @@ export class RaftNode {
     try {
       // Requests that arrived while the previous Ready was being persisted join the next one.
       while (!this.fatal) {
+        this.flushConfChanges();
         this.flushProposals();
         this.flushReads();
         if (!this.raw.hasReady()) break;
@@ -379,6 +513,17 @@ export class RaftNode {
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
       for (const p of batch) this.settleProposal(p.seq, undefined, new UnavailableError('no leader to accept the write; retry'));
+    }
+  }
+
+  private flushConfChanges(): void {
+    for (const c of this.queuedConfChanges.splice(0)) {
+      try {
+        this.raw.proposeConfChange(toConfChange(decodeMemberChange(c.payload)), () => c.payload);
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err;
+        this.settleProposal(c.seq, undefined, new UnavailableError('no leader to accept the membership change; retry'));
+      }
     }
   }
 
@@ -410,6 +555,7 @@ export class RaftNode {
       await this.storage.persist(rd.entries, rd.hardState);
     }
     this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
+    this.applyConfChanges(rd.committedEntries);
     this.applier.push(rd.committedEntries);
     for (const rs of rd.readStates) {
       const ctx = decoder.decode(rs.requestCtx);
@@ -440,19 +586,72 @@ export class RaftNode {
     }
   }
 
+  /**
+   * Committed conf changes take effect in the core as they are handed out for applying (the
+   * core refuses a second change until then). Changes at or below `confIndex` are already in
+   * the configuration the core started from (a replay after restart) and are skipped.
+   */
+  private applyConfChanges(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange || e.index <= this.confIndex || e.data.length === 0) continue;
+      const change = decodeMemberChange(e.data);
+      const r = this.raw.raft;
+      const leaving = change.type === ConfChangeType.RemoveNode && change.nodeId !== this.id ? r.prs.progress.get(change.nodeId) : undefined;
+      if (leaving && r.state === StateType.Leader) {
+        // It will hear nothing more from us: keep telling it the commit index for a while so it
+        // can apply its own removal and stop (a removed node that never learns just stays idle:
+        // PreVote and CheckQuorum keep it from disrupting the cluster).
+        const address = this.peerAddresses().get(change.nodeId);
+        if (address) this.farewells.set(change.nodeId, { address, match: leaving.match, untilTick: this.ticks + 4 * this.cfg.electionTimeoutTicks });
+      }
+      this.raw.applyConfChange(toConfChange(change));
+      this.coreMembers = applyMemberChange(this.coreMembers, change, e.index);
+      this.confIndex = e.index;
+      this.confHistory.push({ index: e.index, conf: confStateOf(this.coreMembers) });
+      this.transport.setPeers(this.peerAddresses());
+    }
+  }
+
+  /** Leader: the commit index to removed followers (as far as each holds the log). */
+  private sendFarewells(): void {
+    if (this.farewells.size === 0) return;
+    const r = this.raw.raft;
+    for (const [id, f] of this.farewells) {
+      if (this.ticks > f.untilTick || r.state !== StateType.Leader || r.prs.progress.has(id)) {
+        this.farewells.delete(id);
+        this.transport.setPeers(this.peerAddresses());
+        continue;
+      }
+      if (this.ticks % this.cfg.heartbeatTimeoutTicks !== 0) continue;
+      this.transport.send([message({ type: MessageType.Heartbeat, to: id, from: this.id, term: r.term, commit: Math.min(f.match, r.log.committed) })]);
+    }
+  }
+
   private onApplied(results: Applied[]): void {
-    for (const r of results) if (r.command.origin === this.id) this.settleProposal(r.command.seq, r.result);
+    let removedAt = 0;
+    for (const r of results) {
+      if (r.origin === this.id) this.settleProposal(r.seq, r.result);
+      if (r.change) {
+        this.cfg.onMembership?.(r.change, r.index, this.applier.members);
+        if (r.change.type === ConfChangeType.RemoveNode && r.change.nodeId === this.id) removedAt = r.index;
+      }
+    }
+    // Removed (and not added back later in the same batch): this node's part is over.
+    if (removedAt > 0 && !isMember(this.applier.members, this.id) && !this.removed) {
+      this.removed = true;
+      this.cfg.onRemoved?.(removedAt);
+    }
     this.maybeSnapshot();
   }
 
   /** Starts a background snapshot + compaction when enough was applied since the last one. */
-  private maybeSnapshot(): void {
+  private maybeSnapshot(force = false): void {
     if (this.snapshotting || this.installing || this.stopped || this.fatal) return;
-    if (this.applier.applied - this.storage.snapshot().metadata.index < this.cfg.snapshotEntries) return;
-    const confState = this.storage.initialState().confState;
+    const since = this.applier.applied - this.storage.snapshot().metadata.index;
+    if (since < (force ? 1 : this.cfg.snapshotEntries)) return;
     this.snapshotting = (async () => {
       const started = performance.now();
-      const meta = await this.snaps.create(this.currentEngine, (i) => this.storage.term(i), confState);
+      const meta = await this.snaps.create(this.currentEngine, (i) => this.storage.term(i), (i) => this.confAt(i));
       // An install may have moved the log past it meanwhile: then this one is obsolete.
       if (meta.index > this.storage.snapshot().metadata.index && meta.index <= this.storage.lastIndex()) {
         await this.storage.compact(toRaftSnapshot(meta), this.cfg.snapshotCatchUpEntries);
@@ -466,14 +665,34 @@ export class RaftNode {
       });
   }
 
+  /** The configuration in force after applying through `index` (not before the last snapshot). */
+  private confAt(index: number): ConfState {
+    let conf = this.confHistory[0].conf;
+    for (const h of this.confHistory) if (h.index <= index) conf = h.conf;
+    return structuredClone(conf);
+  }
+
   /** Keeps the newest snapshot, and any being streamed. */
   private pruneSnapshots(): void {
     const newest = this.storage.snapshot().metadata.index;
+    // Configurations older than the newest snapshot's are never asked for again.
+    while (this.confHistory.length > 1 && this.confHistory[1].index <= newest) this.confHistory.shift();
     for (const index of this.snaps.indexes()) if (index < newest && !this.streaming.has(index)) this.snaps.remove(index);
   }
 
   /** Leader: streams the snapshot of a MsgSnap to its follower and reports how it went. */
   private streamSnapshot(m: Message): void {
+    if (m.snapshot!.data.length === 0) {
+      // The bootstrap snapshot has no files: take a real one now; the core asks again after
+      // the failure report, by when storage holds the new snapshot.
+      this.maybeSnapshot(true);
+      queueMicrotask(() => {
+        if (this.stopped) return;
+        this.raw.reportSnapshot(m.to, false);
+        this.schedule();
+      });
+      return;
+    }
     const index = snapshotIndexOf(m.snapshot!.data);
     const address = this.transport.addressOf(m.to);
     this.streaming.set(index, (this.streaming.get(index) ?? 0) + 1);
@@ -516,8 +735,13 @@ export class RaftNode {
       this.snaps.beginInstall(index);
       this.currentEngine.close();
       this.currentEngine = Engine.openFromCheckpoint(join(this.snaps.path(index), 'engine'), join(this.cfg.dataDir, 'engine'));
-      this.applier.install(this.currentEngine, index);
+      this.applier.install(this.currentEngine, index, initialRecord(snap.metadata.confState));
       await this.storage.installSnapshot(snap);
+      // The core took the snapshot's configuration; the record in the checkpoint matches it.
+      this.coreMembers = this.applier.members;
+      this.confIndex = Math.max(index, this.coreMembers.confIndex);
+      this.confHistory = [{ index, conf: structuredClone(snap.metadata.confState) }];
+      this.transport.setPeers(this.peerAddresses());
       this.snaps.endInstall();
       this.cfg.onSnapshot?.('installed', index, { ms: Math.round(performance.now() - started) });
     } finally {

@@ -40,6 +40,8 @@ export class WalStorage implements Storage {
   private constructor(
     private readonly wal: Wal,
     private snap: Snapshot,
+    /** The configuration the core starts with (at the state machine's applied index). */
+    private readonly conf: ConfState,
   ) {
     this.offset = wal.firstIndex();
     this.base = { index: snap.metadata.index, term: snap.metadata.term };
@@ -47,10 +49,12 @@ export class WalStorage implements Storage {
 
   /**
    * Loads the WAL's entries. `snapshot` describes the state the log continues from (an empty one
-   * at index 0 with the initial configuration for a new cluster).
+   * at index 0 with the initial configuration for a new cluster). `conf` is the configuration
+   * the core starts with — the state machine's, which may be past the snapshot's (the driver
+   * then skips the conf changes it already holds when they are handed out again).
    */
-  static async open(wal: Wal, snapshot: Snapshot): Promise<WalStorage> {
-    const s = new WalStorage(wal, snapshot);
+  static async open(wal: Wal, snapshot: Snapshot, conf: ConfState = snapshot.metadata.confState): Promise<WalStorage> {
+    const s = new WalStorage(wal, snapshot, structuredClone(conf));
     invariant(wal.firstIndex() <= snapshot.metadata.index + 1, () => `WAL starts at ${wal.firstIndex()}, after the snapshot at ${snapshot.metadata.index}: entries are missing`);
     for (let lo = wal.firstIndex(); lo <= wal.lastIndex(); ) {
       const batch = await wal.entries(lo, wal.lastIndex() + 1, WAL_READ_BYTES_MAX);
@@ -63,7 +67,7 @@ export class WalStorage implements Storage {
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: this.wal.hardState(), confState: structuredClone(this.snap.metadata.confState) };
+    return { hardState: this.wal.hardState(), confState: structuredClone(this.conf) };
   }
 
   firstIndex(): number {

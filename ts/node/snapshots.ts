@@ -91,14 +91,14 @@ export class SnapshotStore {
   }
 
   /**
-   * Checkpoints the engine and records the snapshot. `termOf(index)` and `confState` describe
-   * the log at the checkpoint's applied index, which is only known once the checkpoint exists.
+   * Checkpoints the engine and records the snapshot. `termOf(index)` and `confOf(index)`
+   * describe the log at the checkpoint's applied index, only known once the checkpoint exists.
    */
-  async create(engine: Engine, termOf: (index: number) => number, confState: ConfState): Promise<SnapshotMeta> {
+  async create(engine: Engine, termOf: (index: number) => number, confOf: (index: number) => ConfState): Promise<SnapshotMeta> {
     const tmp = join(this.dir, `create-${process.pid}-${Date.now()}.tmp`);
     mkdirSync(tmp);
     const index = await engine.checkpoint(join(tmp, 'engine'));
-    const meta: SnapshotMeta = { index, term: termOf(index), confState };
+    const meta: SnapshotMeta = { index, term: termOf(index), confState: confOf(index) };
     this.seal(tmp, meta);
     return meta;
   }

@@ -18,6 +18,16 @@ export interface PeerAddress {
   port: number;
 }
 
+/** `host:port` → address (throws on anything else). */
+export function parsePeerAddress(raw: string): PeerAddress {
+  const at = raw.lastIndexOf(':');
+  const port = Number(raw.slice(at + 1));
+  if (at <= 0 || raw.slice(at + 1).length === 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`address must be host:port, got ${JSON.stringify(raw)}`);
+  return { host: raw.slice(0, at), port };
+}
+
+export const formatPeerAddress = (a: PeerAddress): string => `${a.host}:${a.port}`;
+
 export interface PeerTransportOptions {
   id: number;
   listen: PeerAddress;
@@ -95,6 +105,26 @@ export class PeerTransport {
     return this.outbound.get(id)?.address;
   }
 
+  /**
+   * Makes the outbound peers exactly `peers` (minus this node), as membership changes: new ones
+   * are dialed, removed ones disconnected, a changed address redialed.
+   */
+  setPeers(peers: ReadonlyMap<number, PeerAddress>): void {
+    for (const [id, peer] of this.outbound) {
+      const address = peers.get(id);
+      if (address && address.host === peer.address.host && address.port === peer.address.port) continue;
+      this.outbound.delete(id);
+      clearTimeout(peer.timer);
+      peer.socket?.destroy();
+    }
+    for (const [id, address] of peers) {
+      if (id === this.opts.id || this.outbound.has(id)) continue;
+      const peer = new Outbound(id, address, this.opts.reconnectMinMs ?? 20);
+      this.outbound.set(id, peer);
+      if (this.server) this.connect(peer);
+    }
+  }
+
   isUp(id: number): boolean {
     return this.outbound.get(id)?.up ?? false;
   }
@@ -155,7 +185,7 @@ export class PeerTransport {
       // 'close' follows and schedules the reconnect.
     });
     socket.on('close', () => {
-      if (peer.socket !== socket) return;
+      if (peer.socket !== socket || this.outbound.get(peer.id) !== peer) return;
       peer.socket = undefined;
       if (peer.up) {
         peer.up = false;

@@ -1,0 +1,93 @@
+/**
+ * `quorumkv start --join URL`: a new, empty node asks a running cluster to add it (as a learner)
+ * and learns where the members are. The data then arrives by snapshot and log. The members'
+ * peer addresses are kept in `<data>/peers.json`, so the node restarts without the endpoint;
+ * a node that already holds data never joins again.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatPeerAddress, type PeerAddress, parsePeerAddress } from '../transport/peer';
+
+const RETRY_MS_MAX = 2000;
+const JOIN_TIMEOUT_MS = 120_000;
+
+interface MemberInfo {
+  id: number;
+  learner: boolean;
+  peer: string | null;
+  client: string | null;
+}
+
+export function peersFile(dataDir: string): string {
+  return join(dataDir, 'peers.json');
+}
+
+export function loadPeers(dataDir: string): Map<number, PeerAddress> | undefined {
+  const path = peersFile(dataDir);
+  if (!existsSync(path)) return undefined;
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+  return new Map(Object.entries(doc).map(([id, a]) => [Number(id), parsePeerAddress(a)]));
+}
+
+function savePeers(dataDir: string, peers: Map<number, PeerAddress>): void {
+  mkdirSync(dataDir, { recursive: true });
+  const path = peersFile(dataDir);
+  writeFileSync(`${path}.tmp`, JSON.stringify(Object.fromEntries([...peers].map(([id, a]) => [String(id), formatPeerAddress(a)]))));
+  renameSync(`${path}.tmp`, path);
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * Adds node `id` (peer `peer`, client `client`) to the cluster behind `endpoint` as a learner,
+ * unless it is a member already, and returns every member's peer address (this node's too).
+ * Retries while the cluster has no leader or another change is pending.
+ */
+export async function joinCluster(dataDir: string, endpoint: string, id: number, peer: PeerAddress, client: PeerAddress, log: (event: string, f: Record<string, unknown>) => void): Promise<Map<number, PeerAddress>> {
+  const base = endpoint.replace(/\/$/, '');
+  const deadline = Date.now() + JOIN_TIMEOUT_MS;
+  let waitMs = 100;
+  for (;;) {
+    let problem: string;
+    try {
+      const list = await call(`${base}/v1/cluster/members`);
+      if (list.status === 200) {
+        const members = list.body.members as MemberInfo[];
+        const self = members.find((m) => m.id === id);
+        if (self && self.peer !== null && self.peer !== formatPeerAddress(peer)) {
+          throw new Error(`n${id} is already a member with peer address ${self.peer}, not ${formatPeerAddress(peer)}`);
+        }
+        if (self) {
+          const peers = new Map<number, PeerAddress>(members.filter((m) => m.peer !== null).map((m) => [m.id, parsePeerAddress(m.peer!)]));
+          peers.set(id, peer);
+          savePeers(dataDir, peers);
+          log('joined', { id, endpoint: base, members: members.map((m) => m.id), learner: self.learner });
+          return peers;
+        }
+        const add = await call(`${base}/v1/cluster/members`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id, peer: formatPeerAddress(peer), client: formatPeerAddress(client), learner: true }),
+        });
+        // Added: the next round lists us. 409 member_exists: someone added us meanwhile.
+        if (add.status === 201 || add.body.error === undefined) continue;
+        const code = (add.body.error as { code?: string }).code;
+        if (code === 'member_exists') continue;
+        if (add.status < 500 && code !== 'membership_change_pending') throw new Error(`the cluster refused to add n${id}: ${JSON.stringify(add.body.error)}`);
+        problem = `add answered ${add.status} ${code}`;
+      } else {
+        problem = `member list answered ${list.status}`;
+      }
+    } catch (err) {
+      if (!(err instanceof TypeError) && (err as Error).name !== 'TimeoutError') throw err;
+      problem = `${base} unreachable: ${(err as Error).message}`;
+    }
+    if (Date.now() > deadline) throw new Error(`could not join through ${base} within ${JOIN_TIMEOUT_MS} ms: ${problem}`);
+    log('join_retry', { id, reason: problem, inMs: waitMs });
+    await new Promise((r) => setTimeout(r, waitMs));
+    waitMs = Math.min(waitMs * 2, RETRY_MS_MAX);
+  }
+}
