@@ -1,6 +1,6 @@
 /** Limits, invariants and the snapshot hook of the core, outside the paper's scenarios. */
 import test from 'ava';
-import { InvariantError, MemoryStorage, MessageType, ProgressState, RawNode, StateType, mulberry32 } from '../../ts/raft';
+import { ConfChangeType, InvariantError, MemoryStorage, MessageType, ProgressState, RawNode, StateType, mulberry32 } from '../../ts/raft';
 import { Net, bytes } from './net';
 
 test('config: the election timeout must exceed the heartbeat timeout', (t) => {
@@ -29,6 +29,23 @@ test('a single node commits its own entries only after advance() reports them pe
   node.advance(rd);
   t.is(node.raft.log.committed, 1);
   t.deepEqual(node.ready().committedEntries.map((e) => e.index), [1]);
+});
+
+test('a lone voter with a learner answers ReadIndex at once: learners are not asked to confirm leadership', (t) => {
+  // Found by the chaos suite's membership nemesis: voters {1} plus a learner that is down, and
+  // every linearizable read timed out waiting for a heartbeat round nobody in the quorum answers.
+  const storage = MemoryStorage.withVoters([1]);
+  const node = new RawNode({ id: 1, storage, random: mulberry32(1), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 });
+  node.campaign();
+  const rd = node.ready();
+  storage.append(rd.entries);
+  if (rd.hardState) storage.setHardState(rd.hardState);
+  node.advance(rd);
+  node.applyConfChange({ type: ConfChangeType.AddLearnerNode, nodeId: 2 });
+  node.advance(node.ready());
+  node.readIndex(bytes('r1'));
+  const reads = node.ready().readStates;
+  t.deepEqual(reads.map((r) => [r.index, Buffer.from(r.requestCtx).toString()]), [[1, 'r1']]);
 });
 
 test('inflightMsgsMax bounds the appends in flight to a follower whose acks are lost', (t) => {

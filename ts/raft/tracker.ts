@@ -23,8 +23,12 @@ export class ProgressTracker {
     return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
   }
 
+  /**
+   * One voter: its own vote and its own log are a quorum. Learners do not count — they never
+   * confirm leadership or commit anything (a lone voter with learners must not wait for them).
+   */
   isSingleton(): boolean {
-    return this.voters.size === 1 && this.learners.size === 0;
+    return this.voters.size === 1;
   }
 
   quorum(): number {
