@@ -1,7 +1,7 @@
 /**
  * The membership API: list, add (voter or learner), promote a learner, remove.
  *
- *   GET    /v1/cluster/members[?consistency=stale]     → {"members":[...], "leader", "confIndex"}
+ *   GET    /v1/cluster/members[?consistency=stale]     → {"members":[...], "leader", "term", "confIndex"}
  *   POST   /v1/cluster/members {"id","peer","client"?,"learner"?}  → 201 {"member", "members"}
  *   POST   /v1/cluster/members/{id}/promote             → {"member", "members"}
  *   DELETE /v1/cluster/members/{id}                     → {"removed", "members"}
@@ -24,9 +24,9 @@ export async function listMembers(ctx: ApiContext, url: URL): Promise<Reply> {
   return { body: membersBody(ctx) };
 }
 
-function membersBody(ctx: ApiContext): { members: unknown[]; leader: number | null; confIndex: number } {
+function membersBody(ctx: ApiContext): { members: unknown[]; leader: number | null; term: number; confIndex: number } {
   const st = ctx.node.status();
-  return { members: ctx.node.memberList(ctx.client), leader: st.leader || null, confIndex: ctx.node.members().confIndex };
+  return { members: ctx.node.memberList(ctx.client), leader: st.leader || null, term: st.term, confIndex: ctx.node.members().confIndex };
 }
 
 function memberOf(ctx: ApiContext, id: number): unknown {

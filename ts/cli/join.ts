@@ -41,15 +41,25 @@ async function call(url: string, init: RequestInit = {}): Promise<{ status: numb
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+export interface Joined {
+  /** Every member's peer address (this node's too). */
+  peers: Map<number, PeerAddress>;
+  /** The cluster's term once this node was a member (see `RaftNodeConfig.joinTerm`). */
+  term: number;
+}
+
 /**
  * Adds node `id` (peer `peer`, client `client`) to the cluster behind `endpoint` as a learner,
- * unless it is a member already, and returns every member's peer address (this node's too).
- * Retries while the cluster has no leader or another change is pending.
+ * unless it is a member already. Retries while the cluster has no leader or another change is
+ * pending.
  */
-export async function joinCluster(dataDir: string, endpoint: string, id: number, peer: PeerAddress, client: PeerAddress, log: (event: string, f: Record<string, unknown>) => void): Promise<Map<number, PeerAddress>> {
+export async function joinCluster(dataDir: string, endpoint: string, id: number, peer: PeerAddress, client: PeerAddress, log: (event: string, f: Record<string, unknown>) => void): Promise<Joined> {
   const base = endpoint.replace(/\/$/, '');
   const deadline = Date.now() + JOIN_TIMEOUT_MS;
   let waitMs = 100;
+  // Once we asked to be added, the list names us with the address as the listing node reaches
+  // us (its own routing may differ from our --peer-listen): the id check is for before that.
+  let asked = false;
   for (;;) {
     let problem: string;
     try {
@@ -57,16 +67,18 @@ export async function joinCluster(dataDir: string, endpoint: string, id: number,
       if (list.status === 200) {
         const members = list.body.members as MemberInfo[];
         const self = members.find((m) => m.id === id);
-        if (self && self.peer !== null && self.peer !== formatPeerAddress(peer)) {
+        if (self && !asked && self.peer !== null && self.peer !== formatPeerAddress(peer)) {
           throw new Error(`n${id} is already a member with peer address ${self.peer}, not ${formatPeerAddress(peer)}`);
         }
         if (self) {
           const peers = new Map<number, PeerAddress>(members.filter((m) => m.peer !== null).map((m) => [m.id, parsePeerAddress(m.peer!)]));
           peers.set(id, peer);
           savePeers(dataDir, peers);
-          log('joined', { id, endpoint: base, members: members.map((m) => m.id), learner: self.learner });
-          return peers;
+          const term = Number(list.body.term ?? 0);
+          log('joined', { id, endpoint: base, members: members.map((m) => m.id), learner: self.learner, term });
+          return { peers, term };
         }
+        asked = true;
         const add = await call(`${base}/v1/cluster/members`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

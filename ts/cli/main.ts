@@ -20,7 +20,8 @@ usage:
       one node; --cluster names the voters a new cluster starts with (--peer-listen must match
       this node's entry); --join adds a new, empty node to a running cluster through any
       member's client endpoint: it joins as a learner, receives the data by snapshot and log,
-      and becomes a voter once caught up (unless --learner). A snapshot is taken (and the log
+      and becomes a voter once caught up (unless --learner); with --join, a --cluster map only
+      says where members are reached. A snapshot is taken (and the log
       compacted, keeping --snapshot-catchup entries) every --snapshot-entries
   quorumkv get KEY [--stale]             read a key (linearizable unless --stale)
   quorumkv put KEY JSON [--if-revision N] write a value (JSON text)
@@ -77,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const required of ['id', 'data', 'listen', 'peer-listen'] as const) {
         if (!values[required]) throw new Error(`start needs --${required} (see quorumkv help)`);
       }
-      if (!values.cluster === !values.join) throw new Error('start needs either --cluster (a new cluster) or --join URL (a new node of a running one)');
+      if (!values.cluster && !values.join) throw new Error('start needs --cluster (a new cluster) or --join URL (a new node of a running one)');
       if (values.learner && !values.join) throw new Error('--learner goes with --join');
       const id = parseNodeId(values.id!);
       const peer = parseAddress(values['peer-listen']!);

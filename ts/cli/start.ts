@@ -19,7 +19,7 @@ export interface StartOptions {
   id: number;
   dataDir: string;
   listen: PeerAddress;
-  /** Bootstrap voters and their peer addresses (`--cluster`); empty with `join`. */
+  /** Bootstrap voters and their peer addresses (`--cluster`); with `join`, only addresses. */
   members: Map<number, PeerAddress>;
   peerListen: PeerAddress;
   /** A client endpoint of a running cluster to join (a new node). */
@@ -75,21 +75,24 @@ export function walFaultsFromEnv(raw: string | undefined): { failSyncAt?: number
 }
 
 /** Where the node's peers are: `--cluster`, or what joining learned (kept in peers.json). */
-async function addressBook(opts: StartOptions): Promise<Map<number, PeerAddress>> {
-  if (!opts.join) return opts.members;
-  const known = loadPeers(opts.dataDir);
-  if (known) return known;
-  if (existsSync(opts.dataDir) && existsSync(`${opts.dataDir}/engine`)) {
-    throw new Error(`${opts.dataDir} holds data but no peers.json: start it with --cluster, not --join`);
+async function addressBook(opts: StartOptions): Promise<{ peers: Map<number, PeerAddress>; joinTerm?: number }> {
+  if (!opts.join) return { peers: opts.members };
+  let peers = loadPeers(opts.dataDir);
+  let joinTerm: number | undefined;
+  if (!peers) {
+    if (existsSync(`${opts.dataDir}/engine`)) throw new Error(`${opts.dataDir} holds data but no peers.json: start it with --cluster, not --join`);
+    ({ peers, term: joinTerm } = await joinCluster(opts.dataDir, opts.join, opts.id, opts.peerListen, opts.listen, log));
   }
-  return joinCluster(opts.dataDir, opts.join, opts.id, opts.peerListen, opts.listen, log);
+  // With --join, a --cluster map only routes: it overrides where members are reached.
+  for (const [id, address] of opts.members) peers.set(id, address);
+  return { peers, joinTerm };
 }
 
 export async function start(opts: StartOptions): Promise<void> {
   let stopping = false;
   const walFaults = walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS);
   if (Object.keys(walFaults).length > 0) log('test_faults', { id: opts.id, walFaults });
-  const members = await addressBook(opts);
+  const { peers: members, joinTerm } = await addressBook(opts);
   let stop: (signal: string) => Promise<void> = async () => undefined;
   let removed = false;
   const node = await RaftNode.open({
@@ -97,6 +100,7 @@ export async function start(opts: StartOptions): Promise<void> {
     dataDir: opts.dataDir,
     members,
     joining: opts.join !== undefined,
+    joinTerm,
     walFaults,
     snapshotEntries: opts.snapshotEntries,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
@@ -157,11 +161,9 @@ function promoteWhenCaughtUp(node: RaftNode, id: number): NodeJS.Timeout {
   let asking = false;
   const timer = setInterval(() => {
     const st = node.status();
-    if (!st.learner) {
-      if (node.members().voters.includes(id)) clearInterval(timer);
-      return;
-    }
-    if (asking || st.leader === 0 || st.appliedIndex === 0 || st.commitIndex - st.appliedIndex > PROMOTE_LAG_ENTRIES_MAX) return;
+    // Not a learner (yet): a snapshot from before this node was (re-)added may still name it a
+    // voter until the log catches up, so keep watching until a promotion succeeded.
+    if (!st.learner || asking || st.leader === 0 || st.appliedIndex === 0 || st.commitIndex - st.appliedIndex > PROMOTE_LAG_ENTRIES_MAX) return;
     asking = true;
     node.changeMembership(ConfChangeType.AddNode, id).then(
       () => {

@@ -49,6 +49,12 @@ export interface RaftNodeConfig {
    * configuration and waits for the leader's snapshot (instead of bootstrapping `members`).
    */
   joining?: boolean;
+  /**
+   * Joining with no state: the cluster's term when it was added. The node records that it has
+   * voted in that term, so it grants no vote in any term up to it — its id may have belonged to
+   * a member whose data (and votes) were wiped, and one vote per term must hold across that.
+   */
+  joinTerm?: number;
   tickMs?: number;
   electionTimeoutTicks?: number;
   heartbeatTimeoutTicks?: number;
@@ -127,7 +133,7 @@ export class RaftNode {
   private queuedReads: Waiter<void>[] = [];
   private readonly reads = new Map<string, Waiter<void>[]>();
   private readsPending = 0;
-  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot' | 'walFaults' | 'onMembership' | 'onRemoved'>> &
+  private readonly cfg: Required<Omit<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot' | 'walFaults' | 'onMembership' | 'onRemoved' | 'joinTerm'>> &
     Pick<RaftNodeConfig, 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved'>;
   /** Membership changes waiting for the next run (one MsgProp each). */
   private queuedConfChanges: { seq: number; payload: Buffer }[] = [];
@@ -248,6 +254,8 @@ export class RaftNode {
     } else if (cfg.joining && applied === 0 && wal.lastIndex() < wal.firstIndex()) {
       // Nothing yet: no configuration either, until the leader's snapshot brings one.
       initial = { metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } }, data: new Uint8Array() };
+      const hs = wal.hardState();
+      if (cfg.joinTerm !== undefined && hs.term < cfg.joinTerm) await wal.append([], { term: cfg.joinTerm, vote: cfg.id, commit: 0 });
     } else {
       const index = BOOTSTRAP_INDEX;
       initial = { metadata: { index, term: 1, confState: { voters: [...cfg.members.keys()].sort((a, b) => a - b), learners: [] } }, data: new Uint8Array() };
@@ -321,7 +329,7 @@ export class RaftNode {
   /** Proposes a command; resolves with its result once applied here. */
   propose(command: Omit<Command, 'origin' | 'seq'>): Promise<ApplyResult> {
     if (this.fatal) return Promise.reject(this.fatal);
-    if (this.stopped) return Promise.reject(new UnavailableError('node is shutting down'));
+    if (this.stopped || this.removed) return Promise.reject(new UnavailableError(this.removed ? 'this node was removed from the cluster' : 'node is shutting down'));
     if (this.queuedProposals.length >= this.cfg.proposalsPerTurnMax) return Promise.reject(new UnavailableError('too many proposals queued'));
     const seq = ++this.seq;
     const payload = encodeCommand({ ...command, origin: this.id, seq });
@@ -342,7 +350,7 @@ export class RaftNode {
    */
   transferLeadership(to: number, timeoutMs = 4 * this.cfg.electionTimeoutTicks * this.cfg.tickMs): Promise<number> {
     if (this.fatal) return Promise.reject(this.fatal);
-    if (this.stopped) return Promise.reject(new UnavailableError('node is shutting down'));
+    if (this.stopped || this.removed) return Promise.reject(new UnavailableError(this.removed ? 'this node was removed from the cluster' : 'node is shutting down'));
     const st = this.raw.status();
     if (st.lead === to) return Promise.resolve(st.term);
     if (st.lead === 0) return Promise.reject(new UnavailableError('no leader to hand over from; retry'));
@@ -429,7 +437,7 @@ export class RaftNode {
   /** Resolves when local state reflects every write acknowledged before the call (ReadIndex). */
   readBarrier(): Promise<void> {
     if (this.fatal) return Promise.reject(this.fatal);
-    if (this.stopped) return Promise.reject(new UnavailableError('node is shutting down'));
+    if (this.stopped || this.removed) return Promise.reject(new UnavailableError(this.removed ? 'this node was removed from the cluster' : 'node is shutting down'));
     if (this.readsPending >= this.cfg.readsPendingMax) return Promise.reject(new UnavailableError('too many reads pending'));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter<void> = {
@@ -639,6 +647,7 @@ export class RaftNode {
     // Removed (and not added back later in the same batch): this node's part is over.
     if (removedAt > 0 && !isMember(this.applier.members, this.id) && !this.removed) {
       this.removed = true;
+      this.failPending();
       this.cfg.onRemoved?.(removedAt);
     }
     this.maybeSnapshot();
@@ -748,6 +757,20 @@ export class RaftNode {
       this.installing = false;
     }
     this.pruneSnapshots();
+  }
+
+  /**
+   * Removed: nothing will confirm what is waiting here. Reads were not served (retry
+   * elsewhere); writes may still commit through the others, so their outcome is unknown.
+   */
+  private failPending(): void {
+    for (const w of this.queuedReads.splice(0)) this.settleRead(w, new UnavailableError('this node was removed from the cluster; retry on a member'));
+    for (const [ctx, waiters] of this.reads) {
+      this.reads.delete(ctx);
+      for (const w of waiters) this.settleRead(w, new UnavailableError('this node was removed from the cluster; retry on a member'));
+    }
+    this.queuedProposals = [];
+    for (const [seq] of this.proposals) this.settleProposal(seq, undefined, new TimeoutError('this node was removed from the cluster before the write was confirmed; its outcome is unknown'));
   }
 
   private settleProposal(seq: number, result: ApplyResult | undefined, err?: Error): void {
