@@ -8,6 +8,7 @@
 import { rmSync } from 'node:fs';
 import test from 'ava';
 import { liveChildren } from '../cluster/procs';
+import { reportLingeringHandles } from '../helpers/lingering';
 import { parseNemesis } from './nemesis';
 import { type ChaosResult, runChaos } from './runner';
 
@@ -16,6 +17,7 @@ const CASES: { nemesis: string; seconds: number; seed: number }[] = [
   { nemesis: 'pause', seconds: 20, seed: 12 },
   { nemesis: 'partition', seconds: 20, seed: 13 },
   { nemesis: 'disk', seconds: 20, seed: 14 },
+  { nemesis: 'member', seconds: 20, seed: 16 },
   { nemesis: 'all', seconds: 40, seed: 15 },
 ];
 
@@ -27,6 +29,7 @@ function summary(r: ChaosResult): string {
 // Each run shuts its cluster down; this is the backstop that no node outlives the file (a
 // leftover child keeps the worker from exiting). It counts as a failure, not a cleanup.
 test.after.always('no node process outlives the suite', () => {
+  reportLingeringHandles('chaos');
   const left = [...liveChildren];
   for (const c of left) c.kill('SIGKILL');
   if (left.length > 0) throw new Error(`${left.length} node process(es) were still running after the chaos runs: pids ${left.map((c) => c.pid).join(', ')}`);

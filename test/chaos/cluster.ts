@@ -15,12 +15,15 @@ export class ChaosNode {
   paused = false;
   private readonly log: WriteStream;
 
+  readonly dataDir: string;
+
   constructor(
     readonly id: number,
     readonly clientPort: number,
-    args: string[],
+    private readonly args: string[],
     logPath: string,
   ) {
+    this.dataDir = args[args.indexOf('--data') + 1];
     this.proc = new Proc(id, clientPort, args);
     this.log = createWriteStream(logPath, { flags: 'a' });
     this.proc.onLine = (line) => {
@@ -41,6 +44,16 @@ export class ChaosNode {
     this.paused = false;
     this.proc.spawn(env);
     await this.proc.until((e) => e.event === 'ready');
+  }
+
+  /**
+   * From the next start on, the node (its data wiped) joins through `clientPort`; its
+   * `--cluster` map then only routes (through this suite's proxies).
+   */
+  joinThrough(clientPort: number): void {
+    const at = this.args.indexOf('--join');
+    if (at >= 0) this.args.splice(at, 2);
+    this.args.push('--join', `http://127.0.0.1:${clientPort}`);
   }
 
   async kill(): Promise<void> {

@@ -8,13 +8,19 @@
  * - disk-fsync: restart a node so that its nth fdatasync fails — it must stop (exit 70, a
  *   `fatal` line), never carry on; then it restarts cleanly;
  * - disk-torn: restart a node so that its nth write group is half written and the process
- *   aborts, as a crash mid-write leaves the log; it must recover on restart.
+ *   aborts, as a crash mid-write leaves the log; it must recover on restart;
+ * - member-replace: remove a random member (the leader too) through another node's API — it
+ *   must apply its removal and stop — then wipe its data and start it again with `--join`: it
+ *   must come back as a learner, receive a snapshot and be promoted to voter.
  * Violations of those expectations are collected in `problems`.
  */
+import { rmSync } from 'node:fs';
+import { Agent } from 'node:http';
 import type { Random } from '../../ts/raft/random';
 import type { ChaosCluster, ChaosNode } from './cluster';
+import { httpJson } from './workload';
 
-export const FAULTS = ['kill', 'kill-leader', 'pause', 'partition-minority', 'partition-leader', 'partition-bridge', 'disk-fsync', 'disk-torn'] as const;
+export const FAULTS = ['kill', 'kill-leader', 'pause', 'partition-minority', 'partition-leader', 'partition-bridge', 'disk-fsync', 'disk-torn', 'member-replace'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export const NEMESIS_GROUPS: Record<string, readonly Fault[]> = {
@@ -22,6 +28,7 @@ export const NEMESIS_GROUPS: Record<string, readonly Fault[]> = {
   pause: ['pause'],
   partition: ['partition-minority', 'partition-leader', 'partition-bridge'],
   disk: ['disk-fsync', 'disk-torn'],
+  member: ['member-replace'],
   all: FAULTS,
 };
 
@@ -137,6 +144,8 @@ export class Nemesis {
       }
       case 'disk-fsync':
         return this.diskFault(fault, 'failSyncAt', holdMs);
+      case 'member-replace':
+        return this.replaceMember(fault);
       case 'disk-torn':
         return this.diskFault(fault, 'tornWriteAt', holdMs);
     }
@@ -179,6 +188,54 @@ export class Nemesis {
     }
     this.note(fault, `restart n${target.id} cleanly`);
     await target.start();
+  }
+
+  /**
+   * Removes a random member through another live node (retrying while the outcome is unknown
+   * or the cluster is busy), checks that it stopped itself, then brings it back empty with
+   * `--join` and waits for its promotion.
+   */
+  private async replaceMember(fault: Fault): Promise<void> {
+    const target = this.randomNode();
+    const via = this.shuffle(this.cluster.nodes.filter((n) => n !== target && n.alive).map((n) => n.id)).map((id) => this.cluster.node(id))[0];
+    const stepMs = 250;
+    const deadline = this.opts.now() + 20_000;
+    this.note(fault, `remove n${target.id} through n${via.id}`);
+    const agent = new Agent({ keepAlive: false });
+    try {
+      for (;;) {
+        const res = await httpJson(agent, via.clientPort, 'DELETE', `/v1/cluster/members/n${target.id}`, undefined, 10_000).catch((err: Error & { code?: string }) => ({ status: 0, body: { error: { code: err.code } } }));
+        const code = (res.body as { error?: { code?: string } } | undefined)?.error?.code;
+        // 404 after an unknown outcome (504, dropped connection): the earlier try went through.
+        if (res.status === 200 || code === 'unknown_member') break;
+        if (![0, 409, 503, 504].includes(res.status) || (res.status === 409 && code !== 'membership_change_pending')) {
+          throw new Error(`removing n${target.id}: ${res.status} ${JSON.stringify(res.body)}`);
+        }
+        if (this.opts.now() > deadline) throw new Error(`removing n${target.id} did not succeed within 20 s (last: ${res.status} ${code})`);
+        await delay(stepMs);
+      }
+    } finally {
+      agent.destroy();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([target.proc.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000)))]);
+    clearTimeout(timer);
+    if (!exited) {
+      this.problems.push(`n${target.id} did not stop within 10 s of its removal`);
+      await target.kill();
+    } else {
+      this.note(fault, `n${target.id} stopped: exit ${exited.code ?? exited.signal}`);
+      if (exited.code !== 0 || !target.proc.events.some((e) => e.event === 'removed')) this.problems.push(`n${target.id} after its removal: exit ${exited.code ?? exited.signal}, expected exit 0 after a "removed" line`);
+    }
+    // Back as a new, empty node: its data is gone, it joins through a member.
+    rmSync(target.dataDir, { recursive: true, force: true });
+    target.joinThrough(via.clientPort);
+    this.note(fault, `n${target.id} wiped, rejoining through n${via.id}`);
+    await target.start();
+    const promoted = await Promise.race([target.proc.until((e) => e.event === 'promoted'), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 30_000)))]);
+    clearTimeout(timer);
+    if (!promoted) throw new Error(`n${target.id} was not promoted to voter within 30 s of rejoining`);
+    this.note(fault, `n${target.id} rejoined and promoted`);
   }
 
   private leaderOrRandom(): ChaosNode {
