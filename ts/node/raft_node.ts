@@ -18,6 +18,12 @@
  * `snapshotCatchUpEntries` for followers slightly behind. Followers further behind get the
  * snapshot streamed (`snapshot_stream.ts`) beside the regular peer connection; a follower
  * installs a received snapshot between Readies, bracketed so a crash leaves old or new state.
+ *
+ * Membership (`membership.ts`): a committed conf change takes effect in the core when handed
+ * out for applying (one at a time, the core's rule), and the peer transport follows; the
+ * applier records the resulting membership with the data. A leader keeps sending a removed
+ * follower the commit index for a while so it can apply its removal; a node that applies its
+ * own removal reports it (`onRemoved`) and fails what waits on it.
  */
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -90,8 +96,6 @@ export interface RaftNodeConfig {
  * carries the configuration. (TiKV starts its regions the same way.)
  */
 export const BOOTSTRAP_INDEX = 1;
-
-
 
 export class UnavailableError extends QuorumError {
   constructor(message: string) {
