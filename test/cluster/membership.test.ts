@@ -64,6 +64,11 @@ test('the cluster grows 3 → 5 by --join and shrinks back to 3 under a write lo
   const n5 = await cluster.join(dir, 5, n2);
   await n5.until((e) => e.event === 'promoted');
   t.is(roles(await call(n3, 'GET', '/v1/cluster/members')), '1V,2V,3V,4V,5V');
+  // Every member's client address is recorded: the joiners' came with their addition, the
+  // founding members (whose --cluster entries name only peers) published theirs.
+  for (const p of [n1, n2, n3]) await p.until((e) => e.event === 'published');
+  const listed = (await call(n3, 'GET', '/v1/cluster/members')).json.members as { id: number; client: string }[];
+  t.deepEqual(listed.map((m) => m.client), cluster.procs.map((p) => `127.0.0.1:${p.port}`));
   const ackedWhileGrowing = load.acked.length;
 
   // The new members serve linearizable reads of what was acknowledged before they joined.

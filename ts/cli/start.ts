@@ -124,10 +124,12 @@ export async function start(opts: StartOptions): Promise<void> {
   ctx.client.port = api.port;
   log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
   const promoting = opts.join && !opts.learner ? promoteWhenCaughtUp(node, opts.id) : undefined;
+  const publishing = publishWhenMember(node, opts.id, ctx.client);
   stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     clearInterval(promoting);
+    clearInterval(publishing);
     log('stopping', { id: opts.id, signal });
     await api.close();
     // A leader hands over first, so clients see a new leader at once instead of waiting out an
@@ -176,6 +178,36 @@ function promoteWhenCaughtUp(node: RaftNode, id: number): NodeJS.Timeout {
       },
     );
   }, PROMOTE_CHECK_MS);
+  timer.unref();
+  return timer;
+}
+
+const PUBLISH_CHECK_MS = 500;
+
+/**
+ * Once this node is a member with a known leader, it records its client address in the
+ * membership record unless it is already there (so `member list` shows every endpoint, also of
+ * the founding members, whose --cluster entries name only peer addresses).
+ */
+function publishWhenMember(node: RaftNode, id: number, client: PeerAddress): NodeJS.Timeout {
+  let asking = false;
+  const address = `${client.host}:${client.port}`;
+  const timer = setInterval(() => {
+    const rec = node.members();
+    const member = rec.voters.includes(id) || rec.learners.includes(id);
+    if (asking || !member || node.status().leader === 0) return;
+    if (rec.addresses[String(id)]?.client === address) {
+      clearInterval(timer);
+      return;
+    }
+    asking = true;
+    node.publishClient(client).then(
+      () => log('published', { id, client: address }),
+      (err: Error & { code?: string }) => log('publish_retry', { id, code: err.code, message: err.message }),
+    ).finally(() => {
+      asking = false;
+    });
+  }, PUBLISH_CHECK_MS);
   timer.unref();
   return timer;
 }

@@ -12,7 +12,7 @@ import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { isDeepStrictEqual } from 'node:util';
 import { type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
-import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord } from './membership';
+import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
 type Current = { revision: number; value: Buffer } | null;
 
@@ -26,11 +26,12 @@ export type ApplyResult =
   | { kind: 'delete'; deleted: boolean; revision: number }
   | { kind: 'mismatch'; currentRevision: number }
   | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] }
-  | { kind: 'member'; index: number; members: MembersRecord };
+  | { kind: 'member'; index: number; members: MembersRecord }
+  | { kind: 'published'; index: number };
 
 export interface Applied {
   index: number;
-  /** The node that proposed the entry and its request number there. */
+  /** The proposing process (its random origin token) and its request number there. */
   origin: number;
   seq: number;
   result: ApplyResult;
@@ -126,6 +127,14 @@ export class Applier {
       invariant(e.type === EntryType.Normal, () => `entry ${e.index} has unknown type ${String(e.type)}`);
       const command = decodeCommand(e.data);
       const applied = (result: ApplyResult): Applied => ({ index: e.index, origin: command.origin, seq: command.seq, result });
+      if (command.op === Op.Publish) {
+        // Not a configuration change: only where clients reach a member (no-op for non-members).
+        const [id, client] = command.key.split(' ');
+        members = publishClient(members, Number(id), client ?? '', e.index);
+        ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(members) });
+        results.push(applied({ kind: 'published', index: e.index }));
+        continue;
+      }
       if (command.op === Op.Txn) {
         const lookup = (key: string): Current => (overlay.has(key) ? overlay.get(key)! : this.read(key));
         results.push(applied(applyTxn(command.txn!, e.index, lookup, overlay, ops)));

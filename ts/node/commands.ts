@@ -6,6 +6,9 @@
  *             | [value (u32 + bytes)]                       (value only for put)
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
+ * `origin` is a random token drawn at each process start, not the node id: entries a previous
+ * run (or a wiped predecessor with the same id) proposed can still be applied after a restart,
+ * and must not answer this run's requests that happen to reuse their `seq`.
  */
 import { QuorumError } from '../errors';
 
@@ -14,6 +17,8 @@ export enum Op {
   Delete = 2,
   /** Compare, then run the success or failure ops, atomically. */
   Txn = 3,
+  /** A node announces its client address (`key`: "<node id> <host:port>"). */
+  Publish = 4,
 }
 
 export interface Compare {
@@ -134,7 +139,7 @@ export function decodeCommand(data: Uint8Array): Command {
   if (buf.length < 14) fail('too short');
   let at = 0;
   const op = buf[at++] as Op;
-  if (op !== Op.Put && op !== Op.Delete && op !== Op.Txn) fail(`unknown op ${op}`);
+  if (op !== Op.Put && op !== Op.Delete && op !== Op.Txn && op !== Op.Publish) fail(`unknown op ${op}`);
   const flags = buf[at++];
   const origin = buf.readUInt32LE(at);
   at += 4;

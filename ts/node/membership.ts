@@ -134,6 +134,13 @@ export function applyMemberChange(rec: MembersRecord, change: MemberChange, inde
   return { confIndex: index, voters: sorted(voters), learners: sorted(learners), addresses };
 }
 
+/** The record with member `id`'s client address set (what `Op.Publish` does). */
+export function publishClient(rec: MembersRecord, id: number, client: string, index: number): MembersRecord {
+  if (!isMember(rec, id)) return rec;
+  const prev = rec.addresses[String(id)] ?? {};
+  return { ...rec, addresses: { ...rec.addresses, [String(id)]: { ...prev, client } }, confIndex: rec.confIndex };
+}
+
 export function confStateOf(rec: MembersRecord): ConfState {
   return { voters: [...rec.voters], learners: [...rec.learners] };
 }

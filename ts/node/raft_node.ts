@@ -38,7 +38,7 @@ import { sendSnapshot } from '../transport/snapshot_stream';
 import { SnapshotStore, snapshotIndexOf, toRaftSnapshot } from './snapshots';
 import { type Applied, type ApplyResult, Applier, storedMembers } from './applier';
 import { applyMemberChange, confStateOf, decodeMemberChange, encodeMemberChange, initialRecord, isMember, type MemberChange, type MembersRecord, toConfChange } from './membership';
-import { type Command, encodeCommand } from './commands';
+import { type Command, encodeCommand, Op } from './commands';
 import { WalStorage } from './raft_storage';
 
 export interface RaftNodeConfig {
@@ -131,6 +131,11 @@ export class RaftNode {
   private stopped = false;
   private fatal: Error | undefined;
   private seq = 0;
+  /**
+   * Marks this process's proposals (see commands.ts): random per start, so entries proposed by
+   * an earlier run of this node never settle this run's requests. 1 in 2^32 to collide.
+   */
+  private readonly origin = randomInt(1, 2 ** 32);
   private readSeq = 0;
   private queuedProposals: { seq: number; payload: Buffer }[] = [];
   private readonly proposals = new Map<number, Waiter<ApplyResult>>();
@@ -336,7 +341,7 @@ export class RaftNode {
     if (this.stopped || this.removed) return Promise.reject(new UnavailableError(this.removed ? 'this node was removed from the cluster' : 'node is shutting down'));
     if (this.queuedProposals.length >= this.cfg.proposalsPerTurnMax) return Promise.reject(new UnavailableError('too many proposals queued'));
     const seq = ++this.seq;
-    const payload = encodeCommand({ ...command, origin: this.id, seq });
+    const payload = encodeCommand({ ...command, origin: this.origin, seq });
     return new Promise<ApplyResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.proposals.delete(seq);
@@ -390,6 +395,11 @@ export class RaftNode {
     return this.applier.members;
   }
 
+  /** Records this node's client address in the membership record (through the log). */
+  async publishClient(client: PeerAddress): Promise<void> {
+    await this.propose({ op: Op.Publish, key: `${this.id} ${formatPeerAddress(client)}` });
+  }
+
   /** The members with their role and addresses (`selfClient`: this node's client address). */
   memberList(selfClient?: PeerAddress): { id: number; name: string; learner: boolean; peer: string | null; client: string | null }[] {
     const rec = this.applier.members;
@@ -424,7 +434,7 @@ export class RaftNode {
       throw new ConflictError('membership_change_pending', `the change at index ${r.pendingConfIndex} is not applied yet; one change at a time`);
     }
     const seq = ++this.seq;
-    const payload = encodeMemberChange({ type, nodeId, origin: this.id, seq, peer: addresses.peer ?? '', client: addresses.client ?? '' });
+    const payload = encodeMemberChange({ type, nodeId, origin: this.origin, seq, peer: addresses.peer ?? '', client: addresses.client ?? '' });
     const result = await new Promise<ApplyResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.proposals.delete(seq);
@@ -642,7 +652,7 @@ export class RaftNode {
   private onApplied(results: Applied[]): void {
     let removedAt = 0;
     for (const r of results) {
-      if (r.origin === this.id) this.settleProposal(r.seq, r.result);
+      if (r.origin === this.origin) this.settleProposal(r.seq, r.result);
       if (r.change) {
         this.cfg.onMembership?.(r.change, r.index, this.applier.members);
         if (r.change.type === ConfChangeType.RemoveNode && r.change.nodeId === this.id) removedAt = r.index;
