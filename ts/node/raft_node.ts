@@ -337,7 +337,7 @@ export class RaftNode {
 
   /** Proposes a command; resolves with its result once applied here. */
   propose(command: Omit<Command, 'origin' | 'seq'>): Promise<ApplyResult> {
-    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.fatal) return Promise.reject(this.stoppedByFailure());
     if (this.stopped || this.removed) return Promise.reject(new UnavailableError(this.removed ? 'this node was removed from the cluster' : 'node is shutting down'));
     if (this.queuedProposals.length >= this.cfg.proposalsPerTurnMax) return Promise.reject(new UnavailableError('too many proposals queued'));
     const seq = ++this.seq;
@@ -358,7 +358,7 @@ export class RaftNode {
    * campaign at once) and resolves with the term once this node sees `to` lead.
    */
   transferLeadership(to: number, timeoutMs = 4 * this.cfg.electionTimeoutTicks * this.cfg.tickMs): Promise<number> {
-    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.fatal) return Promise.reject(this.stoppedByFailure());
     if (this.stopped || this.removed) return Promise.reject(new UnavailableError(this.removed ? 'this node was removed from the cluster' : 'node is shutting down'));
     const st = this.raw.status();
     if (st.lead === to) return Promise.resolve(st.term);
@@ -419,7 +419,7 @@ export class RaftNode {
    * or another change is still pending (the core allows one at a time).
    */
   async changeMembership(type: ConfChangeType, nodeId: number, addresses: { peer?: string; client?: string } = {}): Promise<MembersRecord> {
-    if (this.fatal) throw this.fatal;
+    if (this.fatal) throw this.stoppedByFailure();
     if (this.stopped) throw new UnavailableError('node is shutting down');
     const rec = this.applier.members;
     const voter = rec.voters.includes(nodeId);
@@ -450,7 +450,7 @@ export class RaftNode {
 
   /** Resolves when local state reflects every write acknowledged before the call (ReadIndex). */
   readBarrier(): Promise<void> {
-    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.fatal) return Promise.reject(this.stoppedByFailure());
     if (this.stopped || this.removed) return Promise.reject(new UnavailableError(this.removed ? 'this node was removed from the cluster' : 'node is shutting down'));
     if (this.readsPending >= this.cfg.readsPendingMax) return Promise.reject(new UnavailableError('too many reads pending'));
     return new Promise<void>((resolve, reject) => {
@@ -586,7 +586,8 @@ export class RaftNode {
       this.reads.delete(ctx);
       this.applier.waitFor(rs.index).then(
         () => waiters.forEach((w) => this.settleRead(w)),
-        (err: Error) => waiters.forEach((w) => this.settleRead(w, err)),
+        // The engine failed (the node is stopping): the read was not served; retry elsewhere.
+        (err: Error) => waiters.forEach((w) => this.settleRead(w, new UnavailableError(`the state machine failed: ${err.message}`))),
       );
     }
     this.raw.advance(rd);
@@ -803,6 +804,14 @@ export class RaftNode {
     this.readsPending--;
     if (err) w.reject(err);
     else w.resolve();
+  }
+
+  /**
+   * What a request arriving after a fatal failure gets: it was never proposed, so it is known
+   * not to be applied (503; the process is about to exit, retry elsewhere).
+   */
+  private stoppedByFailure(): UnavailableError {
+    return new UnavailableError(`the node stopped after a storage failure (${(this.fatal as Error & { code?: string }).code ?? this.fatal!.message}); retry on another node`);
   }
 
   private fail(err: Error): void {
