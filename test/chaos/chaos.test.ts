@@ -8,7 +8,6 @@
 import { rmSync } from 'node:fs';
 import test from 'ava';
 import { liveChildren } from '../cluster/procs';
-import { reportLingeringHandles } from '../helpers/lingering';
 import { parseNemesis } from './nemesis';
 import { type ChaosResult, runChaos } from './runner';
 
@@ -29,7 +28,6 @@ function summary(r: ChaosResult): string {
 // Each run shuts its cluster down; this is the backstop that no node outlives the file (a
 // leftover child keeps the worker from exiting). It counts as a failure, not a cleanup.
 test.after.always('no node process outlives the suite', () => {
-  reportLingeringHandles('chaos');
   const left = [...liveChildren];
   for (const c of left) c.kill('SIGKILL');
   if (left.length > 0) throw new Error(`${left.length} node process(es) were still running after the chaos runs: pids ${left.map((c) => c.pid).join(', ')}`);

@@ -38,16 +38,7 @@ export class Proc {
     const child = spawn(process.execPath, ['--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child = child;
     liveChildren.add(child);
-    child.once('exit', () => {
-      liveChildren.delete(child);
-      // A helper process the node started (e.g. tsx's esbuild service) can outlive a kill -9
-      // and hold the node's stdout/stderr open, which would keep this process alive. Output
-      // still in flight gets a second to arrive, then the pipes are closed from this side.
-      setTimeout(() => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      }, 1000).unref();
-    });
+    child.once('exit', () => liveChildren.delete(child));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.onLine?.(line);
       try {
