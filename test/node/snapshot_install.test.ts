@@ -1,12 +1,13 @@
 /**
  * Snapshot install is bracketed by a marker so a crash at any point restarts into the old state
  * or the new one: a snapshot received but not yet being installed is ignored at restart, an
- * install interrupted half way (engine directory already gone) is finished at restart.
+ * install interrupted half way (engine directory already gone) is finished at restart. A log
+ * that does not start after a snapshot (or the bootstrap one) is refused rather than misread.
  */
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { Engine } from '../../ts/native';
+import { Engine, Wal } from '../../ts/native';
 import { decodeStored, encodeStored } from '../../ts/node/commands';
 import { BOOTSTRAP_INDEX, RaftNode } from '../../ts/node/raft_node';
 import { SnapshotStore } from '../../ts/node/snapshots';
@@ -58,4 +59,18 @@ test('an install interrupted after the engine was removed is finished at restart
   t.is(new SnapshotStore(follower).pendingInstall(), undefined, 'the marker is gone once finished');
   // And again: a restart after a finished install starts from the snapshot.
   t.deepEqual(await statusAfterOpen(follower), { applied: 10, snapshotIndex: 10, firstLogIndex: 11, value: '"v10"' });
+});
+
+test('a data directory whose log starts at index 1 without a snapshot (an older layout) is refused, not misread', async (t) => {
+  const dataDir = tempDir(t);
+  mkdirSync(dataDir, { recursive: true });
+  const wal = Wal.open(join(dataDir, 'wal'));
+  await wal.append([{ index: 1, term: 3, data: Buffer.from([0]) }], { term: 3, vote: 1, commit: 1 });
+  wal.close();
+  const err = await t.throwsAsync(RaftNode.open({ id: 2, dataDir, members }));
+  t.is((err as Error & { code?: string }).code, 'DATA_LAYOUT_UNSUPPORTED');
+  // Nothing was changed: the log is still there as written.
+  const again = Wal.open(join(dataDir, 'wal'));
+  t.deepEqual([again.firstIndex(), again.lastIndex(), again.hardState().term], [1, 1, 3]);
+  again.close();
 });

@@ -267,6 +267,13 @@ export class RaftNode {
       if (cfg.joinTerm !== undefined && hs.term < cfg.joinTerm) await wal.append([], { term: cfg.joinTerm, vote: cfg.id, commit: 0 });
     } else {
       const index = BOOTSTRAP_INDEX;
+      if (wal.firstIndex() <= index && wal.lastIndex() >= index) {
+        // Written by a version whose log began at index 1 with no bootstrap snapshot: its entry 1
+        // is not the bootstrap snapshot, and reading it as one would break log matching.
+        wal.close();
+        engine.close();
+        throw new QuorumError('DATA_LAYOUT_UNSUPPORTED', `${cfg.dataDir} holds a log that starts at index ${index} without a snapshot (an older data layout); start this node with an empty data directory`);
+      }
       initial = { metadata: { index, term: 1, confState: { voters: [...cfg.members.keys()].sort((a, b) => a - b), learners: [] } }, data: new Uint8Array() };
       if (wal.lastIndex() < wal.firstIndex() && wal.firstIndex() <= index) await wal.reset(index + 1);
     }
