@@ -19,8 +19,8 @@
  * snapshot streamed (`snapshot_stream.ts`) beside the regular peer connection; a follower
  * installs a received snapshot between Readies, bracketed so a crash leaves old or new state.
  *
- * Membership (`membership.ts`): a committed conf change takes effect in the core when handed
- * out for applying (one at a time, the core's rule), and the peer transport follows; the
+ * Membership (`membership.ts`, `conf_tracker.ts`): a committed conf change takes effect in the
+ * core when handed out for applying (one at a time, the core's rule), and the peer transport follows; the
  * applier records the resulting membership with the data. A leader keeps sending a removed
  * follower the commit index for a while so it can apply its removal; a node that applies its
  * own removal reports it (`onRemoved`) and fails what waits on it.
@@ -32,12 +32,13 @@ import { ConflictError, NotFoundError, QuorumError } from '../errors';
 import { Engine, Wal, type WalOptions } from '../native';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
-import { ConfChangeType, type ConfState, type Entry, EntryType, type Message, message, MessageType, type Ready, type Snapshot, StateType } from '../raft/types';
-import { formatPeerAddress, type PeerAddress, parsePeerAddress, PeerTransport } from '../transport/peer';
+import { ConfChangeType, type Entry, type Message, message, MessageType, type Ready, type Snapshot, StateType } from '../raft/types';
+import { formatPeerAddress, type PeerAddress, PeerTransport } from '../transport/peer';
 import { sendSnapshot } from '../transport/snapshot_stream';
 import { SnapshotStore, snapshotIndexOf, toRaftSnapshot } from './snapshots';
 import { type Applied, type ApplyResult, Applier, storedMembers } from './applier';
-import { applyMemberChange, confStateOf, decodeMemberChange, encodeMemberChange, initialRecord, isMember, type MemberChange, type MembersRecord, toConfChange } from './membership';
+import { ConfTracker } from './conf_tracker';
+import { confStateOf, decodeMemberChange, encodeMemberChange, initialRecord, isMember, type MemberChange, type MembersRecord, toConfChange } from './membership';
 import { type Command, encodeCommand, Op } from './commands';
 import { WalStorage } from './raft_storage';
 
@@ -150,13 +151,7 @@ export class RaftNode {
    * The membership as the Raft core has it: conf changes take effect in the core when their
    * entry is handed out for applying (the applier's record follows when it is applied).
    */
-  private coreMembers: MembersRecord;
-  /** Conf changes at or below this index are already in `coreMembers` (skipped on replay). */
-  private confIndex: number;
-  /** The configuration after each change since the last snapshot, for snapshot metadata. */
-  private confHistory: { index: number; conf: ConfState }[];
-  /** Removed followers still sent the commit index for a while, so they learn their removal. */
-  private readonly farewells = new Map<number, { address: PeerAddress; match: number; untilTick: number }>();
+  private readonly conf: ConfTracker;
   private ticks = 0;
   private removed = false;
   /** A snapshot being created (at most one); an install waits for it. */
@@ -194,9 +189,7 @@ export class RaftNode {
     this.id = cfg.id;
     this.applier = new Applier(engine, initialMembers, (results) => this.onApplied(results), (err) => this.fail(err));
     // The core starts from the configuration at the engine's applied index (see open()).
-    this.coreMembers = this.applier.members;
-    this.confIndex = this.coreMembers.confIndex;
-    this.confHistory = [{ index: 0, conf: confStateOf(this.coreMembers) }];
+    this.conf = new ConfTracker(this.applier.members, cfg.id, cfg.members);
     this.raw = new RawNode({
       id: cfg.id,
       storage,
@@ -210,7 +203,7 @@ export class RaftNode {
     this.transport = new PeerTransport({
       id: cfg.id,
       listen: self,
-      peers: this.peerAddresses(),
+      peers: this.conf.peerAddresses(),
       onMessages: (msgs) => this.onMessages(msgs),
       onUnreachable: (id) => {
         this.raw.reportUnreachable(id);
@@ -284,25 +277,6 @@ export class RaftNode {
     return new RaftNode(cfg, wal, engine, storage, snaps, initialRecord(initial.metadata.confState));
   }
 
-  /** Where each current member is reached: local knowledge first, then the record. */
-  private peerAddresses(): Map<number, PeerAddress> {
-    const out = new Map<number, PeerAddress>();
-    const self = this.cfg.members.get(this.id);
-    if (self) out.set(this.id, self);
-    const ids = [...this.coreMembers.voters, ...this.coreMembers.learners];
-    // A joining node knows no configuration until its snapshot arrives, but must answer the
-    // leader: it reaches everyone it was told about.
-    if (ids.length === 0) ids.push(...this.cfg.members.keys());
-    for (const id of ids) {
-      const local = this.cfg.members.get(id);
-      const recorded = this.coreMembers.addresses[String(id)]?.peer;
-      const address = local ?? (recorded ? parsePeerAddress(recorded) : undefined);
-      if (address) out.set(id, address);
-    }
-    for (const [id, f] of this.farewells) if (!out.has(id)) out.set(id, f.address);
-    return out;
-  }
-
   /**
    * Where the core resumes applying. The engine may be ahead of the persisted commit index (a
    * commit-only hard state is not awaited), never of the log; entries it already holds are
@@ -338,7 +312,7 @@ export class RaftNode {
       snapshotIndex: this.storage.snapshot().metadata.index,
       firstLogIndex: this.storage.firstIndex(),
       state: st.state,
-      learner: this.coreMembers.learners.includes(this.id),
+      learner: this.conf.current.learners.includes(this.id),
     };
   }
 
@@ -618,43 +592,30 @@ export class RaftNode {
 
   /**
    * Committed conf changes take effect in the core as they are handed out for applying (the
-   * core refuses a second change until then). Changes at or below `confIndex` are already in
-   * the configuration the core started from (a replay after restart) and are skipped.
+   * core refuses a second change until then). Changes already in the configuration the core
+   * started from (a replay after restart) are skipped.
    */
   private applyConfChanges(entries: readonly Entry[]): void {
     for (const e of entries) {
-      if (e.type !== EntryType.ConfChange || e.index <= this.confIndex || e.data.length === 0) continue;
-      const change = decodeMemberChange(e.data);
+      const change = this.conf.changeIn(e);
+      if (!change) continue;
       const r = this.raw.raft;
       const leaving = change.type === ConfChangeType.RemoveNode && change.nodeId !== this.id ? r.prs.progress.get(change.nodeId) : undefined;
-      if (leaving && r.state === StateType.Leader) {
-        // It will hear nothing more from us: keep telling it the commit index for a while so it
-        // can apply its own removal and stop (a removed node that never learns just stays idle:
-        // PreVote and CheckQuorum keep it from disrupting the cluster).
-        const address = this.peerAddresses().get(change.nodeId);
-        if (address) this.farewells.set(change.nodeId, { address, match: leaving.match, untilTick: this.ticks + 4 * this.cfg.electionTimeoutTicks });
-      }
+      if (leaving && r.state === StateType.Leader) this.conf.farewell(change.nodeId, leaving.match, this.ticks + 4 * this.cfg.electionTimeoutTicks);
       this.raw.applyConfChange(toConfChange(change));
-      this.coreMembers = applyMemberChange(this.coreMembers, change, e.index);
-      this.confIndex = e.index;
-      this.confHistory.push({ index: e.index, conf: confStateOf(this.coreMembers) });
-      this.transport.setPeers(this.peerAddresses());
+      this.conf.record(change, e.index);
+      this.transport.setPeers(this.conf.peerAddresses());
     }
   }
 
   /** Leader: the commit index to removed followers (as far as each holds the log). */
   private sendFarewells(): void {
-    if (this.farewells.size === 0) return;
+    if (!this.conf.owesFarewells) return;
     const r = this.raw.raft;
-    for (const [id, f] of this.farewells) {
-      if (this.ticks > f.untilTick || r.state !== StateType.Leader || r.prs.progress.has(id)) {
-        this.farewells.delete(id);
-        this.transport.setPeers(this.peerAddresses());
-        continue;
-      }
-      if (this.ticks % this.cfg.heartbeatTimeoutTicks !== 0) continue;
-      this.transport.send([message({ type: MessageType.Heartbeat, to: id, from: this.id, term: r.term, commit: Math.min(f.match, r.log.committed) })]);
-    }
+    const { due, expired } = this.conf.farewellsDue(this.ticks, (id) => r.state === StateType.Leader && !r.prs.progress.has(id));
+    if (expired) this.transport.setPeers(this.conf.peerAddresses());
+    if (this.ticks % this.cfg.heartbeatTimeoutTicks !== 0) return;
+    this.transport.send(due.map((f) => message({ type: MessageType.Heartbeat, to: f.id, from: this.id, term: r.term, commit: Math.min(f.match, r.log.committed) })));
   }
 
   private onApplied(results: Applied[]): void {
@@ -682,7 +643,7 @@ export class RaftNode {
     if (since < (force ? 1 : this.cfg.snapshotEntries)) return;
     this.snapshotting = (async () => {
       const started = performance.now();
-      const meta = await this.snaps.create(this.currentEngine, (i) => this.storage.term(i), (i) => this.confAt(i));
+      const meta = await this.snaps.create(this.currentEngine, (i) => this.storage.term(i), (i) => this.conf.confAt(i));
       // An install may have moved the log past it meanwhile: then this one is obsolete.
       if (meta.index > this.storage.snapshot().metadata.index && meta.index <= this.storage.lastIndex()) {
         await this.storage.compact(toRaftSnapshot(meta), this.cfg.snapshotCatchUpEntries);
@@ -696,18 +657,10 @@ export class RaftNode {
       });
   }
 
-  /** The configuration in force after applying through `index` (not before the last snapshot). */
-  private confAt(index: number): ConfState {
-    let conf = this.confHistory[0].conf;
-    for (const h of this.confHistory) if (h.index <= index) conf = h.conf;
-    return structuredClone(conf);
-  }
-
   /** Keeps the newest snapshot, and any being streamed. */
   private pruneSnapshots(): void {
     const newest = this.storage.snapshot().metadata.index;
-    // Configurations older than the newest snapshot's are never asked for again.
-    while (this.confHistory.length > 1 && this.confHistory[1].index <= newest) this.confHistory.shift();
+    this.conf.prune(newest);
     for (const index of this.snaps.indexes()) if (index < newest && !this.streaming.has(index)) this.snaps.remove(index);
   }
 
@@ -769,10 +722,8 @@ export class RaftNode {
       this.applier.install(this.currentEngine, index, initialRecord(snap.metadata.confState));
       await this.storage.installSnapshot(snap);
       // The core took the snapshot's configuration; the record in the checkpoint matches it.
-      this.coreMembers = this.applier.members;
-      this.confIndex = Math.max(index, this.coreMembers.confIndex);
-      this.confHistory = [{ index, conf: structuredClone(snap.metadata.confState) }];
-      this.transport.setPeers(this.peerAddresses());
+      this.conf.reset(this.applier.members, index, snap.metadata.confState);
+      this.transport.setPeers(this.conf.peerAddresses());
       this.snaps.endInstall();
       this.cfg.onSnapshot?.('installed', index, { ms: Math.round(performance.now() - started) });
     } finally {
