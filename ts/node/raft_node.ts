@@ -20,10 +20,10 @@
  * installs a received snapshot between Readies, bracketed so a crash leaves old or new state.
  *
  * Membership (`membership.ts`, `conf_tracker.ts`): a committed conf change takes effect in the
- * core when handed out for applying (one at a time, the core's rule), and the peer transport follows; the
- * applier records the resulting membership with the data. A leader keeps sending a removed
- * follower the commit index for a while so it can apply its removal; a node that applies its
- * own removal reports it (`onRemoved`) and fails what waits on it.
+ * core when handed out for applying (one at a time, the core's rule), and the peer transport
+ * follows; the applier records the resulting membership with the data. A leader keeps sending
+ * a removed follower the commit index for a while so it can apply its removal; a node that
+ * applies its own removal reports it (`onRemoved`) and fails what waits on it.
  */
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
