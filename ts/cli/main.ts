@@ -16,13 +16,14 @@ usage:
   quorumkv start --id n1 --data DIR --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:7101
                  (--cluster n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103
                   | --join http://HOST:PORT [--learner])
-                 [--snapshot-entries 10000] [--snapshot-catchup 1000]
+                 [--snapshot-entries 10000] [--snapshot-bytes 67108864] [--snapshot-catchup 1000]
       one node; --cluster names the voters a new cluster starts with (--peer-listen must match
       this node's entry); --join adds a new, empty node to a running cluster through any
       member's client endpoint: it joins as a learner, receives the data by snapshot and log,
       and becomes a voter once caught up (unless --learner); with --join, a --cluster map only
-      says where members are reached. A snapshot is taken (and the log
-      compacted, keeping --snapshot-catchup entries) every --snapshot-entries
+      says where members are reached. A snapshot is taken (and the log compacted, keeping
+      --snapshot-catchup entries) every --snapshot-entries entries or --snapshot-bytes bytes of
+      entries, whichever comes first
   quorumkv get KEY [--stale]             read a key (linearizable unless --stale)
   quorumkv put KEY JSON [--if-revision N] write a value (JSON text)
   quorumkv del KEY [--if-revision N]     delete a key
@@ -67,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
           join: { type: 'string' },
           learner: { type: 'boolean', default: false },
           'snapshot-entries': { type: 'string', default: '10000' },
+          'snapshot-bytes': { type: 'string', default: String(64 << 20) },
           'snapshot-catchup': { type: 'string', default: '1000' },
           help: { type: 'boolean' },
         },
@@ -85,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       const members = values.cluster ? parseCluster(values.cluster) : new Map([[id, peer]]);
       const self = members.get(id);
       if (!self || self.host !== peer.host || self.port !== peer.port) throw new Error(`--peer-listen ${values['peer-listen']} must match n${id}'s entry in --cluster`);
-      const count = (name: 'snapshot-entries' | 'snapshot-catchup', min: number) => {
+      const count = (name: 'snapshot-entries' | 'snapshot-catchup' | 'snapshot-bytes', min: number) => {
         const n = Number(values[name]);
         if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
         return n;
@@ -99,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
         join: values.join,
         learner: values.learner,
         snapshotEntries: count('snapshot-entries', 1),
+        snapshotLogBytes: count('snapshot-bytes', 1),
         snapshotCatchUpEntries: count('snapshot-catchup', 0),
       });
       return -1; // keeps running until a signal

@@ -27,6 +27,7 @@ export interface StartOptions {
   /** Joining: stay a learner (do not ask for promotion). */
   learner?: boolean;
   snapshotEntries?: number;
+  snapshotLogBytes?: number;
   snapshotCatchUpEntries?: number;
 }
 
@@ -103,6 +104,7 @@ export async function start(opts: StartOptions): Promise<void> {
     joinTerm,
     walFaults,
     snapshotEntries: opts.snapshotEntries,
+    snapshotLogBytes: opts.snapshotLogBytes,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
     onSnapshot: (event, index, detail) => log(`snapshot_${event}`, { id: opts.id, index, ...detail }),
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),

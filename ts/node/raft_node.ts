@@ -13,7 +13,8 @@
  * MsgProp and one ReadIndex request. Limits: `proposalsPerTurnMax`, `readsPendingMax`.
  * A WAL or engine failure is fatal: `onFatal` is called and the node stops driving the core.
  *
- * Snapshots (`snapshots.ts`): once `snapshotEntries` entries were applied since the last one,
+ * Snapshots (`snapshots.ts`): once `snapshotEntries` entries (or `snapshotLogBytes` bytes of
+ * entries) were applied since the last one,
  * the engine is checkpointed in the background and the log compacted, keeping
  * `snapshotCatchUpEntries` for followers slightly behind. Followers further behind get the
  * snapshot streamed (`snapshot_stream.ts`) beside the regular peer connection; a follower
@@ -71,6 +72,8 @@ export interface RaftNodeConfig {
   readsPendingMax?: number;
   /** Take a snapshot and compact the log once this many entries were applied since the last. */
   snapshotEntries?: number;
+  /** ... or once the entries applied since the last snapshot hold this many bytes. */
+  snapshotLogBytes?: number;
   /** Entries kept in the log before a snapshot, so slightly lagging followers need no snapshot. */
   snapshotCatchUpEntries?: number;
   /** Most bytes a received snapshot may hold. */
@@ -153,6 +156,8 @@ export class RaftNode {
    */
   private readonly conf: ConfTracker;
   private ticks = 0;
+  /** Bytes of entries handed out for applying since the last snapshot began. */
+  private logBytesSinceSnapshot = 0;
   private removed = false;
   /** A snapshot being created (at most one); an install waits for it. */
   private snapshotting: Promise<void> | undefined;
@@ -181,6 +186,7 @@ export class RaftNode {
       proposalsPerTurnMax: 8192,
       readsPendingMax: 65536,
       snapshotEntries: 10_000,
+      snapshotLogBytes: 64 << 20,
       snapshotCatchUpEntries: 1_000,
       snapshotBytesMax: 64 * 2 ** 30,
       joining: false,
@@ -559,6 +565,7 @@ export class RaftNode {
     }
     this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
     this.applyConfChanges(rd.committedEntries);
+    for (const e of rd.committedEntries) this.logBytesSinceSnapshot += e.data.length;
     this.applier.push(rd.committedEntries);
     for (const rs of rd.readStates) {
       const ctx = decoder.decode(rs.requestCtx);
@@ -640,7 +647,9 @@ export class RaftNode {
   private maybeSnapshot(force = false): void {
     if (this.snapshotting || this.installing || this.stopped || this.fatal) return;
     const since = this.applier.applied - this.storage.snapshot().metadata.index;
-    if (since < (force ? 1 : this.cfg.snapshotEntries)) return;
+    if (since < 1) return;
+    if (!force && since < this.cfg.snapshotEntries && this.logBytesSinceSnapshot < this.cfg.snapshotLogBytes) return;
+    this.logBytesSinceSnapshot = 0;
     this.snapshotting = (async () => {
       const started = performance.now();
       const meta = await this.snaps.create(this.currentEngine, (i) => this.storage.term(i), (i) => this.conf.confAt(i));
@@ -723,6 +732,7 @@ export class RaftNode {
       await this.storage.installSnapshot(snap);
       // The core took the snapshot's configuration; the record in the checkpoint matches it.
       this.conf.reset(this.applier.members, index, snap.metadata.confState);
+      this.logBytesSinceSnapshot = 0;
       this.transport.setPeers(this.conf.peerAddresses());
       this.snaps.endInstall();
       this.cfg.onSnapshot?.('installed', index, { ms: Math.round(performance.now() - started) });

@@ -1,0 +1,57 @@
+/**
+ * A snapshot is taken once the entries applied since the last one reach `snapshotEntries` —
+ * or `snapshotLogBytes` bytes, whichever comes first (a few large values must not let the log
+ * grow unbounded in bytes while staying under the entry count).
+ */
+import test from 'ava';
+import { Op } from '../../ts/node/commands';
+import { RaftNode } from '../../ts/node/raft_node';
+import { StateType } from '../../ts/raft';
+import { tempDir } from '../helpers/tmp';
+
+async function singleNode(t: import('ava').ExecutionContext, cfg: { snapshotEntries: number; snapshotLogBytes: number }) {
+  const created: number[] = [];
+  let onCreated: (index: number) => void = () => undefined;
+  const firstSnapshot = new Promise<number>((resolve) => (onCreated = resolve));
+  let onLeader: () => void = () => undefined;
+  const leading = new Promise<void>((resolve) => (onLeader = resolve));
+  const node = await RaftNode.open({
+    id: 1,
+    dataDir: tempDir(t),
+    members: new Map([[1, { host: '127.0.0.1', port: 0 }]]),
+    ...cfg,
+    onSoftState: (_lead, state) => {
+      if (state === StateType.Leader) onLeader();
+    },
+    onSnapshot: (event, index) => {
+      if (event !== 'created') return;
+      created.push(index);
+      onCreated(index);
+    },
+  });
+  t.teardown(() => node.close());
+  await node.start();
+  await leading;
+  return { node, created, firstSnapshot };
+}
+
+const value = (bytes: number) => Buffer.from(JSON.stringify('x'.repeat(bytes - 2)));
+
+test('the log bytes since the last snapshot trigger one before the entry count does', async (t) => {
+  const { node, firstSnapshot } = await singleNode(t, { snapshotEntries: 1_000_000, snapshotLogBytes: 64 << 10 });
+  // 40 writes of 4 KiB: 160 KiB of entries, far below a million entries.
+  for (let i = 0; i < 40; i++) await node.propose({ op: Op.Put, key: `k${i}`, value: value(4096) });
+  const index = await firstSnapshot;
+  // Taken once 64 KiB were applied: after about 16 of the writes, not at the end.
+  t.true(index >= 16 && index <= 42, `first snapshot at ${index}`);
+  t.true(node.status().snapshotIndex >= index);
+});
+
+test('small entries below both limits take no snapshot; the entry count alone takes one', async (t) => {
+  const { node, created, firstSnapshot } = await singleNode(t, { snapshotEntries: 30, snapshotLogBytes: 64 << 20 });
+  for (let i = 0; i < 20; i++) await node.propose({ op: Op.Put, key: `k${i}`, value: value(10) });
+  t.deepEqual(created, [], 'fewer than 30 entries and a few hundred bytes: no snapshot yet');
+  for (let i = 20; i < 40; i++) await node.propose({ op: Op.Put, key: `k${i}`, value: value(10) });
+  const index = await firstSnapshot;
+  t.true(index >= 31 && index <= 45, `first snapshot at ${index}`);
+});
