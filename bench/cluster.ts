@@ -1,66 +1,28 @@
 /**
  * `npm run bench:cluster`: a 3-node quorumkv cluster (compiled, `npm install` first) under load
- * from autocannon (HTTP/1.1) and h2load (HTTP/2, Debian's nghttp2-client), 64 connections,
- * 100-byte values; then a 3-member etcd (Debian's etcd-server) through its JSON gateway with the
- * same autocannon load, in the same run, and the ratios. `bash scripts/setup-bench.sh` installs
- * h2load and etcd.
+ * from autocannon and wrk (HTTP/1.1) and h2load (HTTP/2, Debian's nghttp2-client), 64
+ * connections, 100-byte values; then a 3-member etcd (Debian's etcd-server) through its JSON
+ * gateway with the same autocannon and wrk loads, in the same run, and the ratios. First of all it
+ * measures the floor: a node:http server that does no work at all (bench/lib/floor_server.ts)
+ * under the same loads — the most any node:http front end can serve on this machine, and so
+ * the most quorumkv could. The three take turns for `QKV_BENCH_ROUNDS` rounds (3) and the
+ * table holds medians. `bash scripts/setup-bench.sh` installs h2load, wrk and etcd.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import autocannon from 'autocannon';
-import { percentile, printTable, writeResults } from './lib/report';
+import { cannon, cannonOnce, CONNECTIONS, DURATION_S, h2load, type LoadRequest, type Row, wrk } from './lib/load';
+import { freePorts, hasTool, launch, stopAll } from './lib/procs';
+import { median, printTable, type Row as TableRow, writeResults } from './lib/report';
 
-const DURATION_S = Number(process.env.QKV_BENCH_SECONDS ?? 8);
-const CONNECTIONS = 64;
 const KEYS = 1000;
+/** Every system is measured this many times, in turn: this machine's noise is about ±15%. */
+const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
 const VALUE = 'v'.repeat(100);
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
-
-interface Row {
-  [column: string]: string | number;
-  system: string;
-  workload: string;
-  client: string;
-  'ops/s': number;
-  'p50 ms': number;
-  'p99 ms': number;
-  errors: number;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-/** Spawns a process and resolves when a line of its output matches `ready`. */
-function launch(cmd: string, args: string[], ready: RegExp, onLine?: (line: string) => void): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let done = false;
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        onLine?.(line);
-        if (!done && ready.test(line)) {
-          done = true;
-          resolve(child);
-        }
-      });
-    }
-    child.on('exit', (code) => {
-      if (!done) reject(new Error(`${cmd} exited with ${code} before it was ready`));
-    });
-  });
-}
+const FLOOR = join(__dirname, 'lib', 'floor_server.ts');
 
 async function startQuorumkv(dir: string): Promise<{ procs: ChildProcess[]; ports: number[]; leader: number }> {
   const ports = await freePorts(6);
@@ -100,132 +62,135 @@ async function startEtcd(dir: string): Promise<{ procs: ChildProcess[]; ports: n
   return { procs, ports: ports.slice(0, 3) };
 }
 
-async function cannon(system: string, workload: string, url: string, request: (i: number) => { method: 'GET' | 'PUT' | 'POST'; path: string; body?: string }, multiplier = 1): Promise<Row> {
-  let i = 0;
-  const first = request(0);
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    requests: [{
-      method: first.method,
-      setupRequest: (req) => {
-        const r = request(i++);
-        return { ...req, method: r.method, path: r.path, body: r.body, headers: { 'content-type': 'application/json' } };
-      },
-    }],
-  });
-  return {
-    system,
-    workload,
-    client: 'autocannon h1',
-    'ops/s': result.requests.average * multiplier,
-    'p50 ms': result.latency.p50,
-    'p99 ms': result.latency.p99,
-    errors: result.errors + result.non2xx,
-  };
-}
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const keyRequests = (request: (i: number) => LoadRequest) => Array.from({ length: KEYS }, (_, i) => request(i));
 
-function h2load(system: string, workload: string, urls: string[], method: 'GET' | 'PUT' | 'POST', body?: string): Row {
-  const dir = mkdtempSync(join(tmpdir(), 'qkv-h2load-'));
+async function measureFloor(rows: Row[]): Promise<void> {
+  let port = 0;
+  const proc = await launch(process.execPath, ['--import', 'tsx', FLOOR], /^listening \d+/, (line) => {
+    const m = /^listening (\d+)/.exec(line);
+    if (m) port = Number(m[1]);
+  });
   try {
-    const log = join(dir, 'log');
-    const args = ['-c', String(CONNECTIONS), '-m', '1', '-D', String(DURATION_S), '--warm-up-time', '1', '--log-file', log, '-H', 'content-type: application/json'];
-    if (body !== undefined) {
-      writeFileSync(join(dir, 'body'), body);
-      args.push('-d', join(dir, 'body'));
-    }
-    if (method !== 'GET' && method !== 'POST') args.push('-H', `:method: ${method}`);
-    const out = spawnText('h2load', [...args, ...urls]);
-    const rps = Number(/finished in [\d.]+\w*, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN);
-    const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
-    const failed = Number(/requests: .* (\d+) failed/.exec(out)?.[1] ?? 0) + (codes ? Number(codes[3]) + Number(codes[4]) : 0);
-    const latUs = readFileSync(log, 'utf8').trim().split('\n').map((l) => Number(l.split('\t')[2]));
-    return { system, workload, client: 'h2load h2', 'ops/s': rps, 'p50 ms': percentile(latUs, 50) / 1000, 'p99 ms': percentile(latUs, 99) / 1000, errors: failed };
+    const url = `http://127.0.0.1:${port}`;
+    const put = (i: number) => ({ method: 'PUT' as const, path: `/v1/kv/k${i % KEYS}`, body: JSON.stringify({ value: VALUE }) });
+    const get = (i: number) => ({ method: 'GET' as const, path: `/v1/kv/k${i % KEYS}` });
+    rows.push(await cannon('node:http floor', 'write', url, put));
+    rows.push(wrk('node:http floor', 'write', url, keyRequests(put)));
+    rows.push(await cannon('node:http floor', 'read (linearizable)', url, get));
+    rows.push(wrk('node:http floor', 'read (linearizable)', url, keyRequests(get)));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await stopAll([proc]);
   }
 }
 
-function spawnText(cmd: string, args: string[]): string {
-  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
-  return r.stdout;
+async function measureQuorumkv(dir: string, rows: Row[]): Promise<void> {
+  const q = await startQuorumkv(dir);
+  try {
+    const leaderUrl = `http://127.0.0.1:${q.ports[q.leader - 1]}`;
+    const followerUrl = `http://127.0.0.1:${q.ports[q.leader % 3]}`;
+    const put = (i: number) => ({ method: 'PUT' as const, path: `/v1/kv/k${i % KEYS}`, body: JSON.stringify({ value: VALUE }) });
+    const get = (i: number) => ({ method: 'GET' as const, path: `/v1/kv/k${i % KEYS}` });
+    // Preload so reads find every key.
+    await cannonOnce(leaderUrl, KEYS, put);
+    rows.push(await cannon('quorumkv', 'write', leaderUrl, put));
+    rows.push(wrk('quorumkv', 'write', leaderUrl, keyRequests(put)));
+    rows.push(h2load('quorumkv', 'write', Array.from({ length: 100 }, (_, i) => `${leaderUrl}/v1/kv/k${i}`), 'PUT', JSON.stringify({ value: VALUE })));
+    rows.push(await cannon('quorumkv', 'read (linearizable)', leaderUrl, get));
+    rows.push(wrk('quorumkv', 'read (linearizable)', leaderUrl, keyRequests(get)));
+    rows.push(h2load('quorumkv', 'read (linearizable)', Array.from({ length: 100 }, (_, i) => `${leaderUrl}/v1/kv/k${i}`), 'GET'));
+    rows.push(await cannon('quorumkv', 'read (stale, follower)', followerUrl, (i) => ({ method: 'GET', path: `/v1/kv/k${i % KEYS}?consistency=stale` })));
+    rows.push(h2load('quorumkv', 'read (stale, follower)', Array.from({ length: 100 }, (_, i) => `${followerUrl}/v1/kv/k${i}?consistency=stale`), 'GET'));
+    const keys = JSON.stringify({ keys: Array.from({ length: 100 }, (_, i) => `k${i}`) });
+    rows.push(await cannon('quorumkv', 'multi-get keys (100/request)', leaderUrl, () => ({ method: 'POST', path: '/v1/kv/get', body: keys }), 100));
+  } finally {
+    await stopAll(q.procs);
+  }
 }
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
+async function measureEtcd(dir: string, rows: Row[]): Promise<void> {
+  const e = await startEtcd(dir);
+  try {
+    const url = `http://127.0.0.1:${e.ports[0]}`;
+    const put = (i: number) => ({ method: 'POST' as const, path: '/v3/kv/put', body: JSON.stringify({ key: b64(`k${i % KEYS}`), value: b64(VALUE) }) });
+    const get = (i: number) => ({ method: 'POST' as const, path: '/v3/kv/range', body: JSON.stringify({ key: b64(`k${i % KEYS}`) }) });
+    await cannonOnce(url, KEYS, put);
+    rows.push(await cannon('etcd 3.4', 'write', url, put));
+    rows.push(wrk('etcd 3.4', 'write', url, keyRequests(put)));
+    rows.push(await cannon('etcd 3.4', 'read (linearizable)', url, get));
+    rows.push(wrk('etcd 3.4', 'read (linearizable)', url, keyRequests(get)));
+    rows.push(await cannon('etcd 3.4', 'read (serializable)', url, (i) => ({ method: 'POST', path: '/v3/kv/range', body: JSON.stringify({ key: b64(`k${i % KEYS}`), serializable: true }) })));
+  } finally {
+    await stopAll(e.procs);
+  }
+}
+
+/** One row per (system, workload, client): medians over the rounds, and each round's ops/s. */
+function combine(rounds: Row[][]): Row[] {
+  return rounds[0].map((first) => {
+    const same = rounds.map((rows) => rows.find((r) => r.system === first.system && r.workload === first.workload && r.client === first.client)!);
+    return {
+      ...first,
+      'ops/s': median(same.map((r) => r['ops/s'])),
+      'p50 ms': median(same.map((r) => r['p50 ms'])),
+      'p99 ms': median(same.map((r) => r['p99 ms'])),
+      errors: same.reduce((n, r) => n + r.errors, 0),
+      'each round ops/s': same.map((r) => Math.round(r['ops/s'])).join(' / '),
+    };
+  });
+}
+
+/**
+ * quorumkv / etcd for each workload and client (the median of the rounds' ratios, each from
+ * measurements minutes apart), beside the target, the ops/s it takes, and the floor's ratio: a
+ * ratio above the floor's is out of reach of any node:http server here.
+ */
+function ratios(rounds: Row[][]): TableRow[] {
+  const out: TableRow[] = [];
+  const targets: [string, number][] = [['write', 3], ['read (linearizable)', 5]];
+  for (const [workload, target] of targets) {
+    for (const client of ['autocannon h1', 'wrk h1']) {
+      const per = rounds.map((rows) => {
+        const ops = (system: string) => rows.find((r) => r.system === system && r.workload === workload && r.client === client)!['ops/s'];
+        return { q: ops('quorumkv'), e: ops('etcd 3.4'), f: ops('node:http floor') };
+      });
+      out.push({
+        workload,
+        client,
+        'quorumkv / etcd': `${median(per.map((x) => x.q / x.e)).toFixed(2)}×`,
+        target: `≥ ${target}×`,
+        'target ops/s': Math.round(median(per.map((x) => x.e * target))),
+        'floor / etcd': `${median(per.map((x) => x.f / x.e)).toFixed(2)}×`,
+      });
+    }
+  }
+  return out;
+}
 
 async function main() {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: run npm install (or npm run build) first');
-  for (const tool of ['h2load', 'etcd']) {
-    if (spawnSyncStatus('which', [tool]) !== 0) throw new Error(`${tool} is missing: run bash scripts/setup-bench.sh`);
+  for (const tool of ['h2load', 'wrk', 'etcd']) {
+    if (!hasTool(tool)) throw new Error(`${tool} is missing: run bash scripts/setup-bench.sh`);
   }
-  const rows: Row[] = [];
+  const rounds: Row[][] = [];
   const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-cluster-'));
   try {
-    const q = await startQuorumkv(dir);
-    try {
-      const leaderUrl = `http://127.0.0.1:${q.ports[q.leader - 1]}`;
-      const followerUrl = `http://127.0.0.1:${q.ports[q.leader % 3]}`;
-      const put = (i: number) => ({ method: 'PUT' as const, path: `/v1/kv/k${i % KEYS}`, body: JSON.stringify({ value: VALUE }) });
-      // Preload so reads find every key.
-      await cannonOnce(leaderUrl, KEYS, put);
-      rows.push(await cannon('quorumkv', 'write', leaderUrl, put));
-      rows.push(h2load('quorumkv', 'write', Array.from({ length: 100 }, (_, i) => `${leaderUrl}/v1/kv/k${i}`), 'PUT', JSON.stringify({ value: VALUE })));
-      rows.push(await cannon('quorumkv', 'read (linearizable)', leaderUrl, (i) => ({ method: 'GET', path: `/v1/kv/k${i % KEYS}` })));
-      rows.push(h2load('quorumkv', 'read (linearizable)', Array.from({ length: 100 }, (_, i) => `${leaderUrl}/v1/kv/k${i}`), 'GET'));
-      rows.push(await cannon('quorumkv', 'read (stale, follower)', followerUrl, (i) => ({ method: 'GET', path: `/v1/kv/k${i % KEYS}?consistency=stale` })));
-      rows.push(h2load('quorumkv', 'read (stale, follower)', Array.from({ length: 100 }, (_, i) => `${followerUrl}/v1/kv/k${i}?consistency=stale`), 'GET'));
-      const keys = JSON.stringify({ keys: Array.from({ length: 100 }, (_, i) => `k${i}`) });
-      rows.push(await cannon('quorumkv', 'multi-get keys (100/request)', leaderUrl, () => ({ method: 'POST', path: '/v1/kv/get', body: keys }), 100));
-    } finally {
-      for (const p of q.procs) p.kill('SIGTERM');
-    }
-    const e = await startEtcd(dir);
-    try {
-      const url = `http://127.0.0.1:${e.ports[0]}`;
-      const put = (i: number) => ({ method: 'POST' as const, path: '/v3/kv/put', body: JSON.stringify({ key: b64(`k${i % KEYS}`), value: b64(VALUE) }) });
-      await cannonOnce(url, KEYS, put);
-      rows.push(await cannon('etcd 3.4', 'write', url, put));
-      rows.push(await cannon('etcd 3.4', 'read (linearizable)', url, (i) => ({ method: 'POST', path: '/v3/kv/range', body: JSON.stringify({ key: b64(`k${i % KEYS}`) }) })));
-      rows.push(await cannon('etcd 3.4', 'read (serializable)', url, (i) => ({ method: 'POST', path: '/v3/kv/range', body: JSON.stringify({ key: b64(`k${i % KEYS}`), serializable: true }) })));
-    } finally {
-      for (const p of e.procs) p.kill('SIGTERM');
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`round ${round} of ${ROUNDS}`);
+      const rows: Row[] = [];
+      await measureFloor(rows);
+      await measureQuorumkv(join(dir, `q${round}`), rows);
+      await measureEtcd(join(dir, `e${round}`), rows);
+      rounds.push(rows);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  printTable(`Cluster: 3 nodes on one 2-core machine, ${CONNECTIONS} connections, 100-byte values, ${DURATION_S} s each`, rows);
-  const find = (system: string, workload: string) => rows.find((r) => r.system === system && r.workload === workload && r.client === 'autocannon h1')!;
-  const ratios = [
-    { workload: 'write', 'quorumkv / etcd (autocannon)': ratio(find('quorumkv', 'write'), find('etcd 3.4', 'write')), target: '≥ 3×' },
-    { workload: 'read (linearizable)', 'quorumkv / etcd (autocannon)': ratio(find('quorumkv', 'read (linearizable)'), find('etcd 3.4', 'read (linearizable)')), target: '≥ 5×' },
-  ];
-  printTable('Ratios in this run', ratios);
-  writeResults('cluster', { durationSeconds: DURATION_S, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios });
-}
-
-function ratio(a: Row, b: Row): string {
-  return `${(a['ops/s'] / b['ops/s']).toFixed(2)}×`;
-}
-
-function spawnSyncStatus(cmd: string, args: string[]): number {
-  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
-  return spawnSync(cmd, args).status ?? 1;
-}
-
-/** Issues `n` requests once each (preloading), 64 at a time. */
-async function cannonOnce(url: string, n: number, request: (i: number) => { method: 'GET' | 'PUT' | 'POST'; path: string; body?: string }): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      const r = request(next++);
-      const res = await fetch(url + r.path, { method: r.method, body: r.body, headers: { 'content-type': 'application/json' } });
-      if (!res.ok) throw new Error(`preload ${r.path}: ${res.status} ${await res.text()}`);
-    }
-  };
-  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  const rows = combine(rounds);
+  printTable(`Cluster: 3 nodes on one 2-core machine, ${CONNECTIONS} connections, 100-byte values, ${DURATION_S} s each, medians of ${ROUNDS} rounds`, rows);
+  const r = ratios(rounds);
+  printTable('Ratios (median over rounds; floor: a node:http server doing no work, same load)', r);
+  writeResults('cluster', { durationSeconds: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios: r, eachRound: rounds });
 }
 
 main().catch((err) => {

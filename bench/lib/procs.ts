@@ -1,0 +1,54 @@
+/** Processes for the cluster benchmark: free ports, launching until a ready line, tool checks. */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** Spawns a process and resolves when a line of its output matches `ready`. */
+export function launch(cmd: string, args: string[], ready: RegExp, onLine?: (line: string) => void): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let done = false;
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        onLine?.(line);
+        if (!done && ready.test(line)) {
+          done = true;
+          resolve(child);
+        }
+      });
+    }
+    child.on('exit', (code) => {
+      if (!done) reject(new Error(`${cmd} exited with ${code} before it was ready`));
+    });
+  });
+}
+
+/** Runs a tool to completion; its stdout, or an error with its output. */
+export function spawnText(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+export function hasTool(tool: string): boolean {
+  return spawnSync('which', [tool]).status === 0;
+}
+
+/** Sends SIGTERM and resolves once every process has exited. */
+export async function stopAll(procs: ChildProcess[]): Promise<void> {
+  await Promise.all(procs.map((p) => new Promise<void>((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGTERM');
+  })));
+}
