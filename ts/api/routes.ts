@@ -365,7 +365,8 @@ function sendRaw(res: Res, status: number, text: string): void {
 
 /**
  * Headers as a flat [name, value, ...] list: Node takes them as they are, where an object is
- * walked and each name checked and lower-cased again (a measurable share of a small response).
+ * walked and each name checked and lower-cased again (less work; no speed-up beyond this
+ * machine's noise was measured).
  */
 function jsonHeaders(text: string): string[] {
   return ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text))];
