@@ -1,16 +1,18 @@
 //! Engine errors, each with a stable code the binding passes to JavaScript unchanged.
 
-use std::fmt;
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
     /// RocksDB reported an I/O or internal error.
+    #[error("{0}")]
     Io(String),
     /// RocksDB found corrupt data.
+    #[error("{0}")]
     Corrupt(String),
     /// A malformed packed batch or request.
+    #[error("{0}")]
     InvalidArgument(String),
     /// `apply` called with an applied index that does not move forward.
+    #[error("apply at index {requested} does not follow the applied index {current}")]
     ApplyOrder { current: u64, requested: u64 },
 }
 
@@ -24,24 +26,6 @@ impl EngineError {
         }
     }
 }
-
-impl fmt::Display for EngineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EngineError::Io(m) | EngineError::Corrupt(m) | EngineError::InvalidArgument(m) => {
-                f.write_str(m)
-            }
-            EngineError::ApplyOrder { current, requested } => {
-                write!(
-                    f,
-                    "apply at index {requested} does not follow the applied index {current}"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for EngineError {}
 
 impl From<rocksdb::Error> for EngineError {
     fn from(err: rocksdb::Error) -> Self {

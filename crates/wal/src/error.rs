@@ -1,30 +1,37 @@
 //! WAL errors. Each variant maps to one stable code that the binding hands to JavaScript
 //! unchanged (`WalError::code`).
 
-use std::fmt;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WalError {
     /// A record before the tail failed verification: never silently truncated.
+    #[error("corrupt WAL record in {} at offset {offset}: {reason}", file.display())]
     Corrupt {
         file: PathBuf,
         offset: u64,
         reason: String,
     },
     /// An fdatasync (or the write linked to it) failed. The log is poisoned: no further appends.
+    #[error("fdatasync failed: {message}")]
     FsyncFailed { message: String },
     /// The log was poisoned by an earlier fatal error.
+    #[error("WAL stopped after a fatal error: {message}")]
     Fatal { message: String },
     /// An append would leave a hole or reach below the compacted prefix.
+    #[error("{message}")]
     Gap { message: String },
     /// A named limit was exceeded (record bytes, group bytes, segment bytes).
+    #[error("{message}")]
     Limit { message: String },
     /// Malformed argument (bad packed batch, index zero, ...).
+    #[error("{message}")]
     InvalidArgument { message: String },
     /// Any other I/O failure (open, read, rename, ...).
+    #[error("{message}")]
     Io { message: String },
     /// The log was closed.
+    #[error("WAL is closed")]
     Closed,
 }
 
@@ -48,32 +55,5 @@ impl WalError {
         }
     }
 }
-
-impl fmt::Display for WalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WalError::Corrupt {
-                file,
-                offset,
-                reason,
-            } => {
-                write!(
-                    f,
-                    "corrupt WAL record in {} at offset {offset}: {reason}",
-                    file.display()
-                )
-            }
-            WalError::FsyncFailed { message } => write!(f, "fdatasync failed: {message}"),
-            WalError::Fatal { message } => write!(f, "WAL stopped after a fatal error: {message}"),
-            WalError::Gap { message }
-            | WalError::Limit { message }
-            | WalError::InvalidArgument { message }
-            | WalError::Io { message } => f.write_str(message),
-            WalError::Closed => f.write_str("WAL is closed"),
-        }
-    }
-}
-
-impl std::error::Error for WalError {}
 
 pub type Result<T> = std::result::Result<T, WalError>;

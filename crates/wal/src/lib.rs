@@ -186,6 +186,38 @@ impl Wal {
         let bytes = packed.len()
             + count * (record::HEADER_BYTES + record::BODY_FIXED_BYTES - PACKED_HEADER_BYTES)
             + 64;
+        self.check_group_bytes(bytes)?;
+        if let Some(fatal) = &self.shared.state.lock().unwrap().fatal {
+            return Err(WalError::Fatal {
+                message: fatal.clone(),
+            });
+        }
+        let first_allowed = self.shared.state.lock().unwrap().first_index;
+        let mut queue = self.shared.queue.lock().unwrap();
+        self.check_queue(&queue, first_index, first_allowed, count, bytes)?;
+        // Only an accepted append moves the next index (a refused one must leave no trace).
+        if count > 0 {
+            queue.next_index = first_index + count as u64;
+        }
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.queued_bytes += bytes;
+        queue.ops.push_back(Op {
+            ticket,
+            bytes,
+            kind: OpKind::Append {
+                first_index,
+                packed,
+                count,
+                hard_state,
+            },
+        });
+        drop(queue);
+        self.shared.queue_cond.notify_one();
+        Ok(ticket)
+    }
+
+    fn check_group_bytes(&self, bytes: usize) -> Result<()> {
         if bytes > self.shared.group_bytes_max {
             return Err(WalError::Limit {
                 message: format!(
@@ -194,13 +226,19 @@ impl Wal {
                 ),
             });
         }
-        if let Some(fatal) = &self.shared.state.lock().unwrap().fatal {
-            return Err(WalError::Fatal {
-                message: fatal.clone(),
-            });
-        }
-        let first_allowed = self.shared.state.lock().unwrap().first_index;
-        let mut queue = self.shared.queue.lock().unwrap();
+        Ok(())
+    }
+
+    /// Whether the queue takes an append of `count` entries at `first_index` (`bytes` in all):
+    /// open, contiguous with what is queued (or a truncating rewrite), and within queueBytesMax.
+    fn check_queue(
+        &self,
+        queue: &Queue,
+        first_index: u64,
+        first_allowed: u64,
+        count: usize,
+        bytes: usize,
+    ) -> Result<()> {
         if queue.closed {
             return Err(WalError::Closed);
         }
@@ -222,26 +260,7 @@ impl Wal {
                 ),
             });
         }
-        // Only an accepted append moves the next index (a refused one must leave no trace).
-        if count > 0 {
-            queue.next_index = first_index + count as u64;
-        }
-        let ticket = queue.next_ticket;
-        queue.next_ticket += 1;
-        queue.queued_bytes += bytes;
-        queue.ops.push_back(Op {
-            ticket,
-            bytes,
-            kind: OpKind::Append {
-                first_index,
-                packed,
-                count,
-                hard_state,
-            },
-        });
-        drop(queue);
-        self.shared.queue_cond.notify_one();
-        Ok(ticket)
+        Ok(())
     }
 
     /// Replaces the whole log with an empty one whose next entry is `next_index` (used after a
@@ -456,22 +475,11 @@ fn recover(dir: &Path, options: &Options) -> Result<(State, RecoveryReport)> {
         ..Default::default()
     };
     if found.is_empty() {
-        let path = dir.join(segment::file_name(1));
-        let file = writer::write_fresh_segment(&path, &HardState::default())?;
-        segment::sync_dir(dir)?;
-        let size = file.metadata().map_err(|e| WalError::io("stat", e))?.len();
-        state.segments.push_back(Segment {
-            seq: 0,
-            first_index: 1,
-            path,
-            file: Arc::new(file),
-            size,
-        });
+        state.segments.push_back(fresh_log(dir)?);
         return Ok((state, report));
     }
     state.first_index = found[0].0;
     for (seq, (first_index, path)) in found.iter().enumerate() {
-        let is_last = seq + 1 == found.len();
         if *first_index != state.last_index() + 1 {
             return Err(WalError::Corrupt {
                 file: path.clone(),
@@ -482,50 +490,83 @@ fn recover(dir: &Path, options: &Options) -> Result<(State, RecoveryReport)> {
                 ),
             });
         }
-        let scan = segment::scan(path, *first_index, is_last, options.record_bytes_max)?;
-        let file = segment::open_rw(path, false)?;
-        if scan.torn_bytes > 0 {
-            file.set_len(scan.valid_end)
-                .map_err(|e| WalError::io("truncate torn tail", e))?;
-            file.sync_all().map_err(|e| WalError::FsyncFailed {
-                message: format!("after truncating torn tail: {e}"),
-            })?;
-            report.truncated_bytes = scan.torn_bytes;
-        }
-        let mut size = scan.valid_end;
-        if size == 0 {
-            // The crash interrupted the creation of this segment: write its header now.
-            drop(file);
-            let fresh = writer::write_fresh_segment(path, &state.hard_state)?;
-            size = fresh.metadata().map_err(|e| WalError::io("stat", e))?.len();
-            state.segments.push_back(Segment {
-                seq: seq as u64,
-                first_index: *first_index,
-                path: path.clone(),
-                file: Arc::new(fresh),
-                size,
-            });
-            continue;
-        }
-        for e in &scan.entries {
-            state.locs.push_back(Loc {
-                term: e.term,
-                segment_seq: seq as u64,
-                offset: e.offset,
-                len: e.len,
-            });
-        }
-        report.entries += scan.entries.len() as u64;
-        if let Some(hs) = scan.hard_state {
-            state.hard_state = hs;
-        }
-        state.segments.push_back(Segment {
+        let is_last = seq + 1 == found.len();
+        let segment = SegmentRef {
             seq: seq as u64,
             first_index: *first_index,
-            path: path.clone(),
-            file: Arc::new(file),
-            size,
-        });
+            path,
+        };
+        recover_segment(&mut state, &mut report, segment, is_last, options)?;
     }
     Ok((state, report))
+}
+
+/// An empty directory: the first segment, holding only its header.
+fn fresh_log(dir: &Path) -> Result<Segment> {
+    let path = dir.join(segment::file_name(1));
+    let file = writer::write_fresh_segment(&path, &HardState::default())?;
+    segment::sync_dir(dir)?;
+    let size = file.metadata().map_err(|e| WalError::io("stat", e))?.len();
+    Ok(Segment {
+        seq: 0,
+        first_index: 1,
+        path,
+        file: Arc::new(file),
+        size,
+    })
+}
+
+/// A segment file found at open, in order.
+struct SegmentRef<'a> {
+    seq: u64,
+    first_index: u64,
+    path: &'a Path,
+}
+
+/// Verifies one segment, truncates a torn tail (the last segment only), and adds its records'
+/// locations and hard state to `state`.
+fn recover_segment(
+    state: &mut State,
+    report: &mut RecoveryReport,
+    seg: SegmentRef<'_>,
+    is_last: bool,
+    options: &Options,
+) -> Result<()> {
+    let scan = segment::scan(seg.path, seg.first_index, is_last, options.record_bytes_max)?;
+    let mut file = segment::open_rw(seg.path, false)?;
+    if scan.torn_bytes > 0 {
+        file.set_len(scan.valid_end)
+            .map_err(|e| WalError::io("truncate torn tail", e))?;
+        file.sync_all().map_err(|e| WalError::FsyncFailed {
+            message: format!("after truncating torn tail: {e}"),
+        })?;
+        report.truncated_bytes = scan.torn_bytes;
+    }
+    let mut size = scan.valid_end;
+    if size == 0 {
+        // The crash interrupted the creation of this segment: write its header now.
+        drop(file);
+        file = writer::write_fresh_segment(seg.path, &state.hard_state)?;
+        size = file.metadata().map_err(|e| WalError::io("stat", e))?.len();
+    }
+    for e in &scan.entries {
+        state.locs.push_back(Loc {
+            term: e.term,
+            segment_seq: seg.seq,
+            offset: e.offset,
+            len: e.len,
+        });
+    }
+    report.entries += scan.entries.len() as u64;
+    if let Some(hs) = scan.hard_state {
+        state.hard_state = hs;
+    }
+    state.segments.push_back(Segment {
+        seq: seg.seq,
+        first_index: seg.first_index,
+        path: seg.path.to_path_buf(),
+        file: Arc::new(file),
+        size,
+    });
+    Ok(())
 }

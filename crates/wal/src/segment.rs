@@ -116,31 +116,8 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
     while offset < buf.len() {
         match record::decode(&buf[offset..], record_bytes_max) {
             Decoded::Record(rec, len) => {
-                match rec.kind {
-                    record::KIND_ENTRY => {
-                        if rec.index != expected_index {
-                            return Err(corrupt(
-                                offset,
-                                format!(
-                                    "entry index {} where {expected_index} was expected",
-                                    rec.index
-                                ),
-                            ));
-                        }
-                        scan.entries.push(ScannedEntry {
-                            term: rec.term,
-                            offset: offset as u64,
-                            len: len as u32,
-                        });
-                        expected_index += 1;
-                    }
-                    record::KIND_HARD_STATE => {
-                        let hs = record::decode_hard_state(&rec.payload)
-                            .ok_or_else(|| corrupt(offset, "malformed hard state".into()))?;
-                        scan.hard_state = Some(hs);
-                    }
-                    other => return Err(corrupt(offset, format!("unknown record kind {other}"))),
-                }
+                take_record(&mut scan, &rec, offset, len, &mut expected_index)
+                    .map_err(|reason| corrupt(offset, reason))?;
                 offset += len;
                 scan.valid_end = offset as u64;
             }
@@ -161,4 +138,38 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
         }
     }
     Ok(scan)
+}
+
+/// Adds one verified record at `offset` to `scan`; entries must be consecutive from
+/// `expected_index`. The error is the reason the segment is corrupt.
+fn take_record(
+    scan: &mut Scan,
+    rec: &record::Record,
+    offset: usize,
+    len: usize,
+    expected_index: &mut u64,
+) -> std::result::Result<(), String> {
+    match rec.kind {
+        record::KIND_ENTRY => {
+            if rec.index != *expected_index {
+                return Err(format!(
+                    "entry index {} where {expected_index} was expected",
+                    rec.index
+                ));
+            }
+            scan.entries.push(ScannedEntry {
+                term: rec.term,
+                offset: offset as u64,
+                len: len as u32,
+            });
+            *expected_index += 1;
+            Ok(())
+        }
+        record::KIND_HARD_STATE => {
+            let hs = record::decode_hard_state(&rec.payload).ok_or("malformed hard state")?;
+            scan.hard_state = Some(hs);
+            Ok(())
+        }
+        other => Err(format!("unknown record kind {other}")),
+    }
 }

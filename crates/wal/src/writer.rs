@@ -33,6 +33,17 @@ pub(crate) struct Op {
     pub kind: OpKind,
 }
 
+/// A group's records, encoded and not yet written.
+struct EncodedGroup {
+    buf: Vec<u8>,
+    /// (term, offset in `buf`, length) of each entry record.
+    locs: Vec<(u64, u64, u32)>,
+    /// The newest hard state in the group.
+    hard_state: Option<HardState>,
+    /// The first index the group appends (None: only hard states).
+    first_new_index: Option<u64>,
+}
+
 pub(crate) struct Queue {
     pub ops: VecDeque<Op>,
     pub queued_bytes: usize,
@@ -155,16 +166,38 @@ impl Writer {
     }
 
     fn write_group(&mut self, group: &[Op]) -> Result<()> {
-        let mut buf = Vec::with_capacity(group.iter().map(|op| op.bytes).sum::<usize>() + 64);
-        let mut pending_locs: Vec<(u64, u64, u32)> = Vec::new(); // (term, offset in buf, len)
-        let mut hard_state = None;
-        let mut first_new_index = None;
+        let mut encoded = self.encode_group(group)?;
+        if encoded.buf.is_empty() {
+            return Ok(());
+        }
+        self.maybe_roll(
+            encoded.buf.len() as u64,
+            encoded.first_new_index,
+            &mut encoded.buf,
+            &mut encoded.locs,
+        )?;
+        let (file, offset, seq) = {
+            let state = self.shared.state.lock().unwrap();
+            let active = state.active();
+            (active.file.clone(), active.size, active.seq)
+        };
+        self.sync_write(&file, offset, &encoded.buf)?;
+        self.record_durable(encoded, offset, seq);
+        Ok(())
+    }
 
+    /// One group's records in one buffer. Resets run here (they are ordered with appends), and an
+    /// append below the last index truncates the conflicting suffix first.
+    fn encode_group(&mut self, group: &[Op]) -> Result<EncodedGroup> {
+        let mut out = EncodedGroup {
+            buf: Vec::with_capacity(group.iter().map(|op| op.bytes).sum::<usize>() + 64),
+            locs: Vec::new(),
+            hard_state: None,
+            first_new_index: None,
+        };
         for op in group {
             match &op.kind {
-                OpKind::Reset { next_index } => {
-                    self.reset(*next_index)?;
-                }
+                OpKind::Reset { next_index } => self.reset(*next_index)?,
                 OpKind::Append {
                     first_index,
                     packed,
@@ -173,49 +206,38 @@ impl Writer {
                 } => {
                     if *count > 0 {
                         let last = self.shared.state.lock().unwrap().last_index();
-                        if *first_index <= last && first_new_index.is_none() {
+                        if *first_index <= last && out.first_new_index.is_none() {
                             self.truncate_suffix(*first_index)?;
-                            let current =
-                                hard_state.unwrap_or(self.shared.state.lock().unwrap().hard_state);
+                            let current = out
+                                .hard_state
+                                .unwrap_or(self.shared.state.lock().unwrap().hard_state);
                             // The truncated bytes may have held the newest hard state: rewrite it.
-                            record::encode_hard_state(&mut buf, &current);
+                            record::encode_hard_state(&mut out.buf, &current);
                         }
-                        first_new_index.get_or_insert(*first_index);
-                        append_entries(&mut buf, &mut pending_locs, *first_index, packed);
+                        out.first_new_index.get_or_insert(*first_index);
+                        append_entries(&mut out.buf, &mut out.locs, *first_index, packed);
                     }
                     if let Some(hs) = hs {
-                        record::encode_hard_state(&mut buf, hs);
-                        hard_state = Some(*hs);
+                        record::encode_hard_state(&mut out.buf, hs);
+                        out.hard_state = Some(*hs);
                     }
                 }
             }
         }
-        if buf.is_empty() {
-            return Ok(());
-        }
-        self.maybe_roll(
-            buf.len() as u64,
-            first_new_index,
-            &mut buf,
-            &mut pending_locs,
-        )?;
+        Ok(out)
+    }
 
-        let (file, offset, seq) = {
-            let state = self.shared.state.lock().unwrap();
-            let active = state.active();
-            (active.file.clone(), active.size, active.seq)
-        };
-        self.sync_write(&file, offset, &buf)?;
-
+    /// The group is durable at `offset` of segment `seq`: readers may see its entries now.
+    fn record_durable(&mut self, group: EncodedGroup, offset: u64, seq: u64) {
         self.stats
             .syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.stats.entries.fetch_add(
-            pending_locs.len() as u64,
+            group.locs.len() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
         let mut state = self.shared.state.lock().unwrap();
-        for (term, at, len) in pending_locs {
+        for (term, at, len) in group.locs {
             state.locs.push_back(Loc {
                 term,
                 segment_seq: seq,
@@ -223,11 +245,10 @@ impl Writer {
                 len,
             });
         }
-        state.active_mut().size += buf.len() as u64;
-        if let Some(hs) = hard_state {
+        state.active_mut().size += group.buf.len() as u64;
+        if let Some(hs) = group.hard_state {
             state.hard_state = hs;
         }
-        Ok(())
     }
 
     fn sync_write(&mut self, file: &fs::File, offset: u64, buf: &[u8]) -> Result<()> {
