@@ -1,7 +1,7 @@
 import test from 'ava';
 import { EntryType, type Message, MessageType } from '../../ts/raft';
 import { mulberry32 } from '../../ts/raft/random';
-import { CodecError, decodeFrameBody, encodeFrame } from '../../ts/transport/codec';
+import { CodecError, decodeFrameBody, encodeFrame, MESSAGE_TYPE_CODES } from '../../ts/transport/codec';
 import { FrameSplitter } from '../../ts/transport/frames';
 
 const TYPES = Object.values(MessageType);
@@ -79,4 +79,21 @@ test('truncated, oversized and foreign frames are rejected with PEER_FRAME_INVAL
   t.throws(() => decodeFrameBody(hugeCount), { message: /cannot fit/ });
   t.throws(() => new FrameSplitter(16).push(frame), { message: /exceeds frameBytesMax 16/ });
   t.throws(() => encodeFrame([{ ...randomMessage(mulberry32(4)), term: -1 }]), { instanceOf: CodecError });
+});
+
+test('message type wire codes are pinned (reordering MessageType must not change the protocol)', (t) => {
+  const pinned: [MessageType, number][] = [
+    [MessageType.Hup, 0], [MessageType.Beat, 1], [MessageType.Prop, 2], [MessageType.App, 3], [MessageType.AppResp, 4],
+    [MessageType.Vote, 5], [MessageType.VoteResp, 6], [MessageType.PreVote, 7], [MessageType.PreVoteResp, 8], [MessageType.Snap, 9],
+    [MessageType.Heartbeat, 10], [MessageType.HeartbeatResp, 11], [MessageType.Unreachable, 12], [MessageType.SnapStatus, 13],
+    [MessageType.CheckQuorum, 14], [MessageType.TransferLeader, 15], [MessageType.TimeoutNow, 16], [MessageType.ReadIndex, 17],
+    [MessageType.ReadIndexResp, 18], [MessageType.Removed, 19],
+  ];
+  t.is(pinned.length, Object.values(MessageType).length, 'every message type has a pinned code');
+  for (const [type, code] of pinned) {
+    t.is(MESSAGE_TYPE_CODES[type], code, type);
+    // The byte on the wire: after the length (4), the version (1) and the count (4).
+    const frame = encodeFrame([{ ...randomMessage(mulberry32(code)), type, entries: [], context: undefined, snapshot: undefined }]);
+    t.is(frame[9], code, `${type} travels as ${code}`);
+  }
 });

@@ -99,6 +99,11 @@ export enum MessageType {
   TimeoutNow = 'MsgTimeoutNow',
   ReadIndex = 'MsgReadIndex',
   ReadIndexResp = 'MsgReadIndexResp',
+  /**
+   * Not a Raft message: a member tells `to` that it was removed from the cluster at `index`.
+   * The node driver sends and handles it; it is never stepped into the core.
+   */
+  Removed = 'MsgRemoved',
 }
 
 export interface Message {

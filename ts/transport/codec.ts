@@ -9,9 +9,12 @@
  *   context = len u32 | data                                   (flags bit 1)
  *   snapshot= index u64 | term u64 | voters u32 | u64* | learners u32 | u64* | len u32 | data
  *                                                              (flags bit 2)
- * Integers are little-endian; u64 values must be safe JS integers. Decoding checks every
- * length against the frame, so a malformed or truncated frame is an error, never a crash.
+ * Message types travel as the explicit codes of `MESSAGE_TYPE_CODES` — part of the protocol,
+ * pinned by a test, never derived from the enum's order. Integers are little-endian; u64 values
+ * must be safe JS integers. Decoding checks every length against the frame, so a malformed or
+ * truncated frame is an error, never a crash.
  */
+import { BinaryReader, BinaryWriter } from '../binary';
 import { QuorumError } from '../errors';
 import { type Entry, EntryType, type Message, MessageType, type Snapshot } from '../raft/types';
 
@@ -21,10 +24,31 @@ export const FRAME_HEADER_BYTES = 4;
 const FLAG_REJECT = 1;
 const FLAG_CONTEXT = 2;
 const FLAG_SNAPSHOT = 4;
-const TWO_32 = 2 ** 32;
 
-const TYPES: MessageType[] = Object.values(MessageType);
-const TYPE_CODE = new Map<MessageType, number>(TYPES.map((t, i) => [t, i]));
+/** The wire code of each message type. Append new types with new codes; never renumber. */
+export const MESSAGE_TYPE_CODES: Readonly<Record<MessageType, number>> = {
+  [MessageType.Hup]: 0,
+  [MessageType.Beat]: 1,
+  [MessageType.Prop]: 2,
+  [MessageType.App]: 3,
+  [MessageType.AppResp]: 4,
+  [MessageType.Vote]: 5,
+  [MessageType.VoteResp]: 6,
+  [MessageType.PreVote]: 7,
+  [MessageType.PreVoteResp]: 8,
+  [MessageType.Snap]: 9,
+  [MessageType.Heartbeat]: 10,
+  [MessageType.HeartbeatResp]: 11,
+  [MessageType.Unreachable]: 12,
+  [MessageType.SnapStatus]: 13,
+  [MessageType.CheckQuorum]: 14,
+  [MessageType.TransferLeader]: 15,
+  [MessageType.TimeoutNow]: 16,
+  [MessageType.ReadIndex]: 17,
+  [MessageType.ReadIndexResp]: 18,
+  [MessageType.Removed]: 19,
+};
+const CODE_TYPES = new Map<number, MessageType>(Object.entries(MESSAGE_TYPE_CODES).map(([t, c]) => [c, t as MessageType]));
 
 export class CodecError extends QuorumError {
   constructor(message: string) {
@@ -32,112 +56,26 @@ export class CodecError extends QuorumError {
   }
 }
 
-class Writer {
-  buf: Buffer;
-  at = 0;
-
-  constructor(bytes: number) {
-    this.buf = Buffer.allocUnsafe(bytes);
-  }
-
-  private room(n: number): void {
-    if (this.at + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
-    this.buf.copy(next, 0, 0, this.at);
-    this.buf = next;
-  }
-
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.at++] = v;
-  }
-
-  u32(v: number): void {
-    this.room(4);
-    this.buf.writeUInt32LE(v, this.at);
-    this.at += 4;
-  }
-
-  u64(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new CodecError(`cannot encode ${v} as u64`);
-    this.room(8);
-    this.buf.writeUInt32LE(v % TWO_32, this.at);
-    this.buf.writeUInt32LE(Math.floor(v / TWO_32), this.at + 4);
-    this.at += 8;
-  }
-
-  bytes(data: Uint8Array): void {
-    this.u32(data.length);
-    this.room(data.length);
-    this.buf.set(data, this.at);
-    this.at += data.length;
-  }
-}
-
-class Reader {
-  at = 0;
-
-  constructor(private readonly buf: Buffer) {}
-
-  private need(n: number, what: string): void {
-    if (this.at + n > this.buf.length) throw new CodecError(`frame ends inside ${what} at byte ${this.at}`);
-  }
-
-  u8(what: string): number {
-    this.need(1, what);
-    return this.buf[this.at++];
-  }
-
-  u32(what: string): number {
-    this.need(4, what);
-    const v = this.buf.readUInt32LE(this.at);
-    this.at += 4;
-    return v;
-  }
-
-  u64(what: string): number {
-    this.need(8, what);
-    const lo = this.buf.readUInt32LE(this.at);
-    const hi = this.buf.readUInt32LE(this.at + 4);
-    this.at += 8;
-    if (hi >= 2 ** 21) throw new CodecError(`${what} exceeds 2^53`);
-    return hi * TWO_32 + lo;
-  }
-
-  /** A zero-copy view into the frame. */
-  bytes(what: string): Uint8Array {
-    const len = this.u32(`${what} length`);
-    this.need(len, what);
-    const out = this.buf.subarray(this.at, this.at + len);
-    this.at += len;
-    return out;
-  }
-
-  /** A count of items each at least `minBytes` long, checked against what is left. */
-  count(what: string, minBytes: number): number {
-    const n = this.u32(what);
-    if (n * minBytes > this.buf.length - this.at) throw new CodecError(`${what} ${n} cannot fit in the frame`);
-    return n;
-  }
-
-  done(): boolean {
-    return this.at === this.buf.length;
-  }
-}
+const frameError = (what: string) => new CodecError(`malformed frame: ${what}`);
 
 /** Encodes messages into one frame (length prefix included). */
 export function encodeFrame(messages: readonly Message[]): Buffer {
-  const w = new Writer(64 + messages.length * 80);
+  const w = new BinaryWriter(64 + messages.length * 80);
   w.u32(0); // length, patched below
   w.u8(WIRE_VERSION);
   w.u32(messages.length);
-  for (const m of messages) encodeMessage(w, m);
-  w.buf.writeUInt32LE(w.at - FRAME_HEADER_BYTES, 0);
-  return w.buf.subarray(0, w.at);
+  try {
+    for (const m of messages) encodeMessage(w, m);
+  } catch (err) {
+    if (err instanceof RangeError) throw new CodecError(err.message);
+    throw err;
+  }
+  w.patchU32(0, w.length - FRAME_HEADER_BYTES);
+  return w.finish();
 }
 
-function encodeMessage(w: Writer, m: Message): void {
-  const code = TYPE_CODE.get(m.type);
+function encodeMessage(w: BinaryWriter, m: Message): void {
+  const code = MESSAGE_TYPE_CODES[m.type];
   if (code === undefined) throw new CodecError(`unknown message type ${String(m.type)}`);
   w.u8(code);
   w.u8((m.reject ? FLAG_REJECT : 0) | (m.context ? FLAG_CONTEXT : 0) | (m.snapshot ? FLAG_SNAPSHOT : 0));
@@ -159,7 +97,7 @@ function encodeMessage(w: Writer, m: Message): void {
   if (m.snapshot) encodeSnapshot(w, m.snapshot);
 }
 
-function encodeSnapshot(w: Writer, s: Snapshot): void {
+function encodeSnapshot(w: BinaryWriter, s: Snapshot): void {
   w.u64(s.metadata.index);
   w.u64(s.metadata.term);
   w.u32(s.metadata.confState.voters.length);
@@ -171,19 +109,19 @@ function encodeSnapshot(w: Writer, s: Snapshot): void {
 
 /** Decodes a frame body (the bytes after the length prefix). */
 export function decodeFrameBody(body: Buffer): Message[] {
-  const r = new Reader(body);
+  const r = new BinaryReader(body, frameError);
   const version = r.u8('version');
   if (version !== WIRE_VERSION) throw new CodecError(`wire version ${version}, expected ${WIRE_VERSION}`);
   const count = r.count('message count', 62);
   const out: Message[] = new Array(count);
   for (let i = 0; i < count; i++) out[i] = decodeMessage(r);
-  if (!r.done()) throw new CodecError('bytes left after the last message');
+  if (r.left !== 0) throw new CodecError('bytes left after the last message');
   return out;
 }
 
-function decodeMessage(r: Reader): Message {
+function decodeMessage(r: BinaryReader): Message {
   const code = r.u8('message type');
-  const type = TYPES[code];
+  const type = CODE_TYPES.get(code);
   if (type === undefined) throw new CodecError(`unknown message type code ${code}`);
   const flags = r.u8('flags');
   const m: Message = {
@@ -205,7 +143,7 @@ function decodeMessage(r: Reader): Message {
   return m;
 }
 
-function decodeEntry(r: Reader): Entry {
+function decodeEntry(r: BinaryReader): Entry {
   const index = r.u64('entry index');
   const term = r.u64('entry term');
   const type = r.u8('entry type');
@@ -213,7 +151,7 @@ function decodeEntry(r: Reader): Entry {
   return { index, term, type, data: r.bytes('entry data') };
 }
 
-function decodeSnapshot(r: Reader): Snapshot {
+function decodeSnapshot(r: BinaryReader): Snapshot {
   const index = r.u64('snapshot index');
   const term = r.u64('snapshot term');
   const voters: number[] = [];
