@@ -1,5 +1,7 @@
 import test from 'ava';
-import { type Command, decodeCommand, encodeCommand, Op } from '../../ts/node/commands';
+import { type Command, COMMAND_VERSION, decodeCommand, encodeCommand, Op } from '../../ts/node/commands';
+import { decodeMemberChange, encodeMemberChange, MEMBER_CHANGE_VERSION } from '../../ts/node/membership';
+import { ConfChangeType } from '../../ts/raft/types';
 
 const plain = (c: Command) => JSON.parse(JSON.stringify(c, (_k, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString() : v)));
 
@@ -27,6 +29,25 @@ test('a malformed command is a COMMAND_INVALID error at every truncation', (t) =
   const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
   for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const bad = Buffer.from(full);
-  bad[0] = 9;
-  t.throws(() => decodeCommand(bad), { message: /unknown op 9/ });
+  bad[1] = 9;
+  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 9/ } as never);
+  t.throws(() => decodeCommand(Buffer.concat([full, Buffer.from([0])])), { code: 'COMMAND_INVALID' } as never);
+});
+
+test('a command starts with its format version; an unknown version is COMMAND_VERSION_UNSUPPORTED', (t) => {
+  const full = encodeCommand({ op: Op.Put, origin: 1, seq: 1, key: 'k', value: Buffer.from('1') });
+  t.is(full[0], COMMAND_VERSION);
+  const future = Buffer.from(full);
+  future[0] = COMMAND_VERSION + 1;
+  t.throws(() => decodeCommand(future), { code: 'COMMAND_VERSION_UNSUPPORTED' } as never);
+});
+
+test('a membership change starts with its format version; an unknown version is refused', (t) => {
+  const change = { type: ConfChangeType.AddLearnerNode, nodeId: 4, origin: 9, seq: 2 ** 40, peer: '127.0.0.1:7104', client: '' };
+  const encoded = encodeMemberChange(change);
+  t.deepEqual(decodeMemberChange(encoded), change);
+  t.is(encoded[0], MEMBER_CHANGE_VERSION);
+  const future = Buffer.from(encoded);
+  future[0] = 7;
+  t.throws(() => decodeMemberChange(future), { code: 'COMMAND_VERSION_UNSUPPORTED' } as never);
 });

@@ -1,8 +1,15 @@
 /**
  * Applies committed entries to the engine, off the request path: one WriteBatch per committed
  * batch, with the applied index in the same batch (so a restart resumes exactly after it).
- * Batches apply strictly in order; the applier's queue is bounded by the Raft core's
- * `committedBytesPerReadyMax` per Ready and by the driver waiting on `idle()` under pressure.
+ * Batches apply strictly in order.
+ *
+ * Limit: `backlogBytesMax` — the bytes of entries queued and not yet applied. Past it the
+ * driver stops taking Readies (so no more committed entries are handed out) and refuses new
+ * writes with `overloaded`, until the backlog drains below half the limit.
+ *
+ * Every failure while applying — a malformed command, an unknown command version, a decode
+ * error of a stored record, the engine's own errors — goes through the one fatal path: nothing
+ * later is applied, waiters are failed, and `onFatal` stops the node (exit 70).
  *
  * Conditional writes are decided here, deterministically from the state being built, so every
  * replica reaches the same answer.
@@ -11,7 +18,7 @@ import type { Engine, EngineOp } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { isDeepStrictEqual } from 'node:util';
-import { type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
+import { type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
 type Current = { revision: number; value: Buffer } | null;
@@ -45,8 +52,15 @@ export function storedMembers(engine: Engine): MembersRecord | undefined {
   return raw ? decodeRecord(raw) : undefined;
 }
 
+export const APPLY_BACKLOG_BYTES_MAX = 64 << 20;
+
 export class Applier {
   private chain: Promise<void> = Promise.resolve();
+  /** Bytes of entries pushed and not yet applied (or skipped): ≥ 0. */
+  private backlogBytes = 0;
+  /** Waiting for the backlog to drain below half the limit. */
+  private drainWaiters: (() => void)[] = [];
+  /** The engine's applied index: every entry at or below it is applied. */
   private appliedIndex: number;
   private readonly waiters: { index: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private failure: Error | undefined;
@@ -60,6 +74,7 @@ export class Applier {
     private readonly onApplied: (results: Applied[]) => void,
     /** The engine failed: the node must stop (nothing later is applied). */
     private readonly onFatal: (err: Error) => void,
+    private readonly backlogBytesMax = APPLY_BACKLOG_BYTES_MAX,
   ) {
     this.appliedIndex = engine.appliedIndex();
     this.membersRecord = storedMembers(engine) ?? initialMembers;
@@ -78,7 +93,38 @@ export class Applier {
   push(entries: readonly Entry[]): void {
     const fresh = entries.filter((e) => e.index > this.appliedIndex);
     if (fresh.length === 0) return;
-    this.chain = this.chain.then(() => this.applyBatch(fresh));
+    const bytes = fresh.reduce((n, e) => n + e.data.length, 0);
+    this.backlogBytes += bytes;
+    this.chain = this.chain.then(async () => {
+      try {
+        await this.applyBatch(fresh);
+      } catch (err) {
+        this.die(err as Error);
+      } finally {
+        this.backlogBytes -= bytes;
+        if (this.backlogBytes <= this.backlogBytesMax / 2) for (const w of this.drainWaiters.splice(0)) w();
+      }
+    });
+  }
+
+  /** The backlog is past its limit: take no more committed entries, accept no more writes. */
+  get overloaded(): boolean {
+    return this.backlogBytes > this.backlogBytesMax;
+  }
+
+  /** Resolves once the backlog is at most half its limit (at once if it is). */
+  drained(): Promise<void> {
+    if (this.backlogBytes <= this.backlogBytesMax / 2 || this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Applying failed: nothing later may be applied; whoever waits is failed; the node stops. */
+  private die(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    for (const w of this.drainWaiters.splice(0)) w();
+    this.onFatal(err);
   }
 
   /** Resolves once `index` is applied (rejects if the applier failed). */
@@ -111,69 +157,43 @@ export class Applier {
     if (this.failure) return;
     const last = entries[entries.length - 1].index;
     if (last <= this.appliedIndex) return;
-    const ops: EngineOp[] = [];
-    const overlay = new Map<string, { revision: number; value: Buffer } | null>();
-    const results: Applied[] = [];
-    let members = this.membersRecord;
+    const batch: Batch = { ops: [], overlay: new Map(), results: [], members: this.membersRecord };
     for (const e of entries) {
       if (e.index <= this.appliedIndex || e.data.length === 0) continue;
-      if (e.type === EntryType.ConfChange) {
-        const change = decodeMemberChange(e.data);
-        members = applyMemberChange(members, change, e.index);
-        ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(members) });
-        results.push({ index: e.index, origin: change.origin, seq: change.seq, change, result: { kind: 'member', index: e.index, members } });
-        continue;
-      }
-      invariant(e.type === EntryType.Normal, () => `entry ${e.index} has unknown type ${String(e.type)}`);
-      const command = decodeCommand(e.data);
-      const applied = (result: ApplyResult): Applied => ({ index: e.index, origin: command.origin, seq: command.seq, result });
-      if (command.op === Op.Publish) {
-        // Not a configuration change: only where clients reach a member (no-op for non-members).
-        const [id, client] = command.key.split(' ');
-        members = publishClient(members, Number(id), client ?? '', e.index);
-        ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(members) });
-        results.push(applied({ kind: 'published', index: e.index }));
-        continue;
-      }
-      if (command.op === Op.Txn) {
-        const lookup = (key: string): Current => (overlay.has(key) ? overlay.get(key)! : this.read(key));
-        results.push(applied(applyTxn(command.txn!, e.index, lookup, overlay, ops)));
-        continue;
-      }
-      // A plain put does not depend on the current value: skip the read (the common case).
-      const needsCurrent = command.ifRevision !== undefined || command.op === Op.Delete;
-      const current = !needsCurrent ? null : overlay.has(command.key) ? overlay.get(command.key)! : this.read(command.key);
-      const currentRevision = current?.revision ?? 0;
-      if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) {
-        results.push(applied({ kind: 'mismatch', currentRevision }));
-        continue;
-      }
-      if (command.op === Op.Put) {
-        const value = command.value ?? Buffer.alloc(0);
-        overlay.set(command.key, { revision: e.index, value });
-        ops.push({ op: 'put', key: command.key, value: encodeStored(e.index, value) });
-        results.push(applied({ kind: 'put', revision: e.index }));
-      } else {
-        if (current) {
-          overlay.set(command.key, null);
-          ops.push({ op: 'delete', key: command.key });
-        }
-        results.push(applied({ kind: 'delete', deleted: current !== null, revision: e.index }));
-      }
+      this.applyEntry(batch, e);
     }
-    try {
-      await this.engine.apply(ops, last);
-    } catch (err) {
-      // The state machine can no longer follow the log: nothing later may be applied.
-      this.failure = err as Error;
-      for (const w of this.waiters.splice(0)) w.reject(this.failure);
-      this.onFatal(this.failure);
+    await this.engine.apply(batch.ops, last);
+    invariant(this.appliedIndex < last, () => `applied index moved from under a batch: ${this.appliedIndex} ≥ ${last}`);
+    this.appliedIndex = last;
+    this.membersRecord = batch.members;
+    this.onApplied(batch.results);
+    this.release();
+  }
+
+  /** Adds one entry's effects to `batch` (decode errors throw: the caller's fatal path). */
+  private applyEntry(batch: Batch, e: Entry): void {
+    if (e.type === EntryType.ConfChange) {
+      const change = decodeMemberChange(e.data);
+      batch.members = applyMemberChange(batch.members, change, e.index);
+      batch.ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(batch.members) });
+      batch.results.push({ index: e.index, origin: change.origin, seq: change.seq, change, result: { kind: 'member', index: e.index, members: batch.members } });
       return;
     }
-    this.appliedIndex = last;
-    this.membersRecord = members;
-    this.onApplied(results);
-    this.release();
+    invariant(e.type === EntryType.Normal, () => `entry ${e.index} has unknown type ${String(e.type)}`);
+    const command = decodeCommand(e.data);
+    const answer = (result: ApplyResult) => batch.results.push({ index: e.index, origin: command.origin, seq: command.seq, result });
+    const lookup = (key: string): Current => (batch.overlay.has(key) ? batch.overlay.get(key)! : this.read(key));
+    if (command.op === Op.Publish) {
+      // Not a configuration change: only where clients reach a member (no-op for non-members).
+      const [id, client] = command.key.split(' ');
+      batch.members = publishClient(batch.members, Number(id), client ?? '');
+      batch.ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(batch.members) });
+      answer({ kind: 'published', index: e.index });
+    } else if (command.op === Op.Txn) {
+      answer(applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops));
+    } else {
+      answer(applyKeyCommand(command, e.index, lookup, batch));
+    }
   }
 
   private read(key: string): { revision: number; value: Buffer } | null {
@@ -189,6 +209,35 @@ export class Applier {
     }
     this.waiters.length = kept;
   }
+}
+
+/** What one applied batch builds up: engine ops, the keys it changed, answers, membership. */
+interface Batch {
+  ops: EngineOp[];
+  /** Keys written earlier in this batch (null: deleted), which later entries must see. */
+  overlay: Map<string, Current>;
+  results: Applied[];
+  members: MembersRecord;
+}
+
+/** A put or delete, conditional on the key's revision when `ifRevision` is set. */
+function applyKeyCommand(command: Command, index: number, lookup: (key: string) => Current, batch: Batch): ApplyResult {
+  // A plain put does not depend on the current value: skip the read (the common case).
+  const needsCurrent = command.ifRevision !== undefined || command.op === Op.Delete;
+  const current = needsCurrent ? lookup(command.key) : null;
+  const currentRevision = current?.revision ?? 0;
+  if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) return { kind: 'mismatch', currentRevision };
+  if (command.op === Op.Put) {
+    const value = command.value ?? Buffer.alloc(0);
+    batch.overlay.set(command.key, { revision: index, value });
+    batch.ops.push({ op: 'put', key: command.key, value: encodeStored(index, value) });
+    return { kind: 'put', revision: index };
+  }
+  if (current) {
+    batch.overlay.set(command.key, null);
+    batch.ops.push({ op: 'delete', key: command.key });
+  }
+  return { kind: 'delete', deleted: current !== null, revision: index };
 }
 
 function compareHolds(c: Compare, current: Current): boolean {

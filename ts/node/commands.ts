@@ -2,15 +2,23 @@
  * State-machine commands as they travel inside Raft entries (binary: entries cross the peer
  * path, which carries no JSON). Values are the client's JSON text, stored as bytes.
  *
- *   command = op u8 | flags u8 | origin u32 | seq u64 | [ifRevision u64] | key (u32 + utf8)
- *             | [value (u32 + bytes)]                       (value only for put)
+ *   command = version u8 (1) | op u8 | flags u8 | origin u32 | seq u64
+ *             | put/delete/publish: [ifRevision u64] | key (u32 + utf8) | [value (u32 + bytes)] (put)
+ *             | txn: compares, success ops, failure ops (see `encodeTxn`)
+ *
+ * A persisted command outlives the code that wrote it: an unknown version or op is refused
+ * with `COMMAND_VERSION_UNSUPPORTED` / `COMMAND_INVALID`, which the applier turns into a clean
+ * stop of the node (exit 70), never a crash or a silent skip.
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
  * run (or a wiped predecessor with the same id) proposed can still be applied after a restart,
  * and must not answer this run's requests that happen to reuse their `seq`.
  */
+import { BinaryReader, BinaryWriter } from '../binary';
 import { QuorumError } from '../errors';
+
+export const COMMAND_VERSION = 1;
 
 export enum Op {
   Put = 1,
@@ -20,6 +28,8 @@ export enum Op {
   /** A node announces its client address (`key`: "<node id> <host:port>"). */
   Publish = 4,
 }
+
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish]);
 
 export interface Compare {
   key: string;
@@ -39,7 +49,6 @@ export interface Txn {
 }
 
 const FLAG_IF_REVISION = 1;
-const TWO_32 = 2 ** 32;
 
 export interface Command {
   op: Op;
@@ -54,192 +63,112 @@ export interface Command {
   txn?: Txn;
 }
 
-class Out {
-  parts: Buffer[] = [];
-  u8(v: number): void {
-    this.parts.push(Buffer.from([v]));
-  }
-  u32(v: number): void {
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32LE(v, 0);
-    this.parts.push(b);
-  }
-  u64(v: number): void {
-    const b = Buffer.allocUnsafe(8);
-    writeU64(b, 0, v);
-    this.parts.push(b);
-  }
-  bytes(v: Buffer): void {
-    this.u32(v.length);
-    this.parts.push(v);
-  }
-  str(v: string): void {
-    this.bytes(Buffer.from(v, 'utf8'));
-  }
-}
-
 const TXN_PUT = 1;
 const TXN_DELETE = 2;
 const TXN_GET = 3;
+const COMPARE_REVISION = 1;
+const COMPARE_VALUE = 2;
+const COMPARE_EXISTS = 4;
+const COMPARE_EXISTS_TRUE = 8;
 
-function encodeTxn(out: Out, txn: Txn): void {
-  out.u32(txn.compare.length);
+function encodeTxn(w: BinaryWriter, txn: Txn): void {
+  w.u32(txn.compare.length);
   for (const c of txn.compare) {
-    out.u8((c.revision !== undefined ? 1 : 0) | (c.value !== undefined ? 2 : 0) | (c.exists !== undefined ? 4 : 0) | (c.exists ? 8 : 0));
-    out.str(c.key);
-    if (c.revision !== undefined) out.u64(c.revision);
-    if (c.value !== undefined) out.bytes(c.value);
+    const flags = (c.revision !== undefined ? COMPARE_REVISION : 0) | (c.value !== undefined ? COMPARE_VALUE : 0) | (c.exists !== undefined ? COMPARE_EXISTS : 0) | (c.exists ? COMPARE_EXISTS_TRUE : 0);
+    w.u8(flags);
+    w.str(c.key);
+    if (c.revision !== undefined) w.u64(c.revision);
+    if (c.value !== undefined) w.bytes(c.value);
   }
   for (const ops of [txn.success, txn.failure]) {
-    out.u32(ops.length);
+    w.u32(ops.length);
     for (const op of ops) {
-      out.u8(op.kind === 'put' ? TXN_PUT : op.kind === 'delete' ? TXN_DELETE : TXN_GET);
-      out.str(op.key);
-      if (op.kind === 'put') out.bytes(op.value);
+      w.u8(op.kind === 'put' ? TXN_PUT : op.kind === 'delete' ? TXN_DELETE : TXN_GET);
+      w.str(op.key);
+      if (op.kind === 'put') w.bytes(op.value);
     }
   }
 }
 
 export function encodeCommand(c: Command): Buffer {
+  const w = new BinaryWriter(32 + c.key.length * 3 + (c.value?.length ?? 0));
+  w.u8(COMMAND_VERSION);
+  w.u8(c.op);
+  w.u8(c.ifRevision !== undefined ? FLAG_IF_REVISION : 0);
+  w.u32(c.origin);
+  w.u64(c.seq);
   if (c.op === Op.Txn) {
-    const out = new Out();
-    out.u8(Op.Txn);
-    out.u8(0);
-    out.u32(c.origin);
-    out.u64(c.seq);
-    encodeTxn(out, c.txn!);
-    return Buffer.concat(out.parts);
+    encodeTxn(w, c.txn!);
+    return w.finish();
   }
-  const key = Buffer.from(c.key, 'utf8');
-  const value = c.op === Op.Put ? (c.value ?? Buffer.alloc(0)) : undefined;
-  const bytes = 2 + 4 + 8 + (c.ifRevision !== undefined ? 8 : 0) + 4 + key.length + (value ? 4 + value.length : 0);
-  const out = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  out[at++] = c.op;
-  out[at++] = c.ifRevision !== undefined ? FLAG_IF_REVISION : 0;
-  out.writeUInt32LE(c.origin, at);
-  at += 4;
-  at = writeU64(out, at, c.seq);
-  if (c.ifRevision !== undefined) at = writeU64(out, at, c.ifRevision);
-  out.writeUInt32LE(key.length, at);
-  key.copy(out, at + 4);
-  at += 4 + key.length;
-  if (value) {
-    out.writeUInt32LE(value.length, at);
-    value.copy(out, at + 4);
+  if (c.ifRevision !== undefined) w.u64(c.ifRevision);
+  w.str(c.key);
+  if (c.op === Op.Put) w.bytes(c.value ?? Buffer.alloc(0));
+  return w.finish();
+}
+
+const malformed = (what: string) => new QuorumError('COMMAND_INVALID', `malformed command: ${what}`);
+
+export function decodeCommand(data: Uint8Array): Command {
+  const r = new BinaryReader(data, malformed);
+  const version = r.u8('version');
+  if (version !== COMMAND_VERSION) throw new QuorumError('COMMAND_VERSION_UNSUPPORTED', `command version ${version}; this build reads version ${COMMAND_VERSION}`);
+  const op = r.u8('op');
+  if (!OPS.has(op)) throw malformed(`unknown op ${op}`);
+  const flags = r.u8('flags');
+  const origin = r.u32('origin');
+  const seq = r.u64('seq');
+  if (op === Op.Txn) {
+    const txn = decodeTxn(r);
+    r.end();
+    return { op, origin, seq, key: '', txn };
+  }
+  const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
+  const key = r.str('key');
+  const value = op === Op.Put ? r.bytes('value') : undefined;
+  r.end();
+  return { op, origin, seq, key, value, ifRevision };
+}
+
+function decodeTxnOps(r: BinaryReader): TxnOp[] {
+  const out: TxnOp[] = [];
+  for (let n = r.count('op count', 5); n > 0; n--) {
+    const kind = r.u8('op kind');
+    const key = r.str('op key');
+    if (kind === TXN_PUT) out.push({ kind: 'put', key, value: r.bytes('op value') });
+    else if (kind === TXN_DELETE) out.push({ kind: 'delete', key });
+    else if (kind === TXN_GET) out.push({ kind: 'get', key });
+    else throw malformed(`unknown txn op ${kind}`);
   }
   return out;
 }
 
-export function decodeCommand(data: Uint8Array): Command {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const fail = (what: string): never => {
-    throw new QuorumError('COMMAND_INVALID', `malformed command: ${what}`);
-  };
-  if (buf.length < 14) fail('too short');
-  let at = 0;
-  const op = buf[at++] as Op;
-  if (op !== Op.Put && op !== Op.Delete && op !== Op.Txn && op !== Op.Publish) fail(`unknown op ${op}`);
-  const flags = buf[at++];
-  const origin = buf.readUInt32LE(at);
-  at += 4;
-  const seq = readU64(buf, at);
-  at += 8;
-  if (op === Op.Txn) return { op, origin, seq, key: '', txn: decodeTxn(buf, at, fail) };
-  let ifRevision: number | undefined;
-  if (flags & FLAG_IF_REVISION) {
-    if (buf.length < at + 8) fail('truncated ifRevision');
-    ifRevision = readU64(buf, at);
-    at += 8;
+function decodeTxn(r: BinaryReader): Txn {
+  const compare: Compare[] = [];
+  for (let n = r.count('compare count', 5); n > 0; n--) {
+    const flags = r.u8('compare flags');
+    const c: Compare = { key: r.str('compare key') };
+    if (flags & COMPARE_REVISION) c.revision = r.u64('compare revision');
+    if (flags & COMPARE_VALUE) c.value = r.bytes('compare value');
+    if (flags & COMPARE_EXISTS) c.exists = (flags & COMPARE_EXISTS_TRUE) !== 0;
+    compare.push(c);
   }
-  if (buf.length < at + 4) fail('truncated key length');
-  const keyLen = buf.readUInt32LE(at);
-  if (buf.length < at + 4 + keyLen) fail('truncated key');
-  const key = buf.toString('utf8', at + 4, at + 4 + keyLen);
-  at += 4 + keyLen;
-  let value: Buffer | undefined;
-  if (op === Op.Put) {
-    if (buf.length < at + 4) fail('truncated value length');
-    const valueLen = buf.readUInt32LE(at);
-    if (buf.length < at + 4 + valueLen) fail('truncated value');
-    value = buf.subarray(at + 4, at + 4 + valueLen);
-  }
-  return { op, origin, seq, key, value, ifRevision };
+  const success = decodeTxnOps(r);
+  const failure = decodeTxnOps(r);
+  return { compare, success, failure };
 }
+
+const TWO_32 = 2 ** 32;
 
 /** A stored value: `[revision u64][JSON text]`. */
 export function encodeStored(revision: number, value: Buffer): Buffer {
   const out = Buffer.allocUnsafe(8 + value.length);
-  writeU64(out, 0, revision);
+  out.writeUInt32LE(revision % TWO_32, 0);
+  out.writeUInt32LE(Math.floor(revision / TWO_32), 4);
   value.copy(out, 8);
   return out;
 }
 
 export function decodeStored(buf: Buffer): { revision: number; value: Buffer } {
-  return { revision: readU64(buf, 0), value: buf.subarray(8) };
-}
-
-function writeU64(buf: Buffer, at: number, v: number): number {
-  buf.writeUInt32LE(v % TWO_32, at);
-  buf.writeUInt32LE(Math.floor(v / TWO_32), at + 4);
-  return at + 8;
-}
-
-function readU64(buf: Buffer, at: number): number {
-  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * TWO_32;
-}
-
-function decodeTxn(buf: Buffer, start: number, fail: (what: string) => never): Txn {
-  let at = start;
-  const need = (n: number, what: string) => {
-    if (buf.length < at + n) fail(`truncated ${what}`);
-  };
-  const u8 = (what: string) => {
-    need(1, what);
-    return buf[at++];
-  };
-  const u32 = (what: string) => {
-    need(4, what);
-    const v = buf.readUInt32LE(at);
-    at += 4;
-    return v;
-  };
-  const u64 = (what: string) => {
-    need(8, what);
-    const v = readU64(buf, at);
-    at += 8;
-    return v;
-  };
-  const bytes = (what: string) => {
-    const n = u32(what);
-    need(n, what);
-    const v = buf.subarray(at, at + n);
-    at += n;
-    return v;
-  };
-  const compare: Compare[] = [];
-  for (let n = u32('compare count'); n > 0; n--) {
-    const flags = u8('compare flags');
-    const c: Compare = { key: bytes('compare key').toString('utf8') };
-    if (flags & 1) c.revision = u64('compare revision');
-    if (flags & 2) c.value = bytes('compare value');
-    if (flags & 4) c.exists = (flags & 8) !== 0;
-    compare.push(c);
-  }
-  const ops = (): TxnOp[] => {
-    const out: TxnOp[] = [];
-    for (let n = u32('op count'); n > 0; n--) {
-      const kind = u8('op kind');
-      const key = bytes('op key').toString('utf8');
-      if (kind === TXN_PUT) out.push({ kind: 'put', key, value: bytes('op value') });
-      else if (kind === TXN_DELETE) out.push({ kind: 'delete', key });
-      else if (kind === TXN_GET) out.push({ kind: 'get', key });
-      else fail(`unknown txn op ${kind}`);
-    }
-    return out;
-  };
-  const success = ops();
-  const failure = ops();
-  if (at !== buf.length) fail('bytes after the txn');
-  return { compare, success, failure };
+  return { revision: buf.readUInt32LE(0) + buf.readUInt32LE(4) * TWO_32, value: buf.subarray(8) };
 }

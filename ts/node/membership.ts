@@ -11,16 +11,26 @@
  * map (or the list a joining node fetched), which takes precedence: it is local routing, e.g.
  * the chaos suite's per-link proxies.
  *
- *   conf change = type u8 | nodeId u32 | origin u32 | seq u64 | peer (u16 + utf8) | client (u16 + utf8)
+ * The record also remembers the last `REMOVED_REMEMBERED_MAX` removals (id → index and peer
+ * address), so any member can tell a removed node that still talks to it that it was removed —
+ * the same on every replica, across restarts and snapshots (see `removal_notices.ts`).
+ *
+ *   conf change = version u8 (1) | type u8 | nodeId u32 | origin u32 | seq u64
+ *                 | peer (u16 + utf8) | client (u16 + utf8)
  */
 import { QuorumError } from '../errors';
 import { type ConfChange, ConfChangeType, type ConfState } from '../raft/types';
+import { BinaryReader, BinaryWriter } from '../binary';
 
 /** Keys starting with NUL are the store's own; the API refuses them. */
 export const RESERVED_KEY_PREFIX = '\u0000';
 export const MEMBERS_KEY = `${RESERVED_KEY_PREFIX}members`;
 /** Every reserved key sorts at or before this one (scans of user keys start after it). */
 export const RESERVED_KEYS_END = `${RESERVED_KEY_PREFIX}\uffff`;
+
+export const MEMBER_CHANGE_VERSION = 1;
+/** Removals remembered in the record (the oldest is forgotten first). */
+export const REMOVED_REMEMBERED_MAX = 1024;
 
 export interface MemberAddresses {
   /** host:port of the member's peer listener. */
@@ -29,12 +39,19 @@ export interface MemberAddresses {
   client?: string;
 }
 
+export interface Removal {
+  index: number;
+  peer?: string;
+}
+
 export interface MembersRecord {
   /** Index of the last membership change applied (0: none since bootstrap). */
   confIndex: number;
   voters: number[];
   learners: number[];
   addresses: Record<string, MemberAddresses>;
+  /** Removed ids (not members now) → where they were removed; absent in older records. */
+  removed?: Record<string, Removal>;
 }
 
 export interface MemberChange {
@@ -46,6 +63,9 @@ export interface MemberChange {
   client: string;
 }
 
+/** What an operator asks for; `checkMemberChange` turns it into one single-server change. */
+export type MemberIntent = 'add-voter' | 'add-learner' | 'promote' | 'remove';
+
 const TYPE_CODES: Record<ConfChangeType, number> = {
   [ConfChangeType.AddNode]: 1,
   [ConfChangeType.AddLearnerNode]: 2,
@@ -54,48 +74,56 @@ const TYPE_CODES: Record<ConfChangeType, number> = {
 const CODE_TYPES = new Map(Object.entries(TYPE_CODES).map(([t, c]) => [c, t as ConfChangeType]));
 
 export function encodeMemberChange(c: MemberChange): Buffer {
-  const peer = Buffer.from(c.peer, 'utf8');
-  const client = Buffer.from(c.client, 'utf8');
-  const buf = Buffer.allocUnsafe(1 + 4 + 4 + 8 + 2 + peer.length + 2 + client.length);
-  let at = buf.writeUInt8(TYPE_CODES[c.type], 0);
-  at = buf.writeUInt32LE(c.nodeId, at);
-  at = buf.writeUInt32LE(c.origin, at);
-  at = buf.writeUInt32LE(c.seq % 2 ** 32, at);
-  at = buf.writeUInt32LE(Math.floor(c.seq / 2 ** 32), at);
-  at = buf.writeUInt16LE(peer.length, at);
-  at += peer.copy(buf, at);
-  at = buf.writeUInt16LE(client.length, at);
-  client.copy(buf, at);
-  return buf;
+  const w = new BinaryWriter(64);
+  w.u8(MEMBER_CHANGE_VERSION);
+  w.u8(TYPE_CODES[c.type]);
+  w.u32(c.nodeId);
+  w.u32(c.origin);
+  w.u64(c.seq);
+  w.str16(c.peer);
+  w.str16(c.client);
+  return w.finish();
 }
 
 export function decodeMemberChange(data: Uint8Array): MemberChange {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const fail = (): never => {
-    throw new QuorumError('COMMAND_INVALID', `malformed membership change (${buf.length} bytes)`);
-  };
-  if (buf.length < 21) fail();
-  const type = CODE_TYPES.get(buf.readUInt8(0)) ?? fail();
-  const nodeId = buf.readUInt32LE(1);
-  const origin = buf.readUInt32LE(5);
-  const seq = buf.readUInt32LE(9) + buf.readUInt32LE(13) * 2 ** 32;
-  let at = 17;
-  const str = (): string => {
-    if (at + 2 > buf.length) fail();
-    const n = buf.readUInt16LE(at);
-    if (at + 2 + n > buf.length) fail();
-    const s = buf.toString('utf8', at + 2, at + 2 + n);
-    at += 2 + n;
-    return s;
-  };
-  const peer = str();
-  const client = str();
-  if (at !== buf.length) fail();
-  return { type, nodeId, origin, seq, peer, client };
+  const r = new BinaryReader(data, (what) => new QuorumError('COMMAND_INVALID', `malformed membership change: ${what}`));
+  const version = r.u8('version');
+  if (version !== MEMBER_CHANGE_VERSION) throw new QuorumError('COMMAND_VERSION_UNSUPPORTED', `membership change version ${version}; this build reads version ${MEMBER_CHANGE_VERSION}`);
+  const code = r.u8('type');
+  const type = CODE_TYPES.get(code);
+  if (type === undefined) throw new QuorumError('COMMAND_INVALID', `malformed membership change: unknown type ${code}`);
+  const change = { type, nodeId: r.u32('node id'), origin: r.u32('origin'), seq: r.u64('seq'), peer: r.str16('peer'), client: r.str16('client') };
+  r.end();
+  return change;
 }
 
 export function toConfChange(c: MemberChange): ConfChange {
   return { type: c.type, nodeId: c.nodeId };
+}
+
+/**
+ * The one place membership requests are checked: the change `intent` asks for, given the
+ * membership `rec`, or the catalogued error saying why it would change nothing or break the
+ * cluster.
+ */
+export function checkMemberChange(rec: MembersRecord, intent: MemberIntent, id: number, peer?: string): ConfChangeType {
+  const voter = rec.voters.includes(id);
+  const learner = rec.learners.includes(id);
+  switch (intent) {
+    case 'add-voter':
+    case 'add-learner':
+      if (voter || learner) throw new QuorumError('member_exists', `n${id} is already a ${voter ? 'voter' : 'learner (promote it instead)'}`);
+      if (!peer) throw new QuorumError('invalid_body', 'a new member needs its peer address');
+      return intent === 'add-voter' ? ConfChangeType.AddNode : ConfChangeType.AddLearnerNode;
+    case 'promote':
+      if (voter) throw new QuorumError('not_learner', `n${id} is already a voter`);
+      if (!learner) throw new QuorumError('unknown_member', `n${id} is not a member`);
+      return ConfChangeType.AddNode;
+    case 'remove':
+      if (!voter && !learner) throw new QuorumError('unknown_member', `n${id} is not a member`);
+      if (voter && rec.voters.length === 1) throw new QuorumError('last_voter', `n${id} is the only voter; the cluster cannot lose it`);
+      return ConfChangeType.RemoveNode;
+  }
 }
 
 export function initialRecord(conf: ConfState): MembersRecord {
@@ -111,6 +139,7 @@ export function applyMemberChange(rec: MembersRecord, change: MemberChange, inde
   const voters = new Set(rec.voters);
   const learners = new Set(rec.learners);
   const addresses = { ...rec.addresses };
+  const removed = { ...rec.removed };
   const id = change.nodeId;
   switch (change.type) {
     case ConfChangeType.AddNode:
@@ -121,24 +150,36 @@ export function applyMemberChange(rec: MembersRecord, change: MemberChange, inde
       if (!voters.has(id)) learners.add(id);
       break;
     case ConfChangeType.RemoveNode:
+      if (voters.has(id) || learners.has(id)) rememberRemoval(removed, id, { index, peer: addresses[String(id)]?.peer });
       voters.delete(id);
       learners.delete(id);
       delete addresses[String(id)];
       break;
   }
-  if (change.type !== ConfChangeType.RemoveNode && (change.peer || change.client)) {
-    const prev = addresses[String(id)] ?? {};
-    addresses[String(id)] = { peer: change.peer || prev.peer, client: change.client || prev.client };
+  if (change.type !== ConfChangeType.RemoveNode) {
+    delete removed[String(id)];
+    if (change.peer || change.client) {
+      const prev = addresses[String(id)] ?? {};
+      addresses[String(id)] = { peer: change.peer || prev.peer, client: change.client || prev.client };
+    }
   }
   const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
-  return { confIndex: index, voters: sorted(voters), learners: sorted(learners), addresses };
+  return { confIndex: index, voters: sorted(voters), learners: sorted(learners), addresses, removed };
+}
+
+function rememberRemoval(removed: Record<string, Removal>, id: number, removal: Removal): void {
+  removed[String(id)] = removal;
+  const ids = Object.keys(removed);
+  if (ids.length <= REMOVED_REMEMBERED_MAX) return;
+  const oldest = ids.reduce((a, b) => (removed[a].index <= removed[b].index ? a : b));
+  delete removed[oldest];
 }
 
 /** The record with member `id`'s client address set (what `Op.Publish` does). */
-export function publishClient(rec: MembersRecord, id: number, client: string, index: number): MembersRecord {
+export function publishClient(rec: MembersRecord, id: number, client: string): MembersRecord {
   if (!isMember(rec, id)) return rec;
   const prev = rec.addresses[String(id)] ?? {};
-  return { ...rec, addresses: { ...rec.addresses, [String(id)]: { ...prev, client } }, confIndex: rec.confIndex };
+  return { ...rec, addresses: { ...rec.addresses, [String(id)]: { ...prev, client } } };
 }
 
 export function confStateOf(rec: MembersRecord): ConfState {
