@@ -24,7 +24,7 @@ class Cluster {
   constructor() {
     this.nodes[0].campaign();
     this.settle();
-    if (this.nodes[0].raft.state !== StateType.Leader) throw new Error('node 1 did not become leader');
+    if (!this.nodes[0].isLeader) throw new Error('node 1 did not become leader');
   }
 
   /** Persists, sends, applies until quiet (the zero-delay network). */
@@ -54,7 +54,7 @@ class Cluster {
   /** Keeps memory bounded: snapshot and compact the applied prefix on every node. */
   compact(): void {
     for (let i = 0; i < this.nodes.length; i++) {
-      const applied = this.nodes[i].raft.log.applied;
+      const applied = this.nodes[i].status().applied;
       const s = this.storages[i];
       if (applied - s.firstIndex() < 200_000) continue;
       s.createSnapshot(applied, { voters: ids, learners: [] }, new Uint8Array());

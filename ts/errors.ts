@@ -1,26 +1,166 @@
 /**
- * Errors are values with stable codes: the HTTP API and the CLI return `code` unchanged.
- * The native addon reports failures as messages prefixed with `[CODE] `; `fromNative`
- * turns those into `NativeError`s.
+ * Errors are values with stable codes, and this file is their one catalogue: every code the
+ * node, the API or the addon raises is listed once with the HTTP status it answers with and
+ * its class (what a client may do about it). The API layer only looks codes up here; nothing
+ * else decides a status. (ARCHITECTURE.md, "Errors".)
+ *
+ * The native addon reports failures as messages prefixed with `[CODE] `; `fromNative` turns
+ * those into `NativeError`s that keep the addon's code.
  */
-export class QuorumError extends Error {
-  readonly code: string;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+/**
+ * What a client can do about an error:
+ * - `invalid`: the request is wrong; sending it again changes nothing.
+ * - `conflict`, `not_found`: the request does not fit the current state.
+ * - `retryable`: known not applied (never proposed, or refused before proposing); retry,
+ *   possibly on another node.
+ * - `unknown_outcome`: may or may not have been applied; read before retrying a write.
+ * - `storage`: this node's storage failed; the node stops (exit 70); retry elsewhere.
+ * - `internal`: a bug.
+ */
+export type ErrorClass = 'invalid' | 'conflict' | 'not_found' | 'retryable' | 'unknown_outcome' | 'storage' | 'internal';
+
+interface CatalogueEntry {
+  status: number;
+  class: ErrorClass;
+}
+
+const invalid = (status = 400): CatalogueEntry => ({ status, class: 'invalid' });
+const storage: CatalogueEntry = { status: 500, class: 'storage' };
+const internal: CatalogueEntry = { status: 500, class: 'internal' };
+
+export const ERROR_CATALOGUE = {
+  // ---- request shape (400, 404, 405, 413, 431) ----
+  invalid_json: invalid(),
+  invalid_body: invalid(),
+  invalid_path: invalid(),
+  invalid_request: invalid(),
+  headers_too_large: invalid(431),
+  missing_value: invalid(),
+  invalid_key: invalid(),
+  key_too_large: invalid(),
+  invalid_revision: invalid(),
+  invalid_consistency: invalid(),
+  invalid_limit: invalid(),
+  invalid_member_id: invalid(),
+  invalid_op: invalid(),
+  too_many_keys: invalid(),
+  too_many_ops: invalid(),
+  too_many_compares: invalid(),
+  value_too_large: invalid(413),
+  body_too_large: invalid(413),
+  route_not_found: { status: 404, class: 'not_found' },
+  method_not_allowed: invalid(405),
+  // ---- state (404, 409) ----
+  not_found: { status: 404, class: 'not_found' },
+  unknown_member: { status: 404, class: 'not_found' },
+  revision_mismatch: { status: 409, class: 'conflict' },
+  member_exists: { status: 409, class: 'conflict' },
+  not_learner: { status: 409, class: 'conflict' },
+  last_voter: { status: 409, class: 'conflict' },
+  membership_change_pending: { status: 409, class: 'conflict' },
+  // ---- availability (503, 504) ----
+  unavailable: { status: 503, class: 'retryable' },
+  overloaded: { status: 503, class: 'retryable' },
+  timeout: { status: 504, class: 'unknown_outcome' },
+  // ---- the node's own failures (never a request's fault) ----
+  COMMAND_INVALID: internal,
+  COMMAND_VERSION_UNSUPPORTED: internal,
+  DATA_LAYOUT_UNSUPPORTED: internal,
+  INVALID_CONFIG: internal,
+  RAFT_CONFIG_INVALID: internal,
+  INVALID_MESSAGE: internal,
+  PROPOSAL_DROPPED: { status: 503, class: 'retryable' },
+  INVARIANT: internal,
+  PEER_FRAME_INVALID: internal,
+  SNAPSHOT_MISMATCH: internal,
+  SNAPSHOT_INVALID: internal,
+  // ---- the addon (crates/wal, crates/engine) ----
+  WAL_CORRUPT: storage,
+  WAL_FSYNC_FAILED: storage,
+  WAL_FATAL: storage,
+  WAL_IO: storage,
+  WAL_LIMIT: storage,
+  WAL_GAP: storage,
+  WAL_INVALID_ARGUMENT: internal,
+  WAL_CLOSED: storage,
+  ENGINE_IO: storage,
+  ENGINE_CORRUPT: storage,
+  ENGINE_INVALID_ARGUMENT: internal,
+  ENGINE_APPLY_ORDER: internal,
+  ENGINE_CLOSED: storage,
+  INVALID_ARGUMENT: internal,
+  internal,
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The catalogue entry for `code` (an unknown code is an internal error). */
+export function lookup(code: string): CatalogueEntry {
+  return (ERROR_CATALOGUE as Record<string, CatalogueEntry>)[code] ?? internal;
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code);
+}
+
+export interface ErrorExtras {
+  cause?: unknown;
+  /** Extra fields of the JSON answer (e.g. `revision` of a mismatch). */
+  details?: Record<string, unknown>;
+  /** Extra response headers (e.g. `retry-after`, `allow`). */
+  headers?: Record<string, string>;
+}
+
+export class QuorumError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, extras: ErrorExtras = {}) {
+    super(message, extras.cause === undefined ? undefined : { cause: extras.cause });
     this.name = new.target.name;
     this.code = code;
+    this.details = extras.details ?? {};
+    this.headers = extras.headers ?? {};
+  }
+
+  get status(): number {
+    return lookup(this.code).status;
+  }
+
+  get errorClass(): ErrorClass {
+    return lookup(this.code).class;
   }
 }
 
-/** The request conflicts with the current state (HTTP 409). */
-export class ConflictError extends QuorumError {}
+/** The request is malformed (a 4xx of class `invalid`). */
+export const invalidRequest = (code: ErrorCode, message: string, extras?: ErrorExtras): QuorumError => new QuorumError(code, message, extras);
 
-/** The request names something that does not exist (HTTP 404). */
-export class NotFoundError extends QuorumError {}
+/** Known not applied; retry (503 with `Retry-After`). */
+export class UnavailableError extends QuorumError {
+  constructor(message: string, code: 'unavailable' | 'overloaded' = 'unavailable') {
+    super(code, message, { headers: { 'retry-after': '1' } });
+  }
+}
+
+/** Not answered in time: the outcome is unknown (504). */
+export class TimeoutError extends QuorumError {
+  constructor(message: string) {
+    super('timeout', message);
+  }
+}
 
 /** An error raised inside the Rust addon (WAL_*, ENGINE_*, INVALID_ARGUMENT). */
-export class NativeError extends QuorumError {}
+export class NativeError extends QuorumError {
+  /** The addon's own code, kept even when the catalogue does not list it. */
+  readonly nativeCode: string;
+
+  constructor(code: string, message: string, extras?: ErrorExtras) {
+    super(isErrorCode(code) ? code : 'internal', message, extras);
+    this.nativeCode = code;
+  }
+}
 
 const CODE_PREFIX = /^\[([A-Z][A-Z0-9_]*)\] /;
 
@@ -36,4 +176,11 @@ export function fromNative(err: unknown): Error {
     return err;
   }
   return new Error(String(err));
+}
+
+/** The code of any error: ours, the addon's, or `internal`. */
+export function codeOf(err: unknown): string {
+  if (err instanceof NativeError) return err.nativeCode;
+  if (err instanceof QuorumError) return err.code;
+  return 'internal';
 }

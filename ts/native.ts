@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import { fromNative, NativeError } from './errors';
 import { packageRoot } from './paths';
 
-// ---- the generated loader's surface (native/index.d.ts is a build output) ----
+// ---- the generated loader's surface (native/index.d.ts, written by `napi build`) ----
 
-interface DurableEvent {
-  okThrough: number;
-  errorCode?: string | null;
-  errorMessage?: string | null;
-}
+type Binding = typeof import('../native/index');
+type NativeWalHandle = import('../native/index').NativeWal;
+type NativeEngineHandle = import('../native/index').NativeEngine;
+type DurableEvent = import('../native/index').DurableEvent;
 
 export interface HardState {
   term: number;
@@ -48,19 +47,6 @@ export interface WalInfo {
   truncatedBytes: number;
 }
 
-interface NativeWalHandle {
-  info(): WalInfo;
-  stats(): { syncs: number; entries: number };
-  append(firstIndex: number, packed: Buffer, hardState?: HardState | null): number;
-  reset(nextIndex: number): number;
-  firstIndex(): number;
-  lastIndex(): number;
-  term(index: number): number | null;
-  hardState(): HardState;
-  entries(lo: number, hi: number, bytesMax: number): Promise<Buffer>;
-  compact(index: number): Promise<number>;
-  close(): void;
-}
 
 export interface EngineOptions {
   blockCacheBytes?: number;
@@ -69,24 +55,7 @@ export interface EngineOptions {
   writeBufferBytes?: number;
 }
 
-interface NativeEngineHandle {
-  appliedIndex(): number;
-  apply(packed: Buffer, appliedIndex: number): Promise<number>;
-  get(key: Buffer): Buffer | null;
-  multiGet(packedKeys: Buffer): Buffer;
-  scan(options: { start?: Buffer; end?: Buffer; prefix?: Buffer; after?: Buffer; limit: number }): Promise<{ items: Buffer; count: number; more: boolean }>;
-  checkpoint(dir: string): Promise<number>;
-  flush(): Promise<void>;
-  close(): void;
-}
 
-interface Binding {
-  NativeWal: { open(dir: string, options: WalOptions | null, onDurable: (err: Error | null, event: DurableEvent) => void): NativeWalHandle };
-  NativeEngine: {
-    open(path: string, options?: EngineOptions | null): NativeEngineHandle;
-    openFromCheckpoint(checkpoint: string, path: string, options?: EngineOptions | null): NativeEngineHandle;
-  };
-}
 
 let binding: Binding | undefined;
 
@@ -183,7 +152,9 @@ export class Wal {
   }
 
   info(): WalInfo {
-    return this.handle.info();
+    const info = this.handle.info();
+    // The addon reports one of the two names it knows (`Backend::name`).
+    return { ...info, backend: info.backend === 'io_uring' ? 'io_uring' : 'pwrite' };
   }
 
   stats(): { syncs: number; entries: number } {
@@ -204,7 +175,7 @@ export class Wal {
 
   /** Like `append`, with entries already packed (see `packEntries`). */
   appendPacked(firstIndex: number, packed: Buffer, hardState?: HardState): Promise<void> {
-    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.fatal) return Promise.reject(this.stoppedBy(this.fatal));
     let ticket: number;
     try {
       ticket = call(() => this.handle.append(firstIndex, packed, hardState ?? null));
@@ -217,7 +188,7 @@ export class Wal {
 
   /** Replaces the log with an empty one whose next index is `nextIndex`. */
   reset(nextIndex: number): Promise<void> {
-    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.fatal) return Promise.reject(this.stoppedBy(this.fatal));
     let ticket: number;
     try {
       ticket = call(() => this.handle.reset(nextIndex));
@@ -283,6 +254,11 @@ export class Wal {
       this.waiters.splice(0, this.waitersHead);
       this.waitersHead = 0;
     }
+  }
+
+  /** What an append after a fatal failure gets: WAL_FATAL, naming the failure that stopped the log. */
+  private stoppedBy(fatal: NativeError): NativeError {
+    return new NativeError('WAL_FATAL', `the log stopped after ${fatal.nativeCode}: ${fatal.message}`, { cause: fatal });
   }
 
   private failAll(err: NativeError): void {

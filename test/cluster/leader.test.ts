@@ -45,6 +45,7 @@ test('leadership moves by API under write load and on SIGTERM of the leader, los
   const first = await cluster.leader();
   const [f1, f2] = cluster.procs.filter((p) => p !== first);
   const load = writeLoad(() => cluster.alive());
+  t.teardown(() => load.stop()); // a failed assertion must not leave the writers looping
 
   // Bad requests first: they change nothing.
   t.is((await call(f1, 'POST', '/v1/cluster/leader', { id: 99 })).json.error.code, 'unknown_member');

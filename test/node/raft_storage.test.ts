@@ -3,6 +3,7 @@ import { Wal } from '../../ts/native';
 import { WalStorage } from '../../ts/node/raft_storage';
 import { type Entry, EntryType, RawNode, type Snapshot, StateType, mulberry32 } from '../../ts/raft';
 import { tempDir } from '../helpers/tmp';
+import { coreOf } from '../helpers/core';
 
 const initial = (voters: number[]): Snapshot => ({ metadata: { index: 0, term: 0, confState: { voters, learners: [] } }, data: new Uint8Array() });
 
@@ -33,7 +34,7 @@ test('a node persists through the WAL and restarts with its term, vote, commit a
   const node = new RawNode({ id: 1, storage, random: mulberry32(1), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 });
   node.campaign();
   await settle(node, storage);
-  t.is(node.raft.state, StateType.Leader);
+  t.is(coreOf(node).state, StateType.Leader);
   node.propose([Buffer.from('a'), Buffer.from('b')]);
   const applied = await settle(node, storage);
   t.deepEqual(applied.map((e) => Buffer.from(e.data).toString()), ['a', 'b']);

@@ -2,6 +2,7 @@
 import test from 'ava';
 import { ConfChangeType, InvariantError, MemoryStorage, MessageType, ProgressState, RawNode, StateType, mulberry32 } from '../../ts/raft';
 import { Net, bytes } from './net';
+import { coreOf } from '../helpers/core';
 
 test('config: the election timeout must exceed the heartbeat timeout', (t) => {
   t.throws(() => new RawNode({ id: 1, storage: MemoryStorage.withVoters([1]), random: mulberry32(1), electionTimeoutTicks: 2, heartbeatTimeoutTicks: 2 }), {
@@ -21,13 +22,13 @@ test('a single node commits its own entries only after advance() reports them pe
   const node = new RawNode({ id: 1, storage, random: mulberry32(1), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1 });
   node.campaign();
   const rd = node.ready();
-  t.is(node.raft.state, StateType.Leader);
+  t.is(coreOf(node).state, StateType.Leader);
   t.is(rd.entries.length, 1);
-  t.is(node.raft.log.committed, 0, 'not durable yet, so not counted');
+  t.is(coreOf(node).log.committed, 0, 'not durable yet, so not counted');
   storage.append(rd.entries);
   if (rd.hardState) storage.setHardState(rd.hardState);
   node.advance(rd);
-  t.is(node.raft.log.committed, 1);
+  t.is(coreOf(node).log.committed, 1);
   t.deepEqual(node.ready().committedEntries.map((e) => e.index), [1]);
 });
 
@@ -87,7 +88,7 @@ test('a follower behind the compacted log receives an InstallSnapshot and then n
   net.crash(3);
   for (let i = 0; i < 10; i++) net.propose(1, `e${i}`);
   const leaderStorage = net.storages.get(1)!;
-  const applied = net.node(1).raft.log.applied;
+  const applied = coreOf(net.node(1)).log.applied;
   leaderStorage.createSnapshot(applied, { voters: [1, 2, 3], learners: [] }, bytes('image'));
   leaderStorage.compact(applied);
   net.restart(3);
@@ -96,9 +97,9 @@ test('a follower behind the compacted log receives an InstallSnapshot and then n
   t.is(snaps.length, 1);
   t.is(net.storages.get(3)!.snapshot().metadata.index, applied);
   net.propose(1, 'after');
-  t.is(net.node(3).raft.log.lastIndex(), net.node(1).raft.log.lastIndex());
+  t.is(coreOf(net.node(3)).log.lastIndex(), coreOf(net.node(1)).log.lastIndex());
   t.deepEqual(net.appliedData(3).at(-1), 'after');
-  t.is(net.node(1).raft.progressOf(3)!.state, ProgressState.Replicate);
+  t.is(coreOf(net.node(1)).progressOf(3)!.state, ProgressState.Replicate);
 });
 
 test('a snapshot whose configuration predates the follower joining is installed, not refused forever', (t) => {
@@ -108,14 +109,14 @@ test('a snapshot whose configuration predates the follower joining is installed,
   net.campaign(1);
   net.crash(3);
   for (let i = 0; i < 10; i++) net.propose(1, `e${i}`);
-  const applied = net.node(1).raft.log.applied;
+  const applied = coreOf(net.node(1)).log.applied;
   net.storages.get(1)!.createSnapshot(applied, { voters: [1, 2], learners: [] }, bytes('image'));
   net.storages.get(1)!.compact(applied);
   net.restart(3);
   net.tick(2);
   t.is(net.sent.filter((m) => m.type === MessageType.Snap && m.to === 3).length, 1, 'sent once, not again and again');
   t.is(net.storages.get(3)!.snapshot().metadata.index, applied);
-  t.false(net.node(3).raft.promotable(), 'not in its own configuration until a change adds it');
+  t.false(coreOf(net.node(3)).promotable(), 'not in its own configuration until a change adds it');
   net.propose(1, 'after');
   t.deepEqual(net.appliedData(3).at(-1), 'after');
 });

@@ -5,6 +5,7 @@
  * messages through `filter`, crash (losing nothing persisted) and restart.
  */
 import { type Config, type Entry, EntryType, type Message, MemoryStorage, RawNode, type ReadState, StateType, mulberry32 } from '../../ts/raft';
+import { coreOf } from '../helpers/core';
 
 export type Filter = (m: Message) => Message[];
 
@@ -73,15 +74,15 @@ export class Net {
   }
 
   leader(): number | undefined {
-    const leaders = [...this.nodes.values()].filter((n) => n.raft.state === StateType.Leader);
+    const leaders = [...this.nodes.values()].filter((n) => coreOf(n).state === StateType.Leader);
     // Stale leaders of old terms may linger in a partition; the one with the highest term leads.
-    leaders.sort((a, b) => b.raft.term - a.raft.term);
+    leaders.sort((a, b) => coreOf(b).term - coreOf(a).term);
     return leaders[0]?.id;
   }
 
   /** Terms of the node's log entries from index 1 (stable and unstable). */
   logTerms(id: number): number[] {
-    const log = this.node(id).raft.log;
+    const log = coreOf(this.node(id)).log;
     const out: number[] = [];
     for (let i = log.firstIndex(); i <= log.lastIndex(); i++) out.push(log.term(i)!);
     return out;

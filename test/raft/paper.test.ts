@@ -6,6 +6,7 @@
 import test from 'ava';
 import { EntryType, type Message, MessageType, StateType } from '../../ts/raft';
 import { Net, bytes, str } from './net';
+import { coreOf } from '../helpers/core';
 
 const leaderLog = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
 
@@ -27,13 +28,13 @@ for (const [name, followerLog] of Object.entries(figure7Followers)) {
       [3, { terms: leaderLog, term: 7 }],
     ]));
     net.campaign(1);
-    t.is(net.node(1).raft.state, StateType.Leader);
-    t.is(net.node(1).raft.term, 8);
+    t.is(coreOf(net.node(1)).state, StateType.Leader);
+    t.is(coreOf(net.node(1)).term, 8);
     // The leader appended an empty entry of term 8; the follower now holds exactly its log â€”
     // missing entries were filled in and extraneous ones (c, d, f) removed.
     t.deepEqual(net.logTerms(1), [...leaderLog, 8]);
     t.deepEqual(net.logTerms(2), net.logTerms(1));
-    t.is(net.node(2).raft.log.committed, leaderLog.length + 1);
+    t.is(coreOf(net.node(2)).log.committed, leaderLog.length + 1);
   });
 }
 
@@ -56,11 +57,11 @@ function figure8AtC(): Net {
 
 test('Figure 8 (c): a leader does not commit an entry of an older term by counting replicas', (t) => {
   const net = figure8AtC();
-  t.is(net.node(1).raft.state, StateType.Leader);
-  t.is(net.node(1).raft.term, 4);
+  t.is(coreOf(net.node(1)).state, StateType.Leader);
+  t.is(coreOf(net.node(1)).term, 4);
   for (const id of [1, 2, 3, 4]) t.deepEqual(net.logTerms(id).slice(0, 2), [1, 2], `S${id} holds index 2 from term 2`);
   // Index 2 is on four of five servers, yet it is from term 2: commit stays at 1.
-  t.is(net.node(1).raft.log.committed, 1);
+  t.is(coreOf(net.node(1)).log.committed, 1);
   t.deepEqual(net.applied.get(1)!.map((e) => e.index), [1]);
 });
 
@@ -71,7 +72,7 @@ test('Figure 8 (d): that entry may still be overwritten by a leader of term 3 â€
   net.restart(5);
   net.campaign(5); // learns term 4 from the rejections
   net.campaign(5);
-  t.is(net.node(5).raft.state, StateType.Leader);
+  t.is(coreOf(net.node(5)).state, StateType.Leader);
   for (const id of [2, 3, 4, 5]) t.deepEqual(net.logTerms(id).slice(0, 2), [1, 3], `S${id} now has term 3 at index 2`);
 });
 
@@ -79,13 +80,13 @@ test('Figure 8 (e): once an entry of the current term is on a majority, it and i
   const net = figure8AtC();
   net.filter = undefined;
   net.tick(2);
-  t.is(net.node(1).raft.log.committed, 3);
+  t.is(coreOf(net.node(1)).log.committed, 3);
   for (const id of [1, 2, 3, 4]) t.deepEqual(net.logTerms(id), [1, 2, 4]);
   net.crash(1);
   net.restart(5);
   net.campaign(5);
   net.campaign(5);
-  t.not(net.node(5).raft.state, StateType.Leader);
+  t.not(coreOf(net.node(5)).state, StateType.Leader);
   for (const id of [2, 3, 4]) t.deepEqual(net.logTerms(id), [1, 2, 4], `S${id} kept the committed entries`);
 });
 
@@ -96,17 +97,17 @@ test('a partitioned leader with a stale term commits nothing, and steps down whe
   net.isolate(1);
   net.propose(1, 'stale');
   net.tick(3);
-  t.is(net.node(1).raft.state, StateType.Leader, 'without CheckQuorum the old leader does not notice');
-  const staleCommit = net.node(1).raft.log.committed;
+  t.is(coreOf(net.node(1)).state, StateType.Leader, 'without CheckQuorum the old leader does not notice');
+  const staleCommit = coreOf(net.node(1)).log.committed;
   net.campaign(2);
-  t.is(net.node(2).raft.state, StateType.Leader);
-  t.true(net.node(2).raft.term > net.node(1).raft.term);
+  t.is(coreOf(net.node(2)).state, StateType.Leader);
+  t.true(coreOf(net.node(2)).term > coreOf(net.node(1)).term);
   net.propose(2, 'fresh');
-  t.is(net.node(1).raft.log.committed, staleCommit, 'the stale leader never advanced its commit index');
+  t.is(coreOf(net.node(1)).log.committed, staleCommit, 'the stale leader never advanced its commit index');
   net.heal();
   net.tick(3);
-  t.is(net.node(1).raft.state, StateType.Follower);
-  t.is(net.node(1).raft.lead, 2);
+  t.is(coreOf(net.node(1)).state, StateType.Follower);
+  t.is(coreOf(net.node(1)).lead, 2);
   t.deepEqual(net.logTerms(1), net.logTerms(2));
   for (const id of [1, 2, 3]) t.deepEqual(net.appliedData(id), ['before', 'fresh'], `node ${id} never applied the stale write`);
 });
@@ -114,26 +115,26 @@ test('a partitioned leader with a stale term commits nothing, and steps down whe
 test('PreVote: a node rejoining after a partition does not disrupt a healthy leader', (t) => {
   const net = new Net([1, 2, 3], { preVote: true, checkQuorum: true });
   net.campaign(1);
-  const term = net.node(1).raft.term;
+  const term = coreOf(net.node(1)).term;
   net.isolate(3);
   net.tick(100);
-  t.is(net.node(3).raft.term, term, 'pre-votes that fail do not raise the term');
+  t.is(coreOf(net.node(3)).term, term, 'pre-votes that fail do not raise the term');
   net.heal();
   net.tick(10);
   t.is(net.leader(), 1);
-  for (const id of [1, 2, 3]) t.is(net.node(id).raft.term, term);
+  for (const id of [1, 2, 3]) t.is(coreOf(net.node(id)).term, term);
 });
 
 test('without PreVote and CheckQuorum the same rejoin forces a new election (the problem PreVote solves)', (t) => {
   const net = new Net([1, 2, 3], { preVote: false, checkQuorum: false });
   net.campaign(1);
-  const term = net.node(1).raft.term;
+  const term = coreOf(net.node(1)).term;
   net.isolate(3);
   net.tick(100);
-  t.true(net.node(3).raft.term > term + 1);
+  t.true(coreOf(net.node(3)).term > term + 1);
   net.heal();
   net.tick(30);
-  t.true(net.node(1).raft.term > term, 'the leader was deposed by the higher term');
+  t.true(coreOf(net.node(1)).term > term, 'the leader was deposed by the higher term');
 });
 
 test('CheckQuorum: a leader that hears from no quorum within an election timeout steps down', (t) => {
@@ -141,10 +142,10 @@ test('CheckQuorum: a leader that hears from no quorum within an election timeout
   net.campaign(1);
   net.isolate(1);
   net.tick(9, [1]);
-  t.is(net.node(1).raft.state, StateType.Leader, 'still within the election timeout');
+  t.is(coreOf(net.node(1)).state, StateType.Leader, 'still within the election timeout');
   net.tick(11, [1]);
-  t.is(net.node(1).raft.state, StateType.Follower);
-  t.is(net.node(1).raft.lead, 0);
+  t.is(coreOf(net.node(1)).state, StateType.Follower);
+  t.is(coreOf(net.node(1)).lead, 0);
 });
 
 test('lost AppendEntries are retried until the follower catches up', (t) => {
@@ -194,7 +195,7 @@ test('ReadIndex during a leader change: the deposed leader answers nothing; the 
   const lead = net.leader()!;
   const follower = lead === 2 ? 3 : 2;
   t.not(lead, 1);
-  t.is(net.node(lead).raft.state, StateType.Leader);
+  t.is(coreOf(net.node(lead)).state, StateType.Leader);
   net.node(lead).readIndex(bytes('r2'));
   net.stabilize();
   t.deepEqual(net.readStates.get(lead), [], 'a new leader serves no read before its term has a committed entry');
@@ -205,12 +206,12 @@ test('ReadIndex during a leader change: the deposed leader answers nothing; the 
   t.is(states.length, 1);
   t.is(str(states[0].requestCtx), 'r2');
   t.true(states[0].index >= 3, 'the read index covers the write acknowledged before the read');
-  t.is(net.node(lead).raft.log.term(states[0].index), net.node(lead).raft.term);
+  t.is(coreOf(net.node(lead)).log.term(states[0].index), coreOf(net.node(lead)).term);
 
   // A follower gets its read index from the leader.
   net.node(follower).readIndex(bytes('r3'));
   net.stabilize();
-  t.deepEqual(net.readStates.get(follower)!.map((s) => [str(s.requestCtx), s.index]), [['r3', net.node(lead).raft.log.committed]]);
+  t.deepEqual(net.readStates.get(follower)!.map((s) => [str(s.requestCtx), s.index]), [['r3', coreOf(net.node(lead)).log.committed]]);
 
   net.heal();
   net.tick(3);
@@ -227,7 +228,7 @@ test('ReadIndex batching: all reads queued before one heartbeat round are confir
   const heartbeats = net.sent.slice(mark).filter((m) => m.type === MessageType.Heartbeat);
   t.deepEqual(heartbeats.map((m) => m.to).sort(), [2, 3], 'one round: one heartbeat per follower');
   t.deepEqual(net.readStates.get(1)!.map((s) => str(s.requestCtx)), Array.from({ length: 50 }, (_, i) => `r${i}`));
-  t.true(net.readStates.get(1)!.every((s) => s.index === net.node(1).raft.log.committed));
+  t.true(net.readStates.get(1)!.every((s) => s.index === coreOf(net.node(1)).log.committed));
 });
 
 test('leadership transfer: the leader catches the target up, sends TimeoutNow, and refuses proposals meanwhile', (t) => {
@@ -235,15 +236,15 @@ test('leadership transfer: the leader catches the target up, sends TimeoutNow, a
   net.campaign(1);
   net.cutLink(1, 3);
   for (let i = 0; i < 5; i++) net.propose(1, `e${i}`);
-  t.true(net.node(3).raft.log.lastIndex() < net.node(1).raft.log.lastIndex(), 'node 3 lags');
+  t.true(coreOf(net.node(3)).log.lastIndex() < coreOf(net.node(1)).log.lastIndex(), 'node 3 lags');
   net.node(1).transferLeader(3);
   net.stabilize();
-  t.is(net.node(1).raft.leadTransferee, 3);
+  t.is(coreOf(net.node(1)).leadTransferee, 3);
   t.throws(() => net.node(1).propose([bytes('during')]), { code: 'PROPOSAL_DROPPED' } as never);
   net.heal();
   net.tick(1);
   t.is(net.leader(), 3);
-  t.is(net.node(3).raft.term, 2);
+  t.is(coreOf(net.node(3)).term, 2);
   t.true(net.sent.some((m: Message) => m.type === MessageType.TimeoutNow && m.to === 3));
   net.propose(3, 'after');
   for (const id of [1, 2, 3]) t.deepEqual(net.appliedData(id), ['e0', 'e1', 'e2', 'e3', 'e4', 'after']);
@@ -263,9 +264,9 @@ test('leadership transfer asked of a follower is forwarded and moves leadership 
 test('a new leader appends an empty entry of its term so earlier entries commit', (t) => {
   const net = new Net([1, 2, 3], {}, new Map([1, 2, 3].map((id) => [id, { terms: [1, 1, 2], term: 2 }])));
   net.campaign(1);
-  const log = net.node(1).raft.log;
+  const log = coreOf(net.node(1)).log;
   t.is(log.lastIndex(), 4);
   t.is(log.term(4), 3);
-  t.is(net.node(1).raft.log.slice(4, 5, 1 << 20)![0].type, EntryType.Normal);
+  t.is(coreOf(net.node(1)).log.slice(4, 5, 1 << 20)![0].type, EntryType.Normal);
   t.is(log.committed, 4);
 });

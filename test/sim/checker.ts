@@ -9,6 +9,7 @@
  */
 import type { Entry, Ready, Snapshot } from '../../ts/raft';
 import type { SimNode } from './node';
+import { coreOf } from '../helpers/core';
 
 export class Violation extends Error {
   override readonly name = 'Violation';
@@ -29,7 +30,7 @@ export class SafetyChecker {
   observeLeaders(nodes: SimNode[]): void {
     for (const n of nodes) {
       if (!n.isLeader) continue;
-      const term = n.raw!.raft.term;
+      const term = coreOf(n.raw!).term;
       const known = this.leaderOfTerm.get(term);
       if (known === undefined) {
         this.leaderOfTerm.set(term, n.id);
@@ -43,19 +44,19 @@ export class SafetyChecker {
 
   /** A new leader must hold every entry committed so far, with the same term. */
   private checkLeaderCompleteness(n: SimNode): void {
-    const log = n.raw!.raft.log;
+    const log = coreOf(n.raw!).log;
     // Below firstIndex - 1 the log was compacted into a snapshot (checked when installed).
     for (let i = Math.max(1, log.firstIndex() - 1); i < this.committedTerms.length; i++) {
       const t = log.term(i);
       if (t !== this.committedTerms[i]) {
-        throw new Violation(`leader completeness: node ${n.id}, leader of term ${n.raw!.raft.term}, has term ${t} at committed index ${i} (committed term ${this.committedTerms[i]})`);
+        throw new Violation(`leader completeness: node ${n.id}, leader of term ${coreOf(n.raw!).term}, has term ${t} at committed index ${i} (committed term ${this.committedTerms[i]})`);
       }
     }
   }
 
   /** Entries a node is about to persist: each (index, term) must name one entry and one history. */
   observeReady(n: SimNode, rd: Ready): void {
-    const log = n.raw!.raft.log;
+    const log = coreOf(n.raw!).log;
     for (const e of rd.entries) {
       const key = `${e.index}:${e.term}`;
       const data = decoder.decode(e.data);

@@ -18,6 +18,7 @@ import {
   StateType,
   sendableBeforePersist,
 } from '../../ts/raft';
+import { coreOf } from '../helpers/core';
 
 export interface Write {
   id: string;
@@ -94,7 +95,7 @@ export class SimNode {
   }
 
   get isLeader(): boolean {
-    return this.raw?.raft.state === StateType.Leader;
+    return this.raw?.isLeader ?? false;
   }
 
   private start(): void {
@@ -187,7 +188,7 @@ export class SimNode {
   /** Snapshots the state machine and drops the log before it, every `snapshotEntries`. */
   private maybeCompact(raw: RawNode): void {
     if (this.snapshotEntries === 0 || this.appliedIndex - this.storage.firstIndex() < this.snapshotEntries) return;
-    this.storage.createSnapshot(this.appliedIndex, raw.raft.prs.confState(), encodeKv(this.kv));
+    this.storage.createSnapshot(this.appliedIndex, coreOf(raw).prs.confState(), encodeKv(this.kv));
     this.storage.compact(this.appliedIndex);
   }
 }

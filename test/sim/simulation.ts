@@ -10,6 +10,7 @@ import { type ConfChange, ConfChangeType, type Entry, ProposalDroppedError, type
 import { SafetyChecker, Violation } from './checker';
 import { RELIABLE, SimNetwork } from './network';
 import { SimNode, decodeWrite, encodeConfChange, encodeWrite } from './node';
+import { coreOf } from '../helpers/core';
 
 export interface SimOptions {
   seed: number;
@@ -134,7 +135,7 @@ class Simulation {
       this.step(false);
       this.now++;
       // Nodes removed from the configuration are no longer followers of anyone: ignore them.
-      const leader = this.nodes.find((n) => n.isLeader && this.members(n).every((o) => o.raw!.raft.lead === n.id));
+      const leader = this.nodes.find((n) => n.isLeader && this.members(n).every((o) => coreOf(o.raw!).lead === n.id));
       if (leader && this.writes.size === 0 && this.converged()) break;
       if (this.now - healedAt > this.livenessTicksMax) {
         const states = this.nodes.map((n) => {
@@ -143,7 +144,7 @@ class Simulation {
         });
         const anyLeader = this.nodes.find((n) => n.isLeader);
         const progress = anyLeader
-          ? [...anyLeader.raw!.raft.prs.progress].map(([id, pr]) => `n${id}:${pr.state} match=${pr.match} next=${pr.next}${pr.isLearner ? ' learner' : ''}${pr.recentActive ? '' : ' inactive'}`).join(', ')
+          ? [...coreOf(anyLeader.raw!).prs.progress].map(([id, pr]) => `n${id}:${pr.state} match=${pr.match} next=${pr.next}${pr.isLearner ? ' learner' : ''}${pr.recentActive ? '' : ' inactive'}`).join(', ')
           : 'no leader';
         throw new Violation(`liveness: ${this.livenessTicksMax} ticks after healing, leader=${leader?.id ?? 'none'}, ${this.writes.size} writes still pending; ${states.join('; ')}; leader's progress: ${progress}`);
       }
@@ -168,14 +169,14 @@ class Simulation {
 
   /** Every member applied the same prefix up to the leader's commit index. */
   private converged(): boolean {
-    const commit = Math.max(...this.nodes.map((n) => n.raw!.raft.log.committed));
+    const commit = Math.max(...this.nodes.map((n) => coreOf(n.raw!).log.committed));
     const leader = this.nodes.find((n) => n.isLeader);
     return leader !== undefined && this.members(leader).every((n) => n.appliedIndex === commit);
   }
 
   /** The nodes in `leader`'s configuration (voters and learners). */
   private members(leader: SimNode): SimNode[] {
-    return this.nodes.filter((n) => leader.raw!.raft.prs.progress.has(n.id));
+    return this.nodes.filter((n) => coreOf(leader.raw!).prs.progress.has(n.id));
   }
 
   /**
@@ -186,7 +187,7 @@ class Simulation {
   private changeMembership(): void {
     const leader = this.nodes.find((n) => n.isLeader);
     if (!leader) return;
-    const prs = leader.raw!.raft.prs;
+    const prs = coreOf(leader.raw!).prs;
     const options: ConfChange[] = [];
     if (prs.voters.size > 2) for (const id of prs.voters) options.push({ type: ConfChangeType.RemoveNode, nodeId: id });
     for (const id of prs.learners) options.push({ type: ConfChangeType.AddNode, nodeId: id }, { type: ConfChangeType.RemoveNode, nodeId: id });

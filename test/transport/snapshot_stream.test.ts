@@ -1,11 +1,12 @@
 /** InstallSnapshot streams over real TCP into a peer listener; waits are on events only. */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { type Message, MessageType, message } from '../../ts/raft';
 import { encodeFrame, FRAME_HEADER_BYTES } from '../../ts/transport/codec';
 import { PeerTransport } from '../../ts/transport/peer';
+import { SnapshotStore } from '../../ts/node/snapshots';
 import { PART_CHUNK, PART_END, PART_HEADER, sendSnapshot, snapshotFrame } from '../../ts/transport/snapshot_stream';
 import { tempDir } from '../helpers/tmp';
 
@@ -14,12 +15,21 @@ const HOST = '127.0.0.1';
 const snapMsg = (index: number): Message =>
   message({ type: MessageType.Snap, to: 2, from: 1, term: 3, snapshot: { metadata: { index, term: 3, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from(String(index)) } });
 
-/** A receiving transport; resolves `outcome` with the committed directory or the discard. */
+interface Outcome {
+  committed?: string;
+  discarded?: string;
+  reason?: Error & { code?: string };
+  msg?: Message;
+}
+
+/**
+ * A receiving transport over a real SnapshotStore; resolves `outcome` with the committed
+ * directory, or the discarded one and the reason. `snapDir` is where the store keeps snapshots.
+ */
 async function receiver(t: ExecutionContext, snapshotBytesMax = 1 << 30) {
-  const root = tempDir(t);
-  let n = 0;
-  let settle!: (v: { committed?: string; discarded?: string; msg?: Message }) => void;
-  const outcome = new Promise<{ committed?: string; discarded?: string; msg?: Message }>((r) => (settle = r));
+  const store = new SnapshotStore(tempDir(t));
+  let settle!: (v: Outcome) => void;
+  const outcome = new Promise<Outcome>((r) => (settle = r));
   const transport = new PeerTransport({
     id: 2,
     listen: { host: HOST, port: 0 },
@@ -27,18 +37,17 @@ async function receiver(t: ExecutionContext, snapshotBytesMax = 1 << 30) {
     onMessages: () => undefined,
     snapshots: {
       snapshotBytesMax,
-      begin: () => {
-        const dir = join(root, `recv-${++n}`);
-        mkdirSync(dir);
-        return dir;
-      },
+      begin: (msg) => store.receiving(msg.snapshot!.metadata.index),
       commit: (msg, dir) => settle({ committed: dir, msg }),
-      discard: (dir) => settle({ discarded: dir }),
+      discard: (dir, reason) => {
+        if (dir) store.discard(dir);
+        settle({ discarded: dir ?? '', reason });
+      },
     },
   });
   const port = await transport.start();
   t.teardown(() => transport.close());
-  return { port, outcome };
+  return { port, outcome, snapDir: store.dir };
 }
 
 function makeSnapshotDir(t: ExecutionContext): { dir: string; files: { name: string; size: number }[] } {
@@ -65,10 +74,20 @@ test('a snapshot streams in chunks (empty files included) and arrives byte for b
   t.deepEqual(readdirSync(join(res.committed!, 'engine')).sort(), ['EMPTY', 'big.sst', 'small']);
 });
 
+/** The refusal's code and message, and nothing of the stream left in the snapshot directory. */
+async function refused(t: ExecutionContext, outcome: Promise<Outcome>, snapDir: string, code: string, message: RegExp): Promise<void> {
+  const res = await outcome;
+  t.is(res.committed, undefined);
+  t.is(res.reason?.code, code);
+  t.regex(res.reason?.message ?? '', message);
+  t.deepEqual(readdirSync(snapDir), [], 'no snapshot or partial files remain');
+}
+
 test('a snapshot over snapshotBytesMax is refused and the sender learns it', async (t) => {
-  const { port } = await receiver(t, 1024);
+  const { port, outcome, snapDir } = await receiver(t, 1024);
   const { dir, files } = makeSnapshotDir(t);
   await t.throwsAsync(sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files));
+  await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /exceeds snapshotBytesMax 1024/);
 });
 
 /** Writes raw frames on a fresh connection and resolves with the receiver's one-byte verdict. */
@@ -96,30 +115,34 @@ function header(files: { name: string; size: number }[]): Buffer {
   return snapshotFrame(PART_HEADER, [u32(msg.length), msg, Buffer.from(JSON.stringify(files))]);
 }
 
-test('a checksum mismatch, a short file, a path escaping the directory or a dropped connection discard the snapshot', async (t) => {
-  const files = [{ name: 'a', size: 4 }];
-  {
-    const { port, outcome } = await receiver(t);
-    t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('abcd')]), snapshotFrame(PART_END, [u32(12345)])]), 0, 'bad checksum');
-    t.truthy((await outcome).discarded);
-  }
-  {
-    const { port, outcome } = await receiver(t);
-    t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('ab')]), snapshotFrame(PART_END, [u32(0)])]), 0, 'short file');
-    t.truthy((await outcome).discarded);
-  }
-  {
-    const { port } = await receiver(t);
-    t.is(await rawStream(port, [header([{ name: '../escape', size: 1 }])]), 0, 'path escapes');
-  }
-  {
-    const { port, outcome } = await receiver(t);
-    const s = createConnection({ host: HOST, port });
-    s.on('error', () => undefined);
-    s.on('connect', () => {
-      s.write(header(files));
-      s.end(snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('ab')]));
-    });
-    t.truthy((await outcome).discarded, 'connection ended mid-file');
-  }
+const files = [{ name: 'a', size: 4 }];
+
+test('a checksum mismatch discards the snapshot', async (t) => {
+  const { port, outcome, snapDir } = await receiver(t);
+  t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('abcd')]), snapshotFrame(PART_END, [u32(12345)])]), 0);
+  await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /checksum mismatch/);
+});
+
+test('a file shorter than announced discards the snapshot', async (t) => {
+  const { port, outcome, snapDir } = await receiver(t);
+  t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('ab')]), snapshotFrame(PART_END, [u32(0)])]), 0);
+  await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /ended early/);
+});
+
+test('a path escaping the snapshot directory is refused before anything is written', async (t) => {
+  const { port, outcome, snapDir } = await receiver(t);
+  t.is(await rawStream(port, [header([{ name: '../escape', size: 1 }])]), 0);
+  await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /bad snapshot manifest entry/);
+  t.false(existsSync(join(snapDir, '..', 'escape')));
+});
+
+test('a connection dropped mid-file discards the snapshot', async (t) => {
+  const { port, outcome, snapDir } = await receiver(t);
+  const s = createConnection({ host: HOST, port });
+  s.on('error', () => undefined);
+  s.on('connect', () => {
+    s.write(header(files));
+    s.end(snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('ab')]));
+  });
+  await refused(t, outcome, snapDir, 'SNAPSHOT_INVALID', /ended early/);
 });

@@ -1,32 +1,22 @@
 /**
- * Every HTTP error is `{"error":{"code","message", ...details}}` with a stable code and status.
+ * Every HTTP error is `{"error":{"code","message", ...details}}`, its status taken from the one
+ * catalogue (`../errors.ts`). Storage and internal failures keep their code but never expose
+ * their raw message (it may name files on the server).
  */
-import { ConflictError, NotFoundError, QuorumError } from '../errors';
+import { codeOf, lookup, QuorumError } from '../errors';
 
-export class HttpError extends QuorumError {
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(code, message);
-  }
+export interface ErrorAnswer {
+  status: number;
+  body: { error: { code: string; message: string; [detail: string]: unknown } };
+  headers: Record<string, string>;
 }
 
-export const badRequest = (code: string, message: string) => new HttpError(400, code, message);
-
-/** Maps node errors (unavailable, timeout, native failures) onto HTTP errors. */
-export function toHttpError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
-  if (err instanceof QuorumError) {
-    if (err.code === 'unavailable') return new HttpError(503, 'unavailable', err.message, {}, { 'retry-after': '1' });
-    if (err.code === 'timeout') return new HttpError(504, 'timeout', err.message);
-    if (err instanceof ConflictError) return new HttpError(409, err.code, err.message);
-    if (err instanceof NotFoundError) return new HttpError(404, err.code, err.message);
-    if (err.code === 'invalid_body') return new HttpError(400, err.code, err.message);
+export function errorAnswer(err: unknown): ErrorAnswer {
+  const code = codeOf(err);
+  const entry = lookup(code);
+  if (err instanceof QuorumError && entry.class !== 'storage' && entry.class !== 'internal') {
+    return { status: entry.status, body: { error: { code, message: err.message, ...err.details } }, headers: err.headers };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return new HttpError(500, 'internal', message);
+  const message = entry.class === 'storage' ? `this node's storage failed (${code}); retry on another node` : `internal error (${code})`;
+  return { status: entry.status, body: { error: { code, message } }, headers: {} };
 }

@@ -10,17 +10,15 @@
  * Removing the leader first hands leadership to another voter, so the cluster sees no
  * election gap.
  */
-import { ConfChangeType } from '../raft/types';
-import { HttpError, badRequest } from './errors';
-import { type ApiContext, addressField, barrier, memberId } from './routes';
+import { QuorumError } from '../errors';
+import { checkMemberChange } from '../node/membership';
+import { addressField, memberId } from './args';
+import type { ApiContext } from './context';
+import { barrier } from './kv';
+import type { Reply } from './reply';
 
-interface Reply {
-  status?: number;
-  body?: unknown;
-}
-
-export async function listMembers(ctx: ApiContext, url: URL): Promise<Reply> {
-  await barrier(ctx, url);
+export async function listMembers(ctx: ApiContext, query: URLSearchParams): Promise<Reply> {
+  await barrier(ctx.node, query);
   return { body: membersBody(ctx) };
 }
 
@@ -34,34 +32,29 @@ function memberOf(ctx: ApiContext, id: number): unknown {
 }
 
 export async function addMember(ctx: ApiContext, doc: unknown): Promise<Reply> {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw badRequest('invalid_body', 'the body must be {"id", "peer", "client"?, "learner"?}');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new QuorumError('invalid_body', 'the body must be {"id", "peer", "client"?, "learner"?}');
   const body = doc as Record<string, unknown>;
   const id = memberId(body.id);
   const peer = addressField(body, 'peer', true)!;
   const client = addressField(body, 'client', false);
-  if (body.learner !== undefined && typeof body.learner !== 'boolean') throw badRequest('invalid_body', '"learner" must be true or false');
-  const type = body.learner === true ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
-  if (ctx.node.members().learners.includes(id)) throw new HttpError(409, 'member_exists', `n${id} is already a learner (promote it instead)`);
-  await ctx.node.changeMembership(type, id, { peer, client });
+  if (body.learner !== undefined && typeof body.learner !== 'boolean') throw new QuorumError('invalid_body', '"learner" must be true or false');
+  await ctx.node.changeMembership(body.learner === true ? 'add-learner' : 'add-voter', id, { peer, client });
   return { status: 201, body: { member: memberOf(ctx, id), ...membersBody(ctx) } };
 }
 
 export async function promoteMember(ctx: ApiContext, id: number): Promise<Reply> {
-  const rec = ctx.node.members();
-  if (rec.voters.includes(id)) throw new HttpError(409, 'not_learner', `n${id} is already a voter`);
-  if (!rec.learners.includes(id)) throw new HttpError(404, 'unknown_member', `n${id} is not a member`);
-  await ctx.node.changeMembership(ConfChangeType.AddNode, id);
+  await ctx.node.changeMembership('promote', id);
   return { body: { member: memberOf(ctx, id), ...membersBody(ctx) } };
 }
 
 export async function removeMember(ctx: ApiContext, id: number): Promise<Reply> {
   const rec = ctx.node.members();
-  if (!rec.voters.includes(id) && !rec.learners.includes(id)) throw new HttpError(404, 'unknown_member', `n${id} is not a member`);
+  checkMemberChange(rec, 'remove', id);
   if (ctx.node.status().leader === id) {
     // Hand over first: a leader that removes itself steps down and leaves an election gap.
     const to = rec.voters.filter((v) => v !== id).sort((a, b) => a - b)[0];
     if (to !== undefined) await ctx.node.transferLeadership(ctx.node.isLeader ? (ctx.node.bestTransferee() ?? to) : to);
   }
-  await ctx.node.changeMembership(ConfChangeType.RemoveNode, id);
+  await ctx.node.changeMembership('remove', id);
   return { body: { removed: id, ...membersBody(ctx) } };
 }

@@ -2,11 +2,17 @@
  * HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port: a TCP server looks at the first
  * bytes of each connection — HTTP/2 starts with the `PRI * HTTP/2.0` preface, which is never a
  * valid HTTP/1.1 request — puts them back and hands the socket to the matching server
- * (../shared/TOOLCHAIN.md has the details that make this work).
+ * (ARCHITECTURE.md, "HTTP", has the details that make this work).
+ *
+ * A request Node's HTTP/1.1 parser refuses (malformed, headers too large) is answered with our
+ * JSON error shape too (`clientError`), then the connection is closed.
  */
 import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
+import { errorAnswer } from './errors';
+import { QuorumError, UnavailableError } from '../errors';
+import { sendError } from './http';
 import { type ApiContext, handle } from './routes';
 
 const H2_PREFACE_START = Buffer.from('PRI ');
@@ -23,9 +29,8 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   let onIdle: (() => void) | undefined;
   const onRequest = (req: Parameters<typeof handle>[1], res: Parameters<typeof handle>[2]) => {
     if (draining) {
-      const text = JSON.stringify({ error: { code: 'unavailable', message: 'the node is shutting down' } });
-      (res as import('node:http').ServerResponse).writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' });
-      res.end(text);
+      // (No `connection: close` header: HTTP/2 forbids it; the sockets are closed after the drain.)
+      sendError(res, new UnavailableError('the node is shutting down'));
       return;
     }
     inflight++;
@@ -34,6 +39,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
     });
   };
   const h1 = createHttp1Server(onRequest);
+  h1.on('clientError', answerClientError);
   h1.keepAliveTimeout = 60_000;
   const h2 = createHttp2Server({}, onRequest);
   const sockets = new Set<Socket>();
@@ -79,4 +85,18 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
       await closed;
     },
   };
+}
+
+/** Node's HTTP/1.1 parser refused a request: answer in our JSON error shape, then close. */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const error = tooLarge ? new QuorumError('headers_too_large', 'the request headers are too large') : new QuorumError('invalid_request', `malformed HTTP/1.1 request (${err.code ?? 'parse error'})`);
+  const answer = errorAnswer(error);
+  const text = JSON.stringify(answer.body);
+  const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${answer.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
 }

@@ -10,10 +10,9 @@
 import { startApiServer } from '../api/server';
 import type { ApiContext } from '../api/routes';
 import { existsSync } from 'node:fs';
-import { ConfChangeType } from '../raft/types';
 import { RaftNode } from '../node/raft_node';
 import { joinCluster, loadPeers } from './join';
-import { type PeerAddress, parsePeerAddress } from '../transport/peer';
+import type { PeerAddress } from '../transport/peer';
 
 export interface StartOptions {
   id: number;
@@ -33,28 +32,6 @@ export interface StartOptions {
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
-}
-
-/** `n3` or `3` → 3. Node ids are positive integers; the `n` prefix is for readability. */
-export function parseNodeId(raw: string): number {
-  const m = /^n?(\d+)$/.exec(raw);
-  const id = m ? Number(m[1]) : NaN;
-  if (!Number.isSafeInteger(id) || id <= 0) throw new Error(`node id must look like n1 or 1, got ${JSON.stringify(raw)}`);
-  return id;
-}
-
-export const parseAddress = parsePeerAddress;
-
-/** `n1=127.0.0.1:7101,n2=...` */
-export function parseCluster(raw: string): Map<number, PeerAddress> {
-  const members = new Map<number, PeerAddress>();
-  for (const part of raw.split(',').filter(Boolean)) {
-    const eq = part.indexOf('=');
-    if (eq < 0) throw new Error(`cluster member must be id=host:port, got ${JSON.stringify(part)}`);
-    members.set(parseNodeId(part.slice(0, eq)), parseAddress(part.slice(eq + 1)));
-  }
-  if (members.size === 0) throw new Error('--cluster names no members');
-  return members;
 }
 
 /**
@@ -169,7 +146,7 @@ function promoteWhenCaughtUp(node: RaftNode, id: number): NodeJS.Timeout {
     // voter until the log catches up, so keep watching until a promotion succeeded.
     if (!st.learner || asking || st.leader === 0 || st.appliedIndex === 0 || st.commitIndex - st.appliedIndex > PROMOTE_LAG_ENTRIES_MAX) return;
     asking = true;
-    node.changeMembership(ConfChangeType.AddNode, id).then(
+    node.changeMembership('promote', id).then(
       () => {
         log('promoted', { id });
         clearInterval(timer);

@@ -9,7 +9,7 @@
  */
 import { type ConfState, type Entry, EntryType } from '../raft/types';
 import { type PeerAddress, parsePeerAddress } from '../transport/peer';
-import { applyMemberChange, confStateOf, decodeMemberChange, type MemberChange, type MembersRecord } from './membership';
+import { applyMemberChange, confStateOf, decodeMemberChange, type MemberChange, type MembersRecord, type Removal } from './membership';
 
 interface Farewell {
   address: PeerAddress;
@@ -23,6 +23,8 @@ export class ConfTracker {
   private confIndex: number;
   private history: { index: number; conf: ConfState }[];
   private readonly farewells = new Map<number, Farewell>();
+  /** Removed nodes still talking to us, told of their removal until a tick (see `notice`). */
+  private readonly notices = new Map<number, { address: PeerAddress; untilTick: number }>();
 
   constructor(
     start: MembersRecord,
@@ -86,7 +88,43 @@ export class ConfTracker {
       if (address) out.set(id, address);
     }
     for (const [id, f] of this.farewells) if (!out.has(id)) out.set(id, f.address);
+    for (const [id, n] of this.notices) if (!out.has(id)) out.set(id, n.address);
     return out;
+  }
+
+  /** Where `id` was removed, if it is not a member now and its removal is remembered. */
+  removalOf(id: number): Removal | undefined {
+    if (id === this.self || this.members.voters.includes(id) || this.members.learners.includes(id)) return undefined;
+    return this.members.removed?.[String(id)];
+  }
+
+  /**
+   * A removed node sent us a message: it never learned of its removal (it lagged, or was down).
+   * Keep it reachable until `untilTick` so it can be told. False when it cannot be reached (no
+   * address known) or is already being told.
+   */
+  notice(id: number, removal: Removal, untilTick: number): boolean {
+    const existing = this.notices.get(id);
+    if (existing) {
+      existing.untilTick = untilTick;
+      return false;
+    }
+    const address = this.local.get(id) ?? (removal.peer ? parsePeerAddress(removal.peer) : undefined);
+    if (!address) return false;
+    this.notices.set(id, { address, untilTick });
+    return true;
+  }
+
+  /** Drops notices past their tick; true when some were dropped (the peer set then shrinks). */
+  expireNotices(tick: number): boolean {
+    let expired = false;
+    for (const [id, n] of this.notices) {
+      if (tick > n.untilTick || !this.removalOf(id)) {
+        this.notices.delete(id);
+        expired = true;
+      }
+    }
+    return expired;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { QuorumError } from '../errors';
 import type { Random } from './random';
 import type { Storage } from './storage';
 
@@ -33,9 +34,9 @@ export interface ResolvedConfig extends Required<Omit<Config, 'applied'>> {
 }
 
 export function resolveConfig(c: Config): ResolvedConfig {
-  if (c.id <= 0) throw new Error('config: id must be a positive integer');
-  if (c.heartbeatTimeoutTicks <= 0) throw new Error('config: heartbeatTimeoutTicks must be positive');
-  if (c.electionTimeoutTicks <= c.heartbeatTimeoutTicks) throw new Error('config: electionTimeoutTicks must exceed heartbeatTimeoutTicks');
+  if (c.id <= 0) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: id must be a positive integer');
+  if (c.heartbeatTimeoutTicks <= 0) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: heartbeatTimeoutTicks must be positive');
+  if (c.electionTimeoutTicks <= c.heartbeatTimeoutTicks) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: electionTimeoutTicks must exceed heartbeatTimeoutTicks');
   const resolved: ResolvedConfig = {
     msgBytesMax: 1 << 20,
     inflightMsgsMax: 256,
@@ -48,6 +49,6 @@ export function resolveConfig(c: Config): ResolvedConfig {
     ...c,
     applied: c.applied ?? 0,
   };
-  if (resolved.inflightMsgsMax <= 0) throw new Error('config: inflightMsgsMax must be positive');
+  if (resolved.inflightMsgsMax <= 0) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: inflightMsgsMax must be positive');
   return resolved;
 }

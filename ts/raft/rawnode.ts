@@ -30,8 +30,35 @@ export class ProposalDroppedError extends QuorumError {
   }
 }
 
+/** A follower's replication progress as the leader tracks it (etcd's `Status().Progress`). */
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: string;
+  isLearner: boolean;
+  recentActive: boolean;
+}
+
+/** The core's state, read-only (etcd's `RawNode.Status()`); the driver reads the core only here. */
+export interface RawStatus {
+  id: number;
+  term: number;
+  vote: number;
+  lead: number;
+  state: StateType;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  /** Index of the newest conf change proposed by this leader (0: none pending). */
+  pendingConfIndex: number;
+  voters: number[];
+  learners: number[];
+  /** Leader only: every member's progress (empty on followers). */
+  progress: ReadonlyMap<number, ProgressStatus>;
+}
+
 export class RawNode {
-  readonly raft: Raft;
+  private readonly raft: Raft;
   private prevSoftState: SoftState;
   private prevHardState: HardState;
   private awaitingAdvance = false;
@@ -76,7 +103,7 @@ export class RawNode {
 
   /** A message from a peer. Local message types cannot arrive from the network. */
   step(m: Message): void {
-    if (isLocalMessage(m.type)) throw new QuorumError('INVALID_MESSAGE', `${m.type} is local and cannot be stepped from a peer`);
+    if (isLocalMessage(m.type) || m.type === MessageType.Removed) throw new QuorumError('INVALID_MESSAGE', `${m.type} is not for the core to step`);
     // Responses from peers we no longer track (removed members) are ignored.
     if (isResponseMessage(m.type) && !this.raft.prs.progress.has(m.from)) return;
     this.raft.step(m);
@@ -164,10 +191,53 @@ export class RawNode {
     }
   }
 
-  /** Status for operators and tests. */
-  status(): { id: number; term: number; vote: number; lead: number; state: StateType; commit: number; applied: number; lastIndex: number } {
+  /** The core's state for the driver, operators and tests (progress only on a leader). */
+  status(): RawStatus {
     const r = this.raft;
-    return { id: r.id, term: r.term, vote: r.vote, lead: r.lead, state: r.state, commit: r.log.committed, applied: r.log.applied, lastIndex: r.log.lastIndex() };
+    const progress = new Map<number, ProgressStatus>();
+    if (r.state === StateType.Leader) {
+      for (const [id, pr] of r.prs.progress) progress.set(id, { match: pr.match, next: pr.next, state: String(pr.state), isLearner: pr.isLearner, recentActive: pr.recentActive });
+    }
+    return {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      lead: r.lead,
+      state: r.state,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      pendingConfIndex: r.pendingConfIndex,
+      voters: [...r.prs.voters].sort((a, b) => a - b),
+      learners: [...r.prs.learners].sort((a, b) => a - b),
+      progress,
+    };
+  }
+
+  /** Cheap checks for the hot path (no allocation). */
+  get isLeader(): boolean {
+    return this.raft.state === StateType.Leader;
+  }
+
+  get lead(): number {
+    return this.raft.lead;
+  }
+
+  get committed(): number {
+    return this.raft.log.committed;
+  }
+
+  get applied(): number {
+    return this.raft.log.applied;
+  }
+
+  get lastIndex(): number {
+    return this.raft.log.lastIndex();
+  }
+
+  /** Whether `id` has a progress entry (a leader tracks every member; anyone else, nobody). */
+  tracks(id: number): boolean {
+    return this.raft.prs.progress.has(id);
   }
 }
 

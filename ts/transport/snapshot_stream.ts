@@ -20,6 +20,7 @@ import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Message } from '../raft/types';
+import { QuorumError } from '../errors';
 import { CodecError, decodeFrameBody, encodeFrame, FRAME_HEADER_BYTES } from './codec';
 import { FrameSplitter } from './frames';
 import type { PeerAddress } from './peer';
@@ -99,7 +100,11 @@ export interface SnapshotReceiverHooks {
   begin: (msg: Message) => string;
   /** All files arrived intact in `dir`: make them the snapshot and hand `msg` to the core. */
   commit: (msg: Message, dir: string) => void;
-  discard: (dir: string) => void;
+  /**
+   * The stream failed (`reason` says why, with a code): remove `dir` (undefined when the
+   * stream failed before a directory was begun).
+   */
+  discard: (dir: string | undefined, reason: Error) => void;
   /** Most bytes one snapshot may carry. */
   snapshotBytesMax: number;
 }
@@ -142,7 +147,7 @@ export class SnapshotReceiver {
       feed(bodies);
     });
     this.socket.on('close', () => {
-      if (!this.finished) this.fail(new Error('snapshot stream ended early'));
+      if (!this.finished) this.fail(new QuorumError('SNAPSHOT_INVALID', 'snapshot stream ended early'));
     });
     feed(first);
   }
@@ -227,11 +232,11 @@ export class SnapshotReceiver {
     this.fd = undefined;
   }
 
-  private fail(_err: Error): void {
+  private fail(err: Error): void {
     if (this.finished) return;
     this.finished = true;
     this.closeFile();
-    if (this.dir) this.hooks.discard(this.dir);
+    this.hooks.discard(this.dir, err);
     if (!this.socket.destroyed) this.socket.end(Buffer.from([0]));
   }
 }

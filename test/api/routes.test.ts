@@ -1,0 +1,98 @@
+/**
+ * Routing: every key is reachable under /v1/kv/{key} (even `get`), malformed request targets
+ * are 400 `invalid_path` (never 500), 405 answers carry `Allow`, and requests Node's HTTP/1.1
+ * parser refuses still get our JSON error shape.
+ */
+import { connect as h2connect } from 'node:http2';
+import { connect } from 'node:net';
+import test from 'ava';
+import { singleNode } from '../helpers/single_node';
+
+/** Sends raw bytes over HTTP/1.1 and returns the status line's code, headers and JSON body. */
+function raw(port: number, request: string): Promise<{ status: number; headers: string; body: any }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+      try {
+        resolve({ status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) });
+      } catch (err) {
+        reject(new Error(`not a JSON answer: ${JSON.stringify(text)} (${(err as Error).message})`));
+      }
+    });
+  });
+}
+
+const get = (target: string) => `GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`;
+
+test('the key "get" is reachable by GET, PUT and DELETE; POST /v1/kv/get stays multi-get', async (t) => {
+  const { url } = await singleNode(t);
+  const put = await fetch(url('/v1/kv/get'), { method: 'PUT', body: JSON.stringify({ value: 'g' }) });
+  t.is(put.status, 200);
+  const read = await fetch(url('/v1/kv/get'));
+  t.is(read.status, 200);
+  t.like(await read.json(), { key: 'get', value: 'g' });
+  const multi = await fetch(url('/v1/kv/get'), { method: 'POST', body: JSON.stringify({ keys: ['get', 'absent'] }) });
+  t.deepEqual(((await multi.json()) as any).items.map((i: { key: string }) => i.key), ['get']);
+  const moved = await fetch(url('/v1/multiget'), { method: 'POST', body: JSON.stringify({ keys: ['get'] }) });
+  t.is(((await moved.json()) as any).items.length, 1);
+  const del = await fetch(url('/v1/kv/get'), { method: 'DELETE' });
+  t.like(await del.json(), { deleted: true });
+  t.is((await fetch(url('/v1/kv/get'))).status, 404);
+});
+
+test('malformed request targets are 400 invalid_path over HTTP/1.1', async (t) => {
+  const { port } = await singleNode(t);
+  for (const target of ['//%zz', '//#frag', '/v1/kv/%zz', '/v1/kv/%ff', '//', 'http://example.com/x']) {
+    const r = await raw(port, get(target));
+    if (target === '//') {
+      t.is(r.status, 404, target);
+      t.is(r.body.error.code, 'route_not_found');
+    } else {
+      t.is(r.status, 400, target);
+      t.is(r.body.error.code, 'invalid_path', target);
+    }
+  }
+});
+
+test('malformed request targets are 400 invalid_path over HTTP/2', async (t) => {
+  const { port } = await singleNode(t);
+  const session = h2connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  for (const target of ['//%zz', '/v1/kv/%zz', '//x/%']) {
+    const answer = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = session.request({ ':path': target, ':method': 'GET' });
+      let status = 0;
+      let text = '';
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('data', (d) => (text += d));
+      req.on('end', () => resolve({ status, body: JSON.parse(text) }));
+      req.on('error', reject);
+    });
+    t.is(answer.status, 400, target);
+    t.is(answer.body.error.code, 'invalid_path', target);
+  }
+});
+
+test('405 answers name the allowed methods in Allow', async (t) => {
+  const { port } = await singleNode(t);
+  const r = await raw(port, `PATCH /v1/kv/k HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  t.is(r.status, 405);
+  t.is(r.body.error.code, 'method_not_allowed');
+  t.regex(r.headers, /\r\nallow: get, put, delete\b/);
+  const c = await raw(port, `DELETE /v1/cluster HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+  t.regex(c.headers, /\r\nallow: get\b/);
+});
+
+test('requests the HTTP/1.1 parser refuses get JSON errors: 400 invalid_request, 431 headers_too_large', async (t) => {
+  const { port } = await singleNode(t);
+  const bad = await raw(port, 'GET /v1/kv/k HTTP/1.1\r\nhost x\r\n\r\n');
+  t.is(bad.status, 400);
+  t.is(bad.body.error.code, 'invalid_request');
+  const huge = await raw(port, `GET /v1/kv/k HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(32 * 1024)}\r\n\r\n`);
+  t.is(huge.status, 431);
+  t.is(huge.body.error.code, 'headers_too_large');
+});

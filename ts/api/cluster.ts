@@ -1,0 +1,44 @@
+/** Cluster routes: the node's view (`/v1/cluster`), `/health`, and leadership transfer. */
+import { QuorumError } from '../errors';
+import type { ApiContext } from './context';
+import { memberId, parseObject } from './args';
+import type { Reply } from './reply';
+
+/** `POST /v1/cluster/leader {"id": 2 | "n2"}` → `{"leader", "term"}` once the move is seen. */
+export async function transferLeader(ctx: ApiContext, body: Buffer): Promise<Reply> {
+  const shape = '{"id": <member id, e.g. 2 or "n2">}';
+  const doc = parseObject(body, shape);
+  let id: number;
+  try {
+    id = memberId(doc.id);
+  } catch {
+    throw new QuorumError('invalid_body', `the body must be ${shape}`);
+  }
+  if (!ctx.node.members().voters.includes(id)) throw new QuorumError('unknown_member', `n${id} is not a voting member`);
+  const term = await ctx.node.transferLeadership(id);
+  return { body: { leader: id, term } };
+}
+
+export function cluster(ctx: ApiContext): Reply {
+  const st = ctx.node.status();
+  return {
+    body: {
+      id: st.id,
+      leader: st.leader || null,
+      term: st.term,
+      commitIndex: st.commitIndex,
+      appliedIndex: st.appliedIndex,
+      snapshotIndex: st.snapshotIndex,
+      firstLogIndex: st.firstLogIndex,
+      state: st.state,
+      learner: st.learner,
+      members: ctx.node.memberList(ctx.client),
+    },
+  };
+}
+
+export function health(ctx: ApiContext): Reply {
+  const st = ctx.node.status();
+  if (st.leader === 0) throw new QuorumError('unavailable', 'no known leader', { headers: { 'retry-after': '1' } });
+  return { body: { ok: true, leader: st.leader, term: st.term } };
+}

@@ -1,0 +1,9 @@
+import type { RaftNode } from '../node/raft_node';
+import type { PeerAddress } from '../transport/peer';
+
+/** What every route may use: the node, and this node's client address. */
+export interface ApiContext {
+  node: RaftNode;
+  /** This node's client address (host:port), reported in the member list. */
+  client: PeerAddress;
+}

@@ -1,0 +1,89 @@
+/**
+ * The key-value routes: put, get, delete, scan, multi-get. Writes are acknowledged once applied
+ * (so conditional writes can answer); reads are linearizable through ReadIndex unless
+ * `?consistency=stale`.
+ *
+ * Limits: scan pages ≤ `SCAN_LIMIT_MAX`, multi-get ≤ `MULTI_GET_KEYS_MAX` keys.
+ */
+import { QuorumError } from '../errors';
+import { decodeStored, Op } from '../node/commands';
+import { RESERVED_KEYS_END } from '../node/membership';
+import type { RaftNode } from '../node/raft_node';
+import { checkKey, jsonValue, parseObject, refuseReserved, revisionArg } from './args';
+import type { Reply } from './reply';
+
+export const SCAN_LIMIT_MAX = 1000;
+export const MULTI_GET_KEYS_MAX = 1000;
+
+export async function put(node: RaftNode, key: string, body: Buffer): Promise<Reply> {
+  const doc = parseObject(body, '{"value": ...}');
+  if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
+  const value = jsonValue(doc.value);
+  const ifRevision = revisionArg(doc.ifRevision, 'ifRevision');
+  const result = await node.propose({ op: Op.Put, key, value, ifRevision });
+  if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision);
+  if (result.kind !== 'put') throw unexpected(result.kind);
+  return { body: { revision: result.revision } };
+}
+
+export async function del(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
+  const ifRevision = revisionArg(query.get('ifRevision') ?? undefined, 'ifRevision');
+  const result = await node.propose({ op: Op.Delete, key, ifRevision });
+  if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision);
+  if (result.kind !== 'delete') throw unexpected(result.kind);
+  return { body: { deleted: result.deleted, revision: result.revision } };
+}
+
+export function mismatch(key: string, currentRevision: number): QuorumError {
+  return new QuorumError('revision_mismatch', `${key} is at revision ${currentRevision}`, { details: { revision: currentRevision } });
+}
+
+export function unexpected(kind: string): QuorumError {
+  return new QuorumError('INVARIANT', `unexpected apply result ${kind}`);
+}
+
+/** Waits for ReadIndex unless the query asks for a stale read. */
+export async function barrier(node: RaftNode, query: URLSearchParams): Promise<void> {
+  const consistency = query.get('consistency') ?? 'linearizable';
+  if (consistency === 'stale') return;
+  if (consistency !== 'linearizable') throw new QuorumError('invalid_consistency', 'consistency is "linearizable" (default) or "stale"');
+  await node.readBarrier();
+}
+
+function item(key: string, stored: Buffer): { key: string; value: unknown; revision: number } {
+  const { revision, value } = decodeStored(stored);
+  return { key, value: JSON.parse(value.toString('utf8')), revision };
+}
+
+export async function get(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
+  await barrier(node, query);
+  const stored = node.engine.get(key);
+  if (!stored) throw new QuorumError('not_found', `${key} does not exist`);
+  const { revision, value } = decodeStored(stored);
+  // Stored values are JSON text: no parse + stringify on the hottest read path.
+  return { raw: `{"key":${JSON.stringify(key)},"value":${value.toString('utf8')},"revision":${revision}}` };
+}
+
+export async function multiGet(node: RaftNode, query: URLSearchParams, body: Buffer): Promise<Reply> {
+  const keys = parseObject(body, '{"keys": [...]}').keys;
+  if (!Array.isArray(keys)) throw new QuorumError('invalid_body', 'the body must be {"keys": ["non-empty string", ...]}');
+  if (keys.length > MULTI_GET_KEYS_MAX) throw new QuorumError('too_many_keys', `at most ${MULTI_GET_KEYS_MAX} keys per request`);
+  const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));
+  await barrier(node, query);
+  const values = node.engine.multiGet(checked);
+  return { body: { items: checked.flatMap((k, i) => (values[i] ? [item(k, values[i]!)] : [])) } };
+}
+
+export async function scan(node: RaftNode, query: URLSearchParams): Promise<Reply> {
+  const prefix = query.get('prefix') ?? '';
+  refuseReserved(prefix, 'prefixes');
+  // The reserved keys sort first: a scan of user keys starts after them.
+  const afterArg = query.get('after') ?? undefined;
+  const after = prefix === '' && (afterArg === undefined || afterArg < RESERVED_KEYS_END) ? RESERVED_KEYS_END : afterArg;
+  const limitRaw = query.get('limit');
+  const limit = limitRaw === null ? 100 : Number(limitRaw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${SCAN_LIMIT_MAX}`);
+  await barrier(node, query);
+  const page = await node.engine.scan({ prefix, after, limit });
+  return { body: { items: page.items.map((kv) => item(kv.key.toString('utf8'), kv.value)), more: page.more } };
+}

@@ -1,0 +1,69 @@
+/**
+ * `POST /v1/txn {"compare":[...],"success":[ops],"failure":[ops]}`: every compare is evaluated
+ * at apply time, then one branch runs, atomically (one log entry).
+ *
+ * Limits: `TXN_COMPARES_MAX` compares, `TXN_OPS_MAX` ops per branch.
+ */
+import { QuorumError } from '../errors';
+import { type Compare, Op, type TxnOp } from '../node/commands';
+import type { RaftNode } from '../node/raft_node';
+import { checkKey, jsonValue, parseObject, revisionArg } from './args';
+import { unexpected } from './kv';
+import type { Reply } from './reply';
+
+export const TXN_COMPARES_MAX = 128;
+export const TXN_OPS_MAX = 128;
+
+function txnOps(raw: unknown, where: string): TxnOp[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new QuorumError('invalid_body', `"${where}" must be an array of ops`);
+  if (raw.length > TXN_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${TXN_OPS_MAX} ops per branch`);
+  return raw.map((o: unknown, i) => {
+    if (typeof o !== 'object' || o === null) throw new QuorumError('invalid_body', `${where}[${i}] must be an object {"op", "key", "value"?}`);
+    const op = o as { op?: unknown; key?: unknown; value?: unknown };
+    const key = checkKey(op.key, `${where}[${i}]`);
+    if (op.op === 'put') {
+      if (!('value' in op)) throw new QuorumError('missing_value', `${where}[${i}]: a put needs a "value"`);
+      return { kind: 'put', key, value: jsonValue(op.value) };
+    }
+    if (op.op === 'delete') return { kind: 'delete', key };
+    if (op.op === 'get') return { kind: 'get', key };
+    throw new QuorumError('invalid_op', `${where}[${i}]: "op" must be "put", "delete" or "get"`);
+  });
+}
+
+function compares(raw: unknown): Compare[] {
+  if (!Array.isArray(raw)) throw new QuorumError('invalid_body', '"compare" must be an array');
+  if (raw.length > TXN_COMPARES_MAX) throw new QuorumError('too_many_compares', `at most ${TXN_COMPARES_MAX} compares`);
+  return raw.map((c: unknown, i) => {
+    if (typeof c !== 'object' || c === null) throw new QuorumError('invalid_body', `compare[${i}] must be an object {"key", ...}`);
+    const cc = c as { key?: unknown; revision?: unknown; value?: unknown; exists?: unknown };
+    const out: Compare = { key: checkKey(cc.key, `compare[${i}]`) };
+    if (cc.revision !== undefined) out.revision = revisionArg(cc.revision, `compare[${i}].revision`);
+    if ('value' in cc) out.value = jsonValue(cc.value);
+    if (cc.exists !== undefined) {
+      if (typeof cc.exists !== 'boolean') throw new QuorumError('invalid_body', `compare[${i}].exists must be a boolean`);
+      out.exists = cc.exists;
+    }
+    return out;
+  });
+}
+
+export async function txn(node: RaftNode, body: Buffer): Promise<Reply> {
+  const doc = parseObject(body, '{"compare", "success", "failure"}');
+  const compare = compares(doc.compare ?? []);
+  const success = txnOps(doc.success, 'success');
+  const failure = txnOps(doc.failure, 'failure');
+  const result = await node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure } });
+  if (result.kind !== 'txn') throw unexpected(result.kind);
+  return {
+    body: {
+      succeeded: result.succeeded,
+      revision: result.revision,
+      results: result.results.map((r) => {
+        if (r.op !== 'get') return r;
+        return r.found ? { op: 'get', key: r.key, value: JSON.parse(r.value!.toString('utf8')), revision: r.revision } : { op: 'get', key: r.key, found: false };
+      }),
+    },
+  };
+}

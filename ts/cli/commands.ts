@@ -1,0 +1,137 @@
+/**
+ * The `quorumkv` command table (commander): every command with its flags, defaults and help.
+ * Numeric and address flags are parsed here (`flags.ts`), so a bad value fails the command
+ * with the flag named and exit status 1, before anything runs or is sent.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { type ClientRequest, keyPath, send } from './client';
+import { dev } from './dev';
+import * as flags from './flags';
+import { start } from './start';
+
+const DEFAULT_ENDPOINT = 'http://127.0.0.1:7001';
+
+/** A client command: builds one request from its arguments and sends it to `--endpoint`. */
+function clientCommand(program: Command, name: string, summary: string, build: (args: string[], opts: Record<string, unknown>) => ClientRequest): Command {
+  return program
+    .command(name)
+    .description(summary)
+    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .action(async (...all: unknown[]) => {
+      const cmd = all[all.length - 1] as Command;
+      const opts = cmd.opts<Record<string, unknown>>();
+      let req: ClientRequest | undefined;
+      try {
+        req = build(cmd.processedArgs as string[], opts);
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        cmd.error(`error: ${err.message}`);
+      }
+      process.exitCode = await send(opts.endpoint as string, req!);
+    });
+}
+
+function kvCommands(program: Command): void {
+  clientCommand(program, 'get <key>', 'read a key (linearizable unless --stale)', ([key], o) => ({ path: keyPath(key), query: { consistency: o.stale ? 'stale' : undefined } }))
+    .option('--stale', 'serve from this member without a ReadIndex round');
+  clientCommand(program, 'put <key> <json>', 'write a JSON value', ([key, value], o) => ({ method: 'PUT', path: keyPath(key), body: { value: flags.json(value), ifRevision: o.ifRevision } }))
+    .option('--if-revision <n>', 'only if the key is at revision n (0: only if absent)', flags.integer(0));
+  clientCommand(program, 'del <key>', 'delete a key', ([key], o) => ({ method: 'DELETE', path: keyPath(key), query: { ifRevision: o.ifRevision as number | undefined } }))
+    .option('--if-revision <n>', 'only if the key is at revision n', flags.integer(0));
+  clientCommand(program, 'scan', 'list keys in order, a page at a time', (_a, o) => ({ path: '/v1/kv', query: { prefix: o.prefix as string, after: o.after as string, limit: o.limit as number } }))
+    .option('--prefix <p>', 'only keys starting with p')
+    .option('--after <key>', 'start after this key (the last key of the previous page)')
+    .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100);
+  clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', body: flags.json(body) }));
+  clientCommand(program, 'status', 'the node\'s view of the cluster', () => ({ path: '/v1/cluster' }));
+}
+
+function clusterCommands(program: Command): void {
+  const leader = program.command('leader').description('leadership');
+  clientCommand(leader, 'transfer <id>', 'hand leadership to member ID (e.g. n2)', ([id]) => ({ method: 'POST', path: '/v1/cluster/leader', body: { id: `n${flags.nodeId(id)}` } }));
+  const member = program.command('member').description('cluster membership');
+  clientCommand(member, 'list', 'the members, their roles and addresses', (_a, o) => ({ path: '/v1/cluster/members', query: { consistency: o.stale ? 'stale' : undefined } }))
+    .option('--stale', 'serve from this member without a ReadIndex round');
+  clientCommand(member, 'add <id>', 'add a voter (or a learner); start it with --join', ([id], o) => ({
+    method: 'POST',
+    path: '/v1/cluster/members',
+    body: { id: `n${flags.nodeId(id)}`, peer: o.peer, client: o.client, learner: o.learner === true },
+  }))
+    .requiredOption('--peer <host:port>', 'the new node\'s --peer-listen')
+    .option('--client <host:port>', 'the new node\'s --listen')
+    .option('--learner', 'add it as a learner (no vote)');
+  clientCommand(member, 'promote <id>', 'make a learner a voter', ([id]) => ({ method: 'POST', path: `/v1/cluster/members/n${flags.nodeId(id)}/promote` }));
+  clientCommand(member, 'remove <id>', 'remove a member (a removed node stops itself)', ([id]) => ({ method: 'DELETE', path: `/v1/cluster/members/n${flags.nodeId(id)}` }));
+}
+
+function nodeCommands(program: Command): void {
+  program
+    .command('dev')
+    .description('a local cluster: client ports PORT.., peer ports PORT+100..; Ctrl-C stops all')
+    .option('--nodes <n>', 'nodes (1..9)', flags.integer(1, 9), 3)
+    .option('--data <dir>', 'data directory (one subdirectory per node)', './data')
+    .option('--port <port>', 'the first client port', flags.integer(1, 65000), 7001)
+    .action(async (o: { nodes: number; data: string; port: number }) => dev({ nodes: o.nodes, dataDir: o.data, port: o.port }));
+  program
+    .command('start')
+    .description('run one node (JSON log lines on stdout; SIGTERM stops it cleanly)')
+    .requiredOption('--id <id>', 'this node\'s id (n1 or 1)', flags.nodeId)
+    .requiredOption('--data <dir>', 'data directory')
+    .requiredOption('--listen <host:port>', 'client API address (HTTP/1.1 and h2c)', flags.address)
+    .requiredOption('--peer-listen <host:port>', 'peer address (must match this node\'s --cluster entry)', flags.address)
+    .option('--cluster <members>', 'the voters a new cluster starts with: n1=H:P,n2=H:P,... (with --join: only where members are reached)', flags.cluster)
+    .option('--join <url>', 'join a running cluster through any member\'s client URL (as a learner, promoted once caught up)', flags.endpoint)
+    .option('--learner', 'with --join: stay a learner')
+    .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
+    .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
+    .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
+    .action(startAction);
+}
+
+interface StartFlags {
+  id: number;
+  data: string;
+  listen: ReturnType<typeof flags.address>;
+  peerListen: ReturnType<typeof flags.address>;
+  cluster?: ReturnType<typeof flags.cluster>;
+  join?: string;
+  learner?: boolean;
+  snapshotEntries: number;
+  snapshotBytes: number;
+  snapshotCatchup: number;
+}
+
+async function startAction(o: StartFlags, cmd: Command): Promise<void> {
+  if (!o.cluster && !o.join) cmd.error('error: start needs --cluster (a new cluster) or --join URL (a new node of a running one)');
+  if (o.learner && !o.join) cmd.error('error: --learner goes with --join');
+  const members = o.cluster ?? new Map([[o.id, o.peerListen]]);
+  const self = members.get(o.id);
+  if (!self || self.host !== o.peerListen.host || self.port !== o.peerListen.port) cmd.error(`error: --peer-listen must match n${o.id}'s entry in --cluster`);
+  await start({
+    id: o.id,
+    dataDir: o.data,
+    listen: o.listen,
+    members,
+    peerListen: o.peerListen,
+    join: o.join,
+    learner: o.learner === true,
+    snapshotEntries: o.snapshotEntries,
+    snapshotLogBytes: o.snapshotBytes,
+    snapshotCatchUpEntries: o.snapshotCatchup,
+  });
+}
+
+export function buildProgram(version: string): Command {
+  const program = new Command('quorumkv')
+    .description('a Raft-replicated, linearizable key-value store')
+    .version(version, '-V, --version')
+    .showHelpAfterError('(see quorumkv help COMMAND)');
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => console.log(version));
+  nodeCommands(program);
+  kvCommands(program);
+  clusterCommands(program);
+  return program;
+}

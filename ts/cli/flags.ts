@@ -1,0 +1,65 @@
+/**
+ * Parsers for command-line values, used as commander argument parsers: a bad value fails the
+ * command before anything runs or is sent, with the flag named (commander prefixes the
+ * message with the option).
+ */
+import { InvalidArgumentError } from 'commander';
+import { parsePeerAddress, type PeerAddress } from '../transport/peer';
+
+/** A parser for an integer flag within [min, max]. */
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (raw: string) => number {
+  return (raw: string) => {
+    const n = /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '' : max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+}
+
+export function address(raw: string): PeerAddress {
+  try {
+    return parsePeerAddress(raw);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** `n3` or `3` → 3. Node ids are positive integers; the `n` prefix is for readability. */
+export function nodeId(raw: string): number {
+  const m = /^n?(\d+)$/.exec(raw);
+  const id = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0 || id >= 2 ** 32) throw new InvalidArgumentError(`node ids look like n1 or 1, got ${JSON.stringify(raw)}`);
+  return id;
+}
+
+/** `n1=127.0.0.1:7101,n2=...` */
+export function cluster(raw: string): Map<number, PeerAddress> {
+  const members = new Map<number, PeerAddress>();
+  for (const part of raw.split(',').filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) throw new InvalidArgumentError(`cluster members are id=host:port, got ${JSON.stringify(part)}`);
+    members.set(nodeId(part.slice(0, eq)), address(part.slice(eq + 1)));
+  }
+  if (members.size === 0) throw new InvalidArgumentError('names no members');
+  return members;
+}
+
+/** A JSON text argument. */
+export function json(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new InvalidArgumentError(`must be JSON (for a string, quote it: '"text"'), got ${JSON.stringify(raw)}`);
+  }
+}
+
+/** An http(s) endpoint URL, without a trailing slash. */
+export function endpoint(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidArgumentError(`expected a URL such as http://127.0.0.1:7001, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`expected an http:// or https:// URL, got ${JSON.stringify(raw)}`);
+  return raw.replace(/\/+$/, '');
+}

@@ -1,0 +1,99 @@
+/**
+ * The node's configuration: every limit and timing with its default, and the callbacks through
+ * which the node reports what happens to it (the CLI logs them as JSON lines).
+ */
+import type { WalOptions } from '../native';
+import type { StateType } from '../raft/types';
+import type { PeerAddress } from '../transport/peer';
+import type { MemberChange, MembersRecord } from './membership';
+import type { SnapshotEvent, SnapshotEventDetail } from './snapshot_lifecycle';
+
+export interface RaftNodeConfig {
+  id: number;
+  dataDir: string;
+  /**
+   * Peer addresses this node knows locally (this node included): the voters a new cluster is
+   * bootstrapped with (`--cluster`), or, with `joining`, the members a joining node fetched.
+   * They take precedence over addresses in the replicated membership record.
+   */
+  members: ReadonlyMap<number, PeerAddress>;
+  /**
+   * A new node joining an existing cluster: if it holds no state yet it starts with an empty
+   * configuration and waits for the leader's snapshot (instead of bootstrapping `members`).
+   */
+  joining?: boolean;
+  /**
+   * Joining with no state: the cluster's term when it was added. The node records that it has
+   * voted in that term, so it grants no vote in any term up to it — its id may have belonged to
+   * a member whose data (and votes) were wiped, and one vote per term must hold across that.
+   */
+  joinTerm?: number;
+  tickMs?: number;
+  electionTimeoutTicks?: number;
+  heartbeatTimeoutTicks?: number;
+  /** A request not answered within this is failed with `timeout` (its outcome is unknown). */
+  requestTimeoutMs?: number;
+  /** Proposals in one MsgProp (one turn). */
+  proposalsPerTurnMax?: number;
+  /** Proposals accepted and not yet answered; past it writes are refused as `overloaded`. */
+  proposalsPendingMax?: number;
+  /** Reads accepted and not yet answered; past it reads are refused as `overloaded`. */
+  readsPendingMax?: number;
+  /** Bytes of committed entries queued for the applier before the node stops taking more. */
+  applyBacklogBytesMax?: number;
+  /** Take a snapshot and compact the log once this many entries were applied since the last. */
+  snapshotEntries?: number;
+  /** ... or once the entries applied since the last snapshot hold this many bytes. */
+  snapshotLogBytes?: number;
+  /** Entries kept in the log before a snapshot, so slightly lagging followers need no snapshot. */
+  snapshotCatchUpEntries?: number;
+  /** Most bytes a received snapshot may hold. */
+  snapshotBytesMax?: number;
+  /** Test-only WAL faults (the chaos suite's disk nemesis); never set in production. */
+  walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt'>;
+  onFatal?: (err: Error) => void;
+  /** The known leader or this node's role changed. */
+  onSoftState?: (leader: number, state: StateType) => void;
+  /** A snapshot was taken here (and the log compacted), streamed to a follower (or failed
+   *  to), or received and installed. */
+  onSnapshot?: (event: SnapshotEvent, index: number, detail?: SnapshotEventDetail) => void;
+  /** A membership change was applied here. */
+  onMembership?: (change: MemberChange, index: number, members: MembersRecord) => void;
+  /** This node was removed from the cluster (it applied its removal, or was told of it). */
+  onRemoved?: (index: number) => void;
+}
+
+export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved';
+export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm'>> & Pick<RaftNodeConfig, Callbacks>;
+
+export const DEFAULTS = {
+  tickMs: 10,
+  electionTimeoutTicks: 30,
+  heartbeatTimeoutTicks: 3,
+  requestTimeoutMs: 5000,
+  proposalsPerTurnMax: 8192,
+  proposalsPendingMax: 65536,
+  readsPendingMax: 65536,
+  applyBacklogBytesMax: 64 << 20,
+  snapshotEntries: 10_000,
+  snapshotLogBytes: 64 << 20,
+  snapshotCatchUpEntries: 1_000,
+  snapshotBytesMax: 64 * 2 ** 30,
+  joining: false,
+};
+
+/** How long a removed node is told of its removal after it last spoke (in election timeouts). */
+export const REMOVAL_NOTICE_ELECTIONS = 4;
+
+export interface NodeStatus {
+  id: number;
+  leader: number;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  snapshotIndex: number;
+  firstLogIndex: number;
+  state: StateType;
+  learner: boolean;
+}
+

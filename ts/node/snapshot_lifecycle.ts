@@ -1,0 +1,182 @@
+/**
+ * The snapshot lifecycle of one node: create (a background engine checkpoint once enough was
+ * applied, then log compaction), stream (to a follower too far behind), install (a received
+ * snapshot replaces the engine and the log), prune (keep the newest and any still streaming).
+ *
+ * Invariants: at most one snapshot is being created (`creating`); no snapshot is created while
+ * one is installed (`installing`), and an install waits for a creation in progress; a snapshot
+ * directory being streamed is never pruned (`streaming` counts the streams per index).
+ */
+import { join } from 'node:path';
+import { invariant } from '../raft/assert';
+import { Engine } from '../native';
+import type { Message, Snapshot } from '../raft/types';
+import type { PeerAddress } from '../transport/peer';
+import { sendSnapshot } from '../transport/snapshot_stream';
+import type { Applier } from './applier';
+import type { ConfTracker } from './conf_tracker';
+import { initialRecord } from './membership';
+import type { WalStorage } from './raft_storage';
+import { type SnapshotStore, snapshotIndexOf, toRaftSnapshot } from './snapshots';
+
+/** `receive_failed`: a stream from a leader was refused (its files removed). */
+export type SnapshotEvent = 'created' | 'installed' | 'sent' | 'send_failed' | 'receive_failed';
+export type SnapshotEventDetail = { to?: number; error?: string; ms?: number; bytes?: number };
+
+export interface SnapshotPolicy {
+  /** Take a snapshot once this many entries were applied since the last. */
+  snapshotEntries: number;
+  /** ... or once the entries applied since the last hold this many bytes. */
+  snapshotLogBytes: number;
+  /** Entries kept in the log before a snapshot, for followers slightly behind. */
+  snapshotCatchUpEntries: number;
+}
+
+/** What the lifecycle needs of its driver. */
+export interface SnapshotHost {
+  readonly dataDir: string;
+  readonly storage: WalStorage;
+  readonly snaps: SnapshotStore;
+  readonly applier: Applier;
+  readonly conf: ConfTracker;
+  /** The state machine; replaced by an install. */
+  engine: Engine;
+  /** No new work may start (stopping, or stopped by a failure). */
+  halted(): boolean;
+  addressOf(id: number): PeerAddress | undefined;
+  /** Tells the core how streaming a snapshot to `to` ended. */
+  reportSnapshot(to: number, ok: boolean): void;
+  /** The peer set changed (the configuration did). */
+  peersChanged(): void;
+  fail(err: Error): void;
+  onSnapshot?: (event: SnapshotEvent, index: number, detail?: SnapshotEventDetail) => void;
+}
+
+export class SnapshotLifecycle {
+  /** The snapshot being created, if any (at most one). */
+  private creating: Promise<void> | undefined;
+  /** A received snapshot is being installed: no snapshot may be created meanwhile. */
+  private installing = false;
+  /** Snapshot index → streams in progress (such a snapshot is not pruned). */
+  private readonly streaming = new Map<number, number>();
+  /** Bytes of entries handed out for applying since the last snapshot began. */
+  private logBytesSinceSnapshot = 0;
+
+  constructor(
+    private readonly host: SnapshotHost,
+    private readonly policy: SnapshotPolicy,
+  ) {}
+
+  /** Counts entries handed out for applying (the bytes trigger). */
+  handedOut(bytes: number): void {
+    this.logBytesSinceSnapshot += bytes;
+  }
+
+  /** Resolves once no snapshot is being created. */
+  idle(): Promise<void> {
+    return this.creating ?? Promise.resolve();
+  }
+
+  /** Starts a background snapshot + compaction when enough was applied since the last one. */
+  maybeCreate(force = false): void {
+    const h = this.host;
+    if (this.creating || this.installing || h.halted()) return;
+    const since = h.applier.applied - h.storage.snapshot().metadata.index;
+    if (since < 1) return;
+    if (!force && since < this.policy.snapshotEntries && this.logBytesSinceSnapshot < this.policy.snapshotLogBytes) return;
+    this.logBytesSinceSnapshot = 0;
+    this.creating = this.create()
+      .catch((err: Error) => h.fail(err))
+      .finally(() => {
+        this.creating = undefined;
+      });
+  }
+
+  private async create(): Promise<void> {
+    const h = this.host;
+    const started = performance.now();
+    const meta = await h.snaps.create(h.engine, (i) => h.storage.term(i), (i) => h.conf.confAt(i));
+    // An install may have moved the log past it meanwhile: then this one is obsolete.
+    if (meta.index > h.storage.snapshot().metadata.index && meta.index <= h.storage.lastIndex()) {
+      await h.storage.compact(toRaftSnapshot(meta), this.policy.snapshotCatchUpEntries);
+      h.onSnapshot?.('created', meta.index, { ms: Math.round(performance.now() - started) });
+    }
+    this.prune();
+  }
+
+  /** Keeps the newest snapshot, and any being streamed. */
+  private prune(): void {
+    const h = this.host;
+    const newest = h.storage.snapshot().metadata.index;
+    h.conf.prune(newest);
+    for (const index of h.snaps.indexes()) if (index < newest && !this.streaming.has(index)) h.snaps.remove(index);
+  }
+
+  /** Leader: streams the snapshot of a MsgSnap to its follower and reports how it went. */
+  stream(m: Message): void {
+    const h = this.host;
+    invariant(m.snapshot !== undefined, 'a MsgSnap carries a snapshot');
+    if (m.snapshot.data.length === 0) {
+      // The bootstrap snapshot has no files: take a real one now; the core asks again after
+      // the failure report, by when storage holds the new snapshot.
+      this.maybeCreate(true);
+      queueMicrotask(() => {
+        if (!h.halted()) h.reportSnapshot(m.to, false);
+      });
+      return;
+    }
+    const index = snapshotIndexOf(m.snapshot.data);
+    const address = h.addressOf(m.to);
+    this.streaming.set(index, (this.streaming.get(index) ?? 0) + 1);
+    const started = performance.now();
+    const files = h.snaps.files(index);
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    const sent = address ? sendSnapshot(address, m, h.snaps.path(index), files) : Promise.reject(new Error(`no address for ${m.to}`));
+    sent
+      .then(
+        () => {
+          h.onSnapshot?.('sent', index, { to: m.to, bytes, ms: Math.round(performance.now() - started) });
+          return true;
+        },
+        (err: Error) => {
+          h.onSnapshot?.('send_failed', index, { to: m.to, error: err.message });
+          return false;
+        },
+      )
+      .then((ok) => {
+        const left = (this.streaming.get(index) ?? 1) - 1;
+        if (left > 0) this.streaming.set(index, left);
+        else this.streaming.delete(index);
+        if (!h.halted()) h.reportSnapshot(m.to, ok);
+      });
+  }
+
+  /**
+   * Follower: replaces the state machine and the log with a received snapshot (already sealed
+   * on disk by the stream). Bracketed by the install marker; see snapshots.ts.
+   */
+  async install(snap: Snapshot): Promise<void> {
+    const h = this.host;
+    const index = snap.metadata.index;
+    const started = performance.now();
+    this.installing = true;
+    try {
+      await this.creating;
+      await h.applier.idle();
+      h.snaps.beginInstall(index);
+      h.engine.close();
+      h.engine = Engine.openFromCheckpoint(join(h.snaps.path(index), 'engine'), join(h.dataDir, 'engine'));
+      h.applier.install(h.engine, index, initialRecord(snap.metadata.confState));
+      await h.storage.installSnapshot(snap);
+      // The core took the snapshot's configuration; the record in the checkpoint matches it.
+      h.conf.reset(h.applier.members, index, snap.metadata.confState);
+      this.logBytesSinceSnapshot = 0;
+      h.peersChanged();
+      h.snaps.endInstall();
+      h.onSnapshot?.('installed', index, { ms: Math.round(performance.now() - started) });
+    } finally {
+      this.installing = false;
+    }
+    this.prune();
+  }
+}

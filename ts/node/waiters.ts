@@ -1,0 +1,181 @@
+/**
+ * The requests a node has accepted and not yet answered: proposals waiting to be applied, reads
+ * waiting for their ReadIndex, callers waiting for a leadership transfer. Each has a timer; a
+ * request is settled exactly once (answered, failed, or timed out).
+ *
+ * Limits: `proposalsPendingMax` proposals and `readsPendingMax` reads at once, counted from
+ * acceptance to settlement; past them `admitProposal`/`admitRead` say `overloaded`.
+ */
+import { TimeoutError, UnavailableError } from '../errors';
+import type { ApplyResult } from './applier';
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  /** Set once settled: a waiter is resolved or rejected at most once. */
+  done: boolean;
+}
+
+export interface WaiterLimits {
+  requestTimeoutMs: number;
+  proposalsPendingMax: number;
+  readsPendingMax: number;
+}
+
+export class RequestWaiters {
+  /** Proposals by their seq; every entry is unsettled (settling removes it). */
+  private readonly proposals = new Map<number, Waiter<ApplyResult>>();
+  /** Reads accepted this turn, not yet handed to the core (one ReadIndex request for all). */
+  private queuedReads: Waiter<void>[] = [];
+  /** Reads handed to the core, by their ReadIndex context. */
+  private readonly reads = new Map<string, Waiter<void>[]>();
+  /** Unsettled reads, queued or handed out: ≤ `readsPendingMax`. */
+  private readsPending = 0;
+  /** Callers of a leadership transfer waiting for `to` to lead. */
+  private leaderWaiters: { to: number; resolve: (term: number) => void; timer: NodeJS.Timeout }[] = [];
+
+  constructor(private readonly limits: WaiterLimits) {}
+
+  get proposalCount(): number {
+    return this.proposals.size;
+  }
+
+  get readCount(): number {
+    return this.readsPending;
+  }
+
+  /** Why a new proposal cannot be accepted now, if it cannot. */
+  admitProposal(): Error | undefined {
+    if (this.proposals.size >= this.limits.proposalsPendingMax) return new UnavailableError(`${this.proposals.size} writes are pending (the most is ${this.limits.proposalsPendingMax}); retry`, 'overloaded');
+    return undefined;
+  }
+
+  admitRead(): Error | undefined {
+    if (this.readsPending >= this.limits.readsPendingMax) return new UnavailableError(`${this.readsPending} reads are pending (the most is ${this.limits.readsPendingMax}); retry`, 'overloaded');
+    return undefined;
+  }
+
+  /** Waits for proposal `seq` to be applied here (or to time out: outcome unknown). */
+  proposal(seq: number, what: string): Promise<ApplyResult> {
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.settleProposal(seq, undefined, new TimeoutError(`${what} not confirmed in time; its outcome is unknown`)), this.limits.requestTimeoutMs);
+      this.proposals.set(seq, { resolve, reject, timer, done: false });
+    });
+  }
+
+  settleProposal(seq: number, result: ApplyResult | undefined, err?: Error): void {
+    const w = this.proposals.get(seq);
+    if (!w) return;
+    this.proposals.delete(seq);
+    settle(w, result, err);
+  }
+
+  /** Fails every pending proposal with `err()` (each may still commit: their outcome is unknown). */
+  failProposals(err: () => Error): void {
+    for (const seq of [...this.proposals.keys()]) this.settleProposal(seq, undefined, err());
+  }
+
+  /** Waits until the read is released (its ReadIndex applied) or failed. */
+  read(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter<void> = {
+        resolve,
+        reject,
+        done: false,
+        timer: setTimeout(() => this.settleRead(w, new TimeoutError('read index not confirmed in time')), this.limits.requestTimeoutMs),
+      };
+      this.readsPending++;
+      this.queuedReads.push(w);
+    });
+  }
+
+  /** The reads queued this turn (now handed to the core as one ReadIndex request). */
+  takeQueuedReads(): Waiter<void>[] {
+    const out = this.queuedReads;
+    this.queuedReads = [];
+    return out;
+  }
+
+  get hasQueuedReads(): boolean {
+    return this.queuedReads.length > 0;
+  }
+
+  readsSent(ctx: string, waiters: Waiter<void>[]): void {
+    this.reads.set(ctx, waiters);
+  }
+
+  /** The reads of ReadIndex context `ctx` (removed: each is settled by the caller). */
+  takeReads(ctx: string): Waiter<void>[] | undefined {
+    const waiters = this.reads.get(ctx);
+    this.reads.delete(ctx);
+    return waiters;
+  }
+
+  settleReads(waiters: readonly Waiter<void>[], err?: Error): void {
+    for (const w of waiters) this.settleRead(w, err);
+  }
+
+  /** Fails every read, queued or sent (none was served: retryable). */
+  failReads(err: () => Error): void {
+    this.settleReads(this.takeQueuedReads(), err());
+    for (const ctx of [...this.reads.keys()]) this.settleReads(this.takeReads(ctx)!, err());
+  }
+
+  /** Fails the reads already sent to a leader that is gone. */
+  failSentReads(err: () => Error): void {
+    for (const ctx of [...this.reads.keys()]) this.settleReads(this.takeReads(ctx)!, err());
+  }
+
+  private settleRead(w: Waiter<void>, err?: Error): void {
+    if (w.done) return;
+    this.readsPending--;
+    settle(w, undefined, err);
+  }
+
+  /** Waits for `to` to lead; resolves with its term, or fails after `timeoutMs`. */
+  leader(to: number, timeoutMs: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const waiter = {
+        to,
+        resolve,
+        timer: setTimeout(() => {
+          this.leaderWaiters = this.leaderWaiters.filter((w) => w !== waiter);
+          reject(new TimeoutError(`leadership did not move to ${to} in time`));
+        }, timeoutMs),
+      };
+      this.leaderWaiters.push(waiter);
+    });
+  }
+
+  /** `lead` now leads in `term`: the callers waiting for it are answered. */
+  leaderChanged(lead: number, term: number): void {
+    this.leaderWaiters = this.leaderWaiters.filter((w) => {
+      if (w.to !== lead) return true;
+      clearTimeout(w.timer);
+      w.resolve(term);
+      return false;
+    });
+  }
+
+  /** Stops every leader waiter's timer (at close; they are never answered). */
+  dropLeaderWaiters(): void {
+    for (const w of this.leaderWaiters) clearTimeout(w.timer);
+    this.leaderWaiters = [];
+  }
+
+  /** For the driver's end-of-turn assertions: the counts stay within their limits. */
+  checkInvariants(): string | undefined {
+    if (this.readsPending < 0 || this.readsPending > this.limits.readsPendingMax) return `readsPending ${this.readsPending} outside 0..${this.limits.readsPendingMax}`;
+    if (this.proposals.size > this.limits.proposalsPendingMax) return `${this.proposals.size} proposals pending, above ${this.limits.proposalsPendingMax}`;
+    return undefined;
+  }
+}
+
+function settle<T>(w: Waiter<T>, value: T | undefined, err?: Error): void {
+  if (w.done) return;
+  w.done = true;
+  clearTimeout(w.timer);
+  if (err) w.reject(err);
+  else w.resolve(value as T);
+}
