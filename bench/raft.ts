@@ -5,7 +5,7 @@
  * Reports committed entries/s per batch size (batch 1 is the in-run baseline) and ReadIndex
  * confirmations/s for batches of reads. Median of 5 trials each.
  */
-import { type Message, MemoryStorage, RawNode, StateType, mulberry32 } from '../ts/raft';
+import { type Message, MemoryStorage, RawNode, mulberry32 } from '../ts/raft';
 import { median, printTable, writeResults } from './lib/report';
 
 const ids = [1, 2, 3];

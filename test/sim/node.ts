@@ -15,7 +15,6 @@ import {
   RawNode,
   type Ready,
   type Snapshot,
-  StateType,
   sendableBeforePersist,
 } from '../../ts/raft';
 import { coreOf } from '../helpers/core';

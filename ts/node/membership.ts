@@ -21,6 +21,7 @@
 import { QuorumError } from '../errors';
 import { type ConfChange, ConfChangeType, type ConfState } from '../raft/types';
 import { BinaryReader, BinaryWriter } from '../binary';
+import { formatPeerAddress, type PeerAddress } from '../transport/peer';
 
 /** Keys starting with NUL are the store's own; the API refuses them. */
 export const RESERVED_KEY_PREFIX = '\u0000';
@@ -196,4 +197,26 @@ export function decodeRecord(buf: Buffer): MembersRecord {
 
 export function isMember(rec: MembersRecord, id: number): boolean {
   return rec.voters.includes(id) || rec.learners.includes(id);
+}
+
+export interface MemberListing {
+  id: number;
+  name: string;
+  learner: boolean;
+  peer: string | null;
+  client: string | null;
+}
+
+/**
+ * The members of `rec` with their role and addresses, by id. Peer addresses known locally
+ * (`local`) win over recorded ones; this node (`self`) reports `selfClient` as its client.
+ */
+export function listMembers(rec: MembersRecord, local: ReadonlyMap<number, PeerAddress>, self: number, selfClient?: PeerAddress): MemberListing[] {
+  const entry = (id: number, learner: boolean): MemberListing => {
+    const known = local.get(id);
+    const recorded = rec.addresses[String(id)] ?? {};
+    const client = id === self && selfClient ? formatPeerAddress(selfClient) : (recorded.client ?? null);
+    return { id, name: `n${id}`, learner, peer: known ? formatPeerAddress(known) : (recorded.peer ?? null), client };
+  };
+  return [...rec.voters.map((id) => entry(id, false)), ...rec.learners.map((id) => entry(id, true))].sort((a, b) => a.id - b.id);
 }

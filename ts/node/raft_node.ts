@@ -43,7 +43,7 @@ import { BOOTSTRAP_INDEX, openStorage } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, REMOVAL_NOTICE_ELECTIONS, type ResolvedConfig } from './config';
 import { type Command, encodeCommand, Op } from './commands';
 import { ConfTracker } from './conf_tracker';
-import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, type MemberIntent, type MembersRecord, toConfChange } from './membership';
+import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
 import type { WalStorage } from './raft_storage';
 import { type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
 import { type SnapshotStore, snapshotIndexOf } from './snapshots';
@@ -316,15 +316,8 @@ export class RaftNode {
   }
 
   /** The members with their role and addresses (`selfClient`: this node's client address). */
-  memberList(selfClient?: PeerAddress): { id: number; name: string; learner: boolean; peer: string | null; client: string | null }[] {
-    const rec = this.applier.members;
-    const entry = (id: number, learner: boolean) => {
-      const local = this.cfg.members.get(id);
-      const recorded = rec.addresses[String(id)] ?? {};
-      const client = id === this.id && selfClient ? formatPeerAddress(selfClient) : (recorded.client ?? null);
-      return { id, name: `n${id}`, learner, peer: local ? formatPeerAddress(local) : (recorded.peer ?? null), client };
-    };
-    return [...rec.voters.map((id) => entry(id, false)), ...rec.learners.map((id) => entry(id, true))].sort((a, b) => a.id - b.id);
+  memberList(selfClient?: PeerAddress): MemberListing[] {
+    return listMembers(this.applier.members, this.cfg.members, this.id, selfClient);
   }
 
   /**
