@@ -162,6 +162,13 @@ export class BinaryReader {
     return n;
   }
 
+  /** Every byte not read yet (a view), which the reader then counts as read. */
+  rest(): Buffer {
+    const out = this.buf.subarray(this.at);
+    this.at = this.buf.length;
+    return out;
+  }
+
   /** Fails unless every byte was read. */
   end(): void {
     if (this.at !== this.buf.length) throw this.fail(`${this.buf.length - this.at} bytes after the end`);

@@ -146,3 +146,18 @@ test('a connection dropped mid-file discards the snapshot', async (t) => {
   });
   await refused(t, outcome, snapDir, 'SNAPSHOT_INVALID', /ended early/);
 });
+
+test('a manifest that is not a JSON list of files is refused with PEER_FRAME_INVALID', async (t) => {
+  const msg = encodeFrame([snapMsg(7)]).subarray(FRAME_HEADER_BYTES);
+  for (const manifest of ['not json', '{"name":"a"}', '[{"name":"a","size":-1}]']) {
+    const { port, outcome, snapDir } = await receiver(t);
+    t.is(await rawStream(port, [snapshotFrame(PART_HEADER, [u32(msg.length), msg, Buffer.from(manifest)])]), 0, manifest);
+    await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /manifest/);
+  }
+});
+
+test('a chunk frame too short to name its file is refused with PEER_FRAME_INVALID', async (t) => {
+  const { port, outcome, snapDir } = await receiver(t);
+  t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [Buffer.from([1, 0])])]), 0);
+  await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /ends inside file/);
+});

@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Message } from '../raft/types';
 import { QuorumError } from '../errors';
+import { BinaryReader } from '../binary';
 import { CodecError, decodeFrameBody, encodeFrame, FRAME_HEADER_BYTES } from './codec';
 import { FrameSplitter } from './frames';
 import type { PeerAddress } from './peer';
@@ -109,6 +110,23 @@ export interface SnapshotReceiverHooks {
   snapshotBytesMax: number;
 }
 
+/** The manifest: file names relative to the snapshot directory (never escaping it) and sizes. */
+function parseManifest(raw: Buffer): ManifestFile[] {
+  let files: unknown;
+  try {
+    files = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new CodecError('the snapshot manifest is not JSON');
+  }
+  if (!Array.isArray(files)) throw new CodecError('the snapshot manifest is not a list of files');
+  for (const f of files as ManifestFile[]) {
+    if (typeof f?.name !== 'string' || f.name.startsWith('/') || f.name.split('/').some((p) => p === '..' || p === '') || !Number.isSafeInteger(f.size) || f.size < 0) {
+      throw new CodecError(`bad snapshot manifest entry ${JSON.stringify(f)}`);
+    }
+  }
+  return files as ManifestFile[];
+}
+
 /** Receives one snapshot stream on an accepted connection whose first frame said so. */
 export class SnapshotReceiver {
   private msg: Message | undefined;
@@ -154,51 +172,46 @@ export class SnapshotReceiver {
 
   private onFrame(body: Buffer): void {
     if (this.finished) return;
-    if (body.length < 2 || body[0] !== SNAPSHOT_KIND) throw new CodecError('not a snapshot stream frame');
-    const part = body[1];
-    const payload = body.subarray(2);
-    if (part === PART_HEADER) {
-      if (this.msg) throw new CodecError('second snapshot header');
-      const len = payload.readUInt32LE(0);
-      const msgs = decodeFrameBody(payload.subarray(4, 4 + len));
-      const msg = msgs[0];
-      if (msgs.length !== 1 || !msg.snapshot) throw new CodecError('snapshot header without a snapshot message');
-      const files = JSON.parse(payload.subarray(4 + len).toString('utf8')) as ManifestFile[];
-      let total = 0;
-      for (const f of files) {
-        if (typeof f.name !== 'string' || f.name.startsWith('/') || f.name.split('/').some((p) => p === '..' || p === '') || !Number.isSafeInteger(f.size) || f.size < 0) {
-          throw new CodecError(`bad snapshot manifest entry ${JSON.stringify(f)}`);
-        }
-        total += f.size;
-      }
-      if (total > this.hooks.snapshotBytesMax) throw new CodecError(`snapshot of ${total} bytes exceeds snapshotBytesMax ${this.hooks.snapshotBytesMax}`);
-      this.msg = msg;
-      this.files = files;
-      this.dir = this.hooks.begin(msg);
-      return;
-    }
+    const r = new BinaryReader(body, (what) => new CodecError(`malformed snapshot stream frame: ${what}`));
+    if (r.u8('kind') !== SNAPSHOT_KIND) throw new CodecError('not a snapshot stream frame');
+    const part = r.u8('part');
+    if (part === PART_HEADER) return this.onHeader(r);
     if (!this.msg || !this.dir) throw new CodecError('snapshot data before its header');
-    if (part === PART_CHUNK) {
-      const i = payload.readUInt32LE(0);
-      const data = payload.subarray(4);
-      if (i !== this.file) this.advanceTo(i);
-      if (this.written + data.length > this.files[i].size) throw new CodecError(`snapshot file ${this.files[i].name} longer than announced`);
-      writeSync(this.fd!, data, 0, data.length, this.written);
-      this.written += data.length;
-      this.crc = crc32(data, this.crc);
-      return;
-    }
-    if (part === PART_END) {
-      this.advanceTo(this.files.length);
-      this.closeFile();
-      if (payload.readUInt32LE(0) !== this.crc >>> 0) throw new CodecError('snapshot checksum mismatch');
-      this.hooks.commit(this.msg, this.dir);
-      this.finished = true;
-      this.socket.end(Buffer.from([1]));
-      return;
-    }
+    if (part === PART_CHUNK) return this.onChunk(r.u32('file'), body.subarray(r.at));
+    if (part === PART_END) return this.onEnd(r.u32('checksum'), this.msg, this.dir);
     throw new CodecError(`unknown snapshot stream part ${part}`);
   }
+
+  private onHeader(r: BinaryReader): void {
+    if (this.msg) throw new CodecError('second snapshot header');
+    const msgs = decodeFrameBody(r.bytes('message frame'));
+    const msg = msgs[0];
+    if (msgs.length !== 1 || !msg.snapshot) throw new CodecError('snapshot header without a snapshot message');
+    const files = parseManifest(r.rest());
+    const total = files.reduce((n, f) => n + f.size, 0);
+    if (total > this.hooks.snapshotBytesMax) throw new CodecError(`snapshot of ${total} bytes exceeds snapshotBytesMax ${this.hooks.snapshotBytesMax}`);
+    this.msg = msg;
+    this.files = files;
+    this.dir = this.hooks.begin(msg);
+  }
+
+  private onChunk(i: number, data: Buffer): void {
+    if (i !== this.file) this.advanceTo(i);
+    if (this.written + data.length > this.files[i].size) throw new CodecError(`snapshot file ${this.files[i].name} longer than announced`);
+    writeSync(this.fd!, data, 0, data.length, this.written);
+    this.written += data.length;
+    this.crc = crc32(data, this.crc);
+  }
+
+  private onEnd(checksum: number, msg: Message, dir: string): void {
+    this.advanceTo(this.files.length);
+    this.closeFile();
+    if (checksum !== this.crc >>> 0) throw new CodecError('snapshot checksum mismatch');
+    this.hooks.commit(msg, dir);
+    this.finished = true;
+    this.socket.end(Buffer.from([1]));
+  }
+
 
   /**
    * Moves on to file `i` (`files.length`: past the last). The current file must be complete;
