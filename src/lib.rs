@@ -1,4 +1,5 @@
-//! The thin napi-rs binding: converts arguments and calls `crates/wal` and `crates/engine`.
+//! The thin napi-rs binding: converts arguments and calls `crates/wal`, `crates/engine` and
+//! `crates/market`.
 //! Blocking work runs off the JS thread: WAL appends complete on the WAL's own I/O thread
 //! (reported through one threadsafe callback per group), engine writes, scans and
 //! checkpoints run as `AsyncTask`s on the libuv pool. Point reads are sync: they are served
@@ -10,7 +11,9 @@
 
 mod engine;
 mod error;
+mod market;
 mod wal;
 
 pub use engine::NativeEngine;
+pub use market::NativeBooks;
 pub use wal::NativeWal;

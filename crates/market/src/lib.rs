@@ -1,0 +1,19 @@
+//! Market data on the hot path: decimal prices as fixed-point integers, the fixed-size delta
+//! record the log carries, and per-instrument L2 order books applied from committed deltas.
+//! Pure Rust (no napi): the binding in the root crate calls it once per committed batch.
+#![deny(clippy::all)]
+
+mod book;
+mod books;
+mod error;
+mod price;
+mod record;
+
+pub use book::{Book, Level, Side};
+pub use books::Books;
+pub use error::{MarketError, Result};
+pub use price::{format_price, parse_price, PRICE_SCALE};
+pub use record::{
+    Action, Delta, DELTA_BYTES, F_LAST, F_MAYBE_BAD_BOOK, F_SNAPSHOT, KIND_DELTA, KIND_QUOTE,
+    KIND_TRADE,
+};
