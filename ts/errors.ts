@@ -49,11 +49,17 @@ export const ERROR_CATALOGUE = {
   too_many_compares: invalid(),
   value_too_large: invalid(413),
   body_too_large: invalid(413),
+  invalid_event: invalid(),
+  invalid_depth: invalid(),
+  too_many_events: invalid(413),
+  unsupported_media_type: invalid(415),
   route_not_found: { status: 404, class: 'not_found' },
   method_not_allowed: invalid(405),
   // ---- state (404, 409) ----
   not_found: { status: 404, class: 'not_found' },
   unknown_member: { status: 404, class: 'not_found' },
+  unknown_instrument: { status: 404, class: 'not_found' },
+  too_many_instruments: { status: 409, class: 'conflict' },
   revision_mismatch: { status: 409, class: 'conflict' },
   member_exists: { status: 409, class: 'conflict' },
   not_learner: { status: 409, class: 'conflict' },
@@ -90,6 +96,9 @@ export const ERROR_CATALOGUE = {
   ENGINE_APPLY_ORDER: internal,
   ENGINE_CLOSED: storage,
   INVALID_ARGUMENT: internal,
+  MD_INVALID: internal,
+  MD_LIMIT: internal,
+  MD_CORRUPT: storage,
   internal,
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -407,3 +407,45 @@ export class Engine {
     this.handle.close();
   }
 }
+
+// ---- Order books ----
+
+type NativeBooksHandle = import('../native/index').NativeBooks;
+
+/**
+ * Every instrument's L2 book, in the addon (`crates/market`). One call applies a committed
+ * batch of records (see ts/market/records.ts) and returns the instruments whose books changed.
+ */
+export class Books {
+  private readonly handle: NativeBooksHandle;
+
+  constructor(levelsPerSideMax: number) {
+    this.handle = call(() => new (load().NativeBooks)(levelsPerSideMax));
+  }
+
+  /** Checks a batch of packed records; returns their count (MD_INVALID otherwise). */
+  validate(records: Buffer): number {
+    return call(() => this.handle.validate(records));
+  }
+
+  applyBatch(records: Buffer): number[] {
+    return call(() => this.handle.applyBatch(records));
+  }
+
+  encode(instrument: number): Buffer | undefined {
+    return this.handle.encode(instrument) ?? undefined;
+  }
+
+  load(instrument: number, encoded: Buffer): void {
+    call(() => this.handle.load(instrument, encoded));
+  }
+
+  /** The book as JSON text (`symbol`: its instrument's name), or undefined when it has none. */
+  view(instrument: number, symbol: string, depth: number): string | undefined {
+    return this.handle.view(instrument, JSON.stringify(symbol), depth) ?? undefined;
+  }
+
+  clear(): void {
+    this.handle.clear();
+  }
+}

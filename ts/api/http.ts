@@ -19,6 +19,8 @@ export interface Target {
   /** The path exactly as sent (percent-encoded). */
   path: string;
   query: URLSearchParams;
+  /** The request's content-type header, if any. */
+  contentType?: string;
 }
 
 /**

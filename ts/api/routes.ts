@@ -13,6 +13,7 @@ import { del, get, multiGet, put, scan } from './kv';
 import { addMember, listMembers, promoteMember, removeMember } from './members';
 import type { Reply } from './reply';
 import { txn } from './txn';
+import { book, feeds, ingest } from './market';
 
 export type { ApiContext } from './context';
 
@@ -20,6 +21,7 @@ type Handler = (ctx: ApiContext, target: Target, body: Buffer) => Reply | Promis
 type Methods = Partial<Record<string, Handler>>;
 
 const KV_PREFIX = '/v1/kv/';
+const BOOKS_PREFIX = '/v1/md/books/';
 const MEMBERS_PREFIX = '/v1/cluster/members/';
 
 const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
@@ -30,6 +32,8 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/kv', { GET: (ctx, t) => scan(ctx.node, t.query) }],
   ['/v1/multiget', { POST: (ctx, t, body) => multiGet(ctx.node, t.query, body) }],
   ['/v1/txn', { POST: (ctx, _t, body) => txn(ctx.node, body) }],
+  ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
+  ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
 ]);
 
 const KEY_METHODS: Methods = {
@@ -47,6 +51,9 @@ function methodsOf(path: string): Methods | undefined {
   if (path === `${KV_PREFIX}get`) return KV_GET_METHODS;
   if (path.startsWith(KV_PREFIX)) return KEY_METHODS;
   if (path.startsWith(MEMBERS_PREFIX)) return memberMethods(path.slice(MEMBERS_PREFIX.length).split('/'));
+  if (path.startsWith(BOOKS_PREFIX) && path.length > BOOKS_PREFIX.length && !path.slice(BOOKS_PREFIX.length).includes('/')) {
+    return { GET: (ctx, t) => book(ctx.node, t, t.path.slice(BOOKS_PREFIX.length)) };
+  }
   return undefined;
 }
 
@@ -63,6 +70,7 @@ const EMPTY = Buffer.alloc(0);
 export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void> {
   try {
     const target = parseTarget(req.url);
+    target.contentType = req.headers['content-type'];
     const method = req.method ?? 'GET';
     const methods = methodsOf(target.path);
     if (!methods) throw new QuorumError('route_not_found', `no route for ${method} ${target.path}`);

@@ -17,6 +17,7 @@
 import type { Engine, EngineOp } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
+import { type IngestResult, MarketState } from '../market/state';
 import { isDeepStrictEqual } from 'node:util';
 import { type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
@@ -34,7 +35,8 @@ export type ApplyResult =
   | { kind: 'mismatch'; currentRevision: number }
   | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] }
   | { kind: 'member'; index: number; members: MembersRecord }
-  | { kind: 'published'; index: number };
+  | { kind: 'published'; index: number }
+  | IngestResult;
 
 export interface Applied {
   index: number;
@@ -55,6 +57,8 @@ export function storedMembers(engine: Engine): MembersRecord | undefined {
 export const APPLY_BACKLOG_BYTES_MAX = 64 << 20;
 
 export class Applier {
+  /** The market-data state (books, producers, gaps), applied with everything else. */
+  readonly market = new MarketState();
   private chain: Promise<void> = Promise.resolve();
   /** Bytes of entries pushed and not yet applied (or skipped): ≥ 0. */
   private backlogBytes = 0;
@@ -143,14 +147,20 @@ export class Applier {
    * Continues from an installed snapshot: `engine` holds the state through `index`. Only
    * while idle (the driver awaits `idle()` and queues nothing meanwhile).
    */
-  install(engine: Engine, index: number, snapshotMembers: MembersRecord): void {
+  async install(engine: Engine, index: number, snapshotMembers: MembersRecord): Promise<void> {
     invariant(engine.appliedIndex() === index, () => `installed engine is at ${engine.appliedIndex()}, the snapshot at ${index}`);
     this.engine = engine;
     this.appliedIndex = index;
     // The checkpoint carries the record as of its index (none: the bootstrap configuration,
-    // which the snapshot's metadata describes).
+    // which the snapshot's metadata describes), and the market state.
     this.membersRecord = storedMembers(engine) ?? snapshotMembers;
+    await this.market.load(engine);
     this.release();
+  }
+
+  /** Reads the market state the engine holds (once, before the first batch is pushed). */
+  async loadMarket(): Promise<void> {
+    await this.market.load(this.engine);
   }
 
   private async applyBatch(entries: Entry[]): Promise<void> {
@@ -189,6 +199,8 @@ export class Applier {
       batch.members = publishClient(batch.members, Number(id), client ?? '');
       batch.ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(batch.members) });
       answer({ kind: 'published', index: e.index });
+    } else if (command.op === Op.MdIngest) {
+      answer(this.market.apply(command.md!, e.index, batch.ops));
     } else if (command.op === Op.Txn) {
       answer(applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops));
     } else {

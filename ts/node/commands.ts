@@ -5,6 +5,7 @@
  *   command = version u8 (1) | op u8 | flags u8 | origin u32 | seq u64
  *             | put/delete/publish: [ifRevision u64] | key (u32 + utf8) | [value (u32 + bytes)] (put)
  *             | txn: compares, success ops, failure ops (see `encodeTxn`)
+ *             | md ingest: symbol and producer tables, market records (see `encodeIngest`)
  *
  * A persisted command outlives the code that wrote it: an unknown version or op is refused
  * with `COMMAND_VERSION_UNSUPPORTED` / `COMMAND_INVALID`, which the applier turns into a clean
@@ -17,6 +18,8 @@
  */
 import { BinaryReader, BinaryWriter } from '../binary';
 import { QuorumError } from '../errors';
+import type { IngestBatch } from '../market/batch';
+import { RECORD_BYTES } from '../market/records';
 
 export const COMMAND_VERSION = 1;
 
@@ -27,9 +30,11 @@ export enum Op {
   Txn = 3,
   /** A node announces its client address (`key`: "<node id> <host:port>"). */
   Publish = 4,
+  /** A batch of market records (`md`), applied all together (ts/market). */
+  MdIngest = 5,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest]);
 
 export interface Compare {
   key: string;
@@ -61,6 +66,8 @@ export interface Command {
   ifRevision?: number;
   /** Txn only (its `key` is empty). */
   txn?: Txn;
+  /** MdIngest only (its `key` is empty). */
+  md?: IngestBatch;
 }
 
 const TXN_PUT = 1;
@@ -101,6 +108,10 @@ export function encodeCommand(c: Command): Buffer {
     encodeTxn(w, c.txn!);
     return w.finish();
   }
+  if (c.op === Op.MdIngest) {
+    encodeIngest(w, c.md!);
+    return w.finish();
+  }
   if (c.ifRevision !== undefined) w.u64(c.ifRevision);
   w.str(c.key);
   if (c.op === Op.Put) w.bytes(c.value ?? Buffer.alloc(0));
@@ -122,6 +133,11 @@ export function decodeCommand(data: Uint8Array): Command {
     const txn = decodeTxn(r);
     r.end();
     return { op, origin, seq, key: '', txn };
+  }
+  if (op === Op.MdIngest) {
+    const md = decodeIngest(r);
+    r.end();
+    return { op, origin, seq, key: '', md };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
   const key = r.str('key');
@@ -156,6 +172,26 @@ function decodeTxn(r: BinaryReader): Txn {
   const success = decodeTxnOps(r);
   const failure = decodeTxnOps(r);
   return { compare, success, failure };
+}
+
+/** md = symbols u32 | str* | producers u32 | str* | records (u32 length + count × RECORD_BYTES) */
+function encodeIngest(w: BinaryWriter, md: IngestBatch): void {
+  for (const table of [md.symbols, md.producers]) {
+    w.u32(table.length);
+    for (const name of table) w.str(name);
+  }
+  w.bytes(md.records);
+}
+
+function decodeIngest(r: BinaryReader): IngestBatch {
+  const tables = [0, 1].map(() => {
+    const out: string[] = [];
+    for (let n = r.count('table size', 4); n > 0; n--) out.push(r.str('name'));
+    return out;
+  });
+  const records = r.bytes('records');
+  if (records.length % RECORD_BYTES !== 0) throw malformed(`records of ${records.length} bytes`);
+  return { symbols: tables[0], producers: tables[1], records, count: records.length / RECORD_BYTES };
 }
 
 const TWO_32 = 2 ** 32;

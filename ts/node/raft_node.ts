@@ -37,6 +37,7 @@ import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
 import { ConfChangeType, type Entry, type Message, message, MessageType, type Ready, StateType } from '../raft/types';
 import { formatPeerAddress, type PeerAddress, PeerTransport } from '../transport/peer';
+import type { MarketState } from '../market/state';
 import { admissionError } from './admission';
 import { type Applied, type ApplyResult, Applier } from './applier';
 import { BOOTSTRAP_INDEX, openStorage } from './bootstrap';
@@ -131,7 +132,9 @@ export class RaftNode {
       opened.engine.close();
       throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} has no peer address among the members`);
     }
-    return new RaftNode(cfg, opened.wal, opened.engine, opened.storage, opened.snaps, opened.snapshotMembers);
+    const node = new RaftNode(cfg, opened.wal, opened.engine, opened.storage, opened.snaps, opened.snapshotMembers);
+    await node.applier.loadMarket();
+    return node;
   }
 
   /**
@@ -209,6 +212,11 @@ export class RaftNode {
 
   get isLeader(): boolean {
     return this.raw.isLeader;
+  }
+
+  /** Market data as of the applied index (books, producers, gaps). */
+  get market(): MarketState {
+    return this.applier.market;
   }
 
   /** Starts the peer listener, the tick timer and the core. Resolves to the peer port. */

@@ -166,7 +166,7 @@ export class SnapshotLifecycle {
       h.snaps.beginInstall(index);
       h.engine.close();
       h.engine = Engine.openFromCheckpoint(join(h.snaps.path(index), 'engine'), join(h.dataDir, 'engine'));
-      h.applier.install(h.engine, index, initialRecord(snap.metadata.confState));
+      await h.applier.install(h.engine, index, initialRecord(snap.metadata.confState));
       await h.storage.installSnapshot(snap);
       // The core took the snapshot's configuration; the record in the checkpoint matches it.
       h.conf.reset(h.applier.members, index, snap.metadata.confState);

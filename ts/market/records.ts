@@ -1,0 +1,87 @@
+/**
+ * The 96-byte market record (the layout `crates/market/src/record.rs` documents) built from the
+ * NDJSON event lines of `POST /v1/md/events`, and back. 64-bit fields are bigints end to end:
+ * nanosecond timestamps are beyond 2^53, so they never pass through a JavaScript number.
+ */
+import { QuorumError } from '../errors';
+
+export const RECORD_BYTES = 96;
+export const F_LAST = 128;
+export const F_SNAPSHOT = 32;
+export const F_MAYBE_BAD_BOOK = 4;
+
+export const KIND_CODES = { delta: 1, trade: 2, quote: 3 } as const;
+export const ACTION_CODES = { add: 1, modify: 2, cancel: 3, clear: 4, snapshot: 5 } as const;
+export type Kind = keyof typeof KIND_CODES;
+
+export const OFFSET = {
+  kind: 0,
+  action: 1,
+  side: 2,
+  flags: 3,
+  instrument: 4,
+  publisher: 8,
+  orders: 12,
+  price: 16,
+  size: 24,
+  askPrice: 32,
+  askSize: 40,
+  tsEvent: 48,
+  tsRecv: 56,
+  venueSeq: 64,
+  seq: 72,
+  producer: 80,
+  producerSeq: 88,
+} as const;
+
+const PRICE_SCALE = 1_000_000_000n;
+const I64_MAX = 2n ** 63n - 1n;
+const U64_MAX = 2n ** 64n - 1n;
+const PRICE_PATTERN = /^-?\d+(\.\d{1,9})?$/;
+
+/** `"101.25"` → 101_250_000_000n (units of 1e-9); anything else is `invalid_event`. */
+export function parsePrice(text: unknown, field: string): bigint {
+  if (typeof text !== 'string' || !PRICE_PATTERN.test(text)) throw invalid(`"${field}" must be a decimal string with at most 9 decimals, e.g. "101.25"`);
+  const negative = text.startsWith('-');
+  const [whole, frac = ''] = (negative ? text.slice(1) : text).split('.');
+  const units = BigInt(whole) * PRICE_SCALE + BigInt(frac.padEnd(9, '0'));
+  if (units > I64_MAX) throw invalid(`"${field}" is out of range`);
+  return negative ? -units : units;
+}
+
+/** 101_250_000_000n → `"101.25"` (the shortest form). */
+export function formatPrice(units: bigint): string {
+  const negative = units < 0n;
+  const abs = negative ? -units : units;
+  const whole = abs / PRICE_SCALE;
+  const frac = (abs % PRICE_SCALE).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+}
+
+/** A u64 field: a JSON integer (kept exact by `parseEventLine`) or a decimal string. */
+export function parseU64(v: unknown, field: string, required = true): bigint | undefined {
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || !/^\d{1,20}$/.test(v)) throw invalid(`"${field}" must be a non-negative integer (a JSON integer or a decimal string)`);
+  const n = BigInt(v);
+  if (n > U64_MAX) throw invalid(`"${field}" exceeds 2^64 - 1`);
+  return n;
+}
+
+export function invalid(message: string): QuorumError {
+  return new QuorumError('invalid_event', message);
+}
+
+/** The u64 fields: JSON integers in them are turned into strings before JSON.parse sees them. */
+const U64_FIELDS = /"(tsEvent|tsRecv|producerSeq|venueSeq|seq)"(\s*):(\s*)(\d+)/g;
+
+/** One NDJSON line as an object whose 64-bit fields are exact decimal strings. */
+export function parseEventLine(line: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line.replace(U64_FIELDS, '"$1"$2:$3"$4"'));
+  } catch (err) {
+    throw invalid(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('an event is a JSON object');
+  return doc as Record<string, unknown>;
+}

@@ -1,0 +1,204 @@
+/**
+ * The market-data part of the state machine, applied by the applier one committed ingest
+ * batch at a time and written in the same WriteBatch as the applied index (so restarts and
+ * snapshots carry it):
+ *
+ *   \0md/i/<symbol>              instrument id (ids are assigned in apply order, from 1)
+ *   \0md/p/<producer>            the producer's high-water producerSeq and its last seq range
+ *   \0md/v/<publisher>/<inst>    the last venueSeq seen (gap detection)
+ *   \0md/g/<seq>                 a detected gap (the newest `GAPS_KEPT_MAX` are kept)
+ *   \0md/b/<inst>                the instrument's book, as of the applied index
+ *   \0md/e/<inst>/<seq>          the block of the instrument's events from one batch
+ *
+ * Exactly-once: a record whose producerSeq is at or below its producer's high-water mark is a
+ * duplicate (counted, skipped). Each kept record gets `seq = raftIndex × 2^16 + position`, one
+ * total order. A venueSeq that skips ahead of the last one for (publisher, instrument) is a gap:
+ * recorded, and the record carries F_MAYBE_BAD_BOOK, so the book says `maybeBad` until a
+ * snapshot resets it. Deterministic: every replica computes the same from the same entries.
+ *
+ * Limits: `INSTRUMENTS_MAX` instruments (a batch that would add more is refused whole),
+ * `LEVELS_PER_SIDE_MAX` per book side, `GAPS_KEPT_MAX` gaps remembered.
+ */
+import { Books, type Engine, type EngineOp } from '../native';
+import type { IngestBatch } from './batch';
+import { F_MAYBE_BAD_BOOK, OFFSET, RECORD_BYTES } from './records';
+
+export const INSTRUMENTS_MAX = 10_000;
+export const LEVELS_PER_SIDE_MAX = 10_000;
+export const GAPS_KEPT_MAX = 1_000;
+
+const P = '\u0000md/';
+const KEYS = {
+  instrument: (symbol: string) => `${P}i/${symbol}`,
+  producer: (id: string) => `${P}p/${id}`,
+  venue: (publisher: number, instrument: number) => `${P}v/${publisher}/${instrument}`,
+  gap: (seq: bigint) => `${P}g/${seq.toString().padStart(20, '0')}`,
+  book: (instrument: number) => `${P}b/${String(instrument).padStart(10, '0')}`,
+  events: (instrument: number, seq: bigint) => `${P}e/${String(instrument).padStart(10, '0')}/${seq.toString().padStart(20, '0')}`,
+};
+
+export interface Gap {
+  instrument: string;
+  publisher: number;
+  /** The missing venueSeq range, inclusive. */
+  from: string;
+  to: string;
+  /** The seq of the record that revealed it. */
+  seq: string;
+}
+
+interface Producer {
+  /** The highest producerSeq applied. */
+  hw: bigint;
+  firstSeq: bigint;
+  lastSeq: bigint;
+}
+
+export type IngestResult =
+  | { kind: 'md'; firstSeq: string | null; lastSeq: string | null; applied: number; duplicates: number; gaps: Gap[] }
+  | { kind: 'md_refused'; code: 'too_many_instruments'; message: string };
+
+export class MarketState {
+  private readonly books = new Books(LEVELS_PER_SIDE_MAX);
+  private readonly ids = new Map<string, number>();
+  private symbols: string[] = [];
+  private readonly producers = new Map<string, Producer>();
+  private readonly venue = new Map<string, bigint>();
+  /** Oldest first; at most GAPS_KEPT_MAX. */
+  private gaps: Gap[] = [];
+
+  /** Replaces everything with what `engine` holds (at start, and after a snapshot install). */
+  async load(engine: Engine): Promise<void> {
+    this.books.clear();
+    this.ids.clear();
+    this.symbols = [];
+    this.producers.clear();
+    this.venue.clear();
+    this.gaps = [];
+    for await (const [key, value] of scanPrefix(engine, `${P}i/`)) this.addInstrument(key.slice(P.length + 2), value.readUInt32LE(0));
+    for await (const [key, value] of scanPrefix(engine, `${P}p/`)) {
+      const p = JSON.parse(value.toString()) as Record<keyof Producer, string>;
+      this.producers.set(key.slice(P.length + 2), { hw: BigInt(p.hw), firstSeq: BigInt(p.firstSeq), lastSeq: BigInt(p.lastSeq) });
+    }
+    for await (const [key, value] of scanPrefix(engine, `${P}v/`)) this.venue.set(key.slice(P.length + 2), BigInt(value.toString()));
+    for await (const [, value] of scanPrefix(engine, `${P}g/`)) this.gaps.push(JSON.parse(value.toString()) as Gap);
+    for await (const [key, value] of scanPrefix(engine, `${P}b/`)) this.books.load(Number(key.slice(P.length + 2)), value);
+  }
+
+  private addInstrument(symbol: string, id: number): void {
+    this.ids.set(symbol, id);
+    this.symbols[id] = symbol;
+  }
+
+  /** Applies one committed batch at `index`, adding its writes to `ops`. */
+  apply(batch: IngestBatch, index: number, ops: EngineOp[]): IngestResult {
+    const fresh = batch.symbols.filter((s) => !this.ids.has(s));
+    if (this.ids.size + fresh.length > INSTRUMENTS_MAX) {
+      return { kind: 'md_refused', code: 'too_many_instruments', message: `at most ${INSTRUMENTS_MAX} instruments; this batch would add ${fresh.length} to ${this.ids.size}` };
+    }
+    for (const symbol of fresh) {
+      const id = this.ids.size + 1;
+      this.addInstrument(symbol, id);
+      const value = Buffer.alloc(4);
+      value.writeUInt32LE(id, 0);
+      ops.push({ op: 'put', key: KEYS.instrument(symbol), value });
+    }
+    const kept = this.keep(batch, index, ops);
+    if (kept.count === 0) return { kind: 'md', firstSeq: null, lastSeq: null, applied: 0, duplicates: batch.count, gaps: [] };
+    for (const id of this.books.applyBatch(kept.records)) ops.push({ op: 'put', key: KEYS.book(id), value: this.books.encode(id)! });
+    this.storeBlocks(kept.records, ops);
+    return { kind: 'md', firstSeq: kept.firstSeq.toString(), lastSeq: kept.lastSeq.toString(), applied: kept.count, duplicates: batch.count - kept.count, gaps: kept.gaps };
+  }
+
+  /** The records that are not duplicates, with their instrument ids, seqs and gap flags set. */
+  private keep(batch: IngestBatch, index: number, ops: EngineOp[]): { records: Buffer; count: number; firstSeq: bigint; lastSeq: bigint; gaps: Gap[] } {
+    const out = Buffer.alloc(batch.count * RECORD_BYTES);
+    const touched = new Map<string, Producer>();
+    const gaps: Gap[] = [];
+    let count = 0;
+    let firstSeq = 0n;
+    let lastSeq = 0n;
+    for (let i = 0; i < batch.count; i++) {
+      const src = batch.records.subarray(i * RECORD_BYTES, (i + 1) * RECORD_BYTES);
+      const producerId = batch.producers[src.readUInt32LE(OFFSET.producer)];
+      const producer = touched.get(producerId) ?? this.producers.get(producerId);
+      const producerSeq = src.readBigUInt64LE(OFFSET.producerSeq);
+      if (producer && producerSeq <= producer.hw) continue;
+      const record = out.subarray(count * RECORD_BYTES, (count + 1) * RECORD_BYTES);
+      src.copy(record);
+      const seq = (BigInt(index) << 16n) | BigInt(i);
+      const symbol = batch.symbols[src.readUInt32LE(OFFSET.instrument)];
+      record.writeUInt32LE(this.ids.get(symbol)!, OFFSET.instrument);
+      record.writeBigUInt64LE(seq, OFFSET.seq);
+      const gap = this.checkVenueSeq(record, symbol, seq, ops);
+      if (gap) gaps.push(gap);
+      touched.set(producerId, { hw: producerSeq, firstSeq: touched.get(producerId)?.firstSeq ?? seq, lastSeq: seq });
+      if (count === 0) firstSeq = seq;
+      lastSeq = seq;
+      count++;
+    }
+    for (const [id, p] of touched) {
+      this.producers.set(id, p);
+      ops.push({ op: 'put', key: KEYS.producer(id), value: Buffer.from(JSON.stringify({ hw: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() })) });
+    }
+    for (const gap of gaps) this.rememberGap(gap, ops);
+    return { records: out.subarray(0, count * RECORD_BYTES), count, firstSeq, lastSeq, gaps };
+  }
+
+  /** Tracks venueSeq per (publisher, instrument); a skip ahead is a gap and flags the record. */
+  private checkVenueSeq(record: Buffer, symbol: string, seq: bigint, ops: EngineOp[]): Gap | undefined {
+    const venueSeq = record.readBigUInt64LE(OFFSET.venueSeq);
+    if (venueSeq === 0n) return undefined;
+    const publisher = record.readUInt32LE(OFFSET.publisher);
+    const key = `${publisher}/${record.readUInt32LE(OFFSET.instrument)}`;
+    const last = this.venue.get(key);
+    if (last !== undefined && venueSeq <= last) return undefined;
+    this.venue.set(key, venueSeq);
+    ops.push({ op: 'put', key: `${P}v/${key}`, value: Buffer.from(venueSeq.toString()) });
+    if (last === undefined || venueSeq === last + 1n) return undefined;
+    record[OFFSET.flags] |= F_MAYBE_BAD_BOOK;
+    return { instrument: symbol, publisher, from: (last + 1n).toString(), to: (venueSeq - 1n).toString(), seq: seq.toString() };
+  }
+
+  private rememberGap(gap: Gap, ops: EngineOp[]): void {
+    this.gaps.push(gap);
+    ops.push({ op: 'put', key: KEYS.gap(BigInt(gap.seq)), value: Buffer.from(JSON.stringify(gap)) });
+    while (this.gaps.length > GAPS_KEPT_MAX) ops.push({ op: 'delete', key: KEYS.gap(BigInt(this.gaps.shift()!.seq)) });
+  }
+
+  /** One block per instrument per batch, keyed by instrument then its first seq. */
+  private storeBlocks(records: Buffer, ops: EngineOp[]): void {
+    const byInstrument = new Map<number, Buffer[]>();
+    for (let at = 0; at < records.length; at += RECORD_BYTES) {
+      const record = records.subarray(at, at + RECORD_BYTES);
+      const id = record.readUInt32LE(OFFSET.instrument);
+      const list = byInstrument.get(id) ?? [];
+      list.push(record);
+      byInstrument.set(id, list);
+    }
+    for (const [id, list] of byInstrument) ops.push({ op: 'put', key: KEYS.events(id, list[0].readBigUInt64LE(OFFSET.seq)), value: Buffer.concat(list) });
+  }
+
+  /** The book of `symbol` as JSON text (depth levels per side), or undefined if unknown. */
+  bookView(symbol: string, depth: number): string | undefined {
+    const id = this.ids.get(symbol);
+    return id === undefined ? undefined : this.books.view(id, symbol, depth);
+  }
+
+  /** Producers with their high-water marks, and the gaps remembered (newest last). */
+  feeds(): { producers: { producerId: string; producerSeq: string; firstSeq: string; lastSeq: string }[]; gaps: Gap[] } {
+    const producers = [...this.producers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([producerId, p]) => ({ producerId, producerSeq: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() }));
+    return { producers, gaps: [...this.gaps] };
+  }
+}
+
+/** Every key/value under `prefix`, a page at a time. */
+async function* scanPrefix(engine: Engine, prefix: string): AsyncGenerator<[string, Buffer]> {
+  let after: Buffer | undefined;
+  for (;;) {
+    const page = await engine.scan({ prefix, after, limit: 1000 });
+    for (const item of page.items) yield [item.key.toString('utf8'), item.value];
+    if (!page.more || page.items.length === 0) return;
+    after = page.items[page.items.length - 1].key;
+  }
+}
