@@ -77,6 +77,16 @@ test('a retried batch is applied exactly once; a partly new one applies only its
   t.true(BigInt(overlap.json.firstSeq) > BigInt(first.json.lastSeq), 'seqs are one increasing order');
   const feeds = await get(url('/v1/md/feeds'));
   t.deepEqual(feeds.json.producers.map((p: { producerId: string; producerSeq: string }) => [p.producerId, p.producerSeq]), [['feed-1', '15']]);
+  // Stored exactly once each, in seq order.
+  const stored: { producerSeq: string; seq: string }[] = [];
+  for (const symbol of ['AAPL', 'MSFT']) stored.push(...(await get(url(`/v1/md/ticks/${symbol}?limit=100`))).json.events);
+  t.deepEqual(stored.map((e) => Number(e.producerSeq)).sort((a, b) => a - b), Array.from({ length: 15 }, (_, i) => i + 1));
+  const aapl = (await get(url('/v1/md/ticks/AAPL?limit=100'))).json.events as { seq: string; kind: string; price: string }[];
+  t.true(aapl.every((e, i) => i === 0 || BigInt(e.seq) > BigInt(aapl[i - 1].seq)));
+  t.is(aapl[0].kind, 'delta');
+  const paged = (await get(url(`/v1/md/ticks/AAPL?limit=2&afterSeq=${aapl[0].seq}`))).json;
+  t.deepEqual(paged.events.map((e: { seq: string }) => e.seq), aapl.slice(1, 3).map((e) => e.seq));
+  t.true(paged.more);
 });
 
 test('a venueSeq gap is reported, recorded, and marks the book until a snapshot', async (t) => {

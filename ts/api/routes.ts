@@ -13,7 +13,7 @@ import { del, get, multiGet, put, scan } from './kv';
 import { addMember, listMembers, promoteMember, removeMember } from './members';
 import type { Reply } from './reply';
 import { txn } from './txn';
-import { book, feeds, ingest } from './market';
+import { book, feeds, ingest, ticks } from './market';
 
 export type { ApiContext } from './context';
 
@@ -22,6 +22,7 @@ type Methods = Partial<Record<string, Handler>>;
 
 const KV_PREFIX = '/v1/kv/';
 const BOOKS_PREFIX = '/v1/md/books/';
+const TICKS_PREFIX = '/v1/md/ticks/';
 const MEMBERS_PREFIX = '/v1/cluster/members/';
 
 const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
@@ -53,6 +54,9 @@ function methodsOf(path: string): Methods | undefined {
   if (path.startsWith(MEMBERS_PREFIX)) return memberMethods(path.slice(MEMBERS_PREFIX.length).split('/'));
   if (path.startsWith(BOOKS_PREFIX) && path.length > BOOKS_PREFIX.length && !path.slice(BOOKS_PREFIX.length).includes('/')) {
     return { GET: (ctx, t) => book(ctx.node, t, t.path.slice(BOOKS_PREFIX.length)) };
+  }
+  if (path.startsWith(TICKS_PREFIX) && path.length > TICKS_PREFIX.length && !path.slice(TICKS_PREFIX.length).includes('/')) {
+    return { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) };
   }
   return undefined;
 }

@@ -85,3 +85,32 @@ export function parseEventLine(line: string): Record<string, unknown> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('an event is a JSON object');
   return doc as Record<string, unknown>;
 }
+
+const KIND_NAMES = ['', 'delta', 'trade', 'quote'];
+const ACTION_NAMES = ['', 'add', 'modify', 'cancel', 'clear', 'snapshot', 'trade', 'fill'];
+const BOOK_SIDES = ['none', 'bid', 'ask'];
+const TRADE_SIDE_NAMES = ['none', 'buy', 'sell'];
+
+/** A stored record as its ingest shape plus `seq` (64-bit values as decimal strings). */
+export function recordToEvent(r: Buffer, symbol: string): Record<string, unknown> {
+  const kind = KIND_NAMES[r[OFFSET.kind]];
+  const flags = r[OFFSET.flags];
+  const out: Record<string, unknown> = { kind, instrument: symbol, seq: r.readBigUInt64LE(OFFSET.seq).toString(), tsEvent: r.readBigUInt64LE(OFFSET.tsEvent).toString(), tsRecv: r.readBigUInt64LE(OFFSET.tsRecv).toString(), producerSeq: r.readBigUInt64LE(OFFSET.producerSeq).toString() };
+  const venueSeq = r.readBigUInt64LE(OFFSET.venueSeq);
+  if (venueSeq !== 0n) out.venueSeq = venueSeq.toString();
+  const publisher = r.readUInt32LE(OFFSET.publisher);
+  if (publisher !== 0) out.publisher = publisher;
+  out.last = (flags & F_LAST) !== 0;
+  if (flags & F_MAYBE_BAD_BOOK) out.maybeBad = true;
+  if (kind === 'delta') {
+    out.action = ACTION_NAMES[r[OFFSET.action]];
+    if (out.action !== 'clear') {
+      Object.assign(out, { side: BOOK_SIDES[r[OFFSET.side]], price: formatPrice(r.readBigInt64LE(OFFSET.price)), size: Number(r.readBigUInt64LE(OFFSET.size)), orders: r.readUInt32LE(OFFSET.orders) });
+    }
+  } else if (kind === 'trade') {
+    Object.assign(out, { side: TRADE_SIDE_NAMES[r[OFFSET.side]], price: formatPrice(r.readBigInt64LE(OFFSET.price)), size: Number(r.readBigUInt64LE(OFFSET.size)) });
+  } else {
+    Object.assign(out, { bidPrice: formatPrice(r.readBigInt64LE(OFFSET.price)), bidSize: Number(r.readBigUInt64LE(OFFSET.size)), askPrice: formatPrice(r.readBigInt64LE(OFFSET.askPrice)), askSize: Number(r.readBigUInt64LE(OFFSET.askSize)) });
+  }
+  return out;
+}

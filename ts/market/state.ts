@@ -21,7 +21,7 @@
  */
 import { Books, type Engine, type EngineOp } from '../native';
 import type { IngestBatch } from './batch';
-import { F_MAYBE_BAD_BOOK, OFFSET, RECORD_BYTES } from './records';
+import { F_MAYBE_BAD_BOOK, OFFSET, RECORD_BYTES, recordToEvent } from './records';
 
 export const INSTRUMENTS_MAX = 10_000;
 export const LEVELS_PER_SIDE_MAX = 10_000;
@@ -183,6 +183,26 @@ export class MarketState {
   bookView(symbol: string, depth: number): string | undefined {
     const id = this.ids.get(symbol);
     return id === undefined ? undefined : this.books.view(id, symbol, depth);
+  }
+
+  /**
+   * Stored events of `symbol` with seq > `afterSeq`, in seq order, at most `limit` (whole blocks
+   * are read; the page ends at the limit). Undefined: unknown instrument.
+   */
+  async events(engine: Engine, symbol: string, afterSeq: bigint, limit: number): Promise<{ events: Record<string, unknown>[]; more: boolean } | undefined> {
+    const id = this.ids.get(symbol);
+    if (id === undefined) return undefined;
+    const events: Record<string, unknown>[] = [];
+    const prefix = `${P}e/${String(id).padStart(10, '0')}/`;
+    for await (const [, block] of scanPrefix(engine, prefix)) {
+      for (let at = 0; at < block.length; at += RECORD_BYTES) {
+        const record = block.subarray(at, at + RECORD_BYTES);
+        if (record.readBigUInt64LE(OFFSET.seq) <= afterSeq) continue;
+        if (events.length === limit) return { events, more: true };
+        events.push(recordToEvent(record, symbol));
+      }
+    }
+    return { events, more: false };
   }
 
   /** Producers with their high-water marks, and the gaps remembered (newest last). */
