@@ -1,0 +1,185 @@
+/**
+ * `npm run bench:market`: market-data ingestion and books.
+ *
+ * 1. Book deltas applied per second in the addon alone (`Books.applyBatch`, 1M deltas over 50
+ *    instruments, batches of 10,000), median of 3 rounds.
+ * 2. A 3-node cluster (compiled CLI, 127.0.0.1): NDJSON batches of `BATCH` events from
+ *    `PRODUCERS` concurrent producers, each acknowledged after majority fsync and apply, for
+ *    `SECONDS`; events/s and per-batch ack latency. Then one event per request.
+ * 3. During a second ingest run: linearizable depth-10 book reads from `READERS` readers, p50/p99.
+ *
+ * JSON to bench/results/market.json, and a printed table.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Books } from '../ts/native';
+import { OFFSET, RECORD_BYTES } from '../ts/market/records';
+import { freePorts, launch, stopAll } from './lib/procs';
+import { median, percentile, printTable, type Row, writeResults } from './lib/report';
+
+const ROOT = join(__dirname, '..');
+const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
+const SECONDS = Number(process.env.QKV_BENCH_SECONDS ?? 8);
+const BATCH = 1000;
+const PRODUCERS = 4;
+const READERS = 4;
+const INSTRUMENTS = 50;
+
+/** Deterministic pseudo-random numbers (xorshift32). */
+function xorshift(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+/** `count` packed delta records: adds, modifies and cancels near a mid of 100 per instrument. */
+function packedDeltas(count: number, seed: number): Buffer {
+  const random = xorshift(seed);
+  const out = Buffer.alloc(count * RECORD_BYTES);
+  for (let i = 0; i < count; i++) {
+    const r = out.subarray(i * RECORD_BYTES, (i + 1) * RECORD_BYTES);
+    const side = random() < 0.5 ? 1 : 2;
+    const ticks = Math.floor(random() * 50);
+    const action = random() < 0.7 ? 1 : random() < 0.5 ? 2 : 3;
+    r[OFFSET.kind] = 1;
+    r[OFFSET.action] = action;
+    r[OFFSET.side] = side;
+    r[OFFSET.flags] = 128;
+    r.writeUInt32LE(1 + Math.floor(random() * INSTRUMENTS), OFFSET.instrument);
+    r.writeBigInt64LE(BigInt(side === 1 ? 100_000_000_000 - ticks * 10_000_000 : 100_010_000_000 + ticks * 10_000_000), OFFSET.price);
+    r.writeBigUInt64LE(action === 3 ? 0n : BigInt(1 + Math.floor(random() * 1000)), OFFSET.size);
+    r.writeBigUInt64LE(BigInt(i + 1), OFFSET.seq);
+  }
+  return out;
+}
+
+function benchAddon(): Row {
+  const records = packedDeltas(1_000_000, 7);
+  const rates: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const books = new Books(10_000);
+    const started = process.hrtime.bigint();
+    for (let at = 0; at < records.length; at += 10_000 * RECORD_BYTES) books.applyBatch(records.subarray(at, at + 10_000 * RECORD_BYTES));
+    rates.push(1_000_000 / (Number(process.hrtime.bigint() - started) / 1e9));
+  }
+  return { workload: 'book deltas applied (addon, 1 core)', 'ops/s': Math.round(median(rates)), 'p50 ms': '-', 'p99 ms': '-', rounds: rates.map((r) => Math.round(r)).join(' / ') };
+}
+
+/** NDJSON lines for one batch of one producer. */
+function ndjsonBatch(producer: number, firstSeq: number, size: number, random: () => number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < size; i++) {
+    const side = random() < 0.5 ? 'bid' : 'ask';
+    const ticks = Math.floor(random() * 50);
+    const price = side === 'bid' ? (100 - ticks * 0.01).toFixed(2) : (100.01 + ticks * 0.01).toFixed(2);
+    const seq = firstSeq + i;
+    lines.push(`{"kind":"delta","instrument":"S${1 + Math.floor(random() * INSTRUMENTS)}","action":"add","side":"${side}","price":"${price}","size":${1 + Math.floor(random() * 1000)},"tsEvent":${1_700_000_000_000_000_000n + BigInt(seq)},"producerId":"p${producer}","producerSeq":${seq}}`);
+  }
+  return lines.join('\n');
+}
+
+interface IngestRun {
+  events: number;
+  latenciesMs: number[];
+  seconds: number;
+}
+
+/** Producers sending batches of `batch` events to `url` for `seconds`. */
+async function ingest(url: string, producers: number, batch: number, seconds: number, idBase: number): Promise<IngestRun> {
+  const deadline = performance.now() + seconds * 1000;
+  const latenciesMs: number[] = [];
+  let events = 0;
+  await Promise.all(
+    Array.from({ length: producers }, async (_, p) => {
+      const random = xorshift(p + 1);
+      for (let seq = 1; performance.now() < deadline; seq += batch) {
+        const body = ndjsonBatch(idBase + p, seq, batch, random);
+        const started = performance.now();
+        const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+        const answer = (await res.json()) as { applied?: number };
+        if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(answer)}`);
+        latenciesMs.push(performance.now() - started);
+        events += answer.applied ?? 0;
+      }
+    }),
+  );
+  return { events, latenciesMs, seconds };
+}
+
+/** Linearizable depth-10 book reads until `until` resolves. */
+async function readBooks(url: string, readers: number, until: Promise<unknown>): Promise<number[]> {
+  let done = false;
+  void until.then(() => (done = true));
+  const latenciesMs: number[] = [];
+  await Promise.all(
+    Array.from({ length: readers }, async (_, r) => {
+      for (let i = 0; !done; i++) {
+        const started = performance.now();
+        const res = await fetch(`${url}/v1/md/books/S${1 + ((i + r) % INSTRUMENTS)}?depth=10`);
+        await res.arrayBuffer();
+        if (res.status === 200) latenciesMs.push(performance.now() - started);
+      }
+    }),
+  );
+  return latenciesMs;
+}
+
+const row = (workload: string, run: IngestRun): Row => ({
+  workload,
+  'ops/s': Math.round(run.events / run.seconds),
+  'p50 ms': percentile(run.latenciesMs, 50),
+  'p99 ms': percentile(run.latenciesMs, 99),
+  rounds: `${run.latenciesMs.length} requests`,
+});
+
+async function benchCluster(): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-market-'));
+  const ports = await freePorts(6);
+  const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
+  const procs = await Promise.all(
+    [1, 2, 3].map((id) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--snapshot-entries', '100000'], /"event":"ready"/)),
+  );
+  try {
+    const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
+    const leader = await findLeader(urls);
+    const rows: Row[] = [];
+    rows.push(row(`ingest NDJSON, ${PRODUCERS} producers × ${BATCH}/batch, to the leader`, await ingest(leader, PRODUCERS, BATCH, SECONDS, 0)));
+    rows.push(row(`ingest NDJSON, 1 event per request, 16 producers`, await ingest(leader, 16, 1, Math.min(SECONDS, 5), 100)));
+    const load = ingest(leader, PRODUCERS, BATCH, SECONDS, 200);
+    const reads = await readBooks(leader, READERS, load);
+    rows.push(row('ingest NDJSON during book reads', await load));
+    rows.push({ workload: `book depth 10, linearizable, ${READERS} readers, during ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` });
+    return rows;
+  } finally {
+    await stopAll(procs);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function findLeader(urls: string[]): Promise<string> {
+  for (let tries = 0; tries < 200; tries++) {
+    for (const url of urls) {
+      const st = (await (await fetch(`${url}/v1/cluster`)).json()) as { state: string };
+      if (st.state === 'leader') return url;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('no leader');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(MAIN)) throw new Error('dist/ is missing: run npm install (or npm run build) first');
+  const rows = [benchAddon(), ...(await benchCluster())];
+  printTable('market data (3 nodes on 127.0.0.1 unless noted)', rows);
+  writeResults('market', { seconds: SECONDS, batch: BATCH, producers: PRODUCERS, readers: READERS, instruments: INSTRUMENTS, rows });
+}
+
+void main().catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});
