@@ -3,9 +3,10 @@
  *
  * 1. Book deltas applied per second in the addon alone (`Books.applyBatch`, 1M deltas over 50
  *    instruments, batches of 10,000), median of 3 rounds.
- * 2. A 3-node cluster (compiled CLI, 127.0.0.1): NDJSON batches of `BATCH` events from
- *    `PRODUCERS` concurrent producers, each acknowledged after majority fsync and apply, for
- *    `SECONDS`; events/s and per-batch ack latency. Then one event per request.
+ * 2. A 3-node cluster (compiled CLI, 127.0.0.1): batches of `BATCH` events (NDJSON, then
+ *    binary) from `PRODUCERS` concurrent producers to the leader, each acknowledged after
+ *    majority fsync and apply, for `SECONDS`; events/s and per-batch ack latency. Then one
+ *    event per request. Bodies are made before the clock starts.
  * 3. During a second ingest run: linearizable depth-10 book reads from `READERS` readers, p50/p99.
  *
  * JSON to bench/results/market.json, and a printed table.
@@ -14,6 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Books } from '../ts/native';
+import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
@@ -22,7 +24,7 @@ const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
 const SECONDS = Number(process.env.QKV_BENCH_SECONDS ?? 8);
 const BATCH = 1000;
-const PRODUCERS = 4;
+const PRODUCERS = Number(process.env.QKV_BENCH_PRODUCERS ?? 8);
 const READERS = 4;
 const INSTRUMENTS = 50;
 
@@ -89,26 +91,46 @@ interface IngestRun {
   seconds: number;
 }
 
-/** Producers sending batches of `batch` events to `url` for `seconds`. */
-async function ingest(url: string, producers: number, batch: number, seconds: number, idBase: number): Promise<IngestRun> {
-  const deadline = performance.now() + seconds * 1000;
+interface Body {
+  data: Buffer;
+  type: string;
+}
+
+/**
+ * Request bodies made before the clock starts (so generating them does not compete with the
+ * nodes for the 2 cores): per producer, consecutive batches of `batch` events with increasing
+ * producerSeqs, as NDJSON or binary.
+ */
+function makeBodies(producers: number, batch: number, batches: number, binary: boolean, idBase: number): Body[][] {
+  return Array.from({ length: producers }, (_, p) => {
+    const random = xorshift(idBase + p + 1);
+    return Array.from({ length: batches }, (_, b) => {
+      const text = ndjsonBatch(idBase + p, 1 + b * batch, batch, random);
+      return binary ? { data: toBinary(parseNdjson(Buffer.from(text), 0n)), type: 'application/octet-stream' } : { data: Buffer.from(text), type: 'application/x-ndjson' };
+    });
+  });
+}
+
+/** Each producer sends its bodies in order to `url` until `seconds` pass or they run out. */
+async function ingest(url: string, bodies: Body[][], seconds: number): Promise<IngestRun> {
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
   const latenciesMs: number[] = [];
   let events = 0;
   await Promise.all(
-    Array.from({ length: producers }, async (_, p) => {
-      const random = xorshift(p + 1);
-      for (let seq = 1; performance.now() < deadline; seq += batch) {
-        const body = ndjsonBatch(idBase + p, seq, batch, random);
-        const started = performance.now();
-        const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    bodies.map(async (list) => {
+      for (const body of list) {
+        if (performance.now() >= deadline) return;
+        const sent = performance.now();
+        const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': body.type }, body: body.data });
         const answer = (await res.json()) as { applied?: number };
         if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(answer)}`);
-        latenciesMs.push(performance.now() - started);
+        latenciesMs.push(performance.now() - sent);
         events += answer.applied ?? 0;
       }
     }),
   );
-  return { events, latenciesMs, seconds };
+  return { events, latenciesMs, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Linearizable depth-10 book reads until `until` resolves. */
@@ -148,11 +170,15 @@ async function benchCluster(): Promise<Row[]> {
     const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
     const leader = await findLeader(urls);
     const rows: Row[] = [];
-    rows.push(row(`ingest NDJSON, ${PRODUCERS} producers × ${BATCH}/batch, to the leader`, await ingest(leader, PRODUCERS, BATCH, SECONDS, 0)));
-    rows.push(row(`ingest NDJSON, 1 event per request, 16 producers`, await ingest(leader, 16, 1, Math.min(SECONDS, 5), 100)));
-    const load = ingest(leader, PRODUCERS, BATCH, SECONDS, 200);
+    const batches = Math.ceil((150_000 * SECONDS) / (PRODUCERS * BATCH)) + 2;
+    rows.push(row(`ingest NDJSON, ${PRODUCERS} producers × ${BATCH}/batch`, await ingest(leader, makeBodies(PRODUCERS, BATCH, batches, false, 0), SECONDS)));
+    rows.push(row(`ingest binary, ${PRODUCERS} producers × ${BATCH}/batch`, await ingest(leader, makeBodies(PRODUCERS, BATCH, batches, true, 100), SECONDS)));
+    rows.push(row('ingest binary, 2 producers × 256/batch (latency)', await ingest(leader, makeBodies(2, 256, Math.ceil((60_000 * SECONDS) / 512) + 2, true, 150), SECONDS)));
+    rows.push(row('ingest NDJSON, 1 event per request, 16 producers', await ingest(leader, makeBodies(16, 1, 2000, false, 200), Math.min(SECONDS, 5))));
+    const loadBodies = makeBodies(PRODUCERS, BATCH, batches, true, 300);
+    const load = ingest(leader, loadBodies, SECONDS);
     const reads = await readBooks(leader, READERS, load);
-    rows.push(row('ingest NDJSON during book reads', await load));
+    rows.push(row('ingest binary during book reads', await load));
     rows.push({ workload: `book depth 10, linearizable, ${READERS} readers, during ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` });
     return rows;
   } finally {

@@ -4,6 +4,7 @@
  * batch applies nothing, 64-bit values round-trip exactly, and a restart rebuilds the books.
  */
 import test from 'ava';
+import { parseNdjson, toBinary } from '../../ts/market/batch';
 import { RaftNode } from '../../ts/node/raft_node';
 import { ReferenceBook, type RefEvent } from '../helpers/reference_book';
 import { seededRandom } from '../helpers/random';
@@ -119,4 +120,44 @@ test('64-bit values round-trip exactly; a bad batch applies nothing and names it
   t.is((await get(url('/v1/md/books/X?depth=0'))).json.error.code, 'invalid_depth');
   const wrongType = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
   t.is(wrongType.status, 415);
+});
+
+test('the binary fast path stores the same events and books as NDJSON; malformed bodies are refused', async (t) => {
+  const { url } = await singleNode(t);
+  const events = randomDeltas(5, 200, 1);
+  const viaText = randomDeltas(5, 200, 1).map((e) => ({ ...e, producerId: 'text', instrument: `T${e.instrument}` }));
+  const batch = parseNdjson(Buffer.from(events.map((e) => JSON.stringify(e)).join('\n')), 0n);
+  const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: toBinary(batch) });
+  t.is(res.status, 200);
+  t.like(await res.json(), { applied: 200, duplicates: 0 });
+  t.is((await post(url('/v1/md/events'), viaText)).status, 200);
+  for (const symbol of ['AAPL', 'MSFT']) {
+    const binary = (await get(url(`/v1/md/books/${symbol}?depth=50`))).json;
+    const text = (await get(url(`/v1/md/books/T${symbol}?depth=50`))).json;
+    t.deepEqual([binary.bids, binary.asks], [text.bids, text.asks], symbol);
+  }
+  const bad = Buffer.from(toBinary(batch));
+  bad[bad.length - 96] = 9; // the last record's kind
+  const refused = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bad });
+  t.is(refused.status, 400);
+  t.like(((await refused.json()) as any).error, { code: 'invalid_event', line: 200 });
+  const truncated = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: toBinary(batch).subarray(0, 50) });
+  t.is(truncated.status, 400);
+});
+
+test('books/top answers many instruments in one cut; vwap walks the book to fill a size', async (t) => {
+  const { url } = await singleNode(t);
+  const d = (instrument: string, producerSeq: number, side: string, price: string, size: number) => ({ kind: 'delta', instrument, action: 'add', side, price, size, tsEvent: producerSeq, producerId: 'p', producerSeq });
+  await post(url('/v1/md/events'), [d('A', 1, 'ask', '10.5', 100), d('A', 2, 'ask', '10.75', 50), d('A', 3, 'ask', '11', 500), d('A', 4, 'bid', '10.25', 30), d('B', 5, 'bid', '99', 7)]);
+  const res = await fetch(url('/v1/md/books/top'), { method: 'POST', body: JSON.stringify({ instruments: ['A', 'B', 'C'] }) });
+  const top = (await res.json()) as any;
+  t.deepEqual(top.missing, ['C']);
+  t.like(top.books[0], { instrument: 'A', bestBid: '10.25', bidSize: 30, bestAsk: '10.5', askSize: 100, spread: '0.25', mid: '10.375' });
+  t.like(top.books[1], { instrument: 'B', bestBid: '99', bestAsk: null, spread: null });
+  t.is(top.books[0].seq, (await get(url('/v1/md/books/A'))).json.seq);
+  // Buy 200: 100 @ 10.5 + 50 @ 10.75 + 50 @ 11 = 2137.5 / 200 = 10.6875.
+  t.like((await get(url('/v1/md/books/A/vwap?side=buy&qty=200'))).json, { filled: 200, complete: true, avgPrice: '10.6875', worstPrice: '11', levels: 3 });
+  t.like((await get(url('/v1/md/books/A/vwap?side=sell&qty=100'))).json, { filled: 30, complete: false, avgPrice: '10.25' });
+  t.is((await get(url('/v1/md/books/A/vwap?side=up&qty=1'))).status, 400);
+  t.is((await get(url('/v1/md/books/Z/vwap?side=buy&qty=1'))).status, 404);
 });

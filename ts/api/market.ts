@@ -1,8 +1,11 @@
 /**
  * The market-data routes:
  *
- *   POST /v1/md/events                 NDJSON event lines → {"firstSeq","lastSeq","applied","duplicates","gaps"}
+ *   POST /v1/md/events                 NDJSON event lines, or binary records (application/octet-stream,
+ *                                      see `encodeBatch`) → {"firstSeq","lastSeq","applied","duplicates","gaps"}
  *   GET  /v1/md/books/{instrument}     ?depth=10 (1..DEPTH_MAX) &consistency=stale → the book
+" *   POST /v1/md/books/top              {"instruments":[...]} → every top of book in one consistent cut
+ *   GET  /v1/md/books/{instrument}/vwap ?side=buy|sell&qty=N → the average price to fill N
  *   GET  /v1/md/feeds                  producers with their high-water marks, and detected gaps
  *   GET  /v1/md/ticks/{instrument}     ?afterSeq=&limit= (≤ TICKS_LIMIT_MAX) → {"events":[...],"more"}
  *
@@ -11,10 +14,13 @@
  * linearizable (ReadIndex) unless `?consistency=stale`.
  */
 import { QuorumError } from '../errors';
-import { parseNdjson } from '../market/batch';
+import { type IngestBatch, parseBinary, parseNdjson } from '../market/batch';
+import { formatPrice, parsePrice } from '../market/records';
+import { LEVELS_PER_SIDE_MAX } from '../market/state';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import type { Target } from './http';
+import { parseObject } from './args';
 import { barrier, unexpected } from './kv';
 import type { Reply } from './reply';
 
@@ -24,8 +30,11 @@ const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/jsonl', 'appl
 
 export async function ingest(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const type = (target.contentType ?? 'application/x-ndjson').split(';')[0].trim().toLowerCase();
-  if (!NDJSON_TYPES.has(type)) throw new QuorumError('unsupported_media_type', `send events as application/x-ndjson, not ${type}`);
-  const batch = parseNdjson(body, BigInt(Date.now()) * 1_000_000n);
+  const tsRecv = BigInt(Date.now()) * 1_000_000n;
+  let batch: IngestBatch;
+  if (type === 'application/octet-stream') batch = parseBinary(body, tsRecv);
+  else if (NDJSON_TYPES.has(type)) batch = parseNdjson(body, tsRecv);
+  else throw new QuorumError('unsupported_media_type', `send events as application/x-ndjson or application/octet-stream (binary records), not ${type}`);
   const result = await node.propose({ op: Op.MdIngest, key: '', md: batch });
   if (result.kind === 'md_refused') throw new QuorumError(result.code, result.message);
   if (result.kind !== 'md') throw unexpected(result.kind);
@@ -60,4 +69,73 @@ export async function ticks(node: RaftNode, target: Target, rawInstrument: strin
   const page = await node.market.events(node.engine, instrument, BigInt(afterRaw), limit);
   if (!page) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
   return { body: page };
+}
+
+export const TOP_INSTRUMENTS_MAX = 1000;
+
+interface BookView {
+  instrument: string;
+  seq: string;
+  tsEvent: string;
+  bids: { price: string; size: number; orders: number }[];
+  asks: { price: string; size: number; orders: number }[];
+  bestBid: string | null;
+  bestAsk: string | null;
+  spread: string | null;
+  mid: string | null;
+  maybeBad: boolean;
+}
+
+/**
+ * `POST /v1/md/books/top {"instruments":[...]}`: the top of every named book in one consistent
+ * cut (all read from the same applied state, after one ReadIndex round).
+ */
+export async function top(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
+  const instruments = parseObject(body, '{"instruments": ["AAPL", ...]}').instruments;
+  if (!Array.isArray(instruments) || instruments.length === 0 || !instruments.every((i) => typeof i === 'string')) throw new QuorumError('invalid_body', 'the body must be {"instruments": ["AAPL", ...]}');
+  if (instruments.length > TOP_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `at most ${TOP_INSTRUMENTS_MAX} instruments`);
+  await barrier(node, target.query);
+  const books: unknown[] = [];
+  const missing: string[] = [];
+  for (const instrument of instruments as string[]) {
+    const view = node.market.bookView(instrument, 1);
+    if (view === undefined) {
+      missing.push(instrument);
+      continue;
+    }
+    const b = JSON.parse(view) as BookView;
+    books.push({ instrument, seq: b.seq, tsEvent: b.tsEvent, bestBid: b.bestBid, bidSize: b.bids[0]?.size ?? null, bestAsk: b.bestAsk, askSize: b.asks[0]?.size ?? null, spread: b.spread, mid: b.mid, maybeBad: b.maybeBad });
+  }
+  return { body: { books, missing } };
+}
+
+/**
+ * `GET /v1/md/books/{instrument}/vwap?side=buy|sell&qty=N`: the average price to fill `qty`
+ * against the book (a buy walks the asks, a sell the bids), exact to 1e-9 (rounded down).
+ */
+export async function vwap(node: RaftNode, target: Target, rawInstrument: string): Promise<Reply> {
+  const instrument = decodeURIComponent(rawInstrument);
+  const side = target.query.get('side');
+  if (side !== 'buy' && side !== 'sell') throw new QuorumError('invalid_body', 'side must be "buy" or "sell"');
+  const qtyRaw = target.query.get('qty') ?? '';
+  if (!/^\d{1,15}$/.test(qtyRaw) || Number(qtyRaw) === 0) throw new QuorumError('invalid_body', 'qty must be a positive integer');
+  const qty = BigInt(qtyRaw);
+  await barrier(node, target.query);
+  const view = node.market.bookView(instrument, LEVELS_PER_SIDE_MAX);
+  if (view === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
+  const book = JSON.parse(view) as BookView;
+  let filled = 0n;
+  let notional = 0n;
+  let levels = 0;
+  let worst: string | null = null;
+  for (const level of side === 'buy' ? book.asks : book.bids) {
+    if (filled === qty) break;
+    const take = BigInt(level.size) < qty - filled ? BigInt(level.size) : qty - filled;
+    notional += take * parsePrice(level.price, 'price');
+    filled += take;
+    levels++;
+    worst = level.price;
+  }
+  const avgPrice = filled === 0n ? null : formatPrice(notional / filled);
+  return { body: { instrument, side, qty: Number(qty), filled: Number(filled), complete: filled === qty, avgPrice, worstPrice: worst, levels, seq: book.seq } };
 }

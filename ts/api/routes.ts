@@ -13,7 +13,7 @@ import { del, get, multiGet, put, scan } from './kv';
 import { addMember, listMembers, promoteMember, removeMember } from './members';
 import type { Reply } from './reply';
 import { txn } from './txn';
-import { book, feeds, ingest, ticks } from './market';
+import { book, feeds, ingest, ticks, top, vwap } from './market';
 
 export type { ApiContext } from './context';
 
@@ -52,12 +52,23 @@ function methodsOf(path: string): Methods | undefined {
   if (path === `${KV_PREFIX}get`) return KV_GET_METHODS;
   if (path.startsWith(KV_PREFIX)) return KEY_METHODS;
   if (path.startsWith(MEMBERS_PREFIX)) return memberMethods(path.slice(MEMBERS_PREFIX.length).split('/'));
-  if (path.startsWith(BOOKS_PREFIX) && path.length > BOOKS_PREFIX.length && !path.slice(BOOKS_PREFIX.length).includes('/')) {
-    return { GET: (ctx, t) => book(ctx.node, t, t.path.slice(BOOKS_PREFIX.length)) };
-  }
+  if (path.startsWith(BOOKS_PREFIX)) return bookMethods(path.slice(BOOKS_PREFIX.length).split('/'));
   if (path.startsWith(TICKS_PREFIX) && path.length > TICKS_PREFIX.length && !path.slice(TICKS_PREFIX.length).includes('/')) {
     return { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) };
   }
+  return undefined;
+}
+
+/** `/v1/md/books/{instrument}[/vwap]`; POST `/v1/md/books/top` (a GET there is the instrument "top"). */
+function bookMethods(parts: string[]): Methods | undefined {
+  const [instrument, action] = parts;
+  if (!instrument) return undefined;
+  if (parts.length === 1) {
+    const methods: Methods = { GET: (ctx, t) => book(ctx.node, t, instrument) };
+    if (instrument === 'top') methods.POST = (ctx, t, body) => top(ctx.node, t, body);
+    return methods;
+  }
+  if (parts.length === 2 && action === 'vwap') return { GET: (ctx, t) => vwap(ctx.node, t, instrument) };
   return undefined;
 }
 

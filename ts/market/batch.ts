@@ -6,6 +6,7 @@
  * Limits: `EVENTS_PER_BATCH_MAX` records (a record's position in its entry is 16 bits of its
  * seq), `SYMBOL_BYTES_MAX` per instrument name, `PRODUCER_BYTES_MAX` per producer id.
  */
+import { BinaryReader, BinaryWriter } from '../binary';
 import { QuorumError } from '../errors';
 import { ACTION_CODES, F_LAST, F_SNAPSHOT, invalid, KIND_CODES, type Kind, OFFSET, parseEventLine, parsePrice, parseU64, RECORD_BYTES } from './records';
 
@@ -151,4 +152,67 @@ function checkOrder(batch: IngestBatch): void {
   for (const [instrument, line] of open) {
     throw new QuorumError('invalid_event', `event ${line}: ${batch.symbols[instrument]}'s last event in the batch has "last": false (an event may not span batches)`, { details: { line } });
   }
+}
+
+/**
+ * The binary form of a batch — the fast path of `POST /v1/md/events` (application/octet-stream)
+ * and the payload of its log entry:
+ *
+ *   symbols u32 | (len u32 + utf8)* | producers u32 | (len u32 + utf8)* | records (len u32 + count × RECORD_BYTES)
+ *
+ * where each record's instrument and producer fields index the two tables.
+ */
+export function encodeBatch(w: BinaryWriter, batch: IngestBatch): void {
+  for (const table of [batch.symbols, batch.producers]) {
+    w.u32(table.length);
+    for (const name of table) w.str(name);
+  }
+  w.bytes(batch.records);
+}
+
+export function decodeBatch(r: BinaryReader, fail: (what: string) => Error): IngestBatch {
+  const tables = [0, 1].map(() => {
+    const out: string[] = [];
+    for (let n = r.count('table size', 4); n > 0; n--) out.push(r.str('name'));
+    return out;
+  });
+  const records = r.bytes('records');
+  if (records.length % RECORD_BYTES !== 0) throw fail(`records of ${records.length} bytes`);
+  return { symbols: tables[0], producers: tables[1], records, count: records.length / RECORD_BYTES };
+}
+
+/** A batch as the fast path's request body. */
+export function toBinary(batch: IngestBatch): Buffer {
+  const w = new BinaryWriter(batch.records.length + 64 * (batch.symbols.length + batch.producers.length) + 16);
+  encodeBatch(w, batch);
+  return Buffer.from(w.finish());
+}
+
+const KINDS = new Set<number>(Object.values(KIND_CODES));
+const ACTIONS = new Set<number>(Object.values(ACTION_CODES));
+
+/** Parses and checks a binary batch: the same rules as NDJSON, without any text parsing. */
+export function parseBinary(body: Buffer, tsRecv: bigint): IngestBatch {
+  const r = new BinaryReader(body, (what) => invalid(`malformed binary batch: ${what}`));
+  const batch = decodeBatch(r, (what) => invalid(`malformed binary batch: ${what}`));
+  r.end();
+  if (batch.count === 0) throw invalid('the batch holds no events');
+  if (batch.count > EVENTS_PER_BATCH_MAX) throw new QuorumError('too_many_events', `at most ${EVENTS_PER_BATCH_MAX} events per batch`);
+  const tables = new Tables();
+  for (const s of batch.symbols) if (tables.symbol(s) !== tables.symbols.length - 1) throw invalid(`symbol ${s} appears twice in the table`);
+  for (const p of batch.producers) if (tables.producer(p) !== tables.producers.length - 1) throw invalid(`producer ${p} appears twice in the table`);
+  for (let i = 0; i < batch.count; i++) {
+    const at = i * RECORD_BYTES;
+    const rec = batch.records;
+    const fail = (what: string) => new QuorumError('invalid_event', `event ${i + 1}: ${what}`, { details: { line: i + 1 } });
+    if (!KINDS.has(rec[at + OFFSET.kind])) throw fail(`unknown kind ${rec[at + OFFSET.kind]}`);
+    if (rec[at + OFFSET.kind] === KIND_CODES.delta && !ACTIONS.has(rec[at + OFFSET.action])) throw fail(`unknown action ${rec[at + OFFSET.action]}`);
+    if (rec[at + OFFSET.side] > 2) throw fail(`unknown side ${rec[at + OFFSET.side]}`);
+    if (rec.readUInt32LE(at + OFFSET.instrument) >= batch.symbols.length) throw fail('instrument index outside the symbol table');
+    if (rec.readUInt32LE(at + OFFSET.producer) >= batch.producers.length) throw fail('producer index outside the producer table');
+    if (rec.readBigUInt64LE(at + OFFSET.tsRecv) === 0n) rec.writeBigUInt64LE(tsRecv, at + OFFSET.tsRecv);
+    rec.writeBigUInt64LE(0n, at + OFFSET.seq);
+  }
+  checkOrder(batch);
+  return batch;
 }

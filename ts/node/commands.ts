@@ -5,7 +5,7 @@
  *   command = version u8 (1) | op u8 | flags u8 | origin u32 | seq u64
  *             | put/delete/publish: [ifRevision u64] | key (u32 + utf8) | [value (u32 + bytes)] (put)
  *             | txn: compares, success ops, failure ops (see `encodeTxn`)
- *             | md ingest: symbol and producer tables, market records (see `encodeIngest`)
+ *             | md ingest: symbol and producer tables, market records (`encodeBatch`)
  *
  * A persisted command outlives the code that wrote it: an unknown version or op is refused
  * with `COMMAND_VERSION_UNSUPPORTED` / `COMMAND_INVALID`, which the applier turns into a clean
@@ -18,8 +18,7 @@
  */
 import { BinaryReader, BinaryWriter } from '../binary';
 import { QuorumError } from '../errors';
-import type { IngestBatch } from '../market/batch';
-import { RECORD_BYTES } from '../market/records';
+import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 
 export const COMMAND_VERSION = 1;
 
@@ -109,7 +108,7 @@ export function encodeCommand(c: Command): Buffer {
     return w.finish();
   }
   if (c.op === Op.MdIngest) {
-    encodeIngest(w, c.md!);
+    encodeBatch(w, c.md!);
     return w.finish();
   }
   if (c.ifRevision !== undefined) w.u64(c.ifRevision);
@@ -135,7 +134,7 @@ export function decodeCommand(data: Uint8Array): Command {
     return { op, origin, seq, key: '', txn };
   }
   if (op === Op.MdIngest) {
-    const md = decodeIngest(r);
+    const md = decodeBatch(r, malformed);
     r.end();
     return { op, origin, seq, key: '', md };
   }
@@ -172,26 +171,6 @@ function decodeTxn(r: BinaryReader): Txn {
   const success = decodeTxnOps(r);
   const failure = decodeTxnOps(r);
   return { compare, success, failure };
-}
-
-/** md = symbols u32 | str* | producers u32 | str* | records (u32 length + count × RECORD_BYTES) */
-function encodeIngest(w: BinaryWriter, md: IngestBatch): void {
-  for (const table of [md.symbols, md.producers]) {
-    w.u32(table.length);
-    for (const name of table) w.str(name);
-  }
-  w.bytes(md.records);
-}
-
-function decodeIngest(r: BinaryReader): IngestBatch {
-  const tables = [0, 1].map(() => {
-    const out: string[] = [];
-    for (let n = r.count('table size', 4); n > 0; n--) out.push(r.str('name'));
-    return out;
-  });
-  const records = r.bytes('records');
-  if (records.length % RECORD_BYTES !== 0) throw malformed(`records of ${records.length} bytes`);
-  return { symbols: tables[0], producers: tables[1], records, count: records.length / RECORD_BYTES };
 }
 
 const TWO_32 = 2 ** 32;
