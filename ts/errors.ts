@@ -61,6 +61,7 @@ export const ERROR_CATALOGUE = {
   unknown_instrument: { status: 404, class: 'not_found' },
   too_many_instruments: { status: 409, class: 'conflict' },
   revision_mismatch: { status: 409, class: 'conflict' },
+  compacted: { status: 410, class: 'not_found' },
   member_exists: { status: 409, class: 'conflict' },
   not_learner: { status: 409, class: 'conflict' },
   last_voter: { status: 409, class: 'conflict' },

@@ -21,6 +21,8 @@ export interface Target {
   query: URLSearchParams;
   /** The request's content-type header, if any. */
   contentType?: string;
+  /** The request's accept header, if any. */
+  accept?: string;
 }
 
 /**

@@ -13,6 +13,7 @@ import { del, get, multiGet, put, scan } from './kv';
 import { addMember, listMembers, promoteMember, removeMember } from './members';
 import type { Reply } from './reply';
 import { txn } from './txn';
+import { watch } from './watch';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
 
 export type { ApiContext } from './context';
@@ -35,6 +36,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/txn', { POST: (ctx, _t, body) => txn(ctx.node, body) }],
   ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
+  ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
 ]);
 
 const KEY_METHODS: Methods = {
@@ -86,6 +88,7 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
   try {
     const target = parseTarget(req.url);
     target.contentType = req.headers['content-type'];
+    target.accept = req.headers.accept;
     const method = req.method ?? 'GET';
     const methods = methodsOf(target.path);
     if (!methods) throw new QuorumError('route_not_found', `no route for ${method} ${target.path}`);
@@ -96,7 +99,8 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     }
     const body = BODYLESS.has(method) ? EMPTY : await readBody(req);
     const reply = await handler(ctx, target, body);
-    if (reply.raw !== undefined) sendRaw(res, reply.status ?? 200, reply.raw);
+    if (reply.stream) reply.stream(res);
+    else if (reply.raw !== undefined) sendRaw(res, reply.status ?? 200, reply.raw);
     else sendJson(res, reply.status ?? 200, reply.body);
   } catch (err) {
     sendError(res, err);

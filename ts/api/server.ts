@@ -71,6 +71,8 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
     /** Stops accepting, lets requests in flight finish (at most `drainMs`), then disconnects. */
     close: async (drainMs = 5000) => {
       draining = true;
+      // Watch streams never finish by themselves: end them with a last line saying why.
+      ctx.node.feed.endAll('the node is stopping');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if (inflight > 0) {
         await new Promise<void>((resolve) => {

@@ -18,6 +18,7 @@ import type { Engine, EngineOp } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { type IngestResult, MarketState } from '../market/state';
+import { ChangeFeed, type KvChange } from './change_feed';
 import { isDeepStrictEqual } from 'node:util';
 import { type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
@@ -59,6 +60,8 @@ export const APPLY_BACKLOG_BYTES_MAX = 64 << 20;
 export class Applier {
   /** The market-data state (books, producers, gaps), applied with everything else. */
   readonly market = new MarketState();
+  /** Every KV change, published in apply order once its batch is durable. */
+  readonly feed: ChangeFeed;
   private chain: Promise<void> = Promise.resolve();
   /** Bytes of entries pushed and not yet applied (or skipped): ≥ 0. */
   private backlogBytes = 0;
@@ -79,9 +82,11 @@ export class Applier {
     /** The engine failed: the node must stop (nothing later is applied). */
     private readonly onFatal: (err: Error) => void,
     private readonly backlogBytesMax = APPLY_BACKLOG_BYTES_MAX,
+    watchHistoryMax?: number,
   ) {
     this.appliedIndex = engine.appliedIndex();
     this.membersRecord = storedMembers(engine) ?? initialMembers;
+    this.feed = new ChangeFeed(this.appliedIndex, watchHistoryMax);
   }
 
   get applied(): number {
@@ -155,6 +160,7 @@ export class Applier {
     // which the snapshot's metadata describes), and the market state.
     this.membersRecord = storedMembers(engine) ?? snapshotMembers;
     await this.market.load(engine);
+    this.feed.reset(index);
     this.release();
   }
 
@@ -167,7 +173,7 @@ export class Applier {
     if (this.failure) return;
     const last = entries[entries.length - 1].index;
     if (last <= this.appliedIndex) return;
-    const batch: Batch = { ops: [], overlay: new Map(), results: [], members: this.membersRecord };
+    const batch: Batch = { ops: [], overlay: new Map(), results: [], members: this.membersRecord, changes: [] };
     for (const e of entries) {
       if (e.index <= this.appliedIndex || e.data.length === 0) continue;
       this.applyEntry(batch, e);
@@ -176,6 +182,7 @@ export class Applier {
     invariant(this.appliedIndex < last, () => `applied index moved from under a batch: ${this.appliedIndex} ≥ ${last}`);
     this.appliedIndex = last;
     this.membersRecord = batch.members;
+    this.feed.publish(batch.changes, last);
     this.onApplied(batch.results);
     this.release();
   }
@@ -201,10 +208,11 @@ export class Applier {
       answer({ kind: 'published', index: e.index });
     } else if (command.op === Op.MdIngest) {
       answer(this.market.apply(command.md!, e.index, batch.ops));
-    } else if (command.op === Op.Txn) {
-      answer(applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops));
     } else {
-      answer(applyKeyCommand(command, e.index, lookup, batch));
+      const from = batch.ops.length;
+      answer(command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops) : applyKeyCommand(command, e.index, lookup, batch));
+      // The KV writes of this entry, for watchers (user keys only: reserved ones start with NUL).
+      for (let i = from; i < batch.ops.length; i++) batch.changes.push(changeOf(batch.ops[i], e.index));
     }
   }
 
@@ -230,6 +238,13 @@ interface Batch {
   overlay: Map<string, Current>;
   results: Applied[];
   members: MembersRecord;
+  /** The KV changes, in apply order (published once the batch is durable). */
+  changes: KvChange[];
+}
+
+function changeOf(op: EngineOp, revision: number): KvChange {
+  const key = typeof op.key === 'string' ? op.key : op.key.toString('utf8');
+  return op.op === 'put' ? { revision, type: 'put', key, value: decodeStored(op.value).value } : { revision, type: 'delete', key };
 }
 
 /** A put or delete, conditional on the key's revision when `ifRevision` is set. */

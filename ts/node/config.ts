@@ -41,6 +41,8 @@ export interface RaftNodeConfig {
   readsPendingMax?: number;
   /** Bytes of committed entries queued for the applier before the node stops taking more. */
   applyBacklogBytesMax?: number;
+  /** KV changes kept for watchers to resume from (older revisions: 410 compacted). */
+  watchHistoryMax?: number;
   /** Take a snapshot and compact the log once this many entries were applied since the last. */
   snapshotEntries?: number;
   /** ... or once the entries applied since the last snapshot hold this many bytes. */
@@ -75,6 +77,7 @@ export const DEFAULTS = {
   proposalsPendingMax: 65536,
   readsPendingMax: 65536,
   applyBacklogBytesMax: 64 << 20,
+  watchHistoryMax: 100_000,
   snapshotEntries: 10_000,
   snapshotLogBytes: 64 << 20,
   snapshotCatchUpEntries: 1_000,

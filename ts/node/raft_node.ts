@@ -38,6 +38,7 @@ import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/ra
 import { ConfChangeType, type Entry, type Message, message, MessageType, type Ready, StateType } from '../raft/types';
 import { formatPeerAddress, type PeerAddress, PeerTransport } from '../transport/peer';
 import type { MarketState } from '../market/state';
+import type { ChangeFeed } from './change_feed';
 import { admissionError } from './admission';
 import { type Applied, type ApplyResult, Applier } from './applier';
 import { BOOTSTRAP_INDEX, openStorage } from './bootstrap';
@@ -109,7 +110,7 @@ export class RaftNode {
     this.id = cfg.id;
     this.currentEngine = engine;
     this.waiters = new RequestWaiters(this.cfg);
-    this.applier = new Applier(engine, snapshotMembers, (results) => this.onApplied(results), (err) => this.fail(err), this.cfg.applyBacklogBytesMax);
+    this.applier = new Applier(engine, snapshotMembers, (results) => this.onApplied(results), (err) => this.fail(err), this.cfg.applyBacklogBytesMax, this.cfg.watchHistoryMax);
     // The core starts from the configuration at the engine's applied index (see bootstrap.ts).
     this.conf = new ConfTracker(this.applier.members, cfg.id, cfg.members);
     this.raw = new RawNode({
@@ -212,6 +213,11 @@ export class RaftNode {
 
   get isLeader(): boolean {
     return this.raw.isLeader;
+  }
+
+  /** Every KV change in apply order, for watchers. */
+  get feed(): ChangeFeed {
+    return this.applier.feed;
   }
 
   /** Market data as of the applied index (books, producers, gaps). */
@@ -354,6 +360,7 @@ export class RaftNode {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.applier.feed.endAll('the node is stopping');
     clearInterval(this.ticker);
     await this.transport.close();
     while (this.running) await new Promise((r) => setImmediate(r));
@@ -589,6 +596,7 @@ export class RaftNode {
     this.waiters.failReads(() => new UnavailableError('this node was removed from the cluster; retry on a member'));
     this.queuedProposals = [];
     this.waiters.failProposals(() => new TimeoutError('this node was removed from the cluster before the write was confirmed; its outcome is unknown'));
+    this.applier.feed.endAll('this node was removed from the cluster');
     this.cfg.onRemoved?.(index);
   }
 

@@ -1,0 +1,83 @@
+/**
+ * `GET /v1/watch?prefix=&fromRevision=`: KV changes under a prefix as a stream — NDJSON, or
+ * server-sent events with `Accept: text/event-stream` — resumable from a revision while the node
+ * still retains it (older: 410 `compacted`, as etcd). Lines:
+ *
+ *   {"type":"put","key","value":<json>,"revision"}    {"type":"delete","key","revision"}
+ *   {"type":"progress","revision"}                    every `PROGRESS_MS` (nothing changed meanwhile)
+ *   {"type":"slow_consumer","revision"}               last line: the client fell behind
+ *   {"type":"end","reason","revision"}                last line: the node stopped or was removed
+ *
+ * A consumer that does not read never grows the node's memory without bound: once
+ * `WATCH_BUFFER_BYTES_MAX` bytes wait in its response, the stream ends with `slow_consumer`
+ * and the client resumes from the revision after the last one it got.
+ */
+import { QuorumError } from '../errors';
+import type { KvChange } from '../node/change_feed';
+import type { RaftNode } from '../node/raft_node';
+import { refuseReserved, revisionArg } from './args';
+import type { ServerResponse } from 'node:http';
+import type { Res, Target } from './http';
+import type { Reply } from './reply';
+
+export const WATCH_BUFFER_BYTES_MAX = 4 << 20;
+export const PROGRESS_MS = 1000;
+
+function line(c: KvChange): string {
+  const key = JSON.stringify(c.key);
+  return c.type === 'put' ? `{"type":"put","key":${key},"value":${c.value!.toString('utf8')},"revision":${c.revision}}` : `{"type":"delete","key":${key},"revision":${c.revision}}`;
+}
+
+export function watch(node: RaftNode, target: Target, accept: string | undefined, bufferBytesMax = WATCH_BUFFER_BYTES_MAX): Reply {
+  const prefix = target.query.get('prefix') ?? '';
+  refuseReserved(prefix, 'prefixes');
+  const fromRevision = revisionArg(target.query.get('fromRevision') ?? undefined, 'fromRevision');
+  if (fromRevision !== undefined && node.feed.compacted(fromRevision)) {
+    throw new QuorumError('compacted', `changes from revision ${fromRevision} are no longer retained here; read the current state and watch from its revision`, { details: { revision: node.feed.revision } });
+  }
+  const sse = (accept ?? '').includes('text/event-stream');
+  return { stream: (res) => stream(node, res, { prefix, fromRevision, sse, bufferBytesMax }) };
+}
+
+interface StreamOptions {
+  prefix: string;
+  fromRevision: number | undefined;
+  sse: boolean;
+  bufferBytesMax: number;
+}
+
+function stream(node: RaftNode, anyRes: Res, opts: StreamOptions): void {
+  // The HTTP/1.1 and HTTP/2 responses share these calls; one type keeps the overloads callable.
+  const res = anyRes as ServerResponse;
+  const frame = (text: string) => (opts.sse ? `data: ${text}\n\n` : `${text}\n`);
+  let ended = false;
+  let cancel = (): void => undefined;
+  const progress = setInterval(() => res.write(frame(`{"type":"progress","revision":${node.feed.revision}}`)), PROGRESS_MS);
+  progress.unref();
+  const stop = () => {
+    ended = true;
+    clearInterval(progress);
+    cancel();
+  };
+  const finish = (last: string) => {
+    if (ended) return;
+    stop();
+    res.end(frame(last));
+  };
+  res.on('close', stop);
+  res.writeHead(200, ['content-type', opts.sse ? 'text/event-stream' : 'application/x-ndjson', 'cache-control', 'no-cache']);
+  const watching = node.feed.watch(opts.prefix, opts.fromRevision, {
+    send: (changes) => {
+      if (ended) return false;
+      res.write(changes.map((c) => frame(line(c))).join(''));
+      if (res.writableLength <= opts.bufferBytesMax) return true;
+      finish(`{"type":"slow_consumer","revision":${changes[changes.length - 1].revision}}`);
+      return false;
+    },
+    end: (reason) => finish(`{"type":"end","reason":${JSON.stringify(reason)},"revision":${node.feed.revision}}`),
+  });
+  // Checked before the stream started; retention can only have moved since by the replay above.
+  if (watching === 'compacted') finish(`{"type":"end","reason":"compacted","revision":${node.feed.revision}}`);
+  else if (ended) watching.cancel();
+  else cancel = watching.cancel;
+}
