@@ -76,12 +76,15 @@ test('a retried batch is applied exactly once; a partly new one applies only its
   const overlap = await post(url('/v1/md/events'), [...events.slice(5), ...randomDeltas(3, 5, 11)]);
   t.like(overlap.json, { applied: 5, duplicates: 5 });
   t.true(BigInt(overlap.json.firstSeq) > BigInt(first.json.lastSeq), 'seqs are one increasing order');
+  // A line repeated inside one batch is a duplicate too.
+  const repeated = randomDeltas(4, 2, 16);
+  t.like((await post(url('/v1/md/events'), [repeated[0], repeated[0], repeated[1]])).json, { applied: 2, duplicates: 1 });
   const feeds = await get(url('/v1/md/feeds'));
-  t.deepEqual(feeds.json.producers.map((p: { producerId: string; producerSeq: string }) => [p.producerId, p.producerSeq]), [['feed-1', '15']]);
+  t.deepEqual(feeds.json.producers.map((p: { producerId: string; producerSeq: string }) => [p.producerId, p.producerSeq]), [['feed-1', '17']]);
   // Stored exactly once each, in seq order.
   const stored: { producerSeq: string; seq: string }[] = [];
   for (const symbol of ['AAPL', 'MSFT']) stored.push(...(await get(url(`/v1/md/ticks/${symbol}?limit=100`))).json.events);
-  t.deepEqual(stored.map((e) => Number(e.producerSeq)).sort((a, b) => a - b), Array.from({ length: 15 }, (_, i) => i + 1));
+  t.deepEqual(stored.map((e) => Number(e.producerSeq)).sort((a, b) => a - b), Array.from({ length: 17 }, (_, i) => i + 1));
   const aapl = (await get(url('/v1/md/ticks/AAPL?limit=100'))).json.events as { seq: string; kind: string; price: string }[];
   t.true(aapl.every((e, i) => i === 0 || BigInt(e.seq) > BigInt(aapl[i - 1].seq)));
   t.is(aapl[0].kind, 'delta');

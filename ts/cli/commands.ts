@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type ClientRequest, keyPath, send } from './client';
 import { dev } from './dev';
+import { generateCommand, ingestCommand } from './md';
 import * as flags from './flags';
 import { start } from './start';
 
@@ -62,6 +63,28 @@ function clusterCommands(program: Command): void {
     .option('--learner', 'add it as a learner (no vote)');
   clientCommand(member, 'promote <id>', 'make a learner a voter', ([id]) => ({ method: 'POST', path: `/v1/cluster/members/n${flags.nodeId(id)}/promote` }));
   clientCommand(member, 'remove <id>', 'remove a member (a removed node stops itself)', ([id]) => ({ method: 'DELETE', path: `/v1/cluster/members/n${flags.nodeId(id)}` }));
+}
+
+function mdCommands(program: Command): void {
+  const md = program.command('md').description('market data');
+  md.command('generate')
+    .description('seeded synthetic market data as NDJSON (random-walk mids, Poisson arrivals, a flash crash)')
+    .option('--instruments <n>', 'instruments', flags.integer(1, 10_000), 50)
+    .option('--minutes <n>', 'minutes of venue time', flags.integer(1, 24 * 60), 30)
+    .option('--seed <n>', 'the seed (the same seed gives the same data)', flags.integer(0, 2 ** 32 - 1), 1)
+    .option('--rate <n>', 'events per second outside bursts', flags.integer(1, 10_000_000), 2000)
+    .option('--gaps <p>', 'probability of a venueSeq gap per event', flags.probability, 0)
+    .option('--duplicates <p>', 'probability of a duplicated line per event', flags.probability, 0)
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((o: { instruments: number; minutes: number; seed: number; rate: number; gaps: number; duplicates: number; out?: string }) =>
+      generateCommand({ instruments: o.instruments, minutes: o.minutes, seed: o.seed, eventsPerSecond: o.rate, gapRate: o.gaps, duplicateRate: o.duplicates, out: o.out }),
+    );
+  md.command('ingest <file>')
+    .description('push an NDJSON file in batches (retried until acknowledged: exactly-once per producer)')
+    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .option('--batch <n>', 'events per request', flags.integer(1, 65_535), 1000)
+    .option('--retry-ms <n>', 'give up on a batch after this long', flags.integer(1), 60_000)
+    .action((file: string, o: { endpoint: string; batch: number; retryMs: number }) => ingestCommand({ file, endpoint: o.endpoint, batch: o.batch, retryMs: o.retryMs }));
 }
 
 function nodeCommands(program: Command): void {
@@ -133,5 +156,6 @@ export function buildProgram(version: string): Command {
   nodeCommands(program);
   kvCommands(program);
   clusterCommands(program);
+  mdCommands(program);
   return program;
 }

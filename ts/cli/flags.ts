@@ -63,3 +63,10 @@ export function endpoint(raw: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`expected an http:// or https:// URL, got ${JSON.stringify(raw)}`);
   return raw.replace(/\/+$/, '');
 }
+
+/** A probability in [0, 1]. */
+export function probability(raw: string): number {
+  const p = /^(0|1|0?\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError(`expected a probability in 0..1, got ${JSON.stringify(raw)}`);
+  return p;
+}

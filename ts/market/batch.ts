@@ -111,9 +111,9 @@ function encodeQuote(e: Record<string, unknown>, out: Buffer, at: number): void 
 }
 
 /**
- * Parses an NDJSON body. `tsRecv` (ns) stands in for events that carry none. Within a batch a
- * producer's `producerSeq` must increase, and every instrument's last record must end its venue
- * event (`last` not false), so a book is never left showing half an event.
+ * Parses an NDJSON body. `tsRecv` (ns) stands in for events that carry none. Every
+ * instrument's last record must end its venue event (`last` not false), so a book is never left
+ * showing half an event.
  */
 export function parseNdjson(body: Buffer, tsRecv: bigint): IngestBatch {
   const lines = body.toString('utf8').split('\n').filter((l) => l.trim().length > 0);
@@ -134,17 +134,14 @@ export function parseNdjson(body: Buffer, tsRecv: bigint): IngestBatch {
   return batch;
 }
 
-/** Producer sequences increase within the batch; no instrument is left inside an event. */
+/**
+ * No instrument is left inside an event at the end of the batch. (A producerSeq at or below an
+ * earlier one of its producer — in this batch or before — is a duplicate, skipped at apply.)
+ */
 function checkOrder(batch: IngestBatch): void {
-  const lastSeq = new Map<number, bigint>();
   const open = new Map<number, number>();
   for (let i = 0; i < batch.count; i++) {
     const at = i * RECORD_BYTES;
-    const producer = batch.records.readUInt32LE(at + OFFSET.producer);
-    const seq = batch.records.readBigUInt64LE(at + OFFSET.producerSeq);
-    const prev = lastSeq.get(producer);
-    if (prev !== undefined && seq <= prev) throw new QuorumError('invalid_event', `event ${i + 1}: producerSeq ${seq} does not follow ${prev} of ${batch.producers[producer]}`, { details: { line: i + 1 } });
-    lastSeq.set(producer, seq);
     const instrument = batch.records.readUInt32LE(at + OFFSET.instrument);
     if (batch.records[at + OFFSET.flags] & F_LAST) open.delete(instrument);
     else open.set(instrument, i + 1);

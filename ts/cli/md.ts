@@ -1,0 +1,84 @@
+/**
+ * `quorumkv md generate` (seeded synthetic market data as NDJSON) and `quorumkv md ingest FILE`
+ * (pushes an NDJSON file in batches, retrying a batch until acknowledged — safe, since a
+ * producer's records are applied exactly once — with a progress line on stderr).
+ */
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { generate, type GeneratorOptions } from '../market/generator';
+
+export async function generateCommand(opts: GeneratorOptions & { out?: string }): Promise<void> {
+  const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
+  let closed = false;
+  // A reader that stops early (e.g. `| head`) closes the pipe: stop generating, quietly.
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    closed = true;
+  });
+  for (const line of generate(opts)) {
+    if (closed) return;
+    if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
+}
+
+export interface IngestOptions {
+  file: string;
+  endpoint: string;
+  batch: number;
+  /** Give up on a batch after this long without an acknowledgement. */
+  retryMs: number;
+}
+
+/** Sends one batch until a node acknowledges it; the answer's counts. */
+async function sendBatch(opts: IngestOptions, lines: string[]): Promise<{ applied: number; duplicates: number }> {
+  const deadline = Date.now() + opts.retryMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(`${opts.endpoint}/v1/md/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.join('\n') });
+      const answer = (await res.json()) as { applied: number; duplicates: number; error?: { code: string; message: string } };
+      if (res.ok) return answer;
+      if (res.status !== 503 && res.status !== 504) throw new Error(`the batch was refused: ${res.status} ${answer.error?.code}: ${answer.error?.message}`);
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err; // TypeError: the connection failed; retry
+    }
+    if (Date.now() > deadline) throw new Error(`no acknowledgement within ${opts.retryMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+  }
+}
+
+export async function ingestCommand(opts: IngestOptions): Promise<void> {
+  const total = statSync(opts.file).size;
+  const started = Date.now();
+  let bytes = 0;
+  let applied = 0;
+  let duplicates = 0;
+  let lines: string[] = [];
+  const progress = () => {
+    const seconds = (Date.now() - started) / 1000;
+    const rate = (applied + duplicates) / Math.max(seconds, 0.001);
+    const eta = bytes > 0 ? ((total - bytes) * seconds) / bytes : 0;
+    process.stderr.write(`\r${Math.round((100 * bytes) / total)}%  ${(applied + duplicates).toLocaleString('en-US')} records  ${Math.round(rate).toLocaleString('en-US')} records/s  ${(bytes / 2 ** 20).toFixed(1)} MiB  ETA ${Math.round(eta)} s  `);
+  };
+  const timer = setInterval(progress, 500);
+  try {
+    for await (const line of createInterface({ input: createReadStream(opts.file) })) {
+      bytes += Buffer.byteLength(line) + 1;
+      if (line.trim().length === 0) continue;
+      lines.push(line);
+      if (lines.length < opts.batch) continue;
+      ({ applied, duplicates } = add(await sendBatch(opts, lines), applied, duplicates));
+      lines = [];
+    }
+    if (lines.length > 0) ({ applied, duplicates } = add(await sendBatch(opts, lines), applied, duplicates));
+  } finally {
+    clearInterval(timer);
+  }
+  progress();
+  process.stderr.write('\n');
+  console.log(JSON.stringify({ applied, duplicates, seconds: (Date.now() - started) / 1000 }));
+}
+
+function add(r: { applied: number; duplicates: number }, applied: number, duplicates: number): { applied: number; duplicates: number } {
+  return { applied: applied + r.applied, duplicates: duplicates + r.duplicates };
+}
