@@ -1,5 +1,6 @@
 /**
- * The product as users run it: three `quorumkv start` processes on 127.0.0.1.
+ * The product as users run it: three `quorumkv start` processes on 127.0.0.1. The tests run one
+ * at a time: each starts its own three nodes, and this machine has two cores.
  */
 import { connect } from 'node:http2';
 import test from 'ava';
@@ -30,7 +31,7 @@ function callH2(p: Proc, method: string, path: string, body?: unknown): Promise<
   });
 }
 
-test('HTTP/1.1 and HTTP/2 on one port; writes and reads through any node', async (t) => {
+test.serial('HTTP/1.1 and HTTP/2 on one port; writes and reads through any node', async (t) => {
   const cluster = await ProcCluster.start(t, tempDir(t));
   const leader = await cluster.leader();
   const [f1, f2] = cluster.procs.filter((p) => p !== leader);
@@ -45,7 +46,7 @@ test('HTTP/1.1 and HTTP/2 on one port; writes and reads through any node', async
   t.is((await call(f1, 'GET', '/v1/kv/h2')).json.value, 42);
 });
 
-test('kill -9 of the leader loses no acknowledged write; the restarted node catches up', async (t) => {
+test.serial('kill -9 of the leader loses no acknowledged write; the restarted node catches up', async (t) => {
   const cluster = await ProcCluster.start(t, tempDir(t));
   const leader = await cluster.leader();
 
@@ -76,7 +77,7 @@ test('kill -9 of the leader loses no acknowledged write; the restarted node catc
   t.is((await call(leader, 'GET', '/v1/kv/w199')).json.value, 199);
 });
 
-test('SIGTERM under write load: requests taken finish, the node exits 0, every acknowledged write is kept', async (t) => {
+test.serial('SIGTERM under write load: requests taken finish, the node exits 0, every acknowledged write is kept', async (t) => {
   const cluster = await ProcCluster.start(t, tempDir(t));
   await cluster.leader();
   const f2 = cluster.procs[1];
@@ -110,7 +111,7 @@ test('SIGTERM under write load: requests taken finish, the node exits 0, every a
   }
 });
 
-test('bad input gets a coded JSON error and changes nothing', async (t) => {
+test.serial('bad input gets a coded JSON error and changes nothing', async (t) => {
   const cluster = await ProcCluster.start(t, tempDir(t));
   const p = await cluster.leader();
   const cases: [string, string, unknown, number, string][] = [
@@ -148,7 +149,7 @@ test('bad input gets a coded JSON error and changes nothing', async (t) => {
   t.deepEqual([again.status, again.json.error.code, again.json.error.revision], [409, 'revision_mismatch', created.json.revision]);
 });
 
-test('1,000 concurrent writers to distinct keys are all readable', async (t) => {
+test.serial('1,000 concurrent writers to distinct keys are all readable', async (t) => {
   const cluster = await ProcCluster.start(t, tempDir(t));
   await cluster.leader();
   const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => call(cluster.procs[i % 3], 'PUT', `/v1/kv/c${String(i).padStart(4, '0')}`, { value: i })));
@@ -158,7 +159,7 @@ test('1,000 concurrent writers to distinct keys are all readable', async (t) => 
   t.deepEqual(got.json.items.map((it: { value: number }) => it.value), Array.from({ length: 1000 }, (_, i) => i));
 });
 
-test('txn: compare-and-set on revision, value and existence, atomically', async (t) => {
+test.serial('txn: compare-and-set on revision, value and existence, atomically', async (t) => {
   const cluster = await ProcCluster.start(t, tempDir(t));
   const p = await cluster.leader();
   const a = await call(p, 'PUT', '/v1/kv/a', { value: { n: 1 } });

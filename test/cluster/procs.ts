@@ -64,14 +64,22 @@ export class Proc {
   }
 
   /** Resolves with the first event (from now on or already seen) matching `pred`. */
-  async until(pred: (e: LogEvent) => boolean): Promise<LogEvent> {
+  async until(pred: (e: LogEvent) => boolean, deadlineMs = 90_000): Promise<LogEvent> {
+    const deadline = Date.now() + deadlineMs;
     for (;;) {
       const found = this.events.find(pred);
       if (found) return found;
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         throw new Error(`node ${this.id} exited while waiting: ${JSON.stringify(this.events.slice(-5))}`);
       }
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`node ${this.id}: no matching log line within ${deadlineMs} ms; last: ${JSON.stringify(this.events.slice(-3))}`);
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
     }
   }
 
@@ -122,15 +130,24 @@ export class ProcCluster {
     return this.procs.filter((p) => p !== undefined && p.child.exitCode === null && p.child.signalCode === null);
   }
 
-  /** Waits until every live node names the same leader, which is itself live and leading. */
-  async leader(): Promise<Proc> {
+  /**
+   * Waits until every live node names the same leader, which is itself live and leading.
+   * Looks again on every new log line, and at least every 100 ms; fails after `deadlineMs`.
+   */
+  async leader(deadlineMs = 30_000): Promise<Proc> {
+    const deadline = Date.now() + deadlineMs;
     for (;;) {
       const alive = this.alive();
       const lead = alive[0]?.leader();
       if (lead && alive.every((p) => p.leader() === lead) && alive.some((p) => p.id === lead)) return this.procs[lead - 1];
-      // Wait for any new log line from any live node, then look again.
+      if (Date.now() > deadline) throw new Error(`no leader all live nodes agree on within ${deadlineMs} ms: ${alive.map((p) => `n${p.id}→${p.leader()}`).join(', ')}`);
       const counts = alive.map((p) => p.events.length);
-      await Promise.race(alive.map((p, i) => p.until(() => p.events.length > counts[i]).catch(() => undefined)));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        ...alive.map((p, i) => p.until(() => p.events.length > counts[i]).catch(() => undefined)),
+        new Promise((resolve) => (timer = setTimeout(resolve, 100))),
+      ]);
+      clearTimeout(timer);
     }
   }
 
