@@ -3,32 +3,11 @@
  * duplication, 410 `compacted` below the retained history, SSE on request, and a consumer that
  * stops reading is cut off with `slow_consumer` instead of growing the node's memory.
  */
-import { get as httpGet, type IncomingMessage } from 'node:http';
-import { createInterface } from 'node:readline';
 import test from 'ava';
 import { singleNode } from '../helpers/single_node';
+import { openStream } from '../helpers/stream_reader';
 
-/** Opens a watch; `next()` resolves with each parsed line in turn. */
-async function openWatch(url: string, headers: Record<string, string> = {}): Promise<{ res: IncomingMessage; next: () => Promise<any>; close: () => void }> {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => httpGet(url, { headers }, resolve).on('error', reject));
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  createInterface({ input: res }).on('line', (l) => {
-    if (l.length === 0) return;
-    const w = waiting.shift();
-    if (w) w(l);
-    else lines.push(l);
-  });
-  const line = () => new Promise<string>((resolve) => (lines.length > 0 ? resolve(lines.shift()!) : waiting.push(resolve))).then((l) => JSON.parse(l.replace(/^data: /, '')));
-  /** The next line that is not a progress line. */
-  const next = async (): Promise<any> => {
-    for (;;) {
-      const l = await line();
-      if (l.type !== 'progress') return l;
-    }
-  };
-  return { res, next, close: () => res.destroy() };
-}
+const openWatch = openStream;
 
 const put = (url: string, key: string, value: unknown) => fetch(`${url}/v1/kv/${key}`, { method: 'PUT', body: JSON.stringify({ value }) }).then((r) => r.json() as Promise<{ revision: number }>);
 

@@ -14,6 +14,7 @@ import { addMember, listMembers, promoteMember, removeMember } from './members';
 import type { Reply } from './reply';
 import { txn } from './txn';
 import { watch } from './watch';
+import { mdStream } from './md_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
 
 export type { ApiContext } from './context';
@@ -37,6 +38,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
+  ['/v1/md/stream', { GET: (ctx, t) => mdStream(ctx.node, t) }],
 ]);
 
 const KEY_METHODS: Methods = {

@@ -73,6 +73,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
       draining = true;
       // Watch streams never finish by themselves: end them with a last line saying why.
       ctx.node.feed.endAll('the node is stopping');
+      ctx.node.market.stream.endAll('the node is stopping');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if (inflight > 0) {
         await new Promise<void>((resolve) => {

@@ -22,6 +22,7 @@
 import { Books, type Engine, type EngineOp } from '../native';
 import type { IngestBatch } from './batch';
 import { F_MAYBE_BAD_BOOK, OFFSET, RECORD_BYTES, recordToEvent } from './records';
+import { MarketStream, type StreamSource } from './stream';
 
 export const INSTRUMENTS_MAX = 10_000;
 export const LEVELS_PER_SIDE_MAX = 10_000;
@@ -58,8 +59,12 @@ export type IngestResult =
   | { kind: 'md'; firstSeq: string | null; lastSeq: string | null; applied: number; duplicates: number; gaps: Gap[] }
   | { kind: 'md_refused'; code: 'too_many_instruments'; message: string };
 
-export class MarketState {
+export class MarketState implements StreamSource {
   private readonly books = new Books(LEVELS_PER_SIDE_MAX);
+  /** Live streams: fed each batch's kept records once the batch is durable (`publish`). */
+  readonly stream = new MarketStream(this);
+  /** Kept records of the batch being applied, published once it is durable. */
+  private pending: Buffer[] = [];
   private readonly ids = new Map<string, number>();
   private symbols: string[] = [];
   private readonly producers = new Map<string, Producer>();
@@ -69,6 +74,9 @@ export class MarketState {
 
   /** Replaces everything with what `engine` holds (at start, and after a snapshot install). */
   async load(engine: Engine): Promise<void> {
+    // Streams cannot follow a jump to another state: their clients resume from their last seq.
+    this.stream.endAll('the state was replaced (a snapshot was installed); resume from your last seq');
+    this.pending = [];
     this.books.clear();
     this.ids.clear();
     this.symbols = [];
@@ -107,6 +115,7 @@ export class MarketState {
     if (kept.count === 0) return { kind: 'md', firstSeq: null, lastSeq: null, applied: 0, duplicates: batch.count, gaps: [] };
     for (const id of this.books.applyBatch(kept.records)) ops.push({ op: 'put', key: KEYS.book(id), value: this.books.encode(id)! });
     this.storeBlocks(kept.records, ops);
+    this.pending.push(kept.records);
     return { kind: 'md', firstSeq: kept.firstSeq.toString(), lastSeq: kept.lastSeq.toString(), applied: kept.count, duplicates: batch.count - kept.count, gaps: kept.gaps };
   }
 
@@ -177,6 +186,41 @@ export class MarketState {
       byInstrument.set(id, list);
     }
     for (const [id, list] of byInstrument) ops.push({ op: 'put', key: KEYS.events(id, list[0].readBigUInt64LE(OFFSET.seq)), value: Buffer.concat(list) });
+  }
+
+  /** The applied batches are durable: streams get their records. */
+  publish(): void {
+    for (const records of this.pending) this.stream.publish(records);
+    this.pending = [];
+  }
+
+  symbolOf(id: number): string {
+    return this.symbols[id];
+  }
+
+  idOf(symbol: string): number | undefined {
+    return this.ids.get(symbol);
+  }
+
+  eventJson(record: Buffer, symbol: string): string {
+    return JSON.stringify(recordToEvent(record, symbol));
+  }
+
+  bookJson(id: number, depth: number): string | undefined {
+    return this.books.view(id, this.symbols[id], depth);
+  }
+
+  /** Stored records of instrument `id` with `after < seq ≤ upTo`, in seq order. */
+  async storedRecords(engine: Engine, id: number, after: bigint, upTo: bigint): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for await (const [, block] of scanPrefix(engine, `${P}e/${String(id).padStart(10, '0')}/`)) {
+      for (let at = 0; at < block.length; at += RECORD_BYTES) {
+        const seq = block.readBigUInt64LE(at + OFFSET.seq);
+        if (seq > upTo) return out;
+        if (seq > after) out.push(block.subarray(at, at + RECORD_BYTES));
+      }
+    }
+    return out;
   }
 
   /** The book of `symbol` as JSON text (depth levels per side), or undefined if unknown. */

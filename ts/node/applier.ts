@@ -183,6 +183,7 @@ export class Applier {
     this.appliedIndex = last;
     this.membersRecord = batch.members;
     this.feed.publish(batch.changes, last);
+    this.market.publish();
     this.onApplied(batch.results);
     this.release();
   }

@@ -361,6 +361,7 @@ export class RaftNode {
   async close(): Promise<void> {
     this.stopped = true;
     this.applier.feed.endAll('the node is stopping');
+    this.applier.market.stream.endAll('the node is stopping');
     clearInterval(this.ticker);
     await this.transport.close();
     while (this.running) await new Promise((r) => setImmediate(r));
@@ -597,6 +598,7 @@ export class RaftNode {
     this.queuedProposals = [];
     this.waiters.failProposals(() => new TimeoutError('this node was removed from the cluster before the write was confirmed; its outcome is unknown'));
     this.applier.feed.endAll('this node was removed from the cluster');
+    this.applier.market.stream.endAll('this node was removed from the cluster');
     this.cfg.onRemoved?.(index);
   }
 

@@ -1,0 +1,30 @@
+/** Reads a streaming HTTP answer line by line (NDJSON, or SSE `data:` lines), skipping progress lines. */
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { createInterface } from 'node:readline';
+
+export interface StreamReader {
+  res: IncomingMessage;
+  /** The next parsed line that is not a progress line. */
+  next: () => Promise<any>;
+  close: () => void;
+}
+
+export async function openStream(url: string, headers: Record<string, string> = {}): Promise<StreamReader> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => httpGet(url, { headers }, resolve).on('error', reject));
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  createInterface({ input: res }).on('line', (l) => {
+    if (l.length === 0) return;
+    const w = waiting.shift();
+    if (w) w(l);
+    else lines.push(l);
+  });
+  const line = () => new Promise<string>((resolve) => (lines.length > 0 ? resolve(lines.shift()!) : waiting.push(resolve))).then((l) => JSON.parse(l.replace(/^data: /, '')));
+  const next = async (): Promise<any> => {
+    for (;;) {
+      const l = await line();
+      if (l.type !== 'progress') return l;
+    }
+  };
+  return { res, next, close: () => res.destroy() };
+}

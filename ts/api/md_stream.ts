@@ -1,0 +1,120 @@
+/**
+ * `GET /v1/md/stream?instruments=A,B&kinds=trade,quote,delta,book&depth=10[&fromSeq=S]`: a live
+ * NDJSON stream of market data. Without `fromSeq`: a book snapshot of each instrument first
+ * (`{"kind":"book",...}` in the shape of GET /v1/md/books), then every later event (the ingest
+ * shape plus `seq`) and, with `book` in `kinds`, the book again after each batch that changed
+ * it. With `fromSeq`: the stored events after that seq, then live ones — nothing lost or
+ * repeated across the switch. A reader that falls `STREAM_BUFFER_BYTES_MAX` behind gets a last
+ * `{"kind":"slow_consumer","seq"}` line and resumes from there.
+ */
+import type { ServerResponse } from 'node:http';
+import { QuorumError } from '../errors';
+import { OFFSET } from '../market/records';
+import type { StreamKind, Subscription } from '../market/stream';
+import type { RaftNode } from '../node/raft_node';
+import type { Res, Target } from './http';
+import { DEPTH_MAX } from './market';
+import type { Reply } from './reply';
+
+export const STREAM_BUFFER_BYTES_MAX = 4 << 20;
+export const STREAM_INSTRUMENTS_MAX = 1000;
+const KINDS = new Set<StreamKind>(['delta', 'trade', 'quote', 'book']);
+
+interface StreamRequest {
+  ids: number[];
+  kinds: Set<StreamKind>;
+  depth: number;
+  fromSeq: bigint | undefined;
+}
+
+function parseRequest(node: RaftNode, target: Target): StreamRequest {
+  const names = (target.query.get('instruments') ?? '').split(',').filter(Boolean);
+  if (names.length === 0 || names.length > STREAM_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `instruments must name 1..${STREAM_INSTRUMENTS_MAX} instruments, comma-separated`);
+  const ids = names.map((n) => {
+    const id = node.market.idOf(n);
+    if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${n}`);
+    return id;
+  });
+  const kinds = new Set((target.query.get('kinds') ?? 'delta,trade,quote,book').split(',').filter(Boolean) as StreamKind[]);
+  for (const k of kinds) if (!KINDS.has(k)) throw new QuorumError('invalid_body', `kinds are delta, trade, quote and book; got ${k}`);
+  const depth = Number(target.query.get('depth') ?? 10);
+  if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
+  const fromRaw = target.query.get('fromSeq');
+  if (fromRaw !== null && !/^\d{1,20}$/.test(fromRaw)) throw new QuorumError('invalid_body', 'fromSeq must be a seq (a decimal integer)');
+  return { ids, kinds, depth, fromSeq: fromRaw === null ? undefined : BigInt(fromRaw) };
+}
+
+export function mdStream(node: RaftNode, target: Target, bufferBytesMax = STREAM_BUFFER_BYTES_MAX): Reply {
+  const req = parseRequest(node, target);
+  return { stream: (res) => void serve(node, res as ServerResponse, req, bufferBytesMax) };
+}
+
+async function serve(node: RaftNode, res: ServerResponse, req: StreamRequest, bufferBytesMax: number): Promise<void> {
+  const stream = node.market.stream;
+  let lastSeq = '0';
+  let ended = false;
+  const finish = (line: string) => {
+    if (ended) return;
+    ended = true;
+    stream.remove(sub);
+    res.end(`${line}\n`);
+  };
+  const sub: Subscription = {
+    instruments: new Set(req.ids),
+    kinds: req.kinds,
+    depth: req.depth,
+    covered: new Map(),
+    sink: {
+      send: (lines) => {
+        if (ended) return false;
+        for (const l of lines) {
+          const m = /"seq":"(\d+)"/.exec(l);
+          if (m && !l.startsWith('{"kind":"book"')) lastSeq = m[1];
+        }
+        res.write(`${lines.join('\n')}\n`);
+        if (res.writableLength <= bufferBytesMax) return true;
+        finish(`{"kind":"slow_consumer","seq":"${lastSeq}"}`);
+        return false;
+      },
+      end: (reason) => finish(`{"kind":"end","reason":${JSON.stringify(reason)},"seq":"${lastSeq}"}`),
+    },
+  };
+  res.on('close', () => {
+    ended = true;
+    stream.remove(sub);
+  });
+  res.writeHead(200, ['content-type', 'application/x-ndjson', 'cache-control', 'no-cache']);
+  if (req.fromSeq === undefined) return startLive(node, sub);
+  await replay(node, sub, req.fromSeq);
+}
+
+/** Book snapshots first; live events after each book's seq follow. */
+function startLive(node: RaftNode, sub: Subscription): void {
+  const lines: string[] = [];
+  for (const id of sub.instruments) {
+    const line = node.market.stream.bookLine(id, sub.depth);
+    sub.covered.set(id, BigInt(/"seq":"(\d+)"/.exec(line)![1]));
+    lines.push(line);
+  }
+  if (sub.sink.send(lines)) node.market.stream.add(sub);
+}
+
+/** Stored events after `fromSeq` (up to the last published seq), then live ones. */
+async function replay(node: RaftNode, sub: Subscription, fromSeq: bigint): Promise<void> {
+  const stream = node.market.stream;
+  sub.buffered = [];
+  stream.add(sub);
+  const upTo = stream.lastSeq;
+  const records: Buffer[] = [];
+  for (const id of sub.instruments) records.push(...(await node.market.storedRecords(node.engine, id, fromSeq, upTo)));
+  records.sort((a, b) => (a.readBigUInt64LE(OFFSET.seq) < b.readBigUInt64LE(OFFSET.seq) ? -1 : 1));
+  for (const id of sub.instruments) sub.covered.set(id, fromSeq);
+  // Stored events only: the books in memory are ahead of them, so no book lines meanwhile.
+  const kinds = sub.kinds;
+  sub.kinds = new Set([...kinds].filter((k) => k !== 'book'));
+  const wanted = records.length === 0 || stream.deliver(sub, Buffer.concat(records));
+  sub.kinds = kinds;
+  const buffered = sub.buffered;
+  sub.buffered = undefined;
+  for (const batch of buffered) if (!wanted || !stream.deliver(sub, batch)) return stream.remove(sub);
+}

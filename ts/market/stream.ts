@@ -1,0 +1,102 @@
+/**
+ * Live market streams: the applier publishes each applied batch's records here once the batch
+ * is durable; subscribers get, per instrument they follow, a book snapshot and then every later
+ * event (Databento's snapshot-then-live), or — resuming from a seq — the stored events after it
+ * and then the live ones, with nothing lost or repeated across the switch.
+ *
+ * Invariant: a subscriber receives an instrument's events in seq order, each once: live records
+ * at or below the seq it has already covered for that instrument (by its snapshot or its
+ * replay) are skipped.
+ */
+import { OFFSET, RECORD_BYTES } from './records';
+
+export type StreamKind = 'delta' | 'trade' | 'quote' | 'book';
+const KIND_OF_CODE: StreamKind[] = ['delta', 'delta', 'trade', 'quote'];
+
+export interface StreamSink {
+  /** Lines to send (without newlines); false: the sink gave up (it is dropped). */
+  send(lines: string[]): boolean;
+  end(reason: string): void;
+}
+
+export interface Subscription {
+  /** Instrument ids followed (resolved from names by the caller). */
+  instruments: Set<number>;
+  kinds: Set<StreamKind>;
+  depth: number;
+  sink: StreamSink;
+  /** Per instrument: the highest seq already sent (live records at or below are skipped). */
+  covered: Map<number, bigint>;
+  /** While replaying from storage, live batches wait here (then `covered` dedups them). */
+  buffered?: Buffer[];
+}
+
+/** What the stream needs of the market state: names, JSON events, book views. */
+export interface StreamSource {
+  symbolOf(id: number): string;
+  eventJson(record: Buffer, symbol: string): string;
+  bookJson(id: number, depth: number): string | undefined;
+}
+
+export class MarketStream {
+  private readonly subscribers = new Set<Subscription>();
+  /** The seq of the last record published. */
+  private publishedSeq = 0n;
+
+  constructor(private readonly source: StreamSource) {}
+
+  get lastSeq(): bigint {
+    return this.publishedSeq;
+  }
+
+  get count(): number {
+    return this.subscribers.size;
+  }
+
+  add(sub: Subscription): void {
+    this.subscribers.add(sub);
+  }
+
+  remove(sub: Subscription): void {
+    this.subscribers.delete(sub);
+  }
+
+  /** One durable batch's kept records (in seq order). */
+  publish(records: Buffer): void {
+    if (records.length === 0) return;
+    this.publishedSeq = records.readBigUInt64LE(records.length - RECORD_BYTES + OFFSET.seq);
+    for (const sub of [...this.subscribers]) {
+      if (sub.buffered) sub.buffered.push(records);
+      else if (!this.deliver(sub, records)) this.subscribers.delete(sub);
+    }
+  }
+
+  /** Sends `sub` the records it follows and has not covered, then its changed books. */
+  deliver(sub: Subscription, records: Buffer): boolean {
+    const lines: string[] = [];
+    const touched = new Set<number>();
+    for (let at = 0; at < records.length; at += RECORD_BYTES) {
+      const r = records.subarray(at, at + RECORD_BYTES);
+      const id = r.readUInt32LE(OFFSET.instrument);
+      if (!sub.instruments.has(id)) continue;
+      const seq = r.readBigUInt64LE(OFFSET.seq);
+      if (seq <= (sub.covered.get(id) ?? -1n)) continue;
+      sub.covered.set(id, seq);
+      if (sub.kinds.has(KIND_OF_CODE[r[OFFSET.kind]])) lines.push(this.source.eventJson(r, this.source.symbolOf(id)));
+      if (r[OFFSET.kind] === 1) touched.add(id);
+    }
+    if (sub.kinds.has('book')) for (const id of touched) lines.push(this.bookLine(id, sub.depth));
+    return lines.length === 0 || sub.sink.send(lines);
+  }
+
+  bookLine(id: number, depth: number): string {
+    const view = this.source.bookJson(id, depth)!;
+    return `{"kind":"book",${view.slice(1)}`;
+  }
+
+  /** Ends every stream (the node is stopping). */
+  endAll(reason: string): void {
+    for (const sub of this.subscribers) sub.sink.end(reason);
+    this.subscribers.clear();
+  }
+}
