@@ -51,6 +51,7 @@ export const ERROR_CATALOGUE = {
   body_too_large: invalid(413),
   invalid_event: invalid(),
   invalid_depth: invalid(),
+  invalid_time: invalid(),
   too_many_events: invalid(413),
   unsupported_media_type: invalid(415),
   route_not_found: { status: 404, class: 'not_found' },

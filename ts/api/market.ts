@@ -3,7 +3,8 @@
  *
  *   POST /v1/md/events                 NDJSON event lines, or binary records (application/octet-stream,
  *                                      see `encodeBatch`) → {"firstSeq","lastSeq","applied","duplicates","gaps"}
- *   GET  /v1/md/books/{instrument}     ?depth=10 (1..DEPTH_MAX) &consistency=stale → the book
+ *   GET  /v1/md/books/{instrument}     ?depth=10 (1..DEPTH_MAX) [&at=T | &seq=S] &consistency=stale → the book
+ *                                      (now, or as of venue time T / seq S, from the nearest checkpoint)
 " *   POST /v1/md/books/top              {"instruments":[...]} → every top of book in one consistent cut
  *   GET  /v1/md/books/{instrument}/vwap ?side=buy|sell&qty=N → the average price to fill N
  *   GET  /v1/md/feeds                  producers with their high-water marks, and detected gaps
@@ -16,6 +17,7 @@
 import { QuorumError } from '../errors';
 import { type IngestBatch, parseBinary, parseNdjson } from '../market/batch';
 import { formatPrice, parsePrice } from '../market/records';
+import { type BookTarget, bookAt } from '../market/history';
 import { LEVELS_PER_SIDE_MAX } from '../market/state';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
@@ -42,12 +44,39 @@ export async function ingest(node: RaftNode, target: Target, body: Buffer): Prom
   return { body: answer };
 }
 
+/** `at=` a venue time: integer nanoseconds, or an ISO-8601 time. */
+function parseTime(raw: string): bigint {
+  if (/^\d{1,20}$/.test(raw)) return BigInt(raw);
+  const ms = Date.parse(raw);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(ms)) throw new QuorumError('invalid_time', 'at must be integer nanoseconds or an ISO-8601 time such as 2023-11-14T22:13:20Z');
+  return BigInt(ms) * 1_000_000n;
+}
+
+/** `?at=T` or `?seq=S`: the book as of then, rebuilt from checkpoints (undefined: now). */
+function historyTarget(query: URLSearchParams): BookTarget | undefined {
+  const at = query.get('at');
+  const seq = query.get('seq');
+  if (at !== null && seq !== null) throw new QuorumError('invalid_body', 'give at or seq, not both');
+  if (seq !== null) {
+    if (!/^\d{1,20}$/.test(seq)) throw new QuorumError('invalid_body', 'seq must be a decimal integer');
+    return { seq: BigInt(seq) };
+  }
+  return at === null ? undefined : { tsEvent: parseTime(at) };
+}
+
 export async function book(node: RaftNode, target: Target, rawInstrument: string): Promise<Reply> {
   const instrument = decodeURIComponent(rawInstrument);
   const depthRaw = target.query.get('depth');
   const depth = depthRaw === null ? 10 : Number(depthRaw);
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
+  const then = historyTarget(target.query);
   await barrier(node, target.query);
+  const id = node.market.idOf(instrument);
+  if (then && id !== undefined) {
+    const past = await bookAt(node.engine, id, instrument, then, depth);
+    if (past === undefined) throw new QuorumError('unknown_instrument', `${instrument} had no events by then`);
+    return { raw: past };
+  }
   const view = node.market.bookView(instrument, depth);
   if (view === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
   return { raw: view };

@@ -9,6 +9,8 @@
  *   \0md/g/<seq>                 a detected gap (the newest `GAPS_KEPT_MAX` are kept)
  *   \0md/b/<inst>                the instrument's book, as of the applied index
  *   \0md/e/<inst>/<seq>          the block of the instrument's events from one batch
+ *   \0md/c/<inst>/<seq>          a book checkpoint: the book after the event at <seq>, every
+ *                                `CHECKPOINT_EVERY_EVENTS` events of the instrument
  *
  * Exactly-once: a record whose producerSeq is at or below its producer's high-water mark is a
  * duplicate (counted, skipped). Each kept record gets `seq = raftIndex × 2^16 + position`, one
@@ -36,7 +38,16 @@ const KEYS = {
   gap: (seq: bigint) => `${P}g/${seq.toString().padStart(20, '0')}`,
   book: (instrument: number) => `${P}b/${String(instrument).padStart(10, '0')}`,
   events: (instrument: number, seq: bigint) => `${P}e/${String(instrument).padStart(10, '0')}/${seq.toString().padStart(20, '0')}`,
+  checkpoint: (instrument: number, seq: bigint) => `${P}c/${String(instrument).padStart(10, '0')}/${seq.toString().padStart(20, '0')}`,
 };
+
+/** Key prefixes of an instrument's stored events and book checkpoints (see history.ts). */
+export const eventsPrefix = (instrument: number): string => `${P}e/${String(instrument).padStart(10, '0')}/`;
+export const checkpointsPrefix = (instrument: number): string => `${P}c/${String(instrument).padStart(10, '0')}/`;
+export const eventsKey = KEYS.events;
+
+/** A book checkpoint is stored after this many of an instrument's events (for book-at-a-time). */
+export const CHECKPOINT_EVERY_EVENTS = 5_000;
 
 export interface Gap {
   instrument: string;
@@ -65,6 +76,8 @@ export class MarketState implements StreamSource {
   readonly stream = new MarketStream(this);
   /** Kept records of the batch being applied, published once it is durable. */
   private pending: Buffer[] = [];
+  /** Events per instrument since its last book checkpoint (restarts count from 0 again). */
+  private readonly sinceCheckpoint = new Map<number, number>();
   private readonly ids = new Map<string, number>();
   private symbols: string[] = [];
   private readonly producers = new Map<string, Producer>();
@@ -77,6 +90,7 @@ export class MarketState implements StreamSource {
     // Streams cannot follow a jump to another state: their clients resume from their last seq.
     this.stream.endAll('the state was replaced (a snapshot was installed); resume from your last seq');
     this.pending = [];
+    this.sinceCheckpoint.clear();
     this.books.clear();
     this.ids.clear();
     this.symbols = [];
@@ -114,6 +128,7 @@ export class MarketState implements StreamSource {
     const kept = this.keep(batch, index, ops);
     if (kept.count === 0) return { kind: 'md', firstSeq: null, lastSeq: null, applied: 0, duplicates: batch.count, gaps: [] };
     for (const id of this.books.applyBatch(kept.records)) ops.push({ op: 'put', key: KEYS.book(id), value: this.books.encode(id)! });
+    this.checkpoint(kept.records, ops);
     this.storeBlocks(kept.records, ops);
     this.pending.push(kept.records);
     return { kind: 'md', firstSeq: kept.firstSeq.toString(), lastSeq: kept.lastSeq.toString(), applied: kept.count, duplicates: batch.count - kept.count, gaps: kept.gaps };
@@ -173,6 +188,24 @@ export class MarketState implements StreamSource {
     this.gaps.push(gap);
     ops.push({ op: 'put', key: KEYS.gap(BigInt(gap.seq)), value: Buffer.from(JSON.stringify(gap)) });
     while (this.gaps.length > GAPS_KEPT_MAX) ops.push({ op: 'delete', key: KEYS.gap(BigInt(this.gaps.shift()!.seq)) });
+  }
+
+  /**
+   * Every `CHECKPOINT_EVERY_EVENTS` events of an instrument, its book as of the end of this batch
+   * (keyed by the seq of the instrument's last event in the batch), for book-at-a-time reads.
+   */
+  private checkpoint(records: Buffer, ops: EngineOp[]): void {
+    const last = new Map<number, bigint>();
+    for (let at = 0; at < records.length; at += RECORD_BYTES) {
+      const id = records.readUInt32LE(at + OFFSET.instrument);
+      last.set(id, records.readBigUInt64LE(at + OFFSET.seq));
+      this.sinceCheckpoint.set(id, (this.sinceCheckpoint.get(id) ?? 0) + 1);
+    }
+    for (const [id, seq] of last) {
+      if (this.sinceCheckpoint.get(id)! < CHECKPOINT_EVERY_EVENTS) continue;
+      this.sinceCheckpoint.set(id, 0);
+      ops.push({ op: 'put', key: KEYS.checkpoint(id, seq), value: this.books.encode(id)! });
+    }
   }
 
   /** One block per instrument per batch, keyed by instrument then its first seq. */
@@ -256,9 +289,9 @@ export class MarketState implements StreamSource {
   }
 }
 
-/** Every key/value under `prefix`, a page at a time. */
-async function* scanPrefix(engine: Engine, prefix: string): AsyncGenerator<[string, Buffer]> {
-  let after: Buffer | undefined;
+/** Every key/value under `prefix` (after `after`, if given), a page at a time. */
+export async function* scanPrefix(engine: Engine, prefix: string, from?: string): AsyncGenerator<[string, Buffer]> {
+  let after: Buffer | string | undefined = from;
   for (;;) {
     const page = await engine.scan({ prefix, after, limit: 1000 });
     for (const item of page.items) yield [item.key.toString('utf8'), item.value];

@@ -1,0 +1,58 @@
+/**
+ * Books in the past: the book of an instrument as of a seq, or as of a venue time, rebuilt from
+ * the newest book checkpoint at or before it and the stored events after that checkpoint
+ * (rolled forward in a scratch book, never touching the live ones). An instrument's venue
+ * times are taken to be non-decreasing in seq order (they are one venue's clock).
+ */
+import { Books, type Engine } from '../native';
+import { OFFSET, RECORD_BYTES } from './records';
+import { checkpointsPrefix, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, scanPrefix } from './state';
+
+/** Where to stop: the last event at or before a seq, or at or before a venue time (ns). */
+export type BookTarget = { seq: bigint } | { tsEvent: bigint };
+
+const BOOK_SEQ_OFFSET = 1;
+const BOOK_TS_OFFSET = 9;
+
+function reached(target: BookTarget, seq: bigint, tsEvent: bigint): boolean {
+  return 'seq' in target ? seq <= target.seq : tsEvent <= target.tsEvent;
+}
+
+/** The newest checkpoint at or before the target: its seq and stored book (none: from empty). */
+async function checkpointBefore(engine: Engine, id: number, target: BookTarget): Promise<{ seq: bigint; book?: Buffer }> {
+  let best: { seq: bigint; book?: Buffer } = { seq: 0n };
+  for await (const [, book] of scanPrefix(engine, checkpointsPrefix(id))) {
+    const seq = book.readBigUInt64LE(BOOK_SEQ_OFFSET);
+    if (!reached(target, seq, book.readBigUInt64LE(BOOK_TS_OFFSET))) break;
+    best = { seq, book };
+  }
+  return best;
+}
+
+/** The book of instrument `id` (named `symbol`) as of `target`, as JSON; undefined if it had none then. */
+export async function bookAt(engine: Engine, id: number, symbol: string, target: BookTarget, depth: number): Promise<string | undefined> {
+  const from = await checkpointBefore(engine, id, target);
+  const scratch = new Books(LEVELS_PER_SIDE_MAX);
+  if (from.book) scratch.load(id, from.book);
+  const start = from.seq === 0n ? undefined : eventsKey(id, from.seq);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = () => {
+    if (pending.length > 0) scratch.applyBatch(Buffer.concat(pending));
+    pending = [];
+    pendingBytes = 0;
+  };
+  scan: for await (const [, block] of scanPrefix(engine, eventsPrefix(id), start)) {
+    for (let at = 0; at < block.length; at += RECORD_BYTES) {
+      const record = block.subarray(at, at + RECORD_BYTES);
+      const seq = record.readBigUInt64LE(OFFSET.seq);
+      if (seq <= from.seq) continue;
+      if (!reached(target, seq, record.readBigUInt64LE(OFFSET.tsEvent))) break scan;
+      pending.push(record);
+      pendingBytes += RECORD_BYTES;
+      if (pendingBytes >= 1 << 20) flush();
+    }
+  }
+  flush();
+  return scratch.view(id, symbol, depth);
+}
