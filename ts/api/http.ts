@@ -23,6 +23,8 @@ export interface Target {
   contentType?: string;
   /** The request's accept header, if any. */
   accept?: string;
+  /** The request itself, for routes that read their body as it streams in. */
+  req?: Req;
 }
 
 /**

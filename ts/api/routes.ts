@@ -15,6 +15,7 @@ import type { Reply } from './reply';
 import { txn } from './txn';
 import { watch } from './watch';
 import { mdStream } from './md_stream';
+import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
 
 export type { ApiContext } from './context';
@@ -39,6 +40,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
   ['/v1/md/stream', { GET: (ctx, t) => mdStream(ctx.node, t) }],
+  ['/v1/md/ingest', { POST: (ctx, t) => ingestStream(ctx.node, t.req!) }],
 ]);
 
 const KEY_METHODS: Methods = {
@@ -84,6 +86,8 @@ function memberMethods(parts: string[]): Methods | undefined {
 
 /** Methods whose requests carry no body here: the stream read is skipped on the hottest path. */
 const BODYLESS = new Set(['GET', 'DELETE', 'HEAD']);
+/** Routes that read their request body themselves, as it streams in. */
+const STREAMED_BODIES = new Set(['/v1/md/ingest']);
 const EMPTY = Buffer.alloc(0);
 
 export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void> {
@@ -91,6 +95,7 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     const target = parseTarget(req.url);
     target.contentType = req.headers['content-type'];
     target.accept = req.headers.accept;
+    target.req = req;
     const method = req.method ?? 'GET';
     const methods = methodsOf(target.path);
     if (!methods) throw new QuorumError('route_not_found', `no route for ${method} ${target.path}`);
@@ -99,7 +104,7 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
       const allow = Object.keys(methods).join(', ');
       throw new QuorumError('method_not_allowed', `${method} is not allowed on ${target.path} (use ${allow})`, { headers: { allow } });
     }
-    const body = BODYLESS.has(method) ? EMPTY : await readBody(req);
+    const body = BODYLESS.has(method) || STREAMED_BODIES.has(target.path) ? EMPTY : await readBody(req);
     const reply = await handler(ctx, target, body);
     if (reply.stream) reply.stream(res);
     else if (reply.raw !== undefined) sendRaw(res, reply.status ?? 200, reply.raw);
