@@ -59,3 +59,12 @@ test('a malformed line ends the stream with its line; nothing after it is applie
   const feeds = (await (await fetch(url('/v1/md/feeds'))).json()) as { producers: { producerSeq: string }[] };
   t.is(feeds.producers[0].producerSeq, String(applied), 'only the acknowledged batches were applied');
 });
+
+test('lines arriving after a refused batch are dropped, not proposed (and do not stall the node)', async (t) => {
+  const { port, url } = await singleNode(t);
+  const lines = Array.from({ length: 3000 }, (_, i) => line(i));
+  lines[4] = '{"kind":"trade","instrument":"X","price":"one"}';
+  const answers = await streamIngest(port, lines.join('\n'));
+  t.deepEqual(answers.map((a) => a.error?.line), [5]);
+  t.deepEqual(((await (await fetch(url('/v1/md/feeds'))).json()) as { producers: unknown[] }).producers, []);
+});

@@ -66,7 +66,7 @@ class IngestStream {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.failed) return;
+    if (this.failed || this.refused) return;
     const parts = (this.partial + chunk.toString('utf8')).split('\n');
     this.partial = parts.pop()!;
     if (Buffer.byteLength(this.partial) > LINE_BYTES_MAX) return this.fail(new QuorumError('invalid_event', `a line is longer than ${LINE_BYTES_MAX} bytes`));
@@ -88,8 +88,10 @@ class IngestStream {
   private cut(n: number): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.failed || this.refused || n === 0) return;
+    // Always takes the lines (the callers loop until fewer are left), proposing them only while
+    // nothing has failed.
     const lines = this.lines.splice(0, n);
+    if (this.failed || this.refused || lines.length === 0) return;
     const before = this.linesBefore;
     this.linesBefore += n;
     let answer: Promise<unknown>;
