@@ -8,6 +8,8 @@
  *    majority fsync and apply, for `SECONDS`; events/s and per-batch ack latency. Then one
  *    event per request. Bodies are made before the clock starts.
  * 3. During a second ingest run: linearizable depth-10 book reads from `READERS` readers, p50/p99.
+ * 4. During a third: `STREAMS` market streams on the followers (2 instruments each): events
+ *    delivered per second and the delay from the node receiving an event to its delivery.
  *
  * JSON to bench/results/market.json, and a printed table.
  */
@@ -26,6 +28,7 @@ const SECONDS = Number(process.env.QKV_BENCH_SECONDS ?? 8);
 const BATCH = 1000;
 const PRODUCERS = Number(process.env.QKV_BENCH_PRODUCERS ?? 8);
 const READERS = 4;
+const STREAMS = Number(process.env.QKV_BENCH_STREAMS ?? 20);
 const INSTRUMENTS = 50;
 
 /** Deterministic pseudo-random numbers (xorshift32). */
@@ -89,6 +92,8 @@ interface IngestRun {
   events: number;
   latenciesMs: number[];
   seconds: number;
+  /** Requests answered 503/504 (not acknowledged; the producer moves on). */
+  failed: number;
 }
 
 interface Body {
@@ -117,6 +122,7 @@ async function ingest(url: string, bodies: Body[][], seconds: number): Promise<I
   const deadline = started + seconds * 1000;
   const latenciesMs: number[] = [];
   let events = 0;
+  let failed = 0;
   await Promise.all(
     bodies.map(async (list) => {
       for (const body of list) {
@@ -124,13 +130,17 @@ async function ingest(url: string, bodies: Body[][], seconds: number): Promise<I
         const sent = performance.now();
         const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': body.type }, body: body.data });
         const answer = (await res.json()) as { applied?: number };
+        if (res.status === 503 || res.status === 504) {
+          failed++;
+          continue;
+        }
         if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(answer)}`);
         latenciesMs.push(performance.now() - sent);
         events += answer.applied ?? 0;
       }
     }),
   );
-  return { events, latenciesMs, seconds: (performance.now() - started) / 1000 };
+  return { events, latenciesMs, seconds: (performance.now() - started) / 1000, failed };
 }
 
 /** Linearizable depth-10 book reads until `until` resolves. */
@@ -151,13 +161,55 @@ async function readBooks(url: string, readers: number, until: Promise<unknown>):
   return latenciesMs;
 }
 
-const row = (workload: string, run: IngestRun): Row => ({
+/**
+ * `count` stream subscribers (round-robin over `urls`) to the first instruments until `until`
+ * resolves: events delivered, and the delay from the node receiving each event (its tsRecv)
+ * to its delivery here.
+ */
+async function subscribe(urls: string[], count: number, until: Promise<unknown>): Promise<{ events: number; delaysMs: number[] }> {
+  const delaysMs: number[] = [];
+  let events = 0;
+  const streams = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const res = await fetch(`${urls[i % urls.length]}/v1/md/stream?instruments=S${1 + (i % 5)},S${6 + (i % 5)}&kinds=delta`);
+      const reader = res.body!.getReader();
+      let tail = '';
+      void (async () => {
+        for (;;) {
+          const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+          if (done || !value) return;
+          const now = BigInt(Date.now()) * 1_000_000n;
+          const parts = (tail + Buffer.from(value).toString('utf8')).split('\n');
+          tail = parts.pop()!;
+          for (const l of parts) {
+            const m = /"tsRecv":"(\d+)"/.exec(l);
+            if (!m) continue;
+            events++;
+            if (events % 10 === 0) delaysMs.push(Number(now - BigInt(m[1])) / 1e6);
+          }
+        }
+      })();
+      return reader;
+    }),
+  );
+  await until;
+  for (const r of streams) await r.cancel().catch(() => undefined);
+  return { events, delaysMs };
+}
+
+const row = (workload: string, run: IngestRun): Row => logged({
   workload,
   'ops/s': Math.round(run.events / run.seconds),
   'p50 ms': percentile(run.latenciesMs, 50),
   'p99 ms': percentile(run.latenciesMs, 99),
-  rounds: `${run.latenciesMs.length} requests`,
+  rounds: `${run.latenciesMs.length} requests${run.failed ? `, ${run.failed} answered 503/504` : ''}`,
 });
+
+/** Prints a row as soon as it is measured (a later failure keeps what was measured). */
+function logged(r: Row): Row {
+  console.error(`  ${r.workload}: ${r['ops/s']} ops/s, p50 ${r['p50 ms']} ms, p99 ${r['p99 ms']} ms`);
+  return r;
+}
 
 async function benchCluster(): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-market-'));
@@ -179,7 +231,12 @@ async function benchCluster(): Promise<Row[]> {
     const load = ingest(leader, loadBodies, SECONDS);
     const reads = await readBooks(leader, READERS, load);
     rows.push(row('ingest binary during book reads', await load));
-    rows.push({ workload: `book depth 10, linearizable, ${READERS} readers, during ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` });
+    rows.push(logged({ workload: `book depth 10, linearizable, ${READERS} readers, during ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` }));
+    const streamed = ingest(leader, makeBodies(PRODUCERS / 2, BATCH, batches, true, 400), SECONDS);
+    const followers = urls.filter((u) => u !== leader);
+    const delivered = await subscribe(followers, STREAMS, streamed);
+    rows.push(row(`ingest binary, ${PRODUCERS / 2} producers, during streams`, await streamed));
+    rows.push(logged({ workload: `${STREAMS} streams (2 instruments each) on followers: events delivered, ingest-to-delivery`, 'ops/s': Math.round(delivered.events / SECONDS), 'p50 ms': percentile(delivered.delaysMs, 50), 'p99 ms': percentile(delivered.delaysMs, 99), rounds: `${delivered.events} events` }));
     return rows;
   } finally {
     await stopAll(procs);

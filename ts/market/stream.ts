@@ -65,14 +65,16 @@ export class MarketStream {
   publish(records: Buffer): void {
     if (records.length === 0) return;
     this.publishedSeq = records.readBigUInt64LE(records.length - RECORD_BYTES + OFFSET.seq);
+    // Each record is turned into JSON once, however many subscribers follow it.
+    const json = new Map<number, string>();
     for (const sub of [...this.subscribers]) {
       if (sub.buffered) sub.buffered.push(records);
-      else if (!this.deliver(sub, records)) this.subscribers.delete(sub);
+      else if (!this.deliver(sub, records, json)) this.subscribers.delete(sub);
     }
   }
 
   /** Sends `sub` the records it follows and has not covered, then its changed books. */
-  deliver(sub: Subscription, records: Buffer): boolean {
+  deliver(sub: Subscription, records: Buffer, json = new Map<number, string>()): boolean {
     const lines: string[] = [];
     const touched = new Set<number>();
     for (let at = 0; at < records.length; at += RECORD_BYTES) {
@@ -82,7 +84,11 @@ export class MarketStream {
       const seq = r.readBigUInt64LE(OFFSET.seq);
       if (seq <= (sub.covered.get(id) ?? -1n)) continue;
       sub.covered.set(id, seq);
-      if (sub.kinds.has(KIND_OF_CODE[r[OFFSET.kind]])) lines.push(this.source.eventJson(r, this.source.symbolOf(id)));
+      if (sub.kinds.has(KIND_OF_CODE[r[OFFSET.kind]])) {
+        let line = json.get(at);
+        if (line === undefined) json.set(at, (line = this.source.eventJson(r, this.source.symbolOf(id))));
+        lines.push(line);
+      }
       if (r[OFFSET.kind] === 1) touched.add(id);
     }
     if (sub.kinds.has('book')) for (const id of touched) lines.push(this.bookLine(id, sub.depth));
