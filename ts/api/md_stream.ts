@@ -12,7 +12,7 @@ import { QuorumError } from '../errors';
 import { OFFSET } from '../market/records';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
-import type { Res, Target } from './http';
+import type { Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
 

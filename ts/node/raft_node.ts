@@ -28,8 +28,6 @@
  * removed member's messages the same way).
  */
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { QuorumError, TimeoutError, UnavailableError } from '../errors';
 import type { Engine, Wal } from '../native';
 import { invariant } from '../raft/assert';
@@ -48,7 +46,7 @@ import { ConfTracker } from './conf_tracker';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
 import type { WalStorage } from './raft_storage';
 import { type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
-import { type SnapshotStore, snapshotIndexOf } from './snapshots';
+import type { SnapshotStore } from './snapshots';
 import { RequestWaiters } from './waiters';
 
 export { BOOTSTRAP_INDEX };
@@ -122,7 +120,7 @@ export class RaftNode {
       applied: RaftNode.resumeIndex(this.applier.applied, storage),
     });
     this.snapshots = new SnapshotLifecycle(this.snapshotHost(snaps), this.cfg);
-    this.transport = this.createTransport(snaps);
+    this.transport = this.createTransport();
   }
 
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
@@ -175,7 +173,7 @@ export class RaftNode {
     };
   }
 
-  private createTransport(snaps: SnapshotStore): PeerTransport {
+  private createTransport(): PeerTransport {
     const self = this.cfg.members.get(this.id)!;
     return new PeerTransport({
       id: this.id,
@@ -186,23 +184,7 @@ export class RaftNode {
         this.raw.reportUnreachable(id);
         this.schedule();
       },
-      snapshots: {
-        snapshotBytesMax: this.cfg.snapshotBytesMax,
-        begin: (msg) => snaps.receiving(msg.snapshot!.metadata.index),
-        commit: (msg, dir) => {
-          const md = msg.snapshot!.metadata;
-          const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { index: number; term: number };
-          if (meta.index !== md.index || meta.term !== md.term || snapshotIndexOf(msg.snapshot!.data) !== md.index) {
-            throw new QuorumError('SNAPSHOT_MISMATCH', `streamed files are snapshot ${meta.index}/${meta.term}, the message says ${md.index}/${md.term}`);
-          }
-          snaps.seal(dir, { index: md.index, term: md.term, confState: md.confState });
-          this.onMessages([msg]);
-        },
-        discard: (dir, reason) => {
-          if (dir) snaps.discard(dir);
-          this.cfg.onSnapshot?.('receive_failed', Number(/recv-(\d+)-/.exec(dir ?? '')?.[1] ?? 0), { error: `${(reason as { code?: string }).code ?? 'error'}: ${reason.message}` });
-        },
-      },
+      snapshots: this.snapshots.receiver(this.cfg.snapshotBytesMax, (msg) => this.onMessages([msg])),
     });
   }
 

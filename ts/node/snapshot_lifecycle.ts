@@ -7,12 +7,14 @@
  * one is installed (`installing`), and an install waits for a creation in progress; a snapshot
  * directory being streamed is never pruned (`streaming` counts the streams per index).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { QuorumError } from '../errors';
 import { invariant } from '../raft/assert';
 import { Engine } from '../native';
 import type { Message, Snapshot } from '../raft/types';
 import type { PeerAddress } from '../transport/peer';
-import { sendSnapshot } from '../transport/snapshot_stream';
+import { sendSnapshot, type SnapshotReceiverHooks } from '../transport/snapshot_stream';
 import type { Applier } from './applier';
 import type { ConfTracker } from './conf_tracker';
 import { initialRecord } from './membership';
@@ -110,6 +112,33 @@ export class SnapshotLifecycle {
     const newest = h.storage.snapshot().metadata.index;
     h.conf.prune(newest);
     for (const index of h.snaps.indexes()) if (index < newest && !this.streaming.has(index)) h.snaps.remove(index);
+  }
+
+  /**
+   * Follower: where snapshot streams from the leader go. A complete stream is checked against its
+   * message, sealed as a snapshot, and its MsgSnap handed to `deliver` (the core installs it
+   * between Readies); a failed one is removed and reported.
+   */
+  receiver(snapshotBytesMax: number, deliver: (msg: Message) => void): SnapshotReceiverHooks {
+    const h = this.host;
+    return {
+      snapshotBytesMax,
+      begin: (msg) => h.snaps.receiving(msg.snapshot!.metadata.index),
+      commit: (msg, dir) => {
+        const md = msg.snapshot!.metadata;
+        const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { index: number; term: number };
+        if (meta.index !== md.index || meta.term !== md.term || snapshotIndexOf(msg.snapshot!.data) !== md.index) {
+          throw new QuorumError('SNAPSHOT_MISMATCH', `streamed files are snapshot ${meta.index}/${meta.term}, the message says ${md.index}/${md.term}`);
+        }
+        h.snaps.seal(dir, { index: md.index, term: md.term, confState: md.confState });
+        deliver(msg);
+      },
+      discard: (dir, reason) => {
+        if (dir) h.snaps.discard(dir);
+        const index = Number(/recv-(\d+)-/.exec(dir ?? '')?.[1] ?? 0);
+        h.onSnapshot?.('receive_failed', index, { error: `${(reason as { code?: string }).code ?? 'error'}: ${reason.message}` });
+      },
+    };
   }
 
   /** Leader: streams the snapshot of a MsgSnap to its follower and reports how it went. */
