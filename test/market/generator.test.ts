@@ -74,3 +74,14 @@ test('quorumkv md ingest pushes a file in batches and reports the counts', async
   t.is(out.code, 0);
   t.like(JSON.parse(out.stdout), { applied: lines.length, duplicates: 0 });
 });
+
+test('the generated books never cross (levels the mid walks through are cancelled first)', async (t) => {
+  const { url } = await singleNode(t);
+  const lines = [...generate({ instruments: 3, minutes: 1, seed: 21, eventsPerSecond: 40 })];
+  for (let i = 0; i < lines.length; i += 1000) {
+    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.slice(i, i + 1000).join('\n') });
+    t.is(res.status, 200);
+    const top = (await (await fetch(url('/v1/md/books/top'), { method: 'POST', body: JSON.stringify({ instruments: ['SYM001', 'SYM002', 'SYM003'] }) })).json()) as { books: { spread: string | null }[] };
+    for (const b of top.books) if (b.spread !== null) t.true(Number(b.spread) > 0, `spread ${b.spread} after ${i + 1000} lines`);
+  }
+});

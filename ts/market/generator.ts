@@ -29,6 +29,9 @@ interface InstrumentState {
   /** Mid price in ticks. */
   mid: number;
   venueSeq: bigint;
+  /** The price levels (in ticks) the generated deltas left in the book, per side. */
+  bids: Set<number>;
+  asks: Set<number>;
 }
 
 /** Exponential inter-arrival time in ns for a Poisson process of `perSecond`. */
@@ -48,7 +51,7 @@ function pickInstrument(random: Random, states: InstrumentState[], totalWeight: 
 /** NDJSON event lines, in venue-time order. */
 export function* generate(opts: GeneratorOptions): Generator<string> {
   const random = mulberry32(opts.seed);
-  const states: InstrumentState[] = Array.from({ length: opts.instruments }, (_, i) => ({ symbol: `SYM${String(i + 1).padStart(3, '0')}`, weight: 1 / (i + 1), mid: 10_000 + random.intn(10_000), venueSeq: 0n }));
+  const states: InstrumentState[] = Array.from({ length: opts.instruments }, (_, i) => ({ symbol: `SYM${String(i + 1).padStart(3, '0')}`, weight: 1 / (i + 1), mid: 10_000 + random.intn(10_000), venueSeq: 0n, bids: new Set<number>(), asks: new Set<number>() }));
   const totalWeight = states.reduce((n, s) => n + s.weight, 0);
   const durationNs = BigInt(opts.minutes * 60) * 1_000_000_000n;
   const crashFrom = (durationNs * 60n) / 100n;
@@ -62,28 +65,50 @@ export function* generate(opts: GeneratorOptions): Generator<string> {
     const rate = baseRate * (crash ? 50 : t < burstUntil ? 10 : 1);
     t += nextGapNs(random, rate);
     const s = pickInstrument(random, states, totalWeight);
-    s.venueSeq += random.next() < (opts.gapRate ?? 0) ? 2n + BigInt(random.intn(3)) : 1n;
-    producerSeq++;
-    const line = JSON.stringify(event(random, s, crash, T0_NS + t, producerSeq, opts.seed));
-    yield line;
-    if (random.next() < (opts.duplicateRate ?? 0)) yield line;
+    for (const e of events(random, s, crash)) {
+      s.venueSeq += random.next() < (opts.gapRate ?? 0) ? 2n + BigInt(random.intn(3)) : 1n;
+      producerSeq++;
+      const line = JSON.stringify({ ...e, instrument: s.symbol, tsEvent: (T0_NS + t).toString(), producerId: `gen-${opts.seed}`, producerSeq: producerSeq.toString(), venueSeq: s.venueSeq.toString(), publisher: 1 });
+      yield line;
+      if (random.next() < (opts.duplicateRate ?? 0)) yield line;
+    }
   }
 }
 
-function event(random: Random, s: InstrumentState, crash: boolean, tsEvent: bigint, producerSeq: bigint, seed: number): Record<string, unknown> {
-  // The mid walks; in the crash it drifts down and the spread widens.
+const price = (ticks: number) => formatPrice(BigInt(ticks) * TICK_UNITS);
+
+/**
+ * The next venue event of `s`: the mid walks (in the crash it drifts down and the spread widens),
+ * levels the new quote would cross are cancelled first — the generated book never crosses —
+ * then one delta, trade or quote.
+ */
+function events(random: Random, s: InstrumentState, crash: boolean): Record<string, unknown>[] {
   s.mid = Math.max(100, s.mid + (random.next() < (crash ? 0.7 : 0.5) ? -1 : 1) * (random.next() < 0.1 ? 1 : 0));
   const halfSpread = (crash ? 5 : 1) * (1 + random.intn(2));
-  const common = { instrument: s.symbol, tsEvent: tsEvent.toString(), producerId: `gen-${seed}`, producerSeq: producerSeq.toString(), venueSeq: s.venueSeq.toString(), publisher: 1 };
-  const price = (ticks: number) => formatPrice(BigInt(ticks) * TICK_UNITS);
+  const out: Record<string, unknown>[] = [];
+  for (const level of [...s.bids]) if (level >= s.mid) out.push(cancel(s.bids, 'bid', level));
+  for (const level of [...s.asks]) if (level <= s.mid) out.push(cancel(s.asks, 'ask', level));
   const r = random.next();
   if (r < 0.7) {
     const side = random.next() < 0.5 ? 'bid' : 'ask';
+    const levels = side === 'bid' ? s.bids : s.asks;
     const distance = halfSpread + random.intn(10);
     const level = side === 'bid' ? s.mid - distance : s.mid + distance;
-    const action = random.next() < 0.75 ? 'add' : 'cancel';
-    return { kind: 'delta', ...common, action, side, price: price(level), size: action === 'cancel' ? 0 : 1 + random.intn(1000), orders: 1 + random.intn(10) };
+    if (levels.has(level) && random.next() < 0.25) {
+      out.push(cancel(levels, side, level));
+    } else {
+      levels.add(level);
+      out.push({ kind: 'delta', action: 'add', side, price: price(level), size: 1 + random.intn(1000), orders: 1 + random.intn(10) });
+    }
+  } else if (r < 0.9) {
+    out.push({ kind: 'trade', side: random.next() < 0.5 ? 'buy' : 'sell', price: price(s.mid), size: 1 + random.intn(300) });
+  } else {
+    out.push({ kind: 'quote', bidPrice: price(s.mid - halfSpread), bidSize: 1 + random.intn(500), askPrice: price(s.mid + halfSpread), askSize: 1 + random.intn(500) });
   }
-  if (r < 0.9) return { kind: 'trade', ...common, side: random.next() < 0.5 ? 'buy' : 'sell', price: price(s.mid), size: 1 + random.intn(300) };
-  return { kind: 'quote', ...common, bidPrice: price(s.mid - halfSpread), bidSize: 1 + random.intn(500), askPrice: price(s.mid + halfSpread), askSize: 1 + random.intn(500) };
+  return out;
+}
+
+function cancel(levels: Set<number>, side: 'bid' | 'ask', level: number): Record<string, unknown> {
+  levels.delete(level);
+  return { kind: 'delta', action: 'cancel', side, price: price(level), size: 0 };
 }
