@@ -7,12 +7,15 @@
  *    binary) from `PRODUCERS` concurrent producers to the leader, each acknowledged after
  *    majority fsync and apply, for `SECONDS`; events/s and per-batch ack latency. Then one
  *    event per request. Bodies are made before the clock starts.
- * 3. During a second ingest run: linearizable depth-10 book reads from `READERS` readers, p50/p99.
+ * 3. During a second ingest run: linearizable depth-10 book reads from `READERS` readers in a
+ *    process of their own (measured from the load generator's process, its busy event loop
+ *    added tens of milliseconds to every read), p50/p99.
  * 4. During a third: `STREAMS` market streams on the followers (2 instruments each): events
  *    delivered per second and the delay from the node receiving an event to its delivery.
  *
  * JSON to bench/results/market.json, and a printed table.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +95,7 @@ interface IngestRun {
   events: number;
   latenciesMs: number[];
   seconds: number;
-  /** Requests answered 503/504 (not acknowledged; the producer moves on). */
+  /** Requests answered 503/504 or whose connection failed (not acknowledged; the producer moves on). */
   failed: number;
 }
 
@@ -128,8 +131,15 @@ async function ingest(url: string, bodies: Body[][], seconds: number): Promise<I
       for (const body of list) {
         if (performance.now() >= deadline) return;
         const sent = performance.now();
-        const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': body.type }, body: body.data });
-        const answer = (await res.json()) as { applied?: number };
+        const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': body.type }, body: body.data }).catch((err: Error) => {
+          console.error(`  a request failed: ${err.message} (${String((err.cause as Error | undefined)?.message)})`);
+          return undefined;
+        });
+        if (!res) {
+          failed++;
+          continue;
+        }
+        const answer = (await res.json().catch(() => ({}))) as { applied?: number };
         if (res.status === 503 || res.status === 504) {
           failed++;
           continue;
@@ -143,22 +153,15 @@ async function ingest(url: string, bodies: Body[][], seconds: number): Promise<I
   return { events, latenciesMs, seconds: (performance.now() - started) / 1000, failed };
 }
 
-/** Linearizable depth-10 book reads until `until` resolves. */
-async function readBooks(url: string, readers: number, until: Promise<unknown>): Promise<number[]> {
-  let done = false;
-  void until.then(() => (done = true));
-  const latenciesMs: number[] = [];
-  await Promise.all(
-    Array.from({ length: readers }, async (_, r) => {
-      for (let i = 0; !done; i++) {
-        const started = performance.now();
-        const res = await fetch(`${url}/v1/md/books/S${1 + ((i + r) % INSTRUMENTS)}?depth=10`);
-        await res.arrayBuffer();
-        if (res.status === 200) latenciesMs.push(performance.now() - started);
-      }
-    }),
-  );
-  return latenciesMs;
+/** Linearizable depth-10 book reads for `seconds`, from a process of their own. */
+function readBooks(url: string, readers: number, seconds: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'book_readers.ts'), url, String(seconds * 1000), String(readers), String(INSTRUMENTS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve((JSON.parse(out) as { latenciesMs: number[] }).latenciesMs) : reject(new Error(`book readers exited ${code}`))));
+  });
 }
 
 /**
@@ -172,6 +175,7 @@ async function subscribe(urls: string[], count: number, until: Promise<unknown>)
   const streams = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const res = await fetch(`${urls[i % urls.length]}/v1/md/stream?instruments=S${1 + (i % 5)},S${6 + (i % 5)}&kinds=delta`);
+      if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${await res.text()}`);
       const reader = res.body!.getReader();
       let tail = '';
       void (async () => {
@@ -202,7 +206,7 @@ const row = (workload: string, run: IngestRun): Row => logged({
   'ops/s': Math.round(run.events / run.seconds),
   'p50 ms': percentile(run.latenciesMs, 50),
   'p99 ms': percentile(run.latenciesMs, 99),
-  rounds: `${run.latenciesMs.length} requests${run.failed ? `, ${run.failed} answered 503/504` : ''}`,
+  rounds: `${run.latenciesMs.length} requests${run.failed ? `, ${run.failed} failed (503/504 or connection)` : ''}`,
 });
 
 /** Prints a row as soon as it is measured (a later failure keeps what was measured). */
@@ -216,7 +220,10 @@ async function benchCluster(): Promise<Row[]> {
   const ports = await freePorts(6);
   const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   const procs = await Promise.all(
-    [1, 2, 3].map((id) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--snapshot-entries', '100000'], /"event":"ready"/)),
+    [1, 2, 3].map((id) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--snapshot-entries', '100000'], /"event":"ready"/, (line) => {
+      // A node that stops during a benchmark is a finding, not noise: show why.
+      if (/"event":"(fatal|stopping|removed)"|Error/.test(line)) console.error(`  n${id}: ${line}`);
+    })),
   );
   try {
     const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
@@ -229,7 +236,7 @@ async function benchCluster(): Promise<Row[]> {
     rows.push(row('ingest NDJSON, 1 event per request, 16 producers', await ingest(leader, makeBodies(16, 1, 2000, false, 200), Math.min(SECONDS, 5))));
     const loadBodies = makeBodies(PRODUCERS, BATCH, batches, true, 300);
     const load = ingest(leader, loadBodies, SECONDS);
-    const reads = await readBooks(leader, READERS, load);
+    const reads = await readBooks(leader, READERS, SECONDS);
     rows.push(row('ingest binary during book reads', await load));
     rows.push(logged({ workload: `book depth 10, linearizable, ${READERS} readers, during ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` }));
     const streamed = ingest(leader, makeBodies(PRODUCERS / 2, BATCH, batches, true, 400), SECONDS);

@@ -57,3 +57,15 @@ test('a stream resumed from a seq replays stored events, then live ones, each on
   t.deepEqual(got.slice(20).map((e) => e.price), ['9', '12']);
   t.true(got.every((e, i) => i === 0 || BigInt(e.seq) > BigInt(got[i - 1].seq)));
 });
+
+test('a stream of an instrument that has a name but no book yet starts empty and goes live', async (t) => {
+  const { url } = await singleNode(t);
+  await post(url('/v1/md/events'), [{ kind: 'trade', instrument: 'A', price: '1', size: 1, tsEvent: 1, producerId: 'z', producerSeq: 1 }]);
+  // The same producerSeq for a new instrument: a duplicate, so B gets an id but no book.
+  await post(url('/v1/md/events'), [{ kind: 'trade', instrument: 'B', price: '1', size: 1, tsEvent: 2, producerId: 'z', producerSeq: 1 }]);
+  const s = await openStream(url('/v1/md/stream?instruments=B&kinds=trade,book'));
+  t.teardown(s.close);
+  t.is(s.res.statusCode, 200);
+  await post(url('/v1/md/events'), [{ kind: 'trade', instrument: 'B', price: '2.5', size: 3, tsEvent: 3, producerId: 'z', producerSeq: 2 }]);
+  t.like(await s.next(), { kind: 'trade', instrument: 'B', price: '2.5', size: 3 });
+});

@@ -60,6 +60,7 @@ class IngestStream {
 
   start(): void {
     this.res.writeHead(200, ['content-type', 'application/x-ndjson', 'cache-control', 'no-cache']);
+    this.res.flushHeaders?.();
     this.req.on('data', (chunk: Buffer) => this.onData(chunk));
     this.req.on('end', () => this.onEnd());
     this.req.on('error', () => this.fail(new QuorumError('invalid_request', 'the request stream failed')));

@@ -46,7 +46,14 @@ function parseRequest(node: RaftNode, target: Target): StreamRequest {
 
 export function mdStream(node: RaftNode, target: Target, bufferBytesMax = STREAM_BUFFER_BYTES_MAX): Reply {
   const req = parseRequest(node, target);
-  return { stream: (res) => void serve(node, res as ServerResponse, req, bufferBytesMax) };
+  return {
+    stream: (res) => {
+      serve(node, res as ServerResponse, req, bufferBytesMax).catch((err: Error) => {
+        // A failure after the headers went out (e.g. reading stored events): end with its line.
+        if (!res.writableEnded) res.end(`${JSON.stringify({ kind: 'end', reason: (err as { code?: string }).code ?? 'internal' })}\n`);
+      });
+    },
+  };
 }
 
 async function serve(node: RaftNode, res: ServerResponse, req: StreamRequest, bufferBytesMax: number): Promise<void> {
@@ -84,6 +91,8 @@ async function serve(node: RaftNode, res: ServerResponse, req: StreamRequest, bu
     stream.remove(sub);
   });
   res.writeHead(200, ['content-type', 'application/x-ndjson', 'cache-control', 'no-cache']);
+  // Send the headers now: the first line may be a while coming, and the client waits for them.
+  res.flushHeaders?.();
   if (req.fromSeq === undefined) return startLive(node, sub);
   await replay(node, sub, req.fromSeq);
 }
@@ -93,10 +102,11 @@ function startLive(node: RaftNode, sub: Subscription): void {
   const lines: string[] = [];
   for (const id of sub.instruments) {
     const line = node.market.stream.bookLine(id, sub.depth);
+    if (line === undefined) continue; // no book yet: every event of it is live
     sub.covered.set(id, BigInt(/"seq":"(\d+)"/.exec(line)![1]));
     lines.push(line);
   }
-  if (sub.sink.send(lines)) node.market.stream.add(sub);
+  if (lines.length === 0 || sub.sink.send(lines)) node.market.stream.add(sub);
 }
 
 /** Stored events after `fromSeq` (up to the last published seq), then live ones. */

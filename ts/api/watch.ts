@@ -66,6 +66,8 @@ function stream(node: RaftNode, anyRes: Res, opts: StreamOptions): void {
   };
   res.on('close', stop);
   res.writeHead(200, ['content-type', opts.sse ? 'text/event-stream' : 'application/x-ndjson', 'cache-control', 'no-cache']);
+  // Send the headers now: the first line may be a while coming, and the client waits for them.
+  res.flushHeaders?.();
   const watching = node.feed.watch(opts.prefix, opts.fromRevision, {
     send: (changes) => {
       if (ended) return false;

@@ -91,13 +91,19 @@ export class MarketStream {
       }
       if (r[OFFSET.kind] === 1) touched.add(id);
     }
-    if (sub.kinds.has('book')) for (const id of touched) lines.push(this.bookLine(id, sub.depth));
+    if (sub.kinds.has('book')) {
+      for (const id of touched) {
+        const line = this.bookLine(id, sub.depth);
+        if (line) lines.push(line);
+      }
+    }
     return lines.length === 0 || sub.sink.send(lines);
   }
 
-  bookLine(id: number, depth: number): string {
-    const view = this.source.bookJson(id, depth)!;
-    return `{"kind":"book",${view.slice(1)}`;
+  /** The book of `id` as a stream line (undefined: the instrument has no book yet). */
+  bookLine(id: number, depth: number): string | undefined {
+    const view = this.source.bookJson(id, depth);
+    return view === undefined ? undefined : `{"kind":"book",${view.slice(1)}`;
   }
 
   /** Ends every stream (the node is stopping). */
