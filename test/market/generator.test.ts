@@ -60,19 +60,37 @@ test('the store reports exactly the gaps and duplicates the generator injected',
   t.is(gaps, expectedGaps);
 });
 
+function cli(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, '..', '..', 'ts', 'cli', 'main.ts'), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('exit', (code) => resolve({ code, stdout }));
+  });
+}
+
 test('quorumkv md ingest pushes a file in batches and reports the counts', async (t) => {
   const { url } = await singleNode(t);
   const file = join(tempDir(t), 'day.ndjson');
   const lines = [...generate({ instruments: 3, minutes: 1, seed: 5, eventsPerSecond: 20 })];
   writeFileSync(file, `${lines.join('\n')}\n`);
-  const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, '..', '..', 'ts', 'cli', 'main.ts'), 'md', 'ingest', file, '--batch', '700', '--endpoint', url('')], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
+  const out = await cli(['md', 'ingest', file, '--batch', '700', '--endpoint', url('')]);
   t.is(out.code, 0);
   t.like(JSON.parse(out.stdout), { applied: lines.length, duplicates: 0 });
+});
+
+test('md generate --format binary writes frames that md ingest --format binary stores as the NDJSON would be', async (t) => {
+  const { url } = await singleNode(t);
+  const dir = tempDir(t);
+  const args = ['--instruments', '3', '--minutes', '1', '--seed', '6', '--rate', '20'];
+  t.is((await cli(['md', 'generate', ...args, '--format', 'binary', '--batch', '500', '--out', join(dir, 'day.bin')])).code, 0);
+  const lines = [...generate({ instruments: 3, minutes: 1, seed: 6, eventsPerSecond: 20 })];
+  const out = await cli(['md', 'ingest', join(dir, 'day.bin'), '--format', 'binary', '--endpoint', url('')]);
+  t.is(out.code, 0);
+  t.like(JSON.parse(out.stdout), { applied: lines.length, duplicates: 0 });
+  const last = JSON.parse(lines[lines.length - 1]) as { producerSeq: string };
+  const feeds = (await (await fetch(url('/v1/md/feeds'))).json()) as { producers: { producerSeq: string }[] };
+  t.is(feeds.producers[0].producerSeq, last.producerSeq);
 });
 
 test('the generated books never cross (levels the mid walks through are cancelled first)', async (t) => {

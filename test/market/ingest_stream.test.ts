@@ -5,16 +5,17 @@
  */
 import { connect } from 'node:http2';
 import test from 'ava';
+import { parseNdjson, toFrame } from '../../ts/market/batch';
 import { singleNode } from '../helpers/single_node';
 
 const line = (i: number, extra: object = {}) => JSON.stringify({ kind: 'trade', instrument: i % 2 ? 'X' : 'Y', price: '1.5', size: 1 + i, side: 'buy', tsEvent: i, producerId: 's', producerSeq: i + 1, ...extra });
 
 /** Streams `body` in uneven chunks over one HTTP/2 request; resolves with the answer's lines. */
-function streamIngest(port: number, body: string): Promise<any[]> {
+function streamIngest(port: number, body: string | Buffer, type = 'application/x-ndjson'): Promise<any[]> {
   return new Promise((resolve, reject) => {
     const session = connect(`http://127.0.0.1:${port}`);
     session.on('error', reject);
-    const req = session.request({ ':method': 'POST', ':path': '/v1/md/ingest', 'content-type': 'application/x-ndjson' });
+    const req = session.request({ ':method': 'POST', ':path': '/v1/md/ingest', 'content-type': type });
     let text = '';
     req.on('data', (d) => (text += d));
     req.on('end', () => {
@@ -67,4 +68,18 @@ test('lines arriving after a refused batch are dropped, not proposed (and do not
   const answers = await streamIngest(port, lines.join('\n'));
   t.deepEqual(answers.map((a) => a.error?.line), [5]);
   t.deepEqual(((await (await fetch(url('/v1/md/feeds'))).json()) as { producers: unknown[] }).producers, []);
+});
+
+test('a binary stream: each frame is a batch, acknowledged in order; a bad frame is named', async (t) => {
+  const { port, url } = await singleNode(t);
+  const frames = [0, 1, 2].map((f) => toFrame(parseNdjson(Buffer.from(Array.from({ length: 700 }, (_, i) => line(f * 700 + i)).join('\n')), 0n)));
+  const answers = await streamIngest(port, Buffer.concat(frames), 'application/octet-stream');
+  t.deepEqual(answers.pop(), { done: true, events: 2100 });
+  t.deepEqual(answers.map((a) => a.applied), [700, 700, 700]);
+  const bad = Buffer.from(frames[1]);
+  bad[bad.length - 96] = 9; // the last record's kind
+  const refused = await streamIngest(port, Buffer.concat([frames[0], bad]), 'application/octet-stream');
+  t.like(refused.pop().error, { code: 'invalid_event', frame: 2, line: 700 });
+  const feeds = (await (await fetch(url('/v1/md/feeds'))).json()) as { producers: { producerSeq: string }[] };
+  t.is(feeds.producers[0].producerSeq, '2100');
 });

@@ -9,6 +9,10 @@
  *   {"done":true,"events":n}                                         after the request ends
  *   {"error":{"code","message","line"?}}                             last line on a failure
  *
+ * With `content-type: application/octet-stream` the body is binary instead: frames of
+ * `len u32 | a binary batch` (the body of the fast path of POST /v1/md/events), each one batch;
+ * an error then names the frame (`"frame"`, from 1) and the event in it (`"line"`).
+ *
  * Batches acknowledged before an error are applied, and none after a malformed line is proposed.
  * After an error the producer resumes by resending from the producerSeq after the last
  * acknowledged one (whatever was applied meanwhile is skipped as a duplicate: exactly-once).
@@ -17,7 +21,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { QuorumError } from '../errors';
-import { parseNdjson } from '../market/batch';
+import { type IngestBatch, parseBinary, parseNdjson } from '../market/batch';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import { errorAnswer } from './errors';
@@ -28,6 +32,8 @@ export const BATCH_EVENTS_MAX = 1000;
 export const BATCH_WAIT_MS = 5;
 export const INFLIGHT_BATCHES_MAX = 8;
 export const LINE_BYTES_MAX = 64 << 10;
+/** Largest binary frame (one batch) on a binary stream. */
+export const FRAME_BYTES_MAX = 4 << 20;
 
 export function ingestStream(node: RaftNode, req: Req): Reply {
   return { stream: (res) => new IngestStream(node, req, res).start() };
@@ -46,6 +52,9 @@ class IngestStream {
   private acks: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private failed = false;
+  /** Binary mode: bytes of frames not complete yet, and frames seen so far. */
+  private binary: Buffer | undefined;
+  private frames = 0;
   /** A line was malformed: nothing more is proposed (its error is written in turn). */
   private refused = false;
   private events = 0;
@@ -61,7 +70,9 @@ class IngestStream {
   start(): void {
     this.res.writeHead(200, ['content-type', 'application/x-ndjson', 'cache-control', 'no-cache']);
     this.res.flushHeaders?.();
-    this.req.on('data', (chunk: Buffer) => this.onData(chunk));
+    const type = (this.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type === 'application/octet-stream') this.binary = Buffer.alloc(0);
+    this.req.on('data', (chunk: Buffer) => (this.binary ? this.onFrames(chunk) : this.onData(chunk)));
     this.req.on('end', () => this.onEnd());
     this.req.on('error', () => this.fail(new QuorumError('invalid_request', 'the request stream failed')));
   }
@@ -76,7 +87,35 @@ class IngestStream {
     if (this.lines.length > 0 && !this.timer) this.timer = setTimeout(() => this.cut(this.lines.length), BATCH_WAIT_MS);
   }
 
+  /** Binary mode: every complete frame is one batch. */
+  private onFrames(chunk: Buffer): void {
+    if (this.failed || this.refused) return;
+    let buf = Buffer.concat([this.binary!, chunk]);
+    while (buf.length >= 4) {
+      const len = buf.readUInt32LE(0);
+      if (len > FRAME_BYTES_MAX) return this.fail(new QuorumError('too_many_events', `a frame of ${len} bytes is larger than ${FRAME_BYTES_MAX}`));
+      if (buf.length < 4 + len) break;
+      const frame = Buffer.from(buf.subarray(4, 4 + len));
+      buf = buf.subarray(4 + len);
+      const number = ++this.frames;
+      this.submit(() => {
+        try {
+          return parseBinary(frame, BigInt(Date.now()) * 1_000_000n);
+        } catch (err) {
+          const e = err as QuorumError;
+          throw new QuorumError(e.code, `frame ${number}: ${e.message}`, { details: { ...e.details, frame: number } });
+        }
+      });
+    }
+    this.binary = buf;
+  }
+
   private onEnd(): void {
+    if (this.binary && this.binary.length > 0 && !this.failed && !this.refused) {
+      this.submit(() => {
+        throw new QuorumError('invalid_event', `the stream ended inside frame ${this.frames + 1}`);
+      });
+    }
     if (this.partial.trim().length > 0) this.lines.push(this.partial);
     this.partial = '';
     while (this.lines.length > 0) this.cut(Math.min(BATCH_EVENTS_MAX, this.lines.length));
@@ -92,25 +131,44 @@ class IngestStream {
     // Always takes the lines (the callers loop until fewer are left), proposing them only while
     // nothing has failed.
     const lines = this.lines.splice(0, n);
-    if (this.failed || this.refused || lines.length === 0) return;
     const before = this.linesBefore;
-    this.linesBefore += n;
+    this.linesBefore += lines.length;
+    if (lines.length === 0) return;
+    this.submit(() => {
+      try {
+        return parseNdjson(Buffer.from(lines.join('\n')), BigInt(Date.now()) * 1_000_000n);
+      } catch (err) {
+        const e = err as QuorumError;
+        if (typeof e.details?.line !== 'number') throw err;
+        const line = before + e.details.line;
+        throw new QuorumError(e.code, e.message.replace(/^event \d+/, `event ${line}`), { details: { line } });
+      }
+    });
+  }
+
+  /**
+   * Proposes the batch `make` builds; its acknowledgement is written after the earlier ones'.
+   * If it cannot be built (malformed), nothing more is proposed and the error ends the stream
+   * in turn.
+   */
+  private submit(make: () => IngestBatch): void {
+    if (this.failed || this.refused) return;
     let answer: Promise<unknown>;
+    let count = 0;
     try {
-      const batch = parseNdjson(Buffer.from(lines.join('\n')), BigInt(Date.now()) * 1_000_000n);
+      const batch = make();
+      count = batch.count;
       answer = this.node.propose({ op: Op.MdIngest, key: '', md: batch });
     } catch (err) {
       this.refused = true;
-      const e = err as QuorumError;
-      const line = typeof e.details?.line === 'number' ? before + e.details.line : undefined;
-      answer = Promise.reject(line === undefined ? err : new QuorumError(e.code, e.message.replace(/^event \d+/, `event ${line}`), { details: { line } }));
+      answer = Promise.reject(err);
     }
     // Handled in turn by the acks chain; until then a rejection must not count as unhandled.
     answer.catch(() => undefined);
     this.inflight++;
     if (this.inflight >= INFLIGHT_BATCHES_MAX) this.req.pause();
     this.acks = this.acks.then(() => answer).then(
-      (result) => this.ack(result as { kind: string; [k: string]: unknown }, lines.length),
+      (result) => this.ack(result as { kind: string; [k: string]: unknown }, count),
       (err: Error) => this.fail(err),
     );
   }

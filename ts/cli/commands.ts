@@ -76,15 +76,18 @@ function mdCommands(program: Command): void {
     .option('--gaps <p>', 'probability of a venueSeq gap per event', flags.probability, 0)
     .option('--duplicates <p>', 'probability of a duplicated line per event', flags.probability, 0)
     .option('--out <file>', 'write to a file instead of stdout')
-    .action((o: { instruments: number; minutes: number; seed: number; rate: number; gaps: number; duplicates: number; out?: string }) =>
-      generateCommand({ instruments: o.instruments, minutes: o.minutes, seed: o.seed, eventsPerSecond: o.rate, gapRate: o.gaps, duplicateRate: o.duplicates, out: o.out }),
+    .addOption(new Option('--format <format>', 'ndjson lines, or binary frames (len u32 + a binary batch)').choices(['ndjson', 'binary']).default('ndjson'))
+    .option('--batch <n>', 'events per binary frame', flags.integer(1, 65_535), 1000)
+    .action((o: { instruments: number; minutes: number; seed: number; rate: number; gaps: number; duplicates: number; out?: string; format: 'ndjson' | 'binary'; batch: number }) =>
+      generateCommand({ instruments: o.instruments, minutes: o.minutes, seed: o.seed, eventsPerSecond: o.rate, gapRate: o.gaps, duplicateRate: o.duplicates, out: o.out, format: o.format, batch: o.batch }),
     );
   md.command('ingest <file>')
     .description('push an NDJSON file in batches (retried until acknowledged: exactly-once per producer)')
     .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
-    .option('--batch <n>', 'events per request', flags.integer(1, 65_535), 1000)
+    .addOption(new Option('--format <format>', 'the file holds ndjson lines, or binary frames (from md generate --format binary)').choices(['ndjson', 'binary']).default('ndjson'))
+    .option('--batch <n>', 'events per request (ndjson; a binary frame is one request)', flags.integer(1, 65_535), 1000)
     .option('--retry-ms <n>', 'give up on a batch after this long', flags.integer(1), 60_000)
-    .action((file: string, o: { endpoint: string; batch: number; retryMs: number }) => ingestCommand({ file, endpoint: o.endpoint, batch: o.batch, retryMs: o.retryMs }));
+    .action((file: string, o: { endpoint: string; format: 'ndjson' | 'binary'; batch: number; retryMs: number }) => ingestCommand({ file, format: o.format, endpoint: o.endpoint, batch: o.batch, retryMs: o.retryMs }));
 }
 
 function nodeCommands(program: Command): void {

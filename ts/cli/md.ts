@@ -5,9 +5,26 @@
  */
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { parseNdjson, toFrame } from '../market/batch';
 import { generate, type GeneratorOptions } from '../market/generator';
 
-export async function generateCommand(opts: GeneratorOptions & { out?: string }): Promise<void> {
+/** NDJSON lines, or (binary) frames of `batch` events each: `len u32 | binary batch`. */
+function* output(opts: GeneratorOptions & { format: 'ndjson' | 'binary'; batch: number }): Generator<string | Buffer> {
+  if (opts.format === 'ndjson') {
+    for (const line of generate(opts)) yield `${line}\n`;
+    return;
+  }
+  let lines: string[] = [];
+  for (const line of generate(opts)) {
+    lines.push(line);
+    if (lines.length < opts.batch) continue;
+    yield toFrame(parseNdjson(Buffer.from(lines.join('\n')), 0n));
+    lines = [];
+  }
+  if (lines.length > 0) yield toFrame(parseNdjson(Buffer.from(lines.join('\n')), 0n));
+}
+
+export async function generateCommand(opts: GeneratorOptions & { out?: string; format: 'ndjson' | 'binary'; batch: number }): Promise<void> {
   const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
   let closed = false;
   // A reader that stops early (e.g. `| head`) closes the pipe: stop generating, quietly.
@@ -15,15 +32,16 @@ export async function generateCommand(opts: GeneratorOptions & { out?: string })
     if (err.code !== 'EPIPE') throw err;
     closed = true;
   });
-  for (const line of generate(opts)) {
+  for (const chunk of output(opts)) {
     if (closed) return;
-    if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
 }
 
 export interface IngestOptions {
   file: string;
+  format: 'ndjson' | 'binary';
   endpoint: string;
   batch: number;
   /** Give up on a batch after this long without an acknowledgement. */
@@ -31,11 +49,12 @@ export interface IngestOptions {
 }
 
 /** Sends one batch until a node acknowledges it; the answer's counts. */
-async function sendBatch(opts: IngestOptions, lines: string[]): Promise<{ applied: number; duplicates: number }> {
+async function sendBatch(opts: IngestOptions, body: string | Buffer): Promise<{ applied: number; duplicates: number }> {
   const deadline = Date.now() + opts.retryMs;
+  const type = typeof body === 'string' ? 'application/x-ndjson' : 'application/octet-stream';
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await fetch(`${opts.endpoint}/v1/md/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.join('\n') });
+      const res = await fetch(`${opts.endpoint}/v1/md/events`, { method: 'POST', headers: { 'content-type': type }, body });
       const answer = (await res.json()) as { applied: number; duplicates: number; error?: { code: string; message: string } };
       if (res.ok) return answer;
       if (res.status !== 503 && res.status !== 504) throw new Error(`the batch was refused: ${res.status} ${answer.error?.code}: ${answer.error?.message}`);
@@ -62,21 +81,42 @@ export async function ingestCommand(opts: IngestOptions): Promise<void> {
   };
   const timer = setInterval(progress, 500);
   try {
-    for await (const line of createInterface({ input: createReadStream(opts.file) })) {
-      bytes += Buffer.byteLength(line) + 1;
-      if (line.trim().length === 0) continue;
-      lines.push(line);
-      if (lines.length < opts.batch) continue;
-      ({ applied, duplicates } = add(await sendBatch(opts, lines), applied, duplicates));
-      lines = [];
+    if (opts.format === 'binary') {
+      for await (const frame of readFrames(opts.file)) {
+        bytes += 4 + frame.length;
+        ({ applied, duplicates } = add(await sendBatch(opts, frame), applied, duplicates));
+      }
+    } else {
+      for await (const line of createInterface({ input: createReadStream(opts.file) })) {
+        bytes += Buffer.byteLength(line) + 1;
+        if (line.trim().length === 0) continue;
+        lines.push(line);
+        if (lines.length < opts.batch) continue;
+        ({ applied, duplicates } = add(await sendBatch(opts, lines.join('\n')), applied, duplicates));
+        lines = [];
+      }
+      if (lines.length > 0) ({ applied, duplicates } = add(await sendBatch(opts, lines.join('\n')), applied, duplicates));
     }
-    if (lines.length > 0) ({ applied, duplicates } = add(await sendBatch(opts, lines), applied, duplicates));
   } finally {
     clearInterval(timer);
   }
   progress();
   process.stderr.write('\n');
   console.log(JSON.stringify({ applied, duplicates, seconds: (Date.now() - started) / 1000 }));
+}
+
+/** The frames of a binary file (`len u32 | batch`), each sent as one request as it is. */
+async function* readFrames(file: string): AsyncGenerator<Buffer> {
+  let buf = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file)) {
+    buf = Buffer.concat([buf, chunk as Buffer]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32LE(0)) {
+      const len = buf.readUInt32LE(0);
+      yield buf.subarray(4, 4 + len);
+      buf = buf.subarray(4 + len);
+    }
+  }
+  if (buf.length > 0) throw new Error(`${file} ends inside a frame (${buf.length} bytes left)`);
 }
 
 function add(r: { applied: number; duplicates: number }, applied: number, duplicates: number): { applied: number; duplicates: number } {

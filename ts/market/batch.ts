@@ -178,6 +178,14 @@ export function decodeBatch(r: BinaryReader, fail: (what: string) => Error): Ing
   return { symbols: tables[0], producers: tables[1], records, count: records.length / RECORD_BYTES };
 }
 
+/** A batch as one frame of a binary stream or file: `len u32 | toBinary(batch)`. */
+export function toFrame(batch: IngestBatch): Buffer {
+  const body = toBinary(batch);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(body.length, 0);
+  return Buffer.concat([len, body]);
+}
+
 /** A batch as the fast path's request body. */
 export function toBinary(batch: IngestBatch): Buffer {
   const w = new BinaryWriter(batch.records.length + 64 * (batch.symbols.length + batch.producers.length) + 16);
