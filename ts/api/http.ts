@@ -106,3 +106,19 @@ export function sendError(res: Res, err: unknown): void {
   }
   sendJson(res, answer.status, answer.body, answer.headers);
 }
+
+/**
+ * Starts a streaming answer: status 200 and its headers, sent at once — the first line may be a
+ * while coming, and the client waits for the headers.
+ */
+export function beginStream(res: Res, contentType: string): ServerResponse {
+  const out = res as ServerResponse;
+  out.writeHead(200, ['content-type', contentType, 'cache-control', 'no-cache']);
+  out.flushHeaders?.();
+  return out;
+}
+
+/** The media type of a content-type header, lower-cased and without parameters. */
+export function mediaType(header: string | undefined): string | undefined {
+  return header?.split(';')[0].trim().toLowerCase();
+}

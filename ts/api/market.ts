@@ -21,7 +21,7 @@ import { type BookTarget, bookAt } from '../market/history';
 import { LEVELS_PER_SIDE_MAX } from '../market/state';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
-import type { Target } from './http';
+import { mediaType, type Target } from './http';
 import { parseObject } from './args';
 import { barrier, unexpected } from './kv';
 import type { Reply } from './reply';
@@ -31,7 +31,7 @@ export const TICKS_LIMIT_MAX = 10_000;
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/jsonl', 'application/json-seq']);
 
 export async function ingest(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
-  const type = (target.contentType ?? 'application/x-ndjson').split(';')[0].trim().toLowerCase();
+  const type = mediaType(target.contentType) ?? 'application/x-ndjson';
   const tsRecv = BigInt(Date.now()) * 1_000_000n;
   let batch: IngestBatch;
   if (type === 'application/octet-stream') batch = parseBinary(body, tsRecv);

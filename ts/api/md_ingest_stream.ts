@@ -25,7 +25,7 @@ import { type IngestBatch, parseBinary, parseNdjson } from '../market/batch';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import { errorAnswer } from './errors';
-import type { Req, Res } from './http';
+import { beginStream, mediaType, type Req, type Res } from './http';
 import type { Reply } from './reply';
 
 export const BATCH_EVENTS_MAX = 1000;
@@ -68,10 +68,8 @@ class IngestStream {
   }
 
   start(): void {
-    this.res.writeHead(200, ['content-type', 'application/x-ndjson', 'cache-control', 'no-cache']);
-    this.res.flushHeaders?.();
-    const type = (this.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type === 'application/octet-stream') this.binary = Buffer.alloc(0);
+    beginStream(this.res, 'application/x-ndjson');
+    if (mediaType(this.req.headers['content-type']) === 'application/octet-stream') this.binary = Buffer.alloc(0);
     this.req.on('data', (chunk: Buffer) => (this.binary ? this.onFrames(chunk) : this.onData(chunk)));
     this.req.on('end', () => this.onEnd());
     this.req.on('error', () => this.fail(new QuorumError('invalid_request', 'the request stream failed')));

@@ -12,7 +12,7 @@ import { QuorumError } from '../errors';
 import { OFFSET } from '../market/records';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
-import type { Target } from './http';
+import { beginStream, type Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
 
@@ -90,9 +90,7 @@ async function serve(node: RaftNode, res: ServerResponse, req: StreamRequest, bu
     ended = true;
     stream.remove(sub);
   });
-  res.writeHead(200, ['content-type', 'application/x-ndjson', 'cache-control', 'no-cache']);
-  // Send the headers now: the first line may be a while coming, and the client waits for them.
-  res.flushHeaders?.();
+  beginStream(res, 'application/x-ndjson');
   if (req.fromSeq === undefined) return startLive(node, sub);
   await replay(node, sub, req.fromSeq);
 }

@@ -17,7 +17,7 @@ import type { KvChange } from '../node/change_feed';
 import type { RaftNode } from '../node/raft_node';
 import { refuseReserved, revisionArg } from './args';
 import type { ServerResponse } from 'node:http';
-import type { Res, Target } from './http';
+import { beginStream, type Res, type Target } from './http';
 import type { Reply } from './reply';
 
 export const WATCH_BUFFER_BYTES_MAX = 4 << 20;
@@ -65,9 +65,7 @@ function stream(node: RaftNode, anyRes: Res, opts: StreamOptions): void {
     res.end(frame(last));
   };
   res.on('close', stop);
-  res.writeHead(200, ['content-type', opts.sse ? 'text/event-stream' : 'application/x-ndjson', 'cache-control', 'no-cache']);
-  // Send the headers now: the first line may be a while coming, and the client waits for them.
-  res.flushHeaders?.();
+  beginStream(res, opts.sse ? 'text/event-stream' : 'application/x-ndjson');
   const watching = node.feed.watch(opts.prefix, opts.fromRevision, {
     send: (changes) => {
       if (ended) return false;
