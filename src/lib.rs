@@ -12,8 +12,10 @@
 mod engine;
 mod error;
 mod market;
+mod replay;
 mod wal;
 
 pub use engine::NativeEngine;
 pub use market::NativeBooks;
+pub use replay::NativeReplay;
 pub use wal::NativeWal;

@@ -60,6 +60,7 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, class: 'not_found' },
   unknown_member: { status: 404, class: 'not_found' },
   unknown_instrument: { status: 404, class: 'not_found' },
+  replay_not_found: { status: 404, class: 'not_found' },
   too_many_instruments: { status: 409, class: 'conflict' },
   revision_mismatch: { status: 409, class: 'conflict' },
   compacted: { status: 410, class: 'not_found' },

@@ -449,3 +449,95 @@ export class Books {
     this.handle.clear();
   }
 }
+
+// ---- Replay cursors ----
+
+type NativeReplayHandle = import('../native/index').NativeReplay;
+
+export interface ReplayCursorConfig {
+  fromTs: bigint;
+  /** Exclusive. */
+  toTs: bigint;
+  /** Records with a higher seq are not part of the replay. */
+  seqLimit: bigint;
+  /** Resume after this `(tsEvent, seq)` position. */
+  resumeAfter?: { tsEvent: bigint; seq: bigint };
+  /** Bit `1 << kind` per record kind written (delta 1, trade 2, quote 3). */
+  kindsMask: number;
+  books: boolean;
+  depth: number;
+  /** 0n: a book snapshot after each change. */
+  snapshotEveryNs: bigint;
+  format: 'ndjson' | 'sse' | 'binary';
+  levelsMax: number;
+  symbols: string[];
+  /** Counts the session wrote before this cursor (after a seek), so its done line counts all. */
+  eventsBefore: number;
+  snapshotsBefore: number;
+}
+
+export type RenderStep = { chunk: Buffer } & ({ step: 'full' | 'done' } | { step: 'need'; source: number } | { step: 'due'; dueTs: bigint });
+
+/**
+ * One replay session's cursor in the addon (`crates/market/src/replay.rs`): the chosen
+ * instruments' stored records merged by (tsEvent, seq), applied to scratch books and rendered.
+ */
+export class ReplayCursor {
+  private readonly handle: NativeReplayHandle;
+
+  constructor(c: ReplayCursorConfig) {
+    this.handle = call(
+      () =>
+        new (load().NativeReplay)({
+          fromTs: c.fromTs.toString(),
+          toTs: c.toTs.toString(),
+          seqLimit: c.seqLimit.toString(),
+          resumeTs: c.resumeAfter?.tsEvent.toString(),
+          resumeSeq: c.resumeAfter?.seq.toString(),
+          kindsMask: c.kindsMask,
+          books: c.books,
+          depth: c.depth,
+          snapshotEveryNs: c.snapshotEveryNs.toString(),
+          format: c.format,
+          levelsMax: c.levelsMax,
+          symbolsJson: c.symbols.map((s) => JSON.stringify(s)),
+          eventsBefore: c.eventsBefore,
+          snapshotsBefore: c.snapshotsBefore,
+        }),
+    );
+  }
+
+  loadBook(source: number, encoded: Buffer): void {
+    call(() => this.handle.loadBook(source, encoded));
+  }
+
+  push(source: number, records: Buffer, end: boolean): void {
+    call(() => this.handle.push(source, records, end));
+  }
+
+  /** Output due by venue time `untilTs`, about `maxBytes` at most. */
+  render(untilTs: bigint, maxBytes: number): RenderStep {
+    const r = call(() => this.handle.render(untilTs.toString(), maxBytes));
+    if (r.step === 'need') return { chunk: r.chunk, step: 'need', source: r.source! };
+    if (r.step === 'due') return { chunk: r.chunk, step: 'due', dueTs: BigInt(r.dueTs!) };
+    if (r.step !== 'full' && r.step !== 'done') throw new Error(`unknown render step ${r.step}`);
+    return { chunk: r.chunk, step: r.step };
+  }
+
+  get events(): number {
+    return this.handle.events;
+  }
+
+  get snapshots(): number {
+    return this.handle.snapshots;
+  }
+
+  get lastSeq(): bigint {
+    return BigInt(this.handle.lastSeq);
+  }
+
+  /** The venue time of the last record passed. */
+  get lastTs(): bigint {
+    return BigInt(this.handle.lastTs);
+  }
+}

@@ -111,9 +111,9 @@ export function sendError(res: Res, err: unknown): void {
  * Starts a streaming answer: status 200 and its headers, sent at once — the first line may be a
  * while coming, and the client waits for the headers.
  */
-export function beginStream(res: Res, contentType: string): ServerResponse {
+export function beginStream(res: Res, contentType: string, headers: string[] = []): ServerResponse {
   const out = res as ServerResponse;
-  out.writeHead(200, ['content-type', contentType, 'cache-control', 'no-cache']);
+  out.writeHead(200, ['content-type', contentType, 'cache-control', 'no-cache', ...headers]);
   out.flushHeaders?.();
   return out;
 }

@@ -25,6 +25,7 @@ import { mediaType, type Target } from './http';
 import { parseObject } from './args';
 import { barrier, unexpected } from './kv';
 import type { Reply } from './reply';
+import { parseVenueTime } from './venue_time';
 
 export const DEPTH_MAX = 1000;
 export const TICKS_LIMIT_MAX = 10_000;
@@ -44,14 +45,6 @@ export async function ingest(node: RaftNode, target: Target, body: Buffer): Prom
   return { body: answer };
 }
 
-/** `at=` a venue time: integer nanoseconds, or an ISO-8601 time. */
-function parseTime(raw: string): bigint {
-  if (/^\d{1,20}$/.test(raw)) return BigInt(raw);
-  const ms = Date.parse(raw);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(ms)) throw new QuorumError('invalid_time', 'at must be integer nanoseconds or an ISO-8601 time such as 2023-11-14T22:13:20Z');
-  return BigInt(ms) * 1_000_000n;
-}
-
 /** `?at=T` or `?seq=S`: the book as of then, rebuilt from checkpoints (undefined: now). */
 function historyTarget(query: URLSearchParams): BookTarget | undefined {
   const at = query.get('at');
@@ -61,7 +54,7 @@ function historyTarget(query: URLSearchParams): BookTarget | undefined {
     if (!/^\d{1,20}$/.test(seq)) throw new QuorumError('invalid_body', 'seq must be a decimal integer');
     return { seq: BigInt(seq) };
   }
-  return at === null ? undefined : { tsEvent: parseTime(at) };
+  return at === null ? undefined : { tsEvent: parseVenueTime(at, 'at') };
 }
 
 export async function book(node: RaftNode, target: Target, rawInstrument: string): Promise<Reply> {

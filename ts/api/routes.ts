@@ -17,6 +17,7 @@ import { watch } from './watch';
 import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
+import { controlReplay, listReplays, openReplay } from './md_replay';
 
 export type { ApiContext } from './context';
 
@@ -27,6 +28,8 @@ const KV_PREFIX = '/v1/kv/';
 const BOOKS_PREFIX = '/v1/md/books/';
 const TICKS_PREFIX = '/v1/md/ticks/';
 const MEMBERS_PREFIX = '/v1/cluster/members/';
+const REPLAY_PREFIX = '/v1/md/replay/';
+const REPLAY_ACTIONS = new Set(['pause', 'resume', 'seek']);
 
 const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/health', { GET: (ctx) => health(ctx) }],
@@ -41,6 +44,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
   ['/v1/md/stream', { GET: (ctx, t) => mdStream(ctx.node, t) }],
   ['/v1/md/ingest', { POST: (ctx, t) => ingestStream(ctx.node, t.req!) }],
+  ['/v1/md/replay', { GET: (ctx) => listReplays(ctx.node), POST: (ctx, t, body) => openReplay(ctx.node, t, body) }],
 ]);
 
 const KEY_METHODS: Methods = {
@@ -59,6 +63,7 @@ function methodsOf(path: string): Methods | undefined {
   if (path.startsWith(KV_PREFIX)) return KEY_METHODS;
   if (path.startsWith(MEMBERS_PREFIX)) return memberMethods(path.slice(MEMBERS_PREFIX.length).split('/'));
   if (path.startsWith(BOOKS_PREFIX)) return bookMethods(path.slice(BOOKS_PREFIX.length).split('/'));
+  if (path.startsWith(REPLAY_PREFIX)) return replayMethods(path.slice(REPLAY_PREFIX.length).split('/'));
   if (path.startsWith(TICKS_PREFIX) && path.length > TICKS_PREFIX.length && !path.slice(TICKS_PREFIX.length).includes('/')) {
     return { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) };
   }
@@ -76,6 +81,13 @@ function bookMethods(parts: string[]): Methods | undefined {
   }
   if (parts.length === 2 && action === 'vwap') return { GET: (ctx, t) => vwap(ctx.node, t, instrument) };
   return undefined;
+}
+
+/** `POST /v1/md/replay/{id}/pause|resume|seek`. */
+function replayMethods(parts: string[]): Methods | undefined {
+  const [id, action] = parts;
+  if (parts.length !== 2 || !id || !REPLAY_ACTIONS.has(action)) return undefined;
+  return { POST: (ctx, _t, body) => controlReplay(ctx.node, id, action, body) };
 }
 
 function memberMethods(parts: string[]): Methods | undefined {

@@ -8,6 +8,8 @@ mod books;
 mod error;
 mod price;
 mod record;
+mod render;
+mod replay;
 
 pub use book::{Book, Level, Side};
 pub use books::Books;
@@ -17,3 +19,5 @@ pub use record::{
     Action, Delta, DELTA_BYTES, F_LAST, F_MAYBE_BAD_BOOK, F_SNAPSHOT, KIND_DELTA, KIND_QUOTE,
     KIND_TRADE,
 };
+pub use render::{write_event_json, write_price};
+pub use replay::{Format, Replay, ReplayOptions, Step, FRAME_BOOK, FRAME_DONE, FRAME_EVENT};
