@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { type ClientRequest, keyPath, send } from './client';
 import { dev } from './dev';
 import { generateCommand, ingestCommand } from './md';
+import { type ReplayCliOptions, replayCommand } from './replay';
 import * as flags from './flags';
 import { start } from './start';
 
@@ -88,6 +89,19 @@ function mdCommands(program: Command): void {
     .option('--batch <n>', 'events per request (ndjson; a binary frame is one request)', flags.integer(1, 65_535), 1000)
     .option('--retry-ms <n>', 'give up on a batch after this long', flags.integer(1), 60_000)
     .action((file: string, o: { endpoint: string; format: 'ndjson' | 'binary'; batch: number; retryMs: number }) => ingestCommand({ file, format: o.format, endpoint: o.endpoint, batch: o.batch, retryMs: o.retryMs }));
+  md.command('replay')
+    .description('replay stored market data (events in venue-time order, book snapshots) from a learner first, the leader last')
+    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .requiredOption('--instruments <list>', 'instruments, comma-separated', flags.list)
+    .option('--kinds <list>', 'delta,trade,quote,book (default: all)', flags.list)
+    .option('--from <time>', 'venue time to start at: integer ns or ISO-8601')
+    .option('--to <time>', 'venue time to stop before (exclusive)')
+    .option('--speed <x>', 'a multiple of real time, or max', flags.speed, 'max' as const)
+    .option('--depth <n>', 'book levels per side in snapshots', flags.integer(1, 1000), 10)
+    .option('--snapshot-every <duration>', 'book snapshots every duration of venue time (e.g. 1s) instead of after each change')
+    .addOption(new Option('--format <format>', 'ndjson lines, or binary frames (type u8 | len u32 | payload)').choices(['ndjson', 'binary']).default('ndjson'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((o: Omit<ReplayCliOptions, 'instruments' | 'kinds'> & { instruments: string[]; kinds?: string[] }) => replayCommand(o));
 }
 
 function nodeCommands(program: Command): void {
@@ -108,6 +122,7 @@ function nodeCommands(program: Command): void {
     .option('--cluster <members>', 'the voters a new cluster starts with: n1=H:P,n2=H:P,... (with --join: only where members are reached)', flags.cluster)
     .option('--join <url>', 'join a running cluster through any member\'s client URL (as a learner, promoted once caught up)', flags.endpoint)
     .option('--learner', 'with --join: stay a learner')
+    .addOption(new Option('--role <role>', 'replay: with --join, a learner of the replay cluster (serves replays off the leader)').choices(['voter', 'replay']).default('voter'))
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
     .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
@@ -122,6 +137,7 @@ interface StartFlags {
   cluster?: ReturnType<typeof flags.cluster>;
   join?: string;
   learner?: boolean;
+  role: 'voter' | 'replay';
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotCatchup: number;
@@ -129,7 +145,7 @@ interface StartFlags {
 
 async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   if (!o.cluster && !o.join) cmd.error('error: start needs --cluster (a new cluster) or --join URL (a new node of a running one)');
-  if (o.learner && !o.join) cmd.error('error: --learner goes with --join');
+  if ((o.learner || o.role === 'replay') && !o.join) cmd.error('error: --learner and --role replay go with --join');
   const members = o.cluster ?? new Map([[o.id, o.peerListen]]);
   const self = members.get(o.id);
   if (!self || self.host !== o.peerListen.host || self.port !== o.peerListen.port) cmd.error(`error: --peer-listen must match n${o.id}'s entry in --cluster`);
@@ -140,7 +156,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     members,
     peerListen: o.peerListen,
     join: o.join,
-    learner: o.learner === true,
+    learner: o.learner === true || o.role === 'replay',
     snapshotEntries: o.snapshotEntries,
     snapshotLogBytes: o.snapshotBytes,
     snapshotCatchUpEntries: o.snapshotCatchup,

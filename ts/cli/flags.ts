@@ -70,3 +70,18 @@ export function probability(raw: string): number {
   if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError(`expected a probability in 0..1, got ${JSON.stringify(raw)}`);
   return p;
 }
+
+/** A comma-separated list of non-empty names. */
+export function list(raw: string): string[] {
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.some((s) => s.length === 0)) throw new InvalidArgumentError(`expected a comma-separated list of names, got "${raw}"`);
+  return items;
+}
+
+/** A replay speed: `max`, or a positive multiple of real time. */
+export function speed(raw: string): number | 'max' {
+  if (raw === 'max') return 'max';
+  const x = Number(raw);
+  if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`expected max or a positive number, got "${raw}"`);
+  return x;
+}
