@@ -18,6 +18,9 @@ export interface GeneratorOptions {
   gapRate?: number;
   /** Probability that a line is sent twice (a duplicate the store must skip). */
   duplicateRate?: number;
+  /** Instruments are named `<prefix>001`, … (default `SYM`); the producer is `<producer>` (default `gen-<seed>`). */
+  symbolPrefix?: string;
+  producer?: string;
 }
 
 const T0_NS = 1_700_000_000_000_000_000n;
@@ -51,7 +54,7 @@ function pickInstrument(random: Random, states: InstrumentState[], totalWeight: 
 /** NDJSON event lines, in venue-time order. */
 export function* generate(opts: GeneratorOptions): Generator<string> {
   const random = mulberry32(opts.seed);
-  const states: InstrumentState[] = Array.from({ length: opts.instruments }, (_, i) => ({ symbol: `SYM${String(i + 1).padStart(3, '0')}`, weight: 1 / (i + 1), mid: 10_000 + random.intn(10_000), venueSeq: 0n, bids: new Set<number>(), asks: new Set<number>() }));
+  const states: InstrumentState[] = Array.from({ length: opts.instruments }, (_, i) => ({ symbol: `${opts.symbolPrefix ?? 'SYM'}${String(i + 1).padStart(3, '0')}`, weight: 1 / (i + 1), mid: 10_000 + random.intn(10_000), venueSeq: 0n, bids: new Set<number>(), asks: new Set<number>() }));
   const totalWeight = states.reduce((n, s) => n + s.weight, 0);
   const durationNs = BigInt(opts.minutes * 60) * 1_000_000_000n;
   const crashFrom = (durationNs * 60n) / 100n;
@@ -68,7 +71,7 @@ export function* generate(opts: GeneratorOptions): Generator<string> {
     for (const e of events(random, s, crash)) {
       s.venueSeq += random.next() < (opts.gapRate ?? 0) ? 2n + BigInt(random.intn(3)) : 1n;
       producerSeq++;
-      const line = JSON.stringify({ ...e, instrument: s.symbol, tsEvent: (T0_NS + t).toString(), producerId: `gen-${opts.seed}`, producerSeq: producerSeq.toString(), venueSeq: s.venueSeq.toString(), publisher: 1 });
+      const line = JSON.stringify({ ...e, instrument: s.symbol, tsEvent: (T0_NS + t).toString(), producerId: opts.producer ?? `gen-${opts.seed}`, producerSeq: producerSeq.toString(), venueSeq: s.venueSeq.toString(), publisher: 1 });
       yield line;
       if (random.next() < (opts.duplicateRate ?? 0)) yield line;
     }

@@ -81,6 +81,8 @@ export class ReplaySession {
   state: SessionState = 'running';
   private cursor!: ReplayCursor;
   private scans: Scan[] = [];
+  /** Output of the roll-forward (opening snapshots), written before anything else. */
+  private primed: Buffer[] = [];
   /** Bumped when a seek replaces the cursor: work for an older one is dropped. */
   private generation = 0;
   private anchor = { wallNs: 0n, venueTs: 0n };
@@ -113,6 +115,11 @@ export class ReplaySession {
     while (!this.stopped && !this.out.closed) {
       if (this.state === 'paused') {
         await this.sleep(undefined);
+        continue;
+      }
+      if (this.primed.length > 0) {
+        const chunk = Buffer.concat(this.primed.splice(0));
+        if (!this.out.write(chunk)) await this.out.drained();
         continue;
       }
       const generation = this.generation;
@@ -181,7 +188,11 @@ export class ReplaySession {
     };
   }
 
-  /** A new cursor at `fromTs` (after `resume`), each book from its newest usable checkpoint. */
+  /**
+   * A new cursor at `fromTs` (after `resume`), each book from its newest usable checkpoint, and
+   * primed: the silent roll-forward to the start is done before the pacing clock starts, so
+   * the first events are not late by the time it took.
+   */
   private async open(fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined): Promise<void> {
     const previous = this.cursor;
     const cursor = new ReplayCursor({
@@ -199,29 +210,37 @@ export class ReplaySession {
       eventsBefore: previous?.events ?? 0,
       snapshotsBefore: previous?.snapshots ?? 0,
     });
-    const scans: Scan[] = [];
-    for (const [i, { id }] of this.spec.instruments.entries()) {
-      const cp = await checkpointBefore(this.engine(), id, fromTs, resume);
+    const checkpoints = await Promise.all(this.spec.instruments.map(({ id }) => checkpointBefore(this.engine(), id, fromTs, resume)));
+    const scans = this.spec.instruments.map(({ id }, i): Scan => {
+      const cp = checkpoints[i];
       if (cp) cursor.loadBook(i, cp.book);
-      scans.push({ start: cp ? eventsKey(id, cp.seq + 1n) : eventsPrefix(id), end: prefixEnd(eventsPrefix(id)) });
-    }
+      return { start: cp ? eventsKey(id, cp.seq + 1n) : eventsPrefix(id), end: prefixEnd(eventsPrefix(id)) };
+    });
+    const startTs = resume ? resume.tsEvent : fromTs;
+    const primed = await prime(cursor, startTs, (i) => this.read(scans[i]));
     this.cursor = cursor;
     this.scans = scans;
+    this.primed = primed;
     this.generation++;
-    this.anchor = { wallNs: process.hrtime.bigint(), venueTs: resume ? resume.tsEvent : fromTs };
-    this.pausedAtVenue = this.anchor.venueTs;
+    this.anchor = { wallNs: process.hrtime.bigint(), venueTs: startTs };
+    this.pausedAtVenue = startTs;
   }
 
   /** Reads the next blocks of source `i` into the cursor. */
   private async fetch(i: number, generation: number): Promise<void> {
-    const scan = this.scans[i];
     const cursor = this.cursor;
-    const page = await this.engine().scan({ start: scan.start, end: scan.end, after: scan.after, limit: BLOCKS_PER_FETCH });
+    const { records, end } = await this.read(this.scans[i]);
     if (generation !== this.generation) return;
+    cursor.push(i, records, end);
+  }
+
+  /** The next `BLOCKS_PER_FETCH` blocks of a scan, and whether none follow. */
+  private async read(scan: Scan): Promise<{ records: Buffer; end: boolean }> {
+    const page = await this.engine().scan({ start: scan.start, end: scan.end, after: scan.after, limit: BLOCKS_PER_FETCH });
     const last = page.items.at(-1);
     if (last) scan.after = last.key;
     const values = page.items.map((item) => item.value);
-    cursor.push(i, values.length === 1 ? values[0] : Buffer.concat(values), !page.more || page.items.length === 0);
+    return { records: values.length === 1 ? values[0] : Buffer.concat(values), end: !page.more || page.items.length === 0 };
   }
 
   private anchorAt(venueTs: bigint): void {
@@ -291,6 +310,21 @@ function kindsMask(kinds: Set<ReplayKind>): number {
   let mask = 0;
   for (const k of kinds) if (k !== 'book') mask |= 1 << KIND_CODES[k];
   return mask;
+}
+
+/**
+ * Applies the records before `startTs` (silently) and renders what is due at it (opening
+ * snapshots), reading blocks as the cursor asks; returns that output.
+ */
+async function prime(cursor: ReplayCursor, startTs: bigint, read: (source: number) => Promise<{ records: Buffer; end: boolean }>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (;;) {
+    const r = cursor.render(startTs === 0n ? 0n : startTs - 1n, CHUNK_BYTES_MAX);
+    if (r.chunk.length > 0) out.push(r.chunk);
+    if (r.step !== 'need') return out;
+    const { records, end } = await read(r.source);
+    cursor.push(r.source, records, end);
+  }
 }
 
 /** Binary streams open with a JSON header frame (type 0): the instruments' ids and names. */

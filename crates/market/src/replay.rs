@@ -9,9 +9,11 @@
 //! before `from_ts` (or at or before the resume position) are applied silently: a replay that
 //! starts mid-day or resumes shows exactly the books it would have shown.
 //!
-//! Invariants: an instrument's records arrive in seq order with non-decreasing `tsEvent` (one
-//! venue clock); output never shows half of an F_LAST event in a book; the same records and
-//! options give the same bytes.
+//! Invariants: an instrument's records arrive and leave in seq order; output never shows half of
+//! an F_LAST event in a book; the same records and options give the same bytes. An instrument's
+//! venue times are expected not to go backwards (one venue clock): where they do, the merge is
+//! still deterministic, but the output is only ordered by `(tsEvent, seq)` where they do not, and
+//! the first record at or past `to` ends the instrument.
 //!
 //! Binary frames: `type u8 | len u32 LE | payload` — 1 an event (its 96-byte record), 2 a book
 //! (its JSON), 3 the done line (JSON); the caller writes type 0 (a JSON header) first.
@@ -222,6 +224,10 @@ impl Replay {
                 continue;
             }
             let Some((ts, seq, i)) = head else {
+                // Paced, the session lasts until `to` (a range of venue time takes its time).
+                if self.opts.to_ts != u64::MAX && until_ts < self.opts.to_ts {
+                    return Step::Due(self.opts.to_ts);
+                }
                 self.finish(out);
                 return Step::Done;
             };
@@ -248,13 +254,10 @@ impl Replay {
         let record = source.records.pop_front().expect("a head has a record");
         debug_assert_eq!(u64_at(&record, 72), seq);
         if let Some(next) = source.records.front() {
-            let next_ts = u64_at(next, 48);
-            assert!(
-                next_ts >= ts,
-                "an instrument's venue times go backwards at seq {seq}"
-            );
+            // Venue times that go backwards (user data: e.g. two feeds of one instrument) are
+            // not an error: the instrument's records still come in seq order, deterministically.
             self.heads
-                .push(std::cmp::Reverse((next_ts, u64_at(next, 72), i)));
+                .push(std::cmp::Reverse((u64_at(next, 48), u64_at(next, 72), i)));
         }
         let d = Delta::decode(&record).expect("pushed records were decoded");
         // Every record moves its book's seq and time (as the live books do); deltas its levels.

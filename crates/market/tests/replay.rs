@@ -207,3 +207,20 @@ fn stops_at_the_seq_limit_and_writes_binary_frames() {
     assert_eq!(out[2 * 101], 3);
     assert!(String::from_utf8_lossy(&out[2 * 101 + 5..]).contains("\"events\":2"));
 }
+
+#[test]
+fn venue_times_going_backwards_keep_seq_order_without_failing() {
+    let a = packed(&[
+        delta(1, 30, 1, "100", 5, F_LAST),
+        delta(1, 10, 2, "101", 5, F_LAST), // another feed of A, behind the first
+        delta(1, 40, 3, "102", 5, F_LAST),
+    ]);
+    let mut o = opts(0, u64::MAX);
+    o.books = false;
+    let mut r = Replay::new(o, vec!["\"A\"".into()]);
+    r.push(0, &a, true).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(r.render(u64::MAX, usize::MAX, &mut out), Step::Done);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(kinds_and_seqs(&text), ["delta:1", "delta:2", "delta:3", "done:3"]);
+}

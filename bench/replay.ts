@@ -1,0 +1,266 @@
+/**
+ * `npm run bench:replay`: replay of a generated day (`md generate`, `QKV_BENCH_MINUTES` minutes of
+ * `INSTRUMENTS` instruments) ingested into a 3-node cluster (compiled CLI, 127.0.0.1), with two
+ * replay learners (`--role replay`) joined afterwards.
+ *
+ * 1. `speed: "max"` from a follower, median of `ROUNDS`: events/s (NDJSON lines, and binary
+ *    frames), and depth-10 book snapshots/s (kinds: book, a snapshot after each change).
+ * 2. Paced at 10× and 100× over a window of the day: each event's schedule error (arrival minus
+ *    due time, due times anchored at the first event's arrival), p50/p99 of its absolute value,
+ *    and the total wall time against (to − from) / speed.
+ * 3. Seek: a paced session sought to `SEEKS` random times; the time from the seek request to
+ *    the first event at or after the sought time.
+ * 4. Ingest (binary, `PRODUCERS` producers) at the leader alone, then while 4 max-speed replay
+ *    sessions run on the learners; alternated, `ROUNDS` each, medians and their ratio.
+ *
+ * JSON to bench/results/replay.json, and a printed table.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseNdjson, toBinary } from '../ts/market/batch';
+import { generate } from '../ts/market/generator';
+import { freePorts, launch, stopAll } from './lib/procs';
+import { median, percentile, printTable, type Row, writeResults } from './lib/report';
+
+const ROOT = join(__dirname, '..');
+const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
+const MINUTES = Number(process.env.QKV_BENCH_MINUTES ?? 4);
+const INSTRUMENTS = 20;
+const RATE = 4000;
+const ROUNDS = 3;
+const SEEKS = 10;
+const PRODUCERS = 4;
+const INGEST_SECONDS = 4;
+
+type Body = { data: Buffer; type: string };
+
+function binaryBatches(lines: string[], batch: number): Body[] {
+  const out: Body[] = [];
+  for (let i = 0; i < lines.length; i += batch) out.push({ data: toBinary(parseNdjson(Buffer.from(lines.slice(i, i + batch).join('\n')), 0n)), type: 'application/octet-stream' });
+  return out;
+}
+
+async function post(url: string, body: Body): Promise<number> {
+  const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': body.type }, body: body.data });
+  const answer = (await res.json()) as { applied?: number };
+  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(answer)}`);
+  return answer.applied ?? 0;
+}
+
+/** Each producer's batches in order for `seconds`: events/s acknowledged. */
+async function ingestRate(url: string, producers: Body[][], seconds: number): Promise<number> {
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let events = 0;
+  await Promise.all(producers.map(async (list) => {
+    for (const body of list) {
+      if (performance.now() >= deadline) return;
+      events += await post(url, body);
+    }
+  }));
+  return events / ((performance.now() - started) / 1000);
+}
+
+function replayRequest(url: string, body: Record<string, unknown>, accept = 'application/x-ndjson'): Promise<Response> {
+  return fetch(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+}
+
+/** A whole replay read as fast as it comes: lines (or frames), bytes and seconds. */
+async function drainReplay(url: string, body: Record<string, unknown>, binary = false): Promise<{ items: number; seconds: number; bytes: number }> {
+  const started = performance.now();
+  const res = await replayRequest(url, body, binary ? 'application/octet-stream' : 'application/x-ndjson');
+  let items = 0;
+  let bytes = 0;
+  let rest = Buffer.alloc(0);
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    bytes += buf.length;
+    if (binary) {
+      let b = rest.length > 0 ? Buffer.concat([rest, buf]) : buf;
+      while (b.length >= 5 && b.length >= 5 + b.readUInt32LE(1)) {
+        items++;
+        b = b.subarray(5 + b.readUInt32LE(1));
+      }
+      rest = Buffer.from(b);
+    } else {
+      for (let at = buf.indexOf(10); at !== -1; at = buf.indexOf(10, at + 1)) items++;
+    }
+  }
+  // Minus the done line (and the binary header frame).
+  return { items: items - (binary ? 2 : 1), seconds: (performance.now() - started) / 1000, bytes };
+}
+
+async function maxSpeed(follower: string, instruments: string[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  const measure = async (workload: string, unit: string, run: () => Promise<{ items: number; seconds: number; bytes: number }>) => {
+    const runs: { items: number; seconds: number; bytes: number }[] = [];
+    for (let r = 0; r < ROUNDS; r++) runs.push(await run());
+    const rates = runs.map((x) => x.items / x.seconds);
+    rows.push(logged({ workload, 'per s': Math.round(median(rates)), unit, 'p50 ms': '-', 'p99 ms': '-', detail: `${runs[0].items} ${unit} in ${median(runs.map((x) => x.seconds)).toFixed(2)} s, ${(median(runs.map((x) => x.bytes / x.seconds)) / 2 ** 20).toFixed(0)} MiB/s; rounds ${rates.map((x) => Math.round(x)).join(' / ')}` }));
+  };
+  await measure('replay max from a follower, NDJSON events', 'events', () => drainReplay(follower, { instruments, kinds: ['delta', 'trade', 'quote'] }));
+  await measure('replay max from a follower, binary events', 'events', () => drainReplay(follower, { instruments, kinds: ['delta', 'trade', 'quote'] }, true));
+  await measure('replay max from a follower, depth-10 book snapshots', 'snapshots', () => drainReplay(follower, { instruments, kinds: ['book'], depth: 10 }));
+  return rows;
+}
+
+/** A paced replay of `windowNs` from `from`: schedule errors and total wall time. */
+async function paced(url: string, instruments: string[], from: bigint, windowNs: bigint, speed: number): Promise<Row> {
+  const started = performance.now();
+  const res = await replayRequest(url, { instruments, kinds: ['delta', 'trade', 'quote'], from: from.toString(), to: (from + windowNs).toString(), speed });
+  const errorsMs: number[] = [];
+  let anchor: { atMs: number; ts: bigint } | undefined;
+  let rest = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const atMs = performance.now();
+    const parts = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = parts.pop()!;
+    for (const line of parts) {
+      const m = /"tsEvent":"(\d+)"/.exec(line);
+      if (!m) continue;
+      const ts = BigInt(m[1]);
+      anchor ??= { atMs, ts };
+      errorsMs.push(Math.abs(atMs - (anchor.atMs + Number(ts - anchor.ts) / 1e6 / speed)));
+    }
+  }
+  const wallMs = performance.now() - started;
+  const expectedMs = Number(windowNs) / 1e6 / speed;
+  return logged({ workload: `replay paced ${speed}x, ${Number(windowNs) / 1e9} s of venue time`, 'per s': Math.round(errorsMs.length / (wallMs / 1000)), unit: 'events', 'p50 ms': percentile(errorsMs, 50), 'p99 ms': percentile(errorsMs, 99), detail: `schedule error |arrival - due|; wall ${wallMs.toFixed(0)} ms vs ${expectedMs.toFixed(0)} ms expected (${((100 * (wallMs - expectedMs)) / expectedMs).toFixed(2)}%)` });
+}
+
+/** Seeks a paced session to random times: ms from the seek request to the first event at or after it. */
+async function seeks(url: string, instruments: string[], t0: bigint, spanNs: bigint): Promise<Row> {
+  const res = await replayRequest(url, { instruments, kinds: ['delta', 'trade', 'quote', 'book'], speed: 1 });
+  const id = res.headers.get('x-replay-id')!;
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  let state: { at: bigint; sentMs: number; resolve: (ms: number) => void } | undefined;
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffered += decoder.decode(value, { stream: true });
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        const m = /^\{"kind":"(delta|trade|quote)".*?"tsEvent":"(\d+)"/.exec(line);
+        if (state && m && BigInt(m[2]) >= state.at) {
+          state.resolve(performance.now() - state.sentMs);
+          state = undefined;
+        }
+      }
+    }
+  })();
+  const times: number[] = [];
+  let x = 12345;
+  for (let i = 0; i < SEEKS; i++) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    const at = t0 + (spanNs * BigInt(x % 1000)) / 1000n;
+    const answered = new Promise<number>((resolve) => (state = { at, sentMs: performance.now(), resolve }));
+    const sought = await fetch(`${url}/v1/md/replay/${id}/seek`, { method: 'POST', body: JSON.stringify({ at: at.toString() }) });
+    if (sought.status !== 200) throw new Error(`seek answered ${sought.status}: ${await sought.text()}`);
+    times.push(await answered);
+  }
+  await reader.cancel();
+  await pump.catch(() => undefined);
+  return logged({ workload: `seek a paced (1x) session to ${SEEKS} random times`, 'per s': '-', unit: 'seeks', 'p50 ms': percentile(times, 50), 'p99 ms': percentile(times, 99), detail: `max ${Math.max(...times).toFixed(1)} ms: seek request to the first event at or after the time` });
+}
+
+/** Ingest alone and with 4 max-speed replays on the learners, alternated: medians and ratio. */
+async function ingestUnderReplay(leader: string, learners: string[], instruments: string[]): Promise<Row[]> {
+  const alone: number[] = [];
+  const under: number[] = [];
+  for (let r = 0; r < 2 * ROUNDS; r++) {
+    // Fresh producers and instruments each round (the day's instruments keep one venue clock):
+    // their batches in order, made before the clock starts.
+    const producers = Array.from({ length: PRODUCERS }, (_, p) => binaryBatches([...generate({ instruments: INSTRUMENTS, minutes: 1, seed: 100 + r * PRODUCERS + p, eventsPerSecond: 2000, symbolPrefix: `R${r}P${p}-` })], 1000));
+    if (r % 2 === 0) {
+      alone.push(await ingestRate(leader, producers, INGEST_SECONDS));
+      continue;
+    }
+    let stop = false;
+    const replays = Array.from({ length: 4 }, async (_, i) => {
+      let events = 0;
+      while (!stop) events += (await drainReplay(learners[i % learners.length], { instruments, kinds: ['delta', 'trade', 'quote', 'book'] })).items;
+      return events;
+    });
+    under.push(await ingestRate(leader, producers, INGEST_SECONDS));
+    stop = true;
+    await Promise.all(replays);
+  }
+  return [
+    logged({ workload: `ingest binary at the leader, ${PRODUCERS} producers, alone`, 'per s': Math.round(median(alone)), unit: 'events', 'p50 ms': '-', 'p99 ms': '-', detail: `rounds ${alone.map(Math.round).join(' / ')}` }),
+    logged({ workload: '... while 4 max-speed replays run on 2 learners', 'per s': Math.round(median(under)), unit: 'events', 'p50 ms': '-', 'p99 ms': '-', detail: `${((100 * median(under)) / median(alone)).toFixed(0)}% of alone; rounds ${under.map(Math.round).join(' / ')}` }),
+  ];
+}
+
+function logged(r: Row): Row {
+  console.error(`  ${r.workload}: ${r['per s']} ${r.unit}/s, p50 ${r['p50 ms']} ms, p99 ${r['p99 ms']} ms — ${r.detail}`);
+  return r;
+}
+
+async function findLeader(urls: string[]): Promise<string> {
+  for (let tries = 0; tries < 200; tries++) {
+    for (const url of urls) {
+      const st = (await (await fetch(`${url}/v1/cluster`)).json()) as { state: string };
+      if (st.state === 'leader') return url;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('no leader');
+}
+
+async function appliedEverywhere(urls: string[], index: number): Promise<void> {
+  for (let tries = 0; tries < 1200; tries++) {
+    const applied = await Promise.all(urls.map(async (u) => ((await (await fetch(`${u}/v1/cluster`)).json()) as { appliedIndex: number }).appliedIndex));
+    if (applied.every((a) => a >= index)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the members did not catch up');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(MAIN)) throw new Error('dist/ is missing: run npm install (or npm run build) first');
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-replay-'));
+  const ports = await freePorts(10);
+  const onLine = (id: number) => (line: string) => {
+    if (/"event":"(fatal|stopping|removed)"|Error/.test(line)) console.error(`  n${id}: ${line}`);
+  };
+  const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[4 + id]}`).join(',');
+  const node = (id: number, extra: string[]) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[4 + id]}`, '--snapshot-entries', '100000', ...extra], /"event":"ready"/, onLine(id));
+  const procs = await Promise.all([1, 2, 3].map((id) => node(id, ['--cluster', cluster])));
+  try {
+    const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
+    const leader = await findLeader(urls);
+    const lines = [...generate({ instruments: INSTRUMENTS, minutes: MINUTES, seed: 1, eventsPerSecond: RATE })];
+    const instruments = Array.from({ length: INSTRUMENTS }, (_, i) => `SYM${String(i + 1).padStart(3, '0')}`);
+    const loadStarted = performance.now();
+    for (const body of binaryBatches(lines, 5000)) await post(leader, body);
+    console.error(`  ingested ${lines.length} events (${MINUTES} min of venue time, ${INSTRUMENTS} instruments) in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s`);
+    procs.push(...(await Promise.all([4, 5].map((id) => node(id, ['--join', leader, '--role', 'replay'])))));
+    const learners = [4, 5].map((id) => `http://127.0.0.1:${ports[id - 1]}`);
+    const applied = ((await (await fetch(`${leader}/v1/cluster`)).json()) as { appliedIndex: number }).appliedIndex;
+    await appliedEverywhere([...urls, ...learners], applied);
+    const follower = urls.find((u) => u !== leader)!;
+    const t0 = BigInt(JSON.parse(lines[0]).tsEvent);
+    const spanNs = BigInt(JSON.parse(lines[lines.length - 1]).tsEvent) - t0;
+    const rows = [...(await maxSpeed(follower, instruments))];
+    rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 20_000_000_000n, 10));
+    rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 150_000_000_000n, 100));
+    rows.push(await seeks(follower, instruments, t0, spanNs));
+    rows.push(...(await ingestUnderReplay(leader, learners, instruments)));
+    printTable(`replay (${lines.length} events, ${MINUTES} min, ${INSTRUMENTS} instruments; 3 nodes + 2 replay learners on 127.0.0.1)`, rows);
+    writeResults('replay', { minutes: MINUTES, instruments: INSTRUMENTS, events: lines.length, rounds: ROUNDS, rows });
+  } finally {
+    await stopAll(procs);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main().catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});
