@@ -222,5 +222,8 @@ fn venue_times_going_backwards_keep_seq_order_without_failing() {
     let mut out = Vec::new();
     assert_eq!(r.render(u64::MAX, usize::MAX, &mut out), Step::Done);
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(kinds_and_seqs(&text), ["delta:1", "delta:2", "delta:3", "done:3"]);
+    assert_eq!(
+        kinds_and_seqs(&text),
+        ["delta:1", "delta:2", "delta:3", "done:3"]
+    );
 }
