@@ -5,20 +5,24 @@
  *
  * 1. `speed: "max"` from a follower, median of `ROUNDS`: events/s (NDJSON lines, and binary
  *    frames), and depth-10 book snapshots/s (kinds: book, a snapshot after each change).
- * 2. Paced at 10× and 100× over a window of the day: each event's schedule error (arrival minus
- *    due time, due times anchored at the first event's arrival), p50/p99 of its absolute value,
- *    and the total wall time against (to − from) / speed.
- * 3. Seek: a paced session sought to `SEEKS` random times; the time from the seek request to
- *    the first event at or after the sought time.
+ * 2. Paced at 10× and 100× over a window of the day: each event's schedule error (its lateness
+ *    against a schedule whose origin is fitted to the most punctual event), p50/p99, and the
+ *    wall time from the response's headers to its end against (to − from) / speed.
+ * 3. Seek: a paced (1×) session sought to `SEEKS` random times; the time from the seek request
+ *    to the first event at or after the sought time, less that event's own wait on the schedule
+ *    (its venue time after the sought time).
  * 4. Ingest (binary, `PRODUCERS` producers) at the leader alone, then while 4 max-speed replay
  *    sessions run on the learners; alternated, `ROUNDS` each, medians and their ratio.
  *
  * JSON to bench/results/replay.json, and a printed table.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNdjson, toBinary } from '../ts/market/batch';
+import { OFFSET, RECORD_BYTES } from '../ts/market/records';
+import { ReplayCursor } from '../ts/native';
 import { generate } from '../ts/market/generator';
 import { freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
@@ -26,6 +30,8 @@ import { median, percentile, printTable, type Row, writeResults } from './lib/re
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
 const MINUTES = Number(process.env.QKV_BENCH_MINUTES ?? 4);
+/** Which parts run (comma-separated): addon, max, paced, seek, ingest; all by default. */
+const PARTS = new Set((process.env.QKV_BENCH_PARTS ?? 'addon,max,paced,seek,ingest').split(','));
 const INSTRUMENTS = 20;
 const RATE = 4000;
 const ROUNDS = 3;
@@ -66,29 +72,45 @@ function replayRequest(url: string, body: Record<string, unknown>, accept = 'app
   return fetch(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
 }
 
-/** A whole replay read as fast as it comes: lines (or frames), bytes and seconds. */
+/**
+ * A replay's response body, chunk by chunk, through node:http (the reader here must be much
+ * faster than the server: undici's fetch streams topped out near 150 MiB/s on this machine).
+ */
+function replayChunks(url: string, body: Record<string, unknown>, accept: string, onChunk: (chunk: Buffer) => void, onHeaders?: () => void): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json', accept } }, (res) => {
+      if (res.statusCode !== 200) {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => reject(new Error(`replay answered ${res.statusCode}: ${text}`)));
+        return;
+      }
+      onHeaders?.();
+      res.on('data', onChunk);
+      res.on('end', () => resolve(res));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/**
+ * A whole replay read as fast as it comes: its events (or snapshots) as its done line counts
+ * them, bytes and seconds. The reader only keeps the tail (the done line): it shares the two
+ * cores with the nodes, and parsing every line here would measure the reader.
+ */
 async function drainReplay(url: string, body: Record<string, unknown>, binary = false): Promise<{ items: number; seconds: number; bytes: number }> {
   const started = performance.now();
-  const res = await replayRequest(url, body, binary ? 'application/octet-stream' : 'application/x-ndjson');
-  let items = 0;
   let bytes = 0;
-  let rest = Buffer.alloc(0);
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  let tail = Buffer.alloc(0);
+  await replayChunks(url, body, binary ? 'application/octet-stream' : 'application/x-ndjson', (buf) => {
     bytes += buf.length;
-    if (binary) {
-      let b = rest.length > 0 ? Buffer.concat([rest, buf]) : buf;
-      while (b.length >= 5 && b.length >= 5 + b.readUInt32LE(1)) {
-        items++;
-        b = b.subarray(5 + b.readUInt32LE(1));
-      }
-      rest = Buffer.from(b);
-    } else {
-      for (let at = buf.indexOf(10); at !== -1; at = buf.indexOf(10, at + 1)) items++;
-    }
-  }
-  // Minus the done line (and the binary header frame).
-  return { items: items - (binary ? 2 : 1), seconds: (performance.now() - started) / 1000, bytes };
+    tail = Buffer.concat([tail, buf.subarray(Math.max(0, buf.length - 256))]).subarray(-256);
+  });
+  const text = tail.toString('latin1');
+  const done = JSON.parse(text.slice(text.lastIndexOf('{"kind":"done"')).trim()) as { events: number; snapshots: number };
+  return { items: body.kinds && (body.kinds as string[]).join() === 'book' ? done.snapshots : done.events, seconds: (performance.now() - started) / 1000, bytes };
 }
 
 async function maxSpeed(follower: string, instruments: string[]): Promise<Row[]> {
@@ -105,29 +127,41 @@ async function maxSpeed(follower: string, instruments: string[]): Promise<Row[]>
   return rows;
 }
 
-/** A paced replay of `windowNs` from `from`: schedule errors and total wall time. */
+const TS_KEY = Buffer.from('"tsEvent":"');
+
+/** The tsEvent of the line starting at `start` (ending at `end`), in ns; undefined: none. */
+function lineTs(buf: Buffer, start: number, end: number): bigint | undefined {
+  const at = buf.indexOf(TS_KEY, start);
+  if (at === -1 || at > end) return undefined;
+  const from = at + TS_KEY.length;
+  return BigInt(buf.toString('latin1', from, buf.indexOf(34, from)));
+}
+
+/**
+ * A paced replay of `windowNs` from `from`: each event's schedule error and the total wall time.
+ * The reader cannot see the node's clock, so the schedule's origin is fitted to the most
+ * punctual event (the smallest arrival − venue offset / speed): errors are lateness against it.
+ * Wall time runs from the response's headers (the session's start) to its end.
+ */
 async function paced(url: string, instruments: string[], from: bigint, windowNs: bigint, speed: number): Promise<Row> {
-  const started = performance.now();
-  const res = await replayRequest(url, { instruments, kinds: ['delta', 'trade', 'quote'], from: from.toString(), to: (from + windowNs).toString(), speed });
-  const errorsMs: number[] = [];
-  let anchor: { atMs: number; ts: bigint } | undefined;
-  let rest = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  const offsetsMs: number[] = [];
+  let headersMs = 0;
+  let rest = Buffer.alloc(0);
+  await replayChunks(url, { instruments, kinds: ['delta', 'trade', 'quote'], from: from.toString(), to: (from + windowNs).toString(), speed }, 'application/x-ndjson', (chunk) => {
     const atMs = performance.now();
-    const parts = (rest + decoder.decode(chunk, { stream: true })).split('\n');
-    rest = parts.pop()!;
-    for (const line of parts) {
-      const m = /"tsEvent":"(\d+)"/.exec(line);
-      if (!m) continue;
-      const ts = BigInt(m[1]);
-      anchor ??= { atMs, ts };
-      errorsMs.push(Math.abs(atMs - (anchor.atMs + Number(ts - anchor.ts) / 1e6 / speed)));
+    const buf = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+    let start = 0;
+    for (let end = buf.indexOf(10); end !== -1; start = end + 1, end = buf.indexOf(10, start)) {
+      const ts = lineTs(buf, start, end);
+      if (ts !== undefined) offsetsMs.push(atMs - Number(ts - from) / 1e6 / speed);
     }
-  }
-  const wallMs = performance.now() - started;
+    rest = Buffer.from(buf.subarray(start));
+  }, () => (headersMs = performance.now()));
+  const wallMs = performance.now() - headersMs;
+  const origin = offsetsMs.reduce((a, b) => Math.min(a, b), Infinity);
+  const errorsMs = offsetsMs.map((o) => o - origin);
   const expectedMs = Number(windowNs) / 1e6 / speed;
-  return logged({ workload: `replay paced ${speed}x, ${Number(windowNs) / 1e9} s of venue time`, 'per s': Math.round(errorsMs.length / (wallMs / 1000)), unit: 'events', 'p50 ms': percentile(errorsMs, 50), 'p99 ms': percentile(errorsMs, 99), detail: `schedule error |arrival - due|; wall ${wallMs.toFixed(0)} ms vs ${expectedMs.toFixed(0)} ms expected (${((100 * (wallMs - expectedMs)) / expectedMs).toFixed(2)}%)` });
+  return logged({ workload: `replay paced ${speed}x, ${Number(windowNs) / 1e9} s of venue time`, 'per s': Math.round(errorsMs.length / (wallMs / 1000)), unit: 'events', 'p50 ms': percentile(errorsMs, 50), 'p99 ms': percentile(errorsMs, 99), detail: `schedule error (lateness vs the most punctual event); wall ${wallMs.toFixed(0)} ms vs ${expectedMs.toFixed(0)} ms expected (${((100 * (wallMs - expectedMs)) / expectedMs).toFixed(2)}%)` });
 }
 
 /** Seeks a paced session to random times: ms from the seek request to the first event at or after it. */
@@ -148,7 +182,8 @@ async function seeks(url: string, instruments: string[], t0: bigint, spanNs: big
       for (const line of lines) {
         const m = /^\{"kind":"(delta|trade|quote)".*?"tsEvent":"(\d+)"/.exec(line);
         if (state && m && BigInt(m[2]) >= state.at) {
-          state.resolve(performance.now() - state.sentMs);
+          // Minus the schedule's own wait for that event (speed 1: its venue time after `at`).
+          state.resolve(performance.now() - state.sentMs - Number(BigInt(m[2]) - state.at) / 1e6);
           state = undefined;
         }
       }
@@ -166,7 +201,7 @@ async function seeks(url: string, instruments: string[], t0: bigint, spanNs: big
   }
   await reader.cancel();
   await pump.catch(() => undefined);
-  return logged({ workload: `seek a paced (1x) session to ${SEEKS} random times`, 'per s': '-', unit: 'seeks', 'p50 ms': percentile(times, 50), 'p99 ms': percentile(times, 99), detail: `max ${Math.max(...times).toFixed(1)} ms: seek request to the first event at or after the time` });
+  return logged({ workload: `seek a paced (1x) session to ${SEEKS} random times`, 'per s': '-', unit: 'seeks', 'p50 ms': percentile(times, 50), 'p99 ms': percentile(times, 99), detail: `max ${Math.max(...times).toFixed(1)} ms: seek request to the first event at or after the time, less its schedule wait` });
 }
 
 /** Ingest alone and with 4 max-speed replays on the learners, alternated: medians and ratio. */
@@ -197,6 +232,43 @@ async function ingestUnderReplay(leader: string, learners: string[], instruments
   ];
 }
 
+/**
+ * The addon's cursor alone (no storage, no HTTP): `records` stored records of 20 instruments
+ * merged, applied and rendered in 256 KiB chunks, median of `ROUNDS`.
+ */
+function addonAlone(lines: string[]): Row[] {
+  // Records per instrument (by symbol: each parsed batch numbers its own instruments).
+  const perSymbol = new Map<string, Buffer[]>();
+  let seq = 0n;
+  for (let at = 0; at < lines.length; at += 10_000) {
+    const batch = parseNdjson(Buffer.from(lines.slice(at, at + 10_000).join('\n')), 0n);
+    for (let i = 0; i < batch.count; i++) {
+      const r = Buffer.from(batch.records.subarray(i * RECORD_BYTES, (i + 1) * RECORD_BYTES));
+      r.writeBigUInt64LE(++seq, OFFSET.seq);
+      const symbol = batch.symbols[r.readUInt32LE(OFFSET.instrument)];
+      const list = perSymbol.get(symbol) ?? [];
+      list.push(r);
+      perSymbol.set(symbol, list);
+    }
+  }
+  const sources = [...perSymbol.keys()].sort().map((symbol) => Buffer.concat(perSymbol.get(symbol)!));
+  const rows: Row[] = [];
+  for (const [format, kinds, books] of [['ndjson', 0b1110, false], ['binary', 0b1110, false], ['ndjson', 0, true]] as const) {
+    const rates: number[] = [];
+    let items = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const cursor = new ReplayCursor({ fromTs: 0n, toTs: 2n ** 64n - 1n, seqLimit: 2n ** 64n - 1n, kindsMask: kinds, books, depth: 10, snapshotEveryNs: 0n, format, levelsMax: 10_000, symbols: sources.map((_, i) => `SYM${i}`), eventsBefore: 0, snapshotsBefore: 0 });
+      sources.forEach((records, i) => cursor.push(i, records, true));
+      const started = performance.now();
+      while (cursor.render(2n ** 64n - 1n, 256 << 10).step !== 'done');
+      rates.push((books ? cursor.snapshots : cursor.events) / ((performance.now() - started) / 1000));
+      items = books ? cursor.snapshots : cursor.events;
+    }
+    rows.push(logged({ workload: `replay cursor alone (addon, 1 core), ${books ? 'depth-10 book snapshots' : `${format} events`}`, 'per s': Math.round(median(rates)), unit: books ? 'snapshots' : 'events', 'p50 ms': '-', 'p99 ms': '-', detail: `${items} per round; rounds ${rates.map(Math.round).join(' / ')}` }));
+  }
+  return rows;
+}
+
 function logged(r: Row): Row {
   console.error(`  ${r.workload}: ${r['per s']} ${r.unit}/s, p50 ${r['p50 ms']} ms, p99 ${r['p99 ms']} ms — ${r.detail}`);
   return r;
@@ -224,6 +296,9 @@ async function appliedEverywhere(urls: string[], index: number): Promise<void> {
 
 async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: run npm install (or npm run build) first');
+  const lines = [...generate({ instruments: INSTRUMENTS, minutes: MINUTES, seed: 1, eventsPerSecond: RATE })];
+  const alone = PARTS.has('addon') ? addonAlone(lines) : [];
+  if (PARTS.size === 1 && PARTS.has('addon')) return printTable('replay cursor alone', alone);
   const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-replay-'));
   const ports = await freePorts(10);
   const onLine = (id: number) => (line: string) => {
@@ -235,7 +310,6 @@ async function main(): Promise<void> {
   try {
     const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
     const leader = await findLeader(urls);
-    const lines = [...generate({ instruments: INSTRUMENTS, minutes: MINUTES, seed: 1, eventsPerSecond: RATE })];
     const instruments = Array.from({ length: INSTRUMENTS }, (_, i) => `SYM${String(i + 1).padStart(3, '0')}`);
     const loadStarted = performance.now();
     for (const body of binaryBatches(lines, 5000)) await post(leader, body);
@@ -245,15 +319,18 @@ async function main(): Promise<void> {
     const applied = ((await (await fetch(`${leader}/v1/cluster`)).json()) as { appliedIndex: number }).appliedIndex;
     await appliedEverywhere([...urls, ...learners], applied);
     const follower = urls.find((u) => u !== leader)!;
+    const events = lines.length;
     const t0 = BigInt(JSON.parse(lines[0]).tsEvent);
     const spanNs = BigInt(JSON.parse(lines[lines.length - 1]).tsEvent) - t0;
-    const rows = [...(await maxSpeed(follower, instruments))];
-    rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 20_000_000_000n, 10));
-    rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 150_000_000_000n, 100));
-    rows.push(await seeks(follower, instruments, t0, spanNs));
-    rows.push(...(await ingestUnderReplay(leader, learners, instruments)));
-    printTable(`replay (${lines.length} events, ${MINUTES} min, ${INSTRUMENTS} instruments; 3 nodes + 2 replay learners on 127.0.0.1)`, rows);
-    writeResults('replay', { minutes: MINUTES, instruments: INSTRUMENTS, events: lines.length, rounds: ROUNDS, rows });
+    lines.length = 0; // the day's text is not needed any more: a smaller heap for the clients below
+    const rows = [...alone];
+    if (PARTS.has('max')) rows.push(...(await maxSpeed(follower, instruments)));
+    if (PARTS.has('paced')) rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 20_000_000_000n, 10));
+    if (PARTS.has('paced')) rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 150_000_000_000n, 100));
+    if (PARTS.has('seek')) rows.push(await seeks(follower, instruments, t0, spanNs));
+    if (PARTS.has('ingest')) rows.push(...(await ingestUnderReplay(leader, learners, instruments)));
+    printTable(`replay (${events} events, ${MINUTES} min, ${INSTRUMENTS} instruments; 3 nodes + 2 replay learners on 127.0.0.1)`, rows);
+    writeResults('replay', { minutes: MINUTES, instruments: INSTRUMENTS, events, rounds: ROUNDS, rows });
   } finally {
     await stopAll(procs);
     rmSync(dir, { recursive: true, force: true });

@@ -94,6 +94,10 @@ fn options(c: &ReplayConfig) -> Result<ReplayOptions> {
 pub struct NativeReplay {
     replay: Replay,
     sources: usize,
+    /// Rendered into, then copied out at its length: a Buffer handed to JavaScript counts as
+    /// external memory at its capacity, and a fresh 256 KiB one per paced wake-up made V8
+    /// collect garbage often enough to stall sessions.
+    scratch: Vec<u8>,
 }
 
 #[napi]
@@ -105,6 +109,7 @@ impl NativeReplay {
         Ok(NativeReplay {
             replay: Replay::new(opts, config.symbols_json),
             sources,
+            scratch: Vec::new(),
         })
     }
 
@@ -134,12 +139,24 @@ impl NativeReplay {
             .map_err(|e| coded(e.code(), e))
     }
 
+    /// Sources not ended with fewer than `records` records buffered (to read ahead).
+    #[napi]
+    pub fn low_sources(&self, records: u32) -> Vec<u32> {
+        self.replay
+            .low_sources(records as usize)
+            .into_iter()
+            .map(|i| i as u32)
+            .collect()
+    }
+
     /// Output due by venue time `untilTs`, at most about `maxBytes` (one line may pass it).
     #[napi]
     pub fn render(&mut self, until_ts: String, max_bytes: u32) -> Result<RenderResult> {
         let until = u64_arg("untilTs", &until_ts)?;
-        let mut out = Vec::with_capacity((max_bytes as usize).min(1 << 20) + 1024);
-        let step = self.replay.render(until, max_bytes as usize, &mut out);
+        self.scratch.clear();
+        let step = self
+            .replay
+            .render(until, max_bytes as usize, &mut self.scratch);
         let (step, source, due_ts) = match step {
             Step::Full => ("full", None, None),
             Step::Need(i) => ("need", Some(i as u32), None),
@@ -147,7 +164,7 @@ impl NativeReplay {
             Step::Done => ("done", None, None),
         };
         Ok(RenderResult {
-            chunk: out.into(),
+            chunk: self.scratch.as_slice().to_vec().into(),
             step: step.to_string(),
             source,
             due_ts,

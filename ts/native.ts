@@ -515,6 +515,11 @@ export class ReplayCursor {
     call(() => this.handle.push(source, records, end));
   }
 
+  /** Sources not ended with fewer than `records` records buffered (to read ahead). */
+  lowSources(records: number): number[] {
+    return this.handle.lowSources(records);
+  }
+
   /** Output due by venue time `untilTs`, about `maxBytes` at most. */
   render(untilTs: bigint, maxBytes: number): RenderStep {
     const r = call(() => this.handle.render(untilTs.toString(), maxBytes));

@@ -96,7 +96,8 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
   const seqLimit = ((BigInt(node.status().appliedIndex) + 1n) << 16n) - 1n;
   let res: ServerResponse | undefined;
   const out: ReplayOutput = {
-    write: (chunk) => res!.write(chunk),
+    write: (chunk) => void res!.write(chunk),
+    buffered: () => res!.writableLength,
     drained: () => drained(res!),
     end: () => res!.end(),
     get closed() {

@@ -43,7 +43,9 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   h1.keepAliveTimeout = 60_000;
   const h2 = createHttp2Server({}, onRequest);
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  // No Nagle: with it, a small write that follows another still unacknowledged waits for the
+  // peer's delayed ACK (tens of ms) — streams (replay, watch) and small answers stalled on it.
+  const server: Server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());

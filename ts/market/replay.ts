@@ -7,9 +7,10 @@
  *
  * - Pacing: one wake-up per turn writes everything due by then (no timer per event). Venue time
  *   `v` is due at wall time `anchor.wall + (v - anchor.venue) / speed`.
- * - Backpressure: a chunk is written only once the reader took the last one (`drain`), so a slow
- *   reader slows its session — the schedule is kept and the lag reported — and buffers stay at
- *   one chunk (`CHUNK_BYTES_MAX`) plus one fetch of blocks per instrument (`BLOCKS_PER_FETCH`).
+ * - Backpressure: rendering waits while more than `OUTPUT_BUFFER_BYTES_MAX` is buffered for the
+ *   reader, so a slow reader slows its session — the schedule is kept and the lag reported —
+ *   and memory stays at that plus one chunk (`CHUNK_BYTES_MAX`) and one fetch of blocks per
+ *   instrument (`BLOCKS_PER_FETCH`).
  * - Consistency: a session reads only records with `seq ≤ seqLimit`, the cut taken when it
  *   opened (the applied index then), so the same request gives the same bytes on every node.
  * - Fairness: each session yields the event loop after every chunk.
@@ -20,6 +21,7 @@ import { QuorumError } from '../errors';
 import { invariant } from '../raft/assert';
 import { type Engine, ReplayCursor } from '../native';
 import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
+import { ReplayFeed, prefixEnd } from './replay_feed';
 import { checkpointsPrefix, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, scanPrefix } from './state';
 
 export type ReplayKind = 'delta' | 'trade' | 'quote' | 'book';
@@ -42,8 +44,10 @@ export interface ReplaySpec {
 
 /** Where the output goes (an HTTP response). */
 export interface ReplayOutput {
-  /** False: wait for `drained` before writing more. */
-  write(chunk: Buffer): boolean;
+  write(chunk: Buffer): void;
+  /** Bytes written but not yet taken by the reader's connection. */
+  buffered(): number;
+  /** Resolves once everything buffered was taken (or the reader left). */
   drained(): Promise<void>;
   end(): void;
   /** The reader went away. */
@@ -52,35 +56,28 @@ export interface ReplayOutput {
 
 /** Bytes rendered per turn: large enough to amortise a write, small enough to share the loop. */
 export const CHUNK_BYTES_MAX = 256 << 10;
-/** Stored blocks read per instrument per fetch (a block is one batch's events of an instrument). */
-export const BLOCKS_PER_FETCH = 16;
+/**
+ * Output buffered per session before rendering waits for the reader: a few chunks, so the next
+ * is rendered while the last is on its way (waiting for each to drain left the node idle).
+ */
+export const OUTPUT_BUFFER_BYTES_MAX = 1 << 20;
 const U64_MAX = 2n ** 64n - 1n;
-/** A wake-up closer than this to its due time spins on `setImmediate` instead (timers are ms-coarse). */
-const SPIN_NS = 1_500_000n;
+/**
+ * Paced output is written up to this much wall time before it is due: timers wake up to a
+ * millisecond late, so aiming slightly early centres the schedule error on zero.
+ */
+const EARLY_NS = 500_000n;
 /** Longer waits are taken in steps (timers take at most 2^31 - 1 ms). */
 const SLEEP_MS_MAX = 60_000;
 
 export type SessionState = 'running' | 'paused' | 'done';
-
-interface Scan {
-  /** The instrument's event blocks from `start` (inclusive) to `end` (exclusive). */
-  start: string;
-  end: string;
-  /** The last block key read (the next fetch continues after it). */
-  after?: Buffer;
-}
-
-/** The first key after every key starting with `prefix` (which ends in '/'). */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-}
 
 export class ReplaySession {
   readonly id = randomBytes(6).toString('hex');
   readonly openedAt = new Date().toISOString();
   state: SessionState = 'running';
   private cursor!: ReplayCursor;
-  private scans: Scan[] = [];
+  private feed!: ReplayFeed;
   /** Output of the roll-forward (opening snapshots), written before anything else. */
   private primed: Buffer[] = [];
   /** Bumped when a seek replaces the cursor: work for an older one is dropped. */
@@ -118,16 +115,18 @@ export class ReplaySession {
         continue;
       }
       if (this.primed.length > 0) {
-        const chunk = Buffer.concat(this.primed.splice(0));
-        if (!this.out.write(chunk)) await this.out.drained();
+        this.out.write(Buffer.concat(this.primed.splice(0)));
+        if (this.out.buffered() > OUTPUT_BUFFER_BYTES_MAX) await this.out.drained();
         continue;
       }
       const generation = this.generation;
       const cursor = this.cursor;
-      const r = cursor.render(this.spec.speed === 'max' ? U64_MAX : this.venueNow(), CHUNK_BYTES_MAX);
+      const r = cursor.render(this.spec.speed === 'max' ? U64_MAX : this.venueNow(EARLY_NS), CHUNK_BYTES_MAX);
+      this.feed.readAhead(); // storage reads overlap rendering and the reader
       if (r.chunk.length > 0) {
         this.noteLag(r.step, cursor.lastTs);
-        if (!this.out.write(r.chunk)) await this.out.drained();
+        this.out.write(r.chunk);
+        if (this.out.buffered() > OUTPUT_BUFFER_BYTES_MAX) await this.out.drained();
       }
       if (generation !== this.generation) continue; // a seek replaced the cursor meanwhile
       if (r.step === 'done') {
@@ -135,7 +134,7 @@ export class ReplaySession {
         this.out.end();
         return;
       }
-      if (r.step === 'need') await this.fetch(r.source, generation);
+      if (r.step === 'need') await this.feed.read(r.source);
       else if (r.step === 'due' && this.anchorAtFirst) this.anchorAt(r.dueTs);
       else if (r.step === 'due') await this.sleepUntil(r.dueTs);
       else await turn(); // 'full': let other sessions and requests have the loop
@@ -211,36 +210,17 @@ export class ReplaySession {
       snapshotsBefore: previous?.snapshots ?? 0,
     });
     const checkpoints = await Promise.all(this.spec.instruments.map(({ id }) => checkpointBefore(this.engine(), id, fromTs, resume)));
-    const scans = this.spec.instruments.map(({ id }, i): Scan => {
-      const cp = checkpoints[i];
-      if (cp) cursor.loadBook(i, cp.book);
-      return { start: cp ? eventsKey(id, cp.seq + 1n) : eventsPrefix(id), end: prefixEnd(eventsPrefix(id)) };
-    });
+    checkpoints.forEach((cp, i) => cp && cursor.loadBook(i, cp.book));
+    const feed = new ReplayFeed(this.engine, cursor, this.spec.instruments.map((i) => i.id), checkpoints.map((cp) => cp?.seq ?? 0n));
     const startTs = resume ? resume.tsEvent : fromTs;
-    const primed = await prime(cursor, startTs, (i) => this.read(scans[i]));
+    const primed = await prime(cursor, feed, startTs);
+    this.feed?.retire();
     this.cursor = cursor;
-    this.scans = scans;
+    this.feed = feed;
     this.primed = primed;
     this.generation++;
     this.anchor = { wallNs: process.hrtime.bigint(), venueTs: startTs };
     this.pausedAtVenue = startTs;
-  }
-
-  /** Reads the next blocks of source `i` into the cursor. */
-  private async fetch(i: number, generation: number): Promise<void> {
-    const cursor = this.cursor;
-    const { records, end } = await this.read(this.scans[i]);
-    if (generation !== this.generation) return;
-    cursor.push(i, records, end);
-  }
-
-  /** The next `BLOCKS_PER_FETCH` blocks of a scan, and whether none follow. */
-  private async read(scan: Scan): Promise<{ records: Buffer; end: boolean }> {
-    const page = await this.engine().scan({ start: scan.start, end: scan.end, after: scan.after, limit: BLOCKS_PER_FETCH });
-    const last = page.items.at(-1);
-    if (last) scan.after = last.key;
-    const values = page.items.map((item) => item.value);
-    return { records: values.length === 1 ? values[0] : Buffer.concat(values), end: !page.more || page.items.length === 0 };
   }
 
   private anchorAt(venueTs: bigint): void {
@@ -249,11 +229,11 @@ export class ReplaySession {
     this.pausedAtVenue = venueTs;
   }
 
-  /** The venue time due now. */
-  private venueNow(): bigint {
+  /** The venue time due now (or `aheadNs` of wall time from now). */
+  private venueNow(aheadNs = 0n): bigint {
     if (this.state === 'paused') return this.pausedAtVenue;
     const speed = this.spec.speed as number;
-    const elapsedNs = Number(process.hrtime.bigint() - this.anchor.wallNs);
+    const elapsedNs = Number(process.hrtime.bigint() + aheadNs - this.anchor.wallNs);
     return this.anchor.venueTs + BigInt(Math.floor(elapsedNs * speed));
   }
 
@@ -269,15 +249,18 @@ export class ReplaySession {
     this.lagNs = step === 'due' || late < 0n ? 0n : late;
   }
 
-  /** Waits until venue time `ts` is due (or a pause, seek or stop). */
+  /**
+   * Waits until venue time `ts` is due, less `EARLY_NS` (or a pause, seek or stop). Timers only:
+   * spinning on setImmediate for the last stretch kept a core busy, and on a small machine the
+   * scheduler then preempted the spinning thread for whole time slices (5–10 ms late).
+   */
   private async sleepUntil(ts: bigint): Promise<void> {
     const generation = this.generation;
     for (;;) {
       if (this.state !== 'running' || this.stopped || generation !== this.generation) return;
-      const leftNs = this.dueWallNs(ts) - process.hrtime.bigint();
+      const leftNs = this.dueWallNs(ts) - process.hrtime.bigint() - EARLY_NS;
       if (leftNs <= 0n) return;
-      if (leftNs <= SPIN_NS) await turn();
-      else await this.sleep(Math.min(SLEEP_MS_MAX, Number(leftNs - SPIN_NS / 2n) / 1e6));
+      await this.sleep(Math.min(SLEEP_MS_MAX, Math.max(1, Math.floor(Number(leftNs) / 1e6))));
     }
   }
 
@@ -314,16 +297,17 @@ function kindsMask(kinds: Set<ReplayKind>): number {
 
 /**
  * Applies the records before `startTs` (silently) and renders what is due at it (opening
- * snapshots), reading blocks as the cursor asks; returns that output.
+ * snapshots), reading blocks as the cursor asks — every instrument's first read at once;
+ * returns that output.
  */
-async function prime(cursor: ReplayCursor, startTs: bigint, read: (source: number) => Promise<{ records: Buffer; end: boolean }>): Promise<Buffer[]> {
+async function prime(cursor: ReplayCursor, feed: ReplayFeed, startTs: bigint): Promise<Buffer[]> {
   const out: Buffer[] = [];
   for (;;) {
+    feed.readAhead();
     const r = cursor.render(startTs === 0n ? 0n : startTs - 1n, CHUNK_BYTES_MAX);
     if (r.chunk.length > 0) out.push(r.chunk);
     if (r.step !== 'need') return out;
-    const { records, end } = await read(r.source);
-    cursor.push(r.source, records, end);
+    await feed.read(r.source);
   }
 }
 

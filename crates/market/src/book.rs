@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use crate::error::{MarketError, Result};
 use crate::price::format_price;
 use crate::record::{Action, Delta, F_LAST, F_MAYBE_BAD_BOOK, F_SNAPSHOT, KIND_DELTA};
+use crate::render::{push_u64, write_price};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -151,41 +152,44 @@ impl Book {
 
     /// The book as JSON (`symbol_json`: the instrument's name, already a JSON string).
     pub fn view_json(&self, symbol_json: &str, depth: usize) -> String {
-        let side = |s: Side| {
-            let items: Vec<String> = self
-                .levels(s, depth)
-                .iter()
-                .map(|(p, l)| {
-                    format!(
-                        r#"{{"price":"{}","size":{},"orders":{}}}"#,
-                        format_price(*p),
-                        l.size,
-                        l.orders
-                    )
-                })
-                .collect();
-            format!("[{}]", items.join(","))
-        };
-        let price =
-            |p: Option<i64>| p.map_or("null".to_string(), |p| format!("\"{}\"", format_price(p)));
+        let mut out = Vec::with_capacity(256 + 48 * depth);
+        self.write_view_json(&mut out, b"{", symbol_json, depth);
+        String::from_utf8(out).expect("the view is ASCII")
+    }
+
+    /// Appends the view: `open` (`{`, or `{` plus leading fields) then the book's fields.
+    pub fn write_view_json(&self, out: &mut Vec<u8>, open: &[u8], symbol_json: &str, depth: usize) {
         let (bid, ask) = (self.best(Side::Bid), self.best(Side::Ask));
-        let (spread, mid) = match (bid, ask) {
-            (Some(b), Some(a)) => (
-                format!("\"{}\"", format_price(a - b)),
-                format!("\"{}\"", format_half(i128::from(a) + i128::from(b))),
-            ),
-            _ => ("null".to_string(), "null".to_string()),
-        };
-        format!(
-            r#"{{"instrument":{symbol_json},"seq":"{}","tsEvent":"{}","bids":{},"asks":{},"bestBid":{},"bestAsk":{},"spread":{spread},"mid":{mid},"maybeBad":{}}}"#,
-            self.seq,
-            self.ts_event,
-            side(Side::Bid),
-            side(Side::Ask),
-            price(bid),
-            price(ask),
-            self.maybe_bad
-        )
+        out.extend_from_slice(open);
+        out.extend_from_slice(br#""instrument":"#);
+        out.extend_from_slice(symbol_json.as_bytes());
+        out.extend_from_slice(br#","seq":""#);
+        push_u64(out, self.seq);
+        out.extend_from_slice(br#"","tsEvent":""#);
+        push_u64(out, self.ts_event);
+        out.extend_from_slice(br#"","bids":"#);
+        write_levels(out, self.bids.iter().rev().take(depth));
+        out.extend_from_slice(br#","asks":"#);
+        write_levels(out, self.asks.iter().take(depth));
+        out.extend_from_slice(br#","bestBid":"#);
+        write_optional_price(out, bid);
+        out.extend_from_slice(br#","bestAsk":"#);
+        write_optional_price(out, ask);
+        match (bid, ask) {
+            (Some(b), Some(a)) => {
+                out.extend_from_slice(br#","spread":""#);
+                write_price(out, a - b);
+                out.extend_from_slice(br#"","mid":""#);
+                out.extend_from_slice(format_half(i128::from(a) + i128::from(b)).as_bytes());
+                out.push(b'"');
+            }
+            _ => out.extend_from_slice(br#","spread":null,"mid":null"#),
+        }
+        out.extend_from_slice(if self.maybe_bad {
+            br#","maybeBad":true}"#
+        } else {
+            br#","maybeBad":false}"#
+        });
     }
 
     /// The book's persistent form (written with the applied index; read back at restart).
@@ -238,6 +242,34 @@ impl Book {
             return Err(corrupt("bytes after the end"));
         }
         Ok(book)
+    }
+}
+
+fn write_levels<'a>(out: &mut Vec<u8>, levels: impl Iterator<Item = (&'a i64, &'a Level)>) {
+    out.push(b'[');
+    for (i, (price, level)) in levels.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"price":""#);
+        write_price(out, *price);
+        out.extend_from_slice(br#"","size":"#);
+        push_u64(out, level.size);
+        out.extend_from_slice(br#","orders":"#);
+        push_u64(out, u64::from(level.orders));
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+fn write_optional_price(out: &mut Vec<u8>, price: Option<i64>) {
+    match price {
+        Some(p) => {
+            out.push(b'"');
+            write_price(out, p);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
     }
 }
 

@@ -24,7 +24,7 @@ use std::io::Write;
 use crate::book::Book;
 use crate::error::{MarketError, Result};
 use crate::record::{Delta, DELTA_BYTES, F_LAST, KIND_DELTA};
-use crate::render::write_event_json;
+use crate::render::{push_u64, write_event_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -192,6 +192,13 @@ impl Replay {
         Ok(())
     }
 
+    /// Sources not ended with fewer than `records` buffered: worth reading ahead.
+    pub fn low_sources(&self, records: usize) -> Vec<usize> {
+        (0..self.sources.len())
+            .filter(|&i| !self.sources[i].ended && self.sources[i].records.len() < records)
+            .collect()
+    }
+
     fn starved(&self) -> Option<usize> {
         self.sources
             .iter()
@@ -318,7 +325,9 @@ impl Replay {
                 out.push(b'\n');
             }
             Format::Sse => {
-                write!(out, "id: {}\ndata: ", u64_at(record, 72)).expect("Vec writes");
+                out.extend_from_slice(b"id: ");
+                push_u64(out, u64_at(record, 72));
+                out.extend_from_slice(b"\ndata: ");
                 write_event_json(out, record, &self.sources[i].symbol_json);
                 out.extend_from_slice(b"\n\n");
             }
@@ -328,11 +337,26 @@ impl Replay {
     fn write_book(&mut self, i: usize, out: &mut Vec<u8>) {
         let source = &self.sources[i];
         let Some(book) = &source.book else { return };
-        let view = book.view_json(&source.symbol_json, self.opts.depth);
-        debug_assert!(view.starts_with('{'));
-        let line = format!("{{\"kind\":\"book\",{}", &view[1..]);
         self.snapshots += 1;
-        self.write_line(FRAME_BOOK, &line, out);
+        const OPEN: &[u8] = br#"{"kind":"book","#;
+        match self.opts.format {
+            Format::Ndjson => {
+                book.write_view_json(out, OPEN, &source.symbol_json, self.opts.depth);
+                out.push(b'\n');
+            }
+            Format::Sse => {
+                out.extend_from_slice(b"data: ");
+                book.write_view_json(out, OPEN, &source.symbol_json, self.opts.depth);
+                out.extend_from_slice(b"\n\n");
+            }
+            Format::Binary => {
+                let at = out.len();
+                frame_header(out, FRAME_BOOK, 0);
+                book.write_view_json(out, OPEN, &source.symbol_json, self.opts.depth);
+                let len = u32::try_from(out.len() - at - 5).expect("a frame fits u32");
+                out[at + 1..at + 5].copy_from_slice(&len.to_le_bytes());
+            }
+        }
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {

@@ -1,0 +1,72 @@
+/**
+ * Feeds a replay cursor its instruments' stored event blocks, reading ahead: a source running low
+ * (fewer than `READ_AHEAD_RECORDS` buffered) gets its next blocks read while the cursor renders
+ * others, so the merge rarely stalls on storage. At most one read per source is in flight (blocks
+ * arrive in order) and each reads `BLOCKS_PER_READ` blocks, so a session buffers at most about
+ * that much per instrument.
+ */
+import type { Engine, ReplayCursor } from '../native';
+import { eventsKey, eventsPrefix } from './state';
+
+export const READ_AHEAD_RECORDS = 2048;
+/** Stored blocks per read (a block is one ingest batch's events of an instrument). */
+export const BLOCKS_PER_READ = 16;
+
+interface Scan {
+  /** The instrument's blocks from `start` (inclusive) to `end` (exclusive). */
+  start: string;
+  end: string;
+  /** The last block key read (the next read continues after it). */
+  after?: Buffer;
+}
+
+/** The first key after every key starting with `prefix` (which ends in '/'). */
+export function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+export class ReplayFeed {
+  private readonly scans: Scan[];
+  private readonly inflight = new Map<number, Promise<void>>();
+  private retired = false;
+
+  /** `startSeqs[i]`: source i's records after this seq are read (0n: all of them). */
+  constructor(
+    private readonly engine: () => Engine,
+    private readonly cursor: ReplayCursor,
+    ids: number[],
+    startSeqs: bigint[],
+  ) {
+    this.scans = ids.map((id, i) => ({ start: startSeqs[i] > 0n ? eventsKey(id, startSeqs[i] + 1n) : eventsPrefix(id), end: prefixEnd(eventsPrefix(id)) }));
+  }
+
+  /** Starts reads for every source running low. */
+  readAhead(): void {
+    for (const i of this.cursor.lowSources(READ_AHEAD_RECORDS)) void this.read(i);
+  }
+
+  /** Resolves once source `i` got its next blocks (or is known to have none). */
+  read(i: number): Promise<void> {
+    let pending = this.inflight.get(i);
+    if (!pending) {
+      pending = this.fetch(i).finally(() => this.inflight.delete(i));
+      this.inflight.set(i, pending);
+    }
+    return pending;
+  }
+
+  /** The cursor was replaced (a seek): reads still in flight are dropped. */
+  retire(): void {
+    this.retired = true;
+  }
+
+  private async fetch(i: number): Promise<void> {
+    const scan = this.scans[i];
+    const page = await this.engine().scan({ start: scan.start, end: scan.end, after: scan.after, limit: BLOCKS_PER_READ });
+    if (this.retired) return;
+    const last = page.items.at(-1);
+    if (last) scan.after = last.key;
+    const values = page.items.map((item) => item.value);
+    this.cursor.push(i, values.length === 1 ? values[0] : Buffer.concat(values), !page.more || page.items.length === 0);
+  }
+}
