@@ -13,7 +13,7 @@ fn records(n: u64) -> Vec<Vec<u8>> {
         let inst = (x % 20) as usize;
         let d = Delta {
             kind: if x % 10 < 7 { 1 } else { 2 },
-            action: if x % 3 == 0 {
+            action: if x.is_multiple_of(3) {
                 Action::Cancel
             } else {
                 Action::Add
