@@ -12,10 +12,12 @@
  *    to the first event at or after the sought time, less that event's own wait on the schedule
  *    (its venue time after the sought time).
  * 4. Ingest (binary, `PRODUCERS` producers) at the leader alone, then while 4 max-speed replay
- *    sessions run on the learners; alternated, `ROUNDS` each, medians and their ratio.
+ *    sessions (a minute of the day each, with books, over and over) run on the learners;
+ *    alternated, `ROUNDS` each, medians and their ratio.
  *
  * JSON to bench/results/replay.json, and a printed table.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -54,18 +56,19 @@ async function post(url: string, body: Body): Promise<number> {
   return answer.applied ?? 0;
 }
 
-/** Each producer's batches in order for `seconds`: events/s acknowledged. */
-async function ingestRate(url: string, producers: Body[][], seconds: number): Promise<number> {
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  let events = 0;
-  await Promise.all(producers.map(async (list) => {
-    for (const body of list) {
-      if (performance.now() >= deadline) return;
-      events += await post(url, body);
-    }
-  }));
-  return events / ((performance.now() - started) / 1000);
+/** Ingest at `url` for `seconds` from a process of its own (bench/lib/ingest_load.ts): events/s. */
+function ingestRate(url: string, seconds: number, tag: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'ingest_load.ts'), url, String(seconds), String(PRODUCERS), tag], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`ingest_load exited with ${code}`));
+      const r = JSON.parse(out) as { eventsPerSecond: number; failed: number };
+      if (r.failed > 0) console.error(`  ${r.failed} ingest requests failed and were sent again`);
+      resolve(r.eventsPerSecond);
+    });
+  });
 }
 
 function replayRequest(url: string, body: Record<string, unknown>, accept = 'application/x-ndjson'): Promise<Response> {
@@ -205,24 +208,23 @@ async function seeks(url: string, instruments: string[], t0: bigint, spanNs: big
 }
 
 /** Ingest alone and with 4 max-speed replays on the learners, alternated: medians and ratio. */
-async function ingestUnderReplay(leader: string, learners: string[], instruments: string[]): Promise<Row[]> {
+async function ingestUnderReplay(leader: string, learners: string[], instruments: string[], window: { from: bigint; to: bigint }): Promise<Row[]> {
   const alone: number[] = [];
   const under: number[] = [];
   for (let r = 0; r < 2 * ROUNDS; r++) {
-    // Fresh producers and instruments each round (the day's instruments keep one venue clock):
-    // their batches in order, made before the clock starts.
-    const producers = Array.from({ length: PRODUCERS }, (_, p) => binaryBatches([...generate({ instruments: INSTRUMENTS, minutes: 1, seed: 100 + r * PRODUCERS + p, eventsPerSecond: 2000, symbolPrefix: `R${r}P${p}-` })], 1000));
+    // Fresh producers and instruments each round (the day's instruments keep one venue clock).
     if (r % 2 === 0) {
-      alone.push(await ingestRate(leader, producers, INGEST_SECONDS));
+      alone.push(await ingestRate(leader, INGEST_SECONDS, `R${r}`));
       continue;
     }
     let stop = false;
     const replays = Array.from({ length: 4 }, async (_, i) => {
       let events = 0;
-      while (!stop) events += (await drainReplay(learners[i % learners.length], { instruments, kinds: ['delta', 'trade', 'quote', 'book'] })).items;
+      const body = { instruments, kinds: ['delta', 'trade', 'quote', 'book'], from: window.from.toString(), to: window.to.toString() };
+      while (!stop) events += (await drainReplay(learners[i % learners.length], body)).items;
       return events;
     });
-    under.push(await ingestRate(leader, producers, INGEST_SECONDS));
+    under.push(await ingestRate(leader, INGEST_SECONDS, `R${r}`));
     stop = true;
     await Promise.all(replays);
   }
@@ -233,10 +235,10 @@ async function ingestUnderReplay(leader: string, learners: string[], instruments
 }
 
 /**
- * The addon's cursor alone (no storage, no HTTP): `records` stored records of 20 instruments
- * merged, applied and rendered in 256 KiB chunks, median of `ROUNDS`.
+ * The addon's cursor alone (no storage, no HTTP): the day's records per instrument (seqs in
+ * order), merged, applied and rendered in 256 KiB chunks, median of `ROUNDS`.
  */
-function addonAlone(lines: string[]): Row[] {
+function cursorSources(lines: string[]): Buffer[] {
   // Records per instrument (by symbol: each parsed batch numbers its own instruments).
   const perSymbol = new Map<string, Buffer[]>();
   let seq = 0n;
@@ -251,7 +253,11 @@ function addonAlone(lines: string[]): Row[] {
       perSymbol.set(symbol, list);
     }
   }
-  const sources = [...perSymbol.keys()].sort().map((symbol) => Buffer.concat(perSymbol.get(symbol)!));
+  return [...perSymbol.keys()].sort().map((symbol) => Buffer.concat(perSymbol.get(symbol)!));
+}
+
+/** Measured with the day's text gone from this process's heap (its GC distorted the figures). */
+function addonAlone(sources: Buffer[]): Row[] {
   const rows: Row[] = [];
   for (const [format, kinds, books] of [['ndjson', 0b1110, false], ['binary', 0b1110, false], ['ndjson', 0, true]] as const) {
     const rates: number[] = [];
@@ -297,12 +303,15 @@ async function appliedEverywhere(urls: string[], index: number): Promise<void> {
 async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: run npm install (or npm run build) first');
   const lines = [...generate({ instruments: INSTRUMENTS, minutes: MINUTES, seed: 1, eventsPerSecond: RATE })];
-  const alone = PARTS.has('addon') ? addonAlone(lines) : [];
-  if (PARTS.size === 1 && PARTS.has('addon')) return printTable('replay cursor alone', alone);
+  const sources = PARTS.has('addon') ? cursorSources(lines) : [];
+  if (PARTS.size === 1 && PARTS.has('addon')) {
+    lines.length = 0;
+    return printTable('replay cursor alone', addonAlone(sources));
+  }
   const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-replay-'));
   const ports = await freePorts(10);
   const onLine = (id: number) => (line: string) => {
-    if (/"event":"(fatal|stopping|removed)"|Error/.test(line)) console.error(`  n${id}: ${line}`);
+    if (/"event":"(fatal|stopping|removed|client_error)"|Error/.test(line)) console.error(`  n${id}: ${line}`);
   };
   const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[4 + id]}`).join(',');
   const node = (id: number, extra: string[]) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[4 + id]}`, '--snapshot-entries', '100000', ...extra], /"event":"ready"/, onLine(id));
@@ -323,12 +332,12 @@ async function main(): Promise<void> {
     const t0 = BigInt(JSON.parse(lines[0]).tsEvent);
     const spanNs = BigInt(JSON.parse(lines[lines.length - 1]).tsEvent) - t0;
     lines.length = 0; // the day's text is not needed any more: a smaller heap for the clients below
-    const rows = [...alone];
+    const rows = PARTS.has('addon') ? addonAlone(sources) : [];
     if (PARTS.has('max')) rows.push(...(await maxSpeed(follower, instruments)));
     if (PARTS.has('paced')) rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 20_000_000_000n, 10));
     if (PARTS.has('paced')) rows.push(await paced(follower, instruments, t0 + spanNs / 4n, 150_000_000_000n, 100));
     if (PARTS.has('seek')) rows.push(await seeks(follower, instruments, t0, spanNs));
-    if (PARTS.has('ingest')) rows.push(...(await ingestUnderReplay(leader, learners, instruments)));
+    if (PARTS.has('ingest')) rows.push(...(await ingestUnderReplay(leader, learners, instruments, { from: t0, to: t0 + 60_000_000_000n })));
     printTable(`replay (${events} events, ${MINUTES} min, ${INSTRUMENTS} instruments; 3 nodes + 2 replay learners on 127.0.0.1)`, rows);
     writeResults('replay', { minutes: MINUTES, instruments: INSTRUMENTS, events, rounds: ROUNDS, rows });
   } finally {

@@ -44,6 +44,10 @@ const badClientCalls: [string[], string][] = [
   [['scan', '--limit', 'many'], '--limit'],
   [['put', 'k', 'not json'], 'JSON'],
   [['member', 'remove', 'nx'], 'node ids'],
+  [['md', 'replay', '--instruments', 'A', '--speed', 'fast'], '--speed'],
+  [['md', 'replay', '--instruments', 'A', '--speed', '0'], '--speed'],
+  [['md', 'replay', '--instruments', 'A,,B'], '--instruments'],
+  [['md', 'replay', '--instruments', 'A', '--depth', '0'], '--depth'],
 ];
 
 for (const [args, named] of badClientCalls) {

@@ -94,6 +94,8 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
 
 /** Node's HTTP/1.1 parser refused a request: answer in our JSON error shape, then close. */
 function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  // Operators see why a connection was refused or closed (a parse error, a request timeout).
+  process.stderr.write(`${JSON.stringify({ event: 'client_error', code: err.code ?? null, message: err.message, remote: socket.remoteAddress ?? null })}\n`);
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
     return;
