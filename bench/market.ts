@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { Books } from '../ts/native';
 import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
-import { freePorts, launch, stopAll } from './lib/procs';
+import { findLeader, freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 
 const ROOT = join(__dirname, '..');
@@ -249,17 +249,6 @@ async function benchCluster(): Promise<Row[]> {
     await stopAll(procs);
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-async function findLeader(urls: string[]): Promise<string> {
-  for (let tries = 0; tries < 200; tries++) {
-    for (const url of urls) {
-      const st = (await (await fetch(`${url}/v1/cluster`)).json()) as { state: string };
-      if (st.state === 'leader') return url;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no leader');
 }
 
 async function main(): Promise<void> {

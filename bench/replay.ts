@@ -26,7 +26,7 @@ import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { ReplayCursor } from '../ts/native';
 import { generate } from '../ts/market/generator';
-import { freePorts, launch, stopAll } from './lib/procs';
+import { findLeader, freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 
 const ROOT = join(__dirname, '..');
@@ -278,17 +278,6 @@ function addonAlone(sources: Buffer[]): Row[] {
 function logged(r: Row): Row {
   console.error(`  ${r.workload}: ${r['per s']} ${r.unit}/s, p50 ${r['p50 ms']} ms, p99 ${r['p99 ms']} ms — ${r.detail}`);
   return r;
-}
-
-async function findLeader(urls: string[]): Promise<string> {
-  for (let tries = 0; tries < 200; tries++) {
-    for (const url of urls) {
-      const st = (await (await fetch(`${url}/v1/cluster`)).json()) as { state: string };
-      if (st.state === 'leader') return url;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no leader');
 }
 
 async function appliedEverywhere(urls: string[], index: number): Promise<void> {

@@ -52,3 +52,15 @@ export async function stopAll(procs: ChildProcess[]): Promise<void> {
     p.kill('SIGTERM');
   })));
 }
+
+/** The client URL of the member that says it leads (polled every 50 ms, 10 s at most). */
+export async function findLeader(urls: string[]): Promise<string> {
+  for (let tries = 0; tries < 200; tries++) {
+    for (const url of urls) {
+      const st = (await (await fetch(`${url}/v1/cluster`)).json()) as { state: string };
+      if (st.state === 'leader') return url;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('no leader');
+}
