@@ -20,6 +20,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { QuorumError, UnavailableError } from '../errors';
+import { integerFields, quoteIntegers } from '../market/records';
 import { type ReplayFormat, type ReplayKind, type ReplayOutput, ReplaySession, type ReplaySpec } from '../market/replay';
 import type { RaftNode } from '../node/raft_node';
 import { parseObject } from './args';
@@ -34,8 +35,8 @@ export const SPEED_MAX = 1_000_000;
 const KINDS = new Set<ReplayKind>(['delta', 'trade', 'quote', 'book']);
 const CONTENT_TYPES: Record<ReplayFormat, string> = { ndjson: 'application/x-ndjson', sse: 'text/event-stream', binary: 'application/octet-stream' };
 const U64_MAX = 2n ** 64n - 1n;
-/** Integer values of these fields are quoted before JSON.parse sees them (they exceed 2^53). */
-const U64_FIELDS = /"(from|to|fromSeq|snapshotEvery|at)"(\s*):(\s*)(\d+)/g;
+/** Fields whose integer values are kept exact (they exceed 2^53). */
+const U64_FIELDS = integerFields(['from', 'to', 'fromSeq', 'snapshotEvery', 'at']);
 
 /** Each node's open sessions. */
 const sessionsOf = new WeakMap<RaftNode, Map<string, ReplaySession>>();
@@ -47,7 +48,7 @@ function sessions(node: RaftNode): Map<string, ReplaySession> {
 }
 
 function body64(body: Buffer): Record<string, unknown> {
-  return parseObject(Buffer.from(body.toString('utf8').replace(U64_FIELDS, '"$1"$2:$3"$4"')), 'describing the replay');
+  return parseObject(Buffer.from(quoteIntegers(body.toString('utf8'), U64_FIELDS)), 'describing the replay');
 }
 
 function formatOf(doc: Record<string, unknown>, accept: string | undefined): ReplayFormat {

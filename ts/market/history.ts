@@ -18,12 +18,16 @@ function reached(target: BookTarget, seq: bigint, tsEvent: bigint): boolean {
   return 'seq' in target ? seq <= target.seq : tsEvent <= target.tsEvent;
 }
 
-/** The newest checkpoint at or before the target: its seq and stored book (none: from empty). */
-async function checkpointBefore(engine: Engine, id: number, target: BookTarget): Promise<{ seq: bigint; book?: Buffer }> {
-  let best: { seq: bigint; book?: Buffer } = { seq: 0n };
+/**
+ * The newest book checkpoint of instrument `id` for which `usable(seq, tsEvent)` holds (of the
+ * event it ends at); checkpoints are in seq order, and so in venue-time order (one venue clock),
+ * so the scan stops at the first that is not. Undefined: none (start from an empty book).
+ */
+export async function newestCheckpoint(engine: Engine, id: number, usable: (seq: bigint, tsEvent: bigint) => boolean): Promise<{ seq: bigint; book: Buffer } | undefined> {
+  let best: { seq: bigint; book: Buffer } | undefined;
   for await (const [, book] of scanPrefix(engine, checkpointsPrefix(id))) {
     const seq = book.readBigUInt64LE(BOOK_SEQ_OFFSET);
-    if (!reached(target, seq, book.readBigUInt64LE(BOOK_TS_OFFSET))) break;
+    if (!usable(seq, book.readBigUInt64LE(BOOK_TS_OFFSET))) break;
     best = { seq, book };
   }
   return best;
@@ -31,7 +35,7 @@ async function checkpointBefore(engine: Engine, id: number, target: BookTarget):
 
 /** The book of instrument `id` (named `symbol`) as of `target`, as JSON; undefined if it had none then. */
 export async function bookAt(engine: Engine, id: number, symbol: string, target: BookTarget, depth: number): Promise<string | undefined> {
-  const from = await checkpointBefore(engine, id, target);
+  const from = (await newestCheckpoint(engine, id, (seq, ts) => reached(target, seq, ts))) ?? { seq: 0n, book: undefined };
   const scratch = new Books(LEVELS_PER_SIDE_MAX);
   if (from.book) scratch.load(id, from.book);
   const start = from.seq === 0n ? undefined : eventsKey(id, from.seq);

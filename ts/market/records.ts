@@ -71,14 +71,24 @@ export function invalid(message: string): QuorumError {
   return new QuorumError('invalid_event', message);
 }
 
-/** The u64 fields: JSON integers in them are turned into strings before JSON.parse sees them. */
-const U64_FIELDS = /"(tsEvent|tsRecv|producerSeq|venueSeq|seq)"(\s*):(\s*)(\d+)/g;
+/** The pattern `quoteIntegers` uses for `fields` (built once per set of fields, not per line). */
+export function integerFields(fields: readonly string[]): RegExp {
+  return new RegExp(`"(${fields.join('|')})"(\\s*):(\\s*)(\\d+)`, 'g');
+}
+
+/** JSON text whose integer values of the fields are quoted, so JSON.parse keeps them exact (64-bit values are beyond 2^53). */
+export function quoteIntegers(text: string, fields: RegExp): string {
+  return text.replace(fields, '"$1"$2:$3"$4"');
+}
+
+/** The u64 fields of an event line. */
+const U64_FIELDS = integerFields(['tsEvent', 'tsRecv', 'producerSeq', 'venueSeq', 'seq']);
 
 /** One NDJSON line as an object whose 64-bit fields are exact decimal strings. */
 export function parseEventLine(line: string): Record<string, unknown> {
   let doc: unknown;
   try {
-    doc = JSON.parse(line.replace(U64_FIELDS, '"$1"$2:$3"$4"'));
+    doc = JSON.parse(quoteIntegers(line, U64_FIELDS));
   } catch (err) {
     throw invalid(`not JSON: ${(err as Error).message}`);
   }

@@ -22,7 +22,8 @@ import { invariant } from '../raft/assert';
 import { type Engine, ReplayCursor } from '../native';
 import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
 import { ReplayFeed, prefixEnd } from './replay_feed';
-import { checkpointsPrefix, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, scanPrefix } from './state';
+import { newestCheckpoint } from './history';
+import { eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX } from './state';
 
 export type ReplayKind = 'delta' | 'trade' | 'quote' | 'book';
 export type ReplayFormat = 'ndjson' | 'sse' | 'binary';
@@ -323,19 +324,10 @@ function header(spec: ReplaySpec): Buffer {
 
 /**
  * The newest checkpoint whose every event comes before the replay's first: venue time before
- * `fromTs`, or at or before the resume position. Checkpoints are in seq order, so in venue-time
- * order too (one venue clock per instrument).
+ * `fromTs`, or at or before the resume position.
  */
-async function checkpointBefore(engine: Engine, id: number, fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
-  let best: { seq: bigint; book: Buffer } | undefined;
-  for await (const [, book] of scanPrefix(engine, checkpointsPrefix(id))) {
-    const seq = book.readBigUInt64LE(1);
-    const ts = book.readBigUInt64LE(9);
-    const before = ts < fromTs || (resume !== undefined && (ts < resume.tsEvent || (ts === resume.tsEvent && seq <= resume.seq)));
-    if (!before) break;
-    best = { seq, book };
-  }
-  return best;
+function checkpointBefore(engine: Engine, id: number, fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
+  return newestCheckpoint(engine, id, (seq, ts) => ts < fromTs || (resume !== undefined && (ts < resume.tsEvent || (ts === resume.tsEvent && seq <= resume.seq))));
 }
 
 /** The venue time of instrument `id`'s record with `seq`, if it has one. */

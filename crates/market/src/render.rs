@@ -86,6 +86,16 @@ fn quoted_u64(out: &mut Vec<u8>, key: &[u8], v: u64) {
     out.push(b'"');
 }
 
+/// `,"side":"<side>","price":"<price>","size":<size>` (deltas and trades).
+fn side_price_size(out: &mut Vec<u8>, side: &str, price: i64, size: u64) {
+    out.extend_from_slice(br#","side":""#);
+    out.extend_from_slice(side.as_bytes());
+    out.push(b'"');
+    quoted_price(out, br#","price":""#, price);
+    out.extend_from_slice(br#","size":"#);
+    push_u64(out, size);
+}
+
 /// Appends one record as an event object (`symbol_json`: the instrument's name as a JSON string).
 /// The record must have passed `Delta::decode` (known kind, action and side).
 pub fn write_event_json(out: &mut Vec<u8>, r: &[u8], symbol_json: &str) {
@@ -125,23 +135,13 @@ pub fn write_event_json(out: &mut Vec<u8>, r: &[u8], symbol_json: &str) {
             out.extend_from_slice(ACTION_NAMES[usize::from(r[1])].as_bytes());
             out.push(b'"');
             if r[1] != ACTION_CLEAR {
-                out.extend_from_slice(br#","side":""#);
-                out.extend_from_slice(BOOK_SIDES[usize::from(r[2])].as_bytes());
-                out.push(b'"');
-                quoted_price(out, br#","price":""#, price);
-                out.extend_from_slice(br#","size":"#);
-                push_u64(out, size);
+                side_price_size(out, BOOK_SIDES[usize::from(r[2])], price, size);
                 out.extend_from_slice(br#","orders":"#);
                 push_u64(out, u64::from(u32_at(r, 12)));
             }
         }
         KIND_TRADE => {
-            out.extend_from_slice(br#","side":""#);
-            out.extend_from_slice(TRADE_SIDES[usize::from(r[2])].as_bytes());
-            out.push(b'"');
-            quoted_price(out, br#","price":""#, price);
-            out.extend_from_slice(br#","size":"#);
-            push_u64(out, size);
+            side_price_size(out, TRADE_SIDES[usize::from(r[2])], price, size);
         }
         _ => {
             quoted_price(out, br#","bidPrice":""#, price);

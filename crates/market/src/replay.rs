@@ -93,7 +93,12 @@ pub struct Replay {
     opts: ReplayOptions,
     sources: Vec<Source>,
     /// `(tsEvent, seq, source)` of each source's first buffered record, smallest first.
+    /// Invariant: a source has an entry iff it has buffered records.
     heads: BinaryHeap<std::cmp::Reverse<(u64, u64, usize)>>,
+    /// Sources ended with nothing buffered. A source is starved (the merge must wait for it)
+    /// iff it is in neither set, so `heads.len() + exhausted < sources` says one is, without a
+    /// scan per record.
+    exhausted: usize,
     opening_snapshots: bool,
     next_boundary_ts: Option<u64>,
     pub events: u64,
@@ -134,6 +139,7 @@ impl Replay {
             opts,
             sources,
             heads: BinaryHeap::new(),
+            exhausted: 0,
             next_boundary_ts,
             last_seq: 0,
             last_ts: 0,
@@ -164,6 +170,7 @@ impl Replay {
             )));
         }
         let was_empty = self.sources[i].records.is_empty();
+        let was_exhausted = self.is_exhausted(i);
         for chunk in packed.chunks_exact(DELTA_BYTES) {
             let source = &mut self.sources[i];
             if source.ended {
@@ -189,7 +196,14 @@ impl Replay {
                     .push(std::cmp::Reverse((u64_at(r, 48), u64_at(r, 72), i)));
             }
         }
+        if !was_exhausted && self.is_exhausted(i) {
+            self.exhausted += 1;
+        }
         Ok(())
+    }
+
+    fn is_exhausted(&self, i: usize) -> bool {
+        self.sources[i].ended && self.sources[i].records.is_empty()
     }
 
     /// Sources not ended with fewer than `records` buffered: worth reading ahead.
@@ -200,9 +214,15 @@ impl Replay {
     }
 
     fn starved(&self) -> Option<usize> {
-        self.sources
+        if self.heads.len() + self.exhausted == self.sources.len() {
+            return None;
+        }
+        let i = self
+            .sources
             .iter()
-            .position(|s| s.records.is_empty() && !s.ended)
+            .position(|s| s.records.is_empty() && !s.ended);
+        debug_assert!(i.is_some(), "the counts say a source is starved");
+        i
     }
 
     fn silent(&self, ts: u64, seq: u64) -> bool {
@@ -265,6 +285,8 @@ impl Replay {
             // not an error: the instrument's records still come in seq order, deterministically.
             self.heads
                 .push(std::cmp::Reverse((u64_at(next, 48), u64_at(next, 72), i)));
+        } else if source.ended {
+            self.exhausted += 1;
         }
         let d = Delta::decode(&record).expect("pushed records were decoded");
         // Every record moves its book's seq and time (as the live books do); deltas its levels.
