@@ -73,10 +73,16 @@ export class Nemesis {
     private readonly opts: NemesisOptions,
   ) {}
 
-  /** Injects faults drawn from `faults` until `untilMs`, then heals everything. */
-  async run(faults: readonly Fault[], untilMs: number): Promise<void> {
+  /**
+   * Injects faults drawn from `faults` until `untilMs` has passed and at least `minFaults` were
+   * injected (a slow machine restarting nodes for disk faults may otherwise fit only two into
+   * the time), then heals everything.
+   */
+  async run(faults: readonly Fault[], untilMs: number, minFaults = 0): Promise<void> {
     const { random, now } = this.opts;
-    while (now() < untilMs) {
+    let injected = 0;
+    while (now() < untilMs || injected < minFaults) {
+      injected++;
       const fault = faults[random.intn(faults.length)];
       const hold = this.between(this.opts.holdMs);
       this.counts.set(fault, (this.counts.get(fault) ?? 0) + 1);

@@ -22,6 +22,8 @@ export interface ChaosOptions {
   /** Seconds of faults under load. */
   timeS: number;
   faults: readonly Fault[];
+  /** Keep injecting past `timeS` until this many faults were injected (default 0). */
+  minFaults?: number;
   nodes: number;
   clients: number;
   keys: number;
@@ -132,7 +134,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       reported.n = nemesis.timeline.length;
     }, 250);
     try {
-      await nemesis.run(opts.faults, now() + opts.timeS * 1000);
+      await nemesis.run(opts.faults, now() + opts.timeS * 1000, opts.minFaults ?? 0);
       // Liveness: once healed, the cluster elects a leader every node follows, under load.
       await withDeadline(cluster.converged(), recoverMs, 'recovery after healing').catch((err: Error) => problems.push(err.message));
       // A short quiet period with every node up, so the history shows the healed cluster working.
