@@ -127,6 +127,12 @@ impl NativeEngine {
         }))
     }
 
+    /// Every series the addon records (WAL, apply, RocksDB), as Prometheus text.
+    #[napi]
+    pub fn metrics_text(&self) -> Result<String> {
+        crate::metrics::render(&*self.get_engine()?).map_err(|e| coded("ENGINE_METRICS", e))
+    }
+
     #[napi]
     pub fn get(&self, key: &[u8]) -> Result<Option<Buffer>> {
         Ok(self
@@ -231,10 +237,16 @@ impl Task for Apply {
     type Output = u32;
     type JsValue = u32;
     fn compute(&mut self) -> Result<u32> {
-        self.engine
+        let timer = crate::metrics::APPLY_SECONDS
+            .with_label_values(&["kv"])
+            .start_timer();
+        let out = self
+            .engine
             .apply(&self.packed, self.applied_index)
             .map(|n| n as u32)
-            .map_err(from_engine)
+            .map_err(from_engine);
+        timer.observe_duration();
+        out
     }
     fn resolve(&mut self, _env: Env, output: u32) -> Result<u32> {
         Ok(output)

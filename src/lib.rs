@@ -12,6 +12,7 @@
 mod engine;
 mod error;
 mod market;
+mod metrics;
 mod replay;
 mod wal;
 

@@ -41,6 +41,9 @@ impl NativeBooks {
     /// Applies a packed batch; returns the instruments whose books changed (sorted).
     #[napi]
     pub fn apply_batch(&mut self, packed: &[u8]) -> Result<Vec<u32>> {
+        let _timer = crate::metrics::APPLY_SECONDS
+            .with_label_values(&["market"])
+            .start_timer();
         self.books.apply_batch(packed).map_err(from_market)
     }
 

@@ -24,6 +24,8 @@ pub struct WalOptions {
     pub fail_sync_at: Option<i64>,
     /// Test-only fault: the nth group is half written, then the process aborts.
     pub torn_write_at: Option<i64>,
+    /// Test-only: allows `setSyncStall` (a disk-stall experiment).
+    pub allow_stall: Option<bool>,
 }
 
 #[napi(object)]
@@ -97,6 +99,7 @@ fn options_from(js: Option<WalOptions>) -> Result<Options> {
             .torn_write_at
             .map(|n| index_arg("tornWriteAt", n))
             .transpose()?,
+        allow_stall: js.allow_stall.unwrap_or(false),
     };
     Ok(opts)
 }
@@ -221,6 +224,15 @@ impl NativeWal {
             wal: self.wal.clone(),
             index: index_arg("index", index)?,
         }))
+    }
+
+    /// Test-only: every fdatasync takes `delayMs` longer for the next `durationMs`.
+    #[napi]
+    pub fn set_sync_stall(&self, delay_ms: u32, duration_ms: u32) -> Result<()> {
+        let ms = |v: u32| std::time::Duration::from_millis(u64::from(v));
+        self.wal
+            .set_sync_stall(ms(delay_ms), ms(duration_ms))
+            .map_err(from_wal)
     }
 
     /// Finishes queued work, stops the I/O thread and releases the callback.

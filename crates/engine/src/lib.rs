@@ -153,6 +153,19 @@ impl Engine {
         Ok(ops.len())
     }
 
+    /// RocksDB's integer property `name` summed over the column families (e.g.
+    /// `rocksdb.cur-size-all-mem-tables`); 0 where a family does not report it.
+    pub fn property_sum(&self, name: &str) -> Result<u64> {
+        let mut sum = 0u64;
+        for cf in [CF_DATA, CF_META] {
+            sum += self
+                .db
+                .property_int_value_cf(self.cf(cf), name)?
+                .unwrap_or(0);
+        }
+        Ok(sum)
+    }
+
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self
             .db

@@ -18,6 +18,9 @@ pub struct Faults {
     /// as a power cut in the middle of a write would leave it. Nothing in the group was
     /// acknowledged, so recovery may drop all of it.
     pub torn_write_at: Option<u64>,
+    /// Whether `Wal::set_sync_stall` may slow every fdatasync down (a disk-stall experiment);
+    /// refused otherwise, so a production log cannot be slowed by a stray call.
+    pub allow_stall: bool,
 }
 
 pub enum Backend {

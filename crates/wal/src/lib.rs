@@ -8,6 +8,7 @@
 
 mod error;
 mod io;
+pub mod metrics;
 mod record;
 mod segment;
 mod state;
@@ -77,6 +78,7 @@ pub struct Wal {
     record_bytes_max: usize,
     queue_bytes_max: usize,
     stats: Arc<Stats>,
+    allow_stall: bool,
 }
 
 #[derive(Default)]
@@ -121,7 +123,9 @@ impl Wal {
             notify: Mutex::new(notify),
             group_bytes_max: options.group_bytes_max,
             segment_bytes_max: options.segment_bytes_max,
+            stall: Mutex::new(None),
         });
+        metrics::touch();
         let stats = Arc::new(Stats::default());
         let writer = Writer {
             shared: shared.clone(),
@@ -143,7 +147,25 @@ impl Wal {
             record_bytes_max: options.record_bytes_max,
             queue_bytes_max: options.queue_bytes_max,
             stats,
+            allow_stall: options.faults.allow_stall,
         })
+    }
+
+    /// Test-only: every fdatasync takes `delay` longer for the next `duration` (a disk stall).
+    /// Refused unless the log was opened with `Faults::allow_stall`.
+    pub fn set_sync_stall(
+        &self,
+        delay: std::time::Duration,
+        duration: std::time::Duration,
+    ) -> Result<()> {
+        if !self.allow_stall {
+            return Err(WalError::InvalidArgument {
+                message: "disk stalls are a test fault; open the log with allow_stall".into(),
+            });
+        }
+        let until = std::time::Instant::now() + duration;
+        *self.shared.stall.lock().unwrap() = Some((delay, until));
+        Ok(())
     }
 
     /// `io_uring` or `pwrite`.

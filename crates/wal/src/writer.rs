@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     pub notify: Mutex<Option<Notify>>,
     pub group_bytes_max: usize,
     pub segment_bytes_max: u64,
+    /// Test-only disk stall: every fdatasync takes this much longer until the instant passes.
+    pub stall: Mutex<Option<(std::time::Duration, std::time::Instant)>>,
 }
 
 pub(crate) struct Writer {
@@ -229,6 +231,8 @@ impl Writer {
 
     /// The group is durable at `offset` of segment `seq`: readers may see its entries now.
     fn record_durable(&mut self, group: EncodedGroup, offset: u64, seq: u64) {
+        crate::metrics::ENTRIES_PER_SYNC.observe(group.locs.len() as f64);
+        crate::metrics::BYTES_TOTAL.inc_by(group.buf.len() as u64);
         self.stats
             .syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -267,11 +271,29 @@ impl Writer {
                 message: "injected EIO (test fault)".into(),
             });
         }
-        self.backend
-            .write_and_sync(file, offset, buf)
-            .map_err(|e| WalError::FsyncFailed {
-                message: format!("{} write+fdatasync: {e}", self.backend.name()),
-            })
+        let started = std::time::Instant::now();
+        self.injected_stall(started);
+        let out =
+            self.backend
+                .write_and_sync(file, offset, buf)
+                .map_err(|e| WalError::FsyncFailed {
+                    message: format!("{} write+fdatasync: {e}", self.backend.name()),
+                });
+        crate::metrics::FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
+        out
+    }
+
+    /// Sleeps for the armed disk stall (test-only), as a slow device would before answering.
+    fn injected_stall(&self, now: std::time::Instant) {
+        let mut stall = self.shared.stall.lock().unwrap();
+        match *stall {
+            Some((delay, until)) if now < until => {
+                drop(stall);
+                std::thread::sleep(delay);
+            }
+            Some(_) => *stall = None,
+            None => {}
+        }
     }
 
     /// Starts a new segment when the group would overflow the active one. A segment that holds

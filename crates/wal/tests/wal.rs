@@ -470,3 +470,46 @@ fn overlapping_groups_with_truncations_and_rolls_read_back_exactly() {
         );
     }
 }
+
+#[test]
+fn a_disk_stall_is_refused_unless_the_log_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(dir.path(), Options::default(), None).unwrap();
+    let ms = std::time::Duration::from_millis;
+    let err = wal.set_sync_stall(ms(20), ms(100)).unwrap_err();
+    assert_eq!(err.code(), "WAL_INVALID_ARGUMENT");
+}
+
+#[test]
+fn an_armed_disk_stall_slows_each_sync_until_it_expires_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        faults: Faults {
+            allow_stall: true,
+            ..Faults::default()
+        },
+        ..Options::default()
+    };
+    let wal = Wal::open(dir.path(), opts, None).unwrap();
+    let ms = std::time::Duration::from_millis;
+    let syncs_before = wal::metrics::FSYNC_SECONDS.get_sample_count();
+    // A delay far above any real sync here, so the two sides cannot be confused on a busy machine.
+    wal.set_sync_stall(ms(300), ms(100)).unwrap();
+    let started = std::time::Instant::now();
+    append_sync(&wal, 1, &[(1, b"slow")], None);
+    assert!(
+        started.elapsed() >= ms(300),
+        "the stalled sync took {:?}",
+        started.elapsed()
+    );
+    // Other tests in this process sync too: the count only grows.
+    assert!(wal::metrics::FSYNC_SECONDS.get_sample_count() > syncs_before);
+    // The stall was armed for 100 ms and the first sync alone outlasted it.
+    let started = std::time::Instant::now();
+    append_sync(&wal, 2, &[(1, b"fast again")], None);
+    assert!(
+        started.elapsed() < ms(300),
+        "after expiry a sync took {:?}",
+        started.elapsed()
+    );
+}

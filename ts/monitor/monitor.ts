@@ -1,0 +1,109 @@
+/**
+ * The health monitor: per-signal samples are gathered over a window (default 100 ms); at each
+ * window's close every signal with data feeds its EWMA detector, anomaly episodes are recorded,
+ * and the limiter takes one control step. Pure: the caller owns the clock and the timer.
+ */
+import { type DetectorParams, DETECTOR_DEFAULTS, type DetectorState, EwmaDetector } from './ewma';
+import type { ConcurrencyLimiter } from './limiter';
+
+/** Request latency per class, fsync, apply lag, ReadIndex round time, event-loop delay. */
+export const SIGNALS = ['latency_read', 'latency_write', 'latency_ingest', 'latency_bulk', 'wal_sync', 'apply_lag', 'read_index', 'event_loop'] as const;
+export type Signal = (typeof SIGNALS)[number];
+
+export interface MonitorParams {
+  windowMs: number;
+  detector: DetectorParams;
+}
+
+export const MONITOR_DEFAULTS: MonitorParams = { windowMs: 100, detector: DETECTOR_DEFAULTS };
+
+/** Recent anomaly episodes kept for `GET /v1/monitor`. */
+export const EVENTS_MAX = 64;
+
+export interface AnomalyEvent {
+  signal: Signal;
+  startMs: number;
+  endMs: number | null;
+  peakZ: number;
+}
+
+export interface SignalSnapshot {
+  mu: number;
+  sigma: number;
+  lastValue: number | null;
+  residual: number;
+  z: number;
+  state: DetectorState;
+}
+
+class SignalWindow {
+  sum = 0;
+  count = 0;
+  last: number | null = null;
+  readonly detector: EwmaDetector;
+  open: AnomalyEvent | undefined;
+
+  constructor(params: DetectorParams) {
+    this.detector = new EwmaDetector(params);
+  }
+}
+
+export class HealthMonitor {
+  private readonly signals = new Map<Signal, SignalWindow>();
+  readonly events: AnomalyEvent[] = [];
+  windows = 0;
+
+  constructor(
+    readonly params: MonitorParams = MONITOR_DEFAULTS,
+    private readonly limiter?: ConcurrencyLimiter,
+  ) {
+    if (!(params.windowMs >= 1)) throw new Error(`monitor: windowMs must be ≥ 1, got ${params.windowMs}`);
+    for (const s of SIGNALS) this.signals.set(s, new SignalWindow(params.detector));
+  }
+
+  /** One sample for the open window (a window's value is its samples' mean). */
+  record(signal: Signal, value: number): void {
+    const w = this.signals.get(signal) as SignalWindow;
+    w.sum += value;
+    w.count++;
+  }
+
+  /** Closes the window at `nowMs`; returns whether any signal is in an anomaly. */
+  closeWindow(nowMs: number): boolean {
+    this.windows++;
+    let anomalous = false;
+    for (const [name, w] of this.signals) {
+      if (w.count > 0) {
+        const x = w.sum / w.count;
+        w.last = x;
+        w.sum = 0;
+        w.count = 0;
+        const v = w.detector.observe(x);
+        if (v.started) this.openEvent(name, w, nowMs - this.params.windowMs * (w.detector.params.confirmWindows - 1), v.z);
+        if (w.open && v.z > w.open.peakZ) w.open.peakZ = v.z;
+        if (v.ended && w.open) {
+          w.open.endMs = nowMs;
+          w.open = undefined;
+        }
+      }
+      if (w.detector.state === 'anomaly') anomalous = true;
+    }
+    this.limiter?.adapt(anomalous);
+    return anomalous;
+  }
+
+  snapshot(): Record<Signal, SignalSnapshot> {
+    const out = {} as Record<Signal, SignalSnapshot>;
+    for (const [name, w] of this.signals) {
+      const d = w.detector;
+      out[name] = { mu: d.mu, sigma: d.sigma, lastValue: w.last, residual: d.lastResidual, z: d.lastZ, state: d.state };
+    }
+    return out;
+  }
+
+  private openEvent(signal: Signal, w: SignalWindow, startMs: number, z: number): void {
+    w.open = { signal, startMs, endMs: null, peakZ: z };
+    this.events.push(w.open);
+    if (this.events.length > EVENTS_MAX) this.events.shift();
+  }
+}
