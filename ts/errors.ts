@@ -72,7 +72,6 @@ export const ERROR_CATALOGUE = {
   unavailable: { status: 503, class: 'retryable' },
   overloaded: { status: 503, class: 'retryable' },
   throttled: { status: 429, class: 'retryable' },
-  WAL_STALL_REFUSED: internal,
   timeout: { status: 504, class: 'unknown_outcome' },
   // ---- the node's own failures (never a request's fault) ----
   COMMAND_INVALID: internal,

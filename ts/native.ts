@@ -37,6 +37,8 @@ export interface WalOptions {
   failSyncAt?: number;
   /** Test-only: the nth group (0-based) is half written, then the process aborts. */
   tornWriteAt?: number;
+  /** Test-only: allows `setSyncStall` (the disk-stall experiment). */
+  allowStall?: boolean;
 }
 
 export interface WalInfo {
@@ -159,6 +161,11 @@ export class Wal {
 
   stats(): { syncs: number; entries: number } {
     return this.handle.stats();
+  }
+
+  /** Test-only: every fdatasync takes `delayMs` longer for the next `durationMs`. */
+  setSyncStall(delayMs: number, durationMs: number): void {
+    call(() => this.handle.setSyncStall(delayMs, durationMs));
   }
 
   /** Appends entries (contiguous, starting at `entries[0].index`) and/or a hard state. */
@@ -341,6 +348,11 @@ export class Engine {
 
   appliedIndex(): number {
     return call(() => this.handle.appliedIndex());
+  }
+
+  /** Every series the addon records (WAL fsync, apply, RocksDB), as Prometheus text. */
+  metricsText(): string {
+    return call(() => this.handle.metricsText());
   }
 
   /** Writes the batch and `appliedIndex` in one WriteBatch; `appliedIndex` must increase. */

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { startApiServer } from '../../ts/api/server';
+import { NodeHealth } from '../../ts/monitor/node_health';
 import { RaftNode, type RaftNodeConfig } from '../../ts/node/raft_node';
 import { StateType } from '../../ts/raft/types';
 import { freePorts } from './ports';
@@ -35,9 +36,12 @@ export async function singleNode(t: ExecutionContext, extra: Partial<RaftNodeCon
   });
   await node.start();
   await leading;
-  const server = api ? await startApiServer({ node, client: { host: '127.0.0.1', port: 0 } }, '127.0.0.1', 0) : undefined;
+  const health = new NodeHealth(node);
+  health.start();
+  const server = api ? await startApiServer({ node, client: { host: '127.0.0.1', port: 0 }, health }, '127.0.0.1', 0) : undefined;
   t.teardown(async () => {
     await server?.close(100);
+    health.close();
     await node.close();
   });
   const port = server?.port ?? 0;

@@ -1,3 +1,4 @@
+import type { NodeHealth } from '../monitor/node_health';
 import type { RaftNode } from '../node/raft_node';
 import type { PeerAddress } from '../transport/peer';
 
@@ -6,4 +7,6 @@ export interface ApiContext {
   node: RaftNode;
   /** This node's client address (host:port), reported in the member list. */
   client: PeerAddress;
+  /** Metrics, the health monitor and admission (throttling). */
+  health: NodeHealth;
 }

@@ -18,11 +18,19 @@ import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
 import { controlReplay, listReplays, openReplay } from './md_replay';
+import { metrics, monitor, setThrottle, walStall } from './health';
+import { requestClass } from './route_classes';
+import type { RequestClass } from '../monitor/classes';
 
 export type { ApiContext } from './context';
 
 type Handler = (ctx: ApiContext, target: Target, body: Buffer) => Reply | Promise<Reply>;
 type Methods = Partial<Record<string, Handler>>;
+/** A matched route: its template (the metrics' label: never a raw key) and its methods. */
+interface Route {
+  template: string;
+  methods: Methods;
+}
 
 const KV_PREFIX = '/v1/kv/';
 const BOOKS_PREFIX = '/v1/md/books/';
@@ -45,7 +53,12 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/md/stream', { GET: (ctx, t) => mdStream(ctx.node, t) }],
   ['/v1/md/ingest', { POST: (ctx, t) => ingestStream(ctx.node, t.req!) }],
   ['/v1/md/replay', { GET: (ctx) => listReplays(ctx.node), POST: (ctx, t, body) => openReplay(ctx.node, t, body) }],
+  ['/metrics', { GET: (ctx) => metrics(ctx) }],
+  ['/v1/monitor', { GET: (ctx) => monitor(ctx) }],
+  ['/v1/monitor/throttle', { POST: (ctx, _t, body) => setThrottle(ctx, body) }],
 ]);
+/** Only on nodes started with test faults allowed (`QKV_TEST_WAL_FAULTS=stall`). */
+const TEST_ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([['/v1/test/wal-stall', { POST: (ctx, _t, body) => walStall(ctx, body) }]]);
 
 const KEY_METHODS: Methods = {
   GET: (ctx, t) => get(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), t.query),
@@ -55,44 +68,44 @@ const KEY_METHODS: Methods = {
 /** The old multi-get path: POST only (a key takes no POST), every other method is the key's. */
 const KV_GET_METHODS: Methods = { ...KEY_METHODS, POST: (ctx, t, body) => multiGet(ctx.node, t.query, body) };
 
-/** The methods of `path`, or undefined when no route has it. */
-function methodsOf(path: string): Methods | undefined {
-  const fixed = FIXED.get(path);
-  if (fixed) return fixed;
-  if (path === `${KV_PREFIX}get`) return KV_GET_METHODS;
-  if (path.startsWith(KV_PREFIX)) return KEY_METHODS;
-  if (path.startsWith(MEMBERS_PREFIX)) return memberMethods(path.slice(MEMBERS_PREFIX.length).split('/'));
-  if (path.startsWith(BOOKS_PREFIX)) return bookMethods(path.slice(BOOKS_PREFIX.length).split('/'));
-  if (path.startsWith(REPLAY_PREFIX)) return replayMethods(path.slice(REPLAY_PREFIX.length).split('/'));
+/** The route of `path`, or undefined when none has it. */
+function routeOf(ctx: ApiContext, path: string, method: string): Route | undefined {
+  const fixed = FIXED.get(path) ?? (ctx.health.cfg.testFaults ? TEST_ROUTES.get(path) : undefined);
+  if (fixed) return { template: path, methods: fixed };
+  if (path === `${KV_PREFIX}get`) return { template: method === 'POST' ? path : '/v1/kv/{key}', methods: KV_GET_METHODS };
+  if (path.startsWith(KV_PREFIX)) return { template: '/v1/kv/{key}', methods: KEY_METHODS };
+  if (path.startsWith(MEMBERS_PREFIX)) return memberRoute(path.slice(MEMBERS_PREFIX.length).split('/'));
+  if (path.startsWith(BOOKS_PREFIX)) return bookRoute(path.slice(BOOKS_PREFIX.length).split('/'));
+  if (path.startsWith(REPLAY_PREFIX)) return replayRoute(path.slice(REPLAY_PREFIX.length).split('/'));
   if (path.startsWith(TICKS_PREFIX) && path.length > TICKS_PREFIX.length && !path.slice(TICKS_PREFIX.length).includes('/')) {
-    return { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) };
+    return { template: '/v1/md/ticks/{instrument}', methods: { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) } };
   }
   return undefined;
 }
 
 /** `/v1/md/books/{instrument}[/vwap]`; POST `/v1/md/books/top` (a GET there is the instrument "top"). */
-function bookMethods(parts: string[]): Methods | undefined {
+function bookRoute(parts: string[]): Route | undefined {
   const [instrument, action] = parts;
   if (!instrument) return undefined;
   if (parts.length === 1) {
     const methods: Methods = { GET: (ctx, t) => book(ctx.node, t, instrument) };
     if (instrument === 'top') methods.POST = (ctx, t, body) => top(ctx.node, t, body);
-    return methods;
+    return { template: instrument === 'top' ? '/v1/md/books/top' : '/v1/md/books/{instrument}', methods };
   }
-  if (parts.length === 2 && action === 'vwap') return { GET: (ctx, t) => vwap(ctx.node, t, instrument) };
+  if (parts.length === 2 && action === 'vwap') return { template: '/v1/md/books/{instrument}/vwap', methods: { GET: (ctx, t) => vwap(ctx.node, t, instrument) } };
   return undefined;
 }
 
 /** `POST /v1/md/replay/{id}/pause|resume|seek`. */
-function replayMethods(parts: string[]): Methods | undefined {
+function replayRoute(parts: string[]): Route | undefined {
   const [id, action] = parts;
   if (parts.length !== 2 || !id || !REPLAY_ACTIONS.has(action)) return undefined;
-  return { POST: (ctx, _t, body) => controlReplay(ctx.node, id, action, body) };
+  return { template: `/v1/md/replay/{id}/${action}`, methods: { POST: (ctx, _t, body) => controlReplay(ctx.node, id, action, body) } };
 }
 
-function memberMethods(parts: string[]): Methods | undefined {
-  if (parts.length === 1) return { DELETE: (ctx) => removeMember(ctx, memberId(parts[0])) };
-  if (parts.length === 2 && parts[1] === 'promote') return { POST: (ctx) => promoteMember(ctx, memberId(parts[0])) };
+function memberRoute(parts: string[]): Route | undefined {
+  if (parts.length === 1) return { template: '/v1/cluster/members/{id}', methods: { DELETE: (ctx) => removeMember(ctx, memberId(parts[0])) } };
+  if (parts.length === 2 && parts[1] === 'promote') return { template: '/v1/cluster/members/{id}/promote', methods: { POST: (ctx) => promoteMember(ctx, memberId(parts[0])) } };
   return undefined;
 }
 
@@ -102,20 +115,33 @@ const BODYLESS = new Set(['GET', 'DELETE', 'HEAD']);
 const STREAMED_BODIES = new Set(['/v1/md/ingest']);
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * One request: route, admission (throttling, before the body is read or anything proposed),
+ * handler, answer; then the limiter slot, the latency signal and the metrics are settled.
+ */
 export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void> {
+  const arrivedMs = performance.now();
+  let template = 'unmatched';
+  let cls: RequestClass = 'control';
+  let admittedMs: number | undefined;
   try {
     const target = parseTarget(req.url);
     target.contentType = req.headers['content-type'];
     target.accept = req.headers.accept;
     target.req = req;
     const method = req.method ?? 'GET';
-    const methods = methodsOf(target.path);
-    if (!methods) throw new QuorumError('route_not_found', `no route for ${method} ${target.path}`);
-    const handler = methods[method];
+    const route = routeOf(ctx, target.path, method);
+    if (!route) throw new QuorumError('route_not_found', `no route for ${method} ${target.path}`);
+    const handler = route.methods[method];
     if (!handler) {
-      const allow = Object.keys(methods).join(', ');
+      const allow = Object.keys(route.methods).join(', ');
       throw new QuorumError('method_not_allowed', `${method} is not allowed on ${target.path} (use ${allow})`, { headers: { allow } });
     }
+    template = route.template;
+    cls = requestClass(method, template);
+    const waiting = ctx.health.admit(cls);
+    if (waiting) await waiting;
+    admittedMs = performance.now();
     const body = BODYLESS.has(method) || STREAMED_BODIES.has(target.path) ? EMPTY : await readBody(req);
     const reply = await handler(ctx, target, body);
     if (reply.stream) reply.stream(res);
@@ -123,5 +149,7 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     else sendJson(res, reply.status ?? 200, reply.body);
   } catch (err) {
     sendError(res, err);
+  } finally {
+    ctx.health.answered(cls, template, res.statusCode, arrivedMs, admittedMs);
   }
 }

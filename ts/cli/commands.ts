@@ -9,7 +9,9 @@ import { dev } from './dev';
 import { generateCommand, ingestCommand } from './md';
 import { type ReplayCliOptions, replayCommand } from './replay';
 import * as flags from './flags';
-import { start } from './start';
+import { addHealthFlags, healthConfig, type HealthFlags } from './health_flags';
+import { start, walFaultsFromEnv } from './start';
+import type { HealthConfig } from '../monitor/node_health';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:7001';
 
@@ -112,7 +114,7 @@ function nodeCommands(program: Command): void {
     .option('--data <dir>', 'data directory (one subdirectory per node)', './data')
     .option('--port <port>', 'the first client port', flags.integer(1, 65000), 7001)
     .action(async (o: { nodes: number; data: string; port: number }) => dev({ nodes: o.nodes, dataDir: o.data, port: o.port }));
-  program
+  const startCmd = program
     .command('start')
     .description('run one node (JSON log lines on stdout; SIGTERM stops it cleanly)')
     .requiredOption('--id <id>', 'this node\'s id (n1 or 1)', flags.nodeId)
@@ -125,11 +127,11 @@ function nodeCommands(program: Command): void {
     .addOption(new Option('--role <role>', 'replay: with --join, a learner of the replay cluster (serves replays off the leader)').choices(['voter', 'replay']).default('voter'))
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
-    .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
-    .action(startAction);
+    .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000);
+  addHealthFlags(startCmd).action(startAction);
 }
 
-interface StartFlags {
+interface StartFlags extends HealthFlags {
   id: number;
   data: string;
   listen: ReturnType<typeof flags.address>;
@@ -149,7 +151,14 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   const members = o.cluster ?? new Map([[o.id, o.peerListen]]);
   const self = members.get(o.id);
   if (!self || self.host !== o.peerListen.host || self.port !== o.peerListen.port) cmd.error(`error: --peer-listen must match n${o.id}'s entry in --cluster`);
+  let health: HealthConfig | undefined;
+  try {
+    health = healthConfig(o, walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS).allowStall === true);
+  } catch (err) {
+    cmd.error(`error: ${(err as Error).message}`);
+  }
   await start({
+    health: health!,
     id: o.id,
     dataDir: o.data,
     listen: o.listen,

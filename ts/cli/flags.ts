@@ -85,3 +85,17 @@ export function speed(raw: string): number | 'max' {
   if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`expected max or a positive number, got "${raw}"`);
   return x;
 }
+
+/** `on` or `off`. */
+export function onOff(raw: string): boolean {
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new InvalidArgumentError(`expected on or off, got "${raw}"`);
+}
+
+/** A positive finite number (fractions allowed). */
+export function positive(raw: string): number {
+  const x = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`expected a positive number, got "${raw}"`);
+  return x;
+}

@@ -11,6 +11,7 @@ import { startApiServer } from '../api/server';
 import type { ApiContext } from '../api/routes';
 import { existsSync } from 'node:fs';
 import { RaftNode } from '../node/raft_node';
+import { type HealthConfig, NodeHealth } from '../monitor/node_health';
 import { joinCluster, loadPeers } from './join';
 import type { PeerAddress } from '../transport/peer';
 
@@ -28,6 +29,8 @@ export interface StartOptions {
   snapshotEntries?: number;
   snapshotLogBytes?: number;
   snapshotCatchUpEntries?: number;
+  /** Metrics, the health monitor and throttling. */
+  health: HealthConfig;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -36,16 +39,21 @@ export function log(event: string, fields: Record<string, unknown> = {}): void {
 
 /**
  * Test-only disk faults for the chaos suite, from `QKV_TEST_WAL_FAULTS` (`failSyncAt=N` or
- * `tornWriteAt=N`, counted in WAL groups since this start). Logged loudly when set.
+ * `tornWriteAt=N`, counted in WAL groups since this start; `stall` allows disk stalls through
+ * `POST /v1/test/wal-stall`). Logged loudly when set.
  */
-export function walFaultsFromEnv(raw: string | undefined): { failSyncAt?: number; tornWriteAt?: number } {
+export function walFaultsFromEnv(raw: string | undefined): { failSyncAt?: number; tornWriteAt?: number; allowStall?: boolean } {
   if (!raw) return {};
-  const faults: { failSyncAt?: number; tornWriteAt?: number } = {};
+  const faults: { failSyncAt?: number; tornWriteAt?: number; allowStall?: boolean } = {};
   for (const part of raw.split(',').filter(Boolean)) {
+    if (part === 'stall') {
+      faults.allowStall = true;
+      continue;
+    }
     const [name, value] = part.split('=');
     const n = Number(value);
     if ((name !== 'failSyncAt' && name !== 'tornWriteAt') || !Number.isSafeInteger(n) || n < 0) {
-      throw new Error(`QKV_TEST_WAL_FAULTS: expected failSyncAt=N or tornWriteAt=N, got ${JSON.stringify(part)}`);
+      throw new Error(`QKV_TEST_WAL_FAULTS: expected failSyncAt=N, tornWriteAt=N or stall, got ${JSON.stringify(part)}`);
     }
     faults[name] = n;
   }
@@ -98,7 +106,9 @@ export async function start(opts: StartOptions): Promise<void> {
     },
   });
   const peerPort = await node.start();
-  const ctx: ApiContext = { node, client: { ...opts.listen } };
+  const health = new NodeHealth(node, opts.health);
+  health.start();
+  const ctx: ApiContext = { node, client: { ...opts.listen }, health };
   const api = await startApiServer(ctx, opts.listen.host, opts.listen.port);
   ctx.client.port = api.port;
   log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
@@ -111,6 +121,7 @@ export async function start(opts: StartOptions): Promise<void> {
     clearInterval(publishing);
     log('stopping', { id: opts.id, signal });
     await api.close();
+    health.close();
     // A leader hands over first, so clients see a new leader at once instead of waiting out an
     // election timeout. If the handover does not finish in time the cluster elects as usual.
     const to = node.bestTransferee();

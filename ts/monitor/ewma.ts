@@ -25,6 +25,8 @@ export interface DetectorParams {
   relearnWindows: number;
   /** σ is never taken below this fraction of |μ| (a perfectly flat signal must not alarm on noise). */
   sigmaFloorRatio: number;
+  /** ... nor below this absolute value, in the signal's unit (an idle signal sits at 0). */
+  sigmaFloor: number;
 }
 
 export const DETECTOR_DEFAULTS: DetectorParams = {
@@ -36,6 +38,7 @@ export const DETECTOR_DEFAULTS: DetectorParams = {
   warmupWindows: 30,
   relearnWindows: 300,
   sigmaFloorRatio: 0.02,
+  sigmaFloor: 0,
 };
 
 export type DetectorState = 'warmup' | 'normal' | 'anomaly';
@@ -72,7 +75,7 @@ export class EwmaDetector {
   }
 
   get sigma(): number {
-    return Math.max(Math.sqrt(this.variance), Math.abs(this.mean) * this.params.sigmaFloorRatio, Number.MIN_VALUE);
+    return Math.max(Math.sqrt(this.variance), Math.abs(this.mean) * this.params.sigmaFloorRatio, this.params.sigmaFloor, Number.MIN_VALUE);
   }
 
   /** Feeds one window's value. */
@@ -155,4 +158,5 @@ function checkParams(p: DetectorParams): void {
     if (!Number.isSafeInteger(p[name]) || p[name] < 1) throw bad(name, `must be an integer ≥ 1, got ${p[name]}`);
   }
   if (!(p.sigmaFloorRatio >= 0)) throw bad('sigmaFloorRatio', `must be ≥ 0, got ${p.sigmaFloorRatio}`);
+  if (!(p.sigmaFloor >= 0)) throw bad('sigmaFloor', `must be ≥ 0, got ${p.sigmaFloor}`);
 }

@@ -10,6 +10,21 @@ import type { ConcurrencyLimiter } from './limiter';
 export const SIGNALS = ['latency_read', 'latency_write', 'latency_ingest', 'latency_bulk', 'wal_sync', 'apply_lag', 'read_index', 'event_loop'] as const;
 export type Signal = (typeof SIGNALS)[number];
 
+/**
+ * The smallest σ each signal is credited with, in its unit (ms; entries for apply_lag): below
+ * it a change is noise to an operator (a 0.1 ms move in a 0.3 ms latency, a timer 2 ms late).
+ */
+export const SIGMA_FLOOR: Record<Signal, number> = {
+  latency_read: 0.1,
+  latency_write: 0.1,
+  latency_ingest: 0.2,
+  latency_bulk: 0.5,
+  wal_sync: 0.2,
+  apply_lag: 16,
+  read_index: 0.2,
+  event_loop: 2,
+};
+
 export interface MonitorParams {
   windowMs: number;
   detector: DetectorParams;
@@ -58,7 +73,7 @@ export class HealthMonitor {
     private readonly limiter?: ConcurrencyLimiter,
   ) {
     if (!(params.windowMs >= 1)) throw new Error(`monitor: windowMs must be ≥ 1, got ${params.windowMs}`);
-    for (const s of SIGNALS) this.signals.set(s, new SignalWindow(params.detector));
+    for (const s of SIGNALS) this.signals.set(s, new SignalWindow({ ...params.detector, sigmaFloor: Math.max(params.detector.sigmaFloor, SIGMA_FLOOR[s]) }));
   }
 
   /** One sample for the open window (a window's value is its samples' mean). */

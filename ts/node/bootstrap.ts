@@ -29,7 +29,7 @@ export interface OpenOptions {
   joining: boolean;
   /** Joining with no state: the cluster's term when this node was added (see RaftNodeConfig). */
   joinTerm?: number;
-  walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt'>;
+  walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt' | 'allowStall'>;
 }
 
 export interface OpenedStorage {

@@ -52,7 +52,7 @@ export interface RaftNodeConfig {
   /** Most bytes a received snapshot may hold. */
   snapshotBytesMax?: number;
   /** Test-only WAL faults (the chaos suite's disk nemesis); never set in production. */
-  walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt'>;
+  walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt' | 'allowStall'>;
   onFatal?: (err: Error) => void;
   /** The known leader or this node's role changed. */
   onSoftState?: (leader: number, state: StateType) => void;

@@ -47,6 +47,7 @@ import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, li
 import type { WalStorage } from './raft_storage';
 import { type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
 import type { SnapshotStore } from './snapshots';
+import type { NodeObserver } from './observer';
 import { RequestWaiters } from './waiters';
 
 export { BOOTSTRAP_INDEX };
@@ -89,6 +90,11 @@ export class RaftNode {
   private readonly origin = randomInt(1, 2 ** 32);
   /** The last ReadIndex context number used (contexts are unique within a run). */
   private readSeq = 0;
+  /** When each ReadIndex context went out (ms, performance clock): its round time is a signal. */
+  private readonly readSentAt = new Map<string, number>();
+  /** The health monitor's and the metrics' hooks (none by default). */
+  private observer: NodeObserver = {};
+  private lastLeader = 0;
   /** Proposals accepted this turn, not yet handed to the core (≤ proposalsPerTurnMax). */
   private queuedProposals: { seq: number; payload: Buffer }[] = [];
   /** Membership changes accepted this turn (one MsgProp each). */
@@ -169,7 +175,10 @@ export class RaftNode {
       },
       peersChanged: () => this.transport.setPeers(this.conf.peerAddresses()),
       fail: (err) => this.fail(err),
-      onSnapshot: this.cfg.onSnapshot,
+      onSnapshot: (event, index, detail) => {
+        if (event === 'sent') this.observer.snapshotSent?.();
+        this.cfg.onSnapshot?.(event, index, detail);
+      },
     };
   }
 
@@ -191,6 +200,29 @@ export class RaftNode {
   /** The state machine (replaced when a snapshot is installed). */
   get engine(): Engine {
     return this.currentEngine;
+  }
+
+  /** Installs the health monitor's and the metrics' hooks (replacing earlier ones). */
+  observe(observer: NodeObserver): void {
+    this.observer = observer;
+    this.waiters.onProposalSettled = observer.proposalSettled?.bind(observer);
+  }
+
+  /** Test-only disk stall (refused with WAL_INVALID_ARGUMENT unless the WAL allows it). */
+  stallWal(delayMs: number, durationMs: number): void {
+    this.storage.wal.setSyncStall(delayMs, durationMs);
+  }
+
+  /** Proposals accepted and not yet answered. */
+  get pendingProposals(): number {
+    return this.waiters.proposalCount;
+  }
+
+  /** Whether this node holds an open connection to each other member. */
+  peerReachability(): { peer: number; up: boolean }[] {
+    const out: { peer: number; up: boolean }[] = [];
+    for (const id of this.conf.peerAddresses().keys()) if (id !== this.id) out.push({ peer: id, up: this.transport.isUp(id) });
+    return out;
   }
 
   get isLeader(): boolean {
@@ -449,6 +481,7 @@ export class RaftNode {
     try {
       this.raw.readIndex(encoder.encode(ctx));
       this.waiters.readsSent(ctx, reads);
+      this.readSentAt.set(ctx, performance.now());
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
       this.waiters.settleReads(reads, new UnavailableError('no leader to confirm the read; retry'));
@@ -465,7 +498,9 @@ export class RaftNode {
       // for its fsync (losing it in a crash only means re-learning the commit index).
       if (rd.hardState) this.storage.persist([], rd.hardState).catch((err: Error) => this.fail(err));
     } else {
+      const started = performance.now();
       await this.storage.persist(rd.entries, rd.hardState);
+      this.observer.walSync?.(performance.now() - started);
     }
     this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
     this.applyConfChanges(rd.committedEntries);
@@ -479,7 +514,13 @@ export class RaftNode {
   /** Reads confirmed in this Ready are served once the applier reaches their index. */
   private releaseReads(rd: Ready): void {
     for (const rs of rd.readStates) {
-      const reads = this.waiters.takeReads(decoder.decode(rs.requestCtx));
+      const ctx = decoder.decode(rs.requestCtx);
+      const sentAt = this.readSentAt.get(ctx);
+      if (sentAt !== undefined) {
+        this.readSentAt.delete(ctx);
+        this.observer.readIndex?.(performance.now() - sentAt);
+      }
+      const reads = this.waiters.takeReads(ctx);
       if (!reads) continue;
       this.applier.waitFor(rs.index).then(
         () => this.waiters.settleReads(reads),
@@ -493,6 +534,11 @@ export class RaftNode {
     // Reads waiting on a leader that is gone (or on this node's lost leadership) will never be
     // confirmed: fail them now as retryable rather than at the request timeout.
     this.waiters.failSentReads(() => new UnavailableError('the leader changed before the read was confirmed; retry'));
+    this.readSentAt.clear();
+    if (lead !== this.lastLeader) {
+      this.lastLeader = lead;
+      this.observer.leaderChanged?.();
+    }
     this.cfg.onSoftState?.(lead, state);
     this.waiters.leaderChanged(lead, this.raw.status().term);
   }

@@ -35,6 +35,9 @@ export class RequestWaiters {
   /** Callers of a leadership transfer waiting for `to` to lead. */
   private leaderWaiters: { to: number; resolve: (term: number) => void; timer: NodeJS.Timeout }[] = [];
 
+  /** Told of every proposal answered (the metrics count them). */
+  onProposalSettled: ((err: Error | undefined) => void) | undefined;
+
   constructor(private readonly limits: WaiterLimits) {}
 
   get proposalCount(): number {
@@ -68,6 +71,7 @@ export class RequestWaiters {
     const w = this.proposals.get(seq);
     if (!w) return;
     this.proposals.delete(seq);
+    this.onProposalSettled?.(err);
     settle(w, result, err);
   }
 

@@ -1,0 +1,30 @@
+/**
+ * Which throttling class each route belongs to (by `METHOD template`). Anything not listed is
+ * `control` (health, cluster, membership, metrics, monitor, replay control): never throttled.
+ * Streams (watch, live market data, replay) count as bulk while they are being opened.
+ */
+import type { RequestClass } from '../monitor/classes';
+
+const CLASSES: ReadonlyMap<string, RequestClass> = new Map<string, RequestClass>([
+  ['GET /v1/kv/{key}', 'read'],
+  ['POST /v1/kv/get', 'read'],
+  ['POST /v1/multiget', 'read'],
+  ['GET /v1/md/books/{instrument}', 'read'],
+  ['GET /v1/md/books/{instrument}/vwap', 'read'],
+  ['POST /v1/md/books/top', 'read'],
+  ['GET /v1/md/feeds', 'read'],
+  ['PUT /v1/kv/{key}', 'write'],
+  ['DELETE /v1/kv/{key}', 'write'],
+  ['POST /v1/txn', 'write'],
+  ['POST /v1/md/events', 'ingest'],
+  ['POST /v1/md/ingest', 'ingest'],
+  ['GET /v1/kv', 'bulk'],
+  ['GET /v1/md/ticks/{instrument}', 'bulk'],
+  ['GET /v1/watch', 'bulk'],
+  ['GET /v1/md/stream', 'bulk'],
+  ['POST /v1/md/replay', 'bulk'],
+]);
+
+export function requestClass(method: string, template: string): RequestClass {
+  return CLASSES.get(`${method} ${template}`) ?? 'control';
+}

@@ -1,0 +1,136 @@
+/**
+ * `GET /metrics`: the node's series in Prometheus text format. Counters and histograms of the
+ * request path are recorded as things happen (prom-client: ~0.1–0.7 µs each); gauges are read
+ * at scrape time (`collect`); durations measured inside the addon are rendered by the addon in
+ * one call and appended. Labels stay few: the route template (never a raw key) and the status
+ * class; buckets double from 0.5 ms, as TiKV's do.
+ */
+import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from 'prom-client';
+import type { RaftNode } from '../node/raft_node';
+import { THROTTLED_CLASSES, type ThrottledClass } from './classes';
+import type { ConcurrencyLimiter } from './limiter';
+import { type HealthMonitor, SIGNALS } from './monitor';
+
+const P = 'quorumkv_';
+const SECONDS_BUCKETS = exponentialBuckets(0.0005, 2, 15);
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly httpRequests: Counter<'route' | 'code'>;
+  private readonly httpSeconds: Histogram<'route'>;
+  private readonly readIndexSeconds: Histogram;
+  private readonly leaderChanges: Counter;
+  private readonly committed: Counter;
+  private readonly failed: Counter<'reason'>;
+  private readonly snapshotsSent: Counter;
+  private readonly throttled: Counter<'class'>;
+
+  constructor(
+    private readonly node: RaftNode,
+    monitor: HealthMonitor,
+    limiter: ConcurrencyLimiter,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.httpRequests = new Counter({ name: `${P}http_requests_total`, help: 'HTTP requests answered, by route template and status class', labelNames: ['route', 'code'], registers });
+    this.httpSeconds = new Histogram({ name: `${P}http_request_duration_seconds`, help: 'Time from arrival to answer (queueing included), by route template', labelNames: ['route'], buckets: SECONDS_BUCKETS, registers });
+    this.readIndexSeconds = new Histogram({ name: `${P}raft_read_index_duration_seconds`, help: 'ReadIndex round time (one heartbeat round per batch of reads)', buckets: SECONDS_BUCKETS, registers });
+    this.leaderChanges = new Counter({ name: `${P}raft_leader_changes_total`, help: 'Times the known leader changed', registers });
+    this.committed = new Counter({ name: `${P}raft_proposals_committed_total`, help: 'Proposals applied and answered on this node', registers });
+    this.failed = new Counter({ name: `${P}raft_proposals_failed_total`, help: 'Proposals answered with an error, by error code', labelNames: ['reason'], registers });
+    this.snapshotsSent = new Counter({ name: `${P}raft_snapshots_sent_total`, help: 'Snapshots streamed to followers', registers });
+    this.throttled = new Counter({ name: `${P}throttled_requests_total`, help: 'Requests shed with 429 throttled, by class', labelNames: ['class'], registers });
+    this.raftGauges(node);
+    this.monitorGauges(monitor, limiter);
+  }
+
+  /** One answered request (`route`: the template; `seconds`: from admission to answer). */
+  request(route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ route, code: statusClass(status) });
+    this.httpSeconds.observe({ route }, seconds);
+  }
+
+  shed(cls: ThrottledClass): void {
+    this.throttled.inc({ class: cls });
+  }
+
+  readIndex(ms: number): void {
+    this.readIndexSeconds.observe(ms / 1000);
+  }
+
+  leaderChanged(): void {
+    this.leaderChanges.inc();
+  }
+
+  proposalSettled(err: Error | undefined): void {
+    if (!err) this.committed.inc();
+    else this.failed.inc({ reason: (err as Error & { code?: string }).code ?? 'error' });
+  }
+
+  snapshotSent(): void {
+    this.snapshotsSent.inc();
+  }
+
+  /** The whole exposition: prom-client's series, then the addon's. */
+  async render(): Promise<string> {
+    const own = await this.registry.metrics();
+    return own + this.node.engine.metricsText();
+  }
+
+  private raftGauges(node: RaftNode): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name: `${P}${name}`, help, registers, collect(this: Gauge) { this.set(read()); } });
+    gauge('raft_term', 'Current Raft term', () => node.status().term);
+    gauge('raft_is_leader', '1 when this node leads', () => (node.isLeader ? 1 : 0));
+    gauge('raft_commit_index', 'Highest log index known committed', () => node.status().commitIndex);
+    gauge('raft_applied_index', 'Highest log index applied to the state machine', () => node.status().appliedIndex);
+    gauge('raft_proposals_pending', 'Proposals accepted and not yet answered', () => node.pendingProposals);
+    gauge('apply_lag_entries', 'Committed entries not yet applied', () => {
+      const st = node.status();
+      return Math.max(0, st.commitIndex - st.appliedIndex);
+    });
+    new Gauge({
+      name: `${P}raft_peer_reachable`,
+      help: '1 while this node holds a connection to the peer',
+      labelNames: ['peer'],
+      registers,
+      collect(this: Gauge<'peer'>) {
+        this.reset();
+        for (const p of node.peerReachability()) this.set({ peer: String(p.peer) }, p.up ? 1 : 0);
+      },
+    });
+  }
+
+  private monitorGauges(monitor: HealthMonitor, limiter: ConcurrencyLimiter): void {
+    const registers = [this.registry];
+    const perSignal = (name: string, help: string, read: (s: ReturnType<HealthMonitor['snapshot']>[keyof ReturnType<HealthMonitor['snapshot']>]) => number) =>
+      new Gauge({
+        name: `${P}${name}`,
+        help,
+        labelNames: ['signal'],
+        registers,
+        collect(this: Gauge<'signal'>) {
+          const snap = monitor.snapshot();
+          for (const s of SIGNALS) this.set({ signal: s }, read(snap[s]));
+        },
+      });
+    perSignal('monitor_residual', 'Last window value minus its EWMA baseline', (s) => s.residual);
+    perSignal('monitor_zscore', 'Last window residual in baseline standard deviations', (s) => s.z);
+    perSignal('monitor_anomaly', '1 while the signal is in an anomaly', (s) => (s.state === 'anomaly' ? 1 : 0));
+    new Gauge({
+      name: `${P}throttle_limit`,
+      help: 'Concurrency limit per request class',
+      labelNames: ['class'],
+      registers,
+      collect(this: Gauge<'class'>) {
+        const snap = limiter.snapshot();
+        for (const c of THROTTLED_CLASSES) this.set({ class: c }, snap[c].limit);
+      },
+    });
+  }
+}
+
+function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}

@@ -1,0 +1,131 @@
+/**
+ * The node's health loop: the monitor's window timer (its own lateness is the event-loop
+ * signal), the node's hooks feeding the signals and the metrics, and admission for the API.
+ * One per node; `close()` stops its timer.
+ */
+import type { RaftNode } from '../node/raft_node';
+import type { RequestClass, ThrottledClass } from './classes';
+import { type DetectorParams, DETECTOR_DEFAULTS } from './ewma';
+import { ConcurrencyLimiter, LIMITER_DEFAULTS, type LimiterParams } from './limiter';
+import { NodeMetrics } from './metrics';
+import { type AnomalyEvent, HealthMonitor, type Signal, type SignalSnapshot } from './monitor';
+
+export interface HealthConfig {
+  /** Adaptive throttling on (default) or off (limits still adapt: switching on is instant). */
+  throttle: boolean;
+  /** `GET /metrics` and the recording behind it. */
+  metrics: boolean;
+  windowMs: number;
+  detector: DetectorParams;
+  limiter: LimiterParams;
+  /** Test-only endpoints (`POST /v1/test/wal-stall`). */
+  testFaults: boolean;
+}
+
+export const HEALTH_DEFAULTS: HealthConfig = { throttle: true, metrics: true, windowMs: 100, detector: DETECTOR_DEFAULTS, limiter: LIMITER_DEFAULTS, testFaults: false };
+
+const LATENCY_SIGNAL: Record<ThrottledClass, Signal> = { read: 'latency_read', write: 'latency_write', ingest: 'latency_ingest', bulk: 'latency_bulk' };
+
+export interface MonitorReport {
+  node: number;
+  windowMs: number;
+  windows: number;
+  throttle: { enabled: boolean; classes: ReturnType<ConcurrencyLimiter['snapshot']> };
+  signals: Record<Signal, SignalSnapshot>;
+  events: AnomalyEvent[];
+}
+
+export class NodeHealth {
+  readonly limiter: ConcurrencyLimiter;
+  readonly monitor: HealthMonitor;
+  readonly metrics: NodeMetrics | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private expectedAtMs = 0;
+
+  constructor(
+    private readonly node: RaftNode,
+    readonly cfg: HealthConfig = HEALTH_DEFAULTS,
+  ) {
+    this.limiter = new ConcurrencyLimiter(cfg.limiter);
+    this.limiter.enabled = cfg.throttle;
+    this.monitor = new HealthMonitor({ windowMs: cfg.windowMs, detector: cfg.detector }, this.limiter);
+    this.metrics = cfg.metrics ? new NodeMetrics(node, this.monitor, this.limiter) : undefined;
+  }
+
+  start(): void {
+    const { monitor, metrics } = this;
+    this.node.observe({
+      walSync: (ms) => monitor.record('wal_sync', ms),
+      readIndex: (ms) => {
+        monitor.record('read_index', ms);
+        metrics?.readIndex(ms);
+      },
+      proposalSettled: metrics ? (err) => metrics.proposalSettled(err) : undefined,
+      leaderChanged: metrics ? () => metrics.leaderChanged() : undefined,
+      snapshotSent: metrics ? () => metrics.snapshotSent() : undefined,
+    });
+    this.expectedAtMs = performance.now() + this.cfg.windowMs;
+    this.timer = setInterval(() => this.closeWindow(), this.cfg.windowMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  set throttle(on: boolean) {
+    this.limiter.enabled = on;
+  }
+
+  get throttle(): boolean {
+    return this.limiter.enabled;
+  }
+
+  /**
+   * Admission for a request of class `cls`: undefined when admitted at once, else a promise that
+   * settles when admitted (or rejects with 429 `throttled`). Pair every request with `answered`.
+   */
+  admit(cls: RequestClass): Promise<void> | undefined {
+    if (cls === 'control' || this.limiter.tryAcquire(cls)) return undefined;
+    return this.limiter.acquire(cls).catch((err: unknown) => {
+      this.metrics?.shed(cls);
+      throw err;
+    });
+  }
+
+  /**
+   * A request was answered (performance-clock times). If it was admitted (`admittedMs` set) its
+   * slot is released and its latency from admission is the class's signal (the controller
+   * watches service time, not time spent queued); the metrics see the whole time.
+   */
+  answered(cls: RequestClass, route: string, status: number, arrivedMs: number, admittedMs: number | undefined): void {
+    const now = performance.now();
+    if (cls !== 'control' && admittedMs !== undefined) {
+      this.limiter.release(cls);
+      this.monitor.record(LATENCY_SIGNAL[cls], now - admittedMs);
+    }
+    this.metrics?.request(route, status, (now - arrivedMs) / 1000);
+  }
+
+  report(): MonitorReport {
+    return {
+      node: this.node.id,
+      windowMs: this.cfg.windowMs,
+      windows: this.monitor.windows,
+      throttle: { enabled: this.limiter.enabled, classes: this.limiter.snapshot() },
+      signals: this.monitor.snapshot(),
+      events: [...this.monitor.events],
+    };
+  }
+
+  private closeWindow(): void {
+    const now = performance.now();
+    // The timer's own lateness is how long the event loop was blocked this window.
+    this.monitor.record('event_loop', Math.max(0, now - this.expectedAtMs));
+    this.expectedAtMs = now + this.cfg.windowMs;
+    const st = this.node.status();
+    this.monitor.record('apply_lag', Math.max(0, st.commitIndex - st.appliedIndex));
+    this.monitor.closeWindow(Date.now());
+  }
+}
