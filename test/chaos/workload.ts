@@ -167,7 +167,8 @@ export class Workload {
       op.read = null;
       op.outcome = 'ok';
       delete op.error;
-    } else if (res.status === 503) {
+    } else if (res.status === 503 || (res.status === 429 && body?.error?.code === 'throttled')) {
+      // Both are refused before anything is proposed: known not applied.
       op.outcome = 'fail';
     } else if (res.status === 504) {
       op.outcome = 'info';

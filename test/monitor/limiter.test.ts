@@ -42,8 +42,11 @@ test('an anomaly shrinks the lowest busy class first; calm windows grow used lim
   const l = new ConcurrencyLimiter(params);
   l.tryAcquire('write');
   l.tryAcquire('bulk');
-  t.is(l.adapt(true), 'bulk');
-  t.is(l.snapshot().bulk.limit, Math.floor(8 * params.decrease));
+  // Far above normal (ratio 0.1): the largest cut; near it (0.95): the gentlest.
+  t.is(l.adapt(true, 0.1), 'bulk');
+  t.is(l.snapshot().bulk.limit, Math.floor(8 * params.decreaseMin));
+  l.adapt(true, 0.95);
+  t.is(l.snapshot().bulk.limit, Math.max(params.minLimit, Math.floor(4 * params.decreaseMax)));
   // Bulk at its floor: writes go next. Ingest, idle, is never touched.
   for (let i = 0; i < 10 && l.snapshot().bulk.limit > params.minLimit; i++) l.adapt(true);
   t.is(l.adapt(true), 'write');
@@ -90,4 +93,26 @@ test('the monitor drives the limiter and records anomaly episodes with their pea
   for (let i = 0; i < 3; i++) win(1);
   t.is(m.events[0].endMs, now);
   t.is(m.snapshot().latency_write.state, 'normal');
+});
+
+test('a disk stall alone holds the limits; queueing beyond the disk excess brings them down', (t) => {
+  const run = (writeMs: number) => {
+    const l = new ConcurrencyLimiter(params);
+    const m = new HealthMonitor(MONITOR_DEFAULTS, l);
+    let now = 0;
+    const win = (wal: number, write: number) => {
+      l.tryAcquire('write');
+      m.record('wal_sync', wal);
+      m.record('latency_write', write);
+      l.release('write');
+      m.closeWindow((now += 100));
+    };
+    for (let i = 0; i < 200; i++) win(2 + 0.1 * Math.sin(i), 5 + 0.2 * Math.cos(i));
+    for (let i = 0; i < 10; i++) win(22, writeMs);
+    return l.snapshot().write.limit;
+  };
+  // fsync +20 ms, writes +20 ms: all of it is the disk; shedding would not help.
+  t.is(run(25), 8);
+  // writes +200 ms with the same disk: queueing, cut.
+  t.true(run(205) < 8);
 });

@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type ClientRequest, keyPath, send } from './client';
 import { dev } from './dev';
+import { monitorCommand } from './monitor';
 import { generateCommand, ingestCommand } from './md';
 import { type ReplayCliOptions, replayCommand } from './replay';
 import * as flags from './flags';
@@ -48,6 +49,13 @@ function kvCommands(program: Command): void {
     .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100);
   clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', body: flags.json(body) }));
   clientCommand(program, 'status', 'the node\'s view of the cluster', () => ({ path: '/v1/cluster' }));
+  program
+    .command('monitor')
+    .description('the health monitor: signals (baseline, z, state), throttle limits, recent anomalies')
+    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .option('--watch', 'redraw until Ctrl-C')
+    .option('--interval-ms <n>', 'with --watch: redraw every n ms', flags.integer(100, 60_000), 1000)
+    .action((o: { endpoint: string; watch?: boolean; intervalMs: number }) => monitorCommand(o));
 }
 
 function clusterCommands(program: Command): void {

@@ -16,6 +16,7 @@ export interface HealthFlags {
   monitorHalfLifeS: number;
   monitorK: number;
   monitorConfirm: number;
+  throttleTolerance: number;
   throttleQueueWaitMs: number;
   throttleLimitMin: number;
   throttleLimitMax: number;
@@ -30,6 +31,7 @@ export function addHealthFlags(cmd: Command): Command {
     .option('--monitor-half-life-s <s>', 'EWMA baseline half-life in seconds', flags.positive, 10)
     .option('--monitor-k <z>', 'anomaly threshold in baseline standard deviations', flags.positive, DETECTOR_DEFAULTS.k)
     .option('--monitor-confirm <n>', 'consecutive windows at or above k before an anomaly is declared', flags.integer(1, 100), DETECTOR_DEFAULTS.confirmWindows)
+    .option('--throttle-tolerance <x>', 'limits come down only once a signal runs past x times its baseline (≥ 1)', flags.positive, HEALTH_DEFAULTS.tolerance)
     .option('--throttle-queue-wait-ms <n>', 'longest a request waits for a slot before 429 throttled', flags.integer(0, 60_000), L.queueWaitMs)
     .option('--throttle-limit-min <n>', 'smallest concurrency limit per class', flags.integer(1, 1_000_000), L.minLimit)
     .option('--throttle-limit-max <n>', 'largest concurrency limit per class', flags.integer(1, 1_000_000), L.maxLimit);
@@ -39,6 +41,7 @@ export function addHealthFlags(cmd: Command): Command {
 export function healthConfig(o: HealthFlags, testFaults: boolean): HealthConfig {
   const halfLifeWindows = (o.monitorHalfLifeS * 1000) / o.monitorWindowMs;
   if (halfLifeWindows < 1) throw new Error(`--monitor-half-life-s ${o.monitorHalfLifeS} is shorter than one window (--monitor-window-ms ${o.monitorWindowMs})`);
+  if (o.throttleTolerance < 1) throw new Error(`--throttle-tolerance must be at least 1, got ${o.throttleTolerance}`);
   if (o.throttleLimitMin > o.throttleLimitMax) throw new Error(`--throttle-limit-min ${o.throttleLimitMin} is above --throttle-limit-max ${o.throttleLimitMax}`);
   const clearZ = Math.min(DETECTOR_DEFAULTS.clearZ, o.monitorK / 2);
   const detector = { ...DETECTOR_DEFAULTS, halfLifeWindows, k: o.monitorK, confirmWindows: o.monitorConfirm, clearZ };
@@ -47,5 +50,5 @@ export function healthConfig(o: HealthFlags, testFaults: boolean): HealthConfig 
   // The constructors check the rest; build them once here so a bad value fails at start.
   new EwmaDetector(detector);
   new ConcurrencyLimiter(limiter);
-  return { throttle: o.throttle, metrics: o.metrics, windowMs: o.monitorWindowMs, detector, limiter, testFaults };
+  return { throttle: o.throttle, metrics: o.metrics, windowMs: o.monitorWindowMs, detector, tolerance: o.throttleTolerance, limiter, testFaults };
 }

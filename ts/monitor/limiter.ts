@@ -18,19 +18,26 @@ export interface LimiterParams {
   queueMax: number;
   /** Longest a request waits for a slot before it is shed. */
   queueWaitMs: number;
-  /** Multiplicative decrease on an anomalous window (0 < decrease < 1). */
-  decrease: number;
+  /**
+   * Multiplicative decrease on an anomalous window: the limit is scaled by baseline/current of
+   * the worst signal (a gradient, as in Netflix's Gradient limit), clamped to
+   * [decreaseMin, decreaseMax] — fast when far above normal, gentle near it.
+   */
+  decreaseMin: number;
+  decreaseMax: number;
   /** Additive increase per calm window in which the class used at least half its limit. */
   increase: number;
 }
 
 export const LIMITER_DEFAULTS: LimiterParams = {
-  initialLimit: 256,
-  minLimit: 4,
+  // Calm, a node admits up to the largest limit: limits only come down on an anomaly.
+  initialLimit: 1024,
+  minLimit: 8,
   maxLimit: 1024,
   queueMax: 1024,
   queueWaitMs: 25,
-  decrease: 0.7,
+  decreaseMin: 0.5,
+  decreaseMax: 0.9,
   increase: 4,
 };
 
@@ -106,21 +113,25 @@ export class ConcurrencyLimiter {
   }
 
   /**
-   * One control step per monitor window: on an anomaly, the lowest-priority class that was busy
-   * shrinks (multiplicative decrease); when calm, every class that used half its limit grows.
-   * Returns the class that shrank, if any.
+   * One control step per monitor window: on an anomaly with `ratio` < 1 (how far the worst
+   * signal is past its tolerated level), the lowest-priority class that was busy shrinks by
+   * `ratio` clamped to [decreaseMin, decreaseMax]; an anomaly within tolerance holds every
+   * limit; when calm, every class that used half its limit grows. Returns the class that shrank.
    */
-  adapt(anomalous: boolean): ThrottledClass | undefined {
+  adapt(anomalous: boolean, ratio = 0): ThrottledClass | undefined {
     const p = this.params;
     let shrunk: ThrottledClass | undefined;
-    if (anomalous) {
+    if (anomalous && ratio >= 1) {
+      // Within tolerance: neither shed more nor admit more.
+    } else if (anomalous) {
       shrunk = SHED_ORDER.find((c) => {
         const s = this.state(c);
         return (s.inflight > 0 || s.admitted > 0 || s.queue.length > 0 || s.shed > 0) && s.limit > p.minLimit;
       });
       if (shrunk) {
         const s = this.state(shrunk);
-        s.limit = Math.max(p.minLimit, Math.floor(s.limit * p.decrease));
+        const factor = Math.min(p.decreaseMax, Math.max(p.decreaseMin, ratio));
+        s.limit = Math.max(p.minLimit, Math.floor(s.limit * factor));
       }
     } else {
       for (const s of this.classes.values()) {
@@ -181,5 +192,5 @@ function checkParams(p: LimiterParams): void {
   }
   if (!(p.minLimit <= p.initialLimit && p.initialLimit <= p.maxLimit)) throw bad(`limits must satisfy min ≤ initial ≤ max, got ${p.minLimit} ≤ ${p.initialLimit} ≤ ${p.maxLimit}`);
   if (!(p.queueWaitMs >= 0)) throw bad(`queueWaitMs must be ≥ 0, got ${p.queueWaitMs}`);
-  if (!(p.decrease > 0 && p.decrease < 1)) throw bad(`decrease must be in (0, 1), got ${p.decrease}`);
+  if (!(p.decreaseMin > 0 && p.decreaseMin <= p.decreaseMax && p.decreaseMax < 1)) throw bad(`decrease bounds must satisfy 0 < min ≤ max < 1, got ${p.decreaseMin}, ${p.decreaseMax}`);
 }

@@ -28,9 +28,16 @@ export const SIGMA_FLOOR: Record<Signal, number> = {
 export interface MonitorParams {
   windowMs: number;
   detector: DetectorParams;
+  /**
+   * How far above its baseline a signal may run before limits come down (Netflix's Gradient
+   * limit's tolerance): an anomaly at x ≤ tolerance·μ holds the limits, beyond it they shrink
+   * by tolerance·μ/x. A load step from idle is an anomaly, but latency twice the baseline is
+   * the price of using the capacity, not a reason to shed it.
+   */
+  tolerance: number;
 }
 
-export const MONITOR_DEFAULTS: MonitorParams = { windowMs: 100, detector: DETECTOR_DEFAULTS };
+export const MONITOR_DEFAULTS: MonitorParams = { windowMs: 100, detector: DETECTOR_DEFAULTS, tolerance: 2 };
 
 /** Recent anomaly episodes kept for `GET /v1/monitor`. */
 export const EVENTS_MAX = 64;
@@ -73,6 +80,7 @@ export class HealthMonitor {
     private readonly limiter?: ConcurrencyLimiter,
   ) {
     if (!(params.windowMs >= 1)) throw new Error(`monitor: windowMs must be ≥ 1, got ${params.windowMs}`);
+    if (!(params.tolerance >= 1)) throw new Error(`monitor: tolerance must be ≥ 1, got ${params.tolerance}`);
     for (const s of SIGNALS) this.signals.set(s, new SignalWindow({ ...params.detector, sigmaFloor: Math.max(params.detector.sigmaFloor, SIGMA_FLOOR[s]) }));
   }
 
@@ -88,23 +96,48 @@ export class HealthMonitor {
     this.windows++;
     let anomalous = false;
     for (const [name, w] of this.signals) {
-      if (w.count > 0) {
-        const x = w.sum / w.count;
-        w.last = x;
-        w.sum = 0;
-        w.count = 0;
-        const v = w.detector.observe(x);
-        if (v.started) this.openEvent(name, w, nowMs - this.params.windowMs * (w.detector.params.confirmWindows - 1), v.z);
-        if (w.open && v.z > w.open.peakZ) w.open.peakZ = v.z;
-        if (v.ended && w.open) {
-          w.open.endMs = nowMs;
-          w.open = undefined;
-        }
-      }
+      if (w.count > 0) this.observe(name, w, nowMs);
       if (w.detector.state === 'anomaly') anomalous = true;
     }
-    this.limiter?.adapt(anomalous);
+    this.limiter?.adapt(anomalous, anomalous ? this.controlRatio() : 1);
     return anomalous;
+  }
+
+  private observe(name: Signal, w: SignalWindow, nowMs: number): void {
+    const x = w.sum / w.count;
+    w.last = x;
+    w.sum = 0;
+    w.count = 0;
+    const v = w.detector.observe(x);
+    if (v.started) this.openEvent(name, w, nowMs - this.params.windowMs * (w.detector.params.confirmWindows - 1), v.z);
+    if (w.open && v.z > w.open.peakZ) w.open.peakZ = v.z;
+    if (v.ended && w.open) {
+      w.open.endMs = nowMs;
+      w.open = undefined;
+    }
+  }
+
+  /**
+   * tolerance·baseline/current of the worst anomalous signal that shedding can help: how far
+   * limits should come down (≥ 1: hold them).
+   * - The disk's own excess (fsync time over its baseline) is subtracted from request latency
+   *   and never drives the limits by itself: fewer requests in flight do not make a stalled
+   *   disk faster, they only shrink its batches — what shedding can cut is the queueing.
+   * - A baseline counts as at least k σ-floors, so a signal idling at 0 (apply lag, timer
+   *   lateness) does not read as infinitely far off.
+   */
+  private controlRatio(): number {
+    const disk = this.signals.get('wal_sync') as SignalWindow;
+    const diskExcess = disk.detector.state === 'anomaly' && disk.last !== null ? Math.max(0, disk.last - disk.detector.mu) : 0;
+    let ratio = Number.POSITIVE_INFINITY;
+    for (const [name, w] of this.signals) {
+      if (name === 'wal_sync' || w.detector.state !== 'anomaly' || w.last === null) continue;
+      const d = w.detector;
+      const current = name.startsWith('latency_') || name === 'read_index' ? w.last - diskExcess : w.last;
+      const base = Math.max(d.mu, d.params.k * d.params.sigmaFloor);
+      if (current > 0) ratio = Math.min(ratio, (this.params.tolerance * base) / current);
+    }
+    return ratio;
   }
 
   snapshot(): Record<Signal, SignalSnapshot> {

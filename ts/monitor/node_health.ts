@@ -17,12 +17,14 @@ export interface HealthConfig {
   metrics: boolean;
   windowMs: number;
   detector: DetectorParams;
+  /** See MonitorParams.tolerance. */
+  tolerance: number;
   limiter: LimiterParams;
   /** Test-only endpoints (`POST /v1/test/wal-stall`). */
   testFaults: boolean;
 }
 
-export const HEALTH_DEFAULTS: HealthConfig = { throttle: true, metrics: true, windowMs: 100, detector: DETECTOR_DEFAULTS, limiter: LIMITER_DEFAULTS, testFaults: false };
+export const HEALTH_DEFAULTS: HealthConfig = { throttle: true, metrics: true, windowMs: 100, detector: DETECTOR_DEFAULTS, tolerance: 2, limiter: LIMITER_DEFAULTS, testFaults: false };
 
 const LATENCY_SIGNAL: Record<ThrottledClass, Signal> = { read: 'latency_read', write: 'latency_write', ingest: 'latency_ingest', bulk: 'latency_bulk' };
 
@@ -48,7 +50,7 @@ export class NodeHealth {
   ) {
     this.limiter = new ConcurrencyLimiter(cfg.limiter);
     this.limiter.enabled = cfg.throttle;
-    this.monitor = new HealthMonitor({ windowMs: cfg.windowMs, detector: cfg.detector }, this.limiter);
+    this.monitor = new HealthMonitor({ windowMs: cfg.windowMs, detector: cfg.detector, tolerance: cfg.tolerance }, this.limiter);
     this.metrics = cfg.metrics ? new NodeMetrics(node, this.monitor, this.limiter) : undefined;
   }
 
