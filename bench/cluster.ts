@@ -14,9 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cannon, cannonOnce, CONNECTIONS, DURATION_S, h2load, type LoadRequest, type Row, wrk } from './lib/load';
 import { freePorts, hasTool, launch, stopAll } from './lib/procs';
-import { median, printTable, type Row as TableRow, writeResults } from './lib/report';
+import { median, percentile, printTable, type Row as TableRow, writeResults } from './lib/report';
 
 const KEYS = 1000;
+/** Which systems to measure (QKV_BENCH_PARTS, comma-separated); all by default. */
+const PARTS = new Set((process.env.QKV_BENCH_PARTS ?? 'floor,quorumkv,metrics-off,etcd').split(','));
 /** Every system is measured this many times, in turn: this machine's noise is about ±15%. */
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
 const VALUE = 'v'.repeat(100);
@@ -24,13 +26,13 @@ const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
 const FLOOR = join(__dirname, 'lib', 'floor_server.ts');
 
-async function startQuorumkv(dir: string): Promise<{ procs: ChildProcess[]; ports: number[]; leader: number }> {
+async function startQuorumkv(dir: string, extraArgs: string[] = []): Promise<{ procs: ChildProcess[]; ports: number[]; leader: number }> {
   const ports = await freePorts(6);
   const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   const leaders = new Map<number, number>();
   let onLeader: () => void = () => undefined;
   const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster], /"event":"ready"/, (line) => {
+    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, ...extraArgs], /"event":"ready"/, (line) => {
       const m = /"event":"role".*"leader":(\d+)/.exec(line);
       if (m) {
         leaders.set(id, Number(m[1]));
@@ -84,28 +86,83 @@ async function measureFloor(rows: Row[]): Promise<void> {
   }
 }
 
-async function measureQuorumkv(dir: string, rows: Row[]): Promise<void> {
-  const q = await startQuorumkv(dir);
+/**
+ * Scrapes every node's /metrics once a second while `work` runs (Prometheus' default is 15 s:
+ * this is the harsh case); returns the largest render time the nodes reported.
+ */
+async function whileScraped(ports: number[], work: () => Promise<void>): Promise<number> {
+  let worstMs = 0;
+  const timer = setInterval(() => {
+    for (const port of ports) {
+      void fetch(`http://127.0.0.1:${port}/metrics`).then(async (r) => {
+        const m = /^quorumkv_scrape_duration_seconds ([\d.e-]+)$/m.exec(await r.text());
+        if (m) worstMs = Math.max(worstMs, Number(m[1]) * 1000);
+      }, () => undefined);
+    }
+  }, 1000);
   try {
-    const leaderUrl = `http://127.0.0.1:${q.ports[q.leader - 1]}`;
-    const followerUrl = `http://127.0.0.1:${q.ports[q.leader % 3]}`;
-    const put = (i: number) => ({ method: 'PUT' as const, path: `/v1/kv/k${i % KEYS}`, body: JSON.stringify({ value: VALUE }) });
-    const get = (i: number) => ({ method: 'GET' as const, path: `/v1/kv/k${i % KEYS}` });
-    // Preload so reads find every key.
-    await cannonOnce(leaderUrl, KEYS, put);
-    rows.push(await cannon('quorumkv', 'write', leaderUrl, put));
-    rows.push(wrk('quorumkv', 'write', leaderUrl, keyRequests(put)));
-    rows.push(h2load('quorumkv', 'write', Array.from({ length: 100 }, (_, i) => `${leaderUrl}/v1/kv/k${i}`), 'PUT', JSON.stringify({ value: VALUE })));
-    rows.push(await cannon('quorumkv', 'read (linearizable)', leaderUrl, get));
-    rows.push(wrk('quorumkv', 'read (linearizable)', leaderUrl, keyRequests(get)));
-    rows.push(h2load('quorumkv', 'read (linearizable)', Array.from({ length: 100 }, (_, i) => `${leaderUrl}/v1/kv/k${i}`), 'GET'));
-    rows.push(await cannon('quorumkv', 'read (stale, follower)', followerUrl, (i) => ({ method: 'GET', path: `/v1/kv/k${i % KEYS}?consistency=stale` })));
-    rows.push(h2load('quorumkv', 'read (stale, follower)', Array.from({ length: 100 }, (_, i) => `${followerUrl}/v1/kv/k${i}?consistency=stale`), 'GET'));
-    const keys = JSON.stringify({ keys: Array.from({ length: 100 }, (_, i) => `k${i}`) });
-    rows.push(await cannon('quorumkv', 'multi-get keys (100/request)', leaderUrl, () => ({ method: 'POST', path: '/v1/kv/get', body: keys }), 100));
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return worstMs;
+}
+
+const scrapeWorstMs: number[] = [];
+/** Render times (ms) of scrapes of an idle cluster after its workloads: the event loop's cost. */
+const idleScrapes: number[] = [];
+
+async function measureQuorumkv(dir: string, rows: Row[], system = 'quorumkv', extraArgs: string[] = []): Promise<void> {
+  const q = await startQuorumkv(dir, extraArgs);
+  const metricsOn = !extraArgs.includes('off');
+  try {
+    if (metricsOn) {
+      scrapeWorstMs.push(await whileScraped(q.ports, () => workloads(q, rows, system)));
+      idleScrapes.push(...(await idleScrapeMs(q.ports)));
+    } else await workloads(q, rows, system);
   } finally {
     await stopAll(q.procs);
   }
+}
+
+/** `QKV_BENCH_WORKLOADS` (e.g. `write,read (linearizable)`) narrows quorumkv's workloads. */
+const WORKLOADS = process.env.QKV_BENCH_WORKLOADS ? new Set(process.env.QKV_BENCH_WORKLOADS.split(',')) : undefined;
+
+async function workloads(q: { ports: number[]; leader: number }, rows: Row[], system: string): Promise<void> {
+  const first = rows.length;
+  const leaderUrl = `http://127.0.0.1:${q.ports[q.leader - 1]}`;
+  const followerUrl = `http://127.0.0.1:${q.ports[q.leader % 3]}`;
+  const put = (i: number) => ({ method: 'PUT' as const, path: `/v1/kv/k${i % KEYS}`, body: JSON.stringify({ value: VALUE }) });
+  const get = (i: number) => ({ method: 'GET' as const, path: `/v1/kv/k${i % KEYS}` });
+  const urls = (base: string, suffix = '') => Array.from({ length: 100 }, (_, i) => `${base}/v1/kv/k${i}${suffix}`);
+  const keys = JSON.stringify({ keys: Array.from({ length: 100 }, (_, i) => `k${i}`) });
+  const plan: [string, () => Row | Promise<Row>][] = [
+    ['write', () => cannon('quorumkv', 'write', leaderUrl, put)],
+    ['write', () => wrk('quorumkv', 'write', leaderUrl, keyRequests(put))],
+    ['write', () => h2load('quorumkv', 'write', urls(leaderUrl), 'PUT', JSON.stringify({ value: VALUE }))],
+    ['read (linearizable)', () => cannon('quorumkv', 'read (linearizable)', leaderUrl, get)],
+    ['read (linearizable)', () => wrk('quorumkv', 'read (linearizable)', leaderUrl, keyRequests(get))],
+    ['read (linearizable)', () => h2load('quorumkv', 'read (linearizable)', urls(leaderUrl), 'GET')],
+    ['read (stale, follower)', () => cannon('quorumkv', 'read (stale, follower)', followerUrl, (i) => ({ method: 'GET', path: `/v1/kv/k${i % KEYS}?consistency=stale` }))],
+    ['read (stale, follower)', () => h2load('quorumkv', 'read (stale, follower)', urls(followerUrl, '?consistency=stale'), 'GET')],
+    ['multi-get keys (100/request)', () => cannon('quorumkv', 'multi-get keys (100/request)', leaderUrl, () => ({ method: 'POST', path: '/v1/kv/get', body: keys }), 100)],
+  ];
+  // Preload so reads find every key.
+  await cannonOnce(leaderUrl, KEYS, put);
+  for (const [workload, run] of plan) if (!WORKLOADS || WORKLOADS.has(workload)) rows.push(await run());
+  for (const r of rows.slice(first)) r.system = system;
+}
+
+/** The render time each node reports over `n` scrapes one after another, the cluster idle. */
+async function idleScrapeMs(ports: number[], n = 20): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (const port of ports) {
+      const m = /^quorumkv_scrape_duration_seconds ([\d.e-]+)$/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      if (m && i > 0) out.push(Number(m[1]) * 1000);
+    }
+  }
+  return out;
 }
 
 async function measureEtcd(dir: string, rows: Row[]): Promise<void> {
@@ -169,7 +226,7 @@ function ratios(rounds: Row[][]): TableRow[] {
 
 async function main() {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: run npm install (or npm run build) first');
-  for (const tool of ['h2load', 'wrk', 'etcd']) {
+  for (const tool of ['h2load', 'wrk', ...(PARTS.has('etcd') ? ['etcd'] : [])]) {
     if (!hasTool(tool)) throw new Error(`${tool} is missing: run bash scripts/setup-bench.sh`);
   }
   const rounds: Row[][] = [];
@@ -178,9 +235,11 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round} of ${ROUNDS}`);
       const rows: Row[] = [];
-      await measureFloor(rows);
-      await measureQuorumkv(join(dir, `q${round}`), rows);
-      await measureEtcd(join(dir, `e${round}`), rows);
+      if (PARTS.has('floor')) await measureFloor(rows);
+      // Metrics on (the default) and off take turns: their ratio is the cost of the metrics.
+      if (PARTS.has('quorumkv')) await measureQuorumkv(join(dir, `q${round}`), rows);
+      if (PARTS.has('metrics-off')) await measureQuorumkv(join(dir, `m${round}`), rows, 'quorumkv metrics off', ['--metrics', 'off']);
+      if (PARTS.has('etcd')) await measureEtcd(join(dir, `e${round}`), rows);
       rounds.push(rows);
     }
   } finally {
@@ -188,9 +247,25 @@ async function main() {
   }
   const rows = combine(rounds);
   printTable(`Cluster: 3 nodes on one 2-core machine, ${CONNECTIONS} connections, 100-byte values, ${DURATION_S} s each, medians of ${ROUNDS} rounds`, rows);
-  const r = ratios(rounds);
+  const r = PARTS.has('etcd') && PARTS.has('floor') && PARTS.has('quorumkv') ? ratios(rounds) : [];
   printTable('Ratios (median over rounds; floor: a node:http server doing no work, same load)', r);
-  writeResults('cluster', { durationSeconds: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios: r, eachRound: rounds });
+  const cost = PARTS.has('quorumkv') && PARTS.has('metrics-off') ? metricsCost(rounds) : [];
+  const idle = idleScrapes.length > 0 ? { p50: percentile(idleScrapes, 50), p99: percentile(idleScrapes, 99), max: Math.max(...idleScrapes) } : undefined;
+  printTable(`Metrics cost: ops/s with metrics on (scraped every second) / off, median over rounds. Scrape render: idle p50 ${idle?.p50.toFixed(2)} / p99 ${idle?.p99.toFixed(2)} / max ${idle?.max.toFixed(2)} ms (target ≤ 2 ms); under load (CPU shared) worst ${Math.max(0, ...scrapeWorstMs).toFixed(2)} ms`, cost);
+  const name = PARTS.size === 4 ? 'cluster' : `cluster-${[...PARTS].join('-')}`;
+  writeResults(name, { durationSeconds: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios: r, metricsCost: cost, scrapeIdleMs: idle, scrapeUnderLoadWorstMs: Math.max(0, ...scrapeWorstMs), eachRound: rounds });
+}
+
+/** Per workload and client: quorumkv with metrics on / off (each round's ratio; their median). */
+function metricsCost(rounds: Row[][]): TableRow[] {
+  return rounds[0].filter((r) => r.system === 'quorumkv').map((first) => {
+    const ratio = rounds.map((rows) => {
+      const ops = (system: string) => rows.find((r) => r.system === system && r.workload === first.workload && r.client === first.client)!['ops/s'];
+      return ops('quorumkv') / ops('quorumkv metrics off');
+    });
+    const m = median(ratio);
+    return { workload: first.workload, client: first.client, 'on / off': m.toFixed(3), cost: `${((1 - m) * 100).toFixed(1)}%`, 'each round': ratio.map((x) => x.toFixed(3)).join(' / '), target: '≤ 3%' };
+  });
 }
 
 main().catch((err) => {

@@ -20,7 +20,7 @@ import { book, feeds, ingest, ticks, top, vwap } from './market';
 import { controlReplay, listReplays, openReplay } from './md_replay';
 import { metrics, monitor, setThrottle, walStall } from './health';
 import { requestClass } from './route_classes';
-import type { RequestClass } from '../monitor/classes';
+import type { RequestClass, ThrottledClass } from '../monitor/classes';
 
 export type { ApiContext } from './context';
 
@@ -140,7 +140,11 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     template = route.template;
     cls = requestClass(method, template);
     const waiting = ctx.health.admit(cls);
-    if (waiting) await waiting;
+    if (waiting && !(await waiting)) {
+      const shed = ctx.health.shedAnswer(cls as ThrottledClass);
+      sendRaw(res, shed.status, shed.text, shed.headers);
+      return;
+    }
     admittedMs = performance.now();
     const body = BODYLESS.has(method) || STREAMED_BODIES.has(target.path) ? EMPTY : await readBody(req);
     const reply = await handler(ctx, target, body);

@@ -27,24 +27,38 @@ export interface LimiterParams {
   decreaseMax: number;
   /** Additive increase per calm window in which the class used at least half its limit. */
   increase: number;
+  /**
+   * A limit never comes below bdpGain × (the class's best completion rate over the last
+   * `rateWindows` windows) × (its baseline latency): the concurrency that rate needs at normal
+   * latency (Little's law; BBR's bandwidth-delay product). Below it, shedding only loses
+   * throughput — when latency is up for a reason outside the queue (a saturated CPU), a pure
+   * latency gradient would otherwise shrink the limit to its minimum and the goodput with it.
+   */
+  bdpGain: number;
+  rateWindows: number;
 }
 
 export const LIMITER_DEFAULTS: LimiterParams = {
   // Calm, a node admits up to the largest limit: limits only come down on an anomaly.
-  initialLimit: 1024,
+  initialLimit: 4096,
   minLimit: 8,
-  maxLimit: 1024,
+  maxLimit: 4096,
   queueMax: 1024,
   queueWaitMs: 25,
   decreaseMin: 0.5,
   decreaseMax: 0.9,
   increase: 4,
+  bdpGain: 1.5,
+  // 30 s: the rate before an overload began is remembered through it (the rate during one is
+  // no guide: refusing the excess costs the CPU the admitted work needs).
+  rateWindows: 300,
 };
 
 interface Waiter {
-  resolve: () => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** true: admitted (the slot is taken); false: shed. */
+  resolve: (admitted: boolean) => void;
+  /** performance.now() past which the waiter is shed; FIFO, so deadlines only grow. */
+  deadlineMs: number;
 }
 
 class ClassState {
@@ -55,7 +69,15 @@ class ClassState {
   admitted = 0;
   shed = 0;
   shedTotal = 0;
+  /** Requests completed this window. */
+  completed = 0;
+  /** Completions per window over the last `rateWindows` windows (a ring). */
+  readonly rates: number[] = [];
   readonly queue: Waiter[] = [];
+  /** One timer per class, for the head of the queue (not one per waiter). */
+  timer: NodeJS.Timeout | undefined;
+  /** The 429 answer, rebuilt only when the limit changes (no error object per shed request). */
+  error: { limit: number; err: QuorumError; text: string } | undefined;
 
   constructor(limit: number) {
     this.limit = limit;
@@ -73,6 +95,8 @@ export class ConcurrencyLimiter {
   private readonly classes = new Map<ThrottledClass, ClassState>();
   /** Off: every request is admitted at once (limits still adapt, so switching on is instant). */
   enabled = true;
+  /** The monitor's window (each `adapt` call closes one). */
+  private windowMs = 100;
 
   constructor(readonly params: LimiterParams = LIMITER_DEFAULTS) {
     checkParams(params);
@@ -87,28 +111,77 @@ export class ConcurrencyLimiter {
     return true;
   }
 
-  /** Waits for a slot; rejects with 429 `throttled` when the queue is full or the wait ends. */
-  acquire(cls: ThrottledClass): Promise<void> {
+  /**
+   * Waits for a slot: resolves true once admitted, false when shed — at once if the queue is
+   * full or the wait it faces (its length at the last window's completion rate) is past
+   * `queueWaitMs`, else when its wait runs out. Shedding throws nothing: under overload the
+   * rejections outnumber the work, and each must cost little.
+   */
+  acquire(cls: ThrottledClass): Promise<boolean> {
     const s = this.state(cls);
-    if (s.queue.length >= this.params.queueMax) return Promise.reject(this.shedError(s, cls, 'its queue is full'));
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const at = s.queue.indexOf(waiter);
-          if (at >= 0) s.queue.splice(at, 1);
-          reject(this.shedError(s, cls, `no slot within ${this.params.queueWaitMs} ms`));
-        }, this.params.queueWaitMs),
-      };
-      s.queue.push(waiter);
+    if (this.tryAcquire(cls)) return Promise.resolve(true);
+    if (s.queue.length >= this.params.queueMax || this.expectedWaitMs(s) > this.params.queueWaitMs) {
+      this.countShed(s);
+      return Promise.resolve(false);
+    }
+    return new Promise<boolean>((resolve) => {
+      s.queue.push({ resolve, deadlineMs: performance.now() + this.params.queueWaitMs });
+      if (s.timer === undefined) this.armTimer(s);
     });
+  }
+
+  /** The 429 `throttled` answer for `cls` (Retry-After: 1). */
+  shedError(cls: ThrottledClass): QuorumError {
+    return this.shedAnswer(cls).err;
+  }
+
+  /** The same answer, also serialized (the API sends `text` as is: no stringify per request). */
+  shedAnswer(cls: ThrottledClass): { err: QuorumError; text: string } {
+    const s = this.state(cls);
+    if (s.error?.limit !== s.limit) {
+      const details = { class: cls, limit: s.limit };
+      const err = new QuorumError('throttled', `the node is shedding ${cls} requests (limit ${s.limit} in flight, a wait of at most ${this.params.queueWaitMs} ms); retry after the indicated delay`, {
+        headers: { 'retry-after': '1' },
+        details,
+      });
+      s.error = { limit: s.limit, err, text: JSON.stringify({ error: { code: err.code, message: err.message, ...details } }) };
+    }
+    return s.error;
+  }
+
+  /** How long a new waiter would wait: the queue ahead of it at last window's completion rate. */
+  private expectedWaitMs(s: ClassState): number {
+    if (s.queue.length === 0) return 0;
+    const perWindow = s.rates.length > 0 ? s.rates[s.rates.length - 1] : 0;
+    if (perWindow === 0) return 0;
+    return ((s.queue.length + 1) * this.windowMs) / perWindow;
+  }
+
+  private armTimer(s: ClassState): void {
+    const head = s.queue[0];
+    s.timer = head === undefined ? undefined : setTimeout(() => this.expire(s), Math.max(0, head.deadlineMs - performance.now()));
+  }
+
+  /** Sheds every waiter whose wait ran out (they are at the head: FIFO), then re-arms. */
+  private expire(s: ClassState): void {
+    const now = performance.now();
+    while (s.queue.length > 0 && s.queue[0].deadlineMs <= now) {
+      this.countShed(s);
+      (s.queue.shift() as Waiter).resolve(false);
+    }
+    this.armTimer(s);
+  }
+
+  private countShed(s: ClassState): void {
+    s.shed++;
+    s.shedTotal++;
   }
 
   release(cls: ThrottledClass): void {
     const s = this.state(cls);
     if (s.inflight <= 0) throw new Error(`limiter: release of ${cls} with nothing in flight`);
     s.inflight--;
+    s.completed++;
     this.drain(s);
   }
 
@@ -118,20 +191,26 @@ export class ConcurrencyLimiter {
    * `ratio` clamped to [decreaseMin, decreaseMax]; an anomaly within tolerance holds every
    * limit; when calm, every class that used half its limit grows. Returns the class that shrank.
    */
-  adapt(anomalous: boolean, ratio = 0): ThrottledClass | undefined {
+  adapt(anomalous: boolean, ratio = 0, baselineMs: Partial<Record<ThrottledClass, number>> = {}, windowMs = 100): ThrottledClass | undefined {
     const p = this.params;
+    this.windowMs = windowMs;
     let shrunk: ThrottledClass | undefined;
+    for (const s of this.classes.values()) {
+      s.rates.push(s.completed);
+      if (s.rates.length > p.rateWindows) s.rates.shift();
+      s.completed = 0;
+    }
     if (anomalous && ratio >= 1) {
       // Within tolerance: neither shed more nor admit more.
     } else if (anomalous) {
       shrunk = SHED_ORDER.find((c) => {
         const s = this.state(c);
-        return (s.inflight > 0 || s.admitted > 0 || s.queue.length > 0 || s.shed > 0) && s.limit > p.minLimit;
+        return (s.inflight > 0 || s.admitted > 0 || s.queue.length > 0 || s.shed > 0) && s.limit > this.floor(s, baselineMs[c], windowMs);
       });
       if (shrunk) {
         const s = this.state(shrunk);
         const factor = Math.min(p.decreaseMax, Math.max(p.decreaseMin, ratio));
-        s.limit = Math.max(p.minLimit, Math.floor(s.limit * factor));
+        s.limit = Math.max(this.floor(s, baselineMs[shrunk], windowMs), Math.floor(s.limit * factor));
       }
     } else {
       for (const s of this.classes.values()) {
@@ -153,6 +232,15 @@ export class ConcurrencyLimiter {
     return out;
   }
 
+  /** The lowest the class's limit may go now: the minimum, or its rate's concurrency need. */
+  private floor(s: ClassState, baselineMs: number | undefined, windowMs: number): number {
+    if (baselineMs === undefined || !(baselineMs > 0)) return this.params.minLimit;
+    let best = 0;
+    for (const r of s.rates) if (r > best) best = r;
+    const ratePerMs = best / windowMs;
+    return Math.min(s.limit, Math.max(this.params.minLimit, Math.ceil(this.params.bdpGain * ratePerMs * baselineMs)));
+  }
+
   private state(cls: ThrottledClass): ClassState {
     const s = this.classes.get(cls);
     if (!s) throw new Error(`limiter: unknown class ${cls}`);
@@ -167,27 +255,23 @@ export class ConcurrencyLimiter {
 
   /** Admits waiters in arrival order while the class has room (all of them when disabled). */
   private drain(s: ClassState): void {
+    let admitted = false;
     while (s.queue.length > 0 && (!this.enabled || s.inflight < s.limit)) {
-      const w = s.queue.shift() as Waiter;
-      clearTimeout(w.timer);
       this.take(s);
-      w.resolve();
+      (s.queue.shift() as Waiter).resolve(true);
+      admitted = true;
     }
-  }
-
-  private shedError(s: ClassState, cls: ThrottledClass, why: string): QuorumError {
-    s.shed++;
-    s.shedTotal++;
-    return new QuorumError('throttled', `the node is shedding ${cls} requests (limit ${s.limit} in flight; ${why}); retry after the indicated delay`, {
-      headers: { 'retry-after': '1' },
-      details: { class: cls, limit: s.limit },
-    });
+    if (admitted && s.queue.length === 0 && s.timer !== undefined) {
+      clearTimeout(s.timer);
+      s.timer = undefined;
+    }
   }
 }
 
 function checkParams(p: LimiterParams): void {
   const bad = (why: string) => new Error(`throttle: ${why}`);
-  for (const name of ['initialLimit', 'minLimit', 'maxLimit', 'queueMax', 'increase'] as const) {
+  if (!(p.bdpGain >= 0)) throw bad(`bdpGain must be ≥ 0, got ${p.bdpGain}`);
+  for (const name of ['initialLimit', 'minLimit', 'maxLimit', 'queueMax', 'increase', 'rateWindows'] as const) {
     if (!Number.isSafeInteger(p[name]) || p[name] < 1) throw bad(`${name} must be an integer ≥ 1, got ${p[name]}`);
   }
   if (!(p.minLimit <= p.initialLimit && p.initialLimit <= p.maxLimit)) throw bad(`limits must satisfy min ≤ initial ≤ max, got ${p.minLimit} ≤ ${p.initialLimit} ≤ ${p.maxLimit}`);

@@ -24,6 +24,7 @@ export class NodeMetrics {
   private readonly failed: Counter<'reason'>;
   private readonly snapshotsSent: Counter;
   private readonly throttled: Counter<'class'>;
+  private readonly scrapeSeconds: Gauge;
 
   constructor(
     private readonly node: RaftNode,
@@ -39,6 +40,7 @@ export class NodeMetrics {
     this.committed = new Counter({ name: `${P}raft_proposals_committed_total`, help: 'Proposals applied and answered on this node', registers });
     this.failed = new Counter({ name: `${P}raft_proposals_failed_total`, help: 'Proposals answered with an error, by error code', labelNames: ['reason'], registers });
     this.snapshotsSent = new Counter({ name: `${P}raft_snapshots_sent_total`, help: 'Snapshots streamed to followers', registers });
+    this.scrapeSeconds = new Gauge({ name: `${P}scrape_duration_seconds`, help: 'Time the previous scrape took to render (the event loop is busy for about that long)', registers });
     this.throttled = new Counter({ name: `${P}throttled_requests_total`, help: 'Requests shed with 429 throttled, by class', labelNames: ['class'], registers });
     this.raftGauges(node);
     this.monitorGauges(monitor, limiter);
@@ -73,8 +75,11 @@ export class NodeMetrics {
 
   /** The whole exposition: prom-client's series, then the addon's. */
   async render(): Promise<string> {
+    const started = performance.now();
     const own = await this.registry.metrics();
-    return own + this.node.engine.metricsText();
+    const text = own + this.node.engine.metricsText();
+    this.scrapeSeconds.set((performance.now() - started) / 1000);
+    return text;
   }
 
   private raftGauges(node: RaftNode): void {

@@ -85,15 +85,22 @@ export class NodeHealth {
   }
 
   /**
-   * Admission for a request of class `cls`: undefined when admitted at once, else a promise that
-   * settles when admitted (or rejects with 429 `throttled`). Pair every request with `answered`.
+   * Admission for a request of class `cls`: undefined when admitted at once, else a promise of
+   * whether it was admitted after waiting (false: answer `shedError`). Pair every request with
+   * `answered`.
    */
-  admit(cls: RequestClass): Promise<void> | undefined {
+  admit(cls: RequestClass): Promise<boolean> | undefined {
     if (cls === 'control' || this.limiter.tryAcquire(cls)) return undefined;
-    return this.limiter.acquire(cls).catch((err: unknown) => {
-      this.metrics?.shed(cls);
-      throw err;
+    return this.limiter.acquire(cls).then((admitted) => {
+      if (!admitted) this.metrics?.shed(cls);
+      return admitted;
     });
+  }
+
+  /** The serialized 429 `throttled` answer for `cls` (built once per limit value). */
+  shedAnswer(cls: ThrottledClass): { status: number; text: string; headers: Record<string, string> } {
+    const { err, text } = this.limiter.shedAnswer(cls);
+    return { status: err.status, text, headers: err.headers };
   }
 
   /**
