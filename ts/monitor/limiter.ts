@@ -38,6 +38,9 @@ export interface LimiterParams {
   rateWindows: number;
 }
 
+/** No class grows during an anomaly unless named. */
+const NONE: ReadonlySet<ThrottledClass> = new Set();
+
 export const LIMITER_DEFAULTS: LimiterParams = {
   // Calm, a node admits up to the largest limit: limits only come down on an anomaly.
   initialLimit: 4096,
@@ -47,7 +50,7 @@ export const LIMITER_DEFAULTS: LimiterParams = {
   queueWaitMs: 25,
   decreaseMin: 0.5,
   decreaseMax: 0.9,
-  increase: 4,
+  increase: 16,
   bdpGain: 1.5,
   // 30 s: the rate before an overload began is remembered through it (the rate during one is
   // no guide: refusing the excess costs the CPU the admitted work needs).
@@ -191,7 +194,7 @@ export class ConcurrencyLimiter {
    * `ratio` clamped to [decreaseMin, decreaseMax]; an anomaly within tolerance holds every
    * limit; when calm, every class that used half its limit grows. Returns the class that shrank.
    */
-  adapt(anomalous: boolean, ratio = 0, baselineMs: Partial<Record<ThrottledClass, number>> = {}, windowMs = 100): ThrottledClass | undefined {
+  adapt(anomalous: boolean, ratio = 0, baselineMs: Partial<Record<ThrottledClass, number>> = {}, windowMs = 100, growing: ReadonlySet<ThrottledClass> = NONE): ThrottledClass | undefined {
     const p = this.params;
     this.windowMs = windowMs;
     let shrunk: ThrottledClass | undefined;
@@ -199,6 +202,11 @@ export class ConcurrencyLimiter {
       s.rates.push(s.completed);
       if (s.rates.length > p.rateWindows) s.rates.shift();
       s.completed = 0;
+    }
+    if (anomalous) {
+      // `growing` classes are held back by something no limit fixes (a stalled disk): a used
+      // limit grows — bigger batches carry the same rate through a slower fsync.
+      for (const c of growing) this.grow(this.state(c));
     }
     if (anomalous && ratio >= 1) {
       // Within tolerance: neither shed more nor admit more.
@@ -213,9 +221,7 @@ export class ConcurrencyLimiter {
         s.limit = Math.max(this.floor(s, baselineMs[shrunk], windowMs), Math.floor(s.limit * factor));
       }
     } else {
-      for (const s of this.classes.values()) {
-        if (s.peak * 2 >= s.limit) s.limit = Math.min(p.maxLimit, s.limit + p.increase);
-      }
+      for (const s of this.classes.values()) this.grow(s);
     }
     for (const s of this.classes.values()) {
       s.peak = s.inflight;
@@ -230,6 +236,11 @@ export class ConcurrencyLimiter {
     const out = {} as Record<ThrottledClass, ClassSnapshot>;
     for (const [c, s] of this.classes) out[c] = { limit: s.limit, inflight: s.inflight, queued: s.queue.length, shedTotal: s.shedTotal };
     return out;
+  }
+
+  /** Additive increase, for a class that used at least half its limit this window. */
+  private grow(s: ClassState): void {
+    if (s.peak * 2 >= s.limit) s.limit = Math.min(this.params.maxLimit, s.limit + this.params.increase);
   }
 
   /** The lowest the class's limit may go now: the minimum, or its rate's concurrency need. */

@@ -28,6 +28,7 @@ export const SIGMA_FLOOR: Record<Signal, number> = {
 
 /** The signals of requests that wait on an fdatasync. */
 const DISK_BOUND: ReadonlySet<Signal> = new Set<Signal>(['latency_write', 'latency_ingest']);
+const DISK_BOUND_CLASSES: ReadonlySet<ThrottledClass> = new Set<ThrottledClass>(['write', 'ingest']);
 
 export interface MonitorParams {
   windowMs: number;
@@ -103,7 +104,8 @@ export class HealthMonitor {
       if (w.count > 0) this.observe(name, w, nowMs);
       if (w.detector.state === 'anomaly') anomalous = true;
     }
-    this.limiter?.adapt(anomalous, anomalous ? this.controlRatio() : 1, this.latencyBaselines(), this.params.windowMs);
+    const diskStalled = (this.signals.get('wal_sync') as SignalWindow).detector.state === 'anomaly';
+    this.limiter?.adapt(anomalous, anomalous ? this.controlRatio() : 1, this.latencyBaselines(), this.params.windowMs, diskStalled ? DISK_BOUND_CLASSES : undefined);
     return anomalous;
   }
 
