@@ -92,32 +92,36 @@ test('the monitor drives the limiter and records anomaly episodes with their pea
   t.is(m.snapshot().latency_write.state, 'normal');
 });
 
-test('a disk stall holds the limits of the classes that wait on it; other classes still shrink', (t) => {
+test('a disk stall never cuts the classes that wait on it, nor those above them; bulk gives way', (t) => {
   const run = (writeMs: number, wal = 22, readMs = 1) => {
     const l = new ConcurrencyLimiter(params);
     const m = new HealthMonitor(MONITOR_DEFAULTS, l);
     let now = 0;
     const win = (walMs: number, write: number, read: number) => {
-      l.tryAcquire('write');
-      l.tryAcquire('read');
+      for (const c of ['write', 'read', 'bulk'] as const) l.tryAcquire(c);
       m.record('wal_sync', walMs);
       m.record('latency_write', write);
       m.record('latency_read', read);
-      l.release('write');
-      l.release('read');
+      m.record('latency_bulk', 1);
+      for (const c of ['write', 'read', 'bulk'] as const) l.release(c);
       m.closeWindow((now += 100));
     };
     for (let i = 0; i < 200; i++) win(2 + 0.1 * Math.sin(i), 5 + 0.2 * Math.cos(i), 1 + 0.05 * Math.sin(i));
     for (let i = 0; i < 10; i++) win(wal, writeMs, readMs);
     return l.snapshot();
   };
-  // The disk stalls and writes slow down with it, however much: their limit holds.
-  t.is(run(205).write.limit, 8);
-  // The same write latency with a healthy disk is queueing: cut.
+  // The disk stalls and writes slow down with it: bulk (the lowest class) is shed, writes and
+  // reads keep their limits.
+  const stalled = run(205);
+  t.is(stalled.write.limit, 8);
+  t.is(stalled.read.limit, 8);
+  t.true(stalled.bulk.limit < 8);
+  // Bulk at its floor: still nothing above it is cut, even with reads slowing down too.
+  const worse = run(205, 22, 10);
+  t.is(worse.write.limit, 8);
+  t.is(worse.read.limit, 8);
+  // The same write latency with a healthy disk is queueing: once bulk is at its floor, writes go.
   t.true(run(205, 2).write.limit < 8);
-  // During the stall, reads slowing down (they do not wait on the disk) still shrink a limit.
-  const s = run(205, 22, 10);
-  t.true(s.read.limit < 8 || s.write.limit < 8);
 });
 
 test('a limit never comes below the concurrency its recent rate needs at baseline latency', (t) => {

@@ -211,7 +211,10 @@ export class ConcurrencyLimiter {
     if (anomalous && ratio >= 1) {
       // Within tolerance: neither shed more nor admit more.
     } else if (anomalous) {
-      shrunk = SHED_ORDER.find((c) => {
+      // Classes at or above a `growing` one are not cut: only those below it may give way.
+      const stop = SHED_ORDER.findIndex((c) => growing.has(c));
+      const candidates = stop < 0 ? SHED_ORDER : SHED_ORDER.slice(0, stop);
+      shrunk = candidates.find((c) => {
         const s = this.state(c);
         return (s.inflight > 0 || s.admitted > 0 || s.queue.length > 0 || s.shed > 0) && s.limit > this.floor(s, baselineMs[c], windowMs);
       });

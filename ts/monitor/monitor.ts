@@ -26,8 +26,12 @@ export const SIGMA_FLOOR: Record<Signal, number> = {
   event_loop: 2,
 };
 
-/** The signals of requests that wait on an fdatasync. */
-const DISK_BOUND: ReadonlySet<Signal> = new Set<Signal>(['latency_write', 'latency_ingest']);
+/**
+ * The classes whose requests wait on an fdatasync. While the disk is slow their limits are not
+ * cut (fewer writes do not make a stalled disk faster, they only shrink its batches — measured:
+ * cutting them lost 36–85% of the goodput of a 20 ms stall without improving its p99) and grow
+ * when used; only the classes below them (bulk) are shed, to leave the disk and CPU to writes.
+ */
 const DISK_BOUND_CLASSES: ReadonlySet<ThrottledClass> = new Set<ThrottledClass>(['write', 'ingest']);
 
 export interface MonitorParams {
@@ -123,33 +127,32 @@ export class HealthMonitor {
     }
   }
 
-  /** Each class's baseline request latency (ms), where its detector has one. */
+  /**
+   * The baseline request latency (ms) of each class whose own latency is anomalous: its limit
+   * keeps the bandwidth-delay-product floor (its rate must not spiral down with its latency). A
+   * class cut on behalf of others (bulk giving way to writes) gets no floor but the minimum.
+   */
   private latencyBaselines(): Partial<Record<ThrottledClass, number>> {
     const out: Partial<Record<ThrottledClass, number>> = {};
     for (const c of THROTTLED_CLASSES) {
       const d = (this.signals.get(`latency_${c}`) as SignalWindow).detector;
-      if (d.state !== 'warmup') out[c] = d.mu;
+      if (d.state === 'anomaly') out[c] = d.mu;
     }
     return out;
   }
 
   /**
-   * tolerance·baseline/current of the worst anomalous signal that shedding can help: how far
-   * limits should come down (≥ 1: hold them).
-   * - While the disk itself is anomalous (fsync time), the signals of the classes that wait on
-   *   it (writes, ingest) do not drive the limits, nor does the disk: fewer requests in flight
-   *   do not make a stalled disk faster, they only shrink its batches (measured: shedding cut
-   *   the goodput of a 20 ms stall by 36–85% and not its p99). The queue-wait bound still sheds
-   *   what cannot be served in time.
-   * - A baseline counts as at least k σ-floors, so a signal idling at 0 (apply lag, timer
-   *   lateness) does not read as infinitely far off.
+   * tolerance·baseline/current of the worst anomalous signal: how far limits should come down
+   * (≥ 1: hold them). The disk's own fsync time is not a driver (it is the cause the limiter
+   * cannot act on); the request latencies it inflates are, but while the disk is anomalous only
+   * the classes below the disk-bound ones may shrink (see `closeWindow`). A baseline counts as
+   * at least k σ-floors, so a signal idling at 0 (apply lag, timer lateness) does not read as
+   * infinitely far off.
    */
   private controlRatio(): number {
-    const diskStalled = (this.signals.get('wal_sync') as SignalWindow).detector.state === 'anomaly';
     let ratio = Number.POSITIVE_INFINITY;
     for (const [name, w] of this.signals) {
       if (name === 'wal_sync' || w.detector.state !== 'anomaly' || w.last === null || w.last <= 0) continue;
-      if (diskStalled && DISK_BOUND.has(name)) continue;
       const d = w.detector;
       const base = Math.max(d.mu, d.params.k * d.params.sigmaFloor);
       ratio = Math.min(ratio, (this.params.tolerance * base) / w.last);
