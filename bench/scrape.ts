@@ -1,0 +1,87 @@
+/**
+ * `npm run bench:scrape`: how long one `GET /metrics` blocks a node's event loop. A one-node
+ * cluster runs in this process with metrics on; requests on 16 route templates give the HTTP
+ * histograms their series; then the node's own render (prom-client's registry with the default
+ * process metrics, plus the addon's text) runs 200 times while a setImmediate ticker records the
+ * longest gap between two of its turns — the longest the loop was held. A render's wall time is
+ * reported too: it is longer, since the render yields a turn between metrics (time the loop is
+ * free). JSON: bench/results/scrape.json.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeHealth } from '../ts/monitor/node_health';
+import { RaftNode } from '../ts/node/raft_node';
+import { StateType } from '../ts/raft/types';
+import { freePorts } from './lib/procs';
+import { percentile, printTable, writeResults } from './lib/report';
+
+const RENDERS = 200;
+
+/** Runs `work` while a setImmediate chain measures the longest gap between its turns (ms). */
+async function longestGapMs(work: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let worst = 0;
+  let running = true;
+  const tick = () => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  // Start from a turn of the loop, so the first gap measured is the work's own.
+  await new Promise((r) => setImmediate(r));
+  await work();
+  running = false;
+  // The ticker's next turn closes the gap the work's last stretch held.
+  await new Promise((r) => setImmediate(r));
+  return worst;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-scrape-'));
+  const [peer] = await freePorts(1);
+  let leading: () => void = () => undefined;
+  const led = new Promise<void>((r) => (leading = r));
+  const node = await RaftNode.open({ id: 1, dataDir: join(dir, 'n1'), members: new Map([[1, { host: '127.0.0.1', port: peer }]]), onSoftState: (_l, s) => s === StateType.Leader && leading() });
+  await node.start();
+  await led;
+  const health = new NodeHealth(node);
+  health.start();
+  try {
+    const metrics = health.metrics!;
+    for (let r = 0; r < 16; r++) for (const status of [200, 404, 429]) metrics.request(`/route/${r}/{x}`, status, 0.002 * (r + 1));
+    const walls: number[] = [];
+    const gaps: number[] = [];
+    for (let i = 0; i < RENDERS; i++) {
+      gaps.push(await longestGapMs(async () => {
+        const t0 = performance.now();
+        await metrics.render();
+        walls.push(performance.now() - t0);
+      }));
+    }
+    const text = await metrics.render();
+    const row = {
+      series: text.split('\n').filter((l) => l && !l.startsWith('#')).length,
+      'bytes': text.length,
+      'held p50 ms': percentile(gaps, 50),
+      'held p99 ms': percentile(gaps, 99),
+      'held max ms': Math.max(...gaps),
+      'wall p50 ms': percentile(walls, 50),
+      'wall p99 ms': percentile(walls, 99),
+      target: '≤ 2 ms held',
+    };
+    printTable(`One scrape of a node (${RENDERS} renders): the longest the event loop was held, and wall time`, [row]);
+    writeResults('scrape', { renders: RENDERS, ...row });
+  } finally {
+    health.close();
+    await node.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
