@@ -29,8 +29,16 @@ const DEADLINE_MS = 1000;
 const STALL_DELAY_MS = 20;
 /** The burst as a multiple of the measured capacity (the issue's experiment: 3). */
 const BURST = Number(process.env.QKV_SPIKE_BURST ?? 3);
-const FAULTS = { burst: { ms: 10_000 }, stall: { ms: 5000 } } as const;
-type Fault = keyof typeof FAULTS;
+const ALL_FAULTS = { burst: { ms: 10_000 }, stall: { ms: 5000 } } as const;
+type Fault = keyof typeof ALL_FAULTS;
+/** QKV_SPIKE_FAULTS (e.g. `stall`) runs a subset; the results then go to spike-<faults>.json. */
+const FAULTS: Partial<Record<Fault, { ms: number }>> = Object.fromEntries(
+  (process.env.QKV_SPIKE_FAULTS ?? 'burst,stall').split(',').map((f) => {
+    if (!(f in ALL_FAULTS)) throw new Error(`QKV_SPIKE_FAULTS: unknown fault ${f} (burst, stall)`);
+    return [f, ALL_FAULTS[f as Fault]];
+  }),
+);
+const faultMs = (f: Fault): number => (FAULTS[f] as { ms: number }).ms;
 type Mode = 'off' | 'on';
 
 export interface Episode {
@@ -57,23 +65,22 @@ async function startCluster(dir: string): Promise<{ procs: ChildProcess[]; urls:
 
 function segments(fault: Fault, capacity: number): Segment[] {
   const steady = 0.6 * capacity;
-  const faultMs = FAULTS[fault].ms;
   const faultRate = fault === 'burst' ? BURST * capacity : steady;
   return [
     { fromMs: 0, toMs: BASE_MS, rate: steady },
-    { fromMs: BASE_MS, toMs: BASE_MS + faultMs, rate: faultRate },
-    { fromMs: BASE_MS + faultMs, toMs: BASE_MS + faultMs + RECOVER_MS, rate: steady },
+    { fromMs: BASE_MS, toMs: BASE_MS + faultMs(fault), rate: faultRate },
+    { fromMs: BASE_MS + faultMs(fault), toMs: BASE_MS + faultMs(fault) + RECOVER_MS, rate: steady },
   ];
 }
 
 async function runEpisode(loop: OpenLoop, urls: string[], leader: string, fault: Fault, mode: Mode, pair: number, capacity: number, n: number): Promise<Episode> {
   await setAll(urls, '/v1/monitor/throttle', { enabled: mode === 'on' });
   await settle(leader);
-  const faultMs = FAULTS[fault].ms;
-  const endMs = BASE_MS + faultMs + RECOVER_MS;
+  const ms = faultMs(fault);
+  const endMs = BASE_MS + ms + RECOVER_MS;
   const poller = new MonitorPoller(leader);
   poller.start();
-  const stall = fault === 'stall' ? setTimeout(() => void setAll(urls, '/v1/test/wal-stall', { delayMs: STALL_DELAY_MS, durationMs: faultMs }), BASE_MS) : undefined;
+  const stall = fault === 'stall' ? setTimeout(() => void setAll(urls, '/v1/test/wal-stall', { delayMs: STALL_DELAY_MS, durationMs: ms }), BASE_MS) : undefined;
   let load: EpisodeLoad;
   try {
     load = await loop.run(arrivals(segments(fault, capacity), 1000 + pair), `spike-${n}`, endMs);
@@ -89,10 +96,10 @@ async function runEpisode(loop: OpenLoop, urls: string[], leader: string, fault:
     fault,
     mode,
     pair,
-    spike: windowStats(load.bins, BASE_MS, BASE_MS + faultMs),
+    spike: windowStats(load.bins, BASE_MS, BASE_MS + ms),
     outside,
     detectionMs: detected ? detected.tMs - BASE_MS : null,
-    recoveryMs: recoveryMs(load.bins, BASE_MS + faultMs, endMs, Math.max(2 * outside.p99Ms, outside.p99Ms + 5)),
+    recoveryMs: recoveryMs(load.bins, BASE_MS + ms, endMs, Math.max(2 * outside.p99Ms, outside.p99Ms + 5)),
     p99PerBinMs: p99PerBin(load.bins),
     monitor: samples,
   };
@@ -169,7 +176,7 @@ async function main(): Promise<void> {
     for (const fault of Object.keys(FAULTS) as Fault[]) {
       for (const [i, mode] of order(EPISODES).entries()) {
         const e = await runEpisode(loop, urls, leader, fault, mode, Math.floor(i / 2), capacity, episodes.length);
-        console.log(`${fault} ${mode}: sent ${Math.round(e.spike.sent / (FAULTS[fault].ms / 1000))}/s, spike p50 ${e.spike.p50Ms.toFixed(1)} p99 ${e.spike.p99Ms.toFixed(1)} ms (outside ${e.outside.p99Ms.toFixed(1)}), late ${(e.spike.lateFraction * 100).toFixed(1)}%, goodput ${Math.round(e.spike.goodputPerS)}/s, shed ${(e.spike.shedFraction * 100).toFixed(1)}%, detect ${e.detectionMs} ms, recover ${e.recoveryMs} ms`);
+        console.log(`${fault} ${mode}: sent ${Math.round(e.spike.sent / (faultMs(fault) / 1000))}/s, spike p50 ${e.spike.p50Ms.toFixed(1)} p99 ${e.spike.p99Ms.toFixed(1)} ms (outside ${e.outside.p99Ms.toFixed(1)}), late ${(e.spike.lateFraction * 100).toFixed(1)}%, goodput ${Math.round(e.spike.goodputPerS)}/s, shed ${(e.spike.shedFraction * 100).toFixed(1)}%, detect ${e.detectionMs} ms, recover ${e.recoveryMs} ms`);
         episodes.push(e);
       }
     }
@@ -190,7 +197,8 @@ async function report(episodes: Episode[], capacity: number, missing: number): P
   printTable('Paired on/off (same arrival seed): medians', pairs);
   console.log(`\nacknowledged writes read back: ${episodeKeys.length - missing} of ${episodeKeys.length} (${missing} missing)`);
   const svg = await renderSpikeChart(episodes, BASE_MS, Object.fromEntries(Object.entries(FAULTS).map(([k, v]) => [k, v.ms])));
-  const name = BURST === 3 ? 'spike' : `spike-${BURST}x`;
+  const subset = Object.keys(FAULTS).length < Object.keys(ALL_FAULTS).length ? `-${Object.keys(FAULTS).join('-')}` : '';
+  const name = `spike${BURST === 3 ? '' : `-${BURST}x`}${subset}`;
   const file = join(__dirname, 'results', `${name}.svg`);
   writeFileSync(file, svg);
   console.log(`chart written to ${file}`);

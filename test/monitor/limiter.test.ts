@@ -161,3 +161,16 @@ test('a request is shed at once when the queue ahead cannot drain within the wai
   l.release('write');
   t.deepEqual(await Promise.all([first, second]), [true, true]);
 });
+
+test('during a disk stall a disk-bound class grows at once to what its rate needs at its current latency', (t) => {
+  const l = new ConcurrencyLimiter({ ...params, initialLimit: 16, maxLimit: 1024, minLimit: 1 });
+  // 100 completions per 100 ms window = 1 per ms.
+  for (let i = 0; i < 100; i++) {
+    l.tryAcquire('write');
+    l.release('write');
+  }
+  for (let i = 0; i < 16; i++) l.tryAcquire('write');
+  // The disk is slow and writes take 60 ms: 1/ms × 60 ms × 1.5 = 90 in flight are needed.
+  l.adapt(true, 0.1, { write: 5 }, 100, new Set(['write']), { write: 60 });
+  t.is(l.snapshot().write.limit, Math.ceil(params.bdpGain * 1 * 60));
+});

@@ -194,7 +194,14 @@ export class ConcurrencyLimiter {
    * `ratio` clamped to [decreaseMin, decreaseMax]; an anomaly within tolerance holds every
    * limit; when calm, every class that used half its limit grows. Returns the class that shrank.
    */
-  adapt(anomalous: boolean, ratio = 0, baselineMs: Partial<Record<ThrottledClass, number>> = {}, windowMs = 100, growing: ReadonlySet<ThrottledClass> = NONE): ThrottledClass | undefined {
+  adapt(
+    anomalous: boolean,
+    ratio = 0,
+    baselineMs: Partial<Record<ThrottledClass, number>> = {},
+    windowMs = 100,
+    growing: ReadonlySet<ThrottledClass> = NONE,
+    currentMs: Partial<Record<ThrottledClass, number>> = {},
+  ): ThrottledClass | undefined {
     const p = this.params;
     this.windowMs = windowMs;
     let shrunk: ThrottledClass | undefined;
@@ -205,8 +212,14 @@ export class ConcurrencyLimiter {
     }
     if (anomalous) {
       // `growing` classes are held back by something no limit fixes (a stalled disk): a used
-      // limit grows — bigger batches carry the same rate through a slower fsync.
-      for (const c of growing) this.grow(this.state(c));
+      // limit grows, at once to what their rate needs at the latency they have now (Little's
+      // law) — bigger batches carry the same rate through a slower fsync.
+      for (const c of growing) {
+        const s = this.state(c);
+        this.grow(s);
+        const now = currentMs[c];
+        if (now !== undefined) s.limit = Math.min(p.maxLimit, Math.max(s.limit, this.floor(s, now, windowMs, Number.POSITIVE_INFINITY)));
+      }
     }
     if (anomalous && ratio >= 1) {
       // Within tolerance: neither shed more nor admit more.
@@ -247,12 +260,12 @@ export class ConcurrencyLimiter {
   }
 
   /** The lowest the class's limit may go now: the minimum, or its rate's concurrency need. */
-  private floor(s: ClassState, baselineMs: number | undefined, windowMs: number): number {
-    if (baselineMs === undefined || !(baselineMs > 0)) return this.params.minLimit;
+  private floor(s: ClassState, latencyMs: number | undefined, windowMs: number, cap = s.limit): number {
+    if (latencyMs === undefined || !(latencyMs > 0)) return this.params.minLimit;
     let best = 0;
     for (const r of s.rates) if (r > best) best = r;
     const ratePerMs = best / windowMs;
-    return Math.min(s.limit, Math.max(this.params.minLimit, Math.ceil(this.params.bdpGain * ratePerMs * baselineMs)));
+    return Math.min(cap, Math.max(this.params.minLimit, Math.ceil(this.params.bdpGain * ratePerMs * latencyMs)));
   }
 
   private state(cls: ThrottledClass): ClassState {

@@ -109,7 +109,7 @@ export class HealthMonitor {
       if (w.detector.state === 'anomaly') anomalous = true;
     }
     const diskStalled = (this.signals.get('wal_sync') as SignalWindow).detector.state === 'anomaly';
-    this.limiter?.adapt(anomalous, anomalous ? this.controlRatio() : 1, this.latencyBaselines(), this.params.windowMs, diskStalled ? DISK_BOUND_CLASSES : undefined);
+    this.limiter?.adapt(anomalous, anomalous ? this.controlRatio() : 1, this.latencyBaselines(), this.params.windowMs, diskStalled ? DISK_BOUND_CLASSES : undefined, this.latencyNow());
     return anomalous;
   }
 
@@ -137,6 +137,16 @@ export class HealthMonitor {
     for (const c of THROTTLED_CLASSES) {
       const d = (this.signals.get(`latency_${c}`) as SignalWindow).detector;
       if (d.state === 'anomaly') out[c] = d.mu;
+    }
+    return out;
+  }
+
+  /** Each class's request latency in the window just closed (ms), where it had requests. */
+  private latencyNow(): Partial<Record<ThrottledClass, number>> {
+    const out: Partial<Record<ThrottledClass, number>> = {};
+    for (const c of THROTTLED_CLASSES) {
+      const w = this.signals.get(`latency_${c}`) as SignalWindow;
+      if (w.last !== null) out[c] = w.last;
     }
     return out;
   }
