@@ -9,7 +9,7 @@ import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, R
 import type { RaftNode } from '../node/raft_node';
 import { THROTTLED_CLASSES, type ThrottledClass } from './classes';
 import type { ConcurrencyLimiter } from './limiter';
-import { type HealthMonitor, SIGNALS } from './monitor';
+import { type HealthMonitor, SIGNALS, type SignalSnapshot } from './monitor';
 
 const P = 'quorumkv_';
 const SECONDS_BUCKETS = exponentialBuckets(0.0005, 2, 15);
@@ -118,7 +118,7 @@ export class NodeMetrics {
 
   private monitorGauges(monitor: HealthMonitor, limiter: ConcurrencyLimiter): void {
     const registers = [this.registry];
-    const perSignal = (name: string, help: string, read: (s: ReturnType<HealthMonitor['snapshot']>[keyof ReturnType<HealthMonitor['snapshot']>]) => number) =>
+    const perSignal = (name: string, help: string, read: (s: SignalSnapshot) => number) =>
       new Gauge({
         name: `${P}${name}`,
         help,

@@ -3,7 +3,8 @@
  * "One node"). This file is the Ready loop and the node's public surface; its rooms are
  * `bootstrap.ts` (opening the data directory), `admission.ts` (whether a request may enter),
  * `waiters.ts` (requests in flight), `snapshot_lifecycle.ts` (create, stream, install, prune),
- * `conf_tracker.ts` (membership as the core has it, farewells, removal notices) and
+ * `conf_tracker.ts` (membership as the core has it, farewells, removal notices),
+ * `membership_wire.ts` (conf changes taking effect, farewells and notices sent) and
  * `applier.ts` (async apply). The core is reached only through `RawNode`'s methods and its
  * read-only `status()`.
  *
@@ -33,16 +34,17 @@ import type { Engine, Wal } from '../native';
 import { invariant } from '../raft/assert';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
-import { ConfChangeType, type Entry, type Message, message, MessageType, type Ready, StateType } from '../raft/types';
+import { ConfChangeType, type Message, MessageType, type Ready, StateType } from '../raft/types';
 import { formatPeerAddress, type PeerAddress, PeerTransport } from '../transport/peer';
 import type { MarketState } from '../market/state';
 import type { ChangeFeed } from './change_feed';
 import { admissionError } from './admission';
 import { type Applied, type ApplyResult, Applier } from './applier';
 import { BOOTSTRAP_INDEX, openStorage } from './bootstrap';
-import { DEFAULTS, type NodeStatus, type RaftNodeConfig, REMOVAL_NOTICE_ELECTIONS, type ResolvedConfig } from './config';
+import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
 import { type Command, encodeCommand, Op } from './commands';
 import { ConfTracker } from './conf_tracker';
+import { MembershipWire } from './membership_wire';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
 import type { WalStorage } from './raft_storage';
 import { type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
@@ -66,6 +68,7 @@ export class RaftNode {
   private readonly snapshots: SnapshotLifecycle;
   /** The membership as the Raft core has it (ahead of the applier's record until applied). */
   private readonly conf: ConfTracker;
+  private readonly wire: MembershipWire;
   /** The state machine; replaced only by a snapshot install (between Readies). */
   private currentEngine: Engine;
   private ticker: NodeJS.Timeout | undefined;
@@ -90,8 +93,6 @@ export class RaftNode {
   private readonly origin = randomInt(1, 2 ** 32);
   /** The last ReadIndex context number used (contexts are unique within a run). */
   private readSeq = 0;
-  /** When each ReadIndex context went out (ms, performance clock): its round time is a signal. */
-  private readonly readSentAt = new Map<string, number>();
   /** The health monitor's and the metrics' hooks (none by default). */
   private observer: NodeObserver = {};
   private lastLeader = 0;
@@ -127,6 +128,7 @@ export class RaftNode {
     });
     this.snapshots = new SnapshotLifecycle(this.snapshotHost(snaps), this.cfg);
     this.transport = this.createTransport();
+    this.wire = new MembershipWire(this.id, this.raw, this.conf, this.transport, this.cfg);
   }
 
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
@@ -206,11 +208,12 @@ export class RaftNode {
   observe(observer: NodeObserver): void {
     this.observer = observer;
     this.waiters.onProposalSettled = observer.proposalSettled?.bind(observer);
+    this.waiters.onReadRound = observer.readIndex?.bind(observer);
   }
 
   /** Test-only disk stall (refused with WAL_INVALID_ARGUMENT unless the WAL allows it). */
   stallWal(delayMs: number, durationMs: number): void {
-    this.storage.wal.setSyncStall(delayMs, durationMs);
+    this.wal.setSyncStall(delayMs, durationMs);
   }
 
   /** Proposals accepted and not yet answered. */
@@ -251,7 +254,7 @@ export class RaftNode {
   private tick(): void {
     this.ticks++;
     this.raw.tick();
-    this.sendFarewells();
+    this.wire.sendFarewells(this.ticks);
     if (this.conf.expireNotices(this.ticks)) this.transport.setPeers(this.conf.peerAddresses());
     this.schedule();
   }
@@ -394,7 +397,7 @@ export class RaftNode {
     if (this.stopped) return;
     for (const m of msgs) {
       if (m.type === MessageType.Removed) this.onRemovalNotice(m);
-      else if (!this.noticeRemoved(m)) this.raw.step(m);
+      else if (!this.wire.noticeRemoved(m, this.ticks)) this.raw.step(m);
     }
     this.schedule();
   }
@@ -481,7 +484,6 @@ export class RaftNode {
     try {
       this.raw.readIndex(encoder.encode(ctx));
       this.waiters.readsSent(ctx, reads);
-      this.readSentAt.set(ctx, performance.now());
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
       this.waiters.settleReads(reads, new UnavailableError('no leader to confirm the read; retry'));
@@ -503,7 +505,7 @@ export class RaftNode {
       this.observer.walSync?.(performance.now() - started);
     }
     this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
-    this.applyConfChanges(rd.committedEntries);
+    this.wire.applyConfChanges(rd.committedEntries, this.ticks);
     for (const e of rd.committedEntries) this.snapshots.handedOut(e.data.length);
     this.applier.push(rd.committedEntries);
     this.releaseReads(rd);
@@ -514,13 +516,7 @@ export class RaftNode {
   /** Reads confirmed in this Ready are served once the applier reaches their index. */
   private releaseReads(rd: Ready): void {
     for (const rs of rd.readStates) {
-      const ctx = decoder.decode(rs.requestCtx);
-      const sentAt = this.readSentAt.get(ctx);
-      if (sentAt !== undefined) {
-        this.readSentAt.delete(ctx);
-        this.observer.readIndex?.(performance.now() - sentAt);
-      }
-      const reads = this.waiters.takeReads(ctx);
+      const reads = this.waiters.confirmReads(decoder.decode(rs.requestCtx));
       if (!reads) continue;
       this.applier.waitFor(rs.index).then(
         () => this.waiters.settleReads(reads),
@@ -534,7 +530,6 @@ export class RaftNode {
     // Reads waiting on a leader that is gone (or on this node's lost leadership) will never be
     // confirmed: fail them now as retryable rather than at the request timeout.
     this.waiters.failSentReads(() => new UnavailableError('the leader changed before the read was confirmed; retry'));
-    this.readSentAt.clear();
     if (lead !== this.lastLeader) {
       this.lastLeader = lead;
       this.observer.leaderChanged?.();
@@ -543,51 +538,7 @@ export class RaftNode {
     this.waiters.leaderChanged(lead, this.raw.status().term);
   }
 
-  // ---- membership: changes taking effect, farewells, removal notices ----
-
-  /**
-   * Committed conf changes take effect in the core as they are handed out for applying (the
-   * core refuses a second change until then). Changes already in the configuration the core
-   * started from (a replay after restart) are skipped.
-   */
-  private applyConfChanges(entries: readonly Entry[]): void {
-    for (const e of entries) {
-      const change = this.conf.changeIn(e);
-      if (!change) continue;
-      if (change.type === ConfChangeType.RemoveNode && change.nodeId !== this.id) {
-        const st = this.raw.status();
-        const leaving = st.progress.get(change.nodeId);
-        if (leaving) this.conf.farewell(change.nodeId, leaving.match, this.ticks + 4 * this.cfg.electionTimeoutTicks);
-      }
-      this.raw.applyConfChange(toConfChange(change));
-      this.conf.record(change, e.index);
-      this.transport.setPeers(this.conf.peerAddresses());
-    }
-  }
-
-  /** Leader: the commit index to removed followers (as far as each holds the log). */
-  private sendFarewells(): void {
-    if (!this.conf.owesFarewells) return;
-    const leader = this.raw.isLeader;
-    const { due, expired } = this.conf.farewellsDue(this.ticks, (id) => leader && !this.raw.tracks(id));
-    if (expired) this.transport.setPeers(this.conf.peerAddresses());
-    if (this.ticks % this.cfg.heartbeatTimeoutTicks !== 0 || due.length === 0) return;
-    const term = this.raw.status().term;
-    const commit = this.raw.committed;
-    this.transport.send(due.map((f) => message({ type: MessageType.Heartbeat, to: f.id, from: this.id, term, commit: Math.min(f.match, commit) })));
-  }
-
-  /**
-   * `m` comes from a node our record says was removed: tell it (MsgRemoved with the removal's
-   * index) instead of stepping the message. True when `m` was handled so.
-   */
-  private noticeRemoved(m: Message): boolean {
-    const removal = this.conf.removalOf(m.from);
-    if (!removal) return false;
-    if (this.conf.notice(m.from, removal, this.ticks + REMOVAL_NOTICE_ELECTIONS * this.cfg.electionTimeoutTicks)) this.transport.setPeers(this.conf.peerAddresses());
-    this.transport.send([message({ type: MessageType.Removed, to: m.from, from: this.id, term: m.term, index: removal.index })]);
-    return true;
-  }
+  // ---- membership: removal (changes, farewells and notices: membership_wire.ts) ----
 
   /**
    * A member says this node was removed at `m.index`. Believed only if this node knows no

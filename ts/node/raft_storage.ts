@@ -38,7 +38,7 @@ export class WalStorage implements Storage {
   private base: { index: number; term: number };
 
   private constructor(
-    readonly wal: Wal,
+    private readonly wal: Wal,
     private snap: Snapshot,
     /** The configuration the core starts with (at the state machine's applied index). */
     private readonly conf: ConfState,

@@ -29,7 +29,7 @@ export class RequestWaiters {
   /** Reads accepted this turn, not yet handed to the core (one ReadIndex request for all). */
   private queuedReads: Waiter<void>[] = [];
   /** Reads handed to the core, by their ReadIndex context. */
-  private readonly reads = new Map<string, Waiter<void>[]>();
+  private readonly reads = new Map<string, { waiters: Waiter<void>[]; sentMs: number }>();
   /** Unsettled reads, queued or handed out: ≤ `readsPendingMax`. */
   private readsPending = 0;
   /** Callers of a leadership transfer waiting for `to` to lead. */
@@ -37,6 +37,8 @@ export class RequestWaiters {
 
   /** Told of every proposal answered (the metrics count them). */
   onProposalSettled: ((err: Error | undefined) => void) | undefined;
+  /** Told of every confirmed ReadIndex round's time, ms (a health signal). */
+  onReadRound: ((ms: number) => void) | undefined;
 
   constructor(private readonly limits: WaiterLimits) {}
 
@@ -106,14 +108,21 @@ export class RequestWaiters {
   }
 
   readsSent(ctx: string, waiters: Waiter<void>[]): void {
-    this.reads.set(ctx, waiters);
+    this.reads.set(ctx, { waiters, sentMs: performance.now() });
   }
 
   /** The reads of ReadIndex context `ctx` (removed: each is settled by the caller). */
   takeReads(ctx: string): Waiter<void>[] | undefined {
-    const waiters = this.reads.get(ctx);
+    const sent = this.reads.get(ctx);
     this.reads.delete(ctx);
-    return waiters;
+    return sent?.waiters;
+  }
+
+  /** The core confirmed round `ctx`: its reads, and its round time reported. */
+  confirmReads(ctx: string): Waiter<void>[] | undefined {
+    const sent = this.reads.get(ctx);
+    if (sent) this.onReadRound?.(performance.now() - sent.sentMs);
+    return this.takeReads(ctx);
   }
 
   settleReads(waiters: readonly Waiter<void>[], err?: Error): void {
