@@ -2,11 +2,12 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build quorumkv. Node 20+, npm, Rust
 # (rustup, stable) and g++ are assumed present; this adds:
 #   - libclang-dev: rust-rocksdb runs bindgen at build time, which needs libclang;
-#   - prometheus: the metrics test scrapes a test cluster with a real Prometheus server.
+#   - prometheus: the metrics test scrapes a test cluster with a real Prometheus server;
+#   - chromium: the dashboard test drives a real browser (playwright-core, no browser download).
 # Safe to run repeatedly; apt runs only when something is missing.
 set -euo pipefail
 
-packages=(libclang-dev prometheus)
+packages=(libclang-dev prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,3 +1,4 @@
+import type { DashboardSampler } from '../dashboard/sampler';
 import type { NodeHealth } from '../monitor/node_health';
 import type { RaftNode } from '../node/raft_node';
 import type { PeerAddress } from '../transport/peer';
@@ -9,4 +10,6 @@ export interface ApiContext {
   client: PeerAddress;
   /** Metrics, the health monitor and admission (throttling). */
   health: NodeHealth;
+  /** The dashboard's history and streams; undefined with `--dashboard off`. */
+  dashboard?: DashboardSampler;
 }

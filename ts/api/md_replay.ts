@@ -137,6 +137,11 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 /** `GET /v1/md/replay`: this node's sessions and their progress. */
+/** The progress of this node's open replay sessions (the dashboard shows them). */
+export function replayProgress(node: RaftNode): Record<string, unknown>[] {
+  return [...sessions(node).values()].map((s) => s.progress());
+}
+
 export function listReplays(node: RaftNode): Reply {
   return { body: { sessions: [...sessions(node).values()].map((s) => s.progress()) } };
 }

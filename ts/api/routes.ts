@@ -19,6 +19,7 @@ import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
 import { controlReplay, listReplays, openReplay } from './md_replay';
 import { metrics, monitor, setThrottle, walStall } from './health';
+import { dashboardFile, dashboardPage, dashboardStream } from './dashboard';
 import { requestClass } from './route_classes';
 import type { RequestClass, ThrottledClass } from '../monitor/classes';
 
@@ -38,6 +39,7 @@ const TICKS_PREFIX = '/v1/md/ticks/';
 const MEMBERS_PREFIX = '/v1/cluster/members/';
 const REPLAY_PREFIX = '/v1/md/replay/';
 const REPLAY_ACTIONS = new Set(['pause', 'resume', 'seek']);
+const DASHBOARD_PREFIX = '/dashboard/';
 
 const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/health', { GET: (ctx) => health(ctx) }],
@@ -56,6 +58,8 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/metrics', { GET: (ctx) => metrics(ctx) }],
   ['/v1/monitor', { GET: (ctx) => monitor(ctx) }],
   ['/v1/monitor/throttle', { POST: (ctx, _t, body) => setThrottle(ctx, body) }],
+  ['/dashboard', { GET: (ctx) => dashboardPage(ctx) }],
+  ['/v1/dashboard/stream', { GET: (ctx, t) => dashboardStream(ctx, t) }],
 ]);
 /** Only on nodes started with test faults allowed (`QKV_TEST_WAL_FAULTS=stall`). */
 const TEST_ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([['/v1/test/wal-stall', { POST: (ctx, _t, body) => walStall(ctx, body) }]]);
@@ -77,6 +81,7 @@ function routeOf(ctx: ApiContext, path: string, method: string): Route | undefin
   if (path.startsWith(MEMBERS_PREFIX)) return memberRoute(path.slice(MEMBERS_PREFIX.length).split('/'));
   if (path.startsWith(BOOKS_PREFIX)) return bookRoute(path.slice(BOOKS_PREFIX.length).split('/'));
   if (path.startsWith(REPLAY_PREFIX)) return replayRoute(path.slice(REPLAY_PREFIX.length).split('/'));
+  if (path.startsWith(DASHBOARD_PREFIX)) return { template: '/dashboard/{file}', methods: { GET: (ctx, t) => dashboardFile(ctx, t.path.slice(DASHBOARD_PREFIX.length)) } };
   if (path.startsWith(TICKS_PREFIX) && path.length > TICKS_PREFIX.length && !path.slice(TICKS_PREFIX.length).includes('/')) {
     return { template: '/v1/md/ticks/{instrument}', methods: { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) } };
   }

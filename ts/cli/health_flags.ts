@@ -12,6 +12,7 @@ import * as flags from './flags';
 export interface HealthFlags {
   throttle: boolean;
   metrics: boolean;
+  dashboard: boolean;
   monitorWindowMs: number;
   monitorHalfLifeS: number;
   monitorK: number;
@@ -27,6 +28,7 @@ export function addHealthFlags(cmd: Command): Command {
   return cmd
     .addOption(new Option('--throttle <on|off>', 'adaptive throttling: shed the lowest class first when the monitor sees an anomaly').argParser(flags.onOff).default(true, 'on'))
     .addOption(new Option('--metrics <on|off>', 'GET /metrics (Prometheus text)').argParser(flags.onOff).default(true, 'on'))
+    .addOption(new Option('--dashboard <on|off>', 'GET /dashboard (a live web page) and its 10 minutes of history').argParser(flags.onOff).default(true, 'on'))
     .option('--monitor-window-ms <n>', 'monitor window (one value per signal per window)', flags.integer(10, 10_000), HEALTH_DEFAULTS.windowMs)
     .option('--monitor-half-life-s <s>', 'EWMA baseline half-life in seconds', flags.positive, 10)
     .option('--monitor-k <z>', 'anomaly threshold in baseline standard deviations', flags.positive, DETECTOR_DEFAULTS.k)
@@ -50,5 +52,5 @@ export function healthConfig(o: HealthFlags, testFaults: boolean): HealthConfig 
   // The constructors check the rest; build them once here so a bad value fails at start.
   new EwmaDetector(detector);
   new ConcurrencyLimiter(limiter);
-  return { throttle: o.throttle, metrics: o.metrics, windowMs: o.monitorWindowMs, detector, tolerance: o.throttleTolerance, limiter, testFaults };
+  return { throttle: o.throttle, metrics: o.metrics, dashboard: o.dashboard, windowMs: o.monitorWindowMs, detector, tolerance: o.throttleTolerance, limiter, testFaults };
 }

@@ -8,6 +8,8 @@
  * snapshot and log, and — unless `--learner` — asks to be promoted to voter once caught up.
  */
 import { startApiServer } from '../api/server';
+import { replayProgress } from '../api/md_replay';
+import { DashboardSampler } from '../dashboard/sampler';
 import type { ApiContext } from '../api/routes';
 import { existsSync } from 'node:fs';
 import { RaftNode } from '../node/raft_node';
@@ -107,8 +109,11 @@ export async function start(opts: StartOptions): Promise<void> {
   });
   const peerPort = await node.start();
   const health = new NodeHealth(node, opts.health);
-  health.start();
   const ctx: ApiContext = { node, client: { ...opts.listen }, health };
+  if (opts.health.dashboard) ctx.dashboard = new DashboardSampler(node, health, ctx.client, () => replayProgress(node));
+  health.tap = ctx.dashboard;
+  health.start();
+  ctx.dashboard?.start();
   const api = await startApiServer(ctx, opts.listen.host, opts.listen.port);
   ctx.client.port = api.port;
   log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
@@ -122,6 +127,7 @@ export async function start(opts: StartOptions): Promise<void> {
     log('stopping', { id: opts.id, signal });
     await api.close();
     health.close();
+    ctx.dashboard?.close();
     // A leader hands over first, so clients see a new leader at once instead of waiting out an
     // election timeout. If the handover does not finish in time the cluster elects as usual.
     const to = node.bestTransferee();

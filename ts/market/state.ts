@@ -84,6 +84,8 @@ export class MarketState implements StreamSource {
   private readonly venue = new Map<string, bigint>();
   /** Oldest first; at most GAPS_KEPT_MAX. */
   private gaps: Gap[] = [];
+  /** Events kept (duplicates not counted) since this process started: the dashboard's ticks/s. */
+  eventsApplied = 0;
 
   /** Replaces everything with what `engine` holds (at start, and after a snapshot install). */
   async load(engine: Engine): Promise<void> {
@@ -131,6 +133,7 @@ export class MarketState implements StreamSource {
     this.checkpoint(kept.records, ops);
     this.storeBlocks(kept.records, ops);
     this.pending.push(kept.records);
+    this.eventsApplied += kept.count;
     return { kind: 'md', firstSeq: kept.firstSeq.toString(), lastSeq: kept.lastSeq.toString(), applied: kept.count, duplicates: batch.count - kept.count, gaps: kept.gaps };
   }
 
@@ -229,6 +232,15 @@ export class MarketState implements StreamSource {
 
   symbolOf(id: number): string {
     return this.symbols[id];
+  }
+
+  get instrumentCount(): number {
+    return this.ids.size;
+  }
+
+  /** Known instruments in id order (the first `max`). */
+  instruments(max: number): string[] {
+    return this.symbols.slice(1, max + 1);
   }
 
   idOf(symbol: string): number | undefined {

@@ -15,6 +15,8 @@ export interface HealthConfig {
   throttle: boolean;
   /** `GET /metrics` and the recording behind it. */
   metrics: boolean;
+  /** `GET /dashboard` and its once-a-second sampler (the node keeps 10 minutes of history). */
+  dashboard: boolean;
   windowMs: number;
   detector: DetectorParams;
   /** See MonitorParams.tolerance. */
@@ -24,9 +26,17 @@ export interface HealthConfig {
   testFaults: boolean;
 }
 
-export const HEALTH_DEFAULTS: HealthConfig = { throttle: true, metrics: true, windowMs: 100, detector: DETECTOR_DEFAULTS, tolerance: 2, limiter: LIMITER_DEFAULTS, testFaults: false };
+export const HEALTH_DEFAULTS: HealthConfig = { throttle: true, metrics: true, dashboard: true, windowMs: 100, detector: DETECTOR_DEFAULTS, tolerance: 2, limiter: LIMITER_DEFAULTS, testFaults: false };
 
 const LATENCY_SIGNAL: Record<ThrottledClass, Signal> = { read: 'latency_read', write: 'latency_write', ingest: 'latency_ingest', bulk: 'latency_bulk' };
+
+/** A second listener to what the health loop sees (the dashboard's sampler). Hot path: cheap. */
+export interface HealthTap {
+  /** A request of class `cls` was answered `status` after `ms` from its arrival. */
+  answered(cls: RequestClass, status: number, ms: number): void;
+  walSync(ms: number, entries: number): void;
+  leaderChanged(): void;
+}
 
 export interface MonitorReport {
   node: number;
@@ -43,6 +53,8 @@ export class NodeHealth {
   readonly metrics: NodeMetrics | undefined;
   private timer: NodeJS.Timeout | undefined;
   private expectedAtMs = 0;
+  /** Set before `start`. */
+  tap: HealthTap | undefined;
 
   constructor(
     private readonly node: RaftNode,
@@ -55,15 +67,21 @@ export class NodeHealth {
   }
 
   start(): void {
-    const { monitor, metrics } = this;
+    const { monitor, metrics, tap } = this;
     this.node.observe({
-      walSync: (ms) => monitor.record('wal_sync', ms),
+      walSync: (ms, entries) => {
+        monitor.record('wal_sync', ms);
+        tap?.walSync(ms, entries);
+      },
       readIndex: (ms) => {
         monitor.record('read_index', ms);
         metrics?.readIndex(ms);
       },
       proposalSettled: metrics ? (err) => metrics.proposalSettled(err) : undefined,
-      leaderChanged: metrics ? () => metrics.leaderChanged() : undefined,
+      leaderChanged: () => {
+        metrics?.leaderChanged();
+        tap?.leaderChanged();
+      },
       snapshotSent: metrics ? () => metrics.snapshotSent() : undefined,
     });
     this.expectedAtMs = performance.now() + this.cfg.windowMs;
@@ -115,6 +133,7 @@ export class NodeHealth {
       this.monitor.record(LATENCY_SIGNAL[cls], now - admittedMs);
     }
     this.metrics?.request(route, status, (now - arrivedMs) / 1000);
+    this.tap?.answered(cls, status, now - arrivedMs);
   }
 
   report(): MonitorReport {

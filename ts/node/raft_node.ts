@@ -33,7 +33,7 @@ import { QuorumError, TimeoutError, UnavailableError } from '../errors';
 import type { Engine, Wal } from '../native';
 import { invariant } from '../raft/assert';
 import { mulberry32 } from '../raft/random';
-import { ProposalDroppedError, RawNode, sendableBeforePersist } from '../raft/rawnode';
+import { ProposalDroppedError, type ProgressStatus, RawNode, sendableBeforePersist } from '../raft/rawnode';
 import { ConfChangeType, type Message, MessageType, type Ready, StateType } from '../raft/types';
 import { formatPeerAddress, type PeerAddress, PeerTransport } from '../transport/peer';
 import type { MarketState } from '../market/state';
@@ -257,6 +257,11 @@ export class RaftNode {
     this.wire.sendFarewells(this.ticks);
     if (this.conf.expireNotices(this.ticks)) this.transport.setPeers(this.conf.peerAddresses());
     this.schedule();
+  }
+
+  /** Leader only: each member's replication progress (empty on any other node). */
+  replication(): ReadonlyMap<number, ProgressStatus> {
+    return this.raw.status().progress;
   }
 
   status(): NodeStatus {
@@ -502,7 +507,7 @@ export class RaftNode {
     } else {
       const started = performance.now();
       await this.storage.persist(rd.entries, rd.hardState);
-      this.observer.walSync?.(performance.now() - started);
+      this.observer.walSync?.(performance.now() - started, rd.entries.length);
     }
     this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
     this.wire.applyConfChanges(rd.committedEntries, this.ticks);
