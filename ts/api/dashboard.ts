@@ -76,8 +76,7 @@ function follow(ctx: ApiContext, d: DashboardSampler, res: ServerResponse, book:
   };
   res.on('close', () => d.unsubscribe(listener));
   beginStream(res, 'text/event-stream', Object.entries(SECURITY_HEADERS).flat());
-  const hello = d.subscribe(listener);
-  write('hello', JSON.stringify(hello));
+  write('hello', d.subscribe(listener));
   instruments = market.instrumentCount;
   write('instruments', JSON.stringify(market.instruments(INSTRUMENTS_LISTED_MAX)));
   const view = book === undefined ? undefined : market.bookView(book, depth);

@@ -34,7 +34,8 @@ class ClassCounters {
 }
 
 export class DashboardSampler implements HealthTap {
-  private readonly history: Sample[] = [];
+  /** Serialized samples, oldest first: a new stream's hello joins them (no re-serializing 600). */
+  private readonly history: string[] = [];
   private readonly listeners = new Set<DashboardListener>();
   private readonly classes = new Map<TrafficClass, ClassCounters>(TRAFFIC_CLASSES.map((c) => [c, new ClassCounters()]));
   private readonly walSyncs = new LatencyWindow();
@@ -88,10 +89,11 @@ export class DashboardSampler implements HealthTap {
     return this.listeners.size;
   }
 
-  /** Adds a stream; returns its hello (the history so far). */
-  subscribe(listener: DashboardListener): Hello {
+  /** Adds a stream; returns its hello (a Hello, serialized: the history so far). */
+  subscribe(listener: DashboardListener): string {
     this.listeners.add(listener);
-    return { node: this.node.id, k: this.health.cfg.detector.k, sampleEveryMs: SAMPLE_EVERY_MS, history: [...this.history] };
+    const head: Omit<Hello, 'history'> = { node: this.node.id, k: this.health.cfg.detector.k, sampleEveryMs: SAMPLE_EVERY_MS };
+    return `${JSON.stringify(head).slice(0, -1)},"history":[${this.history.join(',')}]}`;
   }
 
   unsubscribe(listener: DashboardListener): void {
@@ -113,12 +115,10 @@ export class DashboardSampler implements HealthTap {
       health: this.healthView(),
       market: this.market(seconds),
     };
-    this.history.push(s);
+    const text = JSON.stringify(s);
+    this.history.push(text);
     if (this.history.length > HISTORY_SAMPLES_MAX) this.history.shift();
-    if (this.listeners.size > 0) {
-      const text = JSON.stringify(s);
-      for (const l of this.listeners) l.send('sample', text);
-    }
+    for (const l of this.listeners) l.send('sample', text);
     return s;
   }
 
