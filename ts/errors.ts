@@ -46,6 +46,8 @@ export const ERROR_CATALOGUE = {
   invalid_op: invalid(),
   too_many_keys: invalid(),
   too_many_ops: invalid(),
+  invalid_idempotency_key: invalid(),
+  idempotency_key_reused: invalid(422),
   too_many_compares: invalid(),
   value_too_large: invalid(413),
   body_too_large: invalid(413),
@@ -68,6 +70,9 @@ export const ERROR_CATALOGUE = {
   not_learner: { status: 409, class: 'conflict' },
   last_voter: { status: 409, class: 'conflict' },
   membership_change_pending: { status: 409, class: 'conflict' },
+  // The write's session or key answer is gone: if it was a retry, it may have applied before.
+  session_expired: { status: 410, class: 'unknown_outcome' },
+  idempotency_key_expired: { status: 410, class: 'unknown_outcome' },
   // ---- availability (503, 504) ----
   unavailable: { status: 503, class: 'retryable' },
   overloaded: { status: 503, class: 'retryable' },

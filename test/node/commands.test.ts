@@ -20,12 +20,29 @@ test('commands round-trip through their binary form', (t) => {
         success: [{ kind: 'put', key: 'a', value: Buffer.from('1') }, { kind: 'delete', key: 'b' }],
         failure: [{ kind: 'get', key: 'a' }],
       },
+      idem: 'retry-key-1',
+      atMs: 1_790_000_000_000,
+    },
+    { op: Op.Put, origin: 4, seq: 9, key: 'k', value: Buffer.from('1'), idem: 's12:7', atMs: 5 },
+    { op: Op.Session, origin: 1, seq: 2, key: '', atMs: 1_790_000_000_000 },
+    {
+      op: Op.Batch,
+      origin: 1,
+      seq: 3,
+      key: '',
+      atMs: 7,
+      items: [
+        { op: Op.Put, key: 'a', value: Buffer.from('[1]'), ifRevision: 3, idem: 's1:1' },
+        { op: Op.Delete, key: 'b', value: undefined, ifRevision: undefined, idem: undefined },
+      ],
     },
   ];
   for (const c of cases) t.deepEqual(plain(decodeCommand(encodeCommand(c))), plain({ value: undefined, ifRevision: undefined, ...c }));
 });
 
 test('a malformed command is a COMMAND_INVALID error at every truncation', (t) => {
+  const batch = encodeCommand({ op: Op.Batch, origin: 1, seq: 1, key: '', atMs: 1, items: [{ op: Op.Put, key: 'a', value: Buffer.from('1'), idem: 'k' }] });
+  for (let cut = 0; cut < batch.length; cut++) t.throws(() => decodeCommand(batch.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
   for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const bad = Buffer.from(full);

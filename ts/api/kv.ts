@@ -9,33 +9,39 @@ import { QuorumError } from '../errors';
 import { decodeStored, Op } from '../node/commands';
 import { RESERVED_KEYS_END } from '../node/membership';
 import type { RaftNode } from '../node/raft_node';
+import type { ApplyResult } from '../node/applier';
 import { checkKey, jsonValue, parseObject, refuseReserved, revisionArg } from './args';
+import { refusedError, replayHeaders, writeMeta } from './exactly_once';
+import type { Target } from './http';
 import type { Reply } from './reply';
 
 export const SCAN_LIMIT_MAX = 1000;
 export const MULTI_GET_KEYS_MAX = 1000;
 
-export async function put(node: RaftNode, key: string, body: Buffer): Promise<Reply> {
+export async function put(node: RaftNode, key: string, body: Buffer, target: Target): Promise<Reply> {
   const doc = parseObject(body, '{"value": ...}');
   if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
   const value = jsonValue(doc.value);
   const ifRevision = revisionArg(doc.ifRevision, 'ifRevision');
-  const result = await node.propose({ op: Op.Put, key, value, ifRevision });
-  if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision);
-  if (result.kind !== 'put') throw unexpected(result.kind);
-  return { body: { revision: result.revision } };
+  return written(key, await node.propose({ op: Op.Put, key, value, ifRevision, ...writeMeta(target) }));
 }
 
-export async function del(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
-  const ifRevision = revisionArg(query.get('ifRevision') ?? undefined, 'ifRevision');
-  const result = await node.propose({ op: Op.Delete, key, ifRevision });
-  if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision);
-  if (result.kind !== 'delete') throw unexpected(result.kind);
-  return { body: { deleted: result.deleted, revision: result.revision } };
+export async function del(node: RaftNode, key: string, target: Target): Promise<Reply> {
+  const ifRevision = revisionArg(target.query.get('ifRevision') ?? undefined, 'ifRevision');
+  return written(key, await node.propose({ op: Op.Delete, key, ifRevision, ...writeMeta(target) }));
 }
 
-export function mismatch(key: string, currentRevision: number): QuorumError {
-  return new QuorumError('revision_mismatch', `${key} is at revision ${currentRevision}`, { details: { revision: currentRevision } });
+/** The answer to a put or delete of `key` (a replay answers alike, with its header). */
+export function written(key: string, result: ApplyResult): Reply {
+  if (result.kind !== 'put' && result.kind !== 'delete' && result.kind !== 'mismatch' && result.kind !== 'refused') throw unexpected(result.kind);
+  const headers = replayHeaders(result);
+  if (result.kind === 'refused') throw refusedError(result);
+  if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision, headers);
+  return { body: result.kind === 'put' ? { revision: result.revision } : { deleted: result.deleted, revision: result.revision }, headers };
+}
+
+export function mismatch(key: string, currentRevision: number, headers?: Record<string, string>): QuorumError {
+  return new QuorumError('revision_mismatch', `${key} is at revision ${currentRevision}`, { details: { revision: currentRevision }, headers });
 }
 
 export function unexpected(kind: string): QuorumError {

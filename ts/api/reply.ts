@@ -2,6 +2,8 @@
 export interface Reply {
   status?: number;
   body?: unknown;
+  /** Extra response headers (with `body` or `raw`). */
+  headers?: Record<string, string>;
   /** A JSON document already serialized (stored values are JSON text: no parse + stringify). */
   raw?: string;
   /** A streaming answer: it writes its own status, headers and body (and ends it). */

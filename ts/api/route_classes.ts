@@ -16,6 +16,8 @@ const CLASSES: ReadonlyMap<string, RequestClass> = new Map<string, RequestClass>
   ['PUT /v1/kv/{key}', 'write'],
   ['DELETE /v1/kv/{key}', 'write'],
   ['POST /v1/txn', 'write'],
+  ['POST /v1/batch', 'write'],
+  ['POST /v1/sessions', 'write'],
   ['POST /v1/md/events', 'ingest'],
   ['POST /v1/md/ingest', 'ingest'],
   ['GET /v1/kv', 'bulk'],

@@ -13,6 +13,8 @@ import { del, get, multiGet, put, scan } from './kv';
 import { addMember, listMembers, promoteMember, removeMember } from './members';
 import type { Reply } from './reply';
 import { txn } from './txn';
+import { batch } from './batch';
+import { openSession } from './exactly_once';
 import { watch } from './watch';
 import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
@@ -48,7 +50,9 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/cluster/members', { GET: (ctx, t) => listMembers(ctx, t.query), POST: (ctx, _t, body) => addMember(ctx, parseJson(body)) }],
   ['/v1/kv', { GET: (ctx, t) => scan(ctx.node, t.query) }],
   ['/v1/multiget', { POST: (ctx, t, body) => multiGet(ctx.node, t.query, body) }],
-  ['/v1/txn', { POST: (ctx, _t, body) => txn(ctx.node, body) }],
+  ['/v1/txn', { POST: (ctx, t, body) => txn(ctx.node, body, t) }],
+  ['/v1/batch', { POST: (ctx, _t, body) => batch(ctx.node, body) }],
+  ['/v1/sessions', { POST: (ctx) => openSession(ctx.node) }],
   ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
@@ -66,8 +70,8 @@ const TEST_ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([['/v
 
 const KEY_METHODS: Methods = {
   GET: (ctx, t) => get(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), t.query),
-  PUT: (ctx, t, body) => put(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), body),
-  DELETE: (ctx, t) => del(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), t.query),
+  PUT: (ctx, t, body) => put(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), body, t),
+  DELETE: (ctx, t) => del(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), t),
 };
 /** The old multi-get path: POST only (a key takes no POST), every other method is the key's. */
 const KV_GET_METHODS: Methods = { ...KEY_METHODS, POST: (ctx, t, body) => multiGet(ctx.node, t.query, body) };
@@ -154,8 +158,8 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     const body = BODYLESS.has(method) || STREAMED_BODIES.has(target.path) ? EMPTY : await readBody(req);
     const reply = await handler(ctx, target, body);
     if (reply.stream) reply.stream(res);
-    else if (reply.raw !== undefined) sendRaw(res, reply.status ?? 200, reply.raw);
-    else sendJson(res, reply.status ?? 200, reply.body);
+    else if (reply.raw !== undefined) sendRaw(res, reply.status ?? 200, reply.raw, reply.headers);
+    else sendJson(res, reply.status ?? 200, reply.body, reply.headers);
   } catch (err) {
     sendError(res, err);
   } finally {

@@ -8,6 +8,8 @@ import { QuorumError } from '../errors';
 import { type Compare, Op, type TxnOp } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import { checkKey, jsonValue, parseObject, revisionArg } from './args';
+import { refusedError, replayHeaders, writeMeta } from './exactly_once';
+import type { Target } from './http';
 import { unexpected } from './kv';
 import type { Reply } from './reply';
 
@@ -49,14 +51,16 @@ function compares(raw: unknown): Compare[] {
   });
 }
 
-export async function txn(node: RaftNode, body: Buffer): Promise<Reply> {
+export async function txn(node: RaftNode, body: Buffer, target: Target): Promise<Reply> {
   const doc = parseObject(body, '{"compare", "success", "failure"}');
   const compare = compares(doc.compare ?? []);
   const success = txnOps(doc.success, 'success');
   const failure = txnOps(doc.failure, 'failure');
-  const result = await node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure } });
+  const result = await node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure }, ...writeMeta(target) });
+  if (result.kind === 'refused') throw refusedError(result);
   if (result.kind !== 'txn') throw unexpected(result.kind);
   return {
+    headers: replayHeaders(result),
     body: {
       succeeded: result.succeeded,
       revision: result.revision,

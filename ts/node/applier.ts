@@ -20,7 +20,8 @@ import { invariant } from '../raft/assert';
 import { type IngestResult, MarketState } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
 import { isDeepStrictEqual } from 'node:util';
-import { type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
+import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
+import { fingerprint, IdempotencyTable, type Refusal } from './idempotency';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
 type Current = { revision: number; value: Buffer } | null;
@@ -30,11 +31,19 @@ export type TxnOpResult =
   | { op: 'delete'; key: string; deleted: boolean }
   | { op: 'get'; key: string; found: boolean; value?: Buffer; revision?: number };
 
-export type ApplyResult =
+/** The answer to one write; `replayed`: the first answer to its idempotency key, given again. */
+export type WriteResult = (
   | { kind: 'put'; revision: number }
   | { kind: 'delete'; deleted: boolean; revision: number }
   | { kind: 'mismatch'; currentRevision: number }
   | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] }
+  | ({ kind: 'refused' } & Refusal)
+) & { replayed?: boolean };
+
+export type ApplyResult =
+  | WriteResult
+  | { kind: 'batch'; results: WriteResult[] }
+  | { kind: 'session'; session: string }
   | { kind: 'member'; index: number; members: MembersRecord }
   | { kind: 'published'; index: number }
   | IngestResult;
@@ -60,6 +69,8 @@ export const APPLY_BACKLOG_BYTES_MAX = 64 << 20;
 export class Applier {
   /** The market-data state (books, producers, gaps), applied with everything else. */
   readonly market = new MarketState();
+  /** Idempotency keys and client sessions (exactly-once writes). */
+  readonly idem = new IdempotencyTable();
   /** Every KV change, published in apply order once its batch is durable. */
   readonly feed: ChangeFeed;
   private chain: Promise<void> = Promise.resolve();
@@ -160,13 +171,15 @@ export class Applier {
     // which the snapshot's metadata describes), and the market state.
     this.membersRecord = storedMembers(engine) ?? snapshotMembers;
     await this.market.load(engine);
+    await this.idem.load(engine);
     this.feed.reset(index);
     this.release();
   }
 
-  /** Reads the market state the engine holds (once, before the first batch is pushed). */
-  async loadMarket(): Promise<void> {
+  /** Reads the market and idempotency state the engine holds (once, before the first batch is pushed). */
+  async loadState(): Promise<void> {
     await this.market.load(this.engine);
+    await this.idem.load(this.engine);
   }
 
   private async applyBatch(entries: Entry[]): Promise<void> {
@@ -178,6 +191,7 @@ export class Applier {
       if (e.index <= this.appliedIndex || e.data.length === 0) continue;
       this.applyEntry(batch, e);
     }
+    this.idem.finishBatch(batch.ops);
     await this.engine.apply(batch.ops, last);
     invariant(this.appliedIndex < last, () => `applied index moved from under a batch: ${this.appliedIndex} ≥ ${last}`);
     this.appliedIndex = last;
@@ -201,7 +215,14 @@ export class Applier {
     const command = decodeCommand(e.data);
     const answer = (result: ApplyResult) => batch.results.push({ index: e.index, origin: command.origin, seq: command.seq, result });
     const lookup = (key: string): Current => (batch.overlay.has(key) ? batch.overlay.get(key)! : this.read(key));
-    if (command.op === Op.Publish) {
+    if (command.atMs !== undefined) this.idem.advance(command.atMs, batch.ops);
+    if (command.op === Op.Session) {
+      answer({ kind: 'session', session: this.idem.openSession(e.index, batch.ops) });
+    } else if (command.op === Op.Batch) {
+      const items = command.items!;
+      const once = (it: BatchItem, i: number) => this.exactlyOnce(it.idem === undefined ? undefined : { key: it.idem, print: keyPrint(it) }, e.index, i, batch, () => applyKeyCommand(it, e.index, lookup, batch));
+      answer({ kind: 'batch', results: items.map(once) });
+    } else if (command.op === Op.Publish) {
       // Not a configuration change: only where clients reach a member (no-op for non-members).
       const [id, client] = command.key.split(' ');
       batch.members = publishClient(batch.members, Number(id), client ?? '');
@@ -210,11 +231,27 @@ export class Applier {
     } else if (command.op === Op.MdIngest) {
       answer(this.market.apply(command.md!, e.index, batch.ops));
     } else {
-      const from = batch.ops.length;
-      answer(command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops) : applyKeyCommand(command, e.index, lookup, batch));
-      // The KV writes of this entry, for watchers (user keys only: reserved ones start with NUL).
-      for (let i = from; i < batch.ops.length; i++) batch.changes.push(changeOf(batch.ops[i], e.index));
+      const idem = command.idem === undefined ? undefined : { key: command.idem, print: command.op === Op.Txn ? txnPrint(command.txn!) : keyPrint(command) };
+      answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops) : applyKeyCommand(command, e.index, lookup, batch))));
     }
+  }
+
+  /**
+   * Applies one KV write (`apply`) unless its idempotency key was seen: a retry gets the first
+   * answer again, a refused key (expired session, dropped key) applies nothing. The write's own
+   * KV changes go to the watchers; the idempotency records (reserved keys) do not.
+   */
+  private exactlyOnce(idem: { key: string; print: string } | undefined, index: number, position: number, batch: Batch, apply: () => WriteResult): WriteResult {
+    if (idem !== undefined) {
+      const gate = this.idem.gate<WriteResult>(idem.key, idem.print, this.engine);
+      if (gate.kind === 'replay') return { ...gate.result, replayed: true };
+      if (gate.kind === 'refused') return { kind: 'refused', code: gate.code, message: gate.message };
+    }
+    const from = batch.ops.length;
+    const result = apply();
+    for (let i = from; i < batch.ops.length; i++) batch.changes.push(changeOf(batch.ops[i], index));
+    if (idem !== undefined) this.idem.remember(idem.key, idem.print, result, index, position, batch.ops);
+    return result;
   }
 
   private read(key: string): { revision: number; value: Buffer } | null {
@@ -230,6 +267,17 @@ export class Applier {
     }
     this.waiters.length = kept;
   }
+}
+
+/** What a key write is, for telling a retry from another write reusing its key. */
+function keyPrint(c: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision'>): string {
+  return fingerprint([c.op, c.key, c.ifRevision, c.value]);
+}
+
+function txnPrint(txn: Txn): string {
+  const ops = (list: Txn['success']) => list.flatMap((o) => [o.kind, o.key, o.kind === 'put' ? o.value : undefined]);
+  const compares = txn.compare.flatMap((c) => [c.key, c.revision, c.value, c.exists === undefined ? undefined : String(c.exists)]);
+  return fingerprint([Op.Txn, txn.compare.length, ...compares, txn.success.length, ...ops(txn.success), txn.failure.length, ...ops(txn.failure)]);
 }
 
 /** What one applied batch builds up: engine ops, the keys it changed, answers, membership. */
@@ -249,7 +297,7 @@ function changeOf(op: EngineOp, revision: number): KvChange {
 }
 
 /** A put or delete, conditional on the key's revision when `ifRevision` is set. */
-function applyKeyCommand(command: Command, index: number, lookup: (key: string) => Current, batch: Batch): ApplyResult {
+function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision'>, index: number, lookup: (key: string) => Current, batch: Batch): WriteResult {
   // A plain put does not depend on the current value: skip the read (the common case).
   const needsCurrent = command.ifRevision !== undefined || command.op === Op.Delete;
   const current = needsCurrent ? lookup(command.key) : null;
@@ -285,7 +333,7 @@ function applyTxn(
   lookup: (key: string) => Current,
   overlay: Map<string, Current>,
   ops: EngineOp[],
-): ApplyResult {
+): WriteResult {
   const succeeded = txn.compare.every((c) => compareHolds(c, lookup(c.key)));
   const results: TxnOpResult[] = [];
   for (const op of succeeded ? txn.success : txn.failure) {

@@ -3,9 +3,12 @@
  * path, which carries no JSON). Values are the client's JSON text, stored as bytes.
  *
  *   command = version u8 (1) | op u8 | flags u8 | origin u32 | seq u64
+ *             | [atMs u64] (flag TIME) | [idempotency key (u32 + utf8)] (flag IDEM)
  *             | put/delete/publish: [ifRevision u64] | key (u32 + utf8) | [value (u32 + bytes)] (put)
  *             | txn: compares, success ops, failure ops (see `encodeTxn`)
  *             | md ingest: symbol and producer tables, market records (`encodeBatch`)
+ *             | session: nothing more (it carries TIME)
+ *             | batch: count u32, then per item: flags u8 | op u8 | [ifRevision u64] | [key'] | key | [value]
  *
  * A persisted command outlives the code that wrote it: an unknown version or op is refused
  * with `COMMAND_VERSION_UNSUPPORTED` / `COMMAND_INVALID`, which the applier turns into a clean
@@ -31,9 +34,22 @@ export enum Op {
   Publish = 4,
   /** A batch of market records (`md`), applied all together (ts/market). */
   MdIngest = 5,
+  /** Opens a client session (exactly-once writes, ts/node/idempotency.ts). */
+  Session = 6,
+  /** Independent puts and deletes in one entry, each with its own answer (`items`). */
+  Batch = 7,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch]);
+
+/** One write of a batch: applied (or refused) on its own. */
+export interface BatchItem {
+  op: Op.Put | Op.Delete;
+  key: string;
+  value?: Buffer;
+  ifRevision?: number;
+  idem?: string;
+}
 
 export interface Compare {
   key: string;
@@ -53,6 +69,8 @@ export interface Txn {
 }
 
 const FLAG_IF_REVISION = 1;
+const FLAG_IDEM = 2;
+const FLAG_TIME = 4;
 
 export interface Command {
   op: Op;
@@ -67,6 +85,12 @@ export interface Command {
   txn?: Txn;
   /** MdIngest only (its `key` is empty). */
   md?: IngestBatch;
+  /** The write's idempotency key: a retry carrying it gets the first answer (not on Batch: per item). */
+  idem?: string;
+  /** The proposer's wall clock (ms) at proposal: the state machine's clock for expiring keys and sessions. */
+  atMs?: number;
+  /** Batch only (its `key` is empty). */
+  items?: BatchItem[];
 }
 
 const TXN_PUT = 1;
@@ -96,13 +120,51 @@ function encodeTxn(w: BinaryWriter, txn: Txn): void {
   }
 }
 
+function encodeItems(w: BinaryWriter, items: BatchItem[]): void {
+  w.u32(items.length);
+  for (const it of items) {
+    w.u8((it.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (it.idem !== undefined ? FLAG_IDEM : 0));
+    w.u8(it.op);
+    if (it.ifRevision !== undefined) w.u64(it.ifRevision);
+    if (it.idem !== undefined) w.str(it.idem);
+    w.str(it.key);
+    if (it.op === Op.Put) w.bytes(it.value ?? Buffer.alloc(0));
+  }
+}
+
+function decodeItems(r: BinaryReader): BatchItem[] {
+  const items: BatchItem[] = [];
+  for (let n = r.count('item count', 6); n > 0; n--) {
+    const flags = r.u8('item flags');
+    const op = r.u8('item op');
+    if (op !== Op.Put && op !== Op.Delete) throw malformed(`batch item op ${op}`);
+    const ifRevision = flags & FLAG_IF_REVISION ? r.u64('item ifRevision') : undefined;
+    const idem = flags & FLAG_IDEM ? r.str('item idempotency key') : undefined;
+    const key = r.str('item key');
+    items.push({ op, key, value: op === Op.Put ? r.bytes('item value') : undefined, ifRevision, idem });
+  }
+  return items;
+}
+
+function commandBytes(c: Command): number {
+  const items = c.items?.reduce((n, it) => n + 32 + it.key.length * 3 + (it.idem?.length ?? 0) * 3 + (it.value?.length ?? 0), 0) ?? 0;
+  return 48 + c.key.length * 3 + (c.value?.length ?? 0) + (c.idem?.length ?? 0) * 3 + items;
+}
+
 export function encodeCommand(c: Command): Buffer {
-  const w = new BinaryWriter(32 + c.key.length * 3 + (c.value?.length ?? 0));
+  const w = new BinaryWriter(commandBytes(c));
   w.u8(COMMAND_VERSION);
   w.u8(c.op);
-  w.u8(c.ifRevision !== undefined ? FLAG_IF_REVISION : 0);
+  w.u8((c.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (c.idem !== undefined ? FLAG_IDEM : 0) | (c.atMs !== undefined ? FLAG_TIME : 0));
   w.u32(c.origin);
   w.u64(c.seq);
+  if (c.atMs !== undefined) w.u64(c.atMs);
+  if (c.idem !== undefined) w.str(c.idem);
+  if (c.op === Op.Session) return w.finish();
+  if (c.op === Op.Batch) {
+    encodeItems(w, c.items!);
+    return w.finish();
+  }
   if (c.op === Op.Txn) {
     encodeTxn(w, c.txn!);
     return w.finish();
@@ -128,21 +190,22 @@ export function decodeCommand(data: Uint8Array): Command {
   const flags = r.u8('flags');
   const origin = r.u32('origin');
   const seq = r.u64('seq');
-  if (op === Op.Txn) {
-    const txn = decodeTxn(r);
+  const atMs = flags & FLAG_TIME ? r.u64('atMs') : undefined;
+  const idem = flags & FLAG_IDEM ? r.str('idempotency key') : undefined;
+  // (Absent fields stay absent, not undefined: decoded commands compare equal to what was encoded.)
+  const head: Command = { op, origin, seq, key: '' };
+  if (atMs !== undefined) head.atMs = atMs;
+  if (idem !== undefined) head.idem = idem;
+  if (op === Op.Session || op === Op.Batch || op === Op.Txn || op === Op.MdIngest) {
+    const body: Partial<Command> = op === Op.Batch ? { items: decodeItems(r) } : op === Op.Txn ? { txn: decodeTxn(r) } : op === Op.MdIngest ? { md: decodeBatch(r, malformed) } : {};
     r.end();
-    return { op, origin, seq, key: '', txn };
-  }
-  if (op === Op.MdIngest) {
-    const md = decodeBatch(r, malformed);
-    r.end();
-    return { op, origin, seq, key: '', md };
+    return { ...head, ...body };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
   const key = r.str('key');
   const value = op === Op.Put ? r.bytes('value') : undefined;
   r.end();
-  return { op, origin, seq, key, value, ifRevision };
+  return { ...head, key, value, ifRevision };
 }
 
 function decodeTxnOps(r: BinaryReader): TxnOp[] {

@@ -140,7 +140,7 @@ export class RaftNode {
       throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} has no peer address among the members`);
     }
     const node = new RaftNode(cfg, opened.wal, opened.engine, opened.storage, opened.snaps, opened.snapshotMembers);
-    await node.applier.loadMarket();
+    await node.applier.loadState();
     return node;
   }
 

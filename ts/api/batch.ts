@@ -1,0 +1,75 @@
+/**
+ * `POST /v1/batch {"ops":[{"op":"put","key","value","ifRevision"?,"idempotencyKey"?} |
+ * {"op":"delete","key","ifRevision"?,"idempotencyKey"?}, ...]}`: independent writes in one
+ * proposal — one log entry, one answer per item — unlike a txn, which is all-or-nothing. An
+ * item that is malformed, conflicts (`revision_mismatch`) or is refused fails alone; the
+ * others apply. Answer: `{"results":[{"revision"} | {"deleted","revision"} | {"error":{...}},
+ * ...]}` in item order, `"replayed": true` on an item answered from its idempotency key.
+ *
+ * Limit: `BATCH_OPS_MAX` items (and the request body limit).
+ */
+import { errorAnswer } from './errors';
+import { QuorumError } from '../errors';
+import type { WriteResult } from '../node/applier';
+import { type BatchItem, Op } from '../node/commands';
+import type { RaftNode } from '../node/raft_node';
+import { checkKey, jsonValue, parseObject, revisionArg } from './args';
+import { checkIdempotencyKey } from './exactly_once';
+import { mismatch, unexpected } from './kv';
+import type { Reply } from './reply';
+
+export const BATCH_OPS_MAX = 1000;
+
+type ItemAnswer = Record<string, unknown>;
+
+function errorItem(err: unknown): ItemAnswer {
+  return errorAnswer(err).body as ItemAnswer;
+}
+
+/** One item of the body, checked on its own: a BatchItem, or the error that fails it. */
+function parseItem(raw: unknown, i: number): { item: BatchItem } | { failed: ItemAnswer } {
+  try {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new QuorumError('invalid_body', `ops[${i}] must be an object {"op", "key", ...}`);
+    const o = raw as Record<string, unknown>;
+    const key = checkKey(o.key, `ops[${i}].key`);
+    const ifRevision = revisionArg(o.ifRevision, `ops[${i}].ifRevision`);
+    const idem = o.idempotencyKey === undefined ? undefined : checkIdempotencyKey(o.idempotencyKey, `ops[${i}].idempotencyKey`);
+    if (o.op === 'put') {
+      if (!('value' in o)) throw new QuorumError('missing_value', `ops[${i}]: a put needs a "value"`);
+      return { item: { op: Op.Put, key, value: jsonValue(o.value), ifRevision, idem } };
+    }
+    if (o.op === 'delete') return { item: { op: Op.Delete, key, ifRevision, idem } };
+    throw new QuorumError('invalid_op', `ops[${i}]: "op" must be "put" or "delete"`);
+  } catch (err) {
+    return { failed: errorItem(err) };
+  }
+}
+
+function itemAnswer(item: BatchItem, r: WriteResult): ItemAnswer {
+  const replayed = r.replayed ? { replayed: true } : {};
+  if (r.kind === 'put') return { revision: r.revision, ...replayed };
+  if (r.kind === 'delete') return { deleted: r.deleted, revision: r.revision, ...replayed };
+  if (r.kind === 'mismatch') return { ...errorItem(mismatch(item.key, r.currentRevision)), ...replayed };
+  if (r.kind === 'refused') return errorItem(new QuorumError(r.code, r.message));
+  throw unexpected(r.kind);
+}
+
+export async function batch(node: RaftNode, body: Buffer): Promise<Reply> {
+  const ops = parseObject(body, '{"ops": [...]}').ops;
+  if (!Array.isArray(ops) || ops.length === 0) throw new QuorumError('invalid_body', 'the body must be {"ops": [{"op": "put"|"delete", "key", ...}, ...]} with at least one op');
+  if (ops.length > BATCH_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${BATCH_OPS_MAX} ops per batch`);
+  const parsed = ops.map(parseItem);
+  const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
+  if (items.length === 0) return { body: { results: parsed.map((p) => ('failed' in p ? p.failed : {})) } };
+  const atMs = items.some((it) => it.idem !== undefined) ? Date.now() : undefined;
+  const result = await node.propose({ op: Op.Batch, key: '', items, atMs });
+  if (result.kind !== 'batch' || result.results.length !== items.length) throw unexpected(result.kind);
+  let next = 0;
+  const results = parsed.map((p) => {
+    if ('failed' in p) return p.failed;
+    const answer = itemAnswer(p.item, result.results[next]);
+    next++;
+    return answer;
+  });
+  return { body: { results } };
+}
