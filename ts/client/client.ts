@@ -1,0 +1,239 @@
+/**
+ * `QuorumClient` (`quorumkv/client`): leader routing, retries, exactly-once writes and
+ * auto-batching over HTTP/2 (or HTTP/1.1).
+ *
+ *   const client = new QuorumClient({ endpoints: ['http://127.0.0.1:7001'] });
+ *   await client.put('book/AAPL', { bid: 101.25 });
+ *   const kv = await client.get('book/AAPL');           // { key, value, revision } | undefined
+ *
+ * Exactly-once: the client opens a session (`POST /v1/sessions`) on its first write and sends
+ * every write with the idempotency key `<session>:<seq>`, so a retry of a write that already
+ * applied gets its first answer instead of applying again. A write refused because the session
+ * expired on its first send was never applied: it is sent again under a new session; on a
+ * retry the outcome is unknown and the call fails `session_expired`.
+ *
+ * Auto-batching: gets of one event-loop turn become one multi-get (per consistency), puts and
+ * deletes one `POST /v1/batch` (items independent: one bad item fails only its call).
+ */
+import { lookup } from '../errors';
+import { QuorumClientError } from './errors';
+import { Coalescer, type ItemOutcome } from './coalescer';
+import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
+import { Router } from './router';
+import { Http1Transport, Http2Transport, type Transport } from './transport';
+
+export interface ClientOptions {
+  /** Client URLs of one or more members (the rest are discovered). */
+  endpoints: string[];
+  /** A call's deadline, retries included (default 10 s). */
+  timeoutMs?: number;
+  /** `h2` (default): one HTTP/2 session per node; `h1`: HTTP/1.1 keep-alive (fetch). */
+  protocol?: 'h2' | 'h1';
+  retry?: Partial<RetryPolicy>;
+  /** Auto-batching bounds per request (defaults: 1000 items, 1 MiB). */
+  batchItemsMax?: number;
+  batchBytesMax?: number;
+}
+
+export interface KeyValue<T = unknown> {
+  key: string;
+  value: T;
+  revision: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface ReadOptions extends CallOptions {
+  /** `linearizable` (default: through the leader's ReadIndex) or `stale` (any member's state). */
+  consistency?: 'linearizable' | 'stale';
+}
+
+export interface WriteOptions extends CallOptions {
+  /** Apply only if the key is at this revision (0: only if absent); else `revision_mismatch`. */
+  ifRevision?: number;
+}
+
+export type TxnOp = { op: 'put'; key: string; value: unknown } | { op: 'delete'; key: string } | { op: 'get'; key: string };
+export interface TxnSpec {
+  compare?: { key: string; revision?: number; value?: unknown; exists?: boolean }[];
+  success?: TxnOp[];
+  failure?: TxnOp[];
+}
+export interface TxnResult {
+  succeeded: boolean;
+  revision: number;
+  results: Record<string, unknown>[];
+}
+
+interface WriteItem {
+  op: 'put' | 'delete';
+  key: string;
+  value?: unknown;
+  ifRevision?: number;
+  idempotencyKey?: string;
+}
+type WriteAnswer = { revision: number; deleted?: boolean };
+type BatchAnswer = { results: ({ revision: number; deleted?: boolean } | { error: { code: string; message: string } & Record<string, unknown> })[] };
+
+const KEY_BYTES_MAX = 4096;
+
+/** The server's key rules, checked here so one bad key fails only its own call. */
+function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) throw new QuorumClientError('invalid_key', 'the key must be a non-empty string');
+  if (Buffer.byteLength(key) > KEY_BYTES_MAX) throw new QuorumClientError('key_too_large', `keys are at most ${KEY_BYTES_MAX} bytes`);
+  if (key.startsWith('\u0000')) throw new QuorumClientError('invalid_key', 'keys starting with NUL are reserved');
+  return key;
+}
+
+const json = (text: Buffer) => JSON.parse(text.toString('utf8')) as unknown;
+
+export class QuorumClient {
+  private readonly transport: Transport;
+  private readonly router: Router;
+  private readonly policy: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly reads: Record<'linearizable' | 'stale', Coalescer<string, KeyValue | undefined>>;
+  private readonly writes: Coalescer<WriteItem, WriteAnswer>;
+  private session: Promise<string> | undefined;
+  /** The open session's name, once known (so an expired one is dropped at once). */
+  private sessionName: string | undefined;
+  private seq = 0;
+
+  constructor(opts: ClientOptions) {
+    this.transport = opts.protocol === 'h1' ? new Http1Transport() : new Http2Transport();
+    this.policy = { ...RETRY_DEFAULTS, ...opts.retry };
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.router = new Router(this.transport, opts.endpoints, this.policy.attemptTimeoutMs);
+    const items = opts.batchItemsMax ?? 1000;
+    const bytes = opts.batchBytesMax ?? 1 << 20;
+    this.reads = {
+      linearizable: new Coalescer((keys) => this.sendGets(keys, 'linearizable'), items, bytes),
+      stale: new Coalescer((keys) => this.sendGets(keys, 'stale'), items, bytes),
+    };
+    this.writes = new Coalescer((batch) => this.sendWrites(batch), items, bytes);
+  }
+
+  /** The key's value and revision, or undefined if it does not exist. */
+  async get<T = unknown>(key: string, opts: ReadOptions = {}): Promise<KeyValue<T> | undefined> {
+    return this.reads[opts.consistency ?? 'linearizable'].add(checkKey(key), key.length + 8, opts.signal) as Promise<KeyValue<T> | undefined>;
+  }
+
+  /** The values of `keys` that exist, by key (one request). */
+  async multiGet(keys: string[], opts: ReadOptions = {}): Promise<Map<string, KeyValue>> {
+    const found = await this.getMany(keys.map(checkKey), opts.consistency ?? 'linearizable', opts);
+    return new Map(found.flatMap((kv) => (kv ? [[kv.key, kv] as const] : [])));
+  }
+
+  async put(key: string, value: unknown, opts: WriteOptions = {}): Promise<{ revision: number }> {
+    const item: WriteItem = { op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision };
+    return this.writes.add(item, key.length + JSON.stringify(value ?? null).length + 64, opts.signal);
+  }
+
+  async delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
+    return this.writes.add({ op: 'delete', key: checkKey(key), ifRevision: opts.ifRevision }, key.length + 64, opts.signal) as Promise<{ deleted: boolean; revision: number }>;
+  }
+
+  /** Compare, then one branch, atomically; exactly once (it carries an idempotency key). */
+  async txn(spec: TxnSpec, opts: CallOptions = {}): Promise<TxnResult> {
+    return this.exactlyOnce((key) => ({ to: 'leader', request: { method: 'POST', path: '/v1/txn', body: JSON.stringify(spec), headers: { 'idempotency-key': key } }, read: (a) => json(a.body) as TxnResult, deadlineMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal }));
+  }
+
+  /** Every key under `prefix`, in key order, a page at a time. */
+  async *scan(opts: ReadOptions & { prefix?: string; pageSize?: number } = {}): AsyncGenerator<KeyValue> {
+    let after: string | undefined;
+    for (;;) {
+      const q = new URLSearchParams({ prefix: opts.prefix ?? '', limit: String(opts.pageSize ?? 100) });
+      if (after !== undefined) q.set('after', after);
+      if (opts.consistency === 'stale') q.set('consistency', 'stale');
+      const page = await this.call<{ items: KeyValue[]; more: boolean }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
+      yield* page.items;
+      if (!page.more || page.items.length === 0) return;
+      after = page.items[page.items.length - 1].key;
+    }
+  }
+
+  /** The cluster as a member sees it (`GET /v1/cluster`). */
+  cluster(opts: CallOptions = {}): Promise<Record<string, unknown>> {
+    return this.call('any', { method: 'GET', path: '/v1/cluster' }, opts);
+  }
+
+  members(opts: CallOptions = {}): Promise<{ members: Record<string, unknown>[] }> {
+    return this.call('leader', { method: 'GET', path: '/v1/cluster/members' }, opts);
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  private async call<T>(to: 'leader' | 'any', request: CallSpec<T>['request'], opts: CallOptions): Promise<T> {
+    const sent = await callWithRetries(this.transport, this.router, this.policy, { to, request, read: (a) => json(a.body) as T, deadlineMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal });
+    return sent.value;
+  }
+
+  private async getMany(keys: string[], consistency: 'linearizable' | 'stale', opts: CallOptions = {}): Promise<(KeyValue | undefined)[]> {
+    const path = consistency === 'stale' ? '/v1/multiget?consistency=stale' : '/v1/multiget';
+    const { items } = await this.call<{ items: KeyValue[] }>(consistency === 'stale' ? 'any' : 'leader', { method: 'POST', path, body: JSON.stringify({ keys }) }, opts);
+    const byKey = new Map(items.map((kv) => [kv.key, kv]));
+    return keys.map((k) => byKey.get(k));
+  }
+
+  private async sendGets(keys: string[], consistency: 'linearizable' | 'stale'): Promise<ItemOutcome<KeyValue | undefined>[]> {
+    const values = await this.getMany(keys, consistency);
+    return values.map((ok) => ({ ok }));
+  }
+
+  /** This client's session (opened on first use, and again after one expired). */
+  private sessionId(): Promise<string> {
+    this.session ??= this.call<{ session: string }>('leader', { method: 'POST', path: '/v1/sessions' }, {}).then(
+      (r) => (this.sessionName = r.session),
+      (err: Error) => {
+        this.session = undefined;
+        throw err;
+      },
+    );
+    return this.session;
+  }
+
+  private async nextKey(): Promise<string> {
+    return `${await this.sessionId()}:${++this.seq}`;
+  }
+
+  /** Runs a call under a fresh idempotency key; a first send refused for an expired session is re-keyed once. */
+  private async exactlyOnce<T>(spec: (key: string) => CallSpec<T>): Promise<T> {
+    for (let rekeyed = 0; ; rekeyed++) {
+      const session = await this.sessionId();
+      try {
+        return (await callWithRetries(this.transport, this.router, this.policy, spec(`${session}:${++this.seq}`))).value;
+      } catch (err) {
+        const fresh = err instanceof QuorumClientError && err.code === 'session_expired' && err.sends === 1 && rekeyed === 0;
+        if (!fresh) throw err;
+        this.expire(session);
+      }
+    }
+  }
+
+  private expire(session: string): void {
+    if (this.sessionName !== session) return;
+    this.session = undefined;
+    this.sessionName = undefined;
+  }
+
+  private async sendWrites(batch: WriteItem[]): Promise<ItemOutcome<WriteAnswer>[]> {
+    for (const it of batch) it.idempotencyKey ??= await this.nextKey();
+    const sent = await callWithRetries<BatchAnswer>(this.transport, this.router, this.policy, { to: 'leader', request: { method: 'POST', path: '/v1/batch', body: JSON.stringify({ ops: batch }) }, read: (a) => json(a.body) as BatchAnswer, deadlineMs: this.timeoutMs });
+    return Promise.all(sent.value.results.map(async (r, i): Promise<ItemOutcome<WriteAnswer>> => {
+      if (!('error' in r)) return { ok: r };
+      const { code, message, ...details } = r.error;
+      // Refused for an expired session on its first send: never applied, so send it again.
+      if (code === 'session_expired' && sent.sends === 1) {
+        this.expire(batch[i].idempotencyKey!.split(':')[0]);
+        const again = { ...batch[i], idempotencyKey: undefined };
+        return this.writes.add(again, 64).then((ok) => ({ ok }), (err: Error) => ({ err }));
+      }
+      return { err: new QuorumClientError(code, message, lookup(code).status, details) };
+    }));
+  }
+}

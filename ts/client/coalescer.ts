@@ -1,0 +1,81 @@
+/**
+ * Auto-batching: calls made in one event-loop turn are sent together — `add` queues an item and
+ * the turn's items leave in batches (at most `itemsMax` items and about `bytesMax` bytes each)
+ * once the turn is over (setImmediate: after every caller of this turn, and every promise
+ * continuation they set off, has queued). `send` answers per item: a value or an Error, so one
+ * bad item fails only its own call; a failure of the whole request fails every call in it.
+ */
+import { QuorumClientError } from './errors';
+
+export type ItemOutcome<R> = { ok: R } | { err: Error };
+
+interface Waiting<I, R> {
+  item: I;
+  bytes: number;
+  resolve: (r: R) => void;
+  reject: (err: Error) => void;
+}
+
+export class Coalescer<I, R> {
+  private queue: Waiting<I, R>[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly send: (items: I[]) => Promise<ItemOutcome<R>[]>,
+    private readonly itemsMax: number,
+    private readonly bytesMax: number,
+  ) {}
+
+  /**
+   * Queues `item`; an abort rejects this call at once (`aborted`) — the item may still be sent
+   * with its batch, so an aborted write's outcome is unknown.
+   */
+  add(item: I, bytes: number, signal?: AbortSignal): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      if (signal) {
+        if (signal.aborted) return reject(new QuorumClientError('aborted', 'the call was aborted'));
+        signal.addEventListener('abort', () => reject(new QuorumClientError('aborted', 'the call was aborted')), { once: true });
+      }
+      this.queue.push({ item, bytes, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const all = this.queue;
+    this.queue = [];
+    let from = 0;
+    while (from < all.length) {
+      let to = from;
+      let bytes = 0;
+      // At least one item per batch, however big.
+      while (to < all.length && to - from < this.itemsMax && (to === from || bytes + all[to].bytes <= this.bytesMax)) bytes += all[to++].bytes;
+      void this.dispatch(all.slice(from, to));
+      from = to;
+    }
+  }
+
+  private async dispatch(batch: Waiting<I, R>[]): Promise<void> {
+    let outcomes: ItemOutcome<R>[];
+    try {
+      outcomes = await this.send(batch.map((w) => w.item));
+    } catch (err) {
+      for (const w of batch) w.reject(err as Error);
+      return;
+    }
+    if (outcomes.length !== batch.length) {
+      const err = new Error(`a batch of ${batch.length} was answered with ${outcomes.length} results`);
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const o = outcomes[i];
+      if ('ok' in o) w.resolve(o.ok);
+      else w.reject(o.err);
+    });
+  }
+}

@@ -1,0 +1,4 @@
+/** `quorumkv/client`: the Node client library. */
+export { QuorumClient, type ClientOptions, type KeyValue, type ReadOptions, type WriteOptions, type CallOptions, type TxnSpec, type TxnResult, type TxnOp } from './client';
+export { QuorumClientError } from './errors';
+export { RETRY_DEFAULTS, type RetryPolicy } from './retry';

@@ -1,0 +1,64 @@
+/**
+ * Where a call goes: writes and linearizable reads to the leader, stale reads to any member (in
+ * turn). The leader and the members' client addresses come from `GET /v1/cluster` on any
+ * endpoint that answers; `forget` (after `unavailable`, a lost connection, a timeout) makes the
+ * next call look again. One discovery at a time: concurrent callers share it.
+ */
+import type { Transport } from './transport';
+import { QuorumClientError } from './errors';
+
+interface ClusterView {
+  leader: number | null;
+  members: { id: number; client: string | null }[];
+}
+
+export class Router {
+  private leaderOrigin: string | undefined;
+  private members: string[];
+  private discovering: Promise<string> | undefined;
+  private next = 0;
+
+  constructor(
+    private readonly transport: Transport,
+    endpoints: readonly string[],
+    private readonly discoverTimeoutMs: number,
+  ) {
+    if (endpoints.length === 0) throw new QuorumClientError('invalid_config', 'at least one endpoint is needed');
+    this.members = endpoints.map((e) => e.replace(/\/+$/, ''));
+  }
+
+  /** Any member, in turn (stale reads). */
+  any(): string {
+    return this.members[this.next++ % this.members.length];
+  }
+
+  async leader(): Promise<string> {
+    if (this.leaderOrigin) return this.leaderOrigin;
+    this.discovering ??= this.discover().finally(() => (this.discovering = undefined));
+    return this.discovering;
+  }
+
+  /** The leader may have changed (or `origin` is gone): look again on the next call. */
+  forget(origin?: string): void {
+    if (origin === undefined || origin === this.leaderOrigin) this.leaderOrigin = undefined;
+  }
+
+  private async discover(): Promise<string> {
+    let last: unknown;
+    for (let i = 0; i < this.members.length; i++) {
+      const origin = this.any();
+      try {
+        const res = await this.transport.request(origin, { method: 'GET', path: '/v1/cluster', timeoutMs: this.discoverTimeoutMs });
+        if (res.status !== 200) continue;
+        const view = JSON.parse(res.body.toString('utf8')) as ClusterView;
+        const known = view.members.flatMap((m) => (m.client ? [`http://${m.client}`] : []));
+        if (known.length > 0) this.members = [...new Set([...known, ...this.members])];
+        const leader = view.members.find((m) => m.id === view.leader)?.client;
+        if (leader) return (this.leaderOrigin = `http://${leader}`);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new QuorumClientError('unavailable', `no member named a leader${last ? ` (last error: ${(last as Error).message})` : ''}`);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * How the client talks to one node: HTTP/2 (default: one session per endpoint, many concurrent
+ * streams) or HTTP/1.1 keep-alive through Node's fetch (undici's pooled connections). A session
+ * that fails or is closed by the server is dropped and the next request opens a new one;
+ * sessions hold the process open only while a request is in flight.
+ */
+import { type ClientHttp2Session, connect, constants } from 'node:http2';
+import { connectionLost, QuorumClientError } from './errors';
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface Transport {
+  request(origin: string, req: HttpRequest): Promise<HttpAnswer>;
+  close(): void;
+}
+
+const aborted = () => new QuorumClientError('aborted', 'the call was aborted');
+const timedOut = (ms: number) => new QuorumClientError('timeout', `no answer within ${ms} ms`);
+
+interface Pooled {
+  session: ClientHttp2Session;
+  inflight: number;
+}
+
+export class Http2Transport implements Transport {
+  private readonly sessions = new Map<string, Pooled>();
+
+  private session(origin: string): Pooled {
+    const found = this.sessions.get(origin);
+    if (found && !found.session.closed && !found.session.destroyed) return found;
+    const session = connect(origin);
+    const pooled: Pooled = { session, inflight: 0 };
+    // Errors reach the streams (and fail their requests); the session is dropped for a new one.
+    const drop = () => this.sessions.get(origin) === pooled && this.sessions.delete(origin);
+    session.on('error', drop);
+    session.on('close', drop);
+    session.on('goaway', drop);
+    session.unref();
+    this.sessions.set(origin, pooled);
+    return pooled;
+  }
+
+  request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
+    if (r.signal?.aborted) return Promise.reject(aborted());
+    const pooled = this.session(origin);
+    if (pooled.inflight++ === 0) pooled.session.ref();
+    const done = () => {
+      if (--pooled.inflight === 0 && !pooled.session.destroyed) pooled.session.unref();
+    };
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const headers: Record<string, string> = { ':method': r.method, ':path': r.path, ...r.headers };
+      if (r.body !== undefined) headers['content-type'] = 'application/json';
+      const stream = pooled.session.request(headers, { endStream: r.body === undefined });
+      let status = 0;
+      let answerHeaders: Record<string, string | undefined> = {};
+      const chunks: Buffer[] = [];
+      const fail = (err: QuorumClientError) => {
+        stream.close(constants.NGHTTP2_CANCEL);
+        reject(err);
+      };
+      const onAbort = () => fail(aborted());
+      r.signal?.addEventListener('abort', onAbort, { once: true });
+      stream.setTimeout(r.timeoutMs, () => fail(timedOut(r.timeoutMs)));
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        answerHeaders = { 'retry-after': h['retry-after'] as string | undefined, 'idempotent-replayed': h['idempotent-replayed'] as string | undefined };
+      });
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      // An end without response headers is a stream the server (or a dying session) cut short.
+      stream.on('end', () => (status === 0 ? reject(connectionLost(new Error('the stream ended without an answer'))) : resolve({ status, headers: answerHeaders, body: Buffer.concat(chunks) })));
+      stream.on('error', (err) => reject(connectionLost(err)));
+      stream.on('close', () => {
+        r.signal?.removeEventListener('abort', onAbort);
+        done();
+        // Closed without an answer (a reset, the session going away): fail if nothing else did.
+        if (status === 0) reject(connectionLost(new Error(`stream closed (code ${stream.rstCode})`)));
+      });
+      if (r.body !== undefined) stream.end(r.body);
+    });
+  }
+
+  close(): void {
+    for (const { session } of this.sessions.values()) session.close();
+    this.sessions.clear();
+  }
+}
+
+/** HTTP/1.1 with keep-alive, through Node's fetch. */
+export class Http1Transport implements Transport {
+  async request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
+    const timeout = AbortSignal.timeout(r.timeoutMs);
+    const signal = r.signal ? AbortSignal.any([r.signal, timeout]) : timeout;
+    try {
+      const res = await fetch(origin + r.path, { method: r.method, body: r.body, headers: { ...(r.body === undefined ? {} : { 'content-type': 'application/json' }), ...r.headers }, signal });
+      const body = Buffer.from(await res.arrayBuffer());
+      return { status: res.status, headers: { 'retry-after': res.headers.get('retry-after') ?? undefined, 'idempotent-replayed': res.headers.get('idempotent-replayed') ?? undefined }, body };
+    } catch (err) {
+      if (r.signal?.aborted) throw aborted();
+      if (timeout.aborted) throw timedOut(r.timeoutMs);
+      throw connectionLost(err);
+    }
+  }
+
+  close(): void {
+    // fetch's pool closes idle connections by itself.
+  }
+}
