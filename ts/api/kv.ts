@@ -63,7 +63,7 @@ function item(key: string, stored: Buffer): { key: string; value: unknown; revis
 
 export async function get(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
   await barrier(node, query);
-  const stored = node.engine.get(key);
+  const stored = node.keys.readKey(key);
   if (!stored) throw new QuorumError('not_found', `${key} does not exist`);
   const { revision, value } = decodeStored(stored);
   // Stored values are JSON text: no parse + stringify on the hottest read path.
@@ -76,8 +76,16 @@ export async function multiGet(node: RaftNode, query: URLSearchParams, body: Buf
   if (keys.length > MULTI_GET_KEYS_MAX) throw new QuorumError('too_many_keys', `at most ${MULTI_GET_KEYS_MAX} keys per request`);
   const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));
   await barrier(node, query);
-  const values = node.engine.multiGet(checked);
-  return { body: { items: checked.flatMap((k, i) => (values[i] ? [item(k, values[i]!)] : [])) } };
+  const values = node.keys.readKeys(checked);
+  // Stored values are JSON text: spliced in as they are (no parse + stringify per value).
+  const items: string[] = [];
+  for (let i = 0; i < checked.length; i++) {
+    const stored = values[i];
+    if (!stored) continue;
+    const { revision, value } = decodeStored(stored);
+    items.push(`{"key":${JSON.stringify(checked[i])},"value":${value.toString('utf8')},"revision":${revision}}`);
+  }
+  return { raw: `{"items":[${items.join(',')}]}` };
 }
 
 export async function scan(node: RaftNode, query: URLSearchParams): Promise<Reply> {

@@ -27,6 +27,9 @@ export interface Transport {
   close(): void;
 }
 
+/** Flow-control window per stream and per session (HTTP/2 allows up to 2^31 − 1). */
+const WINDOW_BYTES = 16 << 20;
+
 const aborted = () => new QuorumClientError('aborted', 'the call was aborted');
 const timedOut = (ms: number) => new QuorumClientError('timeout', `no answer within ${ms} ms`);
 
@@ -41,7 +44,10 @@ export class Http2Transport implements Transport {
   private session(origin: string): Pooled {
     const found = this.sessions.get(origin);
     if (found && !found.session.closed && !found.session.destroyed) return found;
-    const session = connect(origin);
+    // Large flow-control windows: a batch's answer (hundreds of KB) must not wait for
+    // WINDOW_UPDATE round trips at the default 64 KiB.
+    const session = connect(origin, { settings: { initialWindowSize: WINDOW_BYTES } });
+    session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
     const pooled: Pooled = { session, inflight: 0 };
     // Errors reach the streams (and fail their requests); the session is dropped for a new one.
     const drop = () => this.sessions.get(origin) === pooled && this.sessions.delete(origin);

@@ -22,6 +22,7 @@ import { ChangeFeed, type KvChange } from './change_feed';
 import { isDeepStrictEqual } from 'node:util';
 import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
 import { fingerprint, IdempotencyTable, type Refusal } from './idempotency';
+import { ReadCache } from './read_cache';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
 type Current = { revision: number; value: Buffer } | null;
@@ -71,6 +72,8 @@ export class Applier {
   readonly market = new MarketState();
   /** Idempotency keys and client sessions (exactly-once writes). */
   readonly idem = new IdempotencyTable();
+  /** Recently written and read user values, coherent with the applied index. */
+  private readonly cache = new ReadCache();
   /** Every KV change, published in apply order once its batch is durable. */
   readonly feed: ChangeFeed;
   private chain: Promise<void> = Promise.resolve();
@@ -170,6 +173,7 @@ export class Applier {
     // The checkpoint carries the record as of its index (none: the bootstrap configuration,
     // which the snapshot's metadata describes), and the market state.
     this.membersRecord = storedMembers(engine) ?? snapshotMembers;
+    this.cache.clear();
     await this.market.load(engine);
     await this.idem.load(engine);
     this.feed.reset(index);
@@ -194,6 +198,8 @@ export class Applier {
     this.idem.finishBatch(batch.ops);
     await this.engine.apply(batch.ops, last);
     invariant(this.appliedIndex < last, () => `applied index moved from under a batch: ${this.appliedIndex} ≥ ${last}`);
+    // In the same turn as the applied index: no read sees one without the other.
+    this.cache.applied(batch.ops);
     this.appliedIndex = last;
     this.membersRecord = batch.members;
     this.feed.publish(batch.changes, last);
@@ -252,6 +258,30 @@ export class Applier {
     for (let i = from; i < batch.ops.length; i++) batch.changes.push(changeOf(batch.ops[i], index));
     if (idem !== undefined) this.idem.remember(idem.key, idem.print, result, index, position, batch.ops);
     return result;
+  }
+
+  /** A user key's stored value at (or after) the applied index: the cache, else the engine. */
+  readKey(key: string): Buffer | undefined {
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const stored = this.engine.get(key);
+    if (stored) this.cache.fill(key, stored);
+    return stored;
+  }
+
+  /** `readKey` for many keys: the misses go to the engine in one multi-get. */
+  readKeys(keys: readonly string[]): (Buffer | undefined)[] {
+    const out = keys.map((k) => this.cache.get(k));
+    const missing: number[] = [];
+    for (let i = 0; i < out.length; i++) if (!out[i]) missing.push(i);
+    if (missing.length === 0) return out;
+    const found = this.engine.multiGet(missing.map((i) => keys[i]));
+    missing.forEach((at, j) => {
+      const stored = found[j] ?? undefined;
+      out[at] = stored;
+      if (stored) this.cache.fill(keys[at], stored);
+    });
+    return out;
   }
 
   private read(key: string): { revision: number; value: Buffer } | null {

@@ -23,7 +23,7 @@
  * A key repeated with a different request (its fingerprint: a hash of the write itself) is
  * refused `idempotency_key_reused` — a client bug, never answered with another write's answer.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Engine, EngineOp } from '../native';
 import { invariant } from '../raft/assert';
 import { scanPrefix } from '../market/state';
@@ -74,14 +74,21 @@ const decodeRecord = (text: string): KeyRecord =>
 
 /** A write's fingerprint: the same parts (op, key, value, condition...) give the same text. */
 export function fingerprint(parts: readonly (string | number | Buffer | undefined)[]): string {
-  const h = createHash('sha256');
+  // One buffer, one hash call (a Hash object per write cost ~3× as much). Each part is typed
+  // and length-prefixed, so different part lists never concatenate to the same bytes.
+  const chunks: Buffer[] = [];
   for (const p of parts) {
-    if (p === undefined) h.update('u;');
-    else if (Buffer.isBuffer(p)) h.update(`b${p.length};`).update(p);
-    else h.update(`${typeof p === 'number' ? 'n' : 's'}${String(p).length};${p}`);
+    if (p === undefined) chunks.push(UNDEFINED_PART);
+    else if (Buffer.isBuffer(p)) chunks.push(Buffer.from(`b${p.length};`), p);
+    else {
+      const text = String(p);
+      chunks.push(Buffer.from(`${typeof p === 'number' ? 'n' : 's'}${Buffer.byteLength(text)};${text}`));
+    }
   }
-  return h.digest('base64url').slice(0, 22);
+  return hash('sha256', Buffer.concat(chunks), 'base64url').slice(0, 22);
 }
+
+const UNDEFINED_PART = Buffer.from('u;');
 
 /** Records of equal time are ordered by entry index, then position in the entry. */
 function order(index: number, position: number): number {
@@ -93,10 +100,19 @@ export class IdempotencyTable {
   private clockMoved = false;
   /** Kept keys → their time, oldest first (apply order: times never decrease along it). */
   private readonly keys = new Map<string, number>();
-  /** Sessions, least recently active first. */
+  /** Kept keys in the order they expire (apply order); `keys` holds them for lookups. */
+  private readonly keyQueue = new OrderQueue();
   private readonly sessions = new Map<string, Session>();
+  /**
+   * Sessions least recently active first, one entry per touch: an entry whose order is no
+   * longer its session's is stale and skipped (cheaper than re-inserting into a Map, whose
+   * iteration walks the holes deletes leave).
+   */
+  private readonly sessionQueue = new OrderQueue();
   /** Answers recorded in the batch being applied (not in the engine yet). */
   private readonly pending = new Map<string, string>();
+  /** Sessions changed in this batch: written once each at its end, not once per write. */
+  private readonly dirty = new Set<string>();
 
   constructor(private readonly limits: IdempotencyLimits = IDEMPOTENCY_LIMITS) {}
 
@@ -111,18 +127,27 @@ export class IdempotencyTable {
   /** Replaces everything with what `engine` holds (at start, and after a snapshot install). */
   async load(engine: Engine): Promise<void> {
     this.keys.clear();
+    this.keyQueue.clear();
     this.sessions.clear();
+    this.sessionQueue.clear();
     this.pending.clear();
+    this.dirty.clear();
     const clock = engine.get(CLOCK);
     this.clockMs = clock ? Number(clock.toString()) : 0;
     const keys: [string, { t: number; o: number }][] = [];
     for await (const [k, v] of scanPrefix(engine, `${P}k/`)) keys.push([k.slice(P.length + 2), JSON.parse(v.toString()) as { t: number; o: number }]);
     keys.sort((a, b) => a[1].t - b[1].t || a[1].o - b[1].o);
-    for (const [k, rec] of keys) this.keys.set(k, rec.t);
+    for (const [k, rec] of keys) {
+      this.keys.set(k, rec.t);
+      this.keyQueue.push(k, rec.t, rec.o);
+    }
     const sessions: [string, Session][] = [];
     for await (const [k, v] of scanPrefix(engine, `${P}s/`)) sessions.push([k.slice(P.length + 2), JSON.parse(v.toString()) as Session]);
     sessions.sort((a, b) => a[1].t - b[1].t || a[1].o - b[1].o);
-    for (const [s, rec] of sessions) this.sessions.set(s, rec);
+    for (const [s, rec] of sessions) {
+      this.sessions.set(s, rec);
+      this.sessionQueue.push(s, rec.t, rec.o);
+    }
   }
 
   /** An entry proposed at `atMs` is being applied: move the clock and drop what expired. */
@@ -137,7 +162,7 @@ export class IdempotencyTable {
   /** Opens session `s<index>` (a registration entry at `index`). */
   openSession(index: number, ops: EngineOp[]): string {
     const id = `s${index}`;
-    this.touch(id, { t: this.clockMs, o: order(index, 0), e: 0 }, ops);
+    this.touch(id, { t: this.clockMs, o: order(index, 0), e: 0 });
     this.sweep(ops);
     return id;
   }
@@ -165,48 +190,95 @@ export class IdempotencyTable {
     const o = order(index, position);
     const text = encodeRecord({ t: this.clockMs, o, f: print, r: result });
     this.keys.set(key, this.clockMs);
+    this.keyQueue.push(key, this.clockMs, o);
     this.pending.set(key, text);
     ops.push({ op: 'put', key: KEY(key), value: Buffer.from(text) });
     const session = SESSION_KEY.exec(key);
     const rec = session && this.sessions.get(session[1]);
-    if (rec) this.touch(session[1], { ...rec, t: this.clockMs, o }, ops);
+    if (rec) this.touch(session[1], { ...rec, t: this.clockMs, o });
     this.sweep(ops);
   }
 
-  /** The batch's ops are complete: persist the clock if it moved. */
+  /** The batch's ops are complete: persist the sessions it changed, and the clock if it moved. */
   finishBatch(ops: EngineOp[]): void {
+    for (const id of this.dirty) ops.push({ op: 'put', key: SESSION(id), value: Buffer.from(JSON.stringify(this.sessions.get(id)!)) });
+    this.dirty.clear();
     if (this.clockMoved) ops.push({ op: 'put', key: CLOCK, value: Buffer.from(String(this.clockMs)) });
     this.clockMoved = false;
     this.pending.clear();
   }
 
-  private touch(id: string, rec: Session, ops: EngineOp[]): void {
-    // Re-inserted: the map stays ordered by last activity.
-    this.sessions.delete(id);
+  private touch(id: string, rec: Session): void {
     this.sessions.set(id, rec);
-    ops.push({ op: 'put', key: SESSION(id), value: Buffer.from(JSON.stringify(rec)) });
+    this.sessionQueue.push(id, rec.t, rec.o);
+    this.dirty.add(id);
   }
 
-  /** Drops keys past their TTL or beyond the count, and idle or surplus sessions. */
+  /** Drops keys past their TTL or beyond the count, and idle or surplus sessions (oldest first). */
   private sweep(ops: EngineOp[]): void {
     const { keyTtlMs, keysMax, sessionIdleMs, sessionsMax } = this.limits;
-    for (const [key, t] of this.keys) {
-      if (t > this.clockMs - keyTtlMs && this.keys.size <= keysMax) break;
-      this.keys.delete(key);
-      this.pending.delete(key);
-      ops.push({ op: 'delete', key: KEY(key) });
-      const session = SESSION_KEY.exec(key);
-      const rec = session && this.sessions.get(session[1]);
-      if (rec && Number(session[2]) > rec.e) {
-        // Updated in place: the drop mark is not activity (the session keeps its place).
-        rec.e = Number(session[2]);
-        ops.push({ op: 'put', key: SESSION(session[1]), value: Buffer.from(JSON.stringify(rec)) });
-      }
+    for (let q = this.keyQueue.peek(); q; q = this.keyQueue.peek()) {
+      if (q.t > this.clockMs - keyTtlMs && this.keys.size <= keysMax) break;
+      this.keyQueue.pop();
+      this.dropKey(q.id, ops);
     }
-    for (const [id, rec] of this.sessions) {
-      if (rec.t > this.clockMs - sessionIdleMs && this.sessions.size <= sessionsMax) break;
-      this.sessions.delete(id);
-      ops.push({ op: 'delete', key: SESSION(id) });
+    for (let q = this.sessionQueue.peek(); q; q = this.sessionQueue.peek()) {
+      const rec = this.sessions.get(q.id);
+      if (rec?.o === q.o) {
+        if (rec.t > this.clockMs - sessionIdleMs && this.sessions.size <= sessionsMax) break;
+        this.sessions.delete(q.id);
+        this.dirty.delete(q.id);
+        ops.push({ op: 'delete', key: SESSION(q.id) });
+      }
+      this.sessionQueue.pop();
     }
   }
+
+  private dropKey(key: string, ops: EngineOp[]): void {
+    this.keys.delete(key);
+    this.pending.delete(key);
+    ops.push({ op: 'delete', key: KEY(key) });
+    if (!key.startsWith('s')) return;
+    const session = SESSION_KEY.exec(key);
+    const rec = session && this.sessions.get(session[1]);
+    if (rec && Number(session[2]) > rec.e) {
+      // Updated in place: the drop mark is not activity (the session keeps its place).
+      rec.e = Number(session[2]);
+      this.dirty.add(session[1]);
+    }
+  }
+}
+
+interface Queued {
+  id: string;
+  t: number;
+  o: number;
+}
+
+/** A FIFO of (id, time, order) with O(1) amortized pops (compacted once half is consumed). */
+class OrderQueue {
+  private items: Queued[] = [];
+  private head = 0;
+
+  push(id: string, t: number, o: number): void {
+    this.items.push({ id, t, o });
+  }
+
+  peek(): Queued | undefined {
+    return this.items[this.head];
+  }
+
+  pop(): void {
+    this.head++;
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+
 }

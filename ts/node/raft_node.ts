@@ -199,6 +199,11 @@ export class RaftNode {
     });
   }
 
+  /** Key reads through the applier's read cache (after a read barrier: linearizable). */
+  get keys(): Pick<Applier, 'readKey' | 'readKeys'> {
+    return this.applier;
+  }
+
   /** The state machine (replaced when a snapshot is installed). */
   get engine(): Engine {
     return this.currentEngine;

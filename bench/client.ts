@@ -1,0 +1,113 @@
+/**
+ * `npm run bench:client`: one client process, `CALLERS` concurrent logical callers (closed
+ * loop), a 3-node cluster (dist/), 100-byte values over `KEYS` keys. Per round and mode:
+ *   - `client`: QuorumClient (auto-batching, exactly-once keys on writes);
+ *   - `per-request`: the same callers, one HTTP/2 request per call (GET/PUT /v1/kv/{key}) on
+ *     one session to the leader — what a service without the library does.
+ * Linearizable key reads/s and durable (majority-committed) writes/s, p50/p99 per call, medians
+ * of `ROUNDS` rounds (modes interleaved). Targets: ≥ 500K reads/s, ≥ 100K writes/s.
+ * JSON: bench/results/client.json. (`QKV_BENCH_SECONDS`, `QKV_BENCH_ROUNDS`, `QKV_CLIENT_BATCH`.)
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QuorumClient } from '../ts/client';
+import { Http2Transport } from '../ts/client/transport';
+import { findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { median, percentile, printTable, writeResults } from './lib/report';
+
+const MAIN = join(__dirname, '..', 'dist', 'ts', 'cli', 'main.js');
+const CALLERS = 1000;
+const KEYS = 10_000;
+const SECONDS = Number(process.env.QKV_BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
+const BATCH = Number(process.env.QKV_CLIENT_BATCH ?? 1000);
+const VALUE = 'v'.repeat(98); // 100 bytes as JSON text (with its quotes)
+
+type Op = 'read' | 'write';
+type Mode = 'client' | 'per-request';
+/** One call: resolves when answered (throws on failure). */
+type Call = (key: string) => Promise<unknown>;
+
+async function startCluster(dir: string): Promise<{ procs: ChildProcess[]; leader: string; urls: string[] }> {
+  const ports = await freePorts(6);
+  const members = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
+  // Throttling off: this measures the path, not the admission controller's opinion of 1,000 callers.
+  const procs = await Promise.all([1, 2, 3].map((id) =>
+    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, '--throttle', 'off'], /"event":"ready"/),
+  ));
+  const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
+  return { procs, urls, leader: await findLeader(urls) };
+}
+
+/** `CALLERS` closed-loop callers for `SECONDS`: calls/s and per-call latency percentiles. */
+async function drive(call: Call): Promise<{ opsPerS: number; p50Ms: number; p99Ms: number; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CALLERS }, async (_, i) => {
+    for (let n = 0; performance.now() < end; n++) {
+      const t0 = performance.now();
+      try {
+        await call(`k${(i * 7919 + n) % KEYS}`);
+        latencies.push(performance.now() - t0);
+      } catch {
+        errors++;
+      }
+    }
+  }));
+  return { opsPerS: latencies.length / ((performance.now() - started) / 1000), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
+}
+
+function calls(client: QuorumClient, h2: Http2Transport, leader: string): Record<Mode, Record<Op, Call>> {
+  const body = JSON.stringify({ value: VALUE });
+  const raw = async (method: 'GET' | 'PUT', key: string) => {
+    const res = await h2.request(leader, { method, path: `/v1/kv/${key}`, body: method === 'PUT' ? body : undefined, timeoutMs: 30_000 });
+    if (res.status !== 200) throw new Error(`${method} answered ${res.status}`);
+  };
+  return {
+    client: { read: (k) => client.get(k), write: (k) => client.put(k, VALUE) },
+    'per-request': { read: (k) => raw('GET', k), write: (k) => raw('PUT', k) },
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-client-'));
+  const cluster = await startCluster(dir);
+  const client = new QuorumClient({ endpoints: cluster.urls, batchItemsMax: BATCH, timeoutMs: 30_000 });
+  const h2 = new Http2Transport();
+  const rows: Record<string, string | number>[] = [];
+  try {
+    for (let i = 0; i < KEYS; i += 1000) await Promise.all(Array.from({ length: 1000 }, (_, j) => client.put(`k${i + j}`, VALUE)));
+    const table = calls(client, h2, cluster.leader);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const op of ['read', 'write'] as const) {
+        const modes: Mode[] = round % 2 === 1 ? ['client', 'per-request'] : ['per-request', 'client'];
+        for (const mode of modes) {
+          const r = await drive(table[mode][op]);
+          rows.push({ round, op, mode, ...r });
+          console.log(JSON.stringify(rows[rows.length - 1]));
+        }
+      }
+    }
+  } finally {
+    client.close();
+    h2.close();
+    await stopAll(cluster.procs);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const summary = (['read', 'write'] as const).flatMap((op) => (['client', 'per-request'] as const).map((mode) => {
+    const mine = rows.filter((r) => r.op === op && r.mode === mode);
+    const m = (k: string) => median(mine.map((r) => r[k] as number));
+    return { op, mode, 'ops/s': m('opsPerS'), 'p50 ms': m('p50Ms'), 'p99 ms': m('p99Ms'), errors: m('errors'), target: mode === 'client' ? (op === 'read' ? '≥ 500K/s' : '≥ 100K/s') : '' };
+  }));
+  printTable(`${CALLERS} callers, one client process, 3 nodes, 100-byte values, ${SECONDS} s × ${ROUNDS} rounds (medians); client batches ≤ ${BATCH}`, summary);
+  writeResults('client', { callers: CALLERS, keys: KEYS, seconds: SECONDS, batchItemsMax: BATCH, rounds: rows, summary });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
