@@ -10,14 +10,39 @@ import { parsePeerAddress } from '../transport/peer';
 
 export const KEY_BYTES_MAX = 4096;
 export const VALUE_BYTES_MAX = 1 << 20;
+/** How deep a JSON body may nest (arrays and objects). */
+export const JSON_DEPTH_MAX = 64;
 
 export function parseJson(body: Buffer): unknown {
   if (body.length === 0) throw new QuorumError('invalid_json', 'the request needs a JSON body');
+  const text = body.toString('utf8');
+  let doc: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    doc = JSON.parse(text);
   } catch (err) {
     throw new QuorumError('invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
   }
+  // JSON.parse nests without limit, but re-serializing or comparing a value recurses: a body
+  // nested deeper than this would overflow the stack there (found by the HTTP fuzz test).
+  if (nestingDepth(text) > JSON_DEPTH_MAX) throw new QuorumError('invalid_json', `the body nests deeper than ${JSON_DEPTH_MAX} levels`);
+  return doc;
+}
+
+/** How deep arrays and objects nest in valid JSON `text` (brackets inside strings skipped). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }
 
 /** A JSON object body (`what` describes its expected shape in the error). */
