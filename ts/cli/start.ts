@@ -101,6 +101,7 @@ export async function start(opts: StartOptions): Promise<void> {
       removed = true;
       void stop('removed');
     },
+    onPeerProtocolError: (err) => log('peer_protocol_error', { id: opts.id, message: err.message }),
     onFatal: (err) => {
       // An fsync or engine failure: stop now, never carry on with unknown durable state.
       log('fatal', { id: opts.id, code: (err as Error & { code?: string }).code, message: err.message });

@@ -63,9 +63,11 @@ export interface RaftNodeConfig {
   onMembership?: (change: MemberChange, index: number, members: MembersRecord) => void;
   /** This node was removed from the cluster (it applied its removal, or was told of it). */
   onRemoved?: (index: number) => void;
+  /** A peer connection sent bytes that do not decode; it was dropped. */
+  onPeerProtocolError?: (err: Error) => void;
 }
 
-export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved';
+export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved' | 'onPeerProtocolError';
 export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm'>> & Pick<RaftNodeConfig, Callbacks>;
 
 export const DEFAULTS = {

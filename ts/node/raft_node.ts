@@ -86,10 +86,7 @@ export class RaftNode {
   private removed = false;
   /** The last request number handed out; each proposal gets the next (never reused in a run). */
   private seq = 0;
-  /**
-   * Marks this process's proposals (see commands.ts): random per start, so entries proposed by
-   * an earlier run of this node never settle this run's requests. 1 in 2^32 to collide.
-   */
+  /** Marks this run's proposals (commands.ts): random per start, 1 in 2^32 to collide. */
   private readonly origin = randomInt(1, 2 ** 32);
   /** The last ReadIndex context number used (contexts are unique within a run). */
   private readSeq = 0;
@@ -191,6 +188,7 @@ export class RaftNode {
       listen: self,
       peers: this.conf.peerAddresses(),
       onMessages: (msgs) => this.onMessages(msgs),
+      onProtocolError: this.cfg.onPeerProtocolError,
       onUnreachable: (id) => {
         this.raw.reportUnreachable(id);
         this.schedule();
