@@ -1,5 +1,6 @@
 /**
- * HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port: a TCP server looks at the first
+ * With `--cert`/`--key`: HTTPS, HTTP/2 and HTTP/1.1 on one port chosen by ALPN, certificates
+ * reloadable (SIGHUP). Without: HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port: a TCP server looks at the first
  * bytes of each connection — HTTP/2 starts with the `PRI * HTTP/2.0` preface, which is never a
  * valid HTTP/1.1 request — puts them back and hands the socket to the matching server
  * (ARCHITECTURE.md, "HTTP", has the details that make this work).
@@ -7,8 +8,9 @@
  * A request Node's HTTP/1.1 parser refuses (malformed, headers too large) is answered with our
  * JSON error shape too (`clientError`), then the connection is closed.
  */
+import { readFileSync } from 'node:fs';
 import { createServer as createHttp1Server } from 'node:http';
-import { createServer as createHttp2Server } from 'node:http2';
+import { createSecureServer, createServer as createHttp2Server, type SecureServerOptions } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorAnswer } from './errors';
 import { QuorumError, UnavailableError } from '../errors';
@@ -20,9 +22,37 @@ const H2_PREFACE_START = Buffer.from('PRI ');
 export interface ApiServer {
   port: number;
   close(drainMs?: number): Promise<void>;
+  /** Reads the certificate files again for new connections (SIGHUP); throws if they are bad. */
+  reloadTls(): void;
 }
 
-export async function startApiServer(ctx: ApiContext, host: string, port: number): Promise<ApiServer> {
+/** TLS for the client API: PEM files; with `clientCa`, clients must present a certificate it signed. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  clientCa?: string;
+}
+
+function tlsOptions(files: TlsFiles): SecureServerOptions {
+  const clientCa = files.clientCa === undefined ? undefined : readFileSync(files.clientCa);
+  return { cert: readFileSync(files.cert), key: readFileSync(files.key), ca: clientCa, requestCert: clientCa !== undefined, rejectUnauthorized: clientCa !== undefined };
+}
+
+/**
+ * HTTPS: HTTP/2 and HTTP/1.1 on one port, chosen by ALPN (`h2`, `http/1.1`) — the TLS
+ * handshake does what the preface sniffing does for cleartext.
+ */
+function secureServer(files: TlsFiles, onRequest: Parameters<typeof createHttp2Server>[1], sockets: Set<Socket>): { server: Server; reload: () => void } {
+  const secure = createSecureServer({ ...tlsOptions(files), allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, onRequest);
+  secure.on('connection', (socket: Socket) => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return { server: secure as unknown as Server, reload: () => secure.setSecureContext(tlsOptions(files)) };
+}
+
+export async function startApiServer(ctx: ApiContext, host: string, port: number, tls?: TlsFiles): Promise<ApiServer> {
   // Draining (SIGTERM): new requests get 503 while those in flight finish.
   let draining = false;
   let inflight = 0;
@@ -38,28 +68,9 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
       if (--inflight === 0) onIdle?.();
     });
   };
-  const h1 = createHttp1Server(onRequest);
-  h1.on('clientError', answerClientError);
-  h1.keepAliveTimeout = 60_000;
-  const h2 = createHttp2Server({}, onRequest);
   const sockets = new Set<Socket>();
-  // No Nagle: with it, a small write that follows another still unacknowledged waits for the
-  // peer's delayed ACK (tens of ms) — streams (replay, watch) and small answers stalled on it.
-  const server: Server = createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.once('data', (first: Buffer) => {
-      socket.pause();
-      socket.unshift(first);
-      if (first.subarray(0, H2_PREFACE_START.length).equals(H2_PREFACE_START)) {
-        h2.emit('connection', socket);
-      } else {
-        h1.emit('connection', socket);
-        socket.resume();
-      }
-    });
-  });
+  const secure = tls ? secureServer(tls, onRequest, sockets) : undefined;
+  const server = secure?.server ?? plainServer(onRequest, sockets);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -70,6 +81,10 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   const bound = (server.address() as { port: number }).port;
   return {
     port: bound,
+    reloadTls: () => {
+      if (!secure) throw new Error('this node serves plaintext (no --cert): nothing to reload');
+      secure.reload();
+    },
     /** Stops accepting, lets requests in flight finish (at most `drainMs`), then disconnects. */
     close: async (drainMs = 5000) => {
       draining = true;
@@ -90,6 +105,31 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
       await closed;
     },
   };
+}
+
+/** Cleartext: HTTP/1.1 and h2c (prior knowledge) told apart by the first bytes. */
+function plainServer(onRequest: Parameters<typeof createHttp1Server>[1] & Parameters<typeof createHttp2Server>[1], sockets: Set<Socket>): Server {
+  const h1 = createHttp1Server(onRequest);
+  h1.on('clientError', answerClientError);
+  h1.keepAliveTimeout = 60_000;
+  const h2 = createHttp2Server({}, onRequest);
+  // No Nagle: with it, a small write that follows another still unacknowledged waits for the
+  // peer's delayed ACK (tens of ms) — streams (replay, watch) and small answers stalled on it.
+  return createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      if (first.subarray(0, H2_PREFACE_START.length).equals(H2_PREFACE_START)) {
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  });
 }
 
 /** Node's HTTP/1.1 parser refused a request: answer in our JSON error shape, then close. */

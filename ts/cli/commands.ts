@@ -12,6 +12,9 @@ import { type ReplayCliOptions, replayCommand } from './replay';
 import * as flags from './flags';
 import { addHealthFlags, healthConfig, type HealthFlags } from './health_flags';
 import { start, walFaultsFromEnv } from './start';
+import { certsCommands } from './certs';
+import { createSecureContext } from 'node:tls';
+import { readFileSync } from 'node:fs';
 import type { HealthConfig } from '../monitor/node_health';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:7001';
@@ -135,7 +138,11 @@ function nodeCommands(program: Command): void {
     .addOption(new Option('--role <role>', 'replay: with --join, a learner of the replay cluster (serves replays off the leader)').choices(['voter', 'replay']).default('voter'))
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
-    .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000);
+    .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
+    .option('--cert <file>', 'TLS certificate (PEM) for the client API: HTTPS, h2 and http/1.1 by ALPN; reloaded on SIGHUP')
+    .option('--key <file>', 'TLS private key (PEM) for --cert')
+    .option('--client-ca <file>', 'with --cert: clients must present a certificate signed by this CA (PEM)')
+    .option('--insecure', 'allow plaintext on a non-loopback --listen address (printed as a warning)');
   addHealthFlags(startCmd).action(startAction);
 }
 
@@ -151,6 +158,10 @@ interface StartFlags extends HealthFlags {
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotCatchup: number;
+  cert?: string;
+  key?: string;
+  clientCa?: string;
+  insecure?: boolean;
 }
 
 async function startAction(o: StartFlags, cmd: Command): Promise<void> {
@@ -159,6 +170,18 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   const members = o.cluster ?? new Map([[o.id, o.peerListen]]);
   const self = members.get(o.id);
   if (!self || self.host !== o.peerListen.host || self.port !== o.peerListen.port) cmd.error(`error: --peer-listen must match n${o.id}'s entry in --cluster`);
+  if ((o.cert === undefined) !== (o.key === undefined)) cmd.error('error: --cert and --key go together');
+  if (o.clientCa !== undefined && o.cert === undefined) cmd.error('error: --client-ca needs --cert and --key');
+  if (o.cert !== undefined && o.key !== undefined) {
+    try {
+      createSecureContext({ cert: readFileSync(o.cert), key: readFileSync(o.key), ca: o.clientCa === undefined ? undefined : readFileSync(o.clientCa) });
+    } catch (err) {
+      cmd.error(`error: the TLS files do not load: ${(err as Error).message}`);
+    }
+  }
+  if (o.cert === undefined && !isLoopback(o.listen.host) && !o.insecure) {
+    cmd.error(`error: refusing to serve plaintext on ${o.listen.host} (not a loopback address): give --cert and --key, or --insecure`);
+  }
   let health: HealthConfig | undefined;
   try {
     health = healthConfig(o, walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS).allowStall === true);
@@ -177,7 +200,13 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     snapshotEntries: o.snapshotEntries,
     snapshotLogBytes: o.snapshotBytes,
     snapshotCatchUpEntries: o.snapshotCatchup,
+    tls: o.cert === undefined || o.key === undefined ? undefined : { cert: o.cert, key: o.key, clientCa: o.clientCa },
+    insecure: o.insecure === true && o.cert === undefined && !isLoopback(o.listen.host),
   });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 export function buildProgram(version: string): Command {
@@ -193,5 +222,6 @@ export function buildProgram(version: string): Command {
   kvCommands(program);
   clusterCommands(program);
   mdCommands(program);
+  certsCommands(program);
   return program;
 }

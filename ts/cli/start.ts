@@ -7,7 +7,7 @@
  * `--join URL` (a new node): asks the cluster to add it as a learner, receives the data by
  * snapshot and log, and — unless `--learner` — asks to be promoted to voter once caught up.
  */
-import { startApiServer } from '../api/server';
+import { startApiServer, type TlsFiles } from '../api/server';
 import { replayProgress } from '../api/md_replay';
 import { DashboardSampler } from '../dashboard/sampler';
 import type { ApiContext } from '../api/routes';
@@ -33,6 +33,10 @@ export interface StartOptions {
   snapshotCatchUpEntries?: number;
   /** Metrics, the health monitor and throttling. */
   health: HealthConfig;
+  /** HTTPS for the client API (PEM files, reloaded on SIGHUP). */
+  tls?: TlsFiles;
+  /** Plaintext on a non-loopback address was allowed by `--insecure`: warn. */
+  insecure?: boolean;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -115,7 +119,8 @@ export async function start(opts: StartOptions): Promise<void> {
   health.tap = ctx.dashboard;
   health.start();
   ctx.dashboard?.start();
-  const api = await startApiServer(ctx, opts.listen.host, opts.listen.port);
+  if (opts.insecure) log('warning', { id: opts.id, message: `serving plaintext on ${opts.listen.host} (--insecure): anyone who can reach the port can read and write` });
+  const api = await startApiServer(ctx, opts.listen.host, opts.listen.port, opts.tls);
   ctx.client.port = api.port;
   log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
   const promoting = opts.join && !opts.learner ? promoteWhenCaughtUp(node, opts.id) : undefined;
@@ -145,6 +150,15 @@ export async function start(opts: StartOptions): Promise<void> {
   // Removed while replaying the log at start, before `stop` existed.
   if (removed) void stop('removed');
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // New certificates for new connections, without dropping the node (a bad file keeps the old ones).
+  process.on('SIGHUP', () => {
+    try {
+      api.reloadTls();
+      log('tls_reloaded', { id: opts.id });
+    } catch (err) {
+      log('tls_reload_failed', { id: opts.id, message: (err as Error).message });
+    }
+  });
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 

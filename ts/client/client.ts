@@ -20,15 +20,17 @@ import { QuorumClientError } from './errors';
 import { Coalescer, type ItemOutcome } from './coalescer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import { Router } from './router';
-import { Http1Transport, Http2Transport, type Transport } from './transport';
+import { type ClientTls, Http1Transport, Http2Transport, type Transport } from './transport';
 
 export interface ClientOptions {
   /** Client URLs of one or more members (the rest are discovered). */
   endpoints: string[];
   /** A call's deadline, retries included (default 10 s). */
   timeoutMs?: number;
-  /** `h2` (default): one HTTP/2 session per node; `h1`: HTTP/1.1 keep-alive (fetch). */
+  /** `h2` (default): one HTTP/2 session per node; `h1`: HTTP/1.1 keep-alive pools. */
   protocol?: 'h2' | 'h1';
+  /** For `https://` endpoints: the nodes' CA, and a client certificate and key if they require one. */
+  tls?: ClientTls;
   retry?: Partial<RetryPolicy>;
   /** Auto-batching bounds per request (defaults: 1000 items, 1 MiB). */
   batchItemsMax?: number;
@@ -103,7 +105,7 @@ export class QuorumClient {
   private seq = 0;
 
   constructor(opts: ClientOptions) {
-    this.transport = opts.protocol === 'h1' ? new Http1Transport() : new Http2Transport();
+    this.transport = opts.protocol === 'h1' ? new Http1Transport(opts.tls) : new Http2Transport(opts.tls);
     this.policy = { ...RETRY_DEFAULTS, ...opts.retry };
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.router = new Router(this.transport, opts.endpoints, this.policy.attemptTimeoutMs);

@@ -2,3 +2,4 @@
 export { QuorumClient, type ClientOptions, type KeyValue, type ReadOptions, type WriteOptions, type CallOptions, type TxnSpec, type TxnResult, type TxnOp } from './client';
 export { QuorumClientError } from './errors';
 export { RETRY_DEFAULTS, type RetryPolicy } from './retry';
+export type { ClientTls } from './transport';

@@ -25,7 +25,11 @@ export class Router {
   ) {
     if (endpoints.length === 0) throw new QuorumClientError('invalid_config', 'at least one endpoint is needed');
     this.members = endpoints.map((e) => e.replace(/\/+$/, ''));
+    this.scheme = new URL(this.members[0]).protocol === 'https:' ? 'https' : 'http';
   }
+
+  /** Discovered members are reached the way the configured endpoints are (http or https). */
+  private readonly scheme: 'http' | 'https';
 
   /** Any member, in turn (stale reads). */
   any(): string {
@@ -51,10 +55,10 @@ export class Router {
         const res = await this.transport.request(origin, { method: 'GET', path: '/v1/cluster', timeoutMs: this.discoverTimeoutMs });
         if (res.status !== 200) continue;
         const view = JSON.parse(res.body.toString('utf8')) as ClusterView;
-        const known = view.members.flatMap((m) => (m.client ? [`http://${m.client}`] : []));
+        const known = view.members.flatMap((m) => (m.client ? [`${this.scheme}://${m.client}`] : []));
         if (known.length > 0) this.members = [...new Set([...known, ...this.members])];
         const leader = view.members.find((m) => m.id === view.leader)?.client;
-        if (leader) return (this.leaderOrigin = `http://${leader}`);
+        if (leader) return (this.leaderOrigin = `${this.scheme}://${leader}`);
       } catch (err) {
         last = err;
       }

@@ -4,7 +4,9 @@
  * that fails or is closed by the server is dropped and the next request opens a new one;
  * sessions hold the process open only while a request is in flight.
  */
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { type ClientHttp2Session, connect, constants } from 'node:http2';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connectionLost, QuorumClientError } from './errors';
 
 export interface HttpAnswer {
@@ -20,6 +22,13 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   timeoutMs: number;
   signal?: AbortSignal;
+}
+
+/** TLS for `https://` endpoints: the CA that signed the nodes' certificates, and a client certificate if they ask for one. */
+export interface ClientTls {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
 }
 
 export interface Transport {
@@ -41,12 +50,14 @@ interface Pooled {
 export class Http2Transport implements Transport {
   private readonly sessions = new Map<string, Pooled>();
 
+  constructor(private readonly tls: ClientTls = {}) {}
+
   private session(origin: string): Pooled {
     const found = this.sessions.get(origin);
     if (found && !found.session.closed && !found.session.destroyed) return found;
     // Large flow-control windows: a batch's answer (hundreds of KB) must not wait for
     // WINDOW_UPDATE round trips at the default 64 KiB.
-    const session = connect(origin, { settings: { initialWindowSize: WINDOW_BYTES } });
+    const session = connect(origin, { settings: { initialWindowSize: WINDOW_BYTES }, ...this.tls });
     session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
     const pooled: Pooled = { session, inflight: 0 };
     // Errors reach the streams (and fail their requests); the session is dropped for a new one.
@@ -104,23 +115,46 @@ export class Http2Transport implements Transport {
   }
 }
 
-/** HTTP/1.1 with keep-alive, through Node's fetch. */
+/** HTTP/1.1 with keep-alive connection pools (node:http / node:https agents). */
 export class Http1Transport implements Transport {
-  async request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
-    const timeout = AbortSignal.timeout(r.timeoutMs);
-    const signal = r.signal ? AbortSignal.any([r.signal, timeout]) : timeout;
-    try {
-      const res = await fetch(origin + r.path, { method: r.method, body: r.body, headers: { ...(r.body === undefined ? {} : { 'content-type': 'application/json' }), ...r.headers }, signal });
-      const body = Buffer.from(await res.arrayBuffer());
-      return { status: res.status, headers: { 'retry-after': res.headers.get('retry-after') ?? undefined, 'idempotent-replayed': res.headers.get('idempotent-replayed') ?? undefined }, body };
-    } catch (err) {
-      if (r.signal?.aborted) throw aborted();
-      if (timeout.aborted) throw timedOut(r.timeoutMs);
-      throw connectionLost(err);
-    }
+  private readonly http = new HttpAgent({ keepAlive: true });
+  private readonly https: HttpsAgent;
+
+  constructor(tls: ClientTls = {}) {
+    this.https = new HttpsAgent({ keepAlive: true, ...tls });
+  }
+
+  request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
+    if (r.signal?.aborted) return Promise.reject(aborted());
+    const url = new URL(r.path, origin);
+    const secure = url.protocol === 'https:';
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const headers: Record<string, string> = { ...r.headers };
+      if (r.body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(r.body)) });
+      const options = { method: r.method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers, agent: secure ? this.https : this.http };
+      const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: { 'retry-after': res.headers['retry-after'], 'idempotent-replayed': res.headers['idempotent-replayed'] as string | undefined }, body: Buffer.concat(chunks) }));
+        res.on('error', (err) => reject(connectionLost(err)));
+      });
+      const onAbort = () => {
+        req.destroy();
+        reject(aborted());
+      };
+      r.signal?.addEventListener('abort', onAbort, { once: true });
+      req.setTimeout(r.timeoutMs, () => {
+        req.destroy();
+        reject(timedOut(r.timeoutMs));
+      });
+      req.on('error', (err) => reject(connectionLost(err)));
+      req.on('close', () => r.signal?.removeEventListener('abort', onAbort));
+      req.end(r.body);
+    });
   }
 
   close(): void {
-    // fetch's pool closes idle connections by itself.
+    this.http.destroy();
+    this.https.destroy();
   }
 }
