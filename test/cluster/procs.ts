@@ -97,14 +97,15 @@ export class Proc {
 export class ProcCluster {
   readonly procs: Proc[] = [];
 
-  static async start(t: ExecutionContext, dir: string, n = 3, extraArgs: string[] = []): Promise<ProcCluster> {
+  /** `extraArgs`: for every node, or per node (by id). */
+  static async start(t: ExecutionContext, dir: string, n = 3, extraArgs: string[] | ((id: number) => string[]) = []): Promise<ProcCluster> {
     const ports = await freePorts(2 * n);
     const cluster = new ProcCluster();
     const members = Array.from({ length: n }, (_, i) => `n${i + 1}=127.0.0.1:${ports[n + i]}`).join(',');
     for (let i = 0; i < n; i++) {
       const id = i + 1;
       cluster.procs.push(
-        new Proc(id, ports[i], ['--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[i]}`, '--peer-listen', `127.0.0.1:${ports[n + i]}`, '--cluster', members, ...extraArgs]),
+        new Proc(id, ports[i], ['--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[i]}`, '--peer-listen', `127.0.0.1:${ports[n + i]}`, '--cluster', members, ...(typeof extraArgs === 'function' ? extraArgs(id) : extraArgs)]),
       );
     }
     t.teardown(() => cluster.killAll());

@@ -13,6 +13,7 @@ import * as flags from './flags';
 import { addHealthFlags, healthConfig, type HealthFlags } from './health_flags';
 import { start, walFaultsFromEnv } from './start';
 import { certsCommands } from './certs';
+import { loadPeerTls, type PeerTls } from '../transport/peer_tls';
 import { createSecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { HealthConfig } from '../monitor/node_health';
@@ -142,7 +143,10 @@ function nodeCommands(program: Command): void {
     .option('--cert <file>', 'TLS certificate (PEM) for the client API: HTTPS, h2 and http/1.1 by ALPN; reloaded on SIGHUP')
     .option('--key <file>', 'TLS private key (PEM) for --cert')
     .option('--client-ca <file>', 'with --cert: clients must present a certificate signed by this CA (PEM)')
-    .option('--insecure', 'allow plaintext on a non-loopback --listen address (printed as a warning)');
+    .option('--insecure', 'allow plaintext on a non-loopback --listen address (printed as a warning)')
+    .option('--peer-cert <file>', 'mutual TLS between members: this node\u2019s certificate (PEM, CN=n<id>)')
+    .option('--peer-key <file>', 'the private key for --peer-cert')
+    .option('--peer-ca <file>', 'the CA every member\u2019s --peer-cert is signed by');
   addHealthFlags(startCmd).action(startAction);
 }
 
@@ -162,6 +166,9 @@ interface StartFlags extends HealthFlags {
   key?: string;
   clientCa?: string;
   insecure?: boolean;
+  peerCert?: string;
+  peerKey?: string;
+  peerCa?: string;
 }
 
 async function startAction(o: StartFlags, cmd: Command): Promise<void> {
@@ -177,6 +184,17 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
       createSecureContext({ cert: readFileSync(o.cert), key: readFileSync(o.key), ca: o.clientCa === undefined ? undefined : readFileSync(o.clientCa) });
     } catch (err) {
       cmd.error(`error: the TLS files do not load: ${(err as Error).message}`);
+    }
+  }
+  const peerFiles = [o.peerCert, o.peerKey, o.peerCa].filter((f) => f !== undefined).length;
+  if (peerFiles !== 0 && peerFiles !== 3) cmd.error('error: --peer-cert, --peer-key and --peer-ca go together');
+  let peerTls: PeerTls | undefined;
+  if (peerFiles === 3) {
+    try {
+      peerTls = loadPeerTls({ cert: o.peerCert!, key: o.peerKey!, ca: o.peerCa! });
+      createSecureContext(peerTls);
+    } catch (err) {
+      cmd.error(`error: the peer TLS files do not load: ${(err as Error).message}`);
     }
   }
   if (o.cert === undefined && !isLoopback(o.listen.host) && !o.insecure) {
@@ -202,6 +220,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     snapshotCatchUpEntries: o.snapshotCatchup,
     tls: o.cert === undefined || o.key === undefined ? undefined : { cert: o.cert, key: o.key, clientCa: o.clientCa },
     insecure: o.insecure === true && o.cert === undefined && !isLoopback(o.listen.host),
+    peerTls,
   });
 }
 

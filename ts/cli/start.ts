@@ -8,6 +8,7 @@
  * snapshot and log, and — unless `--learner` — asks to be promoted to voter once caught up.
  */
 import { startApiServer, type TlsFiles } from '../api/server';
+import type { PeerTls } from '../transport/peer_tls';
 import { replayProgress } from '../api/md_replay';
 import { DashboardSampler } from '../dashboard/sampler';
 import type { ApiContext } from '../api/routes';
@@ -37,6 +38,8 @@ export interface StartOptions {
   tls?: TlsFiles;
   /** Plaintext on a non-loopback address was allowed by `--insecure`: warn. */
   insecure?: boolean;
+  /** Mutual TLS between members. */
+  peerTls?: PeerTls;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -97,6 +100,7 @@ export async function start(opts: StartOptions): Promise<void> {
     snapshotEntries: opts.snapshotEntries,
     snapshotLogBytes: opts.snapshotLogBytes,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
+    peerTls: opts.peerTls,
     onSnapshot: (event, index, detail) => log(`snapshot_${event}`, { id: opts.id, index, ...detail }),
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),
     onMembership: (change, index, rec) => log('membership', { id: opts.id, index, change: change.type, node: change.nodeId, voters: rec.voters, learners: rec.learners }),

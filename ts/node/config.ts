@@ -2,6 +2,7 @@
  * The node's configuration: every limit and timing with its default, and the callbacks through
  * which the node reports what happens to it (the CLI logs them as JSON lines).
  */
+import type { PeerTls } from '../transport/peer_tls';
 import type { WalOptions } from '../native';
 import type { StateType } from '../raft/types';
 import type { PeerAddress } from '../transport/peer';
@@ -65,10 +66,12 @@ export interface RaftNodeConfig {
   onRemoved?: (index: number) => void;
   /** A peer connection sent bytes that do not decode; it was dropped. */
   onPeerProtocolError?: (err: Error) => void;
+  /** Mutual TLS between members (certificates CN=n<id> from one CA); plain TCP without it. */
+  peerTls?: PeerTls;
 }
 
 export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved' | 'onPeerProtocolError';
-export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm'>> & Pick<RaftNodeConfig, Callbacks>;
+export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm' | 'peerTls'>> & Pick<RaftNodeConfig, Callbacks | 'peerTls'>;
 
 export const DEFAULTS = {
   tickMs: 10,

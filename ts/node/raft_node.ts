@@ -168,6 +168,7 @@ export class RaftNode {
       },
       halted: () => this.stopped || this.fatal !== undefined,
       addressOf: (id) => this.transport.addressOf(id),
+      peerTls: this.cfg.peerTls,
       reportSnapshot: (to, ok) => {
         this.raw.reportSnapshot(to, ok);
         this.schedule();
@@ -189,6 +190,7 @@ export class RaftNode {
       peers: this.conf.peerAddresses(),
       onMessages: (msgs) => this.onMessages(msgs),
       onProtocolError: this.cfg.onPeerProtocolError,
+      tls: this.cfg.peerTls,
       onUnreachable: (id) => {
         this.raw.reportUnreachable(id);
         this.schedule();

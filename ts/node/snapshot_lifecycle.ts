@@ -15,6 +15,7 @@ import { Engine } from '../native';
 import type { Message, Snapshot } from '../raft/types';
 import type { PeerAddress } from '../transport/peer';
 import { sendSnapshot, type SnapshotReceiverHooks } from '../transport/snapshot_stream';
+import type { PeerTls } from '../transport/peer_tls';
 import type { Applier } from './applier';
 import type { ConfTracker } from './conf_tracker';
 import { initialRecord } from './membership';
@@ -46,6 +47,8 @@ export interface SnapshotHost {
   /** No new work may start (stopping, or stopped by a failure). */
   halted(): boolean;
   addressOf(id: number): PeerAddress | undefined;
+  /** Mutual TLS for snapshot streams, as for all peer traffic (none: plain TCP). */
+  readonly peerTls?: PeerTls;
   /** Tells the core how streaming a snapshot to `to` ended. */
   reportSnapshot(to: number, ok: boolean): void;
   /** The peer set changed (the configuration did). */
@@ -160,7 +163,7 @@ export class SnapshotLifecycle {
     const started = performance.now();
     const files = h.snaps.files(index);
     const bytes = files.reduce((n, f) => n + f.size, 0);
-    const sent = address ? sendSnapshot(address, m, h.snaps.path(index), files) : Promise.reject(new Error(`no address for ${m.to}`));
+    const sent = address ? sendSnapshot(address, m, h.snaps.path(index), files, undefined, h.peerTls) : Promise.reject(new Error(`no address for ${m.to}`));
     sent
       .then(
         () => {

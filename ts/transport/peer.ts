@@ -7,10 +7,11 @@
  * queueing without bound; connections are re-established with exponential backoff.
  * Limits: `frameBytesMax` for inbound frames, `queueBytesMax` for bytes waiting in a socket.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Message } from '../raft/types';
 import { CodecError, decodeFrameBody, encodeFrame } from './codec';
 import { FrameSplitter } from './frames';
+import { CONNECTED_EVENT, dial, listen, peerIdOf, type PeerTls } from './peer_tls';
 import { SNAPSHOT_KIND, SnapshotReceiver, type SnapshotReceiverHooks } from './snapshot_stream';
 
 export interface PeerAddress {
@@ -42,6 +43,8 @@ export interface PeerTransportOptions {
   onProtocolError?: (err: Error) => void;
   /** Where InstallSnapshot streams from leaders go; without it they are refused. */
   snapshots?: SnapshotReceiverHooks;
+  /** Mutual TLS between members (peer_tls.ts); plain TCP without it. */
+  tls?: PeerTls;
   frameBytesMax?: number;
   queueBytesMax?: number;
   reconnectMinMs?: number;
@@ -85,7 +88,7 @@ export class PeerTransport {
 
   /** Starts listening and connecting; resolves to the bound port. */
   async start(): Promise<number> {
-    const server = createServer((socket) => this.accept(socket));
+    const server = listen(this.opts.tls, (socket) => this.accept(socket), (err) => this.opts.onProtocolError?.(new CodecError(`TLS handshake refused: ${err.message}`)));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -171,10 +174,10 @@ export class PeerTransport {
 
   private connect(peer: Outbound): void {
     if (this.closed) return;
-    const socket = createConnection({ host: peer.address.host, port: peer.address.port });
+    const socket = dial(peer.address, this.opts.tls, peer.id);
     socket.setNoDelay(true);
     peer.socket = socket;
-    socket.on('connect', () => {
+    socket.on(CONNECTED_EVENT(this.opts.tls), () => {
       peer.up = true;
       peer.backoffMs = this.opts.reconnectMinMs ?? 20;
       this.opts.onPeerState?.(peer.id, true);
@@ -205,6 +208,8 @@ export class PeerTransport {
     socket.setNoDelay(true);
     this.inbound.add(socket);
     const splitter = new FrameSplitter(this.frameBytesMax);
+    // Over TLS the certificate says which member this is; its messages must say the same.
+    const certified = peerIdOf(socket);
     let first = true;
     socket.on('data', (chunk: Buffer) => {
       let batches: Message[][];
@@ -220,6 +225,10 @@ export class PeerTransport {
           }
         }
         batches = bodies.map(decodeFrameBody);
+        if (certified !== undefined) {
+          const forged = batches.flat().find((m) => m.from !== certified);
+          if (forged) throw new CodecError(`the connection of n${certified} sent a message from n${forged.from}`);
+        }
       } catch (err) {
         if (!(err instanceof CodecError)) throw err;
         this.opts.onProtocolError?.(err);

@@ -16,7 +16,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Message } from '../raft/types';
@@ -25,6 +25,7 @@ import { BinaryReader } from '../binary';
 import { CodecError, decodeFrameBody, encodeFrame, FRAME_HEADER_BYTES } from './codec';
 import { FrameSplitter } from './frames';
 import type { PeerAddress } from './peer';
+import { CONNECTED_EVENT, dial, type PeerTls } from './peer_tls';
 
 export const SNAPSHOT_KIND = 0x53;
 export const PART_HEADER = 1;
@@ -56,8 +57,8 @@ function u32(n: number): Buffer {
  * Streams the snapshot in `root` (files as listed) to `address`; resolves once the receiver
  * confirmed it, rejects on any failure (the caller reports the snapshot as failed).
  */
-export async function sendSnapshot(address: PeerAddress, msg: Message, root: string, files: readonly ManifestFile[], chunkBytes = 1 << 20): Promise<void> {
-  const socket = createConnection({ host: address.host, port: address.port });
+export async function sendSnapshot(address: PeerAddress, msg: Message, root: string, files: readonly ManifestFile[], chunkBytes = 1 << 20, tls?: PeerTls): Promise<void> {
+  const socket = dial(address, tls, msg.to);
   const closed = new Promise<void>((_, reject) => {
     socket.on('error', reject);
     socket.on('close', () => reject(new Error('snapshot stream closed before the receiver confirmed')));
@@ -68,7 +69,7 @@ export async function sendSnapshot(address: PeerAddress, msg: Message, root: str
     if (!socket.write(buf)) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
   };
   try {
-    await Promise.race([new Promise((r) => socket.once('connect', r)), closed]);
+    await Promise.race([new Promise((r) => socket.once(CONNECTED_EVENT(tls), r)), closed]);
     const msgFrame = encodeFrame([msg]).subarray(FRAME_HEADER_BYTES);
     await write(snapshotFrame(PART_HEADER, [u32(msgFrame.length), msgFrame, Buffer.from(JSON.stringify(files))]));
     let crc = 0;
