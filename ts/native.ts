@@ -5,6 +5,7 @@
  * Batching: one native call per batch. Entries, keys and write batches cross the boundary as
  * one packed Buffer each; results come back packed and are decoded with zero-copy subarrays.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { fromNative, NativeError } from './errors';
@@ -61,12 +62,30 @@ export interface EngineOptions {
 
 let binding: Binding | undefined;
 
+/** The prebuilt addon's npm package for this platform (`npm run package` makes it). */
+export const PLATFORM_PACKAGE = `quorumkv-${process.platform}-${process.arch}-gnu`;
+
+/**
+ * The addon: a local build first (a source checkout: `native/`, from `npm run build:native`),
+ * then the prebuilt platform package; otherwise one error saying what was looked for.
+ */
 function load(): Binding {
-  if (!binding) {
+  if (binding) return binding;
+  const local = join(packageRoot(), 'native', 'index.js');
+  if (existsSync(local)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    binding = require(join(packageRoot(), 'native', 'index.js')) as Binding;
+    return (binding = require(local) as Binding);
   }
-  return binding;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (binding = require(PLATFORM_PACKAGE) as Binding);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+  }
+  throw new Error(
+    `quorumkv: no native addon for ${process.platform}-${process.arch}: no local build (${local}) and the package ${PLATFORM_PACKAGE} is not installed. ` +
+      'Prebuilt packages exist for linux-x64 (glibc); elsewhere build from source: git clone, then npm install (needs Rust, g++ and libclang; scripts/setup-debian.sh).',
+  );
 }
 
 function call<T>(fn: () => T): T {
