@@ -146,7 +146,8 @@ function nodeCommands(program: Command): void {
     .option('--insecure', 'allow plaintext on a non-loopback --listen address (printed as a warning)')
     .option('--peer-cert <file>', 'mutual TLS between members: this node\u2019s certificate (PEM, CN=n<id>)')
     .option('--peer-key <file>', 'the private key for --peer-cert')
-    .option('--peer-ca <file>', 'the CA every member\u2019s --peer-cert is signed by');
+    .option('--peer-ca <file>', 'the CA every member\u2019s --peer-cert is signed by')
+    .option('--config <file>', 'start options from a YAML or TOML file (keys are these flags without dashes); command-line flags win');
   addHealthFlags(startCmd).action(startAction);
 }
 

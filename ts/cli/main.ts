@@ -4,16 +4,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../paths';
 import { buildProgram } from './commands';
+import { expandConfig } from './config_file';
 
 function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 if (require.main === module) {
-  buildProgram(version())
-    .parseAsync(process.argv)
-    .catch((err: Error) => {
-      console.error(`quorumkv: ${err.message}`);
-      process.exitCode = 2;
-    });
+  const program = buildProgram(version());
+  let argv: string[] = process.argv;
+  try {
+    argv = expandConfig(program, process.argv);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  program.parseAsync(argv).catch((err: Error) => {
+    console.error(`quorumkv: ${err.message}`);
+    process.exitCode = 2;
+  });
 }
