@@ -14,10 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QuorumClient } from '../ts/client';
 import { Http2Transport } from '../ts/client/transport';
-import { findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { findLeader, startLocalCluster, stopAll } from './lib/procs';
 import { median, percentile, printTable, writeResults } from './lib/report';
 
-const MAIN = join(__dirname, '..', 'dist', 'ts', 'cli', 'main.js');
 const CALLERS = 1000;
 const KEYS = 10_000;
 const SECONDS = Number(process.env.QKV_BENCH_SECONDS ?? 5);
@@ -31,13 +30,8 @@ type Mode = 'client' | 'per-request';
 type Call = (key: string) => Promise<unknown>;
 
 async function startCluster(dir: string): Promise<{ procs: ChildProcess[]; leader: string; urls: string[] }> {
-  const ports = await freePorts(6);
-  const members = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   // Throttling off: this measures the path, not the admission controller's opinion of 1,000 callers.
-  const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, '--throttle', 'off'], /"event":"ready"/),
-  ));
-  const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
+  const { procs, urls } = await startLocalCluster(dir, ['--throttle', 'off']);
   return { procs, urls, leader: await findLeader(urls) };
 }
 

@@ -12,10 +12,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { findLeader, freePorts, launch, spawnText, stopAll } from './lib/procs';
+import { findLeader, spawnText, startLocalCluster, stopAll } from './lib/procs';
 import { median, printTable, writeResults } from './lib/report';
 
-const MAIN = join(__dirname, '..', 'dist', 'ts', 'cli', 'main.js');
 const CHROMIUM = process.env.QKV_CHROMIUM ?? '/usr/bin/chromium';
 const WINDOW_S = Number(process.env.QKV_BENCH_SECONDS ?? 20);
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 4);
@@ -30,12 +29,7 @@ interface Cluster {
 }
 
 async function startCluster(dir: string, extra: string[]): Promise<Cluster> {
-  const ports = await freePorts(6);
-  const members = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
-  const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, ...extra], /"event":"ready"/),
-  ));
-  const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
+  const { procs, urls } = await startLocalCluster(dir, extra);
   const leader = await findLeader(urls);
   return { procs, urls, leader, leaderPid: procs[urls.indexOf(leader)].pid! };
 }

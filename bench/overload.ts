@@ -9,24 +9,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arrivals, OpenLoop } from './lib/open_loop';
-import { findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { findLeader, startLocalCluster, stopAll } from './lib/procs';
 import { median, printTable, type Row, writeResults } from './lib/report';
 import { windowStats } from './lib/spike_stats';
 
-const MAIN = join(__dirname, '..', 'dist', 'ts', 'cli', 'main.js');
 const RATES = (process.env.QKV_OVERLOAD_RATES ?? '3000,6000,9000,12000').split(',').map(Number);
 const ROUNDS = Number(process.env.QKV_OVERLOAD_ROUNDS ?? 2);
 const WARM_RATE = 2000;
 
 async function measure(mode: 'off' | 'on', dir: string): Promise<Row[]> {
-  const ports = await freePorts(6);
-  const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
-  const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--throttle', mode], /"event":"ready"/),
-  ));
+  const { procs, urls } = await startLocalCluster(dir, ['--throttle', mode]);
   const rows: Row[] = [];
   try {
-    const leader = new URL(await findLeader(ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`)));
+    const leader = new URL(await findLeader(urls));
     const loop = await OpenLoop.open(leader.hostname, Number(leader.port), 1000, 256);
     // The monitor learns its baselines at a load the cluster carries easily.
     await loop.run(arrivals([{ fromMs: 0, toMs: 3000, rate: WARM_RATE }], 1), 'warm', 3000);

@@ -9,18 +9,16 @@
  * another QKV_SPIKE_BURST); chart: the same name, .svg. Knobs: QKV_SPIKE_EPISODES (per fault,
  * multiple of 4, default 8), QKV_SPIKE_STEADY_S (20), QKV_SPIKE_BURST (3).
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arrivals, type EpisodeLoad, OpenLoop, type Segment } from './lib/open_loop';
-import { findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { findLeader, MAIN, startLocalCluster, stopAll } from './lib/procs';
 import { median, printTable, type Row, writeResults } from './lib/report';
 import { renderSpikeChart } from './lib/spike_chart';
 import { measureCapacity, readBack, settle, type MonitorSample, MonitorPoller, setAll } from './lib/spike_cluster';
 import { p99PerBin, recoveryMs, type WindowStats, windowStats } from './lib/spike_stats';
 
-const MAIN = join(__dirname, '..', 'dist', 'ts', 'cli', 'main.js');
 const EPISODES = Number(process.env.QKV_SPIKE_EPISODES ?? 8);
 const STEADY_S = Number(process.env.QKV_SPIKE_STEADY_S ?? 20);
 const BASE_MS = 5000;
@@ -53,14 +51,10 @@ export interface Episode {
   monitor: MonitorSample[];
 }
 
-async function startCluster(dir: string): Promise<{ procs: ChildProcess[]; urls: string[] }> {
-  const ports = await freePorts(6);
-  const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
+/** The cluster, with the test-only disk stall allowed (the stall fault arms it). */
+function startCluster(dir: string): ReturnType<typeof startLocalCluster> {
   process.env.QKV_TEST_WAL_FAULTS = 'stall';
-  const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster], /"event":"ready"/),
-  ));
-  return { procs, urls: ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`) };
+  return startLocalCluster(dir);
 }
 
 function segments(fault: Fault, capacity: number): Segment[] {

@@ -11,10 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { findLeader, freePorts, launch, stopAll } from '../bench/lib/procs';
+import { findLeader, startLocalCluster, stopAll } from '../bench/lib/procs';
 import { generate } from '../ts/market/generator';
 
-const MAIN = join(__dirname, '..', 'dist', 'ts', 'cli', 'main.js');
 const OUT = process.argv[2] ?? join(__dirname, '..', 'docs', 'dashboard.png');
 const RUN_MS = 120_000;
 const BURST = { fromMs: 60_000, toMs: 66_000 };
@@ -58,15 +57,11 @@ async function ingest(leader: string, endMs: number): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'qkv-screenshot-'));
-  const ports = await freePorts(6);
-  const members = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   process.env.QKV_TEST_WAL_FAULTS = 'stall';
-  const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members], /"event":"ready"/),
-  ));
+  const { procs, urls } = await startLocalCluster(dir);
   const browser = await chromium.launch({ executablePath: process.env.QKV_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--headless=new'] });
   try {
-    const leader = await findLeader(ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`));
+    const leader = await findLeader(urls);
     const start = Date.now();
     const load = Promise.all([kvLoad(leader, start, start + RUN_MS, 4), ingest(leader, start + RUN_MS)]);
     await pause(STALL.atMs);

@@ -1,7 +1,11 @@
 /** Processes for the cluster benchmark: free ports, launching until a ready line, tool checks. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+
+/** The compiled CLI (benchmarks run what users run: dist/, from `npm run build`). */
+export const MAIN = join(__dirname, '..', '..', 'dist', 'ts', 'cli', 'main.js');
 
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
@@ -63,4 +67,17 @@ export async function findLeader(urls: string[]): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error('no leader');
+}
+
+/**
+ * A 3-node cluster of `quorumkv start` processes (dist/) on free ports under `dir`, each with
+ * `extraArgs`; resolves once all three are ready, with their client URLs in node order.
+ */
+export async function startLocalCluster(dir: string, extraArgs: string[] = []): Promise<{ procs: ChildProcess[]; urls: string[] }> {
+  const ports = await freePorts(6);
+  const members = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
+  const procs = await Promise.all([1, 2, 3].map((id) =>
+    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, ...extraArgs], /"event":"ready"/),
+  ));
+  return { procs, urls: ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`) };
 }
