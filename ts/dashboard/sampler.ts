@@ -108,7 +108,7 @@ export class DashboardSampler implements HealthTap {
     const st = this.node.status();
     const s: Sample = {
       t: Date.now(),
-      cluster: this.cluster(),
+      cluster: this.cluster(st),
       traffic: this.traffic(seconds),
       wal: this.wal(seconds),
       applyLag: Math.max(0, st.commitIndex - st.appliedIndex),
@@ -122,8 +122,7 @@ export class DashboardSampler implements HealthTap {
     return s;
   }
 
-  cluster(): ClusterView {
-    const st = this.node.status();
+  cluster(st = this.node.status()): ClusterView {
     const progress = this.node.replication();
     const members = this.node.memberList(this.client).map((m) => {
       const pr = progress.get(m.id);

@@ -98,8 +98,8 @@ function order(index: number, position: number): number {
 export class IdempotencyTable {
   private clockMs = 0;
   private clockMoved = false;
-  /** Kept keys → their time, oldest first (apply order: times never decrease along it). */
-  private readonly keys = new Map<string, number>();
+  /** Kept keys, for lookups (their expiry order is `keyQueue`). */
+  private readonly keys = new Set<string>();
   /** Kept keys in the order they expire (apply order); `keys` holds them for lookups. */
   private readonly keyQueue = new OrderQueue();
   private readonly sessions = new Map<string, Session>();
@@ -138,7 +138,7 @@ export class IdempotencyTable {
     for await (const [k, v] of scanPrefix(engine, `${P}k/`)) keys.push([k.slice(P.length + 2), JSON.parse(v.toString()) as { t: number; o: number }]);
     keys.sort((a, b) => a[1].t - b[1].t || a[1].o - b[1].o);
     for (const [k, rec] of keys) {
-      this.keys.set(k, rec.t);
+      this.keys.add(k);
       this.keyQueue.push(k, rec.t, rec.o);
     }
     const sessions: [string, Session][] = [];
@@ -189,7 +189,7 @@ export class IdempotencyTable {
     invariant(!this.keys.has(key), () => `idempotency key ${key} applied twice`);
     const o = order(index, position);
     const text = encodeRecord({ t: this.clockMs, o, f: print, r: result });
-    this.keys.set(key, this.clockMs);
+    this.keys.add(key);
     this.keyQueue.push(key, this.clockMs, o);
     this.pending.set(key, text);
     ops.push({ op: 'put', key: KEY(key), value: Buffer.from(text) });
