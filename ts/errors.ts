@@ -56,6 +56,11 @@ export const ERROR_CATALOGUE = {
   invalid_time: invalid(),
   too_many_events: invalid(413),
   unsupported_media_type: invalid(415),
+  invalid_role: invalid(),
+  invalid_token: invalid(),
+  // ---- authentication and authorization (401, 403) ----
+  unauthenticated: invalid(401),
+  permission_denied: invalid(403),
   route_not_found: { status: 404, class: 'not_found' },
   method_not_allowed: invalid(405),
   // ---- state (404, 409) ----
@@ -63,6 +68,11 @@ export const ERROR_CATALOGUE = {
   unknown_member: { status: 404, class: 'not_found' },
   unknown_instrument: { status: 404, class: 'not_found' },
   replay_not_found: { status: 404, class: 'not_found' },
+  role_not_found: { status: 404, class: 'not_found' },
+  token_not_found: { status: 404, class: 'not_found' },
+  role_builtin: { status: 409, class: 'conflict' },
+  role_in_use: { status: 409, class: 'conflict' },
+  auth_bootstrapped: { status: 409, class: 'conflict' },
   too_many_instruments: { status: 409, class: 'conflict' },
   revision_mismatch: { status: 409, class: 'conflict' },
   compacted: { status: 410, class: 'not_found' },

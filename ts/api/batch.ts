@@ -2,7 +2,7 @@
  * `POST /v1/batch {"ops":[{"op":"put","key","value","ifRevision"?,"idempotencyKey"?} |
  * {"op":"delete","key","ifRevision"?,"idempotencyKey"?}, ...]}`: independent writes in one
  * proposal — one log entry, one answer per item — unlike a txn, which is all-or-nothing. An
- * item that is malformed, conflicts (`revision_mismatch`) or is refused fails alone; the
+ * item that is malformed, forbidden, conflicts (`revision_mismatch`) or is refused fails alone; the
  * others apply. Answer: `{"results":[{"revision"} | {"deleted","revision"} | {"error":{...}},
  * ...]}` in item order, `"replayed": true` on an item answered from its idempotency key.
  *
@@ -17,6 +17,7 @@ import { checkKey, jsonValue, parseObject, revisionArg } from './args';
 import { checkIdempotencyKey } from './exactly_once';
 import { mismatch, unexpected } from './kv';
 import type { Reply } from './reply';
+import type { Guard } from '../auth/guard';
 
 export const BATCH_OPS_MAX = 1000;
 
@@ -27,11 +28,12 @@ function errorItem(err: unknown): ItemAnswer {
 }
 
 /** One item of the body, checked on its own: a BatchItem, or the error that fails it. */
-function parseItem(raw: unknown, i: number): { item: BatchItem } | { failed: ItemAnswer } {
+function parseItem(raw: unknown, i: number, guard: Guard): { item: BatchItem } | { failed: ItemAnswer } {
   try {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new QuorumError('invalid_body', `ops[${i}] must be an object {"op", "key", ...}`);
     const o = raw as Record<string, unknown>;
     const key = checkKey(o.key, `ops[${i}].key`);
+    guard.check('kv', key, 'readwrite');
     const ifRevision = revisionArg(o.ifRevision, `ops[${i}].ifRevision`);
     const idem = o.idempotencyKey === undefined ? undefined : checkIdempotencyKey(o.idempotencyKey, `ops[${i}].idempotencyKey`);
     if (o.op === 'put') {
@@ -54,11 +56,11 @@ function itemAnswer(item: BatchItem, r: WriteResult): ItemAnswer {
   throw unexpected(r.kind);
 }
 
-export async function batch(node: RaftNode, body: Buffer): Promise<Reply> {
+export async function batch(node: RaftNode, body: Buffer, guard: Guard): Promise<Reply> {
   const ops = parseObject(body, '{"ops": [...]}').ops;
   if (!Array.isArray(ops) || ops.length === 0) throw new QuorumError('invalid_body', 'the body must be {"ops": [{"op": "put"|"delete", "key", ...}, ...]} with at least one op');
   if (ops.length > BATCH_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${BATCH_OPS_MAX} ops per batch`);
-  const parsed = ops.map(parseItem);
+  const parsed = ops.map((raw: unknown, i) => parseItem(raw, i, guard));
   const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
   if (items.length === 0) return { body: { results: parsed.map((p) => ('failed' in p ? p.failed : {})) } };
   const atMs = items.some((it) => it.idem !== undefined) ? Date.now() : undefined;

@@ -12,4 +12,6 @@ export interface ApiContext {
   health: NodeHealth;
   /** The dashboard's history and streams; undefined with `--dashboard off`. */
   dashboard?: DashboardSampler;
+  /** `--auth on`: every non-public route needs a token (ts/api/auth.ts). */
+  authEnabled: boolean;
 }

@@ -13,6 +13,7 @@ import type { ApiContext } from './context';
 import { beginStream, type Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
+import type { Guard } from '../auth/guard';
 
 export const DASHBOARD_STREAMS_MAX = 32;
 export const DASHBOARD_BUFFER_BYTES_MAX = 1 << 20;
@@ -51,12 +52,24 @@ export function dashboardStream(ctx: ApiContext, target: Target): Reply {
   const book = target.query.get('book') || undefined;
   const depth = Number(target.query.get('depth') ?? 10);
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
+  if (book !== undefined) target.guard.check('md', book, 'read');
+  const shown = instrumentFilter(target.guard);
   if (d.streams >= DASHBOARD_STREAMS_MAX) throw new QuorumError('overloaded', `at most ${DASHBOARD_STREAMS_MAX} dashboard streams per node are open`, { headers: { 'retry-after': '5' } });
-  return { stream: (res) => follow(ctx, d, res as ServerResponse, book, depth) };
+  return { stream: (res) => follow(ctx, d, res as ServerResponse, book, depth, shown) };
 }
 
-function follow(ctx: ApiContext, d: DashboardSampler, res: ServerResponse, book: string | undefined, depth: number): void {
+/** Which instrument names the caller may see listed (all with auth off). */
+function instrumentFilter(guard: Guard): (name: string) => boolean {
+  try {
+    return guard.visible('md', '') ?? (() => true);
+  } catch {
+    return () => false;
+  }
+}
+
+function follow(ctx: ApiContext, d: DashboardSampler, res: ServerResponse, book: string | undefined, depth: number, shown: (name: string) => boolean): void {
   const market = ctx.node.market;
+  const listed = () => JSON.stringify(market.instruments(INSTRUMENTS_LISTED_MAX).filter(shown));
   let instruments = -1;
   const write = (event: string, data: string) => res.write(`event: ${event}\ndata: ${data}\n\n`);
   const listener: DashboardListener = {
@@ -65,7 +78,7 @@ function follow(ctx: ApiContext, d: DashboardSampler, res: ServerResponse, book:
       if (event === 'sample') {
         if (market.instrumentCount !== instruments) {
           instruments = market.instrumentCount;
-          write('instruments', JSON.stringify(market.instruments(INSTRUMENTS_LISTED_MAX)));
+          write('instruments', listed());
         }
         const view = book === undefined ? undefined : market.bookView(book, depth);
         if (view !== undefined) write('book', view);
@@ -78,7 +91,7 @@ function follow(ctx: ApiContext, d: DashboardSampler, res: ServerResponse, book:
   beginStream(res, 'text/event-stream', Object.entries(SECURITY_HEADERS).flat());
   write('hello', d.subscribe(listener));
   instruments = market.instrumentCount;
-  write('instruments', JSON.stringify(market.instruments(INSTRUMENTS_LISTED_MAX)));
+  write('instruments', listed());
   const view = book === undefined ? undefined : market.bookView(book, depth);
   if (view !== undefined) write('book', view);
 }

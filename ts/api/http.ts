@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { lookup, QuorumError } from '../errors';
 import { errorAnswer } from './errors';
+import { type Guard, OPEN_GUARD } from '../auth/guard';
 
 export type Req = IncomingMessage | Http2ServerRequest;
 export type Res = ServerResponse | Http2ServerResponse;
@@ -25,6 +26,11 @@ export interface Target {
   accept?: string;
   /** The request itself, for routes that read their body as it streams in. */
   req?: Req;
+  /**
+   * What the caller may do: set by `handle` after authentication, before any handler runs
+   * (with auth off, everything). Handlers check every key and instrument they touch.
+   */
+  guard: Guard;
 }
 
 /**
@@ -42,7 +48,7 @@ export function parseTarget(raw: string | undefined): Target {
   } catch {
     throw new QuorumError('invalid_path', 'the path is not valid percent-encoded UTF-8');
   }
-  return { path, query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
+  return { path, query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)), guard: OPEN_GUARD };
 }
 
 /**

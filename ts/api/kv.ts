@@ -70,11 +70,13 @@ export async function get(node: RaftNode, key: string, query: URLSearchParams): 
   return { raw: `{"key":${JSON.stringify(key)},"value":${value.toString('utf8')},"revision":${revision}}` };
 }
 
-export async function multiGet(node: RaftNode, query: URLSearchParams, body: Buffer): Promise<Reply> {
+export async function multiGet(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
+  const query = target.query;
   const keys = parseObject(body, '{"keys": [...]}').keys;
   if (!Array.isArray(keys)) throw new QuorumError('invalid_body', 'the body must be {"keys": ["non-empty string", ...]}');
   if (keys.length > MULTI_GET_KEYS_MAX) throw new QuorumError('too_many_keys', `at most ${MULTI_GET_KEYS_MAX} keys per request`);
   const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));
+  for (const k of checked) target.guard.check('kv', k, 'read');
   await barrier(node, query);
   const values = node.keys.readKeys(checked);
   // Stored values are JSON text: spliced in as they are (no parse + stringify per value).
@@ -88,16 +90,35 @@ export async function multiGet(node: RaftNode, query: URLSearchParams, body: Buf
   return { raw: `{"items":[${items.join(',')}]}` };
 }
 
-export async function scan(node: RaftNode, query: URLSearchParams): Promise<Reply> {
+/** Engine pages one scan may read when the caller sees only part of the range. */
+const SCAN_FILTERED_PAGES_MAX = 8;
+
+/**
+ * A page of keys in order. A caller allowed only part of the prefix sees only its keys; such a
+ * page may hold fewer than `limit` (even none) while `more` is true: `next` is where to go on.
+ */
+export async function scan(node: RaftNode, target: Target): Promise<Reply> {
+  const query = target.query;
   const prefix = query.get('prefix') ?? '';
   refuseReserved(prefix, 'prefixes');
+  const visible = target.guard.visible('kv', prefix);
   // The reserved keys sort first: a scan of user keys starts after them.
   const afterArg = query.get('after') ?? undefined;
-  const after = prefix === '' && (afterArg === undefined || afterArg < RESERVED_KEYS_END) ? RESERVED_KEYS_END : afterArg;
+  let after = prefix === '' && (afterArg === undefined || afterArg < RESERVED_KEYS_END) ? RESERVED_KEYS_END : afterArg;
   const limitRaw = query.get('limit');
   const limit = limitRaw === null ? 100 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${SCAN_LIMIT_MAX}`);
   await barrier(node, query);
-  const page = await node.engine.scan({ prefix, after, limit });
-  return { body: { items: page.items.map((kv) => item(kv.key.toString('utf8'), kv.value)), more: page.more } };
+  const items: ReturnType<typeof item>[] = [];
+  let more = true;
+  for (let pages = 0; more && items.length < limit && (pages === 0 || visible) && pages < SCAN_FILTERED_PAGES_MAX; pages++) {
+    const page = await node.engine.scan({ prefix, after, limit: limit - items.length });
+    for (const kv of page.items) {
+      const key = kv.key.toString('utf8');
+      if (!visible || visible(key)) items.push(item(key, kv.value));
+      after = key;
+    }
+    more = page.more;
+  }
+  return { body: more && after !== undefined ? { items, more, next: after } : { items, more } };
 }

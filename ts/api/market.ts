@@ -38,6 +38,7 @@ export async function ingest(node: RaftNode, target: Target, body: Buffer): Prom
   if (type === 'application/octet-stream') batch = parseBinary(body, tsRecv);
   else if (NDJSON_TYPES.has(type)) batch = parseNdjson(body, tsRecv);
   else throw new QuorumError('unsupported_media_type', `send events as application/x-ndjson or application/octet-stream (binary records), not ${type}`);
+  for (const symbol of batch.symbols) target.guard.check('md', symbol, 'readwrite');
   const result = await node.propose({ op: Op.MdIngest, key: '', md: batch });
   if (result.kind === 'md_refused') throw new QuorumError(result.code, result.message);
   if (result.kind !== 'md') throw unexpected(result.kind);
@@ -59,6 +60,7 @@ function historyTarget(query: URLSearchParams): BookTarget | undefined {
 
 export async function book(node: RaftNode, target: Target, rawInstrument: string): Promise<Reply> {
   const instrument = decodeURIComponent(rawInstrument);
+  target.guard.check('md', instrument, 'read');
   const depthRaw = target.query.get('depth');
   const depth = depthRaw === null ? 10 : Number(depthRaw);
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
@@ -76,12 +78,15 @@ export async function book(node: RaftNode, target: Target, rawInstrument: string
 }
 
 export async function feeds(node: RaftNode, target: Target): Promise<Reply> {
+  // Producers and gaps span instruments: any market-data read grant sees them.
+  target.guard.visible('md', '');
   await barrier(node, target.query);
   return { body: node.market.feeds() };
 }
 
 export async function ticks(node: RaftNode, target: Target, rawInstrument: string): Promise<Reply> {
   const instrument = decodeURIComponent(rawInstrument);
+  target.guard.check('md', instrument, 'read');
   const limitRaw = target.query.get('limit');
   const limit = limitRaw === null ? 1000 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > TICKS_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${TICKS_LIMIT_MAX}`);
@@ -116,6 +121,7 @@ export async function top(node: RaftNode, target: Target, body: Buffer): Promise
   const instruments = parseObject(body, '{"instruments": ["AAPL", ...]}').instruments;
   if (!Array.isArray(instruments) || instruments.length === 0 || !instruments.every((i) => typeof i === 'string')) throw new QuorumError('invalid_body', 'the body must be {"instruments": ["AAPL", ...]}');
   if (instruments.length > TOP_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `at most ${TOP_INSTRUMENTS_MAX} instruments`);
+  for (const instrument of instruments as string[]) target.guard.check('md', instrument, 'read');
   await barrier(node, target.query);
   const books: unknown[] = [];
   const missing: string[] = [];
@@ -137,6 +143,7 @@ export async function top(node: RaftNode, target: Target, body: Buffer): Promise
  */
 export async function vwap(node: RaftNode, target: Target, rawInstrument: string): Promise<Reply> {
   const instrument = decodeURIComponent(rawInstrument);
+  target.guard.check('md', instrument, 'read');
   const side = target.query.get('side');
   if (side !== 'buy' && side !== 'sell') throw new QuorumError('invalid_body', 'side must be "buy" or "sell"');
   const qtyRaw = target.query.get('qty') ?? '';

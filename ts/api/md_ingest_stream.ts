@@ -22,6 +22,7 @@
 import type { ServerResponse } from 'node:http';
 import { QuorumError } from '../errors';
 import { type IngestBatch, parseBinary, parseNdjson } from '../market/batch';
+import type { Guard } from '../auth/guard';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import { errorAnswer } from './errors';
@@ -35,8 +36,8 @@ export const LINE_BYTES_MAX = 64 << 10;
 /** Largest binary frame (one batch) on a binary stream. */
 export const FRAME_BYTES_MAX = 4 << 20;
 
-export function ingestStream(node: RaftNode, req: Req): Reply {
-  return { stream: (res) => new IngestStream(node, req, res).start() };
+export function ingestStream(node: RaftNode, req: Req, guard: Guard): Reply {
+  return { stream: (res) => new IngestStream(node, req, res, guard).start() };
 }
 
 class IngestStream {
@@ -63,6 +64,7 @@ class IngestStream {
     private readonly node: RaftNode,
     private readonly req: Req,
     res: Res,
+    private readonly guard: Guard,
   ) {
     this.res = res as ServerResponse;
   }
@@ -155,6 +157,7 @@ class IngestStream {
     let count = 0;
     try {
       const batch = make();
+      for (const symbol of batch.symbols) this.guard.check('md', symbol, 'readwrite');
       count = batch.count;
       answer = this.node.propose({ op: Op.MdIngest, key: '', md: batch });
     } catch (err) {

@@ -68,6 +68,7 @@ function parseSpec(node: RaftNode, target: Target, body: Buffer): ReplaySpec {
   }
   if (new Set(names).size !== names.length) throw new QuorumError('invalid_body', 'instruments are named once each');
   const instruments = (names as string[]).map((symbol) => {
+    target.guard.check('md', symbol, 'read');
     const id = node.market.idOf(symbol);
     if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${symbol}`);
     return { id, symbol };

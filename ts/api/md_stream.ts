@@ -31,6 +31,7 @@ function parseRequest(node: RaftNode, target: Target): StreamRequest {
   const names = (target.query.get('instruments') ?? '').split(',').filter(Boolean);
   if (names.length === 0 || names.length > STREAM_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `instruments must name 1..${STREAM_INSTRUMENTS_MAX} instruments, comma-separated`);
   const ids = names.map((n) => {
+    target.guard.check('md', n, 'read');
     const id = node.market.idOf(n);
     if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${n}`);
     return id;

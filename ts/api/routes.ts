@@ -24,6 +24,8 @@ import { metrics, monitor, setThrottle, walStall } from './health';
 import { dashboardFile, dashboardPage, dashboardStream } from './dashboard';
 import { requestClass } from './route_classes';
 import type { RequestClass, ThrottledClass } from '../monitor/classes';
+import { authenticate, createToken, deleteRole, listRoles, listTokens, putRole, revokeToken, type RouteAccess, whoami } from './auth';
+import type { Access } from '../auth/model';
 
 export type { ApiContext } from './context';
 
@@ -48,33 +50,68 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/cluster', { GET: (ctx) => cluster(ctx) }],
   ['/v1/cluster/leader', { POST: (ctx, _t, body) => transferLeader(ctx, body) }],
   ['/v1/cluster/members', { GET: (ctx, t) => listMembers(ctx, t.query), POST: (ctx, _t, body) => addMember(ctx, parseJson(body)) }],
-  ['/v1/kv', { GET: (ctx, t) => scan(ctx.node, t.query) }],
-  ['/v1/multiget', { POST: (ctx, t, body) => multiGet(ctx.node, t.query, body) }],
+  ['/v1/kv', { GET: (ctx, t) => scan(ctx.node, t) }],
+  ['/v1/multiget', { POST: (ctx, t, body) => multiGet(ctx.node, t, body) }],
   ['/v1/txn', { POST: (ctx, t, body) => txn(ctx.node, body, t) }],
-  ['/v1/batch', { POST: (ctx, _t, body) => batch(ctx.node, body) }],
+  ['/v1/batch', { POST: (ctx, t, body) => batch(ctx.node, body, t.guard) }],
   ['/v1/sessions', { POST: (ctx) => openSession(ctx.node) }],
   ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
   ['/v1/md/stream', { GET: (ctx, t) => mdStream(ctx.node, t) }],
-  ['/v1/md/ingest', { POST: (ctx, t) => ingestStream(ctx.node, t.req!) }],
+  ['/v1/md/ingest', { POST: (ctx, t) => ingestStream(ctx.node, t.req!, t.guard) }],
   ['/v1/md/replay', { GET: (ctx) => listReplays(ctx.node), POST: (ctx, t, body) => openReplay(ctx.node, t, body) }],
   ['/metrics', { GET: (ctx) => metrics(ctx) }],
   ['/v1/monitor', { GET: (ctx) => monitor(ctx) }],
   ['/v1/monitor/throttle', { POST: (ctx, _t, body) => setThrottle(ctx, body) }],
   ['/dashboard', { GET: (ctx) => dashboardPage(ctx) }],
   ['/v1/dashboard/stream', { GET: (ctx, t) => dashboardStream(ctx, t) }],
+  ['/v1/auth/whoami', { GET: (ctx, t) => whoami(ctx, t) }],
+  ['/v1/auth/tokens', { GET: (ctx, t) => listTokens(ctx.node, t.query), POST: (ctx, _t, body) => createToken(ctx.node, body) }],
+  ['/v1/auth/roles', { GET: (ctx, t) => listRoles(ctx.node, t.query) }],
 ]);
+
+/** Routes anyone may use with auth on (liveness, scraping, the dashboard's static page). */
+const PUBLIC_ROUTES = new Set(['/health', '/metrics', '/dashboard', '/dashboard/{file}']);
+/** Operations that need the admin role ("METHOD template"); every other route needs a token and checks its keys. */
+const ADMIN_ROUTES = new Set([
+  'POST /v1/cluster/leader',
+  'POST /v1/cluster/members',
+  'DELETE /v1/cluster/members/{id}',
+  'POST /v1/cluster/members/{id}/promote',
+  'POST /v1/monitor/throttle',
+  'POST /v1/test/wal-stall',
+  'GET /v1/auth/tokens',
+  'POST /v1/auth/tokens',
+  'DELETE /v1/auth/tokens/{id}',
+  'GET /v1/auth/roles',
+  'PUT /v1/auth/roles/{name}',
+  'DELETE /v1/auth/roles/{name}',
+]);
+
+export function routeAccess(method: string, template: string): RouteAccess {
+  if (PUBLIC_ROUTES.has(template)) return 'public';
+  return ADMIN_ROUTES.has(`${method} ${template}`) ? 'admin' : 'user';
+}
 /** Only on nodes started with test faults allowed (`QKV_TEST_WAL_FAULTS=stall`). */
 const TEST_ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([['/v1/test/wal-stall', { POST: (ctx, _t, body) => walStall(ctx, body) }]]);
 
+/** The key a `/v1/kv/{key}` request names, once the caller may access it so. */
+function pathKey(t: Target, access: Access): string {
+  const key = keyFromPath(t.path.slice(KV_PREFIX.length));
+  t.guard.check('kv', key, access);
+  return key;
+}
+
 const KEY_METHODS: Methods = {
-  GET: (ctx, t) => get(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), t.query),
-  PUT: (ctx, t, body) => put(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), body, t),
-  DELETE: (ctx, t) => del(ctx.node, keyFromPath(t.path.slice(KV_PREFIX.length)), t),
+  GET: (ctx, t) => get(ctx.node, pathKey(t, 'read'), t.query),
+  PUT: (ctx, t, body) => put(ctx.node, pathKey(t, 'readwrite'), body, t),
+  DELETE: (ctx, t) => del(ctx.node, pathKey(t, 'readwrite'), t),
 };
 /** The old multi-get path: POST only (a key takes no POST), every other method is the key's. */
-const KV_GET_METHODS: Methods = { ...KEY_METHODS, POST: (ctx, t, body) => multiGet(ctx.node, t.query, body) };
+const KV_GET_METHODS: Methods = { ...KEY_METHODS, POST: (ctx, t, body) => multiGet(ctx.node, t, body) };
+const AUTH_TOKENS_PREFIX = '/v1/auth/tokens/';
+const AUTH_ROLES_PREFIX = '/v1/auth/roles/';
 
 /** The route of `path`, or undefined when none has it. */
 function routeOf(ctx: ApiContext, path: string, method: string): Route | undefined {
@@ -85,6 +122,11 @@ function routeOf(ctx: ApiContext, path: string, method: string): Route | undefin
   if (path.startsWith(MEMBERS_PREFIX)) return memberRoute(path.slice(MEMBERS_PREFIX.length).split('/'));
   if (path.startsWith(BOOKS_PREFIX)) return bookRoute(path.slice(BOOKS_PREFIX.length).split('/'));
   if (path.startsWith(REPLAY_PREFIX)) return replayRoute(path.slice(REPLAY_PREFIX.length).split('/'));
+  if (path.startsWith(AUTH_TOKENS_PREFIX)) return { template: '/v1/auth/tokens/{id}', methods: { DELETE: (ctx, t) => revokeToken(ctx.node, t.path.slice(AUTH_TOKENS_PREFIX.length)) } };
+  if (path.startsWith(AUTH_ROLES_PREFIX)) {
+    const name = path.slice(AUTH_ROLES_PREFIX.length);
+    return { template: '/v1/auth/roles/{name}', methods: { PUT: (ctx, _t, body) => putRole(ctx.node, name, body), DELETE: (ctx) => deleteRole(ctx.node, name) } };
+  }
   if (path.startsWith(DASHBOARD_PREFIX)) return { template: '/dashboard/{file}', methods: { GET: (ctx, t) => dashboardFile(ctx, t.path.slice(DASHBOARD_PREFIX.length)) } };
   if (path.startsWith(TICKS_PREFIX) && path.length > TICKS_PREFIX.length && !path.slice(TICKS_PREFIX.length).includes('/')) {
     return { template: '/v1/md/ticks/{instrument}', methods: { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) } };
@@ -147,6 +189,8 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
       throw new QuorumError('method_not_allowed', `${method} is not allowed on ${target.path} (use ${allow})`, { headers: { allow } });
     }
     template = route.template;
+    // Before admission: a request without a valid token takes no throttling slot.
+    target.guard = authenticate(ctx, req, target, template, routeAccess(method, template));
     cls = requestClass(method, template);
     const waiting = ctx.health.admit(cls);
     if (waiting && !(await waiting)) {

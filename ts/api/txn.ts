@@ -56,6 +56,9 @@ export async function txn(node: RaftNode, body: Buffer, target: Target): Promise
   const compare = compares(doc.compare ?? []);
   const success = txnOps(doc.success, 'success');
   const failure = txnOps(doc.failure, 'failure');
+  // Every key either branch may touch: a txn must not reveal (by its outcome) what it may not read.
+  for (const c of compare) target.guard.check('kv', c.key, 'read');
+  for (const op of [...success, ...failure]) target.guard.check('kv', op.key, op.kind === 'get' ? 'read' : 'readwrite');
   const result = await node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure }, ...writeMeta(target) });
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind !== 'txn') throw unexpected(result.kind);

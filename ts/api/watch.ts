@@ -31,12 +31,14 @@ function line(c: KvChange): string {
 export function watch(node: RaftNode, target: Target, accept: string | undefined, bufferBytesMax = WATCH_BUFFER_BYTES_MAX): Reply {
   const prefix = target.query.get('prefix') ?? '';
   refuseReserved(prefix, 'prefixes');
+  // A caller allowed part of the prefix sees only those keys' changes (checked once, at open).
+  const visible = target.guard.visible('kv', prefix);
   const fromRevision = revisionArg(target.query.get('fromRevision') ?? undefined, 'fromRevision');
   if (fromRevision !== undefined && node.feed.compacted(fromRevision)) {
     throw new QuorumError('compacted', `changes from revision ${fromRevision} are no longer retained here; read the current state and watch from its revision`, { details: { revision: node.feed.revision } });
   }
   const sse = (accept ?? '').includes('text/event-stream');
-  return { stream: (res) => stream(node, res, { prefix, fromRevision, sse, bufferBytesMax }) };
+  return { stream: (res) => stream(node, res, { prefix, fromRevision, sse, bufferBytesMax, visible }) };
 }
 
 interface StreamOptions {
@@ -44,6 +46,7 @@ interface StreamOptions {
   fromRevision: number | undefined;
   sse: boolean;
   bufferBytesMax: number;
+  visible: ((key: string) => boolean) | undefined;
 }
 
 function stream(node: RaftNode, anyRes: Res, opts: StreamOptions): void {
@@ -69,7 +72,8 @@ function stream(node: RaftNode, anyRes: Res, opts: StreamOptions): void {
   const watching = node.feed.watch(opts.prefix, opts.fromRevision, {
     send: (changes) => {
       if (ended) return false;
-      res.write(changes.map((c) => frame(line(c))).join(''));
+      const shown = opts.visible ? changes.filter((c) => opts.visible!(c.key)) : changes;
+      if (shown.length > 0) res.write(shown.map((c) => frame(line(c))).join(''));
       if (res.writableLength <= opts.bufferBytesMax) return true;
       finish(`{"type":"slow_consumer","revision":${changes[changes.length - 1].revision}}`);
       return false;

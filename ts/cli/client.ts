@@ -3,6 +3,10 @@
  * and the exit status is 0 for a 2xx answer, 1 otherwise. Arguments are checked by the command
  * table (`commands.ts`) before anything is sent.
  */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { call, type CallInit } from './http_client';
+import * as flags from './flags';
+
 export interface ClientRequest {
   method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
   path: string;
@@ -14,12 +18,12 @@ export async function send(endpoint: string, req: ClientRequest): Promise<number
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query.set(k, String(v));
   const qs = query.size > 0 ? `?${query}` : '';
-  const init: RequestInit = { method: req.method ?? 'GET' };
+  const init: CallInit = { method: req.method ?? 'GET' };
   if (req.body !== undefined) {
     init.body = JSON.stringify(req.body);
     init.headers = { 'content-type': 'application/json' };
   }
-  const res = await fetch(`${endpoint}${req.path}${qs}`, init);
+  const res = await call(`${endpoint}${req.path}${qs}`, init);
   const text = await res.text();
   try {
     console.log(JSON.stringify(JSON.parse(text), null, 2));
@@ -30,3 +34,26 @@ export async function send(endpoint: string, req: ClientRequest): Promise<number
 }
 
 export const keyPath = (key: string): string => `/v1/kv/${encodeURIComponent(key)}`;
+
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:7001';
+
+/** A client command: builds one request from its arguments and sends it to `--endpoint`. */
+export function clientCommand(program: Command, name: string, summary: string, build: (args: string[], opts: Record<string, unknown>) => ClientRequest): Command {
+  return program
+    .command(name)
+    .description(summary)
+    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .action(async (...all: unknown[]) => {
+      const cmd = all[all.length - 1] as Command;
+      const opts = cmd.opts<Record<string, unknown>>();
+      let req: ClientRequest | undefined;
+      try {
+        req = build(cmd.processedArgs as string[], opts);
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        cmd.error(`error: ${err.message}`);
+      }
+      process.exitCode = await send(opts.endpoint as string, req!);
+    });
+}
+

@@ -3,8 +3,9 @@
  * Numeric and address flags are parsed here (`flags.ts`), so a bad value fails the command
  * with the flag named and exit status 1, before anything runs or is sent.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { type ClientRequest, keyPath, send } from './client';
+import { Command, Option } from 'commander';
+import { clientCommand, DEFAULT_ENDPOINT, keyPath } from './client';
+import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
 import { monitorCommand } from './monitor';
 import { generateCommand, ingestCommand } from './md';
@@ -15,30 +16,10 @@ import { start, walFaultsFromEnv } from './start';
 import { certsCommands } from './certs';
 import { loadPeerTls, type PeerTls } from '../transport/peer_tls';
 import { createSecureContext } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkTokenText } from '../auth/model';
 import type { HealthConfig } from '../monitor/node_health';
-
-const DEFAULT_ENDPOINT = 'http://127.0.0.1:7001';
-
-/** A client command: builds one request from its arguments and sends it to `--endpoint`. */
-function clientCommand(program: Command, name: string, summary: string, build: (args: string[], opts: Record<string, unknown>) => ClientRequest): Command {
-  return program
-    .command(name)
-    .description(summary)
-    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
-    .action(async (...all: unknown[]) => {
-      const cmd = all[all.length - 1] as Command;
-      const opts = cmd.opts<Record<string, unknown>>();
-      let req: ClientRequest | undefined;
-      try {
-        req = build(cmd.processedArgs as string[], opts);
-      } catch (err) {
-        if (!(err instanceof InvalidArgumentError)) throw err;
-        cmd.error(`error: ${err.message}`);
-      }
-      process.exitCode = await send(opts.endpoint as string, req!);
-    });
-}
 
 function kvCommands(program: Command): void {
   clientCommand(program, 'get <key>', 'read a key (linearizable unless --stale)', ([key], o) => ({ path: keyPath(key), query: { consistency: o.stale ? 'stale' : undefined } }))
@@ -147,6 +128,8 @@ function nodeCommands(program: Command): void {
     .option('--peer-cert <file>', 'mutual TLS between members: this node\u2019s certificate (PEM, CN=n<id>)')
     .option('--peer-key <file>', 'the private key for --peer-cert')
     .option('--peer-ca <file>', 'the CA every member\u2019s --peer-cert is signed by')
+    .addOption(new Option('--auth <on|off>', 'require a bearer token on every request but /health, /metrics and the dashboard page (default: on unless --listen is a loopback address)').choices(['on', 'off']))
+    .option('--initial-admin-token-file <file>', 'a new cluster\u2019s first admin token (one line; e.g. from `quorumkv auth new-token`), applied once')
     .option('--config <file>', 'start options from a YAML or TOML file (keys are these flags without dashes); command-line flags win');
   addHealthFlags(startCmd).action(startAction);
 }
@@ -170,6 +153,8 @@ interface StartFlags extends HealthFlags {
   peerCert?: string;
   peerKey?: string;
   peerCa?: string;
+  auth?: 'on' | 'off';
+  initialAdminTokenFile?: string;
 }
 
 async function startAction(o: StartFlags, cmd: Command): Promise<void> {
@@ -201,6 +186,17 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   if (o.cert === undefined && !isLoopback(o.listen.host) && !o.insecure) {
     cmd.error(`error: refusing to serve plaintext on ${o.listen.host} (not a loopback address): give --cert and --key, or --insecure`);
   }
+  const auth = (o.auth ?? (isLoopback(o.listen.host) ? 'off' : 'on')) === 'on';
+  let initialAdminToken: string | undefined;
+  try {
+    initialAdminToken = o.initialAdminTokenFile === undefined ? undefined : checkTokenText(readFileSync(o.initialAdminTokenFile, 'utf8'), `the token in ${o.initialAdminTokenFile}`);
+  } catch (err) {
+    cmd.error(`error: --initial-admin-token-file: ${(err as Error).message}`);
+  }
+  // Without a first admin token nobody could ever be let in: a new cluster's node needs one.
+  if (auth && !initialAdminToken && !o.join && !existsSync(join(o.data, 'engine'))) {
+    cmd.error('error: --auth on: a new cluster needs --initial-admin-token-file (or --auth off)');
+  }
   let health: HealthConfig | undefined;
   try {
     health = healthConfig(o, walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS).allowStall === true);
@@ -222,6 +218,8 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     tls: o.cert === undefined || o.key === undefined ? undefined : { cert: o.cert, key: o.key, clientCa: o.clientCa },
     insecure: o.insecure === true && o.cert === undefined && !isLoopback(o.listen.host),
     peerTls,
+    auth,
+    initialAdminToken,
   });
 }
 
@@ -243,5 +241,7 @@ export function buildProgram(version: string): Command {
   clusterCommands(program);
   mdCommands(program);
   certsCommands(program);
+  authCommands(program);
+  connectionFlags(program);
   return program;
 }

@@ -4,6 +4,7 @@
  * peer addresses are kept in `<data>/peers.json`, so the node restarts without the endpoint;
  * a node that already holds data never joins again.
  */
+import { call as callNode, type CallInit } from './http_client';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPeerAddress, type PeerAddress, parsePeerAddress } from '../transport/peer';
@@ -36,8 +37,9 @@ function savePeers(dataDir: string, peers: Map<number, PeerAddress>): void {
   renameSync(`${path}.tmp`, path);
 }
 
-async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+/** With the process's --token/--cacert: joining an https cluster with auth on needs both. */
+async function call(url: string, init: CallInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await callNode(url, { ...init, signal: AbortSignal.timeout(10_000) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 

@@ -3,6 +3,7 @@
  * (pushes an NDJSON file in batches, retrying a batch until acknowledged — safe, since a
  * producer's records are applied exactly once — with a progress line on stderr).
  */
+import { call } from './http_client';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseNdjson, toFrame } from '../market/batch';
@@ -54,7 +55,7 @@ async function sendBatch(opts: IngestOptions, body: string | Buffer): Promise<{ 
   const type = typeof body === 'string' ? 'application/x-ndjson' : 'application/octet-stream';
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await fetch(`${opts.endpoint}/v1/md/events`, { method: 'POST', headers: { 'content-type': type }, body });
+      const res = await call(`${opts.endpoint}/v1/md/events`, { method: 'POST', headers: { 'content-type': type }, body });
       const answer = (await res.json()) as { applied: number; duplicates: number; error?: { code: string; message: string } };
       if (res.ok) return answer;
       if (res.status !== 503 && res.status !== 504) throw new Error(`the batch was refused: ${res.status} ${answer.error?.code}: ${answer.error?.message}`);

@@ -3,6 +3,7 @@
  * (μ, σ), last window value and z, its state; the throttle limits per class; recent anomaly
  * episodes. `--watch` redraws every interval until Ctrl-C.
  */
+import { call } from './http_client';
 import type { MonitorReport } from '../monitor/node_health';
 
 const fmt = (x: number | null) => (x === null ? '-' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
@@ -30,7 +31,7 @@ export function renderMonitor(r: MonitorReport): string {
 }
 
 async function fetchReport(endpoint: string): Promise<MonitorReport> {
-  const res = await fetch(`${endpoint}/v1/monitor`);
+  const res = await call(`${endpoint}/v1/monitor`);
   const body = (await res.json()) as MonitorReport & { error?: { code: string; message: string } };
   if (!res.ok) throw new Error(`${res.status} ${body.error?.code}: ${body.error?.message}`);
   return body;

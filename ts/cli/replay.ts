@@ -4,6 +4,7 @@
  * behind the schedule). Sessions go to the replay cluster first — learners — then followers,
  * and to the leader only when no other member answers, so backtests stay off the live leader.
  */
+import { call } from './http_client';
 import { createWriteStream } from 'node:fs';
 
 export interface ReplayCliOptions {
@@ -28,7 +29,7 @@ interface Member {
 /** Client URLs to try, in order: learners, followers, the leader (or just `endpoint`). */
 export async function replayTargets(endpoint: string): Promise<string[]> {
   try {
-    const res = await fetch(`${endpoint}/v1/cluster/members?consistency=stale`);
+    const res = await call(`${endpoint}/v1/cluster/members?consistency=stale`);
     const { members, leader } = (await res.json()) as { members: Member[]; leader: number | null };
     const rank = (m: Member) => (m.learner ? 0 : m.id === leader ? 2 : 1);
     const urls = members.filter((m) => m.client).sort((a, b) => rank(a) - rank(b) || a.id - b.id).map((m) => `http://${m.client}`);
@@ -94,7 +95,7 @@ export async function replayCommand(opts: ReplayCliOptions): Promise<void> {
   for (const url of await replayTargets(opts.endpoint)) {
     let res: Response;
     try {
-      res = await fetch(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      res = await call(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     } catch {
       continue; // unreachable: the next member
     }

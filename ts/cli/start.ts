@@ -14,6 +14,8 @@ import { DashboardSampler } from '../dashboard/sampler';
 import type { ApiContext } from '../api/routes';
 import { existsSync } from 'node:fs';
 import { RaftNode } from '../node/raft_node';
+import { Op } from '../node/commands';
+import { bootstrapAdmin } from '../api/auth';
 import { type HealthConfig, NodeHealth } from '../monitor/node_health';
 import { joinCluster, loadPeers } from './join';
 import type { PeerAddress } from '../transport/peer';
@@ -40,6 +42,10 @@ export interface StartOptions {
   insecure?: boolean;
   /** Mutual TLS between members. */
   peerTls?: PeerTls;
+  /** Every non-public route needs a bearer token. */
+  auth?: boolean;
+  /** Proposed once the node has a leader, if the cluster never applied an initial admin token. */
+  initialAdminToken?: string;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -118,7 +124,7 @@ export async function start(opts: StartOptions): Promise<void> {
   });
   const peerPort = await node.start();
   const health = new NodeHealth(node, opts.health);
-  const ctx: ApiContext = { node, client: { ...opts.listen }, health };
+  const ctx: ApiContext = { node, client: { ...opts.listen }, health, authEnabled: opts.auth === true };
   if (opts.health.dashboard) ctx.dashboard = new DashboardSampler(node, health, ctx.client, () => replayProgress(node));
   health.tap = ctx.dashboard;
   health.start();
@@ -129,11 +135,13 @@ export async function start(opts: StartOptions): Promise<void> {
   log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
   const promoting = opts.join && !opts.learner ? promoteWhenCaughtUp(node, opts.id) : undefined;
   const publishing = publishWhenMember(node, opts.id, ctx.client);
+  const bootstrapping = opts.initialAdminToken === undefined ? undefined : bootstrapAuth(node, opts.id, opts.initialAdminToken);
   stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     clearInterval(promoting);
     clearInterval(publishing);
+    clearInterval(bootstrapping);
     log('stopping', { id: opts.id, signal });
     await api.close();
     health.close();
@@ -197,6 +205,32 @@ function promoteWhenCaughtUp(node: RaftNode, id: number): NodeJS.Timeout {
   return timer;
 }
 
+const AUTH_BOOTSTRAP_CHECK_MS = 200;
+
+/**
+ * Until the cluster has applied an initial admin token (once in its life), a node given one
+ * proposes it as soon as it knows a leader; whichever proposal applies first wins, the others
+ * are refused as `auth_bootstrapped` (so a revoked initial token never comes back).
+ */
+function bootstrapAuth(node: RaftNode, id: number, token: string): NodeJS.Timeout {
+  let asking = false;
+  const timer = setInterval(() => {
+    if (asking || node.auth.initialized || node.status().leader === 0) {
+      if (node.auth.initialized) clearInterval(timer);
+      return;
+    }
+    asking = true;
+    bootstrapAdmin(node, token).then(
+      (outcome) => log('auth_bootstrap', { id, outcome }),
+      (err: Error & { code?: string }) => log('auth_bootstrap_retry', { id, code: err.code, message: err.message }),
+    ).finally(() => {
+      asking = false;
+    });
+  }, AUTH_BOOTSTRAP_CHECK_MS);
+  timer.unref();
+  return timer;
+}
+
 const PUBLISH_CHECK_MS = 500;
 
 /**
@@ -216,7 +250,8 @@ function publishWhenMember(node: RaftNode, id: number, client: PeerAddress): Nod
       return;
     }
     asking = true;
-    node.publishClient(client).then(
+    // Op.Publish: "<id> <host:port>", applied into the membership record.
+    node.propose({ op: Op.Publish, key: `${id} ${address}` }).then(
       () => log('published', { id, client: address }),
       (err: Error & { code?: string }) => log('publish_retry', { id, code: err.code, message: err.message }),
     ).finally(() => {

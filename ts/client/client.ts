@@ -20,7 +20,7 @@ import { QuorumClientError } from './errors';
 import { Coalescer, type ItemOutcome } from './coalescer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import { Router } from './router';
-import { type ClientTls, Http1Transport, Http2Transport, type Transport } from './transport';
+import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
 
 export interface ClientOptions {
   /** Client URLs of one or more members (the rest are discovered). */
@@ -31,6 +31,8 @@ export interface ClientOptions {
   protocol?: 'h2' | 'h1';
   /** For `https://` endpoints: the nodes' CA, and a client certificate and key if they require one. */
   tls?: ClientTls;
+  /** Bearer token for nodes with `--auth on` (401 `unauthenticated` / 403 `permission_denied` are not retried). */
+  token?: string;
   retry?: Partial<RetryPolicy>;
   /** Auto-batching bounds per request (defaults: 1000 items, 1 MiB). */
   batchItemsMax?: number;
@@ -105,7 +107,8 @@ export class QuorumClient {
   private seq = 0;
 
   constructor(opts: ClientOptions) {
-    this.transport = opts.protocol === 'h1' ? new Http1Transport(opts.tls) : new Http2Transport(opts.tls);
+    const transport = opts.protocol === 'h1' ? new Http1Transport(opts.tls) : new Http2Transport(opts.tls);
+    this.transport = opts.token ? withToken(transport, opts.token) : transport;
     this.policy = { ...RETRY_DEFAULTS, ...opts.retry };
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.router = new Router(this.transport, opts.endpoints, this.policy.attemptTimeoutMs);
@@ -150,10 +153,11 @@ export class QuorumClient {
       const q = new URLSearchParams({ prefix: opts.prefix ?? '', limit: String(opts.pageSize ?? 100) });
       if (after !== undefined) q.set('after', after);
       if (opts.consistency === 'stale') q.set('consistency', 'stale');
-      const page = await this.call<{ items: KeyValue[]; more: boolean }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
+      const page = await this.call<{ items: KeyValue[]; more: boolean; next?: string }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
       yield* page.items;
-      if (!page.more || page.items.length === 0) return;
-      after = page.items[page.items.length - 1].key;
+      // `next`: where the node stopped (a token that sees part of the prefix may get short pages).
+      after = page.next ?? page.items[page.items.length - 1]?.key;
+      if (!page.more || after === undefined) return;
     }
   }
 

@@ -5,7 +5,7 @@
  * next call look again. One discovery at a time: concurrent callers share it.
  */
 import type { Transport } from './transport';
-import { QuorumClientError } from './errors';
+import { answerError, QuorumClientError } from './errors';
 
 interface ClusterView {
   leader: number | null;
@@ -53,6 +53,8 @@ export class Router {
       const origin = this.any();
       try {
         const res = await this.transport.request(origin, { method: 'GET', path: '/v1/cluster', timeoutMs: this.discoverTimeoutMs });
+        // A missing or refused token fails the call as the server said (retrying changes nothing).
+        if (res.status === 401 || res.status === 403) throw answerError(res.status, res.body, undefined);
         if (res.status !== 200) continue;
         const view = JSON.parse(res.body.toString('utf8')) as ClusterView;
         const known = view.members.flatMap((m) => (m.client ? [`${this.scheme}://${m.client}`] : []));
@@ -60,6 +62,7 @@ export class Router {
         const leader = view.members.find((m) => m.id === view.leader)?.client;
         if (leader) return (this.leaderOrigin = `${this.scheme}://${leader}`);
       } catch (err) {
+        if (err instanceof QuorumClientError && (err.status === 401 || err.status === 403)) throw err;
         last = err;
       }
     }

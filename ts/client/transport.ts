@@ -36,6 +36,12 @@ export interface Transport {
   close(): void;
 }
 
+/** `inner` with `Authorization: Bearer <token>` on every request (nodes started with --auth on). */
+export function withToken(inner: Transport, token: string): Transport {
+  const authorization = `Bearer ${token}`;
+  return { request: (origin, r) => inner.request(origin, { ...r, headers: { ...r.headers, authorization } }), close: () => inner.close() };
+}
+
 /** Flow-control window per stream and per session (HTTP/2 allows up to 2^31 − 1). */
 const WINDOW_BYTES = 16 << 20;
 

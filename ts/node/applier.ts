@@ -17,12 +17,14 @@
 import type { Engine, EngineOp } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
+import { QuorumError } from '../errors';
 import { type IngestResult, MarketState } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
 import { isDeepStrictEqual } from 'node:util';
 import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
 import { fingerprint, IdempotencyTable, type Refusal } from './idempotency';
 import { ReadCache } from './read_cache';
+import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
 type Current = { revision: number; value: Buffer } | null;
@@ -47,6 +49,7 @@ export type ApplyResult =
   | { kind: 'session'; session: string }
   | { kind: 'member'; index: number; members: MembersRecord }
   | { kind: 'published'; index: number }
+  | AuthResult
   | IngestResult;
 
 export interface Applied {
@@ -72,6 +75,8 @@ export class Applier {
   readonly market = new MarketState();
   /** Idempotency keys and client sessions (exactly-once writes). */
   readonly idem = new IdempotencyTable();
+  /** Tokens and roles (authentication and authorization). */
+  readonly auth = new AuthState();
   /** Recently written and read user values, coherent with the applied index. */
   private readonly cache = new ReadCache();
   /** Every KV change, published in apply order once its batch is durable. */
@@ -176,14 +181,16 @@ export class Applier {
     this.cache.clear();
     await this.market.load(engine);
     await this.idem.load(engine);
+    await this.auth.load(engine);
     this.feed.reset(index);
     this.release();
   }
 
-  /** Reads the market and idempotency state the engine holds (once, before the first batch is pushed). */
+  /** Reads the market, idempotency and auth state the engine holds (once, before the first batch is pushed). */
   async loadState(): Promise<void> {
     await this.market.load(this.engine);
     await this.idem.load(this.engine);
+    await this.auth.load(this.engine);
   }
 
   private async applyBatch(entries: Entry[]): Promise<void> {
@@ -236,6 +243,8 @@ export class Applier {
       answer({ kind: 'published', index: e.index });
     } else if (command.op === Op.MdIngest) {
       answer(this.market.apply(command.md!, e.index, batch.ops));
+    } else if (command.op === Op.Auth) {
+      answer(this.auth.apply(decodeAuthChange(command), batch.ops));
     } else {
       const idem = command.idem === undefined ? undefined : { key: command.idem, print: command.op === Op.Txn ? txnPrint(command.txn!) : keyPrint(command) };
       answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops) : applyKeyCommand(command, e.index, lookup, batch))));
@@ -297,6 +306,17 @@ export class Applier {
     }
     this.waiters.length = kept;
   }
+}
+
+/** An `Op.Auth` command's change (malformed JSON: COMMAND_INVALID, the fatal path). */
+function decodeAuthChange(command: Command): AuthChange {
+  let rest: unknown;
+  try {
+    rest = JSON.parse((command.value ?? Buffer.alloc(0)).toString('utf8'));
+  } catch (err) {
+    throw new QuorumError('COMMAND_INVALID', `malformed auth change: ${(err as Error).message}`);
+  }
+  return { ...(rest as object), action: command.key } as AuthChange;
 }
 
 /** What a key write is, for telling a retry from another write reusing its key. */

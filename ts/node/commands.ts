@@ -4,7 +4,7 @@
  *
  *   command = version u8 (1) | op u8 | flags u8 | origin u32 | seq u64
  *             | [atMs u64] (flag TIME) | [idempotency key (u32 + utf8)] (flag IDEM)
- *             | put/delete/publish: [ifRevision u64] | key (u32 + utf8) | [value (u32 + bytes)] (put)
+ *             | put/delete/publish/auth: [ifRevision u64] | key (u32 + utf8) | [value (u32 + bytes)] (put, auth)
  *             | txn: compares, success ops, failure ops (see `encodeTxn`)
  *             | md ingest: symbol and producer tables, market records (`encodeBatch`)
  *             | session: nothing more (it carries TIME)
@@ -38,9 +38,11 @@ export enum Op {
   Session = 6,
   /** Independent puts and deletes in one entry, each with its own answer (`items`). */
   Batch = 7,
+  /** A change of the auth state (ts/auth/state.ts): `key` is the action, `value` the change as JSON. */
+  Auth = 8,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
@@ -175,7 +177,7 @@ export function encodeCommand(c: Command): Buffer {
   }
   if (c.ifRevision !== undefined) w.u64(c.ifRevision);
   w.str(c.key);
-  if (c.op === Op.Put) w.bytes(c.value ?? Buffer.alloc(0));
+  if (c.op === Op.Put || c.op === Op.Auth) w.bytes(c.value ?? Buffer.alloc(0));
   return w.finish();
 }
 
@@ -203,7 +205,7 @@ export function decodeCommand(data: Uint8Array): Command {
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
   const key = r.str('key');
-  const value = op === Op.Put ? r.bytes('value') : undefined;
+  const value = op === Op.Put || op === Op.Auth ? r.bytes('value') : undefined;
   r.end();
   return { ...head, key, value, ifRevision };
 }

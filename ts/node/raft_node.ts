@@ -1,12 +1,11 @@
 /**
  * The driver: owns the pure Raft core and does its I/O in Raft's order (ARCHITECTURE.md,
- * "One node"). This file is the Ready loop and the node's public surface; its rooms are
- * `bootstrap.ts` (opening the data directory), `admission.ts` (whether a request may enter),
- * `waiters.ts` (requests in flight), `snapshot_lifecycle.ts` (create, stream, install, prune),
- * `conf_tracker.ts` (membership as the core has it, farewells, removal notices),
- * `membership_wire.ts` (conf changes taking effect, farewells and notices sent) and
- * `applier.ts` (async apply). The core is reached only through `RawNode`'s methods and its
- * read-only `status()`.
+ * "One node"). This file is the Ready loop and the node's public surface; its rooms are `bootstrap.ts`
+ * (opening the data directory), `admission.ts` (whether a request may enter), `waiters.ts` (requests
+ * in flight), `snapshot_lifecycle.ts` (create, stream, install, prune), `conf_tracker.ts` (membership
+ * as the core has it, farewells, removal notices), `membership_wire.ts` (conf changes taking effect,
+ * farewells and notices sent) and `applier.ts` (async apply). The core is reached only through
+ * `RawNode`'s methods and its read-only `status()`.
  *
  *   r = core.ready()
  *   1. leader's appends/heartbeats leave at once (in parallel with its own write)
@@ -35,14 +34,13 @@ import { invariant } from '../raft/assert';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, type ProgressStatus, RawNode, sendableBeforePersist } from '../raft/rawnode';
 import { ConfChangeType, type Message, MessageType, type Ready, StateType } from '../raft/types';
-import { formatPeerAddress, type PeerAddress, PeerTransport } from '../transport/peer';
-import type { MarketState } from '../market/state';
+import { type PeerAddress, PeerTransport } from '../transport/peer';
 import type { ChangeFeed } from './change_feed';
 import { admissionError } from './admission';
 import { type Applied, type ApplyResult, Applier } from './applier';
 import { BOOTSTRAP_INDEX, openStorage } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
-import { type Command, encodeCommand, Op } from './commands';
+import { type Command, encodeCommand } from './commands';
 import { ConfTracker } from './conf_tracker';
 import { MembershipWire } from './membership_wire';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
@@ -243,8 +241,13 @@ export class RaftNode {
   }
 
   /** Market data as of the applied index (books, producers, gaps). */
-  get market(): MarketState {
+  get market(): Applier['market'] {
     return this.applier.market;
+  }
+
+  /** Tokens and roles as of the applied index. */
+  get auth(): Applier['auth'] {
+    return this.applier.auth;
   }
 
   /** Starts the peer listener, the tick timer and the core. Resolves to the peer port. */
@@ -349,11 +352,6 @@ export class RaftNode {
   /** The membership as of this node's applied index. */
   members(): MembersRecord {
     return this.applier.members;
-  }
-
-  /** Records this node's client address in the membership record (through the log). */
-  async publishClient(client: PeerAddress): Promise<void> {
-    await this.propose({ op: Op.Publish, key: `${this.id} ${formatPeerAddress(client)}` });
   }
 
   /** The members with their role and addresses (`selfClient`: this node's client address). */

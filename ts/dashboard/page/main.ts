@@ -80,6 +80,10 @@ function showLatest(s: Sample): void {
 function connect(book: string): EventSource {
   const query = new URLSearchParams({ depth: '10' });
   if (book) query.set('book', book);
+  // With --auth on: /dashboard#token=... (a fragment never reaches the server's logs); an
+  // EventSource sends no headers, so the stream takes it as ?access_token= (RFC 6750 §2.3).
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token) query.set('access_token', token);
   const es = new EventSource(`/v1/dashboard/stream?${query}`);
   const conn = byId('conn');
   es.onopen = () => {

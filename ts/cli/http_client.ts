@@ -1,0 +1,75 @@
+/**
+ * The CLI's one way to call a node: `fetch`'s shape (a web `Response`), over node:http/https so
+ * that a private CA and a client certificate can be given (the global fetch takes neither), with
+ * the bearer token on every request. Set once per process from the global flags
+ * (`--token`/`QUORUMKV_TOKEN`, `--token-file`, `--cacert`, `--client-cert`, `--client-key`).
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+
+export interface Connection {
+  token?: string;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+let connection: Connection = {};
+
+export interface ConnectionFlags {
+  token?: string;
+  tokenFile?: string;
+  cacert?: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
+/** Reads the files the flags name (errors name the flag). */
+export function connectionFrom(f: ConnectionFlags): Connection {
+  const read = (path: string | undefined, flag: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  if ((f.clientCert === undefined) !== (f.clientKey === undefined)) throw new Error('--client-cert and --client-key go together');
+  const token = f.token ?? read(f.tokenFile, '--token-file')?.toString('utf8').trim();
+  return { token: token || undefined, ca: read(f.cacert, '--cacert'), cert: read(f.clientCert, '--client-cert'), key: read(f.clientKey, '--client-key') };
+}
+
+export function useConnection(c: Connection): void {
+  connection = c;
+}
+
+export interface CallInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+/** `fetch(url, init)` with this process's token and TLS settings. */
+export function call(url: string, init: CallInit = {}, conn: Connection = connection): Promise<Response> {
+  const target = new URL(url);
+  const headers: Record<string, string> = { ...init.headers };
+  if (conn.token) headers.authorization = `Bearer ${conn.token}`;
+  if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
+  const secure = target.protocol === 'https:';
+  const options = { method: init.method ?? 'GET', headers, signal: init.signal, ...(secure ? { ca: conn.ca, cert: conn.cert, key: conn.key } : {}) };
+  return new Promise<Response>((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(target, options, (res) => {
+      const answer = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) answer.set(k, Array.isArray(v) ? v.join(', ') : v);
+      const status = res.statusCode ?? 0;
+      // A web Response carries no body for these statuses.
+      const body = status === 204 || status === 304 ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+      resolve(new Response(body, { status, statusText: res.statusMessage, headers: answer }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
