@@ -14,7 +14,10 @@ import { newToken } from '../../ts/auth/model';
 import { pollUntil } from '../helpers/poll';
 import { openStream } from '../helpers/stream_reader';
 import { tempDir } from '../helpers/tmp';
-import { type Proc, ProcCluster } from './procs';
+import { Proc, ProcCluster } from './procs';
+import { call as callNode } from '../../ts/cli/http_client';
+import { freePorts } from '../helpers/ports';
+import { readFileSync } from 'node:fs';
 
 const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
 
@@ -213,3 +216,35 @@ async function marketRules(t: import('ava').ExecutionContext, leader: Proc, alic
   t.is((await call(leader, alice, 'POST', '/v1/md/books/top', { instruments: ['AAPL', 'MSFT'] })).status, 403);
   t.is((await call(leader, feed, 'GET', '/v1/kv/orders/1')).status, 403, 'a market-data grant gives no keys');
 }
+
+test('a new node joins an https cluster with auth on, given the CA and an admin token; without the token it stops with the reason', async (t) => {
+  const dir = tempDir(t);
+  const certs = join(dir, 'certs');
+  for (const args of [['init'], ['issue', 'n1'], ['issue', 'n2']]) t.is(cli({}, 'certs', ...args, '--dir', certs).status, 0);
+  const admin = newToken();
+  const tokenFile = join(dir, 'admin.token');
+  writeFileSync(tokenFile, admin);
+  const tls = (name: string) => ['--cert', join(certs, `${name}.crt`), '--key', join(certs, `${name}.key`)];
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--auth', 'on', '--initial-admin-token-file', tokenFile, ...tls('n1')]);
+  const n1 = await cluster.leader();
+  const conn = { token: admin, ca: readFileSync(join(certs, 'ca.crt')) };
+  const https = (p: number, path: string) => `https://127.0.0.1:${p}${path}`;
+  await pollUntil(async () => (await callNode(https(n1.port, '/v1/auth/whoami'), {}, conn)).status === 200, 'the initial admin token');
+
+  const joiner = async (extra: string[]) => {
+    const [client, peer] = await freePorts(2);
+    const p = new Proc(2, client, ['--id', 'n2', '--data', join(dir, 'n2'), '--listen', `127.0.0.1:${client}`, '--peer-listen', `127.0.0.1:${peer}`, '--join', https(n1.port, ''), '--cacert', join(certs, 'ca.crt'), ...tls('n2'), ...extra]);
+    p.spawn();
+    t.teardown(() => void p.child.kill('SIGKILL'));
+    return p;
+  };
+  const refused = await joiner([]);
+  const exit = await refused.exited;
+  t.not(exit.code, 0);
+  t.true(refused.events.some((e) => /--auth on/.test(String(e.line ?? ''))), JSON.stringify(refused.events.slice(-3)));
+
+  const n2 = await joiner(['--token-file', tokenFile]);
+  await n2.until((e) => e.event === 'promoted');
+  const members = (await (await callNode(https(n2.port, '/v1/cluster/members'), {}, conn)).json()) as { members: { id: number; learner: boolean }[] };
+  t.deepEqual(members.members.map((m) => [m.id, m.learner]), [[1, false], [2, false]]);
+});

@@ -73,3 +73,10 @@ export function call(url: string, init: CallInit = {}, conn: Connection = connec
     req.end(init.body);
   });
 }
+
+/** Errors worth retrying: the endpoint is not up (yet), or did not answer in time. A TLS or auth failure is not. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
+export function unreachable(err: unknown): boolean {
+  const e = err as Error & { code?: string };
+  return e.name === 'TimeoutError' || e.name === 'AbortError' || UNREACHABLE.has(e.code ?? '');
+}

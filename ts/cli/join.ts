@@ -4,7 +4,7 @@
  * peer addresses are kept in `<data>/peers.json`, so the node restarts without the endpoint;
  * a node that already holds data never joins again.
  */
-import { call as callNode, type CallInit } from './http_client';
+import { call as callNode, type CallInit, unreachable } from './http_client';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPeerAddress, type PeerAddress, parsePeerAddress } from '../transport/peer';
@@ -92,11 +92,13 @@ export async function joinCluster(dataDir: string, endpoint: string, id: number,
         if (code === 'member_exists') continue;
         if (add.status < 500 && code !== 'membership_change_pending') throw new Error(`the cluster refused to add n${id}: ${JSON.stringify(add.body.error)}`);
         problem = `add answered ${add.status} ${code}`;
+      } else if (list.status === 401 || list.status === 403) {
+        throw new Error(`the cluster refused the member list (${list.status}): it runs with --auth on; give an admin token (--token-file)`);
       } else {
         problem = `member list answered ${list.status}`;
       }
     } catch (err) {
-      if (!(err instanceof TypeError) && (err as Error).name !== 'TimeoutError') throw err;
+      if (!unreachable(err)) throw err;
       problem = `${base} unreachable: ${(err as Error).message}`;
     }
     if (Date.now() > deadline) throw new Error(`could not join through ${base} within ${JOIN_TIMEOUT_MS} ms: ${problem}`);

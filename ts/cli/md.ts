@@ -3,7 +3,7 @@
  * (pushes an NDJSON file in batches, retrying a batch until acknowledged — safe, since a
  * producer's records are applied exactly once — with a progress line on stderr).
  */
-import { call } from './http_client';
+import { call, unreachable } from './http_client';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseNdjson, toFrame } from '../market/batch';
@@ -60,7 +60,7 @@ async function sendBatch(opts: IngestOptions, body: string | Buffer): Promise<{ 
       if (res.ok) return answer;
       if (res.status !== 503 && res.status !== 504) throw new Error(`the batch was refused: ${res.status} ${answer.error?.code}: ${answer.error?.message}`);
     } catch (err) {
-      if (!(err instanceof TypeError)) throw err; // TypeError: the connection failed; retry
+      if (!unreachable(err)) throw err; // the connection failed: retry
     }
     if (Date.now() > deadline) throw new Error(`no acknowledgement within ${opts.retryMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
