@@ -10,7 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { freePorts } from '../helpers/ports';
+import { freeDevBase } from '../helpers/ports';
 import { pollUntil } from '../helpers/poll';
 import { tempDir } from '../helpers/tmp';
 
@@ -50,15 +50,24 @@ test('the tarballs install with no compiler on PATH; npx quorumkv dev serves a c
   t.true(existsSync(join(project, 'node_modules', 'quorumkv-linux-x64-gnu')));
   t.log(`npm install of the two tarballs: ${installS.toFixed(1)} s`);
 
-  const [port] = await freePorts(1);
+  const port = await freeDevBase(3);
   // The bin npx runs, started directly so that SIGINT reaches it (npx would not pass it on).
-  const devProc: ChildProcess = spawn(join(project, 'node_modules', '.bin', 'quorumkv'), ['dev', '--data', join(dir, 'data'), '--port', String(port)], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => devProc.kill('SIGKILL'));
+  // Its own process group, so a failed test kills the nodes `dev` started too, not only `dev`.
+  const devProc: ChildProcess = spawn(join(project, 'node_modules', '.bin', 'quorumkv'), ['dev', '--data', join(dir, 'data'), '--port', String(port)], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  t.teardown(() => {
+    try {
+      process.kill(-devProc.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
   let output = '';
   devProc.stdout!.on('data', (b: Buffer) => (output += b.toString()));
   devProc.stderr!.on('data', (b: Buffer) => (output += b.toString()));
   const exited = new Promise<number | null>((resolve) => devProc.on('exit', (code) => resolve(code)));
-  await pollUntil(() => (output.match(/"event":"ready"/g) ?? []).length === 3, `three nodes ready (output so far: ${output.slice(-300)})`, 60_000, 50);
+  await pollUntil(() => (output.match(/"event":"ready"/g) ?? []).length === 3, 'three nodes ready', 60_000, 50).catch((err: Error) => {
+    throw new Error(`${err.message}; output so far: ${output.slice(-1500)}`);
+  });
   const cli = (...args: string[]) => spawnSync('npx', ['quorumkv', ...args, '--endpoint', `http://127.0.0.1:${port}`], { cwd: project, env, encoding: 'utf8' });
   await pollUntil(() => cli('put', 'greeting', '{"hello":"world"}').status === 0, 'a put through the cluster', 30_000, 100);
   const got = cli('get', 'greeting');

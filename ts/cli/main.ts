@@ -20,7 +20,9 @@ if (require.main === module) {
     process.exit(1);
   }
   program.parseAsync(argv).catch((err: Error) => {
+    // Exit now: a `start` that failed part-way (a client port in use, say) may hold timers and
+    // sockets that would keep a half-started node alive.
     console.error(`quorumkv: ${err.message}`);
-    process.exitCode = 2;
+    process.exit(2);
   });
 }
