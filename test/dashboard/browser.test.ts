@@ -100,17 +100,28 @@ test('the page loads, draws, moves under load and follows a leader change', asyn
   await leaderPage.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
   await leaderPage.close();
 
+  // The leader-transfer control (auth is off here: the API would take it from anyone): hand
+  // leadership to the third node; the page shows it lead.
+  const third = cluster.procs.find((p) => p.id !== leader.id && p.id !== follower.id)!;
+  await page.waitForSelector('#transfer-form:not([hidden])', { timeout: 5000 });
+  await page.selectOption('#transfer-to', `n${third.id}`);
+  await page.click('#transfer-form button');
+  await page.waitForFunction((name) => (globalThis as unknown as PageGlobals).document.getElementById('transfer-result')!.textContent!.startsWith(`${name} leads`), `n${third.id}`, { timeout: 15_000 });
+  await page.waitForFunction((name) => (globalThis as unknown as PageGlobals).document.getElementById('leader')!.textContent === name, `n${third.id}`, { timeout: 5000 });
+  const current = await cluster.leader();
+  t.is(current.id, third.id);
+
   // Kill the leader: the page (on a follower) shows the new one once its node knows it.
   let learnedAtMs = 0;
   follower.onLine = (line) => {
-    if (!learnedAtMs && line.includes('"event":"role"') && !line.includes(`"leader":${leader.id}`) && !line.includes('"leader":0')) learnedAtMs = Date.now();
+    if (!learnedAtMs && line.includes('"event":"role"') && !line.includes(`"leader":${current.id}`) && !line.includes('"leader":0')) learnedAtMs = Date.now();
   };
   const killedAtMs = Date.now();
-  leader.child.kill('SIGKILL');
+  current.child.kill('SIGKILL');
   await page.waitForFunction((old) => {
     const shown = (globalThis as unknown as PageGlobals).document.getElementById('leader')!.textContent ?? '';
     return /^n\d+$/.test(shown) && shown !== old;
-  }, `n${leader.id}`, { timeout: 15_000, polling: 5 });
+  }, `n${current.id}`, { timeout: 15_000, polling: 5 });
   const shownAtMs = Date.now();
   const next = await cluster.leader();
   t.is(await text(page, '#leader'), `n${next.id}`);

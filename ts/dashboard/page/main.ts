@@ -8,6 +8,7 @@
 import { type SeriesSpec, SignalChart, TimeChart } from './charts.js';
 import { byId, renderCluster, renderInstruments, renderLadder, renderReplays, renderTraffic } from './views.js';
 import { type ClusterView, type Hello, type Sample, TRAFFIC_CLASSES } from './wire.js';
+import { enableAdmin, pageToken, renderTransferTargets } from './admin.js';
 
 const CLASS_COLORS = { read: '#1f77b4', write: '#d62728', ingest: '#2ca02c', bulk: '#9467bd' } as const;
 const classSeries: SeriesSpec[] = TRAFFIC_CLASSES.map((c) => ({ label: c, color: CLASS_COLORS[c] }));
@@ -71,6 +72,7 @@ function addPoint(s: Sample): void {
 
 function showLatest(s: Sample): void {
   renderCluster(s.cluster);
+  renderTransferTargets(s.cluster);
   renderTraffic(s);
   renderReplays(s.market.replays);
   samples++;
@@ -82,7 +84,7 @@ function connect(book: string): EventSource {
   if (book) query.set('book', book);
   // With --auth on: /dashboard#token=... (a fragment never reaches the server's logs); an
   // EventSource sends no headers, so the stream takes it as ?access_token= (RFC 6750 §2.3).
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  const token = pageToken();
   if (token) query.set('access_token', token);
   const es = new EventSource(`/v1/dashboard/stream?${query}`);
   const conn = byId('conn');
@@ -110,7 +112,11 @@ function connect(book: string): EventSource {
     for (const c of everyChart) c.redraw();
     showLatest(s);
   });
-  es.addEventListener('cluster', (e) => renderCluster(JSON.parse((e as MessageEvent<string>).data) as ClusterView));
+  es.addEventListener('cluster', (e) => {
+    const view = JSON.parse((e as MessageEvent<string>).data) as ClusterView;
+    renderCluster(view);
+    renderTransferTargets(view);
+  });
   es.addEventListener('book', (e) => renderLadder(JSON.parse((e as MessageEvent<string>).data) as Parameters<typeof renderLadder>[0]));
   es.addEventListener('instruments', (e) => renderInstruments(JSON.parse((e as MessageEvent<string>).data) as string[]));
   return es;
@@ -124,3 +130,4 @@ byId('book-form').addEventListener('submit', (e) => {
   stream.close();
   stream = connect(symbolInput.value.trim());
 });
+void enableAdmin();
