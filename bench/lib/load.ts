@@ -31,6 +31,8 @@ export interface LoadRequest {
   method: 'GET' | 'PUT' | 'POST';
   path: string;
   body?: string;
+  /** Extra headers (wrk only), e.g. authorization. */
+  headers?: Record<string, string>;
 }
 
 /** Requests cycle through `request(0..)`; `multiplier` turns requests/s into keys/s. */
@@ -66,7 +68,8 @@ export function wrk(system: string, workload: string, url: string, requests: Loa
   try {
     const script = join(dir, 'load.lua');
     const lua = (s: string) => JSON.stringify(s); // JSON string escapes are valid Lua escapes for ASCII
-    const formatted = requests.map((r) => `wrk.format(${lua(r.method)}, ${lua(r.path)}, {["content-type"]="application/json"}, ${r.body === undefined ? 'nil' : lua(r.body)})`);
+    const headers = (r: LoadRequest) => Object.entries({ 'content-type': 'application/json', ...r.headers }).map(([k, v]) => `[${lua(k)}]=${lua(v)}`).join(', ');
+    const formatted = requests.map((r) => `wrk.format(${lua(r.method)}, ${lua(r.path)}, {${headers(r)}}, ${r.body === undefined ? 'nil' : lua(r.body)})`);
     writeFileSync(script, [
       'local requests = {}',
       'local i = 0',

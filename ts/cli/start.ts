@@ -205,6 +205,26 @@ function promoteWhenCaughtUp(node: RaftNode, id: number): NodeJS.Timeout {
   return timer;
 }
 
+/**
+ * Runs `attempt` every `everyMs` until it answers 'done': one attempt in flight at a time (a
+ * promise it returns must settle first), 'wait' skips a turn. Unref'd: it never keeps the
+ * process alive.
+ */
+function repeatUntilDone(everyMs: number, attempt: () => 'done' | 'wait' | Promise<unknown>): NodeJS.Timeout {
+  let asking = false;
+  const timer = setInterval(() => {
+    if (asking) return;
+    const step = attempt();
+    if (step === 'done') clearInterval(timer);
+    else if (step !== 'wait') {
+      asking = true;
+      void step.finally(() => (asking = false));
+    }
+  }, everyMs);
+  timer.unref();
+  return timer;
+}
+
 const AUTH_BOOTSTRAP_CHECK_MS = 200;
 
 /**
@@ -213,22 +233,14 @@ const AUTH_BOOTSTRAP_CHECK_MS = 200;
  * are refused as `auth_bootstrapped` (so a revoked initial token never comes back).
  */
 function bootstrapAuth(node: RaftNode, id: number, token: string): NodeJS.Timeout {
-  let asking = false;
-  const timer = setInterval(() => {
-    if (asking || node.auth.initialized || node.status().leader === 0) {
-      if (node.auth.initialized) clearInterval(timer);
-      return;
-    }
-    asking = true;
-    bootstrapAdmin(node, token).then(
+  return repeatUntilDone(AUTH_BOOTSTRAP_CHECK_MS, () => {
+    if (node.auth.initialized) return 'done';
+    if (node.status().leader === 0) return 'wait';
+    return bootstrapAdmin(node, token).then(
       (outcome) => log('auth_bootstrap', { id, outcome }),
       (err: Error & { code?: string }) => log('auth_bootstrap_retry', { id, code: err.code, message: err.message }),
-    ).finally(() => {
-      asking = false;
-    });
-  }, AUTH_BOOTSTRAP_CHECK_MS);
-  timer.unref();
-  return timer;
+    );
+  });
 }
 
 const PUBLISH_CHECK_MS = 500;
@@ -239,25 +251,16 @@ const PUBLISH_CHECK_MS = 500;
  * the founding members, whose --cluster entries name only peer addresses).
  */
 function publishWhenMember(node: RaftNode, id: number, client: PeerAddress): NodeJS.Timeout {
-  let asking = false;
   const address = `${client.host}:${client.port}`;
-  const timer = setInterval(() => {
+  return repeatUntilDone(PUBLISH_CHECK_MS, () => {
     const rec = node.members();
     const member = rec.voters.includes(id) || rec.learners.includes(id);
-    if (asking || !member || node.status().leader === 0) return;
-    if (rec.addresses[String(id)]?.client === address) {
-      clearInterval(timer);
-      return;
-    }
-    asking = true;
+    if (!member || node.status().leader === 0) return 'wait';
+    if (rec.addresses[String(id)]?.client === address) return 'done';
     // Op.Publish: "<id> <host:port>", applied into the membership record.
-    node.propose({ op: Op.Publish, key: `${id} ${address}` }).then(
+    return node.propose({ op: Op.Publish, key: `${id} ${address}` }).then(
       () => log('published', { id, client: address }),
       (err: Error & { code?: string }) => log('publish_retry', { id, code: err.code, message: err.message }),
-    ).finally(() => {
-      asking = false;
-    });
-  }, PUBLISH_CHECK_MS);
-  timer.unref();
-  return timer;
+    );
+  });
 }
