@@ -18,7 +18,7 @@ export interface SingleNode {
   url(path: string): string;
 }
 
-export async function singleNode(t: ExecutionContext, extra: Partial<RaftNodeConfig> = {}, api = true): Promise<SingleNode> {
+export async function singleNode(t: ExecutionContext, extra: Partial<RaftNodeConfig> = {}, api = true, authEnabled = false): Promise<SingleNode> {
   const dir = tempDir(t);
   const [peer] = await freePorts(1);
   let onLeading: () => void = () => undefined;
@@ -38,7 +38,7 @@ export async function singleNode(t: ExecutionContext, extra: Partial<RaftNodeCon
   await leading;
   const health = new NodeHealth(node);
   health.start();
-  const server = api ? await startApiServer({ node, client: { host: '127.0.0.1', port: 0 }, health, authEnabled: false }, '127.0.0.1', 0) : undefined;
+  const server = api ? await startApiServer({ node, client: { host: '127.0.0.1', port: 0 }, health, authEnabled }, '127.0.0.1', 0) : undefined;
   t.teardown(async () => {
     await server?.close(100);
     health.close();
