@@ -73,6 +73,14 @@ export const ERROR_CATALOGUE = {
   role_builtin: { status: 409, class: 'conflict' },
   role_in_use: { status: 409, class: 'conflict' },
   auth_bootstrapped: { status: 409, class: 'conflict' },
+  // ---- backups (ts/backup) ----
+  backup_target_invalid: invalid(),
+  backup_not_configured: { status: 409, class: 'conflict' },
+  backup_in_progress: { status: 409, class: 'conflict' },
+  backup_object_missing: { status: 404, class: 'not_found' },
+  backup_corrupt: { status: 409, class: 'conflict' },
+  // The object store failed (down, refused): nothing was recorded as a backup; retry.
+  backup_failed: { status: 503, class: 'retryable' },
   too_many_instruments: { status: 409, class: 'conflict' },
   revision_mismatch: { status: 409, class: 'conflict' },
   compacted: { status: 410, class: 'not_found' },

@@ -1,4 +1,5 @@
 import type { DashboardSampler } from '../dashboard/sampler';
+import type { NodeBackups } from '../backup/full';
 import type { NodeHealth } from '../monitor/node_health';
 import type { RaftNode } from '../node/raft_node';
 import type { PeerAddress } from '../transport/peer';
@@ -14,4 +15,6 @@ export interface ApiContext {
   dashboard?: DashboardSampler;
   /** `--auth on`: every non-public route needs a token (ts/api/auth.ts). */
   authEnabled: boolean;
+  /** Full backups to `--backup-target` (ts/backup); undefined in tests that need none. */
+  backups?: NodeBackups;
 }

@@ -26,6 +26,7 @@ import { requestClass } from './route_classes';
 import type { RequestClass, ThrottledClass } from '../monitor/classes';
 import { authenticate, createToken, deleteRole, listRoles, listTokens, putRole, revokeToken, type RouteAccess, whoami } from './auth';
 import type { Access } from '../auth/model';
+import { backupStatus, createBackup } from './backups';
 
 export type { ApiContext } from './context';
 
@@ -69,6 +70,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/auth/whoami', { GET: (ctx, t) => whoami(ctx, t) }],
   ['/v1/auth/tokens', { GET: (ctx, t) => listTokens(ctx.node, t.query), POST: (ctx, _t, body) => createToken(ctx.node, body) }],
   ['/v1/auth/roles', { GET: (ctx, t) => listRoles(ctx.node, t.query) }],
+  ['/v1/backups', { GET: (ctx) => backupStatus(ctx), POST: (ctx) => createBackup(ctx) }],
 ]);
 
 /** Routes anyone may use with auth on (liveness, scraping, the dashboard's static page). */
@@ -87,6 +89,8 @@ const ADMIN_ROUTES = new Set([
   'GET /v1/auth/roles',
   'PUT /v1/auth/roles/{name}',
   'DELETE /v1/auth/roles/{name}',
+  'GET /v1/backups',
+  'POST /v1/backups',
 ]);
 
 export function routeAccess(method: string, template: string): RouteAccess {

@@ -19,6 +19,8 @@ import { createSecureContext } from 'node:tls';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkTokenText } from '../auth/model';
+import { openStore } from '../backup/store';
+import { backupCommands } from './backup';
 import type { HealthConfig } from '../monitor/node_health';
 
 function kvCommands(program: Command): void {
@@ -130,6 +132,8 @@ function nodeCommands(program: Command): void {
     .option('--peer-ca <file>', 'the CA every member\u2019s --peer-cert is signed by')
     .addOption(new Option('--auth <on|off>', 'require a bearer token on every request but /health, /metrics and the dashboard page (default: on unless --listen is a loopback address)').choices(['on', 'off']))
     .option('--initial-admin-token-file <file>', 'a new cluster\u2019s first admin token (one line; e.g. from `quorumkv auth new-token`), applied once')
+    .option('--backup-target <url>', 'where full backups go: file:///path or s3://bucket/prefix (S3 credentials from the AWS environment)')
+    .option('--backup-full-every <duration>', 'with --backup-target: the leader takes a full backup this often (e.g. 6h)', flags.durationMs)
     .option('--config <file>', 'start options from a YAML or TOML file (keys are these flags without dashes); command-line flags win');
   addHealthFlags(startCmd).action(startAction);
 }
@@ -155,6 +159,8 @@ interface StartFlags extends HealthFlags {
   peerCa?: string;
   auth?: 'on' | 'off';
   initialAdminTokenFile?: string;
+  backupTarget?: string;
+  backupFullEvery?: number;
 }
 
 async function startAction(o: StartFlags, cmd: Command): Promise<void> {
@@ -197,6 +203,14 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   if (auth && !initialAdminToken && !o.join && !existsSync(join(o.data, 'engine'))) {
     cmd.error('error: --auth on: a new cluster needs --initial-admin-token-file (or --auth off)');
   }
+  if (o.backupFullEvery !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-full-every needs --backup-target');
+  if (o.backupTarget !== undefined) {
+    try {
+      openStore(o.backupTarget);
+    } catch (err) {
+      cmd.error(`error: --backup-target: ${(err as Error).message}`);
+    }
+  }
   let health: HealthConfig | undefined;
   try {
     health = healthConfig(o, walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS).allowStall === true);
@@ -220,6 +234,8 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     peerTls,
     auth,
     initialAdminToken,
+    backupTarget: o.backupTarget,
+    backupFullEveryMs: o.backupFullEvery,
   });
 }
 
@@ -242,6 +258,7 @@ export function buildProgram(version: string): Command {
   mdCommands(program);
   certsCommands(program);
   authCommands(program);
+  backupCommands(program);
   connectionFlags(program);
   return program;
 }

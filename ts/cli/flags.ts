@@ -99,3 +99,13 @@ export function positive(raw: string): number {
   if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`expected a positive number, got "${raw}"`);
   return x;
 }
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 500ms, 30s, 15m, 6h or 7d, in milliseconds. */
+export function durationMs(raw: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(raw.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS_MS[m[2]] : NaN;
+  if (!(ms > 0) || !Number.isSafeInteger(ms)) throw new InvalidArgumentError(`expected a duration such as 30s, 15m, 6h or 7d, got "${raw}"`);
+  return ms;
+}

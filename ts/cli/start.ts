@@ -16,6 +16,9 @@ import { existsSync } from 'node:fs';
 import { RaftNode } from '../node/raft_node';
 import { Op } from '../node/commands';
 import { bootstrapAdmin } from '../api/auth';
+import { NodeBackups } from '../backup/full';
+import { openStore } from '../backup/store';
+import { join } from 'node:path';
 import { type HealthConfig, NodeHealth } from '../monitor/node_health';
 import { joinCluster, loadPeers } from './join';
 import type { PeerAddress } from '../transport/peer';
@@ -46,6 +49,9 @@ export interface StartOptions {
   auth?: boolean;
   /** Proposed once the node has a leader, if the cluster never applied an initial admin token. */
   initialAdminToken?: string;
+  /** Where full backups go (file:// or s3://), and how often the leader takes one. */
+  backupTarget?: string;
+  backupFullEveryMs?: number;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -124,7 +130,11 @@ export async function start(opts: StartOptions): Promise<void> {
   });
   const peerPort = await node.start();
   const health = new NodeHealth(node, opts.health);
-  const ctx: ApiContext = { node, client: { ...opts.listen }, health, authEnabled: opts.auth === true };
+  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openStore(opts.backupTarget), join(opts.dataDir, 'backup-tmp'));
+  if (opts.backupFullEveryMs !== undefined) {
+    backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
+  }
+  const ctx: ApiContext = { node, client: { ...opts.listen }, health, authEnabled: opts.auth === true, backups };
   if (opts.health.dashboard) ctx.dashboard = new DashboardSampler(node, health, ctx.client, () => replayProgress(node));
   health.tap = ctx.dashboard;
   health.start();
@@ -142,6 +152,7 @@ export async function start(opts: StartOptions): Promise<void> {
     clearInterval(promoting);
     clearInterval(publishing);
     clearInterval(bootstrapping);
+    backups.close();
     log('stopping', { id: opts.id, signal });
     await api.close();
     health.close();

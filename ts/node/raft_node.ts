@@ -15,17 +15,15 @@
  *   5. read states wait for applied ≥ index
  *   core.advance(r)
  *
- * Batching: proposals and linearizable reads arriving in one event-loop turn become one
- * MsgProp and one ReadIndex request. Limits: `proposalsPerTurnMax` (one MsgProp),
- * `proposalsPendingMax` and `readsPendingMax` (in flight, see waiters.ts), the applier's
- * backlog (applier.ts). A WAL or engine failure is fatal: `onFatal` is called and the node
- * stops driving the core.
+ * Batching: proposals and linearizable reads arriving in one event-loop turn become one MsgProp
+ * and one ReadIndex request. Limits: `proposalsPerTurnMax` (one MsgProp), `proposalsPendingMax`
+ * and `readsPendingMax` (in flight, see waiters.ts), the applier's backlog (applier.ts). A WAL or
+ * engine failure is fatal: `onFatal` is called and the node stops driving the core.
  *
- * Removal: a node that applies its own removal reports it (`onRemoved`). One that never could
- * (it lagged, or was down, when it was removed) keeps talking to the others; any member that
- * hears from a node its membership record says was removed answers with a `MsgRemoved` notice
- * naming the removal's index, and the node stops as if it had applied it (etcd answers a
- * removed member's messages the same way).
+ * Removal: a node that applies its own removal reports it (`onRemoved`). One that never could (it
+ * lagged, or was down, when it was removed) keeps talking to the others; any member that hears
+ * from a node its membership record says was removed answers with a `MsgRemoved` notice naming
+ * the removal's index, and the node stops as if it had applied it (etcd does the same).
  */
 import { randomInt } from 'node:crypto';
 import { QuorumError, TimeoutError, UnavailableError } from '../errors';
@@ -354,6 +352,11 @@ export class RaftNode {
     return this.applier.members;
   }
 
+  /** A checkpoint of the state machine in `dir` (a backup's) with its applied index and that entry's term. */
+  checkpoint(dir: string): Promise<{ index: number; term: number }> {
+    return this.snapshots.checkpoint(dir);
+  }
+
   /** The members with their role and addresses (`selfClient`: this node's client address). */
   memberList(selfClient?: PeerAddress): MemberListing[] {
     return listMembers(this.applier.members, this.cfg.members, this.id, selfClient);
@@ -547,7 +550,6 @@ export class RaftNode {
   }
 
   // ---- membership: removal (changes, farewells and notices: membership_wire.ts) ----
-
   /**
    * A member says this node was removed at `m.index`. Believed only if this node knows no
    * configuration change at or after that index (a later one would have re-added it) and has a

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QuorumError } from '../errors';
+import { QuorumError, UnavailableError } from '../errors';
 import { invariant } from '../raft/assert';
 import { Engine } from '../native';
 import type { Message, Snapshot } from '../raft/types';
@@ -62,6 +62,8 @@ export class SnapshotLifecycle {
   private creating: Promise<void> | undefined;
   /** A received snapshot is being installed: no snapshot may be created meanwhile. */
   private installing = false;
+  /** A backup's checkpoint being taken, if any (an install waits for it: it closes the engine). */
+  private checkpointing: Promise<unknown> | undefined;
   /** Snapshot index → streams in progress (such a snapshot is not pruned). */
   private readonly streaming = new Map<number, number>();
   /** Bytes of entries handed out for applying since the last snapshot began. */
@@ -77,9 +79,22 @@ export class SnapshotLifecycle {
     this.logBytesSinceSnapshot += bytes;
   }
 
-  /** Resolves once no snapshot is being created. */
-  idle(): Promise<void> {
-    return this.creating ?? Promise.resolve();
+  /** Resolves once no snapshot is being created and no backup checkpoint taken. */
+  async idle(): Promise<void> {
+    await this.creating;
+    await this.checkpointing?.catch(() => undefined);
+  }
+
+  /**
+   * A checkpoint of the engine in `dir` for a backup, and the term of its applied index. Refused
+   * (retryable) while a received snapshot is being installed.
+   */
+  checkpoint(dir: string): Promise<{ index: number; term: number }> {
+    const h = this.host;
+    if (this.installing || h.halted()) return Promise.reject(new UnavailableError('a snapshot is being installed or the node is stopping; retry the backup'));
+    const taking = h.engine.checkpoint(dir).then((index) => ({ index, term: h.storage.term(index) }));
+    this.checkpointing = taking;
+    return taking;
   }
 
   /** Starts a background snapshot + compaction when enough was applied since the last one. */
@@ -193,7 +208,7 @@ export class SnapshotLifecycle {
     const started = performance.now();
     this.installing = true;
     try {
-      await this.creating;
+      await this.idle();
       await h.applier.idle();
       h.snaps.beginInstall(index);
       h.engine.close();

@@ -1,0 +1,138 @@
+/**
+ * Full backups of one node's state machine: a fresh RocksDB checkpoint (taken beside the data,
+ * never a half-written one), each file hashed and uploaded — SST files by content hash, so a
+ * later backup uploads only the SSTs the store lacks — then the manifest, last. One backup at a
+ * time per node (`backup_in_progress`); a failure of the store is `backup_failed` (retryable)
+ * and leaves no manifest, so nothing half-uploaded is ever taken for a backup.
+ *
+ * Limit: `UPLOADS_MAX` files in flight at once.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { QuorumError } from '../errors';
+import type { RaftNode } from '../node/raft_node';
+import { type ManifestFile, MANIFEST_VERSION, manifestName, sealManifest, snapDir } from './manifest';
+import type { BackupStore } from './store';
+
+export const UPLOADS_MAX = 4;
+
+export interface BackupReport {
+  index: number;
+  term: number;
+  manifest: string;
+  files: number;
+  /** What a naive full copy would upload. */
+  bytes: number;
+  /** What this backup uploaded (SSTs the store had are skipped). */
+  bytesUploaded: number;
+  objectsUploaded: number;
+  objectsReused: number;
+  ms: number;
+  at: string;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Runs `work` over `items` with at most `limit` in flight. */
+export async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Takes one full backup of `node` into `store`, using `scratch` for the checkpoint. */
+export async function fullBackup(node: RaftNode, store: BackupStore, scratch: string): Promise<BackupReport> {
+  const started = performance.now();
+  const dir = join(scratch, `full-${process.pid}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const engineDir = join(dir, 'engine');
+    const { index, term } = await node.checkpoint(engineDir);
+    const files: ManifestFile[] = [];
+    let bytesUploaded = 0;
+    let objectsUploaded = 0;
+    await pool(readdirSync(engineDir).sort(), UPLOADS_MAX, async (name) => {
+      const path = join(engineDir, name);
+      const size = statSync(path).size;
+      const sha256 = await sha256File(path);
+      const sst = name.endsWith('.sst');
+      // SST files never change: by content, shared across backups. The rest (RocksDB's MANIFEST,
+      // OPTIONS, CURRENT) belong to this checkpoint.
+      const object = sst ? `sst/${sha256}.sst` : `${snapDir(index, term)}/files/${name}`;
+      if ((await store.putFile(object, path, size, sst)) === 'stored') {
+        bytesUploaded += size;
+        objectsUploaded++;
+      }
+      files.push({ name, size, sha256, object });
+    });
+    files.sort((a, b) => (a.name < b.name ? -1 : 1));
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    const manifest = manifestName(index, term);
+    await store.putBytes(manifest, sealManifest({ version: MANIFEST_VERSION, index, term, createdMs: Date.now(), node: node.id, members: node.members(), files, bytes }));
+    return { index, term, manifest, files: files.length, bytes, bytesUploaded, objectsUploaded, objectsReused: files.length - objectsUploaded, ms: Math.round(performance.now() - started), at: new Date().toISOString() };
+  } catch (err) {
+    if (err instanceof QuorumError) throw err;
+    throw new QuorumError('backup_failed', `the backup to ${store.url} failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A node's backups: the target, the one running, the last result and failures. */
+export class NodeBackups {
+  private running: Promise<BackupReport> | undefined;
+  private last: BackupReport | undefined;
+  private failures = 0;
+  private lastError: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly node: RaftNode,
+    readonly store: BackupStore | undefined,
+    private readonly scratch: string,
+  ) {}
+
+  /** Takes a full backup now (answers when it is complete). */
+  full(): Promise<BackupReport> {
+    if (!this.store) return Promise.reject(new QuorumError('backup_not_configured', 'this node was started without --backup-target'));
+    if (this.running) return Promise.reject(new QuorumError('backup_in_progress', 'a backup is running on this node; retry when it is done', { headers: { 'retry-after': '1' } }));
+    const run = fullBackup(this.node, this.store, this.scratch).then(
+      (report) => {
+        this.last = report;
+        return report;
+      },
+      (err: Error) => {
+        this.failures++;
+        this.lastError = err.message;
+        throw err;
+      },
+    );
+    this.running = run;
+    void run.catch(() => undefined).finally(() => (this.running = undefined));
+    return run;
+  }
+
+  /** The leader takes a full backup every `everyMs` (the other members do not). */
+  schedule(everyMs: number, onResult: (report: BackupReport | undefined, err?: Error) => void): void {
+    this.timer = setInterval(() => {
+      if (!this.node.isLeader || this.running) return;
+      this.full().then((r) => onResult(r), (err: Error) => onResult(undefined, err));
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  status(): Record<string, unknown> {
+    return { target: this.store?.url ?? null, running: this.running !== undefined, last: this.last ?? null, failures: this.failures, lastError: this.lastError ?? null };
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Verify and restore.
+ *
+ * `verifyBackups` reads every object a manifest names back from the store and checks its size
+ * and SHA-256 (and the manifest's own checksum): a missing or damaged object is refused with its
+ * name. `restore` downloads one backup the same way into `<out>/.restore/`, then writes one data
+ * directory per member of a new cluster, `<out>/n<id>/`, each started with `quorumkv start
+ * --cluster` (the same members) as usual:
+ *
+ *   engine/    the checkpoint, plus one write at index + 1 that replaces the membership record
+ *              with the new cluster's (the old members' addresses must not be dialled)
+ *   snap/<index+1>/  a snapshot of that state (meta: the backup's term, the new voters), which
+ *              the log starts after — the same layout a node has after installing a snapshot
+ *   wal/       empty, starting at index + 2, hard state {term, commit: index + 1}
+ *
+ * Every member gets the same state at the same index, so the new cluster starts consistent.
+ *
+ * Limit: `UPLOADS_MAX` (the same bound) downloads in flight at once.
+ */
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { QuorumError } from '../errors';
+import { Engine, Wal } from '../native';
+import { encodeRecord, MEMBERS_KEY, type MembersRecord } from '../node/membership';
+import { SnapshotStore } from '../node/snapshots';
+import { formatPeerAddress, type PeerAddress } from '../transport/peer';
+import { pool, UPLOADS_MAX } from './full';
+import { type Manifest, type ManifestFile, manifestNames, openManifest, readAll } from './manifest';
+import type { BackupStore } from './store';
+
+export interface Progress {
+  files: number;
+  filesTotal: number;
+  bytes: number;
+  bytesTotal: number;
+}
+
+/** The manifest of the backup at `index` (default: the newest), checked. */
+export async function pickManifest(store: BackupStore, index?: number): Promise<Manifest> {
+  const all = manifestNames(await store.list('snap/'));
+  const chosen = index === undefined ? all[all.length - 1] : all.find((m) => m.index === index);
+  if (!chosen) throw new QuorumError('backup_object_missing', index === undefined ? `no backup in ${store.url}` : `no backup at index ${index} in ${store.url} (there are: ${all.map((m) => m.index).join(', ') || 'none'})`);
+  return openManifest(chosen.name, (await readAll(await store.read(chosen.name))).bytes);
+}
+
+const corrupt = (f: ManifestFile, why: string) => new QuorumError('backup_corrupt', `${f.object} (${f.name}): ${why}`, { details: { object: f.object } });
+
+/** Streams one object to `dest` (or nowhere), checking its size and SHA-256. */
+async function fetchChecked(store: BackupStore, f: ManifestFile, dest: string | undefined, onBytes: (n: number) => void): Promise<void> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      onBytes(chunk.length);
+      done(null, dest === undefined ? undefined : chunk);
+    },
+  });
+  const source = await store.read(f.object);
+  if (dest === undefined) await pipeline(source, meter, async (s) => { for await (const _ of s) void _; });
+  else await pipeline(source, meter, createWriteStream(dest));
+  if (size !== f.size) throw corrupt(f, `${size} bytes, the manifest says ${f.size}`);
+  if (hash.digest('hex') !== f.sha256) throw corrupt(f, 'its SHA-256 does not match the manifest');
+}
+
+async function fetchAll(store: BackupStore, m: Manifest, dir: string | undefined, onProgress?: (p: Progress) => void): Promise<void> {
+  const p: Progress = { files: 0, filesTotal: m.files.length, bytes: 0, bytesTotal: m.bytes };
+  await pool(m.files, UPLOADS_MAX, async (f) => {
+    await fetchChecked(store, f, dir === undefined ? undefined : join(dir, f.name), (n) => {
+      p.bytes += n;
+    });
+    p.files++;
+    onProgress?.({ ...p });
+  });
+}
+
+/** Checks the backups in `store` (or the one at `index`): every object present, sized and hashed as its manifest says. */
+export async function verifyBackups(store: BackupStore, index?: number): Promise<{ index: number; term: number; files: number; bytes: number }[]> {
+  const names = manifestNames(await store.list('snap/'));
+  const chosen = index === undefined ? names : names.filter((n) => n.index === index);
+  if (chosen.length === 0) throw new QuorumError('backup_object_missing', `no backup${index === undefined ? '' : ` at index ${index}`} in ${store.url}`);
+  const out: { index: number; term: number; files: number; bytes: number }[] = [];
+  for (const n of chosen) {
+    const m = openManifest(n.name, (await readAll(await store.read(n.name))).bytes);
+    await fetchAll(store, m, undefined);
+    out.push({ index: m.index, term: m.term, files: m.files.length, bytes: m.bytes });
+  }
+  return out;
+}
+
+export interface RestoreOptions {
+  index?: number;
+  out: string;
+  cluster: Map<number, PeerAddress>;
+  onProgress?: (p: Progress) => void;
+}
+
+/** Restores a backup into one data directory per member of a new cluster. */
+export async function restore(store: BackupStore, opts: RestoreOptions): Promise<{ index: number; term: number; dataDirs: string[] }> {
+  const ids = [...opts.cluster.keys()].sort((a, b) => a - b);
+  for (const id of ids) if (existsSync(join(opts.out, `n${id}`))) throw new QuorumError('backup_target_invalid', `${join(opts.out, `n${id}`)} exists: restore into new directories only`);
+  const m = await pickManifest(store, opts.index);
+  const staging = join(opts.out, '.restore');
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    await fetchAll(store, m, staging, opts.onProgress);
+    const dataDirs: string[] = [];
+    for (const id of ids) dataDirs.push(await memberDir(opts.out, id, staging, m, opts.cluster));
+    return { index: m.index, term: m.term, dataDirs };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function memberDir(out: string, id: number, checkpoint: string, m: Manifest, cluster: Map<number, PeerAddress>): Promise<string> {
+  const dataDir = join(out, `n${id}`);
+  const voters = [...cluster.keys()].sort((a, b) => a - b);
+  const index = m.index + 1;
+  const engine = Engine.openFromCheckpoint(checkpoint, join(dataDir, 'engine'));
+  try {
+    const addresses = Object.fromEntries(voters.map((v) => [String(v), { peer: formatPeerAddress(cluster.get(v)!) }]));
+    const rec: MembersRecord = { confIndex: index, voters, learners: [], addresses };
+    await engine.apply([{ op: 'put', key: MEMBERS_KEY, value: encodeRecord(rec) }], index);
+    await new SnapshotStore(dataDir).create(engine, () => m.term, () => ({ voters, learners: [] }));
+  } finally {
+    engine.close();
+  }
+  const wal = Wal.open(join(dataDir, 'wal'));
+  try {
+    await wal.reset(index + 1);
+    await wal.append([], { term: m.term, vote: 0, commit: index });
+  } finally {
+    wal.close();
+  }
+  return dataDir;
+}

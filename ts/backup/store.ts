@@ -1,0 +1,197 @@
+/**
+ * Where backups live: a directory (`file:///path`, e.g. an NFS mount) or S3-compatible object
+ * storage (`s3://bucket/prefix`). Both hold the same object names (`sst/<sha256>.sst`,
+ * `snap/<index>-<term>/...`) and offer the few operations a backup, a verify and a restore need.
+ *
+ * S3: credentials and region from the standard AWS environment and config chain; the endpoint
+ * from `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL` or the URL's `?endpoint=`; `?forcePathStyle=true`
+ * for servers without virtual-hosted buckets. Files over `MULTIPART_BYTES_MIN` go up in parts
+ * (`@aws-sdk/lib-storage`); smaller ones in one PUT, `If-None-Match: *` where asked.
+ *
+ * A file store writes each object to a temporary name, fsyncs it and renames it: an object that
+ * exists is complete.
+ */
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { QuorumError } from '../errors';
+
+export interface BackupStore {
+  /** The target as configured (no credentials in it). */
+  readonly url: string;
+  /** Stores the file at `path` as `name`; with `ifAbsent`, an existing object is kept ('exists'). */
+  putFile(name: string, path: string, size: number, ifAbsent: boolean): Promise<'stored' | 'exists'>;
+  putBytes(name: string, body: Buffer): Promise<void>;
+  /** The object's bytes as a stream; `backup_object_missing` naming it when it is absent. */
+  read(name: string): Promise<Readable>;
+  /** The object's size, or undefined when it is absent. */
+  size(name: string): Promise<number | undefined>;
+  /** Every object name starting with `prefix`, sorted. */
+  list(prefix: string): Promise<string[]>;
+}
+
+export const missing = (name: string) => new QuorumError('backup_object_missing', `the backup object ${name} is missing`, { details: { object: name } });
+
+export function openStore(url: string): BackupStore {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new QuorumError('backup_target_invalid', `${JSON.stringify(url)} is not a URL: use file:///path or s3://bucket/prefix`);
+  }
+  if (parsed.protocol === 'file:') return new FileStore(url, fileURLToPath(parsed));
+  if (parsed.protocol === 's3:' && parsed.hostname) return new S3Store(url, parsed);
+  throw new QuorumError('backup_target_invalid', `${url}: use file:///path or s3://bucket/prefix`);
+}
+
+class FileStore implements BackupStore {
+  constructor(
+    readonly url: string,
+    private readonly root: string,
+  ) {
+    mkdirSync(root, { recursive: true });
+  }
+
+  private path(name: string): string {
+    if (name.split('/').some((p) => p === '..' || p === '')) throw new QuorumError('INVARIANT', `bad object name ${name}`);
+    return join(this.root, ...name.split('/'));
+  }
+
+  private commit(final: string, write: (tmp: string) => void): void {
+    mkdirSync(dirname(final), { recursive: true });
+    const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    try {
+      write(tmp);
+      const fd = openSync(tmp, 'r');
+      fsyncSync(fd);
+      closeSync(fd);
+      renameSync(tmp, final);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  async putFile(name: string, path: string, _size: number, ifAbsent: boolean): Promise<'stored' | 'exists'> {
+    const final = this.path(name);
+    if (ifAbsent && existsSync(final)) return 'exists';
+    this.commit(final, (tmp) => copyFileSync(path, tmp));
+    return 'stored';
+  }
+
+  async putBytes(name: string, body: Buffer): Promise<void> {
+    this.commit(this.path(name), (tmp) => writeFileSync(tmp, body));
+  }
+
+  async read(name: string): Promise<Readable> {
+    const p = this.path(name);
+    if (!existsSync(p)) throw missing(name);
+    return createReadStream(p);
+  }
+
+  async size(name: string): Promise<number | undefined> {
+    const p = this.path(name);
+    return existsSync(p) ? statSync(p).size : undefined;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    const walk = (dir: string) => {
+      if (!existsSync(dir)) return;
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, entry.name);
+        if (entry.isDirectory()) walk(p);
+        else if (!entry.name.includes('.tmp-')) out.push(relative(this.root, p).split(sep).join('/'));
+      }
+    };
+    walk(this.root);
+    return out.filter((n) => n.startsWith(prefix)).sort();
+  }
+}
+
+/** Files at least this large are uploaded in parts (S3's parts are ≥ 5 MiB). */
+const MULTIPART_BYTES_MIN = 16 << 20;
+/** Parts of one multipart upload in flight at once. */
+const PART_UPLOADS_MAX = 2;
+
+class S3Store implements BackupStore {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(
+    readonly url: string,
+    parsed: URL,
+  ) {
+    this.bucket = parsed.hostname;
+    this.prefix = parsed.pathname.replace(/^\/+/, '').replace(/\/*$/, '/').replace(/^\/$/, '');
+    const endpoint = parsed.searchParams.get('endpoint') ?? undefined;
+    this.client = new S3Client({
+      endpoint,
+      region: parsed.searchParams.get('region') ?? process.env.AWS_REGION ?? 'us-east-1',
+      forcePathStyle: parsed.searchParams.get('forcePathStyle') === 'true',
+    });
+  }
+
+  private key(name: string): string {
+    return this.prefix + name;
+  }
+
+  async putFile(name: string, path: string, size: number, ifAbsent: boolean): Promise<'stored' | 'exists'> {
+    if (ifAbsent && (await this.size(name)) !== undefined) return 'exists';
+    if (size >= MULTIPART_BYTES_MIN) {
+      await new Upload({ client: this.client, queueSize: PART_UPLOADS_MAX, params: { Bucket: this.bucket, Key: this.key(name), Body: createReadStream(path) } }).done();
+      return 'stored';
+    }
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: createReadStream(path), ContentLength: size, IfNoneMatch: ifAbsent ? '*' : undefined }));
+    } catch (err) {
+      // Another backup stored the same content meanwhile (412): it is the same bytes.
+      if (ifAbsent && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return 'exists';
+      throw err;
+    }
+    return 'stored';
+  }
+
+  async putBytes(name: string, body: Buffer): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: body, ContentLength: body.length }));
+  }
+
+  async read(name: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
+      return out.Body as Readable;
+    } catch (err) {
+      if (notFound(err)) throw missing(name);
+      throw err;
+    }
+  }
+
+  async size(name: string): Promise<number | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
+      return head.ContentLength;
+    } catch (err) {
+      if (notFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }));
+      for (const o of page.Contents ?? []) if (o.Key) out.push(o.Key.slice(this.prefix.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  }
+}
+
+function notFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}

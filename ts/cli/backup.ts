@@ -1,0 +1,65 @@
+/**
+ * `quorumkv backup create|list|verify` and `quorumkv restore`. `create` asks a node (its
+ * `--backup-target`); `list`, `verify` and `restore` read the target directly (`--target URL`,
+ * S3 credentials from the standard AWS environment), so they work with the cluster gone.
+ */
+import { type Command, Option } from 'commander';
+import { clientCommand } from './client';
+import * as flags from './flags';
+import { openStore } from '../backup/store';
+import { manifestNames } from '../backup/manifest';
+import { type Progress, restore, verifyBackups } from '../backup/restore';
+import type { PeerAddress } from '../transport/peer';
+
+function progressLine(p: Progress, startedMs: number): string {
+  const s = (Date.now() - startedMs) / 1000;
+  const rate = p.bytes / Math.max(s, 0.001);
+  const eta = rate > 0 ? (p.bytesTotal - p.bytes) / rate : 0;
+  const width = 30;
+  const done = Math.round((width * p.bytes) / Math.max(p.bytesTotal, 1));
+  return `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${(p.bytes / 2 ** 20).toFixed(1)}/${(p.bytesTotal / 2 ** 20).toFixed(1)} MiB, ${p.files}/${p.filesTotal} files, ETA ${eta.toFixed(0)} s`;
+}
+
+async function run(cmd: Command, work: () => Promise<unknown>): Promise<void> {
+  try {
+    console.log(JSON.stringify(await work(), null, 2));
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    console.error(JSON.stringify({ error: { code: e.code ?? 'error', message: e.message } }));
+    process.exitCode = 1;
+  }
+}
+
+export function backupCommands(program: Command): void {
+  const backup = program.command('backup').description('full backups to a directory or S3-compatible object storage');
+  clientCommand(backup, 'create', 'take a full backup now through a node (its --backup-target); prints the report', () => ({ method: 'POST', path: '/v1/backups' }));
+  clientCommand(backup, 'status', 'a node\'s last backup, failures and target', () => ({ path: '/v1/backups' }));
+  backup
+    .command('list')
+    .description('the backups in a target (index, term, files, bytes)')
+    .requiredOption('--target <url>', 'file:///path or s3://bucket/prefix')
+    .action(async (o: { target: string }, cmd: Command) => run(cmd, async () => ({ backups: manifestNames(await openStore(o.target).list('snap/')).map(({ index, term, name }) => ({ index, term, manifest: name })) })));
+  backup
+    .command('verify')
+    .description('read every object of the backups back and check sizes and SHA-256 against their manifests')
+    .requiredOption('--target <url>', 'file:///path or s3://bucket/prefix')
+    .option('--index <n>', 'only the backup at this index', flags.integer(1))
+    .action(async (o: { target: string; index?: number }, cmd: Command) => run(cmd, async () => ({ ok: true, backups: await verifyBackups(openStore(o.target), o.index) })));
+  program
+    .command('restore')
+    .description('write one data directory per member of a new cluster (OUT/n<id>/) from a backup; then start each with quorumkv start --cluster (the same list)')
+    .requiredOption('--from <url>', 'the backup target: file:///path or s3://bucket/prefix')
+    .option('--index <n>', 'the backup at this index (default: the newest)', flags.integer(1))
+    .requiredOption('--out <dir>', 'where the data directories go')
+    .requiredOption('--cluster <members>', 'the new cluster: n1=H:P,n2=H:P,... (peer addresses, as for start)', flags.cluster)
+    .addOption(new Option('--quiet', 'no progress bar'))
+    .action(async (o: { from: string; index?: number; out: string; cluster: Map<number, PeerAddress>; quiet?: boolean }, cmd: Command) => {
+      const started = Date.now();
+      const onProgress = o.quiet ? undefined : (p: Progress) => process.stderr.write(`\r${progressLine(p, started)}`);
+      await run(cmd, async () => {
+        const r = await restore(openStore(o.from), { index: o.index, out: o.out, cluster: o.cluster, onProgress });
+        if (onProgress) process.stderr.write('\n');
+        return { ...r, ms: Date.now() - started };
+      });
+    });
+}
