@@ -12,7 +12,7 @@
  * transfer, throttling, backups, auth itself). The empty prefix is everything in its kind. The
  * role `admin` is built in: every permission and admin.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash as oneShotHash, randomBytes } from 'node:crypto';
 import { QuorumError } from '../errors';
 
 export type Access = 'read' | 'readwrite';
@@ -58,9 +58,10 @@ export interface TokenDigest {
   hash: Buffer;
 }
 
+/** On every authenticated request: the one-shot `crypto.hash` (Node ≥ 20.12) costs less than a Hash object. */
 export function digestToken(token: string): TokenDigest {
-  const hash = createHash('sha256').update(token, 'utf8').digest();
-  return { id: hash.subarray(0, 8).toString('hex'), hash };
+  const hash = oneShotHash('sha256', token, 'buffer') as Buffer;
+  return { id: hash.toString('hex', 0, 8), hash };
 }
 
 /** A fresh random token (never stored: only its digest is). */

@@ -42,6 +42,8 @@ export class AuthState {
   private bootstrapped = false;
   /** Principals by token id, rebuilt lazily after any change. */
   private readonly principals = new Map<string, Principal>();
+  /** Token hashes as bytes, by token id (not decoded from hex on every request). */
+  private readonly hashes = new Map<string, Buffer>();
 
   /** Whether any admin can exist yet: until then an auth-enforcing node answers 503. */
   get initialized(): boolean {
@@ -52,6 +54,7 @@ export class AuthState {
     this.tokens.clear();
     this.roles.clear();
     this.principals.clear();
+    this.hashes.clear();
     this.bootstrapped = Boolean(engine.get(BOOTSTRAPPED));
     for await (const [, v] of scanPrefix(engine, TOKEN_P)) {
       const rec = JSON.parse(v.toString('utf8')) as TokenRecord;
@@ -66,7 +69,10 @@ export class AuthState {
   /** Applies one change, adding its engine writes to `ops`. */
   apply(change: AuthChange, ops: EngineOp[]): AuthResult {
     const result = this.decide(change, ops);
-    if (result.ok) this.principals.clear();
+    if (result.ok) {
+      this.principals.clear();
+      this.hashes.clear();
+    }
     return result;
   }
 
@@ -116,7 +122,10 @@ export class AuthState {
   authenticate(token: string): Principal | undefined {
     const { id, hash } = digestToken(token);
     const rec = this.tokens.get(id);
-    if (!rec || !timingSafeEqual(Buffer.from(rec.hash, 'hex'), hash)) return undefined;
+    if (!rec) return undefined;
+    let stored = this.hashes.get(id);
+    if (!stored) this.hashes.set(id, (stored = Buffer.from(rec.hash, 'hex')));
+    if (!timingSafeEqual(stored, hash)) return undefined;
     let p = this.principals.get(id);
     if (!p) {
       const roles = rec.roles.map((r) => (r === ADMIN_ROLE.name ? ADMIN_ROLE : this.roles.get(r))).filter((r): r is Role => r !== undefined);
