@@ -3,7 +3,8 @@
 # (rustup, stable) and g++ are assumed present; this adds:
 #   - libclang-dev: rust-rocksdb runs bindgen at build time, which needs libclang;
 #   - prometheus: the metrics test scrapes a test cluster with a real Prometheus server;
-#   - chromium: the dashboard test drives a real browser (playwright-core, no browser download).
+#   - chromium: the dashboard test drives a real browser (playwright-core, no browser download);
+#   - versitygw (built with go): the S3-compatible server the backup tests start.
 # Safe to run repeatedly; apt runs only when something is missing.
 set -euo pipefail
 
@@ -26,3 +27,15 @@ fi
 for tool in node npm cargo g++; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is required but not installed" >&2; exit 1; }
 done
+
+# versitygw: a real S3-compatible server for the backup tests (Apache-2.0, a Go module; about
+# three minutes to build once, cached beside the cargo target).
+tools="$HOME/.cache/quorumkv/tools/bin"
+if [[ ! -x "$tools/versitygw" ]]; then
+  command -v go >/dev/null || { echo "setup: go is required to build versitygw (the S3 server the backup tests use)" >&2; exit 1; }
+  echo "setup: building versitygw v1.8.0 into $tools"
+  mkdir -p "$tools"
+  GOBIN="$tools" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+else
+  echo "setup: versitygw present ($tools/versitygw)"
+fi

@@ -1,0 +1,50 @@
+/**
+ * A real S3-compatible server for tests: versitygw (built by scripts/setup-debian.sh into
+ * ~/.cache/quorumkv/tools/bin, or QKV_VERSITYGW), on a free port over a temporary directory,
+ * with one bucket; stopped at teardown.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ExecutionContext } from 'ava';
+import { pollUntil } from './poll';
+import { freePorts } from './ports';
+import { tempDir } from './tmp';
+
+export const S3_ACCESS_KEY = 'qkvtest';
+export const S3_SECRET_KEY = 'qkvtestsecret';
+
+export interface S3Server {
+  endpoint: string;
+  bucket: string;
+  /** The environment a client (or a node) needs to reach it. */
+  env: Record<string, string>;
+  /** `s3://bucket/prefix?endpoint=...&forcePathStyle=true`. */
+  target(prefix: string): string;
+}
+
+export async function startVersitygw(t: ExecutionContext): Promise<S3Server> {
+  const bin = process.env.QKV_VERSITYGW ?? join(homedir(), '.cache', 'quorumkv', 'tools', 'bin', 'versitygw');
+  if (!existsSync(bin)) throw new Error(`versitygw is not installed at ${bin}: run bash scripts/setup-debian.sh`);
+  const dir = join(tempDir(t), 's3');
+  mkdirSync(dir);
+  const [port] = await freePorts(1);
+  const child: ChildProcess = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', dir], {
+    env: { ...process.env, ROOT_ACCESS_KEY: S3_ACCESS_KEY, ROOT_SECRET_KEY: S3_SECRET_KEY },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  t.teardown(() => void child.kill('SIGKILL'));
+  const endpoint = `http://127.0.0.1:${port}`;
+  // Up once it answers at all (an anonymous request is refused with 403).
+  await pollUntil(async () => (await fetch(endpoint).then((r) => r.status, () => 0)) > 0, `versitygw on ${endpoint} (${stderr.slice(-200)})`, 10_000, 20);
+  const env = { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY, AWS_REGION: 'us-east-1' };
+  const bucket = 'backups';
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY } });
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  client.destroy();
+  return { endpoint, bucket, env, target: (prefix) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(endpoint)}&forcePathStyle=true` };
+}
