@@ -1,0 +1,149 @@
+/**
+ * `npm run bench:dr`: full backups and restore at scale, against a real S3-compatible server
+ * (versitygw, from scripts/setup-debian.sh). A 3-node cluster (dist/) loads `QKV_BENCH_KEYS`
+ * keys (default 1M, 100-byte incompressible values, transactions of 100), then:
+ * - a full backup: time, bytes;
+ * - 10% of the keys rewritten, a second full backup: bytes uploaded against a naive full copy
+ *   (the storage-cost claim, measured);
+ * - foreground writes (32 concurrent single-key PUTs) while a backup runs vs the same load
+ *   without one, `ROUNDS` pairs: writes/s, medians and the ratio;
+ * - restore of the second backup into a new 3-node cluster: download + data directories, then
+ *   start until the first linearizable read (RTO).
+ * Not measured yet: point-in-time restore and RPO (continuous log shipping is not built).
+ * JSON: bench/results/dr.json.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findLeader, freePorts, launch, MAIN, startLocalCluster, stopAll } from './lib/procs';
+import { median, printTable, writeResults } from './lib/report';
+
+const KEYS = Number(process.env.QKV_BENCH_KEYS ?? 1_000_000);
+const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 2);
+const PER_TXN = 100;
+const key = (i: number) => `key${String(i).padStart(8, '0')}`;
+const value = () => randomBytes(75).toString('base64');
+
+async function request(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+async function startS3(dir: string): Promise<{ proc: ChildProcess; target: string }> {
+  const bin = process.env.QKV_VERSITYGW ?? join(homedir(), '.cache', 'quorumkv', 'tools', 'bin', 'versitygw');
+  if (!existsSync(bin)) throw new Error(`versitygw is not installed at ${bin}: run bash scripts/setup-debian.sh`);
+  const [port] = await freePorts(1);
+  mkdirSync(join(dir, 's3', 'backups'), { recursive: true }); // the posix backend: a bucket is a directory
+  Object.assign(process.env, { ROOT_ACCESS_KEY: 'bench', ROOT_SECRET_KEY: 'benchsecret', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'benchsecret', AWS_REGION: 'us-east-1' });
+  const proc = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', join(dir, 's3')], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let tries = 0; (await fetch(endpoint).then((r) => r.status, () => 0)) === 0; tries++) {
+    if (tries > 200) throw new Error('versitygw did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { proc, target: `s3://backups/bench?endpoint=${encodeURIComponent(endpoint)}&forcePathStyle=true` };
+}
+
+/** Puts keys `from..to` (in transactions of PER_TXN, 32 at a time). */
+async function load(url: string, keys: number[]): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < keys.length) {
+      const chunk = keys.slice(next, next + PER_TXN);
+      next += PER_TXN;
+      const r = await request(url, 'POST', '/v1/txn', { compare: [], success: chunk.map((k) => ({ op: 'put', key: key(k), value: value() })) });
+      if (r.status !== 200) throw new Error(`load: ${r.status} ${JSON.stringify(r.json)}`);
+    }
+  }));
+  return (performance.now() - started) / 1000;
+}
+
+/** Writes/s of 32 concurrent single-key PUTs until `done` resolves. */
+async function writesDuring(url: string, done: Promise<unknown>): Promise<number> {
+  let stop = false;
+  let writes = 0;
+  const started = performance.now();
+  void done.finally(() => (stop = true));
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (!stop) {
+      const r = await request(url, 'PUT', `/v1/kv/${key(randomInt(KEYS))}`, { value: value() });
+      if (r.status === 200) writes++;
+    }
+  }));
+  return writes / ((performance.now() - started) / 1000);
+}
+
+async function backup(url: string): Promise<{ index: number; bytes: number; bytesUploaded: number; files: number; ms: number }> {
+  const r = await request(url, 'POST', '/v1/backups');
+  if (r.status !== 201) throw new Error(`backup: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json;
+}
+
+/** Restore into a new 3-node cluster; ms to download + write, and to its first linearizable read. */
+async function restoreAndRead(dir: string, target: string, index: number): Promise<{ restoreMs: number; firstReadMs: number; procs: ChildProcess[] }> {
+  const ports = await freePorts(6);
+  const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
+  const out = join(dir, 'restored');
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [MAIN, 'restore', '--from', target, '--index', String(index), '--out', out, '--cluster', cluster, '--quiet'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`restore: ${r.stderr}`);
+  const restoreMs = performance.now() - started;
+  const procs = await Promise.all([1, 2, 3].map((id) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(out, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster], /"event":"ready"/)));
+  const url = `http://127.0.0.1:${ports[0]}`;
+  for (;;) {
+    const got = await request(url, 'GET', `/v1/kv/${key(KEYS - 1)}`).catch(() => ({ status: 0, json: null }));
+    if (got.status === 200) break;
+    if (got.status !== 503 && got.status !== 0) throw new Error(`read after restore: ${got.status} ${JSON.stringify(got.json)}`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  return { restoreMs, firstReadMs: performance.now() - started, procs };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-dr-'));
+  const all: ChildProcess[] = [];
+  try {
+    const s3 = await startS3(dir);
+    all.push(s3.proc);
+    const { procs, urls } = await startLocalCluster(join(dir, 'data'), ['--backup-target', s3.target]);
+    all.push(...procs);
+    const leader = await findLeader(urls);
+    const loadS = await load(leader, Array.from({ length: KEYS }, (_, i) => i));
+    console.log(`loaded ${KEYS.toLocaleString()} keys in ${loadS.toFixed(1)} s`);
+    const first = await backup(leader);
+    const changed = Array.from({ length: KEYS / 10 }, () => randomInt(KEYS));
+    await load(leader, changed);
+    const second = await backup(leader);
+    const withBackup: number[] = [];
+    const without: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const run = backup(leader);
+      withBackup.push(await writesDuring(leader, run));
+      const ms = (await run).ms;
+      without.push(await writesDuring(leader, new Promise((r) => setTimeout(r, ms))));
+    }
+    await stopAll(procs);
+    const restored = await restoreAndRead(dir, s3.target, second.index);
+    all.push(...restored.procs);
+    const rows = [
+      { measure: 'full backup 1', value: first.ms / 1000, unit: 's', note: `${(first.bytes / 2 ** 20).toFixed(1)} MiB in ${first.files} files, all uploaded` },
+      { measure: 'full backup 2 (10% keys changed)', value: second.ms / 1000, unit: 's', note: `uploaded ${(second.bytesUploaded / 2 ** 20).toFixed(1)} of ${(second.bytes / 2 ** 20).toFixed(1)} MiB` },
+      { measure: 'backup 2 bytes uploaded / naive copy', value: second.bytesUploaded / second.bytes, unit: 'ratio', note: `${((1 - second.bytesUploaded / second.bytes) * 100).toFixed(0)}% saved` },
+      { measure: 'writes/s during a backup', value: median(withBackup), unit: 'ops/s', note: withBackup.map((x) => x.toFixed(0)).join(', ') },
+      { measure: 'writes/s without', value: median(without), unit: 'ops/s', note: without.map((x) => x.toFixed(0)).join(', ') },
+      { measure: 'during / without', value: median(withBackup) / median(without), unit: 'ratio', note: 'target ≥ 0.90' },
+      { measure: 'restore (download + data dirs)', value: restored.restoreMs / 1000, unit: 's', note: '3 members' },
+      { measure: 'restore → first linearizable read (RTO)', value: restored.firstReadMs / 1000, unit: 's', note: 'target ≤ 60 s' },
+    ];
+    printTable(`disaster recovery: ${KEYS.toLocaleString()} keys, 3 nodes, versitygw`, rows);
+    writeResults('dr', { keys: KEYS, loadS, first, second, writesWithBackup: withBackup, writesWithout: without, restoreMs: restored.restoreMs, rtoMs: restored.firstReadMs, rows });
+  } finally {
+    await stopAll(all);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
