@@ -54,8 +54,13 @@ async function load(url: string, keys: number[]): Promise<number> {
     while (next < keys.length) {
       const chunk = keys.slice(next, next + PER_TXN);
       next += PER_TXN;
-      const r = await request(url, 'POST', '/v1/txn', { compare: [], success: chunk.map((k) => ({ op: 'put', key: key(k), value: value() })) });
-      if (r.status !== 200) throw new Error(`load: ${r.status} ${JSON.stringify(r.json)}`);
+      const body = { compare: [], success: chunk.map((k) => ({ op: 'put', key: key(k), value: value() })) };
+      // A timeout or an overloaded node under this load: put the same values again (idempotent).
+      for (let attempt = 0; ; attempt++) {
+        const r = await request(url, 'POST', '/v1/txn', body);
+        if (r.status === 200) break;
+        if (![429, 503, 504].includes(r.status) || attempt >= 10) throw new Error(`load: ${r.status} ${JSON.stringify(r.json)}`);
+      }
     }
   }));
   return (performance.now() - started) / 1000;

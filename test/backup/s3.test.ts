@@ -63,3 +63,17 @@ test('backups to S3 (versitygw): multipart, reuse, verify, restore into a new no
   t.like((await call(p, 'GET', '/v1/kv/marker')).json, { value: 'first' });
   t.is((await call(p, 'GET', '/v1/kv?prefix=big/&limit=1000')).json.items.length, 1000);
 });
+
+test('the object store down: the backup fails as backup_failed (503), is counted, and leaves no manifest', async (t) => {
+  const [dead] = await freePorts(1);
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_REGION: 'us-east-1' });
+  const target = `s3://nowhere/p?endpoint=${encodeURIComponent(`http://127.0.0.1:${dead}`)}&forcePathStyle=true`;
+  const cluster = await ProcCluster.start(t, join(tempDir(t), 'data'), 1, ['--backup-target', target]);
+  const node = await cluster.leader();
+  t.is((await call(node, 'PUT', '/v1/kv/a', { value: 1 })).status, 200);
+  const failed = await call(node, 'POST', '/v1/backups');
+  t.is(failed.status, 503);
+  t.is(failed.json.error.code, 'backup_failed');
+  t.like((await call(node, 'GET', '/v1/backups')).json, { running: false, last: null, failures: 1 });
+  t.is((await call(node, 'GET', '/v1/kv/a')).status, 200, 'the node serves on');
+});
