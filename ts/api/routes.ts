@@ -70,7 +70,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/auth/whoami', { GET: (ctx, t) => whoami(ctx, t) }],
   ['/v1/auth/tokens', { GET: (ctx, t) => listTokens(ctx.node, t.query), POST: (ctx, _t, body) => createToken(ctx.node, body) }],
   ['/v1/auth/roles', { GET: (ctx, t) => listRoles(ctx.node, t.query) }],
-  ['/v1/backups', { GET: (ctx) => backupStatus(ctx), POST: (ctx) => createBackup(ctx) }],
+  ['/v1/backups', { GET: (ctx) => backupStatus(ctx), POST: (ctx, _t, body) => createBackup(ctx, body) }],
 ]);
 
 /** Routes anyone may use with auth on (liveness, scraping, the dashboard's static page). */

@@ -8,12 +8,13 @@
  * Limit: `UPLOADS_MAX` files in flight at once.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError } from '../errors';
 import type { RaftNode } from '../node/raft_node';
 import { type ManifestFile, MANIFEST_VERSION, manifestName, sealManifest, snapDir } from './manifest';
 import type { BackupStore } from './store';
+import { type RateLimit, UNLIMITED } from './rate';
 
 export const UPLOADS_MAX = 4;
 
@@ -32,9 +33,9 @@ export interface BackupReport {
   at: string;
 }
 
-async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string, rate: RateLimit): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of rate.read(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -47,8 +48,8 @@ export async function pool<T>(items: readonly T[], limit: number, work: (item: T
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** Takes one full backup of `node` into `store`, using `scratch` for the checkpoint. */
-export async function fullBackup(node: RaftNode, store: BackupStore, scratch: string): Promise<BackupReport> {
+/** Takes one full backup of `node` into `store`, using `scratch` for the checkpoint, reading at most `rate`. */
+export async function fullBackup(node: RaftNode, store: BackupStore, scratch: string, rate: RateLimit = UNLIMITED): Promise<BackupReport> {
   const started = performance.now();
   const dir = join(scratch, `full-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
@@ -61,12 +62,12 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
     await pool(readdirSync(engineDir).sort(), UPLOADS_MAX, async (name) => {
       const path = join(engineDir, name);
       const size = statSync(path).size;
-      const sha256 = await sha256File(path);
+      const sha256 = await sha256File(path, rate);
       const sst = name.endsWith('.sst');
       // SST files never change: by content, shared across backups. The rest (RocksDB's MANIFEST,
       // OPTIONS, CURRENT) belong to this checkpoint.
       const object = sst ? `sst/${sha256}.sst` : `${snapDir(index, term)}/files/${name}`;
-      if ((await store.putFile(object, path, size, sst)) === 'stored') {
+      if ((await store.putFile(object, () => rate.read(path), size, sst)) === 'stored') {
         bytesUploaded += size;
         objectsUploaded++;
       }
@@ -97,13 +98,14 @@ export class NodeBackups {
     private readonly node: RaftNode,
     readonly store: BackupStore | undefined,
     private readonly scratch: string,
+    private readonly rate: RateLimit = UNLIMITED,
   ) {}
 
-  /** Takes a full backup now (answers when it is complete). */
-  full(): Promise<BackupReport> {
+  /** Takes a full backup now (answers when it is complete), at the node's rate or `rate`. */
+  full(rate: RateLimit = this.rate): Promise<BackupReport> {
     if (!this.store) return Promise.reject(new QuorumError('backup_not_configured', 'this node was started without --backup-target'));
     if (this.running) return Promise.reject(new QuorumError('backup_in_progress', 'a backup is running on this node; retry when it is done', { headers: { 'retry-after': '1' } }));
-    const run = fullBackup(this.node, this.store, this.scratch).then(
+    const run = fullBackup(this.node, this.store, this.scratch, rate).then(
       (report) => {
         this.last = report;
         return report;

@@ -11,7 +11,8 @@
  * A file store writes each object to a temporary name, fsyncs it and renames it: an object that
  * exists is complete.
  */
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +23,8 @@ import { QuorumError } from '../errors';
 export interface BackupStore {
   /** The target as configured (no credentials in it). */
   readonly url: string;
-  /** Stores the file at `path` as `name`; with `ifAbsent`, an existing object is kept ('exists'). */
-  putFile(name: string, path: string, size: number, ifAbsent: boolean): Promise<'stored' | 'exists'>;
+  /** Stores `size` bytes from `open()` as `name`; with `ifAbsent`, an existing object is kept ('exists'). */
+  putFile(name: string, open: () => Readable, size: number, ifAbsent: boolean): Promise<'stored' | 'exists'>;
   putBytes(name: string, body: Buffer): Promise<void>;
   /** The object's bytes as a stream; `backup_object_missing` naming it when it is absent. */
   read(name: string): Promise<Readable>;
@@ -60,11 +61,11 @@ class FileStore implements BackupStore {
     return join(this.root, ...name.split('/'));
   }
 
-  private commit(final: string, write: (tmp: string) => void): void {
+  private async commit(final: string, write: (tmp: string) => Promise<void>): Promise<void> {
     mkdirSync(dirname(final), { recursive: true });
     const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
-      write(tmp);
+      await write(tmp);
       const fd = openSync(tmp, 'r');
       fsyncSync(fd);
       closeSync(fd);
@@ -74,15 +75,15 @@ class FileStore implements BackupStore {
     }
   }
 
-  async putFile(name: string, path: string, _size: number, ifAbsent: boolean): Promise<'stored' | 'exists'> {
+  async putFile(name: string, open: () => Readable, _size: number, ifAbsent: boolean): Promise<'stored' | 'exists'> {
     const final = this.path(name);
     if (ifAbsent && existsSync(final)) return 'exists';
-    this.commit(final, (tmp) => copyFileSync(path, tmp));
+    await this.commit(final, (tmp) => pipeline(open(), createWriteStream(tmp)));
     return 'stored';
   }
 
   async putBytes(name: string, body: Buffer): Promise<void> {
-    this.commit(this.path(name), (tmp) => writeFileSync(tmp, body));
+    await this.commit(this.path(name), async (tmp) => writeFileSync(tmp, body));
   }
 
   async read(name: string): Promise<Readable> {
@@ -139,14 +140,14 @@ class S3Store implements BackupStore {
     return this.prefix + name;
   }
 
-  async putFile(name: string, path: string, size: number, ifAbsent: boolean): Promise<'stored' | 'exists'> {
+  async putFile(name: string, open: () => Readable, size: number, ifAbsent: boolean): Promise<'stored' | 'exists'> {
     if (ifAbsent && (await this.size(name)) !== undefined) return 'exists';
     if (size >= MULTIPART_BYTES_MIN) {
-      await new Upload({ client: this.client, queueSize: PART_UPLOADS_MAX, params: { Bucket: this.bucket, Key: this.key(name), Body: createReadStream(path) } }).done();
+      await new Upload({ client: this.client, queueSize: PART_UPLOADS_MAX, params: { Bucket: this.bucket, Key: this.key(name), Body: open() } }).done();
       return 'stored';
     }
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: createReadStream(path), ContentLength: size, IfNoneMatch: ifAbsent ? '*' : undefined }));
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: open(), ContentLength: size, IfNoneMatch: ifAbsent ? '*' : undefined }));
     } catch (err) {
       // Another backup stored the same content meanwhile (412): it is the same bytes.
       if (ifAbsent && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return 'exists';

@@ -18,6 +18,7 @@ import { Op } from '../node/commands';
 import { bootstrapAdmin } from '../api/auth';
 import { NodeBackups } from '../backup/full';
 import { openStore } from '../backup/store';
+import { RateLimit } from '../backup/rate';
 import { join } from 'node:path';
 import { type HealthConfig, NodeHealth } from '../monitor/node_health';
 import { joinCluster, loadPeers } from './join';
@@ -52,6 +53,8 @@ export interface StartOptions {
   /** Where full backups go (file:// or s3://), and how often the leader takes one. */
   backupTarget?: string;
   backupFullEveryMs?: number;
+  /** A backup's read rate (0: unlimited). */
+  backupBytesPerS?: number;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -130,7 +133,7 @@ export async function start(opts: StartOptions): Promise<void> {
   });
   const peerPort = await node.start();
   const health = new NodeHealth(node, opts.health);
-  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openStore(opts.backupTarget), join(opts.dataDir, 'backup-tmp'));
+  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openStore(opts.backupTarget), join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0));
   if (opts.backupFullEveryMs !== undefined) {
     backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
   }
