@@ -101,3 +101,29 @@ test('full backups to a directory: shared SSTs, list, verify, restore into a new
   t.is(badRestore.status, 1);
   t.regex(badRestore.err, /backup_corrupt/);
 });
+
+test('retention: after each backup older ones go, then every object no remaining backup needs; the newest stays whole', async (t) => {
+  const dir = tempDir(t);
+  const target = pathToFileURL(join(dir, 'store')).href;
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-retention', '1ms']);
+  const node = await cluster.leader();
+  let deleted = 0;
+  let last: any;
+  // Each backup's checkpoint flushes a new SST; after a few, RocksDB compacts them away, so the
+  // oldest backups hold SSTs the newest does not.
+  for (let round = 0; round < 6; round++) {
+    await writeKeys(node, round * 200, round * 200 + 300, `round-${round}`);
+    const r = await call(node, 'POST', '/v1/backups');
+    t.is(r.status, 201, JSON.stringify(r.json));
+    last = r.json;
+    deleted += r.json.pruned?.objectsDeleted ?? 0;
+  }
+  t.true(deleted > 0, 'objects only expired backups held were deleted');
+  const listed = JSON.parse(cli('backup', 'list', '--target', target).out).backups as { index: number }[];
+  t.deepEqual(listed.map((b) => b.index), [last.index], 'only the newest backup is left');
+  const newest = JSON.parse(readFileSync(join(dir, 'store', last.manifest), 'utf8')) as { files: { object: string }[] };
+  const kept = newest.files.map((f) => f.object).filter((o) => o.startsWith('sst/')).sort();
+  t.deepEqual(readdirSync(join(dir, 'store', 'sst')).map((n) => `sst/${n}`).sort(), kept, 'exactly the SSTs the newest backup needs');
+  t.deepEqual(readdirSync(join(dir, 'store', 'pending')), [], 'no backup left a pending marker');
+  t.is(cli('backup', 'verify', '--target', target).status, 0);
+});

@@ -12,9 +12,10 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError } from '../errors';
 import type { RaftNode } from '../node/raft_node';
-import { type ManifestFile, MANIFEST_VERSION, manifestName, sealManifest, snapDir } from './manifest';
+import { type ManifestFile, MANIFEST_VERSION, manifestName, pendingName, sealManifest, snapDir } from './manifest';
 import type { BackupStore } from './store';
 import { type RateLimit, UNLIMITED } from './rate';
+import { prune, type PruneReport } from './retention';
 
 export const UPLOADS_MAX = 4;
 
@@ -31,6 +32,8 @@ export interface BackupReport {
   objectsReused: number;
   ms: number;
   at: string;
+  /** What retention removed after this backup (with --backup-retention). */
+  pruned?: PruneReport;
 }
 
 async function sha256File(path: string, rate: RateLimit): Promise<string> {
@@ -48,7 +51,31 @@ export async function pool<T>(items: readonly T[], limit: number, work: (item: T
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** Takes one full backup of `node` into `store`, using `scratch` for the checkpoint, reading at most `rate`. */
+interface Staged extends ManifestFile {
+  path: string;
+}
+
+/** Hashes every file of the checkpoint and names its object (SSTs by content). */
+async function stage(engineDir: string, index: number, term: number, rate: RateLimit): Promise<Staged[]> {
+  const files: Staged[] = [];
+  await pool(readdirSync(engineDir).sort(), UPLOADS_MAX, async (name) => {
+    const path = join(engineDir, name);
+    const size = statSync(path).size;
+    const sha256 = await sha256File(path, rate);
+    // SST files never change: by content, shared across backups. The rest (RocksDB's MANIFEST,
+    // OPTIONS, CURRENT) belong to this checkpoint.
+    const object = name.endsWith('.sst') ? `sst/${sha256}.sst` : `${snapDir(index, term)}/files/${name}`;
+    files.push({ name, size, sha256, object, path });
+  });
+  return files.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/**
+ * Takes one full backup of `node` into `store`, using `scratch` for the checkpoint, reading at
+ * most `rate`. Against retention running elsewhere (ts/backup/retention.ts): the objects it will
+ * reference are announced in a `pending/` marker before it looks for any, and once the manifest
+ * is written every object is checked again and put back if it went missing meanwhile.
+ */
 export async function fullBackup(node: RaftNode, store: BackupStore, scratch: string, rate: RateLimit = UNLIMITED): Promise<BackupReport> {
   const started = performance.now();
   const dir = join(scratch, `full-${process.pid}-${Date.now()}`);
@@ -56,27 +83,25 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
   try {
     const engineDir = join(dir, 'engine');
     const { index, term } = await node.checkpoint(engineDir);
-    const files: ManifestFile[] = [];
+    const files = await stage(engineDir, index, term, rate);
+    const pending = pendingName(index, term);
+    await store.putBytes(pending, Buffer.from(JSON.stringify({ createdMs: Date.now(), objects: files.map((f) => f.object) })));
     let bytesUploaded = 0;
     let objectsUploaded = 0;
-    await pool(readdirSync(engineDir).sort(), UPLOADS_MAX, async (name) => {
-      const path = join(engineDir, name);
-      const size = statSync(path).size;
-      const sha256 = await sha256File(path, rate);
-      const sst = name.endsWith('.sst');
-      // SST files never change: by content, shared across backups. The rest (RocksDB's MANIFEST,
-      // OPTIONS, CURRENT) belong to this checkpoint.
-      const object = sst ? `sst/${sha256}.sst` : `${snapDir(index, term)}/files/${name}`;
-      if ((await store.putFile(object, () => rate.read(path), size, sst)) === 'stored') {
-        bytesUploaded += size;
+    await pool(files, UPLOADS_MAX, async (f) => {
+      if ((await store.putFile(f.object, () => rate.read(f.path), f.size, f.object.startsWith('sst/'))) === 'stored') {
+        bytesUploaded += f.size;
         objectsUploaded++;
       }
-      files.push({ name, size, sha256, object });
     });
-    files.sort((a, b) => (a.name < b.name ? -1 : 1));
     const bytes = files.reduce((n, f) => n + f.size, 0);
     const manifest = manifestName(index, term);
-    await store.putBytes(manifest, sealManifest({ version: MANIFEST_VERSION, index, term, createdMs: Date.now(), node: node.id, members: node.members(), files, bytes }));
+    const listed = files.map(({ name, size, sha256, object }) => ({ name, size, sha256, object }));
+    await store.putBytes(manifest, sealManifest({ version: MANIFEST_VERSION, index, term, createdMs: Date.now(), node: node.id, members: node.members(), files: listed, bytes }));
+    await pool(files, UPLOADS_MAX, async (f) => {
+      if ((await store.size(f.object)) !== f.size) await store.putFile(f.object, () => rate.read(f.path), f.size, false);
+    });
+    await store.delete(pending);
     return { index, term, manifest, files: files.length, bytes, bytesUploaded, objectsUploaded, objectsReused: files.length - objectsUploaded, ms: Math.round(performance.now() - started), at: new Date().toISOString() };
   } catch (err) {
     if (err instanceof QuorumError) throw err;
@@ -99,14 +124,25 @@ export class NodeBackups {
     readonly store: BackupStore | undefined,
     private readonly scratch: string,
     private readonly rate: RateLimit = UNLIMITED,
+    /** Backups older than this are deleted after each new one (never the newest). */
+    private readonly retentionMs?: number,
   ) {}
 
   /** Takes a full backup now (answers when it is complete), at the node's rate or `rate`. */
   full(rate: RateLimit = this.rate): Promise<BackupReport> {
     if (!this.store) return Promise.reject(new QuorumError('backup_not_configured', 'this node was started without --backup-target'));
     if (this.running) return Promise.reject(new QuorumError('backup_in_progress', 'a backup is running on this node; retry when it is done', { headers: { 'retry-after': '1' } }));
-    const run = fullBackup(this.node, this.store, this.scratch, rate).then(
-      (report) => {
+    const store = this.store;
+    const run = fullBackup(this.node, store, this.scratch, rate).then(
+      async (report) => {
+        // Under the same one-at-a-time lock; a failed prune does not fail the backup.
+        if (this.retentionMs !== undefined) {
+          report.pruned = await prune(store, this.retentionMs).catch((err: Error) => {
+            this.failures++;
+            this.lastError = `retention: ${err.message}`;
+            return undefined;
+          });
+        }
         this.last = report;
         return report;
       },

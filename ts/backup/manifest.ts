@@ -38,6 +38,8 @@ export interface Manifest {
 
 export const snapDir = (index: number, term: number) => `snap/${index}-${term}`;
 export const manifestName = (index: number, term: number) => `${snapDir(index, term)}/MANIFEST.json`;
+/** A running backup's announcement of the objects it will reference (see ts/backup/retention.ts). */
+export const pendingName = (index: number, term: number) => `pending/${index}-${term}-${process.pid}-${Date.now()}.json`;
 const MANIFEST_NAME = /^snap\/(\d+)-(\d+)\/MANIFEST\.json$/;
 
 /** The manifests among `names` (object names), oldest index first. */

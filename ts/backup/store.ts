@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { QuorumError } from '../errors';
 
@@ -32,6 +32,8 @@ export interface BackupStore {
   size(name: string): Promise<number | undefined>;
   /** Every object name starting with `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Removes the object (nothing if absent). */
+  delete(name: string): Promise<void>;
 }
 
 export const missing = (name: string) => new QuorumError('backup_object_missing', `the backup object ${name} is missing`, { details: { object: name } });
@@ -109,6 +111,10 @@ class FileStore implements BackupStore {
     };
     walk(this.root);
     return out.filter((n) => n.startsWith(prefix)).sort();
+  }
+
+  async delete(name: string): Promise<void> {
+    rmSync(this.path(name), { force: true });
   }
 }
 
@@ -189,6 +195,10 @@ class S3Store implements BackupStore {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort();
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
   }
 }
 

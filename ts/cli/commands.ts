@@ -134,6 +134,7 @@ function nodeCommands(program: Command): void {
     .option('--initial-admin-token-file <file>', 'a new cluster\u2019s first admin token (one line; e.g. from `quorumkv auth new-token`), applied once')
     .option('--backup-target <url>', 'where full backups go: file:///path or s3://bucket/prefix (S3 credentials from the AWS environment)')
     .option('--backup-rate-mib <n>', 'a backup reads (hashes, uploads) at most n MiB/s, sparing foreground requests (0: unlimited)', flags.integer(0), 32)
+    .option('--backup-retention <duration>', 'with --backup-target: after each backup, delete backups older than this (never the newest) and the objects nothing else references', flags.durationMs)
     .option('--backup-full-every <duration>', 'with --backup-target: the leader takes a full backup this often (e.g. 6h)', flags.durationMs)
     .option('--config <file>', 'start options from a YAML or TOML file (keys are these flags without dashes); command-line flags win');
   addHealthFlags(startCmd).action(startAction);
@@ -163,6 +164,7 @@ interface StartFlags extends HealthFlags {
   backupTarget?: string;
   backupFullEvery?: number;
   backupRateMib: number;
+  backupRetention?: number;
 }
 
 async function startAction(o: StartFlags, cmd: Command): Promise<void> {
@@ -205,7 +207,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   if (auth && !initialAdminToken && !o.join && !existsSync(join(o.data, 'engine'))) {
     cmd.error('error: --auth on: a new cluster needs --initial-admin-token-file (or --auth off)');
   }
-  if (o.backupFullEvery !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-full-every needs --backup-target');
+  if ((o.backupFullEvery ?? o.backupRetention) !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-full-every and --backup-retention need --backup-target');
   if (o.backupTarget !== undefined) {
     try {
       openStore(o.backupTarget);
@@ -239,6 +241,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     backupTarget: o.backupTarget,
     backupFullEveryMs: o.backupFullEvery,
     backupBytesPerS: o.backupRateMib * 2 ** 20,
+    backupRetentionMs: o.backupRetention,
   });
 }
 

@@ -55,6 +55,8 @@ export interface StartOptions {
   backupFullEveryMs?: number;
   /** A backup's read rate (0: unlimited). */
   backupBytesPerS?: number;
+  /** Delete backups older than this after each new one. */
+  backupRetentionMs?: number;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -133,7 +135,7 @@ export async function start(opts: StartOptions): Promise<void> {
   });
   const peerPort = await node.start();
   const health = new NodeHealth(node, opts.health);
-  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openStore(opts.backupTarget), join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0));
+  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openStore(opts.backupTarget), join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0), opts.backupRetentionMs);
   if (opts.backupFullEveryMs !== undefined) {
     backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
   }

@@ -1,0 +1,58 @@
+/**
+ * Retention (`--backup-retention 7d`): backups older than the retention are deleted — never the
+ * newest — and then every object no remaining backup references.
+ *
+ * What is referenced: the files of every retained manifest, and those announced by `pending/`
+ * markers of backups still running (markers older than `PENDING_AGE_MAX_MS` are a crashed
+ * backup's, and are deleted). The references are listed again right before objects are
+ * deleted, so a backup or a manifest that appeared meanwhile keeps its files; the narrow window
+ * left (a backup that announces and finds an object between that listing and the delete) is
+ * closed by the backup itself, which checks its objects after writing its manifest and puts back
+ * any that went missing. A restore of a retained backup never loses a file.
+ */
+import { type Manifest, manifestNames, openManifest, readAll } from './manifest';
+import type { BackupStore } from './store';
+
+export const PENDING_AGE_MAX_MS = 24 * 3_600_000;
+
+export interface PruneReport {
+  manifestsDeleted: number;
+  objectsDeleted: number;
+}
+
+async function manifest(store: BackupStore, name: string): Promise<Manifest> {
+  return openManifest(name, (await readAll(await store.read(name))).bytes);
+}
+
+/** Objects referenced by the manifests `keep` names and by fresh pending markers (stale markers are deleted). */
+async function references(store: BackupStore, keep: string[], nowMs: number): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const name of keep) for (const f of (await manifest(store, name)).files) out.add(f.object);
+  for (const name of await store.list('pending/')) {
+    const marker = JSON.parse((await readAll(await store.read(name))).bytes.toString('utf8')) as { createdMs: number; objects: string[] };
+    if (nowMs - marker.createdMs > PENDING_AGE_MAX_MS) await store.delete(name);
+    else for (const o of marker.objects) out.add(o);
+  }
+  return out;
+}
+
+/** Applies the retention to `store` as of `nowMs`. */
+export async function prune(store: BackupStore, retentionMs: number, nowMs = Date.now()): Promise<PruneReport> {
+  const all = manifestNames(await store.list('snap/'));
+  if (all.length === 0) return { manifestsDeleted: 0, objectsDeleted: 0 };
+  const newest = all[all.length - 1].name;
+  const expired: string[] = [];
+  for (const m of all) if (m.name !== newest && nowMs - (await manifest(store, m.name)).createdMs > retentionMs) expired.push(m.name);
+  // Manifests first: from here on nobody starts a restore of an expired backup.
+  for (const name of expired) await store.delete(name);
+  const candidates = (await store.list('sst/')).concat(...(await Promise.all(expired.map((name) => store.list(name.replace(/MANIFEST\.json$/, 'files/'))))));
+  // Listed again now: whatever appeared while the candidates were listed keeps its files.
+  const live = await references(store, manifestNames(await store.list('snap/')).map((m) => m.name), nowMs);
+  let objectsDeleted = 0;
+  for (const name of candidates) {
+    if (live.has(name)) continue;
+    await store.delete(name);
+    objectsDeleted++;
+  }
+  return { manifestsDeleted: expired.length, objectsDeleted };
+}
