@@ -58,11 +58,13 @@ async function load(url: string, keys: number[]): Promise<number> {
       const chunk = keys.slice(next, next + PER_TXN);
       next += PER_TXN;
       const body = { compare: [], success: chunk.map((k) => ({ op: 'put', key: key(k), value: value() })) };
-      // A timeout or an overloaded node under this load: put the same values again (idempotent).
+      // A timeout, an overloaded node or an election under this load: put the same values again
+      // (idempotent), backing off.
       for (let attempt = 0; ; attempt++) {
         const r = await request(url, 'POST', '/v1/txn', body);
         if (r.status === 200) break;
-        if (![429, 503, 504].includes(r.status) || attempt >= 10) throw new Error(`load: ${r.status} ${JSON.stringify(r.json)}`);
+        if (![429, 503, 504].includes(r.status) || attempt >= 50) throw new Error(`load: ${r.status} ${JSON.stringify(r.json)}`);
+        await new Promise((res) => setTimeout(res, 100 * Math.min(attempt + 1, 10)));
       }
     }
   }));
