@@ -133,7 +133,7 @@ function nodeCommands(program: Command): void {
     .addOption(new Option('--auth <on|off>', 'require a bearer token on every request but /health, /metrics and the dashboard page (default: on unless --listen is a loopback address)').choices(['on', 'off']))
     .option('--initial-admin-token-file <file>', 'a new cluster\u2019s first admin token (one line; e.g. from `quorumkv auth new-token`), applied once')
     .option('--backup-target <url>', 'where full backups go: file:///path or s3://bucket/prefix (S3 credentials from the AWS environment)')
-    .option('--backup-rate-mib <n>', 'a backup reads (hashes, uploads) at most n MiB/s, sparing foreground requests (0: unlimited)', flags.integer(0), 32)
+    .option('--backup-rate-mib <n>', 'a backup reads (hashes, uploads) at most n MiB/s, sparing foreground requests (0: unlimited)', flags.integer(0), 16)
     .option('--backup-retention <duration>', 'with --backup-target: after each backup, delete backups older than this (never the newest) and the objects nothing else references', flags.durationMs)
     .option('--backup-full-every <duration>', 'with --backup-target: the leader takes a full backup this often (e.g. 6h)', flags.durationMs)
     .option('--config <file>', 'start options from a YAML or TOML file (keys are these flags without dashes); command-line flags win');
