@@ -30,6 +30,7 @@ import { formatPeerAddress, type PeerAddress } from '../transport/peer';
 import { pool, UPLOADS_MAX } from './full';
 import { type Manifest, type ManifestFile, manifestNames, openManifest, readAll } from './manifest';
 import type { BackupStore } from './store';
+import { ENCRYPTED_SUFFIX } from './crypt';
 
 export interface Progress {
   files: number;
@@ -38,9 +39,19 @@ export interface Progress {
   bytesTotal: number;
 }
 
+/** The manifests in `store`; none but encrypted ones (and no key given) is said so. */
+export async function manifestsIn(store: BackupStore): Promise<ReturnType<typeof manifestNames>> {
+  const names = await store.list('snap/');
+  const all = manifestNames(names);
+  if (all.length === 0 && names.some((n) => n.endsWith(`MANIFEST.json${ENCRYPTED_SUFFIX}`))) {
+    throw new QuorumError('backup_target_invalid', `the backups in ${store.url} are encrypted: give --encryption-key-file`);
+  }
+  return all;
+}
+
 /** The manifest of the backup at `index` (default: the newest), checked. */
 export async function pickManifest(store: BackupStore, index?: number): Promise<Manifest> {
-  const all = manifestNames(await store.list('snap/'));
+  const all = await manifestsIn(store);
   const chosen = index === undefined ? all[all.length - 1] : all.find((m) => m.index === index);
   if (!chosen) throw new QuorumError('backup_object_missing', index === undefined ? `no backup in ${store.url}` : `no backup at index ${index} in ${store.url} (there are: ${all.map((m) => m.index).join(', ') || 'none'})`);
   return openManifest(chosen.name, (await readAll(await store.read(chosen.name))).bytes);
@@ -80,7 +91,7 @@ async function fetchAll(store: BackupStore, m: Manifest, dir: string | undefined
 
 /** Checks the backups in `store` (or the one at `index`): every object present, sized and hashed as its manifest says. */
 export async function verifyBackups(store: BackupStore, index?: number): Promise<{ index: number; term: number; files: number; bytes: number }[]> {
-  const names = manifestNames(await store.list('snap/'));
+  const names = await manifestsIn(store);
   const chosen = index === undefined ? names : names.filter((n) => n.index === index);
   if (chosen.length === 0) throw new QuorumError('backup_object_missing', `no backup${index === undefined ? '' : ` at index ${index}`} in ${store.url}`);
   const out: { index: number; term: number; files: number; bytes: number }[] = [];

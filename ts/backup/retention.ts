@@ -12,6 +12,7 @@
  */
 import { type Manifest, manifestNames, openManifest, readAll } from './manifest';
 import type { BackupStore } from './store';
+import { ENCRYPTED_SUFFIX } from './crypt';
 
 export const PENDING_AGE_MAX_MS = 24 * 3_600_000;
 
@@ -45,7 +46,10 @@ export async function prune(store: BackupStore, retentionMs: number, nowMs = Dat
   for (const m of all) if (m.name !== newest && nowMs - (await manifest(store, m.name)).createdMs > retentionMs) expired.push(m.name);
   // Manifests first: from here on nobody starts a restore of an expired backup.
   for (const name of expired) await store.delete(name);
-  const candidates = (await store.list('sst/')).concat(...(await Promise.all(expired.map((name) => store.list(name.replace(/MANIFEST\.json$/, 'files/'))))));
+  // (A store without the key lists encrypted objects too: never its to delete.)
+  const candidates = (await store.list('sst/'))
+    .concat(...(await Promise.all(expired.map((name) => store.list(name.replace(/MANIFEST\.json$/, 'files/'))))))
+    .filter((name) => !name.endsWith(ENCRYPTED_SUFFIX));
   // Listed again now: whatever appeared while the candidates were listed keeps its files.
   const live = await references(store, manifestNames(await store.list('snap/')).map((m) => m.name), nowMs);
   let objectsDeleted = 0;

@@ -6,10 +6,11 @@
 import { type Command, Option } from 'commander';
 import { clientCommand } from './client';
 import * as flags from './flags';
-import { openStore } from '../backup/store';
-import { manifestNames } from '../backup/manifest';
-import { type Progress, restore, verifyBackups } from '../backup/restore';
+import { openTarget } from '../backup/crypt';
+import { manifestsIn, type Progress, restore, verifyBackups } from '../backup/restore';
 import type { PeerAddress } from '../transport/peer';
+
+const KEY_HELP = 'the AES-256 key the backups were encrypted with (64 hex digits or base64)';
 
 function progressLine(p: Progress, startedMs: number): string {
   const s = (Date.now() - startedMs) / 1000;
@@ -38,13 +39,17 @@ export function backupCommands(program: Command): void {
     .command('list')
     .description('the backups in a target (index, term, files, bytes)')
     .requiredOption('--target <url>', 'file:///path or s3://bucket/prefix')
-    .action(async (o: { target: string }, cmd: Command) => run(cmd, async () => ({ backups: manifestNames(await openStore(o.target).list('snap/')).map(({ index, term, name }) => ({ index, term, manifest: name })) })));
+    .option('--encryption-key-file <file>', KEY_HELP)
+    .action(async (o: { target: string; encryptionKeyFile?: string }, cmd: Command) =>
+      run(cmd, async () => ({ backups: (await manifestsIn(openTarget(o.target, o.encryptionKeyFile))).map(({ index, term, name }) => ({ index, term, manifest: name })) })),
+    );
   backup
     .command('verify')
     .description('read every object of the backups back and check sizes and SHA-256 against their manifests')
     .requiredOption('--target <url>', 'file:///path or s3://bucket/prefix')
     .option('--index <n>', 'only the backup at this index', flags.integer(1))
-    .action(async (o: { target: string; index?: number }, cmd: Command) => run(cmd, async () => ({ ok: true, backups: await verifyBackups(openStore(o.target), o.index) })));
+    .option('--encryption-key-file <file>', KEY_HELP)
+    .action(async (o: { target: string; index?: number; encryptionKeyFile?: string }, cmd: Command) => run(cmd, async () => ({ ok: true, backups: await verifyBackups(openTarget(o.target, o.encryptionKeyFile), o.index) })));
   program
     .command('restore')
     .description('write one data directory per member of a new cluster (OUT/n<id>/) from a backup; then start each with quorumkv start --cluster (the same list)')
@@ -52,12 +57,13 @@ export function backupCommands(program: Command): void {
     .option('--index <n>', 'the backup at this index (default: the newest)', flags.integer(1))
     .requiredOption('--out <dir>', 'where the data directories go')
     .requiredOption('--cluster <members>', 'the new cluster: n1=H:P,n2=H:P,... (peer addresses, as for start)', flags.cluster)
+    .option('--encryption-key-file <file>', KEY_HELP)
     .addOption(new Option('--quiet', 'no progress bar'))
-    .action(async (o: { from: string; index?: number; out: string; cluster: Map<number, PeerAddress>; quiet?: boolean }, cmd: Command) => {
+    .action(async (o: { from: string; index?: number; out: string; cluster: Map<number, PeerAddress>; quiet?: boolean; encryptionKeyFile?: string }, cmd: Command) => {
       const started = Date.now();
       const onProgress = o.quiet ? undefined : (p: Progress) => process.stderr.write(`\r${progressLine(p, started)}`);
       await run(cmd, async () => {
-        const r = await restore(openStore(o.from), { index: o.index, out: o.out, cluster: o.cluster, onProgress });
+        const r = await restore(openTarget(o.from, o.encryptionKeyFile), { index: o.index, out: o.out, cluster: o.cluster, onProgress });
         if (onProgress) process.stderr.write('\n');
         return { ...r, ms: Date.now() - started };
       });

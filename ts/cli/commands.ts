@@ -19,7 +19,7 @@ import { createSecureContext } from 'node:tls';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkTokenText } from '../auth/model';
-import { openStore } from '../backup/store';
+import { openTarget } from '../backup/crypt';
 import { backupCommands } from './backup';
 import type { HealthConfig } from '../monitor/node_health';
 
@@ -134,6 +134,7 @@ function nodeCommands(program: Command): void {
     .option('--initial-admin-token-file <file>', 'a new cluster\u2019s first admin token (one line; e.g. from `quorumkv auth new-token`), applied once')
     .option('--backup-target <url>', 'where full backups go: file:///path or s3://bucket/prefix (S3 credentials from the AWS environment)')
     .option('--backup-rate-mib <n>', 'a backup reads (hashes, uploads) at most n MiB/s, sparing foreground requests (0: unlimited)', flags.integer(0), 16)
+    .option('--backup-encryption-key-file <file>', 'encrypt every backup object with AES-256-GCM under this key (64 hex digits or base64; e.g. openssl rand -hex 32)')
     .option('--backup-retention <duration>', 'with --backup-target: after each backup, delete backups older than this (never the newest) and the objects nothing else references', flags.durationMs)
     .option('--backup-full-every <duration>', 'with --backup-target: the leader takes a full backup this often (e.g. 6h)', flags.durationMs)
     .option('--config <file>', 'start options from a YAML or TOML file (keys are these flags without dashes); command-line flags win');
@@ -165,6 +166,7 @@ interface StartFlags extends HealthFlags {
   backupFullEvery?: number;
   backupRateMib: number;
   backupRetention?: number;
+  backupEncryptionKeyFile?: string;
 }
 
 async function startAction(o: StartFlags, cmd: Command): Promise<void> {
@@ -208,9 +210,11 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     cmd.error('error: --auth on: a new cluster needs --initial-admin-token-file (or --auth off)');
   }
   if ((o.backupFullEvery ?? o.backupRetention) !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-full-every and --backup-retention need --backup-target');
+  if (o.backupEncryptionKeyFile !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-encryption-key-file needs --backup-target');
   if (o.backupTarget !== undefined) {
     try {
-      openStore(o.backupTarget);
+      // A key that cannot be read stops the node here: never back up in plaintext instead.
+      openTarget(o.backupTarget, o.backupEncryptionKeyFile);
     } catch (err) {
       cmd.error(`error: --backup-target: ${(err as Error).message}`);
     }
@@ -242,6 +246,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     backupFullEveryMs: o.backupFullEvery,
     backupBytesPerS: o.backupRateMib * 2 ** 20,
     backupRetentionMs: o.backupRetention,
+    backupEncryptionKeyFile: o.backupEncryptionKeyFile,
   });
 }
 

@@ -17,7 +17,7 @@ import { RaftNode } from '../node/raft_node';
 import { Op } from '../node/commands';
 import { bootstrapAdmin } from '../api/auth';
 import { NodeBackups } from '../backup/full';
-import { openStore } from '../backup/store';
+import { openTarget } from '../backup/crypt';
 import { RateLimit } from '../backup/rate';
 import { join } from 'node:path';
 import { type HealthConfig, NodeHealth } from '../monitor/node_health';
@@ -57,6 +57,8 @@ export interface StartOptions {
   backupBytesPerS?: number;
   /** Delete backups older than this after each new one. */
   backupRetentionMs?: number;
+  /** Seal every backup object with the AES-256 key in this file. */
+  backupEncryptionKeyFile?: string;
 }
 
 export function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -135,7 +137,7 @@ export async function start(opts: StartOptions): Promise<void> {
   });
   const peerPort = await node.start();
   const health = new NodeHealth(node, opts.health);
-  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openStore(opts.backupTarget), join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0), opts.backupRetentionMs);
+  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openTarget(opts.backupTarget, opts.backupEncryptionKeyFile), join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0), opts.backupRetentionMs);
   if (opts.backupFullEveryMs !== undefined) {
     backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
   }
