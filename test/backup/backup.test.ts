@@ -58,6 +58,10 @@ test('full backups to a directory: shared SSTs, list, verify, restore into a new
   t.true(second.bytesUploaded < second.bytes);
   t.log(`second backup uploaded ${second.bytesUploaded} of ${second.bytes} bytes (${second.objectsReused} of ${second.files} files reused)`);
   t.like((await call(leader, 'GET', '/v1/backups')).json, { target, running: false, failures: 0, last: { index: second.index } });
+  const metrics = await (await fetch(leader.url('/metrics'))).text();
+  t.regex(metrics, new RegExp(`^quorumkv_backup_last_uploaded_bytes ${second.bytesUploaded}$`, 'm'));
+  t.regex(metrics, /^quorumkv_backup_failures 0$/m);
+  t.regex(metrics, /^quorumkv_backup_last_success_timestamp_seconds \d/m);
 
   const listed = cli('backup', 'list', '--target', target);
   t.is(listed.status, 0, listed.err);

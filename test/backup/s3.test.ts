@@ -75,5 +75,6 @@ test('the object store down: the backup fails as backup_failed (503), is counted
   t.is(failed.status, 503);
   t.is(failed.json.error.code, 'backup_failed');
   t.like((await call(node, 'GET', '/v1/backups')).json, { running: false, last: null, failures: 1 });
+  t.regex(await (await fetch(node.url('/metrics'))).text(), /^quorumkv_backup_failures 1$/m);
   t.is((await call(node, 'GET', '/v1/kv/a')).status, 200, 'the node serves on');
 });

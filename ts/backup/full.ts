@@ -170,6 +170,12 @@ export class NodeBackups {
     clearInterval(this.timer);
   }
 
+  /** What the metrics export (ts/monitor/metrics.ts). */
+  metricsView(): { lastSuccessMs?: number; lastDurationMs?: number; lastBytesUploaded?: number; failures: number } {
+    const last = this.last;
+    return { lastSuccessMs: last ? Date.parse(last.at) : undefined, lastDurationMs: last?.ms, lastBytesUploaded: last?.bytesUploaded, failures: this.failures };
+  }
+
   status(): Record<string, unknown> {
     return { target: this.store?.url ?? null, running: this.running !== undefined, last: this.last ?? null, failures: this.failures, lastError: this.lastError ?? null };
   }

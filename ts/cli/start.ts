@@ -141,6 +141,7 @@ export async function start(opts: StartOptions): Promise<void> {
   if (opts.backupFullEveryMs !== undefined) {
     backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
   }
+  if (opts.backupTarget !== undefined) health.metrics?.trackBackups(() => backups.metricsView());
   const ctx: ApiContext = { node, client: { ...opts.listen }, health, authEnabled: opts.auth === true, backups };
   if (opts.health.dashboard) ctx.dashboard = new DashboardSampler(node, health, ctx.client, () => replayProgress(node));
   health.tap = ctx.dashboard;

@@ -91,6 +91,26 @@ export class NodeMetrics {
     return text;
   }
 
+  /** Backup gauges, read from the node's backups at scrape time. */
+  trackBackups(read: () => { lastSuccessMs?: number; lastDurationMs?: number; lastBytesUploaded?: number; failures: number }): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, value: (v: ReturnType<typeof read>) => number | undefined) =>
+      new Gauge({
+        name: `${P}${name}`,
+        help,
+        registers,
+        collect(this: Gauge) {
+          const v = value(read());
+          if (v === undefined) this.reset();
+          else this.set(v);
+        },
+      });
+    gauge('backup_last_success_timestamp_seconds', 'When the last full backup taken through this node completed (RPO of full backups: time() minus this)', (v) => (v.lastSuccessMs === undefined ? undefined : v.lastSuccessMs / 1000));
+    gauge('backup_last_duration_seconds', 'How long the last full backup took', (v) => (v.lastDurationMs === undefined ? undefined : v.lastDurationMs / 1000));
+    gauge('backup_last_uploaded_bytes', 'Bytes the last full backup uploaded (SSTs the target had are not)', (v) => v.lastBytesUploaded);
+    gauge('backup_failures', 'Full backups (or their retention) that failed since the node started', (v) => v.failures);
+  }
+
   private raftGauges(node: RaftNode): void {
     const registers = [this.registry];
     const gauge = (name: string, help: string, read: () => number) =>
