@@ -146,7 +146,17 @@ test('auth on: tokens, roles on key and instrument prefixes, admin, the same rul
     t.is((await call(p, alice, 'PUT', '/v1/kv/refdata/x', { value: 1 })).status, 403, `n${p.id} refuses alice's write`);
   }
 
-  // The CLI and the client library carry a token.
+  await toolsCarryTokens(t, leader, alice, tokenFile);
+
+  // Revocation reaches every node; the initial token, once revoked, is gone for good.
+  const aliceId = listed.find((x) => x.subject === 'alice')!.id;
+  t.is((await call(leader, admin, 'DELETE', `/v1/auth/tokens/${aliceId}`)).status, 200);
+  for (const p of nodes) await pollUntil(async () => (await call(p, alice, 'GET', '/v1/kv/orders/1')).status === 401, `n${p.id} to refuse a revoked token`);
+  t.pass();
+});
+
+/** The CLI (flag, environment, token file) and the client library carry a token. */
+async function toolsCarryTokens(t: import('ava').ExecutionContext, leader: Proc, alice: string, tokenFile: string): Promise<void> {
   const base = leader.url('');
   t.is(cli({}, 'get', 'orders/1', '--endpoint', base).status, 1);
   const viaCli = cli({ QUORUMKV_TOKEN: alice }, 'put', 'orders/cli', '{"qty":3}', '--endpoint', base);
@@ -162,13 +172,7 @@ test('auth on: tokens, roles on key and instrument prefixes, admin, the same rul
   const anonClient = new QuorumClient({ endpoints: [base] });
   t.teardown(() => anonClient.close());
   await t.throwsAsync(anonClient.get('orders/cli'), { message: /requires a token/ });
-
-  // Revocation reaches every node; the initial token, once revoked, is gone for good.
-  const aliceId = listed.find((x) => x.subject === 'alice')!.id;
-  t.is((await call(leader, admin, 'DELETE', `/v1/auth/tokens/${aliceId}`)).status, 200);
-  for (const p of nodes) await pollUntil(async () => (await call(p, alice, 'GET', '/v1/kv/orders/1')).status === 401, `n${p.id} to refuse a revoked token`);
-  t.pass();
-});
+}
 
 /** Every key a request touches is checked; a refused request applies nothing. */
 async function keyRules(t: import('ava').ExecutionContext, leader: Proc, admin: string, alice: string): Promise<void> {

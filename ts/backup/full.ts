@@ -126,7 +126,10 @@ export class NodeBackups {
     private readonly rate: RateLimit = UNLIMITED,
     /** Backups older than this are deleted after each new one (never the newest). */
     private readonly retentionMs?: number,
-  ) {}
+  ) {
+    // Checkpoints a killed process left behind (hard links that would pin old SSTs on disk).
+    rmSync(scratch, { recursive: true, force: true });
+  }
 
   /** Takes a full backup now (answers when it is complete), at the node's rate or `rate`. */
   full(rate: RateLimit = this.rate): Promise<BackupReport> {

@@ -198,27 +198,8 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   if (o.cert === undefined && !isLoopback(o.listen.host) && !o.insecure) {
     cmd.error(`error: refusing to serve plaintext on ${o.listen.host} (not a loopback address): give --cert and --key, or --insecure`);
   }
-  const auth = (o.auth ?? (isLoopback(o.listen.host) ? 'off' : 'on')) === 'on';
-  let initialAdminToken: string | undefined;
-  try {
-    initialAdminToken = o.initialAdminTokenFile === undefined ? undefined : checkTokenText(readFileSync(o.initialAdminTokenFile, 'utf8'), `the token in ${o.initialAdminTokenFile}`);
-  } catch (err) {
-    cmd.error(`error: --initial-admin-token-file: ${(err as Error).message}`);
-  }
-  // Without a first admin token nobody could ever be let in: a new cluster's node needs one.
-  if (auth && !initialAdminToken && !o.join && !existsSync(join(o.data, 'engine'))) {
-    cmd.error('error: --auth on: a new cluster needs --initial-admin-token-file (or --auth off)');
-  }
-  if ((o.backupFullEvery ?? o.backupRetention) !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-full-every and --backup-retention need --backup-target');
-  if (o.backupEncryptionKeyFile !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-encryption-key-file needs --backup-target');
-  if (o.backupTarget !== undefined) {
-    try {
-      // A key that cannot be read stops the node here: never back up in plaintext instead.
-      openTarget(o.backupTarget, o.backupEncryptionKeyFile);
-    } catch (err) {
-      cmd.error(`error: --backup-target: ${(err as Error).message}`);
-    }
-  }
+  const { auth, initialAdminToken } = authOptions(o, cmd);
+  checkBackupOptions(o, cmd);
   let health: HealthConfig | undefined;
   try {
     health = healthConfig(o, walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS).allowStall === true);
@@ -248,6 +229,34 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     backupRetentionMs: o.backupRetention,
     backupEncryptionKeyFile: o.backupEncryptionKeyFile,
   });
+}
+
+/** `--auth` (default: on unless --listen is loopback) and the first admin token, checked. */
+function authOptions(o: StartFlags, cmd: Command): { auth: boolean; initialAdminToken?: string } {
+  const auth = (o.auth ?? (isLoopback(o.listen.host) ? 'off' : 'on')) === 'on';
+  let initialAdminToken: string | undefined;
+  try {
+    initialAdminToken = o.initialAdminTokenFile === undefined ? undefined : checkTokenText(readFileSync(o.initialAdminTokenFile, 'utf8'), `the token in ${o.initialAdminTokenFile}`);
+  } catch (err) {
+    cmd.error(`error: --initial-admin-token-file: ${(err as Error).message}`);
+  }
+  // Without a first admin token nobody could ever be let in: a new cluster's node needs one.
+  if (auth && !initialAdminToken && !o.join && !existsSync(join(o.data, 'engine'))) {
+    cmd.error('error: --auth on: a new cluster needs --initial-admin-token-file (or --auth off)');
+  }
+  return { auth, initialAdminToken };
+}
+
+function checkBackupOptions(o: StartFlags, cmd: Command): void {
+  if ((o.backupFullEvery ?? o.backupRetention) !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-full-every and --backup-retention need --backup-target');
+  if (o.backupEncryptionKeyFile !== undefined && o.backupTarget === undefined) cmd.error('error: --backup-encryption-key-file needs --backup-target');
+  if (o.backupTarget === undefined) return;
+  try {
+    // A key that cannot be read stops the node here: never back up in plaintext instead.
+    openTarget(o.backupTarget, o.backupEncryptionKeyFile);
+  } catch (err) {
+    cmd.error(`error: --backup-target: ${(err as Error).message}`);
+  }
 }
 
 function isLoopback(host: string): boolean {

@@ -102,14 +102,9 @@ async function addressBook(opts: StartOptions): Promise<{ peers: Map<number, Pee
   return { peers, joinTerm };
 }
 
-export async function start(opts: StartOptions): Promise<void> {
-  let stopping = false;
-  const walFaults = walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS);
-  if (Object.keys(walFaults).length > 0) log('test_faults', { id: opts.id, walFaults });
-  const { peers: members, joinTerm } = await addressBook(opts);
-  let stop: (signal: string) => Promise<void> = async () => undefined;
-  let removed = false;
-  const node = await RaftNode.open({
+/** Opens the node's storage and core, its events logged as JSON lines. */
+function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTerm: number | undefined, walFaults: ReturnType<typeof walFaultsFromEnv>, onRemoved: () => void): Promise<RaftNode> {
+  return RaftNode.open({
     id: opts.id,
     dataDir: opts.dataDir,
     members,
@@ -125,8 +120,7 @@ export async function start(opts: StartOptions): Promise<void> {
     onMembership: (change, index, rec) => log('membership', { id: opts.id, index, change: change.type, node: change.nodeId, voters: rec.voters, learners: rec.learners }),
     onRemoved: (index) => {
       log('removed', { id: opts.id, index });
-      removed = true;
-      void stop('removed');
+      onRemoved();
     },
     onPeerProtocolError: (err) => log('peer_protocol_error', { id: opts.id, message: err.message }),
     onFatal: (err) => {
@@ -135,13 +129,22 @@ export async function start(opts: StartOptions): Promise<void> {
       process.exit(70);
     },
   });
+}
+
+export async function start(opts: StartOptions): Promise<void> {
+  let stopping = false;
+  const walFaults = walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS);
+  if (Object.keys(walFaults).length > 0) log('test_faults', { id: opts.id, walFaults });
+  const { peers: members, joinTerm } = await addressBook(opts);
+  let stop: (signal: string) => Promise<void> = async () => undefined;
+  let removed = false;
+  const node = await openNode(opts, members, joinTerm, walFaults, () => {
+    removed = true;
+    void stop('removed');
+  });
   const peerPort = await node.start();
   const health = new NodeHealth(node, opts.health);
-  const backups = new NodeBackups(node, opts.backupTarget === undefined ? undefined : openTarget(opts.backupTarget, opts.backupEncryptionKeyFile), join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0), opts.backupRetentionMs);
-  if (opts.backupFullEveryMs !== undefined) {
-    backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
-  }
-  if (opts.backupTarget !== undefined) health.metrics?.trackBackups(() => backups.metricsView());
+  const backups = backupsOf(node, health, opts);
   const ctx: ApiContext = { node, client: { ...opts.listen }, health, authEnabled: opts.auth === true, backups };
   if (opts.health.dashboard) ctx.dashboard = new DashboardSampler(node, health, ctx.client, () => replayProgress(node));
   health.tap = ctx.dashboard;
@@ -191,6 +194,17 @@ export async function start(opts: StartOptions): Promise<void> {
     }
   });
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The node's backups: target, rate, retention, schedule and metrics as the options say. */
+function backupsOf(node: RaftNode, health: NodeHealth, opts: StartOptions): NodeBackups {
+  const store = opts.backupTarget === undefined ? undefined : openTarget(opts.backupTarget, opts.backupEncryptionKeyFile);
+  const backups = new NodeBackups(node, store, join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0), opts.backupRetentionMs);
+  if (opts.backupFullEveryMs !== undefined) {
+    backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
+  }
+  if (store) health.metrics?.trackBackups(() => backups.metricsView());
+  return backups;
 }
 
 /** Samples of the lag a learner must be within (entries) before it asks to become a voter. */
