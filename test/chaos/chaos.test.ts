@@ -36,7 +36,7 @@ test.after.always('no node process outlives the suite', () => {
 for (const c of CASES) {
   test.serial(`chaos: ${c.nemesis} for ${c.seconds} s keeps every history linearizable (seed ${c.seed})`, async (t) => {
     t.timeout((c.seconds + 120) * 1000);
-    const res = await runChaos({ seed: c.seed, timeS: c.seconds, faults: parseNemesis(c.nemesis), minFaults: 3, nodes: 3, clients: 10, keys: 8 });
+    const res = await runChaos({ seed: c.seed, timeS: c.seconds, faults: parseNemesis(c.nemesis), minFaults: 3, minOkOps: 500, nodes: 3, clients: 10, keys: 8 });
     t.log(summary(res));
     if (res.verdict !== 'valid') {
       t.log(`kept: ${res.runDir}`);

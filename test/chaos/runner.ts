@@ -24,6 +24,11 @@ export interface ChaosOptions {
   faults: readonly Fault[];
   /** Keep injecting past `timeS` until this many faults were injected (default 0). */
   minFaults?: number;
+  /**
+   * After healing, keep the load on until this many operations were acknowledged in all (at most
+   * `recoverMs` longer): on a busy machine a fixed time may leave too little history to check.
+   */
+  minOkOps?: number;
   nodes: number;
   clients: number;
   keys: number;
@@ -139,6 +144,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await withDeadline(cluster.converged(), recoverMs, 'recovery after healing').catch((err: Error) => problems.push(err.message));
       // A short quiet period with every node up, so the history shows the healed cluster working.
       await delay(1000);
+      const okOps = () => workload.history.reduce((n, o) => n + (o.outcome === 'ok' ? 1 : 0), 0);
+      for (const until = now() + recoverMs; okOps() < (opts.minOkOps ?? 0) && now() < until; ) await delay(100);
       await workload.stop();
     } finally {
       clearInterval(progress);
