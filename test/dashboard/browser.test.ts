@@ -102,9 +102,12 @@ test('the page loads, draws, moves under load and follows a leader change', asyn
 
   // The leader-transfer control (auth is off here: the API would take it from anyone): hand
   // leadership to the third node; the page shows it lead.
-  const third = cluster.procs.find((p) => p.id !== leader.id && p.id !== follower.id)!;
+  // (Asked again now: under load leadership may have moved since the page opened.)
+  const leading = await cluster.leader();
+  const third = cluster.procs.find((p) => p.id !== leading.id && p.id !== follower.id) ?? cluster.procs.find((p) => p.id !== leading.id)!;
   await page.waitForSelector('#transfer-form:not([hidden])', { timeout: 5000 });
-  await page.selectOption('#transfer-to', `n${third.id}`);
+  await page.waitForSelector(`#transfer-to option[value="n${third.id}"]`, { state: 'attached', timeout: 10_000 });
+  await page.selectOption('#transfer-to', `n${third.id}`, { timeout: 5000 });
   await page.click('#transfer-form button');
   await page.waitForFunction((name) => (globalThis as unknown as PageGlobals).document.getElementById('transfer-result')!.textContent!.startsWith(`${name} leads`), `n${third.id}`, { timeout: 15_000 });
   await page.waitForFunction((name) => (globalThis as unknown as PageGlobals).document.getElementById('leader')!.textContent === name, `n${third.id}`, { timeout: 5000 });
