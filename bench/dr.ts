@@ -13,13 +13,14 @@
  * Not measured yet: point-in-time restore and RPO (continuous log shipping is not built).
  * JSON: bench/results/dr.json.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLeader, freePorts, launch, MAIN, startLocalCluster, stopAll } from './lib/procs';
 import { median, printTable, writeResults } from './lib/report';
+import { s3Target, spawnVersitygw } from '../test/helpers/versitygw';
 
 const KEYS = Number(process.env.QKV_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
@@ -35,18 +36,9 @@ async function request(url: string, method: string, path: string, body?: unknown
 }
 
 async function startS3(dir: string): Promise<{ proc: ChildProcess; target: string }> {
-  const bin = process.env.QKV_VERSITYGW ?? join(homedir(), '.cache', 'quorumkv', 'tools', 'bin', 'versitygw');
-  if (!existsSync(bin)) throw new Error(`versitygw is not installed at ${bin}: run bash scripts/setup-debian.sh`);
-  const [port] = await freePorts(1);
-  mkdirSync(join(dir, 's3', 'backups'), { recursive: true }); // the posix backend: a bucket is a directory
-  Object.assign(process.env, { ROOT_ACCESS_KEY: 'bench', ROOT_SECRET_KEY: 'benchsecret', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'benchsecret', AWS_REGION: 'us-east-1' });
-  const proc = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', join(dir, 's3')], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let tries = 0; (await fetch(endpoint).then((r) => r.status, () => 0)) === 0; tries++) {
-    if (tries > 200) throw new Error('versitygw did not start');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { proc, target: `s3://backups/bench?endpoint=${encodeURIComponent(endpoint)}&forcePathStyle=true` };
+  const { proc, endpoint, env } = await spawnVersitygw(join(dir, 's3'), 'backups');
+  Object.assign(process.env, env); // the nodes and the restore take credentials from the AWS environment
+  return { proc, target: s3Target('backups', 'bench', endpoint) };
 }
 
 /** Puts keys `from..to` (in transactions of PER_TXN, 32 at a time). */

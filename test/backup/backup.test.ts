@@ -33,12 +33,11 @@ async function writeKeys(p: Proc, from: number, to: number, tag: string): Promis
   if (r.status !== 200) throw new Error(`batch: ${JSON.stringify(r.json)}`);
 }
 
-/** Starts the restored data directories as a new cluster on the ports the restore was told. */
-async function startRestored(t: import('ava').ExecutionContext, out: string, ports: number[]): Promise<{ procs: Proc[]; cluster: string }> {
-  const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
+/** The restored data directories as a new cluster on the ports the restore was told (`cluster`). */
+function restoredProcs(t: import('ava').ExecutionContext, out: string, ports: number[], cluster: string): Proc[] {
   const procs = [1, 2, 3].map((id) => new Proc(id, ports[id - 1], ['--id', `n${id}`, '--data', join(out, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster]));
   t.teardown(() => procs.forEach((p) => p.child?.kill('SIGKILL')));
-  return { procs, cluster };
+  return procs;
 }
 
 test('full backups to a directory: shared SSTs, list, verify, restore into a new cluster at the backup index, damage refused', async (t) => {
@@ -77,7 +76,7 @@ test('full backups to a directory: shared SSTs, list, verify, restore into a new
   const restored = cli('restore', '--from', target, '--index', String(first.json.index), '--out', out, '--cluster', clusterArg, '--quiet');
   t.is(restored.status, 0, restored.err);
   t.deepEqual(readdirSync(out).sort(), ['n1', 'n2', 'n3']);
-  const { procs } = await startRestored(t, out, ports);
+  const procs = restoredProcs(t, out, ports, clusterArg);
   for (const p of procs) p.spawn();
   await Promise.all(procs.map((p) => p.until((e) => e.event === 'ready')));
   const fresh = Object.assign(new ProcCluster(), { procs });

@@ -25,26 +25,40 @@ export interface S3Server {
   target(prefix: string): string;
 }
 
-export async function startVersitygw(t: ExecutionContext): Promise<S3Server> {
+/**
+ * Starts versitygw over `dir` on a free port with one bucket, `bucket` (no test framework: the
+ * benchmarks use it too). The caller stops `proc`.
+ */
+export async function spawnVersitygw(dir: string, bucket: string): Promise<{ proc: ChildProcess; endpoint: string; env: Record<string, string> }> {
   const bin = process.env.QKV_VERSITYGW ?? join(homedir(), '.cache', 'quorumkv', 'tools', 'bin', 'versitygw');
   if (!existsSync(bin)) throw new Error(`versitygw is not installed at ${bin}: run bash scripts/setup-debian.sh`);
-  const dir = join(tempDir(t), 's3');
-  mkdirSync(dir);
+  mkdirSync(dir, { recursive: true });
   const [port] = await freePorts(1);
-  const child: ChildProcess = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', dir], {
+  const proc: ChildProcess = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', dir], {
     env: { ...process.env, ROOT_ACCESS_KEY: S3_ACCESS_KEY, ROOT_SECRET_KEY: S3_SECRET_KEY },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  t.teardown(() => void child.kill('SIGKILL'));
+  proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   const endpoint = `http://127.0.0.1:${port}`;
-  // Up once it answers at all (an anonymous request is refused with 403).
-  await pollUntil(async () => (await fetch(endpoint).then((r) => r.status, () => 0)) > 0, `versitygw on ${endpoint} (${stderr.slice(-200)})`, 10_000, 20);
-  const env = { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY, AWS_REGION: 'us-east-1' };
+  try {
+    // Up once it answers at all (an anonymous request is refused with 403).
+    await pollUntil(async () => (await fetch(endpoint).then((r) => r.status, () => 0)) > 0, `versitygw on ${endpoint} (${stderr.slice(-200)})`, 10_000, 20);
+    const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY } });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    client.destroy();
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
+  }
+  return { proc, endpoint, env: { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY, AWS_REGION: 'us-east-1' } };
+}
+
+export const s3Target = (bucket: string, prefix: string, endpoint: string) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(endpoint)}&forcePathStyle=true`;
+
+export async function startVersitygw(t: ExecutionContext): Promise<S3Server> {
   const bucket = 'backups';
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY } });
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  client.destroy();
-  return { endpoint, bucket, env, target: (prefix) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(endpoint)}&forcePathStyle=true` };
+  const { proc, endpoint, env } = await spawnVersitygw(join(tempDir(t), 's3'), bucket);
+  t.teardown(() => void proc.kill('SIGKILL'));
+  return { endpoint, bucket, env, target: (prefix) => s3Target(bucket, prefix, endpoint) };
 }

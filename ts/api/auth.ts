@@ -34,9 +34,37 @@ export type RouteAccess = 'public' | 'user' | 'admin';
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="quorumkv"' };
 const QUERY_TOKEN_TEMPLATES = new Set(['/v1/dashboard/stream']);
 
-/** The guard for one request; throws 401 / 403 / 503 (auth state not initialized yet). */
-export function authenticate(ctx: ApiContext, req: Req, target: Target, template: string, access: RouteAccess): Guard {
-  if (!ctx.authEnabled || access === 'public') return OPEN_GUARD;
+/** Routes anyone may use with auth on (liveness, scraping, the dashboard's static page). */
+const PUBLIC_ROUTES = new Set(['/health', '/metrics', '/dashboard', '/dashboard/{file}']);
+/** Operations that need the admin role ("METHOD template"); every other route needs a token and checks its keys. */
+const ADMIN_ROUTES = new Set([
+  'POST /v1/cluster/leader',
+  'POST /v1/cluster/members',
+  'DELETE /v1/cluster/members/{id}',
+  'POST /v1/cluster/members/{id}/promote',
+  'POST /v1/monitor/throttle',
+  'POST /v1/test/wal-stall',
+  'GET /v1/auth/tokens',
+  'POST /v1/auth/tokens',
+  'DELETE /v1/auth/tokens/{id}',
+  'GET /v1/auth/roles',
+  'PUT /v1/auth/roles/{name}',
+  'DELETE /v1/auth/roles/{name}',
+  'GET /v1/backups',
+  'POST /v1/backups',
+]);
+
+function routeAccess(method: string, template: string): RouteAccess {
+  if (PUBLIC_ROUTES.has(template)) return 'public';
+  return ADMIN_ROUTES.has(`${method} ${template}`) ? 'admin' : 'user';
+}
+
+/** The guard for one request to `method template`; throws 401 / 403 / 503 (auth state not initialized yet). */
+export function authenticate(ctx: ApiContext, req: Req, target: Target, method: string, template: string): Guard {
+  // With auth off the route's policy is not even looked up: nothing on the hot path.
+  if (!ctx.authEnabled) return OPEN_GUARD;
+  const access = routeAccess(method, template);
+  if (access === 'public') return OPEN_GUARD;
   const header = req.headers.authorization;
   let token: string | undefined;
   if (typeof header === 'string' && /^bearer /i.test(header)) token = header.slice(7).trim();

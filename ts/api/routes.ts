@@ -24,7 +24,7 @@ import { metrics, monitor, setThrottle, walStall } from './health';
 import { dashboardFile, dashboardPage, dashboardStream } from './dashboard';
 import { requestClass } from './route_classes';
 import type { RequestClass, ThrottledClass } from '../monitor/classes';
-import { authenticate, createToken, deleteRole, listRoles, listTokens, putRole, revokeToken, type RouteAccess, whoami } from './auth';
+import { authenticate, createToken, deleteRole, listRoles, listTokens, putRole, revokeToken, whoami } from './auth';
 import type { Access } from '../auth/model';
 import { backupStatus, createBackup } from './backups';
 
@@ -73,30 +73,6 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/backups', { GET: (ctx) => backupStatus(ctx), POST: (ctx, _t, body) => createBackup(ctx, body) }],
 ]);
 
-/** Routes anyone may use with auth on (liveness, scraping, the dashboard's static page). */
-const PUBLIC_ROUTES = new Set(['/health', '/metrics', '/dashboard', '/dashboard/{file}']);
-/** Operations that need the admin role ("METHOD template"); every other route needs a token and checks its keys. */
-const ADMIN_ROUTES = new Set([
-  'POST /v1/cluster/leader',
-  'POST /v1/cluster/members',
-  'DELETE /v1/cluster/members/{id}',
-  'POST /v1/cluster/members/{id}/promote',
-  'POST /v1/monitor/throttle',
-  'POST /v1/test/wal-stall',
-  'GET /v1/auth/tokens',
-  'POST /v1/auth/tokens',
-  'DELETE /v1/auth/tokens/{id}',
-  'GET /v1/auth/roles',
-  'PUT /v1/auth/roles/{name}',
-  'DELETE /v1/auth/roles/{name}',
-  'GET /v1/backups',
-  'POST /v1/backups',
-]);
-
-export function routeAccess(method: string, template: string): RouteAccess {
-  if (PUBLIC_ROUTES.has(template)) return 'public';
-  return ADMIN_ROUTES.has(`${method} ${template}`) ? 'admin' : 'user';
-}
 /** Only on nodes started with test faults allowed (`QKV_TEST_WAL_FAULTS=stall`). */
 const TEST_ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([['/v1/test/wal-stall', { POST: (ctx, _t, body) => walStall(ctx, body) }]]);
 
@@ -194,7 +170,7 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     }
     template = route.template;
     // Before admission: a request without a valid token takes no throttling slot.
-    target.guard = authenticate(ctx, req, target, template, routeAccess(method, template));
+    target.guard = authenticate(ctx, req, target, method, template);
     cls = requestClass(method, template);
     const waiting = ctx.health.admit(cls);
     if (waiting && !(await waiting)) {

@@ -40,10 +40,8 @@ export class AuthState {
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly roles = new Map<string, Role>();
   private bootstrapped = false;
-  /** Principals by token id, rebuilt lazily after any change. */
-  private readonly principals = new Map<string, Principal>();
-  /** Token hashes as bytes, by token id (not decoded from hex on every request). */
-  private readonly hashes = new Map<string, Buffer>();
+  /** By token id: its hash as bytes and its principal, built on first use and dropped on any change. */
+  private readonly resolved = new Map<string, { hash: Buffer; principal: Principal }>();
 
   /** Whether any admin can exist yet: until then an auth-enforcing node answers 503. */
   get initialized(): boolean {
@@ -53,8 +51,7 @@ export class AuthState {
   async load(engine: Engine): Promise<void> {
     this.tokens.clear();
     this.roles.clear();
-    this.principals.clear();
-    this.hashes.clear();
+    this.resolved.clear();
     this.bootstrapped = Boolean(engine.get(BOOTSTRAPPED));
     for await (const [, v] of scanPrefix(engine, TOKEN_P)) {
       const rec = JSON.parse(v.toString('utf8')) as TokenRecord;
@@ -69,10 +66,7 @@ export class AuthState {
   /** Applies one change, adding its engine writes to `ops`. */
   apply(change: AuthChange, ops: EngineOp[]): AuthResult {
     const result = this.decide(change, ops);
-    if (result.ok) {
-      this.principals.clear();
-      this.hashes.clear();
-    }
+    if (result.ok) this.resolved.clear();
     return result;
   }
 
@@ -123,16 +117,13 @@ export class AuthState {
     const { id, hash } = digestToken(token);
     const rec = this.tokens.get(id);
     if (!rec) return undefined;
-    let stored = this.hashes.get(id);
-    if (!stored) this.hashes.set(id, (stored = Buffer.from(rec.hash, 'hex')));
-    if (!timingSafeEqual(stored, hash)) return undefined;
-    let p = this.principals.get(id);
-    if (!p) {
+    let entry = this.resolved.get(id);
+    if (!entry) {
       const roles = rec.roles.map((r) => (r === ADMIN_ROLE.name ? ADMIN_ROLE : this.roles.get(r))).filter((r): r is Role => r !== undefined);
-      p = { subject: rec.subject, tokenId: id, admin: roles.some((r) => r.admin), permissions: roles.flatMap((r) => r.permissions) };
-      this.principals.set(id, p);
+      const principal = { subject: rec.subject, tokenId: id, admin: roles.some((r) => r.admin), permissions: roles.flatMap((r) => r.permissions) };
+      this.resolved.set(id, (entry = { hash: Buffer.from(rec.hash, 'hex'), principal }));
     }
-    return p;
+    return timingSafeEqual(entry.hash, hash) ? entry.principal : undefined;
   }
 
   listTokens(): Omit<TokenRecord, 'hash'>[] {

@@ -9,10 +9,10 @@
  */
 import { createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { QuorumError } from '../errors';
 import { missing, openStore, type BackupStore } from './store';
+import { readAll } from './manifest';
 
 const MAGIC = Buffer.from('QKE1');
 const IV_BYTES = 12;
@@ -85,14 +85,7 @@ export function encrypted(inner: BackupStore, key: Buffer): BackupStore {
   return {
     url: inner.url,
     putFile: (name, open, size, ifAbsent) => inner.putFile(enc(name), () => through(open(), sealer(key)), size + OVERHEAD_BYTES, ifAbsent),
-    putBytes: async (name, body) => {
-      const chunks: Buffer[] = [];
-      const s = sealer(key);
-      s.on('data', (c: Buffer) => chunks.push(c));
-      s.end(body);
-      await new Promise((resolve) => s.on('end', resolve));
-      await inner.putBytes(enc(name), Buffer.concat(chunks));
-    },
+    putBytes: async (name, body) => inner.putBytes(enc(name), (await readAll(through(Readable.from([body]), sealer(key)))).bytes),
     read: async (name) => through(await inner.read(enc(name)).catch((err: unknown) => Promise.reject((err as QuorumError).code === 'backup_object_missing' ? missing(name) : err)), opener(key, name)),
     size: async (name) => {
       const n = await inner.size(enc(name));

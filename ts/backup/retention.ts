@@ -21,14 +21,17 @@ export interface PruneReport {
   objectsDeleted: number;
 }
 
-async function manifest(store: BackupStore, name: string): Promise<Manifest> {
-  return openManifest(name, (await readAll(await store.read(name))).bytes);
+/** Manifests never change: each is read once per prune (`seen`). */
+async function manifest(store: BackupStore, name: string, seen: Map<string, Manifest>): Promise<Manifest> {
+  let m = seen.get(name);
+  if (!m) seen.set(name, (m = openManifest(name, (await readAll(await store.read(name))).bytes)));
+  return m;
 }
 
 /** Objects referenced by the manifests `keep` names and by fresh pending markers (stale markers are deleted). */
-async function references(store: BackupStore, keep: string[], nowMs: number): Promise<Set<string>> {
+async function references(store: BackupStore, keep: string[], nowMs: number, seen: Map<string, Manifest>): Promise<Set<string>> {
   const out = new Set<string>();
-  for (const name of keep) for (const f of (await manifest(store, name)).files) out.add(f.object);
+  for (const name of keep) for (const f of (await manifest(store, name, seen)).files) out.add(f.object);
   for (const name of await store.list('pending/')) {
     const marker = JSON.parse((await readAll(await store.read(name))).bytes.toString('utf8')) as { createdMs: number; objects: string[] };
     if (nowMs - marker.createdMs > PENDING_AGE_MAX_MS) await store.delete(name);
@@ -42,8 +45,9 @@ export async function prune(store: BackupStore, retentionMs: number, nowMs = Dat
   const all = manifestNames(await store.list('snap/'));
   if (all.length === 0) return { manifestsDeleted: 0, objectsDeleted: 0 };
   const newest = all[all.length - 1].name;
+  const seen = new Map<string, Manifest>();
   const expired: string[] = [];
-  for (const m of all) if (m.name !== newest && nowMs - (await manifest(store, m.name)).createdMs > retentionMs) expired.push(m.name);
+  for (const m of all) if (m.name !== newest && nowMs - (await manifest(store, m.name, seen)).createdMs > retentionMs) expired.push(m.name);
   // Manifests first: from here on nobody starts a restore of an expired backup.
   for (const name of expired) await store.delete(name);
   // (A store without the key lists encrypted objects too: never its to delete.)
@@ -51,7 +55,7 @@ export async function prune(store: BackupStore, retentionMs: number, nowMs = Dat
     .concat(...(await Promise.all(expired.map((name) => store.list(name.replace(/MANIFEST\.json$/, 'files/'))))))
     .filter((name) => !name.endsWith(ENCRYPTED_SUFFIX));
   // Listed again now: whatever appeared while the candidates were listed keeps its files.
-  const live = await references(store, manifestNames(await store.list('snap/')).map((m) => m.name), nowMs);
+  const live = await references(store, manifestNames(await store.list('snap/')).map((m) => m.name), nowMs, seen);
   let objectsDeleted = 0;
   for (const name of candidates) {
     if (live.has(name)) continue;

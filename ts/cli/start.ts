@@ -216,26 +216,21 @@ const PROMOTE_CHECK_MS = 200;
  * leader's commit closely, so the cluster never waits on an empty voter.
  */
 function promoteWhenCaughtUp(node: RaftNode, id: number): NodeJS.Timeout {
-  let asking = false;
-  const timer = setInterval(() => {
+  let promoted = false;
+  return repeatUntilDone(PROMOTE_CHECK_MS, () => {
+    if (promoted) return 'done';
     const st = node.status();
     // Not a learner (yet): a snapshot from before this node was (re-)added may still name it a
     // voter until the log catches up, so keep watching until a promotion succeeded.
-    if (!st.learner || asking || st.leader === 0 || st.appliedIndex === 0 || st.commitIndex - st.appliedIndex > PROMOTE_LAG_ENTRIES_MAX) return;
-    asking = true;
-    node.changeMembership('promote', id).then(
+    if (!st.learner || st.leader === 0 || st.appliedIndex === 0 || st.commitIndex - st.appliedIndex > PROMOTE_LAG_ENTRIES_MAX) return 'wait';
+    return node.changeMembership('promote', id).then(
       () => {
         log('promoted', { id });
-        clearInterval(timer);
+        promoted = true;
       },
-      (err: Error & { code?: string }) => {
-        log('promote_retry', { id, code: err.code, message: err.message });
-        asking = false;
-      },
+      (err: Error & { code?: string }) => log('promote_retry', { id, code: err.code, message: err.message }),
     );
-  }, PROMOTE_CHECK_MS);
-  timer.unref();
-  return timer;
+  });
 }
 
 /**
