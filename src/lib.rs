@@ -1,5 +1,5 @@
-//! The thin napi-rs binding: converts arguments and calls `crates/wal`, `crates/engine` and
-//! `crates/market`.
+//! The thin napi-rs binding: converts arguments and calls `crates/wal`, `crates/engine`,
+//! `crates/market` and `crates/compress`.
 //! Blocking work runs off the JS thread: WAL appends complete on the WAL's own I/O thread
 //! (reported through one threadsafe callback per group), engine writes, scans and
 //! checkpoints run as `AsyncTask`s on the libuv pool. Point reads are sync: they are served
@@ -9,6 +9,7 @@
 //! that prefix into a stable `code` property.
 #![deny(clippy::all)]
 
+mod compress;
 mod engine;
 mod error;
 mod market;

@@ -577,3 +577,15 @@ export class ReplayCursor {
     return BigInt(this.handle.lastTs);
   }
 }
+
+// ---- zstd ----
+
+/** One zstd frame of `data` at `level` (1..19), compressed off the JS thread. */
+export function zstdCompress(data: Uint8Array, level = 3): Promise<Buffer> {
+  return callAsync(() => load().zstdCompress(data, level) as Promise<Buffer>);
+}
+
+/** The content of one zstd frame: code `CORRUPT` if damaged, `TOO_LARGE` past `maxBytes`. */
+export function zstdDecompress(frame: Uint8Array, maxBytes: number): Promise<Buffer> {
+  return callAsync(() => load().zstdDecompress(frame, maxBytes) as Promise<Buffer>);
+}
