@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   try {
     const s3 = await startS3(dir);
     all.push(s3.proc);
-    const { procs, urls } = await startLocalCluster(join(dir, 'data'), ['--backup-target', s3.target]);
+    const { procs, urls } = await startLocalCluster(join(dir, 'data'), ['--backup-target', s3.target, '--backup-log-every', 'off']);
     all.push(...procs);
     const leader = await findLeader(urls);
     const loadS = await load(leader, Array.from({ length: KEYS }, (_, i) => i));

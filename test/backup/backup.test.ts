@@ -43,7 +43,7 @@ function restoredProcs(t: import('ava').ExecutionContext, out: string, ports: nu
 test('full backups to a directory: shared SSTs, list, verify, restore into a new cluster at the backup index, damage refused', async (t) => {
   const dir = tempDir(t);
   const target = pathToFileURL(join(dir, 'store')).href;
-  const cluster = await ProcCluster.start(t, join(dir, 'data'), 3, ['--backup-target', target]);
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 3, ['--backup-target', target, '--backup-log-every', 'off']);
   const leader = await cluster.leader();
   await writeKeys(leader, 0, 300, 'first');
   const first = await call(leader, 'POST', '/v1/backups');
@@ -108,7 +108,7 @@ test('full backups to a directory: shared SSTs, list, verify, restore into a new
 test('retention: after each backup older ones go, then every object no remaining backup needs; the newest stays whole', async (t) => {
   const dir = tempDir(t);
   const target = pathToFileURL(join(dir, 'store')).href;
-  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-retention', '1ms']);
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-retention', '1ms', '--backup-log-every', 'off']);
   const node = await cluster.leader();
   let deleted = 0;
   let last: any;

@@ -60,7 +60,7 @@ test('an encrypted node: nothing plain in the target, list needs the key, restor
   const keyFile = join(dir, 'backup.key');
   writeFileSync(keyFile, randomBytes(32).toString('hex'));
   t.is(loadKey(keyFile).length, 32);
-  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-encryption-key-file', keyFile]);
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-encryption-key-file', keyFile, '--backup-log-every', 'off']);
   const node = await cluster.leader();
   const secret = `needle-${randomBytes(8).toString('hex')}`;
   t.is((await fetch(node.url('/v1/kv/s'), { method: 'PUT', body: JSON.stringify({ value: secret }) })).status, 200);

@@ -29,7 +29,7 @@ test('backups to S3 (versitygw): multipart, reuse, verify, restore into a new no
   Object.assign(process.env, s3.env); // the nodes and the CLI take credentials from the AWS environment
   const dir = tempDir(t);
   const target = s3.target('cluster-a');
-  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target]);
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-log-every', 'off']);
   const node = await cluster.leader();
   for (let b = 0; b < BATCHES; b++) {
     const ops = Array.from({ length: 100 }, (_, i) => ({ op: 'put', key: `big/${b}/${i}`, value: randomBytes(7500).toString('base64') }));
@@ -68,7 +68,7 @@ test('the object store down: the backup fails as backup_failed (503), is counted
   const [dead] = await freePorts(1);
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_REGION: 'us-east-1' });
   const target = `s3://nowhere/p?endpoint=${encodeURIComponent(`http://127.0.0.1:${dead}`)}&forcePathStyle=true`;
-  const cluster = await ProcCluster.start(t, join(tempDir(t), 'data'), 1, ['--backup-target', target]);
+  const cluster = await ProcCluster.start(t, join(tempDir(t), 'data'), 1, ['--backup-target', target, '--backup-log-every', 'off']);
   const node = await cluster.leader();
   t.is((await call(node, 'PUT', '/v1/kv/a', { value: 1 })).status, 200);
   const failed = await call(node, 'POST', '/v1/backups');

@@ -82,7 +82,7 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
   mkdirSync(dir, { recursive: true });
   try {
     const engineDir = join(dir, 'engine');
-    const { index, term } = await node.checkpoint(engineDir);
+    const { index, term } = await node.backup.checkpoint(engineDir);
     const files = await stage(engineDir, index, term, rate);
     const pending = pendingName(index, term);
     await store.putBytes(pending, Buffer.from(JSON.stringify({ createdMs: Date.now(), objects: files.map((f) => f.object) })));
@@ -111,6 +111,15 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
   }
 }
 
+export interface BackupMetricsView {
+  lastSuccessMs?: number;
+  lastDurationMs?: number;
+  lastBytesUploaded?: number;
+  failures: number;
+  /** The live RPO of continuous log backup (undefined: this node does not ship). */
+  logLagSeconds?: number;
+}
+
 /** A node's backups: the target, the one running, the last result and failures. */
 export class NodeBackups {
   private running: Promise<BackupReport> | undefined;
@@ -118,6 +127,8 @@ export class NodeBackups {
   private failures = 0;
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Continuous log backup, when on (ts/backup/log_ship.ts). */
+  private log: { baseTaken(index: number): void; status(): object; lagSeconds(): number | undefined; close(): void } | undefined;
 
   constructor(
     private readonly node: RaftNode,
@@ -147,6 +158,7 @@ export class NodeBackups {
           });
         }
         this.last = report;
+        this.log?.baseTaken(report.index);
         return report;
       },
       (err: Error) => {
@@ -169,17 +181,23 @@ export class NodeBackups {
     this.timer.unref();
   }
 
+  /** Turns on continuous log backup (the shipper takes its base through `full`). */
+  shipLog(shipper: NonNullable<NodeBackups['log']>): void {
+    this.log = shipper;
+  }
+
   close(): void {
     clearInterval(this.timer);
+    this.log?.close();
   }
 
   /** What the metrics export (ts/monitor/metrics.ts). */
-  metricsView(): { lastSuccessMs?: number; lastDurationMs?: number; lastBytesUploaded?: number; failures: number } {
+  metricsView(): BackupMetricsView {
     const last = this.last;
-    return { lastSuccessMs: last ? Date.parse(last.at) : undefined, lastDurationMs: last?.ms, lastBytesUploaded: last?.bytesUploaded, failures: this.failures };
+    return { lastSuccessMs: last ? Date.parse(last.at) : undefined, lastDurationMs: last?.ms, lastBytesUploaded: last?.bytesUploaded, failures: this.failures, logLagSeconds: this.log?.lagSeconds() };
   }
 
   status(): Record<string, unknown> {
-    return { target: this.store?.url ?? null, running: this.running !== undefined, last: this.last ?? null, failures: this.failures, lastError: this.lastError ?? null };
+    return { target: this.store?.url ?? null, running: this.running !== undefined, last: this.last ?? null, failures: this.failures, lastError: this.lastError ?? null, log: this.log?.status() ?? null };
   }
 }

@@ -28,33 +28,18 @@ import { encodeRecord, MEMBERS_KEY, type MembersRecord } from '../node/membershi
 import { SnapshotStore } from '../node/snapshots';
 import { formatPeerAddress, type PeerAddress } from '../transport/peer';
 import { pool, UPLOADS_MAX } from './full';
-import { type Manifest, type ManifestFile, manifestNames, openManifest, readAll } from './manifest';
+import { type Manifest, type ManifestFile, openManifest, readAll } from './manifest';
 import type { BackupStore } from './store';
-import { ENCRYPTED_SUFFIX } from './crypt';
+import { manifestsIn } from './catalog';
+import { planRestore, type PointInTime, rollForward } from './pitr';
 
 export interface Progress {
   files: number;
   filesTotal: number;
   bytes: number;
   bytesTotal: number;
-}
-
-/** The manifests in `store`; none but encrypted ones (and no key given) is said so. */
-export async function manifestsIn(store: BackupStore): Promise<ReturnType<typeof manifestNames>> {
-  const names = await store.list('snap/');
-  const all = manifestNames(names);
-  if (all.length === 0 && names.some((n) => n.endsWith(`MANIFEST.json${ENCRYPTED_SUFFIX}`))) {
-    throw new QuorumError('backup_target_invalid', `the backups in ${store.url} are encrypted: give --encryption-key-file`);
-  }
-  return all;
-}
-
-/** The manifest of the backup at `index` (default: the newest), checked. */
-export async function pickManifest(store: BackupStore, index?: number): Promise<Manifest> {
-  const all = await manifestsIn(store);
-  const chosen = index === undefined ? all[all.length - 1] : all.find((m) => m.index === index);
-  if (!chosen) throw new QuorumError('backup_object_missing', index === undefined ? `no backup in ${store.url}` : `no backup at index ${index} in ${store.url} (there are: ${all.map((m) => m.index).join(', ') || 'none'})`);
-  return openManifest(chosen.name, (await readAll(await store.read(chosen.name))).bytes);
+  /** Log entries applied on top of the full backup so far. */
+  entries: number;
 }
 
 const corrupt = (f: ManifestFile, why: string) => new QuorumError('backup_corrupt', `${f.object} (${f.name}): ${why}`, { details: { object: f.object } });
@@ -79,7 +64,7 @@ async function fetchChecked(store: BackupStore, f: ManifestFile, dest: string | 
 }
 
 async function fetchAll(store: BackupStore, m: Manifest, dir: string | undefined, onProgress?: (p: Progress) => void): Promise<void> {
-  const p: Progress = { files: 0, filesTotal: m.files.length, bytes: 0, bytesTotal: m.bytes };
+  const p: Progress = { files: 0, filesTotal: m.files.length, bytes: 0, bytesTotal: m.bytes, entries: 0 };
   await pool(m.files, UPLOADS_MAX, async (f) => {
     await fetchChecked(store, f, dir === undefined ? undefined : join(dir, f.name), (n) => {
       p.bytes += n;
@@ -103,32 +88,51 @@ export async function verifyBackups(store: BackupStore, index?: number): Promise
   return out;
 }
 
-export interface RestoreOptions {
-  index?: number;
+export interface RestoreOptions extends PointInTime {
   out: string;
   cluster: Map<number, PeerAddress>;
   onProgress?: (p: Progress) => void;
 }
 
-/** Restores a backup into one data directory per member of a new cluster. */
-export async function restore(store: BackupStore, opts: RestoreOptions): Promise<{ index: number; term: number; dataDirs: string[] }> {
+export interface RestoreReport {
+  /** The index and term the new cluster starts from. */
+  index: number;
+  term: number;
+  /** The full backup it started from, and the log entries applied on top. */
+  baseIndex: number;
+  entriesReplayed: number;
+  segments: number;
+  dataDirs: string[];
+}
+
+/**
+ * Restores into one data directory per member of a new cluster: the newest full backup at or
+ * before the point asked for, rolled forward by the log (ts/backup/pitr.ts).
+ */
+export async function restore(store: BackupStore, opts: RestoreOptions): Promise<RestoreReport> {
   const ids = [...opts.cluster.keys()].sort((a, b) => a - b);
   for (const id of ids) if (existsSync(join(opts.out, `n${id}`))) throw new QuorumError('backup_target_invalid', `${join(opts.out, `n${id}`)} exists: restore into new directories only`);
-  const m = await pickManifest(store, opts.index);
+  const plan = await planRestore(store, opts);
   const staging = join(opts.out, '.restore');
   rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
+  mkdirSync(join(staging, 'base'), { recursive: true });
   try {
-    await fetchAll(store, m, staging, opts.onProgress);
+    await fetchAll(store, plan.base, join(staging, 'base'), opts.onProgress);
+    let entriesReplayed = 0;
+    const fetched: Progress = { files: plan.base.files.length, filesTotal: plan.base.files.length, bytes: plan.base.bytes, bytesTotal: plan.base.bytes, entries: 0 };
+    const state = await rollForward(store, plan, join(staging, 'base'), join(staging, 'replay'), opts, (n) => {
+      entriesReplayed += n;
+      opts.onProgress?.({ ...fetched, entries: entriesReplayed });
+    });
     const dataDirs: string[] = [];
-    for (const id of ids) dataDirs.push(await memberDir(opts.out, id, staging, m, opts.cluster));
-    return { index: m.index, term: m.term, dataDirs };
+    for (const id of ids) dataDirs.push(await memberDir(opts.out, id, state.dir, state, opts.cluster));
+    return { index: state.index, term: state.term, baseIndex: plan.base.index, entriesReplayed, segments: plan.segments.length, dataDirs };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
 
-async function memberDir(out: string, id: number, checkpoint: string, m: Manifest, cluster: Map<number, PeerAddress>): Promise<string> {
+async function memberDir(out: string, id: number, checkpoint: string, m: { index: number; term: number }, cluster: Map<number, PeerAddress>): Promise<string> {
   const dataDir = join(out, `n${id}`);
   const voters = [...cluster.keys()].sort((a, b) => a - b);
   const index = m.index + 1;

@@ -1,6 +1,7 @@
 /**
  * Retention (`--backup-retention 7d`): backups older than the retention are deleted — never the
- * newest — and then every object no remaining backup references.
+ * newest — and then every object no remaining backup references, and the log segments that end
+ * before the oldest backup left (the log after it is kept: restores roll forward from it).
  *
  * What is referenced: the files of every retained manifest, and those announced by `pending/`
  * markers of backups still running (markers older than `PENDING_AGE_MAX_MS` are a crashed
@@ -13,12 +14,15 @@
 import { type Manifest, manifestNames, openManifest, readAll } from './manifest';
 import type { BackupStore } from './store';
 import { ENCRYPTED_SUFFIX } from './crypt';
+import { segmentsIn } from './catalog';
 
 export const PENDING_AGE_MAX_MS = 24 * 3_600_000;
 
 export interface PruneReport {
   manifestsDeleted: number;
   objectsDeleted: number;
+  /** Log segments that end at or before the oldest retained backup (nothing restores through them). */
+  segmentsDeleted: number;
 }
 
 /** Manifests never change: each is read once per prune (`seen`). */
@@ -43,7 +47,7 @@ async function references(store: BackupStore, keep: string[], nowMs: number, see
 /** Applies the retention to `store` as of `nowMs`. */
 export async function prune(store: BackupStore, retentionMs: number, nowMs = Date.now()): Promise<PruneReport> {
   const all = manifestNames(await store.list('snap/'));
-  if (all.length === 0) return { manifestsDeleted: 0, objectsDeleted: 0 };
+  if (all.length === 0) return { manifestsDeleted: 0, objectsDeleted: 0, segmentsDeleted: 0 };
   const newest = all[all.length - 1].name;
   const seen = new Map<string, Manifest>();
   const expired: string[] = [];
@@ -62,5 +66,18 @@ export async function prune(store: BackupStore, retentionMs: number, nowMs = Dat
     await store.delete(name);
     objectsDeleted++;
   }
-  return { manifestsDeleted: expired.length, objectsDeleted };
+  return { manifestsDeleted: expired.length, objectsDeleted, segmentsDeleted: await pruneLog(store) };
+}
+
+/** Deletes the log segments that end at or before the oldest backup left (a restore starts at a backup). */
+async function pruneLog(store: BackupStore): Promise<number> {
+  const oldest = manifestNames(await store.list('snap/'))[0];
+  if (!oldest) return 0;
+  let deleted = 0;
+  for (const s of await segmentsIn(store)) {
+    if (s.last > oldest.index) continue;
+    await store.delete(s.name);
+    deleted++;
+  }
+  return deleted;
 }

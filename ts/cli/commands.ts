@@ -137,6 +137,7 @@ function nodeCommands(program: Command): void {
     .option('--backup-encryption-key-file <file>', 'encrypt every backup object with AES-256-GCM under this key (64 hex digits or base64; e.g. openssl rand -hex 32)')
     .option('--backup-retention <duration>', 'with --backup-target: after each backup, delete backups older than this (never the newest) and the objects nothing else references', flags.durationMs)
     .option('--backup-full-every <duration>', 'with --backup-target: the leader takes a full backup this often (e.g. 6h)', flags.durationMs)
+    .option('--backup-log-every <duration>', 'with --backup-target: the leader ships committed log entries this often (continuous backup, point-in-time restore; "off" disables)', durationOrOff, 1000)
     .option('--config <file>', 'start options from a YAML or TOML file (keys are these flags without dashes); command-line flags win');
   addHealthFlags(startCmd).action(startAction);
 }
@@ -166,6 +167,7 @@ interface StartFlags extends HealthFlags {
   backupFullEvery?: number;
   backupRateMib: number;
   backupRetention?: number;
+  backupLogEvery: number;
   backupEncryptionKeyFile?: string;
 }
 
@@ -227,6 +229,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     backupFullEveryMs: o.backupFullEvery,
     backupBytesPerS: o.backupRateMib * 2 ** 20,
     backupRetentionMs: o.backupRetention,
+    backupLogEveryMs: o.backupLogEvery,
     backupEncryptionKeyFile: o.backupEncryptionKeyFile,
   });
 }
@@ -245,6 +248,11 @@ function authOptions(o: StartFlags, cmd: Command): { auth: boolean; initialAdmin
     cmd.error('error: --auth on: a new cluster needs --initial-admin-token-file (or --auth off)');
   }
   return { auth, initialAdminToken };
+}
+
+/** A duration, or "off" (0). */
+function durationOrOff(raw: string): number {
+  return raw.trim() === 'off' ? 0 : flags.durationMs(raw);
 }
 
 function checkBackupOptions(o: StartFlags, cmd: Command): void {

@@ -19,6 +19,7 @@ import { bootstrapAdmin } from '../api/auth';
 import { NodeBackups } from '../backup/full';
 import { openTarget } from '../backup/crypt';
 import { RateLimit } from '../backup/rate';
+import { LogShipper } from '../backup/log_ship';
 import { join } from 'node:path';
 import { type HealthConfig, NodeHealth } from '../monitor/node_health';
 import { joinCluster, loadPeers } from './join';
@@ -57,6 +58,8 @@ export interface StartOptions {
   backupBytesPerS?: number;
   /** Delete backups older than this after each new one. */
   backupRetentionMs?: number;
+  /** The leader ships committed entries this often (0 or unset: no continuous log backup). */
+  backupLogEveryMs?: number;
   /** Seal every backup object with the AES-256 key in this file. */
   backupEncryptionKeyFile?: string;
 }
@@ -202,6 +205,11 @@ function backupsOf(node: RaftNode, health: NodeHealth, opts: StartOptions): Node
   const backups = new NodeBackups(node, store, join(opts.dataDir, 'backup-tmp'), new RateLimit(opts.backupBytesPerS ?? 0), opts.backupRetentionMs);
   if (opts.backupFullEveryMs !== undefined) {
     backups.schedule(opts.backupFullEveryMs, (report, err) => (err ? log('backup_failed', { id: opts.id, message: err.message }) : log('backup_created', { id: opts.id, ...report })));
+  }
+  if (store && (opts.backupLogEveryMs ?? 0) > 0) {
+    const shipper = new LogShipper(node, store, opts.backupLogEveryMs!, () => backups.full(), (event, fields) => log(event, { id: opts.id, ...fields }));
+    backups.shipLog(shipper);
+    shipper.start();
   }
   if (store) health.metrics?.trackBackups(() => backups.metricsView());
   return backups;

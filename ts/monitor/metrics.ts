@@ -7,6 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from 'prom-client';
 import type { RaftNode } from '../node/raft_node';
+import type { BackupMetricsView } from '../backup/full';
 import { THROTTLED_CLASSES, type ThrottledClass } from './classes';
 import type { ConcurrencyLimiter } from './limiter';
 import { type HealthMonitor, SIGNALS, type SignalSnapshot } from './monitor';
@@ -92,7 +93,7 @@ export class NodeMetrics {
   }
 
   /** Backup gauges, read from the node's backups at scrape time. */
-  trackBackups(read: () => { lastSuccessMs?: number; lastDurationMs?: number; lastBytesUploaded?: number; failures: number }): void {
+  trackBackups(read: () => BackupMetricsView): void {
     const registers = [this.registry];
     const gauge = (name: string, help: string, value: (v: ReturnType<typeof read>) => number | undefined) =>
       new Gauge({
@@ -109,6 +110,7 @@ export class NodeMetrics {
     gauge('backup_last_duration_seconds', 'How long the last full backup took', (v) => (v.lastDurationMs === undefined ? undefined : v.lastDurationMs / 1000));
     gauge('backup_last_uploaded_bytes', 'Bytes the last full backup uploaded (SSTs the target had are not)', (v) => v.lastBytesUploaded);
     gauge('backup_failures', 'Full backups (or their retention) that failed since the node started', (v) => v.failures);
+    gauge('backup_lag_seconds', 'Continuous log backup: age of the oldest committed entry not yet shipped (the live RPO; on the shipping leader only)', (v) => v.logLagSeconds);
   }
 
   private raftGauges(node: RaftNode): void {

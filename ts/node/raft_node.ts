@@ -43,7 +43,7 @@ import { ConfTracker } from './conf_tracker';
 import { MembershipWire } from './membership_wire';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
 import type { WalStorage } from './raft_storage';
-import { type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
+import { type ShippingLog, type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
 import type { SnapshotStore } from './snapshots';
 import type { NodeObserver } from './observer';
 import { RequestWaiters } from './waiters';
@@ -352,9 +352,9 @@ export class RaftNode {
     return this.applier.members;
   }
 
-  /** A checkpoint of the state machine in `dir` (a backup's) with its applied index and that entry's term. */
-  checkpoint(dir: string): Promise<{ index: number; term: number }> {
-    return this.snapshots.checkpoint(dir);
+  /** What backups read: a checkpoint of the state machine (full), the committed log (continuous). */
+  get backup(): { checkpoint(dir: string): Promise<{ index: number; term: number }>; readonly log: ShippingLog } {
+    return this.snapshots;
   }
 
   /** The members with their role and addresses (`selfClient`: this node's client address). */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { QuorumError, UnavailableError } from '../errors';
 import { invariant } from '../raft/assert';
 import { Engine } from '../native';
-import type { Message, Snapshot } from '../raft/types';
+import type { Entry, Message, Snapshot } from '../raft/types';
 import type { PeerAddress } from '../transport/peer';
 import { sendSnapshot, type SnapshotReceiverHooks } from '../transport/snapshot_stream';
 import type { PeerTls } from '../transport/peer_tls';
@@ -34,6 +34,21 @@ export interface SnapshotPolicy {
   /** Entries kept in the log before a snapshot, for followers slightly behind. */
   snapshotCatchUpEntries: number;
 }
+
+/**
+ * The log as continuous log backup reads it (ts/backup/log_ship.ts). While `holdFrom` is set,
+ * compaction keeps the entries from it on — at most `LOG_HOLD_ENTRIES_MAX` of them before a
+ * snapshot, so a log store that is down cannot grow the log without bound (the shipper then finds
+ * a gap and starts again from a full backup).
+ */
+export interface ShippingLog {
+  firstIndex(): number;
+  lastIndex(): number;
+  entries(lo: number, hi: number, maxBytes: number): Entry[];
+  holdFrom: number | undefined;
+}
+
+export const LOG_HOLD_ENTRIES_MAX = 200_000;
 
 /** What the lifecycle needs of its driver. */
 export interface SnapshotHost {
@@ -68,11 +83,15 @@ export class SnapshotLifecycle {
   private readonly streaming = new Map<number, number>();
   /** Bytes of entries handed out for applying since the last snapshot began. */
   private logBytesSinceSnapshot = 0;
+  readonly log: ShippingLog;
 
   constructor(
     private readonly host: SnapshotHost,
     private readonly policy: SnapshotPolicy,
-  ) {}
+  ) {
+    const storage = host.storage;
+    this.log = { firstIndex: () => storage.firstIndex(), lastIndex: () => storage.lastIndex(), entries: (lo, hi, maxBytes) => storage.entries(lo, hi, maxBytes), holdFrom: undefined };
+  }
 
   /** Counts entries handed out for applying (the bytes trigger). */
   handedOut(bytes: number): void {
@@ -118,7 +137,8 @@ export class SnapshotLifecycle {
     const meta = await h.snaps.create(h.engine, (i) => h.storage.term(i), (i) => h.conf.confAt(i));
     // An install may have moved the log past it meanwhile: then this one is obsolete.
     if (meta.index > h.storage.snapshot().metadata.index && meta.index <= h.storage.lastIndex()) {
-      await h.storage.compact(toRaftSnapshot(meta), this.policy.snapshotCatchUpEntries);
+      const hold = this.log.holdFrom === undefined ? 0 : Math.min(LOG_HOLD_ENTRIES_MAX, meta.index - this.log.holdFrom + 1);
+      await h.storage.compact(toRaftSnapshot(meta), Math.max(this.policy.snapshotCatchUpEntries, hold));
       h.onSnapshot?.('created', meta.index, { ms: Math.round(performance.now() - started) });
     }
     this.prune();
