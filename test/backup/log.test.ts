@@ -72,6 +72,9 @@ test('continuous log backup: shipped by the leader, handed over without a gap, v
   // Small snapshots: compaction runs often, and must keep what is not yet shipped.
   const cluster = await ProcCluster.start(t, join(dir, 'data'), 3, ['--backup-target', target, '--backup-log-every', '200ms', '--snapshot-entries', '20', '--snapshot-catchup', '0']);
   const leader = await cluster.leader();
+  // The leader takes the base full backup by itself before it ships anything.
+  await shippedThrough(leader, 1);
+  t.deepEqual(leader.events.filter((e) => e.event === 'backup_log_base').length, 1);
   const writes: [number, number, string][] = [];
   const revisions: number[] = [];
   const put = async (p: Proc, from: number, to: number, tag: string) => {
@@ -96,8 +99,9 @@ test('continuous log backup: shipped by the leader, handed over without a gap, v
 
   // The leader dies: the next one continues after the checkpoint.
   leader.child!.kill('SIGKILL');
-  const rest = cluster.procs.filter((p) => p !== leader);
-  const next = await Object.assign(new ProcCluster(), { procs: rest }).leader();
+  await new Promise((r) => leader.child!.once('exit', r));
+  const next = await cluster.leader();
+  t.not(next, leader);
   await put(next, 300, 320, 'd');
   await shippedThrough(next, revisions[revisions.length - 1]);
   t.is((await call(next, 'GET', '/v1/backups')).json.log.gaps, 0, 'no gap at the handover');

@@ -26,14 +26,15 @@ export interface S3Server {
 }
 
 /**
- * Starts versitygw over `dir` on a free port with one bucket, `bucket` (no test framework: the
- * benchmarks use it too). The caller stops `proc`.
+ * Starts versitygw over `dir` on a free port (or `again.port`, restarting a stopped one over the
+ * same `dir`, whose bucket exists) with one bucket, `bucket` (no test framework: the benchmarks
+ * use it too). The caller stops `proc`.
  */
-export async function spawnVersitygw(dir: string, bucket: string): Promise<{ proc: ChildProcess; endpoint: string; env: Record<string, string> }> {
+export async function spawnVersitygw(dir: string, bucket: string, again?: { port: number }): Promise<{ proc: ChildProcess; endpoint: string; env: Record<string, string> }> {
   const bin = process.env.QKV_VERSITYGW ?? join(homedir(), '.cache', 'quorumkv', 'tools', 'bin', 'versitygw');
   if (!existsSync(bin)) throw new Error(`versitygw is not installed at ${bin}: run bash scripts/setup-debian.sh`);
   mkdirSync(dir, { recursive: true });
-  const [port] = await freePorts(1);
+  const port = again?.port ?? (await freePorts(1))[0];
   const proc: ChildProcess = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', dir], {
     env: { ...process.env, ROOT_ACCESS_KEY: S3_ACCESS_KEY, ROOT_SECRET_KEY: S3_SECRET_KEY },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -44,9 +45,11 @@ export async function spawnVersitygw(dir: string, bucket: string): Promise<{ pro
   try {
     // Up once it answers at all (an anonymous request is refused with 403).
     await pollUntil(async () => (await fetch(endpoint).then((r) => r.status, () => 0)) > 0, `versitygw on ${endpoint} (${stderr.slice(-200)})`, 10_000, 20);
-    const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY } });
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    client.destroy();
+    if (!again) {
+      const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY } });
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      client.destroy();
+    }
   } catch (err) {
     proc.kill('SIGKILL');
     throw err;

@@ -148,14 +148,14 @@ export class LogShipper {
   /** Ships everything committed up to the newest mark, a segment at a time. */
   private async round(): Promise<void> {
     const log = this.node.backup.log;
-    if (this.next === undefined) this.next = await this.resume();
+    if (this.next === undefined) this.durable((this.next = await this.resume()) - 1, Date.now());
     log.holdFrom = this.next;
     const upTo = this.marks.length > 0 ? this.marks[this.marks.length - 1][0] : 0;
     while (this.next <= upTo && this.node.isLeader) {
       if (this.next < log.firstIndex()) {
         this.gaps++;
         this.onEvent('backup_log_gap', { from: this.next, firstLogIndex: log.firstIndex() });
-        this.next = (await this.full()).index + 1;
+        this.next = await this.rebase();
         log.holdFrom = this.next;
         continue;
       }
@@ -168,11 +168,17 @@ export class LogShipper {
       await this.store.putBytes(CHECKPOINT_NAME, sealCheckpoint(cp));
       this.next = last.index + 1;
       log.holdFrom = this.next;
-      this.shipped = { index: last.index, atMs: cp.createdMs };
+      this.durable(last.index, cp.createdMs);
       this.segments++;
       this.bytesUploaded += segment.body.length;
-      this.marks = this.marks.filter((m) => m[0] > last.index);
     }
+  }
+
+  /** Everything through `index` is in the target (shipped, or in the full backup the log continues from). */
+  private durable(index: number, atMs: number): void {
+    if (index < (this.shipped?.index ?? 0)) return;
+    this.shipped = { index, atMs };
+    this.marks = this.marks.filter((m) => m[0] > index);
   }
 
   /** Where the log continues: after the target's checkpoint (and segments past it), else after a full backup. */
@@ -191,7 +197,17 @@ export class LogShipper {
     const manifests = await manifestsIn(this.store);
     const newest = manifests[manifests.length - 1];
     if (newest && newest.index + 1 >= log.firstIndex() && newest.index <= log.lastIndex() && newest.index >= (cp?.last ?? 0)) return newest.index + 1;
-    return (await this.full()).index + 1;
+    return this.rebase();
+  }
+
+  /** Takes a full backup and continues after it (holding what follows it from compaction meanwhile). */
+  private async rebase(): Promise<number> {
+    // The backup's index will be at least the applied index now.
+    this.node.backup.log.holdFrom = this.node.status().appliedIndex + 1;
+    const next = (await this.full()).index + 1;
+    this.onEvent('backup_log_base', { index: next - 1 });
+    this.durable(next - 1, Date.now());
+    return next;
   }
 
   /** Seconds since the oldest committed entry not yet shipped was first seen committed (0: none). */
