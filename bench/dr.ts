@@ -10,8 +10,9 @@
  *   16 MiB/s), `ROUNDS` pairs each: the median of the paired ratios;
  * - restore of the second backup into a new 3-node cluster: download + data directories, then
  *   start until the first linearizable read (RTO).
- * Not measured yet: point-in-time restore and RPO (continuous log shipping is not built).
- * JSON: bench/results/dr.json.
+ * Then the continuous log (bench/dr_log.ts): point-in-time restore checked key by key, and the
+ * RPO when every node and its data is destroyed under write load.
+ * `QKV_BENCH_DR_PARTS` (default `full,log`) picks the parts. JSON: bench/results/dr.json.
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -21,6 +22,7 @@ import { join } from 'node:path';
 import { findLeader, freePorts, launch, MAIN, startLocalCluster, stopAll } from './lib/procs';
 import { median, printTable, writeResults } from './lib/report';
 import { s3Target, spawnVersitygw } from '../test/helpers/versitygw';
+import { type LogResults, logPhase } from './dr_log';
 
 const KEYS = Number(process.env.QKV_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
@@ -35,10 +37,10 @@ async function request(url: string, method: string, path: string, body?: unknown
   return { status: res.status, json: await res.json() };
 }
 
-async function startS3(dir: string): Promise<{ proc: ChildProcess; target: string }> {
+async function startS3(dir: string): Promise<{ proc: ChildProcess; target: (prefix: string) => string }> {
   const { proc, endpoint, env } = await spawnVersitygw(join(dir, 's3'), 'backups');
   Object.assign(process.env, env); // the nodes and the restore take credentials from the AWS environment
-  return { proc, target: s3Target('backups', 'bench', endpoint) };
+  return { proc, target: (prefix) => s3Target('backups', prefix, endpoint) };
 }
 
 /** Puts keys `from..to` (in transactions of PER_TXN, 32 at a time). */
@@ -104,52 +106,82 @@ async function restoreAndRead(dir: string, target: string, index: number): Promi
   return { restoreMs, firstReadMs: performance.now() - started, procs };
 }
 
+type Row = { measure: string; value: number; unit: string; note: string };
+
+/** Full backups, their cost to foreground writes, and restore (RTO). */
+async function fullPart(dir: string, target: string, all: ChildProcess[]): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
+  const { procs, urls } = await startLocalCluster(join(dir, 'data'), ['--backup-target', target, '--backup-log-every', 'off']);
+  all.push(...procs);
+  const leader = await findLeader(urls);
+  const loadS = await load(leader, Array.from({ length: KEYS }, (_, i) => i));
+  console.log(`loaded ${KEYS.toLocaleString()} keys in ${loadS.toFixed(1)} s`);
+  const first = await backup(leader);
+  const changed = Array.from({ length: KEYS / 10 }, () => randomInt(KEYS));
+  await load(leader, changed);
+  const second = await backup(leader);
+  // Foreground writes during a backup at each read rate vs the same time without one.
+  const paced: { rateMib: number; backupS: number; during: number[]; without: number[] }[] = [];
+  for (const rateMib of RATES_MIB) {
+    const p = { rateMib, backupS: 0, during: [] as number[], without: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const run = backup(leader, rateMib);
+      p.during.push(await writesDuring(leader, run));
+      const ms = (await run).ms;
+      p.backupS = ms / 1000;
+      p.without.push(await writesDuring(leader, new Promise((r) => setTimeout(r, ms))));
+    }
+    paced.push(p);
+  }
+  await stopAll(procs);
+  const restored = await restoreAndRead(dir, target, second.index);
+  all.push(...restored.procs);
+  const rows = [
+    { measure: 'full backup 1', value: first.ms / 1000, unit: 's', note: `${(first.bytes / 2 ** 20).toFixed(1)} MiB in ${first.files} files, all uploaded` },
+    { measure: 'full backup 2 (10% keys changed)', value: second.ms / 1000, unit: 's', note: `uploaded ${(second.bytesUploaded / 2 ** 20).toFixed(1)} of ${(second.bytes / 2 ** 20).toFixed(1)} MiB` },
+    { measure: 'backup 2 bytes uploaded / naive copy', value: second.bytesUploaded / second.bytes, unit: 'ratio', note: `${((1 - second.bytesUploaded / second.bytes) * 100).toFixed(0)}% saved` },
+    ...paced.map((p) => ({
+      measure: `writes during / without a backup at ${p.rateMib === 0 ? 'no rate limit' : `${p.rateMib} MiB/s`}`,
+      value: median(p.during.map((d, i) => d / p.without[i])),
+      unit: 'ratio',
+      note: `backup ${p.backupS.toFixed(1)} s; writes/s ${p.during.map((x) => x.toFixed(0)).join(', ')} vs ${p.without.map((x) => x.toFixed(0)).join(', ')} (target ≥ 0.90)`,
+    })),
+    { measure: 'restore (download + data dirs)', value: restored.restoreMs / 1000, unit: 's', note: '3 members' },
+    { measure: 'restore → first linearizable read (RTO)', value: restored.firstReadMs / 1000, unit: 's', note: 'target ≤ 60 s' },
+  ];
+  await stopAll(restored.procs);
+  return { rows, results: { keys: KEYS, loadS, first, second, paced, restoreMs: restored.restoreMs, rtoMs: restored.firstReadMs } };
+}
+
+function logRows(r: LogResults): Row[] {
+  return [
+    { measure: 'log writes (1 entry each)', value: r.entries / r.writeS, unit: 'writes/s', note: `${r.entries.toLocaleString()} entries shipped every 1 s meanwhile` },
+    { measure: `point-in-time restore to index ${r.pitr.index}`, value: r.pitr.restoreMs / 1000, unit: 's', note: `base ${r.pitr.baseIndex} + ${r.pitr.entriesReplayed.toLocaleString()} entries replayed; ${r.pitr.checked.toLocaleString()} keys checked: ${r.pitr.missing} missing, ${r.pitr.unexpected} beyond the index, ${r.pitr.wrong} wrong` },
+    { measure: 'RPO: acknowledged writes lost (all nodes destroyed)', value: r.rpo.missing, unit: 'writes', note: `of ${r.rpo.acknowledged.toLocaleString()}; the oldest lost was acknowledged ${r.rpo.oldestMissingAckMs ?? 0} ms before the kill; ${r.rpo.wrong} wrong` },
+    { measure: 'restore to the end of the log', value: r.rpo.restoreMs / 1000, unit: 's', note: `${r.rpo.entriesReplayed.toLocaleString()} entries replayed` },
+  ];
+}
+
 async function main(): Promise<void> {
+  const parts = (process.env.QKV_BENCH_DR_PARTS ?? 'full,log').split(',');
   const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-dr-'));
   const all: ChildProcess[] = [];
   try {
     const s3 = await startS3(dir);
     all.push(s3.proc);
-    const { procs, urls } = await startLocalCluster(join(dir, 'data'), ['--backup-target', s3.target, '--backup-log-every', 'off']);
-    all.push(...procs);
-    const leader = await findLeader(urls);
-    const loadS = await load(leader, Array.from({ length: KEYS }, (_, i) => i));
-    console.log(`loaded ${KEYS.toLocaleString()} keys in ${loadS.toFixed(1)} s`);
-    const first = await backup(leader);
-    const changed = Array.from({ length: KEYS / 10 }, () => randomInt(KEYS));
-    await load(leader, changed);
-    const second = await backup(leader);
-    // Foreground writes during a backup at each read rate vs the same time without one.
-    const paced: { rateMib: number; backupS: number; during: number[]; without: number[] }[] = [];
-    for (const rateMib of RATES_MIB) {
-      const p = { rateMib, backupS: 0, during: [] as number[], without: [] as number[] };
-      for (let round = 0; round < ROUNDS; round++) {
-        const run = backup(leader, rateMib);
-        p.during.push(await writesDuring(leader, run));
-        const ms = (await run).ms;
-        p.backupS = ms / 1000;
-        p.without.push(await writesDuring(leader, new Promise((r) => setTimeout(r, ms))));
-      }
-      paced.push(p);
+    const rows: Row[] = [];
+    const results: Record<string, unknown> = {};
+    if (parts.includes('full')) {
+      const full = await fullPart(dir, s3.target('bench'), all);
+      rows.push(...full.rows);
+      Object.assign(results, full.results);
     }
-    await stopAll(procs);
-    const restored = await restoreAndRead(dir, s3.target, second.index);
-    all.push(...restored.procs);
-    const rows = [
-      { measure: 'full backup 1', value: first.ms / 1000, unit: 's', note: `${(first.bytes / 2 ** 20).toFixed(1)} MiB in ${first.files} files, all uploaded` },
-      { measure: 'full backup 2 (10% keys changed)', value: second.ms / 1000, unit: 's', note: `uploaded ${(second.bytesUploaded / 2 ** 20).toFixed(1)} of ${(second.bytes / 2 ** 20).toFixed(1)} MiB` },
-      { measure: 'backup 2 bytes uploaded / naive copy', value: second.bytesUploaded / second.bytes, unit: 'ratio', note: `${((1 - second.bytesUploaded / second.bytes) * 100).toFixed(0)}% saved` },
-      ...paced.map((p) => ({
-        measure: `writes during / without a backup at ${p.rateMib === 0 ? 'no rate limit' : `${p.rateMib} MiB/s`}`,
-        value: median(p.during.map((d, i) => d / p.without[i])),
-        unit: 'ratio',
-        note: `backup ${p.backupS.toFixed(1)} s; writes/s ${p.during.map((x) => x.toFixed(0)).join(', ')} vs ${p.without.map((x) => x.toFixed(0)).join(', ')} (target ≥ 0.90)`,
-      })),
-      { measure: 'restore (download + data dirs)', value: restored.restoreMs / 1000, unit: 's', note: '3 members' },
-      { measure: 'restore → first linearizable read (RTO)', value: restored.firstReadMs / 1000, unit: 's', note: 'target ≤ 60 s' },
-    ];
+    if (parts.includes('log')) {
+      const log = await logPhase(dir, s3.target('log'));
+      rows.push(...logRows(log));
+      results.log = log;
+    }
     printTable(`disaster recovery: ${KEYS.toLocaleString()} keys, 3 nodes, versitygw`, rows);
-    writeResults('dr', { keys: KEYS, loadS, first, second, paced, restoreMs: restored.restoreMs, rtoMs: restored.firstReadMs, rows });
+    writeResults('dr', { ...results, rows });
   } finally {
     await stopAll(all);
     rmSync(dir, { recursive: true, force: true });

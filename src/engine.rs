@@ -189,6 +189,14 @@ impl NativeEngine {
         }))
     }
 
+    /// SHA-256 (hex) of the applied index and every key and value, and that index.
+    #[napi(ts_return_type = "Promise<Digest>")]
+    pub fn state_digest(&self) -> Result<AsyncTask<StateDigest>> {
+        Ok(AsyncTask::new(StateDigest {
+            engine: self.get_engine()?,
+        }))
+    }
+
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush(&self) -> Result<AsyncTask<Flush>> {
         Ok(AsyncTask::new(Flush {
@@ -294,6 +302,30 @@ impl Task for Checkpoint {
     }
     fn resolve(&mut self, _env: Env, output: u64) -> Result<i64> {
         Ok(output as i64)
+    }
+}
+
+#[napi(object)]
+pub struct Digest {
+    pub applied_index: i64,
+    pub sha256: String,
+}
+
+pub struct StateDigest {
+    engine: Arc<Engine>,
+}
+
+impl Task for StateDigest {
+    type Output = (u64, [u8; 32]);
+    type JsValue = Digest;
+    fn compute(&mut self) -> Result<Self::Output> {
+        self.engine.state_digest().map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Digest> {
+        Ok(Digest {
+            applied_index: output.0 as i64,
+            sha256: output.1.iter().map(|b| format!("{b:02x}")).collect(),
+        })
     }
 }
 

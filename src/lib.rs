@@ -17,6 +17,7 @@ mod metrics;
 mod replay;
 mod wal;
 
+pub use compress::{zstd_compress, zstd_decompress};
 pub use engine::NativeEngine;
 pub use market::NativeBooks;
 pub use replay::NativeReplay;

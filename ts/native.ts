@@ -434,6 +434,12 @@ export class Engine {
     return callAsync(() => this.handle.flush());
   }
 
+  /** SHA-256 (hex) of the applied index and every key and value, from one consistent view. */
+  async stateDigest(): Promise<{ index: number; sha256: string }> {
+    const d = await callAsync(() => this.handle.stateDigest());
+    return { index: d.appliedIndex, sha256: d.sha256 };
+  }
+
   close(): void {
     this.handle.close();
   }

@@ -13,6 +13,7 @@ import test from 'ava';
 import { freePorts } from '../helpers/ports';
 import { tempDir } from '../helpers/tmp';
 import { Proc, ProcCluster } from '../cluster/procs';
+import { type Manifest, sealManifest } from '../../ts/backup/manifest';
 
 const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
 
@@ -68,6 +69,22 @@ test('full backups to a directory: shared SSTs, list, verify, restore into a new
   const verified = cli('backup', 'verify', '--target', target);
   t.is(verified.status, 0, verified.err);
   t.is(JSON.parse(verified.out).backups.length, 2);
+  // Deep: each backup downloaded, opened, and its state digest recomputed.
+  const deep = cli('backup', 'verify', '--target', target, '--deep', '--scratch', dir);
+  t.is(deep.status, 0, deep.err);
+  const digests = JSON.parse(deep.out).backups.map((b: { stateSha256: string }) => b.stateSha256);
+  t.is(digests.length, 2);
+  t.true(digests.every((d: string) => /^[0-9a-f]{64}$/.test(d)) && digests[0] !== digests[1], JSON.stringify(digests));
+  // A manifest whose recorded digest does not match the state its files hold (re-sealed, so only --deep can tell).
+  const manifestPath = join(dir, 'store', first.json.manifest);
+  const original = readFileSync(manifestPath);
+  const { checksum: _, ...doc } = JSON.parse(original.toString('utf8')) as Manifest;
+  writeFileSync(manifestPath, sealManifest({ ...doc, stateSha256: digests[1] }));
+  t.is(cli('backup', 'verify', '--target', target).status, 0, 'every object is intact');
+  const wrong = cli('backup', 'verify', '--target', target, '--deep', '--index', String(first.json.index));
+  t.is(wrong.status, 1);
+  t.regex(wrong.err, /backup_corrupt.*digest/);
+  writeFileSync(manifestPath, original);
 
   // Restore the first backup into a new cluster (other ports, other directories).
   const ports = await freePorts(6);

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError } from '../errors';
+import { Engine } from '../native';
 import type { RaftNode } from '../node/raft_node';
 import { type ManifestFile, MANIFEST_VERSION, manifestName, pendingName, sealManifest, snapDir } from './manifest';
 import type { BackupStore } from './store';
@@ -51,6 +52,22 @@ export async function pool<T>(items: readonly T[], limit: number, work: (item: T
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/**
+ * The state digest of the checkpoint in `checkpointDir` (opened through hard links in `scratch`,
+ * so the checkpoint's own files are not touched), checked to be at `index`.
+ */
+export async function digestOf(checkpointDir: string, scratch: string, index: number): Promise<string> {
+  const engine = Engine.openFromCheckpoint(checkpointDir, scratch);
+  try {
+    const d = await engine.stateDigest();
+    if (d.index !== index) throw new QuorumError('INVARIANT', `the checkpoint is at index ${d.index}, expected ${index}`);
+    return d.sha256;
+  } finally {
+    engine.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 interface Staged extends ManifestFile {
   path: string;
 }
@@ -83,6 +100,7 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
   try {
     const engineDir = join(dir, 'engine');
     const { index, term } = await node.backup.checkpoint(engineDir);
+    const stateSha256 = await digestOf(engineDir, join(dir, 'digest'), index);
     const files = await stage(engineDir, index, term, rate);
     const pending = pendingName(index, term);
     await store.putBytes(pending, Buffer.from(JSON.stringify({ createdMs: Date.now(), objects: files.map((f) => f.object) })));
@@ -97,7 +115,7 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
     const bytes = files.reduce((n, f) => n + f.size, 0);
     const manifest = manifestName(index, term);
     const listed = files.map(({ name, size, sha256, object }) => ({ name, size, sha256, object }));
-    await store.putBytes(manifest, sealManifest({ version: MANIFEST_VERSION, index, term, createdMs: Date.now(), node: node.id, members: node.members(), files: listed, bytes }));
+    await store.putBytes(manifest, sealManifest({ version: MANIFEST_VERSION, index, term, createdMs: Date.now(), node: node.id, members: node.members(), files: listed, bytes, stateSha256 }));
     await pool(files, UPLOADS_MAX, async (f) => {
       if ((await store.size(f.object)) !== f.size) await store.putFile(f.object, () => rate.read(f.path), f.size, false);
     });

@@ -33,6 +33,8 @@ export interface Manifest {
   files: ManifestFile[];
   /** Sum of the files' sizes: what a naive full copy would upload. */
   bytes: number;
+  /** SHA-256 of the state at `index` (`Engine.stateDigest`), which `verify --deep` recomputes. */
+  stateSha256?: string;
   checksum: string;
 }
 

@@ -3,6 +3,9 @@
  * `--backup-target`); `list`, `verify` and `restore` read the target directly (`--target URL`,
  * S3 credentials from the standard AWS environment), so they work with the cluster gone.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { clientCommand } from './client';
 import * as flags from './flags';
@@ -57,10 +60,17 @@ export function backupCommands(program: Command): void {
     .requiredOption('--target <url>', 'file:///path or s3://bucket/prefix')
     .option('--index <n>', 'only the backup at this index', flags.integer(1))
     .option('--encryption-key-file <file>', KEY_HELP)
-    .action(async (o: { target: string; index?: number; encryptionKeyFile?: string }, cmd: Command) =>
+    .option('--deep', 'also download each backup into a scratch directory, open it and compare its state digest with the one recorded at backup time')
+    .option('--scratch <dir>', 'with --deep: where backups are downloaded (default: the system temporary directory)')
+    .action(async (o: { target: string; index?: number; encryptionKeyFile?: string; deep?: boolean; scratch?: string }, cmd: Command) =>
       run(cmd, async () => {
         const store = openTarget(o.target, o.encryptionKeyFile);
-        return { ok: true, backups: await verifyBackups(store, o.index), log: await verifyLog(store) };
+        const scratch = o.deep ? mkdtempSync(join(o.scratch ?? tmpdir(), 'qkv-verify-')) : undefined;
+        try {
+          return { ok: true, backups: await verifyBackups(store, o.index, scratch === undefined ? undefined : { scratch }), log: await verifyLog(store) };
+        } finally {
+          if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+        }
       }),
     );
   program
