@@ -17,7 +17,7 @@ import { decodeStored } from '../ts/node/commands';
 import { findLeader, MAIN, startLocalCluster } from './lib/procs';
 
 const ENTRIES = Number(process.env.QKV_BENCH_LOG_ENTRIES ?? 1_000_000);
-const CONCURRENCY = 32;
+const CONCURRENCY = Number(process.env.QKV_BENCH_LOG_CONCURRENCY ?? 32);
 /** How long the write load runs before every node is killed (RPO). */
 const LOAD_BEFORE_KILL_MS = 5_000;
 const SHIP_EVERY = '1s';
@@ -28,7 +28,7 @@ interface Ack {
 }
 
 /** Writes `log<i>` = i for i in [from, to) (or until `stop()`), recording every acknowledgement. */
-async function writes(url: string, from: number, to: number, acks: Map<number, Ack>, stop = () => false): Promise<{ next: number; failed: number }> {
+export async function writes(url: string, from: number, to: number, acks: Map<number, Ack>, stop = () => false): Promise<{ next: number; failed: number }> {
   let next = from;
   let failed = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {

@@ -1,8 +1,8 @@
 /**
  * Continuous log backup to a real S3-compatible server (versitygw) that goes down: writes go on
- * unaffected, shipping fails and is retried with backoff, the lag grows and is exported; once the
- * server is back the log resumes from the checkpoint with no gap, and a restore holds every
- * acknowledged write.
+ * unaffected, shipping and scheduled full backups fail and are retried with backoff, the lag grows
+ * and is exported; once the server is back the log resumes from the checkpoint with no gap,
+ * scheduled backups succeed again, and a restore holds every acknowledged write.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ test('the object store down: writes go on, the lag grows, shipping resumes from 
   Object.assign(process.env, s3.env);
   const port = Number(new URL(s3.endpoint).port);
   const target = s3Target('backups', 'log', s3.endpoint);
-  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-log-every', '200ms']);
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-log-every', '200ms', '--backup-full-every', '2s']);
   const node = await cluster.leader();
   let written = 0;
   const write = async () => {
@@ -50,8 +50,12 @@ test('the object store down: writes go on, the lag grows, shipping resumes from 
   await pollUntil(async () => (await lagSeconds(node)) >= 1, 'the lag to pass 1 s while the store is down', 30_000, 50);
   t.true((await shipped()) < last, 'nothing shipped while the store was down');
 
+  await pollUntil(async () => (await call(node, 'GET', '/v1/backups')).json.failures >= 1, 'a scheduled full backup to fail', 30_000, 50);
+  const backAtMs = Date.now();
   s3 = await spawnVersitygw(join(dir, 's3'), 'backups', { port });
   await pollUntil(async () => (await shipped()) >= last, 'shipping to catch up once the store is back', 60_000, 50);
+  // The failed scheduled backup is retried with backoff, not left for the next interval.
+  await pollUntil(async () => Date.parse((await call(node, 'GET', '/v1/backups')).json.last?.at ?? '0') > backAtMs, 'a scheduled full backup to succeed again', 30_000, 50);
   const status = (await call(node, 'GET', '/v1/backups')).json.log;
   t.is(status.gaps, 0, JSON.stringify(status));
   t.log(`shipped through ${status.shippedIndex} after ${status.failures} failed rounds`);

@@ -19,6 +19,8 @@ import { type RateLimit, UNLIMITED } from './rate';
 import { prune, type PruneReport } from './retention';
 
 export const UPLOADS_MAX = 4;
+const SCHEDULE_RETRY_MS_MIN = 1_000;
+const SCHEDULE_RETRY_MS_MAX = 300_000;
 
 export interface BackupReport {
   index: number;
@@ -190,13 +192,33 @@ export class NodeBackups {
     return run;
   }
 
-  /** The leader takes a full backup every `everyMs` (the other members do not). */
+  /**
+   * The leader takes a full backup every `everyMs` (the other members do not). A failed one (the
+   * target down) is retried with exponential backoff, `SCHEDULE_RETRY_MS_MIN` doubling up to
+   * `SCHEDULE_RETRY_MS_MAX` (or `everyMs` if shorter), not left for the next interval.
+   */
   schedule(everyMs: number, onResult: (report: BackupReport | undefined, err?: Error) => void): void {
-    this.timer = setInterval(() => {
-      if (!this.node.isLeader || this.running) return;
-      this.full().then((r) => onResult(r), (err: Error) => onResult(undefined, err));
-    }, everyMs);
-    this.timer.unref();
+    let backoffMs = 0;
+    const after = (ms: number) => {
+      this.timer = setTimeout(run, ms);
+      this.timer.unref();
+    };
+    const run = () => {
+      if (!this.node.isLeader || this.running) return after(everyMs);
+      this.full().then(
+        (r) => {
+          backoffMs = 0;
+          onResult(r);
+          after(everyMs);
+        },
+        (err: Error) => {
+          backoffMs = Math.min(everyMs, SCHEDULE_RETRY_MS_MAX, Math.max(SCHEDULE_RETRY_MS_MIN, 2 * backoffMs));
+          onResult(undefined, err);
+          after(backoffMs);
+        },
+      );
+    };
+    after(everyMs);
   }
 
   /** Turns on continuous log backup (the shipper takes its base through `full`). */
@@ -205,7 +227,7 @@ export class NodeBackups {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.log?.close();
   }
 

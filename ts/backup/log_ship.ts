@@ -60,6 +60,8 @@ export class LogShipper {
   /** The next index to ship; undefined: find it in the target first. */
   private next: number | undefined;
   private marks: Mark[] = [];
+  /** The term this node last shipped in (its position is only trusted within it). */
+  private term = 0;
   private shipped: { index: number; atMs: number } | undefined;
   private busy = false;
   private nextAttemptMs = 0;
@@ -102,6 +104,12 @@ export class LogShipper {
       this.marks = [];
       this.followCheckpoint(nowMs);
       return;
+    }
+    // A new term: another leader may have shipped meanwhile; continue from the target.
+    const term = this.node.status().term;
+    if (term !== this.term && !this.busy) {
+      this.term = term;
+      this.next = undefined;
     }
     this.sample(nowMs);
     if (this.busy || nowMs < this.nextAttemptMs) return;
@@ -151,7 +159,8 @@ export class LogShipper {
     if (this.next === undefined) this.durable((this.next = await this.resume()) - 1, Date.now());
     log.holdFrom = this.next;
     const upTo = this.marks.length > 0 ? this.marks[this.marks.length - 1][0] : 0;
-    while (this.next <= upTo && this.node.isLeader) {
+    const leading = () => this.node.isLeader && this.node.status().term === this.term;
+    while (this.next <= upTo && leading()) {
       if (this.next < log.firstIndex()) {
         this.gaps++;
         this.onEvent('backup_log_gap', { from: this.next, firstLogIndex: log.firstIndex() });
@@ -172,6 +181,7 @@ export class LogShipper {
       this.segments++;
       this.bytesUploaded += segment.body.length;
     }
+    if (!leading()) this.next = undefined;
   }
 
   /** Everything through `index` is in the target (shipped, or in the full backup the log continues from). */
