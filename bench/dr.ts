@@ -12,7 +12,8 @@
  *   start until the first linearizable read (RTO).
  * Then the continuous log (bench/dr_log.ts): point-in-time restore checked key by key, and the
  * RPO when every node and its data is destroyed under write load.
- * `QKV_BENCH_DR_PARTS` (default `full,log`) picks the parts. JSON: bench/results/dr.json.
+ * `QKV_BENCH_DR_PARTS` (default `full,log`) picks the parts. JSON: bench/results/dr.json (full),
+ * bench/results/dr_log.json (log).
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -168,20 +169,17 @@ async function main(): Promise<void> {
   try {
     const s3 = await startS3(dir);
     all.push(s3.proc);
-    const rows: Row[] = [];
-    const results: Record<string, unknown> = {};
     if (parts.includes('full')) {
       const full = await fullPart(dir, s3.target('bench'), all);
-      rows.push(...full.rows);
-      Object.assign(results, full.results);
+      printTable(`disaster recovery, full backups: ${KEYS.toLocaleString()} keys, 3 nodes, versitygw`, full.rows);
+      writeResults('dr', { ...full.results, rows: full.rows });
     }
     if (parts.includes('log')) {
       const log = await logPhase(dir, s3.target('log'));
-      rows.push(...logRows(log));
-      results.log = log;
+      const rows = logRows(log);
+      printTable(`disaster recovery, continuous log: ${log.entries.toLocaleString()} entries, 3 nodes, versitygw`, rows);
+      writeResults('dr_log', { ...log, rows });
     }
-    printTable(`disaster recovery: ${KEYS.toLocaleString()} keys, 3 nodes, versitygw`, rows);
-    writeResults('dr', { ...results, rows });
   } finally {
     await stopAll(all);
     rmSync(dir, { recursive: true, force: true });

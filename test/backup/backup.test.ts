@@ -5,7 +5,6 @@
  * serves exactly the state at that backup's index (later writes absent) and takes new writes; a
  * damaged object is refused by verify and restore with its name.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,19 +12,9 @@ import test from 'ava';
 import { freePorts } from '../helpers/ports';
 import { tempDir } from '../helpers/tmp';
 import { Proc, ProcCluster } from '../cluster/procs';
+import { call, cli } from '../helpers/backup_cli';
 import { type Manifest, sealManifest } from '../../ts/backup/manifest';
 
-const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
-
-function cli(...args: string[]): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import=tsx', MAIN, ...args], { encoding: 'utf8' });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
-
-async function call(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(p.url(path), { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
 
 async function writeKeys(p: Proc, from: number, to: number, tag: string): Promise<void> {
   const ops = [];

@@ -6,7 +6,6 @@
  * key by key; the default restore rolls the newest backup forward to the end of the log and starts
  * as a cluster; a damaged segment is refused by name.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,18 +16,8 @@ import { freePorts } from '../helpers/ports';
 import { pollUntil } from '../helpers/poll';
 import { tempDir } from '../helpers/tmp';
 import { Proc, ProcCluster } from '../cluster/procs';
+import { call, cli } from '../helpers/backup_cli';
 
-const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
-
-function cli(...args: string[]): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import=tsx', MAIN, ...args], { encoding: 'utf8' });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
-
-async function call(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(p.url(path), { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
 
 /** Writes keys `from..to` tagged `tag` in one batch; resolves to the batch's revision (its log index). */
 async function writeKeys(p: Proc, from: number, to: number, tag: string): Promise<number> {

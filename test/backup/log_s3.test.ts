@@ -4,7 +4,6 @@
  * and is exported; once the server is back the log resumes from the checkpoint with no gap,
  * scheduled backups succeed again, and a restore holds every acknowledged write.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import test from 'ava';
 import { pollUntil } from '../helpers/poll';
@@ -12,13 +11,7 @@ import { freePorts } from '../helpers/ports';
 import { tempDir } from '../helpers/tmp';
 import { s3Target, spawnVersitygw } from '../helpers/versitygw';
 import { Proc, ProcCluster } from '../cluster/procs';
-
-const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
-
-async function call(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(p.url(path), { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
+import { call, cli } from '../helpers/backup_cli';
 
 const lagSeconds = async (p: Proc) => Number(/^quorumkv_backup_lag_seconds (\S+)$/m.exec(await (await fetch(p.url('/metrics'))).text())?.[1] ?? NaN);
 
@@ -60,12 +53,11 @@ test('the object store down: writes go on, the lag grows, shipping resumes from 
   t.is(status.gaps, 0, JSON.stringify(status));
   t.log(`shipped through ${status.shippedIndex} after ${status.failures} failed rounds`);
 
-  const env = { ...process.env, ...s3.env };
-  const verified = spawnSync(process.execPath, ['--import=tsx', MAIN, 'backup', 'verify', '--target', target], { encoding: 'utf8', env });
-  t.is(verified.status, 0, verified.stderr);
-  t.deepEqual(JSON.parse(verified.stdout).log.gaps, []);
+  const verified = cli('backup', 'verify', '--target', target);
+  t.is(verified.status, 0, verified.err);
+  t.deepEqual(JSON.parse(verified.out).log.gaps, []);
   const [peer] = await freePorts(1);
-  const restored = spawnSync(process.execPath, ['--import=tsx', MAIN, 'restore', '--from', target, '--out', join(dir, 'restored'), '--cluster', `n1=127.0.0.1:${peer}`, '--quiet'], { encoding: 'utf8', env });
-  t.is(restored.status, 0, restored.stderr);
-  t.true(JSON.parse(restored.stdout).index >= last, 'every acknowledged write is in the restore');
+  const restored = cli('restore', '--from', target, '--out', join(dir, 'restored'), '--cluster', `n1=127.0.0.1:${peer}`, '--quiet');
+  t.is(restored.status, 0, restored.err);
+  t.true(JSON.parse(restored.out).index >= last, 'every acknowledged write is in the restore');
 });

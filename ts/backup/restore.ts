@@ -3,11 +3,12 @@
  *
  * `verifyBackups` reads every object a manifest names back from the store and checks its size
  * and SHA-256 (and the manifest's own checksum): a missing or damaged object is refused with its
- * name; `--deep` also opens each backup and recomputes its state digest. `restore` downloads one backup the same way into `<out>/.restore/`, then writes one data
- * directory per member of a new cluster, `<out>/n<id>/`, each started with `quorumkv start
- * --cluster` (the same members) as usual:
+ * name; `--deep` also opens each backup and recomputes its state digest. `restore` downloads the
+ * base backup the same way into `<out>/.restore/`, rolls it forward by the shipped log to the
+ * point asked for (ts/backup/pitr.ts), then writes one data directory per member of a new
+ * cluster, `<out>/n<id>/`, each started with `quorumkv start --cluster` (the same members):
  *
- *   engine/    the checkpoint, plus one write at index + 1 that replaces the membership record
+ *   engine/    that state, plus one write at index + 1 that replaces the membership record
  *              with the new cluster's (the old members' addresses must not be dialled)
  *   snap/<index+1>/  a snapshot of that state (meta: the backup's term, the new voters), which
  *              the log starts after — the same layout a node has after installing a snapshot
