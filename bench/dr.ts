@@ -159,6 +159,7 @@ function logRows(r: LogResults): Row[] {
     { measure: `point-in-time restore to index ${r.pitr.index}`, value: r.pitr.restoreMs / 1000, unit: 's', note: `base ${r.pitr.baseIndex} + ${r.pitr.entriesReplayed.toLocaleString()} entries replayed; ${r.pitr.checked.toLocaleString()} keys checked: ${r.pitr.missing} missing, ${r.pitr.unexpected} beyond the index, ${r.pitr.wrong} wrong` },
     { measure: 'RPO: acknowledged writes lost (all nodes destroyed)', value: r.rpo.missing, unit: 'writes', note: `of ${r.rpo.acknowledged.toLocaleString()}; the oldest lost was acknowledged ${r.rpo.oldestMissingAckMs ?? 0} ms before the kill; ${r.rpo.wrong} wrong` },
     { measure: 'restore to the end of the log', value: r.rpo.restoreMs / 1000, unit: 's', note: `${r.rpo.entriesReplayed.toLocaleString()} entries replayed` },
+    { measure: `restore time, ${r.replay.prefetchSegments} segments ahead / one at a time`, value: r.replay.ratio, unit: 'ratio', note: `${r.replay.aheadMs.map((m) => (m / 1000).toFixed(1)).join(', ')} s vs ${r.replay.oneMs.map((m) => (m / 1000).toFixed(1)).join(', ')} s` },
   ];
 }
 

@@ -7,20 +7,25 @@
  * - RPO: under the same write load all three nodes are killed and their data directories
  *   deleted; the newest backup rolled forward by the log is restored and every acknowledged
  *   write looked up: the ones missing are counted exactly, with how long before the kill they
- *   were acknowledged (they should all be within the last shipping interval plus one upload).
+ *   were acknowledged (they should all be within the last shipping interval plus one upload);
+ * - replay speed: that restore with log segments fetched one at a time vs `PREFETCH_SEGMENTS`
+ *   ahead, alternating, `REPLAY_ROUNDS` each (median of the paired ratios).
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../ts/native';
 import { decodeStored } from '../ts/node/commands';
+import { PREFETCH_SEGMENTS } from '../ts/backup/pitr';
 import { findLeader, MAIN, startLocalCluster } from './lib/procs';
+import { median } from './lib/report';
 
 const ENTRIES = Number(process.env.QKV_BENCH_LOG_ENTRIES ?? 1_000_000);
 const CONCURRENCY = Number(process.env.QKV_BENCH_LOG_CONCURRENCY ?? 32);
 /** How long the write load runs before every node is killed (RPO). */
 const LOAD_BEFORE_KILL_MS = 5_000;
 const SHIP_EVERY = '1s';
+const REPLAY_ROUNDS = 2;
 
 interface Ack {
   revision: number;
@@ -79,6 +84,7 @@ export interface LogResults {
   entries: number;
   writeS: number;
   pitr: { index: number; baseIndex: number; entriesReplayed: number; restoreMs: number; checked: number; missing: number; unexpected: number; wrong: number };
+  replay: { prefetchSegments: number; oneMs: number[]; aheadMs: number[]; ratio: number };
   rpo: { acknowledged: number; missing: number; oldestMissingAckMs: number | null; unexpected: number; wrong: number; restoreMs: number; entriesReplayed: number };
 }
 
@@ -108,6 +114,16 @@ export async function logPhase(dir: string, target: string): Promise<LogResults>
     const latest = restore(target, join(dir, 'log-latest'), []);
     const lost = check(join(dir, 'log-latest', 'n1'), acks);
     const oldest = lost.missing.length === 0 ? null : Math.max(...lost.missing.map((i) => killMs - acks.get(i)!.atMs));
+    // Replay speed: the same restore with segments fetched one at a time and PREFETCH_SEGMENTS
+    // ahead, alternating (the store's files are in the page cache for all but the first run).
+    const replayMs: { one: number[]; ahead: number[] } = { one: [], ahead: [] };
+    for (let round = 0; round < REPLAY_ROUNDS; round++) {
+      for (const [kind, depth] of [['one', 1], ['ahead', PREFETCH_SEGMENTS]] as const) {
+        const out = join(dir, `log-replay-${kind}-${round}`);
+        replayMs[kind].push(restore(target, out, ['--prefetch-segments', String(depth)]).ms);
+        rmSync(out, { recursive: true, force: true });
+      }
+    }
     // Point in time: the write half-way through.
     const pitr = restore(target, join(dir, 'log-pitr'), ['--index', String(half)]);
     const atHalf = check(join(dir, 'log-pitr', 'n1'), acks, half);
@@ -115,6 +131,7 @@ export async function logPhase(dir: string, target: string): Promise<LogResults>
       entries: ENTRIES,
       writeS,
       pitr: { index: pitr.report.index, baseIndex: pitr.report.baseIndex, entriesReplayed: pitr.report.entriesReplayed, restoreMs: pitr.ms, checked: acks.size, missing: atHalf.missing.length, unexpected: atHalf.unexpected, wrong: atHalf.wrong },
+      replay: { prefetchSegments: PREFETCH_SEGMENTS, oneMs: replayMs.one, aheadMs: replayMs.ahead, ratio: median(replayMs.ahead.map((a, i) => a / replayMs.one[i])) },
       rpo: { acknowledged: acks.size, missing: lost.missing.length, oldestMissingAckMs: oldest, unexpected: lost.unexpected, wrong: lost.wrong, restoreMs: latest.ms, entriesReplayed: latest.report.entriesReplayed },
     };
   } finally {

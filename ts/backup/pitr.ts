@@ -4,8 +4,8 @@
  * The base is the newest full backup at or before the target (an index, a time, or — with
  * neither — the newest backup, rolled forward as far as the log goes without a gap). Its
  * checkpoint is opened in a scratch directory and the log's entries are applied through the
- * node's own `Applier`, segment by segment (one in memory at a time), so the restored state is
- * exactly what a member had at that index.
+ * node's own `Applier`, segment by segment (`PREFETCH_SEGMENTS` fetched ahead of the one being
+ * applied), so the restored state is exactly what a member had at that index.
  *
  * `--time T`: every entry known committed at T, to the shipper's sample resolution
  * (`SAMPLE_MS`): an entry is included when a mark at or after it says it was committed by T.
@@ -20,9 +20,14 @@ import { decodeSegment, type SegmentName } from './log_segment';
 import { type Manifest, openManifest, readAll } from './manifest';
 import type { BackupStore } from './store';
 
+/** Segments downloaded and decoded ahead of the one being applied, by default (each ≤ ~17 MiB decoded). */
+export const PREFETCH_SEGMENTS = 4;
+
 export interface PointInTime {
   index?: number;
   timeMs?: number;
+  /** Segments fetched ahead while one is applied (default `PREFETCH_SEGMENTS`; at least 1). */
+  prefetchSegments?: number;
 }
 
 export interface RestorePlan {
@@ -55,6 +60,24 @@ export async function planRestore(store: BackupStore, at: PointInTime): Promise<
   return { base, segments: chain.segments, reached: chain.reached };
 }
 
+/** Segments fetched and decoded up to `depth` ahead of the one being applied (1: one at a time). */
+function prefetched(store: BackupStore, names: readonly SegmentName[], depth: number): { next(i: number): ReturnType<typeof decodeSegment> } {
+  const ahead = new Map<number, ReturnType<typeof decodeSegment>>();
+  const fetch = (i: number) => {
+    const p = store.read(names[i].name).then(readAll).then((r) => decodeSegment(names[i].name, r.bytes));
+    p.catch(() => undefined); // awaited in order by next(); a restore that stops early leaves the rest
+    ahead.set(i, p);
+  };
+  return {
+    next(i) {
+      for (let j = i; j < Math.min(names.length, i + depth); j++) if (!ahead.has(j)) fetch(j);
+      const p = ahead.get(i)!;
+      ahead.delete(i);
+      return p;
+    },
+  };
+}
+
 /**
  * Applies the plan's log (up to `at`) to the checkpoint in `checkpointDir`, working in `scratch`;
  * the result is a new checkpoint, `dir`.
@@ -68,8 +91,9 @@ export async function rollForward(store: BackupStore, plan: RestorePlan, checkpo
   try {
     await applier.loadState();
     const stopAt = at.index ?? Number.MAX_SAFE_INTEGER;
-    for (const s of plan.segments) {
-      const { header, entries } = await decodeSegment(s.name, (await readAll(await store.read(s.name))).bytes);
+    const segments = prefetched(store, plan.segments, Math.max(1, at.prefetchSegments ?? PREFETCH_SEGMENTS));
+    for (let i = 0; i < plan.segments.length; i++) {
+      const { header, entries } = await segments.next(i);
       let limit = stopAt;
       const late = at.timeMs !== undefined && header.marks.some((m) => m[1] > at.timeMs!);
       // Marks rise in index and time: the newest mark by T bounds what was committed by T.

@@ -12,6 +12,7 @@ import * as flags from './flags';
 import { openTarget } from '../backup/crypt';
 import { manifestsIn } from '../backup/catalog';
 import { verifyLog } from '../backup/log_chain';
+import { PREFETCH_SEGMENTS } from '../backup/pitr';
 import { type Progress, restore, verifyBackups } from '../backup/restore';
 import type { PeerAddress } from '../transport/peer';
 
@@ -79,16 +80,17 @@ export function backupCommands(program: Command): void {
     .requiredOption('--from <url>', 'the backup target: file:///path or s3://bucket/prefix')
     .option('--index <n>', 'the state at this log index: the newest full backup at or before it, rolled forward by the shipped log (default: the newest backup, rolled forward as far as the log goes)', flags.integer(1))
     .option('--time <time>', 'the state at this time (ISO-8601, e.g. 2026-11-30T14:05:00Z): every entry known committed by then', pointInTime)
+    .option('--prefetch-segments <n>', 'log segments downloaded and decoded ahead of the one being replayed', flags.integer(1), PREFETCH_SEGMENTS)
     .requiredOption('--out <dir>', 'where the data directories go')
     .requiredOption('--cluster <members>', 'the new cluster: n1=H:P,n2=H:P,... (peer addresses, as for start)', flags.cluster)
     .option('--encryption-key-file <file>', KEY_HELP)
     .addOption(new Option('--quiet', 'no progress bar'))
-    .action(async (o: { from: string; index?: number; time?: number; out: string; cluster: Map<number, PeerAddress>; quiet?: boolean; encryptionKeyFile?: string }, cmd: Command) => {
+    .action(async (o: { from: string; index?: number; time?: number; prefetchSegments: number; out: string; cluster: Map<number, PeerAddress>; quiet?: boolean; encryptionKeyFile?: string }, cmd: Command) => {
       if (o.index !== undefined && o.time !== undefined) cmd.error('error: give --index or --time, not both');
       const started = Date.now();
       const onProgress = o.quiet ? undefined : (p: Progress) => process.stderr.write(`\r${progressLine(p, started)}`);
       await run(cmd, async () => {
-        const r = await restore(openTarget(o.from, o.encryptionKeyFile), { index: o.index, timeMs: o.time, out: o.out, cluster: o.cluster, onProgress });
+        const r = await restore(openTarget(o.from, o.encryptionKeyFile), { index: o.index, timeMs: o.time, prefetchSegments: o.prefetchSegments, out: o.out, cluster: o.cluster, onProgress });
         if (onProgress) process.stderr.write('\n');
         return { ...r, ms: Date.now() - started };
       });
