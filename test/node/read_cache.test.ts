@@ -26,6 +26,20 @@ test('bounded by entries and bytes, oldest first; reserved keys are never cached
   t.is(cache.get('e'), undefined);
 });
 
+test('past the entry limit 1/16 of it is evicted at once (one pass over the Map per many inserts)', (t) => {
+  const cache = new ReadCache(32, 1 << 20);
+  for (let i = 0; i < 32; i++) cache.fill(`k${i}`, Buffer.alloc(1));
+  t.is(cache.size, 32);
+  cache.fill('k32', Buffer.alloc(1));
+  t.is(cache.size, 30, 'down to 32 - 32/16');
+  t.is(cache.get('k0'), undefined);
+  t.is(cache.get('k2'), undefined);
+  t.truthy(cache.get('k3'));
+  t.truthy(cache.get('k32'));
+  cache.fill('k33', Buffer.alloc(1));
+  t.is(cache.size, 31, 'no pass until the limit is passed again');
+});
+
 test('reads through the applier see every applied batch (puts, deletes, txn writes)', async (t) => {
   const engine = Engine.open(tempDir(t));
   t.teardown(() => engine.close());
