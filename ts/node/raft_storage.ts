@@ -67,7 +67,11 @@ export class WalStorage implements Storage {
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: this.wal.hardState(), confState: structuredClone(this.conf) };
+    // An installed snapshot is committed state, but its index reaches the hard state only with the
+    // next append: a crash in between (WAL reset, hard state not yet written) leaves a commit below
+    // the snapshot, which the core rightly refuses. Everything up to the snapshot is committed.
+    const hs = this.wal.hardState();
+    return { hardState: { ...hs, commit: Math.max(hs.commit, this.snap.metadata.index) }, confState: structuredClone(this.conf) };
   }
 
   firstIndex(): number {
