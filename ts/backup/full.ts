@@ -148,7 +148,7 @@ export class NodeBackups {
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Continuous log backup, when on (ts/backup/log_ship.ts). */
-  private log: { baseTaken(index: number): void; status(): object; lagSeconds(): number | undefined; close(): void } | undefined;
+  private log: { status(): object; lagSeconds(): number | undefined; close(): void } | undefined;
 
   constructor(
     private readonly node: RaftNode,
@@ -178,7 +178,6 @@ export class NodeBackups {
           });
         }
         this.last = report;
-        this.log?.baseTaken(report.index);
         return report;
       },
       (err: Error) => {

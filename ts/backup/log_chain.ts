@@ -5,8 +5,7 @@
  */
 import { QuorumError } from '../errors';
 import { manifestsIn, segmentsIn } from './catalog';
-import { decodeSegment, type SegmentName } from './log_segment';
-import { readAll } from './manifest';
+import { readSegment, type SegmentName } from './log_segment';
 import type { BackupStore } from './store';
 
 export interface Chain {
@@ -71,7 +70,7 @@ export async function verifyLog(store: BackupStore): Promise<LogReport> {
   let index = 0;
   for (const s of all) {
     // Overlapping segments (two shippers at a leader change) hold the same entries: each is checked once.
-    for (const e of (await decodeSegment(s.name, (await readAll(await store.read(s.name))).bytes)).entries) {
+    for (const e of (await readSegment(store, s.name)).entries) {
       if (e.index <= index) continue;
       if (e.term < term) throw new QuorumError('backup_corrupt', `${s.name}: entry ${e.index} has term ${e.term}, below an earlier entry's ${term}`, { details: { object: s.name } });
       ({ index, term } = e);

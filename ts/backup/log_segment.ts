@@ -18,6 +18,8 @@ import { createHash } from 'node:crypto';
 import { QuorumError } from '../errors';
 import { zstdCompress, zstdDecompress } from '../native';
 import type { Entry, EntryType } from '../raft/types';
+import { readAll } from './manifest';
+import type { BackupStore } from './store';
 
 const MAGIC = Buffer.from('QKVLOG01');
 const SHA256_BYTES = 32;
@@ -127,6 +129,11 @@ export async function decodeSegment(name: string, body: Buffer): Promise<{ heade
   if (!last || last.index !== header.last || last.term !== header.term) throw corrupt(`its entries end at ${last?.index ?? 'nothing'}, its header says ${header.last}`);
   if (named && (Number(named[1]) !== header.first || Number(named[2]) !== header.last || Number(named[3]) !== header.term)) throw corrupt('its name does not match its header');
   return { header, entries };
+}
+
+/** Reads and opens the segment `name` in `store`. */
+export async function readSegment(store: BackupStore, name: string): Promise<{ header: SegmentHeader; entries: Entry[] }> {
+  return decodeSegment(name, (await readAll(await store.read(name))).bytes);
 }
 
 function checksumOf(text: string): string {

@@ -92,11 +92,6 @@ export class LogShipper {
     this.node.backup.log.holdFrom = undefined;
   }
 
-  /** A full backup completed on this node: with no position yet, the log continues after it. */
-  baseTaken(index: number): void {
-    if (this.next === undefined && this.node.isLeader) this.next = index + 1;
-  }
-
   private tick(nowMs: number): void {
     if (!this.node.isLeader) {
       // The next leader continues from the target's checkpoint.
@@ -157,7 +152,6 @@ export class LogShipper {
   private async round(): Promise<void> {
     const log = this.node.backup.log;
     if (this.next === undefined) this.durable((this.next = await this.resume()) - 1, Date.now());
-    log.holdFrom = this.next;
     const upTo = this.marks.length > 0 ? this.marks[this.marks.length - 1][0] : 0;
     const leading = () => this.node.isLeader && this.node.status().term === this.term;
     while (this.next <= upTo && leading()) {
@@ -165,7 +159,6 @@ export class LogShipper {
         this.gaps++;
         this.onEvent('backup_log_gap', { from: this.next, firstLogIndex: log.firstIndex() });
         this.next = await this.rebase();
-        log.holdFrom = this.next;
         continue;
       }
       const entries = log.entries(this.next, Math.min(upTo, log.lastIndex()) + 1, SEGMENT_BYTES_MAX);
@@ -176,7 +169,6 @@ export class LogShipper {
       const cp: LogCheckpoint = { last: last.index, term: last.term, segment: segment.name, node: this.node.id, createdMs: Date.now() };
       await this.store.putBytes(CHECKPOINT_NAME, sealCheckpoint(cp));
       this.next = last.index + 1;
-      log.holdFrom = this.next;
       this.durable(last.index, cp.createdMs);
       this.segments++;
       this.bytesUploaded += segment.body.length;
@@ -184,8 +176,12 @@ export class LogShipper {
     if (!leading()) this.next = undefined;
   }
 
-  /** Everything through `index` is in the target (shipped, or in the full backup the log continues from). */
+  /**
+   * Everything through `index` is in the target (shipped, or in the full backup the log continues
+   * from): compaction may drop it, and the lag counts from the entries after it.
+   */
   private durable(index: number, atMs: number): void {
+    this.node.backup.log.holdFrom = index + 1;
     if (index < (this.shipped?.index ?? 0)) return;
     this.shipped = { index, atMs };
     this.marks = this.marks.filter((m) => m[0] > index);
@@ -226,10 +222,6 @@ export class LogShipper {
     const shipped = this.shipped?.index ?? 0;
     const oldest = this.marks.find((m) => m[0] > shipped);
     return oldest ? Math.max(0, nowMs - oldest[1]) / 1000 : 0;
-  }
-
-  get shippedIndex(): number | undefined {
-    return this.shipped?.index;
   }
 
   status(): ShipperStatus {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { QuorumError } from '../errors';
 import type { MembersRecord } from '../node/membership';
+import type { BackupStore } from './store';
 
 export const MANIFEST_VERSION = 1;
 
@@ -73,6 +74,11 @@ export function openManifest(name: string, text: Buffer): Manifest {
   if (typeof checksum !== 'string' || checksumOf(rest) !== checksum) throw corrupt('its checksum does not match its contents');
   if (doc.version !== MANIFEST_VERSION) throw corrupt(`manifest version ${doc.version}; this build reads version ${MANIFEST_VERSION}`);
   return doc;
+}
+
+/** Reads and checks the manifest `name` in `store`. */
+export async function readManifest(store: BackupStore, name: string): Promise<Manifest> {
+  return openManifest(name, (await readAll(await store.read(name))).bytes);
 }
 
 /** All of a stream, with its SHA-256 (hex). */

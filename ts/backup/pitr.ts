@@ -16,8 +16,8 @@ import { Engine } from '../native';
 import { Applier } from '../node/applier';
 import { manifestsIn, segmentsIn } from './catalog';
 import { chainFrom } from './log_chain';
-import { decodeSegment, type SegmentName } from './log_segment';
-import { type Manifest, openManifest, readAll } from './manifest';
+import { readSegment, type SegmentName } from './log_segment';
+import { type Manifest, readManifest } from './manifest';
 import type { BackupStore } from './store';
 
 /** Segments downloaded and decoded ahead of the one being applied, by default (each ≤ ~17 MiB decoded). */
@@ -36,8 +36,6 @@ export interface RestorePlan {
   /** The index the log reaches from the base (the base's own with no log). */
   reached: number;
 }
-
-const readManifest = async (store: BackupStore, name: string) => openManifest(name, (await readAll(await store.read(name))).bytes);
 
 /** The base backup and the segments a restore to `at` needs (refused, naming why, if there are none). */
 export async function planRestore(store: BackupStore, at: PointInTime): Promise<RestorePlan> {
@@ -61,10 +59,10 @@ export async function planRestore(store: BackupStore, at: PointInTime): Promise<
 }
 
 /** Segments fetched and decoded up to `depth` ahead of the one being applied (1: one at a time). */
-function prefetched(store: BackupStore, names: readonly SegmentName[], depth: number): { next(i: number): ReturnType<typeof decodeSegment> } {
-  const ahead = new Map<number, ReturnType<typeof decodeSegment>>();
+function prefetched(store: BackupStore, names: readonly SegmentName[], depth: number): { next(i: number): ReturnType<typeof readSegment> } {
+  const ahead = new Map<number, ReturnType<typeof readSegment>>();
   const fetch = (i: number) => {
-    const p = store.read(names[i].name).then(readAll).then((r) => decodeSegment(names[i].name, r.bytes));
+    const p = readSegment(store, names[i].name);
     p.catch(() => undefined); // awaited in order by next(); a restore that stops early leaves the rest
     ahead.set(i, p);
   };

@@ -29,7 +29,7 @@ import { encodeRecord, MEMBERS_KEY, type MembersRecord } from '../node/membershi
 import { SnapshotStore } from '../node/snapshots';
 import { formatPeerAddress, type PeerAddress } from '../transport/peer';
 import { digestOf, pool, UPLOADS_MAX } from './full';
-import { type Manifest, type ManifestFile, openManifest, readAll } from './manifest';
+import { type Manifest, type ManifestFile, readManifest } from './manifest';
 import type { BackupStore } from './store';
 import { manifestsIn } from './catalog';
 import { planRestore, type PointInTime, rollForward } from './pitr';
@@ -95,7 +95,7 @@ export async function verifyBackups(store: BackupStore, index?: number, deep?: {
   if (chosen.length === 0) throw new QuorumError('backup_object_missing', `no backup${index === undefined ? '' : ` at index ${index}`} in ${store.url}`);
   const out: VerifiedBackup[] = [];
   for (const n of chosen) {
-    const m = openManifest(n.name, (await readAll(await store.read(n.name))).bytes);
+    const m = await readManifest(store, n.name);
     if (!deep) {
       await fetchAll(store, m, undefined);
       out.push({ index: m.index, term: m.term, files: m.files.length, bytes: m.bytes });

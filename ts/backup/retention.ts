@@ -11,7 +11,7 @@
  * closed by the backup itself, which checks its objects after writing its manifest and puts back
  * any that went missing. A restore of a retained backup never loses a file.
  */
-import { type Manifest, manifestNames, openManifest, readAll } from './manifest';
+import { type Manifest, manifestNames, readAll, readManifest } from './manifest';
 import type { BackupStore } from './store';
 import { ENCRYPTED_SUFFIX } from './crypt';
 import { segmentsIn } from './catalog';
@@ -28,7 +28,7 @@ export interface PruneReport {
 /** Manifests never change: each is read once per prune (`seen`). */
 async function manifest(store: BackupStore, name: string, seen: Map<string, Manifest>): Promise<Manifest> {
   let m = seen.get(name);
-  if (!m) seen.set(name, (m = openManifest(name, (await readAll(await store.read(name))).bytes)));
+  if (!m) seen.set(name, (m = await readManifest(store, name)));
   return m;
 }
 
