@@ -7,9 +7,22 @@ import test from 'ava';
 import { tempDir } from '../helpers/tmp';
 import { ProcCluster, type Proc } from './procs';
 
-async function call(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(p.url(path), { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+async function call(p: Proc, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+  const res = await fetch(p.url(path), { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: res.status, json: await res.json() };
+}
+
+/**
+ * A write as a client makes it: with an Idempotency-Key, retried while the outcome is unknown or
+ * the cluster is settling (504/503 — right after start a follower's forwarded proposal can be
+ * dropped before its connection to the leader is up); exactly-once makes the retry safe.
+ */
+async function write(p: Proc, path: string, body: unknown): Promise<{ status: number; json: any }> {
+  const headers = { 'idempotency-key': `test-${path}-${Date.now()}` };
+  for (let attempt = 0; ; attempt++) {
+    const r = await call(p, 'PUT', path, body, headers);
+    if (![503, 504].includes(r.status) || attempt === 3) return r;
+  }
 }
 
 /** One request over HTTP/2 with prior knowledge (h2c). */
@@ -36,7 +49,7 @@ test.serial('HTTP/1.1 and HTTP/2 on one port; writes and reads through any node'
   const leader = await cluster.leader();
   const [f1, f2] = cluster.procs.filter((p) => p !== leader);
 
-  const put = await call(f1, 'PUT', '/v1/kv/greeting', { value: { hello: 'world' } });
+  const put = await write(f1, '/v1/kv/greeting', { value: { hello: 'world' } });
   t.is(put.status, 200);
   t.true(put.json.revision > 0);
   const viaH2 = await callH2(f2, 'GET', '/v1/kv/greeting');
