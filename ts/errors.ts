@@ -126,6 +126,7 @@ export const ERROR_CATALOGUE = {
   MD_INVALID: internal,
   MD_LIMIT: internal,
   MD_CORRUPT: storage,
+  CLUSTER_ID_CORRUPT: storage,
   internal,
 } as const satisfies Record<string, CatalogueEntry>;
 

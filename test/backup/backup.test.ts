@@ -8,10 +8,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { freePorts } from '../helpers/ports';
 import { tempDir } from '../helpers/tmp';
-import { Proc, ProcCluster } from '../cluster/procs';
+import { type LogEvent, Proc, ProcCluster } from '../cluster/procs';
 import { call, cli } from '../helpers/backup_cli';
 import { type Manifest, sealManifest } from '../../ts/backup/manifest';
 
@@ -28,6 +28,31 @@ function restoredProcs(t: import('ava').ExecutionContext, out: string, ports: nu
   const procs = [1, 2, 3].map((id) => new Proc(id, ports[id - 1], ['--id', `n${id}`, '--data', join(out, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster]));
   t.teardown(() => procs.forEach((p) => p.child?.kill('SIGKILL')));
   return procs;
+}
+
+/**
+ * A member of the old cluster started in a restored member's place (its id, its peer address,
+ * the new --cluster) is refused both ways — it could otherwise win an election with its longer
+ * log — and the new cluster carries on without it.
+ */
+async function strayRefused(t: ExecutionContext, c: { old: ProcCluster; fresh: ProcCluster; clusterArg: string; dataDir: string; clientPort: number; ids: [string, string] }): Promise<void> {
+  const leader = await c.fresh.leader();
+  const victim = c.fresh.procs.find((p) => p !== leader)!;
+  victim.child.kill('SIGKILL');
+  await victim.exited;
+  const old = c.old.procs[victim.id - 1];
+  old.child.kill('SIGKILL');
+  await old.exited;
+  const peerListen = c.clusterArg.split(',')[victim.id - 1].split('=')[1];
+  const stray = new Proc(victim.id, c.clientPort, ['--id', `n${victim.id}`, '--data', join(c.dataDir, `n${victim.id}`), '--listen', `127.0.0.1:${c.clientPort}`, '--peer-listen', peerListen, '--cluster', c.clusterArg]);
+  t.teardown(() => stray.child?.kill('SIGKILL'));
+  stray.spawn();
+  const refusal = (from: string, ours: string) => (e: LogEvent) => e.event === 'peer_protocol_error' && String(e.message).includes(`belongs to cluster ${from}, this node to cluster ${ours}`);
+  await stray.until(refusal(c.ids[1], c.ids[0]));
+  await Promise.any(c.fresh.procs.filter((p) => p !== victim).map((p) => p.until(refusal(c.ids[0], c.ids[1]))));
+  t.is((await call(leader, 'PUT', '/v1/kv/after-stray', { value: 2 })).status, 200, 'the new cluster carries on');
+  t.is((await call(stray, 'GET', '/v1/cluster')).json.clusterId, c.ids[0]);
+  t.is((await call(stray, 'GET', '/v1/kv/after-restore?consistency=stale')).status, 404, 'the stray learnt nothing of the new cluster');
 }
 
 test('full backups to a directory: shared SSTs, list, verify, restore into a new cluster at the backup index, damage refused', async (t) => {
@@ -76,12 +101,20 @@ test('full backups to a directory: shared SSTs, list, verify, restore into a new
   writeFileSync(manifestPath, original);
 
   // Restore the first backup into a new cluster (other ports, other directories).
-  const ports = await freePorts(6);
+  const ports = await freePorts(7);
   const out = join(dir, 'restored');
   const clusterArg = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   const restored = cli('restore', '--from', target, '--index', String(first.json.index), '--out', out, '--cluster', clusterArg, '--quiet');
   t.is(restored.status, 0, restored.err);
   t.deepEqual(readdirSync(out).sort(), ['n1', 'n2', 'n3']);
+  // The backup names its cluster; the restored cluster is a new one (etcd's rule), in every member.
+  const oldId = (await call(leader, 'GET', '/v1/cluster')).json.clusterId as string;
+  t.regex(oldId, /^[0-9a-f]{16}$/);
+  t.is((JSON.parse(original.toString('utf8')) as Manifest).clusterId, oldId);
+  const newId = JSON.parse(restored.out).clusterId as string;
+  t.regex(newId, /^[0-9a-f]{16}$/);
+  t.not(newId, oldId);
+  for (const id of [1, 2, 3]) t.is(readFileSync(join(out, `n${id}`, 'cluster_id'), 'utf8').trim(), newId);
   const procs = restoredProcs(t, out, ports, clusterArg);
   for (const p of procs) p.spawn();
   await Promise.all(procs.map((p) => p.until((e) => e.event === 'ready')));
@@ -95,6 +128,8 @@ test('full backups to a directory: shared SSTs, list, verify, restore into a new
   t.deepEqual(members.map((m) => [m.id, m.peer, m.learner]), [1, 2, 3].map((id) => [id, `127.0.0.1:${ports[2 + id]}`, false]));
   t.is((await call(newLeader, 'PUT', '/v1/kv/after-restore', { value: 1 })).status, 200);
   for (const p of procs) t.is((await call(p, 'GET', '/v1/kv/after-restore?consistency=linearizable')).status, 200);
+  t.is((await call(newLeader, 'GET', '/v1/cluster')).json.clusterId, newId);
+  await strayRefused(t, { old: cluster, fresh, clusterArg, dataDir: join(dir, 'data'), clientPort: ports[6], ids: [oldId, newId] });
 
   // Damage one SST object: verify and restore refuse, naming it.
   const newest = JSON.parse(readFileSync(join(dir, 'store', second.manifest), 'utf8')) as { files: { object: string }[] };

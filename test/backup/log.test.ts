@@ -118,13 +118,23 @@ test('continuous log backup: shipped by the leader, handed over without a gap, v
   t.deepEqual(restoredKeys(join(dir, 'latest', 'n3')), expected(writes), 'every acknowledged write');
   t.log(`restored to index ${atIndex.index} and at ${between.toISOString()} (index ${atTime.index}); latest ${latest.index} from base ${latest.baseIndex} + ${latest.entriesReplayed} entries`);
 
-  // The latest restore runs as a cluster.
-  const procs = [1, 2, 3].map((id) => new Proc(id, ports[id - 1], ['--id', `n${id}`, '--data', join(dir, 'latest', `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', clusterArg]));
+  cluster.killAll();
+  await Promise.all(cluster.procs.map((p) => p.exited));
+  const segmentsBefore = readdirSync(join(dir, 'store', 'wal')).filter((n) => n.endsWith('.seg.zst')).length;
+  // The latest restore runs as a cluster (a new one: pointed at the old target, it refuses to write there).
+  const procs = [1, 2, 3].map((id) => new Proc(id, ports[id - 1], ['--id', `n${id}`, '--data', join(dir, 'latest', `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', clusterArg, '--backup-target', target]));
   t.teardown(() => procs.forEach((p) => p.child?.kill('SIGKILL')));
   for (const p of procs) p.spawn();
   await Promise.all(procs.map((p) => p.until((e) => e.event === 'ready')));
   const restored = await Object.assign(new ProcCluster(), { procs }).leader();
   t.like((await call(restored, 'GET', '/v1/kv/k0310?consistency=linearizable')).json, { value: { tag: 'd', i: 310 } });
+  const foreign = /holds the (log|backups) of cluster [0-9a-f]{16}; this is cluster [0-9a-f]{16}/;
+  const refusedFull = await call(restored, 'POST', '/v1/backups');
+  t.is(refusedFull.status, 400);
+  t.is(refusedFull.json.error.code, 'backup_target_invalid');
+  t.regex(refusedFull.json.error.message, foreign);
+  await pollUntil(async () => foreign.test(String((await call(restored, 'GET', '/v1/backups')).json.log?.lastError)), 'the shipper refusing the old cluster\'s log');
+  t.is(readdirSync(join(dir, 'store', 'wal')).filter((n) => n.endsWith('.seg.zst')).length, segmentsBefore, 'nothing shipped into the old cluster\'s log');
 
   // A damaged segment: verify and restore refuse, naming it.
   const segment = readdirSync(join(dir, 'store', 'wal')).find((n) => n.endsWith('.seg.zst'))!;

@@ -1,7 +1,7 @@
 /**
  * Mutual TLS between members: a cluster whose peer traffic runs over TLS replicates as usual;
  * a certificate from another CA is refused at the handshake, plain TCP too, and a member
- * certificate whose connection claims to be another member is dropped — none of them moves
+ * certificate whose hello or messages claim another member is dropped — none of them moves
  * the term or gets anything applied.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import test from 'ava';
 import { QuorumClient } from '../../ts/client';
 import { MessageType } from '../../ts/raft/types';
 import { encodeFrame } from '../../ts/transport/codec';
+import { encodeHello } from '../../ts/transport/hello';
 import { pollUntil } from '../helpers/poll';
 import { tempDir } from '../helpers/tmp';
 import { type Proc, ProcCluster } from './procs';
@@ -59,22 +60,26 @@ test('peers over mutual TLS: replication works; other CAs, plain TCP and a membe
   for (const p of cluster.procs) {
     await pollUntil(async () => ((await (await fetch(p.url('/v1/kv/k19?consistency=stale'))).json()) as { value?: unknown }).value === 19, `n${p.id} to apply k19`, 10_000);
   }
-  const before = (await (await fetch(leader.url('/v1/cluster'))).json()) as { term: number };
+  const before = (await (await fetch(leader.url('/v1/cluster'))).json()) as { term: number; clusterId: string };
   const ca = readFileSync(join(dir, 'ca.crt'));
   const port = peerPort(leader);
-  const forged = encodeFrame([{ type: MessageType.Heartbeat, to: leader.id, from: leader.id === 2 ? 3 : 2, term: before.term + 10, logTerm: 0, index: 0, commit: 0, entries: [], reject: false, rejectHint: 0 }]);
+  const forgedFrom = leader.id === 2 ? 3 : 2;
+  const forged = encodeFrame([{ type: MessageType.Heartbeat, to: leader.id, from: forgedFrom, term: before.term + 10, logTerm: 0, index: 0, commit: 0, entries: [], reject: false, rejectHint: 0 }]);
   // A certificate from another CA: the handshake fails.
   await impostor(port, ca, readFileSync(join(dir, 'evil', 'n1.crt')), readFileSync(join(dir, 'evil', 'n1.key')), forged);
   await pollUntil(() => protocolErrors(leader).some((m) => /TLS handshake refused/.test(m)), 'the foreign certificate to be refused', 10_000);
-  // A real member certificate (n9) whose messages say they come from another member, at a higher term.
-  await impostor(port, ca, readFileSync(join(dir, 'n9.crt')), readFileSync(join(dir, 'n9.key')), forged);
+  // A real member certificate (n9) whose messages say they come from another member, at a higher
+  // term — after an honest hello, and with a hello that says it is another member.
+  const n9 = [readFileSync(join(dir, 'n9.crt')), readFileSync(join(dir, 'n9.key'))] as const;
+  await impostor(port, ca, ...n9, Buffer.concat([encodeHello(before.clusterId, 9), forged]));
+  await impostor(port, ca, ...n9, Buffer.concat([encodeHello(before.clusterId, forgedFrom), forged]));
   // Plain TCP: not even a handshake.
   await new Promise<void>((resolve) => {
     const s = tcpConnect(port, '127.0.0.1', () => s.write(forged));
     s.on('error', () => undefined);
     s.on('close', () => resolve());
   });
-  await pollUntil(() => protocolErrors(leader).some((m) => /sent a message from/.test(m)) && protocolErrors(leader).filter((m) => /TLS handshake refused/.test(m)).length >= 2, 'the refusals to be logged', 10_000);
+  await pollUntil(() => protocolErrors(leader).some((m) => /sent a message from/.test(m)) && protocolErrors(leader).some((m) => /said hello as/.test(m)) && protocolErrors(leader).filter((m) => /TLS handshake refused/.test(m)).length >= 2, 'the refusals to be logged', 10_000);
   const after = (await (await fetch(leader.url('/v1/cluster'))).json()) as { term: number; leader: number };
   t.deepEqual([after.term, after.leader], [before.term, leader.id], 'no impostor moved the term or the leadership');
   await client.put('after', 1);

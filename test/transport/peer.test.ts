@@ -2,9 +2,12 @@
 import { createConnection } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { type Message, MessageType, message } from '../../ts/raft';
+import { encodeFrame } from '../../ts/transport/codec';
+import { encodeHello } from '../../ts/transport/hello';
 import { type PeerAddress, PeerTransport, type PeerTransportOptions } from '../../ts/transport/peer';
 
 const HOST = '127.0.0.1';
+const CLUSTER = '00000000000000c1';
 
 /** A transport whose callbacks feed awaitable queues. */
 class Harness {
@@ -20,6 +23,7 @@ class Harness {
   async start(t: ExecutionContext, port = 0, extra: Partial<PeerTransportOptions> = {}): Promise<this> {
     this.transport = new PeerTransport({
       id: this.id,
+      clusterId: CLUSTER,
       listen: { host: HOST, port },
       peers: this.peers,
       onMessages: (msgs) => this.event(() => this.received.push(msgs)),
@@ -89,13 +93,18 @@ test('a peer that goes away is reported unreachable, and reconnects when it retu
   t.is(back.received[0][0].index, 2);
 });
 
-test('garbage on the peer port drops that connection and nothing else', async (t) => {
-  const [a, b] = await pair(t);
-  await new Promise<void>((resolve) => {
-    const raw = createConnection({ host: HOST, port: b.port }, () => raw.write(Buffer.from([5, 0, 0, 0, 42, 1, 2, 3, 4])));
+/** Writes `bytes` on a fresh connection to `port`; resolves once the peer closed it. */
+function rawConnection(port: number, bytes: Buffer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const raw = createConnection({ host: HOST, port }, () => raw.write(bytes));
     raw.on('close', () => resolve());
     raw.on('error', () => undefined);
   });
+}
+
+test('garbage on the peer port drops that connection and nothing else', async (t) => {
+  const [a, b] = await pair(t);
+  await rawConnection(b.port, Buffer.concat([encodeHello(CLUSTER, 1), Buffer.from([5, 0, 0, 0, 42, 1, 2, 3, 4])]));
   await b.until(() => b.protocolErrors.length === 1);
   t.regex(b.protocolErrors[0].message, /wire version 42/);
   await a.until(() => a.transport.isUp(2));
@@ -114,4 +123,32 @@ test('a frame above frameBytesMax is refused', async (t) => {
   await b.until(() => b.protocolErrors.length === 1);
   t.regex(b.protocolErrors[0].message, /exceeds frameBytesMax 1024/);
   t.is(b.count(), 0);
+});
+
+test('a connection that does not open with a hello is dropped before any message is read', async (t) => {
+  const [, b] = await pair(t);
+  const frame = encodeFrame([app(9, 2, 1)]);
+  await rawConnection(b.port, frame);
+  await b.until(() => b.protocolErrors.length === 1);
+  t.regex(b.protocolErrors[0].message, /did not open with a hello/);
+  t.is(b.count(), 0);
+});
+
+test('members of another cluster are refused, both ways, and never deliver a message', async (t) => {
+  const peers = new Map<number, PeerAddress>();
+  const b = await new Harness(2, peers).start(t);
+  peers.set(2, { host: HOST, port: b.port });
+  const a = await new Harness(1, peers).start(t, 0, { clusterId: '00000000000000c2' });
+  peers.set(1, { host: HOST, port: a.port });
+  b.transport.setPeers(peers);
+  await b.until(() => b.protocolErrors.length >= 1);
+  await a.until(() => a.protocolErrors.length >= 1);
+  t.regex(b.protocolErrors[0].message, /n1 belongs to cluster 00000000000000c2, this node to cluster 00000000000000c1/);
+  t.regex(a.protocolErrors[0].message, /n2 belongs to cluster 00000000000000c1, this node to cluster 00000000000000c2/);
+  // The dialer's TCP connection may have come up before the refusal; what it sends is never delivered.
+  a.transport.send([app(3, 2, 1)]);
+  b.transport.send([app(4, 1, 1)]);
+  await b.until(() => b.protocolErrors.length >= 2);
+  t.is(b.count(), 0);
+  t.is(a.count(), 0);
 });

@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { type Message, MessageType, message } from '../../ts/raft';
 import { encodeFrame, FRAME_HEADER_BYTES } from '../../ts/transport/codec';
+import { encodeHello } from '../../ts/transport/hello';
 import { PeerTransport } from '../../ts/transport/peer';
 import { SnapshotStore } from '../../ts/node/snapshots';
 import { PART_CHUNK, PART_END, PART_HEADER, sendSnapshot, snapshotFrame } from '../../ts/transport/snapshot_stream';
 import { tempDir } from '../helpers/tmp';
 
 const HOST = '127.0.0.1';
+const CLUSTER = '00000000000000c1';
 
 const snapMsg = (index: number): Message =>
   message({ type: MessageType.Snap, to: 2, from: 1, term: 3, snapshot: { metadata: { index, term: 3, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from(String(index)) } });
@@ -32,6 +34,7 @@ async function receiver(t: ExecutionContext, snapshotBytesMax = 1 << 30) {
   const outcome = new Promise<Outcome>((r) => (settle = r));
   const transport = new PeerTransport({
     id: 2,
+    clusterId: CLUSTER,
     listen: { host: HOST, port: 0 },
     peers: new Map(),
     onMessages: () => undefined,
@@ -66,7 +69,7 @@ function makeSnapshotDir(t: ExecutionContext): { dir: string; files: { name: str
 test('a snapshot streams in chunks (empty files included) and arrives byte for byte with its message', async (t) => {
   const { port, outcome } = await receiver(t);
   const { dir, files } = makeSnapshotDir(t);
-  await sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files, 256 * 1024);
+  await sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files, { clusterId: CLUSTER, chunkBytes: 256 * 1024 });
   const res = await outcome;
   t.truthy(res.committed);
   t.is(res.msg?.snapshot?.metadata.index, 42);
@@ -86,7 +89,7 @@ async function refused(t: ExecutionContext, outcome: Promise<Outcome>, snapDir: 
 test('a snapshot over snapshotBytesMax is refused and the sender learns it', async (t) => {
   const { port, outcome, snapDir } = await receiver(t, 1024);
   const { dir, files } = makeSnapshotDir(t);
-  await t.throwsAsync(sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files));
+  await t.throwsAsync(sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files, { clusterId: CLUSTER }));
   await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /exceeds snapshotBytesMax 1024/);
 });
 
@@ -99,6 +102,7 @@ function rawStream(port: number, frames: Buffer[]): Promise<number | undefined> 
     s.on('close', () => resolve(verdict));
     s.on('error', () => undefined);
     s.on('connect', () => {
+      s.write(encodeHello(CLUSTER, 1));
       for (const f of frames) s.write(f);
     });
   });
@@ -141,6 +145,7 @@ test('a connection dropped mid-file discards the snapshot', async (t) => {
   const s = createConnection({ host: HOST, port });
   s.on('error', () => undefined);
   s.on('connect', () => {
+    s.write(encodeHello(CLUSTER, 1));
     s.write(header(files));
     s.end(snapshotFrame(PART_CHUNK, [u32(0), Buffer.from('ab')]));
   });
@@ -160,4 +165,12 @@ test('a chunk frame too short to name its file is refused with PEER_FRAME_INVALI
   const { port, outcome, snapDir } = await receiver(t);
   t.is(await rawStream(port, [header(files), snapshotFrame(PART_CHUNK, [Buffer.from([1, 0])])]), 0);
   await refused(t, outcome, snapDir, 'PEER_FRAME_INVALID', /ends inside file/);
+});
+
+test('a snapshot stream from another cluster is refused before a directory is begun', async (t) => {
+  const { port, snapDir } = await receiver(t);
+  const { dir, files } = makeSnapshotDir(t);
+  const err = await t.throwsAsync(sendSnapshot({ host: HOST, port }, snapMsg(42), dir, files, { clusterId: '00000000000000c2' }));
+  t.regex(err?.message ?? '', /closed before the receiver confirmed|ECONNRESET|EPIPE/);
+  t.deepEqual(readdirSync(snapDir), [], 'nothing was written');
 });

@@ -24,6 +24,7 @@ export function cluster(ctx: ApiContext): Reply {
   return {
     body: {
       id: st.id,
+      clusterId: ctx.node.clusterId,
       leader: st.leader || null,
       term: st.term,
       commitIndex: st.commitIndex,

@@ -1,7 +1,7 @@
 /**
  * The membership API: list, add (voter or learner), promote a learner, remove.
  *
- *   GET    /v1/cluster/members[?consistency=stale]     → {"members":[...], "leader", "term", "confIndex"}
+ *   GET    /v1/cluster/members[?consistency=stale]     → {"clusterId", "members":[...], "leader", "term", "confIndex"}
  *   POST   /v1/cluster/members {"id","peer","client"?,"learner"?}  → 201 {"member", "members"}
  *   POST   /v1/cluster/members/{id}/promote             → {"member", "members"}
  *   DELETE /v1/cluster/members/{id}                     → {"removed", "members"}
@@ -22,9 +22,9 @@ export async function listMembers(ctx: ApiContext, query: URLSearchParams): Prom
   return { body: membersBody(ctx) };
 }
 
-function membersBody(ctx: ApiContext): { members: unknown[]; leader: number | null; term: number; confIndex: number } {
+function membersBody(ctx: ApiContext): { clusterId: string; members: unknown[]; leader: number | null; term: number; confIndex: number } {
   const st = ctx.node.status();
-  return { members: ctx.node.memberList(ctx.client), leader: st.leader || null, term: st.term, confIndex: ctx.node.members().confIndex };
+  return { clusterId: ctx.node.clusterId, members: ctx.node.memberList(ctx.client), leader: st.leader || null, term: st.term, confIndex: ctx.node.members().confIndex };
 }
 
 function memberOf(ctx: ApiContext, id: number): unknown {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { QuorumError } from '../errors';
 import { Engine } from '../native';
 import type { RaftNode } from '../node/raft_node';
+import { checkTargetOwner } from './catalog';
 import { type ManifestFile, MANIFEST_VERSION, manifestName, pendingName, sealManifest, snapDir } from './manifest';
 import type { BackupStore } from './store';
 import { type RateLimit, UNLIMITED } from './rate';
@@ -100,6 +101,7 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
   const dir = join(scratch, `full-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   try {
+    await checkTargetOwner(store, node.clusterId);
     const engineDir = join(dir, 'engine');
     const { index, term } = await node.backup.checkpoint(engineDir);
     const stateSha256 = await digestOf(engineDir, join(dir, 'digest'), index);
@@ -117,7 +119,7 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
     const bytes = files.reduce((n, f) => n + f.size, 0);
     const manifest = manifestName(index, term);
     const listed = files.map(({ name, size, sha256, object }) => ({ name, size, sha256, object }));
-    await store.putBytes(manifest, sealManifest({ version: MANIFEST_VERSION, index, term, createdMs: Date.now(), node: node.id, members: node.members(), files: listed, bytes, stateSha256 }));
+    await store.putBytes(manifest, sealManifest({ version: MANIFEST_VERSION, index, term, createdMs: Date.now(), node: node.id, clusterId: node.clusterId, members: node.members(), files: listed, bytes, stateSha256 }));
     await pool(files, UPLOADS_MAX, async (f) => {
       if ((await store.size(f.object)) !== f.size) await store.putFile(f.object, () => rate.read(f.path), f.size, false);
     });

@@ -40,6 +40,8 @@ export interface SegmentHeader {
   term: number;
   /** The node that shipped it, and when. */
   node: number;
+  /** Its cluster (absent in segments of older versions). */
+  clusterId?: string;
   createdMs: number;
   marks: Mark[];
 }
@@ -57,6 +59,8 @@ export interface LogCheckpoint {
   term: number;
   segment: string;
   node: number;
+  /** The cluster whose log this is (absent in checkpoints of older versions). */
+  clusterId?: string;
   createdMs: number;
 }
 
@@ -75,12 +79,12 @@ export function segmentNames(names: readonly string[]): SegmentName[] {
 }
 
 /** One sealed, compressed segment of consecutive entries. */
-export async function encodeSegment(entries: readonly Entry[], node: number, marks: Mark[]): Promise<{ name: string; body: Buffer; header: SegmentHeader }> {
+export async function encodeSegment(entries: readonly Entry[], node: { id: number; clusterId: string }, marks: Mark[]): Promise<{ name: string; body: Buffer; header: SegmentHeader }> {
   if (entries.length === 0) throw new QuorumError('INVARIANT', 'an empty log segment');
   const first = entries[0].index;
   const last = entries[entries.length - 1].index;
   if (last - first + 1 !== entries.length) throw new QuorumError('INVARIANT', `segment entries ${first}..${last} are not consecutive`);
-  const header: SegmentHeader = { first, last, term: entries[entries.length - 1].term, node, createdMs: Date.now(), marks };
+  const header: SegmentHeader = { first, last, term: entries[entries.length - 1].term, node: node.id, clusterId: node.clusterId, createdMs: Date.now(), marks };
   const json = Buffer.from(JSON.stringify(header));
   const size = MAGIC.length + 4 + json.length + entries.reduce((n, e) => n + 13 + e.data.length, 0);
   const raw = Buffer.allocUnsafe(size + SHA256_BYTES);

@@ -22,10 +22,9 @@
 import { QuorumError } from '../errors';
 import type { RaftNode } from '../node/raft_node';
 import type { BackupReport } from './full';
-import { manifestsIn, segmentsIn } from './catalog';
+import { checkOwner, manifestsIn, readCheckpoint, segmentsIn } from './catalog';
 import { chainFrom } from './log_chain';
-import { CHECKPOINT_NAME, encodeSegment, type LogCheckpoint, type Mark, openCheckpoint, SEGMENT_BYTES_MAX, sealCheckpoint } from './log_segment';
-import { readAll } from './manifest';
+import { CHECKPOINT_NAME, encodeSegment, type LogCheckpoint, type Mark, SEGMENT_BYTES_MAX, sealCheckpoint } from './log_segment';
 import type { BackupStore } from './store';
 
 export const SAMPLE_MS = 100;
@@ -48,12 +47,6 @@ export interface ShipperStatus {
   gaps: number;
   failures: number;
   lastError: string | null;
-}
-
-/** Reads the target's checkpoint (undefined: none yet). */
-export async function readCheckpoint(store: BackupStore): Promise<LogCheckpoint | undefined> {
-  if ((await store.size(CHECKPOINT_NAME)) === undefined) return undefined;
-  return openCheckpoint((await readAll(await store.read(CHECKPOINT_NAME))).bytes);
 }
 
 export class LogShipper {
@@ -164,9 +157,9 @@ export class LogShipper {
       const entries = log.entries(this.next, Math.min(upTo, log.lastIndex()) + 1, SEGMENT_BYTES_MAX);
       const last = entries[entries.length - 1];
       const cover = this.marks.findIndex((m) => m[0] >= last.index);
-      const segment = await encodeSegment(entries, this.node.id, this.marks.slice(0, cover + 1).filter((m) => m[0] >= entries[0].index));
+      const segment = await encodeSegment(entries, this.node, this.marks.slice(0, cover + 1).filter((m) => m[0] >= entries[0].index));
       await this.store.putBytes(segment.name, segment.body);
-      const cp: LogCheckpoint = { last: last.index, term: last.term, segment: segment.name, node: this.node.id, createdMs: Date.now() };
+      const cp: LogCheckpoint = { last: last.index, term: last.term, segment: segment.name, node: this.node.id, clusterId: this.node.clusterId, createdMs: Date.now() };
       await this.store.putBytes(CHECKPOINT_NAME, sealCheckpoint(cp));
       this.next = last.index + 1;
       this.durable(last.index, cp.createdMs);
@@ -191,6 +184,7 @@ export class LogShipper {
   private async resume(): Promise<number> {
     const log = this.node.backup.log;
     const cp = await readCheckpoint(this.store);
+    checkOwner(this.store, cp, this.node.clusterId);
     if (cp) {
       const after = chainFrom(await segmentsIn(this.store), cp.last + 1).reached + 1;
       if (after - 1 > log.lastIndex()) {

@@ -30,6 +30,8 @@ export interface Manifest {
   createdMs: number;
   /** The node that took it (its id) and the membership it knew. */
   node: number;
+  /** The cluster it belongs to (ts/node/cluster_id.ts); absent in backups of older versions. */
+  clusterId?: string;
   members: MembersRecord;
   files: ManifestFile[];
   /** Sum of the files' sizes: what a naive full copy would upload. */

@@ -92,6 +92,9 @@ export async function rollForward(store: BackupStore, plan: RestorePlan, checkpo
     const segments = prefetched(store, plan.segments, Math.max(1, at.prefetchSegments ?? PREFETCH_SEGMENTS));
     for (let i = 0; i < plan.segments.length; i++) {
       const { header, entries } = await segments.next(i);
+      if (header.clusterId !== undefined && plan.base.clusterId !== undefined && header.clusterId !== plan.base.clusterId) {
+        throw new QuorumError('backup_corrupt', `${plan.segments[i].name} belongs to cluster ${header.clusterId}, the backup at index ${plan.base.index} to cluster ${plan.base.clusterId}`);
+      }
       let limit = stopAt;
       const late = at.timeMs !== undefined && header.marks.some((m) => m[1] > at.timeMs!);
       // Marks rise in index and time: the newest mark by T bounds what was committed by T.

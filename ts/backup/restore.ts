@@ -13,6 +13,8 @@
  *   snap/<index+1>/  a snapshot of that state (meta: the backup's term, the new voters), which
  *              the log starts after — the same layout a node has after installing a snapshot
  *   wal/       empty, starting at index + 2, hard state {term, commit: index + 1}
+ *   cluster_id a new random cluster id, the same in every member (ts/node/cluster_id.ts): the new
+ *              cluster refuses the old one's members even at the same addresses (etcd's rule)
  *
  * Every member gets the same state at the same index, so the new cluster starts consistent.
  *
@@ -26,7 +28,9 @@ import { Transform } from 'node:stream';
 import { QuorumError } from '../errors';
 import { Engine, Wal } from '../native';
 import { encodeRecord, MEMBERS_KEY, type MembersRecord } from '../node/membership';
+import { writeClusterId } from '../node/cluster_id';
 import { SnapshotStore } from '../node/snapshots';
+import { randomClusterId } from '../transport/hello';
 import { formatPeerAddress, type PeerAddress } from '../transport/peer';
 import { digestOf, pool, UPLOADS_MAX } from './full';
 import { type Manifest, type ManifestFile, readManifest } from './manifest';
@@ -132,6 +136,8 @@ export interface RestoreReport {
   entriesReplayed: number;
   segments: number;
   dataDirs: string[];
+  /** The new cluster's id (random: it must never talk to the cluster the backup came from). */
+  clusterId: string;
 }
 
 /**
@@ -154,8 +160,13 @@ export async function restore(store: BackupStore, opts: RestoreOptions): Promise
       opts.onProgress?.({ ...fetched, entries: entriesReplayed });
     });
     const dataDirs: string[] = [];
-    for (const id of ids) dataDirs.push(await memberDir(opts.out, id, state.dir, state, opts.cluster));
-    return { index: state.index, term: state.term, baseIndex: plan.base.index, entriesReplayed, segments: plan.segments.length, dataDirs };
+    const clusterId = randomClusterId();
+    for (const id of ids) {
+      const dataDir = await memberDir(opts.out, id, state.dir, state, opts.cluster);
+      writeClusterId(dataDir, clusterId);
+      dataDirs.push(dataDir);
+    }
+    return { index: state.index, term: state.term, baseIndex: plan.base.index, entriesReplayed, segments: plan.segments.length, dataDirs, clusterId };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

@@ -1,12 +1,15 @@
 /**
  * `quorumkv start --join URL`: a new, empty node asks a running cluster to add it (as a learner)
- * and learns where the members are. The data then arrives by snapshot and log. The members'
- * peer addresses are kept in `<data>/peers.json`, so the node restarts without the endpoint;
+ * and learns where the members are and the cluster's id (ts/node/cluster_id.ts). The data then
+ * arrives by snapshot and log. The members' peer addresses are kept in `<data>/peers.json`, the
+ * id in `<data>/cluster_id`, so the node restarts without the endpoint;
  * a node that already holds data never joins again.
  */
 import { call as callNode, type CallInit, unreachable } from './http_client';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeClusterId } from '../node/cluster_id';
+import { CLUSTER_ID_PATTERN } from '../transport/hello';
 import { formatPeerAddress, type PeerAddress, parsePeerAddress } from '../transport/peer';
 
 const RETRY_MS_MAX = 2000;
@@ -35,6 +38,12 @@ function savePeers(dataDir: string, peers: Map<number, PeerAddress>): void {
   const path = peersFile(dataDir);
   writeFileSync(`${path}.tmp`, JSON.stringify(Object.fromEntries([...peers].map(([id, a]) => [String(id), formatPeerAddress(a)]))));
   renameSync(`${path}.tmp`, path);
+}
+
+function clusterIdOf(body: Record<string, unknown>): string {
+  const id = body.clusterId;
+  if (typeof id !== 'string' || !CLUSTER_ID_PATTERN.test(id)) throw new Error(`the member list names no cluster id (${JSON.stringify(id)}): the cluster runs an older version`);
+  return id;
 }
 
 /** With the process's --token/--cacert: joining an https cluster with auth on needs both. */
@@ -75,6 +84,8 @@ export async function joinCluster(dataDir: string, endpoint: string, id: number,
         if (self) {
           const peers = new Map<number, PeerAddress>(members.filter((m) => m.peer !== null).map((m) => [m.id, parsePeerAddress(m.peer!)]));
           peers.set(id, peer);
+          // The cluster's id first: peers.json marks the join as done (see loadPeers).
+          writeClusterId(dataDir, clusterIdOf(list.body));
           savePeers(dataDir, peers);
           const term = Number(list.body.term ?? 0);
           log('joined', { id, endpoint: base, members: members.map((m) => m.id), learner: self.learner, term });

@@ -32,6 +32,8 @@ export interface StartOptions {
   /** Bootstrap voters and their peer addresses (`--cluster`); with `join`, only addresses. */
   members: Map<number, PeerAddress>;
   peerListen: PeerAddress;
+  /** With `members`: what a new cluster's id is derived from (`--cluster-token`, see ts/node/cluster_id.ts). */
+  clusterToken?: string;
   /** A client endpoint of a running cluster to join (a new node). */
   join?: string;
   /** Joining: stay a learner (do not ask for promotion). */
@@ -111,6 +113,7 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
     id: opts.id,
     dataDir: opts.dataDir,
     members,
+    clusterToken: opts.clusterToken,
     joining: opts.join !== undefined,
     joinTerm,
     walFaults,

@@ -13,18 +13,19 @@ import { join } from 'node:path';
 import { QuorumError } from '../errors';
 import { Engine, Wal, type WalOptions } from '../native';
 import type { Snapshot } from '../raft/types';
+import type { PeerAddress } from '../transport/peer';
 import { storedMembers } from './applier';
+import { type ClusterIdSource, resolveClusterId } from './cluster_id';
 import { confStateOf, initialRecord, type MembersRecord } from './membership';
 import { WalStorage } from './raft_storage';
 import { SnapshotStore, toRaftSnapshot } from './snapshots';
 
 export const BOOTSTRAP_INDEX = 1;
 
-export interface OpenOptions {
+export interface OpenOptions extends ClusterIdSource {
   id: number;
-  dataDir: string;
-  /** The founding voters (their ids), when bootstrapping a new cluster. */
-  voters: readonly number[];
+  /** The founding voters (with their addresses), when bootstrapping a new cluster. */
+  members: ReadonlyMap<number, PeerAddress>;
   /** Joining an existing cluster: with no state, start empty and wait for a snapshot. */
   joining: boolean;
   /** Joining with no state: the cluster's term when this node was added (see RaftNodeConfig). */
@@ -37,6 +38,8 @@ export interface OpenedStorage {
   engine: Engine;
   storage: WalStorage;
   snaps: SnapshotStore;
+  /** The data directory's cluster (cluster_id.ts). */
+  clusterId: string;
   /** The configuration of the snapshot the log starts after (used when the engine has no record). */
   snapshotMembers: MembersRecord;
 }
@@ -44,6 +47,7 @@ export interface OpenedStorage {
 /** Opens (or creates) the WAL and the engine under `dataDir`. */
 export async function openStorage(opts: OpenOptions): Promise<OpenedStorage> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const clusterId = resolveClusterId(opts);
   const wal = Wal.open(join(opts.dataDir, 'wal'), { ...opts.walFaults });
   const snaps = new SnapshotStore(opts.dataDir);
   const engine = await openEngine(opts.dataDir, wal, snaps);
@@ -63,7 +67,7 @@ export async function openStorage(opts: OpenOptions): Promise<OpenedStorage> {
   const snapshotMembers = initialRecord(initial.metadata.confState);
   const members = storedMembers(engine) ?? snapshotMembers;
   const storage = await WalStorage.open(wal, initial, confStateOf(members));
-  return { wal, engine, storage, snaps, snapshotMembers };
+  return { wal, engine, storage, snaps, clusterId, snapshotMembers };
 }
 
 async function openEngine(dataDir: string, wal: Wal, snaps: SnapshotStore): Promise<Engine> {
@@ -93,5 +97,5 @@ async function initialSnapshot(opts: OpenOptions, wal: Wal, snaps: SnapshotStore
     throw new QuorumError('DATA_LAYOUT_UNSUPPORTED', `${opts.dataDir} holds a log that starts at index ${index} without a snapshot (an older data layout); start this node with an empty data directory`);
   }
   if (wal.lastIndex() < wal.firstIndex() && wal.firstIndex() <= index) await wal.reset(index + 1);
-  return { metadata: { index, term: 1, confState: { voters: [...opts.voters].sort((a, b) => a - b), learners: [] } }, data: new Uint8Array() };
+  return { metadata: { index, term: 1, confState: { voters: [...opts.members.keys()].sort((a, b) => a - b), learners: [] } }, data: new Uint8Array() };
 }

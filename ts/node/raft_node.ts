@@ -103,6 +103,8 @@ export class RaftNode {
     private readonly storage: WalStorage,
     snaps: SnapshotStore,
     snapshotMembers: MembersRecord,
+    /** The cluster this node belongs to (cluster_id.ts); peers of another are refused. */
+    readonly clusterId: string,
   ) {
     this.cfg = { ...DEFAULTS, ...cfg };
     this.id = cfg.id;
@@ -126,13 +128,9 @@ export class RaftNode {
 
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
   static async open(cfg: RaftNodeConfig): Promise<RaftNode> {
-    const opened = await openStorage({ id: cfg.id, dataDir: cfg.dataDir, voters: [...cfg.members.keys()], joining: cfg.joining ?? false, joinTerm: cfg.joinTerm, walFaults: cfg.walFaults });
-    if (!cfg.members.has(cfg.id)) {
-      opened.wal.close();
-      opened.engine.close();
-      throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} has no peer address among the members`);
-    }
-    const node = new RaftNode(cfg, opened.wal, opened.engine, opened.storage, opened.snaps, opened.snapshotMembers);
+    if (!cfg.members.has(cfg.id)) throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} has no peer address among the members`);
+    const opened = await openStorage({ ...cfg, joining: cfg.joining ?? false });
+    const node = new RaftNode(cfg, opened.wal, opened.engine, opened.storage, opened.snaps, opened.snapshotMembers, opened.clusterId);
     await node.applier.loadState();
     return node;
   }
@@ -165,6 +163,7 @@ export class RaftNode {
       halted: () => this.stopped || this.fatal !== undefined,
       addressOf: (id) => this.transport.addressOf(id),
       peerTls: this.cfg.peerTls,
+      clusterId: this.clusterId,
       reportSnapshot: (to, ok) => {
         this.raw.reportSnapshot(to, ok);
         this.schedule();
@@ -182,6 +181,7 @@ export class RaftNode {
     const self = this.cfg.members.get(this.id)!;
     return new PeerTransport({
       id: this.id,
+      clusterId: this.clusterId,
       listen: self,
       peers: this.conf.peerAddresses(),
       onMessages: (msgs) => this.onMessages(msgs),

@@ -64,6 +64,8 @@ export interface SnapshotHost {
   addressOf(id: number): PeerAddress | undefined;
   /** Mutual TLS for snapshot streams, as for all peer traffic (none: plain TCP). */
   readonly peerTls?: PeerTls;
+  /** Snapshot streams open with this cluster's hello (ts/transport/hello.ts). */
+  readonly clusterId: string;
   /** Tells the core how streaming a snapshot to `to` ended. */
   reportSnapshot(to: number, ok: boolean): void;
   /** The peer set changed (the configuration did). */
@@ -198,7 +200,7 @@ export class SnapshotLifecycle {
     const started = performance.now();
     const files = h.snaps.files(index);
     const bytes = files.reduce((n, f) => n + f.size, 0);
-    const sent = address ? sendSnapshot(address, m, h.snaps.path(index), files, undefined, h.peerTls) : Promise.reject(new Error(`no address for ${m.to}`));
+    const sent = address ? sendSnapshot(address, m, h.snaps.path(index), files, { clusterId: h.clusterId, tls: h.peerTls }) : Promise.reject(new Error(`no address for ${m.to}`));
     sent
       .then(
         () => {

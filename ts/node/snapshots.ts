@@ -28,7 +28,7 @@ export interface SnapshotFile {
   size: number;
 }
 
-function fsyncPath(path: string): void {
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

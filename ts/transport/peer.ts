@@ -11,6 +11,7 @@ import type { Server, Socket } from 'node:net';
 import type { Message } from '../raft/types';
 import { CodecError, decodeFrameBody, encodeFrame } from './codec';
 import { FrameSplitter } from './frames';
+import { acceptHello, encodeHello } from './hello';
 import { CONNECTED_EVENT, dial, listen, peerIdOf, type PeerTls } from './peer_tls';
 import { SNAPSHOT_KIND, SnapshotReceiver, type SnapshotReceiverHooks } from './snapshot_stream';
 
@@ -31,6 +32,8 @@ export const formatPeerAddress = (a: PeerAddress): string => `${a.host}:${a.port
 
 export interface PeerTransportOptions {
   id: number;
+  /** This node's cluster: every connection opens with it, and peers of another are refused (hello.ts). */
+  clusterId: string;
   listen: PeerAddress;
   peers: ReadonlyMap<number, PeerAddress>;
   /** Every message of one inbound frame, in order. */
@@ -76,8 +79,10 @@ export class PeerTransport {
   private readonly frameBytesMax: number;
   private readonly queueBytesMax: number;
   private readonly reconnectMaxMs: number;
+  private readonly hello: Buffer;
 
   constructor(private readonly opts: PeerTransportOptions) {
+    this.hello = encodeHello(opts.clusterId, opts.id);
     this.frameBytesMax = opts.frameBytesMax ?? 64 << 20;
     this.queueBytesMax = opts.queueBytesMax ?? 64 << 20;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? 1000;
@@ -174,7 +179,7 @@ export class PeerTransport {
 
   private connect(peer: Outbound): void {
     if (this.closed) return;
-    const socket = dial(peer.address, this.opts.tls, peer.id);
+    const socket = dial(peer.address, this.opts.tls, peer.id, this.hello);
     socket.setNoDelay(true);
     peer.socket = socket;
     socket.on(CONNECTED_EVENT(this.opts.tls), () => {
@@ -208,16 +213,22 @@ export class PeerTransport {
     socket.setNoDelay(true);
     this.inbound.add(socket);
     const splitter = new FrameSplitter(this.frameBytesMax);
-    // Over TLS the certificate says which member this is; its messages must say the same.
+    // Over TLS the certificate says which member this is; its hello and messages must say the same.
     const certified = peerIdOf(socket);
+    let greeted = false;
     let first = true;
     socket.on('data', (chunk: Buffer) => {
       let batches: Message[][];
       try {
-        const bodies = splitter.push(chunk);
+        let bodies = splitter.push(chunk);
+        if (!greeted && bodies.length > 0) {
+          acceptHello(bodies[0], this.opts.clusterId, certified);
+          greeted = true;
+          bodies = bodies.slice(1);
+        }
         if (first && bodies.length > 0) {
           first = false;
-          // A snapshot stream announces itself in its first frame (see snapshot_stream.ts).
+          // A snapshot stream announces itself in its first frame after the hello (see snapshot_stream.ts).
           if (bodies[0][0] === SNAPSHOT_KIND) {
             if (!this.opts.snapshots) throw new CodecError('this node does not accept snapshot streams');
             new SnapshotReceiver(socket, this.opts.snapshots).start(splitter, bodies);

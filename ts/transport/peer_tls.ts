@@ -27,9 +27,17 @@ function memberOf(cert: PeerCertificate | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** A connection to member `id` at `address`: TLS that accepts only `id`'s certificate, or TCP. */
-export function dial(address: PeerAddress, tls: PeerTls | undefined, id: number): Socket {
-  if (!tls) return createConnection({ host: address.host, port: address.port });
+/**
+ * A connection to member `id` at `address`: TLS that accepts only `id`'s certificate, or TCP.
+ * `hello` (hello.ts) is its first frame, queued at once (the socket sends it once connected).
+ */
+export function dial(address: PeerAddress, tls: PeerTls | undefined, id: number, hello: Buffer): Socket {
+  const socket = tls ? dialTls(address, tls, id) : createConnection({ host: address.host, port: address.port });
+  socket.write(hello);
+  return socket;
+}
+
+function dialTls(address: PeerAddress, tls: PeerTls, id: number): Socket {
   return tlsConnect({
     host: address.host,
     port: address.port,

@@ -3,8 +3,9 @@
  * TCP connection to the follower's peer port, so heartbeats and appends to it (and everything
  * to other followers) keep flowing on the regular connections meanwhile.
  *
- * The stream is frames (`len u32 | body`), every body starting with `SNAPSHOT_KIND` (never a
- * wire version, so the peer listener tells the two connection kinds apart by the first frame):
+ * The stream is the dialer's hello (hello.ts), then frames (`len u32 | body`), every body
+ * starting with `SNAPSHOT_KIND` (never a wire version, so the peer listener tells the two
+ * connection kinds apart by the first frame after the hello):
  *
  *   header = kind u8 | 1 u8 | message-frame-len u32 | message frame (the MsgSnap) | manifest JSON
  *   chunk  = kind u8 | 2 u8 | file u32 | bytes       (files in manifest order, each in order)
@@ -24,6 +25,7 @@ import { QuorumError } from '../errors';
 import { BinaryReader } from '../binary';
 import { CodecError, decodeFrameBody, encodeFrame, FRAME_HEADER_BYTES } from './codec';
 import { FrameSplitter } from './frames';
+import { encodeHello } from './hello';
 import type { PeerAddress } from './peer';
 import { CONNECTED_EVENT, dial, type PeerTls } from './peer_tls';
 
@@ -53,12 +55,20 @@ function u32(n: number): Buffer {
   return b;
 }
 
+export interface SnapshotLink {
+  /** The sender's cluster (the stream opens with its hello, hello.ts). */
+  clusterId: string;
+  tls?: PeerTls;
+  chunkBytes?: number;
+}
+
 /**
  * Streams the snapshot in `root` (files as listed) to `address`; resolves once the receiver
  * confirmed it, rejects on any failure (the caller reports the snapshot as failed).
  */
-export async function sendSnapshot(address: PeerAddress, msg: Message, root: string, files: readonly ManifestFile[], chunkBytes = 1 << 20, tls?: PeerTls): Promise<void> {
-  const socket = dial(address, tls, msg.to);
+export async function sendSnapshot(address: PeerAddress, msg: Message, root: string, files: readonly ManifestFile[], link: SnapshotLink): Promise<void> {
+  const { tls, chunkBytes = 1 << 20 } = link;
+  const socket = dial(address, tls, msg.to, encodeHello(link.clusterId, msg.from));
   const closed = new Promise<void>((_, reject) => {
     socket.on('error', reject);
     socket.on('close', () => reject(new Error('snapshot stream closed before the receiver confirmed')));
