@@ -102,3 +102,20 @@ test('one persist larger than a WAL group (a follower catching up) is split into
   t.is(again.lastIndex(), 24);
   t.is(Buffer.from(again.entries(24, 25, 1 << 30)[0].data).toString().slice(0, 3), '23:');
 });
+
+test('a crash right after a snapshot install (before the next append) restarts with commit at the snapshot, and the core accepts it', async (t) => {
+  const dir = tempDir(t);
+  const conf = { voters: [1, 2, 3], learners: [] };
+  const [wal, storage] = await open(t, dir, initial([1, 2, 3]));
+  await storage.persist([1, 2, 3].map((i) => entry(i, 1, `e${i}`)), { term: 1, vote: 2, commit: 3 });
+  const snap: Snapshot = { metadata: { index: 601, term: 4, confState: conf }, data: Buffer.from('601') };
+  await storage.installSnapshot(snap);
+  // The crash: the install reset the WAL, but no append wrote the new commit into the hard state.
+  t.is(wal.hardState().commit, 3);
+  wal.close();
+
+  const [, again] = await open(t, dir, snap);
+  t.is(again.initialState().hardState.commit, 601, 'everything up to the installed snapshot is committed');
+  const node = new RawNode({ id: 1, storage: again, random: mulberry32(3), electionTimeoutTicks: 10, heartbeatTimeoutTicks: 1, applied: 601 });
+  t.deepEqual([node.status().commit, node.status().lastIndex], [601, 601]);
+});
