@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { aboveFloor, FLOOR, requiredVersions } from './symbol-versions.mjs';
 
 const root = join(import.meta.dirname, '..');
 const out = join(root, 'pkg');
@@ -50,9 +51,12 @@ writeFileSync(join(main, 'package.json'), `${JSON.stringify({
   optionalDependencies: { [platform]: manifest.version },
 }, null, 2)}\n`);
 
-// The platform package: the stripped addon.
+// The platform package: the stripped addon, which must load on the distributions we promise.
 copyFileSync(join(root, 'native', nodeFile), join(plat, nodeFile));
 run('strip', ['--strip-unneeded', join(plat, nodeFile)]);
+const tooNew = aboveFloor(join(plat, nodeFile));
+if (tooNew.length > 0) throw new Error(`${nodeFile} needs ${tooNew.join(', ')}: build it with npm run build:native (zig, glibc ${FLOOR.GLIBC})`);
+console.log(`${nodeFile} needs ${Object.entries(requiredVersions(join(plat, nodeFile))).map(([lib, v]) => `${lib} ${v ?? '(none)'}`).join(', ')}`);
 writeFileSync(join(plat, 'package.json'), `${JSON.stringify({
   name: platform,
   version: manifest.version,

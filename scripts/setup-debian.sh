@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian/Ubuntu machine lacks to build quorumkv. Node 20+, npm, Rust
-# (rustup, stable) and g++ are assumed present; this adds:
-#   - libclang-dev: rust-rocksdb runs bindgen at build time, which needs libclang;
+# Installs what a fresh Debian/Ubuntu machine lacks to build and test quorumkv (`npm test` runs it
+# first). Node 20+, npm, Rust (rustup, stable), Python 3 and Go are assumed present; this adds:
+#   - what the build needs (scripts/setup-build.sh: libclang-dev, zig);
 #   - prometheus: the metrics test scrapes a test cluster with a real Prometheus server;
 #   - chromium: the dashboard test drives a real browser (playwright-core, no browser download);
 #   - versitygw (built with go): the S3-compatible server the backup tests start.
 # Safe to run repeatedly; apt runs only when something is missing.
 set -euo pipefail
 
-packages=(libclang-dev prometheus chromium)
+bash "$(dirname "$0")/setup-build.sh"
+
+packages=(prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,7 +26,7 @@ else
   echo "setup: system packages present (${packages[*]})"
 fi
 
-for tool in node npm cargo g++; do
+for tool in node npm cargo; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is required but not installed" >&2; exit 1; }
 done
 

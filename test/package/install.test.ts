@@ -3,7 +3,8 @@
  * an empty project, with a PATH holding node, npm and sh but no cargo, rustc, g++, cc, gcc or
  * clang, `npm install` takes them (runtime dependencies from the registry); then
  * `npx quorumkv dev` runs a 3-node cluster, the CLI puts and gets a key through it, and SIGINT
- * stops it cleanly. The install time is logged (the target, ≤ 30 s, is a note's figure, not an
+ * stops it cleanly. The shipped addon must need no glibc above 2.28 and no libstdc++ above
+ * 3.4.25 (objdump -T). The install time is logged (the target, ≤ 30 s, is a note's figure, not an
  * assertion).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -49,6 +50,11 @@ test('the tarballs install with no compiler on PATH; npx quorumkv dev serves a c
   t.is(install.status, 0, install.stderr);
   t.true(existsSync(join(project, 'node_modules', 'quorumkv-linux-x64-gnu')));
   t.log(`npm install of the two tarballs: ${installS.toFixed(1)} s`);
+  // The shipped addon loads on the distributions we promise: glibc ≤ 2.28, libstdc++ ≤ 3.4.25 or none.
+  const versions = (await import(join(ROOT, 'scripts', 'symbol-versions.mjs'))) as { aboveFloor(file: string): string[]; requiredVersions(file: string): Record<string, string | null> };
+  const shipped = join(project, 'node_modules', 'quorumkv-linux-x64-gnu', 'quorumkv.linux-x64-gnu.node');
+  t.deepEqual(versions.aboveFloor(shipped), [], `required symbol versions: ${JSON.stringify(versions.requiredVersions(shipped))}`);
+  t.log(`the shipped addon needs ${JSON.stringify(versions.requiredVersions(shipped))}`);
 
   const port = await freeDevBase(3);
   // The bin npx runs, started directly so that SIGINT reaches it (npx would not pass it on).
