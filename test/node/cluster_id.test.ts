@@ -9,10 +9,11 @@ import { tempDir } from '../helpers/tmp';
 
 const members = new Map([1, 2, 3].map((id) => [id, { host: '10.0.0.' + id, port: 7101 }]));
 
-test('founders derive one id from the membership (in any order) and the token', (t) => {
+test('founders derive one id from the member ids (in any order, whatever their routing) and the token', (t) => {
   const id = derivedClusterId(members);
   t.regex(id, /^[0-9a-f]{16}$/);
   t.is(derivedClusterId(new Map([...members].reverse())), id, 'the order of --cluster does not matter');
+  t.is(derivedClusterId(new Map([...members].map(([n]) => [n, { host: '127.0.0.1', port: 9000 + n }]))), id, 'nor the addresses: each node routes its own way');
   t.not(derivedClusterId(members, 'other'), id, 'another token, another cluster');
   t.not(derivedClusterId(new Map([...members, [4, { host: '10.0.0.4', port: 7101 }]])), id);
 });

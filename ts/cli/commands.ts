@@ -117,7 +117,7 @@ function nodeCommands(program: Command): void {
     .requiredOption('--listen <host:port>', 'client API address (HTTP/1.1 and h2c)', flags.address)
     .requiredOption('--peer-listen <host:port>', 'peer address (must match this node\'s --cluster entry)', flags.address)
     .option('--cluster <members>', 'the voters a new cluster starts with: n1=H:P,n2=H:P,... (with --join: only where members are reached)', flags.cluster)
-    .option('--cluster-token <token>', 'a new cluster\u2019s id is derived from --cluster and this token; give clusters that share member addresses different tokens (etcd\u2019s --initial-cluster-token)', 'quorumkv')
+    .option('--cluster-token <token>', 'a new cluster\u2019s id is derived from the --cluster member ids and this token; give clusters with the same member ids different tokens (etcd\u2019s --initial-cluster-token)', 'quorumkv')
     .option('--join <url>', 'join a running cluster through any member\'s client URL (as a learner, promoted once caught up)', flags.endpoint)
     .option('--learner', 'with --join: stay a learner')
     .addOption(new Option('--role <role>', 'replay: with --join, a learner of the replay cluster (serves replays off the leader)').choices(['voter', 'replay']).default('voter'))

@@ -4,9 +4,10 @@
  * clusters refuse each other.
  *
  * Where it comes from (etcd's rules):
- * - founding members (`--cluster`) derive it from the founding membership and the cluster
- *   token (`--cluster-token`), so they agree without talking; two clusters with the same
- *   members need different tokens to be told apart;
+ * - founding members (`--cluster`) derive it from the founding members' ids and the cluster
+ *   token (`--cluster-token`), so they agree without talking — not from their addresses, which
+ *   are each node's own routing and may differ from node to node (proxies, NAT, names); two
+ *   clusters with the same member ids need different tokens to be told apart;
  * - a joining node takes the id the cluster told it (`GET /v1/cluster/members`);
  * - a restore writes a new random id into every member it creates, so a restored cluster can
  *   never talk to the one its backup came from, whatever the addresses.
@@ -17,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { QuorumError } from '../errors';
 import { checkClusterId } from '../transport/hello';
-import { formatPeerAddress, type PeerAddress } from '../transport/peer';
+import type { PeerAddress } from '../transport/peer';
 import { fsyncPath } from './snapshots';
 
 export const DEFAULT_CLUSTER_TOKEN = 'quorumkv';
@@ -45,9 +46,9 @@ export function writeClusterId(dataDir: string, id: string): void {
   fsyncPath(dataDir);
 }
 
-/** The founders' id: SHA-256 over the token and the sorted `n<id>=host:port` list, 64 bits. */
+/** The founders' id: SHA-256 over the token and the sorted member ids, 64 bits. */
 export function derivedClusterId(members: ReadonlyMap<number, PeerAddress>, token = DEFAULT_CLUSTER_TOKEN): string {
-  const list = [...members].sort(([a], [b]) => a - b).map(([id, a]) => `n${id}=${formatPeerAddress(a)}`).join(',');
+  const list = [...members.keys()].sort((a, b) => a - b).map((id) => `n${id}`).join(',');
   return createHash('sha256').update(`quorumkv-cluster\0${token}\0${list}`).digest().subarray(0, 8).toString('hex');
 }
 
