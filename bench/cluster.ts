@@ -6,7 +6,9 @@
  * measures the floor: a node:http server that does no work at all (bench/lib/floor_server.ts)
  * under the same loads — the most any node:http front end can serve on this machine, and so
  * the most quorumkv could. The three take turns for `QKV_BENCH_ROUNDS` rounds (3) and the
- * table holds medians. `bash scripts/setup-bench.sh` installs h2load, wrk and etcd.
+ * table holds medians. Every row also gives the CPU time the system's processes spent per
+ * operation (`cpu µs/op`, from /proc: bench/lib/cpu.ts) — what ops/s on a shared 2-core machine
+ * hides. `bash scripts/setup-bench.sh` installs h2load, wrk and etcd.
  */
 import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cannon, cannonOnce, CONNECTIONS, DURATION_S, h2load, type LoadRequest, type Row, wrk } from './lib/load';
 import { freePorts, hasTool, launch, stopAll } from './lib/procs';
+import { withCpu } from './lib/cpu';
 import { median, percentile, printTable, type Row as TableRow, writeResults } from './lib/report';
 
 const KEYS = 1000;
@@ -77,10 +80,11 @@ async function measureFloor(rows: Row[]): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
     const put = (i: number) => ({ method: 'PUT' as const, path: `/v1/kv/k${i % KEYS}`, body: JSON.stringify({ value: VALUE }) });
     const get = (i: number) => ({ method: 'GET' as const, path: `/v1/kv/k${i % KEYS}` });
-    rows.push(await cannon('node:http floor', 'write', url, put));
-    rows.push(wrk('node:http floor', 'write', url, keyRequests(put)));
-    rows.push(await cannon('node:http floor', 'read (linearizable)', url, get));
-    rows.push(wrk('node:http floor', 'read (linearizable)', url, keyRequests(get)));
+    const cpu = (load: () => Row | Promise<Row>) => withCpu([proc.pid!], DURATION_S, load);
+    rows.push(await cpu(() => cannon('node:http floor', 'write', url, put)));
+    rows.push(await cpu(() => wrk('node:http floor', 'write', url, keyRequests(put))));
+    rows.push(await cpu(() => cannon('node:http floor', 'read (linearizable)', url, get)));
+    rows.push(await cpu(() => wrk('node:http floor', 'read (linearizable)', url, keyRequests(get))));
   } finally {
     await stopAll([proc]);
   }
@@ -128,12 +132,13 @@ async function measureQuorumkv(dir: string, rows: Row[], system = 'quorumkv', ex
 /** `QKV_BENCH_WORKLOADS` (e.g. `write,read (linearizable)`) narrows quorumkv's workloads. */
 const WORKLOADS = process.env.QKV_BENCH_WORKLOADS ? new Set(process.env.QKV_BENCH_WORKLOADS.split(',')) : undefined;
 
-async function workloads(q: { ports: number[]; leader: number }, rows: Row[], system: string): Promise<void> {
+async function workloads(q: { procs: ChildProcess[]; ports: number[]; leader: number }, rows: Row[], system: string): Promise<void> {
   const first = rows.length;
   const leaderUrl = `http://127.0.0.1:${q.ports[q.leader - 1]}`;
   const followerUrl = `http://127.0.0.1:${q.ports[q.leader % 3]}`;
   const put = (i: number) => ({ method: 'PUT' as const, path: `/v1/kv/k${i % KEYS}`, body: JSON.stringify({ value: VALUE }) });
   const get = (i: number) => ({ method: 'GET' as const, path: `/v1/kv/k${i % KEYS}` });
+  const stale = (i: number) => ({ method: 'GET' as const, path: `/v1/kv/k${i % KEYS}?consistency=stale` });
   const urls = (base: string, suffix = '') => Array.from({ length: 100 }, (_, i) => `${base}/v1/kv/k${i}${suffix}`);
   const keys = JSON.stringify({ keys: Array.from({ length: 100 }, (_, i) => `k${i}`) });
   const plan: [string, () => Row | Promise<Row>][] = [
@@ -143,13 +148,17 @@ async function workloads(q: { ports: number[]; leader: number }, rows: Row[], sy
     ['read (linearizable)', () => cannon('quorumkv', 'read (linearizable)', leaderUrl, get)],
     ['read (linearizable)', () => wrk('quorumkv', 'read (linearizable)', leaderUrl, keyRequests(get))],
     ['read (linearizable)', () => h2load('quorumkv', 'read (linearizable)', urls(leaderUrl), 'GET')],
-    ['read (stale, follower)', () => cannon('quorumkv', 'read (stale, follower)', followerUrl, (i) => ({ method: 'GET', path: `/v1/kv/k${i % KEYS}?consistency=stale` }))],
+    // Stale reads on the leader too: the same node as the linearizable ones, strictly less work.
+    ['read (stale, leader)', () => cannon('quorumkv', 'read (stale, leader)', leaderUrl, stale)],
+    ['read (stale, leader)', () => wrk('quorumkv', 'read (stale, leader)', leaderUrl, keyRequests(stale))],
+    ['read (stale, follower)', () => cannon('quorumkv', 'read (stale, follower)', followerUrl, stale)],
     ['read (stale, follower)', () => h2load('quorumkv', 'read (stale, follower)', urls(followerUrl, '?consistency=stale'), 'GET')],
     ['multi-get keys (100/request)', () => cannon('quorumkv', 'multi-get keys (100/request)', leaderUrl, () => ({ method: 'POST', path: '/v1/kv/get', body: keys }), 100)],
   ];
   // Preload so reads find every key.
   await cannonOnce(leaderUrl, KEYS, put);
-  for (const [workload, run] of plan) if (!WORKLOADS || WORKLOADS.has(workload)) rows.push(await run());
+  const pids = q.procs.map((p) => p.pid!);
+  for (const [workload, run] of plan) if (!WORKLOADS || WORKLOADS.has(workload)) rows.push(await withCpu(pids, DURATION_S, run));
   for (const r of rows.slice(first)) r.system = system;
 }
 
@@ -172,11 +181,12 @@ async function measureEtcd(dir: string, rows: Row[]): Promise<void> {
     const put = (i: number) => ({ method: 'POST' as const, path: '/v3/kv/put', body: JSON.stringify({ key: b64(`k${i % KEYS}`), value: b64(VALUE) }) });
     const get = (i: number) => ({ method: 'POST' as const, path: '/v3/kv/range', body: JSON.stringify({ key: b64(`k${i % KEYS}`) }) });
     await cannonOnce(url, KEYS, put);
-    rows.push(await cannon('etcd 3.4', 'write', url, put));
-    rows.push(wrk('etcd 3.4', 'write', url, keyRequests(put)));
-    rows.push(await cannon('etcd 3.4', 'read (linearizable)', url, get));
-    rows.push(wrk('etcd 3.4', 'read (linearizable)', url, keyRequests(get)));
-    rows.push(await cannon('etcd 3.4', 'read (serializable)', url, (i) => ({ method: 'POST', path: '/v3/kv/range', body: JSON.stringify({ key: b64(`k${i % KEYS}`), serializable: true }) })));
+    const cpu = (load: () => Row | Promise<Row>) => withCpu(e.procs.map((p) => p.pid!), DURATION_S, load);
+    rows.push(await cpu(() => cannon('etcd 3.4', 'write', url, put)));
+    rows.push(await cpu(() => wrk('etcd 3.4', 'write', url, keyRequests(put))));
+    rows.push(await cpu(() => cannon('etcd 3.4', 'read (linearizable)', url, get)));
+    rows.push(await cpu(() => wrk('etcd 3.4', 'read (linearizable)', url, keyRequests(get))));
+    rows.push(await cpu(() => cannon('etcd 3.4', 'read (serializable)', url, (i) => ({ method: 'POST', path: '/v3/kv/range', body: JSON.stringify({ key: b64(`k${i % KEYS}`), serializable: true }) }))));
   } finally {
     await stopAll(e.procs);
   }
@@ -191,6 +201,7 @@ function combine(rounds: Row[][]): Row[] {
       'ops/s': median(same.map((r) => r['ops/s'])),
       'p50 ms': median(same.map((r) => r['p50 ms'])),
       'p99 ms': median(same.map((r) => r['p99 ms'])),
+      'cpu µs/op': median(same.map((r) => Number(r['cpu µs/op'] ?? 0))),
       errors: same.reduce((n, r) => n + r.errors, 0),
       'each round ops/s': same.map((r) => Math.round(r['ops/s'])).join(' / '),
     };
@@ -209,7 +220,8 @@ function ratios(rounds: Row[][]): TableRow[] {
     for (const client of ['autocannon h1', 'wrk h1']) {
       const per = rounds.map((rows) => {
         const ops = (system: string) => rows.find((r) => r.system === system && r.workload === workload && r.client === client)!['ops/s'];
-        return { q: ops('quorumkv'), e: ops('etcd 3.4'), f: ops('node:http floor') };
+        const cpu = (system: string) => Number(rows.find((r) => r.system === system && r.workload === workload && r.client === client)!['cpu µs/op']);
+        return { q: ops('quorumkv'), e: ops('etcd 3.4'), f: ops('node:http floor'), qCpu: cpu('quorumkv'), eCpu: cpu('etcd 3.4') };
       });
       out.push({
         workload,
@@ -218,6 +230,7 @@ function ratios(rounds: Row[][]): TableRow[] {
         target: `≥ ${target}×`,
         'target ops/s': Math.round(median(per.map((x) => x.e * target))),
         'floor / etcd': `${median(per.map((x) => x.f / x.e)).toFixed(2)}×`,
+        'cpu µs/op quorumkv / etcd': `${median(per.map((x) => x.qCpu / x.eCpu)).toFixed(2)}× (target ≤ 0.33×)`,
       });
     }
   }
