@@ -7,12 +7,12 @@
 #     (this machine's own glibc would make it need 2.34+); zig also brings the C++ standard
 #     library, linked statically, so no libstdc++ version is required either.
 set -euo pipefail
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 
 if ! dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q "install ok installed"; then
   command -v apt-get >/dev/null || { echo "setup: libclang (libclang-dev) is needed to build RocksDB's bindings; install it with your package manager" >&2; exit 1; }
   echo "setup: installing libclang-dev"
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq libclang-dev
 fi
@@ -22,6 +22,13 @@ if [[ ! -x "$zig/bin/cargo-zigbuild" ]] || ! "$zig/bin/python3" -c 'import zigla
   command -v python3 >/dev/null || { echo "setup: python3 is needed to install zig (PyPI's ziglang)" >&2; exit 1; }
   echo "setup: installing zig and cargo-zigbuild into $zig"
   rm -rf "$zig"
-  python3 -m venv "$zig"
+  if ! python3 -m venv "$zig" 2>/dev/null; then
+    # Debian's own python3 keeps venv in a separate package.
+    command -v apt-get >/dev/null || { echo "setup: python3 cannot make a venv (install python3-venv)" >&2; exit 1; }
+    rm -rf "$zig"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv
+    python3 -m venv "$zig"
+  fi
   "$zig/bin/pip" install -q --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.1
 fi
