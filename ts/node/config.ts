@@ -29,9 +29,7 @@ export interface RaftNodeConfig {
    * a member whose data (and votes) were wiped, and one vote per term must hold across that.
    */
   joinTerm?: number;
-  /** The cluster's id when it is known from outside: what a joiner was told (see cluster_id.ts). */
-  clusterId?: string;
-  /** Founding members derive the cluster id from their membership and this (`--cluster-token`). */
+  /** Founding members derive the cluster id from their member ids and this (`--cluster-token`, cluster_id.ts). */
   clusterToken?: string;
   tickMs?: number;
   electionTimeoutTicks?: number;
@@ -75,7 +73,7 @@ export interface RaftNodeConfig {
 }
 
 export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved' | 'onPeerProtocolError';
-export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm' | 'peerTls' | 'clusterId' | 'clusterToken'>> & Pick<RaftNodeConfig, Callbacks | 'peerTls' | 'clusterToken'>;
+export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm' | 'peerTls' | 'clusterToken'>> & Pick<RaftNodeConfig, Callbacks | 'peerTls' | 'clusterToken'>;
 
 export const DEFAULTS = {
   tickMs: 10,
