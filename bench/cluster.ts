@@ -25,6 +25,8 @@ const PARTS = new Set((process.env.QKV_BENCH_PARTS ?? 'floor,quorumkv,metrics-of
 /** Every system is measured this many times, in turn: this machine's noise is about ±15%. */
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
 const VALUE = 'v'.repeat(100);
+/** Streams per connection in the multiplexed HTTP/2 rows (64 in flight on 8 connections). */
+const H2_STREAMS = 8;
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
 const FLOOR = join(__dirname, 'lib', 'floor_server.ts');
@@ -145,9 +147,11 @@ async function workloads(q: { procs: ChildProcess[]; ports: number[]; leader: nu
     ['write', () => cannon('quorumkv', 'write', leaderUrl, put)],
     ['write', () => wrk('quorumkv', 'write', leaderUrl, keyRequests(put))],
     ['write', () => h2load('quorumkv', 'write', urls(leaderUrl), 'PUT', JSON.stringify({ value: VALUE }))],
+    ['write', () => h2load('quorumkv', 'write', urls(leaderUrl), 'PUT', JSON.stringify({ value: VALUE }), H2_STREAMS)],
     ['read (linearizable)', () => cannon('quorumkv', 'read (linearizable)', leaderUrl, get)],
     ['read (linearizable)', () => wrk('quorumkv', 'read (linearizable)', leaderUrl, keyRequests(get))],
     ['read (linearizable)', () => h2load('quorumkv', 'read (linearizable)', urls(leaderUrl), 'GET')],
+    ['read (linearizable)', () => h2load('quorumkv', 'read (linearizable)', urls(leaderUrl), 'GET', undefined, H2_STREAMS)],
     // Stale reads on the leader too: the same node as the linearizable ones, strictly less work.
     ['read (stale, leader)', () => cannon('quorumkv', 'read (stale, leader)', leaderUrl, stale)],
     ['read (stale, leader)', () => wrk('quorumkv', 'read (stale, leader)', leaderUrl, keyRequests(stale))],
@@ -262,11 +266,37 @@ async function main() {
   printTable(`Cluster: 3 nodes on one 2-core machine, ${CONNECTIONS} connections, 100-byte values, ${DURATION_S} s each, medians of ${ROUNDS} rounds`, rows);
   const r = PARTS.has('etcd') && PARTS.has('floor') && PARTS.has('quorumkv') ? ratios(rounds) : [];
   printTable('Ratios (median over rounds; floor: a node:http server doing no work, same load)', r);
+  const h2 = PARTS.has('quorumkv') ? h2Ratios(rounds) : [];
+  printTable('HTTP/2 / HTTP/1.1 on the leader: h2load / wrk ops/s (median over rounds), CPU µs per op of the nodes beside', h2);
   const cost = PARTS.has('quorumkv') && PARTS.has('metrics-off') ? metricsCost(rounds) : [];
   const idle = idleScrapes.length > 0 ? { p50: percentile(idleScrapes, 50), p99: percentile(idleScrapes, 99), max: Math.max(...idleScrapes) } : undefined;
   printTable(`Metrics cost: ops/s with metrics on (scraped every second) / off, median over rounds. Scrape render: idle p50 ${idle?.p50.toFixed(2)} / p99 ${idle?.p99.toFixed(2)} / max ${idle?.max.toFixed(2)} ms (target ≤ 2 ms); under load (CPU shared) worst ${Math.max(0, ...scrapeWorstMs).toFixed(2)} ms`, cost);
   const name = PARTS.size === 4 ? 'cluster' : `cluster-${[...PARTS].join('-')}`;
-  writeResults(name, { durationSeconds: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios: r, metricsCost: cost, scrapeIdleMs: idle, scrapeUnderLoadWorstMs: Math.max(0, ...scrapeWorstMs), eachRound: rounds });
+  writeResults(name, { durationSeconds: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios: r, h2Ratios: h2, metricsCost: cost, scrapeIdleMs: idle, scrapeUnderLoadWorstMs: Math.max(0, ...scrapeWorstMs), eachRound: rounds });
+}
+
+/**
+ * quorumkv's HTTP/2 throughput over its HTTP/1.1 throughput for the same 64 requests in flight:
+ * one stream on each of 64 connections, and 8 streams on each of 8 (target ≥ 0.8).
+ */
+function h2Ratios(rounds: Row[][]): TableRow[] {
+  const out: TableRow[] = [];
+  for (const workload of ['write', 'read (linearizable)']) {
+    for (const client of ['h2load h2', `h2load h2 ${CONNECTIONS / H2_STREAMS}×${H2_STREAMS}`]) {
+      const row = (rows: Row[], c: string) => rows.find((r) => r.system === 'quorumkv' && r.workload === workload && r.client === c);
+      const per = rounds.map((rows) => ({ h2: row(rows, client), h1: row(rows, 'wrk h1') })).filter((x) => x.h2 && x.h1);
+      if (per.length === 0) continue;
+      out.push({
+        workload,
+        client,
+        'h2 / h1': `${median(per.map((x) => x.h2!['ops/s'] / x.h1!['ops/s'])).toFixed(2)}×`,
+        target: '≥ 0.8×',
+        'cpu µs/op h2': Math.round(median(per.map((x) => Number(x.h2!['cpu µs/op'])))),
+        'cpu µs/op h1': Math.round(median(per.map((x) => Number(x.h1!['cpu µs/op'])))),
+      });
+    }
+  }
+  return out;
 }
 
 /** Per workload and client: quorumkv with metrics on / off (each round's ratio; their median). */

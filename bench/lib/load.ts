@@ -1,8 +1,9 @@
 /**
  * Load generators for the cluster benchmark, each giving one table row: autocannon (HTTP/1.1,
  * in this process), wrk (HTTP/1.1, C, lighter on the shared CPUs — the tool the issue's etcd
- * figures came from) and h2load (HTTP/2). All use `CONNECTIONS` connections, one request in
- * flight on each.
+ * figures came from) and h2load (HTTP/2). All keep `CONNECTIONS` requests in flight: one on each
+ * of `CONNECTIONS` connections, or for h2load optionally `streamsPerConnection` streams on each
+ * of fewer connections (HTTP/2's own way: our client and gRPC multiplex one connection).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,11 +95,12 @@ function toMs(m: RegExpExecArray | null): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-export function h2load(system: string, workload: string, urls: string[], method: 'GET' | 'PUT' | 'POST', body?: string): Row {
+export function h2load(system: string, workload: string, urls: string[], method: 'GET' | 'PUT' | 'POST', body?: string, streamsPerConnection = 1): Row {
   const dir = mkdtempSync(join(tmpdir(), 'qkv-h2load-'));
   try {
     const log = join(dir, 'log');
-    const args = ['-c', String(CONNECTIONS), '-m', '1', '-D', String(DURATION_S), '--warm-up-time', '1', '--log-file', log, '-H', 'content-type: application/json'];
+    const connections = CONNECTIONS / streamsPerConnection;
+    const args = ['-c', String(connections), '-m', String(streamsPerConnection), '-D', String(DURATION_S), '--warm-up-time', '1', '--log-file', log, '-H', 'content-type: application/json'];
     if (body !== undefined) {
       writeFileSync(join(dir, 'body'), body);
       args.push('-d', join(dir, 'body'));
@@ -109,7 +111,8 @@ export function h2load(system: string, workload: string, urls: string[], method:
     const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
     const failed = Number(/requests: .* (\d+) failed/.exec(out)?.[1] ?? 0) + (codes ? Number(codes[3]) + Number(codes[4]) : 0);
     const latUs = readFileSync(log, 'utf8').trim().split('\n').map((l) => Number(l.split('\t')[2]));
-    return { system, workload, client: 'h2load h2', 'ops/s': rps, 'p50 ms': percentile(latUs, 50) / 1000, 'p99 ms': percentile(latUs, 99) / 1000, errors: failed };
+    const client = streamsPerConnection === 1 ? 'h2load h2' : `h2load h2 ${connections}×${streamsPerConnection}`;
+    return { system, workload, client, 'ops/s': rps, 'p50 ms': percentile(latUs, 50) / 1000, 'p99 ms': percentile(latUs, 99) / 1000, errors: failed };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

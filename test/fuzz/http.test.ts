@@ -194,5 +194,9 @@ test('the API survives generated hostile requests over h1 and h2: no 500, coded 
   t.is((await fetch(node.url('/health'))).status, 200, 'the node is healthy after the run');
   const stray = (await userKeys(node)).filter((k) => !touched.has(k) && !unanswered.has(k));
   t.deepEqual(stray, [], 'every stored key was named by a write answered 2xx (or one never answered)');
+  // Streams reset by the protocol layer: an h2 session torn down (ENHANCE_YOUR_CALM) takes every
+  // stream in flight with it. Answers sent before their body was read used to do that (3.6% of
+  // requests reset; 0 once the body is drained, ts/api/h2_exchange.ts).
+  t.true(protocolRefused <= next * 0.005, `${protocolRefused} of ${next} h2 streams reset by the protocol layer`);
   t.log(`${next} requests (seed ${SEED}), ${protocolRefused} h2 streams reset by the protocol layer, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; ${RAW_CASES} raw cases, ${answeredRaw} answered; ${touched.size} keys written; 0 crashes, 0 500s`);
 });

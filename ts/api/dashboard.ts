@@ -5,12 +5,11 @@
  * `DASHBOARD_STREAMS_MAX` open streams per node; a page that stops reading is dropped once
  * `DASHBOARD_BUFFER_BYTES_MAX` bytes wait for it (its browser reconnects and gets the history).
  */
-import type { ServerResponse } from 'node:http';
 import { QuorumError } from '../errors';
 import { type Asset, dashboardAsset, pageHtml } from '../dashboard/assets';
 import type { DashboardListener, DashboardSampler } from '../dashboard/sampler';
 import type { ApiContext } from './context';
-import { beginStream, type Target } from './http';
+import { beginStream, type Res, type Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
 import type { Guard } from '../auth/guard';
@@ -55,7 +54,7 @@ export function dashboardStream(ctx: ApiContext, target: Target): Reply {
   if (book !== undefined) target.guard.check('md', book, 'read');
   const shown = instrumentFilter(target.guard);
   if (d.streams >= DASHBOARD_STREAMS_MAX) throw new QuorumError('overloaded', `at most ${DASHBOARD_STREAMS_MAX} dashboard streams per node are open`, { headers: { 'retry-after': '5' } });
-  return { stream: (res) => follow(ctx, d, res as ServerResponse, book, depth, shown) };
+  return { stream: (res) => follow(ctx, d, res, book, depth, shown) };
 }
 
 /** Which instrument names the caller may see listed (all with auth off). */
@@ -67,7 +66,7 @@ function instrumentFilter(guard: Guard): (name: string) => boolean {
   }
 }
 
-function follow(ctx: ApiContext, d: DashboardSampler, res: ServerResponse, book: string | undefined, depth: number, shown: (name: string) => boolean): void {
+function follow(ctx: ApiContext, d: DashboardSampler, res: Res, book: string | undefined, depth: number, shown: (name: string) => boolean): void {
   const market = ctx.node.market;
   const listed = () => JSON.stringify(market.instruments(INSTRUMENTS_LISTED_MAX).filter(shown));
   let instruments = -1;

@@ -1,18 +1,49 @@
 /**
- * The HTTP plumbing shared by every route, the same for HTTP/1.1 and HTTP/2 (Node's compat
- * API): the request target, the body (bounded), and JSON answers.
+ * The HTTP plumbing shared by every route, the same for HTTP/1.1 (Node's request and response
+ * objects) and HTTP/2 (`H2Exchange`, on the core stream API): the request target, the body
+ * (bounded), and JSON answers.
  *
  * Limit: `bodyBytesMax` (4 MiB). Past it the body is drained (so the client can read the 413)
  * up to 4× the limit, then the connection is dropped.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http';
 import { lookup, QuorumError } from '../errors';
 import { errorAnswer } from './errors';
 import { type Guard, OPEN_GUARD } from '../auth/guard';
 
-export type Req = IncomingMessage | Http2ServerRequest;
-export type Res = ServerResponse | Http2ServerResponse;
+/** The events routes listen to, on requests and answers. */
+interface Events {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'end' | 'close' | 'drain', listener: () => void): unknown;
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+  off(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'end' | 'close' | 'drain', listener: () => void): unknown;
+}
+
+/** What routes read from a request. */
+export interface Req extends Events {
+  readonly url?: string;
+  readonly method?: string;
+  readonly headers: IncomingHttpHeaders;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+}
+
+/** What routes do with an answer. `writeHead` takes a flat [name, value, …] list or an object. */
+export interface Res extends Events {
+  readonly statusCode: number;
+  readonly writableLength: number;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
+  writeHead(status: number, headers?: string[] | Record<string, string>): unknown;
+  flushHeaders(): void;
+  write(chunk: string | Buffer): boolean;
+  end(chunk?: string | Buffer): unknown;
+  destroy(err?: Error): unknown;
+}
 
 export const BODY_BYTES_MAX = 4 << 20;
 
@@ -75,8 +106,9 @@ export function readBody(req: Req): Promise<Buffer> {
       } else if (bytes <= BODY_BYTES_MAX) chunks.push(chunk);
     };
     const onEnd = () => settle(bytes > BODY_BYTES_MAX ? bodyTooLarge() : undefined);
-    // Closed before its end (the client went away): there is no one to answer, but settle.
-    const onClose = () => settle(new Error('the request closed before its body ended'));
+    // Closed before its end (the client went away): there is no one to answer, but settle —
+    // as the client's doing, not an internal error for the operator's log.
+    const onClose = () => settle(new QuorumError('invalid_request', 'the request closed before its body ended'));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', settle);
@@ -99,7 +131,7 @@ export function sendJson(res: Res, status: number, body: unknown, headers: Recor
 export function sendRaw(res: Res, status: number, text: string, headers: Record<string, string> = {}): void {
   const raw = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text))];
   for (const name in headers) raw.push(name, headers[name]);
-  (res as ServerResponse).writeHead(status, raw);
+  res.writeHead(status, raw);
   res.end(text);
 }
 
@@ -117,11 +149,10 @@ export function sendError(res: Res, err: unknown): void {
  * Starts a streaming answer: status 200 and its headers, sent at once — the first line may be a
  * while coming, and the client waits for the headers.
  */
-export function beginStream(res: Res, contentType: string, headers: string[] = []): ServerResponse {
-  const out = res as ServerResponse;
-  out.writeHead(200, ['content-type', contentType, 'cache-control', 'no-cache', ...headers]);
-  out.flushHeaders?.();
-  return out;
+export function beginStream(res: Res, contentType: string, headers: string[] = []): Res {
+  res.writeHead(200, ['content-type', contentType, 'cache-control', 'no-cache', ...headers]);
+  res.flushHeaders();
+  return res;
 }
 
 /** The media type of a content-type header, lower-cased and without parameters. */

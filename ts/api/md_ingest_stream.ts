@@ -19,7 +19,6 @@
  * Backpressure: at most `INFLIGHT_BATCHES_MAX` batches in flight; the request is paused
  * meanwhile. Limits: `LINE_BYTES_MAX` per line.
  */
-import type { ServerResponse } from 'node:http';
 import { QuorumError } from '../errors';
 import { type IngestBatch, parseBinary, parseNdjson } from '../market/batch';
 import type { Guard } from '../auth/guard';
@@ -41,7 +40,6 @@ export function ingestStream(node: RaftNode, req: Req, guard: Guard): Reply {
 }
 
 class IngestStream {
-  private readonly res: ServerResponse;
   /** The unfinished last line of the body so far. */
   private partial = '';
   /** Complete lines not yet cut into a batch. */
@@ -63,11 +61,9 @@ class IngestStream {
   constructor(
     private readonly node: RaftNode,
     private readonly req: Req,
-    res: Res,
+    private readonly res: Res,
     private readonly guard: Guard,
-  ) {
-    this.res = res as ServerResponse;
-  }
+  ) {}
 
   start(): void {
     beginStream(this.res, 'application/x-ndjson');

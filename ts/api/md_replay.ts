@@ -18,13 +18,12 @@
  * Limits: `REPLAY_SESSIONS_MAX` sessions per node (more: 503 `overloaded`),
  * `REPLAY_INSTRUMENTS_MAX` instruments per session, speeds up to `SPEED_MAX`.
  */
-import type { ServerResponse } from 'node:http';
 import { QuorumError, UnavailableError } from '../errors';
 import { integerFields, quoteIntegers } from '../market/records';
 import { type ReplayFormat, type ReplayKind, type ReplayOutput, ReplaySession, type ReplaySpec } from '../market/replay';
 import type { RaftNode } from '../node/raft_node';
 import { parseObject } from './args';
-import { beginStream, mediaType, type Target } from './http';
+import { beginStream, mediaType, type Res, type Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
 import { parseDurationNs, parseVenueTime } from './venue_time';
@@ -96,7 +95,7 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
   if (open.size >= REPLAY_SESSIONS_MAX) throw new UnavailableError(`at most ${REPLAY_SESSIONS_MAX} replay sessions per node are open; retry later or use another member`, 'overloaded');
   // The cut: records applied by now (seq = raftIndex × 2^16 + position).
   const seqLimit = ((BigInt(node.status().appliedIndex) + 1n) << 16n) - 1n;
-  let res: ServerResponse | undefined;
+  let res: Res | undefined;
   const out: ReplayOutput = {
     write: (chunk) => void res!.write(chunk),
     buffered: () => res!.writableLength,
@@ -125,7 +124,7 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
   };
 }
 
-function drained(res: ServerResponse): Promise<void> {
+function drained(res: Res): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);

@@ -7,12 +7,11 @@
  * repeated across the switch. A reader that falls `STREAM_BUFFER_BYTES_MAX` behind gets a last
  * `{"kind":"slow_consumer","seq"}` line and resumes from there.
  */
-import type { ServerResponse } from 'node:http';
 import { QuorumError } from '../errors';
 import { OFFSET } from '../market/records';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
-import { beginStream, type Target } from './http';
+import { beginStream, type Res, type Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
 
@@ -49,7 +48,7 @@ export function mdStream(node: RaftNode, target: Target, bufferBytesMax = STREAM
   const req = parseRequest(node, target);
   return {
     stream: (res) => {
-      serve(node, res as ServerResponse, req, bufferBytesMax).catch((err: Error) => {
+      serve(node, res, req, bufferBytesMax).catch((err: Error) => {
         // A failure after the headers went out (e.g. reading stored events): end with its line.
         if (!res.writableEnded) res.end(`${JSON.stringify({ kind: 'end', reason: (err as { code?: string }).code ?? 'internal' })}\n`);
       });
@@ -57,7 +56,7 @@ export function mdStream(node: RaftNode, target: Target, bufferBytesMax = STREAM
   };
 }
 
-async function serve(node: RaftNode, res: ServerResponse, req: StreamRequest, bufferBytesMax: number): Promise<void> {
+async function serve(node: RaftNode, res: Res, req: StreamRequest, bufferBytesMax: number): Promise<void> {
   const stream = node.market.stream;
   let lastSeq = '0';
   let ended = false;

@@ -9,13 +9,17 @@
  * JSON error shape too (`clientError`), then the connection is closed.
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttp1Server } from 'node:http';
-import { createSecureServer, createServer as createHttp2Server, type SecureServerOptions } from 'node:http2';
+import { createServer as createHttp1Server, type Server as Http1Server } from 'node:http';
+import { constants, createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
 import { errorAnswer } from './errors';
 import { QuorumError, UnavailableError } from '../errors';
-import { sendError } from './http';
+import { H2Exchange } from './h2_exchange';
+import { type Req, type Res, sendError } from './http';
 import { type ApiContext, handle } from './routes';
+
+type OnRequest = (req: Req, res: Res) => void;
 
 const H2_PREFACE_START = Buffer.from('PRI ');
 
@@ -33,23 +37,46 @@ export interface TlsFiles {
   clientCa?: string;
 }
 
-function tlsOptions(files: TlsFiles): SecureServerOptions {
+function tlsOptions(files: TlsFiles): TlsOptions {
   const clientCa = files.clientCa === undefined ? undefined : readFileSync(files.clientCa);
   return { cert: readFileSync(files.cert), key: readFileSync(files.key), ca: clientCa, requestCert: clientCa !== undefined, rejectUnauthorized: clientCa !== undefined };
 }
 
 /**
- * HTTPS: HTTP/2 and HTTP/1.1 on one port, chosen by ALPN (`h2`, `http/1.1`) — the TLS
- * handshake does what the preface sniffing does for cleartext.
+ * HTTPS: HTTP/2 and HTTP/1.1 on one port, chosen by ALPN (`h2`, `http/1.1`; a client that
+ * names neither gets HTTP/1.1) — the TLS handshake does what the preface sniffing does for
+ * cleartext, and the decrypted socket goes to the same two servers.
  */
-function secureServer(files: TlsFiles, onRequest: Parameters<typeof createHttp2Server>[1], sockets: Set<Socket>): { server: Server; reload: () => void } {
-  const secure = createSecureServer({ ...tlsOptions(files), allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, onRequest);
+function secureServer(files: TlsFiles, onRequest: OnRequest, sockets: Set<Socket>): { server: Server; reload: () => void } {
+  const h1 = http1Server(onRequest);
+  const h2 = http2Server(onRequest);
+  const secure = createTlsServer({ ...tlsOptions(files), ALPNProtocols: ['h2', 'http/1.1'] }, (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+    else h1.emit('connection', socket);
+  });
   secure.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  return { server: secure as unknown as Server, reload: () => secure.setSecureContext(tlsOptions(files)) };
+  return { server: secure, reload: () => secure.setSecureContext(tlsOptions(files)) };
+}
+
+function http1Server(onRequest: OnRequest): Http1Server {
+  const h1 = createHttp1Server(onRequest);
+  h1.on('clientError', answerClientError);
+  h1.keepAliveTimeout = 60_000;
+  return h1;
+}
+
+/** HTTP/2 on the core stream API: one `H2Exchange` is the request and its answer. */
+function http2Server(onRequest: OnRequest): Http2Server {
+  const h2 = createHttp2Server({});
+  h2.on('stream', (stream, headers, flags) => {
+    const exchange = new H2Exchange(stream, headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0);
+    onRequest(exchange, exchange);
+  });
+  return h2;
 }
 
 export async function startApiServer(ctx: ApiContext, host: string, port: number, tls?: TlsFiles): Promise<ApiServer> {
@@ -57,7 +84,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   let draining = false;
   let inflight = 0;
   let onIdle: (() => void) | undefined;
-  const onRequest = (req: Parameters<typeof handle>[1], res: Parameters<typeof handle>[2]) => {
+  const onRequest: OnRequest = (req, res) => {
     if (draining) {
       // (No `connection: close` header: HTTP/2 forbids it; the sockets are closed after the drain.)
       sendError(res, new UnavailableError('the node is shutting down'));
@@ -108,11 +135,9 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
 }
 
 /** Cleartext: HTTP/1.1 and h2c (prior knowledge) told apart by the first bytes. */
-function plainServer(onRequest: Parameters<typeof createHttp1Server>[1] & Parameters<typeof createHttp2Server>[1], sockets: Set<Socket>): Server {
-  const h1 = createHttp1Server(onRequest);
-  h1.on('clientError', answerClientError);
-  h1.keepAliveTimeout = 60_000;
-  const h2 = createHttp2Server({}, onRequest);
+function plainServer(onRequest: OnRequest, sockets: Set<Socket>): Server {
+  const h1 = http1Server(onRequest);
+  const h2 = http2Server(onRequest);
   // No Nagle: with it, a small write that follows another still unacknowledged waits for the
   // peer's delayed ACK (tens of ms) — streams (replay, watch) and small answers stalled on it.
   return createServer({ noDelay: true }, (socket) => {

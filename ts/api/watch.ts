@@ -16,7 +16,6 @@ import { QuorumError } from '../errors';
 import type { KvChange } from '../node/change_feed';
 import type { RaftNode } from '../node/raft_node';
 import { refuseReserved, revisionArg } from './args';
-import type { ServerResponse } from 'node:http';
 import { beginStream, type Res, type Target } from './http';
 import type { Reply } from './reply';
 
@@ -49,9 +48,7 @@ interface StreamOptions {
   visible: ((key: string) => boolean) | undefined;
 }
 
-function stream(node: RaftNode, anyRes: Res, opts: StreamOptions): void {
-  // The HTTP/1.1 and HTTP/2 responses share these calls; one type keeps the overloads callable.
-  const res = anyRes as ServerResponse;
+function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
   const frame = (text: string) => (opts.sse ? `data: ${text}\n\n` : `${text}\n`);
   let ended = false;
   let cancel = (): void => undefined;
