@@ -1,14 +1,15 @@
 /**
  * `npm run bench:cluster`: a 3-node quorumkv cluster (compiled, `npm install` first) under load
  * from autocannon and wrk (HTTP/1.1) and h2load (HTTP/2, Debian's nghttp2-client), 64
- * connections, 100-byte values; then a 3-member etcd (Debian's etcd-server) through its JSON
- * gateway with the same autocannon and wrk loads, in the same run, and the ratios. First of all it
+ * connections, 100-byte values; then a 3-member etcd (Debian's etcd-server, 3.4) through its JSON
+ * gateway with the same autocannon and wrk loads, and etcd 3.7 over its native gRPC API driven by
+ * its Go client (bench/lib/etcd37.ts), in the same run, and the ratios. First of all it
  * measures the floor: a node:http server that does no work at all (bench/lib/floor_server.ts)
  * under the same loads — the most any node:http front end can serve on this machine, and so
  * the most quorumkv could. The three take turns for `QKV_BENCH_ROUNDS` rounds (3) and the
  * table holds medians. Every row also gives the CPU time the system's processes spent per
  * operation (`cpu µs/op`, from /proc: bench/lib/cpu.ts) — what ops/s on a shared 2-core machine
- * hides. `bash scripts/setup-bench.sh` installs h2load, wrk and etcd.
+ * hides. `bash scripts/setup-bench.sh` installs h2load, wrk and etcd 3.4, and builds etcd 3.7.
  */
 import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,11 +18,12 @@ import { join } from 'node:path';
 import { cannon, cannonOnce, CONNECTIONS, DURATION_S, h2load, type LoadRequest, type Row, wrk } from './lib/load';
 import { freePorts, hasTool, launch, stopAll } from './lib/procs';
 import { withCpu } from './lib/cpu';
+import { etcd37Ratios, grpcLoad, hasEtcd37, preloadEtcd37, startEtcd37 } from './lib/etcd37';
 import { median, percentile, printTable, type Row as TableRow, writeResults } from './lib/report';
 
 const KEYS = 1000;
 /** Which systems to measure (QKV_BENCH_PARTS, comma-separated); all by default. */
-const PARTS = new Set((process.env.QKV_BENCH_PARTS ?? 'floor,quorumkv,metrics-off,etcd').split(','));
+const PARTS = new Set((process.env.QKV_BENCH_PARTS ?? 'floor,quorumkv,metrics-off,etcd,etcd37').split(','));
 /** Every system is measured this many times, in turn: this machine's noise is about ±15%. */
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
 const VALUE = 'v'.repeat(100);
@@ -196,6 +198,20 @@ async function measureEtcd(dir: string, rows: Row[]): Promise<void> {
   }
 }
 
+/** etcd 3.7 over gRPC (bench/lib/etcd37.ts): writes, linearizable and serializable reads. */
+async function measureEtcd37(dir: string, rows: Row[]): Promise<void> {
+  const e = await startEtcd37(dir);
+  try {
+    preloadEtcd37(e.endpoints, KEYS);
+    const cpu = (load: () => Row) => withCpu(e.procs.map((p) => p.pid!), DURATION_S, load);
+    rows.push(await cpu(() => grpcLoad('write', e.endpoints, 'put', KEYS)));
+    rows.push(await cpu(() => grpcLoad('read (linearizable)', e.endpoints, 'get', KEYS)));
+    rows.push(await cpu(() => grpcLoad('read (serializable)', e.endpoints, 'get-serializable', KEYS)));
+  } finally {
+    await stopAll(e.procs);
+  }
+}
+
 /** One row per (system, workload, client): medians over the rounds, and each round's ops/s. */
 function combine(rounds: Row[][]): Row[] {
   return rounds[0].map((first) => {
@@ -246,6 +262,7 @@ async function main() {
   for (const tool of ['h2load', 'wrk', ...(PARTS.has('etcd') ? ['etcd'] : [])]) {
     if (!hasTool(tool)) throw new Error(`${tool} is missing: run bash scripts/setup-bench.sh`);
   }
+  if (PARTS.has('etcd37') && !hasEtcd37()) throw new Error('etcd 3.7 is not built: run bash scripts/setup-bench.sh (it needs Go)');
   const rounds: Row[][] = [];
   const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-cluster-'));
   try {
@@ -257,6 +274,7 @@ async function main() {
       if (PARTS.has('quorumkv')) await measureQuorumkv(join(dir, `q${round}`), rows);
       if (PARTS.has('metrics-off')) await measureQuorumkv(join(dir, `m${round}`), rows, 'quorumkv metrics off', ['--metrics', 'off']);
       if (PARTS.has('etcd')) await measureEtcd(join(dir, `e${round}`), rows);
+      if (PARTS.has('etcd37')) await measureEtcd37(join(dir, `g${round}`), rows);
       rounds.push(rows);
     }
   } finally {
@@ -266,13 +284,15 @@ async function main() {
   printTable(`Cluster: 3 nodes on one 2-core machine, ${CONNECTIONS} connections, 100-byte values, ${DURATION_S} s each, medians of ${ROUNDS} rounds`, rows);
   const r = PARTS.has('etcd') && PARTS.has('floor') && PARTS.has('quorumkv') ? ratios(rounds) : [];
   printTable('Ratios (median over rounds; floor: a node:http server doing no work, same load)', r);
+  const e37 = PARTS.has('quorumkv') && PARTS.has('etcd37') ? etcd37Ratios(rounds, median) : [];
+  printTable('quorumkv / etcd 3.7 over gRPC (64 callers on 8 connections, to the leader), median over rounds', e37);
   const h2 = PARTS.has('quorumkv') ? h2Ratios(rounds) : [];
   printTable('HTTP/2 / HTTP/1.1 on the leader: h2load / wrk ops/s (median over rounds), CPU µs per op of the nodes beside', h2);
   const cost = PARTS.has('quorumkv') && PARTS.has('metrics-off') ? metricsCost(rounds) : [];
   const idle = idleScrapes.length > 0 ? { p50: percentile(idleScrapes, 50), p99: percentile(idleScrapes, 99), max: Math.max(...idleScrapes) } : undefined;
   printTable(`Metrics cost: ops/s with metrics on (scraped every second) / off, median over rounds. Scrape render: idle p50 ${idle?.p50.toFixed(2)} / p99 ${idle?.p99.toFixed(2)} / max ${idle?.max.toFixed(2)} ms (target ≤ 2 ms); under load (CPU shared) worst ${Math.max(0, ...scrapeWorstMs).toFixed(2)} ms`, cost);
-  const name = PARTS.size === 4 ? 'cluster' : `cluster-${[...PARTS].join('-')}`;
-  writeResults(name, { durationSeconds: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios: r, h2Ratios: h2, metricsCost: cost, scrapeIdleMs: idle, scrapeUnderLoadWorstMs: Math.max(0, ...scrapeWorstMs), eachRound: rounds });
+  const name = PARTS.size === 5 ? 'cluster' : `cluster-${[...PARTS].join('-')}`;
+  writeResults(name, { durationSeconds: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, valueBytes: VALUE.length, rows, ratios: r, etcd37Ratios: e37, h2Ratios: h2, metricsCost: cost, scrapeIdleMs: idle, scrapeUnderLoadWorstMs: Math.max(0, ...scrapeWorstMs), eachRound: rounds });
 }
 
 /**

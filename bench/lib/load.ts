@@ -100,7 +100,7 @@ export function h2load(system: string, workload: string, urls: string[], method:
   try {
     const log = join(dir, 'log');
     const connections = CONNECTIONS / streamsPerConnection;
-    const args = ['-c', String(connections), '-m', String(streamsPerConnection), '-D', String(DURATION_S), '--warm-up-time', '1', '--log-file', log, '-H', 'content-type: application/json'];
+    const args = ['-c', String(connections), '-m', String(streamsPerConnection), '-D', String(DURATION_S), '--log-file', log, '-H', 'content-type: application/json'];
     if (body !== undefined) {
       writeFileSync(join(dir, 'body'), body);
       args.push('-d', join(dir, 'body'));
