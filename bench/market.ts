@@ -9,7 +9,8 @@
  *    event per request. Bodies are made before the clock starts.
  * 3. During a second ingest run: linearizable depth-10 book reads from `READERS` readers in a
  *    process of their own (measured from the load generator's process, its busy event loop
- *    added tens of milliseconds to every read), p50/p99.
+ *    added tens of milliseconds to every read), p50/p99; then the same reads stale, during
+ *    another ingest run (the baseline: no ReadIndex round, only the busy leader).
  * 4. During a third: `STREAMS` market streams on the followers (2 instruments each): events
  *    delivered per second and the delay from the node receiving an event to its delivery.
  *
@@ -153,10 +154,10 @@ async function ingest(url: string, bodies: Body[][], seconds: number): Promise<I
   return { events, latenciesMs, seconds: (performance.now() - started) / 1000, failed };
 }
 
-/** Linearizable depth-10 book reads for `seconds`, from a process of their own. */
-function readBooks(url: string, readers: number, seconds: number): Promise<number[]> {
+/** Depth-10 book reads (linearizable, or stale) for `seconds`, from a process of their own. */
+function readBooks(url: string, readers: number, seconds: number, consistency: 'linearizable' | 'stale' = 'linearizable'): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'book_readers.ts'), url, String(seconds * 1000), String(readers), String(INSTRUMENTS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'book_readers.ts'), url, String(seconds * 1000), String(readers), String(INSTRUMENTS), consistency], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
@@ -239,6 +240,11 @@ async function benchCluster(): Promise<Row[]> {
     const reads = await readBooks(leader, READERS, SECONDS);
     rows.push(row('ingest binary during book reads', await load));
     rows.push(logged({ workload: `book depth 10, linearizable, ${READERS} readers, during ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` }));
+    // The same under a second ingest run, stale: no ReadIndex round, only the leader's busy loop.
+    const staleLoad = ingest(leader, makeBodies(PRODUCERS, BATCH, batches, true, 350), SECONDS);
+    const staleReads = await readBooks(leader, READERS, SECONDS, 'stale');
+    await staleLoad;
+    rows.push(logged({ workload: `book depth 10, stale (leader), ${READERS} readers, during ingest`, 'ops/s': Math.round(staleReads.length / SECONDS), 'p50 ms': percentile(staleReads, 50), 'p99 ms': percentile(staleReads, 99), rounds: `${staleReads.length} reads` }));
     const streamed = ingest(leader, makeBodies(PRODUCERS / 2, BATCH, batches, true, 400), SECONDS);
     const followers = urls.filter((u) => u !== leader);
     const delivered = await subscribe(followers, STREAMS, streamed);
