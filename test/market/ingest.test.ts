@@ -107,6 +107,19 @@ test('a venueSeq gap is reported, recorded, and marks the book until a snapshot'
   t.deepEqual([book.bestBid, book.bestAsk, book.spread, book.mid], ['5000.25', '5000.5', '0.25', '5000.375']);
 });
 
+test('venue high-water marks set by many records of one batch survive a restart: the next gap is measured from the last', async (t) => {
+  const first = await singleNode(t);
+  const d = (n: number) => ({ kind: 'delta', instrument: 'NQ', action: 'add', side: 'bid', price: '100', size: n, tsEvent: n, producerId: 'v', producerSeq: n, venueSeq: n, publisher: 3 });
+  t.deepEqual((await post(first.url('/v1/md/events'), [1, 2, 3, 4, 5].map(d))).json.gaps, []);
+  const cfg = (first.node as unknown as { cfg: { dataDir: string; members: Map<number, { host: string; port: number }> } }).cfg;
+  await first.node.close();
+  const again = await singleNode(t, { dataDir: cfg.dataDir, members: cfg.members });
+  // 6 is skipped: the gap is 6..6 only if the mark that survived is 5, the batch's last.
+  const gaps = (await post(again.url('/v1/md/events'), [d(7)])).json.gaps;
+  t.is(gaps.length, 1);
+  t.like(gaps[0], { instrument: 'NQ', publisher: 3, from: '6', to: '6' });
+});
+
 test('64-bit values round-trip exactly; a bad batch applies nothing and names its line', async (t) => {
   const { url } = await singleNode(t);
   const ok = await post(url('/v1/md/events'), [{ kind: 'delta', instrument: 'X', action: 'add', side: 'ask', price: '1.5', size: 1, tsEvent: '1700000000000000001', producerId: 'p', producerSeq: 1 }]);

@@ -137,29 +137,40 @@ export class MarketState implements StreamSource {
     return { kind: 'md', firstSeq: kept.firstSeq.toString(), lastSeq: kept.lastSeq.toString(), applied: kept.count, duplicates: batch.count - kept.count, gaps: kept.gaps };
   }
 
-  /** The records that are not duplicates, with their instrument ids, seqs and gap flags set. */
+  /**
+   * The records that are not duplicates, with their instrument ids, seqs and gap flags set. Per
+   * record: offsets into the batch (no subarray objects), one mutable entry per producer per
+   * batch, and venue high-water marks stored once per (publisher, instrument) per batch — the
+   * last one of the batch is what the state holds at its end, as one put per record did.
+   */
   private keep(batch: IngestBatch, index: number, ops: EngineOp[]): { records: Buffer; count: number; firstSeq: bigint; lastSeq: bigint; gaps: Gap[] } {
+    const src = batch.records;
     const out = Buffer.alloc(batch.count * RECORD_BYTES);
     const touched = new Map<string, Producer>();
+    const venueSeqs = new Map<string, bigint>();
     const gaps: Gap[] = [];
+    const base = BigInt(index) << 16n;
     let count = 0;
     let firstSeq = 0n;
     let lastSeq = 0n;
-    for (let i = 0; i < batch.count; i++) {
-      const src = batch.records.subarray(i * RECORD_BYTES, (i + 1) * RECORD_BYTES);
-      const producerId = batch.producers[src.readUInt32LE(OFFSET.producer)];
-      const producer = touched.get(producerId) ?? this.producers.get(producerId);
-      const producerSeq = src.readBigUInt64LE(OFFSET.producerSeq);
-      if (producer && producerSeq <= producer.hw) continue;
-      const record = out.subarray(count * RECORD_BYTES, (count + 1) * RECORD_BYTES);
-      src.copy(record);
-      const seq = (BigInt(index) << 16n) | BigInt(i);
-      const symbol = batch.symbols[src.readUInt32LE(OFFSET.instrument)];
-      record.writeUInt32LE(this.ids.get(symbol)!, OFFSET.instrument);
-      record.writeBigUInt64LE(seq, OFFSET.seq);
-      const gap = this.checkVenueSeq(record, symbol, seq, ops);
+    for (let i = 0, at = 0; i < batch.count; i++, at += RECORD_BYTES) {
+      const producerId = batch.producers[src.readUInt32LE(at + OFFSET.producer)];
+      const mine = touched.get(producerId);
+      const hw = mine?.hw ?? this.producers.get(producerId)?.hw;
+      const producerSeq = src.readBigUInt64LE(at + OFFSET.producerSeq);
+      if (hw !== undefined && producerSeq <= hw) continue;
+      const to = count * RECORD_BYTES;
+      src.copy(out, to, at, at + RECORD_BYTES);
+      const seq = base | BigInt(i);
+      const symbol = batch.symbols[src.readUInt32LE(at + OFFSET.instrument)];
+      out.writeUInt32LE(this.ids.get(symbol)!, to + OFFSET.instrument);
+      out.writeBigUInt64LE(seq, to + OFFSET.seq);
+      const gap = this.checkVenueSeq(out, to, symbol, seq, venueSeqs);
       if (gap) gaps.push(gap);
-      touched.set(producerId, { hw: producerSeq, firstSeq: touched.get(producerId)?.firstSeq ?? seq, lastSeq: seq });
+      if (mine) {
+        mine.hw = producerSeq;
+        mine.lastSeq = seq;
+      } else touched.set(producerId, { hw: producerSeq, firstSeq: seq, lastSeq: seq });
       if (count === 0) firstSeq = seq;
       lastSeq = seq;
       count++;
@@ -168,22 +179,26 @@ export class MarketState implements StreamSource {
       this.producers.set(id, p);
       ops.push({ op: 'put', key: KEYS.producer(id), value: Buffer.from(JSON.stringify({ hw: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() })) });
     }
+    for (const [key, venueSeq] of venueSeqs) ops.push({ op: 'put', key: `${P}v/${key}`, value: Buffer.from(venueSeq.toString()) });
     for (const gap of gaps) this.rememberGap(gap, ops);
     return { records: out.subarray(0, count * RECORD_BYTES), count, firstSeq, lastSeq, gaps };
   }
 
-  /** Tracks venueSeq per (publisher, instrument); a skip ahead is a gap and flags the record. */
-  private checkVenueSeq(record: Buffer, symbol: string, seq: bigint, ops: EngineOp[]): Gap | undefined {
-    const venueSeq = record.readBigUInt64LE(OFFSET.venueSeq);
+  /**
+   * Tracks venueSeq per (publisher, instrument) for the record at `at` of `records`; a skip ahead
+   * is a gap and flags the record. New high-water marks go to `stored` (written once per batch).
+   */
+  private checkVenueSeq(records: Buffer, at: number, symbol: string, seq: bigint, stored: Map<string, bigint>): Gap | undefined {
+    const venueSeq = records.readBigUInt64LE(at + OFFSET.venueSeq);
     if (venueSeq === 0n) return undefined;
-    const publisher = record.readUInt32LE(OFFSET.publisher);
-    const key = `${publisher}/${record.readUInt32LE(OFFSET.instrument)}`;
+    const publisher = records.readUInt32LE(at + OFFSET.publisher);
+    const key = `${publisher}/${records.readUInt32LE(at + OFFSET.instrument)}`;
     const last = this.venue.get(key);
     if (last !== undefined && venueSeq <= last) return undefined;
     this.venue.set(key, venueSeq);
-    ops.push({ op: 'put', key: `${P}v/${key}`, value: Buffer.from(venueSeq.toString()) });
+    stored.set(key, venueSeq);
     if (last === undefined || venueSeq === last + 1n) return undefined;
-    record[OFFSET.flags] |= F_MAYBE_BAD_BOOK;
+    records[at + OFFSET.flags] |= F_MAYBE_BAD_BOOK;
     return { instrument: symbol, publisher, from: (last + 1n).toString(), to: (venueSeq - 1n).toString(), seq: seq.toString() };
   }
 
