@@ -96,6 +96,8 @@ export const ERROR_CATALOGUE = {
   overloaded: { status: 503, class: 'retryable' },
   throttled: { status: 429, class: 'retryable' },
   timeout: { status: 504, class: 'unknown_outcome' },
+  /** A write handed to a leader that lost its leadership before committing it (waiters.ts). */
+  leader_changed: { status: 504, class: 'unknown_outcome' },
   // ---- the node's own failures (never a request's fault) ----
   COMMAND_INVALID: internal,
   COMMAND_VERSION_UNSUPPORTED: internal,

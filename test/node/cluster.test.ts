@@ -99,3 +99,32 @@ test('a 3-node cluster replicates writes, serves linearizable reads and survives
   t.is(decodeStored(back.engine.get('after')!).value.toString(), '"x"');
   t.is(decodeStored(back.engine.get('k')!).value.toString(), '"v2"');
 });
+
+test('a write forwarded to a leader that dies is failed as leader_changed once the next leader commits, not at the timeout', async (t) => {
+  const ports = await freePorts(3);
+  const members = new Map(ports.map((port, i) => [i + 1, { host: '127.0.0.1', port }]));
+  const cluster = new Cluster(tempDir(t), members);
+  t.teardown(() => cluster.closeAll());
+  for (const id of members.keys()) await cluster.start(id);
+  const leader = await cluster.leader();
+  const [follower, other] = [...cluster.nodes.values()].filter((n) => n !== leader);
+  t.is((await follower.propose({ op: Op.Put, key: 'before', value: json(1) })).kind, 'put');
+
+  // The third member goes, then the leader: the follower still believes in the dead leader and
+  // forwards the write to it, where it is lost; alone, the follower cannot elect anyone.
+  await cluster.stop(other.id);
+  await cluster.stop(leader.id);
+  t.is(follower.status().leader, leader.id);
+  const lost = follower.propose({ op: Op.Put, key: 'lost', value: json(2) });
+  const outcome = lost.then(() => 'applied', (err: Error & { code?: string }) => err.code ?? err.message);
+
+  // The third member returns: a new leader commits its first entry, the follower applies it and
+  // knows the write was not committed in its leader's term.
+  await cluster.start(other.id);
+  const next = await cluster.leader();
+  t.not(next.id, leader.id);
+  t.is(await outcome, 'leader_changed');
+  t.is(follower.engine.get('lost'), undefined);
+  // The cluster goes on: a write through the same follower is applied.
+  t.is((await follower.propose({ op: Op.Put, key: 'after', value: json(3) })).kind, 'put');
+});

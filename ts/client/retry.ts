@@ -21,9 +21,11 @@ export interface RetryPolicy {
 
 export const RETRY_DEFAULTS: RetryPolicy = { attempts: 10, backoffBaseMs: 10, backoffMaxMs: 1000, attemptTimeoutMs: 2000 };
 
-const RETRYABLE_CODES = new Set(['unavailable', 'overloaded', 'throttled', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout']);
+// (Data writes carry their exactly-once identity: a retry of one that did apply gets
+// its first answer. `leader_changed`: the leader a write went to lost its leadership first.)
+const RETRYABLE_CODES = new Set(['unavailable', 'overloaded', 'throttled', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout', 'leader_changed']);
 /** Codes after which the leader must be looked up again. */
-const REROUTE_CODES = new Set(['unavailable', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout']);
+const REROUTE_CODES = new Set(['unavailable', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout', 'leader_changed']);
 
 export interface Sent<T> {
   value: T;

@@ -97,7 +97,8 @@ export class Applier {
     /** The configuration to start from when the engine holds no membership record. */
     initialMembers: MembersRecord,
     /** Called on the JS thread once a batch is durable in the engine, in index order. */
-    private readonly onApplied: (results: Applied[]) => void,
+    /** `lastTerm`: the term of the batch's last entry (the highest term applied so far). */
+    private readonly onApplied: (results: Applied[], lastTerm: number) => void,
     /** The engine failed: the node must stop (nothing later is applied). */
     private readonly onFatal: (err: Error) => void,
     private readonly backlogBytesMax = APPLY_BACKLOG_BYTES_MAX,
@@ -211,7 +212,7 @@ export class Applier {
     this.membersRecord = batch.members;
     this.feed.publish(batch.changes, last);
     this.market.publish();
-    this.onApplied(batch.results);
+    this.onApplied(batch.results, entries[entries.length - 1].term);
     this.release();
   }
 

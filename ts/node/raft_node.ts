@@ -110,15 +110,13 @@ export class RaftNode {
     this.id = cfg.id;
     this.currentEngine = engine;
     this.waiters = new RequestWaiters(this.cfg);
-    this.applier = new Applier(engine, snapshotMembers, (results) => this.onApplied(results), (err) => this.fail(err), this.cfg.applyBacklogBytesMax, this.cfg.watchHistoryMax);
+    this.applier = new Applier(engine, snapshotMembers, (results, lastTerm) => this.onApplied(results, lastTerm), (err) => this.fail(err), this.cfg.applyBacklogBytesMax, this.cfg.watchHistoryMax);
     // The core starts from the configuration at the engine's applied index (see bootstrap.ts).
     this.conf = new ConfTracker(this.applier.members, cfg.id, cfg.members);
     this.raw = new RawNode({
-      id: cfg.id,
-      storage,
+      id: cfg.id, storage,
       random: mulberry32(randomInt(2 ** 31)),
-      electionTimeoutTicks: this.cfg.electionTimeoutTicks,
-      heartbeatTimeoutTicks: this.cfg.heartbeatTimeoutTicks,
+      electionTimeoutTicks: this.cfg.electionTimeoutTicks, heartbeatTimeoutTicks: this.cfg.heartbeatTimeoutTicks,
       applied: RaftNode.resumeIndex(this.applier.applied, storage),
     });
     this.snapshots = new SnapshotLifecycle(this.snapshotHost(snaps), this.cfg);
@@ -474,6 +472,7 @@ export class RaftNode {
       if (!(err instanceof ProposalDroppedError)) throw err;
       for (const p of batch) this.waiters.settleProposal(p.seq, undefined, new UnavailableError('no leader to accept the write; retry'));
     }
+    this.waiters.handedOff(batch.map((p) => p.seq), this.raw.term);
   }
 
   private flushConfChanges(): void {
@@ -562,7 +561,7 @@ export class RaftNode {
     this.becomeRemoved(m.index);
   }
 
-  private onApplied(results: Applied[]): void {
+  private onApplied(results: Applied[], lastTerm: number): void {
     let removedAt = 0;
     for (const r of results) {
       if (r.origin === this.origin) this.waiters.settleProposal(r.seq, r.result);
@@ -571,6 +570,7 @@ export class RaftNode {
         if (r.change.type === ConfChangeType.RemoveNode && r.change.nodeId === this.id) removedAt = r.index;
       }
     }
+    this.waiters.appliedTerm(lastTerm);
     // Removed (and not added back later in the same batch): this node's part is over.
     if (removedAt > 0 && !isMember(this.applier.members, this.id)) this.becomeRemoved(removedAt);
     this.snapshots.maybeCreate();

@@ -6,7 +6,7 @@
  * Limits: `proposalsPendingMax` proposals and `readsPendingMax` reads at once, counted from
  * acceptance to settlement; past them `admitProposal`/`admitRead` say `overloaded`.
  */
-import { TimeoutError, UnavailableError } from '../errors';
+import { QuorumError, TimeoutError, UnavailableError } from '../errors';
 import type { ApplyResult } from './applier';
 
 interface Waiter<T> {
@@ -26,6 +26,11 @@ export interface WaiterLimits {
 export class RequestWaiters {
   /** Proposals by their seq; every entry is unsettled (settling removes it). */
   private readonly proposals = new Map<number, Waiter<ApplyResult>>();
+  /**
+   * The term each unsettled proposal was handed to the core in, in hand-off order — so terms
+   * never decrease along the map (a node's term only grows).
+   */
+  private readonly proposedTerms = new Map<number, number>();
   /** Reads accepted this turn, not yet handed to the core (one ReadIndex request for all). */
   private queuedReads: Waiter<void>[] = [];
   /** Reads handed to the core, by their ReadIndex context. */
@@ -69,10 +74,30 @@ export class RequestWaiters {
     });
   }
 
+  /** Proposals `seqs` went to the core (to this leader, or forwarded to the leader) in `term`. */
+  handedOff(seqs: readonly number[], term: number): void {
+    for (const seq of seqs) if (this.proposals.has(seq)) this.proposedTerms.set(seq, term);
+  }
+
+  /**
+   * An entry of `term` was applied: every proposal handed off in an earlier term and not applied
+   * by now will not be applied at its place in the log — entries of a term all precede those of
+   * later terms, so had its leader's entry been committed it would have been applied before
+   * this one. Failed now, not at the request timeout; the outcome is still unknown (a proposal
+   * message delayed in transit may yet reach a later leader), and the error says so.
+   */
+  appliedTerm(term: number): void {
+    for (const [seq, proposed] of this.proposedTerms) {
+      if (proposed >= term) break;
+      this.settleProposal(seq, undefined, new QuorumError('leader_changed', `the leader of term ${proposed} lost its leadership before the write was committed (term ${term} is committing now); its outcome is unknown — retry with the same Idempotency-Key, or read before retrying`));
+    }
+  }
+
   settleProposal(seq: number, result: ApplyResult | undefined, err?: Error): void {
     const w = this.proposals.get(seq);
     if (!w) return;
     this.proposals.delete(seq);
+    this.proposedTerms.delete(seq);
     this.onProposalSettled?.(err);
     settle(w, result, err);
   }
@@ -181,6 +206,7 @@ export class RequestWaiters {
   checkInvariants(): string | undefined {
     if (this.readsPending < 0 || this.readsPending > this.limits.readsPendingMax) return `readsPending ${this.readsPending} outside 0..${this.limits.readsPendingMax}`;
     if (this.proposals.size > this.limits.proposalsPendingMax) return `${this.proposals.size} proposals pending, above ${this.limits.proposalsPendingMax}`;
+    if (this.proposedTerms.size > this.proposals.size) return `${this.proposedTerms.size} proposal terms kept for ${this.proposals.size} proposals`;
     return undefined;
   }
 }

@@ -191,6 +191,11 @@ export class RawNode {
     }
   }
 
+  /** The current term (without building a whole `status()`: the driver asks once per turn). */
+  get term(): number {
+    return this.raft.term;
+  }
+
   /** The core's state for the driver, operators and tests (progress only on a leader). */
   status(): RawStatus {
     const r = this.raft;
