@@ -4,7 +4,7 @@
  * Waits are on node events (leader changes, applied writes), never on sleeps.
  */
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Op } from '../../ts/node/commands';
 import { decodeStored } from '../../ts/node/commands';
 import { RaftNode } from '../../ts/node/raft_node';
@@ -60,15 +60,21 @@ class Cluster {
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
-test('a 3-node cluster replicates writes, serves linearizable reads and survives losing its leader', async (t) => {
+/** Three nodes started and agreeing on a leader; the two followers. */
+async function threeNodes(t: ExecutionContext): Promise<{ cluster: Cluster; leader: RaftNode; follower: RaftNode; other: RaftNode }> {
   const ports = await freePorts(3);
   const members = new Map(ports.map((port, i) => [i + 1, { host: '127.0.0.1', port }]));
   const cluster = new Cluster(tempDir(t), members);
   t.teardown(() => cluster.closeAll());
   for (const id of members.keys()) await cluster.start(id);
-
   const leader = await cluster.leader();
   const [follower, other] = [...cluster.nodes.values()].filter((n) => n !== leader);
+  return { cluster, leader, follower, other };
+}
+
+test('a 3-node cluster replicates writes, serves linearizable reads and survives losing its leader', async (t) => {
+  const { cluster, leader, follower, other } = await threeNodes(t);
+
 
   // A write through a follower is forwarded to the leader and acknowledged once applied.
   const put = await follower.propose({ op: Op.Put, key: 'k', value: json('v1') });
@@ -101,13 +107,7 @@ test('a 3-node cluster replicates writes, serves linearizable reads and survives
 });
 
 test('a write forwarded to a leader that dies is failed as leader_changed once the next leader commits, not at the timeout', async (t) => {
-  const ports = await freePorts(3);
-  const members = new Map(ports.map((port, i) => [i + 1, { host: '127.0.0.1', port }]));
-  const cluster = new Cluster(tempDir(t), members);
-  t.teardown(() => cluster.closeAll());
-  for (const id of members.keys()) await cluster.start(id);
-  const leader = await cluster.leader();
-  const [follower, other] = [...cluster.nodes.values()].filter((n) => n !== leader);
+  const { cluster, leader, follower, other } = await threeNodes(t);
   t.is((await follower.propose({ op: Op.Put, key: 'before', value: json(1) })).kind, 'put');
 
   // The third member goes, then the leader: the follower still believes in the dead leader and
