@@ -76,9 +76,10 @@ const keyRequests = (request: (i: number) => LoadRequest) => Array.from({ length
 
 async function measureFloor(rows: Row[]): Promise<void> {
   let port = 0;
-  const proc = await launch(process.execPath, ['--import', 'tsx', FLOOR], /^listening \d+/, (line) => {
-    const m = /^listening (\d+)/.exec(line);
-    if (m) port = Number(m[1]);
+  let h2Port = 0;
+  const proc = await launch(process.execPath, ['--import', 'tsx', FLOOR], /^listening \d+ \d+/, (line) => {
+    const m = /^listening (\d+) (\d+)/.exec(line);
+    if (m) [port, h2Port] = [Number(m[1]), Number(m[2])];
   });
   try {
     const url = `http://127.0.0.1:${port}`;
@@ -89,6 +90,12 @@ async function measureFloor(rows: Row[]): Promise<void> {
     rows.push(await cpu(() => wrk('node:http floor', 'write', url, keyRequests(put))));
     rows.push(await cpu(() => cannon('node:http floor', 'read (linearizable)', url, get)));
     rows.push(await cpu(() => wrk('node:http floor', 'read (linearizable)', url, keyRequests(get))));
+    // The HTTP/2 floor (core API), for the h2 / h1 table: what Node's HTTP/2 costs by itself.
+    const h2Urls = Array.from({ length: 100 }, (_, i) => `http://127.0.0.1:${h2Port}/v1/kv/k${i}`);
+    for (const streams of [1, H2_STREAMS]) {
+      rows.push(await cpu(() => h2load('node:http floor', 'write', h2Urls, 'PUT', JSON.stringify({ value: VALUE }), streams)));
+      rows.push(await cpu(() => h2load('node:http floor', 'read (linearizable)', h2Urls, 'GET', undefined, streams)));
+    }
   } finally {
     await stopAll([proc]);
   }
@@ -297,22 +304,30 @@ async function main() {
 
 /**
  * quorumkv's HTTP/2 throughput over its HTTP/1.1 throughput for the same 64 requests in flight:
- * one stream on each of 64 connections, and 8 streams on each of 8 (target ≥ 0.8).
+ * one stream on each of 64 connections, and 8 streams on each of 8 (target ≥ 0.8); beside it the
+ * same ratio for the do-nothing floor server (what Node's HTTP/2 costs by itself).
  */
 function h2Ratios(rounds: Row[][]): TableRow[] {
   const out: TableRow[] = [];
   for (const workload of ['write', 'read (linearizable)']) {
     for (const client of ['h2load h2', `h2load h2 ${CONNECTIONS / H2_STREAMS}×${H2_STREAMS}`]) {
-      const row = (rows: Row[], c: string) => rows.find((r) => r.system === 'quorumkv' && r.workload === workload && r.client === c);
-      const per = rounds.map((rows) => ({ h2: row(rows, client), h1: row(rows, 'wrk h1') })).filter((x) => x.h2 && x.h1);
+      const pairs = (system: string) => rounds
+        .map((rows) => ({ h2: rows.find((r) => r.system === system && r.workload === workload && r.client === client), h1: rows.find((r) => r.system === system && r.workload === workload && r.client === 'wrk h1') }))
+        .filter((x): x is { h2: Row; h1: Row } => x.h2 !== undefined && x.h1 !== undefined);
+      const ratio = (system: string) => {
+        const per = pairs(system);
+        return per.length === 0 ? '-' : `${median(per.map((x) => x.h2['ops/s'] / x.h1['ops/s'])).toFixed(2)}×`;
+      };
+      const per = pairs('quorumkv');
       if (per.length === 0) continue;
       out.push({
         workload,
         client,
-        'h2 / h1': `${median(per.map((x) => x.h2!['ops/s'] / x.h1!['ops/s'])).toFixed(2)}×`,
+        'h2 / h1': ratio('quorumkv'),
         target: '≥ 0.8×',
-        'cpu µs/op h2': Math.round(median(per.map((x) => Number(x.h2!['cpu µs/op'])))),
-        'cpu µs/op h1': Math.round(median(per.map((x) => Number(x.h1!['cpu µs/op'])))),
+        'cpu µs/op h2': Math.round(median(per.map((x) => Number(x.h2['cpu µs/op'])))),
+        'cpu µs/op h1': Math.round(median(per.map((x) => Number(x.h1['cpu µs/op'])))),
+        'floor h2 / h1': ratio('node:http floor'),
       });
     }
   }
