@@ -9,6 +9,13 @@
 import { QuorumError, TimeoutError, UnavailableError } from '../errors';
 import type { ApplyResult } from './applier';
 
+/**
+ * How long a proposal of an old term may still be applied (its message forwarded on to the new
+ * leader: one append and one commit round there, milliseconds) before it fails as
+ * `leader_changed`; 1/20 of the default request timeout.
+ */
+export const LEADER_CHANGED_GRACE_MS = 250;
+
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (err: Error) => void;
@@ -80,16 +87,21 @@ export class RequestWaiters {
   }
 
   /**
-   * An entry of `term` was applied: every proposal handed off in an earlier term and not applied
-   * by now will not be applied at its place in the log — entries of a term all precede those of
+   * An entry of `term` was applied: a proposal handed off in an earlier term and not applied by
+   * now will not be applied at its place in the log — entries of a term all precede those of
    * later terms, so had its leader's entry been committed it would have been applied before
-   * this one. Failed now, not at the request timeout; the outcome is still unknown (a proposal
-   * message delayed in transit may yet reach a later leader), and the error says so.
+   * this one. It can still be applied later only if its message reached a later leader (a
+   * follower that was the old leader forwards it on, or it was delayed in transit): it gets
+   * `LEADER_CHANGED_GRACE_MS` for that, then fails as `leader_changed` — the outcome is still
+   * unknown, and the error says so — instead of at the request timeout.
    */
   appliedTerm(term: number): void {
     for (const [seq, proposed] of this.proposedTerms) {
       if (proposed >= term) break;
-      this.settleProposal(seq, undefined, new QuorumError('leader_changed', `the leader of term ${proposed} lost its leadership before the write was committed (term ${term} is committing now); its outcome is unknown — retry with the same Idempotency-Key, or read before retrying`));
+      this.proposedTerms.delete(seq);
+      const w = this.proposals.get(seq)!;
+      clearTimeout(w.timer);
+      w.timer = setTimeout(() => this.settleProposal(seq, undefined, new QuorumError('leader_changed', `the leader of term ${proposed} lost its leadership before the write was committed (term ${term} is committing now); its outcome is unknown — retry with the same Idempotency-Key, or read before retrying`)), LEADER_CHANGED_GRACE_MS);
     }
   }
 
