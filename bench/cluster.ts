@@ -15,7 +15,7 @@ import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cannon, cannonOnce, CONNECTIONS, DURATION_S, h2load, type LoadRequest, type Row, wrk } from './lib/load';
+import { cannon, cannonOnce, CONNECTIONS, DURATION_S, findRow, h2load, type LoadRequest, type Row, wrk } from './lib/load';
 import { freePorts, hasTool, launch, stopAll } from './lib/procs';
 import { withCpu } from './lib/cpu';
 import { etcd37Ratios, grpcLoad, hasEtcd37, preloadEtcd37, startEtcd37 } from './lib/etcd37';
@@ -222,7 +222,7 @@ async function measureEtcd37(dir: string, rows: Row[]): Promise<void> {
 /** One row per (system, workload, client): medians over the rounds, and each round's ops/s. */
 function combine(rounds: Row[][]): Row[] {
   return rounds[0].map((first) => {
-    const same = rounds.map((rows) => rows.find((r) => r.system === first.system && r.workload === first.workload && r.client === first.client)!);
+    const same = rounds.map((rows) => findRow(rows, first.system, first.workload, first.client)!);
     return {
       ...first,
       'ops/s': median(same.map((r) => r['ops/s'])),
@@ -246,8 +246,8 @@ function ratios(rounds: Row[][]): TableRow[] {
   for (const [workload, target] of targets) {
     for (const client of ['autocannon h1', 'wrk h1']) {
       const per = rounds.map((rows) => {
-        const ops = (system: string) => rows.find((r) => r.system === system && r.workload === workload && r.client === client)!['ops/s'];
-        const cpu = (system: string) => Number(rows.find((r) => r.system === system && r.workload === workload && r.client === client)!['cpu µs/op']);
+        const ops = (system: string) => findRow(rows, system, workload, client)!['ops/s'];
+        const cpu = (system: string) => Number(findRow(rows, system, workload, client)!['cpu µs/op']);
         return { q: ops('quorumkv'), e: ops('etcd 3.4'), f: ops('node:http floor'), qCpu: cpu('quorumkv'), eCpu: cpu('etcd 3.4') };
       });
       out.push({
@@ -291,7 +291,7 @@ async function main() {
   printTable(`Cluster: 3 nodes on one 2-core machine, ${CONNECTIONS} connections, 100-byte values, ${DURATION_S} s each, medians of ${ROUNDS} rounds`, rows);
   const r = PARTS.has('etcd') && PARTS.has('floor') && PARTS.has('quorumkv') ? ratios(rounds) : [];
   printTable('Ratios (median over rounds; floor: a node:http server doing no work, same load)', r);
-  const e37 = PARTS.has('quorumkv') && PARTS.has('etcd37') ? etcd37Ratios(rounds, median) : [];
+  const e37 = PARTS.has('quorumkv') && PARTS.has('etcd37') ? etcd37Ratios(rounds) : [];
   printTable('quorumkv / etcd 3.7 over gRPC (64 callers on 8 connections, to the leader), median over rounds', e37);
   const h2 = PARTS.has('quorumkv') ? h2Ratios(rounds) : [];
   printTable('HTTP/2 / HTTP/1.1 on the leader: h2load / wrk ops/s (median over rounds), CPU µs per op of the nodes beside', h2);
@@ -312,7 +312,7 @@ function h2Ratios(rounds: Row[][]): TableRow[] {
   for (const workload of ['write', 'read (linearizable)']) {
     for (const client of ['h2load h2', `h2load h2 ${CONNECTIONS / H2_STREAMS}×${H2_STREAMS}`]) {
       const pairs = (system: string) => rounds
-        .map((rows) => ({ h2: rows.find((r) => r.system === system && r.workload === workload && r.client === client), h1: rows.find((r) => r.system === system && r.workload === workload && r.client === 'wrk h1') }))
+        .map((rows) => ({ h2: findRow(rows, system, workload, client), h1: findRow(rows, system, workload, 'wrk h1') }))
         .filter((x): x is { h2: Row; h1: Row } => x.h2 !== undefined && x.h1 !== undefined);
       const ratio = (system: string) => {
         const per = pairs(system);
@@ -338,7 +338,7 @@ function h2Ratios(rounds: Row[][]): TableRow[] {
 function metricsCost(rounds: Row[][]): TableRow[] {
   return rounds[0].filter((r) => r.system === 'quorumkv').map((first) => {
     const ratio = rounds.map((rows) => {
-      const ops = (system: string) => rows.find((r) => r.system === system && r.workload === first.workload && r.client === first.client)!['ops/s'];
+      const ops = (system: string) => findRow(rows, system, first.workload, first.client)!['ops/s'];
       return ops('quorumkv') / ops('quorumkv metrics off');
     });
     const m = median(ratio);

@@ -8,8 +8,9 @@ import { type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CONNECTIONS, DURATION_S, type Row } from './load';
+import { CONNECTIONS, DURATION_S, findRow, type Row } from './load';
 import { freePorts, launch, spawnText } from './procs';
+import { median } from './report';
 
 const DIR = join(homedir(), '.cache', 'quorumkv', 'tools', 'etcd37');
 export const ETCD37 = join(DIR, 'etcd');
@@ -53,12 +54,11 @@ const PAIRS: [string, string][] = [['write', 'write'], ['read (linearizable)', '
  * quorumkv / etcd 3.7 per workload, for each quorumkv client (wrk over HTTP/1.1, h2load 8×8 over
  * HTTP/2: the same 64 calls in flight): the median of the rounds' ratios, ops/s and CPU per op.
  */
-export function etcd37Ratios(rounds: Row[][], median: (xs: number[]) => number): Record<string, string | number>[] {
+export function etcd37Ratios(rounds: Row[][]): Record<string, string | number>[] {
   const out: Record<string, string | number>[] = [];
   for (const [qWorkload, eWorkload] of PAIRS) {
     for (const client of ['wrk h1', `h2load h2 8×8`]) {
-      const find = (rows: Row[], system: string, workload: string, c?: string) => rows.find((r) => r.system === system && r.workload === workload && (c === undefined || r.client === c));
-      const per = rounds.map((rows) => ({ q: find(rows, 'quorumkv', qWorkload, client), e: find(rows, 'etcd 3.7', eWorkload) })).filter((x) => x.q && x.e);
+      const per = rounds.map((rows) => ({ q: findRow(rows, 'quorumkv', qWorkload, client), e: findRow(rows, 'etcd 3.7', eWorkload) })).filter((x) => x.q && x.e);
       if (per.length === 0) continue;
       out.push({
         workload: qWorkload === eWorkload ? qWorkload : `${qWorkload} vs ${eWorkload}`,

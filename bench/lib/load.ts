@@ -28,6 +28,11 @@ export interface Row {
   errors: number;
 }
 
+/** The row of `system`, `workload` and (if given) `client` among `rows`. */
+export function findRow(rows: readonly Row[], system: string, workload: string, client?: string): Row | undefined {
+  return rows.find((r) => r.system === system && r.workload === workload && (client === undefined || r.client === client));
+}
+
 export interface LoadRequest {
   method: 'GET' | 'PUT' | 'POST';
   path: string;

@@ -17,7 +17,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from
 /** Node's own listener type for streams. */
 type Listener = Parameters<ServerHttp2Stream['on']>[1];
 /** A response's headers as routes give them: Node's flat [name, value, …] list or an object. */
-export type HeaderList = string[] | OutgoingHttpHeaders;
+type HeaderList = string[] | OutgoingHttpHeaders;
 
 export class H2Exchange {
   statusCode = 200;
@@ -49,10 +49,6 @@ export class H2Exchange {
 
   get destroyed(): boolean {
     return this.stream.destroyed;
-  }
-
-  get headersSent(): boolean {
-    return this.stream.headersSent;
   }
 
   writeHead(status: number, headers: HeaderList = []): this {
