@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { parseNdjson, toBinary } from '../../ts/market/batch';
+import { CHECKPOINT_EVERY_EVENTS } from '../../ts/market/state';
 import { RaftNode } from '../../ts/node/raft_node';
 import { ReferenceBook, type RefEvent } from '../helpers/reference_book';
 import { seededRandom } from '../helpers/random';
@@ -64,6 +65,29 @@ test('books built from ingested deltas equal a reference book, and survive a res
   const reopened = await RaftNode.open({ id: 1, dataDir, members });
   t.teardown(() => reopened.close());
   t.is(reopened.market.bookView('AAPL', 50), JSON.stringify(before.json));
+});
+
+test('a restart rebuilds each book from its newest checkpoint and the events after it (and one without a checkpoint from all of its events)', async (t) => {
+  const { url, node } = await singleNode(t);
+  // AAPL gets two thirds of the events: past CHECKPOINT_EVERY_EVENTS (one checkpoint, then
+  // thousands more); MSFT stays below it (no checkpoint at all).
+  const events = randomDeltas(5, 3 * CHECKPOINT_EVERY_EVENTS / 2 + 900, 1);
+  for (let i = 0; i < events.length; i += 1000) t.is((await post(url('/v1/md/events'), events.slice(i, i + 1000))).status, 200);
+  const reference = new Map<string, ReferenceBook>([['AAPL', new ReferenceBook()], ['MSFT', new ReferenceBook()]]);
+  for (const e of events) reference.get(e.instrument)!.apply(e);
+  const before = new Map<string, string>();
+  for (const symbol of reference.keys()) before.set(symbol, node.market.bookView(symbol, 100)!);
+  const dataDir = (node as unknown as { cfg: { dataDir: string } }).cfg.dataDir;
+  const members = (node as unknown as { cfg: { members: Map<number, { host: string; port: number }> } }).cfg.members;
+  await node.close();
+  const reopened = await RaftNode.open({ id: 1, dataDir, members });
+  t.teardown(() => reopened.close());
+  for (const [symbol, ref] of reference) {
+    const view = reopened.market.bookView(symbol, 100)!;
+    t.is(view, before.get(symbol), symbol);
+    const book = JSON.parse(view) as { bids: unknown; asks: unknown; seq: string };
+    t.deepEqual({ bids: book.bids, asks: book.asks }, ref.levels(100), symbol);
+  }
 });
 
 test('a retried batch is applied exactly once; a partly new one applies only its new records', async (t) => {

@@ -5,14 +5,11 @@
  * times are taken to be non-decreasing in seq order (they are one venue's clock).
  */
 import { Books, type Engine } from '../native';
-import { OFFSET, RECORD_BYTES } from './records';
+import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET, OFFSET, RECORD_BYTES } from './records';
 import { checkpointsPrefix, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, scanPrefix } from './state';
 
 /** Where to stop: the last event at or before a seq, or at or before a venue time (ns). */
 export type BookTarget = { seq: bigint } | { tsEvent: bigint };
-
-const BOOK_SEQ_OFFSET = 1;
-const BOOK_TS_OFFSET = 9;
 
 function reached(target: BookTarget, seq: bigint, tsEvent: bigint): boolean {
   return 'seq' in target ? seq <= target.seq : tsEvent <= target.tsEvent;

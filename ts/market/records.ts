@@ -9,6 +9,9 @@ export const RECORD_BYTES = 96;
 export const F_LAST = 128;
 export const F_SNAPSHOT = 32;
 export const F_MAYBE_BAD_BOOK = 4;
+/** A stored book (crates/market/src/book.rs `encode`): the seq and tsEvent of the last record it applied. */
+export const BOOK_SEQ_OFFSET = 1;
+export const BOOK_TS_OFFSET = 9;
 
 export const KIND_CODES = { delta: 1, trade: 2, quote: 3 } as const;
 export const ACTION_CODES = { add: 1, modify: 2, cancel: 3, clear: 4, snapshot: 5 } as const;

@@ -7,7 +7,10 @@
  *   \0md/p/<producer>            the producer's high-water producerSeq and its last seq range
  *   \0md/v/<publisher>/<inst>    the last venueSeq seen (gap detection)
  *   \0md/g/<seq>                 a detected gap (the newest `GAPS_KEPT_MAX` are kept)
- *   \0md/b/<inst>                the instrument's book, as of the applied index
+ *   \0md/b/<inst>                the instrument's newest book checkpoint (a copy of the newest
+ *                                \0md/c/ value): at load, rolled forward through the stored
+ *                                events after its seq. Not rewritten on every batch: the live
+ *                                book is rebuilt, and a batch writes only its events.
  *   \0md/e/<inst>/<seq>          the block of the instrument's events from one batch
  *   \0md/c/<inst>/<seq>          a book checkpoint: the book after the event at <seq>, every
  *                                `CHECKPOINT_EVERY_EVENTS` events of the instrument
@@ -23,7 +26,7 @@
  */
 import { Books, type Engine, type EngineOp } from '../native';
 import type { IngestBatch } from './batch';
-import { F_MAYBE_BAD_BOOK, OFFSET, RECORD_BYTES, recordToEvent } from './records';
+import { BOOK_SEQ_OFFSET, F_MAYBE_BAD_BOOK, OFFSET, RECORD_BYTES, recordToEvent } from './records';
 import { MarketStream, type StreamSource } from './stream';
 
 export const INSTRUMENTS_MAX = 10_000;
@@ -48,6 +51,8 @@ export const eventsKey = KEYS.events;
 
 /** A book checkpoint is stored after this many of an instrument's events (for book-at-a-time). */
 export const CHECKPOINT_EVERY_EVENTS = 5_000;
+/** Stored records rolled forward per `applyBatch` call while the books load. */
+const ROLL_FORWARD_BYTES = 1 << 20;
 
 export interface Gap {
   instrument: string;
@@ -106,7 +111,40 @@ export class MarketState implements StreamSource {
     }
     for await (const [key, value] of scanPrefix(engine, `${P}v/`)) this.venue.set(key.slice(P.length + 2), BigInt(value.toString()));
     for await (const [, value] of scanPrefix(engine, `${P}g/`)) this.gaps.push(JSON.parse(value.toString()) as Gap);
-    for await (const [key, value] of scanPrefix(engine, `${P}b/`)) this.books.load(Number(key.slice(P.length + 2)), value);
+    await this.loadBooks(engine);
+  }
+
+  /**
+   * The live books: each instrument's newest checkpoint rolled forward through its stored events
+   * after it (an instrument without one: all of its events, fewer than CHECKPOINT_EVERY_EVENTS).
+   * Records roll forward in batches of up to `ROLL_FORWARD_BYTES` (bounded memory).
+   */
+  private async loadBooks(engine: Engine): Promise<void> {
+    const from = new Map<number, bigint>();
+    for await (const [key, value] of scanPrefix(engine, `${P}b/`)) {
+      const id = Number(key.slice(P.length + 2));
+      this.books.load(id, value);
+      from.set(id, value.readBigUInt64LE(BOOK_SEQ_OFFSET));
+    }
+    for (const id of this.ids.values()) {
+      const after = from.get(id) ?? 0n;
+      let pending: Buffer[] = [];
+      let rolled = 0;
+      const flush = () => {
+        if (pending.length > 0) this.books.applyBatch(Buffer.concat(pending));
+        pending = [];
+      };
+      for await (const [, block] of scanPrefix(engine, eventsPrefix(id), after === 0n ? undefined : eventsKey(id, after))) {
+        for (let at = 0; at < block.length; at += RECORD_BYTES) {
+          if (block.readBigUInt64LE(at + OFFSET.seq) <= after) continue;
+          pending.push(block.subarray(at, at + RECORD_BYTES));
+          rolled++;
+        }
+        if (pending.length * RECORD_BYTES >= ROLL_FORWARD_BYTES) flush();
+      }
+      flush();
+      this.sinceCheckpoint.set(id, rolled);
+    }
   }
 
   private addInstrument(symbol: string, id: number): void {
@@ -129,9 +167,10 @@ export class MarketState implements StreamSource {
     }
     const kept = this.keep(batch, index, ops);
     if (kept.count === 0) return { kind: 'md', firstSeq: null, lastSeq: null, applied: 0, duplicates: batch.count, gaps: [] };
-    for (const id of this.books.applyBatch(kept.records)) ops.push({ op: 'put', key: KEYS.book(id), value: this.books.encode(id)! });
-    this.checkpoint(kept.records, ops);
-    this.storeBlocks(kept.records, ops);
+    this.books.applyBatch(kept.records);
+    const counts = countByInstrument(kept.records);
+    this.checkpoint(kept.records, counts, ops);
+    this.storeBlocks(kept.records, counts, ops);
     this.pending.push(kept.records);
     this.eventsApplied += kept.count;
     return { kind: 'md', firstSeq: kept.firstSeq.toString(), lastSeq: kept.lastSeq.toString(), applied: kept.count, duplicates: batch.count - kept.count, gaps: kept.gaps };
@@ -212,31 +251,32 @@ export class MarketState implements StreamSource {
    * Every `CHECKPOINT_EVERY_EVENTS` events of an instrument, its book as of the end of this batch
    * (keyed by the seq of the instrument's last event in the batch), for book-at-a-time reads.
    */
-  private checkpoint(records: Buffer, ops: EngineOp[]): void {
-    const last = new Map<number, bigint>();
-    for (let at = 0; at < records.length; at += RECORD_BYTES) {
-      const id = records.readUInt32LE(at + OFFSET.instrument);
-      last.set(id, records.readBigUInt64LE(at + OFFSET.seq));
-      this.sinceCheckpoint.set(id, (this.sinceCheckpoint.get(id) ?? 0) + 1);
-    }
-    for (const [id, seq] of last) {
-      if (this.sinceCheckpoint.get(id)! < CHECKPOINT_EVERY_EVENTS) continue;
+  private checkpoint(records: Buffer, counts: Map<number, number>, ops: EngineOp[]): void {
+    for (const [id, count] of counts) {
+      const since = (this.sinceCheckpoint.get(id) ?? 0) + count;
+      this.sinceCheckpoint.set(id, since);
+      if (since < CHECKPOINT_EVERY_EVENTS) continue;
       this.sinceCheckpoint.set(id, 0);
-      ops.push({ op: 'put', key: KEYS.checkpoint(id, seq), value: this.books.encode(id)! });
+      // The book's seq is that of the instrument's last record in this batch (books.rs applies
+      // every record's seq), which keys the checkpoint.
+      const book = this.books.encode(id)!;
+      ops.push({ op: 'put', key: KEYS.checkpoint(id, book.readBigUInt64LE(BOOK_SEQ_OFFSET)), value: book }, { op: 'put', key: KEYS.book(id), value: book });
     }
   }
 
-  /** One block per instrument per batch, keyed by instrument then its first seq. */
-  private storeBlocks(records: Buffer, ops: EngineOp[]): void {
-    const byInstrument = new Map<number, Buffer[]>();
+  /**
+   * One block per instrument per batch, keyed by instrument then its first seq: a count per
+   * instrument, then each record copied once into its instrument's block (no object per record).
+   */
+  private storeBlocks(records: Buffer, counts: Map<number, number>, ops: EngineOp[]): void {
+    const blocks = new Map<number, { data: Buffer; at: number }>();
+    for (const [id, count] of counts) blocks.set(id, { data: Buffer.allocUnsafe(count * RECORD_BYTES), at: 0 });
     for (let at = 0; at < records.length; at += RECORD_BYTES) {
-      const record = records.subarray(at, at + RECORD_BYTES);
-      const id = record.readUInt32LE(OFFSET.instrument);
-      const list = byInstrument.get(id) ?? [];
-      list.push(record);
-      byInstrument.set(id, list);
+      const block = blocks.get(records.readUInt32LE(at + OFFSET.instrument))!;
+      records.copy(block.data, block.at, at, at + RECORD_BYTES);
+      block.at += RECORD_BYTES;
     }
-    for (const [id, list] of byInstrument) ops.push({ op: 'put', key: KEYS.events(id, list[0].readBigUInt64LE(OFFSET.seq)), value: Buffer.concat(list) });
+    for (const [id, { data }] of blocks) ops.push({ op: 'put', key: KEYS.events(id, data.readBigUInt64LE(OFFSET.seq)), value: data });
   }
 
   /** The applied batches are durable: streams get their records. */
@@ -314,6 +354,16 @@ export class MarketState implements StreamSource {
     const producers = [...this.producers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([producerId, p]) => ({ producerId, producerSeq: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() }));
     return { producers, gaps: [...this.gaps] };
   }
+}
+
+/** The number of records of each instrument in `records`, in order of first appearance. */
+function countByInstrument(records: Buffer): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (let at = 0; at < records.length; at += RECORD_BYTES) {
+    const id = records.readUInt32LE(at + OFFSET.instrument);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** Every key/value under `prefix` (after `after`, if given), a page at a time. */
