@@ -2,7 +2,7 @@
 //! (the records are validated whole first, so a batch applies entirely or not at all), the
 //! changed books' stored forms for the same WriteBatch, and book views as JSON text.
 
-use market_crate::Books;
+use market_crate::{keep, Books, KeepInput, Kept, Venues};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -15,6 +15,65 @@ fn from_market(err: market_crate::MarketError) -> Error {
 #[napi]
 pub struct NativeBooks {
     books: Books,
+    /// The last venueSeq per (publisher, instrument): gap detection for `ingest`.
+    venues: Venues,
+}
+
+/// One committed batch, kept and applied (`ingest`). Little-endian tables, one row each:
+#[napi(object)]
+pub struct KeptBatch {
+    /// The kept records in batch order (ids, seqs and gap flags written).
+    pub records: Buffer,
+    pub count: u32,
+    /// The same records grouped by instrument, one block after another (see `groups`).
+    pub blocks: Buffer,
+    /// `(instrument id u32, records u32)` per block, in `blocks` order.
+    pub groups: Buffer,
+    /// `(producer index u32, high water u64, first seq u64, last seq u64)` per producer kept.
+    pub producers: Buffer,
+    /// `(publisher u32, instrument id u32, venueSeq u64)` per high-water mark raised.
+    pub venue_marks: Buffer,
+    /// `(symbol index u32, publisher u32, from u64, to u64, seq u64)` per gap found.
+    pub gaps: Buffer,
+}
+
+fn rows<T>(items: &[T], write: impl Fn(&T, &mut Vec<u8>)) -> Buffer {
+    let mut out = Vec::new();
+    for item in items {
+        write(item, &mut out);
+    }
+    Buffer::from(out)
+}
+
+fn to_js(kept: Kept) -> KeptBatch {
+    let le = |out: &mut Vec<u8>, v: &[u8]| out.extend_from_slice(v);
+    KeptBatch {
+        count: (kept.records.len() / market_crate::DELTA_BYTES) as u32,
+        groups: rows(&kept.groups, |(id, n), o| {
+            le(o, &id.to_le_bytes());
+            le(o, &n.to_le_bytes());
+        }),
+        producers: rows(&kept.producers, |p, o| {
+            le(o, &p.producer.to_le_bytes());
+            for v in [p.high_water, p.first_seq, p.last_seq] {
+                le(o, &v.to_le_bytes());
+            }
+        }),
+        venue_marks: rows(&kept.venue_marks, |(publisher, id, seq), o| {
+            le(o, &publisher.to_le_bytes());
+            le(o, &id.to_le_bytes());
+            le(o, &seq.to_le_bytes());
+        }),
+        gaps: rows(&kept.gaps, |g, o| {
+            le(o, &g.symbol.to_le_bytes());
+            le(o, &g.publisher.to_le_bytes());
+            for v in [g.from, g.to, g.seq] {
+                le(o, &v.to_le_bytes());
+            }
+        }),
+        records: Buffer::from(kept.records),
+        blocks: Buffer::from(kept.blocks),
+    }
 }
 
 #[napi]
@@ -27,6 +86,7 @@ impl NativeBooks {
         }
         Ok(NativeBooks {
             books: Books::new(levels_max as usize),
+            venues: Venues::default(),
         })
     }
 
@@ -45,6 +105,56 @@ impl NativeBooks {
             .with_label_values(&["market"])
             .start_timer();
         self.books.apply_batch(packed).map_err(from_market)
+    }
+
+    /// Keeps a committed batch (see `crates/market/src/keep.rs`) and applies what it kept to the
+    /// books, in one call. `instrumentIds`: the id of each entry of the batch's symbol table;
+    /// `highWater`: per entry of its producer table, `known u8` then the high water `u64`;
+    /// `raftIndex`: the entry's index (seqs are `raftIndex × 2^16 + position`).
+    #[napi]
+    pub fn ingest(
+        &mut self,
+        records: &[u8],
+        instrument_ids: &[u32],
+        high_water: &[u8],
+        raft_index: i64,
+    ) -> Result<KeptBatch> {
+        let _timer = crate::metrics::APPLY_SECONDS
+            .with_label_values(&["market"])
+            .start_timer();
+        if !high_water.len().is_multiple_of(9) || raft_index <= 0 || raft_index >= 1 << 47 {
+            return Err(coded(
+                "MD_INVALID",
+                "highWater is 9 bytes per producer; raftIndex in 1..2^47",
+            ));
+        }
+        let marks: Vec<Option<u64>> = high_water
+            .chunks_exact(9)
+            .map(|c| (c[0] != 0).then(|| u64::from_le_bytes(c[1..9].try_into().expect("8 bytes"))))
+            .collect();
+        let input = KeepInput {
+            records,
+            instrument_ids,
+            high_water: &marks,
+            seq_base: (raft_index as u64) << 16,
+        };
+        let kept = keep(&input, &mut self.venues).map_err(from_market)?;
+        self.books.apply_batch(&kept.records).map_err(from_market)?;
+        Ok(to_js(kept))
+    }
+
+    /// Sets the last venueSeq seen for (publisher, instrument) (at load).
+    #[napi]
+    pub fn set_venue(&mut self, publisher: u32, instrument: u32, venue_seq: BigInt) -> Result<()> {
+        let (signed, value, lossless) = venue_seq.get_u64();
+        if signed || !lossless {
+            return Err(coded(
+                "MD_INVALID",
+                "venueSeq is an unsigned 64-bit integer",
+            ));
+        }
+        self.venues.set(publisher, instrument, value);
+        Ok(())
     }
 
     /// The stored form of an instrument's book (null: no book).
@@ -71,5 +181,6 @@ impl NativeBooks {
     #[napi]
     pub fn clear(&mut self) {
         self.books.clear();
+        self.venues.clear();
     }
 }

@@ -448,6 +448,7 @@ export class Engine {
 // ---- Order books ----
 
 type NativeBooksHandle = import('../native/index').NativeBooks;
+export type KeptBatch = import('../native/index').KeptBatch;
 
 /**
  * Every instrument's L2 book, in the addon (`crates/market`). One call applies a committed
@@ -467,6 +468,19 @@ export class Books {
 
   applyBatch(records: Buffer): number[] {
     return call(() => this.handle.applyBatch(records));
+  }
+
+  /**
+   * Keeps a committed batch (duplicates dropped, ids and seqs written, gaps found: see
+   * crates/market/src/keep.rs) and applies what it kept, in one call.
+   */
+  ingest(records: Buffer, instrumentIds: Uint32Array, highWater: Buffer, raftIndex: number): KeptBatch {
+    return call(() => this.handle.ingest(records, instrumentIds, highWater, raftIndex));
+  }
+
+  /** The last venueSeq seen for (publisher, instrument id), as stored (at load). */
+  setVenue(publisher: number, instrument: number, venueSeq: bigint): void {
+    call(() => this.handle.setVenue(publisher, instrument, venueSeq));
   }
 
   encode(instrument: number): Buffer | undefined {

@@ -84,7 +84,7 @@ test('a restart rebuilds each book from its newest checkpoint and the events aft
   t.teardown(() => reopened.close());
   for (const [symbol, ref] of reference) {
     const view = reopened.market.bookView(symbol, 100)!;
-    t.is(view, before.get(symbol), symbol);
+    t.is(view, before.get(symbol) ?? '(none before)', symbol);
     const book = JSON.parse(view) as { bids: unknown; asks: unknown; seq: string };
     t.deepEqual({ bids: book.bids, asks: book.asks }, ref.levels(100), symbol);
   }

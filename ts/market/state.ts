@@ -24,9 +24,10 @@
  * Limits: `INSTRUMENTS_MAX` instruments (a batch that would add more is refused whole),
  * `LEVELS_PER_SIDE_MAX` per book side, `GAPS_KEPT_MAX` gaps remembered.
  */
-import { Books, type Engine, type EngineOp } from '../native';
+import { Books, type Engine, type EngineOp, type KeptBatch } from '../native';
+import { invariant } from '../raft/assert';
 import type { IngestBatch } from './batch';
-import { BOOK_SEQ_OFFSET, F_MAYBE_BAD_BOOK, OFFSET, RECORD_BYTES, recordToEvent } from './records';
+import { BOOK_SEQ_OFFSET, OFFSET, RECORD_BYTES, recordToEvent } from './records';
 import { MarketStream, type StreamSource } from './stream';
 
 export const INSTRUMENTS_MAX = 10_000;
@@ -51,6 +52,12 @@ export const eventsKey = KEYS.events;
 
 /** A book checkpoint is stored after this many of an instrument's events (for book-at-a-time). */
 export const CHECKPOINT_EVERY_EVENTS = 5_000;
+/** Rows of the addon's `ingest` tables (crates/market keep.rs; src/market.rs `KeptBatch`). */
+const HIGH_WATER_BYTES = 9;
+const PRODUCER_ROW_BYTES = 28;
+const VENUE_ROW_BYTES = 16;
+const GAP_ROW_BYTES = 32;
+const GROUP_ROW_BYTES = 8;
 /** Stored records rolled forward per `applyBatch` call while the books load. */
 const ROLL_FORWARD_BYTES = 1 << 20;
 
@@ -86,7 +93,6 @@ export class MarketState implements StreamSource {
   private readonly ids = new Map<string, number>();
   private symbols: string[] = [];
   private readonly producers = new Map<string, Producer>();
-  private readonly venue = new Map<string, bigint>();
   /** Oldest first; at most GAPS_KEPT_MAX. */
   private gaps: Gap[] = [];
   /** Events kept (duplicates not counted) since this process started: the dashboard's ticks/s. */
@@ -102,14 +108,16 @@ export class MarketState implements StreamSource {
     this.ids.clear();
     this.symbols = [];
     this.producers.clear();
-    this.venue.clear();
     this.gaps = [];
     for await (const [key, value] of scanPrefix(engine, `${P}i/`)) this.addInstrument(key.slice(P.length + 2), value.readUInt32LE(0));
     for await (const [key, value] of scanPrefix(engine, `${P}p/`)) {
       const p = JSON.parse(value.toString()) as Record<keyof Producer, string>;
       this.producers.set(key.slice(P.length + 2), { hw: BigInt(p.hw), firstSeq: BigInt(p.firstSeq), lastSeq: BigInt(p.lastSeq) });
     }
-    for await (const [key, value] of scanPrefix(engine, `${P}v/`)) this.venue.set(key.slice(P.length + 2), BigInt(value.toString()));
+    for await (const [key, value] of scanPrefix(engine, `${P}v/`)) {
+      const [publisher, instrument] = key.slice(P.length + 2).split('/').map(Number);
+      this.books.setVenue(publisher, instrument, BigInt(value.toString()));
+    }
     for await (const [, value] of scanPrefix(engine, `${P}g/`)) this.gaps.push(JSON.parse(value.toString()) as Gap);
     await this.loadBooks(engine);
   }
@@ -165,80 +173,49 @@ export class MarketState implements StreamSource {
       value.writeUInt32LE(id, 0);
       ops.push({ op: 'put', key: KEYS.instrument(symbol), value });
     }
-    const kept = this.keep(batch, index, ops);
+    const { kept, gaps } = this.keep(batch, index, ops);
     if (kept.count === 0) return { kind: 'md', firstSeq: null, lastSeq: null, applied: 0, duplicates: batch.count, gaps: [] };
-    this.books.applyBatch(kept.records);
-    const counts = countByInstrument(kept.records);
-    this.checkpoint(kept.records, counts, ops);
-    this.storeBlocks(kept.records, counts, ops);
+    this.checkpoint(kept.groups, ops);
+    this.storeBlocks(kept, ops);
     this.pending.push(kept.records);
     this.eventsApplied += kept.count;
-    return { kind: 'md', firstSeq: kept.firstSeq.toString(), lastSeq: kept.lastSeq.toString(), applied: kept.count, duplicates: batch.count - kept.count, gaps: kept.gaps };
+    const seqAt = (record: number) => kept.records.readBigUInt64LE(record * RECORD_BYTES + OFFSET.seq).toString();
+    return { kind: 'md', firstSeq: seqAt(0), lastSeq: seqAt(kept.count - 1), applied: kept.count, duplicates: batch.count - kept.count, gaps };
   }
 
   /**
-   * The records that are not duplicates, with their instrument ids, seqs and gap flags set. Per
-   * record: offsets into the batch (no subarray objects), one mutable entry per producer per
-   * batch, and venue high-water marks stored once per (publisher, instrument) per batch — the
-   * last one of the batch is what the state holds at its end, as one put per record did.
+   * The addon keeps the records that are not duplicates (ids, seqs and gap flags written) and
+   * applies them to the books in one call, per batch; here its tables become state and writes:
+   * producer marks, venue high-water marks (the last of the batch per publisher and
+   * instrument) and gaps.
    */
-  private keep(batch: IngestBatch, index: number, ops: EngineOp[]): { records: Buffer; count: number; firstSeq: bigint; lastSeq: bigint; gaps: Gap[] } {
-    const src = batch.records;
-    const out = Buffer.alloc(batch.count * RECORD_BYTES);
-    const touched = new Map<string, Producer>();
-    const venueSeqs = new Map<string, bigint>();
-    const gaps: Gap[] = [];
-    const base = BigInt(index) << 16n;
-    let count = 0;
-    let firstSeq = 0n;
-    let lastSeq = 0n;
-    for (let i = 0, at = 0; i < batch.count; i++, at += RECORD_BYTES) {
-      const producerId = batch.producers[src.readUInt32LE(at + OFFSET.producer)];
-      const mine = touched.get(producerId);
-      const hw = mine?.hw ?? this.producers.get(producerId)?.hw;
-      const producerSeq = src.readBigUInt64LE(at + OFFSET.producerSeq);
-      if (hw !== undefined && producerSeq <= hw) continue;
-      const to = count * RECORD_BYTES;
-      src.copy(out, to, at, at + RECORD_BYTES);
-      const seq = base | BigInt(i);
-      const symbol = batch.symbols[src.readUInt32LE(at + OFFSET.instrument)];
-      out.writeUInt32LE(this.ids.get(symbol)!, to + OFFSET.instrument);
-      out.writeBigUInt64LE(seq, to + OFFSET.seq);
-      const gap = this.checkVenueSeq(out, to, symbol, seq, venueSeqs);
-      if (gap) gaps.push(gap);
-      if (mine) {
-        mine.hw = producerSeq;
-        mine.lastSeq = seq;
-      } else touched.set(producerId, { hw: producerSeq, firstSeq: seq, lastSeq: seq });
-      if (count === 0) firstSeq = seq;
-      lastSeq = seq;
-      count++;
-    }
-    for (const [id, p] of touched) {
+  private keep(batch: IngestBatch, index: number, ops: EngineOp[]): { kept: KeptBatch; gaps: Gap[] } {
+    invariant(new Set(batch.producers).size === batch.producers.length, () => `batch at ${index} names a producer twice`);
+    const highWater = Buffer.alloc(HIGH_WATER_BYTES * batch.producers.length);
+    batch.producers.forEach((id, i) => {
+      const p = this.producers.get(id);
+      if (!p) return;
+      highWater[i * HIGH_WATER_BYTES] = 1;
+      highWater.writeBigUInt64LE(p.hw, i * HIGH_WATER_BYTES + 1);
+    });
+    const kept = this.books.ingest(batch.records, Uint32Array.from(batch.symbols, (s) => this.ids.get(s)!), highWater, index);
+    const t = kept.producers;
+    for (let at = 0; at < t.length; at += PRODUCER_ROW_BYTES) {
+      const id = batch.producers[t.readUInt32LE(at)];
+      const p = { hw: t.readBigUInt64LE(at + 4), firstSeq: t.readBigUInt64LE(at + 12), lastSeq: t.readBigUInt64LE(at + 20) };
       this.producers.set(id, p);
       ops.push({ op: 'put', key: KEYS.producer(id), value: Buffer.from(JSON.stringify({ hw: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() })) });
     }
-    for (const [key, venueSeq] of venueSeqs) ops.push({ op: 'put', key: `${P}v/${key}`, value: Buffer.from(venueSeq.toString()) });
-    for (const gap of gaps) this.rememberGap(gap, ops);
-    return { records: out.subarray(0, count * RECORD_BYTES), count, firstSeq, lastSeq, gaps };
-  }
-
-  /**
-   * Tracks venueSeq per (publisher, instrument) for the record at `at` of `records`; a skip ahead
-   * is a gap and flags the record. New high-water marks go to `stored` (written once per batch).
-   */
-  private checkVenueSeq(records: Buffer, at: number, symbol: string, seq: bigint, stored: Map<string, bigint>): Gap | undefined {
-    const venueSeq = records.readBigUInt64LE(at + OFFSET.venueSeq);
-    if (venueSeq === 0n) return undefined;
-    const publisher = records.readUInt32LE(at + OFFSET.publisher);
-    const key = `${publisher}/${records.readUInt32LE(at + OFFSET.instrument)}`;
-    const last = this.venue.get(key);
-    if (last !== undefined && venueSeq <= last) return undefined;
-    this.venue.set(key, venueSeq);
-    stored.set(key, venueSeq);
-    if (last === undefined || venueSeq === last + 1n) return undefined;
-    records[at + OFFSET.flags] |= F_MAYBE_BAD_BOOK;
-    return { instrument: symbol, publisher, from: (last + 1n).toString(), to: (venueSeq - 1n).toString(), seq: seq.toString() };
+    const v = kept.venueMarks;
+    for (let at = 0; at < v.length; at += VENUE_ROW_BYTES) ops.push({ op: 'put', key: KEYS.venue(v.readUInt32LE(at), v.readUInt32LE(at + 4)), value: Buffer.from(v.readBigUInt64LE(at + 8).toString()) });
+    const gaps: Gap[] = [];
+    const g = kept.gaps;
+    for (let at = 0; at < g.length; at += GAP_ROW_BYTES) {
+      const gap = { instrument: batch.symbols[g.readUInt32LE(at)], publisher: g.readUInt32LE(at + 4), from: g.readBigUInt64LE(at + 8).toString(), to: g.readBigUInt64LE(at + 16).toString(), seq: g.readBigUInt64LE(at + 24).toString() };
+      gaps.push(gap);
+      this.rememberGap(gap, ops);
+    }
+    return { kept, gaps };
   }
 
   private rememberGap(gap: Gap, ops: EngineOp[]): void {
@@ -251,9 +228,10 @@ export class MarketState implements StreamSource {
    * Every `CHECKPOINT_EVERY_EVENTS` events of an instrument, its book as of the end of this batch
    * (keyed by the seq of the instrument's last event in the batch), for book-at-a-time reads.
    */
-  private checkpoint(records: Buffer, counts: Map<number, number>, ops: EngineOp[]): void {
-    for (const [id, count] of counts) {
-      const since = (this.sinceCheckpoint.get(id) ?? 0) + count;
+  private checkpoint(groups: Buffer, ops: EngineOp[]): void {
+    for (let at = 0; at < groups.length; at += GROUP_ROW_BYTES) {
+      const id = groups.readUInt32LE(at);
+      const since = (this.sinceCheckpoint.get(id) ?? 0) + groups.readUInt32LE(at + 4);
       this.sinceCheckpoint.set(id, since);
       if (since < CHECKPOINT_EVERY_EVENTS) continue;
       this.sinceCheckpoint.set(id, 0);
@@ -264,19 +242,16 @@ export class MarketState implements StreamSource {
     }
   }
 
-  /**
-   * One block per instrument per batch, keyed by instrument then its first seq: a count per
-   * instrument, then each record copied once into its instrument's block (no object per record).
-   */
-  private storeBlocks(records: Buffer, counts: Map<number, number>, ops: EngineOp[]): void {
-    const blocks = new Map<number, { data: Buffer; at: number }>();
-    for (const [id, count] of counts) blocks.set(id, { data: Buffer.allocUnsafe(count * RECORD_BYTES), at: 0 });
-    for (let at = 0; at < records.length; at += RECORD_BYTES) {
-      const block = blocks.get(records.readUInt32LE(at + OFFSET.instrument))!;
-      records.copy(block.data, block.at, at, at + RECORD_BYTES);
-      block.at += RECORD_BYTES;
+  /** One block per instrument per batch (the addon grouped them), keyed by instrument then its first seq. */
+  private storeBlocks(kept: KeptBatch, ops: EngineOp[]): void {
+    let start = 0;
+    for (let at = 0; at < kept.groups.length; at += GROUP_ROW_BYTES) {
+      const end = start + kept.groups.readUInt32LE(at + 4) * RECORD_BYTES;
+      const block = kept.blocks.subarray(start, end);
+      ops.push({ op: 'put', key: KEYS.events(kept.groups.readUInt32LE(at), block.readBigUInt64LE(OFFSET.seq)), value: block });
+      start = end;
     }
-    for (const [id, { data }] of blocks) ops.push({ op: 'put', key: KEYS.events(id, data.readBigUInt64LE(OFFSET.seq)), value: data });
+    invariant(start === kept.blocks.length, () => `blocks hold ${kept.blocks.length} bytes, groups ${start}`);
   }
 
   /** The applied batches are durable: streams get their records. */
@@ -354,16 +329,6 @@ export class MarketState implements StreamSource {
     const producers = [...this.producers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([producerId, p]) => ({ producerId, producerSeq: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() }));
     return { producers, gaps: [...this.gaps] };
   }
-}
-
-/** The number of records of each instrument in `records`, in order of first appearance. */
-function countByInstrument(records: Buffer): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (let at = 0; at < records.length; at += RECORD_BYTES) {
-    const id = records.readUInt32LE(at + OFFSET.instrument);
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
 }
 
 /** Every key/value under `prefix` (after `after`, if given), a page at a time. */

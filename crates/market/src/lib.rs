@@ -6,6 +6,7 @@
 mod book;
 mod books;
 mod error;
+mod keep;
 mod price;
 mod record;
 mod render;
@@ -14,6 +15,7 @@ mod replay;
 pub use book::{Book, Level, Side};
 pub use books::Books;
 pub use error::{MarketError, Result};
+pub use keep::{keep, GapFound, KeepInput, Kept, ProducerMark, Venues, RECORDS_PER_BATCH_MAX};
 pub use price::{format_price, parse_price, PRICE_SCALE};
 pub use record::{
     Action, Delta, DELTA_BYTES, F_LAST, F_MAYBE_BAD_BOOK, F_SNAPSHOT, KIND_DELTA, KIND_QUOTE,
