@@ -196,6 +196,16 @@ export function toBinary(batch: IngestBatch): Buffer {
 const KINDS = new Set<number>(Object.values(KIND_CODES));
 const ACTIONS = new Set<number>(Object.values(ACTION_CODES));
 
+/** What is wrong with the binary record at `at` (undefined: nothing). */
+function recordProblem(rec: Buffer, at: number, batch: IngestBatch): string | undefined {
+  if (!KINDS.has(rec[at + OFFSET.kind])) return `unknown kind ${rec[at + OFFSET.kind]}`;
+  if (rec[at + OFFSET.kind] === KIND_CODES.delta && !ACTIONS.has(rec[at + OFFSET.action])) return `unknown action ${rec[at + OFFSET.action]}`;
+  if (rec[at + OFFSET.side] > 2) return `unknown side ${rec[at + OFFSET.side]}`;
+  if (rec.readUInt32LE(at + OFFSET.instrument) >= batch.symbols.length) return 'instrument index outside the symbol table';
+  if (rec.readUInt32LE(at + OFFSET.producer) >= batch.producers.length) return 'producer index outside the producer table';
+  return undefined;
+}
+
 /** Parses and checks a binary batch: the same rules as NDJSON, without any text parsing. */
 export function parseBinary(body: Buffer, tsRecv: bigint): IngestBatch {
   const r = new BinaryReader(body, (what) => invalid(`malformed binary batch: ${what}`));
@@ -206,17 +216,17 @@ export function parseBinary(body: Buffer, tsRecv: bigint): IngestBatch {
   const tables = new Tables();
   for (const s of batch.symbols) if (tables.symbol(s) !== tables.symbols.length - 1) throw invalid(`symbol ${s} appears twice in the table`);
   for (const p of batch.producers) if (tables.producer(p) !== tables.producers.length - 1) throw invalid(`producer ${p} appears twice in the table`);
-  for (let i = 0; i < batch.count; i++) {
-    const at = i * RECORD_BYTES;
-    const rec = batch.records;
-    const fail = (what: string) => new QuorumError('invalid_event', `event ${i + 1}: ${what}`, { details: { line: i + 1 } });
-    if (!KINDS.has(rec[at + OFFSET.kind])) throw fail(`unknown kind ${rec[at + OFFSET.kind]}`);
-    if (rec[at + OFFSET.kind] === KIND_CODES.delta && !ACTIONS.has(rec[at + OFFSET.action])) throw fail(`unknown action ${rec[at + OFFSET.action]}`);
-    if (rec[at + OFFSET.side] > 2) throw fail(`unknown side ${rec[at + OFFSET.side]}`);
-    if (rec.readUInt32LE(at + OFFSET.instrument) >= batch.symbols.length) throw fail('instrument index outside the symbol table');
-    if (rec.readUInt32LE(at + OFFSET.producer) >= batch.producers.length) throw fail('producer index outside the producer table');
-    if (rec.readBigUInt64LE(at + OFFSET.tsRecv) === 0n) rec.writeBigUInt64LE(tsRecv, at + OFFSET.tsRecv);
-    rec.writeBigUInt64LE(0n, at + OFFSET.seq);
+  // tsRecv as two 32-bit halves: no BigInt per record on the request path.
+  const [tsLow, tsHigh] = [Number(tsRecv & 0xffff_ffffn), Number(tsRecv >> 32n)];
+  const rec = batch.records;
+  for (let i = 0, at = 0; i < batch.count; i++, at += RECORD_BYTES) {
+    const problem = recordProblem(rec, at, batch);
+    if (problem) throw new QuorumError('invalid_event', `event ${i + 1}: ${problem}`, { details: { line: i + 1 } });
+    if (rec.readUInt32LE(at + OFFSET.tsRecv) === 0 && rec.readUInt32LE(at + OFFSET.tsRecv + 4) === 0) {
+      rec.writeUInt32LE(tsLow, at + OFFSET.tsRecv);
+      rec.writeUInt32LE(tsHigh, at + OFFSET.tsRecv + 4);
+    }
+    rec.fill(0, at + OFFSET.seq, at + OFFSET.seq + 8);
   }
   checkOrder(batch);
   return batch;
