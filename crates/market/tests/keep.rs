@@ -35,6 +35,20 @@ fn instrument(r: &[u8]) -> u32 {
 
 const BASE: u64 = 9 << 16;
 
+/// A batch at seq base `BASE`.
+fn batch<'a>(
+    records: &'a [u8],
+    instrument_ids: &'a [u32],
+    high_water: &'a [Option<u64>],
+) -> KeepInput<'a> {
+    KeepInput {
+        records,
+        instrument_ids,
+        high_water,
+        seq_base: BASE,
+    }
+}
+
 #[test]
 fn duplicates_are_dropped_against_the_state_and_within_the_batch() {
     let records: Vec<u8> = [
@@ -45,12 +59,7 @@ fn duplicates_are_dropped_against_the_state_and_within_the_batch() {
         record(1, 0, 7, 0, 0),
     ]
     .concat();
-    let input = KeepInput {
-        records: &records,
-        instrument_ids: &[30, 40],
-        high_water: &[Some(5), None],
-        seq_base: BASE,
-    };
+    let input = batch(&records, &[30, 40], &[Some(5), None]);
     let kept = keep(&input, &mut Venues::default()).unwrap();
     let seqs: Vec<u64> = kept
         .records
@@ -90,12 +99,7 @@ fn kept_records_are_grouped_by_instrument_in_order_of_first_appearance() {
         .map(|i| record([1, 0, 1, 2, 0, 1, 2][i as usize], 0, i + 1, 0, 0))
         .collect::<Vec<_>>()
         .concat();
-    let input = KeepInput {
-        records: &records,
-        instrument_ids: &[5, 6, 7],
-        high_water: &[None],
-        seq_base: BASE,
-    };
+    let input = batch(&records, &[5, 6, 7], &[None]);
     let kept = keep(&input, &mut Venues::default()).unwrap();
     assert_eq!(kept.groups, vec![(6, 3), (5, 2), (7, 2)]);
     let order: Vec<(u32, u64)> = kept
@@ -122,12 +126,7 @@ fn a_venue_seq_that_skips_ahead_is_a_gap_and_flags_its_record() {
         record(0, 0, 5, 0, 0),
     ]
     .concat();
-    let input = KeepInput {
-        records: &records,
-        instrument_ids: &[30],
-        high_water: &[None],
-        seq_base: BASE,
-    };
+    let input = batch(&records, &[30], &[None]);
     let kept = keep(&input, &mut venues).unwrap();
     assert_eq!(
         kept.gaps,
@@ -160,22 +159,12 @@ fn a_venue_seq_that_skips_ahead_is_a_gap_and_flags_its_record() {
 #[test]
 fn a_record_outside_the_tables_is_a_corrupt_batch() {
     let records = record(3, 0, 1, 0, 0);
-    let input = KeepInput {
-        records: &records,
-        instrument_ids: &[1],
-        high_water: &[None],
-        seq_base: BASE,
-    };
+    let input = batch(&records, &[1], &[None]);
     assert!(matches!(
         keep(&input, &mut Venues::default()),
         Err(MarketError::Corrupt(_))
     ));
-    let input = KeepInput {
-        records: &records[..50],
-        instrument_ids: &[1],
-        high_water: &[None],
-        seq_base: BASE,
-    };
+    let input = batch(&records[..50], &[1], &[None]);
     assert!(matches!(
         keep(&input, &mut Venues::default()),
         Err(MarketError::Corrupt(_))
