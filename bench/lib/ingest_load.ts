@@ -3,10 +3,13 @@
  * measurement): `tsx ingest_load.ts URL SECONDS PRODUCERS TAG`. Each producer sends a generated
  * minute of 20 fresh instruments (`<TAG>P<p>-…`) in binary batches of 1,000, in order; a batch
  * that fails is sent again (a producer's records apply exactly once). The bodies are made
- * before the clock starts. Prints one JSON line: `{"eventsPerSecond","failed"}`.
+ * before the clock starts; node:http keep-alive (bench/lib/http_post.ts). Prints one JSON line: `{"eventsPerSecond","failed"}`.
  */
 import { parseNdjson, toBinary } from '../../ts/market/batch';
 import { generate } from '../../ts/market/generator';
+import { HttpPoster } from './http_post';
+
+const poster = new HttpPoster();
 
 const [url, seconds, producers, tag] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), process.argv[5]];
 
@@ -27,20 +30,21 @@ async function main(): Promise<void> {
     for (const body of list) {
       while (performance.now() < deadline) {
         try {
-          const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body });
-          const answer = (await res.json()) as { applied?: number };
+          const res = await poster.post(`${url}/v1/md/events`, body, 'application/octet-stream');
           if (res.status === 200) {
-            events += answer.applied ?? 0;
+            events += (res.json as { applied?: number }).applied ?? 0;
             break;
           }
-          if (res.status !== 503 && res.status !== 504) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(answer)}`);
+          if (res.status !== 503 && res.status !== 504) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.json)}`);
         } catch (err) {
-          if (!(err instanceof TypeError)) throw err; // TypeError: the connection failed; send again
+          // A connection error (the node is busy or restarting): send again.
+          if (!(err instanceof Error && 'code' in err)) throw err;
         }
         failed++;
       }
     }
   }));
+  poster.close();
   console.log(JSON.stringify({ eventsPerSecond: events / ((performance.now() - started) / 1000), failed }));
 }
 

@@ -3,6 +3,7 @@
  * Numeric and address flags are parsed here (`flags.ts`), so a bad value fails the command
  * with the flag named and exit status 1, before anything runs or is sent.
  */
+import { REPLAY_NICE } from './priority';
 import { Command, Option } from 'commander';
 import { clientCommand, DEFAULT_ENDPOINT, keyPath } from './client';
 import { authCommands, connectionFlags } from './auth';
@@ -121,6 +122,7 @@ function nodeCommands(program: Command): void {
     .option('--join <url>', 'join a running cluster through any member\'s client URL (as a learner, promoted once caught up)', flags.endpoint)
     .option('--learner', 'with --join: stay a learner')
     .addOption(new Option('--role <role>', 'replay: with --join, a learner of the replay cluster (serves replays off the leader)').choices(['voter', 'replay']).default('voter'))
+    .option('--nice <n>', `CPU priority of the node's threads, 0-19 (default ${REPLAY_NICE} with --role replay, else 0): replays yield the cores to voters sharing the host`, flags.integer(0, 19))
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
     .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
@@ -153,6 +155,7 @@ interface StartFlags extends HealthFlags {
   join?: string;
   learner?: boolean;
   role: 'voter' | 'replay';
+  nice?: number;
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotCatchup: number;
@@ -220,6 +223,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     clusterToken: o.clusterToken,
     join: o.join,
     learner: o.learner === true || o.role === 'replay',
+    nice: o.nice ?? (o.role === 'replay' ? REPLAY_NICE : 0),
     snapshotEntries: o.snapshotEntries,
     snapshotLogBytes: o.snapshotBytes,
     snapshotCatchUpEntries: o.snapshotCatchup,

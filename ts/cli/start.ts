@@ -7,6 +7,7 @@
  * `--join URL` (a new node): asks the cluster to add it as a learner, receives the data by
  * snapshot and log, and — unless `--learner` — asks to be promoted to voter once caught up.
  */
+import { lowerPriority } from './priority';
 import { startApiServer, type TlsFiles } from '../api/server';
 import type { PeerTls } from '../transport/peer_tls';
 import { replayProgress } from '../api/md_replay';
@@ -38,6 +39,8 @@ export interface StartOptions {
   join?: string;
   /** Joining: stay a learner (do not ask for promotion). */
   learner?: boolean;
+  /** CPU priority of the node's threads (`--nice`, 0–19; see priority.ts). */
+  nice?: number;
   snapshotEntries?: number;
   snapshotLogBytes?: number;
   snapshotCatchUpEntries?: number;
@@ -139,6 +142,8 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
 
 export async function start(opts: StartOptions): Promise<void> {
   let stopping = false;
+  // Before the engine and WAL open, so their threads inherit it.
+  if (opts.nice) log('nice', { id: opts.id, nice: opts.nice, threads: lowerPriority(opts.nice) });
   const walFaults = walFaultsFromEnv(process.env.QKV_TEST_WAL_FAULTS);
   if (Object.keys(walFaults).length > 0) log('test_faults', { id: opts.id, walFaults });
   const { peers: members, joinTerm } = await addressBook(opts);
