@@ -1,6 +1,7 @@
-//! Order books for the applier: one `applyBatch` call per committed batch of market records
-//! (the records are validated whole first, so a batch applies entirely or not at all), the
-//! changed books' stored forms for the same WriteBatch, and book views as JSON text.
+//! Order books for the applier: one `ingest` call per committed batch of market records (kept,
+//! then applied; the records are validated whole first, so a batch applies entirely or not at
+//! all), `applyBatch` for stored records rolled forward, books' stored forms for checkpoints, and
+//! book views as JSON text.
 
 use market_crate::{keep, Books, KeepInput, Kept, Venues};
 use napi::bindgen_prelude::*;
