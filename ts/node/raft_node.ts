@@ -427,8 +427,8 @@ export class RaftNode {
     }
     this.running = true;
     try {
-      // Requests that arrived while the previous Ready was being persisted join the next one.
-      while (!this.fatal) {
+      // Requests that arrived while the previous Ready was being persisted join the next one. None after close() began: it closes the WAL once this loop is idle, and a turn already queued must not persist to it.
+      while (!this.fatal && !this.stopped) {
         // The applier is behind by more than its limit: hand out nothing more until it drains.
         if (this.applier.overloaded) await this.applier.drained();
         this.flushConfChanges();
