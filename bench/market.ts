@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Books } from '../ts/native';
+import { Books } from '../ts/native_market';
 import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { HttpPoster } from './lib/http_post';

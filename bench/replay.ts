@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
-import { ReplayCursor } from '../ts/native';
+import { ReplayCursor } from '../ts/native_market';
 import { generate } from '../ts/market/generator';
 import { findLeader, freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';

@@ -4,9 +4,10 @@
  * (rolled forward in a scratch book, never touching the live ones). An instrument's venue
  * times are taken to be non-decreasing in seq order (they are one venue's clock).
  */
-import { Books, type Engine } from '../native';
-import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET, OFFSET, RECORD_BYTES } from './records';
-import { checkpointsPrefix, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, scanPrefix } from './state';
+import type { Engine } from '../native';
+import { Books } from '../native_market';
+import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET, OFFSET } from './records';
+import { checkpointsPrefix, LEVELS_PER_SIDE_MAX, rollForward, scanPrefix } from './state';
 
 /** Where to stop: the last event at or before a seq, or at or before a venue time (ns). */
 export type BookTarget = { seq: bigint } | { tsEvent: bigint };
@@ -35,25 +36,6 @@ export async function bookAt(engine: Engine, id: number, symbol: string, target:
   const from = (await newestCheckpoint(engine, id, (seq, ts) => reached(target, seq, ts))) ?? { seq: 0n, book: undefined };
   const scratch = new Books(LEVELS_PER_SIDE_MAX);
   if (from.book) scratch.load(id, from.book);
-  const start = from.seq === 0n ? undefined : eventsKey(id, from.seq);
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = () => {
-    if (pending.length > 0) scratch.applyBatch(Buffer.concat(pending));
-    pending = [];
-    pendingBytes = 0;
-  };
-  scan: for await (const [, block] of scanPrefix(engine, eventsPrefix(id), start)) {
-    for (let at = 0; at < block.length; at += RECORD_BYTES) {
-      const record = block.subarray(at, at + RECORD_BYTES);
-      const seq = record.readBigUInt64LE(OFFSET.seq);
-      if (seq <= from.seq) continue;
-      if (!reached(target, seq, record.readBigUInt64LE(OFFSET.tsEvent))) break scan;
-      pending.push(record);
-      pendingBytes += RECORD_BYTES;
-      if (pendingBytes >= 1 << 20) flush();
-    }
-  }
-  flush();
+  await rollForward(engine, scratch, id, from.seq, (record) => !reached(target, record.readBigUInt64LE(OFFSET.seq), record.readBigUInt64LE(OFFSET.tsEvent)));
   return scratch.view(id, symbol, depth);
 }

@@ -5,7 +5,8 @@
  * arrive in order) and each reads `BLOCKS_PER_READ` blocks, so a session buffers at most about
  * that much per instrument.
  */
-import type { Engine, ReplayCursor } from '../native';
+import type { Engine } from '../native';
+import type { ReplayCursor } from '../native_market';
 import { eventsKey, eventsPrefix } from './state';
 
 export const READ_AHEAD_RECORDS = 2048;

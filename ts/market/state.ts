@@ -24,7 +24,8 @@
  * Limits: `INSTRUMENTS_MAX` instruments (a batch that would add more is refused whole),
  * `LEVELS_PER_SIDE_MAX` per book side, `GAPS_KEPT_MAX` gaps remembered.
  */
-import { Books, type Engine, type EngineOp, type KeptBatch } from '../native';
+import type { Engine, EngineOp } from '../native';
+import { Books, type KeptBatch } from '../native_market';
 import { invariant } from '../raft/assert';
 import type { IngestBatch } from './batch';
 import { BOOK_SEQ_OFFSET, OFFSET, RECORD_BYTES, recordToEvent } from './records';
@@ -125,7 +126,6 @@ export class MarketState implements StreamSource {
   /**
    * The live books: each instrument's newest checkpoint rolled forward through its stored events
    * after it (an instrument without one: all of its events, fewer than CHECKPOINT_EVERY_EVENTS).
-   * Records roll forward in batches of up to `ROLL_FORWARD_BYTES` (bounded memory).
    */
   private async loadBooks(engine: Engine): Promise<void> {
     const from = new Map<number, bigint>();
@@ -135,22 +135,7 @@ export class MarketState implements StreamSource {
       from.set(id, value.readBigUInt64LE(BOOK_SEQ_OFFSET));
     }
     for (const id of this.ids.values()) {
-      const after = from.get(id) ?? 0n;
-      let pending: Buffer[] = [];
-      let rolled = 0;
-      const flush = () => {
-        if (pending.length > 0) this.books.applyBatch(Buffer.concat(pending));
-        pending = [];
-      };
-      for await (const [, block] of scanPrefix(engine, eventsPrefix(id), after === 0n ? undefined : eventsKey(id, after))) {
-        for (let at = 0; at < block.length; at += RECORD_BYTES) {
-          if (block.readBigUInt64LE(at + OFFSET.seq) <= after) continue;
-          pending.push(block.subarray(at, at + RECORD_BYTES));
-          rolled++;
-        }
-        if (pending.length * RECORD_BYTES >= ROLL_FORWARD_BYTES) flush();
-      }
-      flush();
+      const rolled = await rollForward(engine, this.books, id, from.get(id) ?? 0n);
       this.sinceCheckpoint.set(id, rolled);
     }
   }
@@ -329,6 +314,32 @@ export class MarketState implements StreamSource {
     const producers = [...this.producers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([producerId, p]) => ({ producerId, producerSeq: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() }));
     return { producers, gaps: [...this.gaps] };
   }
+}
+
+/**
+ * Applies instrument `id`'s stored records with seq > `after` to `books`, in seq order, until
+ * `stop(record)` holds for one (that one and later are not applied); returns how many were.
+ * Records go to the addon in batches of up to `ROLL_FORWARD_BYTES` (bounded memory).
+ */
+export async function rollForward(engine: Engine, books: Books, id: number, after: bigint, stop: (record: Buffer) => boolean = () => false): Promise<number> {
+  let pending: Buffer[] = [];
+  let rolled = 0;
+  const flush = () => {
+    if (pending.length > 0) books.applyBatch(Buffer.concat(pending));
+    pending = [];
+  };
+  scan: for await (const [, block] of scanPrefix(engine, eventsPrefix(id), after === 0n ? undefined : eventsKey(id, after))) {
+    for (let at = 0; at < block.length; at += RECORD_BYTES) {
+      const record = block.subarray(at, at + RECORD_BYTES);
+      if (record.readBigUInt64LE(OFFSET.seq) <= after) continue;
+      if (stop(record)) break scan;
+      pending.push(record);
+      rolled++;
+      if (pending.length * RECORD_BYTES >= ROLL_FORWARD_BYTES) flush();
+    }
+  }
+  flush();
+  return rolled;
 }
 
 /** Every key/value under `prefix` (after `after`, if given), a page at a time. */
