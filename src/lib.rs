@@ -14,11 +14,13 @@ mod engine;
 mod error;
 mod market;
 mod metrics;
+mod pacer;
 mod replay;
 mod wal;
 
 pub use compress::{zstd_compress, zstd_decompress};
 pub use engine::NativeEngine;
 pub use market::NativeBooks;
+pub use pacer::pacer_sleep;
 pub use replay::NativeReplay;
 pub use wal::NativeWal;

@@ -156,3 +156,20 @@ export class ReplayCursor {
     return BigInt(this.handle.lastTs);
   }
 }
+
+// ---- Pacing ----
+
+/** The longest wait `pacerSleep` takes, in ns (src/pacer.rs `PACER_WAIT_NS_MAX`). */
+export const PACER_WAIT_NS_MAX = 20e6;
+
+/**
+ * Resolves `waitNs` from now, to within the kernel's timer slack (tens of µs; Node's timers fire
+ * on whole milliseconds). Rejects with code PACER_BUSY when too many waits are pending.
+ */
+export function pacerSleep(waitNs: number): Promise<void> {
+  try {
+    return call(() => load().pacerSleep(waitNs) as Promise<void>);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}

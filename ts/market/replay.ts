@@ -20,7 +20,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { QuorumError } from '../errors';
 import { invariant } from '../raft/assert';
 import type { Engine } from '../native';
-import { ReplayCursor } from '../native_market';
+import { pacerSleep, ReplayCursor } from '../native_market';
 import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
 import { ReplayFeed, prefixEnd } from './replay_feed';
 import { newestCheckpoint } from './history';
@@ -65,10 +65,14 @@ export const CHUNK_BYTES_MAX = 256 << 10;
 export const OUTPUT_BUFFER_BYTES_MAX = 1 << 20;
 const U64_MAX = 2n ** 64n - 1n;
 /**
- * Paced output is written up to this much wall time before it is due: timers wake up to a
- * millisecond late, so aiming slightly early centres the schedule error on zero.
+ * Pacing resolution: a paced session renders everything due within `PACE_HALF_WINDOW_NS` of now
+ * and wakes at most once per `PACE_PERIOD_NS` (2 × the half window), so each event leaves within
+ * ± the half window of its due time (plus the wake-up's own latency) at ≤ 2,000 wake-ups/s.
  */
-const EARLY_NS = 500_000n;
+const PACE_PERIOD_NS = 500_000n;
+const PACE_HALF_WINDOW_NS = PACE_PERIOD_NS / 2n;
+/** Waits shorter than this end on the addon's pacer (sub-ms); longer ones on a timer first. */
+const PRECISE_WAIT_NS = 2_000_000n;
 /** Longer waits are taken in steps (timers take at most 2^31 - 1 ms). */
 const SLEEP_MS_MAX = 60_000;
 
@@ -89,6 +93,8 @@ export class ReplaySession {
   /** Without a `from`, pacing starts at the first event (not at venue time 0). */
   private anchorAtFirst: boolean;
   private lagNs = 0n;
+  /** Wall time (hrtime ns) of the last paced wake-up. */
+  private wokeAtNs = 0n;
   private wake: (() => void) | undefined;
   private stopped = false;
 
@@ -123,7 +129,7 @@ export class ReplaySession {
       }
       const generation = this.generation;
       const cursor = this.cursor;
-      const r = cursor.render(this.spec.speed === 'max' ? U64_MAX : this.venueNow(EARLY_NS), CHUNK_BYTES_MAX);
+      const r = cursor.render(this.spec.speed === 'max' ? U64_MAX : this.venueNow(PACE_HALF_WINDOW_NS), CHUNK_BYTES_MAX);
       this.feed.readAhead(); // storage reads overlap rendering and the reader
       if (r.chunk.length > 0) {
         this.noteLag(r.step, cursor.lastTs);
@@ -252,32 +258,45 @@ export class ReplaySession {
   }
 
   /**
-   * Waits until venue time `ts` is due, less `EARLY_NS` (or a pause, seek or stop). Timers only:
-   * spinning on setImmediate for the last stretch kept a core busy, and on a small machine the
-   * scheduler then preempted the spinning thread for whole time slices (5–10 ms late).
+   * Waits until venue time `ts` is due, less `PACE_HALF_WINDOW_NS`, and at least
+   * `PACE_PERIOD_NS` after the last wake-up (or a pause, seek or stop). No spinning: spinning on
+   * setImmediate for the last stretch kept a core busy, and on a small machine the scheduler then
+   * preempted the spinning thread for whole time slices (5–10 ms late). The last stretch (under
+   * `PRECISE_WAIT_NS`) is the addon pacer's: Node's timers fire on whole milliseconds.
    */
   private async sleepUntil(ts: bigint): Promise<void> {
     const generation = this.generation;
+    const atNs = bigMax(this.dueWallNs(ts) - PACE_HALF_WINDOW_NS, this.wokeAtNs + PACE_PERIOD_NS);
     for (;;) {
       if (this.state !== 'running' || this.stopped || generation !== this.generation) return;
-      const leftNs = this.dueWallNs(ts) - process.hrtime.bigint() - EARLY_NS;
-      if (leftNs <= 0n) return;
-      await this.sleep(Math.min(SLEEP_MS_MAX, Math.max(1, Math.floor(Number(leftNs) / 1e6))));
+      const leftNs = atNs - process.hrtime.bigint();
+      if (leftNs <= 0n) break;
+      if (leftNs > PRECISE_WAIT_NS) await this.sleep(Math.min(SLEEP_MS_MAX, Math.floor(Number(leftNs - PRECISE_WAIT_NS / 2n) / 1e6)));
+      else await this.sleep(undefined, Number(leftNs));
     }
+    this.wokeAtNs = process.hrtime.bigint();
   }
 
-  /** Sleeps `ms` (undefined: until woken); `wake` ends it early. */
-  private sleep(ms: number | undefined): Promise<void> {
+  /**
+   * Sleeps `ms` on a timer, or `preciseNs` on the addon's pacer (a timer of the next whole
+   * millisecond if the pacer refuses), or until woken (both undefined); `wake` ends it early.
+   */
+  private sleep(ms: number | undefined, preciseNs?: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(done, Math.max(0, ms));
-      function done(): void {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const done = (): void => {
+        if (settled) return; // (a pacer wait outlives an early wake: it then does nothing)
+        settled = true;
         if (timer) clearTimeout(timer);
+        if (this.wake === done) this.wake = undefined;
         resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        done();
       };
+      if (ms !== undefined) timer = setTimeout(done, Math.max(0, ms));
+      else if (preciseNs !== undefined) {
+        pacerSleep(preciseNs).then(done, () => settled || (timer = setTimeout(done, Math.ceil(preciseNs / 1e6))));
+      }
+      this.wake = done;
     });
   }
 
@@ -290,6 +309,8 @@ export class ReplaySession {
     throw new QuorumError('invalid_body', `fromSeq ${seq} is not the seq of an event of these instruments`);
   }
 }
+
+const bigMax = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
 function kindsMask(kinds: Set<ReplayKind>): number {
   let mask = 0;
