@@ -20,6 +20,7 @@ import { freePorts, hasTool, launch, stopAll } from './lib/procs';
 import { withCpu } from './lib/cpu';
 import { etcd37Ratios, grpcLoad, hasEtcd37, preloadEtcd37, startEtcd37 } from './lib/etcd37';
 import { median, percentile, printTable, type Row as TableRow, writeResults } from './lib/report';
+import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 
 const KEYS = 1000;
 /** Which systems to measure (QKV_BENCH_PARTS, comma-separated); all by default. */
@@ -39,7 +40,7 @@ async function startQuorumkv(dir: string, extraArgs: string[] = []): Promise<{ p
   const leaders = new Map<number, number>();
   let onLeader: () => void = () => undefined;
   const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, ...extraArgs], /"event":"ready"/, (line) => {
+    launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, ...extraArgs], /"event":"ready"/, (line) => {
       const m = /"event":"role".*"leader":(\d+)/.exec(line);
       if (m) {
         leaders.set(id, Number(m[1]));

@@ -24,6 +24,7 @@ import { findLeader, freePorts, launch, MAIN, startLocalCluster, stopAll } from 
 import { median, printTable, writeResults } from './lib/report';
 import { s3Target, spawnVersitygw } from '../test/helpers/versitygw';
 import { type LogResults, logPhase } from './dr_log';
+import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 
 const KEYS = Number(process.env.QKV_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
@@ -96,7 +97,7 @@ async function restoreAndRead(dir: string, target: string, index: number): Promi
   const r = spawnSync(process.execPath, [MAIN, 'restore', '--from', target, '--index', String(index), '--out', out, '--cluster', cluster, '--quiet'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`restore: ${r.stderr}`);
   const restoreMs = performance.now() - started;
-  const procs = await Promise.all([1, 2, 3].map((id) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(out, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster], /"event":"ready"/)));
+  const procs = await Promise.all([1, 2, 3].map((id) => launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(out, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster], /"event":"ready"/)));
   const url = `http://127.0.0.1:${ports[0]}`;
   for (;;) {
     const got = await request(url, 'GET', `/v1/kv/${key(KEYS - 1)}`).catch(() => ({ status: 0, json: null }));

@@ -27,6 +27,7 @@ import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { HttpPoster } from './lib/http_post';
 import { findLeader, freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
+import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
@@ -236,7 +237,7 @@ async function benchCluster(): Promise<Row[]> {
   const ports = await freePorts(6);
   const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   const procs = await Promise.all(
-    [1, 2, 3].map((id) => launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--snapshot-entries', '100000'], /"event":"ready"/, (line) => {
+    [1, 2, 3].map((id) => launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--snapshot-entries', '100000'], /"event":"ready"/, (line) => {
       // A node that stops during a benchmark is a finding, not noise: show why.
       if (/"event":"(fatal|stopping|removed)"|Error/.test(line)) console.error(`  n${id}: ${line}`);
     })),

@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { freePorts } from '../test/helpers/ports';
 import { median, printTable, writeResults } from './lib/report';
+import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 
 const KEYS = Number(process.env.QKV_BENCH_KEYS ?? 1_000_000);
 const PER_TXN = 100;
@@ -44,7 +45,7 @@ class Node {
 
   spawn(): void {
     this.events = [];
-    this.child = spawn(process.execPath, [MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = spawn(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       try {
         this.events.push(JSON.parse(line) as Event);

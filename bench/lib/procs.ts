@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { NODE_V8_FLAGS } from '../../ts/cli/node_flags';
 
 /** The compiled CLI (benchmarks run what users run: dist/, from `npm run build`). */
 export const MAIN = join(__dirname, '..', '..', 'dist', 'ts', 'cli', 'main.js');
@@ -77,7 +78,7 @@ export async function startLocalCluster(dir: string, extraArgs: string[] = []): 
   const ports = await freePorts(6);
   const members = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, ...extraArgs], /"event":"ready"/),
+    launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, ...extraArgs], /"event":"ready"/),
   ));
   return { procs, urls: ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`) };
 }

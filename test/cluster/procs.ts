@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ExecutionContext } from 'ava';
 import { freePorts } from '../helpers/ports';
+import { NODE_V8_FLAGS } from '../../ts/cli/node_flags';
 
 const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
 
@@ -35,7 +36,7 @@ export class Proc {
   /** Starts the node; `env` adds variables (e.g. test-only faults) for this start only. */
   spawn(env: Record<string, string> = {}): void {
     this.events = [];
-    const child = spawn(process.execPath, ['--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...NODE_V8_FLAGS, '--import=tsx', MAIN, 'start', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child = child;
     liveChildren.add(child);
     child.once('exit', () => liveChildren.delete(child));

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { withNodeFlags } from './node_flags';
 
 export interface DevOptions {
   nodes: number;
@@ -20,7 +21,7 @@ export async function dev(opts: DevOptions): Promise<void> {
   const entry = process.argv[1];
   const children: ChildProcess[] = ids.map((id) => {
     const args = [
-      ...process.execArgv,
+      ...withNodeFlags(process.execArgv),
       entry,
       'start',
       '--id',

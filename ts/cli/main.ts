@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
 /** The `quorumkv` command: run nodes (`start`, `dev`) and talk to a cluster (commands.ts). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
