@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import test from 'ava';
@@ -66,4 +67,27 @@ test('checkpoint and open from it', async (t) => {
   t.is(restored.get('snap')?.toString(), 'shot');
   t.is(restored.get('later'), undefined);
   restored.close();
+});
+
+/** Nice values of this process's threads named `name` (Linux: /proc). */
+function threadNices(name: string): number[] {
+  return readdirSync('/proc/self/task')
+    .filter((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === name)
+    .map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]));
+}
+
+test('compactions run at nice 19, flushes at the normal priority', async (t) => {
+  if (process.platform !== 'linux') return t.pass('thread priorities are read from /proc (Linux)');
+  const engine = Engine.open(tempDir(t));
+  t.teardown(() => engine.close());
+  // Five flushed L0 files: past the L0 trigger (4), so a compaction runs on the low pool, whose
+  // threads take the lowered priority when they pick up work.
+  for (let i = 1; i <= 5; i++) {
+    await engine.apply([{ op: 'put', key: `k${i}`, value: Buffer.alloc(1024, i) }], i);
+    await engine.flush();
+  }
+  const deadline = Date.now() + 10_000;
+  while (!threadNices('rocksdb:low').includes(19) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.true(threadNices('rocksdb:low').includes(19), `rocksdb:low threads at ${threadNices('rocksdb:low').join(',')}`);
+  t.false(threadNices('rocksdb:high').includes(19), `rocksdb:high threads at ${threadNices('rocksdb:high').join(',')}`);
 });

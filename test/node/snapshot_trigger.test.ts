@@ -35,6 +35,9 @@ async function singleNode(t: import('ava').ExecutionContext, cfg: { snapshotEntr
   return { node, created, firstSnapshot };
 }
 
+/** Writes applied while a due checkpoint is being cut (sequential writes of ~1 ms each). */
+const LATER_WRITES_MAX = 4;
+
 const value = (bytes: number) => Buffer.from(JSON.stringify('x'.repeat(bytes - 2)));
 
 test('the log bytes since the last snapshot trigger one before the entry count does', async (t) => {
@@ -47,10 +50,11 @@ test('the log bytes since the last snapshot trigger one before the entry count d
   }
   const index = await firstSnapshot;
   // Due once the applied entries reach 64 KiB: at the write that crosses it. The checkpoint is
-  // taken in the background, so at most the next write may have been applied by then.
+  // cut in the background after a flush that lets writes go on (crates/engine), so a few later
+  // writes (one at a time here) may have been applied by then: never an earlier one.
   const entryBytes = encodeCommand({ op: Op.Put, origin: 1, seq: 1, key: 'k00', value: value(4096) }).length;
   const crossing = Math.ceil((64 << 10) / entryBytes) - 1;
-  t.true(index >= revisions[crossing] && index <= revisions[crossing] + 1, `first snapshot at ${index}, the write crossing 64 KiB is at ${revisions[crossing]}`);
+  t.true(index >= revisions[crossing] && index <= revisions[crossing] + LATER_WRITES_MAX, `first snapshot at ${index}, the write crossing 64 KiB is at ${revisions[crossing]}`);
   t.true(node.status().snapshotIndex >= index);
 });
 
@@ -61,6 +65,6 @@ test('small entries below both limits take no snapshot; the entry count alone ta
   for (let i = 20; i < 40; i++) await node.propose({ op: Op.Put, key: `k${i}`, value: value(10) });
   const index = await firstSnapshot;
   // Due once 30 entries were applied after the bootstrap snapshot at index 1 (at index 31);
-  // the background checkpoint may see at most one more write applied.
-  t.true(index >= 31 && index <= 32, `first snapshot at ${index}`);
+  // the background checkpoint may see a few more writes applied, never fewer.
+  t.true(index >= 31 && index <= 31 + LATER_WRITES_MAX, `first snapshot at ${index}`);
 });
