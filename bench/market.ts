@@ -8,10 +8,11 @@
  *    majority fsync and apply, for `SECONDS`; events/s and per-batch ack latency. Then the
  *    same paced at 100K events/s (open loop: the target's latency at the target's rate), small
  *    batches, and one event per request. Bodies are made before the clock starts.
- * 3. During a second ingest run: linearizable depth-10 book reads, `READS_PER_S` open loop, in a
+ * 3. During a second ingest run, paced at 100K events/s (the load the read target is stated
+ *    under): linearizable depth-10 book reads, `READS_PER_S` open loop, in a
  *    process of their own (measured from the load generator's process, its busy event loop
  *    added tens of milliseconds to every read), p50/p99; then the same reads stale, during
- *    another ingest run (the baseline: no ReadIndex round, only the busy leader).
+ *    another paced ingest run (the baseline: no ReadIndex round, only the busy leader).
  * 4. During a third: `STREAMS` market streams on the followers (2 instruments each): events
  *    delivered per second and the delay from the node receiving an event to its delivery.
  *
@@ -252,16 +253,17 @@ async function benchCluster(): Promise<Row[]> {
     rows.push(row(`ingest binary paced at ${PACED_EVENTS_PER_S / 1000}K events/s, ${PRODUCERS} producers × ${BATCH}/batch (open loop; ack from when due)`, await ingest(leader, makeBodies(PRODUCERS, BATCH, batches, true, 120), SECONDS, PACED_EVENTS_PER_S)));
     rows.push(row('ingest binary, 2 producers × 256/batch (latency)', await ingest(leader, makeBodies(2, 256, Math.ceil((60_000 * SECONDS) / 512) + 2, true, 150), SECONDS)));
     rows.push(row('ingest NDJSON, 1 event per request, 16 producers', await ingest(leader, makeBodies(16, 1, 2000, false, 200), Math.min(SECONDS, 5))));
-    const loadBodies = makeBodies(PRODUCERS, BATCH, batches, true, 300);
-    const load = ingest(leader, loadBodies, SECONDS);
+    // Book reads under the target ingest load (paced at PACED_EVENTS_PER_S, open loop), as the
+    // issue states the read target; closed-loop ingest saturates the machine the reads share.
+    const load = ingest(leader, makeBodies(PRODUCERS, BATCH, batches, true, 300), SECONDS, PACED_EVENTS_PER_S);
     const reads = await readBooks(leader, READERS, SECONDS, 'linearizable', READS_PER_S);
-    rows.push(row('ingest binary during book reads', await load));
-    rows.push(logged({ workload: `book depth 10, linearizable, ${READS_PER_S} reads/s open loop, during ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` }));
+    rows.push(row(`ingest binary paced at ${PACED_EVENTS_PER_S / 1000}K events/s during book reads`, await load));
+    rows.push(logged({ workload: `book depth 10, linearizable, ${READS_PER_S} reads/s open loop, during paced ingest`, 'ops/s': Math.round(reads.length / SECONDS), 'p50 ms': percentile(reads, 50), 'p99 ms': percentile(reads, 99), rounds: `${reads.length} reads` }));
     // The same under a second ingest run, stale: no ReadIndex round, only the leader's busy loop.
-    const staleLoad = ingest(leader, makeBodies(PRODUCERS, BATCH, batches, true, 350), SECONDS);
+    const staleLoad = ingest(leader, makeBodies(PRODUCERS, BATCH, batches, true, 350), SECONDS, PACED_EVENTS_PER_S);
     const staleReads = await readBooks(leader, READERS, SECONDS, 'stale', READS_PER_S);
     await staleLoad;
-    rows.push(logged({ workload: `book depth 10, stale (leader), ${READS_PER_S} reads/s open loop, during ingest`, 'ops/s': Math.round(staleReads.length / SECONDS), 'p50 ms': percentile(staleReads, 50), 'p99 ms': percentile(staleReads, 99), rounds: `${staleReads.length} reads` }));
+    rows.push(logged({ workload: `book depth 10, stale (leader), ${READS_PER_S} reads/s open loop, during paced ingest`, 'ops/s': Math.round(staleReads.length / SECONDS), 'p50 ms': percentile(staleReads, 50), 'p99 ms': percentile(staleReads, 99), rounds: `${staleReads.length} reads` }));
     const streamed = ingest(leader, makeBodies(PRODUCERS / 2, BATCH, batches, true, 400), SECONDS);
     const followers = urls.filter((u) => u !== leader);
     const delivered = await subscribe(followers, STREAMS, streamed);
