@@ -35,9 +35,6 @@ async function singleNode(t: import('ava').ExecutionContext, cfg: { snapshotEntr
   return { node, created, firstSnapshot };
 }
 
-/** Writes applied while a due checkpoint is being cut (sequential writes of ~1 ms each). */
-const LATER_WRITES_MAX = 4;
-
 const value = (bytes: number) => Buffer.from(JSON.stringify('x'.repeat(bytes - 2)));
 
 test('the log bytes since the last snapshot trigger one before the entry count does', async (t) => {
@@ -50,11 +47,12 @@ test('the log bytes since the last snapshot trigger one before the entry count d
   }
   const index = await firstSnapshot;
   // Due once the applied entries reach 64 KiB: at the write that crosses it. The checkpoint is
-  // cut in the background after a flush that lets writes go on (crates/engine), so a few later
-  // writes (one at a time here) may have been applied by then: never an earlier one.
+  // cut in the background after a flush that lets writes go on (crates/engine), so later writes
+  // may have been applied by then (how many depends on the machine's load): never an earlier one.
   const entryBytes = encodeCommand({ op: Op.Put, origin: 1, seq: 1, key: 'k00', value: value(4096) }).length;
   const crossing = Math.ceil((64 << 10) / entryBytes) - 1;
-  t.true(index >= revisions[crossing] && index <= revisions[crossing] + LATER_WRITES_MAX, `first snapshot at ${index}, the write crossing 64 KiB is at ${revisions[crossing]}`);
+  t.true(crossing < 30, 'the crossing write is well before the last');
+  t.true(index >= revisions[crossing] && index <= revisions.at(-1)!, `first snapshot at ${index}, the write crossing 64 KiB is at ${revisions[crossing]}`);
   t.true(node.status().snapshotIndex >= index);
 });
 
@@ -62,9 +60,13 @@ test('small entries below both limits take no snapshot; the entry count alone ta
   const { node, created, firstSnapshot } = await singleNode(t, { snapshotEntries: 30, snapshotLogBytes: 64 << 20 });
   for (let i = 0; i < 20; i++) await node.propose({ op: Op.Put, key: `k${i}`, value: value(10) });
   t.deepEqual(created, [], 'fewer than 30 entries and a few hundred bytes: no snapshot yet');
-  for (let i = 20; i < 40; i++) await node.propose({ op: Op.Put, key: `k${i}`, value: value(10) });
+  let last = 0;
+  for (let i = 20; i < 40; i++) {
+    const r = await node.propose({ op: Op.Put, key: `k${i}`, value: value(10) });
+    last = r.kind === 'put' ? r.revision : -1;
+  }
   const index = await firstSnapshot;
   // Due once 30 entries were applied after the bootstrap snapshot at index 1 (at index 31);
-  // the background checkpoint may see a few more writes applied, never fewer.
-  t.true(index >= 31 && index <= 31 + LATER_WRITES_MAX, `first snapshot at ${index}`);
+  // the background checkpoint may see later writes applied, never fewer.
+  t.true(index >= 31 && index <= last, `first snapshot at ${index}, the last write at ${last}`);
 });
