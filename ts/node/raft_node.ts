@@ -9,11 +9,10 @@
  *
  *   r = core.ready()
  *   1. leader's appends/heartbeats leave at once (in parallel with its own write)
- *   2. wal.append(r.entries, r.hardState)          — group commit in the addon
- *   3. every other message leaves (votes, acks: only after they are durable)
- *   4. applier.push(r.committedEntries)            — async, one WriteBatch per batch
- *   5. read states wait for applied ≥ index
- *   core.advance(r)
+ *   2. read states wait for applied ≥ index        — not for this Ready's fsync
+ *   3. wal.append(r.entries, r.hardState)          — group commit in the addon
+ *   4. every other message leaves (votes, acks: only after they are durable)
+ *   5. applier.push(r.committedEntries); core.advance(r)
  *
  * Batching: proposals and linearizable reads arriving in one event-loop turn become one MsgProp
  * and one ReadIndex request. Limits: `proposalsPerTurnMax` (one MsgProp), `proposalsPendingMax`
@@ -505,6 +504,8 @@ export class RaftNode {
     const messages = rd.messages.filter((m) => m.type !== MessageType.Snap);
     if (rd.snapshot) await this.snapshots.install(rd.snapshot);
     this.transport.send(messages.filter(sendableBeforePersist));
+    // Confirmed reads wait for their index's apply, not this Ready's fsync (as etcd's do).
+    this.releaseReads(rd);
     if (rd.entries.length === 0 && !rd.mustSync) {
       // A commit-index-only change: written in order with everything else, but nothing waits
       // for its fsync (losing it in a crash only means re-learning the commit index).
@@ -518,7 +519,6 @@ export class RaftNode {
     this.wire.applyConfChanges(rd.committedEntries, this.ticks);
     for (const e of rd.committedEntries) this.snapshots.handedOut(e.data.length);
     this.applier.push(rd.committedEntries);
-    this.releaseReads(rd);
     this.raw.advance(rd);
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.state);
   }
