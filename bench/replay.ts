@@ -131,37 +131,21 @@ async function maxSpeed(follower: string, instruments: string[]): Promise<Row[]>
   return rows;
 }
 
-const TS_KEY = Buffer.from('"tsEvent":"');
-
-/** The tsEvent of the line starting at `start` (ending at `end`), in ns; undefined: none. */
-function lineTs(buf: Buffer, start: number, end: number): bigint | undefined {
-  const at = buf.indexOf(TS_KEY, start);
-  if (at === -1 || at > end) return undefined;
-  const from = at + TS_KEY.length;
-  return BigInt(buf.toString('latin1', from, buf.indexOf(34, from)));
-}
-
 /**
  * A paced replay of `windowNs` from `from`: each event's schedule error and the total wall time.
  * The reader cannot see the node's clock, so the schedule's origin is fitted to the most
  * punctual event (the smallest arrival − venue offset / speed): errors are lateness against it.
- * Wall time runs from the response's headers (the session's start) to its end.
+ * Wall time runs from the response's headers (the session's start) to its end. Read from a
+ * process of its own (bench/lib/paced_reader.ts).
  */
 async function paced(url: string, instruments: string[], from: bigint, windowNs: bigint, speed: number): Promise<Row> {
-  const offsetsMs: number[] = [];
-  let headersMs = 0;
-  let rest = Buffer.alloc(0);
-  await replayChunks(url, { instruments, kinds: ['delta', 'trade', 'quote'], from: from.toString(), to: (from + windowNs).toString(), speed }, 'application/x-ndjson', (chunk) => {
-    const atMs = performance.now();
-    const buf = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
-    let start = 0;
-    for (let end = buf.indexOf(10); end !== -1; start = end + 1, end = buf.indexOf(10, start)) {
-      const ts = lineTs(buf, start, end);
-      if (ts !== undefined) offsetsMs.push(atMs - Number(ts - from) / 1e6 / speed);
-    }
-    rest = Buffer.from(buf.subarray(start));
-  }, () => (headersMs = performance.now()));
-  const wallMs = performance.now() - headersMs;
+  const body = JSON.stringify({ instruments, kinds: ['delta', 'trade', 'quote'], from: from.toString(), to: (from + windowNs).toString(), speed });
+  const { offsetsMs, wallMs } = await new Promise<{ offsetsMs: number[]; wallMs: number }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'paced_reader.ts'), url, body, from.toString(), String(speed)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { offsetsMs: number[]; wallMs: number }) : reject(new Error(`paced_reader exited with ${code}`))));
+  });
   const origin = offsetsMs.reduce((a, b) => Math.min(a, b), Infinity);
   const errorsMs = offsetsMs.map((o) => o - origin);
   const expectedMs = Number(windowNs) / 1e6 / speed;
