@@ -206,9 +206,12 @@ export class SnapshotLifecycle {
   stream(m: Message): void {
     const h = this.host;
     invariant(m.snapshot !== undefined, 'a MsgSnap carries a snapshot');
-    if (m.snapshot.data.length === 0) {
-      // The bootstrap snapshot has no files: take a real one now; the core asks again after
-      // the failure report, by when storage holds the new snapshot.
+    if (m.snapshot.data.length === 0 || m.snapshot.metadata.index < h.conf.current.confIndex) {
+      // The bootstrap snapshot has no files, and one older than the last membership change
+      // carries a configuration the follower may no longer be in as it was (a node removed and
+      // added again installed itself as a voter of the old one, without this leader among its
+      // peers, and waited for ever): take a fresh one now; the core asks again after the failure
+      // report, by when storage holds the new snapshot.
       this.maybeCreate(true);
       queueMicrotask(() => {
         if (!h.halted()) h.reportSnapshot(m.to, false);
