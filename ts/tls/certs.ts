@@ -28,11 +28,21 @@ function keyPair(): { privatePem: string; publicKey: forge.pki.PublicKey } {
   return { privatePem: privateKey, publicKey: forge.pki.publicKeyFromPem(publicKey) };
 }
 
+/**
+ * A random 16-byte certificate serial, as hex, whose DER INTEGER is positive and minimal: the
+ * first byte is 0x40-0x7f. (A serial starting 0x00 is a non-minimal INTEGER: OpenSSL 3.5, in
+ * Node 24, refuses such a certificate with "illegal padding"; one starting ≥ 0x80 is negative.)
+ */
+export function serialHex(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = 0x40 | (bytes[0] & 0x3f);
+  return bytes.toString('hex');
+}
+
 function baseCert(publicKey: forge.pki.PublicKey, days: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // Positive 128-bit serial (a leading zero nibble keeps it positive in DER).
-  cert.serialNumber = `0${randomBytes(16).toString('hex').slice(1)}`;
+  cert.serialNumber = serialHex();
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + days * 86_400_000);
   return cert;
