@@ -44,7 +44,10 @@ test('a follower offline while 100K keys are written and the log compacts rejoin
     }
   }));
   const status = (await call(leader, 'GET', '/v1/cluster')).json;
-  t.true(status.snapshotIndex >= 800, `leader snapshot at ${status.snapshotIndex}`);
+  // Snapshots every 200 entries; a member's first waits its stagger phase (< one interval) and a
+  // checkpoint is cut a little after it is due, so the newest lies within two intervals of the
+  // end of the ~1,000 entries (784 seen under load): several were taken.
+  t.true(status.snapshotIndex >= 600, `leader snapshot at ${status.snapshotIndex}`);
   t.true(status.firstLogIndex > 50, `leader log starts at ${status.firstLogIndex}: compacted`);
   t.truthy(leader.events.find((e) => e.event === 'snapshot_created'));
 
