@@ -30,6 +30,12 @@ test('every node serves its series; route labels are templates, never raw keys',
   const leader = await cluster.leader();
   for (let i = 0; i < 5; i++) t.is(await put(leader, `secret-key-${i}`), 200);
   await fetch(leader.url('/v1/kv/secret-key-0')).then((r) => r.text());
+  // The apply histograms have series once a node applied a write: a follower learns the commit
+  // index with the leader's next message, so wait for each to apply through the leader's.
+  const committed = ((await (await fetch(leader.url('/v1/cluster'))).json()) as { commitIndex: number }).commitIndex;
+  for (const p of cluster.procs) {
+    await pollUntil(async () => ((await (await fetch(p.url('/v1/cluster'))).json()) as { appliedIndex: number }).appliedIndex >= committed, `n${p.id} to apply through ${committed}`, 10_000);
+  }
   for (const p of cluster.procs) {
     // One answered request, so the HTTP series (labelled by route) exist on every node.
     t.is((await fetch(p.url('/health')).then(async (r) => [r.status, await r.text()]))[0], 200);
