@@ -39,6 +39,7 @@ import { BOOTSTRAP_INDEX, openStorage } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
 import { type Command, encodeCommand } from './commands';
 import { ConfTracker } from './conf_tracker';
+import { ReadRounds } from './read_rounds';
 import { MembershipWire } from './membership_wire';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
 import type { WalStorage } from './raft_storage';
@@ -50,8 +51,6 @@ import { RequestWaiters } from './waiters';
 export { BOOTSTRAP_INDEX };
 export type { NodeStatus, RaftNodeConfig };
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export class RaftNode {
   readonly id: number;
@@ -64,6 +63,7 @@ export class RaftNode {
   /** The membership as the Raft core has it (ahead of the applier's record until applied). */
   private readonly conf: ConfTracker;
   private readonly wire: MembershipWire;
+  private readonly reads: ReadRounds;
   /** The state machine; replaced only by a snapshot install (between Readies). */
   private currentEngine: Engine;
   private ticker: NodeJS.Timeout | undefined;
@@ -84,7 +84,6 @@ export class RaftNode {
   /** Marks this run's proposals (commands.ts): random per start, 1 in 2^32 to collide. */
   private readonly origin = randomInt(1, 2 ** 32);
   /** The last ReadIndex context number used (contexts are unique within a run). */
-  private readSeq = 0;
   /** The health monitor's and the metrics' hooks (none by default). */
   private observer: NodeObserver = {};
   private lastLeader = 0;
@@ -121,6 +120,7 @@ export class RaftNode {
     this.snapshots = new SnapshotLifecycle(this.snapshotHost(snaps), this.cfg);
     this.transport = this.createTransport();
     this.wire = new MembershipWire(this.id, this.raw, this.conf, this.transport, this.cfg);
+    this.reads = new ReadRounds(this.id, this.raw, this.waiters, this.applier, (messages) => this.transport.send(messages));
   }
 
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
@@ -415,6 +415,14 @@ export class RaftNode {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      // A Ready is being persisted: the read path need not wait for it (see `takeUrgent`).
+      if (this.running && !this.fatal) {
+        try {
+          this.reads.expedite();
+        } catch (err) {
+          this.fail(err as Error);
+        }
+      }
       void this.run();
     });
   }
@@ -432,7 +440,7 @@ export class RaftNode {
         if (this.applier.overloaded) await this.applier.drained();
         this.flushConfChanges();
         this.flushProposals();
-        this.flushReads();
+        this.reads.flush();
         if (!this.raw.hasReady()) break;
         await this.handleReady(this.raw.ready());
         this.checkInvariants();
@@ -485,27 +493,13 @@ export class RaftNode {
     }
   }
 
-  /** One ReadIndex request (one heartbeat round) for every read queued this turn. */
-  private flushReads(): void {
-    if (!this.waiters.hasQueuedReads) return;
-    const reads = this.waiters.takeQueuedReads();
-    const ctx = `${this.id}:${++this.readSeq}`;
-    try {
-      this.raw.readIndex(encoder.encode(ctx));
-      this.waiters.readsSent(ctx, reads);
-    } catch (err) {
-      if (!(err instanceof ProposalDroppedError)) throw err;
-      this.waiters.settleReads(reads, new UnavailableError('no leader to confirm the read; retry'));
-    }
-  }
-
   private async handleReady(rd: Ready): Promise<void> {
     for (const m of rd.messages) if (m.type === MessageType.Snap) this.snapshots.stream(m);
     const messages = rd.messages.filter((m) => m.type !== MessageType.Snap);
     if (rd.snapshot) await this.snapshots.install(rd.snapshot);
     this.transport.send(messages.filter(sendableBeforePersist));
     // Confirmed reads wait for their index's apply, not this Ready's fsync (as etcd's do).
-    this.releaseReads(rd);
+    this.reads.release(rd.readStates);
     if (rd.entries.length === 0 && !rd.mustSync) {
       // A commit-index-only change: written in order with everything else, but nothing waits
       // for its fsync (losing it in a crash only means re-learning the commit index).
@@ -521,19 +515,6 @@ export class RaftNode {
     this.applier.push(rd.committedEntries);
     this.raw.advance(rd);
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.state);
-  }
-
-  /** Reads confirmed in this Ready are served once the applier reaches their index. */
-  private releaseReads(rd: Ready): void {
-    for (const rs of rd.readStates) {
-      const reads = this.waiters.confirmReads(decoder.decode(rs.requestCtx));
-      if (!reads) continue;
-      this.applier.waitFor(rs.index).then(
-        () => this.waiters.settleReads(reads),
-        // The engine failed (the node is stopping): the read was not served; retry elsewhere.
-        (err: Error) => this.waiters.settleReads(reads, new UnavailableError(`the state machine failed (${(err as { code?: string }).code ?? 'error'}); retry on another node`)),
-      );
-    }
   }
 
   private onSoftState(lead: number, state: StateType): void {

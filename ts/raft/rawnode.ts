@@ -16,6 +16,7 @@ import {
   type Message,
   MessageType,
   type Ready,
+  type ReadState,
   type SoftState,
   StateType,
   isLocalMessage,
@@ -171,6 +172,28 @@ export class RawNode {
     return rd;
   }
 
+  /**
+   * Output that need not wait for the Ready being persisted: confirmed reads, and the read path's
+   * messages (heartbeats, their answers, forwarded ReadIndex requests and answers). A driver
+   * calls this between Readies, while one is still being written, so a linearizable read is not
+   * held behind fsyncs it does not depend on (one on the leader before its round is sent, one on
+   * each follower before it answers). The rest of the output stays for the next Ready, in order.
+   * A heartbeat answer acknowledges this node's term: it leaves early only once that term (and
+   * vote) is durable, i.e. equal to what the last advanced Ready persisted.
+   */
+  takeUrgent(): { messages: Message[]; readStates: ReadState[] } {
+    const r = this.raft;
+    r.flushReadIndexRound();
+    const readStates = r.readStates;
+    r.readStates = [];
+    const durable = r.term === this.prevHardState.term && r.vote === this.prevHardState.vote;
+    const messages: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of r.msgs) (isUrgent(m, durable) ? messages : rest).push(m);
+    r.msgs = rest;
+    return { messages, readStates };
+  }
+
   /** The driver persisted `rd`'s entries, hard state and snapshot, and took its committed entries. */
   advance(rd: Ready): void {
     invariant(this.awaitingAdvance, 'advance() without an outstanding Ready');
@@ -253,4 +276,18 @@ function sameHardState(a: HardState, b: HardState): boolean {
 /** Messages a leader may send before its own write of the same Ready is durable. */
 export function sendableBeforePersist(m: Message): boolean {
   return m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap;
+}
+
+/** Messages of the read path that `takeUrgent` hands out ahead of the Ready loop. */
+function isUrgent(m: Message, termDurable: boolean): boolean {
+  switch (m.type) {
+    case MessageType.Heartbeat:
+    case MessageType.ReadIndex:
+    case MessageType.ReadIndexResp:
+      return true;
+    case MessageType.HeartbeatResp:
+      return termDurable;
+    default:
+      return false;
+  }
 }

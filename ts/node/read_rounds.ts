@@ -1,0 +1,66 @@
+/**
+ * Linearizable reads through the core's ReadIndex (the Raft dissertation's §6.4): the reads
+ * queued in one event-loop turn share one request (one heartbeat round); a confirmed round's
+ * reads are served once the applier reaches the round's index.
+ *
+ * The read path does not wait for the Ready loop: while a Ready is being persisted, `expedite`
+ * sends this turn's round, the followers' answers to heartbeats and forwarded ReadIndex requests
+ * and answers at once, and releases confirmed rounds (`RawNode.takeUrgent` says which output
+ * may leave early). Without it a read under write load waited for up to one fsync on the leader
+ * before its round left, and for one on a follower before that follower answered.
+ */
+import type { Applier } from './applier';
+import type { RequestWaiters } from './waiters';
+import { UnavailableError } from '../errors';
+import { ProposalDroppedError, type RawNode } from '../raft/rawnode';
+import type { Message, ReadState } from '../raft/types';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class ReadRounds {
+  private seq = 0;
+
+  constructor(
+    private readonly id: number,
+    private readonly raw: RawNode,
+    private readonly waiters: RequestWaiters,
+    private readonly applier: Applier,
+    private readonly send: (messages: Message[]) => void,
+  ) {}
+
+  /** One ReadIndex request (one heartbeat round) for every read queued this turn. */
+  flush(): void {
+    if (!this.waiters.hasQueuedReads) return;
+    const reads = this.waiters.takeQueuedReads();
+    const ctx = `${this.id}:${++this.seq}`;
+    try {
+      this.raw.readIndex(encoder.encode(ctx));
+      this.waiters.readsSent(ctx, reads);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      this.waiters.settleReads(reads, new UnavailableError('no leader to confirm the read; retry'));
+    }
+  }
+
+  /** Between Readies: this turn's round and the read path's messages leave now. */
+  expedite(): void {
+    this.flush();
+    const urgent = this.raw.takeUrgent();
+    this.send(urgent.messages);
+    this.release(urgent.readStates);
+  }
+
+  /** Confirmed rounds: their reads are served once the applier reaches their index. */
+  release(readStates: readonly ReadState[]): void {
+    for (const rs of readStates) {
+      const reads = this.waiters.confirmReads(decoder.decode(rs.requestCtx));
+      if (!reads) continue;
+      this.applier.waitFor(rs.index).then(
+        () => this.waiters.settleReads(reads),
+        // The engine failed (the node is stopping): the read was not served; retry elsewhere.
+        (err: Error) => this.waiters.settleReads(reads, new UnavailableError(`the state machine failed (${(err as { code?: string }).code ?? 'error'}); retry on another node`)),
+      );
+    }
+  }
+}
