@@ -30,7 +30,7 @@ import type { Engine, Wal } from '../native';
 import { invariant } from '../raft/assert';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, type ProgressStatus, RawNode, sendableBeforePersist } from '../raft/rawnode';
-import { ConfChangeType, type Message, MessageType, type Ready, StateType } from '../raft/types';
+import { ConfChangeType, type Entry, EntryType, type Message, MessageType, type Ready, StateType } from '../raft/types';
 import { type PeerAddress, PeerTransport } from '../transport/peer';
 import type { ChangeFeed } from './change_feed';
 import { admissionError } from './admission';
@@ -500,6 +500,11 @@ export class RaftNode {
     this.transport.send(messages.filter(sendableBeforePersist));
     // Confirmed reads wait for their index's apply, not this Ready's fsync (as etcd's do).
     this.reads.release(rd.readStates);
+    // Committed entries handed out are durable here already (the core never hands out past the
+    // stable tail): they apply while this Ready's new entries are written, as etcd's do. A
+    // membership change keeps its place after the write (it changes the core's configuration).
+    const applyEarly = !rd.committedEntries.some((e) => e.type === EntryType.ConfChange);
+    if (applyEarly) this.handOut(rd.committedEntries);
     if (rd.entries.length === 0 && !rd.mustSync) {
       // A commit-index-only change: written in order with everything else, but nothing waits
       // for its fsync (losing it in a crash only means re-learning the commit index).
@@ -510,11 +515,15 @@ export class RaftNode {
       this.observer.walSync?.(performance.now() - started, rd.entries.length);
     }
     this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
-    this.wire.applyConfChanges(rd.committedEntries, this.ticks);
-    for (const e of rd.committedEntries) this.snapshots.handedOut(e.data.length);
-    this.applier.push(rd.committedEntries);
+    if (!applyEarly) this.handOut(rd.committedEntries);
     this.raw.advance(rd);
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.state);
+  }
+
+  private handOut(committed: Entry[]): void {
+    this.wire.applyConfChanges(committed, this.ticks);
+    for (const e of committed) this.snapshots.handedOut(e.data.length);
+    this.applier.push(committed);
   }
 
   private onSoftState(lead: number, state: StateType): void {
