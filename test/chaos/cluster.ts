@@ -103,7 +103,7 @@ export class ChaosCluster {
    * `snapshotEntries` is small on purpose: the log compacts every few seconds under the
    * workload, so a node that was down or cut off for a while catches up by InstallSnapshot.
    */
-  static async create(dir: string, size: number, snapshotEntries = 300): Promise<ChaosCluster> {
+  static async create(dir: string, size: number, snapshotEntries = 300, nodeArgs: string[] = []): Promise<ChaosCluster> {
     const cluster = new ChaosCluster(dir);
     const ports = await freePorts(2 * size + size * (size - 1));
     const clientPorts = ports.slice(0, size);
@@ -121,7 +121,7 @@ export class ChaosCluster {
         cluster.proxies.set(`${from}>${to}`, proxy);
         members.push(`n${to}=127.0.0.1:${proxy.listenPort}`);
       }
-      const args = ['--id', `n${from}`, '--data', join(dir, 'data', `n${from}`), '--listen', `127.0.0.1:${clientPorts[from - 1]}`, '--peer-listen', `127.0.0.1:${peerPorts[from - 1]}`, '--cluster', members.join(','), '--snapshot-entries', String(snapshotEntries), '--snapshot-catchup', String(Math.floor(snapshotEntries / 3))];
+      const args = ['--id', `n${from}`, '--data', join(dir, 'data', `n${from}`), '--listen', `127.0.0.1:${clientPorts[from - 1]}`, '--peer-listen', `127.0.0.1:${peerPorts[from - 1]}`, '--cluster', members.join(','), '--snapshot-entries', String(snapshotEntries), '--snapshot-catchup', String(Math.floor(snapshotEntries / 3)), ...nodeArgs];
       cluster.nodes.push(new ChaosNode(from, clientPorts[from - 1], args, join(dir, 'logs', `n${from}.log`)));
     }
     await Promise.all([...cluster.proxies.values()].map((p) => p.start()));

@@ -30,6 +30,8 @@ export interface ChaosOptions {
    */
   minOkOps?: number;
   nodes: number;
+  /** Flags for every node (e.g. `--read-lease on`). */
+  nodeArgs?: string[];
   clients: number;
   keys: number;
   /** Where to keep artifacts; a fresh temporary directory when absent. */
@@ -116,7 +118,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const problems: string[] = [];
   const recoverMs = opts.recoverMs ?? 30_000;
 
-  const cluster = await ChaosCluster.create(runDir, opts.nodes);
+  const cluster = await ChaosCluster.create(runDir, opts.nodes, undefined, opts.nodeArgs);
   const nemesis = new Nemesis(cluster, { random: mulberry32(opts.seed ^ 0x5eed), now, holdMs: [1000, 4000], gapMs: [500, 2000] });
   const workload = new Workload({
     clients: opts.clients,

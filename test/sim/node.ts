@@ -84,6 +84,8 @@ export class SimNode {
     private readonly heartbeatTimeoutTicks: number,
     /** Entries applied since the last snapshot before taking another (0 = never). */
     private readonly snapshotEntries = 0,
+    /** Lease reads on the simulation's clock (ticks), with every start fencing its votes. */
+    private readonly lease?: { leaseReadMs: number; nowMs: () => number },
   ) {
     this.storage = MemoryStorage.withVoters(voters);
     this.start();
@@ -110,6 +112,7 @@ export class SimNode {
       heartbeatTimeoutTicks: this.heartbeatTimeoutTicks,
       msgBytesMax: 4096,
       inflightMsgsMax: 16,
+      ...(this.lease ? { ...this.lease, startupVoteFence: true } : {}),
     });
   }
 

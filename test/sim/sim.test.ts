@@ -26,6 +26,12 @@ for (let chunk = 0; chunk < 5; chunk++) {
   });
 }
 
+test('lease reads, seeds 1001..1100: no read is stale, and restarted voters fence their votes', (t) => {
+  let reads = 0;
+  for (let seed = 1001; seed <= 1100; seed++) reads += runSimulation({ seed, leaseReads: true }).readsChecked;
+  t.true(reads > 100 * 20, `checked ${reads} reads`);
+});
+
 test('a seed replays exactly', (t) => {
   t.deepEqual(runSimulation({ seed: 4242 }), runSimulation({ seed: 4242 }));
   t.notDeepEqual(runSimulation({ seed: 4242 }), runSimulation({ seed: 4243 }));

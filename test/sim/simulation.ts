@@ -7,6 +7,7 @@
  * Everything random comes from one PRNG seeded by `seed`, so a failure replays exactly.
  */
 import { type ConfChange, ConfChangeType, type Entry, ProposalDroppedError, type Random, mulberry32 } from '../../ts/raft';
+import { leaseDurationMs } from '../../ts/raft/lease';
 import { SafetyChecker, Violation } from './checker';
 import { RELIABLE, SimNetwork } from './network';
 import { SimNode, decodeWrite, encodeConfChange, encodeWrite } from './node';
@@ -19,6 +20,8 @@ export interface SimOptions {
   /** After healing, ticks within which a leader must exist and every pending write commit. */
   livenessTicksMax?: number;
   nodes?: number;
+  /** Lease reads (the clock: one unit per tick) instead of a heartbeat round per read. */
+  leaseReads?: boolean;
 }
 
 export interface SimResult {
@@ -116,7 +119,8 @@ class Simulation {
     };
     // Half the seeds snapshot and compact often, so lagging followers need InstallSnapshot.
     const snapshotEntries = this.random.next() < 0.5 ? 20 + this.random.intn(40) : 0;
-    this.nodes = this.ids.map((id) => new SimNode(id, this.ids, this.random, hooks, 2, ELECTION_TICKS, HEARTBEAT_TICKS, snapshotEntries));
+    const lease = opts.leaseReads ? { leaseReadMs: leaseDurationMs(1, ELECTION_TICKS), nowMs: () => this.now } : undefined;
+    this.nodes = this.ids.map((id) => new SimNode(id, this.ids, this.random, hooks, 2, ELECTION_TICKS, HEARTBEAT_TICKS, snapshotEntries, lease));
   }
 
   run(): SimResult {

@@ -41,6 +41,8 @@ export interface StartOptions {
   learner?: boolean;
   /** CPU priority of the node's threads (`--nice`, 0–19; see priority.ts). */
   nice?: number;
+  /** Lease-based linearizable reads (`--read-lease`). */
+  readLease?: boolean;
   snapshotEntries?: number;
   snapshotLogBytes?: number;
   snapshotCatchUpEntries?: number;
@@ -120,6 +122,7 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
     joining: opts.join !== undefined,
     joinTerm,
     walFaults,
+    readLease: opts.readLease,
     snapshotEntries: opts.snapshotEntries,
     snapshotLogBytes: opts.snapshotLogBytes,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,

@@ -34,6 +34,12 @@ export interface RaftNodeConfig {
   tickMs?: number;
   electionTimeoutTicks?: number;
   heartbeatTimeoutTicks?: number;
+  /**
+   * Lease-based linearizable reads (`--read-lease`, ts/raft/lease.ts): the leader answers a
+   * read without a heartbeat round while a quorum acknowledged one recently. Sound while the
+   * members' clocks advance at rates within 10% of each other; off, every read takes a round.
+   */
+  readLease?: boolean;
   /** A request not answered within this is failed with `timeout` (its outcome is unknown). */
   requestTimeoutMs?: number;
   /** Proposals in one MsgProp (one turn). */
@@ -79,6 +85,7 @@ export const DEFAULTS = {
   tickMs: 10,
   electionTimeoutTicks: 30,
   heartbeatTimeoutTicks: 3,
+  readLease: false,
   requestTimeoutMs: 5000,
   proposalsPerTurnMax: 8192,
   proposalsPendingMax: 65536,

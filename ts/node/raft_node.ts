@@ -40,6 +40,7 @@ import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } f
 import { type Command, encodeCommand } from './commands';
 import { ConfTracker } from './conf_tracker';
 import { ReadRounds } from './read_rounds';
+import { leaseDurationMs } from '../raft/lease';
 import { MembershipWire } from './membership_wire';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
 import type { WalStorage } from './raft_storage';
@@ -115,6 +116,8 @@ export class RaftNode {
       id: cfg.id, storage,
       random: mulberry32(randomInt(2 ** 31)),
       electionTimeoutTicks: this.cfg.electionTimeoutTicks, heartbeatTimeoutTicks: this.cfg.heartbeatTimeoutTicks,
+      // Every member fences its votes after a restart, so any member's lease is sound.
+      leaseReadMs: this.cfg.readLease ? leaseDurationMs(this.cfg.tickMs, this.cfg.electionTimeoutTicks) : 0, startupVoteFence: true,
       applied: RaftNode.resumeIndex(this.applier.applied, storage),
     });
     this.snapshots = new SnapshotLifecycle(this.snapshotHost(snaps), this.cfg);

@@ -27,6 +27,19 @@ export interface Config {
   readIndexPendingMax?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
+  /**
+   * Lease-based reads (lease.ts): a leader answers ReadIndex without a heartbeat round while a
+   * quorum acknowledged one sent less than this many ms ago. 0 (the default): off. Must stay
+   * below the followers' election timeout in ms less clock-rate drift; needs checkQuorum.
+   */
+  leaseReadMs?: number;
+  /** The monotonic clock the lease is measured with, ms (tests inject one). */
+  nowMs?: () => number;
+  /**
+   * Grant no vote for an election timeout after start: a restarted voter forgot which leader it
+   * heard from, and must not help elect another within a lease it may have acknowledged.
+   */
+  startupVoteFence?: boolean;
 }
 
 export interface ResolvedConfig extends Required<Omit<Config, 'applied'>> {
@@ -46,9 +59,14 @@ export function resolveConfig(c: Config): ResolvedConfig {
     readIndexPendingMax: 65536,
     preVote: true,
     checkQuorum: true,
+    leaseReadMs: 0,
+    nowMs: () => performance.now(),
+    startupVoteFence: false,
     ...c,
     applied: c.applied ?? 0,
   };
+  if (resolved.leaseReadMs < 0 || resolved.leaseReadMs >= Infinity) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: leaseReadMs must be a non-negative number');
+  if (resolved.leaseReadMs > 0 && !resolved.checkQuorum) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: lease reads need checkQuorum (followers in lease refuse votes only with it)');
   if (resolved.inflightMsgsMax <= 0) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: inflightMsgsMax must be positive');
   return resolved;
 }

@@ -14,6 +14,8 @@ import { stepLeader } from './step_leader';
 import { RaftLog } from './log';
 import { ProgressState } from './progress';
 import { ReadOnly } from './read_only';
+import { releasePendingReadIndex } from './read_index';
+import { LeaderLease } from './lease';
 import { StorageError } from './storage';
 import { ProgressTracker, VoteResult } from './tracker';
 import {
@@ -56,11 +58,14 @@ export class Raft {
   readonly log: RaftLog;
   readonly prs: ProgressTracker;
   readonly readOnly: ReadOnly;
+  readonly lease: LeaderLease;
   msgs: Message[] = [];
   readStates: ReadState[] = [];
   /** Ticks since the last election timeout reset (followers: since hearing from the leader). */
   electionElapsed = 0;
   heartbeatElapsed = 0;
+  /** Ticks since this process started the core (`startupVoteFence`). */
+  private ticksSinceStart = 0;
   randomizedElectionTimeout = 0;
   leadTransferee = NONE;
   /** Index of the latest conf change proposed; a new one waits until it is applied. */
@@ -78,6 +83,7 @@ export class Raft {
     this.log = new RaftLog(this.cfg.storage, this.cfg.committedBytesPerReadyMax);
     this.prs = new ProgressTracker(this.cfg.inflightMsgsMax, this.cfg.inflightBytesMax);
     this.readOnly = new ReadOnly(this.cfg.readIndexPendingMax);
+    this.lease = new LeaderLease(this.cfg.leaseReadMs, this.cfg.nowMs);
     const { hardState, confState } = this.cfg.storage.initialState();
     this.applyConfState(confState);
     if (!isEmptyHardState(hardState)) this.loadState(hardState);
@@ -174,15 +180,18 @@ export class Raft {
   }
 
   bcastHeartbeatWithCtx(ctx: Uint8Array | undefined): void {
+    const round = this.lease.sent();
     for (const [id, pr] of this.prs.progress) {
       if (id === this.id) continue;
       // Never tell a follower to commit beyond what it is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
-      this.send(message({ type: MessageType.Heartbeat, to: id, from: this.id, commit, context: ctx }));
+      this.send(message({ type: MessageType.Heartbeat, to: id, from: this.id, commit, context: ctx, index: round }));
     }
   }
 
   sendTimeoutNow(to: number): void {
+    // The transferee's campaign bypasses the voters' lease: ours ends here.
+    this.lease.revoke();
     this.send(message({ type: MessageType.TimeoutNow, to, from: this.id }));
   }
 
@@ -250,6 +259,7 @@ export class Raft {
     this.reset(this.term);
     this.lead = this.id;
     this.state = StateType.Leader;
+    this.lease.reset();
     const self = this.prs.progress.get(this.id);
     if (self) self.becomeReplicate();
     // No conf change until an entry of this term commits (the dissertation's known fix): every
@@ -264,6 +274,7 @@ export class Raft {
   // ---- time ----
 
   tick(): void {
+    this.ticksSinceStart++;
     if (this.state === StateType.Leader) this.tickHeartbeat();
     else this.tickElection();
   }
@@ -346,8 +357,11 @@ export class Raft {
   step(m: Message): StepResult {
     if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
-        const inLease = this.cfg.checkQuorum && this.lead !== NONE && this.electionElapsed < this.cfg.electionTimeoutTicks;
-        // We heard from a live leader within the election timeout: ignore a disruptive campaign.
+        const heard = this.lead !== NONE && this.electionElapsed < this.cfg.electionTimeoutTicks;
+        const fenced = this.cfg.startupVoteFence && this.ticksSinceStart < this.cfg.electionTimeoutTicks;
+        const inLease = this.cfg.checkQuorum && (heard || fenced);
+        // We heard from a live leader within the election timeout (or, fenced, may have just
+        // before a restart): ignore a disruptive campaign. A leader's read lease relies on it.
         if (!isTransfer(m.context) && inLease) return 'ok';
       }
       if (m.type === MessageType.PreVote) {
@@ -447,49 +461,12 @@ export class Raft {
   }
 
   onCommitAdvanced(): void {
-    this.releasePendingReadIndexMessages();
+    releasePendingReadIndex(this);
     this.bcastAppend();
   }
 
   committedEntryInCurrentTerm(): boolean {
     return this.log.term(this.log.committed) === this.term;
-  }
-
-  private releasePendingReadIndexMessages(): void {
-    if (this.pendingReadIndexMessages.length === 0 || !this.committedEntryInCurrentTerm()) return;
-    const pending = this.pendingReadIndexMessages;
-    this.pendingReadIndexMessages = [];
-    for (const m of pending) this.sendReadIndexResponse(m);
-  }
-
-  /** Leader: queue a read at the current commit index and confirm leadership by one heartbeat round. */
-  sendReadIndexResponse(m: Message): void {
-    if (this.prs.isSingleton()) {
-      this.respondToReadIndex(m, this.log.committed);
-      return;
-    }
-    const ctx = m.entries[0].data;
-    this.readOnly.addRequest(this.log.committed, m);
-    this.readOnly.recvAck(this.id, ctx);
-    // Batched: one heartbeat round, sent when the driver next takes a Ready, confirms every read
-    // queued until then (the round carries the newest context).
-    this.readIndexRoundPending = true;
-  }
-
-  /** Sends the heartbeat round for reads queued since the last one (called by RawNode). */
-  flushReadIndexRound(): void {
-    if (!this.readIndexRoundPending) return;
-    this.readIndexRoundPending = false;
-    const ctx = this.readOnly.lastPendingRequestCtx();
-    if (this.state === StateType.Leader && ctx !== undefined) this.bcastHeartbeatWithCtx(ctx);
-  }
-
-  respondToReadIndex(req: Message, index: number): void {
-    if (req.from === NONE || req.from === this.id) {
-      this.readStates.push({ index, requestCtx: req.entries[0].data });
-    } else {
-      this.send(message({ type: MessageType.ReadIndexResp, to: req.from, from: this.id, index, entries: req.entries }));
-    }
   }
 
   handleAppendEntries(m: Message): void {
@@ -511,7 +488,8 @@ export class Raft {
 
   handleHeartbeat(m: Message): void {
     this.log.commitTo(m.commit);
-    this.send(message({ type: MessageType.HeartbeatResp, to: m.from, from: this.id, context: m.context }));
+    // The round number goes back: it dates this answer for the leader's lease.
+    this.send(message({ type: MessageType.HeartbeatResp, to: m.from, from: this.id, context: m.context, index: m.index }));
   }
 
   handleSnapshot(m: Message): void {

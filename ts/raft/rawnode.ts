@@ -6,6 +6,7 @@
 import { invariant } from './assert';
 import type { Config } from './config';
 import { Raft } from './raft';
+import { flushReadIndexRound } from './read_index';
 import { QuorumError } from '../errors';
 import {
   type ConfChange,
@@ -135,7 +136,7 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
-    r.flushReadIndexRound();
+    flushReadIndexRound(r);
     const ss = r.softState();
     if (ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state) return true;
     if (!sameHardState(r.hardState(), this.prevHardState)) return true;
@@ -148,7 +149,7 @@ export class RawNode {
   ready(): Ready {
     invariant(!this.awaitingAdvance, 'ready() called before advance() of the previous Ready');
     const r = this.raft;
-    r.flushReadIndexRound();
+    flushReadIndexRound(r);
     const rd: Ready = {
       entries: r.log.unstableEntries().slice(),
       committedEntries: r.log.nextCommittedEnts(),
@@ -183,7 +184,7 @@ export class RawNode {
    */
   takeUrgent(): { messages: Message[]; readStates: ReadState[] } {
     const r = this.raft;
-    r.flushReadIndexRound();
+    flushReadIndexRound(r);
     const readStates = r.readStates;
     r.readStates = [];
     const durable = r.term === this.prevHardState.term && r.vote === this.prevHardState.vote;

@@ -2,6 +2,7 @@
 import { invariant } from './assert';
 import { ProgressState } from './progress';
 import type { Raft, StepResult } from './raft';
+import { confirmReads, stepReadIndex } from './read_index';
 import { EntryType, type Message, MessageType, NONE, StateType } from './types';
 
 export function stepLeader(r: Raft, m: Message): StepResult {
@@ -16,15 +17,7 @@ export function stepLeader(r: Raft, m: Message): StepResult {
     case MessageType.Prop:
       return propose(r, m);
     case MessageType.ReadIndex:
-      if (!r.committedEntryInCurrentTerm()) {
-        // A new leader may not know the latest commit index until an entry of its term commits.
-        if (r.pendingReadIndexMessages.length >= r.cfg.readIndexPendingMax) return 'dropped';
-        r.pendingReadIndexMessages.push(m);
-        return 'ok';
-      }
-      if (r.readOnly.full()) return 'dropped';
-      r.sendReadIndexResponse(m);
-      return 'ok';
+      return stepReadIndex(r, m);
     case MessageType.App:
     case MessageType.Heartbeat:
     case MessageType.Snap:
@@ -48,6 +41,7 @@ export function stepLeader(r: Raft, m: Message): StepResult {
         if (pr.state === ProgressState.Replicate && pr.inflights.full()) r.sendEmptyAppend(m.from);
         else r.sendAppend(m.from);
       }
+      r.lease.acked(m.from, m.index);
       if (m.context && m.context.length > 0) confirmReads(r, m.from, m.context);
       break;
     case MessageType.SnapStatus:
@@ -122,13 +116,6 @@ function handleAppendAck(r: Raft, m: Message): void {
     // loop
   }
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) r.sendTimeoutNow(m.from);
-}
-
-function confirmReads(r: Raft, from: number, ctx: Uint8Array): void {
-  if (r.prs.isSingleton()) return;
-  const acks = r.readOnly.recvAck(from, ctx);
-  if (!acks || !r.prs.hasQuorum(acks)) return;
-  for (const status of r.readOnly.advance(ctx)) r.respondToReadIndex(status.req, status.index);
 }
 
 function transferLeader(r: Raft, transferee: number): void {
