@@ -330,7 +330,7 @@ async function benchReads(): Promise<Row[]> {
     'ops/s': READS_PER_S,
     'p50 ms': median(runs[i].map((r) => percentile(r, 50))),
     'p99 ms': median(runs[i].map((r) => percentile(r, 99))),
-    rounds: `${runs[i].length} clusters; p99 ${runs[i].map((r) => percentile(r, 99)).join(' / ')}`,
+    rounds: `${runs[i].length} clusters; p99 ${runs[i].map((r) => percentile(r, 99).toFixed(2)).join(' / ')}`,
   }));
 }
 
