@@ -127,6 +127,25 @@ impl NativeEngine {
         }))
     }
 
+    /// `apply` on the calling (JS) thread, for small batches: no thread-pool hop. A write
+    /// RocksDB would stall is not made (`null`, nothing written): the caller uses `apply`.
+    #[napi]
+    pub fn apply_now(&self, packed: &[u8], applied_index: i64) -> Result<Option<u32>> {
+        let engine = self.get_engine()?;
+        let timer = crate::metrics::APPLY_SECONDS
+            .with_label_values(&["kv"])
+            .start_timer();
+        let out = engine
+            .apply_opt(packed, index_arg("appliedIndex", applied_index)?, true)
+            .map_err(from_engine)?;
+        if out.is_some() {
+            timer.observe_duration();
+        } else {
+            timer.stop_and_discard();
+        }
+        Ok(out.map(|n| n as u32))
+    }
+
     /// Every series the addon records (WAL, apply, RocksDB), as Prometheus text.
     #[napi]
     pub fn metrics_text(&self) -> Result<String> {

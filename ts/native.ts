@@ -17,6 +17,8 @@ import { packageRoot } from './paths';
 type Binding = typeof import('../native/index');
 type NativeWalHandle = import('../native/index').NativeWal;
 type NativeEngineHandle = import('../native/index').NativeEngine;
+/** Largest packed batch `Engine.applySoon` writes on the calling thread (bigger: the pool). */
+export const APPLY_NOW_BYTES_MAX = 256 << 10;
 type DurableEvent = import('../native/index').DurableEvent;
 
 export interface HardState {
@@ -382,6 +384,22 @@ export class Engine {
 
   applyPacked(packed: Buffer, appliedIndex: number): Promise<number> {
     return callAsync(() => this.handle.apply(packed, appliedIndex));
+  }
+
+  /**
+   * `apply` that writes a batch of at most `APPLY_NOW_BYTES_MAX` packed bytes on this thread
+   * when RocksDB takes it without stalling (memtable inserts: tens to hundreds of µs), sparing
+   * the thread-pool round trip that cost an applied batch ~0.6 ms at the median and several ms
+   * at p99 under ingest (a read waiting for its index waits for it too); a bigger batch, or one
+   * RocksDB would stall, goes to the pool as `apply` does.
+   */
+  applySoon(ops: readonly EngineOp[], appliedIndex: number): number | Promise<number> {
+    const packed = packBatch(ops);
+    if (packed.length <= APPLY_NOW_BYTES_MAX) {
+      const written = call(() => this.handle.applyNow(packed, appliedIndex));
+      if (written !== null && written !== undefined) return written;
+    }
+    return this.applyPacked(packed, appliedIndex);
   }
 
   get(key: string | Buffer): Buffer | undefined {

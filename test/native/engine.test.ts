@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 
 import { NativeError } from '../../ts/errors';
-import { Engine } from '../../ts/native';
+import { APPLY_NOW_BYTES_MAX, Engine } from '../../ts/native';
 import { tempDir } from '../helpers/tmp';
 
 const v = (s: string) => Buffer.from(s);
@@ -90,4 +90,20 @@ test('compactions run at nice 19, flushes at the normal priority', async (t) => 
   while (!threadNices('rocksdb:low').includes(19) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   t.true(threadNices('rocksdb:low').includes(19), `rocksdb:low threads at ${threadNices('rocksdb:low').join(',')}`);
   t.false(threadNices('rocksdb:high').includes(19), `rocksdb:high threads at ${threadNices('rocksdb:high').join(',')}`);
+});
+
+test('applySoon writes a small batch on the calling thread and hands a big one to the pool', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  t.teardown(() => engine.close());
+  const small = engine.applySoon([{ op: 'put', key: 'a', value: Buffer.from('1') }], 1);
+  t.is(small, 1, 'written before returning: a number, not a promise');
+  t.is(engine.appliedIndex(), 1);
+  t.is(engine.get('a')?.toString(), '1');
+  const value = Buffer.alloc(APPLY_NOW_BYTES_MAX, 7);
+  const big = engine.applySoon([{ op: 'put', key: 'b', value }], 2);
+  t.true(big instanceof Promise);
+  t.is(await big, 1);
+  t.is(engine.appliedIndex(), 2);
+  // The order rule holds on both paths.
+  t.throws(() => engine.applySoon([{ op: 'put', key: 'c', value: Buffer.from('3') }], 2), { instanceOf: NativeError, message: /does not follow/ });
 });

@@ -44,7 +44,7 @@ function heldEngine() {
   const engine = {
     appliedIndex: () => applied,
     get: () => undefined,
-    apply: (_ops: unknown[], index: number) =>
+    applySoon: (_ops: unknown[], index: number) =>
       new Promise<number>((resolve) => {
         held.push(() => {
           applied = index;

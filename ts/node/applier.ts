@@ -204,7 +204,7 @@ export class Applier {
       this.applyEntry(batch, e);
     }
     this.idem.finishBatch(batch.ops);
-    await this.engine.apply(batch.ops, last);
+    await this.engine.applySoon(batch.ops, last);
     invariant(this.appliedIndex < last, () => `applied index moved from under a batch: ${this.appliedIndex} ≥ ${last}`);
     // In the same turn as the applied index: no read sees one without the other.
     this.cache.applied(batch.ops);

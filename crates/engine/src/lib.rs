@@ -128,6 +128,19 @@ impl Engine {
     /// Applies a packed batch and records `applied_index` in the same WriteBatch.
     /// `applied_index` must move forward; a malformed batch writes nothing.
     pub fn apply(&self, packed: &[u8], applied_index: u64) -> Result<usize> {
+        let written = self.apply_opt(packed, applied_index, false)?;
+        Ok(written.expect("a write allowed to slow down is never refused as incomplete"))
+    }
+
+    /// `apply`, except with `no_slowdown` a write RocksDB would delay or stop (a write stall:
+    /// too many L0 files or unflushed memtables) is not made and `None` is returned, the applied
+    /// index unchanged: a caller on a thread that must not block tries again where it may.
+    pub fn apply_opt(
+        &self,
+        packed: &[u8],
+        applied_index: u64,
+        no_slowdown: bool,
+    ) -> Result<Option<usize>> {
         let ops = batch::decode(packed)?;
         let mut applied = self.applied.lock().unwrap();
         if applied_index <= *applied {
@@ -149,9 +162,14 @@ impl Engine {
             KEY_APPLIED_INDEX,
             applied_index.to_le_bytes(),
         );
-        self.db.write_opt(wb, &write_options())?;
+        let mut options = write_options();
+        options.set_no_slowdown(no_slowdown);
+        match self.db.write_opt(wb, &options) {
+            Err(e) if no_slowdown && e.kind() == rocksdb::ErrorKind::Incomplete => return Ok(None),
+            other => other?,
+        }
         *applied = applied_index;
-        Ok(ops.len())
+        Ok(Some(ops.len()))
     }
 
     /// RocksDB's integer property `name` summed over the column families (e.g.
@@ -348,4 +366,27 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that may not slow down is the same write when RocksDB is not stalling: data and
+    /// applied index in one batch, and the applied index must still move forward. (Its refusal
+    /// under a stall is RocksDB's `no_slowdown`; L0-file stalls cannot be provoked here, since
+    /// RocksDB ignores them with compactions off.)
+    #[test]
+    fn a_write_that_may_not_slow_down_applies_like_any_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+        let mut packed = Vec::new();
+        encode_put(&mut packed, b"k1", b"v1");
+        encode_put(&mut packed, b"k2", b"v2");
+        assert_eq!(engine.apply_opt(&packed, 7, true).unwrap(), Some(2));
+        assert_eq!(engine.applied_index(), 7);
+        assert_eq!(engine.get(b"k2").unwrap(), Some(b"v2".to_vec()));
+        let err = engine.apply_opt(&packed, 7, true).unwrap_err();
+        assert_eq!(err.code(), "ENGINE_APPLY_ORDER");
+    }
 }
