@@ -128,7 +128,8 @@ impl NativeEngine {
     }
 
     /// `apply` on the calling (JS) thread, for small batches: no thread-pool hop. A write
-    /// RocksDB would stall is not made (`null`, nothing written): the caller uses `apply`.
+    /// RocksDB would stall, or one that would wait for a checkpoint being taken, is not made
+    /// (`null`, nothing written): the caller uses `apply`.
     #[napi]
     pub fn apply_now(&self, packed: &[u8], applied_index: i64) -> Result<Option<u32>> {
         let engine = self.get_engine()?;

@@ -390,8 +390,9 @@ export class Engine {
    * `apply` that writes a batch of at most `APPLY_NOW_BYTES_MAX` packed bytes on this thread
    * when RocksDB takes it without stalling (memtable inserts: tens to hundreds of µs), sparing
    * the thread-pool round trip that cost an applied batch ~0.6 ms at the median and several ms
-   * at p99 under ingest (a read waiting for its index waits for it too); a bigger batch, or one
-   * RocksDB would stall, goes to the pool as `apply` does.
+   * at p99 under ingest (a read waiting for its index waits for it too); a bigger batch, one
+   * RocksDB would stall, or one that would wait for a checkpoint being taken goes to the pool
+   * as `apply` does: this thread never waits on RocksDB.
    */
   applySoon(ops: readonly EngineOp[], appliedIndex: number): number | Promise<number> {
     const packed = packBatch(ops);

@@ -10,7 +10,7 @@ mod batch;
 mod error;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Env, IteratorMode,
@@ -133,8 +133,9 @@ impl Engine {
     }
 
     /// `apply`, except with `no_slowdown` a write RocksDB would delay or stop (a write stall:
-    /// too many L0 files or unflushed memtables) is not made and `None` is returned, the applied
-    /// index unchanged: a caller on a thread that must not block tries again where it may.
+    /// too many L0 files or unflushed memtables), or one that would wait for a checkpoint in
+    /// progress, is not made and `None` is returned, the applied index unchanged: a caller on
+    /// a thread that must not block tries again where it may.
     pub fn apply_opt(
         &self,
         packed: &[u8],
@@ -142,7 +143,16 @@ impl Engine {
         no_slowdown: bool,
     ) -> Result<Option<usize>> {
         let ops = batch::decode(packed)?;
-        let mut applied = self.applied.lock().unwrap();
+        let mut applied = if no_slowdown {
+            // A checkpoint holds this lock while RocksDB creates it: do not wait for it either.
+            match self.applied.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::WouldBlock) => return Ok(None),
+                Err(TryLockError::Poisoned(e)) => panic!("the applied-index lock is poisoned: {e}"),
+            }
+        } else {
+            self.applied.lock().unwrap()
+        };
         if applied_index <= *applied {
             return Err(EngineError::ApplyOrder {
                 current: *applied,
@@ -388,5 +398,23 @@ mod tests {
         assert_eq!(engine.get(b"k2").unwrap(), Some(b"v2".to_vec()));
         let err = engine.apply_opt(&packed, 7, true).unwrap_err();
         assert_eq!(err.code(), "ENGINE_APPLY_ORDER");
+    }
+
+    /// While a checkpoint holds the applied-index lock, a write that may not wait is refused
+    /// (nothing written); the same write allowed to wait is made once the lock is free.
+    #[test]
+    fn a_write_that_may_not_wait_is_refused_while_a_checkpoint_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+        let mut packed = Vec::new();
+        encode_put(&mut packed, b"k", b"v");
+        {
+            let _checkpointing = engine.applied.lock().unwrap();
+            assert_eq!(engine.apply_opt(&packed, 1, true).unwrap(), None);
+        }
+        assert_eq!(engine.applied_index(), 0);
+        assert_eq!(engine.get(b"k").unwrap(), None);
+        assert_eq!(engine.apply(&packed, 1).unwrap(), 1);
+        assert_eq!(engine.get(b"k").unwrap(), Some(b"v".to_vec()));
     }
 }
