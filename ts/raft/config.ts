@@ -65,7 +65,7 @@ export function resolveConfig(c: Config): ResolvedConfig {
     ...c,
     applied: c.applied ?? 0,
   };
-  if (resolved.leaseReadMs < 0 || resolved.leaseReadMs >= Infinity) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: leaseReadMs must be a non-negative number');
+  if (!Number.isFinite(resolved.leaseReadMs) || resolved.leaseReadMs < 0) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: leaseReadMs must be a non-negative number');
   if (resolved.leaseReadMs > 0 && !resolved.checkQuorum) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: lease reads need checkQuorum (followers in lease refuse votes only with it)');
   if (resolved.inflightMsgsMax <= 0) throw new QuorumError('RAFT_CONFIG_INVALID', 'config: inflightMsgsMax must be positive');
   return resolved;
