@@ -102,6 +102,11 @@ export class BinaryReader {
     return this.buf.length - this.at;
   }
 
+  /** The bytes read since offset `from` (a view, not a copy). */
+  span(from: number): Buffer {
+    return this.buf.subarray(from, this.at);
+  }
+
   private need(n: number, what: string): void {
     if (this.at + n > this.buf.length) throw this.fail(`input ends inside ${what} at byte ${this.at}`);
   }

@@ -7,7 +7,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { type ApplyResult, Applier } from '../../ts/node/applier';
-import { type Command, encodeCommand, Op } from '../../ts/node/commands';
+import { type Command, decodeCommand, encodeCommand, itemBytes, Op } from '../../ts/node/commands';
+import { fingerprint, printBytes } from '../../ts/node/fingerprint';
 import { IdempotencyTable, type IdempotencyLimits } from '../../ts/node/idempotency';
 import { initialRecord } from '../../ts/node/membership';
 import { Engine, type EngineOp } from '../../ts/native';
@@ -102,30 +103,110 @@ test('keys expire by the entries\' clock; a dropped session key is refused, an i
   t.is(table.gate('opaque', 'q', engine).kind, 'new');
 });
 
-test('a reloaded table drops the same keys as one that never stopped (ties in time included)', async (t) => {
+/** A table on its own engine, fed whole entries (`keys` remembered at `atMs`), each as one batch. */
+function tableHarness(t: ExecutionContext, limits: IdempotencyLimits) {
   const engine = Engine.open(tempDir(t));
   t.teardown(() => engine.close());
-  const limits: IdempotencyLimits = { keyTtlMs: 60_000, keysMax: 3, sessionIdleMs: 60_000, sessionsMax: 10 };
-  const live = new IdempotencyTable(limits);
-  let index = 0;
-  const write = async (table: IdempotencyTable, keys: string[]) => {
+  let index = 10; // (entries from 11: a test writes earlier state below that)
+  const entry = async (table: IdempotencyTable, keys: string[], atMs = 500): Promise<EngineOp[]> => {
     const ops: EngineOp[] = [];
     index++;
-    table.advance(500, ops);
-    keys.forEach((k, i) => table.remember(k, k, { kind: 'put', revision: index }, index, i, ops));
+    table.advance(atMs, ops);
+    keys.forEach((k, i) => table.remember(k, `print-${k}`, { kind: 'put', revision: index }, index, i, ops));
     table.finishBatch(ops);
     await engine.apply(ops, index);
+    return ops;
   };
+  const reload = async () => {
+    const table = new IdempotencyTable(limits);
+    await table.load(engine);
+    return table;
+  };
+  const records = async () => (await engine.scan({ prefix: '\u0000idem/g/', limit: 100 })).items.map((kv) => kv.key.toString());
+  return { engine, entry, reload, records };
+}
+
+/** What `table` answers for each key (replay, refused or new). */
+const verdicts = (table: IdempotencyTable, keys: string[], engine: Engine) => keys.map((k) => table.gate(k, `print-${k}`, engine).kind);
+
+test('a reloaded table drops the same keys as one that never stopped (ties in time included)', async (t) => {
+  const limits: IdempotencyLimits = { keyTtlMs: 60_000, keysMax: 3, sessionIdleMs: 60_000, sessionsMax: 10 };
+  const h = tableHarness(t, limits);
+  const live = new IdempotencyTable(limits);
   // Same time for all: only their order in the log tells which is oldest (z before a).
-  await write(live, ['z', 'a', 'm']);
-  const reloaded = new IdempotencyTable(limits);
-  await reloaded.load(engine);
+  await h.entry(live, ['z', 'a', 'm']);
+  const reloaded = await h.reload();
   t.deepEqual(reloaded.size, live.size);
   // One more key: each table must drop 'z', the first applied (not 'a', the first by name).
   const opsLive: EngineOp[] = [];
-  live.remember('b', 'b', { kind: 'put', revision: 9 }, 9, 0, opsLive);
+  live.remember('b', 'print-b', { kind: 'put', revision: 9 }, 9, 0, opsLive);
   const opsReloaded: EngineOp[] = [];
-  reloaded.remember('b', 'b', { kind: 'put', revision: 9 }, 9, 0, opsReloaded);
+  reloaded.remember('b', 'print-b', { kind: 'put', revision: 9 }, 9, 0, opsReloaded);
   t.deepEqual(opsReloaded, opsLive);
-  t.true(opsLive.some((op) => op.op === 'delete' && op.key === '\u0000idem/k/z'));
+  t.deepEqual(verdicts(live, ['z', 'a', 'm', 'b'], h.engine), ['new', 'replay', 'replay', 'replay']);
+  t.deepEqual(verdicts(reloaded, ['z', 'a', 'm', 'b'], h.engine), ['new', 'replay', 'replay', 'replay']);
+});
+
+test('one record per entry: kept whole while any of its keys is, deleted with the last', async (t) => {
+  const limits: IdempotencyLimits = { keyTtlMs: 60_000, keysMax: 4, sessionIdleMs: 60_000, sessionsMax: 10 };
+  const h = tableHarness(t, limits);
+  const live = new IdempotencyTable(limits);
+  await h.entry(live, ['a1', 'a2', 'a3']);
+  await h.entry(live, ['b1', 'b2']); // drops a1 by count: the first entry's record stays
+  t.is((await h.records()).length, 2);
+  // A node restarted here (a partly dropped entry) drops the same key again, and then the same ones.
+  const reloaded = await h.reload();
+  const keys = ['a1', 'a2', 'a3', 'b1', 'b2', 'c1', 'c2'];
+  t.deepEqual(verdicts(reloaded, keys, h.engine), verdicts(live, keys, h.engine));
+  const third = await h.entry(live, ['c1', 'c2']); // drops a2, a3: the first record goes
+  const thirdReloaded: EngineOp[] = [];
+  reloaded.advance(500, thirdReloaded);
+  ['c1', 'c2'].forEach((k, i) => reloaded.remember(k, `print-${k}`, { kind: 'put', revision: 13 }, 13, i, thirdReloaded));
+  reloaded.finishBatch(thirdReloaded);
+  t.deepEqual(thirdReloaded, third);
+  t.true(third.some((op) => op.op === 'delete' && op.key === `\u0000idem/g/${'11'.padStart(16, '0')}`));
+  t.is((await h.records()).length, 2);
+  t.deepEqual(verdicts(live, keys, h.engine), ['new', 'new', 'new', 'replay', 'replay', 'replay', 'replay']);
+  // Past the TTL every record goes, by the entries' clock.
+  await h.entry(live, [], 500 + 60_001);
+  t.deepEqual(await h.records(), []);
+  t.deepEqual(live.size.keys, 0);
+});
+
+test('a retried batch is answered from its entry\'s record, key by key, after a reload too', async (t) => {
+  const limits: IdempotencyLimits = { keyTtlMs: 60_000, keysMax: 10_000, sessionIdleMs: 60_000, sessionsMax: 10 };
+  const h = tableHarness(t, limits);
+  const keys = Array.from({ length: 1000 }, (_, i) => `op-${i}`);
+  await h.entry(new IdempotencyTable(limits), keys);
+  const reloaded = await h.reload();
+  const answers = keys.map((k) => reloaded.gate(k, `print-${k}`, h.engine));
+  t.true(answers.every((a) => a.kind === 'replay' && (a.result as { revision: number }).revision === 11));
+  t.like(reloaded.gate('op-7', 'another write', h.engine), { kind: 'refused', code: 'idempotency_key_reused' });
+});
+
+test('a per-key record of an earlier version is still honoured, and deleted when dropped', async (t) => {
+  const limits: IdempotencyLimits = { keyTtlMs: 1000, keysMax: 100, sessionIdleMs: 60_000, sessionsMax: 10 };
+  const h = tableHarness(t, limits);
+  const legacy = '\u0000idem/k/old-key';
+  await h.engine.apply([{ op: 'put', key: legacy, value: Buffer.from(JSON.stringify({ t: 400, o: 3 * 65536, f: 'an-old-print', r: { kind: 'put', revision: 3 } })) }], 3);
+  const table = await h.reload();
+  t.like(table.gate('old-key', 'an-old-print', h.engine), { kind: 'replay', result: { kind: 'put', revision: 3 } });
+  t.is(table.gate('old-key', 'print-old-key', h.engine).kind, 'refused', 'never applied a second time');
+  const ops = await h.entry(table, ['new-key'], 1500);
+  t.true(ops.some((op) => op.op === 'delete' && op.key === legacy));
+  t.is(table.gate('old-key', 'an-old-print', h.engine).kind, 'new');
+});
+
+test('fingerprints: txn parts are told apart; a single write and a batch item of it print alike', (t) => {
+  t.not(fingerprint(['ab', 'c']), fingerprint(['a', 'bc']));
+  t.not(fingerprint([1]), fingerprint(['1']));
+  t.not(fingerprint([undefined]), fingerprint(['']));
+  t.not(fingerprint([Buffer.from('x')]), fingerprint(['x']));
+  const item = { op: Op.Put, key: 'order/1', value: Buffer.from('{"qty":100}'), ifRevision: 7, idem: 's1:1' } as const;
+  const [decoded] = decodeCommand(encodeCommand({ op: Op.Batch, key: '', origin: 1, seq: 1, items: [item] })).items!;
+  t.deepEqual(decoded.raw, itemBytes(item), 'the bytes in the entry are the single write\'s encoding');
+  t.not(printBytes(itemBytes(item)), printBytes(itemBytes({ ...item, ifRevision: 8 })));
+  t.not(printBytes(itemBytes(item)), printBytes(itemBytes({ ...item, value: Buffer.from('{"qty":101}') })));
+  // Part of the replicated state: a change here is a change of the state machine.
+  t.is(printBytes(itemBytes(item)), 'AtBwJ1WLjXXydYojLwKssl');
 });

@@ -21,8 +21,9 @@ import { QuorumError } from '../errors';
 import { type IngestResult, MarketState } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
 import { isDeepStrictEqual } from 'node:util';
-import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, Op, type Txn } from './commands';
-import { fingerprint, IdempotencyTable, type Refusal } from './idempotency';
+import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, itemBytes, Op, type Txn } from './commands';
+import { fingerprint, printBytes } from './fingerprint';
+import { IdempotencyTable, type Refusal } from './idempotency';
 import { ReadCache } from './read_cache';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
@@ -320,9 +321,11 @@ function decodeAuthChange(command: Command): AuthChange {
   return { ...(rest as object), action: command.key } as AuthChange;
 }
 
-/** What a key write is, for telling a retry from another write reusing its key. */
-function keyPrint(c: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision'>): string {
-  return fingerprint([c.op, c.key, c.ifRevision, c.value]);
+/** What a key write is, for telling a retry from another write reusing its key (a single write and a batch item alike). */
+function keyPrint(c: BatchItem | Command): string {
+  if ('raw' in c && c.raw) return printBytes(c.raw);
+  invariant(c.op === Op.Put || c.op === Op.Delete, () => `op ${c.op} is not a key write`);
+  return printBytes(itemBytes({ op: c.op, key: c.key, value: c.value, ifRevision: c.ifRevision, idem: c.idem }));
 }
 
 function txnPrint(txn: Txn): string {

@@ -51,6 +51,8 @@ export interface BatchItem {
   value?: Buffer;
   ifRevision?: number;
   idem?: string;
+  /** Decoded items: the item's bytes in the entry (its fingerprint is taken over them). */
+  raw?: Buffer;
 }
 
 export interface Compare {
@@ -122,28 +124,40 @@ function encodeTxn(w: BinaryWriter, txn: Txn): void {
   }
 }
 
+function encodeItem(w: BinaryWriter, it: BatchItem): void {
+  w.u8((it.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (it.idem !== undefined ? FLAG_IDEM : 0));
+  w.u8(it.op);
+  if (it.ifRevision !== undefined) w.u64(it.ifRevision);
+  if (it.idem !== undefined) w.str(it.idem);
+  w.str(it.key);
+  if (it.op === Op.Put) w.bytes(it.value ?? Buffer.alloc(0));
+}
+
 function encodeItems(w: BinaryWriter, items: BatchItem[]): void {
   w.u32(items.length);
-  for (const it of items) {
-    w.u8((it.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (it.idem !== undefined ? FLAG_IDEM : 0));
-    w.u8(it.op);
-    if (it.ifRevision !== undefined) w.u64(it.ifRevision);
-    if (it.idem !== undefined) w.str(it.idem);
-    w.str(it.key);
-    if (it.op === Op.Put) w.bytes(it.value ?? Buffer.alloc(0));
-  }
+  for (const it of items) encodeItem(w, it);
+}
+
+/** One write encoded as a batch item is (a decoded item's `raw`): what its fingerprint is taken over. */
+export function itemBytes(it: BatchItem): Buffer {
+  if (it.raw) return it.raw;
+  const w = new BinaryWriter(32 + it.key.length * 3 + (it.idem?.length ?? 0) * 3 + (it.value?.length ?? 0));
+  encodeItem(w, it);
+  return w.finish();
 }
 
 function decodeItems(r: BinaryReader): BatchItem[] {
   const items: BatchItem[] = [];
   for (let n = r.count('item count', 6); n > 0; n--) {
+    const from = r.at;
     const flags = r.u8('item flags');
     const op = r.u8('item op');
     if (op !== Op.Put && op !== Op.Delete) throw malformed(`batch item op ${op}`);
     const ifRevision = flags & FLAG_IF_REVISION ? r.u64('item ifRevision') : undefined;
     const idem = flags & FLAG_IDEM ? r.str('item idempotency key') : undefined;
     const key = r.str('item key');
-    items.push({ op, key, value: op === Op.Put ? r.bytes('item value') : undefined, ifRevision, idem });
+    const value = op === Op.Put ? r.bytes('item value') : undefined;
+    items.push({ op, key, value, ifRevision, idem, raw: r.span(from) });
   }
   return items;
 }
