@@ -22,6 +22,8 @@ pub use batch::{decode as decode_batch, encode_delete, encode_put, Op};
 pub use error::{EngineError, Result};
 
 const CF_DATA: &str = "data";
+/// Memtables per column family (the one being written and those waiting for their flush).
+const MEMTABLES_MAX: i32 = 4;
 const CF_META: &str = "meta";
 const KEY_APPLIED_INDEX: &[u8] = b"applied_index";
 
@@ -40,7 +42,13 @@ pub struct EngineOptions {
     pub bloom_bits_per_key: f64,
     /// Compression for upper levels; the bottommost level always uses zstd unless `None`.
     pub compression: Compression,
-    /// Memtable size. Default 64 MiB.
+    /// Memtable size. Default 16 MiB (up to 4 per column family: `MEMTABLES_MAX`).
+    ///
+    /// Why not larger: each write's memtable insert descends a skip list whose nodes miss the
+    /// CPU caches once the table outgrows them (three nodes share this host's 32 MiB L3); at
+    /// 64 MiB the descent was ~12% of a node's CPU under batched KV writes (`perf`). A/B on
+    /// one build pair, alternating runs of 1,000 client callers: 42.7 / 45.2 / 44.0K writes/s at
+    /// 16 MiB against 41.7 / 43.3 / 41.9K at 64 MiB; market-data ingest unchanged within noise.
     pub write_buffer_bytes: usize,
 }
 
@@ -50,7 +58,7 @@ impl Default for EngineOptions {
             block_cache_bytes: 256 << 20,
             bloom_bits_per_key: 10.0,
             compression: Compression::Lz4,
-            write_buffer_bytes: 64 << 20,
+            write_buffer_bytes: 16 << 20,
         }
     }
 }
@@ -356,6 +364,8 @@ fn cf_options(options: &EngineOptions) -> Options {
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     opts.set_block_based_table_factory(&table);
     opts.set_write_buffer_size(options.write_buffer_bytes);
+    // Smaller memtables fill faster: more of them may wait for their flush before writes stall.
+    opts.set_max_write_buffer_number(MEMTABLES_MAX);
     let (upper, bottom) = match options.compression {
         Compression::None => (DBCompressionType::None, DBCompressionType::None),
         Compression::Lz4 => (DBCompressionType::Lz4, DBCompressionType::Zstd),
