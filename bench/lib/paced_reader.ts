@@ -4,7 +4,9 @@
  * milliseconds, counted as lateness) is not part of the measurement:
  * `tsx paced_reader.ts URL BODY_JSON FROM_NS SPEED`. Each event line's arrival less its venue
  * offset / speed, in ms; prints one JSON line `{"offsetsMs":[...],"wallMs":n}` (wall time from the
- * response's headers, the session's start, to its end).
+ * response's headers, the session's start, to its end). A chunk is stamped when it arrives and
+ * parsed after the last one: parsing a burst's first chunks would delay the next chunks' stamps
+ * by the reader's own work, counted as the server's lateness.
  */
 import { request } from 'node:http';
 
@@ -35,15 +37,12 @@ function lineOffsetNs(buf: Buffer, start: number, end: number): number | undefin
 
 const offsetsMs: number[] = [];
 let headersMs = 0;
-let rest = Buffer.alloc(0);
-const req = request(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } }, (res) => {
-  if (res.statusCode !== 200) {
-    console.error(`replay answered ${res.statusCode}`);
-    process.exit(1);
-  }
-  headersMs = performance.now();
-  res.on('data', (chunk: Buffer) => {
-    const atMs = performance.now();
+/** Each chunk with its arrival time: parsed after the end, so parsing one chunk never delays the next one's stamp. */
+const chunks: { atMs: number; chunk: Buffer }[] = [];
+
+function parseAll(): void {
+  let rest = Buffer.alloc(0);
+  for (const { atMs, chunk } of chunks) {
     const buf = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
     let start = 0;
     for (let end = buf.indexOf(10); end !== -1; start = end + 1, end = buf.indexOf(10, start)) {
@@ -51,8 +50,21 @@ const req = request(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content
       if (offsetNs !== undefined) offsetsMs.push(atMs - offsetNs / 1e6 / speed);
     }
     rest = Buffer.from(buf.subarray(start));
+  }
+}
+
+const req = request(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } }, (res) => {
+  if (res.statusCode !== 200) {
+    console.error(`replay answered ${res.statusCode}`);
+    process.exit(1);
+  }
+  headersMs = performance.now();
+  res.on('data', (chunk: Buffer) => chunks.push({ atMs: performance.now(), chunk }));
+  res.on('end', () => {
+    const wallMs = performance.now() - headersMs;
+    parseAll();
+    process.stdout.write(`${JSON.stringify({ offsetsMs, wallMs })}\n`);
   });
-  res.on('end', () => process.stdout.write(`${JSON.stringify({ offsetsMs, wallMs: performance.now() - headersMs })}\n`));
 });
 req.on('error', (err) => {
   console.error(err.message);
