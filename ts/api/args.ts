@@ -24,23 +24,30 @@ export function parseJson(body: Buffer): unknown {
   }
   // JSON.parse nests without limit, but re-serializing or comparing a value recurses: a body
   // nested deeper than this would overflow the stack there (found by the HTTP fuzz test).
-  if (nestingDepth(text) > JSON_DEPTH_MAX) throw new QuorumError('invalid_json', `the body nests deeper than ${JSON_DEPTH_MAX} levels`);
+  if (nestingDepth(doc, JSON_DEPTH_MAX) > JSON_DEPTH_MAX) throw new QuorumError('invalid_json', `the body nests deeper than ${JSON_DEPTH_MAX} levels`);
   return doc;
 }
 
-/** How deep arrays and objects nest in valid JSON `text` (brackets inside strings skipped). */
-function nestingDepth(text: string): number {
-  let depth = 0;
+/**
+ * How deep arrays and objects nest in a parsed document (stops once past `limit`). Walked
+ * without recursion over the containers only: scanning the text instead cost as much as
+ * JSON.parse itself (~0.5 ms for a 160 KB batch of 1,000 writes; this walk ~0.05–0.1 ms).
+ */
+function nestingDepth(doc: unknown, limit: number): number {
+  if (doc === null || typeof doc !== 'object') return 0;
+  const stack: object[] = [doc];
+  const depths: number[] = [1];
   let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
-    else if (c === 0x5d || c === 0x7d) depth--;
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    const d = depths.pop()!;
+    if (d > deepest && (deepest = d) > limit) return d;
+    const children: unknown[] = Array.isArray(v) ? v : Object.values(v);
+    for (const x of children) {
+      if (x === null || typeof x !== 'object') continue;
+      stack.push(x);
+      depths.push(d + 1);
+    }
   }
   return deepest;
 }
