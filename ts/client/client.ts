@@ -203,10 +203,6 @@ export class QuorumClient {
     return this.session;
   }
 
-  private async nextKey(): Promise<string> {
-    return `${await this.sessionId()}:${++this.seq}`;
-  }
-
   /** Runs a call under a fresh idempotency key; a first send refused for an expired session is re-keyed once. */
   private async exactlyOnce<T>(spec: (key: string) => CallSpec<T>): Promise<T> {
     for (let rekeyed = 0; ; rekeyed++) {
@@ -228,7 +224,9 @@ export class QuorumClient {
   }
 
   private async sendWrites(batch: WriteItem[]): Promise<ItemOutcome<WriteAnswer>[]> {
-    for (const it of batch) it.idempotencyKey ??= await this.nextKey();
+    // One session lookup per batch (not an await per item: a batch is a thousand items).
+    const session = batch.some((it) => it.idempotencyKey === undefined) ? await this.sessionId() : '';
+    for (const it of batch) it.idempotencyKey ??= `${session}:${++this.seq}`;
     const sent = await callWithRetries<BatchAnswer>(this.transport, this.router, this.policy, { to: 'leader', request: { method: 'POST', path: '/v1/batch', body: JSON.stringify({ ops: batch }) }, read: (a) => json(a.body) as BatchAnswer, deadlineMs: this.timeoutMs });
     return Promise.all(sent.value.results.map(async (r, i): Promise<ItemOutcome<WriteAnswer>> => {
       if (!('error' in r)) return { ok: r };
