@@ -17,10 +17,10 @@ async function call(p: Proc, method: string, path: string, body?: unknown, heade
  * the cluster is settling (504/503 — right after start a follower's forwarded proposal can be
  * dropped before its connection to the leader is up); exactly-once makes the retry safe.
  */
-async function write(p: Proc, path: string, body: unknown): Promise<{ status: number; json: any }> {
+async function write(p: Proc, path: string, body: unknown, method = 'PUT'): Promise<{ status: number; json: any }> {
   const headers = { 'idempotency-key': `test-${path}-${Date.now()}` };
   for (let attempt = 0; ; attempt++) {
-    const r = await call(p, 'PUT', path, body, headers);
+    const r = await call(p, method, path, body, headers);
     if (![503, 504].includes(r.status) || attempt === 3) return r;
   }
 }
@@ -190,11 +190,14 @@ test.serial('txn: compare-and-set on revision, value and existence, atomically',
   const cluster = await ProcCluster.start(t, tempDir(t));
   const p = await cluster.leader();
   const a = await call(p, 'PUT', '/v1/kv/a', { value: { n: 1 } });
-  const cas = await call(cluster.procs.find((q) => q !== p)!, 'POST', '/v1/txn', {
+  // Through a follower, as a client sends it (keyed, retried while the outcome is unknown: an
+  // election under load right after start can drop the forwarded proposal — a retry of one that
+  // applied gets its first answer, so the compares are never evaluated twice).
+  const cas = await write(cluster.procs.find((q) => q !== p)!, '/v1/txn', {
     compare: [{ key: 'a', value: { n: 1 } }, { key: 'a', revision: a.json.revision }, { key: 'b', exists: false }],
     success: [{ op: 'put', key: 'a', value: { n: 2 } }, { op: 'put', key: 'b', value: 'new' }, { op: 'get', key: 'a' }],
     failure: [{ op: 'get', key: 'a' }],
-  });
+  }, 'POST');
   t.is(cas.status, 200);
   t.true(cas.json.succeeded);
   t.deepEqual(cas.json.results.map((r: { op: string }) => r.op), ['put', 'put', 'get']);
