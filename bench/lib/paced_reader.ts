@@ -3,7 +3,7 @@
  * and ingested a day of events: its first full GC after dropping them paused it for tens of
  * milliseconds, counted as lateness) is not part of the measurement:
  * `tsx paced_reader.ts URL BODY_JSON FROM_NS SPEED`. Each event line's arrival less its venue
- * offset / speed, in ms; prints one JSON line `{"offsetsMs":[...],"wallMs":n}` (wall time from the
+ * offset / speed, in ms; prints one JSON line `{"offsetsMs":[...],"wallMs":n,"id"}` (wall time from the
  * response's headers, the session's start, to its end). A chunk is stamped when it arrives and
  * parsed after the last one: parsing a burst's first chunks would delay the next chunks' stamps
  * by the reader's own work, counted as the server's lateness.
@@ -63,7 +63,7 @@ const req = request(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content
   res.on('end', () => {
     const wallMs = performance.now() - headersMs;
     parseAll();
-    process.stdout.write(`${JSON.stringify({ offsetsMs, wallMs })}\n`);
+    process.stdout.write(`${JSON.stringify({ offsetsMs, wallMs, id: res.headers['x-replay-id'] })}\n`);
   });
 });
 req.on('error', (err) => {

@@ -168,7 +168,9 @@ test('sessions are listed, paused, resumed and sought; a seek opens with the boo
   const first = INPUT.find((e) => e.instrument === 'SYM001')!;
   t.like(await nextLine(), { kind: first.kind, tsEvent: first.tsEvent }, 'the first event (no book existed before it)');
   const list = (await (await fetch(n.url('/v1/md/replay'))).json()) as { sessions: Line[] };
-  t.like(list.sessions.find((s) => s.id === id), { state: 'running', instruments: ['SYM001'], speed: 1 });
+  const listed = list.sessions.find((s) => s.id === id) as Line & { scheduleErrorMs: { p50: number; p99: number; max: number } | null };
+  t.like(listed, { state: 'running', instruments: ['SYM001'], speed: 1 });
+  t.true(listed.scheduleErrorMs !== null && listed.scheduleErrorMs.p99 >= 0 && listed.scheduleErrorMs.max >= listed.scheduleErrorMs.p99, 'the server\'s schedule error so far');
   const control = (action: string, body?: unknown) => fetch(n.url(`/v1/md/replay/${id}/${action}`), { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
   t.like(await (await control('pause')).json(), { state: 'paused' });
   t.like(await (await control('resume')).json(), { state: 'running' });

@@ -6,7 +6,8 @@
  *                                       → the session's stream on this response (NDJSON; SSE with
  *                                       `Accept: text/event-stream`; binary frames with
  *                                       `Accept: application/octet-stream`); its id in `x-replay-id`
- *   GET  /v1/md/replay                  → {"sessions":[…progress…]}
+ *   GET  /v1/md/replay                  → {"sessions":[…progress…]} (each also logged as
+ *                                       `replay_finished` when its session ends)
  *   POST /v1/md/replay/{id}/pause       → the session's progress
  *   POST /v1/md/replay/{id}/resume
  *   POST /v1/md/replay/{id}/seek        {"at": T} → continue from venue time T
@@ -18,6 +19,7 @@
  * Limits: `REPLAY_SESSIONS_MAX` sessions per node (more: 503 `overloaded`),
  * `REPLAY_INSTRUMENTS_MAX` instruments per session, speeds up to `SPEED_MAX`.
  */
+import { logEvent } from '../log';
 import { QuorumError, UnavailableError } from '../errors';
 import { integerFields, quoteIntegers } from '../market/records';
 import { type ReplayFormat, type ReplayKind, type ReplayOutput, ReplaySession, type ReplaySpec } from '../market/replay';
@@ -119,7 +121,11 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
           if (!res!.writableEnded && spec.format !== 'binary') res!.end(`${JSON.stringify({ kind: 'end', reason: (err as { code?: string }).code ?? 'internal' })}\n`);
           else if (!res!.writableEnded) res!.destroy(err);
         })
-        .finally(() => open.delete(session.id));
+        .finally(() => {
+          open.delete(session.id);
+          // Its figures (events, lag, the server's schedule error) outlive the session here.
+          logEvent('replay_finished', session.progress());
+        });
     },
   };
 }

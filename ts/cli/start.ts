@@ -7,6 +7,7 @@
  * `--join URL` (a new node): asks the cluster to add it as a learner, receives the data by
  * snapshot and log, and — unless `--learner` — asks to be promoted to voter once caught up.
  */
+import { logEvent } from '../log';
 import { lowerPriority } from './priority';
 import { startApiServer, type TlsFiles } from '../api/server';
 import type { PeerTls } from '../transport/peer_tls';
@@ -71,9 +72,7 @@ export interface StartOptions {
   backupEncryptionKeyFile?: string;
 }
 
-export function log(event: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
-}
+export const log = logEvent;
 
 /**
  * Test-only disk faults for the chaos suite, from `QKV_TEST_WAL_FAULTS` (`failSyncAt=N` or

@@ -21,6 +21,7 @@ import { QuorumError } from '../errors';
 import { invariant } from '../raft/assert';
 import type { Engine } from '../native';
 import { pacerSleep, ReplayCursor } from '../native_market';
+import { ScheduleError } from './schedule_error';
 import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
 import { ReplayFeed, prefixEnd } from './replay_feed';
 import { newestCheckpoint } from './history';
@@ -93,6 +94,10 @@ export class ReplaySession {
   /** Without a `from`, pacing starts at the first event (not at venue time 0). */
   private anchorAtFirst: boolean;
   private lagNs = 0n;
+  /** Paced sessions: how far from their due times the written events left. */
+  readonly scheduleError = new ScheduleError();
+  /** The venue time of the next event to render, or a time at or before it. */
+  private nextTs = 0n;
   /** Wall time (hrtime ns) of the last paced wake-up. */
   private wokeAtNs = 0n;
   private wake: (() => void) | undefined;
@@ -129,14 +134,17 @@ export class ReplaySession {
       }
       const generation = this.generation;
       const cursor = this.cursor;
+      const eventsBefore = cursor.events;
       const r = cursor.render(this.spec.speed === 'max' ? U64_MAX : this.venueNow(PACE_HALF_WINDOW_NS), CHUNK_BYTES_MAX);
       this.feed.readAhead(); // storage reads overlap rendering and the reader
       if (r.chunk.length > 0) {
         this.noteLag(r.step, cursor.lastTs);
         this.out.write(r.chunk);
+        this.noteScheduleError(cursor.events - eventsBefore, cursor.lastTs);
         if (this.out.buffered() > OUTPUT_BUFFER_BYTES_MAX) await this.out.drained();
       }
       if (generation !== this.generation) continue; // a seek replaced the cursor meanwhile
+      this.nextTs = r.step === 'due' ? r.dueTs : bigMax(this.nextTs, cursor.lastTs);
       if (r.step === 'done') {
         this.state = 'done';
         this.out.end();
@@ -191,6 +199,7 @@ export class ReplaySession {
       seq: (c?.lastSeq ?? 0n).toString(),
       marketTime: (c?.lastTs ?? 0n).toString(),
       lagMs: Number(this.lagNs) / 1e6,
+      scheduleErrorMs: this.scheduleError.summary(),
       openedAt: this.openedAt,
     };
   }
@@ -229,6 +238,7 @@ export class ReplaySession {
     this.generation++;
     this.anchor = { wallNs: process.hrtime.bigint(), venueTs: startTs };
     this.pausedAtVenue = startTs;
+    this.nextTs = startTs;
   }
 
   private anchorAt(venueTs: bigint): void {
@@ -248,6 +258,19 @@ export class ReplaySession {
   private dueWallNs(venueTs: bigint): bigint {
     const speed = this.spec.speed as number;
     return this.anchor.wallNs + BigInt(Math.ceil(Number(venueTs - this.anchor.venueTs) / speed));
+  }
+
+  /**
+   * A chunk of `events` (the first at or after `nextTs`, the last at `lastTs`) was just written:
+   * each is counted with the chunk's largest error — its first event's lateness or its last
+   * one's earliness (an upper bound per event).
+   */
+  private noteScheduleError(events: number, lastTs: bigint): void {
+    if (this.spec.speed === 'max' || events === 0 || this.anchorAtFirst) return;
+    const now = process.hrtime.bigint();
+    const late = now - this.dueWallNs(this.nextTs);
+    const early = this.dueWallNs(lastTs) - now;
+    this.scheduleError.add(Number(bigMax(bigMax(late, early), 0n)), events);
   }
 
   /** Output still pending past its due time: how late the last event written was. */
