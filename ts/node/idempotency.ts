@@ -89,9 +89,9 @@ export class IdempotencyTable {
   private decoded: { g: Group; answers: { prints: string[]; results: unknown[] } } | undefined;
   private readonly sessions = new Map<string, Session>();
   /**
-   * Sessions least recently active first, one entry per batch that wrote through it: an entry
-   * whose order is no longer its session's is stale and skipped (cheaper than re-inserting into
-   * a Map, whose iteration walks the holes deletes leave).
+   * Sessions least recently active first, one queue item per log entry that wrote through it:
+   * an item whose order is no longer its session's is stale and skipped (cheaper than
+   * re-inserting into a Map, whose iteration walks the holes deletes leave).
    */
   private readonly sessionQueue = new Fifo<{ id: string; t: number; o: number }>();
   /** Sessions changed in this batch: written once each at its end, not once per write. */
