@@ -6,7 +6,7 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts } from '../helpers/ports';
+import { restartablePorts } from '../helpers/ports';
 import { Proc } from '../cluster/procs';
 import { LinkProxy } from './proxy';
 
@@ -105,7 +105,7 @@ export class ChaosCluster {
    */
   static async create(dir: string, size: number, snapshotEntries = 300, nodeArgs: string[] = []): Promise<ChaosCluster> {
     const cluster = new ChaosCluster(dir);
-    const ports = await freePorts(2 * size + size * (size - 1));
+    const ports = await restartablePorts(2 * size + size * (size - 1));
     const clientPorts = ports.slice(0, size);
     const peerPorts = ports.slice(size, 2 * size);
     let next = 2 * size;

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ExecutionContext } from 'ava';
-import { freePorts } from '../helpers/ports';
+import { restartablePorts } from '../helpers/ports';
 import { NODE_V8_FLAGS } from '../../ts/cli/node_flags';
 
 const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
@@ -100,7 +100,7 @@ export class ProcCluster {
 
   /** `extraArgs`: for every node, or per node (by id). */
   static async start(t: ExecutionContext, dir: string, n = 3, extraArgs: string[] | ((id: number) => string[]) = []): Promise<ProcCluster> {
-    const ports = await freePorts(2 * n);
+    const ports = await restartablePorts(2 * n);
     const cluster = new ProcCluster();
     const members = Array.from({ length: n }, (_, i) => `n${i + 1}=127.0.0.1:${ports[n + i]}`).join(',');
     for (let i = 0; i < n; i++) {
@@ -120,7 +120,7 @@ export class ProcCluster {
    * directory under `dir`; resolves once it is serving.
    */
   async join(dir: string, id: number, endpoint: Proc, extraArgs: string[] = []): Promise<Proc> {
-    const [client, peer] = await freePorts(2);
+    const [client, peer] = await restartablePorts(2);
     const p = new Proc(id, client, ['--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${client}`, '--peer-listen', `127.0.0.1:${peer}`, '--join', endpoint.url(''), ...extraArgs]);
     this.procs[id - 1] = p;
     p.spawn();

@@ -35,3 +35,20 @@ export async function freeDevBase(n: number): Promise<number> {
   }
   throw new Error(`no free range of ports for ${n} dev nodes`);
 }
+
+/**
+ * Ports for nodes that are killed and started again at the same address. Drawn below the
+ * kernel's ephemeral range (32768..), which is where `freePorts` in the other tests running at
+ * the same time, and every outgoing connection, take theirs: a port from `freePorts` lies free
+ * while its node is down, and a chaos run once failed when another test was handed it then
+ * (EADDRINUSE on the restart).
+ */
+export async function restartablePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let attempt = 0; ports.size < n; attempt++) {
+    if (attempt >= 100 * n) throw new Error(`no ${n} free ports below the ephemeral range`);
+    const port = 10_000 + Math.floor(Math.random() * 20_000);
+    if (!ports.has(port) && (await bindable(port))) ports.add(port);
+  }
+  return [...ports];
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ExecutionContext } from 'ava';
 import { pollUntil } from './poll';
-import { freePorts } from './ports';
+import { restartablePorts } from './ports';
 import { tempDir } from './tmp';
 
 export const S3_ACCESS_KEY = 'qkvtest';
@@ -34,7 +34,7 @@ export async function spawnVersitygw(dir: string, bucket: string, again?: { port
   const bin = process.env.QKV_VERSITYGW ?? join(homedir(), '.cache', 'quorumkv', 'tools', 'bin', 'versitygw');
   if (!existsSync(bin)) throw new Error(`versitygw is not installed at ${bin}: run bash scripts/setup-debian.sh`);
   mkdirSync(dir, { recursive: true });
-  const port = again?.port ?? (await freePorts(1))[0];
+  const port = again?.port ?? (await restartablePorts(1))[0];
   const proc: ChildProcess = spawn(bin, ['--port', `127.0.0.1:${port}`, 'posix', dir], {
     env: { ...process.env, ROOT_ACCESS_KEY: S3_ACCESS_KEY, ROOT_SECRET_KEY: S3_SECRET_KEY },
     stdio: ['ignore', 'ignore', 'pipe'],

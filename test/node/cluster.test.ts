@@ -10,7 +10,7 @@ import { decodeStored } from '../../ts/node/commands';
 import { RaftNode } from '../../ts/node/raft_node';
 import { StateType } from '../../ts/raft';
 import type { PeerAddress } from '../../ts/transport/peer';
-import { freePorts } from '../helpers/ports';
+import { restartablePorts } from '../helpers/ports';
 import { tempDir } from '../helpers/tmp';
 
 class Cluster {
@@ -62,7 +62,7 @@ const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 /** Three nodes started and agreeing on a leader; the two followers. */
 async function threeNodes(t: ExecutionContext): Promise<{ cluster: Cluster; leader: RaftNode; follower: RaftNode; other: RaftNode }> {
-  const ports = await freePorts(3);
+  const ports = await restartablePorts(3);
   const members = new Map(ports.map((port, i) => [i + 1, { host: '127.0.0.1', port }]));
   const cluster = new Cluster(tempDir(t), members);
   t.teardown(() => cluster.closeAll());
