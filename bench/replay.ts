@@ -29,6 +29,7 @@ import { generate } from '../ts/market/generator';
 import { findLeader, freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
+import { pollUntil } from '../test/helpers/poll';
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
@@ -167,10 +168,7 @@ function noteFinished(line: string): void {
 
 /** The server's schedule error of session `id` (its log line follows the response's end by a turn or two). */
 async function finishedSession(id: string): Promise<{ p50: number; p99: number; max: number }> {
-  for (let waitedMs = 0; !finished.has(id); waitedMs += 20) {
-    if (waitedMs > 5000) throw new Error(`no replay_finished line for session ${id}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await pollUntil(() => finished.has(id), `the replay_finished line of session ${id}`, 5000);
   const stats = finished.get(id)!.scheduleErrorMs;
   if (!stats) throw new Error(`session ${id} reported no schedule error`);
   return stats;
