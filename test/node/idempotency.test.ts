@@ -12,6 +12,7 @@ import { fingerprint, printBytes } from '../../ts/node/fingerprint';
 import { IdempotencyTable, type IdempotencyLimits } from '../../ts/node/idempotency';
 import { initialRecord } from '../../ts/node/membership';
 import { Engine, type EngineOp } from '../../ts/native';
+import { mulberry32 } from '../../ts/raft/random';
 import { EntryType } from '../../ts/raft/types';
 import { tempDir } from '../helpers/tmp';
 
@@ -182,6 +183,41 @@ test('a retried batch is answered from its entry\'s record, key by key, after a 
   const answers = keys.map((k) => reloaded.gate(k, `print-${k}`, h.engine));
   t.true(answers.every((a) => a.kind === 'replay' && (a.result as { revision: number }).revision === 11));
   t.like(reloaded.gate('op-7', 'another write', h.engine), { kind: 'refused', code: 'idempotency_key_reused' });
+});
+
+test('keys applied out of seq order, mixed with opaque ones reused after they were dropped: every node answers as a model does', async (t) => {
+  // keysMax 5: keys drop by count all along, and most probes of the session's keys are below
+  // the highest seq it applied (the filter that skips lookups must not skip these).
+  const limits: IdempotencyLimits = { keyTtlMs: 60_000, keysMax: 5, sessionIdleMs: 60_000, sessionsMax: 10 };
+  const h = tableHarness(t, limits);
+  const live = new IdempotencyTable(limits);
+  const opened: EngineOp[] = [];
+  const session = live.openSession(5, opened);
+  live.finishBatch(opened);
+  await h.engine.apply(opened, 5);
+  const rnd = mulberry32(7);
+  const seqs = Array.from({ length: 60 }, (_, i) => i + 1).sort(() => rnd.next() - 0.5);
+  const applied: string[] = [];
+  let evicted = 0; // the model's highest dropped seq
+  const verdict = (k: string): string => {
+    if (applied.slice(-limits.keysMax).includes(k)) return 'replay';
+    if (!k.startsWith(`${session}:`)) return 'new';
+    return Number(k.split(':')[1]) <= evicted ? 'refused' : 'new';
+  };
+  const probe = [...Array.from({ length: 62 }, (_, i) => `${session}:${i + 1}`), 'x0', 'x1', 'x2', 'x3'];
+  for (let at = 0; at < seqs.length; ) {
+    const keys: string[] = [];
+    for (let n = 1 + Math.floor(rnd.next() * 3); n > 0 && at < seqs.length; n--) keys.push(`${session}:${seqs[at++]}`);
+    // An opaque key now and then, one of a few (so some are applied again once dropped).
+    const opaque = `x${Math.floor(rnd.next() * 4)}`;
+    if (rnd.next() < 0.4 && verdict(opaque) === 'new') keys.push(opaque);
+    await h.entry(live, keys);
+    applied.push(...keys);
+    for (const k of applied.slice(0, -limits.keysMax)) if (k.startsWith(`${session}:`)) evicted = Math.max(evicted, Number(k.split(':')[1]));
+    const expected = probe.map(verdict);
+    t.deepEqual(verdicts(live, probe, h.engine), expected);
+    t.deepEqual(verdicts(await h.reload(), probe, h.engine), expected, 'a node that reloads answers alike');
+  }
 });
 
 test('a per-key record of an earlier version is still honoured, and deleted when dropped', async (t) => {

@@ -56,6 +56,11 @@ interface Session {
   o: number;
   /** The highest seq of this session whose key was dropped. */
   e: number;
+  /**
+   * Not stored (this node's own filter): at least the highest seq of the session's kept keys,
+   * and at least `e`. A key with a higher seq was never applied: no lookup needed.
+   */
+  m: number;
 }
 
 /** A kept key: its group, and its place in it. */
@@ -63,6 +68,11 @@ interface Slot {
   g: Group;
   i: number;
 }
+
+/** A session's stored record (`m` is not part of it). */
+const sessionRecord = (s: Session): string => JSON.stringify({ t: s.t, o: s.o, e: s.e });
+
+const NEW: { kind: 'new' } = { kind: 'new' };
 
 /** `s<digits>:<digits>` → [session, seq]; other keys (opaque) → undefined. No regex: once per write. */
 function sessionKey(key: string): [string, number] | undefined {
@@ -144,12 +154,23 @@ export class IdempotencyTable {
       this.slots.delete(g.keys[g.dropped]);
     }
     const sessions: [string, Session][] = [];
-    for await (const [k, v] of scanPrefix(engine, `${IDEM_PREFIX}s/`)) sessions.push([k.slice(IDEM_PREFIX.length + 2), JSON.parse(v.toString()) as Session]);
+    for await (const [k, v] of scanPrefix(engine, `${IDEM_PREFIX}s/`)) {
+      const rec = JSON.parse(v.toString()) as Omit<Session, 'm'>;
+      sessions.push([k.slice(IDEM_PREFIX.length + 2), { t: rec.t, o: rec.o, e: rec.e, m: rec.e }]);
+    }
     sessions.sort((a, b) => a[1].t - b[1].t || a[1].o - b[1].o);
     for (const [s, rec] of sessions) {
       this.sessions.set(s, rec);
       this.sessionQueue.push({ id: s, t: rec.t, o: rec.o });
     }
+    for (const g of groups) for (let i = g.dropped; i < g.keys.length; i++) this.noteSeq(g.keys[i]);
+  }
+
+  /** Raises the seq filter of the key's session (if it is a session key of a kept session). */
+  private noteSeq(key: string): void {
+    const session = sessionKey(key);
+    const rec = session && this.sessions.get(session[0]);
+    if (rec && session![1] > rec.m) rec.m = session![1];
   }
 
   /** An entry proposed at `atMs` is being applied: move the clock and drop what expired. */
@@ -166,7 +187,7 @@ export class IdempotencyTable {
   openSession(index: number, ops: EngineOp[]): string {
     this.endEntry(ops);
     const id = `s${index}`;
-    this.sessions.set(id, { t: this.clockMs, o: order(index, 0), e: 0 });
+    this.sessions.set(id, { t: this.clockMs, o: order(index, 0), e: 0, m: 0 });
     this.dirty.add(id);
     this.active.add(id);
     this.sweep(ops);
@@ -175,23 +196,28 @@ export class IdempotencyTable {
 
   /** What to do with a write carrying `key`: apply it, answer with its first answer, or refuse. */
   gate<R>(key: string, print: string, engine: Engine): Gate<R> {
+    const session = sessionKey(key);
+    const rec = session && this.sessions.get(session[0]);
+    // A live session's key past every seq it applied is new (the common case: no lookup).
+    if (rec && session![1] > rec.m) return NEW;
     const slot = this.slots.get(key);
     if (slot) {
       const { prints, results } = this.answers(slot.g, engine);
       if (prints[slot.i] !== print) return { kind: 'refused', code: 'idempotency_key_reused', message: `${key} was used for a different write; use a new key per write` };
       return { kind: 'replay', result: results[slot.i] as R };
     }
-    const session = sessionKey(key);
-    if (!session) return { kind: 'new' };
-    const rec = this.sessions.get(session[0]);
+    if (!session) return NEW;
     if (!rec) return { kind: 'refused', code: 'session_expired', message: `session ${session[0]} expired or was never opened: open a new one (if this was a retry, its outcome is unknown)` };
     if (session[1] <= rec.e) return { kind: 'refused', code: 'idempotency_key_expired', message: `the answer to ${key} is no longer kept; its outcome is unknown` };
-    return { kind: 'new' };
+    return NEW;
   }
 
   /** A write with `key` (entry `index`, item `position` in it) was applied: keep its answer. */
   remember(key: string, print: string, result: unknown, index: number, position: number, ops: EngineOp[]): void {
-    invariant(!this.slots.has(key), () => `idempotency key ${key} applied twice`);
+    const session = sessionKey(key);
+    const rec = session && this.sessions.get(session[0]);
+    // A key past its session's highest applied seq is not kept (the gate's filter); else look.
+    invariant((rec && session![1] > rec.m) || this.slots.get(key) === undefined, () => `idempotency key ${key} applied twice`);
     if (this.open && this.open.index !== index) this.endEntry(ops);
     let g = this.open;
     if (!g) {
@@ -204,11 +230,10 @@ export class IdempotencyTable {
     g.positions.push(position);
     g.prints!.push(print);
     g.results!.push(result);
-    const session = sessionKey(key);
-    const rec = session && this.sessions.get(session[0]);
     if (rec) {
       rec.t = this.clockMs;
       rec.o = order(index, position);
+      if (session![1] > rec.m) rec.m = session![1];
       this.dirty.add(session![0]);
       this.active.add(session![0]);
     }
@@ -223,7 +248,7 @@ export class IdempotencyTable {
     for (const g of this.sealedBefore) g.text = undefined;
     this.sealedBefore = this.sealed;
     this.sealed = [];
-    for (const id of this.dirty) ops.push({ op: 'put', key: SESSION(id), value: Buffer.from(JSON.stringify(this.sessions.get(id)!)) });
+    for (const id of this.dirty) ops.push({ op: 'put', key: SESSION(id), value: Buffer.from(sessionRecord(this.sessions.get(id)!)) });
     this.dirty.clear();
     if (this.clockMoved) ops.push({ op: 'put', key: CLOCK, value: Buffer.from(String(this.clockMs)) });
     this.clockMoved = false;
