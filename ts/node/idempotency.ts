@@ -27,6 +27,7 @@
 import type { Engine, EngineOp } from '../native';
 import { invariant } from '../raft/assert';
 import { scanPrefix } from '../market/state';
+import { KeySlots } from './idempotency_slots';
 import { Fifo, type Group, GROUP_PREFIX, groupAnswers, IDEM_PREFIX, LEGACY_KEY_PREFIX, loadGroup, loadLegacy, openGroup, order, sealGroup } from './idempotency_records';
 
 export const KEY_TTL_MS = 10 * 60_000;
@@ -63,12 +64,6 @@ interface Session {
   m: number;
 }
 
-/** A kept key: its group, and its place in it. */
-interface Slot {
-  g: Group;
-  i: number;
-}
-
 /** A session's stored record (`m` is not part of it). */
 const sessionRecord = (s: Session): string => JSON.stringify({ t: s.t, o: s.o, e: s.e });
 
@@ -90,7 +85,7 @@ export class IdempotencyTable {
   private clockMs = 0;
   private clockMoved = false;
   /** Kept keys, for lookups. */
-  private readonly slots = new Map<string, Slot>();
+  private readonly slots = new KeySlots();
   /** Groups in the order their keys expire (apply order); the head may be partly dropped. */
   private readonly groups = new Fifo<Group>();
   /** The group of the entry being applied (sealed and written when the next entry or the batch ends). */
@@ -146,12 +141,12 @@ export class IdempotencyTable {
     groups.sort((a, b) => a.t - b.t || order(a.index, a.positions[0]) - order(b.index, b.positions[0]));
     for (const g of groups) {
       this.groups.push(g);
-      g.keys.forEach((key, i) => this.slots.set(key, { g, i }));
+      g.keys.forEach((key, i) => this.slots.set(key, sessionKey(key), { g, i }));
     }
     // Keys dropped by count from a group still kept (only the oldest can be): dropped again.
     for (let g = this.groups.peek(); g && this.slots.size > this.limits.keysMax; g.dropped++) {
       invariant(g.dropped < g.keys.length - 1, () => `idempotency group ${g.index} is kept with none of its keys`);
-      this.slots.delete(g.keys[g.dropped]);
+      this.slots.delete(g.keys[g.dropped], sessionKey(g.keys[g.dropped]));
     }
     const sessions: [string, Session][] = [];
     for await (const [k, v] of scanPrefix(engine, `${IDEM_PREFIX}s/`)) {
@@ -200,7 +195,7 @@ export class IdempotencyTable {
     const rec = session && this.sessions.get(session[0]);
     // A live session's key past every seq it applied is new (the common case: no lookup).
     if (rec && session![1] > rec.m) return NEW;
-    const slot = this.slots.get(key);
+    const slot = this.slots.get(key, session);
     if (slot) {
       const { prints, results } = this.answers(slot.g, engine);
       if (prints[slot.i] !== print) return { kind: 'refused', code: 'idempotency_key_reused', message: `${key} was used for a different write; use a new key per write` };
@@ -217,7 +212,7 @@ export class IdempotencyTable {
     const session = sessionKey(key);
     const rec = session && this.sessions.get(session[0]);
     // A key past its session's highest applied seq is not kept (the gate's filter); else look.
-    invariant((rec && session![1] > rec.m) || this.slots.get(key) === undefined, () => `idempotency key ${key} applied twice`);
+    invariant((rec && session![1] > rec.m) || this.slots.get(key, session) === undefined, () => `idempotency key ${key} applied twice`);
     if (this.open && this.open.index !== index) this.endEntry(ops);
     let g = this.open;
     if (!g) {
@@ -225,7 +220,7 @@ export class IdempotencyTable {
       this.groups.push(g);
     }
     invariant(g.t === this.clockMs && (g.positions.length === 0 || g.positions[g.positions.length - 1] < position), () => `idempotency key ${key} out of order in entry ${index}`);
-    this.slots.set(key, { g, i: g.keys.length });
+    this.slots.set(key, session, { g, i: g.keys.length });
     g.keys.push(key);
     g.positions.push(position);
     g.prints!.push(print);
@@ -315,8 +310,8 @@ export class IdempotencyTable {
   }
 
   private dropKey(key: string): void {
-    this.slots.delete(key);
     const session = sessionKey(key);
+    this.slots.delete(key, session);
     const rec = session && this.sessions.get(session[0]);
     if (rec && session![1] > rec.e) {
       // Updated in place: the drop mark is not activity (the session keeps its place).
