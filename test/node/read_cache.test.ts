@@ -26,6 +26,22 @@ test('bounded by entries and bytes, oldest first; reserved keys are never cached
   t.is(cache.get('e'), undefined);
 });
 
+test('a write to a cached key updates it in place: its bytes are recounted, its place kept', (t) => {
+  const cache = new ReadCache(10, 100);
+  cache.applied([{ op: 'put', key: 'a', value: Buffer.alloc(10) }, { op: 'put', key: 'b', value: Buffer.alloc(10) }]);
+  cache.applied([{ op: 'put', key: 'a', value: Buffer.alloc(85) }]);
+  t.is(cache.size, 2);
+  t.is(cache.get('a')?.length, 85);
+  // 105 bytes now: the first inserted (a, though written last) goes, and only it.
+  cache.applied([{ op: 'put', key: 'c', value: Buffer.alloc(10) }]);
+  t.is(cache.get('a'), undefined);
+  t.truthy(cache.get('b'));
+  t.truthy(cache.get('c'));
+  // Shrinking a value frees its bytes: 20 + 70 fits under 100 with nothing evicted.
+  cache.applied([{ op: 'put', key: 'b', value: Buffer.alloc(1) }, { op: 'put', key: 'd', value: Buffer.alloc(79) }]);
+  t.is(cache.size, 3);
+});
+
 test('past the entry limit 1/16 of it is evicted at once (one pass over the Map per many inserts)', (t) => {
   const cache = new ReadCache(32, 1 << 20);
   for (let i = 0; i < 32; i++) cache.fill(`k${i}`, Buffer.alloc(1));

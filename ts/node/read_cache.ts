@@ -6,7 +6,7 @@
  * would answer. Only user keys; a snapshot install clears it.
  *
  * Limits: `READ_CACHE_ENTRIES_MAX` entries and `READ_CACHE_BYTES_MAX` bytes of values; past
- * either, the oldest entries (by insertion) are dropped, 1/16 of the limit at once. Absent keys
+ * either, the oldest entries (by first insertion) are dropped, 1/16 of the limit at once. Absent keys
  * are not cached.
  */
 import type { EngineOp } from '../native';
@@ -55,9 +55,11 @@ export class ReadCache {
   }
 
   private set(key: string, value: Buffer): void {
-    this.remove(key);
+    // A key already cached is updated in place (it keeps its place in the eviction order): a
+    // delete and re-insert per write cost three map operations and left holes to rehash.
+    const old = this.values.get(key);
     this.values.set(key, value);
-    this.bytes += value.length;
+    this.bytes += value.length - (old === undefined ? 0 : old.length);
     if (this.values.size <= this.entriesMax && this.bytes <= this.bytesMax) return;
     // A Map's iterator walks the holes earlier deletes left at its front, so evicting one entry
     // per insert made every insert past the limit cost a walk over up to half the table (65 µs
