@@ -95,13 +95,20 @@ test('auto-batching: one turn of good and bad calls is one request each way; eve
     client.put('b', 3, { ifRevision: 999 }),
     client.delete('nothing-here'),
     client.put('c', 'x'.repeat(100)),
+    client.put('big', 10n), // cannot be serialized: fails here, alone
+    client.put('nothing', undefined), // no value: the node answers missing_value for this item
+    client.put('quoted "key"\n', 'v'),
   ]);
   t.like(calls[0], { status: 'fulfilled' });
   t.like(calls[1], { status: 'rejected', reason: { code: 'invalid_key' } });
   t.like(calls[2], { status: 'rejected', reason: { code: 'revision_mismatch', status: 409, details: { revision: 0 } } });
   t.like(calls[3], { status: 'fulfilled', value: { deleted: false } });
   t.like(calls[4], { status: 'fulfilled' });
-  t.is((await requestsTo(leader, '/v1/batch')) - batchesBefore, 1, 'the four valid writes left in one request');
+  t.like(calls[5], { status: 'rejected', reason: { name: 'TypeError' } });
+  t.like(calls[6], { status: 'rejected', reason: { code: 'missing_value', status: 400 } });
+  t.like(calls[7], { status: 'fulfilled' });
+  t.is((await requestsTo(leader, '/v1/batch')) - batchesBefore, 1, 'the writes with a key and a JSON value left in one request');
+  t.is((await client.get('quoted "key"\n'))?.value, 'v');
   const gets = await Promise.all([client.get('a'), client.get('missing'), client.get('c'), client.get('a', { consistency: 'stale' })]);
   t.deepEqual(gets[0]?.value, { n: 1 });
   t.is(gets[1], undefined);
