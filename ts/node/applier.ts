@@ -24,11 +24,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, itemBytes, Op, type Txn } from './commands';
 import { fingerprint, printBytes } from './fingerprint';
 import { IdempotencyTable, type Refusal } from './idempotency';
+import { type Current, Overlay } from './overlay';
 import { ReadCache } from './read_cache';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
-type Current = { revision: number; value: Buffer } | null;
 
 export type TxnOpResult =
   | { op: 'put'; key: string; revision: number }
@@ -199,7 +199,7 @@ export class Applier {
     if (this.failure) return;
     const last = entries[entries.length - 1].index;
     if (last <= this.appliedIndex) return;
-    const batch: Batch = { ops: [], overlay: new Map(), results: [], members: this.membersRecord, changes: [] };
+    const batch: Batch = { ops: [], overlay: new Overlay(), results: [], members: this.membersRecord, changes: [] };
     for (const e of entries) {
       if (e.index <= this.appliedIndex || e.data.length === 0) continue;
       this.applyEntry(batch, e);
@@ -229,7 +229,10 @@ export class Applier {
     invariant(e.type === EntryType.Normal, () => `entry ${e.index} has unknown type ${String(e.type)}`);
     const command = decodeCommand(e.data);
     const answer = (result: ApplyResult) => batch.results.push({ index: e.index, origin: command.origin, seq: command.seq, result });
-    const lookup = (key: string): Current => (batch.overlay.has(key) ? batch.overlay.get(key)! : this.read(key));
+    const lookup = (key: string): Current => {
+      const written = batch.overlay.get(key);
+      return written !== undefined ? written : this.read(key);
+    };
     if (command.atMs !== undefined) this.idem.advance(command.atMs, batch.ops);
     if (command.op === Op.Session) {
       answer({ kind: 'session', session: this.idem.openSession(e.index, batch.ops) });
@@ -249,14 +252,14 @@ export class Applier {
       answer(this.auth.apply(decodeAuthChange(command), batch.ops));
     } else {
       const idem = command.idem === undefined ? undefined : { key: command.idem, print: command.op === Op.Txn ? txnPrint(command.txn!) : keyPrint(command) };
-      answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch.overlay, batch.ops) : applyKeyCommand(command, e.index, lookup, batch))));
+      answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch) : applyKeyCommand(command, e.index, lookup, batch))));
     }
   }
 
   /**
    * Applies one KV write (`apply`) unless its idempotency key was seen: a retry gets the first
-   * answer again, a refused key (expired session, dropped key) applies nothing. The write's own
-   * KV changes go to the watchers; the idempotency records (reserved keys) do not.
+   * answer again, a refused key (expired session, dropped key) applies nothing. `apply` adds
+   * the write's own KV changes for the watchers; the idempotency records (reserved keys) are not.
    */
   private exactlyOnce(idem: { key: string; print: string } | undefined, index: number, position: number, batch: Batch, apply: () => WriteResult): WriteResult {
     if (idem !== undefined) {
@@ -264,9 +267,7 @@ export class Applier {
       if (gate.kind === 'replay') return { ...gate.result, replayed: true };
       if (gate.kind === 'refused') return { kind: 'refused', code: gate.code, message: gate.message };
     }
-    const from = batch.ops.length;
     const result = apply();
-    for (let i = from; i < batch.ops.length; i++) batch.changes.push(changeOf(batch.ops[i], index));
     if (idem !== undefined) this.idem.remember(idem.key, idem.print, result, index, position, batch.ops);
     return result;
   }
@@ -337,17 +338,12 @@ function txnPrint(txn: Txn): string {
 /** What one applied batch builds up: engine ops, the keys it changed, answers, membership. */
 interface Batch {
   ops: EngineOp[];
-  /** Keys written earlier in this batch (null: deleted), which later entries must see. */
-  overlay: Map<string, Current>;
+  /** Keys written earlier in this batch, which later entries must see. */
+  overlay: Overlay;
   results: Applied[];
   members: MembersRecord;
   /** The KV changes, in apply order (published once the batch is durable). */
   changes: KvChange[];
-}
-
-function changeOf(op: EngineOp, revision: number): KvChange {
-  const key = typeof op.key === 'string' ? op.key : op.key.toString('utf8');
-  return op.op === 'put' ? { revision, type: 'put', key, value: decodeStored(op.value).value } : { revision, type: 'delete', key };
 }
 
 /** A put or delete, conditional on the key's revision when `ifRevision` is set. */
@@ -359,13 +355,15 @@ function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevi
   if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) return { kind: 'mismatch', currentRevision };
   if (command.op === Op.Put) {
     const value = command.value ?? Buffer.alloc(0);
-    batch.overlay.set(command.key, { revision: index, value });
+    batch.overlay.put(command.key, index, value);
     batch.ops.push({ op: 'put', key: command.key, value: encodeStored(index, value) });
+    batch.changes.push({ revision: index, type: 'put', key: command.key, value });
     return { kind: 'put', revision: index };
   }
   if (current) {
-    batch.overlay.set(command.key, null);
+    batch.overlay.delete(command.key);
     batch.ops.push({ op: 'delete', key: command.key });
+    batch.changes.push({ revision: index, type: 'delete', key: command.key });
   }
   return { kind: 'delete', deleted: current !== null, revision: index };
 }
@@ -380,14 +378,8 @@ function compareHolds(c: Compare, current: Current): boolean {
   return true;
 }
 
-/** Evaluates every compare, then runs one branch; later ops see earlier ones (via `overlay`). */
-function applyTxn(
-  txn: Txn,
-  index: number,
-  lookup: (key: string) => Current,
-  overlay: Map<string, Current>,
-  ops: EngineOp[],
-): WriteResult {
+/** Evaluates every compare, then runs one branch; later ops see earlier ones (via the overlay). */
+function applyTxn(txn: Txn, index: number, lookup: (key: string) => Current, batch: Batch): WriteResult {
   const succeeded = txn.compare.every((c) => compareHolds(c, lookup(c.key)));
   const results: TxnOpResult[] = [];
   for (const op of succeeded ? txn.success : txn.failure) {
@@ -395,13 +387,15 @@ function applyTxn(
     if (op.kind === 'get') {
       results.push(current ? { op: 'get', key: op.key, found: true, value: current.value, revision: current.revision } : { op: 'get', key: op.key, found: false });
     } else if (op.kind === 'put') {
-      overlay.set(op.key, { revision: index, value: op.value });
-      ops.push({ op: 'put', key: op.key, value: encodeStored(index, op.value) });
+      batch.overlay.put(op.key, index, op.value);
+      batch.ops.push({ op: 'put', key: op.key, value: encodeStored(index, op.value) });
+      batch.changes.push({ revision: index, type: 'put', key: op.key, value: op.value });
       results.push({ op: 'put', key: op.key, revision: index });
     } else {
       if (current) {
-        overlay.set(op.key, null);
-        ops.push({ op: 'delete', key: op.key });
+        batch.overlay.delete(op.key);
+        batch.ops.push({ op: 'delete', key: op.key });
+        batch.changes.push({ revision: index, type: 'delete', key: op.key });
       }
       results.push({ op: 'delete', key: op.key, deleted: current !== null });
     }
