@@ -33,6 +33,8 @@ export interface WatchSink {
 interface Watcher {
   prefix: string;
   sink: WatchSink;
+  /** The first revision it wants: above the feed's own when it resumes on a node that lags. */
+  from: number;
 }
 
 export class ChangeFeed {
@@ -68,7 +70,7 @@ export class ChangeFeed {
     for (const c of changes) this.history.push(c);
     this.trim();
     for (const w of [...this.watchers]) {
-      const mine = changes.filter((c) => c.key.startsWith(w.prefix));
+      const mine = changes.filter((c) => c.revision >= w.from && c.key.startsWith(w.prefix));
       if (mine.length > 0 && !w.sink.send(mine)) this.watchers.delete(w);
     }
   }
@@ -105,7 +107,7 @@ export class ChangeFeed {
   watch(prefix: string, fromRevision: number | undefined, sink: WatchSink): { cancel: () => void } | 'compacted' {
     const from = fromRevision ?? this.appliedIndex + 1;
     if (from < this.retainedFrom) return 'compacted';
-    const watcher = { prefix, sink };
+    const watcher = { prefix, sink, from };
     const past: KvChange[] = [];
     for (let i = this.head; i < this.history.length; i++) {
       const c = this.history[i];
