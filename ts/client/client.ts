@@ -20,6 +20,7 @@ import { QuorumClientError } from './errors';
 import { Coalescer, type ItemOutcome } from './coalescer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import { Router } from './router';
+import { type MarketLine, marketStream, type MarketStreamOptions, replay, type ReplaySpec, type StreamDeps, watch, type WatchEvent, type WatchOptions } from './streams';
 import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
 
 export interface ClientOptions {
@@ -78,6 +79,13 @@ interface WriteItem {
   value?: unknown;
   ifRevision?: number;
   idempotencyKey?: string;
+}
+export interface IngestAnswer {
+  firstSeq: string | null;
+  lastSeq: string | null;
+  applied: number;
+  duplicates: number;
+  gaps: Record<string, unknown>[];
 }
 type WriteAnswer = { revision: number; deleted?: boolean };
 type BatchAnswer = { results: ({ revision: number; deleted?: boolean } | { error: { code: string; message: string } & Record<string, unknown> })[] };
@@ -161,6 +169,44 @@ export class QuorumClient {
     }
   }
 
+  /**
+   * KV changes under `prefix` as they apply, from `fromRevision` (else from now): an async
+   * iterator that reopens on another member after the last revision seen when its node fails.
+   */
+  watch<T = unknown>(prefix = '', opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+    return watch<T>(this.streamDeps(), prefix, opts);
+  }
+
+  /** Market data as it is ingested (a book per instrument first), resumed by seq across node failures. */
+  marketStream(opts: MarketStreamOptions): AsyncGenerator<MarketLine> {
+    return marketStream(this.streamDeps(), opts);
+  }
+
+  /**
+   * A replay session's lines (events, books, the final `done`), from a replay learner first and
+   * the leader last; a broken session resumes after its last event.
+   */
+  async *replay(spec: ReplaySpec, opts: CallOptions = {}): AsyncGenerator<MarketLine> {
+    yield* replay(this.streamDeps(), await this.replayTargets(opts), spec, opts.signal);
+  }
+
+  /**
+   * Market-data events (the NDJSON ingest shape; 64-bit fields as strings, numbers or bigints),
+   * one batch, acknowledged once applied. Retries are safe: a producer's events at or below its
+   * highest applied `producerSeq` are counted as duplicates, never applied twice.
+   */
+  ingest(events: readonly Record<string, unknown>[], opts: CallOptions = {}): Promise<IngestAnswer> {
+    const body = events.map((e) => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).join('\n');
+    return this.call<IngestAnswer>('leader', { method: 'POST', path: '/v1/md/events', body, headers: { 'content-type': 'application/x-ndjson' } }, opts);
+  }
+
+  /** An instrument's book (`GET /v1/md/books/{instrument}`), linearizable unless `stale`. */
+  book(instrument: string, opts: ReadOptions & { depth?: number } = {}): Promise<Record<string, unknown>> {
+    const q = new URLSearchParams({ depth: String(opts.depth ?? 10) });
+    if (opts.consistency === 'stale') q.set('consistency', 'stale');
+    return this.call(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/md/books/${encodeURIComponent(instrument)}?${q}` }, opts);
+  }
+
   /** The cluster as a member sees it (`GET /v1/cluster`). */
   cluster(opts: CallOptions = {}): Promise<Record<string, unknown>> {
     return this.call('any', { method: 'GET', path: '/v1/cluster' }, opts);
@@ -172,6 +218,19 @@ export class QuorumClient {
 
   close(): void {
     this.transport.close();
+  }
+
+  private streamDeps(): StreamDeps {
+    return { transport: this.transport, router: this.router, policy: this.policy };
+  }
+
+  /** Replay goes to learners first, then followers, the leader last (backtests stay off it). */
+  private async replayTargets(opts: CallOptions): Promise<string[]> {
+    const view = await this.call<{ leader: number | null; members: { id: number; learner?: boolean; client: string | null }[] }>('any', { method: 'GET', path: '/v1/cluster/members?consistency=stale' }, opts);
+    const scheme = new URL(this.router.any()).protocol;
+    const rank = (m: { id: number; learner?: boolean }) => (m.learner ? 0 : m.id === view.leader ? 2 : 1);
+    const urls = view.members.filter((m) => m.client).sort((a, b) => rank(a) - rank(b) || a.id - b.id).map((m) => `${scheme}//${m.client}`);
+    return urls.length > 0 ? urls : [await this.router.leader()];
   }
 
   private async call<T>(to: 'leader' | 'any', request: CallSpec<T>['request'], opts: CallOptions): Promise<T> {

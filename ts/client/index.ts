@@ -1,5 +1,6 @@
 /** `quorumkv/client`: the Node client library. */
-export { QuorumClient, type ClientOptions, type KeyValue, type ReadOptions, type WriteOptions, type CallOptions, type TxnSpec, type TxnResult, type TxnOp } from './client';
+export { QuorumClient, type ClientOptions, type KeyValue, type ReadOptions, type WriteOptions, type CallOptions, type TxnSpec, type TxnResult, type TxnOp, type IngestAnswer } from './client';
+export type { WatchEvent, WatchOptions, MarketLine, MarketStreamOptions, ReplaySpec } from './streams';
 export { QuorumClientError } from './errors';
 export { RETRY_DEFAULTS, type RetryPolicy } from './retry';
 export type { ClientTls } from './transport';

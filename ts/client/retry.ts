@@ -19,13 +19,18 @@ export interface RetryPolicy {
   attemptTimeoutMs: number;
 }
 
-export const RETRY_DEFAULTS: RetryPolicy = { attempts: 10, backoffBaseMs: 10, backoffMaxMs: 1000, attemptTimeoutMs: 2000 };
+/**
+ * 30 sends: the waits add up to ~10 s on average, so the call's deadline (default 10 s) is what
+ * ends a long outage. With 10, a write made as its leader was killed ran out of sends in ~1.6 s
+ * of backoff (found by the watch failover test): shorter than an election under load here.
+ */
+export const RETRY_DEFAULTS: RetryPolicy = { attempts: 30, backoffBaseMs: 10, backoffMaxMs: 1000, attemptTimeoutMs: 2000 };
 
 // (Data writes carry their exactly-once identity: a retry of one that did apply gets
 // its first answer. `leader_changed`: the leader a write went to lost its leadership first.)
-const RETRYABLE_CODES = new Set(['unavailable', 'overloaded', 'throttled', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout', 'leader_changed']);
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set(['unavailable', 'overloaded', 'throttled', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout', 'leader_changed']);
 /** Codes after which the leader must be looked up again. */
-const REROUTE_CODES = new Set(['unavailable', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout', 'leader_changed']);
+export const REROUTE_CODES: ReadonlySet<string> = new Set(['unavailable', 'PROPOSAL_DROPPED', 'connection_lost', 'timeout', 'leader_changed']);
 
 export interface Sent<T> {
   value: T;
@@ -42,14 +47,24 @@ export interface CallSpec<T> {
   signal?: AbortSignal;
 }
 
-const pause = (ms: number, signal?: AbortSignal) =>
+export const pause = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       reject(new QuorumClientError('aborted', 'the call was aborted'));
-    }, { once: true });
+    };
+    // The listener goes with the wait (a long-lived signal sees many waits).
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/** Full jitter over an exponential ceiling: the wait before send `sends + 1`. */
+export function backoffMs(policy: RetryPolicy, sends: number): number {
+  return Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (sends - 1));
+}
 
 export async function callWithRetries<T>(transport: Transport, router: Router, policy: RetryPolicy, spec: CallSpec<T>): Promise<Sent<T>> {
   const deadline = performance.now() + spec.deadlineMs;
@@ -72,7 +87,7 @@ export async function callWithRetries<T>(transport: Transport, router: Router, p
     last.sends = sends;
     if (!RETRYABLE_CODES.has(last.code)) throw last;
     if (REROUTE_CODES.has(last.code)) router.forget(origin);
-    const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (sends - 1));
+    const backoff = backoffMs(policy, sends);
     const wait = Math.max(backoff, last.retryAfterMs ?? 0);
     if (performance.now() + wait >= deadline) break;
     await pause(wait, spec.signal);

@@ -12,11 +12,21 @@ interface ClusterView {
   members: { id: number; client: string | null }[];
 }
 
+const INCOMPLETE_VIEW_RETRY_MS = 1000;
+
 export class Router {
   private leaderOrigin: string | undefined;
   private members: string[];
   private discovering: Promise<string> | undefined;
   private next = 0;
+  /**
+   * Whether the last view named every member's client address. Right after a cluster starts
+   * some have not published theirs yet; until all have, the view is asked again (at most every
+   * `INCOMPLETE_VIEW_RETRY_MS`), or a client given one endpoint would never learn the others
+   * and could not fail over from it (found by the client's stream failover test).
+   */
+  private viewComplete = false;
+  private discoveredAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly transport: Transport,
@@ -31,13 +41,18 @@ export class Router {
   /** Discovered members are reached the way the configured endpoints are (http or https). */
   private readonly scheme: 'http' | 'https';
 
+  /** Every member known (configured and discovered). */
+  all(): readonly string[] {
+    return this.members;
+  }
+
   /** Any member, in turn (stale reads). */
   any(): string {
     return this.members[this.next++ % this.members.length];
   }
 
   async leader(): Promise<string> {
-    if (this.leaderOrigin) return this.leaderOrigin;
+    if (this.leaderOrigin && (this.viewComplete || performance.now() - this.discoveredAtMs < INCOMPLETE_VIEW_RETRY_MS)) return this.leaderOrigin;
     this.discovering ??= this.discover().finally(() => (this.discovering = undefined));
     return this.discovering;
   }
@@ -57,6 +72,8 @@ export class Router {
         if (res.status === 401 || res.status === 403) throw answerError(res.status, res.body, undefined);
         if (res.status !== 200) continue;
         const view = JSON.parse(res.body.toString('utf8')) as ClusterView;
+        this.discoveredAtMs = performance.now();
+        this.viewComplete = view.members.every((m) => m.client);
         const known = view.members.flatMap((m) => (m.client ? [`${this.scheme}://${m.client}`] : []));
         if (known.length > 0) this.members = [...new Set([...known, ...this.members])];
         const leader = view.members.find((m) => m.id === view.leader)?.client;

@@ -31,15 +31,33 @@ export interface ClientTls {
   key?: string | Buffer;
 }
 
+/** A streamed answer (watch, market streams, replay): its body arrives as it is written. */
+export interface StreamAnswer {
+  status: number;
+  headers: Record<string, string | undefined>;
+  /** The body's chunks; the iteration fails if the connection is lost or stays idle `idleMs`. */
+  chunks: AsyncIterable<Buffer>;
+  /** Stops the stream (the server sees the request cancelled). */
+  cancel(): void;
+}
+
+/** `timeoutMs`: until the answer's headers; `idleMs`: the longest silence after them (none if unset). */
+export type StreamRequest = HttpRequest & { idleMs?: number };
+
 export interface Transport {
   request(origin: string, req: HttpRequest): Promise<HttpAnswer>;
+  openStream(origin: string, req: StreamRequest): Promise<StreamAnswer>;
   close(): void;
 }
 
 /** `inner` with `Authorization: Bearer <token>` on every request (nodes started with --auth on). */
 export function withToken(inner: Transport, token: string): Transport {
   const authorization = `Bearer ${token}`;
-  return { request: (origin, r) => inner.request(origin, { ...r, headers: { ...r.headers, authorization } }), close: () => inner.close() };
+  return {
+    request: (origin, r) => inner.request(origin, { ...r, headers: { ...r.headers, authorization } }),
+    openStream: (origin, r) => inner.openStream(origin, { ...r, headers: { ...r.headers, authorization } }),
+    close: () => inner.close(),
+  };
 }
 
 /** Flow-control window per stream and per session (HTTP/2 allows up to 2^31 − 1). */
@@ -85,7 +103,7 @@ export class Http2Transport implements Transport {
     };
     return new Promise<HttpAnswer>((resolve, reject) => {
       const headers: Record<string, string> = { ':method': r.method, ':path': r.path, ...r.headers };
-      if (r.body !== undefined) headers['content-type'] = 'application/json';
+      if (r.body !== undefined) headers['content-type'] ??= 'application/json';
       const stream = pooled.session.request(headers, { endStream: r.body === undefined });
       let status = 0;
       let answerHeaders: Record<string, string | undefined> = {};
@@ -115,6 +133,42 @@ export class Http2Transport implements Transport {
     });
   }
 
+  openStream(origin: string, r: StreamRequest): Promise<StreamAnswer> {
+    if (r.signal?.aborted) return Promise.reject(aborted());
+    const pooled = this.session(origin);
+    if (pooled.inflight++ === 0) pooled.session.ref();
+    const headers: Record<string, string> = { ':method': r.method, ':path': r.path, ...r.headers };
+    if (r.body !== undefined) headers['content-type'] ??= 'application/json';
+    const stream = pooled.session.request(headers, { endStream: r.body === undefined });
+    const cancel = () => stream.close(constants.NGHTTP2_CANCEL);
+    stream.on('close', () => {
+      if (--pooled.inflight === 0 && !pooled.session.destroyed) pooled.session.unref();
+    });
+    return new Promise<StreamAnswer>((resolve, reject) => {
+      const fail = (err: QuorumClientError) => {
+        cancel();
+        reject(err);
+      };
+      const onAbort = () => fail(aborted());
+      const onTimeout = () => fail(timedOut(r.timeoutMs));
+      r.signal?.addEventListener('abort', onAbort, { once: true });
+      stream.setTimeout(r.timeoutMs, onTimeout);
+      stream.once('error', (err) => reject(connectionLost(err)));
+      stream.once('close', () => {
+        r.signal?.removeEventListener('abort', onAbort);
+        reject(connectionLost(new Error(`stream closed (code ${stream.rstCode})`)));
+      });
+      stream.once('response', (h) => {
+        r.signal?.removeEventListener('abort', onAbort);
+        stream.removeListener('timeout', onTimeout);
+        // From here a silence longer than idleMs fails the body's iteration (then: resume).
+        stream.setTimeout(r.idleMs ?? 0, () => stream.destroy(new Error(`no data for ${r.idleMs} ms`)));
+        resolve({ status: Number(h[':status']), headers: { 'retry-after': h['retry-after'] as string | undefined }, chunks: stream, cancel });
+      });
+      if (r.body !== undefined) stream.end(r.body);
+    });
+  }
+
   close(): void {
     for (const { session } of this.sessions.values()) session.close();
     this.sessions.clear();
@@ -126,7 +180,7 @@ export class Http1Transport implements Transport {
   private readonly http = new HttpAgent({ keepAlive: true });
   private readonly https: HttpsAgent;
 
-  constructor(tls: ClientTls = {}) {
+  constructor(private readonly tls: ClientTls = {}) {
     this.https = new HttpsAgent({ keepAlive: true, ...tls });
   }
 
@@ -136,7 +190,7 @@ export class Http1Transport implements Transport {
     const secure = url.protocol === 'https:';
     return new Promise<HttpAnswer>((resolve, reject) => {
       const headers: Record<string, string> = { ...r.headers };
-      if (r.body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(r.body)) });
+      if (r.body !== undefined) Object.assign(headers, { 'content-type': headers['content-type'] ?? 'application/json', 'content-length': String(Buffer.byteLength(r.body)) });
       const options = { method: r.method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers, agent: secure ? this.https : this.http };
       const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
         const chunks: Buffer[] = [];
@@ -153,6 +207,37 @@ export class Http1Transport implements Transport {
         req.destroy();
         reject(timedOut(r.timeoutMs));
       });
+      req.on('error', (err) => reject(connectionLost(err)));
+      req.on('close', () => r.signal?.removeEventListener('abort', onAbort));
+      req.end(r.body);
+    });
+  }
+
+  openStream(origin: string, r: StreamRequest): Promise<StreamAnswer> {
+    if (r.signal?.aborted) return Promise.reject(aborted());
+    const url = new URL(r.path, origin);
+    const secure = url.protocol === 'https:';
+    return new Promise<StreamAnswer>((resolve, reject) => {
+      const headers: Record<string, string> = { ...r.headers };
+      if (r.body !== undefined) Object.assign(headers, { 'content-type': headers['content-type'] ?? 'application/json', 'content-length': String(Buffer.byteLength(r.body)) });
+      // Its own connection (a stream holds it for as long as it runs).
+      const options = { method: r.method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers, agent: false as const, ...(secure ? this.tls : {}) };
+      const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
+        r.signal?.removeEventListener('abort', onAbort);
+        req.removeListener('timeout', onTimeout);
+        req.setTimeout(r.idleMs ?? 0, () => req.destroy(new Error(`no data for ${r.idleMs} ms`)));
+        resolve({ status: res.statusCode ?? 0, headers: { 'retry-after': res.headers['retry-after'] }, chunks: res, cancel: () => req.destroy() });
+      });
+      const onAbort = () => {
+        req.destroy();
+        reject(aborted());
+      };
+      const onTimeout = () => {
+        req.destroy();
+        reject(timedOut(r.timeoutMs));
+      };
+      r.signal?.addEventListener('abort', onAbort, { once: true });
+      req.setTimeout(r.timeoutMs, onTimeout);
       req.on('error', (err) => reject(connectionLost(err)));
       req.on('close', () => r.signal?.removeEventListener('abort', onAbort));
       req.end(r.body);

@@ -1,0 +1,254 @@
+/**
+ * The client's long-lived reads: `watch` (KV changes) and `marketStream` (live market data).
+ * Each is an async iterator that survives its node: when the stream breaks (the node stops, the
+ * connection is lost, it stays silent too long, or the node ends it for a slow consumer) it is
+ * opened again on another member from the last position seen — a revision for watches, a seq
+ * for market data — so nothing is lost or repeated. Reopening is retried like a call (backoff
+ * with jitter, `attempts` in a row); a position the node no longer retains fails the iterator
+ * (`compacted`). Breaking out of the loop (or the AbortSignal) closes the stream.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { answerError, QuorumClientError } from './errors';
+import { backoffMs, pause, REROUTE_CODES, RETRYABLE_CODES, type RetryPolicy } from './retry';
+import type { Router } from './router';
+import type { StreamAnswer, Transport } from './transport';
+
+/** A watch stream's liveness: the node writes a progress line every second. */
+const WATCH_IDLE_MS = 5000;
+/** Market streams have no heartbeat: a quiet market is not a dead node. */
+const MARKET_IDLE_MS = 0;
+
+export interface StreamDeps {
+  transport: Transport;
+  router: Router;
+  policy: RetryPolicy;
+}
+
+export type WatchEvent<T = unknown> = { type: 'put'; key: string; value: T; revision: number } | { type: 'delete'; key: string; revision: number };
+
+export interface WatchOptions {
+  /** Changes from this revision on (the node must still retain it), else from now. */
+  fromRevision?: number;
+  signal?: AbortSignal;
+}
+
+/** A body's lines, as they arrive (UTF-8 split across chunks is joined; an unterminated tail is dropped). */
+export async function* lines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of chunks) {
+    const text = rest + decoder.write(chunk);
+    let from = 0;
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', from)) {
+      if (at > from) yield text.slice(from, at);
+      from = at + 1;
+    }
+    rest = text.slice(from);
+  }
+}
+
+/** The answer's lines, until it ends or `signal` aborts (which cancels the stream: the loop then throws `aborted`). */
+async function* answerLines(answer: StreamAnswer, signal: AbortSignal | undefined): AsyncGenerator<string> {
+  const onAbort = () => answer.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    yield* lines(answer.chunks);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    answer.cancel();
+  }
+}
+
+async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+/** Chooses where to open a stream, avoiding the members that just failed it. */
+type Pick = (avoid: ReadonlySet<string>) => Promise<string>;
+
+/** Opens `path` on the member `pick` names, retrying what is retryable; a non-2xx answer is thrown. */
+export async function openStream(deps: StreamDeps, pick: Pick, req: { method: 'GET' | 'POST'; path: string; body?: string; idleMs: number }, signal?: AbortSignal): Promise<StreamAnswer> {
+  const avoid = new Set<string>();
+  for (let sends = 1; ; sends++) {
+    let origin: string | undefined;
+    try {
+      origin = await pick(avoid);
+      const answer = await deps.transport.openStream(origin, { ...req, timeoutMs: deps.policy.attemptTimeoutMs, signal });
+      if (answer.status < 300) return answer;
+      throw answerError(answer.status, await readAll(answer.chunks), answer.headers['retry-after']);
+    } catch (err) {
+      if (!(err instanceof QuorumClientError) || err.code === 'aborted' || !RETRYABLE_CODES.has(err.code) || sends >= deps.policy.attempts) throw err;
+      if (REROUTE_CODES.has(err.code)) deps.router.forget(origin);
+      if (origin !== undefined) avoid.add(origin);
+      await pause(Math.max(backoffMs(deps.policy, sends), err.retryAfterMs ?? 0), signal);
+    }
+  }
+}
+
+/**
+ * Before opening a broken stream again: nothing if the last one carried data, else a backoff
+ * (a node that ends streams at once must not be spun on), failing after `attempts` in a row.
+ */
+class Reopen {
+  private quiet = 0;
+
+  constructor(private readonly policy: RetryPolicy) {}
+
+  async wait(carried: boolean, signal?: AbortSignal): Promise<void> {
+    this.quiet = carried ? 0 : this.quiet + 1;
+    if (this.quiet === 0) return;
+    if (this.quiet >= this.policy.attempts) throw new QuorumClientError('unavailable', `the stream broke ${this.quiet} times in a row before carrying anything`);
+    await pause(backoffMs(this.policy, this.quiet), signal);
+  }
+}
+
+/**
+ * One of `candidates` not in `avoid` — the first (an order of preference), or any (spreading
+ * streams over the members); all tried: start over. Not the router's shared rotation: a
+ * discovery in between moved it by as many members as it asked, and with three members and a
+ * dead one asked first, every pick landed on the dead one again (found by the failover test).
+ */
+function untried(candidates: readonly string[], avoid: ReadonlySet<string>, which: 'first' | 'any'): string {
+  let fresh = candidates.filter((c) => !avoid.has(c));
+  if (fresh.length === 0) {
+    (avoid as Set<string>).clear();
+    fresh = [...candidates];
+  }
+  return which === 'first' ? fresh[0] : fresh[Math.floor(Math.random() * fresh.length)];
+}
+
+/**
+ * A member to stream from — after a discovery, so a client given one endpoint knows the others
+ * when that one fails (a discovery that fails, mid-election, leaves the list as it was).
+ */
+const anyMember =
+  (router: Router): Pick =>
+  async (avoid) => {
+    await router.leader().catch(() => undefined);
+    return untried(router.all(), avoid, 'any');
+  };
+
+/** KV changes under `prefix`, in revision order, across node failures (see the file comment). */
+export async function* watch<T>(deps: StreamDeps, prefix: string, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+  let from = opts.fromRevision;
+  const reopen = new Reopen(deps.policy);
+  for (let carried = true; ; await reopen.wait(carried, opts.signal)) {
+    carried = false;
+    const q = new URLSearchParams({ prefix });
+    if (from !== undefined) q.set('fromRevision', String(from));
+    const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${q}`, idleMs: WATCH_IDLE_MS }, opts.signal);
+    try {
+      for await (const text of answerLines(answer, opts.signal)) {
+        const line = JSON.parse(text) as { type: string; key?: string; value?: T; revision: number };
+        carried = true;
+        if (line.type === 'put' || line.type === 'delete') {
+          from = line.revision + 1;
+          yield line as WatchEvent<T>;
+        } else if (line.type === 'progress') {
+          // Every change up to `revision` was sent: a reopened watch starts after it.
+          from = Math.max(from ?? 0, line.revision + 1);
+        } else if (line.type === 'slow_consumer' || line.type === 'end') {
+          from = Math.max(from ?? 0, line.revision + 1);
+          break;
+        }
+      }
+    } catch (err) {
+      if (opts.signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
+      if (err instanceof SyntaxError) throw err;
+      // The connection broke or went silent: open again (from `from`) below.
+    } finally {
+      answer.cancel();
+    }
+  }
+}
+
+export interface MarketStreamOptions {
+  instruments: string[];
+  /** Default: delta, trade, quote, book. */
+  kinds?: ('delta' | 'trade' | 'quote' | 'book')[];
+  depth?: number;
+  /** Stored events after this seq first, then live ones. */
+  fromSeq?: string;
+  signal?: AbortSignal;
+}
+
+/** A market-data line: an event (its ingest shape plus `seq`) or a book (`kind: "book"`). */
+export type MarketLine = { kind: string; seq: string } & Record<string, unknown>;
+
+/** `GET /v1/md/stream`, resumed from the last event's seq when it breaks (see the file comment). */
+export async function* marketStream(deps: StreamDeps, opts: MarketStreamOptions): AsyncGenerator<MarketLine> {
+  let from = opts.fromSeq;
+  const reopen = new Reopen(deps.policy);
+  for (let carried = true; ; await reopen.wait(carried, opts.signal)) {
+    carried = false;
+    const q = new URLSearchParams({ instruments: opts.instruments.join(','), kinds: (opts.kinds ?? ['delta', 'trade', 'quote', 'book']).join(','), depth: String(opts.depth ?? 10) });
+    if (from !== undefined) q.set('fromSeq', from);
+    const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/md/stream?${q}`, idleMs: MARKET_IDLE_MS }, opts.signal);
+    try {
+      for await (const text of answerLines(answer, opts.signal)) {
+        const line = JSON.parse(text) as MarketLine;
+        carried = true;
+        if (line.kind === 'slow_consumer') {
+          from = line.seq;
+          break;
+        }
+        // An event moves the resume point to its seq; a book restates its instrument as of its
+        // seq (the opening books are one cut of the node's state: no event of these instruments
+        // lies between them and the highest of their seqs), so resuming after the highest seq
+        // seen loses and repeats nothing.
+        if (from === undefined || BigInt(line.seq) > BigInt(from)) from = line.seq;
+        yield line;
+      }
+    } catch (err) {
+      if (opts.signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
+      if (err instanceof SyntaxError) throw err;
+    } finally {
+      answer.cancel();
+    }
+  }
+}
+
+export interface ReplaySpec {
+  instruments: string[];
+  kinds?: ('delta' | 'trade' | 'quote' | 'book')[];
+  /** `tsEvent` nanoseconds (integer or decimal string) or an ISO-8601 time; `to` is exclusive. */
+  from?: string | number;
+  to?: string | number;
+  speed?: number | 'max';
+  depth?: number;
+  snapshotEvery?: string | number;
+  /** Resume after this seq (the seq of the last event a broken session delivered). */
+  fromSeq?: string;
+}
+
+/**
+ * `POST /v1/md/replay` as NDJSON lines, from the replay cluster first (`targets`: learners,
+ * followers, the leader last), ending with the `done` line. A session that breaks is opened
+ * again after the last event's seq (`fromSeq`), so the events are delivered once each; the
+ * final `done` line then counts the last session's part.
+ */
+export async function* replay(deps: StreamDeps, targets: string[], spec: ReplaySpec, signal?: AbortSignal): AsyncGenerator<MarketLine> {
+  let from = spec.fromSeq;
+  const reopen = new Reopen(deps.policy);
+  for (let carried = true; ; await reopen.wait(carried, signal)) {
+    carried = false;
+    const body = JSON.stringify(from === undefined ? spec : { ...spec, fromSeq: from });
+    const answer = await openStream(deps, async (avoid) => untried(targets, avoid, 'first'), { method: 'POST', path: '/v1/md/replay', body, idleMs: 0 }, signal);
+    try {
+      for await (const text of answerLines(answer, signal)) {
+        const line = JSON.parse(text) as MarketLine;
+        carried = true;
+        if (line.kind !== 'book' && line.kind !== 'done') from = line.seq;
+        yield line;
+        if (line.kind === 'done') return;
+      }
+    } catch (err) {
+      if (signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
+      if (err instanceof SyntaxError) throw err;
+    } finally {
+      answer.cancel();
+    }
+  }
+}
