@@ -47,12 +47,19 @@ export async function* lines(chunks: AsyncIterable<Buffer>): AsyncGenerator<stri
   }
 }
 
-/** The answer's lines, until it ends or `signal` aborts (which cancels the stream: the loop then throws `aborted`). */
-async function* answerLines(answer: StreamAnswer, signal: AbortSignal | undefined): AsyncGenerator<string> {
+/**
+ * The answer's lines as JSON documents until it ends or breaks — a lost connection or a silence
+ * ends the iteration quietly (the caller opens the stream again); a line that is not JSON, or
+ * `signal` (which cancels the stream), fails it. The stream is cancelled however it stops.
+ */
+async function* answerDocs<L>(answer: StreamAnswer, signal: AbortSignal | undefined): AsyncGenerator<L> {
   const onAbort = () => answer.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    yield* lines(answer.chunks);
+    for await (const text of lines(answer.chunks)) yield JSON.parse(text) as L;
+  } catch (err) {
+    if (signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
+    if (err instanceof SyntaxError) throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     answer.cancel();
@@ -139,27 +146,18 @@ export async function* watch<T>(deps: StreamDeps, prefix: string, opts: WatchOpt
     const q = new URLSearchParams({ prefix });
     if (from !== undefined) q.set('fromRevision', String(from));
     const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${q}`, idleMs: WATCH_IDLE_MS }, opts.signal);
-    try {
-      for await (const text of answerLines(answer, opts.signal)) {
-        const line = JSON.parse(text) as { type: string; key?: string; value?: T; revision: number };
-        carried = true;
-        if (line.type === 'put' || line.type === 'delete') {
-          from = line.revision + 1;
-          yield line as WatchEvent<T>;
-        } else if (line.type === 'progress') {
-          // Every change up to `revision` was sent: a reopened watch starts after it.
-          from = Math.max(from ?? 0, line.revision + 1);
-        } else if (line.type === 'slow_consumer' || line.type === 'end') {
-          from = Math.max(from ?? 0, line.revision + 1);
-          break;
-        }
+    for await (const line of answerDocs<{ type: string; key?: string; value?: T; revision: number }>(answer, opts.signal)) {
+      carried = true;
+      if (line.type === 'put' || line.type === 'delete') {
+        from = line.revision + 1;
+        yield line as WatchEvent<T>;
+      } else if (line.type === 'progress') {
+        // Every change up to `revision` was sent: a reopened watch starts after it.
+        from = Math.max(from ?? 0, line.revision + 1);
+      } else if (line.type === 'slow_consumer' || line.type === 'end') {
+        from = Math.max(from ?? 0, line.revision + 1);
+        break;
       }
-    } catch (err) {
-      if (opts.signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
-      if (err instanceof SyntaxError) throw err;
-      // The connection broke or went silent: open again (from `from`) below.
-    } finally {
-      answer.cancel();
     }
   }
 }
@@ -186,26 +184,18 @@ export async function* marketStream(deps: StreamDeps, opts: MarketStreamOptions)
     const q = new URLSearchParams({ instruments: opts.instruments.join(','), kinds: (opts.kinds ?? ['delta', 'trade', 'quote', 'book']).join(','), depth: String(opts.depth ?? 10) });
     if (from !== undefined) q.set('fromSeq', from);
     const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/md/stream?${q}`, idleMs: MARKET_IDLE_MS }, opts.signal);
-    try {
-      for await (const text of answerLines(answer, opts.signal)) {
-        const line = JSON.parse(text) as MarketLine;
-        carried = true;
-        if (line.kind === 'slow_consumer') {
-          from = line.seq;
-          break;
-        }
-        // An event moves the resume point to its seq; a book restates its instrument as of its
-        // seq (the opening books are one cut of the node's state: no event of these instruments
-        // lies between them and the highest of their seqs), so resuming after the highest seq
-        // seen loses and repeats nothing.
-        if (from === undefined || BigInt(line.seq) > BigInt(from)) from = line.seq;
-        yield line;
+    for await (const line of answerDocs<MarketLine>(answer, opts.signal)) {
+      carried = true;
+      if (line.kind === 'slow_consumer') {
+        from = line.seq;
+        break;
       }
-    } catch (err) {
-      if (opts.signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
-      if (err instanceof SyntaxError) throw err;
-    } finally {
-      answer.cancel();
+      // An event moves the resume point to its seq; a book restates its instrument as of its
+      // seq (the opening books are one cut of the node's state: no event of these instruments
+      // lies between them and the highest of their seqs), so resuming after the highest seq
+      // seen loses and repeats nothing.
+      if (from === undefined || BigInt(line.seq) > BigInt(from)) from = line.seq;
+      yield line;
     }
   }
 }
@@ -236,19 +226,11 @@ export async function* replay(deps: StreamDeps, targets: string[], spec: ReplayS
     carried = false;
     const body = JSON.stringify(from === undefined ? spec : { ...spec, fromSeq: from });
     const answer = await openStream(deps, async (avoid) => untried(targets, avoid, 'first'), { method: 'POST', path: '/v1/md/replay', body, idleMs: 0 }, signal);
-    try {
-      for await (const text of answerLines(answer, signal)) {
-        const line = JSON.parse(text) as MarketLine;
-        carried = true;
-        if (line.kind !== 'book' && line.kind !== 'done') from = line.seq;
-        yield line;
-        if (line.kind === 'done') return;
-      }
-    } catch (err) {
-      if (signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
-      if (err instanceof SyntaxError) throw err;
-    } finally {
-      answer.cancel();
+    for await (const line of answerDocs<MarketLine>(answer, signal)) {
+      carried = true;
+      if (line.kind !== 'book' && line.kind !== 'done') from = line.seq;
+      yield line;
+      if (line.kind === 'done') return;
     }
   }
 }
