@@ -103,3 +103,24 @@ test('market data: ingest is exactly once through retries, books read back, a li
   t.is(done.events, last, 'every stored event replayed');
   t.is(lines.filter((l) => l.kind === 'delta').length, last);
 });
+
+test('over HTTP/1.1 too: a watch from a revision gets the changes since, and its signal ends it', async (t) => {
+  const cluster = await ProcCluster.start(t, tempDir(t));
+  const client = new QuorumClient({ endpoints: cluster.procs.map((p: Proc) => p.url('')), protocol: 'h1' });
+  t.teardown(() => client.close());
+  const { revision } = await client.put('h/a', 1);
+  await client.put('h/b', 2);
+  await client.delete('h/a');
+  const stop = new AbortController();
+  const seen: string[] = [];
+  const watching = (async () => {
+    for await (const ev of client.watch('h/', { fromRevision: revision, signal: stop.signal })) {
+      seen.push(`${ev.type} ${ev.key}`);
+      if (seen.length === 4) stop.abort();
+    }
+  })().catch((err: Error & { code?: string }) => err.code);
+  await pollUntil(() => seen.length === 3, 'the retained changes');
+  await client.put('h/c', 3);
+  t.is(await watching, 'aborted');
+  t.deepEqual(seen, ['put h/a', 'put h/b', 'delete h/a', 'put h/c']);
+});
