@@ -5,6 +5,7 @@
  * and to the leader only when no other member answers, so backtests stay off the live leader.
  */
 import { call } from './http_client';
+import { type MembersView, replayOrder } from '../client/streams';
 import { createWriteStream } from 'node:fs';
 
 export interface ReplayCliOptions {
@@ -20,19 +21,11 @@ export interface ReplayCliOptions {
   out?: string;
 }
 
-interface Member {
-  id: number;
-  learner: boolean;
-  client: string | null;
-}
-
 /** Client URLs to try, in order: learners, followers, the leader (or just `endpoint`). */
 export async function replayTargets(endpoint: string): Promise<string[]> {
   try {
     const res = await call(`${endpoint}/v1/cluster/members?consistency=stale`);
-    const { members, leader } = (await res.json()) as { members: Member[]; leader: number | null };
-    const rank = (m: Member) => (m.learner ? 0 : m.id === leader ? 2 : 1);
-    const urls = members.filter((m) => m.client).sort((a, b) => rank(a) - rank(b) || a.id - b.id).map((m) => `http://${m.client}`);
+    const urls = replayOrder((await res.json()) as MembersView, 'http:');
     return urls.length > 0 ? urls : [endpoint];
   } catch {
     return [endpoint];

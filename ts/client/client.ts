@@ -20,7 +20,7 @@ import { QuorumClientError } from './errors';
 import { Coalescer, type ItemOutcome } from './coalescer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import { Router } from './router';
-import { type MarketLine, marketStream, type MarketStreamOptions, replay, type ReplaySpec, type StreamDeps, watch, type WatchEvent, type WatchOptions } from './streams';
+import { type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, type WatchOptions } from './streams';
 import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
 
 export interface ClientOptions {
@@ -226,10 +226,8 @@ export class QuorumClient {
 
   /** Replay goes to learners first, then followers, the leader last (backtests stay off it). */
   private async replayTargets(opts: CallOptions): Promise<string[]> {
-    const view = await this.call<{ leader: number | null; members: { id: number; learner?: boolean; client: string | null }[] }>('any', { method: 'GET', path: '/v1/cluster/members?consistency=stale' }, opts);
-    const scheme = new URL(this.router.any()).protocol;
-    const rank = (m: { id: number; learner?: boolean }) => (m.learner ? 0 : m.id === view.leader ? 2 : 1);
-    const urls = view.members.filter((m) => m.client).sort((a, b) => rank(a) - rank(b) || a.id - b.id).map((m) => `${scheme}//${m.client}`);
+    const view = await this.call<MembersView>('any', { method: 'GET', path: '/v1/cluster/members?consistency=stale' }, opts);
+    const urls = replayOrder(view, new URL(this.router.any()).protocol);
     return urls.length > 0 ? urls : [await this.router.leader()];
   }
 

@@ -72,8 +72,8 @@ async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** Chooses where to open a stream, avoiding the members that just failed it. */
-type Pick = (avoid: ReadonlySet<string>) => Promise<string>;
+/** Chooses where to open a stream, avoiding the members that just failed it (it may start over). */
+type Pick = (avoid: Set<string>) => Promise<string>;
 
 /** Opens `path` on the member `pick` names, retrying what is retryable; a non-2xx answer is thrown. */
 export async function openStream(deps: StreamDeps, pick: Pick, req: { method: 'GET' | 'POST'; path: string; body?: string; idleMs: number }, signal?: AbortSignal): Promise<StreamAnswer> {
@@ -117,10 +117,10 @@ class Reopen {
  * discovery in between moved it by as many members as it asked, and with three members and a
  * dead one asked first, every pick landed on the dead one again (found by the failover test).
  */
-function untried(candidates: readonly string[], avoid: ReadonlySet<string>, which: 'first' | 'any'): string {
+function untried(candidates: readonly string[], avoid: Set<string>, which: 'first' | 'any'): string {
   let fresh = candidates.filter((c) => !avoid.has(c));
   if (fresh.length === 0) {
-    (avoid as Set<string>).clear();
+    avoid.clear();
     fresh = [...candidates];
   }
   return which === 'first' ? fresh[0] : fresh[Math.floor(Math.random() * fresh.length)];
@@ -198,6 +198,21 @@ export async function* marketStream(deps: StreamDeps, opts: MarketStreamOptions)
       yield line;
     }
   }
+}
+
+/** `GET /v1/cluster/members`: who leads, and each member's role and client address. */
+export interface MembersView {
+  leader: number | null;
+  members: { id: number; learner?: boolean; client: string | null }[];
+}
+
+/**
+ * The members' client URLs in the order replays go to them: learners (the replay cluster), then
+ * followers, the leader last (backtests stay off it); by id within each.
+ */
+export function replayOrder(view: MembersView, scheme: string): string[] {
+  const rank = (m: MembersView['members'][number]) => (m.learner ? 0 : m.id === view.leader ? 2 : 1);
+  return view.members.filter((m) => m.client).sort((a, b) => rank(a) - rank(b) || a.id - b.id).map((m) => `${scheme}//${m.client}`);
 }
 
 export interface ReplaySpec {

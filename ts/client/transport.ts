@@ -4,8 +4,8 @@
  * that fails or is closed by the server is dropped and the next request opens a new one;
  * sessions hold the process open only while a request is in flight.
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { type ClientHttp2Session, connect, constants } from 'node:http2';
+import { type ClientRequest, Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connectionLost, QuorumClientError } from './errors';
 
@@ -94,17 +94,23 @@ export class Http2Transport implements Transport {
     return pooled;
   }
 
-  request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
-    if (r.signal?.aborted) return Promise.reject(aborted());
+  /** Starts `r` on the origin's session, which holds the process open until the stream closes. */
+  private begin(origin: string, r: HttpRequest): ClientHttp2Stream {
     const pooled = this.session(origin);
     if (pooled.inflight++ === 0) pooled.session.ref();
-    const done = () => {
+    const headers: Record<string, string> = { ':method': r.method, ':path': r.path, ...r.headers };
+    if (r.body !== undefined) headers['content-type'] ??= 'application/json';
+    const stream = pooled.session.request(headers, { endStream: r.body === undefined });
+    stream.on('close', () => {
       if (--pooled.inflight === 0 && !pooled.session.destroyed) pooled.session.unref();
-    };
+    });
+    return stream;
+  }
+
+  request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
+    if (r.signal?.aborted) return Promise.reject(aborted());
     return new Promise<HttpAnswer>((resolve, reject) => {
-      const headers: Record<string, string> = { ':method': r.method, ':path': r.path, ...r.headers };
-      if (r.body !== undefined) headers['content-type'] ??= 'application/json';
-      const stream = pooled.session.request(headers, { endStream: r.body === undefined });
+      const stream = this.begin(origin, r);
       let status = 0;
       let answerHeaders: Record<string, string | undefined> = {};
       const chunks: Buffer[] = [];
@@ -125,7 +131,6 @@ export class Http2Transport implements Transport {
       stream.on('error', (err) => reject(connectionLost(err)));
       stream.on('close', () => {
         r.signal?.removeEventListener('abort', onAbort);
-        done();
         // Closed without an answer (a reset, the session going away): fail if nothing else did.
         if (status === 0) reject(connectionLost(new Error(`stream closed (code ${stream.rstCode})`)));
       });
@@ -135,15 +140,8 @@ export class Http2Transport implements Transport {
 
   openStream(origin: string, r: StreamRequest): Promise<StreamAnswer> {
     if (r.signal?.aborted) return Promise.reject(aborted());
-    const pooled = this.session(origin);
-    if (pooled.inflight++ === 0) pooled.session.ref();
-    const headers: Record<string, string> = { ':method': r.method, ':path': r.path, ...r.headers };
-    if (r.body !== undefined) headers['content-type'] ??= 'application/json';
-    const stream = pooled.session.request(headers, { endStream: r.body === undefined });
+    const stream = this.begin(origin, r);
     const cancel = () => stream.close(constants.NGHTTP2_CANCEL);
-    stream.on('close', () => {
-      if (--pooled.inflight === 0 && !pooled.session.destroyed) pooled.session.unref();
-    });
     return new Promise<StreamAnswer>((resolve, reject) => {
       const fail = (err: QuorumClientError) => {
         cancel();
@@ -184,15 +182,24 @@ export class Http1Transport implements Transport {
     this.https = new HttpsAgent({ keepAlive: true, ...tls });
   }
 
-  request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
-    if (r.signal?.aborted) return Promise.reject(aborted());
+  /**
+   * `r` as a request to `origin` (not yet ended): on the keep-alive pools, or for a stream on a
+   * connection of its own (it holds the connection for as long as it runs).
+   */
+  private begin(origin: string, r: HttpRequest, own: boolean, onResponse: (res: IncomingMessage) => void): ClientRequest {
     const url = new URL(r.path, origin);
     const secure = url.protocol === 'https:';
+    const headers: Record<string, string> = { ...r.headers };
+    if (r.body !== undefined) Object.assign(headers, { 'content-type': headers['content-type'] ?? 'application/json', 'content-length': String(Buffer.byteLength(r.body)) });
+    const connection = own ? { agent: false as const, ...(secure ? this.tls : {}) } : { agent: secure ? this.https : this.http };
+    const options = { method: r.method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers, ...connection };
+    return (secure ? httpsRequest : httpRequest)(options, onResponse);
+  }
+
+  request(origin: string, r: HttpRequest): Promise<HttpAnswer> {
+    if (r.signal?.aborted) return Promise.reject(aborted());
     return new Promise<HttpAnswer>((resolve, reject) => {
-      const headers: Record<string, string> = { ...r.headers };
-      if (r.body !== undefined) Object.assign(headers, { 'content-type': headers['content-type'] ?? 'application/json', 'content-length': String(Buffer.byteLength(r.body)) });
-      const options = { method: r.method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers, agent: secure ? this.https : this.http };
-      const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
+      const req = this.begin(origin, r, false, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: { 'retry-after': res.headers['retry-after'], 'idempotent-replayed': res.headers['idempotent-replayed'] as string | undefined }, body: Buffer.concat(chunks) }));
@@ -215,14 +222,8 @@ export class Http1Transport implements Transport {
 
   openStream(origin: string, r: StreamRequest): Promise<StreamAnswer> {
     if (r.signal?.aborted) return Promise.reject(aborted());
-    const url = new URL(r.path, origin);
-    const secure = url.protocol === 'https:';
     return new Promise<StreamAnswer>((resolve, reject) => {
-      const headers: Record<string, string> = { ...r.headers };
-      if (r.body !== undefined) Object.assign(headers, { 'content-type': headers['content-type'] ?? 'application/json', 'content-length': String(Buffer.byteLength(r.body)) });
-      // Its own connection (a stream holds it for as long as it runs).
-      const options = { method: r.method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers, agent: false as const, ...(secure ? this.tls : {}) };
-      const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
+      const req = this.begin(origin, r, true, (res) => {
         r.signal?.removeEventListener('abort', onAbort);
         req.removeListener('timeout', onTimeout);
         req.setTimeout(r.idleMs ?? 0, () => req.destroy(new Error(`no data for ${r.idleMs} ms`)));
