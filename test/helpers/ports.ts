@@ -1,4 +1,46 @@
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Claims on ports below the ephemeral range, one file per port holding the claimant's pid. */
+const CLAIMS_DIR = join(tmpdir(), 'qkv-test-ports');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claims `port` for this test process against every other one running now. A free port is not
+ * enough: a node killed to be restarted leaves its port free while it is down, and a cluster
+ * another test started then took it (EADDRINUSE on one side). Claims of processes that ended
+ * are taken over; this process's own are never handed out twice.
+ */
+function claim(port: number): boolean {
+  mkdirSync(CLAIMS_DIR, { recursive: true });
+  const file = join(CLAIMS_DIR, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(file, 'utf8'));
+      if (holder === process.pid || (Number.isInteger(holder) && holder > 0 && alive(holder))) return false;
+      try {
+        unlinkSync(file);
+      } catch (gone) {
+        if ((gone as NodeJS.ErrnoException).code !== 'ENOENT') throw gone;
+      }
+    }
+  }
+  return false;
+}
 
 /** Ports the OS reports free on 127.0.0.1 (bound then released). */
 export async function freePorts(n: number): Promise<number[]> {
@@ -31,7 +73,7 @@ export async function freeDevBase(n: number): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const base = 10_000 + Math.floor(Math.random() * 20_000);
     const ports = Array.from({ length: n }, (_, i) => [base + i, base + 100 + i]).flat();
-    if ((await Promise.all(ports.map(bindable))).every(Boolean)) return base;
+    if ((await Promise.all(ports.map(bindable))).every(Boolean) && ports.every(claim)) return base;
   }
   throw new Error(`no free range of ports for ${n} dev nodes`);
 }
@@ -41,14 +83,15 @@ export async function freeDevBase(n: number): Promise<number> {
  * kernel's ephemeral range (32768..), which is where `freePorts` in the other tests running at
  * the same time, and every outgoing connection, take theirs: a port from `freePorts` lies free
  * while its node is down, and a chaos run once failed when another test was handed it then
- * (EADDRINUSE on the restart).
+ * (EADDRINUSE on the restart). Each port is also claimed (`claim`) against the other test
+ * processes' restartable ports.
  */
 export async function restartablePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   for (let attempt = 0; ports.size < n; attempt++) {
     if (attempt >= 100 * n) throw new Error(`no ${n} free ports below the ephemeral range`);
     const port = 10_000 + Math.floor(Math.random() * 20_000);
-    if (!ports.has(port) && (await bindable(port))) ports.add(port);
+    if (!ports.has(port) && (await bindable(port)) && claim(port)) ports.add(port);
   }
   return [...ports];
 }
