@@ -79,7 +79,8 @@ test('market data: ingest is exactly once through retries, books read back, a li
       else events.push(line);
     }
   })().catch((err: Error) => (streamFailure = err));
-  await pollUntil(() => books > 0, 'the opening book');
+  await pollUntil(() => books > 0 || streamFailure !== undefined, 'the opening book');
+  if (streamFailure) throw streamFailure;
   let next = 11;
   let stop = false;
   const feeding = (async () => {

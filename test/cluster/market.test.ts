@@ -4,7 +4,10 @@
  * Every event is stored exactly once, in order, and every node's book equals a reference book
  * computed from the input.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { Agent, get as httpGet, type IncomingMessage, request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { ReferenceBook, type RefEvent } from '../helpers/reference_book';
 import { seededRandom } from '../helpers/random';
 import { tempDir } from '../helpers/tmp';
@@ -84,4 +87,50 @@ test('a producer retrying through a leader kill -9 stores every event exactly on
     }
     t.deepEqual(stored.sort((a, b) => a - b), Array.from({ length: EVENTS }, (_, i) => i + 1), `n${p.id} stores every event exactly once`);
   }
+});
+
+/**
+ * Sends `path` to `member` while it has not applied an ingest of `instrument` the others
+ * committed: the request goes on a kept-alive connection opened before the member stopped, so
+ * once it runs again it reads the request next to the entries it has still to apply.
+ */
+async function askWhileLagging(t: ExecutionContext, leader: Proc, member: Proc, instrument: string, path: string, body?: string): Promise<IncomingMessage> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const health = await new Promise<IncomingMessage>((resolve, reject) => httpGet(member.url('/v1/health'), { agent }, resolve).on('error', reject));
+  health.resume();
+  await once(health, 'end');
+  member.child.kill('SIGSTOP');
+  t.teardown(() => member.child.kill('SIGCONT'));
+  const delta = { kind: 'delta', instrument, action: 'add', side: 'bid', price: '10.5', size: 3, tsEvent: 1, producerId: instrument, producerSeq: 1 };
+  const ingest = await fetch(leader.url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify(delta) });
+  t.is(ingest.status, 200, 'committed without the stopped member');
+  const req = httpRequest(member.url(path), { agent, method: body === undefined ? 'GET' : 'POST', headers: body === undefined ? {} : { 'content-type': 'application/json' } });
+  req.end(body);
+  await once(req, 'finish');
+  member.child.kill('SIGCONT');
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  t.teardown(() => res.destroy());
+  return res;
+}
+
+/** The stream's first line that is not a progress line. */
+async function firstLine(res: IncomingMessage): Promise<Record<string, unknown>> {
+  for await (const line of createInterface({ input: res })) {
+    const doc = JSON.parse(line) as Record<string, unknown>;
+    if (doc.type !== 'progress') return doc;
+  }
+  throw new Error('the stream ended without a line');
+}
+
+test('a member that has not applied an instrument yet serves its stream and replay (after a read barrier), not unknown_instrument', async (t) => {
+  const cluster = await ProcCluster.start(t, tempDir(t));
+  const leader = await cluster.leader();
+  const member = cluster.procs.find((p) => p !== leader)!;
+  const stream = await askWhileLagging(t, leader, member, 'LAG', '/v1/md/stream?instruments=LAG&kinds=delta,book');
+  t.is(stream.statusCode, 200);
+  t.like(await firstLine(stream), { kind: 'book', bestBid: '10.5' });
+  const replay = await askWhileLagging(t, leader, member, 'LAG2', '/v1/md/replay', JSON.stringify({ instruments: ['LAG2'], kinds: ['delta'], speed: 'max' }));
+  t.is(replay.statusCode, 200);
+  t.like(await firstLine(replay), { kind: 'delta', instrument: 'LAG2', price: '10.5' });
 });

@@ -25,6 +25,7 @@ import { integerFields, quoteIntegers } from '../market/records';
 import { type ReplayFormat, type ReplayKind, type ReplayOutput, ReplaySession, type ReplaySpec } from '../market/replay';
 import type { RaftNode } from '../node/raft_node';
 import { parseObject } from './args';
+import { knownInstrumentIds } from './known_instruments';
 import { beginStream, mediaType, type Res, type Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
@@ -61,19 +62,15 @@ function formatOf(doc: Record<string, unknown>, accept: string | undefined): Rep
   return type === 'text/event-stream' ? 'sse' : type === 'application/octet-stream' ? 'binary' : 'ndjson';
 }
 
-function parseSpec(node: RaftNode, target: Target, body: Buffer): ReplaySpec {
+/** The spec, its instruments named (ids are looked up once it is checked: `withIds`). */
+function parseSpec(target: Target, body: Buffer): Omit<ReplaySpec, 'instruments'> & { names: string[] } {
   const doc = body64(body);
   const names = doc.instruments;
   if (!Array.isArray(names) || names.length === 0 || names.length > REPLAY_INSTRUMENTS_MAX || !names.every((n) => typeof n === 'string')) {
     throw new QuorumError('invalid_body', `instruments must be 1..${REPLAY_INSTRUMENTS_MAX} instrument names`);
   }
   if (new Set(names).size !== names.length) throw new QuorumError('invalid_body', 'instruments are named once each');
-  const instruments = (names as string[]).map((symbol) => {
-    target.guard.check('md', symbol, 'read');
-    const id = node.market.idOf(symbol);
-    if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${symbol}`);
-    return { id, symbol };
-  });
+  for (const symbol of names as string[]) target.guard.check('md', symbol, 'read');
   const kinds = new Set((doc.kinds ?? [...KINDS]) as ReplayKind[]);
   if (!Array.isArray(doc.kinds ?? []) || kinds.size === 0 || [...kinds].some((k) => !KINDS.has(k))) throw new QuorumError('invalid_body', 'kinds are a non-empty list of delta, trade, quote and book');
   const fromTs = doc.from === undefined ? 0n : parseVenueTime(doc.from, 'from');
@@ -87,12 +84,14 @@ function parseSpec(node: RaftNode, target: Target, body: Buffer): ReplaySpec {
   const resumeRaw = doc.fromSeq ?? target.req?.headers['last-event-id'];
   if (resumeRaw !== undefined && (typeof resumeRaw !== 'string' || !/^\d{1,20}$/.test(resumeRaw))) throw new QuorumError('invalid_body', 'fromSeq must be a seq (a decimal integer)');
   const fromSeq = resumeRaw === undefined ? undefined : BigInt(resumeRaw);
-  return { instruments, kinds, fromTs, toTs, speed, depth, snapshotEveryNs, format: formatOf(doc, target.accept), fromSeq };
+  return { names: names as string[], kinds, fromTs, toTs, speed, depth, snapshotEveryNs, format: formatOf(doc, target.accept), fromSeq };
 }
 
 /** `POST /v1/md/replay`: opens a session and streams it on this response. */
 export async function openReplay(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
-  const spec = parseSpec(node, target, body);
+  const { names, ...rest } = parseSpec(target, body);
+  const ids = await knownInstrumentIds(node, names);
+  const spec: ReplaySpec = { ...rest, instruments: names.map((symbol, i) => ({ id: ids[i], symbol })) };
   const open = sessions(node);
   if (open.size >= REPLAY_SESSIONS_MAX) throw new UnavailableError(`at most ${REPLAY_SESSIONS_MAX} replay sessions per node are open; retry later or use another member`, 'overloaded');
   // The cut: records applied by now (seq = raftIndex × 2^16 + position).

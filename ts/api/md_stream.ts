@@ -12,6 +12,7 @@ import { OFFSET } from '../market/records';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
 import { beginStream, type Res, type Target } from './http';
+import { knownInstrumentIds } from './known_instruments';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
 
@@ -26,26 +27,28 @@ interface StreamRequest {
   fromSeq: bigint | undefined;
 }
 
-function parseRequest(node: RaftNode, target: Target): StreamRequest {
+/** The instruments' ids (read access checked first). */
+async function instrumentIds(node: RaftNode, target: Target): Promise<number[]> {
   const names = (target.query.get('instruments') ?? '').split(',').filter(Boolean);
   if (names.length === 0 || names.length > STREAM_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `instruments must name 1..${STREAM_INSTRUMENTS_MAX} instruments, comma-separated`);
-  const ids = names.map((n) => {
-    target.guard.check('md', n, 'read');
-    const id = node.market.idOf(n);
-    if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${n}`);
-    return id;
-  });
+  for (const n of names) target.guard.check('md', n, 'read');
+  return knownInstrumentIds(node, names);
+}
+
+/** The request's kinds, depth and start (checked before any instrument is looked up). */
+function parseRequest(target: Target): Omit<StreamRequest, 'ids'> {
   const kinds = new Set((target.query.get('kinds') ?? 'delta,trade,quote,book').split(',').filter(Boolean) as StreamKind[]);
   for (const k of kinds) if (!KINDS.has(k)) throw new QuorumError('invalid_body', `kinds are delta, trade, quote and book; got ${k}`);
   const depth = Number(target.query.get('depth') ?? 10);
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
   const fromRaw = target.query.get('fromSeq');
   if (fromRaw !== null && !/^\d{1,20}$/.test(fromRaw)) throw new QuorumError('invalid_body', 'fromSeq must be a seq (a decimal integer)');
-  return { ids, kinds, depth, fromSeq: fromRaw === null ? undefined : BigInt(fromRaw) };
+  return { kinds, depth, fromSeq: fromRaw === null ? undefined : BigInt(fromRaw) };
 }
 
-export function mdStream(node: RaftNode, target: Target, bufferBytesMax = STREAM_BUFFER_BYTES_MAX): Reply {
-  const req = parseRequest(node, target);
+export async function mdStream(node: RaftNode, target: Target, bufferBytesMax = STREAM_BUFFER_BYTES_MAX): Promise<Reply> {
+  const parsed = parseRequest(target);
+  const req: StreamRequest = { ...parsed, ids: await instrumentIds(node, target) };
   return {
     stream: (res) => {
       serve(node, res, req, bufferBytesMax).catch((err: Error) => {
