@@ -49,11 +49,12 @@ export function unexpected(kind: string): QuorumError {
 }
 
 /** Waits for ReadIndex unless the query asks for a stale read. */
-export async function barrier(node: RaftNode, query: URLSearchParams): Promise<void> {
+/** A read barrier unless `?consistency=stale`; `keys`: how many keys the read then serves. */
+export async function barrier(node: RaftNode, query: URLSearchParams, keys = 1): Promise<void> {
   const consistency = query.get('consistency') ?? 'linearizable';
   if (consistency === 'stale') return;
   if (consistency !== 'linearizable') throw new QuorumError('invalid_consistency', 'consistency is "linearizable" (default) or "stale"');
-  await node.readBarrier();
+  await node.readBarrier(keys);
 }
 
 function item(key: string, stored: Buffer): { key: string; value: unknown; revision: number } {
@@ -77,7 +78,7 @@ export async function multiGet(node: RaftNode, target: Target, body: Buffer): Pr
   if (keys.length > MULTI_GET_KEYS_MAX) throw new QuorumError('too_many_keys', `at most ${MULTI_GET_KEYS_MAX} keys per request`);
   const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));
   for (const k of checked) target.guard.check('kv', k, 'read');
-  await barrier(node, query);
+  await barrier(node, query, checked.length);
   const values = node.keys.readKeys(checked);
   // Stored values are JSON text: spliced in as they are (no parse + stringify per value).
   const items: string[] = [];
@@ -108,7 +109,7 @@ export async function scan(node: RaftNode, target: Target): Promise<Reply> {
   const limitRaw = query.get('limit');
   const limit = limitRaw === null ? 100 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${SCAN_LIMIT_MAX}`);
-  await barrier(node, query);
+  await barrier(node, query, limit);
   const items: ReturnType<typeof item>[] = [];
   let more = true;
   for (let pages = 0; more && items.length < limit && (pages === 0 || visible) && pages < SCAN_FILTERED_PAGES_MAX; pages++) {

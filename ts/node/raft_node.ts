@@ -310,11 +310,14 @@ export class RaftNode {
     return answer;
   }
 
-  /** Resolves when local state reflects every write acknowledged before the call (ReadIndex). */
-  readBarrier(): Promise<void> {
+  /**
+   * Resolves when local state reflects every write acknowledged before the call (ReadIndex).
+   * `keys`: how many keys the caller then reads (confirmed reads are served in slices by them).
+   */
+  readBarrier(keys = 1): Promise<void> {
     const refused = this.refusal('read');
     if (refused) return Promise.reject(refused);
-    const answer = this.waiters.read();
+    const answer = this.waiters.read(keys);
     this.schedule();
     return answer;
   }

@@ -10,10 +10,13 @@
  * before its round left, and for one on a follower before that follower answered.
  */
 import type { Applier } from './applier';
-import type { RequestWaiters } from './waiters';
+import type { ReadWaiter, RequestWaiters } from './waiters';
 import { UnavailableError } from '../errors';
 import { ProposalDroppedError, type RawNode } from '../raft/rawnode';
 import type { Message, ReadState } from '../raft/types';
+
+/** Keys served per turn when a confirmed round is released (a slice holds at least one read). */
+export const READ_SLICE_KEYS = 256;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -57,10 +60,31 @@ export class ReadRounds {
       const reads = this.waiters.confirmReads(decoder.decode(rs.requestCtx));
       if (!reads) continue;
       this.applier.waitFor(rs.index).then(
-        () => this.waiters.settleReads(reads),
+        () => this.serve(reads),
         // The engine failed (the node is stopping): the read was not served; retry elsewhere.
         (err: Error) => this.waiters.settleReads(reads, new UnavailableError(`the state machine failed (${(err as { code?: string }).code ?? 'error'}); retry on another node`)),
       );
     }
   }
+
+  /** Serves `reads` one slice per turn. */
+  private serve(reads: readonly ReadWaiter[]): void {
+    inSlices(reads, READ_SLICE_KEYS, (slice) => this.waiters.settleReads(slice));
+  }
+}
+
+/**
+ * Hands `items` to `each` in order, in slices of at most `keysMax` keys (a slice holds at least
+ * one item, however many keys it has): the first slice now, each next one `defer`red (a turn).
+ */
+export function inSlices<T extends { keys: number }>(items: readonly T[], keysMax: number, each: (slice: T[]) => void, defer: (next: () => void) => void = setImmediate): void {
+  let from = 0;
+  const slice = (): void => {
+    let to = from + 1;
+    for (let keys = items[from].keys; to < items.length && keys + items[to].keys <= keysMax; to++) keys += items[to].keys;
+    each(items.slice(from, to));
+    from = to;
+    if (from < items.length) defer(slice);
+  };
+  if (items.length > 0) slice();
 }

@@ -24,6 +24,9 @@ interface Waiter<T> {
   done: boolean;
 }
 
+/** A read waiting for its ReadIndex; `keys`: how many keys it reads (≥ 1; serving is sliced by them). */
+export type ReadWaiter = Waiter<void> & { keys: number };
+
 export interface WaiterLimits {
   requestTimeoutMs: number;
   proposalsPendingMax: number;
@@ -39,9 +42,9 @@ export class RequestWaiters {
    */
   private readonly proposedTerms = new Map<number, number>();
   /** Reads accepted this turn, not yet handed to the core (one ReadIndex request for all). */
-  private queuedReads: Waiter<void>[] = [];
+  private queuedReads: ReadWaiter[] = [];
   /** Reads handed to the core, by their ReadIndex context. */
-  private readonly reads = new Map<string, { waiters: Waiter<void>[]; sentMs: number }>();
+  private readonly reads = new Map<string, { waiters: ReadWaiter[]; sentMs: number }>();
   /** Unsettled reads, queued or handed out: ≤ `readsPendingMax`. */
   private readsPending = 0;
   /** Callers of a leadership transfer waiting for `to` to lead. */
@@ -119,13 +122,14 @@ export class RequestWaiters {
     for (const seq of [...this.proposals.keys()]) this.settleProposal(seq, undefined, err());
   }
 
-  /** Waits until the read is released (its ReadIndex applied) or failed. */
-  read(): Promise<void> {
+  /** Waits until the read of `keys` keys is released (its ReadIndex applied) or failed. */
+  read(keys = 1): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter<void> = {
+      const w: ReadWaiter = {
         resolve,
         reject,
         done: false,
+        keys: Math.max(1, keys),
         timer: setTimeout(() => this.settleRead(w, new TimeoutError('read index not confirmed in time')), this.limits.requestTimeoutMs),
       };
       this.readsPending++;
@@ -134,7 +138,7 @@ export class RequestWaiters {
   }
 
   /** The reads queued this turn (now handed to the core as one ReadIndex request). */
-  takeQueuedReads(): Waiter<void>[] {
+  takeQueuedReads(): ReadWaiter[] {
     const out = this.queuedReads;
     this.queuedReads = [];
     return out;
@@ -144,19 +148,19 @@ export class RequestWaiters {
     return this.queuedReads.length > 0;
   }
 
-  readsSent(ctx: string, waiters: Waiter<void>[]): void {
+  readsSent(ctx: string, waiters: ReadWaiter[]): void {
     this.reads.set(ctx, { waiters, sentMs: performance.now() });
   }
 
   /** The reads of ReadIndex context `ctx` (removed: each is settled by the caller). */
-  takeReads(ctx: string): Waiter<void>[] | undefined {
+  takeReads(ctx: string): ReadWaiter[] | undefined {
     const sent = this.reads.get(ctx);
     this.reads.delete(ctx);
     return sent?.waiters;
   }
 
   /** The core confirmed round `ctx`: its reads, and its round time reported. */
-  confirmReads(ctx: string): Waiter<void>[] | undefined {
+  confirmReads(ctx: string): ReadWaiter[] | undefined {
     const sent = this.reads.get(ctx);
     if (sent) this.onReadRound?.(performance.now() - sent.sentMs);
     return this.takeReads(ctx);
