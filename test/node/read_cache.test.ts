@@ -42,6 +42,25 @@ test('a write to a cached key updates it in place: its bytes are recounted, its 
   t.is(cache.size, 3);
 });
 
+test('a rendered item is kept until its key is written, and its bytes count toward the limit', (t) => {
+  const cache = new ReadCache(10, 100);
+  let renders = 0;
+  const render = (key: string, stored: Buffer) => (renders++, Buffer.from(`${key}:${stored.length}`.padEnd(40, '.')));
+  const item = (key: string) => cache.item(key, render)?.toString();
+  cache.applied([{ op: 'put', key: 'a', value: Buffer.alloc(10) }, { op: 'put', key: 'b', value: Buffer.alloc(10) }]);
+  t.is(item('a'), 'a:10'.padEnd(40, '.'));
+  t.is(item('a'), 'a:10'.padEnd(40, '.'));
+  t.is(renders, 1, 'rendered once for two reads');
+  t.is(item('zz'), undefined, 'not cached: the caller asks the engine');
+  cache.applied([{ op: 'put', key: 'a', value: Buffer.alloc(20) }]);
+  t.is(item('a'), 'a:20'.padEnd(40, '.'), 'a write drops the old item');
+  t.is(renders, 2);
+  // 20 + 40 (a) + 10 (b) = 70 bytes; b's item makes 110: the oldest (a) goes, b stays.
+  t.is(item('b'), 'b:10'.padEnd(40, '.'));
+  t.is(cache.get('a'), undefined);
+  t.is(cache.size, 1);
+});
+
 test('past the entry limit 1/16 of it is evicted at once (one pass over the Map per many inserts)', (t) => {
   const cache = new ReadCache(32, 1 << 20);
   for (let i = 0; i < 32; i++) cache.fill(`k${i}`, Buffer.alloc(1));
@@ -65,11 +84,23 @@ test('reads through the applier see every applied batch (puts, deletes, txn writ
     applier.push(commands.map((c) => ({ index: ++index, term: 1, type: EntryType.Normal, data: encodeCommand(c) })));
     await applier.idle();
   };
-  const value = (key: string) => applier.readKey(key)?.subarray(8).toString();
-  const agree = (keys: string[]) => t.deepEqual(applier.readKeys(keys), keys.map((k) => engine.get(k) ?? undefined));
+  // Items render the stored bytes; the cache keeps a rendered item until its key is written.
+  const render = (key: string, stored: Buffer) => Buffer.from(`${key}=${stored.toString('hex')}`);
+  const fromEngine = (key: string) => {
+    const stored = engine.get(key);
+    return stored ? render(key, stored) : undefined;
+  };
+  const value = (key: string) => {
+    const [item] = applier.readItems([key], render);
+    return item === undefined ? undefined : Buffer.from(item.toString().split('=')[1], 'hex').subarray(8).toString();
+  };
+  const agree = (keys: string[]) => {
+    t.deepEqual(applier.readItems(keys, render), keys.map(fromEngine), 'read through the cache');
+    t.deepEqual(applier.readItems(keys, render), keys.map(fromEngine), 'read again (rendered items kept)');
+  };
   await apply({ op: Op.Put, origin: 1, seq: 1, key: 'a', value: Buffer.from('1') });
   t.is(value('a'), '1');
-  t.deepEqual(applier.readKey('a'), encodeStored(1, Buffer.from('1')));
+  t.deepEqual(applier.readItems(['a'], render), [render('a', encodeStored(1, Buffer.from('1')))]);
   await apply({ op: Op.Put, origin: 1, seq: 2, key: 'a', value: Buffer.from('2') }, { op: Op.Put, origin: 1, seq: 3, key: 'b', value: Buffer.from('3') });
   t.is(value('a'), '2');
   agree(['a', 'b', 'zz']);

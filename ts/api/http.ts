@@ -128,8 +128,8 @@ export function sendJson(res: Res, status: number, body: unknown, headers: Recor
  * Headers go as a flat [name, value, ...] list: Node takes them as they are, where an object is
  * walked and each name checked again (less work; no speed-up beyond noise was measured).
  */
-export function sendRaw(res: Res, status: number, text: string, headers: Record<string, string> = {}): void {
-  const raw = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text))];
+export function sendRaw(res: Res, status: number, text: string | Buffer, headers: Record<string, string> = {}): void {
+  const raw = ['content-type', 'application/json', 'content-length', String(typeof text === 'string' ? Buffer.byteLength(text) : text.length)];
   for (const name in headers) raw.push(name, headers[name]);
   res.writeHead(status, raw);
   res.end(text);

@@ -64,12 +64,23 @@ function item(key: string, stored: Buffer): { key: string; value: unknown; revis
 
 export async function get(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
   await barrier(node, query);
-  const stored = node.keys.readKey(key);
-  if (!stored) throw new QuorumError('not_found', `${key} does not exist`);
-  const { revision, value } = decodeStored(stored);
-  // Stored values are JSON text: no parse + stringify on the hottest read path.
-  return { raw: `{"key":${JSON.stringify(key)},"value":${value.toString('utf8')},"revision":${revision}}` };
+  const [answer] = node.keys.readItems([key], renderItem);
+  if (answer === undefined) throw new QuorumError('not_found', `${key} does not exist`);
+  return { raw: answer };
 }
+
+/**
+ * A key's answer item `{"key","value","revision"}`. Stored values are JSON text: spliced in as
+ * they are (no parse + stringify per value); the read cache keeps the result until a write.
+ */
+function renderItem(key: string, stored: Buffer): Buffer {
+  const { revision, value } = decodeStored(stored);
+  return Buffer.concat([Buffer.from(`{"key":${JSON.stringify(key)},"value":`), value, Buffer.from(`,"revision":${revision}}`)]);
+}
+
+const ITEMS_OPEN = Buffer.from('{"items":[');
+const COMMA = Buffer.from(',');
+const ITEMS_CLOSE = Buffer.from(']}');
 
 export async function multiGet(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const query = target.query;
@@ -79,16 +90,14 @@ export async function multiGet(node: RaftNode, target: Target, body: Buffer): Pr
   const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));
   for (const k of checked) target.guard.check('kv', k, 'read');
   await barrier(node, query, checked.length);
-  const values = node.keys.readKeys(checked);
-  // Stored values are JSON text: spliced in as they are (no parse + stringify per value).
-  const items: string[] = [];
-  for (let i = 0; i < checked.length; i++) {
-    const stored = values[i];
-    if (!stored) continue;
-    const { revision, value } = decodeStored(stored);
-    items.push(`{"key":${JSON.stringify(checked[i])},"value":${value.toString('utf8')},"revision":${revision}}`);
+  const parts: Buffer[] = [ITEMS_OPEN];
+  for (const item of node.keys.readItems(checked, renderItem)) {
+    if (item === undefined) continue;
+    if (parts.length > 1) parts.push(COMMA);
+    parts.push(item);
   }
-  return { raw: `{"items":[${items.join(',')}]}` };
+  parts.push(ITEMS_CLOSE);
+  return { raw: Buffer.concat(parts) };
 }
 
 /** Engine pages one scan may read when the caller sees only part of the range. */

@@ -5,7 +5,7 @@ export interface Reply {
   /** Extra response headers (with `body` or `raw`). */
   headers?: Record<string, string>;
   /** A JSON document already serialized (stored values are JSON text: no parse + stringify). */
-  raw?: string;
+  raw?: string | Buffer;
   /** A streaming answer: it writes its own status, headers and body (and ends it). */
   stream?: (res: import('./http').Res) => void;
 }

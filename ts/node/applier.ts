@@ -25,7 +25,7 @@ import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored
 import { fingerprint, printBytes } from './fingerprint';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
-import { ReadCache } from './read_cache';
+import { ReadCache, type RenderItem } from './read_cache';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
@@ -272,26 +272,22 @@ export class Applier {
     return result;
   }
 
-  /** A user key's stored value at (or after) the applied index: the cache, else the engine. */
-  readKey(key: string): Buffer | undefined {
-    const hit = this.cache.get(key);
-    if (hit) return hit;
-    const stored = this.engine.get(key);
-    if (stored) this.cache.fill(key, stored);
-    return stored;
-  }
-
-  /** `readKey` for many keys: the misses go to the engine in one multi-get. */
-  readKeys(keys: readonly string[]): (Buffer | undefined)[] {
-    const out = keys.map((k) => this.cache.get(k));
+  /**
+   * Each user key's answer item (undefined: absent) at (or after) the applied index: from the
+   * cache, else the engine (the misses in one multi-get). `render` makes an item from a stored
+   * value — once per write of a cached key, not once per read.
+   */
+  readItems(keys: readonly string[], render: RenderItem): (Buffer | undefined)[] {
+    const out = keys.map((k) => this.cache.item(k, render));
     const missing: number[] = [];
-    for (let i = 0; i < out.length; i++) if (!out[i]) missing.push(i);
+    for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i);
     if (missing.length === 0) return out;
     const found = this.engine.multiGet(missing.map((i) => keys[i]));
     missing.forEach((at, j) => {
-      const stored = found[j] ?? undefined;
-      out[at] = stored;
-      if (stored) this.cache.fill(keys[at], stored);
+      const stored = found[j];
+      if (!stored) return;
+      this.cache.fill(keys[at], stored);
+      out[at] = this.cache.item(keys[at], render) ?? render(keys[at], stored);
     });
     return out;
   }

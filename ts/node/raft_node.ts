@@ -196,7 +196,7 @@ export class RaftNode {
   }
 
   /** Key reads through the applier's read cache (after a read barrier: linearizable). */
-  get keys(): Pick<Applier, 'readKey' | 'readKeys'> {
+  get keys(): Pick<Applier, 'readItems'> {
     return this.applier;
   }
 
