@@ -100,6 +100,19 @@ function checkKey(key: unknown): string {
   return key;
 }
 
+/**
+ * Each key's item from a multi-get answer (undefined: absent). The server answers the keys found
+ * in the order asked, so one walk matches them; a map is the fallback for any other order.
+ */
+export function matchItems(keys: readonly string[], items: readonly KeyValue[]): (KeyValue | undefined)[] {
+  const out: (KeyValue | undefined)[] = new Array(keys.length);
+  let j = 0;
+  for (let i = 0; i < keys.length; i++) out[i] = j < items.length && items[j].key === keys[i] ? items[j++] : undefined;
+  if (j === items.length) return out;
+  const byKey = new Map(items.map((kv) => [kv.key, kv]));
+  return keys.map((k) => byKey.get(k));
+}
+
 const json = (text: Buffer) => JSON.parse(text.toString('utf8')) as unknown;
 
 export class QuorumClient {
@@ -130,8 +143,13 @@ export class QuorumClient {
   }
 
   /** The key's value and revision, or undefined if it does not exist. */
-  async get<T = unknown>(key: string, opts: ReadOptions = {}): Promise<KeyValue<T> | undefined> {
-    return this.reads[opts.consistency ?? 'linearizable'].add(checkKey(key), key.length + 8, opts.signal) as Promise<KeyValue<T> | undefined>;
+  get<T = unknown>(key: string, opts: ReadOptions = {}): Promise<KeyValue<T> | undefined> {
+    // (Not async: the coalescer's promise is the answer — one promise and turn less per call.)
+    try {
+      return this.reads[opts.consistency ?? 'linearizable'].add(checkKey(key), key.length + 8, opts.signal) as Promise<KeyValue<T> | undefined>;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** The values of `keys` that exist, by key (one request). */
@@ -239,8 +257,7 @@ export class QuorumClient {
   private async getMany(keys: string[], consistency: 'linearizable' | 'stale', opts: CallOptions = {}): Promise<(KeyValue | undefined)[]> {
     const path = consistency === 'stale' ? '/v1/multiget?consistency=stale' : '/v1/multiget';
     const { items } = await this.call<{ items: KeyValue[] }>(consistency === 'stale' ? 'any' : 'leader', { method: 'POST', path, body: JSON.stringify({ keys }) }, opts);
-    const byKey = new Map(items.map((kv) => [kv.key, kv]));
-    return keys.map((k) => byKey.get(k));
+    return matchItems(keys, items);
   }
 
   private async sendGets(keys: string[], consistency: 'linearizable' | 'stale'): Promise<ItemOutcome<KeyValue | undefined>[]> {

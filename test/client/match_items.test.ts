@@ -1,0 +1,14 @@
+/** A multi-get answer's items matched to the keys asked (absent keys, repeats, any order). */
+import test from 'ava';
+import { matchItems } from '../../ts/client/client';
+
+const kv = (key: string, revision = 1) => ({ key, value: key.toUpperCase(), revision });
+
+test('in the order asked: absent keys are undefined, a repeated key gets its item each time', (t) => {
+  t.deepEqual(matchItems(['a', 'b', 'a', 'c'], [kv('a'), kv('a'), kv('c')]), [kv('a'), undefined, kv('a'), kv('c')]);
+  t.deepEqual(matchItems(['x', 'y'], []), [undefined, undefined]);
+});
+
+test('in another order: still each key its own item', (t) => {
+  t.deepEqual(matchItems(['a', 'b', 'c'], [kv('c', 3), kv('a', 1)]), [kv('a', 1), undefined, kv('c', 3)]);
+});
