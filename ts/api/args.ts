@@ -73,7 +73,8 @@ export function keyFromPath(raw: string): string {
 /** A key field: a non-empty string of at most `KEY_BYTES_MAX` bytes, not reserved. */
 export function checkKey(key: unknown, where: string): string {
   if (typeof key !== 'string' || key.length === 0) throw new QuorumError('invalid_key', `${where}: the key must be a non-empty string`);
-  if (Buffer.byteLength(key) > KEY_BYTES_MAX) throw new QuorumError('key_too_large', `${where}: keys are at most ${KEY_BYTES_MAX} bytes`);
+  // (A UTF-16 unit is at most 3 UTF-8 bytes: short keys need no count.)
+  if (key.length * 3 > KEY_BYTES_MAX && Buffer.byteLength(key) > KEY_BYTES_MAX) throw new QuorumError('key_too_large', `${where}: keys are at most ${KEY_BYTES_MAX} bytes`);
   refuseReserved(key, `${where}: keys`);
   return key;
 }

@@ -11,6 +11,7 @@ import { RESERVED_KEYS_END } from '../node/membership';
 import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
 import { checkKey, jsonValue, parseObject, refuseReserved, revisionArg } from './args';
+import { compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
 import type { Reply } from './reply';
@@ -84,7 +85,7 @@ const ITEMS_CLOSE = Buffer.from(']}');
 
 export async function multiGet(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const query = target.query;
-  const keys = parseObject(body, '{"keys": [...]}').keys;
+  const keys = compactKeys(body.toString('utf8')) ?? parseObject(body, '{"keys": [...]}').keys;
   if (!Array.isArray(keys)) throw new QuorumError('invalid_body', 'the body must be {"keys": ["non-empty string", ...]}');
   if (keys.length > MULTI_GET_KEYS_MAX) throw new QuorumError('too_many_keys', `at most ${MULTI_GET_KEYS_MAX} keys per request`);
   const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));
