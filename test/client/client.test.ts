@@ -4,6 +4,8 @@
  * leader changes without passing their deadline.
  */
 import test from 'ava';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { QuorumClient, QuorumClientError } from '../../ts/client';
 import { pollUntil } from '../helpers/poll';
 import { tempDir } from '../helpers/tmp';
@@ -149,4 +151,27 @@ test('leader changes mid-stream: calls are re-routed and none outlives its deadl
   await Promise.all(callers);
   t.true(slowestMs < 8000, `slowest put+get pair ${slowestMs.toFixed(0)} ms`);
   t.log(`${calls} calls, slowest put+get pair ${slowestMs.toFixed(0)} ms`);
+});
+
+test('a session the store no longer knows: the writes refused session_expired are sent again in a new session, once', async (t) => {
+  const dir = tempDir(t);
+  const cluster = await ProcCluster.start(t, dir, 1);
+  const client = new QuorumClient({ endpoints: endpoints(cluster.procs), timeoutMs: 20_000 });
+  t.teardown(() => client.close());
+  await client.put('before', 1);
+  // A wiped store (a new cluster on the same address) knows no session: the client's is refused.
+  const [p] = cluster.procs;
+  p.child.kill('SIGKILL');
+  await p.exited;
+  rmSync(join(dir, 'n1'), { recursive: true, force: true });
+  p.spawn();
+  await p.until((e) => e.event === 'ready');
+  // A read first: it finds the lost connection (a write whose first send is lost and whose
+  // retry is then refused has an unknown outcome, and fails instead).
+  t.is(await client.get('before'), undefined, 'the store was wiped');
+  const written = await Promise.all(Array.from({ length: 5 }, (_, i) => client.put(`after/${i}`, i)));
+  t.true(written.every((w) => w.revision > 0));
+  for (let i = 0; i < 5; i++) t.like(await client.get(`after/${i}`), { value: i });
+  const batches = await requestsTo(p, '/v1/batch');
+  t.is(batches, 2, 'the refused batch, then its writes once more in the new session');
 });

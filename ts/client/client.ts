@@ -158,13 +158,22 @@ export class QuorumClient {
     return new Map(found.flatMap((kv) => (kv ? [[kv.key, kv] as const] : [])));
   }
 
-  async put(key: string, value: unknown, opts: WriteOptions = {}): Promise<{ revision: number }> {
-    const item: WriteItem = { op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision };
-    return this.writes.add(item, key.length + JSON.stringify(value ?? null).length + 64, opts.signal);
+  put(key: string, value: unknown, opts: WriteOptions = {}): Promise<{ revision: number }> {
+    // (Not async, as `get`: the batch's promise is the answer.)
+    try {
+      const item: WriteItem = { op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision };
+      return this.writes.add(item, key.length + JSON.stringify(value ?? null).length + 64, opts.signal);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
-  async delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
-    return this.writes.add({ op: 'delete', key: checkKey(key), ifRevision: opts.ifRevision }, key.length + 64, opts.signal) as Promise<{ deleted: boolean; revision: number }>;
+  delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
+    try {
+      return this.writes.add({ op: 'delete', key: checkKey(key), ifRevision: opts.ifRevision }, key.length + 64, opts.signal) as Promise<{ deleted: boolean; revision: number }>;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** Compare, then one branch, atomically; exactly once (it carries an idempotency key). */
@@ -302,16 +311,19 @@ export class QuorumClient {
     const session = batch.some((it) => it.idempotencyKey === undefined) ? await this.sessionId() : '';
     for (const it of batch) it.idempotencyKey ??= `${session}:${++this.seq}`;
     const sent = await callWithRetries<BatchAnswer>(this.transport, this.router, this.policy, { to: 'leader', request: { method: 'POST', path: '/v1/batch', body: JSON.stringify({ ops: batch }) }, read: (a) => json(a.body) as BatchAnswer, deadlineMs: this.timeoutMs });
-    return Promise.all(sent.value.results.map(async (r, i): Promise<ItemOutcome<WriteAnswer>> => {
+    // Outcomes are made synchronously (no promise per item); only items sent again wait.
+    let again = false;
+    const outcomes = sent.value.results.map((r, i): ItemOutcome<WriteAnswer> | Promise<ItemOutcome<WriteAnswer>> => {
       if (!('error' in r)) return { ok: r };
       const { code, message, ...details } = r.error;
       // Refused for an expired session on its first send: never applied, so send it again.
       if (code === 'session_expired' && sent.sends === 1) {
+        again = true;
         this.expire(batch[i].idempotencyKey!.split(':')[0]);
-        const again = { ...batch[i], idempotencyKey: undefined };
-        return this.writes.add(again, 64).then((ok) => ({ ok }), (err: Error) => ({ err }));
+        return this.writes.add({ ...batch[i], idempotencyKey: undefined }, 64).then((ok) => ({ ok }), (err: Error) => ({ err }));
       }
       return { err: new QuorumClientError(code, message, lookup(code).status, details) };
-    }));
+    });
+    return again ? Promise.all(outcomes) : (outcomes as ItemOutcome<WriteAnswer>[]);
   }
 }
