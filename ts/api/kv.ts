@@ -49,7 +49,6 @@ export function unexpected(kind: string): QuorumError {
   return new QuorumError('INVARIANT', `unexpected apply result ${kind}`);
 }
 
-/** Waits for ReadIndex unless the query asks for a stale read. */
 /** A read barrier unless `?consistency=stale`; `keys`: how many keys the read then serves. */
 export async function barrier(node: RaftNode, query: URLSearchParams, keys = 1): Promise<void> {
   const consistency = query.get('consistency') ?? 'linearizable';

@@ -62,7 +62,7 @@ function formatOf(doc: Record<string, unknown>, accept: string | undefined): Rep
   return type === 'text/event-stream' ? 'sse' : type === 'application/octet-stream' ? 'binary' : 'ndjson';
 }
 
-/** The spec, its instruments named (ids are looked up once it is checked: `withIds`). */
+/** The spec, its instruments by name (their ids are looked up once the whole spec is checked). */
 function parseSpec(target: Target, body: Buffer): Omit<ReplaySpec, 'instruments'> & { names: string[] } {
   const doc = body64(body);
   const names = doc.instruments;
