@@ -260,6 +260,7 @@ export class RaftNode {
   private tick(): void {
     this.ticks++;
     this.raw.tick();
+    this.reads.retry();
     this.wire.sendFarewells(this.ticks);
     if (this.conf.expireNotices(this.ticks)) this.transport.setPeers(this.conf.peerAddresses());
     this.schedule();

@@ -15,6 +15,15 @@ import { UnavailableError } from '../errors';
 import { ProposalDroppedError, type RawNode } from '../raft/rawnode';
 import type { Message, ReadState } from '../raft/types';
 
+/**
+ * A follower's ReadIndex request (or the leader's answer) is lost while a peer connection is
+ * down (the transport drops, Raft-style); the core never asks again, so a round unanswered this
+ * long is asked again with the same context (etcd re-sends after 500 ms too). Without it such a
+ * read waited out its whole deadline (seen in CI: a 504 after 5 s on a follower's first read).
+ * A leader's own rounds need none: its heartbeats carry the newest pending context.
+ */
+export const READ_RETRY_MS = 500;
+
 /** Keys served per turn when a confirmed round is released (a slice holds at least one read). */
 export const READ_SLICE_KEYS = 256;
 
@@ -43,6 +52,19 @@ export class ReadRounds {
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
       this.waiters.settleReads(reads, new UnavailableError('no leader to confirm the read; retry'));
+    }
+  }
+
+  /** Asks again for this follower's rounds unanswered for `READ_RETRY_MS` (called every tick). */
+  retry(nowMs = performance.now()): void {
+    if (this.raw.isLeader) return;
+    for (const ctx of this.waiters.unansweredRounds(nowMs, READ_RETRY_MS)) {
+      try {
+        this.raw.readIndex(encoder.encode(ctx));
+      } catch (err) {
+        // No leader known right now: asked again after another interval, within the deadline.
+        if (!(err instanceof ProposalDroppedError)) throw err;
+      }
     }
   }
 

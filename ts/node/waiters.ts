@@ -44,7 +44,7 @@ export class RequestWaiters {
   /** Reads accepted this turn, not yet handed to the core (one ReadIndex request for all). */
   private queuedReads: ReadWaiter[] = [];
   /** Reads handed to the core, by their ReadIndex context. */
-  private readonly reads = new Map<string, { waiters: ReadWaiter[]; sentMs: number }>();
+  private readonly reads = new Map<string, { waiters: ReadWaiter[]; sentMs: number; lastSentMs: number }>();
   /** Unsettled reads, queued or handed out: ≤ `readsPendingMax`. */
   private readsPending = 0;
   /** Callers of a leadership transfer waiting for `to` to lead. */
@@ -148,8 +148,26 @@ export class RequestWaiters {
     return this.queuedReads.length > 0;
   }
 
-  readsSent(ctx: string, waiters: ReadWaiter[]): void {
-    this.reads.set(ctx, { waiters, sentMs: performance.now() });
+  readsSent(ctx: string, waiters: ReadWaiter[], nowMs = performance.now()): void {
+    this.reads.set(ctx, { waiters, sentMs: nowMs, lastSentMs: nowMs });
+  }
+
+  /**
+   * Rounds sent (or last sent again) at least `afterMs` before `nowMs` and not confirmed: their
+   * contexts, each marked sent again now. Rounds whose reads all ended (timed out) are dropped.
+   */
+  unansweredRounds(nowMs: number, afterMs: number): string[] {
+    const out: string[] = [];
+    for (const [ctx, sent] of this.reads) {
+      if (nowMs - sent.lastSentMs < afterMs) continue;
+      if (sent.waiters.every((w) => w.done)) {
+        this.reads.delete(ctx);
+        continue;
+      }
+      sent.lastSentMs = nowMs;
+      out.push(ctx);
+    }
+    return out;
   }
 
   /** The reads of ReadIndex context `ctx` (removed: each is settled by the caller). */
