@@ -19,7 +19,8 @@ import type { Message, ReadState } from '../raft/types';
  * A follower's ReadIndex request (or the leader's answer) is lost while a peer connection is
  * down (the transport drops, Raft-style); the core never asks again, so a round unanswered this
  * long is asked again with the same context (etcd re-sends after 500 ms too). Without it such a
- * read waited out its whole deadline (seen in CI: a 504 after 5 s on a follower's first read).
+ * read waited out its whole deadline (seen once in CI: a 504 after 5 s on a just-started
+ * follower's first read).
  * A leader's own rounds need none: its heartbeats carry the newest pending context.
  */
 export const READ_RETRY_MS = 500;
