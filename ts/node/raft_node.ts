@@ -222,6 +222,16 @@ export class RaftNode {
     return this.waiters.proposalCount;
   }
 
+  /** Linearizable reads accepted and not yet answered. */
+  get pendingReads(): number {
+    return this.waiters.readCount;
+  }
+
+  /** ReadIndex rounds this follower asked for again, unanswered (since start). */
+  get readIndexRetries(): number {
+    return this.reads.retries;
+  }
+
   /** Whether this node holds an open connection to each other member. */
   peerReachability(): { peer: number; up: boolean }[] {
     const out: { peer: number; up: boolean }[] = [];

@@ -33,6 +33,8 @@ const decoder = new TextDecoder();
 
 export class ReadRounds {
   private seq = 0;
+  /** Rounds asked again since start (`retry`). */
+  retries = 0;
 
   constructor(
     private readonly id: number,
@@ -60,6 +62,7 @@ export class ReadRounds {
   retry(nowMs = performance.now()): void {
     if (this.raw.isLeader) return;
     for (const ctx of this.waiters.unansweredRounds(nowMs, READ_RETRY_MS)) {
+      this.retries++;
       try {
         this.raw.readIndex(encoder.encode(ctx));
       } catch (err) {
