@@ -148,7 +148,8 @@ export class RequestWaiters {
     return this.queuedReads.length > 0;
   }
 
-  readsSent(ctx: string, waiters: ReadWaiter[], nowMs = performance.now()): void {
+  readsSent(ctx: string, waiters: ReadWaiter[]): void {
+    const nowMs = performance.now();
     this.reads.set(ctx, { waiters, sentMs: nowMs, lastSentMs: nowMs });
   }
 
