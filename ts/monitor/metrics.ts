@@ -120,15 +120,15 @@ export class NodeMetrics {
     gauge('raft_is_leader', '1 when this node leads', () => (node.isLeader ? 1 : 0));
     gauge('raft_commit_index', 'Highest log index known committed', () => node.status().commitIndex);
     gauge('raft_applied_index', 'Highest log index applied to the state machine', () => node.status().appliedIndex);
-    gauge('raft_proposals_pending', 'Proposals accepted and not yet answered', () => node.pendingProposals);
-    gauge('raft_reads_pending', 'Linearizable reads accepted and not yet answered', () => node.pendingReads);
+    gauge('raft_proposals_pending', 'Proposals accepted and not yet answered', () => node.requests.proposalsPending);
+    gauge('raft_reads_pending', 'Linearizable reads accepted and not yet answered', () => node.requests.readsPending);
     new Counter({
       name: `${P}raft_read_index_retries_total`,
       help: 'ReadIndex rounds a follower asked for again after 500 ms without an answer (a request or answer lost on a peer link)',
       registers,
       collect(this: Counter) {
         this.reset();
-        this.inc(node.readIndexRetries);
+        this.inc(node.requests.readIndexRetries);
       },
     });
     gauge('apply_lag_entries', 'Committed entries not yet applied', () => {

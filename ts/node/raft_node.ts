@@ -217,19 +217,12 @@ export class RaftNode {
     this.wal.setSyncStall(delayMs, durationMs);
   }
 
-  /** Proposals accepted and not yet answered. */
-  get pendingProposals(): number {
-    return this.waiters.proposalCount;
-  }
-
-  /** Linearizable reads accepted and not yet answered. */
-  get pendingReads(): number {
-    return this.waiters.readCount;
-  }
-
-  /** ReadIndex rounds this follower asked for again, unanswered (since start). */
-  get readIndexRetries(): number {
-    return this.reads.retries;
+  /**
+   * Requests accepted and not yet answered (proposals, linearizable reads), and the ReadIndex
+   * rounds this follower asked for again since start.
+   */
+  get requests(): { proposalsPending: number; readsPending: number; readIndexRetries: number } {
+    return { proposalsPending: this.waiters.proposalCount, readsPending: this.waiters.readCount, readIndexRetries: this.reads.retries };
   }
 
   /** Whether this node holds an open connection to each other member. */
@@ -351,14 +344,7 @@ export class RaftNode {
 
   /** Leader: the voter with the most of the log (the cheapest to hand leadership to). */
   bestTransferee(): number | undefined {
-    const st = this.raw.status();
-    if (st.state !== StateType.Leader) return undefined;
-    let best: number | undefined;
-    for (const id of st.voters) {
-      if (id === this.id) continue;
-      if (best === undefined || (st.progress.get(id)?.match ?? 0) > (st.progress.get(best)?.match ?? 0)) best = id;
-    }
-    return best;
+    return this.raw.bestTransferee();
   }
 
   /** The membership as of this node's applied index. */

@@ -126,6 +126,21 @@ export class RawNode {
     this.raft.step(message({ type: MessageType.TransferLeader, to: 0, from: transferee }));
   }
 
+  /**
+   * Leader: the voter other than itself with the most of the log (the cheapest to hand
+   * leadership to; the lowest id among equals). Undefined on any other node or alone.
+   */
+  bestTransferee(): number | undefined {
+    const r = this.raft;
+    if (r.state !== StateType.Leader) return undefined;
+    let best: number | undefined;
+    for (const id of [...r.prs.voters].sort((a, b) => a - b)) {
+      if (id === r.id) continue;
+      if (best === undefined || (r.prs.progress.get(id)?.match ?? 0) > (r.prs.progress.get(best)?.match ?? 0)) best = id;
+    }
+    return best;
+  }
+
   reportUnreachable(id: number): void {
     this.raft.step(message({ type: MessageType.Unreachable, to: this.raft.id, from: id }));
   }
