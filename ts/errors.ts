@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
   key_too_large: invalid(),
   invalid_revision: invalid(),
   invalid_consistency: invalid(),
+  invalid_layout: invalid(),
   invalid_limit: invalid(),
   invalid_member_id: invalid(),
   invalid_op: invalid(),

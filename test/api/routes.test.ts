@@ -44,6 +44,31 @@ test('the key "get" is reachable by GET, PUT and DELETE; POST /v1/kv/get stays m
   t.is((await fetch(url('/v1/kv/get'))).status, 404);
 });
 
+test('multi-get layouts: keyed lists the keys found, positional one item per key asked (null where absent)', async (t) => {
+  const { url } = await singleNode(t);
+  const put = async (key: string, value: unknown) => ((await (await fetch(url(`/v1/kv/${key}`), { method: 'PUT', body: JSON.stringify({ value }) })).json()) as { revision: number }).revision;
+  const ra = await put('a', { n: 1 });
+  const rb = await put('b', 'two');
+  const multi = async (layout: string) => {
+    const r = await fetch(url(`/v1/multiget${layout}`), { method: 'POST', body: JSON.stringify({ keys: ['a', 'absent', 'b', 'a'] }) });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+  const keyed = [{ key: 'a', value: { n: 1 }, revision: ra }, { key: 'b', value: 'two', revision: rb }, { key: 'a', value: { n: 1 }, revision: ra }];
+  const positional = [{ value: { n: 1 }, revision: ra }, null, { value: 'two', revision: rb }, { value: { n: 1 }, revision: ra }];
+  // Both shapes of a key are cached side by side: each read in turn answers its own.
+  t.deepEqual((await multi('')).body.items, keyed);
+  t.deepEqual((await multi('?layout=positional')).body.items, positional);
+  t.deepEqual((await multi('?layout=keyed')).body.items, keyed);
+  t.deepEqual((await multi('?layout=positional')).body.items, positional);
+  // A write drops both: the next reads answer the new value in either shape.
+  const ra2 = await put('a', [3]);
+  t.deepEqual((await multi('?layout=positional')).body.items[0], { value: [3], revision: ra2 });
+  t.deepEqual((await multi('')).body.items[0], { key: 'a', value: [3], revision: ra2 });
+  const bad = await multi('?layout=columns');
+  t.is(bad.status, 400);
+  t.is(bad.body.error.code, 'invalid_layout');
+});
+
 test('malformed request targets are 400 invalid_path over HTTP/1.1', async (t) => {
   const { port } = await singleNode(t);
   for (const target of ['//%zz', '//#frag', '/v1/kv/%zz', '/v1/kv/%ff', '//', 'http://example.com/x']) {

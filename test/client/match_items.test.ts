@@ -12,3 +12,11 @@ test('in the order asked: absent keys are undefined, a repeated key gets its ite
 test('in another order: still each key its own item', (t) => {
   t.deepEqual(matchItems(['a', 'b', 'c'], [kv('c', 3), kv('a', 1)]), [kv('a', 1), undefined, kv('c', 3)]);
 });
+
+test('positional (one item per key, null where absent): each key gets the item at its place', (t) => {
+  const at = (key: string, revision = 1) => ({ value: key.toUpperCase(), revision });
+  t.deepEqual(matchItems(['a', 'b', 'a'], [at('a'), null, at('a', 2)]), [kv('a'), undefined, kv('a', 2)]);
+  t.deepEqual(matchItems([], []), []);
+  // A member answering keyed with every key found: the same answer.
+  t.deepEqual(matchItems(['a', 'c'], [kv('a'), kv('c', 3)]), [kv('a'), kv('c', 3)]);
+});

@@ -46,7 +46,7 @@ test('a rendered item is kept until its key is written, and its bytes count towa
   const cache = new ReadCache(10, 100);
   let renders = 0;
   const render = (key: string, stored: Buffer) => (renders++, Buffer.from(`${key}:${stored.length}`.padEnd(40, '.')));
-  const item = (key: string) => cache.item(key, render)?.toString();
+  const item = (key: string) => cache.item(key, { slot: 0, render })?.toString();
   cache.applied([{ op: 'put', key: 'a', value: Buffer.alloc(10) }, { op: 'put', key: 'b', value: Buffer.alloc(10) }]);
   t.is(item('a'), 'a:10'.padEnd(40, '.'));
   t.is(item('a'), 'a:10'.padEnd(40, '.'));
@@ -59,6 +59,30 @@ test('a rendered item is kept until its key is written, and its bytes count towa
   t.is(item('b'), 'b:10'.padEnd(40, '.'));
   t.is(cache.get('a'), undefined);
   t.is(cache.size, 1);
+});
+
+test('the two answer shapes of a key are kept side by side, both dropped by a write, both counted', (t) => {
+  const cache = new ReadCache(10, 200);
+  const renders = [0, 0];
+  const shape = (slot: 0 | 1, width: number) => ({ slot, render: (key: string, stored: Buffer) => (renders[slot]++, Buffer.from(`${slot}:${key}:${stored.length}`.padEnd(width, '.'))) });
+  const keyed = shape(0, 40);
+  const positional = shape(1, 30);
+  cache.applied([{ op: 'put', key: 'a', value: Buffer.alloc(10) }, { op: 'put', key: 'b', value: Buffer.alloc(10) }]);
+  t.is(cache.item('a', keyed)?.toString(), '0:a:10'.padEnd(40, '.'));
+  t.is(cache.item('a', positional)?.toString(), '1:a:10'.padEnd(30, '.'));
+  t.is(cache.item('a', keyed)?.toString(), '0:a:10'.padEnd(40, '.'));
+  t.deepEqual(renders, [1, 1], 'each shape rendered once');
+  cache.applied([{ op: 'put', key: 'a', value: Buffer.alloc(20) }]);
+  t.is(cache.item('a', positional)?.toString(), '1:a:20'.padEnd(30, '.'));
+  t.is(cache.item('a', keyed)?.toString(), '0:a:20'.padEnd(40, '.'));
+  t.deepEqual(renders, [2, 2], 'a write dropped both');
+  // a: 20 + 40 + 30, b: 10 = 100 bytes; b's two items (40 + 30) make 170, a third key's 40 more pass 200.
+  t.truthy(cache.item('b', keyed));
+  t.truthy(cache.item('b', positional));
+  t.is(cache.size, 2);
+  cache.applied([{ op: 'put', key: 'c', value: Buffer.alloc(40) }]);
+  t.is(cache.get('a'), undefined, 'the oldest went, its items counted with it');
+  t.is(cache.size, 2);
 });
 
 test('past the entry limit 1/16 of it is evicted at once (one pass over the Map per many inserts)', (t) => {
@@ -86,21 +110,22 @@ test('reads through the applier see every applied batch (puts, deletes, txn writ
   };
   // Items render the stored bytes; the cache keeps a rendered item until its key is written.
   const render = (key: string, stored: Buffer) => Buffer.from(`${key}=${stored.toString('hex')}`);
+  const shape = { slot: 0, render } as const;
   const fromEngine = (key: string) => {
     const stored = engine.get(key);
     return stored ? render(key, stored) : undefined;
   };
   const value = (key: string) => {
-    const [item] = applier.readItems([key], render);
+    const [item] = applier.readItems([key], shape);
     return item === undefined ? undefined : Buffer.from(item.toString().split('=')[1], 'hex').subarray(8).toString();
   };
   const agree = (keys: string[]) => {
-    t.deepEqual(applier.readItems(keys, render), keys.map(fromEngine), 'read through the cache');
-    t.deepEqual(applier.readItems(keys, render), keys.map(fromEngine), 'read again (rendered items kept)');
+    t.deepEqual(applier.readItems(keys, shape), keys.map(fromEngine), 'read through the cache');
+    t.deepEqual(applier.readItems(keys, shape), keys.map(fromEngine), 'read again (rendered items kept)');
   };
   await apply({ op: Op.Put, origin: 1, seq: 1, key: 'a', value: Buffer.from('1') });
   t.is(value('a'), '1');
-  t.deepEqual(applier.readItems(['a'], render), [render('a', encodeStored(1, Buffer.from('1')))]);
+  t.deepEqual(applier.readItems(['a'], shape), [render('a', encodeStored(1, Buffer.from('1')))]);
   await apply({ op: Op.Put, origin: 1, seq: 2, key: 'a', value: Buffer.from('2') }, { op: Op.Put, origin: 1, seq: 3, key: 'b', value: Buffer.from('3') });
   t.is(value('a'), '2');
   agree(['a', 'b', 'zz']);

@@ -100,16 +100,31 @@ function checkKey(key: unknown): string {
   return key;
 }
 
+/** An item of a positional multi-get answer (`?layout=positional`): no key, `null` where absent. */
+interface PositionalItem {
+  value: unknown;
+  revision: number;
+}
+
 /**
- * Each key's item from a multi-get answer (undefined: absent). The server answers the keys found
- * in the order asked, so one walk matches them; a map is the fallback for any other order.
+ * Each key's item from a multi-get answer (undefined: absent). Asked positional, the answer has
+ * one item per key in order; a member that answers keyed (only the keys found, each with its
+ * key, in the order asked) is matched by one walk, a map the fallback for any other order.
  */
-export function matchItems(keys: readonly string[], items: readonly KeyValue[]): (KeyValue | undefined)[] {
+export function matchItems(keys: readonly string[], items: readonly (KeyValue | PositionalItem | null)[]): (KeyValue | undefined)[] {
   const out: (KeyValue | undefined)[] = new Array(keys.length);
+  if (items.length === keys.length) {
+    for (let i = 0; i < keys.length; i++) {
+      const it = items[i];
+      out[i] = it === null ? undefined : { key: keys[i], value: it.value, revision: it.revision };
+    }
+    return out;
+  }
+  const keyed = items as readonly KeyValue[];
   let j = 0;
-  for (let i = 0; i < keys.length; i++) out[i] = j < items.length && items[j].key === keys[i] ? items[j++] : undefined;
-  if (j === items.length) return out;
-  const byKey = new Map(items.map((kv) => [kv.key, kv]));
+  for (let i = 0; i < keys.length; i++) out[i] = j < keyed.length && keyed[j].key === keys[i] ? keyed[j++] : undefined;
+  if (j === keyed.length) return out;
+  const byKey = new Map(keyed.map((kv) => [kv.key, kv]));
   return keys.map((k) => byKey.get(k));
 }
 
@@ -261,8 +276,8 @@ export class QuorumClient {
   }
 
   private async getMany(keys: string[], consistency: 'linearizable' | 'stale', opts: CallOptions = {}): Promise<(KeyValue | undefined)[]> {
-    const path = consistency === 'stale' ? '/v1/multiget?consistency=stale' : '/v1/multiget';
-    const { items } = await this.call<{ items: KeyValue[] }>(consistency === 'stale' ? 'any' : 'leader', { method: 'POST', path, body: JSON.stringify({ keys }) }, opts);
+    const path = consistency === 'stale' ? '/v1/multiget?layout=positional&consistency=stale' : '/v1/multiget?layout=positional';
+    const { items } = await this.call<{ items: (PositionalItem | null)[] }>(consistency === 'stale' ? 'any' : 'leader', { method: 'POST', path, body: JSON.stringify({ keys }) }, opts);
     return matchItems(keys, items);
   }
 

@@ -274,11 +274,11 @@ export class Applier {
 
   /**
    * Each user key's answer item (undefined: absent) at (or after) the applied index: from the
-   * cache, else the engine (the misses in one multi-get). `render` makes an item from a stored
+   * cache, else the engine (the misses in one multi-get). `shape` makes an item from a stored
    * value — once per write of a cached key, not once per read.
    */
-  readItems(keys: readonly string[], render: RenderItem): (Buffer | undefined)[] {
-    const out = keys.map((k) => this.cache.item(k, render));
+  readItems(keys: readonly string[], shape: RenderItem): (Buffer | undefined)[] {
+    const out = keys.map((k) => this.cache.item(k, shape));
     const missing: number[] = [];
     for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i);
     if (missing.length === 0) return out;
@@ -287,7 +287,7 @@ export class Applier {
       const stored = found[j];
       if (!stored) return;
       this.cache.fill(keys[at], stored);
-      out[at] = this.cache.item(keys[at], render) ?? render(keys[at], stored);
+      out[at] = this.cache.item(keys[at], shape) ?? shape.render(keys[at], stored);
     });
     return out;
   }

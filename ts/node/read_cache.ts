@@ -5,9 +5,10 @@
  * engine), so a read served after its read index was applied sees exactly what the engine
  * would answer. Only user keys; a snapshot install clears it.
  *
- * A cached key also keeps its answer item (`item`: the JSON a read answers with), rendered at
- * its first read after each write: a hot key is then read without decoding its value again
- * (perf of a leader under multi-gets: the decode and UTF-8 conversion were ~10% of it).
+ * A cached key also keeps its answer items (the JSON a read answers with, in each of the two
+ * shapes: keyed and positional), each rendered at its first read in that shape after each write:
+ * a hot key is then read without decoding its value again (perf of a leader under multi-gets:
+ * the decode and UTF-8 conversion were ~10% of it).
  *
  * Limits: `READ_CACHE_ENTRIES_MAX` entries and `READ_CACHE_BYTES_MAX` bytes of values and
  * rendered items; past either, the oldest entries (by first insertion) are dropped, 1/16 of the
@@ -23,16 +24,22 @@ const EVICT_SLACK_SHIFT = 4;
 
 interface Cached {
   stored: Buffer;
-  /** The key's answer item rendered from `stored` (undefined: not read since it was written). */
-  item: Buffer | undefined;
+  /** The key's answer items rendered from `stored`, by slot (undefined: not read in that shape since it was written). */
+  item0: Buffer | undefined;
+  item1: Buffer | undefined;
 }
 
 /**
  * Renders a key's answer item from its stored value: bytes, copied into answers as they are (a
  * kept string was a tree of concatenations, walked again by every answer it went into: a quarter
- * of a leader's CPU under multi-gets).
+ * of a leader's CPU under multi-gets). Each shape has its own `slot` in the cache.
  */
-export type RenderItem = (key: string, stored: Buffer) => Buffer;
+export interface RenderItem {
+  readonly slot: 0 | 1;
+  render(key: string, stored: Buffer): Buffer;
+}
+
+const itemBytes = (c: Cached) => (c.item0?.length ?? 0) + (c.item1?.length ?? 0);
 
 export class ReadCache {
   private readonly values = new Map<string, Cached>();
@@ -52,16 +59,18 @@ export class ReadCache {
     return this.values.get(key)?.stored;
   }
 
-  /** The answer item of `key` if cached (rendered now if not yet since its last write). */
-  item(key: string, render: RenderItem): Buffer | undefined {
+  /** The answer item of `key` in `shape` if cached (rendered now if not yet since its last write). */
+  item(key: string, shape: RenderItem): Buffer | undefined {
     const c = this.values.get(key);
     if (c === undefined) return undefined;
-    if (c.item === undefined) {
-      c.item = render(key, c.stored);
-      this.bytes += c.item.length;
-      this.evict(key);
-    }
-    return c.item;
+    const kept = shape.slot === 0 ? c.item0 : c.item1;
+    if (kept !== undefined) return kept;
+    const item = shape.render(key, c.stored);
+    if (shape.slot === 0) c.item0 = item;
+    else c.item1 = item;
+    this.bytes += item.length;
+    this.evict(key);
+    return item;
   }
 
   /** A value read from the engine at the applied index: kept for the next read. */
@@ -88,12 +97,13 @@ export class ReadCache {
     // delete and re-insert per write cost three map operations and left holes to rehash.
     const old = this.values.get(key);
     if (old === undefined) {
-      this.values.set(key, { stored: value, item: undefined });
+      this.values.set(key, { stored: value, item0: undefined, item1: undefined });
       this.bytes += value.length;
     } else {
-      this.bytes += value.length - old.stored.length - (old.item?.length ?? 0);
+      this.bytes += value.length - old.stored.length - itemBytes(old);
       old.stored = value;
-      old.item = undefined;
+      old.item0 = undefined;
+      old.item1 = undefined;
     }
     this.evict(key);
   }
@@ -110,7 +120,7 @@ export class ReadCache {
     for (const [oldest, c] of this.values) {
       if ((this.values.size <= entriesTo && this.bytes <= bytesTo) || oldest === keep) break;
       this.values.delete(oldest);
-      this.bytes -= c.stored.length + (c.item?.length ?? 0);
+      this.bytes -= c.stored.length + itemBytes(c);
     }
   }
 
@@ -118,6 +128,6 @@ export class ReadCache {
     const c = this.values.get(key);
     if (c === undefined) return;
     this.values.delete(key);
-    this.bytes -= c.stored.length + (c.item?.length ?? 0);
+    this.bytes -= c.stored.length + itemBytes(c);
   }
 }
