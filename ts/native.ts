@@ -396,11 +396,13 @@ export class Engine {
    */
   applySoon(ops: readonly EngineOp[], appliedIndex: number): number | Promise<number> {
     const packed = packBatch(ops);
-    if (packed.length <= APPLY_NOW_BYTES_MAX) {
-      const written = call(() => this.handle.applyNow(packed, appliedIndex));
-      if (written !== null && written !== undefined) return written;
-    }
-    return this.applyPacked(packed, appliedIndex);
+    return this.applyHere(packed, appliedIndex) ?? this.applyPacked(packed, appliedIndex);
+  }
+
+  /** The calling-thread half of `applySoon`: undefined (nothing written) when the batch must go to the pool. */
+  applyHere(packed: Buffer, appliedIndex: number): number | undefined {
+    if (packed.length > APPLY_NOW_BYTES_MAX) return undefined;
+    return call(() => this.handle.applyNow(packed, appliedIndex)) ?? undefined;
   }
 
   get(key: string | Buffer): Buffer | undefined {

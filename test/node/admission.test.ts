@@ -44,7 +44,9 @@ function heldEngine() {
   const engine = {
     appliedIndex: () => applied,
     get: () => undefined,
-    applySoon: (_ops: unknown[], index: number) =>
+    // Every batch goes to the "pool": held until released.
+    applyHere: () => undefined,
+    applyPacked: (_packed: Buffer, index: number) =>
       new Promise<number>((resolve) => {
         held.push(() => {
           applied = index;

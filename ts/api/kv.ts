@@ -65,7 +65,8 @@ function item(key: string, stored: Buffer): { key: string; value: unknown; revis
 
 export async function get(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
   await barrier(node, query);
-  const [answer] = node.keys.readItems([key], KEYED);
+  const read = node.keys.readItems([key], KEYED);
+  const [answer] = Array.isArray(read) ? read : await read;
   if (answer === undefined) throw new QuorumError('not_found', `${key} does not exist`);
   return { raw: answer };
 }
@@ -120,7 +121,8 @@ export async function multiGet(node: RaftNode, target: Target, body: Buffer): Pr
   await barrier(node, query, checked.length);
   const parts: Buffer[] = [ITEMS_OPEN];
   const positional = layout === 'positional';
-  for (const item of node.keys.readItems(checked, positional ? POSITIONAL : KEYED)) {
+  const read = node.keys.readItems(checked, positional ? POSITIONAL : KEYED);
+  for (const item of Array.isArray(read) ? read : await read) {
     if (item === undefined && !positional) continue;
     if (parts.length > 1) parts.push(COMMA);
     parts.push(item ?? NULL);
@@ -151,7 +153,7 @@ export async function scan(node: RaftNode, target: Target): Promise<Reply> {
   const items: ReturnType<typeof item>[] = [];
   let more = true;
   for (let pages = 0; more && items.length < limit && (pages === 0 || visible) && pages < SCAN_FILTERED_PAGES_MAX; pages++) {
-    const page = await node.engine.scan({ prefix, after, limit: limit - items.length });
+    const page = await node.keys.scan({ prefix, after, limit: limit - items.length });
     for (const kv of page.items) {
       const key = kv.key.toString('utf8');
       if (!visible || visible(key)) items.push(item(key, kv.value));

@@ -14,7 +14,7 @@
  * Conditional writes are decided here, deterministically from the state being built, so every
  * replica reaches the same answer.
  */
-import type { Engine, EngineOp } from '../native';
+import { type Engine, type EngineOp, type KeyValue, packBatch, type ScanOptions } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
@@ -26,6 +26,7 @@ import { fingerprint, printBytes } from './fingerprint';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
 import { ReadCache, type RenderItem } from './read_cache';
+import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
 
@@ -80,6 +81,8 @@ export class Applier {
   readonly auth = new AuthState();
   /** Recently written and read user values, coherent with the applied index. */
   private readonly cache = new ReadCache();
+  /** Engine reads wait while a batch written on the pool is not yet published. */
+  private readonly gate = new ReadGate();
   /** Every KV change, published in apply order once its batch is durable. */
   readonly feed: ChangeFeed;
   private chain: Promise<void> = Promise.resolve();
@@ -205,7 +208,20 @@ export class Applier {
       this.applyEntry(batch, e);
     }
     this.idem.finishBatch(batch.ops);
-    await this.engine.applySoon(batch.ops, last);
+    const packed = packBatch(batch.ops);
+    // Written here: published with no await between (a read queued meanwhile would see the
+    // engine ahead of the cache). Written on the pool: engine reads wait behind the gate.
+    if (this.engine.applyHere(packed, last) !== undefined) return this.publish(batch, entries, last);
+    await this.gate.close();
+    try {
+      await this.engine.applyPacked(packed, last);
+      this.publish(batch, entries, last);
+    } finally {
+      this.gate.reopen();
+    }
+  }
+
+  private publish(batch: Batch, entries: Entry[], last: number): void {
     invariant(this.appliedIndex < last, () => `applied index moved from under a batch: ${this.appliedIndex} ≥ ${last}`);
     // In the same turn as the applied index: no read sees one without the other.
     this.cache.applied(batch.ops);
@@ -273,15 +289,19 @@ export class Applier {
   }
 
   /**
-   * Each user key's answer item (undefined: absent) at (or after) the applied index: from the
-   * cache, else the engine (the misses in one multi-get). `shape` makes an item from a stored
-   * value — once per write of a cached key, not once per read.
+   * Each user key's answer item (undefined: absent) at the applied index: from the cache, else
+   * the engine (the misses in one multi-get; a promise only when they must wait behind the
+   * gate). `shape` makes an item from a stored value — once per write of a cached key, not once
+   * per read.
    */
-  readItems(keys: readonly string[], shape: RenderItem): (Buffer | undefined)[] {
+  readItems(keys: readonly string[], shape: RenderItem): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]> {
     const out = keys.map((k) => this.cache.item(k, shape));
     const missing: number[] = [];
     for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i);
     if (missing.length === 0) return out;
+    // All keys again once the pooled batch is published: hits now and misses later could mix states.
+    const closed = this.gate.closed;
+    if (closed !== undefined) return closed.then(() => this.readItems(keys, shape));
     const found = this.engine.multiGet(missing.map((i) => keys[i]));
     missing.forEach((at, j) => {
       const stored = found[j];
@@ -290,6 +310,11 @@ export class Applier {
       out[at] = this.cache.item(keys[at], shape) ?? shape.render(keys[at], stored);
     });
     return out;
+  }
+
+  /** A page of the engine's keys, at the applied index (never part of a batch not yet published). */
+  scan(options: ScanOptions): Promise<{ items: KeyValue[]; more: boolean }> {
+    return this.gate.poolRead(() => this.engine.scan(options));
   }
 
   private read(key: string): { revision: number; value: Buffer } | null {

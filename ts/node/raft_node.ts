@@ -195,8 +195,8 @@ export class RaftNode {
     });
   }
 
-  /** Key reads through the applier's read cache (after a read barrier: linearizable). */
-  get keys(): Pick<Applier, 'readItems'> {
+  /** Key reads and scans at the applied index, through the read cache (after a read barrier: linearizable). */
+  get keys(): Pick<Applier, 'readItems' | 'scan'> {
     return this.applier;
   }
 
