@@ -1,27 +1,35 @@
 /**
- * `npm run bench:read-cache`: the applier's read cache under writes of new keys. Per-insert cost
- * while the cache fills (below its 200K-entry limit) against inserts past the limit (each one
- * evicting), `ROUNDS` rounds, medians; the ratio should stay near 1 (eviction amortised O(1)).
- * JSON: bench/results/read_cache.json.
+ * `npm run bench:read-cache`: the read cache (in the addon, beside the engine) under writes of
+ * new keys, each its own published batch (`Engine.cacheApplied`, the applier's call). Per-insert
+ * cost while the cache fills (below its 200K-entry limit) against inserts past the limit (each
+ * one evicting), `ROUNDS` rounds, medians; the ratio should stay near 1 (eviction amortised
+ * O(1)). JSON: bench/results/read_cache.json.
  */
-import { ReadCache, READ_CACHE_ENTRIES_MAX } from '../ts/node/read_cache';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Engine, packBatch, READ_CACHE_ENTRIES_MAX } from '../ts/native';
 import { median, printTable, writeResults } from './lib/report';
 
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
 const value = Buffer.alloc(100);
 
-function insertUs(cache: ReadCache, from: number, count: number): number {
+function insertUs(engine: Engine, from: number, count: number): number {
+  const batches = Array.from({ length: count }, (_, i) => packBatch([{ op: 'put', key: `key${from + i}`, value }]));
   const started = performance.now();
-  for (let i = from; i < from + count; i++) cache.applied([{ op: 'put', key: `key${i}`, value }]);
+  for (const packed of batches) engine.cacheApplied(packed);
   return ((performance.now() - started) * 1000) / count;
 }
 
 const below: number[] = [];
 const above: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  const cache = new ReadCache();
-  below.push(insertUs(cache, 0, READ_CACHE_ENTRIES_MAX));
-  above.push(insertUs(cache, READ_CACHE_ENTRIES_MAX, 2 * READ_CACHE_ENTRIES_MAX));
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-read-cache-'));
+  const engine = Engine.open(dir);
+  below.push(insertUs(engine, 0, READ_CACHE_ENTRIES_MAX));
+  above.push(insertUs(engine, READ_CACHE_ENTRIES_MAX, 2 * READ_CACHE_ENTRIES_MAX));
+  engine.close();
+  rmSync(dir, { recursive: true, force: true });
 }
 const rows = [
   { measure: `insert, filling (${READ_CACHE_ENTRIES_MAX.toLocaleString()} new keys)`, value: median(below), unit: 'µs', note: below.map((x) => x.toFixed(2)).join(', ') },

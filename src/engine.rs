@@ -1,6 +1,7 @@
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
+use engine_crate::read_cache::{compact_keys, read_into, Layout, ReadCache, Shape};
 use engine_crate::{Compression, Engine, EngineOptions as CrateOptions, ScanRequest};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -72,6 +73,22 @@ fn options_from(js: Option<EngineOptions>) -> Result<CrateOptions> {
 #[napi]
 pub struct NativeEngine {
     engine: RwLock<Option<Arc<Engine>>>,
+    /// The applied state's hottest values (only the JS thread uses it: the lock is uncontended).
+    cache: Mutex<ReadCache>,
+}
+
+/// The longest key the API takes, in bytes (`KEY_BYTES_MAX` in ts/api/args.ts).
+const KEY_BYTES_MAX: usize = 4096;
+
+fn shape_arg(shape: u32) -> Result<Shape> {
+    match shape {
+        0 => Ok(Shape::Keyed),
+        1 => Ok(Shape::Positional),
+        other => Err(coded(
+            "ENGINE_INVALID_ARGUMENT",
+            format!("unknown item shape {other}"),
+        )),
+    }
 }
 
 #[napi]
@@ -82,6 +99,7 @@ impl NativeEngine {
             Engine::open(&PathBuf::from(path), &options_from(options)?).map_err(from_engine)?;
         Ok(NativeEngine {
             engine: RwLock::new(Some(Arc::new(engine))),
+            cache: Mutex::new(ReadCache::default()),
         })
     }
 
@@ -100,6 +118,7 @@ impl NativeEngine {
         .map_err(from_engine)?;
         Ok(NativeEngine {
             engine: RwLock::new(Some(Arc::new(engine))),
+            cache: Mutex::new(ReadCache::default()),
         })
     }
 
@@ -160,6 +179,71 @@ impl NativeEngine {
             .get(key)
             .map_err(from_engine)?
             .map(Buffer::from))
+    }
+
+    /// A batch was published (the packed batch the engine wrote, as `apply` takes it): the read
+    /// cache takes its writes. Called in the turn that moves the applied index.
+    #[napi]
+    pub fn cache_applied(&self, packed: &[u8]) -> Result<()> {
+        self.cache
+            .lock()
+            .unwrap()
+            .applied(packed)
+            .map_err(from_engine)
+    }
+
+    /// The answer items of keys packed `[len u32][key]`... in `shape` (0 keyed, 1 positional),
+    /// packed `[len i32 (-1: absent)][item]`...: from the read cache, misses from the engine.
+    /// Null when a key misses and `engineAllowed` is false (a batch written, not yet published).
+    #[napi]
+    pub fn cache_items(
+        &self,
+        packed_keys: &[u8],
+        shape: u32,
+        engine_allowed: bool,
+    ) -> Result<Option<Buffer>> {
+        let keys = unpack_keys(packed_keys)?;
+        self.read(&keys, shape_arg(shape)?, Layout::Packed, engine_allowed)
+    }
+
+    /// The whole answer `{"items":[…]}` to a multi-get body in the compact shape clients send.
+    /// Null — the caller takes its general path — when the body has another shape, a key the API
+    /// refuses (empty, over 4 KiB), or a key misses while `engineAllowed` is false.
+    #[napi]
+    pub fn cache_multi_get(
+        &self,
+        body: &[u8],
+        shape: u32,
+        engine_allowed: bool,
+    ) -> Result<Option<Buffer>> {
+        let Some(keys) = compact_keys(body) else {
+            return Ok(None);
+        };
+        if keys.iter().any(|k| k.is_empty() || k.len() > KEY_BYTES_MAX) {
+            return Ok(None);
+        }
+        self.read(&keys, shape_arg(shape)?, Layout::Answer, engine_allowed)
+    }
+
+    fn read(
+        &self,
+        keys: &[&[u8]],
+        shape: Shape,
+        layout: Layout,
+        engine_allowed: bool,
+    ) -> Result<Option<Buffer>> {
+        let engine = self.get_engine()?;
+        let fetch = |keys: &[&[u8]]| engine.multi_get(keys);
+        let mut cache = self.cache.lock().unwrap();
+        let out = read_into(
+            &mut cache,
+            keys,
+            shape,
+            layout,
+            engine_allowed.then_some(&fetch as _),
+        )
+        .map_err(from_engine)?;
+        Ok(out.map(Buffer::from))
     }
 
     /// Keys packed `[len u32][key]`...; returns values packed `[len i32 (-1: missing)][value]`.

@@ -342,6 +342,32 @@ function packKeys(keys: readonly (string | Buffer)[]): Buffer {
   return out;
 }
 
+/** `count` values packed `[len i32 (-1: absent)][bytes]`..., as views of `packed`. */
+function unpackValues(packed: Buffer, count: number): (Buffer | undefined)[] {
+  const out: (Buffer | undefined)[] = new Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const len = packed.readInt32LE(at);
+    at += 4;
+    if (len < 0) {
+      out[i] = undefined; // (no holes: callers map and forEach over the result)
+    } else {
+      out[i] = packed.subarray(at, at + len);
+      at += len;
+    }
+  }
+  return out;
+}
+
+/**
+ * The shapes of a key's answer item: `keyed` `{"key","value","revision"}` (GET, multi-gets
+ * listing the keys found), `positional` `{"value","revision"}` (one item per key asked).
+ */
+export type ItemShape = 'keyed' | 'positional';
+/** The read cache's entry limit (`READ_CACHE_ENTRIES_MAX` in the addon's read_cache.rs). */
+export const READ_CACHE_ENTRIES_MAX = 200_000;
+const SHAPES: Record<ItemShape, number> = { keyed: 0, positional: 1 };
+
 export interface ScanOptions {
   prefix?: string | Buffer;
   start?: string | Buffer;
@@ -409,22 +435,35 @@ export class Engine {
     return call(() => this.handle.get(keyBuffer(key))) ?? undefined;
   }
 
+  /**
+   * The read cache (kept in the addon, beside the engine): a published batch's writes (the
+   * packed batch the engine wrote). Called in the turn that moves the applied index.
+   */
+  cacheApplied(packed: Buffer): void {
+    call(() => this.handle.cacheApplied(packed));
+  }
+
+  /**
+   * Each key's answer item in `shape` (undefined: absent), from the read cache, misses from the
+   * engine; undefined as a whole when a key misses and `engineAllowed` is false.
+   */
+  cacheItems(keys: readonly string[], shape: ItemShape, engineAllowed: boolean): (Buffer | undefined)[] | undefined {
+    const packed = call(() => this.handle.cacheItems(packKeys(keys), SHAPES[shape], engineAllowed));
+    return packed === null ? undefined : unpackValues(packed, keys.length);
+  }
+
+  /**
+   * The whole answer `{"items":[…]}` to a multi-get body in the compact shape clients send;
+   * undefined when the body has another shape or a key the API refuses (the caller's general
+   * path decides), or a key misses and `engineAllowed` is false.
+   */
+  cacheMultiGet(body: Buffer, shape: ItemShape, engineAllowed: boolean): Buffer | undefined {
+    return call(() => this.handle.cacheMultiGet(body, SHAPES[shape], engineAllowed)) ?? undefined;
+  }
+
   /** One native call for all keys; results in key order, `undefined` for missing keys. */
   multiGet(keys: readonly (string | Buffer)[]): (Buffer | undefined)[] {
-    const packed = call(() => this.handle.multiGet(packKeys(keys)));
-    const out: (Buffer | undefined)[] = new Array(keys.length);
-    let at = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const len = packed.readInt32LE(at);
-      at += 4;
-      if (len < 0) {
-        out[i] = undefined;
-      } else {
-        out[i] = packed.subarray(at, at + len);
-        at += len;
-      }
-    }
-    return out;
+    return unpackValues(call(() => this.handle.multiGet(packKeys(keys))), keys.length);
   }
 
   async scan(options: ScanOptions): Promise<{ items: KeyValue[]; more: boolean }> {

@@ -46,6 +46,7 @@ function heldEngine() {
     get: () => undefined,
     // Every batch goes to the "pool": held until released.
     applyHere: () => undefined,
+    cacheApplied: () => undefined,
     applyPacked: (_packed: Buffer, index: number) =>
       new Promise<number>((resolve) => {
         held.push(() => {

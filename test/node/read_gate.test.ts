@@ -5,13 +5,11 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { Applier } from '../../ts/node/applier';
-import { decodeStored, encodeCommand, Op } from '../../ts/node/commands';
+import { encodeCommand, Op } from '../../ts/node/commands';
 import { initialRecord } from '../../ts/node/membership';
 import { APPLY_NOW_BYTES_MAX, Engine } from '../../ts/native';
 import { EntryType } from '../../ts/raft/types';
 import { tempDir } from '../helpers/tmp';
-
-const shape = { slot: 0, render: (_key: string, stored: Buffer) => decodeStored(stored).value } as const;
 
 function setup(t: ExecutionContext) {
   const engine = Engine.open(tempDir(t));
@@ -26,9 +24,9 @@ function setup(t: ExecutionContext) {
   };
   /** `a` and `b<i>` as strings (undefined: absent), and whether the read had to wait. */
   const read = async (i: number) => {
-    const items = applier.readItems(['a', `b${i}`], shape);
+    const items = applier.readItems(['a', `b${i}`], 'positional');
     const waited = !Array.isArray(items);
-    const [a, b] = (waited ? await items : items).map((v) => v?.toString());
+    const [a, b] = (waited ? await items : items).map((v) => (v === undefined ? undefined : String((JSON.parse(v.toString()) as { value: unknown }).value)));
     return { a, b, waited };
   };
   return { applier, txn, read };

@@ -39,3 +39,22 @@ function plain(text: string, from: number, to: number): boolean {
   }
   return true;
 }
+
+/**
+ * How many keys a compact body lists, by its quotes alone (no strings made); undefined: not
+ * that shape at first sight. Exact for bodies `compactKeys` reads; the addon, which answers
+ * those (`Engine.cacheMultiGet`), checks the rest.
+ */
+export function compactKeyCount(text: string): number | undefined {
+  if (!text.startsWith(OPEN) || !text.endsWith(CLOSE)) return undefined;
+  const end = text.length - CLOSE.length;
+  let count = 0;
+  for (let at = OPEN.length; at < end; count++) {
+    if (text.charCodeAt(at) !== QUOTE) return undefined;
+    const close = text.indexOf('"', at + 1);
+    if (close < 0 || close >= end) return undefined;
+    at = close + 1;
+    if (at < end && text.charCodeAt(at++) !== COMMA) return undefined;
+  }
+  return count;
+}

@@ -10,9 +10,10 @@ import { decodeStored, Op } from '../node/commands';
 import { RESERVED_KEYS_END } from '../node/membership';
 import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
-import type { RenderItem } from '../node/read_cache';
+import type { ItemShape } from '../native';
+import { OPEN_GUARD } from '../auth/guard';
 import { checkKey, jsonValue, parseObject, refuseReserved, revisionArg } from './args';
-import { compactKeys } from './compact_keys';
+import { compactKeyCount, compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
 import type { Reply } from './reply';
@@ -65,65 +66,52 @@ function item(key: string, stored: Buffer): { key: string; value: unknown; revis
 
 export async function get(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
   await barrier(node, query);
-  const read = node.keys.readItems([key], KEYED);
+  const read = node.keys.readItems([key], 'keyed');
   const [answer] = Array.isArray(read) ? read : await read;
   if (answer === undefined) throw new QuorumError('not_found', `${key} does not exist`);
   return { raw: answer };
 }
 
 /**
- * A key's answer item `{"key","value","revision"}`. Stored values are JSON text: spliced in as
- * they are (no parse + stringify per value); the read cache keeps the result until a write.
- */
-const KEYED: RenderItem = {
-  slot: 0,
-  render(key: string, stored: Buffer): Buffer {
-    const { revision, value } = decodeStored(stored);
-    return Buffer.concat([Buffer.from(`{"key":${JSON.stringify(key)},"value":`), value, Buffer.from(`,"revision":${revision}}`)]);
-  },
-};
-
-/** The same without the key, for answers in the order asked (the caller knows its keys). */
-const POSITIONAL: RenderItem = {
-  slot: 1,
-  render(_key: string, stored: Buffer): Buffer {
-    const { revision, value } = decodeStored(stored);
-    return Buffer.concat([VALUE_OPEN, value, Buffer.from(`,"revision":${revision}}`)]);
-  },
-};
-
-const VALUE_OPEN = Buffer.from('{"value":');
-const ITEMS_OPEN = Buffer.from('{"items":[');
-const COMMA = Buffer.from(',');
-const NULL = Buffer.from('null');
-const ITEMS_CLOSE = Buffer.from(']}');
-
-/**
  * `layout=keyed` (the default): the items of the keys found, in the order asked, each with its
  * key. `layout=positional`: one item per key asked, in order, `null` where absent, without the
  * key — a client matching answers to its calls then parses no key strings (V8 interns short
- * ones: a tenth of a client's CPU under multi-gets).
+ * ones: a tenth of a client's CPU under multi-gets). Items are rendered (and kept rendered) by
+ * the read cache in the addon.
  */
-function layoutOf(query: URLSearchParams): 'keyed' | 'positional' {
+function layoutOf(query: URLSearchParams): ItemShape {
   const layout = query.get('layout') ?? 'keyed';
   if (layout !== 'keyed' && layout !== 'positional') throw new QuorumError('invalid_layout', 'layout is "keyed" (default) or "positional"');
   return layout;
 }
 
+const ITEMS_OPEN = Buffer.from('{"items":[');
+const COMMA = Buffer.from(',');
+const NULL = Buffer.from('null');
+const ITEMS_CLOSE = Buffer.from(']}');
+
 export async function multiGet(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const query = target.query;
   const layout = layoutOf(query);
-  const keys = compactKeys(body.toString('utf8')) ?? parseObject(body, '{"keys": [...]}').keys;
+  const text = body.toString('utf8');
+  // The common body (compact, auth off): read, checked and answered in one call to the addon,
+  // no string per key here. Anything else, or a key it refuses: the general path below.
+  const count = target.guard === OPEN_GUARD ? compactKeyCount(text) : undefined;
+  if (count !== undefined && count <= MULTI_GET_KEYS_MAX) {
+    await barrier(node, query, count);
+    const answer = node.keys.multiGetAnswer(body, layout);
+    if (answer !== undefined) return { raw: answer };
+  }
+  const keys = compactKeys(text) ?? parseObject(body, '{"keys": [...]}').keys;
   if (!Array.isArray(keys)) throw new QuorumError('invalid_body', 'the body must be {"keys": ["non-empty string", ...]}');
   if (keys.length > MULTI_GET_KEYS_MAX) throw new QuorumError('too_many_keys', `at most ${MULTI_GET_KEYS_MAX} keys per request`);
   const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));
   for (const k of checked) target.guard.check('kv', k, 'read');
   await barrier(node, query, checked.length);
   const parts: Buffer[] = [ITEMS_OPEN];
-  const positional = layout === 'positional';
-  const read = node.keys.readItems(checked, positional ? POSITIONAL : KEYED);
+  const read = node.keys.readItems(checked, layout);
   for (const item of Array.isArray(read) ? read : await read) {
-    if (item === undefined && !positional) continue;
+    if (item === undefined && layout === 'keyed') continue;
     if (parts.length > 1) parts.push(COMMA);
     parts.push(item ?? NULL);
   }

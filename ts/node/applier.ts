@@ -14,7 +14,7 @@
  * Conditional writes are decided here, deterministically from the state being built, so every
  * replica reaches the same answer.
  */
-import { type Engine, type EngineOp, type KeyValue, packBatch, type ScanOptions } from '../native';
+import { type Engine, type EngineOp, type ItemShape, type KeyValue, packBatch, type ScanOptions } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
@@ -25,7 +25,6 @@ import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored
 import { fingerprint, printBytes } from './fingerprint';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
-import { ReadCache, type RenderItem } from './read_cache';
 import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient } from './membership';
@@ -79,9 +78,7 @@ export class Applier {
   readonly idem = new IdempotencyTable();
   /** Tokens and roles (authentication and authorization). */
   readonly auth = new AuthState();
-  /** Recently written and read user values, coherent with the applied index. */
-  private readonly cache = new ReadCache();
-  /** Engine reads wait while a batch written on the pool is not yet published. */
+  /** Engine reads (the read cache's misses, scans) wait while a batch written on the pool is not yet published. */
   private readonly gate = new ReadGate();
   /** Every KV change, published in apply order once its batch is durable. */
   readonly feed: ChangeFeed;
@@ -183,7 +180,7 @@ export class Applier {
     // The checkpoint carries the record as of its index (none: the bootstrap configuration,
     // which the snapshot's metadata describes), and the market state.
     this.membersRecord = storedMembers(engine) ?? snapshotMembers;
-    this.cache.clear();
+    // (The read cache lives with the engine: the new one starts empty.)
     await this.market.load(engine);
     await this.idem.load(engine);
     await this.auth.load(engine);
@@ -211,20 +208,20 @@ export class Applier {
     const packed = packBatch(batch.ops);
     // Written here: published with no await between (a read queued meanwhile would see the
     // engine ahead of the cache). Written on the pool: engine reads wait behind the gate.
-    if (this.engine.applyHere(packed, last) !== undefined) return this.publish(batch, entries, last);
+    if (this.engine.applyHere(packed, last) !== undefined) return this.publish(batch, entries, last, packed);
     await this.gate.close();
     try {
       await this.engine.applyPacked(packed, last);
-      this.publish(batch, entries, last);
+      this.publish(batch, entries, last, packed);
     } finally {
       this.gate.reopen();
     }
   }
 
-  private publish(batch: Batch, entries: Entry[], last: number): void {
+  private publish(batch: Batch, entries: Entry[], last: number, packed: Buffer): void {
     invariant(this.appliedIndex < last, () => `applied index moved from under a batch: ${this.appliedIndex} ≥ ${last}`);
-    // In the same turn as the applied index: no read sees one without the other.
-    this.cache.applied(batch.ops);
+    // The read cache in the same turn as the applied index: no read sees one without the other.
+    this.engine.cacheApplied(packed);
     this.appliedIndex = last;
     this.membersRecord = batch.members;
     this.feed.publish(batch.changes, last);
@@ -289,27 +286,23 @@ export class Applier {
   }
 
   /**
-   * Each user key's answer item (undefined: absent) at the applied index: from the cache, else
-   * the engine (the misses in one multi-get; a promise only when they must wait behind the
-   * gate). `shape` makes an item from a stored value — once per write of a cached key, not once
-   * per read.
+   * Each user key's answer item in `shape` (undefined: absent) at the applied index: from the
+   * read cache, misses from the engine (a promise only when they must wait behind the gate).
    */
-  readItems(keys: readonly string[], shape: RenderItem): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]> {
-    const out = keys.map((k) => this.cache.item(k, shape));
-    const missing: number[] = [];
-    for (let i = 0; i < out.length; i++) if (out[i] === undefined) missing.push(i);
-    if (missing.length === 0) return out;
-    // All keys again once the pooled batch is published: hits now and misses later could mix states.
+  readItems(keys: readonly string[], shape: ItemShape): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]> {
     const closed = this.gate.closed;
-    if (closed !== undefined) return closed.then(() => this.readItems(keys, shape));
-    const found = this.engine.multiGet(missing.map((i) => keys[i]));
-    missing.forEach((at, j) => {
-      const stored = found[j];
-      if (!stored) return;
-      this.cache.fill(keys[at], stored);
-      out[at] = this.cache.item(keys[at], shape) ?? shape.render(keys[at], stored);
-    });
-    return out;
+    const items = this.engine.cacheItems(keys, shape, closed === undefined);
+    // All keys again once the pooled batch is published: hits now and misses later could mix states.
+    return items ?? closed!.then(() => this.readItems(keys, shape));
+  }
+
+  /**
+   * The whole answer to a multi-get body in the compact shape clients send, at the applied
+   * index; undefined: the caller takes its general path (another body shape, a key it refuses,
+   * or a miss while engine reads wait behind the gate).
+   */
+  multiGetAnswer(body: Buffer, shape: ItemShape): Buffer | undefined {
+    return this.engine.cacheMultiGet(body, shape, this.gate.closed === undefined);
   }
 
   /** A page of the engine's keys, at the applied index (never part of a batch not yet published). */

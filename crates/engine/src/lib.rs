@@ -8,6 +8,7 @@
 
 mod batch;
 mod error;
+pub mod read_cache;
 
 use std::path::Path;
 use std::sync::{Mutex, TryLockError};
