@@ -111,9 +111,10 @@ test('a 3-node cluster replicates writes, serves linearizable reads and survives
   const after = await next.propose({ op: Op.Put, key: 'after', value: json('x') });
   t.is(after.kind, 'put');
 
-  // The old leader restarts from its WAL and engine and catches up. (Its first read may meet
-  // one more change of its soft state — seen once in CI — and is then refused as retryable:
-  // retried, as clients do.)
+  // The old leader restarts from its WAL and engine and catches up. (A read refused as
+  // retryable — an election it starts before hearing from the leader — is retried, as clients
+  // do. One CI failure here was a read failed by the late report of the leader it had gone to:
+  // fixed, test/node/read_rounds.test.ts.)
   const back = await cluster.start(leader.id);
   await cluster.leader();
   await retryUnavailable(cluster, () => back.readBarrier());

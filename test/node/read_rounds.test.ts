@@ -56,3 +56,27 @@ test('a round whose reads all timed out is dropped, not asked again', async (t) 
   rounds.retry(performance.now() + 10 * READ_RETRY_MS);
   t.deepEqual(asked, ['7:1']);
 });
+
+test('a late report of the leader the rounds went to fails none of them; another leader or term fails theirs', async (t) => {
+  const asked: string[] = [];
+  const raw = { isLeader: false, lead: 2, term: 5, readIndex: (ctx: Uint8Array) => asked.push(Buffer.from(ctx).toString()) };
+  const waiters = new RequestWaiters({ requestTimeoutMs: 5000, proposalsPendingMax: 10, readsPendingMax: 10 });
+  const rounds = new ReadRounds(7, raw as unknown as RawNode, waiters, { waitFor: () => Promise.resolve() } as unknown as Applier, () => undefined);
+  const failed = (read: Promise<void>) => read.then(() => 'served', (err: Error) => err.message);
+  const first = failed(waiters.read());
+  rounds.flush();
+  const changed = () => new Error('leader changed');
+  // The soft state naming leader 2 in term 5 is reported after the round went to it.
+  waiters.failSentReads(changed, { lead: 2, term: 5 });
+  t.is(waiters.readCount, 1, 'the round sent to that leader waits on');
+  raw.lead = 3;
+  raw.term = 6;
+  const second = failed(waiters.read());
+  rounds.flush();
+  waiters.failSentReads(changed, { lead: 3, term: 6 });
+  t.is(await first, 'leader changed', 'the round sent to the old leader is failed');
+  t.is(waiters.readCount, 1);
+  waiters.failSentReads(changed);
+  t.is(await second, 'leader changed', 'no leader: every round is failed');
+  t.deepEqual(asked, ['7:1', '7:2']);
+});

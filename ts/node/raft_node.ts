@@ -531,8 +531,10 @@ export class RaftNode {
 
   private onSoftState(lead: number, state: StateType): void {
     // Reads waiting on a leader that is gone (or on this node's lost leadership) will never be
-    // confirmed: fail them now as retryable rather than at the request timeout.
-    this.waiters.failSentReads(() => new UnavailableError('the leader changed before the read was confirmed; retry'));
+    // confirmed: fail them now as retryable rather than at the request timeout. Those sent to
+    // the leader the core knows now, in its term, wait on (this report comes after an fsync).
+    const now = this.raw.lead === 0 ? undefined : { lead: this.raw.lead, term: this.raw.term };
+    this.waiters.failSentReads(() => new UnavailableError('the leader changed before the read was confirmed; retry'), now);
     if (lead !== this.lastLeader) {
       this.lastLeader = lead;
       this.observer.leaderChanged?.();

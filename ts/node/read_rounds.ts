@@ -51,7 +51,7 @@ export class ReadRounds {
     const ctx = `${this.id}:${++this.seq}`;
     try {
       this.raw.readIndex(encoder.encode(ctx));
-      this.waiters.readsSent(ctx, reads);
+      this.waiters.readsSent(ctx, reads, { lead: this.raw.lead, term: this.raw.term });
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
       this.waiters.settleReads(reads, new UnavailableError('no leader to confirm the read; retry'));

@@ -14,6 +14,12 @@ import type { ApplyResult } from './applier';
  * leader: one append and one commit round there, milliseconds) before it fails as
  * `leader_changed`; 1/20 of the default request timeout.
  */
+
+/** A leader and the term it leads (or led) in. */
+export interface LeaderTerm {
+  lead: number;
+  term: number;
+}
 export const LEADER_CHANGED_GRACE_MS = 250;
 
 interface Waiter<T> {
@@ -44,7 +50,8 @@ export class RequestWaiters {
   /** Reads accepted this turn, not yet handed to the core (one ReadIndex request for all). */
   private queuedReads: ReadWaiter[] = [];
   /** Reads handed to the core, by their ReadIndex context. */
-  private readonly reads = new Map<string, { waiters: ReadWaiter[]; sentMs: number; lastSentMs: number }>();
+  /** Rounds sent, by context, with the leader and term they were sent under. */
+  private readonly reads = new Map<string, { waiters: ReadWaiter[]; sentMs: number; lastSentMs: number; to: LeaderTerm }>();
   /** Unsettled reads, queued or handed out: ≤ `readsPendingMax`. */
   private readsPending = 0;
   /** Callers of a leadership transfer waiting for `to` to lead. */
@@ -148,9 +155,10 @@ export class RequestWaiters {
     return this.queuedReads.length > 0;
   }
 
-  readsSent(ctx: string, waiters: ReadWaiter[]): void {
+  /** `waiters` went out as the round `ctx`, to leader `to.lead` in term `to.term`. */
+  readsSent(ctx: string, waiters: ReadWaiter[], to: LeaderTerm): void {
     const nowMs = performance.now();
-    this.reads.set(ctx, { waiters, sentMs: nowMs, lastSentMs: nowMs });
+    this.reads.set(ctx, { waiters, sentMs: nowMs, lastSentMs: nowMs, to });
   }
 
   /**
@@ -196,8 +204,17 @@ export class RequestWaiters {
   }
 
   /** Fails the reads already sent to a leader that is gone. */
-  failSentReads(err: () => Error): void {
-    for (const ctx of [...this.reads.keys()]) this.settleReads(this.takeReads(ctx)!, err());
+  /**
+   * Fails the rounds sent to another leader or term than `now` (every round when undefined: no
+   * leader). A soft-state change is reported after its Ready's fsync: rounds sent meanwhile to
+   * the leader it reports are still answered (failing them made a restarted member's first
+   * read answer 503 after it had learned its leader).
+   */
+  failSentReads(err: () => Error, now?: LeaderTerm): void {
+    for (const [ctx, sent] of [...this.reads]) {
+      if (now !== undefined && sent.to.lead === now.lead && sent.to.term === now.term) continue;
+      this.settleReads(this.takeReads(ctx)!, err());
+    }
   }
 
   private settleRead(w: Waiter<void>, err?: Error): void {
