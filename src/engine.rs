@@ -206,6 +206,19 @@ impl NativeEngine {
         self.read(&keys, shape_arg(shape)?, Layout::Packed, engine_allowed)
     }
 
+    /// The whole answer `{"items":[…]}` for keys packed `[len u32][key]`... (the API's general
+    /// multi-get path, keys already checked); null as `cache_items`.
+    #[napi]
+    pub fn cache_answer(
+        &self,
+        packed_keys: &[u8],
+        shape: u32,
+        engine_allowed: bool,
+    ) -> Result<Option<Buffer>> {
+        let keys = unpack_keys(packed_keys)?;
+        self.read(&keys, shape_arg(shape)?, Layout::Answer, engine_allowed)
+    }
+
     /// The whole answer `{"items":[…]}` to a multi-get body in the compact shape clients send.
     /// Null — the caller takes its general path — when the body has another shape, a key the API
     /// refuses (empty, over 4 KiB), or a key misses while `engineAllowed` is false.

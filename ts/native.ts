@@ -452,6 +452,11 @@ export class Engine {
     return packed === null ? undefined : unpackValues(packed, keys.length);
   }
 
+  /** `cacheItems` as the whole answer `{"items":[…]}` (keyed: the keys found; positional: `null` where absent). */
+  cacheAnswer(keys: readonly string[], shape: ItemShape, engineAllowed: boolean): Buffer | undefined {
+    return call(() => this.handle.cacheAnswer(packKeys(keys), SHAPES[shape], engineAllowed)) ?? undefined;
+  }
+
   /**
    * The whole answer `{"items":[…]}` to a multi-get body in the compact shape clients send;
    * undefined when the body has another shape or a key the API refuses (the caller's general

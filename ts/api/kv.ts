@@ -85,11 +85,6 @@ function layoutOf(query: URLSearchParams): ItemShape {
   return layout;
 }
 
-const ITEMS_OPEN = Buffer.from('{"items":[');
-const COMMA = Buffer.from(',');
-const NULL = Buffer.from('null');
-const ITEMS_CLOSE = Buffer.from(']}');
-
 export async function multiGet(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const query = target.query;
   const layout = layoutOf(query);
@@ -110,15 +105,8 @@ export async function multiGet(node: RaftNode, target: Target, body: Buffer): Pr
   for (const k of checked) target.guard.check('kv', k, 'read');
   // (Past the barrier already when the addon left the body to this path: one round is enough.)
   if (!fast) await barrier(node, query, checked.length);
-  const parts: Buffer[] = [ITEMS_OPEN];
-  const read = node.keys.readItems(checked, layout);
-  for (const item of Array.isArray(read) ? read : await read) {
-    if (item === undefined && layout === 'keyed') continue;
-    if (parts.length > 1) parts.push(COMMA);
-    parts.push(item ?? NULL);
-  }
-  parts.push(ITEMS_CLOSE);
-  return { raw: Buffer.concat(parts) };
+  const answer = node.keys.answerItems(checked, layout);
+  return { raw: Buffer.isBuffer(answer) ? answer : await answer };
 }
 
 /** Engine pages one scan may read when the caller sees only part of the range. */

@@ -296,6 +296,13 @@ export class Applier {
     return items ?? closed!.then(() => this.readItems(keys, shape));
   }
 
+  /** `readItems` as the whole multi-get answer `{"items":[…]}` (the API's general path). */
+  answerItems(keys: readonly string[], shape: ItemShape): Buffer | Promise<Buffer> {
+    const closed = this.gate.closed;
+    const answer = this.engine.cacheAnswer(keys, shape, closed === undefined);
+    return answer ?? closed!.then(() => this.answerItems(keys, shape));
+  }
+
   /**
    * The whole answer to a multi-get body in the compact shape clients send, at the applied
    * index; undefined: the caller takes its general path (another body shape, a key it refuses,
