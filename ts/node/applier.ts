@@ -290,17 +290,22 @@ export class Applier {
    * read cache, misses from the engine (a promise only when they must wait behind the gate).
    */
   readItems(keys: readonly string[], shape: ItemShape): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]> {
-    const closed = this.gate.closed;
-    const items = this.engine.cacheItems(keys, shape, closed === undefined);
-    // All keys again once the pooled batch is published: hits now and misses later could mix states.
-    return items ?? closed!.then(() => this.readItems(keys, shape));
+    return this.gated((engineAllowed) => this.engine.cacheItems(keys, shape, engineAllowed));
   }
 
   /** `readItems` as the whole multi-get answer `{"items":[…]}` (the API's general path). */
   answerItems(keys: readonly string[], shape: ItemShape): Buffer | Promise<Buffer> {
+    return this.gated((engineAllowed) => this.engine.cacheAnswer(keys, shape, engineAllowed));
+  }
+
+  /**
+   * `read` now, engine reads allowed unless the gate is closed; undefined (a miss behind the
+   * gate): all of it again once the pooled batch is published — hits now and misses later could
+   * mix states.
+   */
+  private gated<T>(read: (engineAllowed: boolean) => T | undefined): T | Promise<T> {
     const closed = this.gate.closed;
-    const answer = this.engine.cacheAnswer(keys, shape, closed === undefined);
-    return answer ?? closed!.then(() => this.answerItems(keys, shape));
+    return read(closed === undefined) ?? closed!.then(() => this.gated(read));
   }
 
   /**

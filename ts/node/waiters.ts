@@ -14,13 +14,13 @@ import type { ApplyResult } from './applier';
  * leader: one append and one commit round there, milliseconds) before it fails as
  * `leader_changed`; 1/20 of the default request timeout.
  */
+export const LEADER_CHANGED_GRACE_MS = 250;
 
 /** A leader and the term it leads (or led) in. */
 export interface LeaderTerm {
   lead: number;
   term: number;
 }
-export const LEADER_CHANGED_GRACE_MS = 250;
 
 interface Waiter<T> {
   resolve: (v: T) => void;
@@ -49,8 +49,7 @@ export class RequestWaiters {
   private readonly proposedTerms = new Map<number, number>();
   /** Reads accepted this turn, not yet handed to the core (one ReadIndex request for all). */
   private queuedReads: ReadWaiter[] = [];
-  /** Reads handed to the core, by their ReadIndex context. */
-  /** Rounds sent, by context, with the leader and term they were sent under. */
+  /** Reads handed to the core, by their ReadIndex context, with the leader and term they went to. */
   private readonly reads = new Map<string, { waiters: ReadWaiter[]; sentMs: number; lastSentMs: number; to: LeaderTerm }>();
   /** Unsettled reads, queued or handed out: ≤ `readsPendingMax`. */
   private readsPending = 0;
@@ -203,7 +202,6 @@ export class RequestWaiters {
     for (const ctx of [...this.reads.keys()]) this.settleReads(this.takeReads(ctx)!, err());
   }
 
-  /** Fails the reads already sent to a leader that is gone. */
   /**
    * Fails the rounds sent to another leader or term than `now` (every round when undefined: no
    * leader). A soft-state change is reported after its Ready's fsync: rounds sent meanwhile to
