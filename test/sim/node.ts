@@ -2,8 +2,14 @@
  * One simulated server: a RawNode driven the way the real node drives it. A Ready's entries and
  * hard state go to a write that completes after a random number of ticks; only then are its
  * messages sent (a leader's appends and heartbeats may leave at once), its committed entries
- * applied and `advance` called. A crash loses the write in progress and everything volatile;
+ * applied and `advance` called. A crash loses the writes in progress and everything volatile;
  * the MemoryStorage (what was persisted) survives.
+ *
+ * Pipelined (`writesInFlightMax` > 1, as the real node): a Ready is accepted at once — committed
+ * entries applied (they are durable already), read states released — and the next one taken
+ * while its write is in flight; writes complete in order (one WAL), each then sends what waited
+ * on it and reports `persisted`. A Ready with a snapshot or a membership change waits for the
+ * writes before it and is advanced the classic way.
  */
 import {
   type ConfChange,
@@ -70,8 +76,8 @@ export class SimNode {
   readonly storage: MemoryStorage;
   kv = new Map<string, KvValue>();
   appliedIndex = 0;
-  /** The Ready being persisted and the tick its write completes. */
-  private inProgress: { rd: Ready; doneAt: number } | undefined;
+  /** Readies being persisted, oldest first, with the tick each write completes (non-decreasing). */
+  private inProgress: { rd: Ready; doneAt: number; accepted: boolean }[] = [];
   crashes = 0;
 
   constructor(
@@ -86,6 +92,8 @@ export class SimNode {
     private readonly snapshotEntries = 0,
     /** Lease reads on the simulation's clock (ticks), with every start fencing its votes. */
     private readonly lease?: { leaseReadMs: number; nowMs: () => number },
+    /** 1: one Ready at a time; more: pipelined persistence with that many writes in flight. */
+    private readonly writesInFlightMax = 1,
   ) {
     this.storage = MemoryStorage.withVoters(voters);
     this.start();
@@ -118,7 +126,7 @@ export class SimNode {
 
   crash(): void {
     this.raw = undefined;
-    this.inProgress = undefined;
+    this.inProgress = [];
     this.crashes++;
   }
 
@@ -134,29 +142,45 @@ export class SimNode {
     this.raw?.step(m);
   }
 
-  /** Completes a due write and takes the next Ready; returns whether anything happened. */
+  /** Completes due writes and takes the next Ready; returns whether anything happened. */
   drive(now: number): boolean {
     const raw = this.raw;
     if (!raw) return false;
-    let moved = false;
-    if (this.inProgress && this.inProgress.doneAt <= now) {
-      const { rd } = this.inProgress;
-      this.inProgress = undefined;
-      this.finish(raw, rd);
-      moved = true;
+    const moved = this.completeDue(raw, now);
+    const last = this.inProgress.at(-1);
+    if ((last && !last.accepted) || this.inProgress.length >= this.writesInFlightMax || !raw.hasReady()) return moved;
+    const rd = raw.ready();
+    this.hooks.onReady(this, rd);
+    for (const m of rd.messages) if (sendableBeforePersist(m)) this.hooks.send(m);
+    const accepted = this.writesInFlightMax > 1 && !rd.snapshot && !rd.committedEntries.some((e) => e.type === EntryType.ConfChange);
+    if (accepted) {
+      this.applyCommitted(raw, rd);
+      raw.accept(rd);
+      this.maybeCompact(raw);
     }
-    if (!this.inProgress && raw.hasReady()) {
-      const rd = raw.ready();
-      this.hooks.onReady(this, rd);
-      for (const m of rd.messages) if (sendableBeforePersist(m)) this.hooks.send(m);
-      this.inProgress = { rd, doneAt: now + this.random.intn(this.persistTicksMax + 1) };
-      if (this.inProgress.doneAt <= now) {
-        this.inProgress = undefined;
-        this.finish(raw, rd);
-      }
+    const doneAt = Math.max(last?.doneAt ?? 0, now + this.random.intn(this.persistTicksMax + 1));
+    this.inProgress.push({ rd, doneAt, accepted });
+    this.completeDue(raw, now);
+    return true;
+  }
+
+  private completeDue(raw: RawNode, now: number): boolean {
+    let moved = false;
+    while (this.inProgress.length > 0 && this.inProgress[0].doneAt <= now) {
+      const { rd, accepted } = this.inProgress.shift()!;
+      if (accepted) this.finishAccepted(raw, rd);
+      else this.finish(raw, rd);
       moved = true;
     }
     return moved;
+  }
+
+  /** An accepted Ready's write completed: what waited on it leaves. */
+  private finishAccepted(raw: RawNode, rd: Ready): void {
+    this.storage.append(rd.entries);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    for (const m of rd.messages) if (!sendableBeforePersist(m)) this.hooks.send(m);
+    raw.persisted(rd);
   }
 
   private finish(raw: RawNode, rd: Ready): void {
@@ -170,6 +194,12 @@ export class SimNode {
     this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     for (const m of rd.messages) if (!sendableBeforePersist(m)) this.hooks.send(m);
+    this.applyCommitted(raw, rd);
+    raw.advance(rd);
+    this.maybeCompact(raw);
+  }
+
+  private applyCommitted(raw: RawNode, rd: Ready): void {
     for (const e of rd.committedEntries) {
       if (e.index !== this.appliedIndex + 1) throw new Error(`node ${this.id} applied ${e.index} after ${this.appliedIndex}`);
       this.appliedIndex = e.index;
@@ -183,8 +213,6 @@ export class SimNode {
       this.hooks.onApply(this, e);
     }
     for (const s of rd.readStates) this.hooks.onReadState(this, decoder.decode(s.requestCtx), s.index);
-    raw.advance(rd);
-    this.maybeCompact(raw);
   }
 
   /** Snapshots the state machine and drops the log before it, every `snapshotEntries`. */

@@ -22,6 +22,10 @@ export interface SimOptions {
   nodes?: number;
   /** Lease reads (the clock: one unit per tick) instead of a heartbeat round per read. */
   leaseReads?: boolean;
+  /** Writes in flight per node: 1 takes one Ready at a time, more pipeline them (the real node). */
+  writesInFlightMax?: number;
+  /** A write completes within 0..this many ticks (default 2). */
+  persistTicksMax?: number;
 }
 
 export interface SimResult {
@@ -120,7 +124,7 @@ class Simulation {
     // Half the seeds snapshot and compact often, so lagging followers need InstallSnapshot.
     const snapshotEntries = this.random.next() < 0.5 ? 20 + this.random.intn(40) : 0;
     const lease = opts.leaseReads ? { leaseReadMs: leaseDurationMs(1, ELECTION_TICKS), nowMs: () => this.now } : undefined;
-    this.nodes = this.ids.map((id) => new SimNode(id, this.ids, this.random, hooks, 2, ELECTION_TICKS, HEARTBEAT_TICKS, snapshotEntries, lease));
+    this.nodes = this.ids.map((id) => new SimNode(id, this.ids, this.random, hooks, opts.persistTicksMax ?? 2, ELECTION_TICKS, HEARTBEAT_TICKS, snapshotEntries, lease, opts.writesInFlightMax));
   }
 
   run(): SimResult {

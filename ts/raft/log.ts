@@ -14,9 +14,16 @@ class Unstable {
   entries: Entry[] = [];
   /** Index of `entries[0]`. */
   offset: number;
+  /**
+   * Entries below this index were handed to a write still in flight (a pipelined driver takes
+   * the next Ready before the last one is durable); a Ready carries only those from here on.
+   * Invariant: offset <= offsetInProgress <= offset + entries.length.
+   */
+  offsetInProgress: number;
 
   constructor(offset: number) {
     this.offset = offset;
+    this.offsetInProgress = offset;
   }
 
   maybeFirstIndex(): number | undefined {
@@ -44,7 +51,21 @@ class Unstable {
     if (gt === t && i >= this.offset) {
       this.entries = this.entries.slice(i + 1 - this.offset);
       this.offset = i + 1;
+      this.offsetInProgress = Math.max(this.offsetInProgress, this.offset);
     }
+  }
+
+  /** Entries not yet handed to a write. */
+  notInProgress(): Entry[] {
+    return this.offsetInProgress === this.offset ? this.entries : this.entries.slice(this.offsetInProgress - this.offset);
+  }
+
+  /**
+   * Entries up to (i, t) are in a write in flight — unless a new leader replaced them since the
+   * Ready was taken (the term no longer matches): then the replacements are still to be written.
+   */
+  acceptInProgress(i: number, t: number): void {
+    if (this.maybeTerm(i) === t && i >= this.offset) this.offsetInProgress = Math.max(this.offsetInProgress, i + 1);
   }
 
   stableSnapTo(i: number): void {
@@ -53,6 +74,7 @@ class Unstable {
 
   restore(s: Snapshot): void {
     this.offset = s.metadata.index + 1;
+    this.offsetInProgress = this.offset;
     this.entries = [];
     this.snapshot = s;
   }
@@ -64,9 +86,12 @@ class Unstable {
     } else if (after <= this.offset) {
       // Replace the whole unstable tail.
       this.offset = after;
+      this.offsetInProgress = after;
       this.entries = ents.slice();
     } else {
       this.entries = this.entries.slice(0, after - this.offset).concat(ents);
+      // Replaced entries being written are written again, after (the WAL truncates in order).
+      this.offsetInProgress = Math.min(this.offsetInProgress, after);
     }
   }
 
@@ -171,8 +196,9 @@ export class RaftLog {
     return this.firstIndex() - 1;
   }
 
+  /** Unstable entries no write in flight holds yet: the next Ready's. */
   unstableEntries(): Entry[] {
-    return this.unstable.entries;
+    return this.unstable.notInProgress();
   }
 
   /** Committed entries are applied only once durable here too: never past the stable tail. */

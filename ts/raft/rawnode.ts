@@ -2,6 +2,15 @@
  * The driver's handle on the core (etcd's RawNode): feed it ticks, messages and proposals; take
  * a `Ready`; do its I/O in Raft's order; call `advance(ready)`. One Ready is outstanding at a
  * time — `ready()` before `advance()` of the previous one is a driver bug and throws.
+ *
+ * Pipelined persistence (etcd's async storage writes, in the Ready/Advance shape): a driver may
+ * `accept(ready)` as soon as it has handed the Ready's writes to storage and its committed
+ * entries to the application, take the next Ready while that write is in flight, and report it
+ * with `persisted(ready)` once durable — in the order the Readies were taken. Until then its
+ * entries do not count towards this node's own match (a leader commits nothing on them), and
+ * everything else the Ready says that depends on them (acks, votes) must not have left the node.
+ * `advance(ready)` is `accept` and `persisted` together. A Ready with a snapshot is advanced,
+ * never accepted: the driver writes everything in flight first.
  */
 import { invariant } from './assert';
 import type { Config } from './config';
@@ -62,13 +71,17 @@ export interface RawStatus {
 export class RawNode {
   private readonly raft: Raft;
   private prevSoftState: SoftState;
+  /** The hard state the last taken Ready carried (or the initial one). */
   private prevHardState: HardState;
+  /** The hard state the last persisted Ready made durable (term and vote fence the read path). */
+  private durableHardState: HardState;
   private awaitingAdvance = false;
 
   constructor(config: Config) {
     this.raft = new Raft(config);
     this.prevSoftState = this.raft.softState();
     this.prevHardState = this.raft.hardState();
+    this.durableHardState = this.prevHardState;
   }
 
   get id(): number {
@@ -202,7 +215,7 @@ export class RawNode {
     flushReadIndexRound(r);
     const readStates = r.readStates;
     r.readStates = [];
-    const durable = r.term === this.prevHardState.term && r.vote === this.prevHardState.vote;
+    const durable = r.term === this.durableHardState.term && r.vote === this.durableHardState.vote;
     const messages: Message[] = [];
     const rest: Message[] = [];
     for (const m of r.msgs) (isUrgent(m, durable) ? messages : rest).push(m);
@@ -213,16 +226,40 @@ export class RawNode {
   /** The driver persisted `rd`'s entries, hard state and snapshot, and took its committed entries. */
   advance(rd: Ready): void {
     invariant(this.awaitingAdvance, 'advance() without an outstanding Ready');
-    this.awaitingAdvance = false;
-    if (rd.hardState) this.prevHardState = rd.hardState;
     if (rd.snapshot) {
       this.raft.log.stableSnapTo(rd.snapshot.metadata.index);
       // The driver installed the snapshot's state: everything it covers counts as applied.
       this.raft.log.appliedTo(rd.snapshot.metadata.index);
     }
+    this.acceptTaken(rd);
+    this.persisted(rd);
+  }
+
+  /**
+   * The driver handed `rd`'s entries and hard state to a write now in flight, and its committed
+   * entries to the application; the next Ready may be taken. `persisted(rd)` follows.
+   */
+  accept(rd: Ready): void {
+    invariant(this.awaitingAdvance, 'accept() without an outstanding Ready');
+    invariant(!rd.snapshot, 'a Ready with a snapshot is advanced, not accepted');
+    this.acceptTaken(rd);
+  }
+
+  /** `rd`, accepted earlier (and every Ready before it), is durable. */
+  persisted(rd: Ready): void {
+    if (rd.hardState) this.durableHardState = rd.hardState;
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1];
       this.raft.onPersisted(last.index, last.term);
+    }
+  }
+
+  private acceptTaken(rd: Ready): void {
+    this.awaitingAdvance = false;
+    if (rd.hardState) this.prevHardState = rd.hardState;
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1];
+      this.raft.log.unstable.acceptInProgress(last.index, last.term);
     }
     if (rd.committedEntries.length > 0) {
       this.raft.log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);

@@ -56,7 +56,11 @@ export class MemoryStorage implements Storage {
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: { ...this.hardState }, confState: structuredClone(this.snap.metadata.confState) };
+    // A snapshot holds committed state only: its index is committed even when the hard state
+    // recording that was still being written (a pipelined driver snapshots what it applied, and
+    // applies what is committed and durable here, ahead of the hard state's write).
+    const commit = Math.max(this.hardState.commit, this.snap.metadata.index);
+    return { hardState: { ...this.hardState, commit }, confState: structuredClone(this.snap.metadata.confState) };
   }
 
   setHardState(hs: HardState): void {
