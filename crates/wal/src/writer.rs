@@ -142,15 +142,16 @@ impl Writer {
         while let Some(op) = queue.ops.front() {
             let starts_new = match &op.kind {
                 OpKind::Reset { .. } => true,
+                // Only entries can truncate: a hard-state-only append (its index is ignored)
+                // joins the group whatever index it names.
                 OpKind::Append {
                     first_index, count, ..
-                } => {
+                } if *count > 0 => {
                     let breaks = matches!(expected, Some(next) if *first_index != next);
-                    if *count > 0 {
-                        expected = Some(first_index + *count as u64);
-                    }
+                    expected = Some(first_index + *count as u64);
                     breaks
                 }
+                OpKind::Append { .. } => false,
             };
             if !group.is_empty() && (starts_new || bytes + op.bytes > self.shared.group_bytes_max) {
                 break;

@@ -481,6 +481,43 @@ fn a_disk_stall_is_refused_unless_the_log_allows_it() {
 }
 
 #[test]
+fn hard_state_only_appends_share_the_group_of_the_entries_around_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        faults: Faults {
+            allow_stall: true,
+            ..Faults::default()
+        },
+        ..Options::default()
+    };
+    let wal = Wal::open(dir.path(), opts, None).unwrap();
+    let ms = std::time::Duration::from_millis;
+    let hs = |commit| HardState {
+        term: 1,
+        vote: 1,
+        commit,
+    };
+    // The first sync is slow, so everything after it queues while it runs (or joins it).
+    wal.set_sync_stall(ms(200), ms(150)).unwrap();
+    let before = wal.stats().syncs;
+    let first = wal.append(1, pack(&[(1, b"a")]), None).unwrap();
+    // A Raft driver's order: entries, a commit-only hard state (index ignored), more entries.
+    wal.append(2, pack(&[(1, b"b")]), None).unwrap();
+    wal.append(0, Vec::new(), Some(hs(2))).unwrap();
+    wal.append(3, pack(&[(1, b"c")]), None).unwrap();
+    let last = wal.append(0, Vec::new(), Some(hs(3))).unwrap();
+    wal.wait_durable(first).unwrap();
+    wal.wait_durable(last).unwrap();
+    let syncs = wal.stats().syncs - before;
+    assert!(
+        syncs <= 2,
+        "{syncs} syncs: the queued appends must form one group"
+    );
+    assert_eq!(wal.last_index(), 3);
+    assert_eq!(wal.hard_state(), hs(3));
+}
+
+#[test]
 fn an_armed_disk_stall_slows_each_sync_until_it_expires_and_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {
