@@ -48,6 +48,13 @@ export interface RaftNodeConfig {
   proposalsPendingMax?: number;
   /** Reads accepted and not yet answered; past it reads are refused as `overloaded`. */
   readsPendingMax?: number;
+  /**
+   * Readies whose WAL write may be in flight at once (pipelined persistence; 1: one at a time).
+   * A write issued while the WAL syncs joins the next group; with too few, a Ready waits for a
+   * group to finish before its write may even join the one after (measured: 2 in flight gave a
+   * 20 ms-fsync stall 60 ms at p50, 8 and 32 gave 54–55 ms, the classic loop 58 ms).
+   */
+  writesInFlightMax?: number;
   /** Bytes of committed entries queued for the applier before the node stops taking more. */
   applyBacklogBytesMax?: number;
   /** KV changes kept for watchers to resume from (older revisions: 410 compacted). */
@@ -90,6 +97,7 @@ export const DEFAULTS = {
   proposalsPerTurnMax: 8192,
   proposalsPendingMax: 65536,
   readsPendingMax: 65536,
+  writesInFlightMax: 8,
   applyBacklogBytesMax: 64 << 20,
   watchHistoryMax: 100_000,
   snapshotEntries: 10_000,

@@ -10,9 +10,12 @@
  *   r = core.ready()
  *   1. leader's appends/heartbeats leave at once (in parallel with its own write)
  *   2. read states wait for applied ≥ index        — not for this Ready's fsync
- *   3. wal.append(r.entries, r.hardState)          — group commit in the addon
- *   4. every other message leaves (votes, acks: only after they are durable)
- *   5. applier.push(r.committedEntries); core.advance(r)
+ *   3. applier.push(r.committedEntries)            — durable already: they apply meanwhile
+ *   4. wal.append(r.entries, r.hardState) issued; core.accept(r); the next Ready may be taken
+ *   5. once that write and all earlier ones are durable: core.persisted(r), and every other
+ *      message leaves (votes, acks: only after they are durable) — ready_io.ts
+ * A Ready with a snapshot or a membership change waits for the writes in flight and is handled
+ * in that order, the classic way (`advance` after its fsync). The I/O itself: `ready_io.ts`.
  *
  * Batching: proposals and linearizable reads arriving in one event-loop turn become one MsgProp
  * and one ReadIndex request. Limits: `proposalsPerTurnMax` (one MsgProp), `proposalsPendingMax`
@@ -29,8 +32,8 @@ import { QuorumError, TimeoutError, UnavailableError } from '../errors';
 import type { Engine, Wal } from '../native';
 import { invariant } from '../raft/assert';
 import { mulberry32 } from '../raft/random';
-import { ProposalDroppedError, type ProgressStatus, RawNode, sendableBeforePersist } from '../raft/rawnode';
-import { ConfChangeType, type Entry, EntryType, type Message, MessageType, type Ready, StateType } from '../raft/types';
+import { ProposalDroppedError, type ProgressStatus, RawNode } from '../raft/rawnode';
+import { ConfChangeType, type Entry, type Message, MessageType, StateType } from '../raft/types';
 import { type PeerAddress, PeerTransport } from '../transport/peer';
 import type { ChangeFeed } from './change_feed';
 import { admissionError } from './admission';
@@ -43,6 +46,7 @@ import { ReadRounds } from './read_rounds';
 import { leaseDurationMs } from '../raft/lease';
 import { MembershipWire } from './membership_wire';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
+import { ReadyIo } from './ready_io';
 import type { WalStorage } from './raft_storage';
 import { type ShippingLog, type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
 import type { SnapshotStore } from './snapshots';
@@ -65,6 +69,8 @@ export class RaftNode {
   private readonly conf: ConfTracker;
   private readonly wire: MembershipWire;
   private readonly reads: ReadRounds;
+  /** A Ready's I/O in Raft's order, with writes pipelined (≤ writesInFlightMax in flight). */
+  private readonly readyIo: ReadyIo;
   /** The state machine; replaced only by a snapshot install (between Readies). */
   private currentEngine: Engine;
   private ticker: NodeJS.Timeout | undefined;
@@ -124,6 +130,7 @@ export class RaftNode {
     this.transport = this.createTransport();
     this.wire = new MembershipWire(this.id, this.raw, this.conf, this.transport, this.cfg);
     this.reads = new ReadRounds(this.id, this.raw, this.waiters, this.applier, (messages) => this.transport.send(messages));
+    this.readyIo = this.createReadyIo();
   }
 
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
@@ -175,6 +182,21 @@ export class RaftNode {
         this.cfg.onSnapshot?.(event, index, detail);
       },
     };
+  }
+
+  private createReadyIo(): ReadyIo {
+    return new ReadyIo(
+      {
+        raw: this.raw, storage: this.storage, transport: this.transport, reads: this.reads, snapshots: this.snapshots,
+        observer: () => this.observer,
+        handOut: (committed) => this.handOut(committed),
+        onSoftState: (lead, state) => this.onSoftState(lead, state),
+        halted: () => this.fatal !== undefined,
+        fail: (err) => this.fail(err),
+        schedule: () => this.schedule(),
+      },
+      this.cfg.writesInFlightMax,
+    );
   }
 
   private createTransport(): PeerTransport {
@@ -393,6 +415,7 @@ export class RaftNode {
     clearInterval(this.ticker);
     await this.transport.close();
     while (this.running) await new Promise((r) => setImmediate(r));
+    await this.readyIo.drained();
     await this.applier.idle();
     this.waiters.dropLeaderWaiters();
     // These may still commit (through another leader, or after a restart): unknown, not failed.
@@ -445,7 +468,11 @@ export class RaftNode {
         this.flushProposals();
         this.reads.flush();
         if (!this.raw.hasReady()) break;
-        await this.handleReady(this.raw.ready());
+        if (this.readyIo.full) {
+          await this.readyIo.room();
+          continue;
+        }
+        await this.readyIo.handle(this.raw.ready());
         this.checkInvariants();
       }
     } catch (err) {
@@ -494,33 +521,6 @@ export class RaftNode {
         this.waiters.settleProposal(c.seq, undefined, new UnavailableError('no leader to accept the membership change; retry'));
       }
     }
-  }
-
-  private async handleReady(rd: Ready): Promise<void> {
-    for (const m of rd.messages) if (m.type === MessageType.Snap) this.snapshots.stream(m);
-    const messages = rd.messages.filter((m) => m.type !== MessageType.Snap);
-    if (rd.snapshot) await this.snapshots.install(rd.snapshot);
-    this.transport.send(messages.filter(sendableBeforePersist));
-    // Confirmed reads wait for their index's apply, not this Ready's fsync (as etcd's do).
-    this.reads.release(rd.readStates);
-    // Committed entries handed out are durable here already (the core never hands out past the
-    // stable tail): they apply while this Ready's new entries are written, as etcd's do. A
-    // membership change keeps its place after the write (it changes the core's configuration).
-    const applyEarly = !rd.committedEntries.some((e) => e.type === EntryType.ConfChange);
-    if (applyEarly) this.handOut(rd.committedEntries);
-    if (rd.entries.length === 0 && !rd.mustSync) {
-      // A commit-index-only change: written in order with everything else, but nothing waits
-      // for its fsync (losing it in a crash only means re-learning the commit index).
-      if (rd.hardState) this.storage.persist([], rd.hardState).catch((err: Error) => this.fail(err));
-    } else {
-      const started = performance.now();
-      await this.storage.persist(rd.entries, rd.hardState);
-      this.observer.walSync?.(performance.now() - started, rd.entries.length);
-    }
-    this.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
-    if (!applyEarly) this.handOut(rd.committedEntries);
-    this.raw.advance(rd);
-    if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.state);
   }
 
   private handOut(committed: Entry[]): void {

@@ -36,6 +36,8 @@ export class WalStorage implements Storage {
    * an install; below it after `compact` keeps a tail of entries for slow followers.
    */
   private base: { index: number; term: number };
+  /** Settles once every persist so far has been mirrored (or failed: the node is then fatal). */
+  private mirrored: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly wal: Wal,
@@ -103,8 +105,8 @@ export class WalStorage implements Storage {
    * Makes a Ready's entries and hard state durable in one WAL append (one group commit), then
    * mirrors them. A conflicting suffix is replaced, as Raft requires.
    */
-  async persist(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
-    if (entries.length === 0 && !hardState) return;
+  persist(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+    if (entries.length === 0 && !hardState) return this.mirrored;
     // One Ready can hold more than one WAL group may (a follower catching up takes many
     // appends in one turn): split into groups, queued back to back, the hard state with the
     // last. A crash in between leaves a durable prefix, which Raft allows (nothing was acked).
@@ -121,8 +123,18 @@ export class WalStorage implements Storage {
       bytes += e.data.length + 64;
     }
     appends.push(this.wal.append(chunk, hardState));
-    await Promise.all(appends);
-    if (entries.length === 0) return;
+    // Persists may overlap (the driver pipelines its writes): each mirrors its entries only after
+    // the one before it did, so the mirror follows the WAL's order whatever order promises settle.
+    const earlier = this.mirrored;
+    const done = Promise.all(appends).then(async () => {
+      await earlier;
+      if (entries.length > 0) this.mirror(entries);
+    });
+    this.mirrored = done.catch(() => undefined);
+    return done;
+  }
+
+  private mirror(entries: readonly Entry[]): void {
     const first = entries[0].index;
     invariant(first >= this.offset && first <= this.lastIndex() + 1, () => `persisted entries start at ${first}, outside [${this.offset}, ${this.lastIndex() + 1}]`);
     this.ents.length = first - this.offset;
