@@ -144,7 +144,7 @@ export class RaftNode {
 
   /**
    * Where the core resumes applying. The engine may be ahead of the persisted commit index (a
-   * commit-only hard state is not awaited), never of the log; entries it already holds are
+   * commit-only change is not written as it happens: ready_io.ts), never of the log; entries it already holds are
    * skipped by the applier when the core hands them out again.
    */
   private static resumeIndex(engineApplied: number, storage: WalStorage): number {
@@ -416,6 +416,7 @@ export class RaftNode {
     await this.transport.close();
     while (this.running) await new Promise((r) => setImmediate(r));
     await this.readyIo.drained();
+    if (!this.fatal) await this.readyIo.writeCommit().catch((err: Error) => this.fail(err));
     await this.applier.idle();
     this.waiters.dropLeaderWaiters();
     // These may still commit (through another leader, or after a restart): unknown, not failed.
@@ -491,7 +492,7 @@ export class RaftNode {
     const [applied, commit, last] = [this.raw.applied, this.raw.committed, this.raw.lastIndex];
     invariant(applied <= commit && commit <= last, () => `applied ${applied} ≤ commit ${commit} ≤ last ${last} broken`);
     // The engine may be ahead of the core after a restart (commit-only hard states are not
-    // awaited), but never of the log.
+    // written as they happen), but never of the log.
     invariant(this.applier.applied <= Math.max(last, this.storage.snapshot().metadata.index), () => `the engine applied ${this.applier.applied} beyond the log (last ${last})`);
     invariant(this.queuedProposals.length <= this.cfg.proposalsPerTurnMax, 'queued proposals within proposalsPerTurnMax');
     const waiters = this.waiters.checkInvariants();

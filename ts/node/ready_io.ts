@@ -18,7 +18,7 @@
  */
 import type { RawNode } from '../raft/rawnode';
 import { sendableBeforePersist } from '../raft/rawnode';
-import { type Entry, EntryType, type Message, MessageType, type Ready, type StateType } from '../raft/types';
+import { type Entry, EntryType, type HardState, type Message, MessageType, type Ready, type StateType } from '../raft/types';
 import type { PeerTransport } from '../transport/peer';
 import type { NodeObserver } from './observer';
 import { PersistPipeline } from './persist_pipeline';
@@ -45,6 +45,8 @@ export interface ReadyHost {
 
 export class ReadyIo {
   private readonly writes: PersistPipeline;
+  /** The newest commit-index-only hard state taken and not yet written (see `handle`). */
+  private unwrittenHardState: HardState | undefined;
 
   constructor(
     private readonly host: ReadyHost,
@@ -67,6 +69,15 @@ export class ReadyIo {
     return this.writes.drained();
   }
 
+  /** At close, once drained: the commit index as of now (commit-only changes are not written). */
+  async writeCommit(): Promise<void> {
+    const { raw, storage } = this.host;
+    const st = raw.status();
+    // Never past what the WAL holds: entries the loop had not taken yet are not on disk.
+    const commit = Math.min(st.commit, storage.lastIndex());
+    if (commit > storage.initialState().hardState.commit) await storage.persist([], { term: st.term, vote: st.vote, commit });
+  }
+
   /** Does `rd`'s I/O; returns a promise only when it must be awaited before the next Ready. */
   handle(rd: Ready): Promise<void> | undefined {
     const h = this.host;
@@ -79,11 +90,18 @@ export class ReadyIo {
     h.raw.accept(rd);
     const synced = rd.entries.length > 0 || rd.mustSync;
     const started = performance.now();
+    // A commit-index-only change is not written on its own: Raft's commit index is volatile
+    // state. The next write carries it (a Ready has a hard state only when it changed since the
+    // last one taken, so it is kept until then) and close() writes the last one; after a crash
+    // the node re-learns it (the applier skips what the engine holds). Written on its own, it
+    // would hold the WAL in an fsync that the next real write has to wait out.
     let write = Promise.resolve();
-    if (synced) write = h.storage.persist(rd.entries, rd.hardState);
-    // A commit-index-only change is written in order with everything else, but nothing waits
-    // for its fsync (losing it in a crash only means re-learning the commit index).
-    else if (rd.hardState) h.storage.persist([], rd.hardState).catch((err: Error) => h.fail(err));
+    if (synced) {
+      write = h.storage.persist(rd.entries, rd.hardState ?? this.unwrittenHardState);
+      this.unwrittenHardState = undefined;
+    } else if (rd.hardState) {
+      this.unwrittenHardState = rd.hardState;
+    }
     this.writes.push(write, synced, () => this.onDurable(rd, messages, synced ? performance.now() - started : undefined));
     return undefined;
   }
@@ -107,7 +125,9 @@ export class ReadyIo {
     h.transport.send(messages.filter(sendableBeforePersist));
     h.reads.release(rd.readStates);
     const started = performance.now();
-    await h.storage.persist(rd.entries, rd.hardState);
+    const hardState = rd.hardState ?? this.unwrittenHardState;
+    this.unwrittenHardState = undefined;
+    await h.storage.persist(rd.entries, hardState);
     if (rd.entries.length > 0 || rd.mustSync) h.observer().walSync?.(performance.now() - started, rd.entries.length);
     h.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
     h.handOut(rd.committedEntries);
