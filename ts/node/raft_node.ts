@@ -144,8 +144,8 @@ export class RaftNode {
 
   /**
    * Where the core resumes applying. The engine may be ahead of the persisted commit index (a
-   * commit-only change is not written as it happens: ready_io.ts), never of the log; entries it already holds are
-   * skipped by the applier when the core hands them out again.
+   * commit-only change is not written as it happens: ready_io.ts), never of the log; entries it
+   * already holds are skipped by the applier when the core hands them out again.
    */
   private static resumeIndex(engineApplied: number, storage: WalStorage): number {
     // Never below the snapshot: the entries before it are gone, and the engine holds them.

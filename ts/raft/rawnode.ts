@@ -1,7 +1,8 @@
 /**
  * The driver's handle on the core (etcd's RawNode): feed it ticks, messages and proposals; take
  * a `Ready`; do its I/O in Raft's order; call `advance(ready)`. One Ready is outstanding at a
- * time — `ready()` before `advance()` of the previous one is a driver bug and throws.
+ * time — `ready()` before `advance()` (or `accept()`) of the previous one is a driver bug and
+ * throws.
  *
  * Pipelined persistence (etcd's async storage writes, in the Ready/Advance shape): a driver may
  * `accept(ready)` as soon as it has handed the Ready's writes to storage and its committed
@@ -245,7 +246,10 @@ export class RawNode {
     this.acceptTaken(rd);
   }
 
-  /** `rd`, accepted earlier (and every Ready before it), is durable. */
+  /**
+   * `rd`, accepted earlier (and every Ready before it), is durable. May come while a later Ready
+   * is outstanding (a driver drains its writes before handling a snapshot).
+   */
   persisted(rd: Ready): void {
     if (rd.hardState) this.durableHardState = rd.hardState;
     if (rd.entries.length > 0) {
