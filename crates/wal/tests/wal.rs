@@ -42,6 +42,18 @@ fn append_sync(wal: &Wal, first: u64, entries: &[(u64, &[u8])], hs: Option<HardS
     wal.wait_durable(ticket).unwrap();
 }
 
+/// A log that lets `set_sync_stall` slow its syncs down (a test-only fault).
+fn open_stallable(dir: &Path) -> Wal {
+    let opts = Options {
+        faults: Faults {
+            allow_stall: true,
+            ..Faults::default()
+        },
+        ..Options::default()
+    };
+    Wal::open(dir, opts, None).unwrap()
+}
+
 fn all_entries(wal: &Wal) -> Vec<(u64, Vec<u8>)> {
     if wal.last_index() < wal.first_index() {
         return Vec::new();
@@ -483,14 +495,7 @@ fn a_disk_stall_is_refused_unless_the_log_allows_it() {
 #[test]
 fn hard_state_only_appends_share_the_group_of_the_entries_around_them() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        faults: Faults {
-            allow_stall: true,
-            ..Faults::default()
-        },
-        ..Options::default()
-    };
-    let wal = Wal::open(dir.path(), opts, None).unwrap();
+    let wal = open_stallable(dir.path());
     let ms = std::time::Duration::from_millis;
     let hs = |commit| HardState {
         term: 1,
@@ -520,14 +525,7 @@ fn hard_state_only_appends_share_the_group_of_the_entries_around_them() {
 #[test]
 fn an_armed_disk_stall_slows_each_sync_until_it_expires_and_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        faults: Faults {
-            allow_stall: true,
-            ..Faults::default()
-        },
-        ..Options::default()
-    };
-    let wal = Wal::open(dir.path(), opts, None).unwrap();
+    let wal = open_stallable(dir.path());
     let ms = std::time::Duration::from_millis;
     let syncs_before = wal::metrics::FSYNC_SECONDS.get_sample_count();
     // A delay far above any real sync here, so the two sides cannot be confused on a busy machine.
