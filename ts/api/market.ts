@@ -68,7 +68,7 @@ export async function book(node: RaftNode, target: Target, rawInstrument: string
   await barrier(node, target.query);
   const id = node.market.idOf(instrument);
   if (then && id !== undefined) {
-    const past = await bookAt(node.engine, id, instrument, then, depth);
+    const past = await bookAt(node.keys, id, instrument, then, depth);
     if (past === undefined) throw new QuorumError('unknown_instrument', `${instrument} had no events by then`);
     return { raw: past };
   }
@@ -93,7 +93,7 @@ export async function ticks(node: RaftNode, target: Target, rawInstrument: strin
   const afterRaw = target.query.get('afterSeq') ?? '0';
   if (!/^\d{1,20}$/.test(afterRaw)) throw new QuorumError('invalid_limit', 'afterSeq must be a seq (a decimal integer)');
   await barrier(node, target.query, limit);
-  const page = await node.market.events(node.engine, instrument, BigInt(afterRaw), limit);
+  const page = await node.market.events(node.keys, instrument, BigInt(afterRaw), limit);
   if (!page) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
   return { body: page };
 }

@@ -106,7 +106,7 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
       return res === undefined || res.destroyed || res.writableEnded;
     },
   };
-  const session = new ReplaySession(() => node.engine, spec, seqLimit, out);
+  const session = new ReplaySession(() => node.keys, spec, seqLimit, out);
   await session.prepare();
   return {
     stream: (raw) => {

@@ -117,7 +117,7 @@ async function replay(node: RaftNode, sub: Subscription, fromSeq: bigint): Promi
   stream.add(sub);
   const upTo = stream.lastSeq;
   const records: Buffer[] = [];
-  for (const id of sub.instruments) records.push(...(await node.market.storedRecords(node.engine, id, fromSeq, upTo)));
+  for (const id of sub.instruments) records.push(...(await node.market.storedRecords(node.keys, id, fromSeq, upTo)));
   records.sort((a, b) => (a.readBigUInt64LE(OFFSET.seq) < b.readBigUInt64LE(OFFSET.seq) ? -1 : 1));
   for (const id of sub.instruments) sub.covered.set(id, fromSeq);
   // Stored events only: the books in memory are ahead of them, so no book lines meanwhile.

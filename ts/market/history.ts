@@ -4,10 +4,9 @@
  * (rolled forward in a scratch book, never touching the live ones). An instrument's venue
  * times are taken to be non-decreasing in seq order (they are one venue's clock).
  */
-import type { Engine } from '../native';
 import { Books } from '../native_market';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET, OFFSET } from './records';
-import { checkpointsPrefix, LEVELS_PER_SIDE_MAX, rollForward, scanPrefix } from './state';
+import { checkpointsPrefix, type EngineScan, LEVELS_PER_SIDE_MAX, rollForward, scanPrefix } from './state';
 
 /** Where to stop: the last event at or before a seq, or at or before a venue time (ns). */
 export type BookTarget = { seq: bigint } | { tsEvent: bigint };
@@ -21,7 +20,7 @@ function reached(target: BookTarget, seq: bigint, tsEvent: bigint): boolean {
  * event it ends at); checkpoints are in seq order, and so in venue-time order (one venue clock),
  * so the scan stops at the first that is not. Undefined: none (start from an empty book).
  */
-export async function newestCheckpoint(engine: Engine, id: number, usable: (seq: bigint, tsEvent: bigint) => boolean): Promise<{ seq: bigint; book: Buffer } | undefined> {
+export async function newestCheckpoint(engine: EngineScan, id: number, usable: (seq: bigint, tsEvent: bigint) => boolean): Promise<{ seq: bigint; book: Buffer } | undefined> {
   let best: { seq: bigint; book: Buffer } | undefined;
   for await (const [, book] of scanPrefix(engine, checkpointsPrefix(id))) {
     const seq = book.readBigUInt64LE(BOOK_SEQ_OFFSET);
@@ -32,7 +31,7 @@ export async function newestCheckpoint(engine: Engine, id: number, usable: (seq:
 }
 
 /** The book of instrument `id` (named `symbol`) as of `target`, as JSON; undefined if it had none then. */
-export async function bookAt(engine: Engine, id: number, symbol: string, target: BookTarget, depth: number): Promise<string | undefined> {
+export async function bookAt(engine: EngineScan, id: number, symbol: string, target: BookTarget, depth: number): Promise<string | undefined> {
   const from = (await newestCheckpoint(engine, id, (seq, ts) => reached(target, seq, ts))) ?? { seq: 0n, book: undefined };
   const scratch = new Books(LEVELS_PER_SIDE_MAX);
   if (from.book) scratch.load(id, from.book);

@@ -19,13 +19,12 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as turn } from 'node:timers/promises';
 import { QuorumError } from '../errors';
 import { invariant } from '../raft/assert';
-import type { Engine } from '../native';
 import { pacerSleep, ReplayCursor } from '../native_market';
 import { ScheduleError } from './schedule_error';
 import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
 import { ReplayFeed, prefixEnd } from './replay_feed';
 import { newestCheckpoint } from './history';
-import { eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX } from './state';
+import { type EngineScan, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX } from './state';
 
 export type ReplayKind = 'delta' | 'trade' | 'quote' | 'book';
 export type ReplayFormat = 'ndjson' | 'sse' | 'binary';
@@ -104,7 +103,7 @@ export class ReplaySession {
   private stopped = false;
 
   constructor(
-    private readonly engine: () => Engine,
+    private readonly engine: () => EngineScan,
     readonly spec: ReplaySpec,
     private readonly seqLimit: bigint,
     private readonly out: ReplayOutput,
@@ -371,12 +370,12 @@ function header(spec: ReplaySpec): Buffer {
  * The newest checkpoint whose every event comes before the replay's first: venue time before
  * `fromTs`, or at or before the resume position.
  */
-function checkpointBefore(engine: Engine, id: number, fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
+function checkpointBefore(engine: EngineScan, id: number, fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
   return newestCheckpoint(engine, id, (seq, ts) => ts < fromTs || (resume !== undefined && (ts < resume.tsEvent || (ts === resume.tsEvent && seq <= resume.seq))));
 }
 
 /** The venue time of instrument `id`'s record with `seq`, if it has one. */
-async function recordTs(engine: Engine, id: number, seq: bigint): Promise<bigint | undefined> {
+async function recordTs(engine: EngineScan, id: number, seq: bigint): Promise<bigint | undefined> {
   // A block holds one batch's records of an instrument: its key's seq shares `seq`'s index.
   const page = await engine.scan({ start: eventsKey(id, (seq >> 16n) << 16n), end: prefixEnd(eventsPrefix(id)), limit: 1 });
   const block = page.items[0]?.value;

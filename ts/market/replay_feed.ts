@@ -5,9 +5,8 @@
  * arrive in order) and each reads `BLOCKS_PER_READ` blocks, so a session buffers at most about
  * that much per instrument.
  */
-import type { Engine } from '../native';
 import type { ReplayCursor } from '../native_market';
-import { eventsKey, eventsPrefix } from './state';
+import { type EngineScan, eventsKey, eventsPrefix } from './state';
 
 export const READ_AHEAD_RECORDS = 2048;
 /** Stored blocks per read (a block is one ingest batch's events of an instrument). */
@@ -33,7 +32,7 @@ export class ReplayFeed {
 
   /** `startSeqs[i]`: source i's records after this seq are read (0n: all of them). */
   constructor(
-    private readonly engine: () => Engine,
+    private readonly engine: () => EngineScan,
     private readonly cursor: ReplayCursor,
     ids: number[],
     startSeqs: bigint[],

@@ -271,7 +271,7 @@ export class MarketState implements StreamSource {
   }
 
   /** Stored records of instrument `id` with `after < seq ≤ upTo`, in seq order. */
-  async storedRecords(engine: Engine, id: number, after: bigint, upTo: bigint): Promise<Buffer[]> {
+  async storedRecords(engine: EngineScan, id: number, after: bigint, upTo: bigint): Promise<Buffer[]> {
     const out: Buffer[] = [];
     for await (const [, block] of scanPrefix(engine, `${P}e/${String(id).padStart(10, '0')}/`)) {
       for (let at = 0; at < block.length; at += RECORD_BYTES) {
@@ -293,7 +293,7 @@ export class MarketState implements StreamSource {
    * Stored events of `symbol` with seq > `afterSeq`, in seq order, at most `limit` (whole blocks
    * are read; the page ends at the limit). Undefined: unknown instrument.
    */
-  async events(engine: Engine, symbol: string, afterSeq: bigint, limit: number): Promise<{ events: Record<string, unknown>[]; more: boolean } | undefined> {
+  async events(engine: EngineScan, symbol: string, afterSeq: bigint, limit: number): Promise<{ events: Record<string, unknown>[]; more: boolean } | undefined> {
     const id = this.ids.get(symbol);
     if (id === undefined) return undefined;
     const events: Record<string, unknown>[] = [];
@@ -317,11 +317,18 @@ export class MarketState implements StreamSource {
 }
 
 /**
+ * What reads of stored market data need: a scan. Requests pass the node's gated reader (they
+ * never see a batch before the applier publishes it, ts/node/read_gate.ts); loading at start,
+ * with nothing applying yet, passes the engine itself.
+ */
+export type EngineScan = Pick<Engine, 'scan'>;
+
+/**
  * Applies instrument `id`'s stored records with seq > `after` to `books`, in seq order, until
  * `stop(record)` holds for one (that one and later are not applied); returns how many were.
  * Records go to the addon in batches of up to `ROLL_FORWARD_BYTES` (bounded memory).
  */
-export async function rollForward(engine: Engine, books: Books, id: number, after: bigint, stop: (record: Buffer) => boolean = () => false): Promise<number> {
+export async function rollForward(engine: EngineScan, books: Books, id: number, after: bigint, stop: (record: Buffer) => boolean = () => false): Promise<number> {
   let pending: Buffer[] = [];
   let rolled = 0;
   const flush = () => {
@@ -343,7 +350,7 @@ export async function rollForward(engine: Engine, books: Books, id: number, afte
 }
 
 /** Every key/value under `prefix` (after `after`, if given), a page at a time. */
-export async function* scanPrefix(engine: Engine, prefix: string, from?: string): AsyncGenerator<[string, Buffer]> {
+export async function* scanPrefix(engine: EngineScan, prefix: string, from?: string): AsyncGenerator<[string, Buffer]> {
   let after: Buffer | string | undefined = from;
   for (;;) {
     const page = await engine.scan({ prefix, after, limit: 1000 });
