@@ -16,6 +16,7 @@ import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from
 import { errorAnswer } from './errors';
 import { QuorumError, UnavailableError } from '../errors';
 import { H2Exchange } from './h2_exchange';
+import { LeanH1Connection } from './h1_lean';
 import { type Req, type Res, sendError } from './http';
 import { type ApiContext, handle } from './routes';
 
@@ -79,7 +80,11 @@ function http2Server(onRequest: OnRequest): Http2Server {
   return h2;
 }
 
-export async function startApiServer(ctx: ApiContext, host: string, port: number, tls?: TlsFiles): Promise<ApiServer> {
+/**
+ * `http1`: on cleartext, `lean` serves the common HTTP/1.1 requests on `LeanH1Connection` (the
+ * rest go to Node's server on the same connection); `node` gives every one to Node's server.
+ */
+export async function startApiServer(ctx: ApiContext, host: string, port: number, tls?: TlsFiles, http1: 'lean' | 'node' = 'lean'): Promise<ApiServer> {
   // Draining (SIGTERM): new requests get 503 while those in flight finish.
   let draining = false;
   let inflight = 0;
@@ -97,7 +102,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   };
   const sockets = new Set<Socket>();
   const secure = tls ? secureServer(tls, onRequest, sockets) : undefined;
-  const server = secure?.server ?? plainServer(onRequest, sockets);
+  const server = secure?.server ?? plainServer(onRequest, sockets, http1 === 'lean');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -135,7 +140,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
 }
 
 /** Cleartext: HTTP/1.1 and h2c (prior knowledge) told apart by the first bytes. */
-function plainServer(onRequest: OnRequest, sockets: Set<Socket>): Server {
+function plainServer(onRequest: OnRequest, sockets: Set<Socket>, lean: boolean): Server {
   const h1 = http1Server(onRequest);
   const h2 = http2Server(onRequest);
   // No Nagle: with it, a small write that follows another still unacknowledged waits for the
@@ -149,6 +154,9 @@ function plainServer(onRequest: OnRequest, sockets: Set<Socket>): Server {
       socket.unshift(first);
       if (first.subarray(0, H2_PREFACE_START.length).equals(H2_PREFACE_START)) {
         h2.emit('connection', socket);
+      } else if (lean) {
+        new LeanH1Connection(socket, (exchange) => onRequest(exchange, exchange), (declined) => h1.emit('connection', declined));
+        socket.resume();
       } else {
         h1.emit('connection', socket);
         socket.resume();

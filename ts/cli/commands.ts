@@ -123,6 +123,7 @@ function nodeCommands(program: Command): void {
     .option('--learner', 'with --join: stay a learner')
     .addOption(new Option('--role <role>', 'replay: with --join, a learner of the replay cluster (serves replays off the leader)').choices(['voter', 'replay']).default('voter'))
     .option('--nice <n>', `CPU priority of the node's threads, 0-19 (default ${REPLAY_NICE} with --role replay, else 0): replays yield the cores to voters sharing the host`, flags.integer(0, 19))
+    .addOption(new Option('--http1 <lean|node>', 'cleartext HTTP/1.1: lean serves the common requests on a minimal parser (the rest go to Node\u2019s server on the same connection); node: Node\u2019s server for all').choices(['lean', 'node']).default('lean'))
     .addOption(new Option('--read-lease <on|off>', 'linearizable reads from the leader\u2019s lease, without a heartbeat round each (sound while the members\u2019 clocks run within 10% of each other\u2019s rate)').argParser(flags.onOff).default(false, 'off'))
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
@@ -158,6 +159,7 @@ interface StartFlags extends HealthFlags {
   role: 'voter' | 'replay';
   nice?: number;
   readLease: boolean;
+  http1: 'lean' | 'node';
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotCatchup: number;
@@ -227,6 +229,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     learner: o.learner === true || o.role === 'replay',
     nice: o.nice ?? (o.role === 'replay' ? REPLAY_NICE : 0),
     readLease: o.readLease,
+    http1: o.http1,
     snapshotEntries: o.snapshotEntries,
     snapshotLogBytes: o.snapshotBytes,
     snapshotCatchUpEntries: o.snapshotCatchup,

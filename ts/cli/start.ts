@@ -42,6 +42,8 @@ export interface StartOptions {
   learner?: boolean;
   /** CPU priority of the node's threads (`--nice`, 0–19; see priority.ts). */
   nice?: number;
+  /** Cleartext HTTP/1.1 on the lean path for common requests, or Node's server for all (`--http1`). */
+  http1?: 'lean' | 'node';
   /** Lease-based linearizable reads (`--read-lease`). */
   readLease?: boolean;
   snapshotEntries?: number;
@@ -164,7 +166,7 @@ export async function start(opts: StartOptions): Promise<void> {
   health.start();
   ctx.dashboard?.start();
   if (opts.insecure) log('warning', { id: opts.id, message: `serving plaintext on ${opts.listen.host} (--insecure): anyone who can reach the port can read and write` });
-  const api = await startApiServer(ctx, opts.listen.host, opts.listen.port, opts.tls);
+  const api = await startApiServer(ctx, opts.listen.host, opts.listen.port, opts.tls, opts.http1 ?? 'lean');
   ctx.client.port = api.port;
   log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
   const promoting = opts.join && !opts.learner ? promoteWhenCaughtUp(node, opts.id) : undefined;
