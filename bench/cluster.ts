@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cannon, cannonOnce, CONNECTIONS, DURATION_S, findRow, h2load, type LoadRequest, type Row, wrk } from './lib/load';
-import { freePorts, hasTool, launch, stopAll } from './lib/procs';
+import { benchNodeArgs, freePorts, hasTool, launch, stopAll } from './lib/procs';
 import { withCpu } from './lib/cpu';
 import { etcd37Ratios, grpcLoad, hasEtcd37, preloadEtcd37, startEtcd37 } from './lib/etcd37';
 import { median, percentile, printTable, type Row as TableRow, writeResults } from './lib/report';
@@ -40,7 +40,7 @@ async function startQuorumkv(dir: string, extraArgs: string[] = []): Promise<{ p
   const leaders = new Map<number, number>();
   let onLeader: () => void = () => undefined;
   const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, ...extraArgs], /"event":"ready"/, (line) => {
+    launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, ...extraArgs, ...benchNodeArgs()], /"event":"ready"/, (line) => {
       const m = /"event":"role".*"leader":(\d+)/.exec(line);
       if (m) {
         leaders.set(id, Number(m[1]));

@@ -28,7 +28,7 @@ import { Books } from '../ts/native_market';
 import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { HttpPoster } from './lib/http_post';
-import { findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { benchNodeArgs, findLeader, freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 
@@ -249,7 +249,7 @@ async function startCluster(extraArgs: string[] = []): Promise<Cluster> {
   const ports = await freePorts(6);
   const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   const procs = await Promise.all(
-    [1, 2, 3].map((id) => launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--snapshot-entries', '100000', ...extraArgs], /"event":"ready"/, (line) => {
+    [1, 2, 3].map((id) => launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', cluster, '--snapshot-entries', '100000', ...extraArgs, ...benchNodeArgs()], /"event":"ready"/, (line) => {
       // A node that stops during a benchmark is a finding, not noise: show why.
       if (/"event":"(fatal|stopping|removed)"|Error/.test(line)) console.error(`  n${id}: ${line}`);
     })),

@@ -72,13 +72,20 @@ export async function findLeader(urls: string[]): Promise<string> {
 
 /**
  * A 3-node cluster of `quorumkv start` processes (dist/) on free ports under `dir`, each with
- * `extraArgs`; resolves once all three are ready, with their client URLs in node order.
+ * `extraArgs` and then `QKV_BENCH_NODE_ARGS` (space-separated, e.g. `--http1 node`: one bench
+ * run per setting of a node flag); resolves once all three are ready, with their client URLs in
+ * node order.
  */
+/** `QKV_BENCH_NODE_ARGS`, split on spaces (none when unset). */
+export function benchNodeArgs(): string[] {
+  return (process.env.QKV_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 export async function startLocalCluster(dir: string, extraArgs: string[] = []): Promise<{ procs: ChildProcess[]; urls: string[] }> {
   const ports = await freePorts(6);
   const members = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[2 + id]}`).join(',');
   const procs = await Promise.all([1, 2, 3].map((id) =>
-    launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, ...extraArgs], /"event":"ready"/),
+    launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, ...extraArgs, ...benchNodeArgs()], /"event":"ready"/),
   ));
   return { procs, urls: ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`) };
 }
