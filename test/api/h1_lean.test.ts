@@ -9,7 +9,7 @@ import { createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { H1Exchange } from '../../ts/api/h1_exchange';
 import { LeanH1Connection } from '../../ts/api/h1_lean';
-import { readBody } from '../../ts/api/http';
+import { BODY_BYTES_MAX, readBody } from '../../ts/api/http';
 import { pollUntil } from '../helpers/poll';
 
 interface Harness {
@@ -200,6 +200,15 @@ test('requests Node refuses are refused by Node (and nothing after them read her
     t.false(text.includes('/v1/kv/after'), `case ${i}: Node closed the connection`);
   }
   t.deepEqual(h.lean, ['/v1/kv/first', '/v1/kv/first']);
+});
+
+test('a body over the limit goes to Node (which answers 413 in the API) before any of it is buffered here', async (t) => {
+  const h = await harness(t);
+  const raw = `PUT /v1/kv/echo HTTP/1.1\r\nhost: x\r\ncontent-length: ${BODY_BYTES_MAX + 1}\r\n\r\nabc`;
+  const { text, socket } = await exchange(h.port, raw, 1, 1, (s) => s.includes('node PUT /v1/kv/echo'));
+  socket.destroy();
+  t.true(text.endsWith('node PUT /v1/kv/echo'));
+  t.deepEqual(h.lean, []);
 });
 
 test('an HTTP/1.0 request goes to Node, which answers it and closes as HTTP/1.0 asks', async (t) => {

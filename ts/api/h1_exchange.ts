@@ -23,7 +23,7 @@ export interface ExchangeSink {
   finished(exchange: H1Exchange): void;
   /** Bytes waiting to reach the socket (backpressure for streaming routes). */
   readonly bufferedBytes: number;
-  destroy(err?: Error): void;
+  destroy(): void;
 }
 
 /** A header name or value that would split the head (Node refuses them the same way). */
@@ -133,8 +133,9 @@ export class H1Exchange extends EventEmitter {
     return this;
   }
 
-  destroy(err?: Error): this {
-    this.sink.destroy(err);
+  /** Drops the connection, as destroying Node's request or response does. */
+  destroy(): this {
+    this.sink.destroy();
     return this;
   }
 

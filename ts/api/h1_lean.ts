@@ -71,6 +71,8 @@ export class LeanH1Connection implements ExchangeSink {
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly onDrain = () => this.afterDrain();
   private readonly onClose = () => this.teardown();
+  /** A reset or broken pipe: the socket is dropped ('close' follows). Without a listener it would be thrown. */
+  private readonly onError = () => this.socket.destroy();
   private readonly onTimeout = () => this.exchanges.length === 0 && this.socket.destroy();
 
   constructor(
@@ -81,6 +83,7 @@ export class LeanH1Connection implements ExchangeSink {
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('close', this.onClose);
+    socket.on('error', this.onError);
     socket.setTimeout(IDLE_MS);
     socket.on('timeout', this.onTimeout);
   }
@@ -116,8 +119,9 @@ export class LeanH1Connection implements ExchangeSink {
     this.maybeResume();
   }
 
-  destroy(err?: Error): void {
-    this.socket.destroy(err);
+  /** Drops the connection (a route gave up on the request); no 'error' is raised for it. */
+  destroy(): void {
+    this.socket.destroy();
   }
 
   private receive(chunk: Buffer): void {
@@ -247,6 +251,7 @@ export class LeanH1Connection implements ExchangeSink {
     socket.off('data', this.onData);
     socket.off('drain', this.onDrain);
     socket.off('close', this.onClose);
+    socket.off('error', this.onError);
     socket.off('timeout', this.onTimeout);
     socket.setTimeout(0);
     socket.pause();

@@ -48,11 +48,12 @@ function tlsOptions(files: TlsFiles): TlsOptions {
  * names neither gets HTTP/1.1) — the TLS handshake does what the preface sniffing does for
  * cleartext, and the decrypted socket goes to the same two servers.
  */
-function secureServer(files: TlsFiles, onRequest: OnRequest, sockets: Set<Socket>): { server: Server; reload: () => void } {
+function secureServer(files: TlsFiles, onRequest: OnRequest, sockets: Set<Socket>, lean: boolean): { server: Server; reload: () => void } {
   const h1 = http1Server(onRequest);
   const h2 = http2Server(onRequest);
   const secure = createTlsServer({ ...tlsOptions(files), ALPNProtocols: ['h2', 'http/1.1'] }, (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+    else if (lean) leanConnection(socket, onRequest, h1);
     else h1.emit('connection', socket);
   });
   secure.on('connection', (socket: Socket) => {
@@ -81,8 +82,8 @@ function http2Server(onRequest: OnRequest): Http2Server {
 }
 
 /**
- * `http1`: on cleartext, `lean` serves the common HTTP/1.1 requests on `LeanH1Connection` (the
- * rest go to Node's server on the same connection); `node` gives every one to Node's server.
+ * `http1`: `lean` serves the common HTTP/1.1 requests on `LeanH1Connection` (the rest go to
+ * Node's server on the same connection), over TLS too; `node` gives every one to Node's server.
  */
 export async function startApiServer(ctx: ApiContext, host: string, port: number, tls?: TlsFiles, http1: 'lean' | 'node' = 'lean'): Promise<ApiServer> {
   // Draining (SIGTERM): new requests get 503 while those in flight finish.
@@ -101,7 +102,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
     });
   };
   const sockets = new Set<Socket>();
-  const secure = tls ? secureServer(tls, onRequest, sockets) : undefined;
+  const secure = tls ? secureServer(tls, onRequest, sockets, http1 === 'lean') : undefined;
   const server = secure?.server ?? plainServer(onRequest, sockets, http1 === 'lean');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -139,6 +140,11 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   };
 }
 
+/** HTTP/1.1 on the lean path; a declined connection goes on with Node's server `h1`. */
+function leanConnection(socket: Socket, onRequest: OnRequest, h1: Http1Server): LeanH1Connection {
+  return new LeanH1Connection(socket, (exchange) => onRequest(exchange, exchange), (declined) => h1.emit('connection', declined));
+}
+
 /** Cleartext: HTTP/1.1 and h2c (prior knowledge) told apart by the first bytes. */
 function plainServer(onRequest: OnRequest, sockets: Set<Socket>, lean: boolean): Server {
   const h1 = http1Server(onRequest);
@@ -155,7 +161,7 @@ function plainServer(onRequest: OnRequest, sockets: Set<Socket>, lean: boolean):
       if (first.subarray(0, H2_PREFACE_START.length).equals(H2_PREFACE_START)) {
         h2.emit('connection', socket);
       } else if (lean) {
-        new LeanH1Connection(socket, (exchange) => onRequest(exchange, exchange), (declined) => h1.emit('connection', declined));
+        leanConnection(socket, onRequest, h1);
         socket.resume();
       } else {
         h1.emit('connection', socket);

@@ -123,7 +123,7 @@ function nodeCommands(program: Command): void {
     .option('--learner', 'with --join: stay a learner')
     .addOption(new Option('--role <role>', 'replay: with --join, a learner of the replay cluster (serves replays off the leader)').choices(['voter', 'replay']).default('voter'))
     .option('--nice <n>', `CPU priority of the node's threads, 0-19 (default ${REPLAY_NICE} with --role replay, else 0): replays yield the cores to voters sharing the host`, flags.integer(0, 19))
-    .addOption(new Option('--http1 <lean|node>', 'cleartext HTTP/1.1: lean serves the common requests on a minimal parser (the rest go to Node\u2019s server on the same connection); node: Node\u2019s server for all').choices(['lean', 'node']).default('lean'))
+    .addOption(new Option('--http1 <lean|node>', 'HTTP/1.1: lean serves the common requests on a minimal parser (the rest go to Node\u2019s server on the same connection); node: Node\u2019s server for all').choices(['lean', 'node']).default('lean'))
     .addOption(new Option('--read-lease <on|off>', 'linearizable reads from the leader\u2019s lease, without a heartbeat round each (sound while the members\u2019 clocks run within 10% of each other\u2019s rate)').argParser(flags.onOff).default(false, 'off'))
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
