@@ -26,7 +26,7 @@ import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { ReplayCursor } from '../ts/native_market';
 import { generate } from '../ts/market/generator';
-import { findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { benchNodeArgs, findLeader, freePorts, launch, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 import { pollUntil } from '../test/helpers/poll';
@@ -311,7 +311,7 @@ async function main(): Promise<void> {
     if (/"event":"(fatal|stopping|removed|client_error)"|Error\b/.test(line)) console.error(`  n${id}: ${line}`);
   };
   const cluster = [1, 2, 3].map((id) => `n${id}=127.0.0.1:${ports[4 + id]}`).join(',');
-  const node = (id: number, extra: string[]) => launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[4 + id]}`, '--snapshot-entries', '100000', ...extra], /"event":"ready"/, onLine(id));
+  const node = (id: number, extra: string[]) => launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[4 + id]}`, '--snapshot-entries', '100000', ...extra, ...benchNodeArgs()], /"event":"ready"/, onLine(id));
   const procs = await Promise.all([1, 2, 3].map((id) => node(id, ['--cluster', cluster])));
   try {
     const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
