@@ -1,6 +1,6 @@
 /**
  * A lean HTTP/1.1 path for the requests that make up the load — key reads and writes, batches,
- * multi-gets, transactions, market ingest and book reads — on cleartext connections.
+ * multi-gets, transactions, market ingest and book reads — on cleartext and TLS connections.
  *
  * Why: Node's HTTP/1.1 server costs ~21 µs of CPU per request on a do-nothing server here, a
  * minimal parser on the socket ~13 µs (wrk, 64 connections: 41K vs 74K requests/s; ARCHITECTURE.md,
