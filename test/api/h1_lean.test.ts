@@ -170,6 +170,7 @@ test('requests outside the lean grammar go to Node with the connection, after th
     `GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n`,
     `POST /v1/kv/echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
     `GET /v1/kv/a HTTP/1.1\r\nhost: x\r\nx-a: 1\r\nx-a: 2\r\n\r\n`,
+    `GET /v1/kv/a HTTP/1.1\r\nhost: x\r\nx-a: caf\u00e9\r\n\r\n`, // obs-text: Node takes it, the lean grammar does not
   ];
   for (const [i, d] of declined.entries()) {
     const before = h.lean.length;
