@@ -62,7 +62,7 @@ function exchange(port: number, raw: string, answers: number, pieces = 1, doneWh
     const done = () => resolve({ text, socket });
     socket.on('data', (d: Buffer) => {
       text += d.toString('latin1');
-      if (doneWhen ? doneWhen(text) : completeAnswers(text) >= answers) done();
+      if (doneWhen ? doneWhen(text) : bodies(text).length >= answers) done();
     });
     socket.on('end', done);
     socket.on('error', reject);
@@ -76,56 +76,39 @@ function exchange(port: number, raw: string, answers: number, pieces = 1, doneWh
   });
 }
 
-/** How many whole answers `text` holds (content-length or chunked bodies). */
-function completeAnswers(text: string): number {
-  let n = 0;
+/** The bodies of the whole answers at the start of `text`, in order (chunked ones decoded); a partial last one is left out. */
+function bodies(text: string): string[] {
+  const out: string[] = [];
   let at = 0;
   for (;;) {
     const headEnd = text.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) return n;
+    if (headEnd < 0) return out;
     const head = text.slice(at, headEnd).toLowerCase();
     const length = /content-length: (\d+)/.exec(head);
     if (length) {
       const end = headEnd + 4 + Number(length[1]);
-      if (text.length < end) return n;
+      if (text.length < end) return out;
+      out.push(text.slice(headEnd + 4, end));
       at = end;
-    } else if (head.includes('transfer-encoding: chunked')) {
-      const last = text.indexOf('\r\n0\r\n\r\n', headEnd);
-      if (last < 0) return n;
-      at = last + 7;
-    } else return n;
-    n++;
-  }
-}
-
-/** The bodies of the answers in `text`, in order (chunked ones decoded). */
-function bodies(text: string): string[] {
-  const out: string[] = [];
-  let at = 0;
-  while (at < text.length) {
-    const headEnd = text.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) break;
-    const head = text.slice(at, headEnd).toLowerCase();
-    const length = /content-length: (\d+)/.exec(head);
-    if (length) {
-      out.push(text.slice(headEnd + 4, headEnd + 4 + Number(length[1])));
-      at = headEnd + 4 + Number(length[1]);
       continue;
     }
+    if (!head.includes('transfer-encoding: chunked')) return out;
     let body = '';
     let p = headEnd + 4;
     for (;;) {
       const lineEnd = text.indexOf('\r\n', p);
+      if (lineEnd < 0) return out;
       const size = parseInt(text.slice(p, lineEnd), 16);
       p = lineEnd + 2;
       if (size === 0) break;
+      if (text.length < p + size + 2) return out;
       body += text.slice(p, p + size);
       p += size + 2;
     }
+    if (text.length < p + 2) return out;
     out.push(body);
     at = p + 2;
   }
-  return out;
 }
 
 const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nhost: x\r\n${extra}\r\n`;

@@ -104,15 +104,12 @@ export class LeanH1Connection implements ExchangeSink {
   finished(exchange: H1Exchange): void {
     if (exchange !== this.exchanges[0]) return; // its turn comes when those before it finish
     while (this.exchanges.length > 0) {
+      // The new head writes through from now on: what it held goes first.
       const head = this.exchanges[0];
-      if (!head.writableEnded) {
-        for (const piece of this.held.get(head) ?? []) this.queue(piece);
-        this.held.delete(head);
-        break;
-      }
-      this.exchanges.shift();
       for (const piece of this.held.get(head) ?? []) this.queue(piece);
       this.held.delete(head);
+      if (!head.writableEnded) break;
+      this.exchanges.shift();
       head.close();
       if (head.closeAfter) this.stopped = 'close';
     }

@@ -97,13 +97,19 @@ export class ReadyIo {
     // would hold the WAL in an fsync that the next real write has to wait out.
     let write = Promise.resolve();
     if (synced) {
-      write = h.storage.persist(rd.entries, rd.hardState ?? this.unwrittenHardState);
-      this.unwrittenHardState = undefined;
+      write = h.storage.persist(rd.entries, this.hardStateToWrite(rd));
     } else if (rd.hardState) {
       this.unwrittenHardState = rd.hardState;
     }
     this.writes.push(write, synced, () => this.onDurable(rd, messages, synced ? performance.now() - started : undefined));
     return undefined;
+  }
+
+  /** The hard state a write of `rd` carries: its own, or the commit-only one not written yet. */
+  private hardStateToWrite(rd: Ready): HardState | undefined {
+    const hs = rd.hardState ?? this.unwrittenHardState;
+    this.unwrittenHardState = undefined;
+    return hs;
   }
 
   /** `rd`'s write and every earlier one are durable: what depended on them may leave. */
@@ -125,9 +131,7 @@ export class ReadyIo {
     h.transport.send(messages.filter(sendableBeforePersist));
     h.reads.release(rd.readStates);
     const started = performance.now();
-    const hardState = rd.hardState ?? this.unwrittenHardState;
-    this.unwrittenHardState = undefined;
-    await h.storage.persist(rd.entries, hardState);
+    await h.storage.persist(rd.entries, this.hardStateToWrite(rd));
     if (rd.entries.length > 0 || rd.mustSync) h.observer().walSync?.(performance.now() - started, rd.entries.length);
     h.transport.send(messages.filter((m) => !sendableBeforePersist(m)));
     h.handOut(rd.committedEntries);
