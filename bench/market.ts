@@ -15,8 +15,9 @@
  *    the load generator's process, its busy event loop added tens of milliseconds to every
  *    read), during ingest paced at 100K events/s (the load the read target is stated under):
  *    linearizable with a ReadIndex round each, linearizable from the leader's lease
- *    (`--read-lease on`), and stale (the floor). Each on a fresh cluster, `READ_ROUNDS` rounds
- *    in turn; medians of p50 and p99 over the rounds.
+ *    (`--read-lease on`), and stale (the floor); then ReadIndex reads with no ingest (the host's
+ *    floor). Each on a fresh cluster, `READ_ROUNDS` rounds in turn; medians of p50 and p99 over
+ *    the rounds, and how late the readers' own process was to send (p99).
  *
  * JSON to bench/results/market.json, and a printed table.
  */
@@ -175,14 +176,20 @@ async function ingest(url: string, bodies: Body[][], seconds: number, eventsPerS
   return { events, latenciesMs, seconds: (performance.now() - started) / 1000, failed };
 }
 
+/** What the book readers measured: each read's latency from its due time, and how late the readers' own process was to send it. */
+interface BookReads {
+  latenciesMs: number[];
+  sendLateMs: number[];
+}
+
 /** Depth-10 book reads (linearizable, or stale) for `seconds`, from a process of their own. */
-function readBooks(url: string, readers: number, seconds: number, consistency: 'linearizable' | 'stale', readsPerSecond: number): Promise<number[]> {
+function readBooks(url: string, readers: number, seconds: number, consistency: 'linearizable' | 'stale', readsPerSecond: number): Promise<BookReads> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'book_readers.ts'), url, String(seconds * 1000), String(readers), String(INSTRUMENTS), consistency, String(readsPerSecond)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve((JSON.parse(out) as { latenciesMs: number[] }).latenciesMs) : reject(new Error(`book readers exited ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as BookReads) : reject(new Error(`book readers exited ${code}`))));
   });
 }
 
@@ -288,8 +295,15 @@ async function benchCluster(): Promise<Row[]> {
   }
 }
 
-/** Book reads (`consistency`) on `leader` during one ingest run paced at the target rate. */
-async function readsDuringIngest(leader: string, consistency: 'linearizable' | 'stale', idBase: number): Promise<number[]> {
+/**
+ * Book reads (`consistency`) on `leader` during one ingest run paced at the target rate — or,
+ * with `idle`, after the books were filled and with nothing else running (this host's floor).
+ */
+async function readsDuringIngest(leader: string, consistency: 'linearizable' | 'stale', idBase: number, idle: boolean): Promise<BookReads> {
+  if (idle) {
+    await ingest(leader, makeBodies(PRODUCERS, BATCH, 2, true, idBase), SECONDS);
+    return readBooks(leader, READERS, SECONDS, consistency, READS_PER_S);
+  }
   const batches = Math.ceil((PACED_EVENTS_PER_S * SECONDS) / (PRODUCERS * BATCH)) + 2;
   const load = ingest(leader, makeBodies(PRODUCERS, BATCH, batches, true, idBase), SECONDS, PACED_EVENTS_PER_S);
   const reads = await readBooks(leader, READERS, SECONDS, consistency, READS_PER_S);
@@ -302,35 +316,38 @@ async function readsDuringIngest(leader: string, consistency: 'linearizable' | '
  * Depth-10 book reads under ingest paced at the target rate (the read target's setting; closed-
  * loop ingest saturates the cores the reads share): linearizable through a ReadIndex round
  * each, linearizable from the leader's lease (`--read-lease on`), and stale (the floor: no
- * round, only the busy leader). Each on a fresh cluster (a cluster that already holds millions
- * of events flushes and compacts under the reads), `READ_ROUNDS` rounds in turn, so the modes
- * share the machine's drift; medians over the rounds.
+ * round, only the busy leader); then the first with no ingest at all (this host's floor). Each on
+ * a fresh cluster (a cluster that already holds millions of events flushes and compacts under
+ * the reads), `READ_ROUNDS` rounds in turn, so the modes share the machine's drift; medians over
+ * the rounds. Each row also gives the readers' own lateness to send (p99): their process's
+ * wake-ups, which every latency from a due time includes.
  */
 async function benchReads(): Promise<Row[]> {
   const modes = [
-    { name: 'linearizable, ReadIndex round each', args: [] as string[], consistency: 'linearizable' as const },
-    { name: 'linearizable, --read-lease on', args: ['--read-lease', 'on'], consistency: 'linearizable' as const },
-    { name: 'stale (leader)', args: [] as string[], consistency: 'stale' as const },
+    { name: 'linearizable, ReadIndex round each', args: [] as string[], consistency: 'linearizable' as const, idle: false },
+    { name: 'linearizable, --read-lease on', args: ['--read-lease', 'on'], consistency: 'linearizable' as const, idle: false },
+    { name: 'stale (leader)', args: [] as string[], consistency: 'stale' as const, idle: false },
+    { name: 'linearizable, ReadIndex round each', args: [] as string[], consistency: 'linearizable' as const, idle: true },
   ];
-  const runs = modes.map(() => [] as number[][]);
+  const runs = modes.map(() => [] as BookReads[]);
   for (let round = 0; round < READ_ROUNDS; round++) {
     for (const [i, mode] of modes.entries()) {
       const cluster = await startCluster(mode.args);
       try {
-        runs[i].push(await readsDuringIngest(cluster.leader, mode.consistency, 600 + 10 * (round * modes.length + i)));
+        runs[i].push(await readsDuringIngest(cluster.leader, mode.consistency, 600 + 10 * (round * modes.length + i), mode.idle));
       } finally {
         await cluster.stop();
       }
       const last = runs[i][runs[i].length - 1];
-      console.error(`  book reads, ${mode.name}, round ${round + 1}: p50 ${percentile(last, 50)} ms, p99 ${percentile(last, 99)} ms`);
+      console.error(`  book reads, ${mode.name}${mode.idle ? ', no ingest' : ''}, round ${round + 1}: p50 ${percentile(last.latenciesMs, 50)} ms, p99 ${percentile(last.latenciesMs, 99)} ms; readers late to send p99 ${percentile(last.sendLateMs, 99)} ms`);
     }
   }
   return modes.map((mode, i) => ({
-    workload: `book depth 10, ${mode.name}, ${READS_PER_S} reads/s open loop, during ingest paced at ${PACED_EVENTS_PER_S / 1000}K events/s`,
+    workload: `book depth 10, ${mode.name}, ${READS_PER_S} reads/s open loop, ${mode.idle ? 'no ingest (the host\'s floor)' : `during ingest paced at ${PACED_EVENTS_PER_S / 1000}K events/s`}`,
     'ops/s': READS_PER_S,
-    'p50 ms': median(runs[i].map((r) => percentile(r, 50))),
-    'p99 ms': median(runs[i].map((r) => percentile(r, 99))),
-    rounds: `${runs[i].length} clusters; p99 ${runs[i].map((r) => percentile(r, 99).toFixed(2)).join(' / ')}`,
+    'p50 ms': median(runs[i].map((r) => percentile(r.latenciesMs, 50))),
+    'p99 ms': median(runs[i].map((r) => percentile(r.latenciesMs, 99))),
+    rounds: `${runs[i].length} clusters; p99 ${runs[i].map((r) => percentile(r.latenciesMs, 99).toFixed(2)).join(' / ')}; readers late to send p99 ${runs[i].map((r) => percentile(r.sendLateMs, 99).toFixed(2)).join(' / ')}`,
   }));
 }
 

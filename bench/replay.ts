@@ -7,7 +7,8 @@
  *    frames), and depth-10 book snapshots/s (kinds: book, a snapshot after each change).
  * 2. Paced at 10× and 100× over a window of the day: each event's schedule error (its lateness
  *    against a schedule whose origin is fitted to the most punctual event), p50/p99, and the
- *    wall time from the response's headers to its end against (to − from) / speed.
+ *    wall time from the response's headers to its end against (to − from) / speed. Before them,
+ *    this host's wake-up floor: how late an idle process runs after a precise sleep.
  * 3. Seek: a paced (1×) session sought to `SEEKS` random times; the time from the seek request
  *    to the first event at or after the sought time, less that event's own wait on the schedule
  *    (its venue time after the sought time).
@@ -155,6 +156,22 @@ async function paced(url: string, instruments: string[], from: bigint, windowNs:
     logged({ workload: `replay paced ${speed}x, ${Number(windowNs) / 1e9} s of venue time`, 'per s': Math.round(errorsMs.length / (wallMs / 1000)), unit: 'events', 'p50 ms': percentile(errorsMs, 50), 'p99 ms': percentile(errorsMs, 99), detail: `schedule error at the reader (lateness vs the most punctual event); wall ${wallMs.toFixed(0)} ms vs ${expectedMs.toFixed(0)} ms expected (${((100 * (wallMs - expectedMs)) / expectedMs).toFixed(2)}%)` }),
     logged({ workload: `... as emitted by the server (${speed}x)`, 'per s': '-', unit: 'events', 'p50 ms': emitted.p50, 'p99 ms': emitted.p99, detail: `schedule error as each chunk is written, early or late (the session's replay_finished log line; max ${emitted.max.toFixed(2)} ms); the row above adds the kernel's and the reader's wake-ups` }),
   ];
+}
+
+/**
+ * This host's wake-up floor (bench/lib/wake_floor.ts, a process of its own, the cluster idle): how
+ * late an idle thread runs after a precise sleep on the addon's pacer, and after a Node timer —
+ * what a paced session's server-side schedule error cannot go below.
+ */
+async function wakeFloor(): Promise<Row[]> {
+  const floor = await new Promise<Record<'pacer' | 'timer', { p50: number; p99: number; max: number }>>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'wake_floor.ts'), '3000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Record<'pacer' | 'timer', { p50: number; p99: number; max: number }>) : reject(new Error(`wake_floor exited with ${code}`))));
+  });
+  const row = (what: string, q: { p50: number; p99: number; max: number }): Row => logged({ workload: `this host's floor: an idle process woken ${what}`, 'per s': '-', unit: 'wake-ups', 'p50 ms': q.p50, 'p99 ms': q.p99, detail: `lateness after the due time, 3 s of 0.2–2 ms waits (max ${q.max.toFixed(2)} ms); the paced rows below cannot be more punctual` });
+  return [row('by the addon pacer (the replay scheduler\'s last stretch)', floor.pacer), row('by a Node timer', floor.timer)];
 }
 
 /** Replay sessions' closing log lines (`replay_finished`), by session id, from the members' output. */
@@ -331,6 +348,7 @@ async function main(): Promise<void> {
     lines.length = 0; // the day's text is not needed any more: a smaller heap for the clients below
     const rows = PARTS.has('addon') ? addonAlone(sources) : [];
     if (PARTS.has('max')) rows.push(...(await maxSpeed(follower, instruments)));
+    if (PARTS.has('paced')) rows.push(...(await wakeFloor()));
     if (PARTS.has('paced')) rows.push(...(await paced(follower, instruments, t0 + spanNs / 4n, 20_000_000_000n, 10)));
     if (PARTS.has('paced')) rows.push(...(await paced(follower, instruments, t0 + spanNs / 4n, 150_000_000_000n, 100)));
     if (PARTS.has('seek')) rows.push(await seeks(follower, instruments, t0, spanNs));

@@ -4,7 +4,9 @@
  * (linearizable by default, or stale). Without READS_PER_S each of READERS reads back to back (a
  * closed loop: the readers' own demand then competes with the nodes for the cores, and the
  * latency measured is partly theirs). With it, an open loop at that rate (see `openLoop`).
- * node:http over a keep-alive agent. Prints one JSON line: `{"latenciesMs":[...]}`.
+ * node:http over a keep-alive agent. Prints one JSON line: `{"latenciesMs":[...],"sendLateMs":[...]}`
+ * — `sendLateMs` (open loop only): how late this process itself was to send each read (its own
+ * timer's and the host's wake-up delay), which the latency from the due time includes.
  */
 import { Agent, get } from 'node:http';
 
@@ -25,6 +27,7 @@ function read(path: string): Promise<number> {
 }
 
 const latenciesMs: number[] = [];
+const sendLateMs: number[] = [];
 const started = performance.now();
 const deadline = started + ms;
 
@@ -54,6 +57,7 @@ async function openLoop(): Promise<unknown> {
     if (due >= deadline) break;
     if (due > performance.now()) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
     while (inFlight.size >= OUTSTANDING_MAX) await Promise.race(inFlight);
+    sendLateMs.push(Math.max(0, performance.now() - due));
     const one: Promise<void> = read(`/v1/md/books/S${1 + (k % instruments)}?depth=10&consistency=${consistency}`).then((status) => {
       if (status === 200) latenciesMs.push(performance.now() - due);
       inFlight.delete(one);
@@ -65,5 +69,5 @@ async function openLoop(): Promise<unknown> {
 
 void (readsPerSecond > 0 ? openLoop() : closedLoop()).then(() => {
   agent.destroy();
-  console.log(JSON.stringify({ latenciesMs }));
+  console.log(JSON.stringify({ latenciesMs, sendLateMs }));
 });
