@@ -31,6 +31,7 @@ import { benchNodeArgs, findLeader, freePorts, launch, stopAll } from './lib/pro
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 import { pollUntil } from '../test/helpers/poll';
+import { wakeFloor, type WakeQuantiles } from './lib/wake_floor_run';
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
@@ -163,14 +164,9 @@ async function paced(url: string, instruments: string[], from: bigint, windowNs:
  * late an idle thread runs after a precise sleep on the addon's pacer, and after a Node timer —
  * what a paced session's server-side schedule error cannot go below.
  */
-async function wakeFloor(): Promise<Row[]> {
-  const floor = await new Promise<Record<'pacer' | 'timer', { p50: number; p99: number; max: number }>>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'wake_floor.ts'), '3000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Record<'pacer' | 'timer', { p50: number; p99: number; max: number }>) : reject(new Error(`wake_floor exited with ${code}`))));
-  });
-  const row = (what: string, q: { p50: number; p99: number; max: number }): Row => logged({ workload: `this host's floor: an idle process woken ${what}`, 'per s': '-', unit: 'wake-ups', 'p50 ms': q.p50, 'p99 ms': q.p99, detail: `lateness after the due time, 3 s of 0.2–2 ms waits (max ${q.max.toFixed(2)} ms); the paced rows below cannot be more punctual` });
+async function floorRows(): Promise<Row[]> {
+  const floor = await wakeFloor(3000);
+  const row = (what: string, q: WakeQuantiles): Row => logged({ workload: `this host's floor: an idle process woken ${what}`, 'per s': '-', unit: 'wake-ups', 'p50 ms': q.p50, 'p99 ms': q.p99, detail: `lateness after the due time, 3 s of 0.2–2 ms waits (max ${q.max.toFixed(2)} ms); the paced rows below cannot be more punctual` });
   return [row('by the addon pacer (the replay scheduler\'s last stretch)', floor.pacer), row('by a Node timer', floor.timer)];
 }
 
@@ -348,7 +344,7 @@ async function main(): Promise<void> {
     lines.length = 0; // the day's text is not needed any more: a smaller heap for the clients below
     const rows = PARTS.has('addon') ? addonAlone(sources) : [];
     if (PARTS.has('max')) rows.push(...(await maxSpeed(follower, instruments)));
-    if (PARTS.has('paced')) rows.push(...(await wakeFloor()));
+    if (PARTS.has('paced')) rows.push(...(await floorRows()));
     if (PARTS.has('paced')) rows.push(...(await paced(follower, instruments, t0 + spanNs / 4n, 20_000_000_000n, 10)));
     if (PARTS.has('paced')) rows.push(...(await paced(follower, instruments, t0 + spanNs / 4n, 150_000_000_000n, 100)));
     if (PARTS.has('seek')) rows.push(await seeks(follower, instruments, t0, spanNs));
