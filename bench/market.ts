@@ -299,7 +299,7 @@ async function benchCluster(): Promise<Row[]> {
  * Book reads (`consistency`) on `leader` during one ingest run paced at the target rate — or,
  * with `idle`, after the books were filled and with nothing else running (this host's floor).
  */
-async function readsDuringIngest(leader: string, consistency: 'linearizable' | 'stale', idBase: number, idle: boolean): Promise<BookReads> {
+async function bookReadsRun(leader: string, consistency: 'linearizable' | 'stale', idBase: number, idle: boolean): Promise<BookReads> {
   if (idle) {
     await ingest(leader, makeBodies(PRODUCERS, BATCH, 2, true, idBase), SECONDS);
     return readBooks(leader, READERS, SECONDS, consistency, READS_PER_S);
@@ -334,7 +334,7 @@ async function benchReads(): Promise<Row[]> {
     for (const [i, mode] of modes.entries()) {
       const cluster = await startCluster(mode.args);
       try {
-        runs[i].push(await readsDuringIngest(cluster.leader, mode.consistency, 600 + 10 * (round * modes.length + i), mode.idle));
+        runs[i].push(await bookReadsRun(cluster.leader, mode.consistency, 600 + 10 * (round * modes.length + i), mode.idle));
       } finally {
         await cluster.stop();
       }
