@@ -24,9 +24,9 @@ type StorageSdk = typeof import('@aws-sdk/lib-storage');
 let sdk: { s3: S3Sdk; storage: StorageSdk } | undefined;
 
 /**
- * The AWS SDK, loaded when the first S3 store opens: loading it took ~95 ms and ~7.5 MB of heap
- * (of ~165 ms and ~14 MB for the whole `start` module), which every node start and CLI call paid
- * whether or not it backs up to S3.
+ * The AWS SDK, loaded when the first S3 store opens: it was ~95 ms and ~5 MB of heap of the
+ * ~165 ms and ~14 MB that loading the `start` module took, which every node start and CLI call
+ * paid whether or not it backs up to S3.
  */
 function awsSdk(): { s3: S3Sdk; storage: StorageSdk } {
   return (sdk ??= { s3: require('@aws-sdk/client-s3') as S3Sdk, storage: require('@aws-sdk/lib-storage') as StorageSdk });
