@@ -9,16 +9,11 @@
  * `{"pacer":{"p50","p99","max"},"timer":{...}}` (ms).
  */
 import { pacerSleep } from '../../ts/native_market';
+import type { WakeFloor, WakeQuantiles } from './wake_floor_run';
 
 const durationMs = Number(process.argv[2] ?? 3000);
 
-interface Quantiles {
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-function quantiles(xs: number[]): Quantiles {
+function quantiles(xs: number[]): WakeQuantiles {
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1] };
@@ -38,7 +33,8 @@ async function main(): Promise<void> {
     else await new Promise((resolve) => setTimeout(resolve, Math.ceil(waitMs)));
     (i % 2 === 0 ? pacer : timer).push(Math.max(0, performance.now() - due));
   }
-  console.log(JSON.stringify({ pacer: quantiles(pacer), timer: quantiles(timer) }));
+  const floor: WakeFloor = { pacer: quantiles(pacer), timer: quantiles(timer) };
+  console.log(JSON.stringify(floor));
 }
 
 void main();
