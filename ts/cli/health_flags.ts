@@ -6,7 +6,7 @@
 import { type Command, Option } from 'commander';
 import { DETECTOR_DEFAULTS, EwmaDetector } from '../monitor/ewma';
 import { ConcurrencyLimiter, LIMITER_DEFAULTS } from '../monitor/limiter';
-import { type HealthConfig, HEALTH_DEFAULTS } from '../monitor/node_health';
+import { type HealthConfig, HEALTH_DEFAULTS } from '../monitor/health_config';
 import * as flags from './flags';
 
 export interface HealthFlags {

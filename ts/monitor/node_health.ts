@@ -5,28 +5,12 @@
  */
 import type { RaftNode } from '../node/raft_node';
 import type { RequestClass, ThrottledClass } from './classes';
-import { type DetectorParams, DETECTOR_DEFAULTS } from './ewma';
-import { ConcurrencyLimiter, LIMITER_DEFAULTS, type LimiterParams } from './limiter';
+import { ConcurrencyLimiter } from './limiter';
+import { type HealthConfig, HEALTH_DEFAULTS } from './health_config';
 import { NodeMetrics } from './metrics';
 import { type AnomalyEvent, HealthMonitor, type Signal, type SignalSnapshot } from './monitor';
 
-export interface HealthConfig {
-  /** Adaptive throttling on (default) or off (limits still adapt: switching on is instant). */
-  throttle: boolean;
-  /** `GET /metrics` and the recording behind it. */
-  metrics: boolean;
-  /** `GET /dashboard` and its once-a-second sampler (the node keeps 10 minutes of history). */
-  dashboard: boolean;
-  windowMs: number;
-  detector: DetectorParams;
-  /** See MonitorParams.tolerance. */
-  tolerance: number;
-  limiter: LimiterParams;
-  /** Test-only endpoints (`POST /v1/test/wal-stall`). */
-  testFaults: boolean;
-}
-
-export const HEALTH_DEFAULTS: HealthConfig = { throttle: true, metrics: true, dashboard: true, windowMs: 100, detector: DETECTOR_DEFAULTS, tolerance: 2, limiter: LIMITER_DEFAULTS, testFaults: false };
+export { type HealthConfig, HEALTH_DEFAULTS } from './health_config';
 
 const LATENCY_SIGNAL: Record<ThrottledClass, Signal> = { read: 'latency_read', write: 'latency_write', ingest: 'latency_ingest', bulk: 'latency_bulk' };
 
