@@ -21,7 +21,6 @@
  *
  * JSON to bench/results/market.json, and a printed table.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +28,7 @@ import { Books } from '../ts/native_market';
 import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { HttpPoster } from './lib/http_post';
-import { benchNodeArgs, findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { benchNodeArgs, findLeader, freePorts, launch, runJsonScript, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 
@@ -184,13 +183,7 @@ interface BookReads {
 
 /** Depth-10 book reads (linearizable, or stale) for `seconds`, from a process of their own. */
 function readBooks(url: string, readers: number, seconds: number, consistency: 'linearizable' | 'stale', readsPerSecond: number): Promise<BookReads> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'book_readers.ts'), url, String(seconds * 1000), String(readers), String(INSTRUMENTS), consistency, String(readsPerSecond)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as BookReads) : reject(new Error(`book readers exited ${code}`))));
-  });
+  return runJsonScript<BookReads>('book_readers.ts', [url, String(seconds * 1000), String(readers), String(INSTRUMENTS), consistency, String(readsPerSecond)]);
 }
 
 /**

@@ -18,7 +18,6 @@
  *
  * JSON to bench/results/replay.json, and a printed table.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,7 +26,7 @@ import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { ReplayCursor } from '../ts/native_market';
 import { generate } from '../ts/market/generator';
-import { benchNodeArgs, findLeader, freePorts, launch, stopAll } from './lib/procs';
+import { benchNodeArgs, findLeader, freePorts, launch, runJsonScript, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
 import { pollUntil } from '../test/helpers/poll';
@@ -62,16 +61,9 @@ async function post(url: string, body: Body): Promise<number> {
 
 /** Ingest at `url` for `seconds` from a process of its own (bench/lib/ingest_load.ts): events/s. */
 function ingestRate(url: string, seconds: number, tag: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'ingest_load.ts'), url, String(seconds), String(PRODUCERS), tag], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`ingest_load exited with ${code}`));
-      const r = JSON.parse(out) as { eventsPerSecond: number; failed: number };
-      if (r.failed > 0) console.error(`  ${r.failed} ingest requests failed and were sent again`);
-      resolve(r.eventsPerSecond);
-    });
+  return runJsonScript<{ eventsPerSecond: number; failed: number }>('ingest_load.ts', [url, String(seconds), String(PRODUCERS), tag]).then((r) => {
+    if (r.failed > 0) console.error(`  ${r.failed} ingest requests failed and were sent again`);
+    return r.eventsPerSecond;
   });
 }
 
@@ -143,12 +135,7 @@ async function maxSpeed(follower: string, instruments: string[]): Promise<Row[]>
  */
 async function paced(url: string, instruments: string[], from: bigint, windowNs: bigint, speed: number): Promise<Row[]> {
   const body = JSON.stringify({ instruments, kinds: ['delta', 'trade', 'quote'], from: from.toString(), to: (from + windowNs).toString(), speed });
-  const { offsetsMs, wallMs, id } = await new Promise<{ offsetsMs: number[]; wallMs: number; id: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'paced_reader.ts'), url, body, from.toString(), String(speed)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { offsetsMs: number[]; wallMs: number; id: string }) : reject(new Error(`paced_reader exited with ${code}`))));
-  });
+  const { offsetsMs, wallMs, id } = await runJsonScript<{ offsetsMs: number[]; wallMs: number; id: string }>('paced_reader.ts', [url, body, from.toString(), String(speed)]);
   const emitted = await finishedSession(id);
   const origin = offsetsMs.reduce((a, b) => Math.min(a, b), Infinity);
   const errorsMs = offsetsMs.map((o) => o - origin);

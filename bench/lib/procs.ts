@@ -45,6 +45,20 @@ export function spawnText(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
+/**
+ * Runs `script` (a TypeScript file in bench/lib) in a Node process of its own, so its timings
+ * are not the benchmark's event loop's; resolves with the one JSON value it prints.
+ */
+export function runJsonScript<T>(script: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${script} exited with ${code}`))));
+  });
+}
+
 export function hasTool(tool: string): boolean {
   return spawnSync('which', [tool]).status === 0;
 }
