@@ -1,7 +1,7 @@
 /**
  * Exactly-once for plain HTTP users: the `Idempotency-Key` header on a real cluster — a repeat
  * (to any member, after every node restarted) gets the first answer and applies nothing; the
- * same key on another write is refused; batches carry a key per item.
+ * same key on another write is refused; a batch carries one key (the header) or a key per item.
  */
 import test from 'ava';
 import { tempDir } from '../helpers/tmp';
@@ -57,6 +57,22 @@ test('sessions: keys s<n>:<seq> of an opened session; unknown sessions and bad k
   t.is((results[2].error as { code: string }).code, 'missing_value');
   const retry = await send(p, 'POST', '/v1/batch', batch);
   t.deepEqual((retry.json.results as Record<string, unknown>[])[0], { ...results[0], replayed: true });
+  // One key for a whole batch (the header): a repeat gets the same status and body, applies nothing.
+  const keyed = { ops: [{ op: 'put', key: 'k1', value: 1 }, { op: 'put', key: 'k2', value: 2, ifRevision: 5 }, { op: 'put', key: 'k3' }] };
+  const once = await send(p, 'POST', '/v1/batch', keyed, `${session}:2`);
+  t.is(once.status, 200);
+  const answers = once.json.results as Record<string, unknown>[];
+  t.deepEqual([typeof answers[0].revision, (answers[1].error as { code: string }).code, (answers[2].error as { code: string }).code], ['number', 'revision_mismatch', 'missing_value']);
+  await send(p, 'PUT', '/v1/kv/k1', { value: 'later' });
+  const repeat = await send(p, 'POST', '/v1/batch', keyed, `${session}:2`);
+  t.deepEqual([repeat.status, repeat.replayed, repeat.json], [200, 'true', once.json]);
+  t.is((await fetch(p.url('/v1/kv/k1')).then((r) => r.json()) as { value: unknown }).value, 'later');
+  const other = await send(p, 'POST', '/v1/batch', { ops: [keyed.ops[0]] }, `${session}:2`);
+  t.deepEqual([other.status, (other.json.error as { code: string }).code], [422, 'idempotency_key_reused']);
+  const gone = await send(p, 'POST', '/v1/batch', keyed, 's999999:1');
+  t.deepEqual([gone.status, (gone.json.error as { code: string }).code], [410, 'session_expired']);
+  const both = await send(p, 'POST', '/v1/batch', batch, `${session}:3`);
+  t.deepEqual([both.status, (both.json.error as { code: string }).code], [400, 'invalid_body']);
   const bad = await send(p, 'PUT', '/v1/kv/x', { value: 1 }, 'has space');
   t.is(bad.status, 400);
   t.is((bad.json.error as { code: string }).code, 'invalid_idempotency_key');

@@ -3,8 +3,8 @@ import { type Command, COMMAND_VERSION, decodeCommand, encodeCommand, Op } from 
 import { decodeMemberChange, encodeMemberChange, MEMBER_CHANGE_VERSION } from '../../ts/node/membership';
 import { ConfChangeType } from '../../ts/raft/types';
 
-// (A decoded batch item's `raw`, its bytes in the entry, is checked by the idempotency tests.)
-const plain = (c: Command) => JSON.parse(JSON.stringify(c, (k, v) => (k === 'raw' ? undefined : v && v.type === 'Buffer' ? Buffer.from(v.data).toString() : v)));
+// (A decoded batch item's `raw` and a batch's `itemsRaw`, their bytes in the entry, are checked by the idempotency tests and below.)
+const plain = (c: Command) => JSON.parse(JSON.stringify(c, (k, v) => (k === 'raw' || k === 'itemsRaw' ? undefined : v && v.type === 'Buffer' ? Buffer.from(v.data).toString() : v)));
 
 test('commands round-trip through their binary form', (t) => {
   const cases: Command[] = [
@@ -54,10 +54,27 @@ test('a malformed command is a COMMAND_INVALID error at every truncation', (t) =
 
 test('a command starts with its format version; an unknown version is COMMAND_VERSION_UNSUPPORTED', (t) => {
   const full = encodeCommand({ op: Op.Put, origin: 1, seq: 1, key: 'k', value: Buffer.from('1') });
-  t.is(full[0], COMMAND_VERSION);
+  t.is(full[0], 1);
   const future = Buffer.from(full);
   future[0] = COMMAND_VERSION + 1;
   t.throws(() => decodeCommand(future), { code: 'COMMAND_VERSION_UNSUPPORTED' } as never);
+});
+
+test('a batch with one idempotency key is written as version 2, every other command as version 1', (t) => {
+  const items = [{ op: Op.Put, key: 'a', value: Buffer.from('1') }, { op: Op.Delete, key: 'b' }] as Command['items'];
+  const keyed: Command = { op: Op.Batch, origin: 1, seq: 2, key: '', atMs: 5, idem: 's3:4', items };
+  const bytes = encodeCommand(keyed);
+  t.is(bytes[0], 2);
+  const decoded = decodeCommand(bytes);
+  t.deepEqual(plain(decoded), plain(keyed));
+  // Its fingerprint is taken over the items' bytes as they lie in the entry: the same without the key.
+  t.deepEqual(decoded.itemsRaw, decodeCommand(encodeCommand({ ...keyed, idem: undefined })).itemsRaw);
+  t.is(encodeCommand({ ...keyed, idem: undefined })[0], 1);
+  t.is(encodeCommand({ op: Op.Put, origin: 1, seq: 1, key: 'k', value: Buffer.from('1'), idem: 'k1', atMs: 1 })[0], 1);
+  // Version 1 never wrote a keyed batch (it ignored the key): one claiming to is malformed.
+  const old = Buffer.from(bytes);
+  old[0] = 1;
+  t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 1 batch/ } as never);
 });
 
 test('a membership change starts with its format version; an unknown version is refused', (t) => {

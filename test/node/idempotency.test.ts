@@ -76,6 +76,34 @@ test('batch items are independent; each carries its own key', async (t) => {
   t.is(h.value('x'), '1');
 });
 
+test('a batch with one key: a retry gets every item\'s first answer and applies nothing; the key on another batch is refused', async (t) => {
+  const h = harness(t);
+  const [opened] = await h.apply({ op: Op.Session, key: '', atMs: 10 });
+  t.deepEqual(opened, { kind: 'session', session: 's1' });
+  const items = [
+    { op: Op.Put, key: 'x', value: Buffer.from('1') },
+    { op: Op.Put, key: 'y', value: Buffer.from('2'), ifRevision: 99 },
+    { op: Op.Delete, key: 'z' },
+  ] as const;
+  const keyed: Omit<Command, 'origin' | 'seq'> = { op: Op.Batch, key: '', atMs: 11, idem: 's1:1', items: [...items] };
+  const [first] = await h.apply(keyed);
+  t.deepEqual(first, { kind: 'batch', results: [{ kind: 'put', revision: 2 }, { kind: 'mismatch', currentRevision: 0 }, { kind: 'delete', deleted: false, revision: 2 }] });
+  await h.apply(put('x', '5'));
+  // Again in one batch of entries with a second retry, then alone: the first answer, unchanged state.
+  const [again, twice] = await h.apply(keyed, keyed);
+  t.deepEqual(again, { ...(first as object), replayed: true });
+  t.deepEqual(twice, { ...(first as object), replayed: true });
+  t.is(h.value('x'), '5', 'the retry did not overwrite the later write');
+  const [reused] = await h.apply({ ...keyed, items: [items[0]] });
+  t.like(reused, { kind: 'refused', code: 'idempotency_key_reused' });
+  const [unknown] = await h.apply({ ...keyed, idem: 's99:1' });
+  t.like(unknown, { kind: 'refused', code: 'session_expired' });
+  t.is(h.value('x'), '5');
+  // The next key of the session is new; its batch applies.
+  const [next] = await h.apply({ ...keyed, idem: 's1:2', items: [items[0]] });
+  t.deepEqual(next, { kind: 'batch', results: [{ kind: 'put', revision: 8 }] });
+});
+
 test('keys expire by the entries\' clock; a dropped session key is refused, an idle session expires', async (t) => {
   const engine = Engine.open(tempDir(t));
   t.teardown(() => engine.close());

@@ -6,6 +6,12 @@
  * others apply. Answer: `{"results":[{"revision"} | {"deleted","revision"} | {"error":{...}},
  * ...]}` in item order, `"replayed": true` on an item answered from its idempotency key.
  *
+ * Exactly-once per item (`idempotencyKey`) or for the whole batch (the `Idempotency-Key`
+ * header, not both): a repeat of a keyed batch gets the first answer — same status and body,
+ * plus `Idempotent-Replayed: true` — and applies nothing. One key and one kept answer per
+ * batch is what the client library sends: per-item keys cost every node a lookup, a
+ * fingerprint and a kept answer per write.
+ *
  * Limit: `BATCH_OPS_MAX` items (and the request body limit).
  */
 import { errorAnswer } from './errors';
@@ -14,7 +20,8 @@ import type { WriteResult } from '../node/applier';
 import { type BatchItem, Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import { checkKey, jsonValue, parseObject, revisionArg } from './args';
-import { checkIdempotencyKey } from './exactly_once';
+import { checkIdempotencyKey, refusedError, replayHeaders, writeMeta } from './exactly_once';
+import type { Target } from './http';
 import { mismatch, unexpected } from './kv';
 import type { Reply } from './reply';
 import type { Guard } from '../auth/guard';
@@ -56,15 +63,18 @@ function itemAnswer(item: BatchItem, r: WriteResult): ItemAnswer {
   throw unexpected(r.kind);
 }
 
-export async function batch(node: RaftNode, body: Buffer, guard: Guard): Promise<Reply> {
+export async function batch(node: RaftNode, body: Buffer, target: Target): Promise<Reply> {
   const ops = parseObject(body, '{"ops": [...]}').ops;
   if (!Array.isArray(ops) || ops.length === 0) throw new QuorumError('invalid_body', 'the body must be {"ops": [{"op": "put"|"delete", "key", ...}, ...]} with at least one op');
   if (ops.length > BATCH_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${BATCH_OPS_MAX} ops per batch`);
-  const parsed = ops.map((raw: unknown, i) => parseItem(raw, i, guard));
+  const meta = writeMeta(target);
+  const parsed = ops.map((raw: unknown, i) => parseItem(raw, i, target.guard));
   const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
+  if (meta.idem !== undefined && items.some((it) => it.idem !== undefined)) throw new QuorumError('invalid_body', 'a batch with an Idempotency-Key header takes no idempotencyKey on its items');
   if (items.length === 0) return { body: { results: parsed.map((p) => ('failed' in p ? p.failed : {})) } };
-  const atMs = items.some((it) => it.idem !== undefined) ? Date.now() : undefined;
-  const result = await node.propose({ op: Op.Batch, key: '', items, atMs });
+  const atMs = meta.atMs ?? (items.some((it) => it.idem !== undefined) ? Date.now() : undefined);
+  const result = await node.propose({ op: Op.Batch, key: '', items, atMs, idem: meta.idem });
+  if (result.kind === 'refused') throw refusedError(result);
   if (result.kind !== 'batch' || result.results.length !== items.length) throw unexpected(result.kind);
   let next = 0;
   const results = parsed.map((p) => {
@@ -73,5 +83,5 @@ export async function batch(node: RaftNode, body: Buffer, guard: Guard): Promise
     next++;
     return answer;
   });
-  return { body: { results } };
+  return { body: { results }, headers: replayHeaders(result) };
 }

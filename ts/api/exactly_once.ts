@@ -1,7 +1,7 @@
 /**
- * Exactly-once writes over HTTP. A write (PUT/DELETE of a key, a txn, an item of a batch) may
- * carry an idempotency key — the `Idempotency-Key` request header (the IETF httpapi draft's
- * convention), or `idempotencyKey` on a batch item; a repeat of a key already applied gets the
+ * Exactly-once writes over HTTP. A write (PUT/DELETE of a key, a txn, a batch, an item of a
+ * batch) may carry an idempotency key — the `Idempotency-Key` request header (the IETF httpapi
+ * draft's convention), or `idempotencyKey` on a batch item; a repeat of a key already applied gets the
  * first answer (same status and body, plus `Idempotent-Replayed: true`), never a second
  * application. Keys `s<n>:<seq>` belong to a session opened with `POST /v1/sessions` (what the
  * client library does); their retries stay safe after the key is dropped (refused
@@ -9,7 +9,7 @@
  * after 30 idle minutes (ts/node/idempotency.ts).
  */
 import { QuorumError } from '../errors';
-import type { WriteResult } from '../node/applier';
+import type { BatchResult, WriteResult } from '../node/applier';
 import { Op } from '../node/commands';
 import { IDEMPOTENCY_KEY_BYTES_MAX, KEY_TTL_MS, SESSION_IDLE_MS } from '../node/idempotency';
 import type { RaftNode } from '../node/raft_node';
@@ -36,7 +36,7 @@ export function writeMeta(target: Target): { idem?: string; atMs?: number } {
 }
 
 /** Headers telling the client this answer is a replay of the first one. */
-export function replayHeaders(result: WriteResult): Record<string, string> | undefined {
+export function replayHeaders(result: WriteResult | BatchResult): Record<string, string> | undefined {
   return result.replayed ? REPLAYED : undefined;
 }
 

@@ -7,10 +7,11 @@
  *   const kv = await client.get('book/AAPL');           // { key, value, revision } | undefined
  *
  * Exactly-once: the client opens a session (`POST /v1/sessions`) on its first write and sends
- * every write with the idempotency key `<session>:<seq>`, so a retry of a write that already
- * applied gets its first answer instead of applying again. A write refused because the session
- * expired on its first send was never applied: it is sent again under a new session; on a
- * retry the outcome is unknown and the call fails `session_expired`.
+ * every write request (a batch of puts and deletes, a txn) with the idempotency key
+ * `<session>:<seq>`, so a retry of a request that already applied gets its first answer
+ * instead of applying again. A request refused because the session expired on its first send
+ * was never applied: it is sent again under a new session; on a retry the outcome is unknown
+ * and its calls fail `session_expired`.
  *
  * Auto-batching: gets of one event-loop turn become one multi-get (per consistency), puts and
  * deletes one `POST /v1/batch` (items independent: one bad item fails only its call).
@@ -78,7 +79,6 @@ interface WriteItem {
   key: string;
   value?: unknown;
   ifRevision?: number;
-  idempotencyKey?: string;
 }
 export interface IngestAnswer {
   firstSeq: string | null;
@@ -318,24 +318,18 @@ export class QuorumClient {
     this.sessionName = undefined;
   }
 
+  /**
+   * One batch request under one idempotency key (the server keeps one answer per batch, not one
+   * per write); a retry resends the same body, so a batch that applied is answered again, never
+   * applied twice. Outcomes are made synchronously: no promise per item.
+   */
   private async sendWrites(batch: WriteItem[]): Promise<ItemOutcome<WriteAnswer>[]> {
-    // One session lookup per batch (not an await per item: a batch is a thousand items).
-    const session = batch.some((it) => it.idempotencyKey === undefined) ? await this.sessionId() : '';
-    for (const it of batch) it.idempotencyKey ??= `${session}:${++this.seq}`;
-    const sent = await callWithRetries<BatchAnswer>(this.transport, this.router, this.policy, { to: 'leader', request: { method: 'POST', path: '/v1/batch', body: JSON.stringify({ ops: batch }) }, read: (a) => json(a.body) as BatchAnswer, deadlineMs: this.timeoutMs });
-    // Outcomes are made synchronously (no promise per item); only items sent again wait.
-    let again = false;
-    const outcomes = sent.value.results.map((r, i): ItemOutcome<WriteAnswer> | Promise<ItemOutcome<WriteAnswer>> => {
+    const body = JSON.stringify({ ops: batch });
+    const answer = await this.exactlyOnce<BatchAnswer>((key) => ({ to: 'leader', request: { method: 'POST', path: '/v1/batch', body, headers: { 'idempotency-key': key } }, read: (a) => json(a.body) as BatchAnswer, deadlineMs: this.timeoutMs }));
+    return answer.results.map((r): ItemOutcome<WriteAnswer> => {
       if (!('error' in r)) return { ok: r };
       const { code, message, ...details } = r.error;
-      // Refused for an expired session on its first send: never applied, so send it again.
-      if (code === 'session_expired' && sent.sends === 1) {
-        again = true;
-        this.expire(batch[i].idempotencyKey!.split(':')[0]);
-        return this.writes.add({ ...batch[i], idempotencyKey: undefined }, 64).then((ok) => ({ ok }), (err: Error) => ({ err }));
-      }
       return { err: new QuorumClientError(code, message, lookup(code).status, details) };
     });
-    return again ? Promise.all(outcomes) : (outcomes as ItemOutcome<WriteAnswer>[]);
   }
 }

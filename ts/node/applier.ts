@@ -44,9 +44,12 @@ export type WriteResult = (
   | ({ kind: 'refused' } & Refusal)
 ) & { replayed?: boolean };
 
+/** A batch's answers, one per item; `replayed`: a keyed batch's first answer, given again. */
+export type BatchResult = { kind: 'batch'; results: WriteResult[]; replayed?: boolean };
+
 export type ApplyResult =
   | WriteResult
-  | { kind: 'batch'; results: WriteResult[] }
+  | BatchResult
   | { kind: 'session'; session: string }
   | { kind: 'member'; index: number; members: MembersRecord }
   | { kind: 'published'; index: number }
@@ -252,7 +255,13 @@ export class Applier {
     } else if (command.op === Op.Batch) {
       const items = command.items!;
       const once = (it: BatchItem, i: number) => this.exactlyOnce(it.idem === undefined ? undefined : { key: it.idem, print: keyPrint(it) }, e.index, i, batch, () => applyKeyCommand(it, e.index, lookup, batch));
-      answer({ kind: 'batch', results: items.map(once) });
+      const applyItems = (): BatchResult => ({ kind: 'batch', results: items.map(once) });
+      if (command.idem === undefined) answer(applyItems());
+      else {
+        // One key for the batch, one kept answer: its items carry none (the API refuses both).
+        invariant(items.every((it) => it.idem === undefined), () => `entry ${e.index}: a keyed batch has keyed items`);
+        answer(this.exactlyOnce({ key: command.idem, print: printBytes(command.itemsRaw!) }, e.index, 0, batch, applyItems));
+      }
     } else if (command.op === Op.Publish) {
       // Not a configuration change: only where clients reach a member (no-op for non-members).
       const [id, client] = command.key.split(' ');
@@ -270,13 +279,13 @@ export class Applier {
   }
 
   /**
-   * Applies one KV write (`apply`) unless its idempotency key was seen: a retry gets the first
+   * Applies one KV write or a keyed batch (`apply`) unless its idempotency key was seen: a retry gets the first
    * answer again, a refused key (expired session, dropped key) applies nothing. `apply` adds
    * the write's own KV changes for the watchers; the idempotency records (reserved keys) are not.
    */
-  private exactlyOnce(idem: { key: string; print: string } | undefined, index: number, position: number, batch: Batch, apply: () => WriteResult): WriteResult {
+  private exactlyOnce<R extends WriteResult | BatchResult>(idem: { key: string; print: string } | undefined, index: number, position: number, batch: Batch, apply: () => R): R | WriteResult {
     if (idem !== undefined) {
-      const gate = this.idem.gate<WriteResult>(idem.key, idem.print, this.engine);
+      const gate = this.idem.gate<R>(idem.key, idem.print, this.engine);
       if (gate.kind === 'replay') return { ...gate.result, replayed: true };
       if (gate.kind === 'refused') return { kind: 'refused', code: gate.code, message: gate.message };
     }

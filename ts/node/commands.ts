@@ -14,6 +14,12 @@
  * with `COMMAND_VERSION_UNSUPPORTED` / `COMMAND_INVALID`, which the applier turns into a clean
  * stop of the node (exit 70), never a crash or a silent skip.
  *
+ * Versions: 2 adds one meaning — a batch with an idempotency key (flag IDEM on a Batch: one key
+ * for the whole batch, its answer kept as one). A command is written at the lowest version that
+ * expresses it (1 unless a batch carries a key), so a node of version 1 still applies every
+ * other command alike and stops cleanly at the first it would apply differently: version 1 read
+ * a batch's key and ignored it, which would have applied a retried batch twice on that node.
+ *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
  * run (or a wiped predecessor with the same id) proposed can still be applied after a restart,
@@ -23,7 +29,10 @@ import { BinaryReader, BinaryWriter } from '../binary';
 import { QuorumError } from '../errors';
 import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 
-export const COMMAND_VERSION = 1;
+/** The newest command version this build reads and writes (it reads every version from 1). */
+export const COMMAND_VERSION = 2;
+/** The first version where a Batch may carry an idempotency key (older ones: per item only). */
+const BATCH_IDEM_VERSION = 2;
 
 export enum Op {
   Put = 1,
@@ -89,12 +98,17 @@ export interface Command {
   txn?: Txn;
   /** MdIngest only (its `key` is empty). */
   md?: IngestBatch;
-  /** The write's idempotency key: a retry carrying it gets the first answer (not on Batch: per item). */
+  /**
+   * The write's idempotency key: a retry carrying it gets the first answer. On a Batch, one key
+   * for the whole batch (its items then carry none).
+   */
   idem?: string;
   /** The proposer's wall clock (ms) at proposal: the state machine's clock for expiring keys and sessions. */
   atMs?: number;
   /** Batch only (its `key` is empty). */
   items?: BatchItem[];
+  /** Decoded batches: the items' bytes in the entry, count included (a keyed batch's fingerprint is taken over them). */
+  itemsRaw?: Buffer;
 }
 
 const TXN_PUT = 1;
@@ -162,6 +176,12 @@ function decodeItems(r: BinaryReader): BatchItem[] {
   return items;
 }
 
+function decodeBatchBody(r: BinaryReader): Pick<Command, 'items' | 'itemsRaw'> {
+  const from = r.at;
+  const items = decodeItems(r);
+  return { items, itemsRaw: r.span(from) };
+}
+
 function commandBytes(c: Command): number {
   const items = c.items?.reduce((n, it) => n + 32 + it.key.length * 3 + (it.idem?.length ?? 0) * 3 + (it.value?.length ?? 0), 0) ?? 0;
   return 48 + c.key.length * 3 + (c.value?.length ?? 0) + (c.idem?.length ?? 0) * 3 + items;
@@ -169,7 +189,7 @@ function commandBytes(c: Command): number {
 
 export function encodeCommand(c: Command): Buffer {
   const w = new BinaryWriter(commandBytes(c));
-  w.u8(COMMAND_VERSION);
+  w.u8(c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1);
   w.u8(c.op);
   w.u8((c.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (c.idem !== undefined ? FLAG_IDEM : 0) | (c.atMs !== undefined ? FLAG_TIME : 0));
   w.u32(c.origin);
@@ -200,7 +220,7 @@ const malformed = (what: string) => new QuorumError('COMMAND_INVALID', `malforme
 export function decodeCommand(data: Uint8Array): Command {
   const r = new BinaryReader(data, malformed);
   const version = r.u8('version');
-  if (version !== COMMAND_VERSION) throw new QuorumError('COMMAND_VERSION_UNSUPPORTED', `command version ${version}; this build reads version ${COMMAND_VERSION}`);
+  if (version < 1 || version > COMMAND_VERSION) throw new QuorumError('COMMAND_VERSION_UNSUPPORTED', `command version ${version}; this build reads versions 1 to ${COMMAND_VERSION}`);
   const op = r.u8('op');
   if (!OPS.has(op)) throw malformed(`unknown op ${op}`);
   const flags = r.u8('flags');
@@ -212,8 +232,10 @@ export function decodeCommand(data: Uint8Array): Command {
   const head: Command = { op, origin, seq, key: '' };
   if (atMs !== undefined) head.atMs = atMs;
   if (idem !== undefined) head.idem = idem;
+  // (Version 1 never wrote a keyed batch; one that claims to is not what its writer applied.)
+  if (op === Op.Batch && idem !== undefined && version < BATCH_IDEM_VERSION) throw malformed('a version 1 batch with an idempotency key');
   if (op === Op.Session || op === Op.Batch || op === Op.Txn || op === Op.MdIngest) {
-    const body: Partial<Command> = op === Op.Batch ? { items: decodeItems(r) } : op === Op.Txn ? { txn: decodeTxn(r) } : op === Op.MdIngest ? { md: decodeBatch(r, malformed) } : {};
+    const body: Partial<Command> = op === Op.Batch ? decodeBatchBody(r) : op === Op.Txn ? { txn: decodeTxn(r) } : op === Op.MdIngest ? { md: decodeBatch(r, malformed) } : {};
     r.end();
     return { ...head, ...body };
   }
