@@ -99,9 +99,12 @@ test('a batch with one key: a retry gets every item\'s first answer and applies 
   const [unknown] = await h.apply({ ...keyed, idem: 's99:1' });
   t.like(unknown, { kind: 'refused', code: 'session_expired' });
   t.is(h.value('x'), '5');
-  // The next key of the session is new; its batch applies.
-  const [next] = await h.apply({ ...keyed, idem: 's1:2', items: [items[0]] });
-  t.deepEqual(next, { kind: 'batch', results: [{ kind: 'put', revision: 8 }] });
+  // The next key of the session is new; its batch applies. Its record keeps equal answers as one run.
+  const puts = ['p', 'q', 'r'].map((key) => ({ op: Op.Put, key, value: Buffer.from('1') }) as const);
+  const [next] = await h.apply({ ...keyed, idem: 's1:2', items: puts });
+  t.deepEqual(next, { kind: 'batch', results: [1, 2, 3].map(() => ({ kind: 'put', revision: 8 })) });
+  t.like(JSON.parse(h.engine.get(`\u0000idem/g/${'8'.padStart(16, '0')}`)!.toString()), { k: ['s1:2'], r: [{ kind: 'batch', runs: [[3, { kind: 'put', revision: 8 }]] }] });
+  t.deepEqual((await h.apply({ ...keyed, idem: 's1:2', items: puts }))[0], { ...(next as object), replayed: true });
 });
 
 test('keys expire by the entries\' clock; a dropped session key is refused, an idle session expires', async (t) => {

@@ -23,6 +23,7 @@ import { ChangeFeed, type KvChange } from './change_feed';
 import { isDeepStrictEqual } from 'node:util';
 import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, itemBytes, Op, type Txn } from './commands';
 import { fingerprint, printBytes } from './fingerprint';
+import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
 import { ReadGate } from './read_gate';
@@ -260,7 +261,7 @@ export class Applier {
       else {
         // One key for the batch, one kept answer: its items carry none (the API refuses both).
         invariant(items.every((it) => it.idem === undefined), () => `entry ${e.index}: a keyed batch has keyed items`);
-        answer(this.exactlyOnce({ key: command.idem, print: printBytes(command.itemsRaw!) }, e.index, 0, batch, applyItems));
+        answer(this.exactlyOnce({ key: command.idem, print: printBytes(command.itemsRaw!) }, e.index, 0, batch, applyItems, BATCH_KEPT));
       }
     } else if (command.op === Op.Publish) {
       // Not a configuration change: only where clients reach a member (no-op for non-members).
@@ -283,14 +284,14 @@ export class Applier {
    * answer again, a refused key (expired session, dropped key) applies nothing. `apply` adds
    * the write's own KV changes for the watchers; the idempotency records (reserved keys) are not.
    */
-  private exactlyOnce<R extends WriteResult | BatchResult>(idem: { key: string; print: string } | undefined, index: number, position: number, batch: Batch, apply: () => R): R | WriteResult {
+  private exactlyOnce<R extends WriteResult | BatchResult>(idem: { key: string; print: string } | undefined, index: number, position: number, batch: Batch, apply: () => R, kept: Kept<R> = AS_IS as Kept<R>): R | WriteResult {
     if (idem !== undefined) {
-      const gate = this.idem.gate<R>(idem.key, idem.print, this.engine);
-      if (gate.kind === 'replay') return { ...gate.result, replayed: true };
+      const gate = this.idem.gate<unknown>(idem.key, idem.print, this.engine);
+      if (gate.kind === 'replay') return { ...kept.restore(gate.result), replayed: true };
       if (gate.kind === 'refused') return { kind: 'refused', code: gate.code, message: gate.message };
     }
     const result = apply();
-    if (idem !== undefined) this.idem.remember(idem.key, idem.print, result, index, position, batch.ops);
+    if (idem !== undefined) this.idem.remember(idem.key, idem.print, kept.keep(result), index, position, batch.ops);
     return result;
   }
 
@@ -369,6 +370,14 @@ function txnPrint(txn: Txn): string {
   const compares = txn.compare.flatMap((c) => [c.key, c.revision, c.value, c.exists === undefined ? undefined : String(c.exists)]);
   return fingerprint([Op.Txn, txn.compare.length, ...compares, txn.success.length, ...ops(txn.success), txn.failure.length, ...ops(txn.failure)]);
 }
+
+/** How an answer is kept in its idempotency record, and read back (a keyed batch's: as runs). */
+interface Kept<R> {
+  keep(result: R): unknown;
+  restore(kept: unknown): R;
+}
+const AS_IS: Kept<unknown> = { keep: (r) => r, restore: (k) => k };
+const BATCH_KEPT: Kept<BatchResult> = { keep: keepBatch, restore: (k) => restoreBatch(k as KeptBatch) };
 
 /** What one applied batch builds up: engine ops, the keys it changed, answers, membership. */
 interface Batch {
