@@ -1,6 +1,6 @@
 /**
  * The key-value routes: put, get, delete, scan, multi-get. Writes are acknowledged once applied
- * (so conditional writes can answer); reads are linearizable through ReadIndex unless
+ * (so conditional writes can answer), a turn's writes proposed together (ts/api/key_writes.ts); reads are linearizable through ReadIndex unless
  * `?consistency=stale`.
  *
  * Limits: scan pages ≤ `SCAN_LIMIT_MAX`, multi-get ≤ `MULTI_GET_KEYS_MAX` keys.
@@ -15,6 +15,7 @@ import { OPEN_GUARD } from '../auth/guard';
 import { checkKey, jsonValue, parseObject, refuseReserved, revisionArg } from './args';
 import { compactKeyCount, compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
+import { KeyWrites } from './key_writes';
 import type { Target } from './http';
 import type { Reply } from './reply';
 
@@ -26,12 +27,14 @@ export async function put(node: RaftNode, key: string, body: Buffer, target: Tar
   if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
   const value = jsonValue(doc.value);
   const ifRevision = revisionArg(doc.ifRevision, 'ifRevision');
-  return written(key, await node.propose({ op: Op.Put, key, value, ifRevision, ...writeMeta(target) }));
+  const { idem, atMs } = writeMeta(target);
+  return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));
 }
 
 export async function del(node: RaftNode, key: string, target: Target): Promise<Reply> {
   const ifRevision = revisionArg(target.query.get('ifRevision') ?? undefined, 'ifRevision');
-  return written(key, await node.propose({ op: Op.Delete, key, ifRevision, ...writeMeta(target) }));
+  const { idem, atMs } = writeMeta(target);
+  return written(key, await KeyWrites.of(node).write({ op: Op.Delete, key, ifRevision, idem }, atMs));
 }
 
 /** The answer to a put or delete of `key` (a replay answers alike, with its header). */
