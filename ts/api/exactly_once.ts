@@ -1,8 +1,8 @@
 /**
  * Exactly-once writes over HTTP. A write (PUT/DELETE of a key, a txn, a batch, an item of a
  * batch) may carry an idempotency key — the `Idempotency-Key` request header (the IETF httpapi
- * draft's convention), or `idempotencyKey` on a batch item; a repeat of a key already applied gets the
- * first answer (same status and body, plus `Idempotent-Replayed: true`), never a second
+ * draft's convention), or `idempotencyKey` on a batch item; a repeat of a key already applied
+ * gets the first answer (same status and body, plus `Idempotent-Replayed: true`), never a second
  * application. Keys `s<n>:<seq>` belong to a session opened with `POST /v1/sessions` (what the
  * client library does); their retries stay safe after the key is dropped (refused
  * `idempotency_key_expired`, never re-applied). Kept: 10 minutes, 100,000 keys; sessions expire

@@ -1,7 +1,7 @@
 /**
  * The key-value routes: put, get, delete, scan, multi-get. Writes are acknowledged once applied
- * (so conditional writes can answer), a turn's writes proposed together (ts/api/key_writes.ts); reads are linearizable through ReadIndex unless
- * `?consistency=stale`.
+ * (so conditional writes can answer), a turn's writes proposed together (ts/api/key_writes.ts);
+ * reads are linearizable through ReadIndex unless `?consistency=stale`.
  *
  * Limits: scan pages ≤ `SCAN_LIMIT_MAX`, multi-get ≤ `MULTI_GET_KEYS_MAX` keys.
  */

@@ -280,9 +280,10 @@ export class Applier {
   }
 
   /**
-   * Applies one KV write or a keyed batch (`apply`) unless its idempotency key was seen: a retry gets the first
-   * answer again, a refused key (expired session, dropped key) applies nothing. `apply` adds
-   * the write's own KV changes for the watchers; the idempotency records (reserved keys) are not.
+   * Applies one KV write or a keyed batch (`apply`) unless its idempotency key was seen: a retry
+   * gets the first answer again, a refused key (expired session, dropped key) applies nothing.
+   * `apply` adds the write's own KV changes for the watchers; the idempotency records (reserved
+   * keys) are not. `kept`: how the answer is kept in the key's record (a batch's: as runs).
    */
   private exactlyOnce<R extends WriteResult | BatchResult>(idem: { key: string; print: string } | undefined, index: number, position: number, batch: Batch, apply: () => R, kept: Kept<R> = AS_IS as Kept<R>): R | WriteResult {
     if (idem !== undefined) {
