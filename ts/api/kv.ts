@@ -54,10 +54,33 @@ export function unexpected(kind: string): QuorumError {
   return new QuorumError('INVARIANT', `unexpected apply result ${kind}`);
 }
 
-/** A read barrier unless `?consistency=stale`; `keys`: how many keys the read then serves. */
+let turnEnd: Promise<void> | undefined;
+
+/**
+ * Resolves once this event-loop turn's I/O callbacks have run (one shared `setImmediate` per
+ * turn): the stale reads of a turn are then answered together, as a ReadIndex round's are.
+ * Answered one by one, in each request's own callback, every answer's write found its client
+ * asleep and paid to wake it (on loopback the sender runs the receiver's wake-up): under wrk the
+ * leader spent more CPU per stale read than per linearizable read (writev 43% of its thread
+ * against 24%, perf), and served fewer.
+ */
+function endOfTurn(): Promise<void> {
+  turnEnd ??= new Promise((resolve) =>
+    setImmediate(() => {
+      turnEnd = undefined;
+      resolve();
+    }),
+  );
+  return turnEnd;
+}
+
+/**
+ * A read barrier unless `?consistency=stale` (then the end of the turn, see `endOfTurn`); `keys`:
+ * how many keys the read then serves.
+ */
 export async function barrier(node: RaftNode, query: URLSearchParams, keys = 1): Promise<void> {
   const consistency = query.get('consistency') ?? 'linearizable';
-  if (consistency === 'stale') return;
+  if (consistency === 'stale') return endOfTurn();
   if (consistency !== 'linearizable') throw new QuorumError('invalid_consistency', 'consistency is "linearizable" (default) or "stale"');
   await node.readBarrier(keys);
 }
