@@ -27,6 +27,11 @@ export class Progress {
   recentActive = false;
   /** In Probe state: a MsgApp is outstanding; wait for its answer or a heartbeat response. */
   msgAppFlowPaused = false;
+  /**
+   * Leader's `readRoundsSent` when this voter last answered a read round that was still waiting
+   * for its quorum (0: none this term); the newest ones are asked first (read_index.ts).
+   */
+  readAckRound = 0;
   readonly inflights: Inflights;
   isLearner: boolean;
 

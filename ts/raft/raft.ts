@@ -76,6 +76,8 @@ export class Raft {
   pendingReadIndexMessages: Message[] = [];
   /** Reads were queued since the last heartbeat round that carried a read context. */
   readIndexRoundPending = false;
+  /** Read rounds this leader sent in its term (numbers `Progress.readAckRound`). */
+  readRoundsSent = 0;
 
   constructor(config: Config) {
     this.cfg = resolveConfig(config);
@@ -179,10 +181,11 @@ export class Raft {
     this.bcastHeartbeatWithCtx(this.readOnly.lastPendingRequestCtx());
   }
 
-  bcastHeartbeatWithCtx(ctx: Uint8Array | undefined): void {
+  /** Heartbeats carrying `ctx` to every member, or only to those in `to`. */
+  bcastHeartbeatWithCtx(ctx: Uint8Array | undefined, to?: readonly number[]): void {
     const round = this.lease.sent();
     for (const [id, pr] of this.prs.progress) {
-      if (id === this.id) continue;
+      if (id === this.id || (to !== undefined && !to.includes(id))) continue;
       // Never tell a follower to commit beyond what it is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
       this.send(message({ type: MessageType.Heartbeat, to: id, from: this.id, commit, context: ctx, index: round }));
@@ -214,6 +217,7 @@ export class Raft {
       pr.match = 0;
       pr.next = lastIndex + 1;
       pr.recentActive = id === this.id;
+      pr.readAckRound = 0;
       // Our own progress counts only what is durable, not the unstable tail.
       if (id === this.id) pr.match = this.stableLastIndex();
     }
@@ -222,6 +226,7 @@ export class Raft {
     this.readOnly.reset();
     this.pendingReadIndexMessages = [];
     this.readIndexRoundPending = false;
+    this.readRoundsSent = 0;
   }
 
   /** Last index known to be in storage (entries after it are still being persisted). */

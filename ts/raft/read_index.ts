@@ -46,19 +46,50 @@ function leaseHeld(r: Raft): boolean {
   return r.leadTransferee === NONE && r.lease.held(r.prs.voters, r.id, r.prs.quorum());
 }
 
-/** Sends the heartbeat round for reads queued since the last one (called by RawNode). */
+/** Every this-many-th read round goes to every member, the others to just enough voters. */
+export const READ_ROUND_ALL_EVERY = 32;
+
+/**
+ * Sends the heartbeat round for reads queued since the last one (called by RawNode).
+ *
+ * A round needs answers from a quorum only, so it goes to just enough voters to make one with
+ * this leader: those that answered recent rounds while their quorum was still incomplete (the
+ * quickest, `Progress.readAckRound`). The others are not woken for it (on a 3-node cluster: one
+ * heartbeat per round instead of two; each costs the leader a write and its follower a wake-up).
+ * Every READ_ROUND_ALL_EVERY-th round, and every round until enough voters have answered one
+ * this term, goes to every member, so a quicker voter takes over from a slower one. Liveness: a
+ * round whose chosen voter died is confirmed by the periodic heartbeat, which goes to every
+ * member with the newest pending context (at most one heartbeat interval later); whoever answers
+ * it is asked first from then on.
+ */
 export function flushReadIndexRound(r: Raft): void {
   if (!r.readIndexRoundPending) return;
   r.readIndexRoundPending = false;
   const ctx = r.readOnly.lastPendingRequestCtx();
-  if (r.state === StateType.Leader && ctx !== undefined) r.bcastHeartbeatWithCtx(ctx);
+  if (r.state !== StateType.Leader || ctx === undefined) return;
+  const round = ++r.readRoundsSent;
+  r.bcastHeartbeatWithCtx(ctx, round % READ_ROUND_ALL_EVERY === 0 ? undefined : readQuorumPeers(r));
+}
+
+/** The voters a round needs besides this leader, quickest first; undefined: ask every member. */
+function readQuorumPeers(r: Raft): number[] | undefined {
+  const stamp = (id: number) => r.prs.progress.get(id)?.readAckRound ?? 0;
+  const peers = [...r.prs.voters].filter((id) => id !== r.id);
+  // A leader that is not a voter (removing itself) does not count toward the quorum.
+  const needed = r.prs.quorum() - (r.prs.voters.has(r.id) ? 1 : 0);
+  const chosen = peers.sort((a, b) => stamp(b) - stamp(a) || a - b).slice(0, needed);
+  return chosen.length === needed && chosen.every((id) => stamp(id) > 0) ? chosen : undefined;
 }
 
 /** A heartbeat answer from `from` carrying read context `ctx`: reads a quorum confirmed are answered. */
 export function confirmReads(r: Raft, from: number, ctx: Uint8Array): void {
   if (r.prs.isSingleton()) return;
   const acks = r.readOnly.recvAck(from, ctx);
-  if (!acks || !r.prs.hasQuorum(acks)) return;
+  if (!acks) return;
+  // An answer to a round still short of its quorum: `from` is among the quickest.
+  const pr = r.prs.progress.get(from);
+  if (pr && r.prs.voters.has(from)) pr.readAckRound = r.readRoundsSent;
+  if (!r.prs.hasQuorum(acks)) return;
   for (const status of r.readOnly.advance(ctx)) respondToReadIndex(r, status.req, status.index);
 }
 
