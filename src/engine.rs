@@ -91,6 +91,14 @@ fn shape_arg(shape: u32) -> Result<Shape> {
     }
 }
 
+/// A whole answer's layout: an item shape's `{"items":[…]}` (0, 1), or columns (2).
+fn answer_arg(layout: u32) -> Result<(Shape, Layout)> {
+    match layout {
+        2 => Ok((Shape::Positional, Layout::Columns)),
+        shape => Ok((shape_arg(shape)?, Layout::Answer)),
+    }
+}
+
 #[napi]
 impl NativeEngine {
     #[napi(factory)]
@@ -206,8 +214,9 @@ impl NativeEngine {
         self.read(&keys, shape_arg(shape)?, Layout::Packed, engine_allowed)
     }
 
-    /// The whole answer `{"items":[…]}` for keys packed `[len u32][key]`... (the API's general
-    /// multi-get path, keys already checked); null as `cache_items`.
+    /// The whole answer `{"items":[…]}` (or columns: `answer_arg`) for keys packed
+    /// `[len u32][key]`... (the API's general multi-get path, keys already checked); null as
+    /// `cache_items`.
     #[napi]
     pub fn cache_answer(
         &self,
@@ -216,10 +225,11 @@ impl NativeEngine {
         engine_allowed: bool,
     ) -> Result<Option<Buffer>> {
         let keys = unpack_keys(packed_keys)?;
-        self.read(&keys, shape_arg(shape)?, Layout::Answer, engine_allowed)
+        let (shape, layout) = answer_arg(shape)?;
+        self.read(&keys, shape, layout, engine_allowed)
     }
 
-    /// The whole answer `{"items":[…]}` to a multi-get body in the compact shape clients send.
+    /// The whole answer `{"items":[…]}` (or columns) to a multi-get body in the compact shape clients send.
     /// Null — the caller takes its general path — when the body has another shape, a key the API
     /// refuses (empty, over 4 KiB), or a key misses while `engineAllowed` is false.
     #[napi]
@@ -235,7 +245,8 @@ impl NativeEngine {
         if keys.iter().any(|k| k.is_empty() || k.len() > KEY_BYTES_MAX) {
             return Ok(None);
         }
-        self.read(&keys, shape_arg(shape)?, Layout::Answer, engine_allowed)
+        let (shape, layout) = answer_arg(shape)?;
+        self.read(&keys, shape, layout, engine_allowed)
     }
 
     fn read(

@@ -304,3 +304,63 @@ fn reads_take_hits_from_the_cache_and_misses_from_the_engine_once() {
         "{\"items\":[]}"
     );
 }
+
+#[test]
+fn a_key_cached_when_looked_up_is_answered_even_if_fills_overflow_the_cache_and_columns_list_every_key(
+) {
+    use engine::read_cache::{read_into, Layout};
+    let engine = |keys: &[&[u8]]| {
+        Ok(keys
+            .iter()
+            .map(|k| match *k {
+                b"a" => Some(stored(7, "{\"x\":[1,2]}")),
+                b"b" => Some(stored(8, "\"two\"")),
+                b"c" => Some(stored(9, "null")),
+                _ => None,
+            })
+            .collect())
+    };
+    // Room for one entry, holding a: filling b and c from the engine overflows it.
+    let fresh = || {
+        let mut cache = ReadCache::new(1, 1 << 20);
+        cache
+            .applied(&batch(&[("a", Some(stored(7, "{\"x\":[1,2]}")))]))
+            .unwrap();
+        cache
+    };
+    let keys: &[&[u8]] = &[b"a", b"zz", b"b", b"c", b"a"];
+    let answer = |cache: &mut ReadCache, keys: &[&[u8]], layout| {
+        String::from_utf8(
+            read_into(cache, keys, Shape::Positional, layout, Some(&engine))
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let mut cache = fresh();
+    assert_eq!(
+        answer(&mut cache, keys, Layout::Answer),
+        "{\"items\":[{\"value\":{\"x\":[1,2]},\"revision\":7},null,{\"value\":\"two\",\"revision\":8},{\"value\":null,\"revision\":9},{\"value\":{\"x\":[1,2]},\"revision\":7}]}",
+        "a was a hit: the fills may not evict it before its item is written"
+    );
+    assert!(cache.len() <= 1, "back under the limit once answered");
+    let mut cache = fresh();
+    assert_eq!(
+        answer(&mut cache, keys, Layout::Columns),
+        "{\"values\":[{\"x\":[1,2]},null,\"two\",null,{\"x\":[1,2]}],\"revisions\":[7,null,8,9,7]}",
+        "a stored null value keeps its revision; an absent key has none"
+    );
+    assert!(cache.len() <= 1);
+    assert_eq!(
+        answer(&mut cache, &[], Layout::Columns),
+        "{\"values\":[],\"revisions\":[]}"
+    );
+    let mut short = ReadCache::new(10, 1 << 20);
+    short
+        .applied(&batch(&[("k", Some(vec![1, 2, 3]))]))
+        .unwrap();
+    assert!(
+        read_into(&mut short, &[b"k"], Shape::Keyed, Layout::Columns, None).is_err(),
+        "a stored value without its revision is corruption, not an answer"
+    );
+}
