@@ -364,9 +364,14 @@ function unpackValues(packed: Buffer, count: number): (Buffer | undefined)[] {
  * listing the keys found), `positional` `{"value","revision"}` (one item per key asked).
  */
 export type ItemShape = 'keyed' | 'positional';
+/**
+ * A whole multi-get answer's layout: an item shape's `{"items":[…]}`, or `columns`
+ * `{"values":[…],"revisions":[…]}` (one entry per key asked, `null` in both where absent).
+ */
+export type AnswerLayout = ItemShape | 'columns';
 /** The read cache's entry limit (`READ_CACHE_ENTRIES_MAX` in the addon's read_cache.rs). */
 export const READ_CACHE_ENTRIES_MAX = 200_000;
-const SHAPES: Record<ItemShape, number> = { keyed: 0, positional: 1 };
+const SHAPES: Record<AnswerLayout, number> = { keyed: 0, positional: 1, columns: 2 };
 
 export interface ScanOptions {
   prefix?: string | Buffer;
@@ -452,9 +457,9 @@ export class Engine {
     return packed === null ? undefined : unpackValues(packed, keys.length);
   }
 
-  /** `cacheItems` as the whole answer `{"items":[…]}` (keyed: the keys found; positional: `null` where absent). */
-  cacheAnswer(keys: readonly string[], shape: ItemShape, engineAllowed: boolean): Buffer | undefined {
-    return call(() => this.handle.cacheAnswer(packKeys(keys), SHAPES[shape], engineAllowed)) ?? undefined;
+  /** `cacheItems` as the whole answer in `layout` (keyed: the keys found; positional, columns: `null` where absent). */
+  cacheAnswer(keys: readonly string[], layout: AnswerLayout, engineAllowed: boolean): Buffer | undefined {
+    return call(() => this.handle.cacheAnswer(packKeys(keys), SHAPES[layout], engineAllowed)) ?? undefined;
   }
 
   /**
@@ -462,8 +467,8 @@ export class Engine {
    * undefined when the body has another shape or a key the API refuses (the caller's general
    * path decides), or a key misses and `engineAllowed` is false.
    */
-  cacheMultiGet(body: Buffer, shape: ItemShape, engineAllowed: boolean): Buffer | undefined {
-    return call(() => this.handle.cacheMultiGet(body, SHAPES[shape], engineAllowed)) ?? undefined;
+  cacheMultiGet(body: Buffer, layout: AnswerLayout, engineAllowed: boolean): Buffer | undefined {
+    return call(() => this.handle.cacheMultiGet(body, SHAPES[layout], engineAllowed)) ?? undefined;
   }
 
   /** One native call for all keys; results in key order, `undefined` for missing keys. */

@@ -44,7 +44,7 @@ test('the key "get" is reachable by GET, PUT and DELETE; POST /v1/kv/get stays m
   t.is((await fetch(url('/v1/kv/get'))).status, 404);
 });
 
-test('multi-get layouts: keyed lists the keys found, positional one item per key asked (null where absent)', async (t) => {
+test('multi-get layouts: keyed lists the keys found, positional one item per key asked (null where absent), columns two arrays', async (t) => {
   const { url } = await singleNode(t);
   const put = async (key: string, value: unknown) => ((await (await fetch(url(`/v1/kv/${key}`), { method: 'PUT', body: JSON.stringify({ value }) })).json()) as { revision: number }).revision;
   const ra = await put('a', { n: 1 });
@@ -64,7 +64,11 @@ test('multi-get layouts: keyed lists the keys found, positional one item per key
   const ra2 = await put('a', [3]);
   t.deepEqual((await multi('?layout=positional')).body.items[0], { value: [3], revision: ra2 });
   t.deepEqual((await multi('')).body.items[0], { key: 'a', value: [3], revision: ra2 });
-  const bad = await multi('?layout=columns');
+  t.deepEqual((await multi('?layout=columns')).body, { values: [[3], null, 'two', [3]], revisions: [ra2, null, rb, ra2] });
+  // The general path (a body the addon leaves to JSON: spaced) answers the same columns.
+  const spaced = await fetch(url('/v1/multiget?layout=columns'), { method: 'POST', body: '{ "keys": ["b", "absent"] }' });
+  t.deepEqual(await spaced.json(), { values: ['two', null], revisions: [rb, null] });
+  const bad = await multi('?layout=rows');
   t.is(bad.status, 400);
   t.is(bad.body.error.code, 'invalid_layout');
 });

@@ -43,6 +43,11 @@ test('reads through the applier see every applied batch (puts, deletes, txn writ
       const items = keys.map((k) => fromEngine(k, shape)).filter((it) => shape === 'positional' || it !== undefined);
       t.deepEqual(JSON.parse(answer!.toString()), { items: items.map((it) => it ?? null) }, `${shape}: the multi-get answer`);
     }
+    const columns = { values: keys.map((k) => fromEngine(k, 'positional')?.value ?? null), revisions: keys.map((k) => fromEngine(k, 'positional')?.revision ?? null) };
+    const general = applier.answerItems(keys, 'columns');
+    if (!Buffer.isBuffer(general)) throw new Error('the read waits for a pooled write');
+    t.deepEqual(JSON.parse(general.toString()), columns, 'columns: the general path');
+    if (compact) t.deepEqual(JSON.parse(applier.multiGetAnswer(Buffer.from(JSON.stringify({ keys })), 'columns')!.toString()), columns, 'columns: the multi-get answer');
   };
   await apply({ op: Op.Put, origin: 1, seq: 1, key: 'a', value: Buffer.from('1') });
   t.deepEqual(read(['a'], 'keyed'), [{ key: 'a', value: 1, revision: 1 }]);

@@ -10,7 +10,7 @@ import { decodeStored, Op } from '../node/commands';
 import { RESERVED_KEYS_END } from '../node/membership';
 import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
-import type { ItemShape } from '../native';
+import type { AnswerLayout } from '../native';
 import { OPEN_GUARD } from '../auth/guard';
 import { checkKey, jsonValue, parseObject, refuseReserved, revisionArg } from './args';
 import { compactKeyCount, compactKeys } from './compact_keys';
@@ -102,12 +102,14 @@ export async function get(node: RaftNode, key: string, query: URLSearchParams): 
  * `layout=keyed` (the default): the items of the keys found, in the order asked, each with its
  * key. `layout=positional`: one item per key asked, in order, `null` where absent, without the
  * key — a client matching answers to its calls then parses no key strings (V8 interns short
- * ones: a tenth of a client's CPU under multi-gets). Items are rendered (and kept rendered) by
- * the read cache in the addon.
+ * ones: a tenth of a client's CPU under multi-gets). `layout=columns`:
+ * `{"values":[…],"revisions":[…]}`, one entry per key asked, `null` in both where absent — two
+ * arrays instead of an object per key, about half the client's parse. Items are rendered (and
+ * kept rendered) by the read cache in the addon.
  */
-function layoutOf(query: URLSearchParams): ItemShape {
+function layoutOf(query: URLSearchParams): AnswerLayout {
   const layout = query.get('layout') ?? 'keyed';
-  if (layout !== 'keyed' && layout !== 'positional') throw new QuorumError('invalid_layout', 'layout is "keyed" (default) or "positional"');
+  if (layout !== 'keyed' && layout !== 'positional' && layout !== 'columns') throw new QuorumError('invalid_layout', 'layout is "keyed" (default), "positional" or "columns"');
   return layout;
 }
 

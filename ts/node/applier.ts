@@ -14,7 +14,7 @@
  * Conditional writes are decided here, deterministically from the state being built, so every
  * replica reaches the same answer.
  */
-import { type Engine, type EngineOp, type ItemShape, type KeyValue, packBatch, type ScanOptions } from '../native';
+import { type AnswerLayout, type Engine, type EngineOp, type ItemShape, type KeyValue, packBatch, type ScanOptions } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
@@ -305,8 +305,8 @@ export class Applier {
   }
 
   /** `readItems` as the whole multi-get answer `{"items":[…]}` (the API's general path). */
-  answerItems(keys: readonly string[], shape: ItemShape): Buffer | Promise<Buffer> {
-    return this.gated((engineAllowed) => this.engine.cacheAnswer(keys, shape, engineAllowed));
+  answerItems(keys: readonly string[], layout: AnswerLayout): Buffer | Promise<Buffer> {
+    return this.gated((engineAllowed) => this.engine.cacheAnswer(keys, layout, engineAllowed));
   }
 
   /**
@@ -324,8 +324,8 @@ export class Applier {
    * index; undefined: the caller takes its general path (another body shape, a key it refuses,
    * or a miss while engine reads wait behind the gate).
    */
-  multiGetAnswer(body: Buffer, shape: ItemShape): Buffer | undefined {
-    return this.engine.cacheMultiGet(body, shape, this.gate.closed === undefined);
+  multiGetAnswer(body: Buffer, layout: AnswerLayout): Buffer | undefined {
+    return this.engine.cacheMultiGet(body, layout, this.gate.closed === undefined);
   }
 
   /** A page of the engine's keys, at the applied index (never part of a batch not yet published). */
