@@ -104,8 +104,9 @@ export async function get(node: RaftNode, key: string, query: URLSearchParams): 
  * key — a client matching answers to its calls then parses no key strings (V8 interns short
  * ones: a tenth of a client's CPU under multi-gets). `layout=columns`:
  * `{"values":[…],"revisions":[…]}`, one entry per key asked, `null` in both where absent — two
- * arrays instead of an object per key, about half the client's parse. Items are rendered (and
- * kept rendered) by the read cache in the addon.
+ * arrays instead of an object per key, about half the client's parse. The read cache in the
+ * addon lays out every answer: keyed and positional items are rendered (and kept rendered),
+ * columns are copied from the stored bytes.
  */
 function layoutOf(query: URLSearchParams): AnswerLayout {
   const layout = query.get('layout') ?? 'keyed';
