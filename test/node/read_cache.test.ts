@@ -72,3 +72,27 @@ test('multi-get bodies the addon does not answer are left to the general path', 
   }
   t.deepEqual(JSON.parse(applier.multiGetAnswer(Buffer.from(`{"keys":["${'k'.repeat(4096)}"]}`), 'positional')!.toString()), { items: [null] });
 });
+
+test('items bigger than the reused answer buffer come back whole, and earlier answers are not overwritten by later reads', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  t.teardown(() => engine.close());
+  const applier = new Applier(engine, initialRecord({ voters: [1], learners: [] }), () => undefined, (err) => t.fail(err.message));
+  const big = JSON.stringify('x'.repeat(200_000)); // past the 64 KiB the addon writes into
+  applier.push([
+    { index: 1, term: 1, type: EntryType.Normal, data: encodeCommand({ op: Op.Put, origin: 1, seq: 1, key: 'big', value: Buffer.from(big) }) },
+    { index: 2, term: 1, type: EntryType.Normal, data: encodeCommand({ op: Op.Put, origin: 1, seq: 2, key: 'small', value: Buffer.from('1') }) },
+    { index: 3, term: 1, type: EntryType.Normal, data: encodeCommand({ op: Op.Put, origin: 1, seq: 3, key: 'other', value: Buffer.from('"zzzz"') }) },
+  ]);
+  await applier.idle();
+  const read = (keys: string[]) => {
+    const items = applier.readItems(keys, 'positional');
+    if (!Array.isArray(items)) throw new Error('the read waits for a pooled write');
+    return items;
+  };
+  const first = read(['small']);
+  const [bigItem, smallItem] = read(['big', 'small']);
+  t.deepEqual(JSON.parse(bigItem!.toString()), { value: 'x'.repeat(200_000), revision: 1 });
+  t.deepEqual(JSON.parse(smallItem!.toString()), { value: 1, revision: 2 });
+  t.deepEqual(JSON.parse(read(['other'])[0]!.toString()), { value: 'zzzz', revision: 3 });
+  t.deepEqual(JSON.parse(first[0]!.toString()), { value: 1, revision: 2 }, 'an answer is a copy, not a view of the reused buffer');
+});
