@@ -304,7 +304,7 @@ export class Applier {
     return this.gated((engineAllowed) => this.engine.cacheItems(keys, shape, engineAllowed));
   }
 
-  /** `readItems` as the whole multi-get answer `{"items":[…]}` (the API's general path). */
+  /** `readItems` as the whole multi-get answer in `layout` (the API's general path). */
   answerItems(keys: readonly string[], layout: AnswerLayout): Buffer | Promise<Buffer> {
     return this.gated((engineAllowed) => this.engine.cacheAnswer(keys, layout, engineAllowed));
   }

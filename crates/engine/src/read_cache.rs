@@ -245,17 +245,22 @@ impl ReadCache {
     }
 }
 
-/// A key's answer item in `shape` from its stored value (revision u64 LE, then the value's JSON
-/// text, spliced in as it is).
-pub fn render(key: &[u8], stored: &[u8], shape: Shape) -> Result<Vec<u8>> {
+/// A stored value's revision and JSON text (corrupt: shorter than its revision).
+fn split_stored(stored: &[u8]) -> Result<(u64, &[u8])> {
     if stored.len() < 8 {
         return Err(EngineError::Corrupt(format!(
             "a stored value of {} bytes has no revision",
             stored.len()
         )));
     }
-    let revision = u64::from_le_bytes(stored[..8].try_into().unwrap());
-    let value = &stored[8..];
+    let (revision, value) = stored.split_at(8);
+    Ok((u64::from_le_bytes(revision.try_into().unwrap()), value))
+}
+
+/// A key's answer item in `shape` from its stored value (revision u64 LE, then the value's JSON
+/// text, spliced in as it is).
+pub fn render(key: &[u8], stored: &[u8], shape: Shape) -> Result<Vec<u8>> {
+    let (revision, value) = split_stored(stored)?;
     let mut out = Vec::with_capacity(value.len() + key.len() + 48);
     match shape {
         Shape::Keyed => {
@@ -473,14 +478,8 @@ fn columns(cache: &ReadCache, keys: &[&[u8]], found: &HashMap<usize, Vec<u8>>) -
             revisions.extend_from_slice(b"null");
             continue;
         };
-        if stored.len() < 8 {
-            return Err(EngineError::Corrupt(format!(
-                "a stored value of {} bytes has no revision",
-                stored.len()
-            )));
-        }
-        let revision = u64::from_le_bytes(stored[..8].try_into().unwrap());
-        values.extend_from_slice(&stored[8..]);
+        let (revision, value) = split_stored(stored)?;
+        values.extend_from_slice(value);
         revisions.extend_from_slice(revision.to_string().as_bytes());
     }
     values.extend_from_slice(&revisions);
