@@ -12,6 +12,14 @@ pub enum Op<'a> {
     Delete(&'a [u8]),
 }
 
+impl<'a> Op<'a> {
+    pub fn key(&self) -> &'a [u8] {
+        match self {
+            Op::Put(k, _) | Op::Delete(k) => k,
+        }
+    }
+}
+
 /// Decodes the whole batch up front so a malformed batch is rejected before anything is
 /// written: nothing is ever half-applied.
 pub fn decode(packed: &[u8]) -> Result<Vec<Op<'_>>> {

@@ -151,7 +151,13 @@ impl Engine {
         applied_index: u64,
         no_slowdown: bool,
     ) -> Result<Option<usize>> {
-        let ops = batch::decode(packed)?;
+        let mut ops = batch::decode(packed)?;
+        // Inserted in key order: the memtable's skip list reuses its last insert's position
+        // (RocksDB's splice), so a sorted batch descends only the levels where neighbours differ,
+        // where random order misses the caches at every level (perf: ~20% of a follower's CPU
+        // under batched client writes sat on one load in that descent). The sort is stable: two
+        // ops on one key keep their order, and so their sequence numbers and the last one wins.
+        ops.sort_by(|a, b| a.key().cmp(b.key()));
         let mut applied = if no_slowdown {
             // A checkpoint holds this lock while RocksDB creates it: do not wait for it either.
             match self.applied.try_lock() {

@@ -55,6 +55,26 @@ fn apply_must_move_forward_and_malformed_batches_write_nothing() {
     assert_eq!(engine.get(b"k").unwrap(), Some(b"v".to_vec()));
 }
 
+/// The engine writes a batch in key order (see `apply_opt`); ops on one key must still apply in
+/// the order given: the last one wins, whether put or delete.
+#[test]
+fn ops_on_one_key_apply_in_their_order_whatever_the_key_order_of_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    let mut batch = Vec::new();
+    encode_put(&mut batch, b"z", b"1");
+    encode_put(&mut batch, b"m", b"1");
+    encode_delete(&mut batch, b"z");
+    encode_put(&mut batch, b"a", b"1");
+    encode_put(&mut batch, b"m", b"2");
+    encode_delete(&mut batch, b"a");
+    encode_put(&mut batch, b"a", b"3");
+    encode_put(&mut batch, b"m", b"0");
+    engine.apply(&batch, 1).unwrap();
+    let got = engine.multi_get(&[b"a", b"m", b"z"]).unwrap();
+    assert_eq!(got, vec![Some(b"3".to_vec()), Some(b"0".to_vec()), None]);
+}
+
 #[test]
 fn multi_get_returns_values_in_key_order_with_misses() {
     let dir = tempfile::tempdir().unwrap();
