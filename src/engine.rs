@@ -16,7 +16,7 @@ pub struct EngineOptions {
     pub bloom_bits_per_key: Option<f64>,
     /// "none", "lz4" (default; zstd at the bottommost level) or "zstd".
     pub compression: Option<String>,
-    /// Memtable size in bytes (default 64 MiB).
+    /// Memtable size in bytes (default 8 MiB: `engine::EngineOptions`).
     pub write_buffer_bytes: Option<u32>,
 }
 

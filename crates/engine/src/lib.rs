@@ -43,13 +43,19 @@ pub struct EngineOptions {
     pub bloom_bits_per_key: f64,
     /// Compression for upper levels; the bottommost level always uses zstd unless `None`.
     pub compression: Compression,
-    /// Memtable size. Default 16 MiB (up to 4 per column family: `MEMTABLES_MAX`).
+    /// Memtable size. Default 8 MiB (up to 4 per column family: `MEMTABLES_MAX`).
     ///
     /// Why not larger: each write's memtable insert descends a skip list whose nodes miss the
     /// CPU caches once the table outgrows them (three nodes share this host's 32 MiB L3); at
-    /// 64 MiB the descent was ~12% of a node's CPU under batched KV writes (`perf`). A/B on
-    /// one build pair, alternating runs of 1,000 client callers: 42.7 / 45.2 / 44.0K writes/s at
-    /// 16 MiB against 41.7 / 43.3 / 41.9K at 64 MiB; market-data ingest unchanged within noise.
+    /// 64 MiB the descent was ~12% of a node's CPU under batched KV writes (`perf`), and 64 MiB
+    /// lost to 16 MiB under 1,000 client callers (42.7 / 45.2 / 44.0K writes/s against 41.7 /
+    /// 43.3 / 41.9K). 16 MiB against 8 MiB, on applies of 1,000 random 100-byte puts (a scratch
+    /// test, CPU of all threads, flushes and compactions included, 2 runs each): 0.98-1.08
+    /// against 0.75-0.89 CPU-µs per put over 10K keys, 1.12-1.20 against 1.01-1.05 over 1M keys;
+    /// 4 MiB was cheaper still over 10K keys (0.68-0.73) but dearer over 1M (1.15-1.39). In a
+    /// cluster under 1,000 client callers (3 alternating pairs): 73.2-78.5K / 57.7-62.3K /
+    /// 75.4-75.7K writes/s at 8 MiB against 62.9-66.6K / 59.1-60.5K / 67.9-69.1K at 16 MiB;
+    /// market-data ingest within the noise (binary 343-369K against 355-423K events/s).
     pub write_buffer_bytes: usize,
 }
 
@@ -59,7 +65,7 @@ impl Default for EngineOptions {
             block_cache_bytes: 256 << 20,
             bloom_bits_per_key: 10.0,
             compression: Compression::Lz4,
-            write_buffer_bytes: 16 << 20,
+            write_buffer_bytes: 8 << 20,
         }
     }
 }
