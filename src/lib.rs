@@ -12,6 +12,7 @@
 mod compress;
 mod engine;
 mod error;
+mod kv_batch;
 mod market;
 mod metrics;
 mod pacer;
@@ -20,6 +21,7 @@ mod wal;
 
 pub use compress::{zstd_compress, zstd_decompress};
 pub use engine::NativeEngine;
+pub use kv_batch::compact_batch;
 pub use market::NativeBooks;
 pub use pacer::pacer_sleep;
 pub use replay::NativeReplay;

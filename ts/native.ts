@@ -530,6 +530,18 @@ export class Engine {
   }
 }
 
+// ---- batched writes ----
+
+/**
+ * The batch section of a Raft command (count, then the items as ts/node/commands.ts encodes
+ * them) for a `POST /v1/batch` body in the compact shape the client library sends, each value
+ * already in the form the API stores (crates/engine/src/batch_body.rs); undefined for any other
+ * body, which the caller parses as JSON.
+ */
+export function compactBatch(body: Uint8Array, opsMax: number, keyBytesMax: number, valueBytesMax: number): Buffer | undefined {
+  return call(() => load().compactBatch(body, opsMax, keyBytesMax, valueBytesMax)) ?? undefined;
+}
+
 // ---- zstd ----
 
 /** One zstd frame of `data` at `level` (1..19), compressed off the JS thread. */

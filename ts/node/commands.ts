@@ -107,7 +107,12 @@ export interface Command {
   atMs?: number;
   /** Batch only (its `key` is empty). */
   items?: BatchItem[];
-  /** Decoded batches: the items' bytes in the entry, count included (a keyed batch's fingerprint is taken over them). */
+  /**
+   * Batch only: the items' bytes in the entry, count included (a keyed batch's fingerprint is
+   * taken over them). Decoded batches carry them beside `items`; a proposal may carry them
+   * instead of `items` (encoded by the addon from a compact request body), and they are then
+   * written as they are.
+   */
   itemsRaw?: Buffer;
 }
 
@@ -183,7 +188,7 @@ function decodeBatchBody(r: BinaryReader): Pick<Command, 'items' | 'itemsRaw'> {
 }
 
 function commandBytes(c: Command): number {
-  const items = c.items?.reduce((n, it) => n + 32 + it.key.length * 3 + (it.idem?.length ?? 0) * 3 + (it.value?.length ?? 0), 0) ?? 0;
+  const items = c.itemsRaw?.length ?? c.items?.reduce((n, it) => n + 32 + it.key.length * 3 + (it.idem?.length ?? 0) * 3 + (it.value?.length ?? 0), 0) ?? 0;
   return 48 + c.key.length * 3 + (c.value?.length ?? 0) + (c.idem?.length ?? 0) * 3 + items;
 }
 
@@ -198,7 +203,8 @@ export function encodeCommand(c: Command): Buffer {
   if (c.idem !== undefined) w.str(c.idem);
   if (c.op === Op.Session) return w.finish();
   if (c.op === Op.Batch) {
-    encodeItems(w, c.items!);
+    if (c.itemsRaw) w.raw(c.itemsRaw);
+    else encodeItems(w, c.items!);
     return w.finish();
   }
   if (c.op === Op.Txn) {

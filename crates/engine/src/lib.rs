@@ -7,6 +7,7 @@
 //! after it. Writing RocksDB's WAL too would sync the same bytes twice.
 
 mod batch;
+pub mod batch_body;
 mod error;
 pub mod read_cache;
 
