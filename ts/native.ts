@@ -298,7 +298,11 @@ export class Wal {
 
 // ---- Engine ----
 
-export type EngineOp = { op: 'put'; key: string | Buffer; value: Buffer } | { op: 'delete'; key: string | Buffer };
+/**
+ * A write of the engine's batch. With `revision`, the value stored is `[revision u64 LE][value]`
+ * (a KV value's stored form, `encodeStored`), laid out by `packBatch` without a Buffer of its own.
+ */
+export type EngineOp = { op: 'put'; key: string | Buffer; value: Buffer; revision?: number } | { op: 'delete'; key: string | Buffer };
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
@@ -312,7 +316,7 @@ export function packBatch(ops: readonly EngineOp[]): Buffer {
   const keys = ops.map((o) => keyBuffer(o.key));
   let bytes = 0;
   ops.forEach((o, i) => {
-    bytes += 5 + keys[i].length + (o.op === 'put' ? 4 + o.value.length : 0);
+    bytes += 5 + keys[i].length + (o.op === 'put' ? 4 + o.value.length + (o.revision === undefined ? 0 : 8) : 0);
   });
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
@@ -322,9 +326,14 @@ export function packBatch(ops: readonly EngineOp[]): Buffer {
     keys[i].copy(out, at + 5);
     at += 5 + keys[i].length;
     if (o.op === 'put') {
-      out.writeUInt32LE(o.value.length, at);
-      o.value.copy(out, at + 4);
-      at += 4 + o.value.length;
+      const prefix = o.revision === undefined ? 0 : 8;
+      out.writeUInt32LE(prefix + o.value.length, at);
+      if (o.revision !== undefined) {
+        out.writeUInt32LE(o.revision % TWO_32, at + 4);
+        out.writeUInt32LE(Math.floor(o.revision / TWO_32), at + 8);
+      }
+      o.value.copy(out, at + 4 + prefix);
+      at += 4 + prefix + o.value.length;
     }
   });
   return out;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import test from 'ava';
 
 import { NativeError } from '../../ts/errors';
-import { APPLY_NOW_BYTES_MAX, Engine } from '../../ts/native';
+import { APPLY_NOW_BYTES_MAX, Engine, packBatch } from '../../ts/native';
+import { decodeStored, encodeStored } from '../../ts/node/commands';
 import { tempDir } from '../helpers/tmp';
 
 const v = (s: string) => Buffer.from(s);
@@ -24,6 +25,13 @@ test('apply, get, multiGet and the applied index survive a reopen', async (t) =>
   t.is(again.appliedIndex(), 11);
   t.is(again.get('b')?.toString(), '2');
   again.close();
+});
+
+test('a put with a revision stores the KV form: the revision, then the value', (t) => {
+  const revision = 2 ** 40 + 7;
+  const packed = packBatch([{ op: 'put', key: 'k', value: v('"x"'), revision }, { op: 'delete', key: 'gone' }, { op: 'put', key: 'raw', value: v('1') }]);
+  t.deepEqual(packed, packBatch([{ op: 'put', key: 'k', value: encodeStored(revision, v('"x"')) }, { op: 'delete', key: 'gone' }, { op: 'put', key: 'raw', value: v('1') }]));
+  t.deepEqual(decodeStored(encodeStored(revision, v('"x"'))), { revision, value: v('"x"') });
 });
 
 test('scan pages through a prefix with a resume key', async (t) => {

@@ -21,7 +21,7 @@ import { QuorumError } from '../errors';
 import { type IngestResult, MarketState } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
 import { isDeepStrictEqual } from 'node:util';
-import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, encodeStored, itemBytes, Op, type Txn } from './commands';
+import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, itemBytes, Op, type Txn } from './commands';
 import { fingerprint, printBytes } from './fingerprint';
 import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
@@ -401,7 +401,7 @@ function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevi
   if (command.op === Op.Put) {
     const value = command.value ?? Buffer.alloc(0);
     batch.overlay.put(command.key, index, value);
-    batch.ops.push({ op: 'put', key: command.key, value: encodeStored(index, value) });
+    batch.ops.push({ op: 'put', key: command.key, value, revision: index });
     batch.changes.push({ revision: index, type: 'put', key: command.key, value });
     return { kind: 'put', revision: index };
   }
@@ -433,7 +433,7 @@ function applyTxn(txn: Txn, index: number, lookup: (key: string) => Current, bat
       results.push(current ? { op: 'get', key: op.key, found: true, value: current.value, revision: current.revision } : { op: 'get', key: op.key, found: false });
     } else if (op.kind === 'put') {
       batch.overlay.put(op.key, index, op.value);
-      batch.ops.push({ op: 'put', key: op.key, value: encodeStored(index, op.value) });
+      batch.ops.push({ op: 'put', key: op.key, value: op.value, revision: index });
       batch.changes.push({ revision: index, type: 'put', key: op.key, value: op.value });
       results.push({ op: 'put', key: op.key, revision: index });
     } else {

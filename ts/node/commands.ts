@@ -60,7 +60,7 @@ export interface BatchItem {
   value?: Buffer;
   ifRevision?: number;
   idem?: string;
-  /** Decoded items: the item's bytes in the entry (its fingerprint is taken over them). */
+  /** Decoded keyed items: the item's bytes in the entry (its fingerprint is taken over them). */
   raw?: Buffer;
 }
 
@@ -176,7 +176,8 @@ function decodeItems(r: BinaryReader): BatchItem[] {
     const idem = flags & FLAG_IDEM ? r.str('item idempotency key') : undefined;
     const key = r.str('item key');
     const value = op === Op.Put ? r.bytes('item value') : undefined;
-    items.push({ op, key, value, ifRevision, idem, raw: r.span(from) });
+    // (Only a keyed item's fingerprint is taken over its bytes: a view per item cost ~40% of decoding.)
+    items.push({ op, key, value, ifRevision, idem, raw: idem === undefined ? undefined : r.span(from) });
   }
   return items;
 }
