@@ -465,9 +465,20 @@ export class Raft {
     return this.log.maybeCommit(this.prs.committed(), this.term);
   }
 
+  /**
+   * Tells the followers the new commit index. While entries past it are still in flight, the
+   * next acknowledgement advances it again and new entries carry it anyway: only non-empty
+   * appends go out then, and the commit-only one once the log is committed to its end (under
+   * a steady write load half the leader's appends were commit-only, each a frame and an answer).
+   * A follower that hears no more from it learns the commit from the next heartbeat.
+   */
   onCommitAdvanced(): void {
     releasePendingReadIndex(this);
-    this.bcastAppend();
+    if (this.log.committed === this.log.lastIndex()) {
+      this.bcastAppend();
+      return;
+    }
+    for (const id of this.prs.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
   }
 
   committedEntryInCurrentTerm(): boolean {
