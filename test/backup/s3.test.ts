@@ -16,7 +16,10 @@ import { readAll } from '../../ts/backup/manifest';
 import { Proc, ProcCluster } from '../cluster/procs';
 
 const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
-/** Enough incompressible bytes that the checkpoint holds an SST over the multipart threshold (16 MiB). */
+/**
+ * Enough incompressible bytes (~24 MB) that the checkpoint holds an SST over the multipart
+ * threshold (16 MiB): the node's memtables are made big enough to hold them all (one flush).
+ */
 const BATCHES = 24;
 
 async function call(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
@@ -29,7 +32,7 @@ test('backups to S3 (versitygw): multipart, reuse, verify, restore into a new no
   Object.assign(process.env, s3.env); // the nodes and the CLI take credentials from the AWS environment
   const dir = tempDir(t);
   const target = s3.target('cluster-a');
-  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-log-every', 'off']);
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--backup-target', target, '--backup-log-every', 'off', '--memtable-mib', '32']);
   const node = await cluster.leader();
   for (let b = 0; b < BATCHES; b++) {
     const ops = Array.from({ length: 100 }, (_, i) => ({ op: 'put', key: `big/${b}/${i}`, value: randomBytes(7500).toString('base64') }));

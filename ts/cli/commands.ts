@@ -127,6 +127,7 @@ function nodeCommands(program: Command): void {
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
     .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
+    .option('--memtable-mib <n>', 'RocksDB memtable size in MiB (up to 4 are kept): larger flushes less often, smaller keeps each write\u2019s memtable insert in the CPU caches', flags.integer(1, 1024), 8)
     .option('--cert <file>', 'TLS certificate (PEM) for the client API: HTTPS, h2 and http/1.1 by ALPN; reloaded on SIGHUP')
     .option('--key <file>', 'TLS private key (PEM) for --cert')
     .option('--client-ca <file>', 'with --cert: clients must present a certificate signed by this CA (PEM)')
@@ -162,6 +163,7 @@ interface StartFlags extends HealthFlags {
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotCatchup: number;
+  memtableMib: number;
   cert?: string;
   key?: string;
   clientCa?: string;
@@ -235,6 +237,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     snapshotEntries: o.snapshotEntries,
     snapshotLogBytes: o.snapshotBytes,
     snapshotCatchUpEntries: o.snapshotCatchup,
+    memtableBytes: o.memtableMib * 2 ** 20,
     tls: o.cert === undefined || o.key === undefined ? undefined : { cert: o.cert, key: o.key, clientCa: o.clientCa },
     insecure: o.insecure === true && o.cert === undefined && !isLoopback(o.listen.host),
     peerTls,

@@ -49,6 +49,8 @@ export interface StartOptions {
   snapshotEntries?: number;
   snapshotLogBytes?: number;
   snapshotCatchUpEntries?: number;
+  /** RocksDB memtable size in bytes (`--memtable-mib`). */
+  memtableBytes?: number;
   /** Metrics, the health monitor and throttling. */
   health: HealthConfig;
   /** HTTPS for the client API (PEM files, reloaded on SIGHUP). */
@@ -127,6 +129,7 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
     snapshotEntries: opts.snapshotEntries,
     snapshotLogBytes: opts.snapshotLogBytes,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
+    memtableBytes: opts.memtableBytes,
     peerTls: opts.peerTls,
     onSnapshot: (event, index, detail) => log(`snapshot_${event}`, { id: opts.id, index, ...detail }),
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),

@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError } from '../errors';
-import { Engine, Wal, type WalOptions } from '../native';
+import { Engine, type EngineOptions, Wal, type WalOptions } from '../native';
 import type { Snapshot } from '../raft/types';
 import type { PeerAddress } from '../transport/peer';
 import { storedMembers } from './applier';
@@ -31,6 +31,8 @@ export interface OpenOptions extends ClusterIdSource {
   /** Joining with no state: the cluster's term when this node was added (see RaftNodeConfig). */
   joinTerm?: number;
   walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt' | 'allowStall'>;
+  /** RocksDB memtable size (undefined: the addon's default). */
+  memtableBytes?: number;
 }
 
 export interface OpenedStorage {
@@ -50,7 +52,7 @@ export async function openStorage(opts: OpenOptions): Promise<OpenedStorage> {
   const clusterId = resolveClusterId(opts);
   const wal = Wal.open(join(opts.dataDir, 'wal'), { ...opts.walFaults });
   const snaps = new SnapshotStore(opts.dataDir);
-  const engine = await openEngine(opts.dataDir, wal, snaps);
+  const engine = await openEngine(opts.dataDir, wal, snaps, { writeBufferBytes: opts.memtableBytes });
   // A received snapshot that was never installed is newer than the engine: not ours yet.
   const applied = engine.appliedIndex();
   for (const index of snaps.indexes()) if (index > applied) snaps.remove(index);
@@ -70,11 +72,11 @@ export async function openStorage(opts: OpenOptions): Promise<OpenedStorage> {
   return { wal, engine, storage, snaps, clusterId, snapshotMembers };
 }
 
-async function openEngine(dataDir: string, wal: Wal, snaps: SnapshotStore): Promise<Engine> {
+async function openEngine(dataDir: string, wal: Wal, snaps: SnapshotStore, options: EngineOptions): Promise<Engine> {
   const interrupted = snaps.pendingInstall();
-  if (interrupted === undefined) return Engine.open(join(dataDir, 'engine'));
+  if (interrupted === undefined) return Engine.open(join(dataDir, 'engine'), options);
   // A crash during a snapshot install: finish it (both steps are idempotent).
-  const engine = Engine.openFromCheckpoint(join(snaps.path(interrupted), 'engine'), join(dataDir, 'engine'));
+  const engine = Engine.openFromCheckpoint(join(snaps.path(interrupted), 'engine'), join(dataDir, 'engine'), options);
   await wal.reset(interrupted + 1);
   snaps.endInstall();
   return engine;

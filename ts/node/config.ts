@@ -67,6 +67,8 @@ export interface RaftNodeConfig {
   snapshotCatchUpEntries?: number;
   /** Most bytes a received snapshot may hold. */
   snapshotBytesMax?: number;
+  /** RocksDB memtable size (`--memtable-mib`; see `engine::EngineOptions::write_buffer_bytes`). */
+  memtableBytes?: number;
   /** Test-only WAL faults (the chaos suite's disk nemesis); never set in production. */
   walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt' | 'allowStall'>;
   onFatal?: (err: Error) => void;
@@ -104,6 +106,7 @@ export const DEFAULTS = {
   snapshotLogBytes: 64 << 20,
   snapshotCatchUpEntries: 1_000,
   snapshotBytesMax: 64 * 2 ** 30,
+  memtableBytes: 8 << 20,
   joining: false,
 };
 

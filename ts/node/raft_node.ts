@@ -157,6 +157,7 @@ export class RaftNode {
     const node = this;
     return {
       dataDir: this.cfg.dataDir,
+      engineOptions: { writeBufferBytes: this.cfg.memtableBytes },
       storage: this.storage,
       snaps,
       applier: this.applier,

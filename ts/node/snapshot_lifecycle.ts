@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError, UnavailableError } from '../errors';
 import { invariant } from '../raft/assert';
-import { Engine } from '../native';
+import { Engine, type EngineOptions } from '../native';
 import type { Entry, Message, Snapshot } from '../raft/types';
 import type { PeerAddress } from '../transport/peer';
 import { sendSnapshot, type SnapshotReceiverHooks } from '../transport/snapshot_stream';
@@ -69,6 +69,8 @@ export function snapshotPhase(id: number): number {
 /** What the lifecycle needs of its driver. */
 export interface SnapshotHost {
   readonly dataDir: string;
+  /** How the engine is opened (an installed checkpoint is opened alike). */
+  readonly engineOptions: EngineOptions;
   readonly storage: WalStorage;
   readonly snaps: SnapshotStore;
   readonly applier: Applier;
@@ -258,7 +260,7 @@ export class SnapshotLifecycle {
       await h.applier.idle();
       h.snaps.beginInstall(index);
       h.engine.close();
-      h.engine = Engine.openFromCheckpoint(join(h.snaps.path(index), 'engine'), join(h.dataDir, 'engine'));
+      h.engine = Engine.openFromCheckpoint(join(h.snaps.path(index), 'engine'), join(h.dataDir, 'engine'), h.engineOptions);
       await h.applier.install(h.engine, index, initialRecord(snap.metadata.confState));
       await h.storage.installSnapshot(snap);
       // The core took the snapshot's configuration; the record in the checkpoint matches it.
