@@ -55,11 +55,18 @@ function parseItem(raw: unknown, i: number, guard: Guard): { item: BatchItem } |
   }
 }
 
-function itemAnswer(item: BatchItem, r: WriteResult): ItemAnswer {
+/** The answer of an item that was written (a put or a delete); undefined for any other result. */
+function writtenAnswer(r: WriteResult): ItemAnswer | undefined {
   const replayed = r.replayed ? { replayed: true } : {};
   if (r.kind === 'put') return { revision: r.revision, ...replayed };
   if (r.kind === 'delete') return { deleted: r.deleted, revision: r.revision, ...replayed };
-  if (r.kind === 'mismatch') return { ...errorItem(mismatch(item.key, r.currentRevision)), ...replayed };
+  return undefined;
+}
+
+function itemAnswer(item: BatchItem, r: WriteResult): ItemAnswer {
+  const written = writtenAnswer(r);
+  if (written) return written;
+  if (r.kind === 'mismatch') return { ...errorItem(mismatch(item.key, r.currentRevision)), ...(r.replayed ? { replayed: true } : {}) };
   if (r.kind === 'refused') return errorItem(new QuorumError(r.code, r.message));
   throw unexpected(r.kind);
 }
@@ -102,8 +109,9 @@ async function compactBatchWrite(node: RaftNode, itemsRaw: Buffer, target: Targe
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind !== 'batch' || result.results.length !== count) throw unexpected(result.kind);
   const results = result.results.map((r) => {
-    if (r.kind !== 'put' && r.kind !== 'delete') throw unexpected(r.kind);
-    return r.kind === 'put' ? { revision: r.revision, ...(r.replayed ? { replayed: true } : {}) } : { deleted: r.deleted, revision: r.revision, ...(r.replayed ? { replayed: true } : {}) };
+    const written = writtenAnswer(r);
+    if (!written) throw unexpected(r.kind);
+    return written;
   });
   return { body: { results }, headers: replayHeaders(result) };
 }
