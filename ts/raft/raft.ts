@@ -173,8 +173,9 @@ export class Raft {
     return true;
   }
 
-  bcastAppend(): void {
-    for (const id of this.prs.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  /** An append to every follower; with `sendIfEmpty` false, only to those with entries to send. */
+  bcastAppend(sendIfEmpty = true): void {
+    for (const id of this.prs.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, sendIfEmpty);
   }
 
   bcastHeartbeat(): void {
@@ -474,11 +475,7 @@ export class Raft {
    */
   onCommitAdvanced(): void {
     releasePendingReadIndex(this);
-    if (this.log.committed === this.log.lastIndex()) {
-      this.bcastAppend();
-      return;
-    }
-    for (const id of this.prs.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
+    this.bcastAppend(this.log.committed === this.log.lastIndex());
   }
 
   committedEntryInCurrentTerm(): boolean {
