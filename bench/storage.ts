@@ -75,23 +75,34 @@ async function walTrial(backend: 'io_uring' | 'pwrite', appenders: number): Prom
   }
 }
 
-/** The disk's serial rate in this run: one 100-byte pwrite + fdatasync at a time, no WAL. */
-function rawSerialSyncs(): { syncsPerSec: number; p50Us: number; p99Us: number } {
+/** Zeros written (and synced) ahead of the `zero-filled` baseline's appends: more than a trial writes. */
+const PREFILL_BYTES = 64 << 20;
+
+/**
+ * The disk's serial rate in this run: one 100-byte pwrite + fdatasync at a time, no WAL, either
+ * growing the file (each sync also writes the inode) or inside a file zero-filled beforehand,
+ * as the WAL's active segment is (`zero_ahead` in crates/wal/src/writer.rs).
+ */
+function rawSerialSyncs(file: 'growing' | 'zero-filled'): { file: string; syncsPerSec: number; p50Us: number; p99Us: number } {
   const dir = scratch('qkv-bench-raw-');
   const fd = openSync(join(dir, 'raw'), 'w');
   try {
+    if (file === 'zero-filled') {
+      writeSync(fd, Buffer.alloc(PREFILL_BYTES), 0, PREFILL_BYTES, 0);
+      fdatasyncSync(fd);
+    }
     const data = Buffer.alloc(ENTRY_BYTES, 0x61);
     const us: number[] = [];
     const t0 = performance.now();
     let offset = 0;
-    while (performance.now() - t0 < WAL_TRIAL_MS) {
+    while (performance.now() - t0 < WAL_TRIAL_MS && offset + data.length <= PREFILL_BYTES) {
       const s = performance.now();
       writeSync(fd, data, 0, data.length, offset);
       fdatasyncSync(fd);
       us.push((performance.now() - s) * 1000);
       offset += data.length;
     }
-    return { syncsPerSec: us.length / ((performance.now() - t0) / 1000), p50Us: percentile(us, 50), p99Us: percentile(us, 99) };
+    return { file, syncsPerSec: us.length / ((performance.now() - t0) / 1000), p50Us: percentile(us, 50), p99Us: percentile(us, 99) };
   } finally {
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
@@ -180,11 +191,10 @@ async function benchEngine() {
 }
 
 async function main() {
-  const raw = rawSerialSyncs();
+  const baselines = [rawSerialSyncs('growing'), rawSerialSyncs('zero-filled'), rawSerialSyncs('growing'), rawSerialSyncs('zero-filled')];
+  const raw = baselines[0];
   const wal = await benchWal();
-  printTable('Disk baseline in this run: serial pwrite + fdatasync, one at a time (no WAL)', [
-    { 'syncs/s': raw.syncsPerSec, 'p50 µs': raw.p50Us, 'p99 µs': raw.p99Us },
-  ]);
+  printTable('Disk baseline in this run: serial pwrite + fdatasync, one at a time (no WAL), twice each, alternating', baselines.map((b) => ({ file: b.file, 'syncs/s': b.syncsPerSec, 'p50 µs': b.p50Us, 'p99 µs': b.p99Us })));
   printTable(
     `WAL: concurrent appenders, one ${ENTRY_BYTES}-byte entry per append, awaited until durable (median of ${WAL_TRIALS} × ${WAL_TRIAL_MS} ms)`,
     wal.map((r) => ({
@@ -213,7 +223,7 @@ async function main() {
     { operation: 'get (random key)', 'ops/s': engine.get.opsPerSec, 'p50 µs': engine.get.p50Us, 'p99 µs': engine.get.p99Us },
     { operation: `multiGet (${MULTIGET_BATCH} keys per call), keys/s`, 'ops/s': engine.multiGet.keysPerSec, 'p50 µs': engine.multiGet.batchP50Us, 'p99 µs': engine.multiGet.batchP99Us },
   ]);
-  writeResults('storage', { entryBytes: ENTRY_BYTES, walTrialMs: WAL_TRIAL_MS, walTrials: WAL_TRIALS, rawSerialSync: raw, wal, engine });
+  writeResults('storage', { entryBytes: ENTRY_BYTES, walTrialMs: WAL_TRIAL_MS, walTrials: WAL_TRIALS, rawSerialSync: raw, rawSerialSyncs: baselines, wal, engine });
 }
 
 main().catch((err) => {

@@ -535,6 +535,7 @@ fn fresh_log(dir: &Path) -> Result<Segment> {
         path,
         file: Arc::new(file),
         size,
+        allocated: size,
     })
 }
 
@@ -589,6 +590,9 @@ fn recover_segment(
         path: seg.path.to_path_buf(),
         file: Arc::new(file),
         size,
+        // A sealed segment was trimmed before the next one was made; the last one's torn
+        // tail (zeros included) was cut above.
+        allocated: size,
     });
     Ok(())
 }

@@ -78,9 +78,9 @@ pub enum Decoded {
     Record(Record, usize),
     /// The bytes end before the record does (or are all zero): a torn tail.
     Incomplete,
-    /// The record is complete but its body checksum fails; `at_end` tells whether it is the
-    /// last record in the slice (then it may be a torn final write).
-    BadBody { at_end: bool },
+    /// The record is complete but its body checksum fails; `len` is its framed length (the
+    /// header verified). Whether it is a torn final write depends on what follows it.
+    BadBody { len: usize },
     /// The header itself is inconsistent: corruption wherever it is.
     BadHeader(String),
 }
@@ -110,9 +110,7 @@ pub fn decode(buf: &[u8], record_bytes_max: usize) -> Decoded {
     let body = &buf[HEADER_BYTES..total];
     let body_crc = u32::from_le_bytes(buf[8..12].try_into().unwrap());
     if crc32c::crc32c(body) != body_crc {
-        return Decoded::BadBody {
-            at_end: total == buf.len(),
-        };
+        return Decoded::BadBody { len: total };
     }
     let record = Record {
         kind: body[0],
@@ -231,7 +229,7 @@ mod tests {
             copy[i] ^= 0x40;
             match decode(&copy, 1 << 20) {
                 Decoded::Record(..) | Decoded::Incomplete => panic!("flip at {i} went unnoticed"),
-                Decoded::BadBody { at_end } => assert!(!at_end),
+                Decoded::BadBody { len } => assert_eq!(len, first_len),
                 Decoded::BadHeader(_) => {}
             }
         }

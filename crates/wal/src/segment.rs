@@ -113,15 +113,30 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
     };
     let mut offset = MAGIC.len();
     let mut expected_index = first_index;
+    // Where the trailing run of zeros begins: the space the writer zero-fills ahead of the log
+    // (`Writer::zero_ahead`), or the file system extended and the crash never wrote.
+    let zeros_from = buf.iter().rposition(|b| *b != 0).map_or(0, |at| at + 1);
     while offset < buf.len() {
-        match record::decode(&buf[offset..], record_bytes_max) {
+        let decoded = record::decode(&buf[offset..], record_bytes_max);
+        // A group cut short by a crash leaves a prefix of its bytes and zeros after it, so the
+        // damaged record is the last one written: nothing after it holds data. Its group's
+        // fdatasync never finished, so no entry from it was acknowledged and recovery may drop
+        // it with everything after it. Only the last segment can end this way.
+        let torn = is_last
+            && match &decoded {
+                Decoded::Record(..) => false,
+                Decoded::Incomplete => true,
+                Decoded::BadBody { len, .. } => zeros_from <= offset + len,
+                Decoded::BadHeader(_) => zeros_from < offset + record::HEADER_BYTES,
+            };
+        match decoded {
             Decoded::Record(rec, len) => {
                 take_record(&mut scan, &rec, offset, len, &mut expected_index)
                     .map_err(|reason| corrupt(offset, reason))?;
                 offset += len;
                 scan.valid_end = offset as u64;
             }
-            Decoded::Incomplete | Decoded::BadBody { at_end: true } if is_last => {
+            _ if torn => {
                 scan.torn_bytes = (buf.len() - offset) as u64;
                 return Ok(scan);
             }

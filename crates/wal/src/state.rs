@@ -24,6 +24,9 @@ pub struct Segment {
     pub file: Arc<File>,
     /// Bytes written and synced.
     pub size: u64,
+    /// Length of the file: `size` plus the zeros written ahead of it (`Writer::zero_ahead`).
+    /// Invariant: `allocated >= size`.
+    pub allocated: u64,
 }
 
 pub struct State {

@@ -14,6 +14,10 @@ use crate::record::{self, HardState};
 use crate::segment;
 use crate::state::{Loc, Segment, State};
 
+/// How far ahead of the log the active segment is zero-filled at a time: the group that
+/// extends it writes this much more, once per this many bytes of log.
+const ZERO_AHEAD_BYTES: u64 = 1 << 20;
+
 pub(crate) enum OpKind {
     /// Entries `first_index..` packed as `[term u64][len u32][data]`, plus an optional hard
     /// state. `first_index <= last index` means "truncate the conflicting suffix first".
@@ -112,6 +116,11 @@ impl Writer {
                 }
             }
         }
+        // A clean close leaves no zeros past the log. Should trimming fail, the zeros still
+        // read as the log's end at the next open, so the close goes on.
+        if let Err(err) = self.trim_active() {
+            eprintln!("wal: could not trim the active segment at close: {err}");
+        }
     }
 
     fn complete(&self, ok_through: u64, error: Option<WalError>) {
@@ -184,6 +193,7 @@ impl Writer {
             let active = state.active();
             (active.file.clone(), active.size, active.seq)
         };
+        self.zero_ahead(&file, offset + encoded.buf.len() as u64)?;
         self.sync_write(&file, offset, &encoded.buf)?;
         self.record_durable(encoded, offset, seq);
         Ok(())
@@ -284,6 +294,58 @@ impl Writer {
         out
     }
 
+    /// Makes the active segment's file reach past `end` with zeros written ahead of the log, so
+    /// that most groups overwrite allocated blocks inside the file's length: their fdatasync
+    /// then writes the data alone. A group that grows the file also makes fdatasync write the
+    /// inode (on a journaled file system, commit the journal): p50 104–137 against 165–177 µs
+    /// per serial write + fdatasync here (bench:storage's baselines), 267–316 against 670–857 µs
+    /// on a journaled ext4. PostgreSQL zero-fills its WAL files for the same reason.
+    /// The zeros are written to the page cache here; the group's own fdatasync makes them
+    /// durable with its bytes. Recovery reads the zeros as the end of the log.
+    fn zero_ahead(&mut self, file: &fs::File, end: u64) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        // Only this thread changes `allocated`: the lock is not held across the write.
+        let allocated = {
+            let state = self.shared.state.lock().unwrap();
+            let active = state.active();
+            assert!(
+                active.allocated >= active.size,
+                "WAL segment allocated below its size"
+            );
+            active.allocated
+        };
+        if end <= allocated {
+            return Ok(());
+        }
+        let target = end.max((allocated + ZERO_AHEAD_BYTES).min(self.shared.segment_bytes_max));
+        if target > end {
+            let zeros = vec![0u8; (target - end) as usize];
+            file.write_all_at(&zeros, end)
+                .map_err(|e| WalError::io("zero-fill segment", e))?;
+        }
+        self.shared.state.lock().unwrap().active_mut().allocated = target;
+        Ok(())
+    }
+
+    /// Cuts the zeros past the active segment's log (before it is sealed, or at a clean close),
+    /// so a sealed segment ends with its last record.
+    fn trim_active(&mut self) -> Result<()> {
+        let mut state = self.shared.state.lock().unwrap();
+        let active = state.active_mut();
+        if active.allocated == active.size {
+            return Ok(());
+        }
+        active
+            .file
+            .set_len(active.size)
+            .map_err(|e| WalError::io("trim segment", e))?;
+        active.file.sync_data().map_err(|e| WalError::FsyncFailed {
+            message: format!("trim segment: {e}"),
+        })?;
+        active.allocated = active.size;
+        Ok(())
+    }
+
     /// Sleeps for the armed disk stall (test-only), as a slow device would before answering.
     fn injected_stall(&self, now: std::time::Instant) {
         let mut stall = self.shared.stall.lock().unwrap();
@@ -332,6 +394,9 @@ impl Writer {
         }
         prefix.append(buf);
         *buf = prefix;
+        // Trimmed and synced before the next segment exists: recovery never finds zeros after
+        // the records of a sealed segment.
+        self.trim_active()?;
         let path = self.shared.dir.join(segment::file_name(next_index));
         let file = segment::open_rw(&path, true)?;
         segment::sync_dir(&self.shared.dir)?;
@@ -342,6 +407,7 @@ impl Writer {
             path,
             file: Arc::new(file),
             size: 0,
+            allocated: 0,
         });
         Ok(())
     }
@@ -370,6 +436,7 @@ impl Writer {
             message: format!("truncate: {e}"),
         })?;
         active.size = loc.offset;
+        active.allocated = loc.offset;
         let keep = (from - state.first_index) as usize;
         state.locs.truncate(keep);
         Ok(())
@@ -394,6 +461,7 @@ impl Writer {
             path,
             file: Arc::new(file),
             size,
+            allocated: size,
         });
         state.locs.clear();
         state.first_index = next_index;

@@ -8,38 +8,14 @@ use std::sync::Arc;
 
 use wal::{BackendChoice, Faults, HardState, Options, Wal};
 
-fn pack(entries: &[(u64, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (term, data) in entries {
-        out.extend_from_slice(&term.to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(data);
-    }
-    out
-}
-
-fn unpack(packed: &[u8]) -> Vec<(u64, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < packed.len() {
-        let term = u64::from_le_bytes(packed[at..at + 8].try_into().unwrap());
-        let len = u32::from_le_bytes(packed[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push((term, packed[at + 12..at + 12 + len].to_vec()));
-        at += 12 + len;
-    }
-    out
-}
+mod common;
+use common::{all_entries, append_sync, only_segment, pack};
 
 fn options(backend: BackendChoice) -> Options {
     Options {
         backend,
         ..Options::default()
     }
-}
-
-fn append_sync(wal: &Wal, first: u64, entries: &[(u64, &[u8])], hs: Option<HardState>) {
-    let ticket = wal.append(first, pack(entries), hs).unwrap();
-    wal.wait_durable(ticket).unwrap();
 }
 
 /// A log that lets `set_sync_stall` slow its syncs down (a test-only fault).
@@ -52,27 +28,6 @@ fn open_stallable(dir: &Path) -> Wal {
         ..Options::default()
     };
     Wal::open(dir, opts, None).unwrap()
-}
-
-fn all_entries(wal: &Wal) -> Vec<(u64, Vec<u8>)> {
-    if wal.last_index() < wal.first_index() {
-        return Vec::new();
-    }
-    unpack(
-        &wal.entries(wal.first_index(), wal.last_index() + 1, usize::MAX)
-            .unwrap()
-            .0,
-    )
-}
-
-fn only_segment(dir: &Path) -> std::path::PathBuf {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 1, "{files:?}");
-    files.pop().unwrap()
 }
 
 #[test]
