@@ -51,6 +51,8 @@ export interface StartOptions {
   snapshotCatchUpEntries?: number;
   /** RocksDB memtable size in bytes (`--memtable-mib`). */
   memtableBytes?: number;
+  /** The WAL's write + fdatasync path (`--wal-backend`). */
+  walBackend?: 'auto' | 'io_uring' | 'pwrite';
   /** Metrics, the health monitor and throttling. */
   health: HealthConfig;
   /** HTTPS for the client API (PEM files, reloaded on SIGHUP). */
@@ -130,6 +132,7 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
     snapshotLogBytes: opts.snapshotLogBytes,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
     memtableBytes: opts.memtableBytes,
+    walBackend: opts.walBackend,
     peerTls: opts.peerTls,
     onSnapshot: (event, index, detail) => log(`snapshot_${event}`, { id: opts.id, index, ...detail }),
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),
@@ -171,7 +174,7 @@ export async function start(opts: StartOptions): Promise<void> {
   if (opts.insecure) log('warning', { id: opts.id, message: `serving plaintext on ${opts.listen.host} (--insecure): anyone who can reach the port can read and write` });
   const api = await startApiServer(ctx, opts.listen.host, opts.listen.port, opts.tls, opts.http1 ?? 'lean');
   ctx.client.port = api.port;
-  log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid });
+  log('ready', { id: opts.id, port: api.port, peerPort, pid: process.pid, wal: node.walBackend });
   const promoting = opts.join && !opts.learner ? promoteWhenCaughtUp(node, opts.id) : undefined;
   const publishing = publishWhenMember(node, opts.id, ctx.client);
   const bootstrapping = opts.initialAdminToken === undefined ? undefined : bootstrapAuth(node, opts.id, opts.initialAdminToken);

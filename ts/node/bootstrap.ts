@@ -33,6 +33,8 @@ export interface OpenOptions extends ClusterIdSource {
   walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt' | 'allowStall'>;
   /** RocksDB memtable size (undefined: the addon's default). */
   memtableBytes?: number;
+  /** The WAL's write + fdatasync path (undefined: the addon's `auto`, io_uring where allowed). */
+  walBackend?: WalOptions['backend'];
 }
 
 export interface OpenedStorage {
@@ -50,7 +52,7 @@ export interface OpenedStorage {
 export async function openStorage(opts: OpenOptions): Promise<OpenedStorage> {
   mkdirSync(opts.dataDir, { recursive: true });
   const clusterId = resolveClusterId(opts);
-  const wal = Wal.open(join(opts.dataDir, 'wal'), { ...opts.walFaults });
+  const wal = Wal.open(join(opts.dataDir, 'wal'), { ...opts.walFaults, backend: opts.walBackend });
   const snaps = new SnapshotStore(opts.dataDir);
   const engine = await openEngine(opts.dataDir, wal, snaps, { writeBufferBytes: opts.memtableBytes });
   // A received snapshot that was never installed is newer than the engine: not ours yet.

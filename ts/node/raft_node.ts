@@ -136,7 +136,7 @@ export class RaftNode {
   /** Opens (or creates) the node's WAL and engine under `dataDir`. */
   static async open(cfg: RaftNodeConfig): Promise<RaftNode> {
     if (!cfg.members.has(cfg.id)) throw new QuorumError('INVALID_CONFIG', `node ${cfg.id} has no peer address among the members`);
-    const opened = await openStorage({ ...cfg, joining: cfg.joining ?? false });
+    const opened = await openStorage({ ...cfg, joining: cfg.joining ?? false, walBackend: cfg.walBackend ?? DEFAULTS.walBackend });
     const node = new RaftNode(cfg, opened.wal, opened.engine, opened.storage, opened.snaps, opened.snapshotMembers, opened.clusterId);
     await node.applier.loadState();
     return node;
@@ -224,6 +224,12 @@ export class RaftNode {
   }
 
   /** The state machine (replaced when a snapshot is installed). */
+  /** The WAL's write + fdatasync path in use, and why `auto` fell back to pwrite if it did. */
+  get walBackend(): { backend: 'io_uring' | 'pwrite'; fallbackReason?: string | null } {
+    const info = this.wal.info();
+    return { backend: info.backend, fallbackReason: info.fallbackReason };
+  }
+
   get engine(): Engine {
     return this.currentEngine;
   }
