@@ -126,7 +126,7 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
             && match &decoded {
                 Decoded::Record(..) => false,
                 Decoded::Incomplete => true,
-                Decoded::BadBody { len, .. } => zeros_from <= offset + len,
+                Decoded::BadBody { len } => zeros_from <= offset + len,
                 Decoded::BadHeader(_) => zeros_from < offset + record::HEADER_BYTES,
             };
         match decoded {
