@@ -1,13 +1,14 @@
 /**
  * Crash-test child: appends to the WAL in `argv[2]` forever, several batches in flight, and
  * prints `ack <index>` for every batch the WAL reports durable. The parent SIGKILLs it.
+ * `argv[3]`, when given: the segment size in bytes (small ones roll often).
  */
 import { Wal } from '../../ts/native';
 import { expectedPayload } from './crash-payload';
 
 const dir = process.argv[2];
 const inflightMax = 16;
-const wal = Wal.open(dir);
+const wal = Wal.open(dir, process.argv[3] === undefined ? {} : { segmentBytesMax: Number(process.argv[3]) });
 let next = wal.lastIndex() + 1;
 let inflight = 0;
 process.stdout.write(`ready ${next - 1}\n`);
