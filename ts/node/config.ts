@@ -73,8 +73,8 @@ export interface RaftNodeConfig {
    * How the WAL writes and syncs a group (`--wal-backend`). pwrite by default: io_uring runs a
    * group's fsync on a kernel worker thread that must be woken and scheduled each time, and on
    * a busy 2-core host that cost more than the system call it saves (the nodes' mean fsync
-   * 311–454 against 504–691 µs under wrk PUTs, 4 alternating pairs; bench:storage 1.2–1.6× the
-   * appends/s with 1–16 appenders). README: "Backend".
+   * 311–454 against 504–691 µs under wrk PUTs, 4 alternating pairs; bench:storage 1.12–1.64×
+   * the appends/s with 1–256 appenders). README: "Backend".
    */
   walBackend?: WalOptions['backend'];
   /** Test-only WAL faults (the chaos suite's disk nemesis); never set in production. */
