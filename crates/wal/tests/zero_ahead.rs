@@ -66,35 +66,6 @@ fn the_active_segment_runs_ahead_in_zeros_and_a_clean_close_trims_it() {
 }
 
 #[test]
-fn a_group_torn_inside_the_zeros_loses_only_its_own_record_at_every_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let wal = Wal::open(dir.path(), Options::default(), None).unwrap();
-        append_sync(&wal, 1, &[(1, b"first"), (1, b"second")], None);
-        append_sync(&wal, 3, &[(1, b"the last record")], None);
-    }
-    let path = only_segment(dir.path());
-    let full = fs::read(&path).unwrap();
-    let padded_len = full.len() + 4096;
-    let last_start = full.len() - (12 + 17 + b"the last record".len());
-    for cut in last_start..full.len() {
-        let trial = tempfile::tempdir().unwrap();
-        let trial_path = trial.path().join(path.file_name().unwrap());
-        write_padded(&trial_path, &full[..cut], padded_len);
-        let wal = Wal::open(trial.path(), Options::default(), None).unwrap();
-        assert_eq!(wal.last_index(), 2, "cut at {cut}");
-        assert_eq!(
-            wal.recovery().truncated_bytes,
-            (padded_len - last_start) as u64
-        );
-        append_sync(&wal, 3, &[(2, b"after")], None);
-        drop(wal);
-        let wal = Wal::open(trial.path(), Options::default(), None).unwrap();
-        assert_eq!(wal.term(3), Some(2), "cut at {cut}");
-    }
-}
-
-#[test]
 fn zeros_after_a_damaged_record_hide_nothing_written_after_it() {
     let dir = tempfile::tempdir().unwrap();
     {
