@@ -19,7 +19,8 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': the child's output may still be in its pipes when it exits.
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

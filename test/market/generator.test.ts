@@ -65,7 +65,8 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string }> {
     const child = spawn(process.execPath, ['--import=tsx', join(__dirname, '..', '..', 'ts', 'cli', 'main.ts'), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout }));
+    // 'close', not 'exit': the child's output may still be in its pipe when it exits.
+    child.on('close', (code) => resolve({ code, stdout }));
   });
 }
 
