@@ -297,7 +297,7 @@ impl Writer {
     /// Makes the active segment's file reach past `end` with zeros written ahead of the log, so
     /// that most groups overwrite allocated blocks inside the file's length: their fdatasync
     /// then writes the data alone. A group that grows the file also makes fdatasync write the
-    /// inode (on a journaled file system, commit the journal): p50 104–137 against 165–177 µs
+    /// inode (on a journaled file system, commit the journal): p50 104–137 against 147–177 µs
     /// per serial write + fdatasync here (bench:storage's baselines), 267–316 against 670–857 µs
     /// on a journaled ext4. PostgreSQL zero-fills its WAL files for the same reason.
     /// The zeros are written to the page cache here; the group's own fdatasync makes them
