@@ -103,3 +103,13 @@ async function initialSnapshot(opts: OpenOptions, wal: Wal, snaps: SnapshotStore
   if (wal.lastIndex() < wal.firstIndex() && wal.firstIndex() <= index) await wal.reset(index + 1);
   return { metadata: { index, term: 1, confState: { voters: [...opts.members.keys()].sort((a, b) => a - b), learners: [] } }, data: new Uint8Array() };
 }
+
+/**
+ * Where the core resumes applying. The engine may be ahead of the persisted commit index (a
+ * commit-only change is not written as it happens: ready_io.ts), never of the log; entries it
+ * already holds are skipped by the applier when the core hands them out again.
+ */
+export function resumeIndex(engineApplied: number, storage: WalStorage): number {
+  // Never below the snapshot: the entries before it are gone, and the engine holds them.
+  return Math.max(storage.snapshot().metadata.index, Math.min(engineApplied, storage.initialState().hardState.commit, storage.lastIndex()));
+}

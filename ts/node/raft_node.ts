@@ -29,7 +29,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { QuorumError, TimeoutError, UnavailableError } from '../errors';
-import type { Engine, Wal } from '../native';
+import type { Engine, Wal, WalInfo } from '../native';
 import { invariant } from '../raft/assert';
 import { mulberry32 } from '../raft/random';
 import { ProposalDroppedError, type ProgressStatus, RawNode } from '../raft/rawnode';
@@ -38,7 +38,7 @@ import { type PeerAddress, PeerTransport } from '../transport/peer';
 import type { ChangeFeed } from './change_feed';
 import { admissionError } from './admission';
 import { type Applied, type ApplyResult, Applier } from './applier';
-import { BOOTSTRAP_INDEX, openStorage } from './bootstrap';
+import { BOOTSTRAP_INDEX, openStorage, resumeIndex } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
 import { type Command, encodeCommand } from './commands';
 import { ConfTracker } from './conf_tracker';
@@ -124,7 +124,7 @@ export class RaftNode {
       electionTimeoutTicks: this.cfg.electionTimeoutTicks, heartbeatTimeoutTicks: this.cfg.heartbeatTimeoutTicks,
       // Every member fences its votes after a restart, so any member's lease is sound.
       leaseReadMs: this.cfg.readLease ? leaseDurationMs(this.cfg.tickMs, this.cfg.electionTimeoutTicks) : 0, startupVoteFence: true,
-      applied: RaftNode.resumeIndex(this.applier.applied, storage),
+      applied: resumeIndex(this.applier.applied, storage),
     });
     this.snapshots = new SnapshotLifecycle(this.snapshotHost(snaps), this.cfg);
     this.transport = this.createTransport();
@@ -140,16 +140,6 @@ export class RaftNode {
     const node = new RaftNode(cfg, opened.wal, opened.engine, opened.storage, opened.snaps, opened.snapshotMembers, opened.clusterId);
     await node.applier.loadState();
     return node;
-  }
-
-  /**
-   * Where the core resumes applying. The engine may be ahead of the persisted commit index (a
-   * commit-only change is not written as it happens: ready_io.ts), never of the log; entries it
-   * already holds are skipped by the applier when the core hands them out again.
-   */
-  private static resumeIndex(engineApplied: number, storage: WalStorage): number {
-    // Never below the snapshot: the entries before it are gone, and the engine holds them.
-    return Math.max(storage.snapshot().metadata.index, Math.min(engineApplied, storage.initialState().hardState.commit, storage.lastIndex()));
   }
 
   private snapshotHost(snaps: SnapshotStore): SnapshotHost {
@@ -223,13 +213,13 @@ export class RaftNode {
     return this.applier;
   }
 
-  /** The state machine (replaced when a snapshot is installed). */
   /** The WAL's write + fdatasync path in use, and why `auto` fell back to pwrite if it did. */
-  get walBackend(): { backend: 'io_uring' | 'pwrite'; fallbackReason?: string | null } {
-    const info = this.wal.info();
-    return { backend: info.backend, fallbackReason: info.fallbackReason };
+  get walBackend(): Pick<WalInfo, 'backend' | 'fallbackReason'> {
+    const { backend, fallbackReason } = this.wal.info();
+    return { backend, fallbackReason };
   }
 
+  /** The state machine (replaced when a snapshot is installed). */
   get engine(): Engine {
     return this.currentEngine;
   }

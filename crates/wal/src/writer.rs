@@ -335,15 +335,8 @@ impl Writer {
         if active.allocated == active.size {
             return Ok(());
         }
-        active
-            .file
-            .set_len(active.size)
-            .map_err(|e| WalError::io("trim segment", e))?;
-        active.file.sync_data().map_err(|e| WalError::FsyncFailed {
-            message: format!("trim segment: {e}"),
-        })?;
-        active.allocated = active.size;
-        Ok(())
+        let size = active.size;
+        cut_segment(active, size, "trim segment")
     }
 
     /// Sleeps for the armed disk stall (test-only), as a slow device would before answering.
@@ -427,16 +420,7 @@ impl Writer {
             fs::remove_file(&segment.path).map_err(|e| WalError::io("remove segment", e))?;
         }
         segment::sync_dir(&self.shared.dir)?;
-        let active = state.active_mut();
-        active
-            .file
-            .set_len(loc.offset)
-            .map_err(|e| WalError::io("truncate segment", e))?;
-        active.file.sync_data().map_err(|e| WalError::FsyncFailed {
-            message: format!("truncate: {e}"),
-        })?;
-        active.size = loc.offset;
-        active.allocated = loc.offset;
+        cut_segment(state.active_mut(), loc.offset, "truncate segment")?;
         let keep = (from - state.first_index) as usize;
         state.locs.truncate(keep);
         Ok(())
@@ -467,6 +451,23 @@ impl Writer {
         state.first_index = next_index;
         Ok(())
     }
+}
+
+/// Shortens `segment`'s file to `len` bytes (its log, zeros ahead of it gone) and syncs that.
+fn cut_segment(segment: &mut Segment, len: u64, what: &str) -> Result<()> {
+    segment
+        .file
+        .set_len(len)
+        .map_err(|e| WalError::io(what, e))?;
+    segment
+        .file
+        .sync_data()
+        .map_err(|e| WalError::FsyncFailed {
+            message: format!("{what}: {e}"),
+        })?;
+    segment.size = len;
+    segment.allocated = len;
+    Ok(())
 }
 
 /// The reset segment's temporary name carries the index the log restarts at.
