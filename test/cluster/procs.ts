@@ -23,7 +23,9 @@ export class Proc {
   child!: ChildProcess;
   events: LogEvent[] = [];
   private waiters: (() => void)[] = [];
+  /** Resolves once the node exited and its output is all read (its pipes closed). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
+  private closed = false;
   /** Sees every stdout/stderr line (e.g. to keep node logs in a file). */
   onLine: ((line: string) => void) | undefined;
 
@@ -54,7 +56,11 @@ export class Proc {
       this.events.push({ event: 'stderr', line });
       this.notify();
     });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => {
+    this.closed = false;
+    // 'close', not 'exit': at 'exit' the last log lines (a fatal error, say) may still be in the
+    // pipes, and a test waiting for them would see the node gone without them.
+    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => {
+      this.closed = true;
       this.notify();
       resolve({ code, signal });
     }));
@@ -70,7 +76,7 @@ export class Proc {
     for (;;) {
       const found = this.events.find(pred);
       if (found) return found;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      if (this.closed) {
         throw new Error(`node ${this.id} exited while waiting: ${JSON.stringify(this.events.slice(-5))}`);
       }
       const left = deadline - Date.now();

@@ -70,7 +70,8 @@ test('every member replays the same bytes; the replay learner serves the CLI whi
   let err = '';
   cli.stdout.on('data', (c: Buffer) => out.push(c));
   cli.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((resolve) => cli.on('exit', resolve));
+  // 'close', not 'exit': the CLI's last bytes may still be in its pipes when it exits.
+  const code = await new Promise<number | null>((resolve) => cli.on('close', resolve));
   cliDone = true;
   const ackedDuringCli = acked - ackedAtSpawn;
   t.is(code, 0, err);

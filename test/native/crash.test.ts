@@ -47,7 +47,8 @@ function crashRound(dir: string, killDelayMs: number, segmentBytesMax?: number):
       }
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': acks still in the pipe at the kill are then counted (and checked).
+    child.on('close', (code, signal) => {
       clearTimeout(killTimer);
       if (signal !== 'SIGKILL') reject(new Error(`child exited with ${code}: ${stderr}`));
       else resolve({ maxAcked, killedWhileRunning: acksAtKill > 0 });
