@@ -4,47 +4,15 @@
  */
 import test from 'ava';
 import { tempDir } from '../helpers/tmp';
-import { type Proc, ProcCluster } from './procs';
-
-async function call(p: Proc, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(p.url(path), { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
-
-/** Writers putting unique keys through `targets()` until stopped; 503s are retried. */
-function writeLoad(targets: () => Proc[]) {
-  const acked: string[] = [];
-  let running = true;
-  let n = 0;
-  const done = Promise.all(Array.from({ length: 8 }, async () => {
-    while (running) {
-      const live = targets();
-      const key = `load-${n++}`;
-      try {
-        const r = await call(live[n % live.length], 'PUT', `/v1/kv/${key}`, { value: n });
-        if (r.status === 200) acked.push(key);
-        else if (r.status !== 503 && r.status !== 504) throw new Error(`PUT ${key}: ${r.status} ${JSON.stringify(r.json)}`);
-      } catch (err) {
-        // A node that is going away drops its connections: that write's outcome is unknown.
-        if (!(err instanceof TypeError)) throw err;
-      }
-    }
-  }));
-  return {
-    acked,
-    stop: async () => {
-      running = false;
-      await done;
-    },
-  };
-}
+import { ProcCluster } from './procs';
+import { call, writeLoad } from './write_load';
 
 test('leadership moves by API under write load and on SIGTERM of the leader, losing no acknowledged write', async (t) => {
   t.timeout(120_000);
   const cluster = await ProcCluster.start(t, tempDir(t));
   const first = await cluster.leader();
   const [f1, f2] = cluster.procs.filter((p) => p !== first);
-  const load = writeLoad(() => cluster.alive());
+  const load = writeLoad(() => cluster.alive(), 8);
   t.teardown(() => load.stop()); // a failed assertion must not leave the writers looping
 
   // Bad requests first: they change nothing.

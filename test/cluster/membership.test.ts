@@ -8,44 +8,8 @@
 import test from 'ava';
 import { pollUntil } from '../helpers/poll';
 import { tempDir } from '../helpers/tmp';
-import { type Proc, ProcCluster } from './procs';
-
-interface Reply {
-  status: number;
-  json: any;
-}
-
-async function call(p: Proc, method: string, path: string, body?: unknown): Promise<Reply> {
-  const res = await fetch(p.url(path), { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
-
-/** Writers putting unique keys through the given nodes until stopped; 503/504 are retried. */
-function writeLoad(targets: () => Proc[]) {
-  const acked: string[] = [];
-  let running = true;
-  let n = 0;
-  const done = Promise.all(Array.from({ length: 6 }, async () => {
-    while (running) {
-      const live = targets();
-      const key = `load-${n++}`;
-      try {
-        const r = await call(live[n % live.length], 'PUT', `/v1/kv/${key}`, { value: n });
-        if (r.status === 200) acked.push(key);
-        else if (r.status !== 503 && r.status !== 504) throw new Error(`PUT ${key}: ${r.status} ${JSON.stringify(r.json)}`);
-      } catch (err) {
-        if (!(err instanceof TypeError)) throw err; // a dropped connection: outcome unknown
-      }
-    }
-  }));
-  return {
-    acked,
-    stop: async () => {
-      running = false;
-      await done;
-    },
-  };
-}
+import { ProcCluster } from './procs';
+import { call, type Reply, writeLoad } from './write_load';
 
 const roles = (r: Reply) => (r.json.members as { id: number; learner: boolean }[]).map((m) => `${m.id}${m.learner ? 'L' : 'V'}`).join(',');
 
@@ -55,7 +19,7 @@ test('the cluster grows 3 → 5 by --join and shrinks back to 3 under a write lo
   const cluster = await ProcCluster.start(t, dir, 3, ['--snapshot-entries', '500', '--snapshot-catchup', '100']);
   const [n1, n2, n3] = cluster.procs;
   await cluster.leader();
-  const load = writeLoad(() => [n1, n2, n3]);
+  const load = writeLoad(() => [n1, n2, n3], 6);
   t.teardown(() => load.stop()); // a failed assertion must not leave the writers looping
   await pollUntil(() => load.acked.length >= 600, '600 acknowledged writes');
 
