@@ -39,7 +39,8 @@ export async function dev(opts: DevOptions): Promise<void> {
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream! }).on('line', (line) => process.stdout.write(`[n${id}] ${line}\n`));
     }
-    child.on('exit', (code, signal) => process.stdout.write(`[n${id}] exited (${signal ?? code})\n`));
+    // 'close', not 'exit': the node's last lines (its "stopped") come out before this one.
+    child.on('close', (code, signal) => process.stdout.write(`[n${id}] exited (${signal ?? code})\n`));
     return child;
   });
   console.log(`quorumkv dev: ${opts.nodes} nodes, client ports ${opts.port}..${opts.port + opts.nodes - 1}, data under ${resolve(opts.dataDir)}. Ctrl-C stops.`);
@@ -51,5 +52,5 @@ export async function dev(opts: DevOptions): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
+  await Promise.all(children.map((c) => new Promise((r) => c.on('close', r))));
 }
