@@ -55,7 +55,8 @@ export function runJsonScript<T>(script: string, args: string[]): Promise<T> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${script} exited with ${code}`))));
+    // 'close', not 'exit': the last of its output may still be in the pipe at 'exit'.
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${script} exited with ${code}`))));
   });
 }
 

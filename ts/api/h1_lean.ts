@@ -2,11 +2,11 @@
  * A lean HTTP/1.1 path for the requests that make up the load — key reads and writes, batches,
  * multi-gets, transactions, market ingest and book reads — on cleartext and TLS connections.
  *
- * Why: Node's HTTP/1.1 server costs ~21 µs of CPU per request on a do-nothing server here, a
- * minimal parser on the socket ~13 µs (wrk, 64 connections: 41K vs 74K requests/s; ARCHITECTURE.md,
- * "HTTP"). Its per-request objects and its answer chain — each answer written by its own system
- * call, the next pipelined answer only after the last one's write callback — were most of a
- * leader's thread under a burst, where every refusal paid for them too.
+ * Why: Node's HTTP/1.1 server's per-request objects and its answer chain — each answer written by
+ * its own system call, the next pipelined answer only after the last one's write callback — were
+ * most of a leader's thread under a burst, where every refusal paid for them too. With one request
+ * per connection at a time the two cost about the same: 13.2 against 12.9 CPU-µs per GET, 15.3
+ * against 13.1 per PUT on a warmed do-nothing server (`npm run bench:http-floor`).
  *
  * It serves only what it can serve exactly: a request in the strict form below, on a route that
  * answers in one piece. Anything else — another method or route, `transfer-encoding`, `upgrade`,
