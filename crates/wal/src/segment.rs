@@ -89,9 +89,18 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
         reason,
     };
 
-    if buf.len() < MAGIC.len() {
-        // Only a crash while creating the last segment leaves a short header.
-        if is_last && MAGIC.starts_with(&buf) {
+    // Where the trailing run of zeros begins: the space the writer zero-fills ahead of the log
+    // (`Writer::zero_ahead`), or the file system extended and the crash never wrote.
+    let zeros_from = buf.iter().rposition(|b| *b != 0).map_or(0, |at| at + 1);
+    if buf.len() < MAGIC.len() || buf[..MAGIC.len()] != MAGIC[..] {
+        // Only a crash while creating the last segment leaves it without its header. Its first
+        // group carries the header, and the zeros filled ahead of that group may reach the file
+        // (the process dies between the two writes, or power fails with only the zeros' pages
+        // written back), so what is there is a prefix of the magic (possibly none of it) and
+        // nothing but zeros after it. That group's fdatasync never finished: nothing in the
+        // segment was acknowledged.
+        let magic_prefix = buf.iter().zip(MAGIC).take_while(|(a, b)| a == b).count();
+        if is_last && zeros_from <= magic_prefix {
             return Ok(Scan {
                 entries: Vec::new(),
                 hard_state: None,
@@ -99,9 +108,9 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
                 torn_bytes: buf.len() as u64,
             });
         }
-        return Err(corrupt(0, "segment shorter than its header".into()));
-    }
-    if &buf[..MAGIC.len()] != MAGIC {
+        if buf.len() < MAGIC.len() {
+            return Err(corrupt(0, "segment shorter than its header".into()));
+        }
         return Err(corrupt(0, "bad segment magic".into()));
     }
 
@@ -113,9 +122,6 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
     };
     let mut offset = MAGIC.len();
     let mut expected_index = first_index;
-    // Where the trailing run of zeros begins: the space the writer zero-fills ahead of the log
-    // (`Writer::zero_ahead`), or the file system extended and the crash never wrote.
-    let zeros_from = buf.iter().rposition(|b| *b != 0).map_or(0, |at| at + 1);
     while offset < buf.len() {
         let decoded = record::decode(&buf[offset..], record_bytes_max);
         // A group cut short by a crash leaves a prefix of its bytes and zeros after it, so the
