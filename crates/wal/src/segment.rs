@@ -76,13 +76,18 @@ pub struct Scan {
     pub torn_bytes: u64,
 }
 
-/// Verifies every record of one segment. `is_last` allows a torn tail.
-pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usize) -> Result<Scan> {
+fn read_whole(path: &Path) -> Result<Vec<u8>> {
     let mut file =
         File::open(path).map_err(|e| WalError::io(&format!("open {}", path.display()), e))?;
     let mut buf = Vec::new();
     file.read_to_end(&mut buf)
         .map_err(|e| WalError::io(&format!("read {}", path.display()), e))?;
+    Ok(buf)
+}
+
+/// Verifies every record of one segment. `is_last` allows a torn tail.
+pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usize) -> Result<Scan> {
+    let buf = read_whole(path)?;
     let corrupt = |offset: usize, reason: String| WalError::Corrupt {
         file: path.to_path_buf(),
         offset: offset as u64,
@@ -92,26 +97,17 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
     // Where the trailing run of zeros begins: the space the writer zero-fills ahead of the log
     // (`Writer::zero_ahead`), or the file system extended and the crash never wrote.
     let zeros_from = buf.iter().rposition(|b| *b != 0).map_or(0, |at| at + 1);
-    if buf.len() < MAGIC.len() || buf[..MAGIC.len()] != MAGIC[..] {
-        // Only a crash while creating the last segment leaves it without its header. Its first
-        // group carries the header, and the zeros filled ahead of that group may reach the file
-        // (the process dies between the two writes, or power fails with only the zeros' pages
-        // written back), so what is there is a prefix of the magic (possibly none of it) and
-        // nothing but zeros after it. That group's fdatasync never finished: nothing in the
-        // segment was acknowledged.
-        let magic_prefix = buf.iter().zip(MAGIC).take_while(|(a, b)| a == b).count();
-        if is_last && zeros_from <= magic_prefix {
+    match header(&buf, is_last, zeros_from) {
+        Ok(Header::Intact) => {}
+        Ok(Header::TornAtCreation) => {
             return Ok(Scan {
                 entries: Vec::new(),
                 hard_state: None,
                 valid_end: 0,
                 torn_bytes: buf.len() as u64,
-            });
+            })
         }
-        if buf.len() < MAGIC.len() {
-            return Err(corrupt(0, "segment shorter than its header".into()));
-        }
-        return Err(corrupt(0, "bad segment magic".into()));
+        Err(reason) => return Err(corrupt(0, reason.into())),
     }
 
     let mut scan = Scan {
@@ -159,6 +155,38 @@ pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usiz
         }
     }
     Ok(scan)
+}
+
+enum Header {
+    Intact,
+    /// Nothing of the segment is log: it is truncated and its header written again.
+    TornAtCreation,
+}
+
+/// A segment's header (`MAGIC`), or why it is corrupt. `zeros_from`: where the file's trailing
+/// zeros begin.
+///
+/// Only a crash while creating the last segment leaves it without its header. Its first group
+/// carries the header, and the zeros filled ahead of that group may reach the file (the process
+/// dies between the two writes, or power fails with only the zeros' pages written back), so what
+/// is there is a prefix of the magic (possibly none of it) and nothing but zeros after it. That
+/// group's fdatasync never finished: nothing in the segment was acknowledged.
+fn header(
+    buf: &[u8],
+    is_last: bool,
+    zeros_from: usize,
+) -> std::result::Result<Header, &'static str> {
+    if buf.len() >= MAGIC.len() && buf[..MAGIC.len()] == MAGIC[..] {
+        return Ok(Header::Intact);
+    }
+    let magic_prefix = buf.iter().zip(MAGIC).take_while(|(a, b)| a == b).count();
+    if is_last && zeros_from <= magic_prefix {
+        Ok(Header::TornAtCreation)
+    } else if buf.len() < MAGIC.len() {
+        Err("segment shorter than its header")
+    } else {
+        Err("bad segment magic")
+    }
 }
 
 /// Adds one verified record at `offset` to `scan`; entries must be consecutive from
