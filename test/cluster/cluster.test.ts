@@ -63,13 +63,17 @@ test.serial('kill -9 of the leader loses no acknowledged write; the restarted no
   const cluster = await ProcCluster.start(t, tempDir(t));
   const leader = await cluster.leader();
 
-  // 200 acknowledged writes, then the leader dies without warning.
+  // 200 acknowledged writes, then the leader dies without warning. Made as a client makes them
+  // (`write`): in a CI run every write sent through one follower (66 of 200) failed, as a
+  // follower's forwarded proposals can right after start.
   const acked: string[] = [];
+  const refused: string[] = [];
   await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-    const r = await call(cluster.procs[i % 3], 'PUT', `/v1/kv/w${i}`, { value: i });
+    const r = await write(cluster.procs[i % 3], `/v1/kv/w${i}`, { value: i });
     if (r.status === 200) acked.push(`w${i}`);
+    else refused.push(`w${i} via n${cluster.procs[i % 3].id}: ${r.status} ${JSON.stringify(r.json)}`);
   }));
-  t.is(acked.length, 200);
+  t.is(acked.length, 200, refused.slice(0, 5).join('\n'));
   leader.child.kill('SIGKILL');
   await leader.exited;
   const next = await cluster.leader();
