@@ -9,7 +9,7 @@ use std::sync::Arc;
 use wal::{BackendChoice, Faults, HardState, Options, Wal};
 
 mod common;
-use common::{all_entries, append_sync, only_segment, pack};
+use common::{all_entries, append_sync, only_segment, pack, segments};
 
 fn options(backend: BackendChoice) -> Options {
     Options {
@@ -375,11 +375,7 @@ fn corruption_in_a_sealed_segment_is_reported_even_at_its_end() {
             append_sync(&wal, i, &[(1, &[9u8; 100])], None);
         }
     }
-    let mut files: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = segments(dir.path());
     assert!(files.len() >= 2);
     let sealed = &files[0];
     let len = fs::metadata(sealed).unwrap().len();

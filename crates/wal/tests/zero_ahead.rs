@@ -8,7 +8,7 @@ use std::path::Path;
 use wal::{Options, Wal};
 
 mod common;
-use common::{all_entries, append_sync, only_segment};
+use common::{all_entries, append_sync, only_segment, segments};
 
 /// The writer's zero-fill step (`ZERO_AHEAD_BYTES` in writer.rs).
 const ZERO_AHEAD_BYTES: u64 = 1 << 20;
@@ -28,6 +28,20 @@ fn write_padded(path: &Path, bytes: &[u8], len: usize) {
     let mut padded = bytes.to_vec();
     padded.resize(len, 0);
     fs::write(path, padded).unwrap();
+}
+
+/// 40 entries of 300 bytes in segments of at most 4 KiB (several of them), and the open log.
+fn rolled_log(dir: &Path) -> (Options, Wal) {
+    let opts = Options {
+        segment_bytes_max: 4096,
+        ..Options::default()
+    };
+    let wal = Wal::open(dir, opts.clone(), None).unwrap();
+    let value = [7u8; 300];
+    for index in 1..=40u64 {
+        append_sync(&wal, index, &[(1, &value)], None);
+    }
+    (opts, wal)
 }
 
 #[test]
@@ -97,15 +111,8 @@ fn zeros_after_a_damaged_record_hide_nothing_written_after_it() {
 #[test]
 fn sealed_segments_end_with_their_last_record() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_bytes_max: 4096,
-        ..Options::default()
-    };
-    let wal = Wal::open(dir.path(), opts.clone(), None).unwrap();
-    let value = [7u8; 300];
-    for index in 1..=40u64 {
-        append_sync(&wal, index, &[(1, &value)], None);
-    }
+    // Kept open: the active segment is measured as it runs ahead.
+    let (opts, _wal) = rolled_log(dir.path());
     let mut lens: Vec<(String, u64)> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap())
@@ -131,16 +138,6 @@ fn sealed_segments_end_with_their_last_record() {
     assert_eq!(all_entries(&recovered).len(), 40);
 }
 
-/// The segments of `dir`, in log order.
-fn segment_paths(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut paths: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    paths.sort();
-    paths
-}
-
 /// A new segment's first group carries its header, and the zeros filled ahead of that group are
 /// written first: a process killed between the two writes leaves the new segment all zeros (CI
 /// caught it: `bad segment magic` at offset 0, after a SIGKILL while segments rolled). A power
@@ -149,18 +146,8 @@ fn segment_paths(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_crash_while_a_new_segment_is_created_leaves_zeros_where_its_header_goes() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_bytes_max: 4096,
-        ..Options::default()
-    };
-    let value = [7u8; 300];
-    {
-        let wal = Wal::open(dir.path(), opts.clone(), None).unwrap();
-        for index in 1..=40u64 {
-            append_sync(&wal, index, &[(1, &value)], None);
-        }
-    }
-    let paths = segment_paths(dir.path());
+    let opts = rolled_log(dir.path()).0; // (the log closes at the end of this statement)
+    let paths = segments(dir.path());
     assert!(paths.len() >= 3, "{paths:?}");
     // The entries of every segment but the last: the last one's creation is what was torn.
     let before_last = {
@@ -169,7 +156,7 @@ fn a_crash_while_a_new_segment_is_created_leaves_zeros_where_its_header_goes() {
     };
     for header in [&b""[..], &b"QKV"[..]] {
         let crashed = crash_copy(dir.path());
-        let last = segment_paths(crashed.path()).pop().unwrap();
+        let last = segments(crashed.path()).pop().unwrap();
         write_padded(&last, header, 4096);
         let wal = Wal::open(crashed.path(), opts.clone(), None).unwrap();
         assert_eq!(wal.last_index(), before_last, "header {header:?}");
@@ -184,7 +171,7 @@ fn a_crash_while_a_new_segment_is_created_leaves_zeros_where_its_header_goes() {
 
     // Zeros where a sealed segment's header goes are corruption: that segment was synced whole.
     let crashed = crash_copy(dir.path());
-    let sealed = segment_paths(crashed.path()).swap_remove(1);
+    let sealed = segments(crashed.path()).swap_remove(1);
     write_padded(&sealed, b"", 4096);
     let err = Wal::open(crashed.path(), opts, None)
         .err()

@@ -44,12 +44,18 @@ pub fn all_entries(wal: &Wal) -> Vec<(u64, Vec<u8>)> {
     )
 }
 
-pub fn only_segment(dir: &Path) -> std::path::PathBuf {
+/// The segment files of `dir`, in log order (their names are their first indexes, zero-padded).
+pub fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
+    files
+}
+
+pub fn only_segment(dir: &Path) -> std::path::PathBuf {
+    let mut files = segments(dir);
     assert_eq!(files.len(), 1, "{files:?}");
     files.pop().unwrap()
 }
