@@ -2,34 +2,21 @@
 //! whatever decodes re-encodes to the same bytes.
 use engine::{decode_batch, encode_delete, encode_put, Op};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 #[test]
 fn decode_batch_survives_arbitrary_and_damaged_input() {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
     let mut valid = Vec::new();
     encode_put(&mut valid, b"key", br#"{"v":1}"#);
     encode_delete(&mut valid, b"gone");
     let (mut decoded, mut refused) = (0, 0);
     for case in 0..100_000 {
         let buf: Vec<u8> = if case % 2 == 0 {
-            (0..rng.below(64)).map(|_| rng.next() as u8).collect()
+            (0..rng.usize(..64)).map(|_| rng.u8(..)).collect()
         } else {
             let mut b = valid.clone();
-            let at = rng.below(b.len());
-            b[at] = rng.next() as u8;
-            b.truncate(rng.below(b.len() + 1));
+            let at = rng.usize(..b.len());
+            b[at] = rng.u8(..);
+            b.truncate(rng.usize(..=b.len()));
             b
         };
         match decode_batch(&buf) {
