@@ -107,6 +107,58 @@ export function checkHistory(history: readonly HistoryOp[]): KeyVerdict[] {
   });
 }
 
+interface FaultPhase {
+  opts: ChaosOptions;
+  cluster: ChaosCluster;
+  nemesis: Nemesis;
+  workload: Workload;
+  recoverMs: number;
+  now: () => number;
+  log: (line: string) => void;
+  problems: string[];
+}
+
+/**
+ * The workload under the nemesis until `timeS`, then healed: the cluster must elect a leader
+ * every node follows (liveness) and serve `minOkOps` successful operations before the
+ * workload stops. The nemesis' timeline is logged as it happens.
+ */
+async function underFaults({ opts, cluster, nemesis, workload, recoverMs, now, log, problems }: FaultPhase): Promise<void> {
+  workload.start();
+  const reported = { n: 0 };
+  const report = () => {
+    for (const e of nemesis.timeline.slice(reported.n)) log(`${(e.at / 1000).toFixed(1)}s ${e.fault}: ${e.action}`);
+    reported.n = nemesis.timeline.length;
+  };
+  const progress = setInterval(report, 250);
+  try {
+    await nemesis.run(opts.faults, now() + opts.timeS * 1000, opts.minFaults ?? 0);
+    await withDeadline(cluster.converged(), recoverMs, 'recovery after healing').catch((err: Error) => problems.push(err.message));
+    // A short quiet period with every node up, so the history shows the healed cluster working.
+    await delay(1000);
+    const okOps = () => workload.history.reduce((n, o) => n + (o.outcome === 'ok' ? 1 : 0), 0);
+    for (const until = now() + recoverMs; okOps() < (opts.minOkOps ?? 0) && now() < until; ) await delay(100);
+    await workload.stop();
+  } finally {
+    clearInterval(progress);
+    report();
+  }
+  problems.push(...nemesis.problems);
+}
+
+function countOps(h: readonly HistoryOp[]): ChaosResult['ops'] {
+  const count = (pick: (o: HistoryOp) => boolean) => h.filter(pick).length;
+  return {
+    total: h.length,
+    ok: count((o) => o.outcome === 'ok'),
+    fail: count((o) => o.outcome === 'fail'),
+    info: count((o) => o.outcome === 'info'),
+    reads: count((o) => o.kind === 'read'),
+    writes: count((o) => o.kind === 'write'),
+    cas: count((o) => o.kind === 'cas'),
+  };
+}
+
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const log = opts.log ?? (() => undefined);
   const runDir = opts.dir ?? mkdtempSync(join(tmpdir(), 'quorumkv-chaos-'));
@@ -134,26 +186,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await withDeadline(cluster.converged(), recoverMs, 'a first leader');
     log(`cluster of ${opts.nodes} up in ${Math.round(now())} ms: ${runDir}`);
 
-    workload.start();
-    const reported = { n: 0 };
-    const progress = setInterval(() => {
-      for (const e of nemesis.timeline.slice(reported.n)) log(`${(e.at / 1000).toFixed(1)}s ${e.fault}: ${e.action}`);
-      reported.n = nemesis.timeline.length;
-    }, 250);
-    try {
-      await nemesis.run(opts.faults, now() + opts.timeS * 1000, opts.minFaults ?? 0);
-      // Liveness: once healed, the cluster elects a leader every node follows, under load.
-      await withDeadline(cluster.converged(), recoverMs, 'recovery after healing').catch((err: Error) => problems.push(err.message));
-      // A short quiet period with every node up, so the history shows the healed cluster working.
-      await delay(1000);
-      const okOps = () => workload.history.reduce((n, o) => n + (o.outcome === 'ok' ? 1 : 0), 0);
-      for (const until = now() + recoverMs; okOps() < (opts.minOkOps ?? 0) && now() < until; ) await delay(100);
-      await workload.stop();
-    } finally {
-      clearInterval(progress);
-      for (const e of nemesis.timeline.slice(reported.n)) log(`${(e.at / 1000).toFixed(1)}s ${e.fault}: ${e.action}`);
-    }
-    problems.push(...nemesis.problems);
+    await underFaults({ opts, cluster, nemesis, workload, recoverMs, now, log, problems });
 
     await finalReads(cluster, workload, opts.keys, recoverMs, problems);
     await compareStates(cluster, problems);
@@ -168,21 +201,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   for (const op of workload.unexpected) problems.push(`unexpected answer ${op.error} to ${op.kind} ${op.key} on n${op.node}`);
   writeFileSync(historyPath, workload.history.map((op) => JSON.stringify(op)).join('\n') + '\n');
   const keys = checkHistory(workload.history);
-  const h = workload.history;
   const result: ChaosResult = {
     verdict: problems.length > 0 || keys.some((k) => k.result.verdict === 'not-linearizable') ? 'invalid' : keys.some((k) => k.result.verdict === 'unknown') ? 'unknown' : 'valid',
     seed: opts.seed,
     runDir,
     historyPath,
-    ops: {
-      total: h.length,
-      ok: h.filter((o) => o.outcome === 'ok').length,
-      fail: h.filter((o) => o.outcome === 'fail').length,
-      info: h.filter((o) => o.outcome === 'info').length,
-      reads: h.filter((o) => o.kind === 'read').length,
-      writes: h.filter((o) => o.kind === 'write').length,
-      cas: h.filter((o) => o.kind === 'cas').length,
-    },
+    ops: countOps(workload.history),
     faults: Object.fromEntries(nemesis.counts),
     snapshots: {
       created: cluster.nodes.reduce((n, x) => n + (x.snapshotEvents.get('created') ?? 0), 0),

@@ -189,29 +189,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
   const members = o.cluster ?? new Map([[o.id, o.peerListen]]);
   const self = members.get(o.id);
   if (!self || self.host !== o.peerListen.host || self.port !== o.peerListen.port) cmd.error(`error: --peer-listen must match n${o.id}'s entry in --cluster`);
-  if ((o.cert === undefined) !== (o.key === undefined)) cmd.error('error: --cert and --key go together');
-  if (o.clientCa !== undefined && o.cert === undefined) cmd.error('error: --client-ca needs --cert and --key');
-  if (o.cert !== undefined && o.key !== undefined) {
-    try {
-      createSecureContext({ cert: readFileSync(o.cert), key: readFileSync(o.key), ca: o.clientCa === undefined ? undefined : readFileSync(o.clientCa) });
-    } catch (err) {
-      cmd.error(`error: the TLS files do not load: ${(err as Error).message}`);
-    }
-  }
-  const peerFiles = [o.peerCert, o.peerKey, o.peerCa].filter((f) => f !== undefined).length;
-  if (peerFiles !== 0 && peerFiles !== 3) cmd.error('error: --peer-cert, --peer-key and --peer-ca go together');
-  let peerTls: PeerTls | undefined;
-  if (peerFiles === 3) {
-    try {
-      peerTls = loadPeerTls({ cert: o.peerCert!, key: o.peerKey!, ca: o.peerCa! });
-      createSecureContext(peerTls);
-    } catch (err) {
-      cmd.error(`error: the peer TLS files do not load: ${(err as Error).message}`);
-    }
-  }
-  if (o.cert === undefined && !isLoopback(o.listen.host) && !o.insecure) {
-    cmd.error(`error: refusing to serve plaintext on ${o.listen.host} (not a loopback address): give --cert and --key, or --insecure`);
-  }
+  const peerTls = tlsOptions(o, cmd);
   const { auth, initialAdminToken } = authOptions(o, cmd);
   checkBackupOptions(o, cmd);
   // The server (its HTTP stack, Raft, metrics) loads here, not with the CLI: every other command
@@ -253,6 +231,35 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     backupLogEveryMs: o.backupLogEvery,
     backupEncryptionKeyFile: o.backupEncryptionKeyFile,
   });
+}
+
+/**
+ * The client TLS flags (loaded once here, so a bad file fails the command and not a running
+ * node) and the peer TLS files, which go together; plaintext off loopback needs --insecure.
+ */
+function tlsOptions(o: StartFlags, cmd: Command): PeerTls | undefined {
+  if ((o.cert === undefined) !== (o.key === undefined)) cmd.error('error: --cert and --key go together');
+  if (o.clientCa !== undefined && o.cert === undefined) cmd.error('error: --client-ca needs --cert and --key');
+  if (o.cert !== undefined && o.key !== undefined) {
+    try {
+      createSecureContext({ cert: readFileSync(o.cert), key: readFileSync(o.key), ca: o.clientCa === undefined ? undefined : readFileSync(o.clientCa) });
+    } catch (err) {
+      cmd.error(`error: the TLS files do not load: ${(err as Error).message}`);
+    }
+  }
+  if (o.cert === undefined && !isLoopback(o.listen.host) && !o.insecure) {
+    cmd.error(`error: refusing to serve plaintext on ${o.listen.host} (not a loopback address): give --cert and --key, or --insecure`);
+  }
+  const peerFiles = [o.peerCert, o.peerKey, o.peerCa].filter((f) => f !== undefined).length;
+  if (peerFiles !== 0 && peerFiles !== 3) cmd.error('error: --peer-cert, --peer-key and --peer-ca go together');
+  if (peerFiles !== 3) return undefined;
+  try {
+    const peerTls = loadPeerTls({ cert: o.peerCert!, key: o.peerKey!, ca: o.peerCa! });
+    createSecureContext(peerTls);
+    return peerTls;
+  } catch (err) {
+    cmd.error(`error: the peer TLS files do not load: ${(err as Error).message}`);
+  }
 }
 
 /** `--auth` (default: on unless --listen is loopback) and the first admin token, checked. */
