@@ -103,6 +103,15 @@ test('market data: ingest is exactly once through retries, books read back, a li
   t.is(done.kind, 'done');
   t.is(done.events, last, 'every stored event replayed');
   t.is(lines.filter((l) => l.kind === 'delta').length, last);
+
+  // Nanosecond times and seqs are past 2^53: bigints go as exact decimal strings.
+  const tsOf = (producerSeq: number) => BigInt(delta(producerSeq).tsEvent);
+  const range: MarketLine[] = [];
+  for await (const line of client.replay({ instruments: ['AAPL'], kinds: ['delta'], speed: 'max', from: tsOf(5), to: tsOf(8) })) range.push(line);
+  t.deepEqual(range.filter((l) => l.kind === 'delta').map((l) => Number(l.producerSeq)), [5, 6, 7], 'from and to as bigints');
+  const after: MarketLine[] = [];
+  for await (const line of client.replay({ instruments: ['AAPL'], kinds: ['delta'], speed: 'max', fromSeq: BigInt(range[0].seq) })) after.push(line);
+  t.is(after.filter((l) => l.kind === 'delta').length, last - 5, 'fromSeq as a bigint: the events after it');
 });
 
 test('over HTTP/1.1 too: a watch from a revision gets the changes since, and its signal ends it', async (t) => {

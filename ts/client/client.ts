@@ -22,7 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import { Router } from './router';
-import { type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, type WatchOptions } from './streams';
+import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, type WatchOptions } from './streams';
 import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
 
 export interface ClientOptions {
@@ -212,7 +212,7 @@ export class QuorumClient {
    * highest applied `producerSeq` are counted as duplicates, never applied twice.
    */
   ingest(events: readonly Record<string, unknown>[], opts: CallOptions = {}): Promise<IngestAnswer> {
-    const body = events.map((e) => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).join('\n');
+    const body = events.map(jsonWithBigints).join('\n');
     return this.call<IngestAnswer>('leader', { method: 'POST', path: '/v1/md/events', body, headers: { 'content-type': 'application/x-ndjson' } }, opts);
   }
 

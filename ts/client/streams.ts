@@ -32,6 +32,11 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** JSON with bigints as decimal strings: the server's form of a 64-bit integer (a number past 2^53 is already rounded). */
+export function jsonWithBigints(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
 /** A body's lines, as they arrive (UTF-8 split across chunks is joined; an unterminated tail is dropped). */
 export async function* lines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
   const decoder = new StringDecoder('utf8');
@@ -168,7 +173,7 @@ export interface MarketStreamOptions {
   kinds?: ('delta' | 'trade' | 'quote' | 'book')[];
   depth?: number;
   /** Stored events after this seq first, then live ones. */
-  fromSeq?: string;
+  fromSeq?: string | bigint;
   signal?: AbortSignal;
 }
 
@@ -177,7 +182,7 @@ export type MarketLine = { kind: string; seq: string } & Record<string, unknown>
 
 /** `GET /v1/md/stream`, resumed from the last event's seq when it breaks (see the file comment). */
 export async function* marketStream(deps: StreamDeps, opts: MarketStreamOptions): AsyncGenerator<MarketLine> {
-  let from = opts.fromSeq;
+  let from = opts.fromSeq === undefined ? undefined : String(opts.fromSeq);
   const reopen = new Reopen(deps.policy);
   for (let carried = true; ; await reopen.wait(carried, opts.signal)) {
     carried = false;
@@ -218,14 +223,18 @@ export function replayOrder(view: MembersView, scheme: string): string[] {
 export interface ReplaySpec {
   instruments: string[];
   kinds?: ('delta' | 'trade' | 'quote' | 'book')[];
-  /** `tsEvent` nanoseconds (integer or decimal string) or an ISO-8601 time; `to` is exclusive. */
-  from?: string | number;
-  to?: string | number;
+  /**
+   * `tsEvent` nanoseconds or an ISO-8601 time; `to` is exclusive. Nanoseconds are past 2^53:
+   * give them as a bigint or a decimal string (a number is sent as it is, already rounded).
+   */
+  from?: string | number | bigint;
+  to?: string | number | bigint;
   speed?: number | 'max';
   depth?: number;
-  snapshotEvery?: string | number;
+  /** A snapshot of every book each interval of venue time: `"1s"`, `"250ms"`, or nanoseconds. */
+  snapshotEvery?: string | number | bigint;
   /** Resume after this seq (the seq of the last event a broken session delivered). */
-  fromSeq?: string;
+  fromSeq?: string | bigint;
 }
 
 /**
@@ -239,7 +248,7 @@ export async function* replay(deps: StreamDeps, targets: string[], spec: ReplayS
   const reopen = new Reopen(deps.policy);
   for (let carried = true; ; await reopen.wait(carried, signal)) {
     carried = false;
-    const body = JSON.stringify(from === undefined ? spec : { ...spec, fromSeq: from });
+    const body = jsonWithBigints(from === undefined ? spec : { ...spec, fromSeq: from });
     const answer = await openStream(deps, async (avoid) => untried(targets, avoid, 'first'), { method: 'POST', path: '/v1/md/replay', body, idleMs: 0 }, signal);
     for await (const line of answerDocs<MarketLine>(answer, signal)) {
       carried = true;
