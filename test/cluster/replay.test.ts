@@ -78,6 +78,9 @@ test('every member replays the same bytes; the replay learner serves the CLI whi
   t.regex(err, new RegExp(`replaying from ${learner.url('').replace(/[/.]/g, '\\$&')}`), 'the learner served it');
   t.is(createHash('sha256').update(Buffer.concat(out)).digest('hex'), hashes[0].hash, 'the same bytes as before the ingest resumed');
   t.true(ackedDuringCli > 0, 'ingest went on at the leader meanwhile');
+  const done = JSON.parse(Buffer.concat(out).toString().trimEnd().split('\n').pop()!) as { kind: string; events: number };
+  t.is(done.kind, 'done');
+  t.regex(err.split('\r').pop()!, new RegExp(`  ${done.events.toLocaleString('en-US')} events  `), 'the last progress line counts the events (not books or the done line)');
   await rest;
   const feeds = (await (await fetch(leader.url('/v1/md/feeds'))).json()) as { producers: { producerSeq: string }[] };
   t.is(feeds.producers[0].producerSeq, JSON.parse(LINES[LINES.length - 1]).producerSeq, 'every event went in');

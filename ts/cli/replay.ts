@@ -34,8 +34,10 @@ export async function replayTargets(endpoint: string): Promise<string[]> {
 
 /** Counts what passes: events, snapshots and the venue time reached. */
 class Progress {
+  /** Binary: event frames; NDJSON: every line (events, books and the final `done`). */
   events = 0;
   snapshots = 0;
+  private done = 0;
   firstTs: bigint | undefined;
   lastTs = 0n;
   private rest = Buffer.alloc(0);
@@ -52,6 +54,7 @@ class Progress {
     const text = chunk.toString('latin1');
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.events++;
     for (let at = text.indexOf('{"kind":"book"'); at !== -1; at = text.indexOf('{"kind":"book"', at + 1)) this.snapshots++;
+    if (text.includes('{"kind":"done"')) this.done++;
     const ts = /"tsEvent":"(\d+)"[^\n]*\n?$/.exec(text.slice(text.lastIndexOf('{')));
     if (ts) this.reached(BigInt(ts[1]));
   }
@@ -78,8 +81,8 @@ class Progress {
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
     const market = this.lastTs > 0n ? new Date(Number(this.lastTs / 1_000_000n)).toISOString() : '-';
     const behind = this.opts.speed === 'max' || this.firstTs === undefined ? '' : `  lag ${Math.max(0, Math.round(seconds * 1000 - Number(this.lastTs - this.firstTs) / 1e6 / this.opts.speed))} ms`;
-    const events = this.opts.format === 'binary' ? this.events : this.events - this.snapshots;
-    return `\rmarket ${market}  ${events.toLocaleString('en-US')} lines  ${Math.round(events / seconds).toLocaleString('en-US')} events/s  ${Math.round(this.snapshots / seconds).toLocaleString('en-US')} snapshots/s${behind}  `;
+    const events = this.opts.format === 'binary' ? this.events : this.events - this.snapshots - this.done;
+    return `\rmarket ${market}  ${events.toLocaleString('en-US')} events  ${Math.round(events / seconds).toLocaleString('en-US')} events/s  ${Math.round(this.snapshots / seconds).toLocaleString('en-US')} snapshots/s${behind}  `;
   }
 }
 
