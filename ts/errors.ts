@@ -45,6 +45,7 @@ export const ERROR_CATALOGUE = {
   invalid_limit: invalid(),
   invalid_member_id: invalid(),
   invalid_op: invalid(),
+  duplicate_key: invalid(),
   too_many_keys: invalid(),
   too_many_ops: invalid(),
   invalid_idempotency_key: invalid(),

@@ -2,8 +2,8 @@
  * `POST /v1/batch {"ops":[{"op":"put","key","value","ifRevision"?,"idempotencyKey"?} |
  * {"op":"delete","key","ifRevision"?,"idempotencyKey"?}, ...]}`: independent writes in one
  * proposal — one log entry, one answer per item — unlike a txn, which is all-or-nothing. An
- * item that is malformed, forbidden, conflicts (`revision_mismatch`) or is refused fails alone; the
- * others apply. Answer: `{"results":[{"revision"} | {"deleted","revision"} | {"error":{...}},
+ * item that is malformed, forbidden, conflicts (`revision_mismatch`), writes a key an earlier
+ * item writes (`duplicate_key`) or is refused fails alone; the others apply. Answer: `{"results":[{"revision"} | {"deleted","revision"} | {"error":{...}},
  * ...]}` in item order, `"replayed": true` on an item answered from its idempotency key.
  *
  * Exactly-once per item (`idempotencyKey`) or for the whole batch (the `Idempotency-Key`
@@ -35,8 +35,10 @@ function errorItem(err: unknown): ItemAnswer {
   return errorAnswer(err).body as ItemAnswer;
 }
 
+type ParsedItem = { item: BatchItem } | { failed: ItemAnswer };
+
 /** One item of the body, checked on its own: a BatchItem, or the error that fails it. */
-function parseItem(raw: unknown, i: number, guard: Guard): { item: BatchItem } | { failed: ItemAnswer } {
+function parseItem(raw: unknown, i: number, guard: Guard): ParsedItem {
   try {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new QuorumError('invalid_body', `ops[${i}] must be an object {"op", "key", ...}`);
     const o = raw as Record<string, unknown>;
@@ -53,6 +55,25 @@ function parseItem(raw: unknown, i: number, guard: Guard): { item: BatchItem } |
   } catch (err) {
     return { failed: errorItem(err) };
   }
+}
+
+/**
+ * An item writing a key an earlier item of the batch writes fails alone (`duplicate_key`):
+ * the batch is one entry, whose index is each write's revision, so two writes of one key would
+ * both be answered with a revision that names only the second's value (a CAS on the first's
+ * answer would then pass against a value it never wrote).
+ */
+function failRepeatedKeys(parsed: ParsedItem[]): ParsedItem[] {
+  const first = new Map<string, number>();
+  return parsed.map((p, i) => {
+    if ('failed' in p) return p;
+    const earlier = first.get(p.item.key);
+    if (earlier === undefined) {
+      first.set(p.item.key, i);
+      return p;
+    }
+    return { failed: errorItem(new QuorumError('duplicate_key', `ops[${i}] writes ${JSON.stringify(p.item.key)} again (ops[${earlier}] does): a batch writes a key at most once`)) };
+  });
 }
 
 /** The answer of an item that was written (a put or a delete); undefined for any other result. */
@@ -79,7 +100,7 @@ export async function batch(node: RaftNode, body: Buffer, target: Target): Promi
   if (!Array.isArray(ops) || ops.length === 0) throw new QuorumError('invalid_body', 'the body must be {"ops": [{"op": "put"|"delete", "key", ...}, ...]} with at least one op');
   if (ops.length > BATCH_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${BATCH_OPS_MAX} ops per batch`);
   const meta = writeMeta(target);
-  const parsed = ops.map((raw: unknown, i) => parseItem(raw, i, target.guard));
+  const parsed = failRepeatedKeys(ops.map((raw: unknown, i) => parseItem(raw, i, target.guard)));
   const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
   if (meta.idem !== undefined && items.some((it) => it.idem !== undefined)) throw new QuorumError('invalid_body', 'a batch with an Idempotency-Key header takes no idempotencyKey on its items');
   if (items.length === 0) return { body: { results: parsed.map((p) => ('failed' in p ? p.failed : {})) } };

@@ -1,6 +1,7 @@
 /**
  * `POST /v1/txn {"compare":[...],"success":[ops],"failure":[ops]}`: every compare is evaluated
- * at apply time, then one branch runs, atomically (one log entry).
+ * at apply time, then one branch runs, atomically (one log entry). A branch writes a key at most
+ * once (`duplicate_key`): the entry's index is the revision of every key it writes.
  *
  * Limits: `TXN_COMPARES_MAX` compares, `TXN_OPS_MAX` ops per branch.
  */
@@ -20,18 +21,29 @@ function txnOps(raw: unknown, where: string): TxnOp[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) throw new QuorumError('invalid_body', `"${where}" must be an array of ops`);
   if (raw.length > TXN_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${TXN_OPS_MAX} ops per branch`);
-  return raw.map((o: unknown, i) => {
-    if (typeof o !== 'object' || o === null) throw new QuorumError('invalid_body', `${where}[${i}] must be an object {"op", "key", "value"?}`);
-    const op = o as { op?: unknown; key?: unknown; value?: unknown };
-    const key = checkKey(op.key, `${where}[${i}]`);
-    if (op.op === 'put') {
-      if (!('value' in op)) throw new QuorumError('missing_value', `${where}[${i}]: a put needs a "value"`);
-      return { kind: 'put', key, value: jsonValue(op.value) };
-    }
-    if (op.op === 'delete') return { kind: 'delete', key };
-    if (op.op === 'get') return { kind: 'get', key };
-    throw new QuorumError('invalid_op', `${where}[${i}]: "op" must be "put", "delete" or "get"`);
+  const ops = raw.map((o: unknown, i) => txnOp(o, `${where}[${i}]`));
+  // A key written twice in one entry would have one revision for two values (etcd refuses it too).
+  const written = new Map<string, number>();
+  ops.forEach((op, i) => {
+    if (op.kind === 'get') return;
+    const first = written.get(op.key);
+    if (first !== undefined) throw new QuorumError('duplicate_key', `${where}[${i}] writes ${JSON.stringify(op.key)} again (${where}[${first}] does): a branch writes a key at most once`);
+    written.set(op.key, i);
   });
+  return ops;
+}
+
+function txnOp(o: unknown, where: string): TxnOp {
+  if (typeof o !== 'object' || o === null) throw new QuorumError('invalid_body', `${where} must be an object {"op", "key", "value"?}`);
+  const op = o as { op?: unknown; key?: unknown; value?: unknown };
+  const key = checkKey(op.key, where);
+  if (op.op === 'put') {
+    if (!('value' in op)) throw new QuorumError('missing_value', `${where}: a put needs a "value"`);
+    return { kind: 'put', key, value: jsonValue(op.value) };
+  }
+  if (op.op === 'delete') return { kind: 'delete', key };
+  if (op.op === 'get') return { kind: 'get', key };
+  throw new QuorumError('invalid_op', `${where}: "op" must be "put", "delete" or "get"`);
 }
 
 function compares(raw: unknown): Compare[] {

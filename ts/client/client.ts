@@ -143,7 +143,8 @@ export class QuorumClient {
       linearizable: new Coalescer((keys) => this.sendGets(keys, 'linearizable'), items, bytes),
       stale: new Coalescer((keys) => this.sendGets(keys, 'stale'), items, bytes),
     };
-    this.writes = new Coalescer((batch) => this.sendWrites(batch), items, bytes);
+    // Writes of one key go in separate batches: a batch is one entry, one revision (duplicate_key).
+    this.writes = new Coalescer((batch) => this.sendWrites(batch), items, bytes, (w) => w.key);
   }
 
   /** The key's value and revision, or undefined if it does not exist. */

@@ -4,6 +4,8 @@
  * once the turn is over (setImmediate: after every caller of this turn, and every promise
  * continuation they set off, has queued). `send` answers per item: a value or an Error, so one
  * bad item fails only its own call; a failure of the whole request fails every call in it.
+ * With `clashOf`, two items of one clash (writes of one key) never share a batch: the second
+ * starts the next one.
  */
 import { QuorumClientError } from './errors';
 
@@ -27,6 +29,7 @@ export class Coalescer<I, R> {
     private readonly send: (items: I[]) => Promise<ItemOutcome<R>[]>,
     private readonly itemsMax: number,
     private readonly bytesMax: number,
+    private readonly clashOf?: (item: I) => string,
   ) {}
 
   /**
@@ -58,13 +61,26 @@ export class Coalescer<I, R> {
     const itemsMax = all.length >= 2 * SPLIT_ITEMS_MIN ? Math.min(this.itemsMax, Math.ceil(all.length / 2)) : this.itemsMax;
     let from = 0;
     while (from < all.length) {
-      let to = from;
-      let bytes = 0;
-      // At least one item per batch, however big.
-      while (to < all.length && to - from < itemsMax && (to === from || bytes + all[to].bytes <= this.bytesMax)) bytes += all[to++].bytes;
+      const to = this.batchEnd(all, from, itemsMax);
       void this.dispatch(all.slice(from, to));
       from = to;
     }
+  }
+
+  /** Where the batch starting at `from` ends: at least one item, however big. */
+  private batchEnd(all: Waiting<I, R>[], from: number, itemsMax: number): number {
+    const clashes = new Set<string>();
+    let to = from;
+    let bytes = 0;
+    for (; to < all.length && to - from < itemsMax && (to === from || bytes + all[to].bytes <= this.bytesMax); to++) {
+      if (this.clashOf) {
+        const clash = this.clashOf(all[to].item);
+        if (clashes.has(clash)) break;
+        clashes.add(clash);
+      }
+      bytes += all[to].bytes;
+    }
+    return to;
   }
 
   private async dispatch(batch: Waiting<I, R>[]): Promise<void> {

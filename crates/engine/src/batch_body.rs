@@ -5,7 +5,7 @@
 //!
 //! The shape: `{"ops":[{"op":"put","key":"k","value":V},{"op":"delete","key":"k"},...]}` as
 //! JSON.stringify writes it: no whitespace, fields `op`, `key` and (puts only) `value` in any
-//! order, each once, keys without escapes or control characters. Each value must already be in
+//! order, each once, keys without escapes or control characters, no key twice. Each value must already be in
 //! the form the API stores (`JSON.stringify(JSON.parse(text))`, see `canonical_value`), so its
 //! bytes are copied as they are. Anything else — another field, an escape in a key, a number
 //! JSON.stringify would write differently, a duplicate or integer-like member name, a limit
@@ -15,6 +15,8 @@
 //!
 //! The output is the command's batch section, as `ts/node/commands.ts` encodes it:
 //! `count u32`, then per item `flags u8 (0) | op u8 | key (u32 + utf8) | [value (u32 + bytes)]`.
+
+use std::collections::HashSet;
 
 /// The limits of the API's general path (`ts/api/args.ts`, `ts/api/batch.ts`).
 pub struct BatchLimits {
@@ -42,6 +44,9 @@ pub fn compact_batch(body: &[u8], limits: &BatchLimits) -> Option<Vec<u8>> {
     out.extend_from_slice(&0u32.to_le_bytes());
     let mut count = 0usize;
     let mut at = 0usize;
+    // Keys have no escapes here, so equal bytes are equal keys. A repeated key is the general
+    // path's to refuse (`duplicate_key`: one entry gives both writes the same revision).
+    let mut keys = HashSet::new();
     while at < inner.len() {
         if count > 0 {
             if inner[at] != b',' {
@@ -49,7 +54,11 @@ pub fn compact_batch(body: &[u8], limits: &BatchLimits) -> Option<Vec<u8>> {
             }
             at += 1;
         }
-        at = item(inner, at, limits, &mut out)?;
+        let key;
+        (at, key) = item(inner, at, limits, &mut out)?;
+        if !keys.insert(key) {
+            return None;
+        }
         count += 1;
         if count > limits.ops_max {
             return None;
@@ -62,8 +71,14 @@ pub fn compact_batch(body: &[u8], limits: &BatchLimits) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// One `{"op":..,"key":..,"value":..}` from `at`, appended to `out`; the index after it.
-fn item(s: &[u8], mut at: usize, limits: &BatchLimits, out: &mut Vec<u8>) -> Option<usize> {
+/// One `{"op":..,"key":..,"value":..}` from `at`, appended to `out`; the index after it and
+/// the item's key.
+fn item<'a>(
+    s: &'a [u8],
+    mut at: usize,
+    limits: &BatchLimits,
+    out: &mut Vec<u8>,
+) -> Option<(usize, &'a [u8])> {
     if s.get(at) != Some(&b'{') {
         return None;
     }
@@ -111,7 +126,7 @@ fn item(s: &[u8], mut at: usize, limits: &BatchLimits, out: &mut Vec<u8>) -> Opt
     if let Some(v) = value {
         put_bytes(out, v);
     }
-    Some(at + 1)
+    Some((at + 1, key))
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -303,6 +318,7 @@ mod tests {
             br#"{"ops":[{"op":"put","key":"a","value":"0123456789012345678901234567890"}]}"#,
             br#"{"ops":[{"op":"put","key":"a","value":1}, {"op":"put","key":"b","value":1}]}"#,
             br#"{"ops":[{"op":"delete","key":"a"},{"op":"delete","key":"a"},{"op":"delete","key":"a"},{"op":"delete","key":"a"}]}"#,
+            br#"{"ops":[{"op":"put","key":"a","value":1},{"op":"delete","key":"b"},{"op":"delete","key":"a"}]}"#,
             br#"{"ops":[{"op":"delete","key":"a"},]}"#,
             br#"{"ops":[{"op":"delete","key":"a"}] }"#,
             b"{\"ops\":[{\"op\":\"delete\",\"key\":\"\xff\"}]}",
