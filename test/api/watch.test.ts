@@ -48,6 +48,44 @@ test('a revision older than the retained history is 410 compacted; SSE is served
   t.deepEqual(await sse.next(), { type: 'put', key: 'k', value: 2, revision: r.revision });
 });
 
+/**
+ * An SSE watch, open (its headers arrived: the node registered it in the same turn it sent
+ * them); `until` reads its raw events (blank-line separated) until `text` shows up, progress
+ * events left out.
+ */
+async function openSse(url: string, headers: Record<string, string> = {}): Promise<{ until: (text: string) => Promise<string[]> }> {
+  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
+  const reader = res.body!.getReader();
+  return {
+    until: async (until) => {
+      let text = '';
+      while (!text.includes(until)) text += Buffer.from((await reader.read()).value!).toString();
+      await reader.cancel();
+      return text.split('\n\n').filter((e) => e.length > 0 && !e.includes('"progress"'));
+    },
+  };
+}
+
+test('SSE: the last change of each revision carries its id; Last-Event-ID resumes right after it', async (t) => {
+  const { url } = await singleNode(t);
+  const watching = await openSse(url('/v1/watch?prefix=w/'));
+  const batch = (await (await fetch(url('/v1/batch'), { method: 'POST', body: JSON.stringify({ ops: [{ op: 'put', key: 'w/a', value: 1 }, { op: 'put', key: 'w/b', value: 2 }] }) })).json()) as { results: { revision: number }[] };
+  const r = batch.results[0].revision;
+  const r2 = (await put(url(''), 'w/c', 3)).revision;
+  const events = await watching.until('"w/c"');
+  t.deepEqual(events, [
+    `data: {"type":"put","key":"w/a","value":1,"revision":${r}}`,
+    `id: ${r}\ndata: {"type":"put","key":"w/b","value":2,"revision":${r}}`,
+    `id: ${r2}\ndata: {"type":"put","key":"w/c","value":3,"revision":${r2}}`,
+  ]);
+  // An EventSource reconnects to the same URL (an older fromRevision too) with the last id it saw.
+  const resumed = await (await openSse(url('/v1/watch?prefix=w/&fromRevision=1'), { 'last-event-id': String(r) })).until('"w/c"');
+  t.deepEqual(resumed, [`id: ${r2}\ndata: {"type":"put","key":"w/c","value":3,"revision":${r2}}`]);
+  const bad = await fetch(url('/v1/watch?prefix=w/'), { headers: { 'last-event-id': 'x' } });
+  t.is(bad.status, 400);
+  t.like(await bad.json(), { error: { code: 'invalid_revision' } });
+});
+
 test('a watcher that stops reading is ended with slow_consumer once its buffer is full', async (t) => {
   const { url, node } = await singleNode(t);
   const w = await openWatch(url('/v1/watch?prefix=big/'));

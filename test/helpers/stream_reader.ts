@@ -1,4 +1,4 @@
-/** Reads a streaming HTTP answer line by line (NDJSON, or SSE `data:` lines), skipping progress lines. */
+/** Reads a streaming HTTP answer line by line (NDJSON, or SSE `data:` lines; `id:` lines skipped), skipping progress lines. */
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
 
@@ -14,7 +14,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
   const lines: string[] = [];
   const waiting: ((line: string) => void)[] = [];
   createInterface({ input: res }).on('line', (l) => {
-    if (l.length === 0) return;
+    if (l.length === 0 || l.startsWith('id: ')) return;
     const w = waiting.shift();
     if (w) w(l);
     else lines.push(l);

@@ -33,3 +33,14 @@ test('a watch from a retained revision gets the history since, then live changes
   feed.publish([put('a/4', 4)], 4);
   t.is(feed.watch('a/', 1, sink().sink), 'compacted', 'history holds 3 changes: revision 1 is gone');
 });
+
+test('history is trimmed by whole revisions: a watch from the oldest retained revision gets all of it', (t) => {
+  const feed = new ChangeFeed(0, 3);
+  feed.publish([put('a/1', 1), put('a/2', 1)], 1);
+  feed.publish([put('a/3', 2), put('a/4', 2)], 2);
+  // 4 changes, 3 kept at most: dropping a/1 alone would leave half of revision 1 behind.
+  t.is(feed.watch('a/', 1, sink().sink), 'compacted');
+  const w = sink();
+  t.not(feed.watch('a/', 2, w.sink), 'compacted');
+  t.deepEqual(w.got, ['a/3@2', 'a/4@2']);
+});

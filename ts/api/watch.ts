@@ -11,6 +11,12 @@
  * A consumer that does not read never grows the node's memory without bound: once
  * `WATCH_BUFFER_BYTES_MAX` bytes wait in its response, the stream ends with `slow_consumer`
  * and the client resumes from the revision after the last one it got.
+ *
+ * As server-sent events, the last change of each revision and each progress line carry
+ * `id: <revision>` (every change through it was sent), so a browser's EventSource, which
+ * reconnects to the same URL with `Last-Event-ID`, resumes right after it: the watch starts at
+ * the later of `fromRevision` and that id + 1. (A feed batch holds whole revisions, so the last
+ * change of a revision in a write is its last.)
  */
 import { QuorumError } from '../errors';
 import type { KvChange } from '../node/change_feed';
@@ -32,12 +38,25 @@ export function watch(node: RaftNode, target: Target, accept: string | undefined
   refuseReserved(prefix, 'prefixes');
   // A caller allowed part of the prefix sees only those keys' changes (checked once, at open).
   const visible = target.guard.visible('kv', prefix);
-  const fromRevision = revisionArg(target.query.get('fromRevision') ?? undefined, 'fromRevision');
+  const fromRevision = resumeFrom(revisionArg(target.query.get('fromRevision') ?? undefined, 'fromRevision'), target.req?.headers['last-event-id']);
   if (fromRevision !== undefined && node.feed.compacted(fromRevision)) {
     throw new QuorumError('compacted', `changes from revision ${fromRevision} are no longer retained here; read the current state and watch from its revision`, { details: { revision: node.feed.revision } });
   }
   const sse = (accept ?? '').includes('text/event-stream');
   return { stream: (res) => stream(node, res, { prefix, fromRevision, sse, bufferBytesMax, visible }) };
+}
+
+/** The revision to start from: after the SSE `Last-Event-ID` an EventSource resends, if later. */
+function resumeFrom(fromRevision: number | undefined, lastEventId: string | string[] | undefined): number | undefined {
+  const id = revisionArg(Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, 'the Last-Event-ID header');
+  if (id === undefined) return fromRevision;
+  return fromRevision === undefined ? id + 1 : Math.max(fromRevision, id + 1);
+}
+
+/** Each change's frame; as SSE, the last change of each revision carries its id. */
+function frames(shown: readonly KvChange[], sse: boolean): string {
+  if (!sse) return shown.map((c) => `${line(c)}\n`).join('');
+  return shown.map((c, i) => `${i === shown.length - 1 || shown[i + 1].revision !== c.revision ? `id: ${c.revision}\n` : ''}data: ${line(c)}\n\n`).join('');
 }
 
 interface StreamOptions {
@@ -52,7 +71,10 @@ function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
   const frame = (text: string) => (opts.sse ? `data: ${text}\n\n` : `${text}\n`);
   let ended = false;
   let cancel = (): void => undefined;
-  const progress = setInterval(() => res.write(frame(`{"type":"progress","revision":${node.feed.revision}}`)), PROGRESS_MS);
+  const progress = setInterval(() => {
+    const revision = node.feed.revision;
+    res.write(`${opts.sse ? `id: ${revision}\n` : ''}${frame(`{"type":"progress","revision":${revision}}`)}`);
+  }, PROGRESS_MS);
   progress.unref();
   const stop = () => {
     ended = true;
@@ -70,7 +92,7 @@ function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
     send: (changes) => {
       if (ended) return false;
       const shown = opts.visible ? changes.filter((c) => opts.visible!(c.key)) : changes;
-      if (shown.length > 0) res.write(shown.map((c) => frame(line(c))).join(''));
+      if (shown.length > 0) res.write(frames(shown, opts.sse));
       if (res.writableLength <= opts.bufferBytesMax) return true;
       finish(`{"type":"slow_consumer","revision":${changes[changes.length - 1].revision}}`);
       return false;

@@ -79,7 +79,10 @@ export class ChangeFeed {
     const kept = this.history.length - this.head;
     if (kept <= this.historyMax) return;
     this.head += kept - this.historyMax;
-    this.retainedFrom = this.history[this.head].revision;
+    // Whole revisions only: a watch from `retainedFrom` must get all of that revision's changes
+    // (an SSE id says every change through it was sent). A publish ends on a revision's end.
+    while (this.head < this.history.length && this.history[this.head].revision === this.history[this.head - 1].revision) this.head++;
+    this.retainedFrom = this.head < this.history.length ? this.history[this.head].revision : this.appliedIndex + 1;
     if (this.head > this.historyMax) {
       this.history = this.history.slice(this.head);
       this.head = 0;
