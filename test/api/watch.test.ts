@@ -4,6 +4,8 @@
  * stops reading is cut off with `slow_consumer` instead of growing the node's memory.
  */
 import test from 'ava';
+import { WATCHES_MAX } from '../../ts/api/watch';
+import { STREAMS_MAX } from '../../ts/api/md_stream';
 import { singleNode } from '../helpers/single_node';
 import { openStream } from '../helpers/stream_reader';
 
@@ -109,4 +111,17 @@ test('a watcher that stops reading is ended with slow_consumer once its buffer i
   // Everything written before the cut arrives; the last line names where to resume from.
   t.is(last.revision, previous.revision);
   t.is(previous.key, `big/${writes - 1}`);
+});
+
+test('past WATCHES_MAX open watches (or STREAMS_MAX market streams) a node answers 503 overloaded', async (t) => {
+  const { url, node } = await singleNode(t);
+  // As many open as the limit (opening 4,096 real ones would only slow the test down).
+  Object.defineProperty(node.feed, 'watcherCount', { get: () => WATCHES_MAX });
+  Object.defineProperty(node.market.stream, 'count', { get: () => STREAMS_MAX });
+  for (const path of ['/v1/watch?prefix=a/', '/v1/md/stream?instruments=AAPL']) {
+    const res = await fetch(url(path));
+    t.is(res.status, 503, path);
+    t.is(res.headers.get('retry-after'), '1');
+    t.like(await res.json(), { error: { code: 'overloaded' } });
+  }
 });

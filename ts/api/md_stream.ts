@@ -5,9 +5,10 @@
  * shape plus `seq`) and, with `book` in `kinds`, the book again after each batch that changed
  * it. With `fromSeq`: the stored events after that seq, then live ones — nothing lost or
  * repeated across the switch. A reader that falls `STREAM_BUFFER_BYTES_MAX` behind gets a last
- * `{"kind":"slow_consumer","seq"}` line and resumes from there.
+ * `{"kind":"slow_consumer","seq"}` line and resumes from there. At most `STREAMS_MAX` are open
+ * per node (more: 503 `overloaded`; each costs every applied batch a pass).
  */
-import { QuorumError } from '../errors';
+import { QuorumError, UnavailableError } from '../errors';
 import { OFFSET } from '../market/records';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
@@ -18,6 +19,7 @@ import type { Reply } from './reply';
 
 export const STREAM_BUFFER_BYTES_MAX = 4 << 20;
 export const STREAM_INSTRUMENTS_MAX = 1000;
+export const STREAMS_MAX = 4096;
 const KINDS = new Set<StreamKind>(['delta', 'trade', 'quote', 'book']);
 
 interface StreamRequest {
@@ -48,6 +50,7 @@ function parseRequest(target: Target): Omit<StreamRequest, 'ids'> {
 
 export async function mdStream(node: RaftNode, target: Target, bufferBytesMax = STREAM_BUFFER_BYTES_MAX): Promise<Reply> {
   const parsed = parseRequest(target);
+  if (node.market.stream.count >= STREAMS_MAX) throw new UnavailableError(`at most ${STREAMS_MAX} market-data streams per node are open; retry later or use another member`, 'overloaded');
   const req: StreamRequest = { ...parsed, ids: await instrumentIds(node, target) };
   return {
     stream: (res) => {

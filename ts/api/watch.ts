@@ -8,7 +8,8 @@
  *   {"type":"slow_consumer","revision"}               last line: the client fell behind
  *   {"type":"end","reason","revision"}                last line: the node stopped or was removed
  *
- * A consumer that does not read never grows the node's memory without bound: once
+ * Limits: `WATCHES_MAX` open watches per node (more: 503 `overloaded`; each costs every applied
+ * batch a filter pass). A consumer that does not read never grows the node's memory without bound: once
  * `WATCH_BUFFER_BYTES_MAX` bytes wait in its response, the stream ends with `slow_consumer`
  * and the client resumes from the revision after the last one it got.
  *
@@ -18,7 +19,7 @@
  * the later of `fromRevision` and that id + 1. (A feed batch holds whole revisions, so the last
  * change of a revision in a write is its last.)
  */
-import { QuorumError } from '../errors';
+import { QuorumError, UnavailableError } from '../errors';
 import type { KvChange } from '../node/change_feed';
 import type { RaftNode } from '../node/raft_node';
 import { refuseReserved, revisionArg } from './args';
@@ -27,6 +28,7 @@ import type { Reply } from './reply';
 
 export const WATCH_BUFFER_BYTES_MAX = 4 << 20;
 export const PROGRESS_MS = 1000;
+export const WATCHES_MAX = 4096;
 
 function line(c: KvChange): string {
   const key = JSON.stringify(c.key);
@@ -42,6 +44,7 @@ export function watch(node: RaftNode, target: Target, accept: string | undefined
   if (fromRevision !== undefined && node.feed.compacted(fromRevision)) {
     throw new QuorumError('compacted', `changes from revision ${fromRevision} are no longer retained here; read the current state and watch from its revision`, { details: { revision: node.feed.revision } });
   }
+  if (node.feed.watcherCount >= WATCHES_MAX) throw new UnavailableError(`at most ${WATCHES_MAX} watches per node are open; retry later or watch through another member`, 'overloaded');
   const sse = (accept ?? '').includes('text/event-stream');
   return { stream: (res) => stream(node, res, { prefix, fromRevision, sse, bufferBytesMax, visible }) };
 }
