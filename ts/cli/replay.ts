@@ -33,7 +33,7 @@ export async function replayTargets(endpoint: string): Promise<string[]> {
 }
 
 /** Counts what passes: events, snapshots and the venue time reached. */
-class Progress {
+export class Progress {
   /** Binary: event frames; NDJSON: every line (events, books and the final `done`). */
   events = 0;
   snapshots = 0;
@@ -41,6 +41,8 @@ class Progress {
   firstTs: bigint | undefined;
   lastTs = 0n;
   private rest = Buffer.alloc(0);
+  /** NDJSON: the unterminated end of the last chunk. */
+  private partial = '';
   private readonly started = Date.now();
 
   constructor(private readonly opts: ReplayCliOptions) {}
@@ -51,11 +53,17 @@ class Progress {
   }
 
   private lines(chunk: Buffer): void {
-    const text = chunk.toString('latin1');
+    // Whole lines only: a chunk may end inside a line (its '{"kind":"book"' split in two).
+    const all = this.partial + chunk.toString('latin1');
+    const end = all.lastIndexOf('\n') + 1;
+    this.partial = all.slice(end);
+    const text = all.slice(0, end);
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.events++;
     for (let at = text.indexOf('{"kind":"book"'); at !== -1; at = text.indexOf('{"kind":"book"', at + 1)) this.snapshots++;
     if (text.includes('{"kind":"done"')) this.done++;
-    const ts = /"tsEvent":"(\d+)"[^\n]*\n?$/.exec(text.slice(text.lastIndexOf('{')));
+    // The market time reached: the last tsEvent of these lines (the last line may be `done`).
+    const at = text.lastIndexOf('"tsEvent":"');
+    const ts = at === -1 ? null : /^"tsEvent":"(\d+)"/.exec(text.slice(at, at + 40));
     if (ts) this.reached(BigInt(ts[1]));
   }
 
