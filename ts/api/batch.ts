@@ -3,8 +3,9 @@
  * {"op":"delete","key","ifRevision"?,"idempotencyKey"?}, ...]}`: independent writes in one
  * proposal — one log entry, one answer per item — unlike a txn, which is all-or-nothing. An
  * item that is malformed, forbidden, conflicts (`revision_mismatch`), writes a key an earlier
- * item writes (`duplicate_key`) or is refused fails alone; the others apply. Answer: `{"results":[{"revision"} | {"deleted","revision"} | {"error":{...}},
- * ...]}` in item order, `"replayed": true` on an item answered from its idempotency key.
+ * item writes (`duplicate_key`) or is refused fails alone; the others apply. Answer:
+ * `{"results":[{"revision"} | {"deleted","revision"} | {"error":{...}}, ...]}` in item order,
+ * `"replayed": true` on an item answered from its idempotency key.
  *
  * Exactly-once per item (`idempotencyKey`) or for the whole batch (the `Idempotency-Key`
  * header, not both): a repeat of a keyed batch gets the first answer — same status and body,

@@ -9,9 +9,9 @@
  *   {"type":"end","reason","revision"}                last line: the node stopped or was removed
  *
  * Limits: `WATCHES_MAX` open watches per node (more: 503 `overloaded`; each costs every applied
- * batch a filter pass). A consumer that does not read never grows the node's memory without bound: once
- * `WATCH_BUFFER_BYTES_MAX` bytes wait in its response, the stream ends with `slow_consumer`
- * and the client resumes from the revision after the last one it got.
+ * batch a filter pass). A consumer that does not read never grows the node's memory without
+ * bound: once `WATCH_BUFFER_BYTES_MAX` bytes wait in its response, the stream ends with
+ * `slow_consumer` and the client resumes from the revision after the last one it got.
  *
  * As server-sent events, the last change of each revision and each progress line carry
  * `id: <revision>` (every change through it was sent), so a browser's EventSource, which
