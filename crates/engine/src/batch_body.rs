@@ -5,9 +5,9 @@
 //!
 //! The shape: `{"ops":[{"op":"put","key":"k","value":V},{"op":"delete","key":"k"},...]}` as
 //! JSON.stringify writes it: no whitespace, fields `op`, `key` and (puts only) `value` in any
-//! order, each once, keys without escapes or control characters, no key twice. Each value must already be in
-//! the form the API stores (`JSON.stringify(JSON.parse(text))`, see `canonical_value`), so its
-//! bytes are copied as they are. Anything else — another field, an escape in a key, a number
+//! order, each once, keys without escapes or control characters, no key twice. Each value must
+//! already be in the form the API stores (`JSON.stringify(JSON.parse(text))`, see
+//! `canonical_value`), so its bytes are copied as they are. Anything else — another field, an escape in a key, a number
 //! JSON.stringify would write differently, a duplicate or integer-like member name, a limit
 //! exceeded — gives `None`, and the caller takes its general path, which accepts or refuses
 //! the body with its usual errors. So this path never decides what is valid: it only recognises
