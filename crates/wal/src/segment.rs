@@ -6,7 +6,6 @@
 //! corruption; only the last segment may end in a torn write.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, WalError};
@@ -76,18 +75,9 @@ pub struct Scan {
     pub torn_bytes: u64,
 }
 
-fn read_whole(path: &Path) -> Result<Vec<u8>> {
-    let mut file =
-        File::open(path).map_err(|e| WalError::io(&format!("open {}", path.display()), e))?;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)
-        .map_err(|e| WalError::io(&format!("read {}", path.display()), e))?;
-    Ok(buf)
-}
-
 /// Verifies every record of one segment. `is_last` allows a torn tail.
 pub fn scan(path: &Path, first_index: u64, is_last: bool, record_bytes_max: usize) -> Result<Scan> {
-    let buf = read_whole(path)?;
+    let buf = fs::read(path).map_err(|e| WalError::io(&format!("read {}", path.display()), e))?;
     let corrupt = |offset: usize, reason: String| WalError::Corrupt {
         file: path.to_path_buf(),
         offset: offset as u64,
