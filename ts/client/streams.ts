@@ -32,7 +32,10 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-/** JSON with bigints as decimal strings: the server's form of a 64-bit integer (a number past 2^53 is already rounded). */
+/**
+ * JSON with bigints as decimal strings: the server's form of a 64-bit integer (a number past
+ * 2^53 is already rounded).
+ */
 export function jsonWithBigints(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
