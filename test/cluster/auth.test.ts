@@ -169,6 +169,13 @@ async function toolsCarryTokens(t: import('ava').ExecutionContext, leader: Proc,
   t.teardown(() => client.close());
   t.like(await client.get('orders/cli'), { value: { qty: 3 } });
   await t.throwsAsync(client.put('secrets/x', 1), { message: /may not write/ });
+  // Gets of one turn share a multi-get, which a node refuses whole for one forbidden key: only
+  // the forbidden keys' calls fail.
+  const turn = await Promise.allSettled([client.get('orders/cli'), client.get('secrets/a'), client.get('orders/none'), client.get('secrets/b'), client.get('secrets/a')]);
+  t.deepEqual(
+    turn.map((r) => (r.status === 'fulfilled' ? (r.value?.value ?? null) : (r.reason as { code: string }).code)),
+    [{ qty: 3 }, 'permission_denied', null, 'permission_denied', 'permission_denied'],
+  );
   const anonClient = new QuorumClient({ endpoints: [base] });
   t.teardown(() => anonClient.close());
   await t.throwsAsync(anonClient.get('orders/cli'), { message: /requires a token/ });

@@ -272,9 +272,29 @@ export class QuorumClient {
     return answerItems(keys, await this.call<MultiGetAnswer>(to, { method: 'POST', path: `/v1/multiget?layout=positional${query}`, body }, opts));
   }
 
+  /**
+   * A turn's gets as one multi-get. A node refuses a multi-get whole when the token may not read
+   * one of its keys, naming that key (`details.prefix`): the calls for that key fail alone and
+   * the others go again. Each round settles at least one key, so a turn with k forbidden keys
+   * takes k + 1 requests; any other failure fails the calls still waiting.
+   */
   private async sendGets(keys: string[], consistency: 'linearizable' | 'stale'): Promise<ItemOutcome<KeyValue | undefined>[]> {
-    const values = await this.getMany(keys, consistency);
-    return values.map((ok) => ({ ok }));
+    const out: ItemOutcome<KeyValue | undefined>[] = new Array(keys.length);
+    let waiting = keys.map((_, i) => i);
+    while (waiting.length > 0) {
+      try {
+        const values = await this.getMany(waiting.map((i) => keys[i]), consistency);
+        waiting.forEach((i, j) => (out[i] = { ok: values[j] }));
+        return out;
+      } catch (err) {
+        const denied = err instanceof QuorumClientError && err.code === 'permission_denied' ? err.details.prefix : undefined;
+        const rest = waiting.filter((i) => keys[i] !== denied);
+        const failed = rest.length === waiting.length ? waiting : waiting.filter((i) => keys[i] === denied);
+        for (const i of failed) out[i] = { err: err as Error };
+        waiting = failed === waiting ? [] : rest;
+      }
+    }
+    return out;
   }
 
   /** This client's session (opened on first use, and again after one expired). */
