@@ -245,32 +245,36 @@ async function ingestUnderReplay(leader: string, learners: string[], instruments
  * The addon's cursor alone (no storage, no HTTP): the day's records per instrument (seqs in
  * order), merged, applied and rendered in 256 KiB chunks, median of `ROUNDS`.
  */
-function cursorSources(lines: string[]): Buffer[] {
-  // Records per instrument (by symbol: each parsed batch numbers its own instruments).
+function cursorSources(lines: string[]): { sources: Buffer[]; producers: string[] } {
+  // Records per instrument (by symbol: each parsed batch numbers its own instruments), each
+  // naming its producer by its index in `producers`, as the state's ids do.
   const perSymbol = new Map<string, Buffer[]>();
+  const producers: string[] = [];
   let seq = 0n;
   for (let at = 0; at < lines.length; at += 10_000) {
     const batch = parseNdjson(Buffer.from(lines.slice(at, at + 10_000).join('\n')), 0n);
     for (let i = 0; i < batch.count; i++) {
       const r = Buffer.from(batch.records.subarray(i * RECORD_BYTES, (i + 1) * RECORD_BYTES));
       r.writeBigUInt64LE(++seq, OFFSET.seq);
+      const producer = batch.producers[r.readUInt32LE(OFFSET.producer)];
+      r.writeUInt32LE(producers.includes(producer) ? producers.indexOf(producer) : producers.push(producer) - 1, OFFSET.producer);
       const symbol = batch.symbols[r.readUInt32LE(OFFSET.instrument)];
       const list = perSymbol.get(symbol) ?? [];
       list.push(r);
       perSymbol.set(symbol, list);
     }
   }
-  return [...perSymbol.keys()].sort().map((symbol) => Buffer.concat(perSymbol.get(symbol)!));
+  return { sources: [...perSymbol.keys()].sort().map((symbol) => Buffer.concat(perSymbol.get(symbol)!)), producers };
 }
 
 /** Measured with the day's text gone from this process's heap (its GC distorted the figures). */
-function addonAlone(sources: Buffer[]): Row[] {
+function addonAlone({ sources, producers }: { sources: Buffer[]; producers: string[] }): Row[] {
   const rows: Row[] = [];
   for (const [format, kinds, books] of [['ndjson', 0b1110, false], ['binary', 0b1110, false], ['ndjson', 0, true]] as const) {
     const rates: number[] = [];
     let items = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const cursor = new ReplayCursor({ fromTs: 0n, toTs: 2n ** 64n - 1n, seqLimit: 2n ** 64n - 1n, kindsMask: kinds, books, depth: 10, snapshotEveryNs: 0n, format, levelsMax: 10_000, symbols: sources.map((_, i) => `SYM${i}`), eventsBefore: 0, snapshotsBefore: 0 });
+      const cursor = new ReplayCursor({ fromTs: 0n, toTs: 2n ** 64n - 1n, seqLimit: 2n ** 64n - 1n, kindsMask: kinds, books, depth: 10, snapshotEveryNs: 0n, format, levelsMax: 10_000, symbols: sources.map((_, i) => `SYM${i}`), producers, eventsBefore: 0, snapshotsBefore: 0 });
       sources.forEach((records, i) => cursor.push(i, records, true));
       const started = performance.now();
       while (cursor.render(2n ** 64n - 1n, 256 << 10).step !== 'done');
@@ -299,7 +303,7 @@ async function appliedEverywhere(urls: string[], index: number): Promise<void> {
 async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: run npm install (or npm run build) first');
   const lines = [...generate({ instruments: INSTRUMENTS, minutes: MINUTES, seed: 1, eventsPerSecond: RATE })];
-  const sources = PARTS.has('addon') ? cursorSources(lines) : [];
+  const sources = PARTS.has('addon') ? cursorSources(lines) : { sources: [], producers: [] };
   if (PARTS.size === 1 && PARTS.has('addon')) {
     lines.length = 0;
     return printTable('replay cursor alone', addonAlone(sources));

@@ -9,6 +9,9 @@ use napi_derive::napi;
 
 use crate::error::coded;
 
+/// A row of `ingest`'s producer table: known u8, high water u64, id u32.
+const PRODUCER_ROW_BYTES: usize = 13;
+
 fn from_market(err: market_crate::MarketError) -> Error {
     coded(err.code(), err)
 }
@@ -110,33 +113,42 @@ impl NativeBooks {
 
     /// Keeps a committed batch (see `crates/market/src/keep.rs`) and applies what it kept to the
     /// books, in one call. `instrumentIds`: the id of each entry of the batch's symbol table;
-    /// `highWater`: per entry of its producer table, `known u8` then the high water `u64`;
+    /// `producers`: per entry of its producer table, `known u8`, the high water `u64`, then the
+    /// producer's id `u32` (kept records carry it);
     /// `raftIndex`: the entry's index (seqs are `raftIndex × 2^16 + position`).
     #[napi]
     pub fn ingest(
         &mut self,
         records: &[u8],
         instrument_ids: &[u32],
-        high_water: &[u8],
+        producers: &[u8],
         raft_index: i64,
     ) -> Result<KeptBatch> {
         let _timer = crate::metrics::APPLY_SECONDS
             .with_label_values(&["market"])
             .start_timer();
-        if !high_water.len().is_multiple_of(9) || raft_index <= 0 || raft_index >= 1 << 47 {
+        if !producers.len().is_multiple_of(PRODUCER_ROW_BYTES)
+            || raft_index <= 0
+            || raft_index >= 1 << 47
+        {
             return Err(coded(
                 "MD_INVALID",
-                "highWater is 9 bytes per producer; raftIndex in 1..2^47",
+                "producers is 13 bytes per producer; raftIndex in 1..2^47",
             ));
         }
-        let marks: Vec<Option<u64>> = high_water
-            .chunks_exact(9)
+        let rows = producers.chunks_exact(PRODUCER_ROW_BYTES);
+        let marks: Vec<Option<u64>> = rows
+            .clone()
             .map(|c| (c[0] != 0).then(|| u64::from_le_bytes(c[1..9].try_into().expect("8 bytes"))))
+            .collect();
+        let ids: Vec<u32> = rows
+            .map(|c| u32::from_le_bytes(c[9..13].try_into().expect("4 bytes")))
             .collect();
         let input = KeepInput {
             records,
             instrument_ids,
             high_water: &marks,
+            producer_ids: &ids,
             seq_base: (raft_index as u64) << 16,
         };
         let kept = keep(&input, &mut self.venues).map_err(from_market)?;

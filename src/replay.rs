@@ -25,6 +25,8 @@ pub struct ReplayConfig {
     pub levels_max: u32,
     /// Each instrument's name as a JSON string, in source order.
     pub symbols_json: Vec<String>,
+    /// Each producer's name as a JSON string, by producer id.
+    pub producers_json: Vec<String>,
     /// Counts the session wrote before this cursor (after a seek).
     pub events_before: u32,
     pub snapshots_before: u32,
@@ -107,7 +109,7 @@ impl NativeReplay {
         let opts = options(&config)?;
         let sources = config.symbols_json.len();
         Ok(NativeReplay {
-            replay: Replay::new(opts, config.symbols_json),
+            replay: Replay::new(opts, config.symbols_json, config.producers_json),
             sources,
             scratch: Vec::new(),
         })

@@ -84,6 +84,7 @@ export const ERROR_CATALOGUE = {
   // The object store failed (down, refused): nothing was recorded as a backup; retry.
   backup_failed: { status: 503, class: 'retryable' },
   too_many_instruments: { status: 409, class: 'conflict' },
+  too_many_producers: { status: 409, class: 'conflict' },
   revision_mismatch: { status: 409, class: 'conflict' },
   compacted: { status: 410, class: 'not_found' },
   member_exists: { status: 409, class: 'conflict' },

@@ -33,8 +33,8 @@ export class Books {
    * Keeps a committed batch (duplicates dropped, ids and seqs written, gaps found: see
    * crates/market/src/keep.rs) and applies what it kept, in one call.
    */
-  ingest(records: Buffer, instrumentIds: Uint32Array, highWater: Buffer, raftIndex: number): KeptBatch {
-    return call(() => this.handle.ingest(records, instrumentIds, highWater, raftIndex));
+  ingest(records: Buffer, instrumentIds: Uint32Array, producers: Buffer, raftIndex: number): KeptBatch {
+    return call(() => this.handle.ingest(records, instrumentIds, producers, raftIndex));
   }
 
   /** The last venueSeq seen for (publisher, instrument id), as stored (at load). */
@@ -81,6 +81,8 @@ export interface ReplayCursorConfig {
   format: 'ndjson' | 'sse' | 'binary';
   levelsMax: number;
   symbols: string[];
+  /** Producer names by id. */
+  producers: readonly string[];
   /** Counts the session wrote before this cursor (after a seek), so its done line counts all. */
   eventsBefore: number;
   snapshotsBefore: number;
@@ -111,6 +113,7 @@ export class ReplayCursor {
           format: c.format,
           levelsMax: c.levelsMax,
           symbolsJson: c.symbols.map((s) => JSON.stringify(s)),
+          producersJson: c.producers.map((p) => JSON.stringify(p)),
           eventsBefore: c.eventsBefore,
           snapshotsBefore: c.snapshotsBefore,
         }),

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { parseNdjson, toBinary } from '../../ts/market/batch';
-import { CHECKPOINT_EVERY_EVENTS } from '../../ts/market/state';
+import { CHECKPOINT_EVERY_EVENTS, PRODUCERS_MAX } from '../../ts/market/state';
 import { RaftNode } from '../../ts/node/raft_node';
 import { ReferenceBook, type RefEvent } from '../helpers/reference_book';
 import { seededRandom } from '../helpers/random';
@@ -200,4 +200,30 @@ test('books/top answers many instruments in one cut; vwap walks the book to fill
   t.like((await get(url('/v1/md/books/A/vwap?side=sell&qty=100'))).json, { filled: 30, complete: false, avgPrice: '10.25' });
   t.is((await get(url('/v1/md/books/A/vwap?side=up&qty=1'))).status, 400);
   t.is((await get(url('/v1/md/books/Z/vwap?side=buy&qty=1'))).status, 404);
+});
+
+test('stored events name their producer in ticks and replays, across a restart; a batch past PRODUCERS_MAX is refused whole', async (t) => {
+  const first = await singleNode(t);
+  const e = (instrument: string, producerId: string, producerSeq: number) => ({ kind: 'trade', instrument, price: '10', size: 1, side: 'buy', tsEvent: producerSeq, producerId, producerSeq });
+  t.is((await post(first.url('/v1/md/events'), [e('A', 'feed-a', 1), e('A', 'feed-b', 1), e('B', 'feed-a', 2)])).status, 200);
+  t.is((await post(first.url('/v1/md/events'), [e('B', 'feed-c', 3)])).status, 200);
+  const producersOf = async (url: (p: string) => string, symbol: string) => ((await get(url(`/v1/md/ticks/${symbol}`))).json.events as { producerId: string }[]).map((x) => x.producerId);
+  t.deepEqual(await producersOf(first.url, 'A'), ['feed-a', 'feed-b']);
+  t.deepEqual(await producersOf(first.url, 'B'), ['feed-a', 'feed-c']);
+  const replay = await fetch(first.url('/v1/md/replay'), { method: 'POST', body: JSON.stringify({ instruments: ['A', 'B'], kinds: ['trade'] }) });
+  const lines = (await replay.text()).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; producerId?: string; producerSeq?: string });
+  t.deepEqual(lines.filter((l) => l.kind === 'trade').map((l) => [l.producerId, l.producerSeq]), [['feed-a', '1'], ['feed-b', '1'], ['feed-a', '2'], ['feed-c', '3']]);
+
+  const cfg = (first.node as unknown as { cfg: { dataDir: string; members: Map<number, { host: string; port: number }> } }).cfg;
+  await first.node.close();
+  const again = await singleNode(t, { dataDir: cfg.dataDir, members: cfg.members });
+  t.is((await post(again.url('/v1/md/events'), [e('A', 'feed-d', 1), e('A', 'feed-b', 2)])).status, 200);
+  t.deepEqual(await producersOf(again.url, 'A'), ['feed-a', 'feed-b', 'feed-d', 'feed-b'], 'ids loaded at restart, and a new producer gets a fresh one');
+
+  const many = Array.from({ length: PRODUCERS_MAX - 3 }, (_, i) => e('C', `p${i}`, 1));
+  const refused = await post(again.url('/v1/md/events'), many);
+  t.is(refused.status, 409);
+  t.is(refused.json.error.code, 'too_many_producers');
+  t.is((await get(again.url('/v1/md/feeds'))).json.producers.length, 4, 'nothing of the refused batch was applied');
+  t.is((await post(again.url('/v1/md/events'), many.slice(1))).status, 200, 'up to the limit is accepted');
 });

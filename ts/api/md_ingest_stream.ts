@@ -174,7 +174,7 @@ class IngestStream {
     this.inflight--;
     if (this.inflight < INFLIGHT_BATCHES_MAX) this.req.resume();
     if (this.failed) return;
-    if (result.kind !== 'md') return this.fail(new QuorumError(result.kind === 'md_refused' ? 'too_many_instruments' : 'INVARIANT', String(result.message ?? result.kind)));
+    if (result.kind !== 'md') return this.fail(new QuorumError(result.kind === 'md_refused' ? (result.code as 'too_many_instruments' | 'too_many_producers') : 'INVARIANT', String(result.message ?? result.kind)));
     this.events += count;
     const { kind: _kind, ...answer } = result;
     this.res.write(`${JSON.stringify({ ...answer, events: count })}\n`);

@@ -63,7 +63,7 @@ function formatOf(doc: Record<string, unknown>, accept: string | undefined): Rep
 }
 
 /** The spec, its instruments by name (their ids are looked up once the whole spec is checked). */
-function parseSpec(target: Target, body: Buffer): Omit<ReplaySpec, 'instruments'> & { names: string[] } {
+function parseSpec(target: Target, body: Buffer): Omit<ReplaySpec, 'instruments' | 'producers'> & { names: string[] } {
   const doc = body64(body);
   const names = doc.instruments;
   if (!Array.isArray(names) || names.length === 0 || names.length > REPLAY_INSTRUMENTS_MAX || !names.every((n) => typeof n === 'string')) {
@@ -91,7 +91,7 @@ function parseSpec(target: Target, body: Buffer): Omit<ReplaySpec, 'instruments'
 export async function openReplay(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const { names, ...rest } = parseSpec(target, body);
   const ids = await knownInstrumentIds(node, names);
-  const spec: ReplaySpec = { ...rest, instruments: names.map((symbol, i) => ({ id: ids[i], symbol })) };
+  const spec: ReplaySpec = { ...rest, instruments: names.map((symbol, i) => ({ id: ids[i], symbol })), producers: node.market.producerTable().slice() };
   const open = sessions(node);
   if (open.size >= REPLAY_SESSIONS_MAX) throw new UnavailableError(`at most ${REPLAY_SESSIONS_MAX} replay sessions per node are open; retry later or use another member`, 'overloaded');
   // The cut: records applied by now (seq = raftIndex × 2^16 + position).

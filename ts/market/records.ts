@@ -105,10 +105,10 @@ const BOOK_SIDES = ['none', 'bid', 'ask'];
 const TRADE_SIDE_NAMES = ['none', 'buy', 'sell'];
 
 /** A stored record as its ingest shape plus `seq` (64-bit values as decimal strings). */
-export function recordToEvent(r: Buffer, symbol: string): Record<string, unknown> {
+export function recordToEvent(r: Buffer, symbol: string, producer: string): Record<string, unknown> {
   const kind = KIND_NAMES[r[OFFSET.kind]];
   const flags = r[OFFSET.flags];
-  const out: Record<string, unknown> = { kind, instrument: symbol, seq: r.readBigUInt64LE(OFFSET.seq).toString(), tsEvent: r.readBigUInt64LE(OFFSET.tsEvent).toString(), tsRecv: r.readBigUInt64LE(OFFSET.tsRecv).toString(), producerSeq: r.readBigUInt64LE(OFFSET.producerSeq).toString() };
+  const out: Record<string, unknown> = { kind, instrument: symbol, seq: r.readBigUInt64LE(OFFSET.seq).toString(), tsEvent: r.readBigUInt64LE(OFFSET.tsEvent).toString(), tsRecv: r.readBigUInt64LE(OFFSET.tsRecv).toString(), producerId: producer, producerSeq: r.readBigUInt64LE(OFFSET.producerSeq).toString() };
   const venueSeq = r.readBigUInt64LE(OFFSET.venueSeq);
   if (venueSeq !== 0n) out.venueSeq = venueSeq.toString();
   const publisher = r.readUInt32LE(OFFSET.publisher);

@@ -31,6 +31,8 @@ export type ReplayFormat = 'ndjson' | 'sse' | 'binary';
 
 export interface ReplaySpec {
   instruments: { id: number; symbol: string }[];
+  /** Producer names by id (the state's table when the session opened: it covers the cut). */
+  producers: readonly string[];
   kinds: Set<ReplayKind>;
   fromTs: bigint;
   /** Exclusive. */
@@ -222,6 +224,7 @@ export class ReplaySession {
       format: this.spec.format,
       levelsMax: LEVELS_PER_SIDE_MAX,
       symbols: this.spec.instruments.map((i) => i.symbol),
+      producers: this.spec.producers,
       eventsBefore: previous?.events ?? 0,
       snapshotsBefore: previous?.snapshots ?? 0,
     });
@@ -356,9 +359,13 @@ async function prime(cursor: ReplayCursor, feed: ReplayFeed, startTs: bigint): P
   }
 }
 
-/** Binary streams open with a JSON header frame (type 0): the instruments' ids and names. */
+/**
+ * Binary streams open with a JSON header frame (type 0): the instruments' ids and names, and the
+ * producers' (a record's producer field is its id).
+ */
 function header(spec: ReplaySpec): Buffer {
-  const json = Buffer.from(JSON.stringify({ instruments: Object.fromEntries(spec.instruments.map((i) => [String(i.id), i.symbol])) }));
+  const instruments = Object.fromEntries(spec.instruments.map((i) => [String(i.id), i.symbol]));
+  const json = Buffer.from(JSON.stringify({ instruments, producers: Object.fromEntries(spec.producers.map((name, id) => [String(id), name])) }));
   const frame = Buffer.alloc(5 + json.length);
   frame[0] = 0;
   frame.writeUInt32LE(json.length, 1);

@@ -4,7 +4,8 @@
  * snapshots carry it):
  *
  *   \0md/i/<symbol>              instrument id (ids are assigned in apply order, from 1)
- *   \0md/p/<producer>            the producer's high-water producerSeq and its last seq range
+ *   \0md/p/<producer>            the producer's id (assigned in apply order, from 0; stored records
+ *                                carry it), high-water producerSeq and last seq range
  *   \0md/v/<publisher>/<inst>    the last venueSeq seen (gap detection)
  *   \0md/g/<seq>                 a detected gap (the newest `GAPS_KEPT_MAX` are kept)
  *   \0md/b/<inst>                the instrument's newest book checkpoint (a copy of the newest
@@ -21,9 +22,11 @@
  * recorded, and the record carries F_MAYBE_BAD_BOOK, so the book says `maybeBad` until a
  * snapshot resets it. Deterministic: every replica computes the same from the same entries.
  *
- * Limits: `INSTRUMENTS_MAX` instruments (a batch that would add more is refused whole),
+ * Limits: `INSTRUMENTS_MAX` instruments and `PRODUCERS_MAX` producers (a batch that would add
+ * more is refused whole),
  * `LEVELS_PER_SIDE_MAX` per book side, `GAPS_KEPT_MAX` gaps remembered.
  */
+import { QuorumError } from '../errors';
 import type { Engine, EngineOp } from '../native';
 import { Books, type KeptBatch } from '../native_market';
 import { invariant } from '../raft/assert';
@@ -32,6 +35,7 @@ import { BOOK_SEQ_OFFSET, OFFSET, RECORD_BYTES, recordToEvent } from './records'
 import { MarketStream, type StreamSource } from './stream';
 
 export const INSTRUMENTS_MAX = 10_000;
+export const PRODUCERS_MAX = 10_000;
 export const LEVELS_PER_SIDE_MAX = 10_000;
 export const GAPS_KEPT_MAX = 1_000;
 
@@ -54,7 +58,7 @@ export const eventsKey = KEYS.events;
 /** A book checkpoint is stored after this many of an instrument's events (for book-at-a-time). */
 export const CHECKPOINT_EVERY_EVENTS = 5_000;
 /** Rows of the addon's `ingest` tables (crates/market keep.rs; src/market.rs `KeptBatch`). */
-const HIGH_WATER_BYTES = 9;
+const PRODUCER_IN_ROW_BYTES = 13;
 const PRODUCER_ROW_BYTES = 28;
 const VENUE_ROW_BYTES = 16;
 const GAP_ROW_BYTES = 32;
@@ -73,6 +77,8 @@ export interface Gap {
 }
 
 interface Producer {
+  /** Its index in `producerNames`: stored records name their producer by it. */
+  id: number;
   /** The highest producerSeq applied. */
   hw: bigint;
   firstSeq: bigint;
@@ -81,7 +87,7 @@ interface Producer {
 
 export type IngestResult =
   | { kind: 'md'; firstSeq: string | null; lastSeq: string | null; applied: number; duplicates: number; gaps: Gap[] }
-  | { kind: 'md_refused'; code: 'too_many_instruments'; message: string };
+  | { kind: 'md_refused'; code: 'too_many_instruments' | 'too_many_producers'; message: string };
 
 export class MarketState implements StreamSource {
   private readonly books = new Books(LEVELS_PER_SIDE_MAX);
@@ -94,6 +100,8 @@ export class MarketState implements StreamSource {
   private readonly ids = new Map<string, number>();
   private symbols: string[] = [];
   private readonly producers = new Map<string, Producer>();
+  /** Producer names by id. Invariant: `producerNames[producers.get(n).id] === n`, no holes. */
+  private producerNames: string[] = [];
   /** Oldest first; at most GAPS_KEPT_MAX. */
   private gaps: Gap[] = [];
   /** Events kept (duplicates not counted) since this process started: the dashboard's ticks/s. */
@@ -109,12 +117,11 @@ export class MarketState implements StreamSource {
     this.ids.clear();
     this.symbols = [];
     this.producers.clear();
+    this.producerNames = [];
     this.gaps = [];
     for await (const [key, value] of scanPrefix(engine, `${P}i/`)) this.addInstrument(key.slice(P.length + 2), value.readUInt32LE(0));
-    for await (const [key, value] of scanPrefix(engine, `${P}p/`)) {
-      const p = JSON.parse(value.toString()) as Record<keyof Producer, string>;
-      this.producers.set(key.slice(P.length + 2), { hw: BigInt(p.hw), firstSeq: BigInt(p.firstSeq), lastSeq: BigInt(p.lastSeq) });
-    }
+    for await (const [key, value] of scanPrefix(engine, `${P}p/`)) this.loadProducer(key.slice(P.length + 2), value);
+    invariant(this.producerNames.length === this.producers.size && !this.producerNames.includes(undefined as unknown as string), () => `producer ids have holes: ${this.producers.size} producers, ids up to ${this.producerNames.length - 1}`);
     for await (const [key, value] of scanPrefix(engine, `${P}v/`)) {
       const [publisher, instrument] = key.slice(P.length + 2).split('/').map(Number);
       this.books.setVenue(publisher, instrument, BigInt(value.toString()));
@@ -140,6 +147,13 @@ export class MarketState implements StreamSource {
     }
   }
 
+  private loadProducer(name: string, value: Buffer): void {
+    const p = JSON.parse(value.toString()) as { id?: number; hw: string; firstSeq: string; lastSeq: string };
+    if (p.id === undefined) throw new QuorumError('DATA_LAYOUT_UNSUPPORTED', `market data written before producers had ids (producer ${JSON.stringify(name)}); start this node with an empty data directory`);
+    this.producers.set(name, { id: p.id, hw: BigInt(p.hw), firstSeq: BigInt(p.firstSeq), lastSeq: BigInt(p.lastSeq) });
+    this.producerNames[p.id] = name;
+  }
+
   private addInstrument(symbol: string, id: number): void {
     this.ids.set(symbol, id);
     this.symbols[id] = symbol;
@@ -150,6 +164,10 @@ export class MarketState implements StreamSource {
     const fresh = batch.symbols.filter((s) => !this.ids.has(s));
     if (this.ids.size + fresh.length > INSTRUMENTS_MAX) {
       return { kind: 'md_refused', code: 'too_many_instruments', message: `at most ${INSTRUMENTS_MAX} instruments; this batch would add ${fresh.length} to ${this.ids.size}` };
+    }
+    const freshProducers = batch.producers.filter((p) => !this.producers.has(p)).length;
+    if (this.producers.size + freshProducers > PRODUCERS_MAX) {
+      return { kind: 'md_refused', code: 'too_many_producers', message: `at most ${PRODUCERS_MAX} producers; this batch would add ${freshProducers} to ${this.producers.size}` };
     }
     for (const symbol of fresh) {
       const id = this.ids.size + 1;
@@ -176,21 +194,28 @@ export class MarketState implements StreamSource {
    */
   private keep(batch: IngestBatch, index: number, ops: EngineOp[]): { kept: KeptBatch; gaps: Gap[] } {
     invariant(new Set(batch.producers).size === batch.producers.length, () => `batch at ${index} names a producer twice`);
-    const highWater = Buffer.alloc(HIGH_WATER_BYTES * batch.producers.length);
-    batch.producers.forEach((id, i) => {
-      const p = this.producers.get(id);
-      if (!p) return;
-      highWater[i * HIGH_WATER_BYTES] = 1;
-      highWater.writeBigUInt64LE(p.hw, i * HIGH_WATER_BYTES + 1);
+    // A new producer gets the next id here: every producer in a batch has a record in it, and a
+    // new producer's first record is never a duplicate, so it is stored below with its id.
+    const rows = Buffer.alloc(PRODUCER_IN_ROW_BYTES * batch.producers.length);
+    batch.producers.forEach((name, i) => {
+      const p = this.producers.get(name);
+      const at = i * PRODUCER_IN_ROW_BYTES;
+      if (p) {
+        rows[at] = 1;
+        rows.writeBigUInt64LE(p.hw, at + 1);
+      }
+      rows.writeUInt32LE(p?.id ?? this.producerNames.push(name) - 1, at + 9);
     });
-    const kept = this.books.ingest(batch.records, Uint32Array.from(batch.symbols, (s) => this.ids.get(s)!), highWater, index);
+    const kept = this.books.ingest(batch.records, Uint32Array.from(batch.symbols, (s) => this.ids.get(s)!), rows, index);
     const t = kept.producers;
     for (let at = 0; at < t.length; at += PRODUCER_ROW_BYTES) {
-      const id = batch.producers[t.readUInt32LE(at)];
-      const p = { hw: t.readBigUInt64LE(at + 4), firstSeq: t.readBigUInt64LE(at + 12), lastSeq: t.readBigUInt64LE(at + 20) };
-      this.producers.set(id, p);
-      ops.push({ op: 'put', key: KEYS.producer(id), value: Buffer.from(JSON.stringify({ hw: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() })) });
+      const i = t.readUInt32LE(at);
+      const name = batch.producers[i];
+      const p = { id: rows.readUInt32LE(i * PRODUCER_IN_ROW_BYTES + 9), hw: t.readBigUInt64LE(at + 4), firstSeq: t.readBigUInt64LE(at + 12), lastSeq: t.readBigUInt64LE(at + 20) };
+      this.producers.set(name, p);
+      ops.push({ op: 'put', key: KEYS.producer(name), value: Buffer.from(JSON.stringify({ id: p.id, hw: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() })) });
     }
+    invariant(this.producerNames.length === this.producers.size, () => `batch at ${index}: ${this.producerNames.length} producer ids for ${this.producers.size} producers`);
     const v = kept.venueMarks;
     for (let at = 0; at < v.length; at += VENUE_ROW_BYTES) ops.push({ op: 'put', key: KEYS.venue(v.readUInt32LE(at), v.readUInt32LE(at + 4)), value: Buffer.from(v.readBigUInt64LE(at + 8).toString()) });
     const gaps: Gap[] = [];
@@ -263,7 +288,18 @@ export class MarketState implements StreamSource {
   }
 
   eventJson(record: Buffer, symbol: string): string {
-    return JSON.stringify(recordToEvent(record, symbol));
+    return JSON.stringify(recordToEvent(record, symbol, this.producerOf(record)));
+  }
+
+  private producerOf(record: Buffer): string {
+    const id = record.readUInt32LE(OFFSET.producer);
+    invariant(id < this.producerNames.length, () => `record ${record.readBigUInt64LE(OFFSET.seq)} names producer ${id} of ${this.producerNames.length}`);
+    return this.producerNames[id];
+  }
+
+  /** Producer names by id (a replay renders stored records with them). */
+  producerTable(): readonly string[] {
+    return this.producerNames;
   }
 
   bookJson(id: number, depth: number): string | undefined {
@@ -303,7 +339,7 @@ export class MarketState implements StreamSource {
         const record = block.subarray(at, at + RECORD_BYTES);
         if (record.readBigUInt64LE(OFFSET.seq) <= afterSeq) continue;
         if (events.length === limit) return { events, more: true };
-        events.push(recordToEvent(record, symbol));
+        events.push(recordToEvent(record, symbol, this.producerOf(record)));
       }
     }
     return { events, more: false };

@@ -53,7 +53,11 @@ fn main() {
             events_before: 0,
             snapshots_before: 0,
         };
-        let mut r = Replay::new(opts, (0..20).map(|i| format!("\"SYM{i:03}\"")).collect());
+        let mut r = Replay::new(
+            opts,
+            (0..20).map(|i| format!("\"SYM{i:03}\"")).collect(),
+            vec!["\"gen\"".into()],
+        );
         for (i, s) in sources.iter().enumerate() {
             r.push(i, s, true).expect("valid records");
         }

@@ -4,7 +4,8 @@
 //!
 //! Deterministic: the same batch, seq base and state give the same answer on every replica.
 //! Records arrive as the API packed them: the instrument field holds an index into the batch's
-//! symbol table, the producer field an index into its producer table (distinct producers).
+//! symbol table, the producer field an index into its producer table (distinct producers); kept
+//! records leave with the instrument's and the producer's ids in those fields.
 
 use std::collections::HashMap;
 
@@ -92,6 +93,8 @@ pub struct KeepInput<'a> {
     pub instrument_ids: &'a [u32],
     /// The applied high-water producerSeq per entry of its producer table (None: a new producer).
     pub high_water: &'a [Option<u64>],
+    /// The producer's id per entry of its producer table (as long as `high_water`).
+    pub producer_ids: &'a [u32],
     /// The seq of the batch's first position: `raft index × 2^16`.
     pub seq_base: u64,
 }
@@ -110,6 +113,13 @@ pub fn keep(input: &KeepInput, venues: &mut Venues) -> Result<Kept> {
         return Err(corrupt(format!(
             "{count} records at seq base {}",
             input.seq_base
+        )));
+    }
+    if input.producer_ids.len() != input.high_water.len() {
+        return Err(corrupt(format!(
+            "{} producer ids for {} producers",
+            input.producer_ids.len(),
+            input.high_water.len()
         )));
     }
     let mut kept = Kept {
@@ -140,6 +150,8 @@ pub fn keep(input: &KeepInput, venues: &mut Venues) -> Result<Kept> {
         kept.records.extend_from_slice(src);
         let rec = &mut kept.records[at..at + DELTA_BYTES];
         rec[AT_INSTRUMENT..AT_INSTRUMENT + 4].copy_from_slice(&id.to_le_bytes());
+        rec[AT_PRODUCER..AT_PRODUCER + 4]
+            .copy_from_slice(&input.producer_ids[producer].to_le_bytes());
         rec[AT_SEQ..AT_SEQ + 8].copy_from_slice(&seq.to_le_bytes());
         if let Some(gap) = check_venue_seq(
             rec,

@@ -10,6 +10,8 @@
 //! 48 ts_event u64     56 ts_recv u64     64 venue_seq u64     72 seq u64
 //! 80 producer u32     84 reserved u32    88 producer_seq u64
 //! ```
+//! In a batch as proposed, `instrument` and `producer` index the batch's own tables; stored, they
+//! are the instrument's and the producer's ids (assigned in apply order).
 //! Flags keep DBN's meanings: `F_LAST` ends one venue event, `F_SNAPSHOT` marks records of a
 //! book snapshot, `F_MAYBE_BAD_BOOK` a book that may be wrong (a gap was detected).
 

@@ -96,9 +96,10 @@ fn side_price_size(out: &mut Vec<u8>, side: &str, price: i64, size: u64) {
     push_u64(out, size);
 }
 
-/// Appends one record as an event object (`symbol_json`: the instrument's name as a JSON string).
-/// The record must have passed `Delta::decode` (known kind, action and side).
-pub fn write_event_json(out: &mut Vec<u8>, r: &[u8], symbol_json: &str) {
+/// Appends one record as an event object (`symbol_json`, `producer_json`: the instrument's and
+/// the producer's names as JSON strings). The record must have passed `Delta::decode` (known
+/// kind, action and side).
+pub fn write_event_json(out: &mut Vec<u8>, r: &[u8], symbol_json: &str, producer_json: &str) {
     let kind = r[0];
     let flags = r[3];
     out.extend_from_slice(match kind {
@@ -110,6 +111,8 @@ pub fn write_event_json(out: &mut Vec<u8>, r: &[u8], symbol_json: &str) {
     quoted_u64(out, br#","seq":""#, u64_at(r, 72));
     quoted_u64(out, br#","tsEvent":""#, u64_at(r, 48));
     quoted_u64(out, br#","tsRecv":""#, u64_at(r, 56));
+    out.extend_from_slice(br#","producerId":"#);
+    out.extend_from_slice(producer_json.as_bytes());
     quoted_u64(out, br#","producerSeq":""#, u64_at(r, 88));
     let venue_seq = u64_at(r, 64);
     if venue_seq != 0 {
@@ -199,10 +202,10 @@ mod tests {
         r[72..80].copy_from_slice(&65_536u64.to_le_bytes());
         r[88..96].copy_from_slice(&7u64.to_le_bytes());
         let mut out = Vec::new();
-        write_event_json(&mut out, &r, "\"AAPL\"");
+        write_event_json(&mut out, &r, "\"AAPL\"", "\"feed-1\"");
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"kind":"trade","instrument":"AAPL","seq":"65536","tsEvent":"1700000000000000001","tsRecv":"0","producerSeq":"7","last":true,"side":"buy","price":"101.25","size":300}"#
+            r#"{"kind":"trade","instrument":"AAPL","seq":"65536","tsEvent":"1700000000000000001","tsRecv":"0","producerId":"feed-1","producerSeq":"7","last":true,"side":"buy","price":"101.25","size":300}"#
         );
     }
 }

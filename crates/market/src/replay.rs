@@ -92,6 +92,9 @@ struct Source {
 pub struct Replay {
     opts: ReplayOptions,
     sources: Vec<Source>,
+    /// Each producer's name as a JSON string, by producer id (the records' producer field).
+    /// Invariant: every buffered record's producer is in it (`push` refuses others).
+    producers_json: Vec<String>,
     /// `(tsEvent, seq, source)` of each source's first buffered record, smallest first.
     /// Invariant: a source has an entry iff it has buffered records.
     heads: BinaryHeap<std::cmp::Reverse<(u64, u64, usize)>>,
@@ -114,9 +117,18 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
 impl Replay {
-    /// A cursor over the instruments named by `symbols_json` (each a JSON string), in this order.
-    pub fn new(opts: ReplayOptions, symbols_json: Vec<String>) -> Replay {
+    /// A cursor over the instruments named by `symbols_json` (each a JSON string), in this order;
+    /// `producers_json`: each producer's name as a JSON string, by id.
+    pub fn new(
+        opts: ReplayOptions,
+        symbols_json: Vec<String>,
+        producers_json: Vec<String>,
+    ) -> Replay {
         assert!(opts.levels_max > 0, "levels_max must be positive");
         let resume_ts = opts.resume_after.map(|(ts, _)| ts);
         let next_boundary_ts = first_boundary(&opts, resume_ts);
@@ -138,6 +150,7 @@ impl Replay {
             opening_snapshots: opts.books && opts.resume_after.is_none(),
             opts,
             sources,
+            producers_json,
             heads: BinaryHeap::new(),
             exhausted: 0,
             next_boundary_ts,
@@ -177,6 +190,14 @@ impl Replay {
                 break;
             }
             let d = Delta::decode(chunk)?;
+            let producer = u32_at(chunk, 80) as usize;
+            if producer >= self.producers_json.len() {
+                return Err(MarketError::Invalid(format!(
+                    "record {} names producer {producer}, outside the table of {}",
+                    d.seq,
+                    self.producers_json.len()
+                )));
+            }
             if d.seq <= source.floor_seq {
                 continue;
             }
@@ -337,20 +358,22 @@ impl Replay {
     }
 
     fn write_event(&self, i: usize, record: &[u8], out: &mut Vec<u8>) {
+        let symbol = &self.sources[i].symbol_json;
+        let producer = &self.producers_json[u32_at(record, 80) as usize];
         match self.opts.format {
             Format::Binary => {
                 frame_header(out, FRAME_EVENT, DELTA_BYTES);
                 out.extend_from_slice(record);
             }
             Format::Ndjson => {
-                write_event_json(out, record, &self.sources[i].symbol_json);
+                write_event_json(out, record, symbol, producer);
                 out.push(b'\n');
             }
             Format::Sse => {
                 out.extend_from_slice(b"id: ");
                 push_u64(out, u64_at(record, 72));
                 out.extend_from_slice(b"\ndata: ");
-                write_event_json(out, record, &self.sources[i].symbol_json);
+                write_event_json(out, record, symbol, producer);
                 out.extend_from_slice(b"\n\n");
             }
         }

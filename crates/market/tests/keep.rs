@@ -35,6 +35,13 @@ fn instrument(r: &[u8]) -> u32 {
 
 const BASE: u64 = 9 << 16;
 
+/// The producers' ids by table index in `batch`.
+const PRODUCER_IDS: [u32; 4] = [70, 71, 72, 73];
+
+fn producer(r: &[u8]) -> u32 {
+    u32::from_le_bytes(r[80..84].try_into().unwrap())
+}
+
 /// A batch at seq base `BASE`.
 fn batch<'a>(
     records: &'a [u8],
@@ -45,6 +52,7 @@ fn batch<'a>(
         records,
         instrument_ids,
         high_water,
+        producer_ids: &PRODUCER_IDS[..high_water.len()],
         seq_base: BASE,
     }
 }
@@ -74,6 +82,16 @@ fn duplicates_are_dropped_against_the_state_and_within_the_batch() {
         .map(instrument)
         .collect();
     assert_eq!(ids, vec![40, 30, 40]);
+    let producers: Vec<u32> = kept
+        .records
+        .chunks_exact(DELTA_BYTES)
+        .map(producer)
+        .collect();
+    assert_eq!(
+        producers,
+        vec![70, 71, 70],
+        "table indices become producer ids"
+    );
     assert_eq!(
         kept.producers,
         vec![
@@ -151,6 +169,7 @@ fn a_venue_seq_that_skips_ahead_is_a_gap_and_flags_its_record() {
         records: &next,
         instrument_ids: &[30],
         high_water: &[Some(5)],
+        producer_ids: &[3],
         seq_base: BASE + (1 << 16),
     };
     assert!(keep(&input, &mut venues).unwrap().gaps.is_empty());
@@ -165,6 +184,13 @@ fn a_record_outside_the_tables_is_a_corrupt_batch() {
         Err(MarketError::Corrupt(_))
     ));
     let input = batch(&records[..50], &[1], &[None]);
+    assert!(matches!(
+        keep(&input, &mut Venues::default()),
+        Err(MarketError::Corrupt(_))
+    ));
+    let records = record(0, 0, 1, 0, 0);
+    let mut input = batch(&records, &[1], &[None]);
+    input.producer_ids = &[];
     assert!(matches!(
         keep(&input, &mut Venues::default()),
         Err(MarketError::Corrupt(_))

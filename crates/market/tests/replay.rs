@@ -20,6 +20,11 @@ fn delta(inst: u32, ts: u64, seq: u64, price: &str, size: u64, flags: u8) -> [u8
     .encode()
 }
 
+/// The producer table: every record here is producer 0's.
+fn producers() -> Vec<String> {
+    vec!["\"feed-1\"".into()]
+}
+
 fn trade(inst: u32, ts: u64, seq: u64) -> [u8; DELTA_BYTES] {
     let mut d = delta(inst, ts, seq, "100", 1, F_LAST);
     d[0] = KIND_TRADE;
@@ -61,7 +66,7 @@ fn sources() -> (Vec<u8>, Vec<u8>) {
 
 fn run(o: ReplayOptions) -> String {
     let (a, b) = sources();
-    let mut r = Replay::new(o, vec!["\"A\"".into(), "\"B\"".into()]);
+    let mut r = Replay::new(o, vec!["\"A\"".into(), "\"B\"".into()], producers());
     r.push(0, &a, true).unwrap();
     r.push(1, &b, true).unwrap();
     let mut out = Vec::new();
@@ -154,7 +159,11 @@ fn periodic_snapshots_at_every_interval_of_venue_time() {
 #[test]
 fn asks_for_records_and_says_when_the_next_is_due() {
     let (a, b) = sources();
-    let mut r = Replay::new(opts(0, u64::MAX), vec!["\"A\"".into(), "\"B\"".into()]);
+    let mut r = Replay::new(
+        opts(0, u64::MAX),
+        vec!["\"A\"".into(), "\"B\"".into()],
+        producers(),
+    );
     let mut out = Vec::new();
     assert_eq!(r.render(u64::MAX, usize::MAX, &mut out), Step::Need(0));
     r.push(0, &a, true).unwrap();
@@ -181,7 +190,7 @@ fn a_periodic_snapshot_never_shows_half_an_event() {
     let mut o = opts(0, u64::MAX);
     o.snapshot_every_ns = 20;
     o.kinds_mask = 0;
-    let mut r = Replay::new(o, vec!["\"A\"".into()]);
+    let mut r = Replay::new(o, vec!["\"A\"".into()], producers());
     r.push(0, &a, true).unwrap();
     let mut out = Vec::new();
     r.render(u64::MAX, usize::MAX, &mut out);
@@ -197,7 +206,7 @@ fn stops_at_the_seq_limit_and_writes_binary_frames() {
     o.seq_limit = 3;
     o.books = false;
     o.format = Format::Binary;
-    let mut r = Replay::new(o, vec!["\"A\"".into()]);
+    let mut r = Replay::new(o, vec!["\"A\"".into()], producers());
     r.push(0, &a, false).unwrap(); // seq 5 is past the limit: the source ends there
     let mut out = Vec::new();
     assert_eq!(r.render(u64::MAX, usize::MAX, &mut out), Step::Done);
@@ -217,7 +226,7 @@ fn venue_times_going_backwards_keep_seq_order_without_failing() {
     ]);
     let mut o = opts(0, u64::MAX);
     o.books = false;
-    let mut r = Replay::new(o, vec!["\"A\"".into()]);
+    let mut r = Replay::new(o, vec!["\"A\"".into()], producers());
     r.push(0, &a, true).unwrap();
     let mut out = Vec::new();
     assert_eq!(r.render(u64::MAX, usize::MAX, &mut out), Step::Done);
@@ -226,4 +235,21 @@ fn venue_times_going_backwards_keep_seq_order_without_failing() {
         kinds_and_seqs(&text),
         ["delta:1", "delta:2", "delta:3", "done:3"]
     );
+}
+
+#[test]
+fn events_name_their_producer_and_a_record_outside_the_table_is_refused() {
+    let out = run(opts(0, u64::MAX));
+    let first = out
+        .lines()
+        .find(|l| l.contains(r#""kind":"delta""#))
+        .unwrap();
+    assert!(
+        first.contains(r#""producerId":"feed-1","producerSeq":"#),
+        "{first}"
+    );
+    let mut stray = delta(0, 10, 1, "100", 5, F_LAST);
+    stray[80..84].copy_from_slice(&1u32.to_le_bytes());
+    let mut r = Replay::new(opts(0, u64::MAX), vec!["\"A\"".into()], producers());
+    assert!(r.push(0, &stray, true).is_err());
 }
