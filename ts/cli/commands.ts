@@ -11,6 +11,7 @@ import { dev } from './dev';
 import { monitorCommand } from './monitor';
 import { generateCommand, ingestCommand } from './md';
 import { type ReplayCliOptions, replayCommand } from './replay';
+import { type WatchCliOptions, watchCommand } from './watch';
 import * as flags from './flags';
 import { addHealthFlags, healthConfig, type HealthFlags } from './health_flags';
 import { certsCommands } from './certs';
@@ -36,6 +37,15 @@ function kvCommands(program: Command): void {
     .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100);
   clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', body: flags.json(body) }));
   clientCommand(program, 'status', 'the node\'s view of the cluster', () => ({ path: '/v1/cluster' }));
+  program
+    .command('watch')
+    .argument('[prefix]', 'only keys starting with prefix (default: every key)', '')
+    .description('print KV changes as they apply, one JSON line each, until Ctrl-C (follows the cluster across node failures)')
+    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .option('--from-revision <n>', 'start at revision n (the node must still retain it), not now', flags.integer(1))
+    .action(async (prefix: string, o: WatchCliOptions) => {
+      process.exitCode = await watchCommand(prefix, o);
+    });
   program
     .command('monitor')
     .description('the health monitor: signals (baseline, z, state), throttle limits, recent anomalies')

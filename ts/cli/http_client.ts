@@ -45,6 +45,11 @@ export function useConnection(c: Connection): void {
   connection = c;
 }
 
+/** The token and TLS settings the global flags gave (for the client library's calls). */
+export function currentConnection(): Connection {
+  return connection;
+}
+
 export interface CallInit {
   method?: string;
   headers?: Record<string, string>;

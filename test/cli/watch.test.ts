@@ -1,0 +1,52 @@
+/**
+ * `quorumkv watch PREFIX`: changes under the prefix as JSON lines, from a revision, until Ctrl-C
+ * (exit 0); an error the node answers (a revision no longer retained) exits 1 with it on stderr.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import test from 'ava';
+import { pollUntil } from '../helpers/poll';
+import { singleNode } from '../helpers/single_node';
+
+const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
+
+function watchCli(t: import('ava').ExecutionContext, args: string[]): { out: () => string; err: () => string; kill: () => void; closed: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import=tsx', MAIN, 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { out: () => out, err: () => err, kill: () => child.kill('SIGINT'), closed };
+}
+
+async function put(url: string, value: unknown): Promise<number> {
+  const res = await fetch(url, { method: 'PUT', body: JSON.stringify({ value }) });
+  return ((await res.json()) as { revision: number }).revision;
+}
+
+test('watch prints the changes under its prefix from a revision, and exits 0 on Ctrl-C', async (t) => {
+  const { url } = await singleNode(t);
+  const from = (await put(url('/v1/kv/orders/0'), 0)) + 1;
+  const run = watchCli(t, ['orders/', '--endpoint', url(''), '--from-revision', String(from)]);
+  await put(url('/v1/kv/other/1'), 1);
+  const written = await put(url('/v1/kv/orders/1'), { qty: 5 });
+  await fetch(url('/v1/kv/orders/1'), { method: 'DELETE' });
+  await pollUntil(async () => run.out().split('\n').length > 2, 'two changes printed');
+  const lines = run.out().trim().split('\n').map((l) => JSON.parse(l) as unknown);
+  t.deepEqual(lines, [
+    { type: 'put', key: 'orders/1', value: { qty: 5 }, revision: written },
+    { type: 'delete', key: 'orders/1', revision: written + 1 },
+  ]);
+  run.kill();
+  t.is(await run.closed, 0, run.err());
+});
+
+test('watch exits 1 with the error as JSON when the revision is not retained', async (t) => {
+  const { url } = await singleNode(t, { watchHistoryMax: 2 });
+  for (let i = 0; i < 5; i++) await put(url(`/v1/kv/k${i}`), i);
+  const run = watchCli(t, ['k', '--endpoint', url(''), '--from-revision', '1']);
+  t.is(await run.closed, 1);
+  t.is((JSON.parse(run.err()) as { error: { code: string } }).error.code, 'compacted');
+});
