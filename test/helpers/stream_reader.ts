@@ -6,6 +6,8 @@ export interface StreamReader {
   res: IncomingMessage;
   /** The next parsed line that is not a progress line. */
   next: () => Promise<any>;
+  /** The same line's text, unparsed (JSON.parse would round numbers past a double). */
+  nextText: () => Promise<string>;
   close: () => void;
 }
 
@@ -19,12 +21,12 @@ export async function openStream(url: string, headers: Record<string, string> = 
     if (w) w(l);
     else lines.push(l);
   });
-  const line = () => new Promise<string>((resolve) => (lines.length > 0 ? resolve(lines.shift()!) : waiting.push(resolve))).then((l) => JSON.parse(l.replace(/^data: /, '')));
-  const next = async (): Promise<any> => {
+  const line = () => new Promise<string>((resolve) => (lines.length > 0 ? resolve(lines.shift()!) : waiting.push(resolve))).then((l) => l.replace(/^data: /, ''));
+  const nextText = async (): Promise<string> => {
     for (;;) {
       const l = await line();
-      if (l.type !== 'progress') return l;
+      if ((JSON.parse(l) as { type?: string }).type !== 'progress') return l;
     }
   };
-  return { res, next, close: () => res.destroy() };
+  return { res, next: async () => JSON.parse(await nextText()), nextText, close: () => res.destroy() };
 }

@@ -52,6 +52,13 @@ function nestingDepth(doc: unknown, limit: number): number {
   return deepest;
 }
 
+/** Refuses a member of `o` not in `known` (a misspelt `ifRevision` must not drop a condition). */
+export function onlyFields(o: object, known: ReadonlySet<string>, where: string): void {
+  for (const name of Object.keys(o)) {
+    if (!known.has(name)) throw new QuorumError('invalid_body', `${where} has an unknown field ${JSON.stringify(name)} (known: ${[...known].join(', ')})`);
+  }
+}
+
 /** A JSON object body (`what` describes its expected shape in the error). */
 export function parseObject(body: Buffer, what: string): Record<string, unknown> {
   const doc = parseJson(body);
@@ -85,8 +92,12 @@ export function refuseReserved(key: string, what = 'keys'): void {
 }
 
 /** A JSON value as stored: its text, at most `VALUE_BYTES_MAX` bytes. */
-export function jsonValue(v: unknown): Buffer {
-  const value = Buffer.from(JSON.stringify(v));
+/**
+ * A value to store: its text as the body gave it (`raw`, from `rawValues`: numbers past a double
+ * kept exact), else the parsed value written back.
+ */
+export function jsonValue(v: unknown, raw?: string): Buffer {
+  const value = Buffer.from(raw ?? JSON.stringify(v));
   if (value.length > VALUE_BYTES_MAX) throw new QuorumError('value_too_large', `values are at most ${VALUE_BYTES_MAX} bytes of JSON`);
   return value;
 }

@@ -20,13 +20,14 @@ import { QuorumError } from '../errors';
 import type { WriteResult } from '../node/applier';
 import { type BatchItem, Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
-import { checkKey, jsonValue, KEY_BYTES_MAX, parseObject, revisionArg, VALUE_BYTES_MAX } from './args';
+import { checkKey, jsonValue, KEY_BYTES_MAX, onlyFields, parseObject, revisionArg, VALUE_BYTES_MAX } from './args';
 import { checkIdempotencyKey, refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
 import { mismatch, unexpected } from './kv';
 import type { Reply } from './reply';
 import { type Guard, OPEN_GUARD } from '../auth/guard';
 import { compactBatch } from '../native';
+import { rawValues } from './raw_values';
 
 export const BATCH_OPS_MAX = 1000;
 
@@ -38,18 +39,25 @@ function errorItem(err: unknown): ItemAnswer {
 
 type ParsedItem = { item: BatchItem } | { failed: ItemAnswer };
 
-/** One item of the body, checked on its own: a BatchItem, or the error that fails it. */
-function parseItem(raw: unknown, i: number, guard: Guard): ParsedItem {
+const BATCH_FIELDS = new Set(['ops']);
+const ITEM_FIELDS = new Set(['op', 'key', 'value', 'ifRevision', 'idempotencyKey']);
+
+/**
+ * One item of the body, checked on its own: a BatchItem, or the error that fails it.
+ * `values`: the body's value texts (`rawValues`).
+ */
+function parseItem(raw: unknown, i: number, guard: Guard, values: Map<string, string>): ParsedItem {
   try {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new QuorumError('invalid_body', `ops[${i}] must be an object {"op", "key", ...}`);
     const o = raw as Record<string, unknown>;
+    onlyFields(o, ITEM_FIELDS, `ops[${i}]`);
     const key = checkKey(o.key, `ops[${i}].key`);
     guard.check('kv', key, 'readwrite');
     const ifRevision = revisionArg(o.ifRevision, `ops[${i}].ifRevision`);
     const idem = o.idempotencyKey === undefined ? undefined : checkIdempotencyKey(o.idempotencyKey, `ops[${i}].idempotencyKey`);
     if (o.op === 'put') {
       if (!('value' in o)) throw new QuorumError('missing_value', `ops[${i}]: a put needs a "value"`);
-      return { item: { op: Op.Put, key, value: jsonValue(o.value), ifRevision, idem } };
+      return { item: { op: Op.Put, key, value: jsonValue(o.value, values.get(`ops.${i}.value`)), ifRevision, idem } };
     }
     if (o.op === 'delete') return { item: { op: Op.Delete, key, ifRevision, idem } };
     throw new QuorumError('invalid_op', `ops[${i}]: "op" must be "put" or "delete"`);
@@ -97,11 +105,14 @@ export async function batch(node: RaftNode, body: Buffer, target: Target): Promi
   // Auth off (every key may be written) and the compact shape: the addon encodes the items.
   const itemsRaw = target.guard === OPEN_GUARD ? compactBatch(body, BATCH_OPS_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX) : undefined;
   if (itemsRaw) return compactBatchWrite(node, itemsRaw, target);
-  const ops = parseObject(body, '{"ops": [...]}').ops;
+  const doc = parseObject(body, '{"ops": [...]}');
+  onlyFields(doc, BATCH_FIELDS, 'the body');
+  const ops = doc.ops;
   if (!Array.isArray(ops) || ops.length === 0) throw new QuorumError('invalid_body', 'the body must be {"ops": [{"op": "put"|"delete", "key", ...}, ...]} with at least one op');
   if (ops.length > BATCH_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${BATCH_OPS_MAX} ops per batch`);
   const meta = writeMeta(target);
-  const parsed = failRepeatedKeys(ops.map((raw: unknown, i) => parseItem(raw, i, target.guard)));
+  const values = rawValues(body.toString('utf8'));
+  const parsed = failRepeatedKeys(ops.map((raw: unknown, i) => parseItem(raw, i, target.guard, values)));
   const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
   if (meta.idem !== undefined && items.some((it) => it.idem !== undefined)) throw new QuorumError('invalid_body', 'a batch with an Idempotency-Key header takes no idempotencyKey on its items');
   if (items.length === 0) return { body: { results: parsed.map((p) => ('failed' in p ? p.failed : {})) } };

@@ -12,7 +12,8 @@ import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
 import type { AnswerLayout } from '../native';
 import { OPEN_GUARD } from '../auth/guard';
-import { checkKey, jsonValue, parseObject, refuseReserved, revisionArg } from './args';
+import { checkKey, jsonValue, onlyFields, parseObject, refuseReserved, revisionArg } from './args';
+import { rawValues } from './raw_values';
 import { compactKeyCount, compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
 import { KeyWrites } from './key_writes';
@@ -22,13 +23,24 @@ import type { Reply } from './reply';
 export const SCAN_LIMIT_MAX = 1000;
 export const MULTI_GET_KEYS_MAX = 1000;
 
+const PUT_FIELDS = new Set(['value', 'ifRevision']);
+
 export async function put(node: RaftNode, key: string, body: Buffer, target: Target): Promise<Reply> {
   const doc = parseObject(body, '{"value": ...}');
   if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
-  const value = jsonValue(doc.value);
-  const ifRevision = revisionArg(doc.ifRevision, 'ifRevision');
+  onlyFields(doc, PUT_FIELDS, 'the body');
+  const value = jsonValue(doc.value, rawValues(body.toString('utf8')).get('value'));
+  const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
   return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));
+}
+
+/** A put's `ifRevision`, from the body or the query (as a delete takes it); both must agree. */
+function conditionArg(inBody: unknown, inQuery: string | undefined): number | undefined {
+  const body = revisionArg(inBody, 'ifRevision');
+  const query = revisionArg(inQuery, 'ifRevision');
+  if (body !== undefined && query !== undefined && body !== query) throw new QuorumError('invalid_revision', `ifRevision is ${body} in the body and ${query} in the query`);
+  return body ?? query;
 }
 
 export async function del(node: RaftNode, key: string, target: Target): Promise<Reply> {

@@ -8,7 +8,8 @@
 import { QuorumError } from '../errors';
 import { type Compare, Op, type TxnOp } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
-import { checkKey, jsonValue, parseObject, revisionArg } from './args';
+import { checkKey, jsonValue, onlyFields, parseObject, revisionArg } from './args';
+import { rawValues } from './raw_values';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
 import { unexpected } from './kv';
@@ -17,11 +18,16 @@ import type { Reply } from './reply';
 export const TXN_COMPARES_MAX = 128;
 export const TXN_OPS_MAX = 128;
 
-function txnOps(raw: unknown, where: string): TxnOp[] {
+const TXN_FIELDS = new Set(['compare', 'success', 'failure']);
+const OP_FIELDS = new Set(['op', 'key', 'value']);
+const COMPARE_FIELDS = new Set(['key', 'revision', 'value', 'exists']);
+
+/** `values`: the body's value texts (`rawValues`). */
+function txnOps(raw: unknown, where: 'success' | 'failure', values: Map<string, string>): TxnOp[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) throw new QuorumError('invalid_body', `"${where}" must be an array of ops`);
   if (raw.length > TXN_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${TXN_OPS_MAX} ops per branch`);
-  const ops = raw.map((o: unknown, i) => txnOp(o, `${where}[${i}]`));
+  const ops = raw.map((o: unknown, i) => txnOp(o, `${where}[${i}]`, values.get(`${where}.${i}.value`)));
   // A key written twice in one entry would have one revision for two values (etcd refuses it too).
   const written = new Map<string, number>();
   ops.forEach((op, i) => {
@@ -33,28 +39,31 @@ function txnOps(raw: unknown, where: string): TxnOp[] {
   return ops;
 }
 
-function txnOp(o: unknown, where: string): TxnOp {
-  if (typeof o !== 'object' || o === null) throw new QuorumError('invalid_body', `${where} must be an object {"op", "key", "value"?}`);
+/** `rawValue`: the op's value text as the body gave it. */
+function txnOp(o: unknown, where: string, rawValue: string | undefined): TxnOp {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new QuorumError('invalid_body', `${where} must be an object {"op", "key", "value"?}`);
+  onlyFields(o, OP_FIELDS, where);
   const op = o as { op?: unknown; key?: unknown; value?: unknown };
   const key = checkKey(op.key, where);
   if (op.op === 'put') {
     if (!('value' in op)) throw new QuorumError('missing_value', `${where}: a put needs a "value"`);
-    return { kind: 'put', key, value: jsonValue(op.value) };
+    return { kind: 'put', key, value: jsonValue(op.value, rawValue) };
   }
   if (op.op === 'delete') return { kind: 'delete', key };
   if (op.op === 'get') return { kind: 'get', key };
   throw new QuorumError('invalid_op', `${where}: "op" must be "put", "delete" or "get"`);
 }
 
-function compares(raw: unknown): Compare[] {
+function compares(raw: unknown, values: Map<string, string>): Compare[] {
   if (!Array.isArray(raw)) throw new QuorumError('invalid_body', '"compare" must be an array');
   if (raw.length > TXN_COMPARES_MAX) throw new QuorumError('too_many_compares', `at most ${TXN_COMPARES_MAX} compares`);
   return raw.map((c: unknown, i) => {
-    if (typeof c !== 'object' || c === null) throw new QuorumError('invalid_body', `compare[${i}] must be an object {"key", ...}`);
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new QuorumError('invalid_body', `compare[${i}] must be an object {"key", ...}`);
+    onlyFields(c, COMPARE_FIELDS, `compare[${i}]`);
     const cc = c as { key?: unknown; revision?: unknown; value?: unknown; exists?: unknown };
     const out: Compare = { key: checkKey(cc.key, `compare[${i}]`) };
     if (cc.revision !== undefined) out.revision = revisionArg(cc.revision, `compare[${i}].revision`);
-    if ('value' in cc) out.value = jsonValue(cc.value);
+    if ('value' in cc) out.value = jsonValue(cc.value, values.get(`compare.${i}.value`));
     if (cc.exists !== undefined) {
       if (typeof cc.exists !== 'boolean') throw new QuorumError('invalid_body', `compare[${i}].exists must be a boolean`);
       out.exists = cc.exists;
@@ -65,9 +74,11 @@ function compares(raw: unknown): Compare[] {
 
 export async function txn(node: RaftNode, body: Buffer, target: Target): Promise<Reply> {
   const doc = parseObject(body, '{"compare", "success", "failure"}');
-  const compare = compares(doc.compare ?? []);
-  const success = txnOps(doc.success, 'success');
-  const failure = txnOps(doc.failure, 'failure');
+  onlyFields(doc, TXN_FIELDS, 'the body');
+  const values = rawValues(body.toString('utf8'));
+  const compare = compares(doc.compare ?? [], values);
+  const success = txnOps(doc.success, 'success', values);
+  const failure = txnOps(doc.failure, 'failure', values);
   // Every key either branch may touch: a txn must not reveal (by its outcome) what it may not read.
   for (const c of compare) target.guard.check('kv', c.key, 'read');
   for (const op of [...success, ...failure]) target.guard.check('kv', op.key, op.kind === 'get' ? 'read' : 'readwrite');

@@ -20,7 +20,6 @@ import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
 import { type IngestResult, MarketState } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
-import { isDeepStrictEqual } from 'node:util';
 import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, itemBytes, Op, type Txn } from './commands';
 import { fingerprint, printBytes } from './fingerprint';
 import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
@@ -416,10 +415,10 @@ function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevi
 function compareHolds(c: Compare, current: Current): boolean {
   if (c.exists !== undefined && c.exists !== (current !== null)) return false;
   if (c.revision !== undefined && c.revision !== (current?.revision ?? 0)) return false;
-  if (c.value !== undefined) {
-    if (!current) return false;
-    if (!isDeepStrictEqual(JSON.parse(c.value.toString('utf8')), JSON.parse(current.value.toString('utf8')))) return false;
-  }
+  // A value compares as its stored text, byte for byte (as etcd compares bytes): values are
+  // stored as written, minified, so parsing both would call 1700000000000000001 and
+  // 1700000000000000000 equal (one double).
+  if (c.value !== undefined && !(current && c.value.equals(current.value))) return false;
   return true;
 }
 

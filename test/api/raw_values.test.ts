@@ -1,0 +1,76 @@
+/**
+ * Values are stored as the client wrote them (minified): numbers past a double — nanosecond
+ * timestamps, 64-bit ids — come back exact through PUT, batches (both the addon's compact path
+ * and the general one), txns and watches; a compare by value compares that text. Unknown fields
+ * are refused (a misspelt `ifRevision` must not drop a condition), and a PUT takes `ifRevision`
+ * in its query as a DELETE does.
+ */
+import test from 'ava';
+import { minifyJson, rawValues } from '../../ts/api/raw_values';
+import { singleNode } from '../helpers/single_node';
+import { openStream } from '../helpers/stream_reader';
+
+const BIG = '{"ts":1700000000000000001,"id":18446744073709551615,"px":0.1000000000000000055511151231257827,"huge":1e400,"s":"a b\\"c\\u0041"}';
+
+async function call(url: string, method: string, body?: string): Promise<{ status: number; text: string; json: any }> {
+  const res = await fetch(url, { method, body });
+  const text = await res.text();
+  return { status: res.status, text, json: JSON.parse(text) };
+}
+
+test('rawValues finds the value texts of the write shapes, minified, the last of a name winning', (t) => {
+  const text = `{ "ifRevision": 3, "value" : ${BIG.replace(/,/g, ' ,\n ')} }`;
+  t.deepEqual([...rawValues(text)], [['value', BIG.replace(/,/g, ',')]]);
+  const batch = '{"ops.0":{"value":"decoy"},"ops":[{"op":"put","key":"a","value":[1, 2]},7,{"value":{"x" : "y z"},"value":"last"}],"compare":[{"key":"k","value":{"n":1}}]}';
+  t.deepEqual(Object.fromEntries(rawValues(batch)), { 'ops.0.value': '[1,2]', 'ops.2.value': '"last"', 'compare.0.value': '{"n":1}' });
+  t.is(minifyJson('{ "a" : [ 1 , "x  y" ] }'), '{"a":[1,"x  y"]}');
+  t.deepEqual([...rawValues('[{"value":1}]')], [], 'not a write shape');
+  t.deepEqual([...rawValues('{"v\\u0061lue":5}')], [['value', '5']], 'escaped names are decoded');
+});
+
+test('a value comes back exactly as written: PUT, both batch paths, txn and watch', async (t) => {
+  const { url } = await singleNode(t);
+  const watch = await openStream(url('/v1/watch?prefix=v/'));
+  t.teardown(watch.close);
+  t.is((await call(url('/v1/kv/v/put'), 'PUT', `{"value": ${BIG}}`)).status, 200);
+  t.is((await call(url('/v1/kv/v/put'), 'GET')).text, `{"key":"v/put","value":${BIG},"revision":${(await call(url('/v1/kv/v/put'), 'GET')).json.revision}}`);
+  // The compact shape (the addon copies a canonical value) and a spaced one (the general path).
+  t.is((await call(url('/v1/batch'), 'POST', `{"ops":[{"op":"put","key":"v/b1","value":{"ts":1700000000000000001}}]}`)).status, 200);
+  t.is((await call(url('/v1/batch'), 'POST', `{"ops": [{"op": "put", "key": "v/b2", "value": ${BIG}}]}`)).status, 200);
+  t.is((await call(url('/v1/txn'), 'POST', `{"success":[{"op":"put","key":"v/t","value":${BIG}}]}`)).json.succeeded, true);
+  const multi = await call(url('/v1/multiget'), 'POST', '{"keys":["v/b1","v/b2","v/t"]}');
+  t.true(multi.text.includes('{"ts":1700000000000000001}'));
+  t.is(multi.text.split(BIG).length, 3, 'both big values verbatim');
+  for (let i = 0; i < 4; i++) t.true((await watch.nextText()).includes(i === 1 ? '{"ts":1700000000000000001}' : BIG));
+});
+
+test('a compare by value compares the stored text: a value one past a double does not match its neighbour', async (t) => {
+  const { url } = await singleNode(t);
+  await call(url('/v1/kv/c'), 'PUT', '{"value":{"ts":1700000000000000001}}');
+  const txn = (v: string) => call(url('/v1/txn'), 'POST', `{"compare":[{"key":"c","value":${v}}],"success":[{"op":"get","key":"c"}]}`);
+  t.false((await txn('{"ts":1700000000000000000}')).json.succeeded, 'the neighbouring double is another value');
+  t.true((await txn('{ "ts" : 1700000000000000001 }')).json.succeeded, 'whitespace does not count');
+});
+
+test('unknown fields are refused; a PUT takes ifRevision in the query too', async (t) => {
+  const { url } = await singleNode(t);
+  const first = (await call(url('/v1/kv/u'), 'PUT', '{"value":1}')).json.revision as number;
+  for (const [path, method, body, field] of [
+    ['/v1/kv/u', 'PUT', '{"value":2,"ifrevision":1}', 'ifrevision'],
+    ['/v1/batch', 'POST', '{"ops":[{"op":"put","key":"u","value":2}],"atomic":true}', 'atomic'],
+    ['/v1/txn', 'POST', '{"compare":[{"key":"u","revison":1}],"success":[]}', 'revison'],
+    ['/v1/txn', 'POST', '{"success":[{"op":"put","key":"u","value":2,"lease":5}]}', 'lease'],
+  ]) {
+    const r = await call(url(path), method, body);
+    t.is(r.status, 400, body);
+    t.is(r.json.error.code, 'invalid_body');
+    t.true(r.json.error.message.includes(`"${field}"`), r.json.error.message);
+  }
+  const item = (await call(url('/v1/batch'), 'POST', '{"ops":[{"op":"put","key":"u","value":2,"ifRevison":1},{"op":"put","key":"w","value":3}]}')).json.results;
+  t.is(item[0].error.code, 'invalid_body', 'a batch item fails alone');
+  t.truthy(item[1].revision);
+  t.is((await call(url('/v1/kv/u'), 'GET')).json.value, 1, 'nothing refused was applied');
+  t.is((await call(url('/v1/kv/u?ifRevision=0'), 'PUT', '{"value":3}')).json.error.code, 'revision_mismatch', 'the query condition holds');
+  t.is((await call(url(`/v1/kv/u?ifRevision=${first}`), 'PUT', `{"value":3,"ifRevision":${first + 1}}`)).json.error.code, 'invalid_revision');
+  t.is((await call(url(`/v1/kv/u?ifRevision=${first}`), 'PUT', '{"value":3}')).status, 200);
+});

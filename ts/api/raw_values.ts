@@ -1,0 +1,128 @@
+/**
+ * The exact text of the `"value"` members of a write's JSON body, so a value is stored as the
+ * client wrote it (whitespace outside strings removed), as etcd and Redis store bytes. Parsing it
+ * and writing it back (JSON.parse, then JSON.stringify) rounded every number past a double: a
+ * nanosecond timestamp `1700000000000000001` came back as `1700000000000000000`, and `1e400` as
+ * `null`.
+ *
+ * `rawValues(text)` maps each `"value"` member's path — `value`, `ops.3.value`,
+ * `success.0.value` — to its text, for the write bodies' shapes only: a top-level `"value"`, or
+ * one in an object of a top-level `ARRAY_MEMBERS` array. (Looking nowhere else, a path can only
+ * name the member JSON.parse put there: no member named `"ops.0"` can pose as `ops[0]`.) The
+ * text must already have passed JSON.parse (the scanner assumes valid JSON); like JSON.parse,
+ * the last of two members of one name wins.
+ */
+
+/** The top-level arrays whose objects' `"value"` members are kept: batch ops, txn compares and branches. */
+const ARRAY_MEMBERS = new Set(['ops', 'compare', 'success', 'failure']);
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+
+const JSON_SPACE = /[ \t\n\r]/;
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** The index after the string that opens at `i` (by indexOf: most strings hold no escape). */
+function skipString(text: string, i: number): number {
+  for (let quote = text.indexOf('"', i + 1); ; quote = text.indexOf('"', quote + 1)) {
+    // Escaped iff an odd number of backslashes precede it.
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+  }
+}
+
+/** The index after the value that starts at `i` (any JSON value). */
+function skipValue(text: string, i: number): number {
+  const first = text.charCodeAt(i);
+  if (first === QUOTE) return skipString(text, i);
+  if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY || isSpace(c)) break;
+      i++;
+    }
+    return i;
+  }
+  let depth = 0;
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = skipString(text, i);
+      continue;
+    }
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+    else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && --depth === 0) return i + 1;
+    i++;
+  }
+}
+
+/** `text` without the whitespace outside its strings (a value then fits on one NDJSON line). */
+export function minifyJson(text: string): string {
+  if (!JSON_SPACE.test(text)) return text;
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) i = skipString(text, i);
+    else if (isSpace(c)) {
+      out += text.slice(from, i);
+      i = skipSpace(text, i);
+      from = i;
+    } else i++;
+  }
+  return out + text.slice(from);
+}
+
+export function rawValues(text: string): Map<string, string> {
+  const found = new Map<string, string>();
+  const i = skipSpace(text, 0);
+  if (text.charCodeAt(i) === OPEN_OBJECT) members(text, i, '', 0, found);
+  return found;
+}
+
+/**
+ * Walks the object at `i` (under `path`; `depth` 0 the body, 1 an item of a top-level array),
+ * recording its `"value"` member; the index after it.
+ */
+function members(text: string, i: number, path: string, depth: number, found: Map<string, string>): number {
+  for (i = skipSpace(text, i + 1); text.charCodeAt(i) !== CLOSE_OBJECT; ) {
+    const end = skipString(text, i);
+    const quoted = text.slice(i, end);
+    const name = quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
+    i = skipSpace(text, skipSpace(text, end) + 1);
+    const first = text.charCodeAt(i);
+    if (name === 'value') {
+      const after = skipValue(text, i);
+      found.set(`${path}value`, minifyJson(text.slice(i, after)));
+      i = after;
+    } else if (depth === 0 && first === OPEN_ARRAY && ARRAY_MEMBERS.has(name)) i = items(text, i, `${name}.`, found);
+    else i = skipValue(text, i);
+    i = skipSpace(text, i);
+    if (text.charCodeAt(i) === COMMA) i = skipSpace(text, i + 1);
+  }
+  return i + 1;
+}
+
+/** Walks the array at `i`, each object in it at depth 1; the index after it. */
+function items(text: string, i: number, path: string, found: Map<string, string>): number {
+  for (let index = 0, at = skipSpace(text, i + 1); ; index++) {
+    if (text.charCodeAt(at) === CLOSE_ARRAY) return at + 1;
+    at = text.charCodeAt(at) === OPEN_OBJECT ? members(text, at, `${path}${index}.`, 1, found) : skipValue(text, at);
+    at = skipSpace(text, at);
+    if (text.charCodeAt(at) === COMMA) at = skipSpace(text, at + 1);
+  }
+}
