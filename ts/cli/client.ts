@@ -6,12 +6,15 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { call, type CallInit } from './http_client';
 import * as flags from './flags';
+import { prettyJson } from './pretty_json';
 
 export interface ClientRequest {
   method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
+  /** The body as JSON text, sent as it is (instead of `body`). */
+  bodyText?: string;
 }
 
 export async function send(endpoint: string, req: ClientRequest): Promise<number> {
@@ -19,17 +22,13 @@ export async function send(endpoint: string, req: ClientRequest): Promise<number
   for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query.set(k, String(v));
   const qs = query.size > 0 ? `?${query}` : '';
   const init: CallInit = { method: req.method ?? 'GET' };
-  if (req.body !== undefined) {
-    init.body = JSON.stringify(req.body);
+  if (req.body !== undefined || req.bodyText !== undefined) {
+    init.body = req.bodyText ?? JSON.stringify(req.body);
     init.headers = { 'content-type': 'application/json' };
   }
   const res = await call(`${endpoint}${req.path}${qs}`, init);
   const text = await res.text();
-  try {
-    console.log(JSON.stringify(JSON.parse(text), null, 2));
-  } catch {
-    console.log(text);
-  }
+  console.log(prettyJson(text) ?? text);
   return res.ok ? 0 : 1;
 }
 

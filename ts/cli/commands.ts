@@ -27,7 +27,8 @@ import type { HealthConfig } from '../monitor/health_config';
 function kvCommands(program: Command): void {
   clientCommand(program, 'get <key>', 'read a key (linearizable unless --stale)', ([key], o) => ({ path: keyPath(key), query: { consistency: o.stale ? 'stale' : undefined } }))
     .option('--stale', 'serve from this member without a ReadIndex round');
-  clientCommand(program, 'put <key> <json>', 'write a JSON value', ([key, value], o) => ({ method: 'PUT', path: keyPath(key), body: { value: flags.json(value), ifRevision: o.ifRevision } }))
+  // The value goes as written (flags.jsonText): numbers past a double stay exact.
+  clientCommand(program, 'put <key> <json>', 'write a JSON value', ([key, value], o) => ({ method: 'PUT', path: keyPath(key), query: { ifRevision: o.ifRevision as number | undefined }, bodyText: `{"value":${flags.jsonText(value)}}` }))
     .option('--if-revision <n>', 'only if the key is at revision n (0: only if absent)', flags.integer(0));
   clientCommand(program, 'del <key>', 'delete a key', ([key], o) => ({ method: 'DELETE', path: keyPath(key), query: { ifRevision: o.ifRevision as number | undefined } }))
     .option('--if-revision <n>', 'only if the key is at revision n', flags.integer(0));
@@ -35,7 +36,7 @@ function kvCommands(program: Command): void {
     .option('--prefix <p>', 'only keys starting with p')
     .option('--after <key>', 'start after this key (the last key of the previous page)')
     .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100);
-  clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', body: flags.json(body) }));
+  clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', bodyText: flags.jsonText(body) }));
   clientCommand(program, 'status', 'the node\'s view of the cluster', () => ({ path: '/v1/cluster' }));
   program
     .command('watch')

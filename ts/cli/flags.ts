@@ -44,6 +44,15 @@ export function cluster(raw: string): Map<number, PeerAddress> {
 }
 
 /** A JSON text argument. */
+/**
+ * A JSON argument, checked, kept as its text: parsed and written back, a number past a double
+ * (a nanosecond timestamp) would be rounded before it reached the node.
+ */
+export function jsonText(raw: string): string {
+  json(raw);
+  return raw.trim();
+}
+
 export function json(raw: string): unknown {
   try {
     return JSON.parse(raw);
