@@ -74,3 +74,20 @@ test('unknown fields are refused; a PUT takes ifRevision in the query too', asyn
   t.is((await call(url(`/v1/kv/u?ifRevision=${first}`), 'PUT', `{"value":3,"ifRevision":${first + 1}}`)).json.error.code, 'invalid_revision');
   t.is((await call(url(`/v1/kv/u?ifRevision=${first}`), 'PUT', '{"value":3}')).status, 200);
 });
+
+test('control bodies refuse unknown fields too: a misspelt option is never silently dropped', async (t) => {
+  const { url } = await singleNode(t);
+  await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{"kind":"trade","instrument":"A","price":"1","size":1,"side":"buy","tsEvent":1,"producerId":"p","producerSeq":1}' });
+  for (const [path, body, field] of [
+    ['/v1/md/replay', '{"instruments":["A"],"speeed":10}', 'speeed'],
+    ['/v1/md/books/top', '{"instruments":["A"],"depth":5}', 'depth'],
+    ['/v1/cluster/members', '{"id":"n7","peer":"127.0.0.1:1","lerner":true}', 'lerner'],
+    ['/v1/cluster/leader', '{"id":"n1","force":true}', 'force'],
+    ['/v1/monitor/throttle', '{"enabled":true,"limit":3}', 'limit'],
+  ]) {
+    const r = await call(url(path), 'POST', body);
+    t.is(r.status, 400, `${path} ${r.text}`);
+    t.true(r.json.error.message.includes(`"${field}"`), r.json.error.message);
+  }
+  t.is((await call(url('/v1/cluster/members'), 'GET')).json.members.length, 1, 'the member was not added');
+});

@@ -124,5 +124,7 @@ test('role and token requests are checked with the field named', (t) => {
   bad(() => parseRole('bad name', {}), 'invalid_role', /role name/);
   bad(() => parseTokenRequest({ subject: 'x', roles: [] }), 'invalid_token', /roles/);
   bad(() => parseTokenRequest({ roles: ['a'] }), 'invalid_token', /subject/);
+  bad(() => parseRole('r', { permisions: [{ prefix: 'a', access: 'read' }] }), 'invalid_role', /unknown field "permisions"/);
+  bad(() => parseTokenRequest({ subject: 'x', roles: ['a'], ttl: 5 }), 'invalid_token', /unknown field "ttl"/);
   t.deepEqual(parseTokenRequest({ subject: 'svc', roles: ['a', 'a', 'b'] }), { subject: 'svc', roles: ['a', 'b'] });
 });

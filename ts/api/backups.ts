@@ -9,7 +9,7 @@
 import { QuorumError } from '../errors';
 import type { ApiContext } from './context';
 import type { Reply } from './reply';
-import { parseObject } from './args';
+import { onlyFields, parseObject } from './args';
 import { RateLimit } from '../backup/rate';
 
 function backups(ctx: ApiContext): NonNullable<ApiContext['backups']> {
@@ -20,7 +20,9 @@ function backups(ctx: ApiContext): NonNullable<ApiContext['backups']> {
 export async function createBackup(ctx: ApiContext, body: Buffer): Promise<Reply> {
   const b = backups(ctx);
   if (body.length === 0) return { status: 201, body: await b.full() };
-  const rate = parseObject(body, '{"rateMib"?: n}').rateMib;
+  const doc = parseObject(body, '{"rateMib"?: n}');
+  onlyFields(doc, new Set(['rateMib']), 'the body');
+  const rate = doc.rateMib;
   if (rate !== undefined && (!Number.isSafeInteger(rate) || (rate as number) < 0)) throw new QuorumError('invalid_body', 'rateMib must be a whole number of MiB/s (0: unlimited)');
   return { status: 201, body: await b.full(rate === undefined ? undefined : new RateLimit((rate as number) * 2 ** 20)) };
 }

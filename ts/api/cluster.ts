@@ -1,13 +1,14 @@
 /** Cluster routes: the node's view (`/v1/cluster`), `/health`, and leadership transfer. */
 import { QuorumError } from '../errors';
 import type { ApiContext } from './context';
-import { memberId, parseObject } from './args';
+import { memberId, onlyFields, parseObject } from './args';
 import type { Reply } from './reply';
 
 /** `POST /v1/cluster/leader {"id": 2 | "n2"}` → `{"leader", "term"}` once the move is seen. */
 export async function transferLeader(ctx: ApiContext, body: Buffer): Promise<Reply> {
   const shape = '{"id": <member id, e.g. 2 or "n2">}';
   const doc = parseObject(body, shape);
+  onlyFields(doc, new Set(['id']), 'the body');
   let id: number;
   try {
     id = memberId(doc.id);

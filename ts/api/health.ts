@@ -4,7 +4,7 @@
  * spike experiment flips), and the test-only `POST /v1/test/wal-stall`.
  */
 import { QuorumError } from '../errors';
-import { parseObject } from './args';
+import { onlyFields, parseObject } from './args';
 import type { ApiContext } from './context';
 import type { Reply } from './reply';
 
@@ -31,6 +31,7 @@ export function monitor(ctx: ApiContext): Reply {
 export function setThrottle(ctx: ApiContext, body: Buffer): Reply {
   const shape = '{"enabled": true | false}';
   const doc = parseObject(body, shape);
+  onlyFields(doc, new Set(['enabled']), 'the body');
   if (typeof doc.enabled !== 'boolean') throw new QuorumError('invalid_body', `the body must be ${shape}`);
   ctx.health.throttle = doc.enabled;
   return { body: { enabled: ctx.health.throttle } };

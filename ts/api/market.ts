@@ -22,7 +22,7 @@ import { LEVELS_PER_SIDE_MAX } from '../market/state';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import { mediaType, type Target } from './http';
-import { parseObject } from './args';
+import { onlyFields, parseObject } from './args';
 import { barrier, unexpected } from './kv';
 import type { Reply } from './reply';
 import { parseVenueTime } from './venue_time';
@@ -118,7 +118,9 @@ interface BookView {
  * cut (all read from the same applied state, after one ReadIndex round).
  */
 export async function top(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
-  const instruments = parseObject(body, '{"instruments": ["AAPL", ...]}').instruments;
+  const doc = parseObject(body, '{"instruments": ["AAPL", ...]}');
+  onlyFields(doc, new Set(['instruments']), 'the body');
+  const instruments = doc.instruments;
   if (!Array.isArray(instruments) || instruments.length === 0 || !instruments.every((i) => typeof i === 'string')) throw new QuorumError('invalid_body', 'the body must be {"instruments": ["AAPL", ...]}');
   if (instruments.length > TOP_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `at most ${TOP_INSTRUMENTS_MAX} instruments`);
   for (const instrument of instruments as string[]) target.guard.check('md', instrument, 'read');

@@ -24,7 +24,7 @@ import { QuorumError, UnavailableError } from '../errors';
 import { integerFields, quoteIntegers } from '../market/records';
 import { type ReplayFormat, type ReplayKind, type ReplayOutput, ReplaySession, type ReplaySpec } from '../market/replay';
 import type { RaftNode } from '../node/raft_node';
-import { parseObject } from './args';
+import { onlyFields, parseObject } from './args';
 import { knownInstrumentIds } from './known_instruments';
 import { beginStream, mediaType, type Res, type Target } from './http';
 import { DEPTH_MAX } from './market';
@@ -62,9 +62,12 @@ function formatOf(doc: Record<string, unknown>, accept: string | undefined): Rep
   return type === 'text/event-stream' ? 'sse' : type === 'application/octet-stream' ? 'binary' : 'ndjson';
 }
 
+const SPEC_FIELDS = new Set(['instruments', 'kinds', 'from', 'to', 'speed', 'depth', 'snapshotEvery', 'fromSeq', 'format']);
+
 /** The spec, its instruments by name (their ids are looked up once the whole spec is checked). */
 function parseSpec(target: Target, body: Buffer): Omit<ReplaySpec, 'instruments' | 'producers'> & { names: string[] } {
   const doc = body64(body);
+  onlyFields(doc, SPEC_FIELDS, 'the replay');
   const names = doc.instruments;
   if (!Array.isArray(names) || names.length === 0 || names.length > REPLAY_INSTRUMENTS_MAX || !names.every((n) => typeof n === 'string')) {
     throw new QuorumError('invalid_body', `instruments must be 1..${REPLAY_INSTRUMENTS_MAX} instrument names`);
@@ -151,6 +154,8 @@ export function listReplays(node: RaftNode): Reply {
   return { body: { sessions: [...sessions(node).values()].map((s) => s.progress()) } };
 }
 
+const SEEK_FIELDS = new Set(['at']);
+
 /** `POST /v1/md/replay/{id}/pause|resume|seek`. */
 export async function controlReplay(node: RaftNode, id: string, action: string, body: Buffer): Promise<Reply> {
   const session = sessions(node).get(id);
@@ -159,6 +164,7 @@ export async function controlReplay(node: RaftNode, id: string, action: string, 
   else if (action === 'resume') session.resume();
   else {
     const doc = body64(body);
+    onlyFields(doc, SEEK_FIELDS, 'the seek');
     const at = parseVenueTime(doc.at, 'at');
     if (at >= session.spec.toTs) throw new QuorumError('invalid_time', 'at must be before the session\'s to');
     await session.seek(at);

@@ -12,7 +12,7 @@
  */
 import { QuorumError } from '../errors';
 import { checkMemberChange } from '../node/membership';
-import { addressField, memberId } from './args';
+import { addressField, memberId, onlyFields } from './args';
 import type { ApiContext } from './context';
 import { barrier } from './kv';
 import type { Reply } from './reply';
@@ -31,9 +31,12 @@ function memberOf(ctx: ApiContext, id: number): unknown {
   return ctx.node.memberList(ctx.client).find((m) => m.id === id) ?? null;
 }
 
+const MEMBER_FIELDS = new Set(['id', 'peer', 'client', 'learner']);
+
 export async function addMember(ctx: ApiContext, doc: unknown): Promise<Reply> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new QuorumError('invalid_body', 'the body must be {"id", "peer", "client"?, "learner"?}');
   const body = doc as Record<string, unknown>;
+  onlyFields(body, MEMBER_FIELDS, 'the body');
   const id = memberId(body.id);
   const peer = addressField(body, 'peer', true)!;
   const client = addressField(body, 'client', false);

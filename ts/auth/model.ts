@@ -105,6 +105,7 @@ export function parseRole(name: string, body: unknown): Role {
   checkName(name, 'the role name', 'invalid_role');
   if (name === ADMIN_ROLE.name) throw new QuorumError('role_builtin', 'the role "admin" is built in and cannot be changed');
   if (!isRecord(body)) throw new QuorumError('invalid_role', 'the body must be {"permissions":[...], "admin"?: bool}');
+  for (const extra of Object.keys(body)) if (!['permissions', 'admin'].includes(extra)) throw new QuorumError('invalid_role', `the body has an unknown field ${JSON.stringify(extra)}`);
   const list = body.permissions ?? [];
   if (!Array.isArray(list) || list.length > PERMISSIONS_PER_ROLE_MAX) throw new QuorumError('invalid_role', `permissions must be a list of at most ${PERMISSIONS_PER_ROLE_MAX}`);
   if (body.admin !== undefined && typeof body.admin !== 'boolean') throw new QuorumError('invalid_role', 'admin must be true or false');
@@ -114,6 +115,7 @@ export function parseRole(name: string, body: unknown): Role {
 /** `POST /v1/auth/tokens` body: `{ "subject": "...", "roles": ["..."] }`. */
 export function parseTokenRequest(body: unknown): { subject: string; roles: string[] } {
   if (!isRecord(body)) throw new QuorumError('invalid_token', 'the body must be {"subject":"...","roles":["..."]}');
+  for (const extra of Object.keys(body)) if (!['subject', 'roles'].includes(extra)) throw new QuorumError('invalid_token', `the body has an unknown field ${JSON.stringify(extra)}`);
   const subject = checkName(body.subject, 'subject', 'invalid_token');
   const roles = body.roles;
   if (!Array.isArray(roles) || roles.length === 0 || roles.length > ROLES_PER_TOKEN_MAX) throw new QuorumError('invalid_token', `roles must be a list of 1..${ROLES_PER_TOKEN_MAX} role names`);
