@@ -42,6 +42,7 @@ export const ERROR_CATALOGUE = {
   invalid_revision: invalid(),
   invalid_consistency: invalid(),
   invalid_layout: invalid(),
+  invalid_query: invalid(),
   invalid_limit: invalid(),
   invalid_member_id: invalid(),
   invalid_op: invalid(),

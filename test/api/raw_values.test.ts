@@ -73,6 +73,12 @@ test('unknown fields are refused; a PUT takes ifRevision in the query too', asyn
   t.is((await call(url('/v1/kv/u?ifRevision=0'), 'PUT', '{"value":3}')).json.error.code, 'revision_mismatch', 'the query condition holds');
   t.is((await call(url(`/v1/kv/u?ifRevision=${first}`), 'PUT', `{"value":3,"ifRevision":${first + 1}}`)).json.error.code, 'invalid_revision');
   t.is((await call(url(`/v1/kv/u?ifRevision=${first}`), 'PUT', '{"value":3}')).status, 200);
+  for (const method of ['PUT', 'DELETE']) {
+    const r = await call(url('/v1/kv/u?ifRevison=1'), method, method === 'PUT' ? '{"value":4}' : undefined);
+    t.is(r.json.error.code, 'invalid_query', method);
+    t.regex(r.json.error.message, /"ifRevison"/);
+  }
+  t.is((await call(url('/v1/kv/u'), 'GET')).json.value, 3, 'neither misspelt condition applied a write');
 });
 
 test('control bodies refuse unknown fields too: a misspelt option is never silently dropped', async (t) => {

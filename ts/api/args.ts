@@ -59,6 +59,13 @@ export function onlyFields(o: object, known: ReadonlySet<string>, where: string)
   }
 }
 
+/** Refuses a query parameter not in `known` (a misspelt `?ifRevision=` must not drop a condition). */
+export function onlyParams(query: URLSearchParams, known: ReadonlySet<string>): void {
+  for (const name of query.keys()) {
+    if (!known.has(name)) throw new QuorumError('invalid_query', `unknown query parameter ${JSON.stringify(name)} (known: ${[...known].join(', ') || 'none'})`);
+  }
+}
+
 /** A JSON object body (`what` describes its expected shape in the error). */
 export function parseObject(body: Buffer, what: string): Record<string, unknown> {
   const doc = parseJson(body);

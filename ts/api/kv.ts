@@ -12,7 +12,7 @@ import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
 import type { AnswerLayout } from '../native';
 import { OPEN_GUARD } from '../auth/guard';
-import { checkKey, jsonValue, onlyFields, parseObject, refuseReserved, revisionArg } from './args';
+import { checkKey, jsonValue, onlyFields, onlyParams, parseObject, refuseReserved, revisionArg } from './args';
 import { rawValues } from './raw_values';
 import { compactKeyCount, compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
@@ -24,11 +24,13 @@ export const SCAN_LIMIT_MAX = 1000;
 export const MULTI_GET_KEYS_MAX = 1000;
 
 const PUT_FIELDS = new Set(['value', 'ifRevision']);
+const WRITE_PARAMS = new Set(['ifRevision']);
 
 export async function put(node: RaftNode, key: string, body: Buffer, target: Target): Promise<Reply> {
   const doc = parseObject(body, '{"value": ...}');
   if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
   onlyFields(doc, PUT_FIELDS, 'the body');
+  onlyParams(target.query, WRITE_PARAMS);
   const value = jsonValue(doc.value, rawValues(body.toString('utf8')).get('value'));
   const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
@@ -44,6 +46,7 @@ function conditionArg(inBody: unknown, inQuery: string | undefined): number | un
 }
 
 export async function del(node: RaftNode, key: string, target: Target): Promise<Reply> {
+  onlyParams(target.query, WRITE_PARAMS);
   const ifRevision = revisionArg(target.query.get('ifRevision') ?? undefined, 'ifRevision');
   const { idem, atMs } = writeMeta(target);
   return written(key, await KeyWrites.of(node).write({ op: Op.Delete, key, ifRevision, idem }, atMs));
