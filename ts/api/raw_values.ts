@@ -12,12 +12,12 @@
  * text must already have passed JSON.parse (the scanner assumes valid JSON); like JSON.parse,
  * the last of two members of one name wins.
  */
+import { isJsonSpace, stringEnd } from '../json_text';
 
 /** The top-level arrays whose objects' `"value"` members are kept: batch ops, txn compares and branches. */
 const ARRAY_MEMBERS = new Set(['ops', 'compare', 'success', 'failure']);
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
@@ -26,33 +26,19 @@ const COMMA = 0x2c;
 
 const JSON_SPACE = /[ \t\n\r]/;
 
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
 function skipSpace(text: string, i: number): number {
-  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
   return i;
-}
-
-/** The index after the string that opens at `i` (by indexOf: most strings hold no escape). */
-function skipString(text: string, i: number): number {
-  for (let quote = text.indexOf('"', i + 1); ; quote = text.indexOf('"', quote + 1)) {
-    // Escaped iff an odd number of backslashes precede it.
-    let backslashes = 0;
-    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-  }
 }
 
 /** The index after the value that starts at `i` (any JSON value). */
 function skipValue(text: string, i: number): number {
   const first = text.charCodeAt(i);
-  if (first === QUOTE) return skipString(text, i);
+  if (first === QUOTE) return stringEnd(text, i);
   if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
     while (i < text.length) {
       const c = text.charCodeAt(i);
-      if (c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY || isSpace(c)) break;
+      if (c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY || isJsonSpace(c)) break;
       i++;
     }
     return i;
@@ -61,7 +47,7 @@ function skipValue(text: string, i: number): number {
   for (;;) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      i = skipString(text, i);
+      i = stringEnd(text, i);
       continue;
     }
     if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
@@ -77,8 +63,8 @@ export function minifyJson(text: string): string {
   let from = 0;
   for (let i = 0; i < text.length; ) {
     const c = text.charCodeAt(i);
-    if (c === QUOTE) i = skipString(text, i);
-    else if (isSpace(c)) {
+    if (c === QUOTE) i = stringEnd(text, i);
+    else if (isJsonSpace(c)) {
       out += text.slice(from, i);
       i = skipSpace(text, i);
       from = i;
@@ -100,7 +86,7 @@ export function rawValues(text: string): Map<string, string> {
  */
 function members(text: string, i: number, path: string, depth: number, found: Map<string, string>): number {
   for (i = skipSpace(text, i + 1); text.charCodeAt(i) !== CLOSE_OBJECT; ) {
-    const end = skipString(text, i);
+    const end = stringEnd(text, i);
     const quoted = text.slice(i, end);
     const name = quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
     i = skipSpace(text, skipSpace(text, end) + 1);

@@ -3,6 +3,8 @@
  * numbers are printed as the node answered them (parsing would round one past a double, e.g. a
  * nanosecond timestamp). Undefined for text that is not JSON.
  */
+import { isJsonSpace, stringEnd } from '../json_text';
+
 export function prettyJson(text: string): string | undefined {
   try {
     JSON.parse(text);
@@ -32,21 +34,12 @@ export function prettyJson(text: string): string | undefined {
       out += newline() + c;
     } else if (c === ',') out += `,${newline()}`;
     else if (c === ':') out += ': ';
-    else if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t') out += c;
+    else if (!isJsonSpace(text.charCodeAt(i))) out += c;
   }
   return out;
 }
 
 function nextNonSpace(text: string, i: number): number {
-  while (i < text.length && ' \n\r\t'.includes(text[i])) i++;
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
   return i;
-}
-
-/** The index after the string that opens at `i` (a quote preceded by an odd run of backslashes is escaped). */
-function stringEnd(text: string, i: number): number {
-  for (let quote = text.indexOf('"', i + 1); ; quote = text.indexOf('"', quote + 1)) {
-    let backslashes = 0;
-    while (text[quote - 1 - backslashes] === '\\') backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-  }
 }

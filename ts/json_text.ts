@@ -1,0 +1,20 @@
+/**
+ * Scanning JSON text without parsing it, for the places that must keep a value's own text
+ * (numbers past a double): the API's raw values and the CLI's indenting. The text is assumed
+ * valid JSON (JSON.parse accepted it first).
+ */
+
+/** JSON's four whitespace characters. */
+export function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** The index after the string that opens at `i` (by indexOf: most strings hold no escape). */
+export function stringEnd(text: string, i: number): number {
+  for (let quote = text.indexOf('"', i + 1); ; quote = text.indexOf('"', quote + 1)) {
+    // Escaped iff an odd number of backslashes precede it.
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+  }
+}
