@@ -189,11 +189,4 @@ impl NativeBooks {
             .get(instrument)
             .map(|b| b.view_json(&symbol_json, depth as usize))
     }
-
-    /// Drops every book (before loading a snapshot's).
-    #[napi]
-    pub fn clear(&mut self) {
-        self.books.clear();
-        self.venues.clear();
-    }
 }

@@ -54,10 +54,6 @@ export class Books {
   view(instrument: number, symbol: string, depth: number): string | undefined {
     return this.handle.view(instrument, JSON.stringify(symbol), depth) ?? undefined;
   }
-
-  clear(): void {
-    this.handle.clear();
-  }
 }
 
 // ---- Replay cursors ----

@@ -37,8 +37,8 @@ const OK: AuthResult = { kind: 'auth', ok: true };
 const refuse = (code: ErrorCode, message: string): AuthResult => ({ kind: 'auth', ok: false, code, message });
 
 export class AuthState {
-  private readonly tokens = new Map<string, TokenRecord>();
-  private readonly roles = new Map<string, Role>();
+  private tokens = new Map<string, TokenRecord>();
+  private roles = new Map<string, Role>();
   private bootstrapped = false;
   /** By token id: its hash as bytes and its principal, built on first use and dropped on any change. */
   private readonly resolved = new Map<string, { hash: Buffer; principal: Principal }>();
@@ -48,19 +48,26 @@ export class AuthState {
     return this.bootstrapped || this.tokens.size > 0;
   }
 
+  /**
+   * Replaces the tokens and roles with what `engine` holds: read whole, then swapped in without
+   * a pause, so a request checked while a snapshot installs never finds the tables half empty
+   * (a valid token answered 401).
+   */
   async load(engine: Engine): Promise<void> {
-    this.tokens.clear();
-    this.roles.clear();
-    this.resolved.clear();
-    this.bootstrapped = Boolean(engine.get(BOOTSTRAPPED));
+    const tokens = new Map<string, TokenRecord>();
+    const roles = new Map<string, Role>();
     for await (const [, v] of scanPrefix(engine, TOKEN_P)) {
       const rec = JSON.parse(v.toString('utf8')) as TokenRecord;
-      this.tokens.set(rec.id, rec);
+      tokens.set(rec.id, rec);
     }
     for await (const [, v] of scanPrefix(engine, ROLE_P)) {
       const role = JSON.parse(v.toString('utf8')) as Role;
-      this.roles.set(role.name, role);
+      roles.set(role.name, role);
     }
+    this.tokens = tokens;
+    this.roles = roles;
+    this.resolved.clear();
+    this.bootstrapped = Boolean(engine.get(BOOTSTRAPPED));
   }
 
   /** Applies one change, adding its engine writes to `ops`. */

@@ -90,16 +90,17 @@ export type IngestResult =
   | { kind: 'md_refused'; code: 'too_many_instruments' | 'too_many_producers'; message: string };
 
 export class MarketState implements StreamSource {
-  private readonly books = new Books(LEVELS_PER_SIDE_MAX);
+  private books = new Books(LEVELS_PER_SIDE_MAX);
   /** Live streams: fed each batch's kept records once the batch is durable (`publish`). */
   readonly stream = new MarketStream(this);
   /** Kept records of the batch being applied, published once it is durable. */
   private pending: Buffer[] = [];
   /** Events per instrument since its last book checkpoint (restarts count from 0 again). */
-  private readonly sinceCheckpoint = new Map<number, number>();
-  private readonly ids = new Map<string, number>();
+  private sinceCheckpoint = new Map<number, number>();
+  private ids = new Map<string, number>();
+  /** Instrument names by id (from 1). */
   private symbols: string[] = [];
-  private readonly producers = new Map<string, Producer>();
+  private producers = new Map<string, Producer>();
   /** Producer names by id. Invariant: `producerNames[producers.get(n).id] === n`, no holes. */
   private producerNames: string[] = [];
   /** Oldest first; at most GAPS_KEPT_MAX. */
@@ -107,57 +108,24 @@ export class MarketState implements StreamSource {
   /** Events kept (duplicates not counted) since this process started: the dashboard's ticks/s. */
   eventsApplied = 0;
 
-  /** Replaces everything with what `engine` holds (at start, and after a snapshot install). */
+  /**
+   * Replaces everything with what `engine` holds (at start, and after a snapshot install). Read
+   * whole first, then swapped in without a pause: a request served while an install loads (a
+   * replay taking its producer table, a book read) sees the old state or the new, never half.
+   */
   async load(engine: Engine): Promise<void> {
+    const next = await readState(engine);
     // Streams cannot follow a jump to another state: their clients resume from their last seq.
     this.stream.endAll('the state was replaced (a snapshot was installed); resume from your last seq');
     this.pending = [];
-    this.sinceCheckpoint.clear();
-    this.books.clear();
-    this.ids.clear();
-    this.symbols = [];
-    this.producers.clear();
-    this.producerNames = [];
-    this.gaps = [];
-    for await (const [key, value] of scanPrefix(engine, `${P}i/`)) this.addInstrument(key.slice(P.length + 2), value.readUInt32LE(0));
-    for await (const [key, value] of scanPrefix(engine, `${P}p/`)) this.loadProducer(key.slice(P.length + 2), value);
-    invariant(this.producerNames.length === this.producers.size && !this.producerNames.includes(undefined as unknown as string), () => `producer ids have holes: ${this.producers.size} producers, ids up to ${this.producerNames.length - 1}`);
-    for await (const [key, value] of scanPrefix(engine, `${P}v/`)) {
-      const [publisher, instrument] = key.slice(P.length + 2).split('/').map(Number);
-      this.books.setVenue(publisher, instrument, BigInt(value.toString()));
-    }
-    for await (const [, value] of scanPrefix(engine, `${P}g/`)) this.gaps.push(JSON.parse(value.toString()) as Gap);
-    await this.loadBooks(engine);
-  }
-
-  /**
-   * The live books: each instrument's newest checkpoint rolled forward through its stored events
-   * after it (an instrument without one: all of its events, fewer than CHECKPOINT_EVERY_EVENTS).
-   */
-  private async loadBooks(engine: Engine): Promise<void> {
-    const from = new Map<number, bigint>();
-    for await (const [key, value] of scanPrefix(engine, `${P}b/`)) {
-      const id = Number(key.slice(P.length + 2));
-      this.books.load(id, value);
-      from.set(id, value.readBigUInt64LE(BOOK_SEQ_OFFSET));
-    }
-    for (const id of this.ids.values()) {
-      const rolled = await rollForward(engine, this.books, id, from.get(id) ?? 0n);
-      this.sinceCheckpoint.set(id, rolled);
-    }
-  }
-
-  private loadProducer(name: string, value: Buffer): void {
-    const p = JSON.parse(value.toString()) as { id?: number; hw: string; firstSeq: string; lastSeq: string };
-    if (p.id === undefined) throw new QuorumError('DATA_LAYOUT_UNSUPPORTED', `market data written before producers had ids (producer ${JSON.stringify(name)}); start this node with an empty data directory`);
-    this.producers.set(name, { id: p.id, hw: BigInt(p.hw), firstSeq: BigInt(p.firstSeq), lastSeq: BigInt(p.lastSeq) });
-    this.producerNames[p.id] = name;
+    ({ books: this.books, ids: this.ids, symbols: this.symbols, producers: this.producers, producerNames: this.producerNames, gaps: this.gaps, sinceCheckpoint: this.sinceCheckpoint } = next);
   }
 
   private addInstrument(symbol: string, id: number): void {
     this.ids.set(symbol, id);
     this.symbols[id] = symbol;
   }
+
 
   /** Applies one committed batch at `index`, adding its writes to `ops`. */
   apply(batch: IngestBatch, index: number, ops: EngineOp[]): IngestResult {
@@ -394,4 +362,54 @@ export async function* scanPrefix(engine: EngineScan, prefix: string, from?: str
     if (!page.more || page.items.length === 0) return;
     after = page.items[page.items.length - 1].key;
   }
+}
+
+/** Everything `MarketState.load` replaces, read from an engine. */
+interface LoadedState {
+  books: Books;
+  ids: Map<string, number>;
+  symbols: string[];
+  producers: Map<string, Producer>;
+  producerNames: string[];
+  gaps: Gap[];
+  sinceCheckpoint: Map<number, number>;
+}
+
+async function readState(engine: Engine): Promise<LoadedState> {
+  const next: LoadedState = { books: new Books(LEVELS_PER_SIDE_MAX), ids: new Map(), symbols: [], producers: new Map(), producerNames: [], gaps: [], sinceCheckpoint: new Map() };
+  for await (const [key, value] of scanPrefix(engine, `${P}i/`)) {
+    const id = value.readUInt32LE(0);
+    next.ids.set(key.slice(P.length + 2), id);
+    next.symbols[id] = key.slice(P.length + 2);
+  }
+  for await (const [key, value] of scanPrefix(engine, `${P}p/`)) readProducer(next, key.slice(P.length + 2), value);
+  invariant(next.producerNames.length === next.producers.size && !next.producerNames.includes(undefined as unknown as string), () => `producer ids have holes: ${next.producers.size} producers, ids up to ${next.producerNames.length - 1}`);
+  for await (const [key, value] of scanPrefix(engine, `${P}v/`)) {
+    const [publisher, instrument] = key.slice(P.length + 2).split('/').map(Number);
+    next.books.setVenue(publisher, instrument, BigInt(value.toString()));
+  }
+  for await (const [, value] of scanPrefix(engine, `${P}g/`)) next.gaps.push(JSON.parse(value.toString()) as Gap);
+  await readBooks(engine, next);
+  return next;
+}
+
+function readProducer(next: LoadedState, name: string, value: Buffer): void {
+  const p = JSON.parse(value.toString()) as { id?: number; hw: string; firstSeq: string; lastSeq: string };
+  if (p.id === undefined) throw new QuorumError('DATA_LAYOUT_UNSUPPORTED', `market data written before producers had ids (producer ${JSON.stringify(name)}); start this node with an empty data directory`);
+  next.producers.set(name, { id: p.id, hw: BigInt(p.hw), firstSeq: BigInt(p.firstSeq), lastSeq: BigInt(p.lastSeq) });
+  next.producerNames[p.id] = name;
+}
+
+/**
+ * The live books: each instrument's newest checkpoint rolled forward through its stored events
+ * after it (an instrument without one: all of its events, fewer than CHECKPOINT_EVERY_EVENTS).
+ */
+async function readBooks(engine: Engine, next: LoadedState): Promise<void> {
+  const from = new Map<number, bigint>();
+  for await (const [key, value] of scanPrefix(engine, `${P}b/`)) {
+    const id = Number(key.slice(P.length + 2));
+    next.books.load(id, value);
+    from.set(id, value.readBigUInt64LE(BOOK_SEQ_OFFSET));
+  }
+  for (const id of next.ids.values()) next.sinceCheckpoint.set(id, await rollForward(engine, next.books, id, from.get(id) ?? 0n));
 }

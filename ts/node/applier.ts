@@ -179,7 +179,6 @@ export class Applier {
   async install(engine: Engine, index: number, snapshotMembers: MembersRecord): Promise<void> {
     invariant(engine.appliedIndex() === index, () => `installed engine is at ${engine.appliedIndex()}, the snapshot at ${index}`);
     this.engine = engine;
-    this.appliedIndex = index;
     // The checkpoint carries the record as of its index (none: the bootstrap configuration,
     // which the snapshot's metadata describes), and the market state.
     this.membersRecord = storedMembers(engine) ?? snapshotMembers;
@@ -187,6 +186,9 @@ export class Applier {
     await this.market.load(engine);
     await this.idem.load(engine);
     await this.auth.load(engine);
+    // Only now: a read waiting for this index (a replay's instruments after a read barrier) must
+    // find the market state loaded, not the state before the install.
+    this.appliedIndex = index;
     this.feed.reset(index);
     this.release();
   }
