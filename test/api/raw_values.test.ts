@@ -6,7 +6,7 @@
  * in its query as a DELETE does.
  */
 import test from 'ava';
-import { minifyJson, rawValues } from '../../ts/api/raw_values';
+import { minifyJson, putValueText, rawValues } from '../../ts/api/raw_values';
 import { singleNode } from '../helpers/single_node';
 import { openStream } from '../helpers/stream_reader';
 
@@ -26,6 +26,9 @@ test('rawValues finds the value texts of the write shapes, minified, the last of
   t.is(minifyJson('{ "a" : [ 1 , "x  y" ] }'), '{"a":[1,"x  y"]}');
   t.deepEqual([...rawValues('[{"value":1}]')], [], 'not a write shape');
   t.deepEqual([...rawValues('{"v\\u0061lue":5}')], [['value', '5']], 'escaped names are decoded');
+  t.is(putValueText('{"value":{"a" : 1}}', 1), '{"a":1}', 'the sole member is sliced');
+  t.is(putValueText('{"value":1,"ifRevision":2}', 2), '1');
+  t.is(putValueText('{"ifRevision":2,"value":[1]}', 2), '[1]');
 });
 
 test('a value comes back exactly as written: PUT, both batch paths, txn and watch', async (t) => {

@@ -13,7 +13,7 @@ import type { ApplyResult } from '../node/applier';
 import type { AnswerLayout } from '../native';
 import { OPEN_GUARD } from '../auth/guard';
 import { checkKey, jsonValue, onlyFields, onlyParams, parseObject, refuseReserved, revisionArg } from './args';
-import { rawValues } from './raw_values';
+import { putValueText } from './raw_values';
 import { compactKeyCount, compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
 import { KeyWrites } from './key_writes';
@@ -31,7 +31,7 @@ export async function put(node: RaftNode, key: string, body: Buffer, target: Tar
   if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
   onlyFields(doc, PUT_FIELDS, 'the body');
   onlyParams(target.query, WRITE_PARAMS);
-  const value = jsonValue(doc.value, rawValues(body.toString('utf8')).get('value'));
+  const value = jsonValue(doc.value, putValueText(body.toString('utf8'), Object.keys(doc).length));
   const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
   return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));

@@ -73,6 +73,17 @@ export function minifyJson(text: string): string {
   return out + text.slice(from);
 }
 
+const SOLE_VALUE_PREFIX = '{"value":';
+
+/**
+ * A PUT body's value text. The body JSON.stringify writes, `{"value":V}` with no other member,
+ * is sliced without a scan (the common case: every client library writes it so).
+ */
+export function putValueText(text: string, memberCount: number): string | undefined {
+  if (memberCount === 1 && text.startsWith(SOLE_VALUE_PREFIX) && text.endsWith('}')) return minifyJson(text.slice(SOLE_VALUE_PREFIX.length, -1));
+  return rawValues(text).get('value');
+}
+
 export function rawValues(text: string): Map<string, string> {
   const found = new Map<string, string>();
   const i = skipSpace(text, 0);
