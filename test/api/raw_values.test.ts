@@ -1,7 +1,7 @@
 /**
  * Values are stored as the client wrote them (minified): numbers past a double — nanosecond
  * timestamps, 64-bit ids — come back exact through PUT, batches (both the addon's compact path
- * and the general one), txns and watches; a compare by value compares that text. Unknown fields
+ * and the general one), txns, GET, multi-get, scans, txn gets and watches; a compare by value compares that text. Unknown fields
  * are refused (a misspelt `ifRevision` must not drop a condition), and a PUT takes `ifRevision`
  * in its query as a DELETE does.
  */
@@ -45,6 +45,13 @@ test('a value comes back exactly as written: PUT, both batch paths, txn and watc
   t.true(multi.text.includes('{"ts":1700000000000000001}'));
   t.is(multi.text.split(BIG).length, 3, 'both big values verbatim');
   for (let i = 0; i < 4; i++) t.true((await watch.nextText()).includes(i === 1 ? '{"ts":1700000000000000001}' : BIG));
+  const scanned = await call(url('/v1/kv?prefix=v/'), 'GET');
+  t.is(scanned.text.split(BIG).length, 4, 'a scan shows the three big values verbatim');
+  t.true(scanned.text.includes('"value":{"ts":1700000000000000001}'));
+  t.deepEqual(scanned.json.items.map((i: { key: string }) => i.key), ['v/b1', 'v/b2', 'v/put', 'v/t']);
+  const got = await call(url('/v1/txn'), 'POST', '{"success":[{"op":"get","key":"v/b1"},{"op":"get","key":"v/none"}]}');
+  t.true(got.text.includes('"value":{"ts":1700000000000000001}'), got.text);
+  t.like(got.json, { succeeded: true, results: [{ op: 'get', key: 'v/b1' }, { op: 'get', key: 'v/none', found: false }] });
 });
 
 test('a compare by value compares the stored text: a value one past a double does not match its neighbour', async (t) => {

@@ -100,9 +100,10 @@ export async function barrier(node: RaftNode, query: URLSearchParams, keys = 1):
   await node.readBarrier(keys);
 }
 
-function item(key: string, stored: Buffer): { key: string; value: unknown; revision: number } {
+/** An item's JSON text, its value as stored (parsed and written back, numbers past a double would round). */
+function itemText(key: string, stored: Buffer): string {
   const { revision, value } = decodeStored(stored);
-  return { key, value: JSON.parse(value.toString('utf8')), revision };
+  return `{"key":${JSON.stringify(key)},"value":${value.toString('utf8')},"revision":${revision}}`;
 }
 
 export async function get(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
@@ -172,16 +173,17 @@ export async function scan(node: RaftNode, target: Target): Promise<Reply> {
   const limit = limitRaw === null ? 100 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${SCAN_LIMIT_MAX}`);
   await barrier(node, query, limit);
-  const items: ReturnType<typeof item>[] = [];
+  const items: string[] = [];
   let more = true;
   for (let pages = 0; more && items.length < limit && (pages === 0 || visible) && pages < SCAN_FILTERED_PAGES_MAX; pages++) {
     const page = await node.keys.scan({ prefix, after, limit: limit - items.length });
     for (const kv of page.items) {
       const key = kv.key.toString('utf8');
-      if (!visible || visible(key)) items.push(item(key, kv.value));
+      if (!visible || visible(key)) items.push(itemText(key, kv.value));
       after = key;
     }
     more = page.more;
   }
-  return { body: more && after !== undefined ? { items, more, next: after } : { items, more } };
+  const next = more && after !== undefined ? `,"next":${JSON.stringify(after)}` : '';
+  return { raw: `{"items":[${items.join(',')}],"more":${more}${next}}` };
 }

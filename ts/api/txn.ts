@@ -85,15 +85,10 @@ export async function txn(node: RaftNode, body: Buffer, target: Target): Promise
   const result = await node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure }, ...writeMeta(target) });
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind !== 'txn') throw unexpected(result.kind);
-  return {
-    headers: replayHeaders(result),
-    body: {
-      succeeded: result.succeeded,
-      revision: result.revision,
-      results: result.results.map((r) => {
-        if (r.op !== 'get') return r;
-        return r.found ? { op: 'get', key: r.key, value: JSON.parse(r.value!.toString('utf8')), revision: r.revision } : { op: 'get', key: r.key, found: false };
-      }),
-    },
-  };
+  // A get's value goes out as stored (parsed and written back, numbers past a double would round).
+  const results = result.results.map((r) => {
+    if (r.op !== 'get') return JSON.stringify(r);
+    return r.found ? `{"op":"get","key":${JSON.stringify(r.key)},"value":${r.value!.toString('utf8')},"revision":${r.revision}}` : JSON.stringify({ op: 'get', key: r.key, found: false });
+  });
+  return { headers: replayHeaders(result), raw: `{"succeeded":${result.succeeded},"revision":${result.revision},"results":[${results.join(',')}]}` };
 }
