@@ -115,6 +115,8 @@ test('a retried batch is applied exactly once; a partly new one applies only its
   const paged = (await get(url(`/v1/md/ticks/AAPL?limit=2&afterSeq=${aapl[0].seq}`))).json;
   t.deepEqual(paged.events.map((e: { seq: string }) => e.seq), aapl.slice(1, 3).map((e) => e.seq));
   t.true(paged.more);
+  t.is((await get(url('/v1/md/ticks/AAPL?afterSeq=abc'))).json.error.code, 'invalid_query');
+  t.is((await get(url('/v1/md/ticks/AAPL?limit=0'))).json.error.code, 'invalid_limit');
 });
 
 test('a venueSeq gap is reported, recorded, and marks the book until a snapshot', async (t) => {

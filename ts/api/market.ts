@@ -91,7 +91,7 @@ export async function ticks(node: RaftNode, target: Target, rawInstrument: strin
   const limit = limitRaw === null ? 1000 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > TICKS_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${TICKS_LIMIT_MAX}`);
   const afterRaw = target.query.get('afterSeq') ?? '0';
-  if (!/^\d{1,20}$/.test(afterRaw)) throw new QuorumError('invalid_limit', 'afterSeq must be a seq (a decimal integer)');
+  if (!/^\d{1,20}$/.test(afterRaw)) throw new QuorumError('invalid_query', 'afterSeq must be a seq (a decimal integer)');
   await barrier(node, target.query, limit);
   const page = await node.market.events(node.keys, instrument, BigInt(afterRaw), limit);
   if (!page) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
