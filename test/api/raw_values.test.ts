@@ -7,6 +7,7 @@
  */
 import test from 'ava';
 import { minifyJson, putValueText, rawValues } from '../../ts/api/raw_values';
+import { seededRandom } from '../helpers/random';
 import { singleNode } from '../helpers/single_node';
 import { openStream } from '../helpers/stream_reader';
 
@@ -29,6 +30,46 @@ test('rawValues finds the value texts of the write shapes, minified, the last of
   t.is(putValueText('{"value":{"a" : 1}}', 1), '{"a":1}', 'the sole member is sliced');
   t.is(putValueText('{"value":1,"ifRevision":2}', 2), '1');
   t.is(putValueText('{"ifRevision":2,"value":[1]}', 2), '[1]');
+});
+
+/** A random JSON value as [text with random whitespace between tokens, the same text minified]. */
+function randomJson(rand: () => number, depth: number): [string, string] {
+  const ws = () => [' ', '\n', '\t', '  ', '', '', ''][Math.floor(rand() * 7)];
+  const pick = Math.floor(rand() * (depth > 3 ? 4 : 6));
+  const leaf = [
+    () => String(Math.floor(rand() * 1e6) - 5e5),
+    () => `${1 + Math.floor(rand() * 9)}${String(Math.floor(rand() * 1e18)).padStart(18, '0')}`,
+    () => `-${Math.floor(rand() * 99)}.${Math.floor(rand() * 1e9)}e${Math.floor(rand() * 600) - 300}`,
+    () => JSON.stringify(`a "q" \\ b{c}[d],e:f ${String.fromCharCode(32 + Math.floor(rand() * 2000))} \u0000`.slice(0, 1 + Math.floor(rand() * 30))),
+  ];
+  if (pick < 4) {
+    const text = leaf[pick]();
+    return [text, text];
+  }
+  const n = Math.floor(rand() * 4);
+  const parts = Array.from({ length: n }, (_, i) => {
+    const [spaced, compact] = randomJson(rand, depth + 1);
+    const name = JSON.stringify(`k${i} "x"`);
+    return pick === 4 ? [`${ws()}${spaced}${ws()}`, compact] : [`${ws()}${name}${ws()}:${ws()}${spaced}${ws()}`, `${name}:${compact}`];
+  });
+  const [open, close] = pick === 4 ? ['[', ']'] : ['{', '}'];
+  return [`${open}${parts.map((p) => p[0]).join(',')}${ws()}${close}`, `${open}${parts.map((p) => p[1]).join(',')}${close}`];
+}
+
+test('rawValues gives every value of random write bodies exactly, minified (seed 41, 2,000 bodies)', (t) => {
+  const rand = seededRandom(41);
+  for (let i = 0; i < 2000; i++) {
+    const values = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomJson(rand, 0));
+    const ops = values.map(([spaced], k) => `{ "op" : "put", "value" :${spaced} , "key":"k${k}" }`);
+    const body = `{"ops" : [ ${ops.join(' ,\n')} ] , "x":${values[0][0]}}`;
+    JSON.parse(body);
+    const found = rawValues(body);
+    values.forEach(([, compact], k) => {
+      t.is(found.get(`ops.${k}.value`), compact);
+      t.deepEqual(JSON.parse(compact), JSON.parse(values[k][0]));
+    });
+    t.is(putValueText(`{"value":${values[0][0]}}`, 1), values[0][1]);
+  }
 });
 
 test('a value comes back exactly as written: PUT, both batch paths, txn and watch', async (t) => {
