@@ -9,6 +9,12 @@ export function isJsonSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
+/** The first index at or after `i` that is not whitespace (or the end). */
+export function skipJsonSpace(text: string, i: number): number {
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
 /** The index after the string that opens at `i` (by indexOf: most strings hold no escape). */
 export function stringEnd(text: string, i: number): number {
   for (let quote = text.indexOf('"', i + 1); ; quote = text.indexOf('"', quote + 1)) {

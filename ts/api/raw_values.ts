@@ -12,7 +12,7 @@
  * text must already have passed JSON.parse (the scanner assumes valid JSON); like JSON.parse,
  * the last of two members of one name wins.
  */
-import { isJsonSpace, stringEnd } from '../json_text';
+import { isJsonSpace, skipJsonSpace as skipSpace, stringEnd } from '../json_text';
 
 /** The top-level arrays whose objects' `"value"` members are kept: batch ops, txn compares and branches. */
 const ARRAY_MEMBERS = new Set(['ops', 'compare', 'success', 'failure']);
@@ -25,11 +25,6 @@ const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
 
 const JSON_SPACE = /[ \t\n\r]/;
-
-function skipSpace(text: string, i: number): number {
-  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
-  return i;
-}
 
 /** The index after the value that starts at `i` (any JSON value). */
 function skipValue(text: string, i: number): number {

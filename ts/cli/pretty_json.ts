@@ -3,7 +3,7 @@
  * numbers are printed as the node answered them (parsing would round one past a double, e.g. a
  * nanosecond timestamp). Undefined for text that is not JSON.
  */
-import { isJsonSpace, stringEnd } from '../json_text';
+import { isJsonSpace, skipJsonSpace, stringEnd } from '../json_text';
 
 export function prettyJson(text: string): string | undefined {
   try {
@@ -21,7 +21,7 @@ export function prettyJson(text: string): string | undefined {
       out += text.slice(i, end);
       i = end - 1;
     } else if (c === '{' || c === '[') {
-      const next = nextNonSpace(text, i + 1);
+      const next = skipJsonSpace(text, i + 1);
       if (text[next] === (c === '{' ? '}' : ']')) {
         out += c + text[next];
         i = next;
@@ -37,9 +37,4 @@ export function prettyJson(text: string): string | undefined {
     else if (!isJsonSpace(text.charCodeAt(i))) out += c;
   }
   return out;
-}
-
-function nextNonSpace(text: string, i: number): number {
-  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
-  return i;
 }
