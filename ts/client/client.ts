@@ -288,10 +288,10 @@ export class QuorumClient {
         return out;
       } catch (err) {
         const denied = err instanceof QuorumClientError && err.code === 'permission_denied' ? err.details.prefix : undefined;
-        const rest = waiting.filter((i) => keys[i] !== denied);
-        const failed = rest.length === waiting.length ? waiting : waiting.filter((i) => keys[i] === denied);
-        for (const i of failed) out[i] = { err: err as Error };
-        waiting = failed === waiting ? [] : rest;
+        // Not a key of this turn (or another failure): every call still waiting fails with it.
+        const all = !waiting.some((i) => keys[i] === denied);
+        for (const i of waiting) if (all || keys[i] === denied) out[i] = { err: err as Error };
+        waiting = all ? [] : waiting.filter((i) => keys[i] !== denied);
       }
     }
     return out;
