@@ -13,9 +13,10 @@ export const VALUE_BYTES_MAX = 1 << 20;
 /** How deep a JSON body may nest (arrays and objects). */
 export const JSON_DEPTH_MAX = 64;
 
-export function parseJson(body: Buffer): unknown {
+/** A JSON body: its bytes, or its text when the caller decoded it already (to read it again). */
+export function parseJson(body: Buffer | string): unknown {
   if (body.length === 0) throw new QuorumError('invalid_json', 'the request needs a JSON body');
-  const text = body.toString('utf8');
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -67,7 +68,7 @@ export function onlyParams(query: URLSearchParams, known: ReadonlySet<string>): 
 }
 
 /** A JSON object body (`what` describes its expected shape in the error). */
-export function parseObject(body: Buffer, what: string): Record<string, unknown> {
+export function parseObject(body: Buffer | string, what: string): Record<string, unknown> {
   const doc = parseJson(body);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new QuorumError('invalid_body', `the body must be an object ${what}`);
   return doc as Record<string, unknown>;

@@ -105,13 +105,14 @@ export async function batch(node: RaftNode, body: Buffer, target: Target): Promi
   // Auth off (every key may be written) and the compact shape: the addon encodes the items.
   const itemsRaw = target.guard === OPEN_GUARD ? compactBatch(body, BATCH_OPS_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX) : undefined;
   if (itemsRaw) return compactBatchWrite(node, itemsRaw, target);
-  const doc = parseObject(body, '{"ops": [...]}');
+  const text = body.toString('utf8');
+  const doc = parseObject(text, '{"ops": [...]}');
   onlyFields(doc, BATCH_FIELDS, 'the body');
   const ops = doc.ops;
   if (!Array.isArray(ops) || ops.length === 0) throw new QuorumError('invalid_body', 'the body must be {"ops": [{"op": "put"|"delete", "key", ...}, ...]} with at least one op');
   if (ops.length > BATCH_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${BATCH_OPS_MAX} ops per batch`);
   const meta = writeMeta(target);
-  const values = rawValues(body.toString('utf8'));
+  const values = rawValues(text);
   const parsed = failRepeatedKeys(ops.map((raw: unknown, i) => parseItem(raw, i, target.guard, values)));
   const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
   if (meta.idem !== undefined && items.some((it) => it.idem !== undefined)) throw new QuorumError('invalid_body', 'a batch with an Idempotency-Key header takes no idempotencyKey on its items');

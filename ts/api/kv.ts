@@ -27,11 +27,12 @@ const PUT_FIELDS = new Set(['value', 'ifRevision']);
 const WRITE_PARAMS = new Set(['ifRevision']);
 
 export async function put(node: RaftNode, key: string, body: Buffer, target: Target): Promise<Reply> {
-  const doc = parseObject(body, '{"value": ...}');
+  const text = body.toString('utf8');
+  const doc = parseObject(text, '{"value": ...}');
   if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
   onlyFields(doc, PUT_FIELDS, 'the body');
   onlyParams(target.query, WRITE_PARAMS);
-  const value = jsonValue(doc.value, putValueText(body.toString('utf8'), Object.keys(doc).length));
+  const value = jsonValue(doc.value, putValueText(text, Object.keys(doc).length));
   const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
   return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));
@@ -143,7 +144,7 @@ export async function multiGet(node: RaftNode, target: Target, body: Buffer): Pr
     const answer = node.keys.multiGetAnswer(body, layout);
     if (answer !== undefined) return { raw: answer };
   }
-  const keys = compactKeys(text) ?? parseObject(body, '{"keys": [...]}').keys;
+  const keys = compactKeys(text) ?? parseObject(text, '{"keys": [...]}').keys;
   if (!Array.isArray(keys)) throw new QuorumError('invalid_body', 'the body must be {"keys": ["non-empty string", ...]}');
   if (keys.length > MULTI_GET_KEYS_MAX) throw new QuorumError('too_many_keys', `at most ${MULTI_GET_KEYS_MAX} keys per request`);
   const checked = keys.map((k, i) => checkKey(k, `keys[${i}]`));

@@ -73,9 +73,10 @@ function compares(raw: unknown, values: Map<string, string>): Compare[] {
 }
 
 export async function txn(node: RaftNode, body: Buffer, target: Target): Promise<Reply> {
-  const doc = parseObject(body, '{"compare", "success", "failure"}');
+  const text = body.toString('utf8');
+  const doc = parseObject(text, '{"compare", "success", "failure"}');
   onlyFields(doc, TXN_FIELDS, 'the body');
-  const values = rawValues(body.toString('utf8'));
+  const values = rawValues(text);
   const compare = compares(doc.compare ?? [], values);
   const success = txnOps(doc.success, 'success', values);
   const failure = txnOps(doc.failure, 'failure', values);
