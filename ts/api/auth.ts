@@ -25,7 +25,7 @@ import type { RaftNode } from '../node/raft_node';
 import { parseJson } from './args';
 import type { ApiContext } from './context';
 import type { Req, Target } from './http';
-import { unexpected } from './kv';
+import { barrier, unexpected } from './kv';
 import type { Reply } from './reply';
 
 /** Who may use a route: anyone, any valid token (then per key), or admins. */
@@ -101,7 +101,7 @@ export async function createToken(node: RaftNode, body: Buffer): Promise<Reply> 
 }
 
 export async function listTokens(node: RaftNode, query: URLSearchParams): Promise<Reply> {
-  if (query.get('consistency') !== 'stale') await node.readBarrier();
+  await barrier(node, query);
   return { body: { tokens: node.auth.listTokens() } };
 }
 
@@ -112,7 +112,7 @@ export async function revokeToken(node: RaftNode, id: string): Promise<Reply> {
 }
 
 export async function listRoles(node: RaftNode, query: URLSearchParams): Promise<Reply> {
-  if (query.get('consistency') !== 'stale') await node.readBarrier();
+  await barrier(node, query);
   return { body: { roles: node.auth.listRoles() } };
 }
 

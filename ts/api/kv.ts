@@ -12,7 +12,7 @@ import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
 import type { AnswerLayout } from '../native';
 import { OPEN_GUARD } from '../auth/guard';
-import { checkKey, jsonValue, onlyFields, onlyParams, parseObject, refuseReserved, revisionArg } from './args';
+import { checkKey, jsonValue, onlyFields, parseObject, refuseReserved, revisionArg } from './args';
 import { putValueText } from './raw_values';
 import { compactKeyCount, compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
@@ -24,14 +24,12 @@ export const SCAN_LIMIT_MAX = 1000;
 export const MULTI_GET_KEYS_MAX = 1000;
 
 const PUT_FIELDS = new Set(['value', 'ifRevision']);
-const WRITE_PARAMS = new Set(['ifRevision']);
 
 export async function put(node: RaftNode, key: string, body: Buffer, target: Target): Promise<Reply> {
   const text = body.toString('utf8');
   const doc = parseObject(text, '{"value": ...}');
   if (!('value' in doc)) throw new QuorumError('missing_value', 'the body needs a "value"');
   onlyFields(doc, PUT_FIELDS, 'the body');
-  onlyParams(target.query, WRITE_PARAMS);
   const value = jsonValue(doc.value, putValueText(text, Object.keys(doc).length));
   const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
@@ -47,7 +45,6 @@ function conditionArg(inBody: unknown, inQuery: string | undefined): number | un
 }
 
 export async function del(node: RaftNode, key: string, target: Target): Promise<Reply> {
-  onlyParams(target.query, WRITE_PARAMS);
   const ifRevision = revisionArg(target.query.get('ifRevision') ?? undefined, 'ifRevision');
   const { idem, atMs } = writeMeta(target);
   return written(key, await KeyWrites.of(node).write({ op: Op.Delete, key, ifRevision, idem }, atMs));

@@ -32,7 +32,7 @@ interface StreamRequest {
 /** The instruments' ids (read access checked first). */
 async function instrumentIds(node: RaftNode, target: Target): Promise<number[]> {
   const names = (target.query.get('instruments') ?? '').split(',').filter(Boolean);
-  if (names.length === 0 || names.length > STREAM_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `instruments must name 1..${STREAM_INSTRUMENTS_MAX} instruments, comma-separated`);
+  if (names.length === 0 || names.length > STREAM_INSTRUMENTS_MAX) throw new QuorumError('invalid_query', `instruments must name 1..${STREAM_INSTRUMENTS_MAX} instruments, comma-separated`);
   for (const n of names) target.guard.check('md', n, 'read');
   return knownInstrumentIds(node, names);
 }
@@ -40,11 +40,11 @@ async function instrumentIds(node: RaftNode, target: Target): Promise<number[]> 
 /** The request's kinds, depth and start (checked before any instrument is looked up). */
 function parseRequest(target: Target): Omit<StreamRequest, 'ids'> {
   const kinds = new Set((target.query.get('kinds') ?? 'delta,trade,quote,book').split(',').filter(Boolean) as StreamKind[]);
-  for (const k of kinds) if (!KINDS.has(k)) throw new QuorumError('invalid_body', `kinds are delta, trade, quote and book; got ${k}`);
+  for (const k of kinds) if (!KINDS.has(k)) throw new QuorumError('invalid_query', `kinds are delta, trade, quote and book; got ${k}`);
   const depth = Number(target.query.get('depth') ?? 10);
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
   const fromRaw = target.query.get('fromSeq');
-  if (fromRaw !== null && !/^\d{1,20}$/.test(fromRaw)) throw new QuorumError('invalid_body', 'fromSeq must be a seq (a decimal integer)');
+  if (fromRaw !== null && !/^\d{1,20}$/.test(fromRaw)) throw new QuorumError('invalid_query', 'fromSeq must be a seq (a decimal integer)');
   return { kinds, depth, fromSeq: fromRaw === null ? undefined : BigInt(fromRaw) };
 }
 

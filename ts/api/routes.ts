@@ -23,6 +23,7 @@ import { controlReplay, listReplays, openReplay } from './md_replay';
 import { metrics, monitor, setThrottle, walStall } from './health';
 import { dashboardFile, dashboardPage, dashboardStream } from './dashboard';
 import { requestClass } from './route_classes';
+import { checkQuery } from './query_params';
 import type { RequestClass, ThrottledClass } from '../monitor/classes';
 import { authenticate, createToken, deleteRole, listRoles, listTokens, putRole, revokeToken, whoami } from './auth';
 import type { Access } from '../auth/model';
@@ -171,6 +172,7 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     template = route.template;
     // Before admission: a request without a valid token takes no throttling slot.
     target.guard = authenticate(ctx, req, target, method, template);
+    checkQuery(method, template, target.query);
     cls = requestClass(method, template);
     const waiting = ctx.health.admit(cls);
     if (waiting && !(await waiting)) {
