@@ -21,8 +21,8 @@ function watchCli(t: import('ava').ExecutionContext, args: string[]): { out: () 
   return { out: () => out, err: () => err, kill: () => child.kill('SIGINT'), closed };
 }
 
-async function put(url: string, value: unknown): Promise<number> {
-  const res = await fetch(url, { method: 'PUT', body: JSON.stringify({ value }) });
+async function put(url: string, value: unknown, valueText = JSON.stringify(value)): Promise<number> {
+  const res = await fetch(url, { method: 'PUT', body: `{"value":${valueText}}` });
   return ((await res.json()) as { revision: number }).revision;
 }
 
@@ -33,12 +33,17 @@ test('watch prints the changes under its prefix from a revision, and exits 0 on 
   await put(url('/v1/kv/other/1'), 1);
   const written = await put(url('/v1/kv/orders/1'), { qty: 5 });
   await fetch(url('/v1/kv/orders/1'), { method: 'DELETE' });
-  await pollUntil(async () => run.out().split('\n').length > 2, 'two changes printed');
-  const lines = run.out().trim().split('\n').map((l) => JSON.parse(l) as unknown);
-  t.deepEqual(lines, [
-    { type: 'put', key: 'orders/1', value: { qty: 5 }, revision: written },
-    { type: 'delete', key: 'orders/1', revision: written + 1 },
-  ]);
+  const exact = await put(url('/v1/kv/orders/2'), undefined, '{"ts": 1700000000000000001}');
+  await pollUntil(async () => run.out().split('\n').length > 3, 'three changes printed');
+  const lines = run.out().trim().split('\n');
+  t.deepEqual(
+    lines.slice(0, 2).map((l) => JSON.parse(l) as unknown),
+    [
+      { type: 'put', key: 'orders/1', value: { qty: 5 }, revision: written },
+      { type: 'delete', key: 'orders/1', revision: written + 1 },
+    ],
+  );
+  t.is(lines[2], `{"type":"put","key":"orders/2","value":{"ts":1700000000000000001},"revision":${exact}}`, 'a value is printed as stored, exact');
   run.kill();
   t.is(await run.closed, 0, run.err());
 });

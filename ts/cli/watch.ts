@@ -23,9 +23,10 @@ export async function watchCommand(prefix: string, opts: WatchCliOptions): Promi
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    for await (const ev of client.watch(prefix, { fromRevision: opts.fromRevision, signal: stop.signal })) {
+    // The node's own lines: values as stored (a parsed event has numbers past 2^53 rounded).
+    for await (const [, line] of client.watchLines(prefix, { fromRevision: opts.fromRevision, signal: stop.signal })) {
       // A reader that stops reading (`| head`) holds the watch: wait for stdout to drain.
-      if (!process.stdout.write(`${JSON.stringify(ev)}\n`)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+      if (!process.stdout.write(`${line}\n`)) await new Promise((resolve) => process.stdout.once('drain', resolve));
     }
     return 0;
   } catch (err) {

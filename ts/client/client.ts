@@ -22,7 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import { Router } from './router';
-import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, type WatchOptions } from './streams';
+import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
 import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
 
 export interface ClientOptions {
@@ -192,6 +192,14 @@ export class QuorumClient {
    */
   watch<T = unknown>(prefix = '', opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
     return watch<T>(this.streamDeps(), prefix, opts);
+  }
+
+  /**
+   * `watch`, each event with the node's JSON line: the value's text as stored, so a number past
+   * 2^53 (a nanosecond timestamp) can be read exactly by a parser that keeps big integers.
+   */
+  watchLines<T = unknown>(prefix = '', opts: WatchOptions = {}): AsyncGenerator<[WatchEvent<T>, string]> {
+    return watchLines<T>(this.streamDeps(), prefix, opts);
   }
 
   /** Market data as it is ingested (a book per instrument first), resumed by seq across node failures. */

@@ -56,15 +56,15 @@ export async function* lines(chunks: AsyncIterable<Buffer>): AsyncGenerator<stri
 }
 
 /**
- * The answer's lines as JSON documents until it ends or breaks — a lost connection or a silence
+ * The answer's lines as JSON documents, each with its text, until it ends or breaks — a lost connection or a silence
  * ends the iteration quietly (the caller opens the stream again); a line that is not JSON, or
  * `signal` (which cancels the stream), fails it. The stream is cancelled however it stops.
  */
-async function* answerDocs<L>(answer: StreamAnswer, signal: AbortSignal | undefined): AsyncGenerator<L> {
+async function* answerDocs<L>(answer: StreamAnswer, signal: AbortSignal | undefined): AsyncGenerator<[L, string]> {
   const onAbort = () => answer.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const text of lines(answer.chunks)) yield JSON.parse(text) as L;
+    for await (const text of lines(answer.chunks)) yield [JSON.parse(text) as L, text];
   } catch (err) {
     if (signal?.aborted) throw new QuorumClientError('aborted', 'the call was aborted');
     if (err instanceof SyntaxError) throw err;
@@ -147,6 +147,14 @@ const anyMember =
 
 /** KV changes under `prefix`, in revision order, across node failures (see the file comment). */
 export async function* watch<T>(deps: StreamDeps, prefix: string, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+  for await (const [event] of watchLines<T>(deps, prefix, opts)) yield event;
+}
+
+/**
+ * `watch`, each change with the node's own line: its value as stored, numbers past a double
+ * exact (the parsed event has them rounded, as any JSON.parse would).
+ */
+export async function* watchLines<T>(deps: StreamDeps, prefix: string, opts: WatchOptions = {}): AsyncGenerator<[WatchEvent<T>, string]> {
   let from = opts.fromRevision;
   const reopen = new Reopen(deps.policy);
   for (let carried = true; ; await reopen.wait(carried, opts.signal)) {
@@ -154,11 +162,11 @@ export async function* watch<T>(deps: StreamDeps, prefix: string, opts: WatchOpt
     const q = new URLSearchParams({ prefix });
     if (from !== undefined) q.set('fromRevision', String(from));
     const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${q}`, idleMs: WATCH_IDLE_MS }, opts.signal);
-    for await (const line of answerDocs<{ type: string; key?: string; value?: T; revision: number }>(answer, opts.signal)) {
+    for await (const [line, text] of answerDocs<{ type: string; key?: string; value?: T; revision: number }>(answer, opts.signal)) {
       carried = true;
       if (line.type === 'put' || line.type === 'delete') {
         from = line.revision + 1;
-        yield line as WatchEvent<T>;
+        yield [line as WatchEvent<T>, text];
       } else if (line.type === 'progress') {
         // Every change up to `revision` was sent: a reopened watch starts after it.
         from = Math.max(from ?? 0, line.revision + 1);
@@ -192,7 +200,7 @@ export async function* marketStream(deps: StreamDeps, opts: MarketStreamOptions)
     const q = new URLSearchParams({ instruments: opts.instruments.join(','), kinds: (opts.kinds ?? ['delta', 'trade', 'quote', 'book']).join(','), depth: String(opts.depth ?? 10) });
     if (from !== undefined) q.set('fromSeq', from);
     const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/md/stream?${q}`, idleMs: MARKET_IDLE_MS }, opts.signal);
-    for await (const line of answerDocs<MarketLine>(answer, opts.signal)) {
+    for await (const [line] of answerDocs<MarketLine>(answer, opts.signal)) {
       carried = true;
       if (line.kind === 'slow_consumer') {
         from = line.seq;
@@ -253,7 +261,7 @@ export async function* replay(deps: StreamDeps, targets: string[], spec: ReplayS
     carried = false;
     const body = jsonWithBigints(from === undefined ? spec : { ...spec, fromSeq: from });
     const answer = await openStream(deps, async (avoid) => untried(targets, avoid, 'first'), { method: 'POST', path: '/v1/md/replay', body, idleMs: 0 }, signal);
-    for await (const line of answerDocs<MarketLine>(answer, signal)) {
+    for await (const [line] of answerDocs<MarketLine>(answer, signal)) {
       carried = true;
       if (line.kind !== 'book' && line.kind !== 'done') from = line.seq;
       yield line;
