@@ -50,9 +50,9 @@ export async function ingest(node: RaftNode, target: Target, body: Buffer): Prom
 function historyTarget(query: URLSearchParams): BookTarget | undefined {
   const at = query.get('at');
   const seq = query.get('seq');
-  if (at !== null && seq !== null) throw new QuorumError('invalid_body', 'give at or seq, not both');
+  if (at !== null && seq !== null) throw new QuorumError('invalid_query', 'give at or seq, not both');
   if (seq !== null) {
-    if (!/^\d{1,20}$/.test(seq)) throw new QuorumError('invalid_body', 'seq must be a decimal integer');
+    if (!/^\d{1,20}$/.test(seq)) throw new QuorumError('invalid_query', 'seq must be a decimal integer');
     return { seq: BigInt(seq) };
   }
   return at === null ? undefined : { tsEvent: parseVenueTime(at, 'at') };
@@ -147,9 +147,9 @@ export async function vwap(node: RaftNode, target: Target, rawInstrument: string
   const instrument = decodeURIComponent(rawInstrument);
   target.guard.check('md', instrument, 'read');
   const side = target.query.get('side');
-  if (side !== 'buy' && side !== 'sell') throw new QuorumError('invalid_body', 'side must be "buy" or "sell"');
+  if (side !== 'buy' && side !== 'sell') throw new QuorumError('invalid_query', 'side must be "buy" or "sell"');
   const qtyRaw = target.query.get('qty') ?? '';
-  if (!/^\d{1,15}$/.test(qtyRaw) || Number(qtyRaw) === 0) throw new QuorumError('invalid_body', 'qty must be a positive integer');
+  if (!/^\d{1,15}$/.test(qtyRaw) || Number(qtyRaw) === 0) throw new QuorumError('invalid_query', 'qty must be a positive integer');
   const qty = BigInt(qtyRaw);
   await barrier(node, target.query);
   const view = node.market.bookView(instrument, LEVELS_PER_SIDE_MAX);
