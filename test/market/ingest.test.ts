@@ -116,6 +116,8 @@ test('a retried batch is applied exactly once; a partly new one applies only its
   t.deepEqual(paged.events.map((e: { seq: string }) => e.seq), aapl.slice(1, 3).map((e) => e.seq));
   t.true(paged.more);
   t.is((await get(url('/v1/md/ticks/AAPL?afterSeq=abc'))).json.error.code, 'invalid_query');
+  const last = (await post(url('/v1/md/events'), randomDeltas(5, 1, 18))).json.lastSeq as string;
+  t.like((await get(url('/v1/md/feeds'))).json.producers[0], { firstSeq: first.json.firstSeq, lastSeq: last }, "a producer's seq range spans all its batches");
   t.is((await get(url('/v1/md/ticks/AAPL?limit=0'))).json.error.code, 'invalid_limit');
 });
 

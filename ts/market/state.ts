@@ -179,7 +179,9 @@ export class MarketState implements StreamSource {
     for (let at = 0; at < t.length; at += PRODUCER_ROW_BYTES) {
       const i = t.readUInt32LE(at);
       const name = batch.producers[i];
-      const p = { id: rows.readUInt32LE(i * PRODUCER_IN_ROW_BYTES + 9), hw: t.readBigUInt64LE(at + 4), firstSeq: t.readBigUInt64LE(at + 12), lastSeq: t.readBigUInt64LE(at + 20) };
+      // The addon's marks are this batch's: a producer's first seq is that of its first batch.
+      const firstSeq = this.producers.get(name)?.firstSeq ?? t.readBigUInt64LE(at + 12);
+      const p = { id: rows.readUInt32LE(i * PRODUCER_IN_ROW_BYTES + 9), hw: t.readBigUInt64LE(at + 4), firstSeq, lastSeq: t.readBigUInt64LE(at + 20) };
       this.producers.set(name, p);
       ops.push({ op: 'put', key: KEYS.producer(name), value: Buffer.from(JSON.stringify({ id: p.id, hw: p.hw.toString(), firstSeq: p.firstSeq.toString(), lastSeq: p.lastSeq.toString() })) });
     }
