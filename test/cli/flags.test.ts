@@ -2,27 +2,12 @@
  * Every numeric (and address) flag of the CLI is checked before anything runs or is sent: a bad
  * value exits non-zero with the flag named, and the endpoint receives no request.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import test from 'ava';
+import { runCli as cli } from '../helpers/cli';
 import { tempDir } from '../helpers/tmp';
-
-const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    // 'close', not 'exit': the child's output may still be in its pipes when it exits.
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** An HTTP server that counts the requests it gets and answers each like a node would. */
 async function countingEndpoint(t: import('ava').ExecutionContext): Promise<{ url: string; requests: () => number }> {
@@ -49,6 +34,8 @@ const badClientCalls: [string[], string][] = [
   [['md', 'replay', '--instruments', 'A', '--speed', '0'], '--speed'],
   [['md', 'replay', '--instruments', 'A,,B'], '--instruments'],
   [['md', 'replay', '--instruments', 'A', '--depth', '0'], '--depth'],
+  [['md', 'vwap', 'ES', '--side', 'up', '--qty', '1'], '--side'],
+  [['md', 'vwap', 'ES', '--side', 'buy', '--qty', '0'], '--qty'],
 ];
 
 for (const [args, named] of badClientCalls) {

@@ -2,23 +2,9 @@
  * `quorumkv put` sends its value as written and the answers are printed as the node wrote them:
  * a nanosecond timestamp survives the CLI both ways. `--if-revision` still guards the write.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import test from 'ava';
+import { runCli as cli } from '../helpers/cli';
 import { singleNode } from '../helpers/single_node';
-
-const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import=tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test('a value past a double goes and comes back exact; --if-revision guards the put', async (t) => {
   const { url } = await singleNode(t);

@@ -2,24 +2,12 @@
  * `quorumkv watch PREFIX`: changes under the prefix as JSON lines, from a revision, until Ctrl-C
  * (exit 0); an error the node answers (a revision no longer retained) exits 1 with it on stderr.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import test from 'ava';
+import { followCli } from '../helpers/cli';
 import { pollUntil } from '../helpers/poll';
 import { singleNode } from '../helpers/single_node';
 
-const MAIN = join(__dirname, '..', '..', 'ts', 'cli', 'main.ts');
-
-function watchCli(t: import('ava').ExecutionContext, args: string[]): { out: () => string; err: () => string; kill: () => void; closed: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import=tsx', MAIN, 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => child.kill('SIGKILL'));
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { out: () => out, err: () => err, kill: () => child.kill('SIGINT'), closed };
-}
+const watchCli = (t: import('ava').ExecutionContext, args: string[]) => followCli(t, ['watch', ...args]);
 
 async function put(url: string, value: unknown, valueText = JSON.stringify(value)): Promise<number> {
   const res = await fetch(url, { method: 'PUT', body: `{"value":${valueText}}` });
@@ -44,7 +32,7 @@ test('watch prints the changes under its prefix from a revision, and exits 0 on 
     ],
   );
   t.is(lines[2], `{"type":"put","key":"orders/2","value":{"ts":1700000000000000001},"revision":${exact}}`, 'a value is printed as stored, exact');
-  run.kill();
+  run.stop();
   t.is(await run.closed, 0, run.err());
 });
 

@@ -10,6 +10,7 @@ import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
 import { monitorCommand } from './monitor';
 import { generateCommand, ingestCommand } from './md';
+import { mdReadCommands } from './md_reads';
 import { type ReplayCliOptions, replayCommand } from './replay';
 import { type WatchCliOptions, watchCommand } from './watch';
 import * as flags from './flags';
@@ -110,6 +111,7 @@ function mdCommands(program: Command): void {
     .addOption(new Option('--format <format>', 'ndjson lines, or binary frames (type u8 | len u32 | payload)').choices(['ndjson', 'binary']).default('ndjson'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action((o: Omit<ReplayCliOptions, 'instruments' | 'kinds'> & { instruments: string[]; kinds?: string[] }) => replayCommand(o));
+  mdReadCommands(md);
 }
 
 function nodeCommands(program: Command): void {

@@ -1,0 +1,61 @@
+/**
+ * The market-data reads of the CLI: `md book`, `md top`, `md vwap`, `md ticks`, `md feeds` (one
+ * request each, the answer printed as the node wrote it) and `md stream` (live lines until
+ * Ctrl-C, through the client library: it follows the cluster across node failures, resuming
+ * after the last seq printed, nothing lost or repeated).
+ */
+import { type Command, Option } from 'commander';
+import type { MarketStreamOptions } from '../client/streams';
+import { clientCommand, DEFAULT_ENDPOINT } from './client';
+import * as flags from './flags';
+import { follow } from './follow';
+
+const bookPath = (instrument: string): string => `/v1/md/books/${encodeURIComponent(instrument)}`;
+const stale = (o: Record<string, unknown>): string | undefined => (o.stale ? 'stale' : undefined);
+
+export function mdReadCommands(md: Command): void {
+  clientCommand(md, 'book <instrument>', 'an order book: now, or as of a venue time (--at) or a seq (--seq)', ([instrument], o) => ({
+    path: bookPath(instrument),
+    query: { depth: o.depth as number, at: o.at as string | undefined, seq: o.seq as string | undefined, consistency: stale(o) },
+  }))
+    .option('--depth <n>', 'levels per side', flags.integer(1, 1000), 10)
+    .option('--at <time>', 'as of this venue time: integer ns or ISO-8601')
+    .option('--seq <seq>', 'as of this seq')
+    .option('--stale', 'serve from this member without a ReadIndex round');
+  clientCommand(md, 'top <instruments>', 'best bid and ask of several instruments, one consistent cut', ([list]) => ({ method: 'POST', path: '/v1/md/books/top', body: { instruments: flags.list(list) } }));
+  clientCommand(md, 'vwap <instrument>', 'the average price to fill a quantity against the book', ([instrument], o) => ({
+    path: `${bookPath(instrument)}/vwap`,
+    query: { side: o.side as string, qty: o.qty as number, consistency: stale(o) },
+  }))
+    .addOption(new Option('--side <side>', 'buy (lifts asks) or sell (hits bids)').choices(['buy', 'sell']).makeOptionMandatory())
+    .requiredOption('--qty <n>', 'the quantity to fill', flags.integer(1))
+    .option('--stale', 'serve from this member without a ReadIndex round');
+  clientCommand(md, 'ticks <instrument>', 'stored events in seq order, a page at a time', ([instrument], o) => ({
+    path: `/v1/md/ticks/${encodeURIComponent(instrument)}`,
+    query: { afterSeq: o.afterSeq as string | undefined, limit: o.limit as number, consistency: stale(o) },
+  }))
+    .option('--after-seq <seq>', 'start after this seq (the last seq of the previous page)')
+    .option('--limit <n>', 'events per page', flags.integer(1), 100)
+    .option('--stale', 'serve from this member without a ReadIndex round');
+  clientCommand(md, 'feeds', 'producers (their last producerSeq and seq range) and the venue gaps seen', (_a, o) => ({ path: '/v1/md/feeds', query: { consistency: stale(o) } })).option(
+    '--stale',
+    'serve from this member without a ReadIndex round',
+  );
+  md.command('stream <instruments>')
+    .description('live market data (a book per instrument first, then events and books) as JSON lines until Ctrl-C')
+    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .option('--kinds <list>', 'delta,trade,quote,book (default: all)', flags.list)
+    .option('--depth <n>', 'book levels per side', flags.integer(1, 1000), 10)
+    .option('--from-seq <seq>', 'stored events after this seq first, then live ones')
+    .action(async (list: string, o: { endpoint: string; kinds?: string[]; depth: number; fromSeq?: string }) => {
+      const opts = { instruments: flags.list(list), kinds: o.kinds as MarketStreamOptions['kinds'], depth: o.depth, fromSeq: o.fromSeq };
+      process.exitCode = await streamCommand(o.endpoint, opts);
+    });
+}
+
+/** `md stream`: see `follow.ts` for failures, exit status and errors. */
+function streamCommand(endpoint: string, opts: Omit<MarketStreamOptions, 'signal'>): Promise<number> {
+  return follow(endpoint, async function* (client, signal) {
+    for await (const line of client.marketStream({ ...opts, signal })) yield JSON.stringify(line);
+  });
+}
