@@ -274,7 +274,7 @@ function addonAlone({ sources, producers }: { sources: Buffer[]; producers: stri
     const rates: number[] = [];
     let items = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const cursor = new ReplayCursor({ fromTs: 0n, toTs: 2n ** 64n - 1n, seqLimit: 2n ** 64n - 1n, kindsMask: kinds, books, depth: 10, snapshotEveryNs: 0n, format, levelsMax: 10_000, symbols: sources.map((_, i) => `SYM${i}`), producers, eventsBefore: 0, snapshotsBefore: 0 });
+      const cursor = new ReplayCursor({ fromTs: 0n, toTs: 2n ** 64n - 1n, seqLimit: 2n ** 64n - 1n, kindsMask: kinds, books, depth: 10, snapshotEveryNs: 0n, format, levelsMax: 10_000, symbols: sources.map((_, i) => `SYM${i}`), producers, eventsBefore: 0, snapshotsBefore: 0, seqBefore: 0n });
       sources.forEach((records, i) => cursor.push(i, records, true));
       const started = performance.now();
       while (cursor.render(2n ** 64n - 1n, 256 << 10).step !== 'done');

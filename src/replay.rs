@@ -30,6 +30,8 @@ pub struct ReplayConfig {
     /// Counts the session wrote before this cursor (after a seek).
     pub events_before: u32,
     pub snapshots_before: u32,
+    /// The last seq written before this cursor (u64, decimal).
+    pub seq_before: String,
 }
 
 #[napi(object)]
@@ -89,6 +91,7 @@ fn options(c: &ReplayConfig) -> Result<ReplayOptions> {
         levels_max: c.levels_max as usize,
         events_before: u64::from(c.events_before),
         snapshots_before: u64::from(c.snapshots_before),
+        seq_before: u64_arg("seqBefore", &c.seq_before)?,
     })
 }
 

@@ -82,6 +82,8 @@ export interface ReplayCursorConfig {
   /** Counts the session wrote before this cursor (after a seek), so its done line counts all. */
   eventsBefore: number;
   snapshotsBefore: number;
+  /** The last seq written (or resumed after) before this cursor: the done line's if it writes none. */
+  seqBefore: bigint;
 }
 
 export type RenderStep = { chunk: Buffer } & ({ step: 'full' | 'done' } | { step: 'need'; source: number } | { step: 'due'; dueTs: bigint });
@@ -112,6 +114,7 @@ export class ReplayCursor {
           producersJson: c.producers.map((p) => JSON.stringify(p)),
           eventsBefore: c.eventsBefore,
           snapshotsBefore: c.snapshotsBefore,
+          seqBefore: c.seqBefore.toString(),
         }),
     );
   }

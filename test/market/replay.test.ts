@@ -112,6 +112,10 @@ test('a replay from mid-day opens with the books of that time, and a broken one 
   const seq = JSON.parse(fullLines[cut]).seq as string;
   const rest = (await text(n, { instruments: SYMBOLS, kinds, snapshotEvery: '1s', fromSeq: seq })).trimEnd().split('\n');
   t.deepEqual(rest.slice(0, -1), fullLines.slice(cut + 1, -1));
+  // Resumed after the last event: nothing is left, and the done line keeps the resume token.
+  const lastSeq = JSON.parse(fullLines[fullLines.length - 1]).seq as string;
+  const none = (await text(n, { instruments: SYMBOLS, kinds, snapshotEvery: '1s', fromSeq: lastSeq })).trimEnd().split('\n');
+  t.deepEqual(none.map((l) => JSON.parse(l) as unknown), [{ kind: 'done', events: 0, snapshots: 0, seq: lastSeq }]);
   t.is((await replay(n, { instruments: SYMBOLS, fromSeq: '12345' })).status, 400, 'a seq that is no event of these instruments');
 });
 
@@ -177,6 +181,9 @@ test('sessions are listed, paused, resumed and sought; a seek opens with the boo
   const at = T0 + 40_000_000_000n;
   const sought = await control('seek', { at: at.toString() });
   t.is(sought.status, 200);
+  const progress = (await sought.json()) as { seq: string; marketTime: string };
+  t.is(progress.marketTime, at.toString(), 'a sought session stands at the time sought');
+  t.true(BigInt(progress.seq) > 0n, `its seq is the last written, not 0 (${progress.seq})`);
   // Lines already on their way may come first; then the opening book at `at`, then events from it.
   let line = await nextLine();
   while (!(line.kind === 'book' && BigInt(line.tsEvent) < at && (await nextIsFrom(line)))) line = await nextLine();

@@ -103,6 +103,8 @@ export class ReplaySession {
   private wokeAtNs = 0n;
   private wake: (() => void) | undefined;
   private stopped = false;
+  /** The venue time the cursor opened at: progress shows it until the cursor writes an event (not 0 after a seek). */
+  private openedAtTs = 0n;
 
   constructor(
     private readonly engine: () => EngineScan,
@@ -198,7 +200,7 @@ export class ReplaySession {
       events: c?.events ?? 0,
       snapshots: c?.snapshots ?? 0,
       seq: (c?.lastSeq ?? 0n).toString(),
-      marketTime: (c?.lastTs ?? 0n).toString(),
+      marketTime: (c?.lastTs || this.openedAtTs).toString(),
       lagMs: Number(this.lagNs) / 1e6,
       scheduleErrorMs: this.scheduleError.summary(),
       openedAt: this.openedAt,
@@ -227,6 +229,7 @@ export class ReplaySession {
       producers: this.spec.producers,
       eventsBefore: previous?.events ?? 0,
       snapshotsBefore: previous?.snapshots ?? 0,
+      seqBefore: resume?.seq ?? previous?.lastSeq ?? 0n,
     });
     const checkpoints = await Promise.all(this.spec.instruments.map(({ id }) => checkpointBefore(this.engine(), id, fromTs, resume)));
     checkpoints.forEach((cp, i) => cp && cursor.loadBook(i, cp.book));
@@ -234,6 +237,7 @@ export class ReplaySession {
     const startTs = resume ? resume.tsEvent : fromTs;
     const primed = await prime(cursor, feed, startTs);
     this.feed?.retire();
+    this.openedAtTs = startTs;
     this.cursor = cursor;
     this.feed = feed;
     this.primed = primed;

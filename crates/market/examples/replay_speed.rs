@@ -51,6 +51,7 @@ fn main() {
             format,
             levels_max: 10_000,
             events_before: 0,
+            seq_before: 0,
             snapshots_before: 0,
         };
         let mut r = Replay::new(

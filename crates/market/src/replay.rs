@@ -60,6 +60,9 @@ pub struct ReplayOptions {
     /// so the done line counts the whole session.
     pub events_before: u64,
     pub snapshots_before: u64,
+    /// The last seq the session wrote (or resumed after) before this cursor: the done line's
+    /// seq if this cursor writes no event, so a resume token never goes back.
+    pub seq_before: u64,
 }
 
 /// Why `render` returned.
@@ -148,13 +151,13 @@ impl Replay {
             events: opts.events_before,
             snapshots: opts.snapshots_before,
             opening_snapshots: opts.books && opts.resume_after.is_none(),
+            last_seq: opts.seq_before,
             opts,
             sources,
             producers_json,
             heads: BinaryHeap::new(),
             exhausted: 0,
             next_boundary_ts,
-            last_seq: 0,
             last_ts: 0,
             done: false,
         }

@@ -45,6 +45,7 @@ fn opts(from_ts: u64, to_ts: u64) -> ReplayOptions {
         format: Format::Ndjson,
         levels_max: 100,
         events_before: 0,
+        seq_before: 0,
         snapshots_before: 0,
     }
 }
@@ -140,6 +141,20 @@ fn a_resumed_replay_continues_exactly_where_the_first_stopped() {
             .join("\n")
     };
     assert_eq!(strip_done(&joined), strip_done(&full));
+}
+
+#[test]
+fn a_cursor_that_writes_no_event_reports_the_seq_reached_before_it() {
+    // Resumed after the last event: nothing is left, and the done line's seq is still the
+    // resume token, not 0 (a client resuming from it would start over).
+    let mut o = opts(0, u64::MAX);
+    o.resume_after = Some((50, 5));
+    o.seq_before = 5;
+    assert_eq!(kinds_and_seqs(&run(o)), ["done:5"]);
+    // A seek past the end (a new cursor of the same session) keeps the session's seq.
+    let mut o = opts(60, u64::MAX);
+    o.seq_before = 4;
+    assert_eq!(kinds_and_seqs(&run(o)), ["book:5", "book:4", "done:4"]);
 }
 
 #[test]
