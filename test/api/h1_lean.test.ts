@@ -18,11 +18,13 @@ interface Harness {
   lean: string[];
   /** Exchanges that saw 'close' (and whether they had answered by then). */
   closed: string[];
+  /** `start METHOD path` and `end METHOD path` of the `after` route, in order. */
+  log: string[];
 }
 
 /** Routes: `/v1/kv/after/<ms>` answers its path after ms; `/v1/kv/echo` its body; `/v1/kv/stream` in three writes. */
 async function harness(t: { teardown(fn: () => void): void }): Promise<Harness> {
-  const h: Harness = { port: 0, lean: [], closed: [] };
+  const h: Harness = { port: 0, lean: [], closed: [], log: [] };
   const node = createHttpServer((req, res) => {
     const text = `node ${req.method} ${req.url}`;
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(text.length) });
@@ -32,7 +34,11 @@ async function harness(t: { teardown(fn: () => void): void }): Promise<Harness> 
     h.lean.push(ex.url);
     ex.on('close', () => h.closed.push(`${ex.url}${ex.writableEnded ? ' (answered)' : ''}`));
     if (ex.url.startsWith('/v1/kv/after/')) {
-      setTimeout(() => ex.writeHead(200, ['content-type', 'text/plain']).end(ex.url), Number(ex.url.split('/').pop()));
+      h.log.push(`start ${ex.method} ${ex.url}`);
+      setTimeout(() => {
+        h.log.push(`end ${ex.method} ${ex.url}`);
+        ex.writeHead(200, ['content-type', 'text/plain']).end(ex.url);
+      }, Number(ex.url.split('/').pop()));
     } else if (ex.url === '/v1/kv/echo') {
       void readBody(ex).then((body) => ex.writeHead(200, []).end(`echo ${body.length} ${body.subarray(0, 8).toString()}`));
     } else if (ex.url === '/v1/kv/stream') {
@@ -120,6 +126,26 @@ test('pipelined answers leave in request order whatever order their handlers fin
   socket.destroy();
   t.deepEqual(bodies(text), ['/v1/kv/after/30', '/v1/kv/after/1', 'lean GET /v1/kv/a', '/v1/kv/after/10']);
   t.deepEqual(h.lean, ['/v1/kv/after/30', '/v1/kv/after/1', '/v1/kv/a', '/v1/kv/after/10']);
+});
+
+test('pipelined requests run in runs: reads side by side, key writes side by side, anything else alone', async (t) => {
+  const h = await harness(t);
+  const write = (method: string, path: string) => `${method} ${path} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n`;
+  const paths = ['GET 30', 'GET 2', 'PUT 20', 'DELETE 5', 'GET 15', 'GET 1', 'POST 3', 'POST 1', 'GET 4'].map((r) => r.split(' '));
+  const raw = paths.map(([method, ms]) => (method === 'GET' ? get(`/v1/kv/after/${ms}`) : write(method, `/v1/kv/after/${ms}`))).join('');
+  const { text, socket } = await exchange(h.port, raw, paths.length);
+  socket.destroy();
+  t.deepEqual(bodies(text), paths.map(([, ms]) => `/v1/kv/after/${ms}`));
+  const run = (...rs: string[][]) => [...rs.map((r) => `start ${r.join(' ')}`), ...rs.map((r) => `end ${r.join(' ')}`)];
+  const ended = (a: string, b: string) => [`start ${a}`, `start ${b}`, `end ${b}`, `end ${a}`];
+  t.deepEqual(h.log, [
+    ...ended('GET /v1/kv/after/30', 'GET /v1/kv/after/2'),
+    ...ended('PUT /v1/kv/after/20', 'DELETE /v1/kv/after/5'),
+    ...ended('GET /v1/kv/after/15', 'GET /v1/kv/after/1'),
+    ...run(['POST', '/v1/kv/after/3']),
+    ...run(['POST', '/v1/kv/after/1']),
+    ...run(['GET', '/v1/kv/after/4']),
+  ]);
 });
 
 test('a body split over many TCP segments is read whole, and the next request after it too', async (t) => {

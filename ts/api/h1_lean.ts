@@ -24,6 +24,7 @@ import type { Socket } from 'node:net';
 import { invariant } from '../raft/assert';
 import { type ExchangeSink, H1Exchange } from './h1_exchange';
 import { BODY_BYTES_MAX } from './http';
+import { runClass, sharesRun } from './h1_order';
 
 export const HEAD_BYTES_MAX = 16 << 10;
 export const PIPELINED_MAX = 256;
@@ -63,6 +64,8 @@ export class LeanH1Connection implements ExchangeSink {
   private out: (string | Buffer)[] = [];
   private outBytes = 0;
   private flushing = false;
+  /** A request parsed but not started: it waits for the answers before it (`mayStartLast`); reading pauses meanwhile. */
+  private waiting: H1Exchange | undefined;
   /** Reading paused for backpressure (not for good). */
   private paused = false;
   /** Set once a request was declined (or the client asked to close): nothing more is parsed. */
@@ -113,7 +116,23 @@ export class LeanH1Connection implements ExchangeSink {
       head.close();
       if (head.closeAfter) this.stopped = 'close';
     }
+    const next = this.waiting;
+    if (next !== undefined && this.mayStartLast()) {
+      this.waiting = undefined;
+      this.onRequest(next);
+    }
     this.maybeResume();
+  }
+
+  /**
+   * Whether the last request in `exchanges` (the only one not started) may start now: alone, or
+   * sharing a run with those before it (`h1_order.ts`). Those started form one run (a request
+   * starts only beside its own class), so the first names its class.
+   */
+  private mayStartLast(): boolean {
+    const n = this.exchanges.length;
+    const [first, last] = [this.exchanges[0], this.exchanges[n - 1]];
+    return n === 1 || sharesRun(runClass(first.method, first.url), runClass(last.method, last.url));
   }
 
   /** Drops the connection (a route gave up on the request); no 'error' is raised for it. */
@@ -136,7 +155,7 @@ export class LeanH1Connection implements ExchangeSink {
 
   /** Reads every complete request buffered, unless stopped or too many are waiting for answers. */
   private parseAll(): void {
-    while (this.stopped === undefined && this.exchanges.length < PIPELINED_MAX && this.buffered.length > 0) {
+    while (this.stopped === undefined && this.waiting === undefined && this.exchanges.length < PIPELINED_MAX && this.buffered.length > 0) {
       const parsed = this.parseOne();
       if (parsed === undefined) break;
       if ('decline' in parsed) {
@@ -147,7 +166,8 @@ export class LeanH1Connection implements ExchangeSink {
       this.exchanges.push(parsed.exchange);
       if (this.exchanges.length > 1) this.held.set(parsed.exchange, []);
       if (parsed.exchange.closeAfter) this.stopped = 'close';
-      this.onRequest(parsed.exchange);
+      if (this.mayStartLast()) this.onRequest(parsed.exchange);
+      else this.waiting = parsed.exchange;
     }
     this.maybeResume();
   }
@@ -228,7 +248,7 @@ export class LeanH1Connection implements ExchangeSink {
       else this.handOff();
       return;
     }
-    const full = this.exchanges.length >= PIPELINED_MAX || this.bufferedBytes > OUT_BYTES_MAX;
+    const full = this.exchanges.length >= PIPELINED_MAX || this.bufferedBytes > OUT_BYTES_MAX || this.waiting !== undefined;
     if (full && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -264,6 +284,7 @@ export class LeanH1Connection implements ExchangeSink {
   private teardown(): void {
     this.closed = true;
     for (const e of this.exchanges.splice(0)) e.close();
+    this.waiting = undefined;
     this.held.clear();
     this.later = [];
     this.out = [];

@@ -17,6 +17,7 @@ import { errorAnswer } from './errors';
 import { QuorumError, UnavailableError } from '../errors';
 import { H2Exchange } from './h2_exchange';
 import { LeanH1Connection } from './h1_lean';
+import { inPipelineOrder } from './h1_order';
 import { type Req, type Res, sendError } from './http';
 import { type ApiContext, handle } from './routes';
 
@@ -65,7 +66,7 @@ function secureServer(files: TlsFiles, onRequest: OnRequest, sockets: Set<Socket
 }
 
 function http1Server(onRequest: OnRequest): Http1Server {
-  const h1 = createHttp1Server(onRequest);
+  const h1 = createHttp1Server(inPipelineOrder(onRequest));
   h1.on('clientError', answerClientError);
   h1.keepAliveTimeout = 60_000;
   return h1;
