@@ -41,13 +41,7 @@ const U64_MAX = 2n ** 64n - 1n;
 const U64_FIELDS = integerFields(['from', 'to', 'fromSeq', 'snapshotEvery', 'at']);
 
 /** Each node's open sessions. */
-const sessionsOf = new WeakMap<RaftNode, Map<string, ReplaySession>>();
-
-function sessions(node: RaftNode): Map<string, ReplaySession> {
-  let map = sessionsOf.get(node);
-  if (!map) sessionsOf.set(node, (map = new Map()));
-  return map;
-}
+const sessions = (node: RaftNode): Map<string, ReplaySession> => node.market.replays;
 
 function body64(body: Buffer): Record<string, unknown> {
   return parseObject(Buffer.from(quoteIntegers(body.toString('utf8'), U64_FIELDS)), 'describing the replay');
@@ -144,12 +138,12 @@ function drained(res: Res): Promise<void> {
   });
 }
 
-/** `GET /v1/md/replay`: this node's sessions and their progress. */
 /** The progress of this node's open replay sessions (the dashboard shows them). */
 export function replayProgress(node: RaftNode): Record<string, unknown>[] {
   return [...sessions(node).values()].map((s) => s.progress());
 }
 
+/** `GET /v1/md/replay`: this node's sessions and their progress. */
 export function listReplays(node: RaftNode): Reply {
   return { body: { sessions: [...sessions(node).values()].map((s) => s.progress()) } };
 }

@@ -33,6 +33,7 @@ import { invariant } from '../raft/assert';
 import type { IngestBatch } from './batch';
 import { BOOK_SEQ_OFFSET, OFFSET, RECORD_BYTES, recordToEvent } from './records';
 import { MarketStream, type StreamSource } from './stream';
+import type { ReplaySession } from './replay';
 
 export const INSTRUMENTS_MAX = 10_000;
 export const PRODUCERS_MAX = 10_000;
@@ -107,6 +108,11 @@ export class MarketState implements StreamSource {
   private gaps: Gap[] = [];
   /** Events kept (duplicates not counted) since this process started: the dashboard's ticks/s. */
   eventsApplied = 0;
+  /** Events dropped as duplicates, and venue gaps found, since this process started (metrics). */
+  duplicatesDropped = 0;
+  gapsFound = 0;
+  /** This node's open replay sessions, by id (each bounded by the replay API's limit). */
+  readonly replays = new Map<string, ReplaySession>();
 
   /**
    * Replaces everything with what `engine` holds (at start, and after a snapshot install). Read
@@ -145,6 +151,8 @@ export class MarketState implements StreamSource {
       ops.push({ op: 'put', key: KEYS.instrument(symbol), value });
     }
     const { kept, gaps } = this.keep(batch, index, ops);
+    this.duplicatesDropped += batch.count - kept.count;
+    this.gapsFound += gaps.length;
     if (kept.count === 0) return { kind: 'md', firstSeq: null, lastSeq: null, applied: 0, duplicates: batch.count, gaps: [] };
     this.checkpoint(kept.groups, ops);
     this.storeBlocks(kept, ops);
@@ -313,6 +321,10 @@ export class MarketState implements StreamSource {
       }
     }
     return { events, more: false };
+  }
+
+  get producerCount(): number {
+    return this.producers.size;
   }
 
   /** Producers with their high-water marks, and the gaps remembered (newest last). */

@@ -45,6 +45,7 @@ export class NodeMetrics {
     this.throttled = new Counter({ name: `${P}throttled_requests_total`, help: 'Requests shed with 429 throttled, by class', labelNames: ['class'], registers });
     this.raftGauges(node);
     this.monitorGauges(monitor, limiter);
+    this.streamGauges(node);
   }
 
   /** One answered request (`route`: the template; `seconds`: from admission to answer). */
@@ -145,6 +146,31 @@ export class NodeMetrics {
         for (const p of node.peerReachability()) this.set({ peer: String(p.peer) }, p.up ? 1 : 0);
       },
     });
+  }
+
+  /** Market data and long-lived reads, read at scrape time (counters since the process started). */
+  private streamGauges(node: RaftNode): void {
+    const registers = [this.registry];
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name: `${P}${name}`,
+        help,
+        registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name: `${P}${name}`, help, registers, collect(this: Gauge) { this.set(read()); } });
+    counter('md_events_applied_total', 'Market-data events applied on this node (duplicates not counted)', () => node.market.eventsApplied);
+    counter('md_duplicates_total', 'Market-data events dropped as duplicates (at or below their producer\'s producerSeq)', () => node.market.duplicatesDropped);
+    counter('md_gaps_total', 'venueSeq gaps found in ingested market data', () => node.market.gapsFound);
+    gauge('md_instruments', 'Instruments with ingested market data', () => node.market.instrumentCount);
+    gauge('md_producers', 'Market-data producers known', () => node.market.producerCount);
+    gauge('md_streams', 'Live market-data streams open on this node', () => node.market.stream.count);
+    gauge('md_replay_sessions', 'Replay sessions open on this node', () => node.market.replays.size);
+    gauge('watch_streams', 'KV watch streams open on this node', () => node.feed.watcherCount);
   }
 
   private monitorGauges(monitor: HealthMonitor, limiter: ConcurrencyLimiter): void {
