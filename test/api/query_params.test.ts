@@ -49,6 +49,7 @@ test('the parameters a route takes still work; unversioned routes are not checke
   t.is((await call(url('/v1/multiget?layout=positional&consistency=linearizable'), 'POST', '{"keys":["o/1"]}')).status, 200);
   t.is((await call(url(`/v1/kv/o/1?ifRevision=${revisions[0]}`), 'PUT', '{"value":2}')).status, 200);
   t.is((await call(url('/v1/cluster/members?consistency=stale'))).status, 200);
+  t.is((await call(url('/v1/md/books/top?consistency=stale'), 'POST', '{"instruments":["X"]}')).status, 200);
   t.is((await call(url('/health?probe=lb'))).status, 200);
   // A bad value of a known parameter is a query error too, not a body error.
   for (const path of ['/v1/md/stream?instruments=', '/v1/md/stream?instruments=X&kinds=trades', '/v1/md/stream?instruments=X&fromSeq=-1', '/v1/md/books/X?at=1&seq=2', '/v1/md/books/X?seq=x', '/v1/md/books/X/vwap?side=up&qty=1', '/v1/md/books/X/vwap?side=buy&qty=0']) {
