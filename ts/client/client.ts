@@ -21,6 +21,8 @@ import { QuorumClientError } from './errors';
 import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
+import * as market from './market_reads';
+import type { Book, BookOptions, Feeds, StoredEvent, TopOfBook, Vwap } from './market_reads';
 import { Router } from './router';
 import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
 import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
@@ -225,11 +227,29 @@ export class QuorumClient {
     return this.call<IngestAnswer>('leader', { method: 'POST', path: '/v1/md/events', body, headers: { 'content-type': 'application/x-ndjson' } }, opts);
   }
 
-  /** An instrument's book (`GET /v1/md/books/{instrument}`), linearizable unless `stale`. */
-  book(instrument: string, opts: ReadOptions & { depth?: number } = {}): Promise<Record<string, unknown>> {
-    const q = new URLSearchParams({ depth: String(opts.depth ?? 10) });
-    if (opts.consistency === 'stale') q.set('consistency', 'stale');
-    return this.call(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/md/books/${encodeURIComponent(instrument)}?${q}` }, opts);
+  /** An instrument's book (`GET /v1/md/books/{instrument}`): now, or as of `at` or `seq`; linearizable unless `stale`. */
+  book(instrument: string, opts: BookOptions = {}): Promise<Book> {
+    return market.book(this.caller, instrument, opts);
+  }
+
+  /** The top of each named book, all from one applied state (`POST /v1/md/books/top`). */
+  top(instruments: readonly string[], opts: ReadOptions = {}): Promise<{ books: TopOfBook[]; missing: string[] }> {
+    return market.top(this.caller, instruments, opts);
+  }
+
+  /** The average price to fill `qty` against the book (a buy walks the asks, a sell the bids). */
+  vwap(instrument: string, side: 'buy' | 'sell', qty: number | bigint, opts: ReadOptions = {}): Promise<Vwap> {
+    return market.vwap(this.caller, instrument, side, qty, opts);
+  }
+
+  /** Stored events of `instrument` in seq order, after `afterSeq`: an async iterator over pages. */
+  ticks(instrument: string, opts: ReadOptions & { afterSeq?: string | bigint; pageSize?: number } = {}): AsyncGenerator<StoredEvent> {
+    return market.ticks(this.caller, instrument, opts);
+  }
+
+  /** Producers (their last `producerSeq` and seq range) and the venue gaps remembered. */
+  feeds(opts: ReadOptions = {}): Promise<Feeds> {
+    return market.feeds(this.caller, opts);
   }
 
   /** The cluster as a member sees it (`GET /v1/cluster`). */
@@ -255,6 +275,8 @@ export class QuorumClient {
     const urls = replayOrder(view, new URL(this.router.any()).protocol);
     return urls.length > 0 ? urls : [await this.router.leader()];
   }
+
+  private readonly caller: market.Caller = (to, request, opts) => this.call(to, request, opts);
 
   private async call<T>(to: 'leader' | 'any', request: CallSpec<T>['request'], opts: CallOptions): Promise<T> {
     const sent = await callWithRetries(this.transport, this.router, this.policy, { to, request, read: (a) => json(a.body) as T, deadlineMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal });

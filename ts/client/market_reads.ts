@@ -1,0 +1,111 @@
+/**
+ * The client's market-data reads: a book (now or as of a time or seq), the top of many books in
+ * one cut, a fill price (VWAP), stored events page by page, and the producers and gaps. Each is
+ * one call through the client's routing and retries (`Caller`): linearizable reads go to the
+ * leader, `consistency: 'stale'` ones to any member.
+ */
+import type { ReadOptions } from './client';
+
+export interface BookLevel {
+  price: string;
+  size: number;
+  orders: number;
+}
+
+/** `GET /v1/md/books/{instrument}`. Prices are decimal strings; `seq` and `tsEvent` 64-bit decimal strings. */
+export interface Book {
+  instrument: string;
+  seq: string;
+  tsEvent: string;
+  bids: BookLevel[];
+  asks: BookLevel[];
+  bestBid: string | null;
+  bestAsk: string | null;
+  spread: string | null;
+  mid: string | null;
+  /** A venue gap was seen since the book's last full snapshot: levels may be missing. */
+  maybeBad: boolean;
+}
+
+export interface TopOfBook {
+  instrument: string;
+  seq: string;
+  tsEvent: string;
+  bestBid: string | null;
+  bidSize: number | null;
+  bestAsk: string | null;
+  askSize: number | null;
+  spread: string | null;
+  mid: string | null;
+  maybeBad: boolean;
+}
+
+export interface Vwap {
+  instrument: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  filled: number;
+  complete: boolean;
+  avgPrice: string | null;
+  worstPrice: string | null;
+  levels: number;
+  seq: string;
+}
+
+export interface Feeds {
+  producers: { producerId: string; producerSeq: string; firstSeq: string; lastSeq: string }[];
+  gaps: { instrument: string; publisher: number; from: string; to: string; seq: string }[];
+}
+
+/** A stored event: its ingest shape plus `seq` (64-bit fields as decimal strings). */
+export type StoredEvent = { kind: string; instrument: string; seq: string; tsEvent: string } & Record<string, unknown>;
+
+export interface BookOptions extends ReadOptions {
+  depth?: number;
+  /** As of this venue time (nanoseconds, or an ISO-8601 time), rebuilt from checkpoints. */
+  at?: string | bigint;
+  /** As of this seq. */
+  seq?: string | bigint;
+}
+
+/** One call of the client: to the leader or any member, through its retries. */
+export type Caller = <T>(to: 'leader' | 'any', request: { method: 'GET' | 'POST'; path: string; body?: string }, opts: ReadOptions) => Promise<T>;
+
+const target = (opts: ReadOptions): 'leader' | 'any' => (opts.consistency === 'stale' ? 'any' : 'leader');
+const bookPath = (instrument: string): string => `/v1/md/books/${encodeURIComponent(instrument)}`;
+
+/** The query of a read: the given parameters, and `consistency=stale` when asked. */
+function query(params: Record<string, string | bigint | number | undefined>, opts: ReadOptions): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  if (opts.consistency === 'stale') q.set('consistency', 'stale');
+  return q.size === 0 ? '' : `?${q}`;
+}
+
+export function book(call: Caller, instrument: string, opts: BookOptions): Promise<Book> {
+  return call<Book>(target(opts), { method: 'GET', path: `${bookPath(instrument)}${query({ depth: opts.depth ?? 10, at: opts.at, seq: opts.seq }, opts)}` }, opts);
+}
+
+export async function top(call: Caller, instruments: readonly string[], opts: ReadOptions): Promise<{ books: TopOfBook[]; missing: string[] }> {
+  return call(target(opts), { method: 'POST', path: `/v1/md/books/top${query({}, opts)}`, body: JSON.stringify({ instruments }) }, opts);
+}
+
+export function vwap(call: Caller, instrument: string, side: 'buy' | 'sell', qty: number | bigint, opts: ReadOptions): Promise<Vwap> {
+  return call<Vwap>(target(opts), { method: 'GET', path: `${bookPath(instrument)}/vwap${query({ side, qty }, opts)}` }, opts);
+}
+
+export function feeds(call: Caller, opts: ReadOptions): Promise<Feeds> {
+  return call<Feeds>(target(opts), { method: 'GET', path: `/v1/md/feeds${query({}, opts)}` }, opts);
+}
+
+/** Stored events of `instrument` in seq order after `afterSeq`, a page (`pageSize`, 1000) per call. */
+export async function* ticks(call: Caller, instrument: string, opts: ReadOptions & { afterSeq?: string | bigint; pageSize?: number }): AsyncGenerator<StoredEvent> {
+  let after = opts.afterSeq === undefined ? undefined : String(opts.afterSeq);
+  for (;;) {
+    const path = `/v1/md/ticks/${encodeURIComponent(instrument)}${query({ afterSeq: after, limit: opts.pageSize ?? 1000 }, opts)}`;
+    const page = await call<{ events: StoredEvent[]; more: boolean }>(target(opts), { method: 'GET', path }, opts);
+    yield* page.events;
+    if (!page.more || page.events.length === 0) return;
+    after = page.events[page.events.length - 1].seq;
+  }
+}
