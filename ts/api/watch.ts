@@ -49,8 +49,12 @@ export function watch(node: RaftNode, target: Target, accept: string | undefined
   return { stream: (res) => stream(node, res, { prefix, fromRevision, sse, bufferBytesMax, visible }) };
 }
 
-/** The revision to start from: after the SSE `Last-Event-ID` an EventSource resends, if later. */
-function resumeFrom(fromRevision: number | undefined, lastEventId: string | string[] | undefined): number | undefined {
+/**
+ * The revision to start from: after the SSE `Last-Event-ID` an EventSource resends, if later.
+ * `fromRevision=0` is "from now", as etcd's start revision 0 (revisions start at 1).
+ */
+function resumeFrom(asked: number | undefined, lastEventId: string | string[] | undefined): number | undefined {
+  const fromRevision = asked === 0 ? undefined : asked;
   const id = revisionArg(Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, 'the Last-Event-ID header');
   if (id === undefined) return fromRevision;
   return fromRevision === undefined ? id + 1 : Math.max(fromRevision, id + 1);
