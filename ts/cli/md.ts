@@ -49,6 +49,16 @@ export interface IngestOptions {
   retryMs: number;
 }
 
+/** A batch a node refused (not retryable); `line`: the 1-based line of the body it names, if any. */
+class BatchRefused extends Error {
+  constructor(
+    message: string,
+    readonly line: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** Sends one batch until a node acknowledges it; the answer's counts. */
 async function sendBatch(opts: IngestOptions, body: string | Buffer): Promise<{ applied: number; duplicates: number }> {
   const deadline = Date.now() + opts.retryMs;
@@ -56,9 +66,9 @@ async function sendBatch(opts: IngestOptions, body: string | Buffer): Promise<{ 
   for (let attempt = 0; ; attempt++) {
     try {
       const res = await call(`${opts.endpoint}/v1/md/events`, { method: 'POST', headers: { 'content-type': type }, body });
-      const answer = (await res.json()) as { applied: number; duplicates: number; error?: { code: string; message: string } };
+      const answer = (await res.json()) as { applied: number; duplicates: number; error?: { code: string; message: string; line?: number } };
       if (res.ok) return answer;
-      if (res.status !== 503 && res.status !== 504) throw new Error(`the batch was refused: ${res.status} ${answer.error?.code}: ${answer.error?.message}`);
+      if (res.status !== 503 && res.status !== 504) throw new BatchRefused(`${res.status} ${answer.error?.code}: ${answer.error?.message}`, answer.error?.line);
     } catch (err) {
       if (!unreachable(err)) throw err; // the connection failed: retry
     }
@@ -81,23 +91,35 @@ export async function ingestCommand(opts: IngestOptions): Promise<void> {
     process.stderr.write(`\r${Math.round((100 * bytes) / total)}%  ${(applied + duplicates).toLocaleString('en-US')} records  ${Math.round(rate).toLocaleString('en-US')} records/s  ${(bytes / 2 ** 20).toFixed(1)} MiB  ETA ${Math.round(eta)} s  `);
   };
   const timer = setInterval(progress, 500);
+  // The file's line number of each line of the batch being sent (blank lines are skipped).
+  let lineNos: number[] = [];
+  let frames = 0;
   try {
     if (opts.format === 'binary') {
       for await (const frame of readFrames(opts.file)) {
         bytes += 4 + frame.length;
+        frames++;
         ({ applied, duplicates } = add(await sendBatch(opts, frame), applied, duplicates));
       }
     } else {
+      let lineNo = 0;
       for await (const line of createInterface({ input: createReadStream(opts.file) })) {
+        lineNo++;
         bytes += Buffer.byteLength(line) + 1;
         if (line.trim().length === 0) continue;
         lines.push(line);
+        lineNos.push(lineNo);
         if (lines.length < opts.batch) continue;
         ({ applied, duplicates } = add(await sendBatch(opts, lines.join('\n')), applied, duplicates));
         lines = [];
+        lineNos = [];
       }
       if (lines.length > 0) ({ applied, duplicates } = add(await sendBatch(opts, lines.join('\n')), applied, duplicates));
     }
+  } catch (err) {
+    if (!(err instanceof BatchRefused)) throw err;
+    const where = opts.format === 'binary' ? `frame ${frames}` : err.line !== undefined && lineNos[err.line - 1] !== undefined ? `line ${lineNos[err.line - 1]}` : `the batch from line ${lineNos[0]}`;
+    throw new Error(`${opts.file}, ${where}: refused (${err.message}); nothing of that batch was applied, ${applied} events before it were. Fix it and run again: events already applied count as duplicates.`);
   } finally {
     clearInterval(timer);
   }
