@@ -8,7 +8,7 @@
 import test from 'ava';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import { inPipelineOrder } from '../../ts/api/h1_order';
+import { inPipelineOrder, WAITING_MAX } from '../../ts/api/h1_order';
 import { startApiServer } from '../../ts/api/server';
 import { NodeHealth } from '../../ts/monitor/node_health';
 import { singleNode } from '../helpers/single_node';
@@ -50,6 +50,18 @@ test("Node's server, ordered: reads side by side, key writes side by side, anyth
     ...['start PUT /v1/kv/10', 'start DELETE /v1/kv/3', 'end DELETE /v1/kv/3', 'end PUT /v1/kv/10'],
     ...['start POST /v1/txn/5', 'end POST /v1/txn/5', 'start GET /v1/kv/2', 'end GET /v1/kv/2'],
   ]);
+});
+
+test("Node's server, ordered: past WAITING_MAX waiting requests, the rest are answered 503 in their turn", async (t) => {
+  const server = createServer(inPipelineOrder((req, res) => setTimeout(() => (res as ServerResponse).end('ok'), (req as IncomingMessage).method === 'POST' ? 200 : 0)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const text = await roundTrip(port, request('POST', '/v1/txn') + request('GET', '/v1/kv/a').repeat(WAITING_MAX + 20) + request('GET', '/v1/kv/a', '', true));
+  const statuses = [...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]);
+  t.is(statuses.length, WAITING_MAX + 22);
+  t.deepEqual(statuses.slice(0, WAITING_MAX + 1), Array(WAITING_MAX + 1).fill('200'), 'the running one and those waiting');
+  t.deepEqual(statuses.slice(WAITING_MAX + 1), Array(21).fill('503'));
 });
 
 test('a GET or a txn pipelined behind a PUT of its key sees it, on the lean path and on Node\'s', async (t) => {

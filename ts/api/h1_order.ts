@@ -10,12 +10,21 @@
  * for safe methods — and consecutive key writes (`PUT`/`DELETE /v1/kv/{key}`) side by side,
  * since they are proposed in the order they arrive (one coalescer, FIFO admission) and applied
  * in log order; any other request runs alone. A run starts once every answer before it is done.
+ * Limits: `WAITING_MAX` requests waiting per connection.
  * (Key writes side by side keep a pipelining writer's throughput: run one at a time, 256
  * pipelining connections carried 31K of 48K writes/s offered, against 48K.)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Req, Res } from './http';
+import { UnavailableError } from '../errors';
+import { type Req, type Res, sendError } from './http';
+
+/**
+ * Requests of one connection waiting for their run on Node's server (the lean path's
+ * `PIPELINED_MAX`). Node's parser reads ahead while no answer is written; past this many, a
+ * request is answered 503 `overloaded` in its turn, unapplied, instead of queued.
+ */
+export const WAITING_MAX = 256;
 
 export type RunClass = 'read' | 'keyWrite' | 'alone';
 
@@ -46,6 +55,10 @@ class ConnectionOrder {
   private readonly queue: Waiting[] = [];
 
   enter(w: Waiting): void {
+    if (this.queue.length >= WAITING_MAX) {
+      sendError(w.res, new UnavailableError(`more than ${WAITING_MAX} pipelined requests wait on this connection; send fewer at a time`, 'overloaded'));
+      return;
+    }
     this.queue.push(w);
     this.pump();
   }
