@@ -13,11 +13,14 @@
  *    to the first event at or after the sought time, less that event's own wait on the schedule
  *    (its venue time after the sought time).
  * 4. Ingest (binary, `PRODUCERS` producers) at the leader alone, then while 4 max-speed replay
- *    sessions (a minute of the day each, with books, over and over) run on the learners;
- *    alternated, `ROUNDS` each, medians and their ratio.
+ *    sessions (a minute of the day each, with books, over and over) run on the learners, read
+ *    by a process of their own at nice 0 and, apart, at the learners' nice (as if the backtests
+ *    ran on machines of their own); alternated, `ROUNDS` each, each round from settled stores
+ *    (no compaction pending on any node), medians and their ratios.
  *
  * JSON to bench/results/replay.json, and a printed table.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -29,6 +32,7 @@ import { generate } from '../ts/market/generator';
 import { benchNodeArgs, findLeader, freePorts, launch, runJsonScript, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
+import { REPLAY_NICE } from '../ts/cli/priority';
 import { pollUntil } from '../test/helpers/poll';
 import { wakeFloor, type WakeQuantiles } from './lib/wake_floor_run';
 
@@ -43,6 +47,8 @@ const ROUNDS = 3;
 const SEEKS = 10;
 const PRODUCERS = 4;
 const INGEST_SECONDS = 4;
+/** Longest wait for the nodes' compactions before an ingest round. */
+const SETTLE_MS = 60_000;
 
 type Body = { data: Buffer; type: string };
 
@@ -214,30 +220,75 @@ async function seeks(url: string, instruments: string[], t0: bigint, spanNs: big
   return logged({ workload: `seek a paced (1x) session to ${SEEKS} random times`, 'per s': '-', unit: 'seeks', 'p50 ms': percentile(times, 50), 'p99 ms': percentile(times, 99), detail: `max ${Math.max(...times).toFixed(1)} ms: seek request to the first event at or after the time, less its schedule wait` });
 }
 
-/** Ingest alone and with 4 max-speed replays on the learners, alternated: medians and ratio. */
-async function ingestUnderReplay(leader: string, learners: string[], instruments: string[], window: { from: bigint; to: bigint }): Promise<Row[]> {
-  const alone: number[] = [];
-  const under: number[] = [];
-  for (let r = 0; r < 2 * ROUNDS; r++) {
-    // Fresh producers and instruments each round (the day's instruments keep one venue clock).
-    if (r % 2 === 0) {
-      alone.push(await ingestRate(leader, INGEST_SECONDS, `R${r}`));
-      continue;
-    }
-    let stop = false;
-    const replays = Array.from({ length: 4 }, async (_, i) => {
-      let events = 0;
-      const body = { instruments, kinds: ['delta', 'trade', 'quote', 'book'], from: window.from.toString(), to: window.to.toString() };
-      while (!stop) events += (await drainReplay(learners[i % learners.length], body)).items;
-      return events;
+/**
+ * 4 max-speed replay sessions on the learners, read by a process of their own at `nice`, while
+ * `during` runs: `during`'s result once the readers stopped.
+ */
+async function withReplays<T>(learners: string[], body: Record<string, unknown>, nice: number, during: () => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, ['--import=tsx', join(__dirname, 'lib', 'replay_drainers.ts'), JSON.stringify(learners), JSON.stringify(body), '4', String(nice)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.startsWith('started\n')) resolve();
     });
-    under.push(await ingestRate(leader, INGEST_SECONDS, `R${r}`));
-    stop = true;
-    await Promise.all(replays);
+    child.once('exit', (code) => reject(new Error(`replay_drainers.ts exited with ${code} before its sessions started`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  await started;
+  const result = await during();
+  child.stdin!.end();
+  if ((await exited) !== 0) throw new Error('replay_drainers.ts failed');
+  return result;
+}
+
+/** Compaction work (bytes pending, compactions running) a node reports in its metrics. */
+async function compactionWork(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`rocksdb_property\\{name="${name}"\\} (\\S+)`).exec(text)?.[1] ?? 0);
+  return value('pending_compaction_bytes') + value('running_compactions');
+}
+
+/**
+ * Waits until no node has compaction work left (at most `SETTLE_MS`): a round that starts with
+ * the debt of the round before it stalls on it (writes slow down once L0 fills), whichever kind
+ * of round it is — without this, rounds of ingest alone ranged 173–436K events/s in one run.
+ */
+async function settled(urls: string[]): Promise<void> {
+  const until = performance.now() + SETTLE_MS;
+  while (performance.now() < until) {
+    const work = await Promise.all(urls.map(compactionWork));
+    if (work.every((w) => w === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  console.error(`  compactions still pending after ${SETTLE_MS} ms; the round starts anyway`);
+}
+
+/**
+ * Ingest alone, and while 4 max-speed replays run on the learners — read at normal priority,
+ * and read at the learners' nice (as if the backtests ran on machines of their own) —
+ * alternated: medians and ratios.
+ */
+async function ingestUnderReplay(leader: string, nodes: string[], learners: string[], instruments: string[], window: { from: bigint; to: bigint }): Promise<Row[]> {
+  const alone: number[] = [];
+  const under: Record<'0' | 'niced', number[]> = { '0': [], niced: [] };
+  const body = { instruments, kinds: ['delta', 'trade', 'quote', 'book'], from: window.from.toString(), to: window.to.toString() };
+  // Fresh producers and instruments each round (the day's instruments keep one venue clock).
+  // Each round starts from settled stores, before its replays open.
+  const ingest = (tag: string) => () => ingestRate(leader, INGEST_SECONDS, tag);
+  for (let r = 0; r < ROUNDS; r++) {
+    await settled(nodes);
+    alone.push(await ingest(`R${r}a`)());
+    await settled(nodes);
+    under['0'].push(await withReplays(learners, body, 0, ingest(`R${r}b`)));
+    await settled(nodes);
+    under.niced.push(await withReplays(learners, body, REPLAY_NICE, ingest(`R${r}c`)));
+  }
+  const ratio = (xs: number[]) => `${((100 * median(xs)) / median(alone)).toFixed(0)}% of alone; rounds ${xs.map(Math.round).join(' / ')}`;
   return [
     logged({ workload: `ingest binary at the leader, ${PRODUCERS} producers, alone`, 'per s': Math.round(median(alone)), unit: 'events', 'p50 ms': '-', 'p99 ms': '-', detail: `rounds ${alone.map(Math.round).join(' / ')}` }),
-    logged({ workload: '... while 4 max-speed replays run on 2 learners', 'per s': Math.round(median(under)), unit: 'events', 'p50 ms': '-', 'p99 ms': '-', detail: `${((100 * median(under)) / median(alone)).toFixed(0)}% of alone; rounds ${under.map(Math.round).join(' / ')}` }),
+    logged({ workload: '... while 4 max-speed replays run on 2 learners, read at nice 0', 'per s': Math.round(median(under['0'])), unit: 'events', 'p50 ms': '-', 'p99 ms': '-', detail: `${ratio(under['0'])}; the readers' CPU is the cluster's (one shared 2-core machine)` }),
+    logged({ workload: `... read at the learners' nice (${REPLAY_NICE})`, 'per s': Math.round(median(under.niced)), unit: 'events', 'p50 ms': '-', 'p99 ms': '-', detail: `${ratio(under.niced)}; as if the backtests ran elsewhere` }),
   ];
 }
 
@@ -339,7 +390,7 @@ async function main(): Promise<void> {
     if (PARTS.has('paced')) rows.push(...(await paced(follower, instruments, t0 + spanNs / 4n, 20_000_000_000n, 10)));
     if (PARTS.has('paced')) rows.push(...(await paced(follower, instruments, t0 + spanNs / 4n, 150_000_000_000n, 100)));
     if (PARTS.has('seek')) rows.push(await seeks(follower, instruments, t0, spanNs));
-    if (PARTS.has('ingest')) rows.push(...(await ingestUnderReplay(leader, learners, instruments, { from: t0, to: t0 + 60_000_000_000n })));
+    if (PARTS.has('ingest')) rows.push(...(await ingestUnderReplay(leader, [...urls, ...learners], learners, instruments, { from: t0, to: t0 + 60_000_000_000n })));
     printTable(`replay (${events} events, ${MINUTES} min, ${INSTRUMENTS} instruments; 3 nodes + 2 replay learners on 127.0.0.1)`, rows);
     writeResults('replay', { minutes: MINUTES, instruments: INSTRUMENTS, events, rounds: ROUNDS, rows });
   } finally {
