@@ -41,9 +41,12 @@ test('HEAD over HTTP/2 answers with headers only, for an unknown route and a kno
   t.is(unknown.headers['content-type'], 'application/json');
   t.is(unknown.body, '');
   const key = await call(session, 'HEAD', '/v1/kv/k');
-  t.is(key.status, 405);
-  t.is(key.headers.allow, 'GET, PUT, DELETE');
+  t.is(key.status, 404, 'HEAD is GET without the content');
   t.is(key.body, '');
+  const post = await call(session, 'HEAD', '/v1/txn');
+  t.is(post.status, 405);
+  t.is(post.headers.allow, 'POST');
+  t.is(post.body, '');
 });
 
 test('streams reset by the client (before the answer, and in a watch) leave the node serving', async (t) => {

@@ -116,6 +116,23 @@ test('405 answers name the allowed methods in Allow', async (t) => {
   t.regex(c.headers, /\r\nallow: get\b/);
 });
 
+test('HEAD is GET without the content: status and headers, no body, nothing opened', async (t) => {
+  const { port, url, node } = await singleNode(t);
+  await fetch(url('/v1/kv/k'), { method: 'PUT', body: '{"value":"abc"}' });
+  const head = (target: string) => fetch(url(target), { method: 'HEAD' });
+  for (const [target, status] of [['/health', 200], ['/v1/kv/k', 200], ['/v1/kv/nope', 404], ['/v1/watch', 200], ['/v1/kv?prefx=a', 400]] as const) {
+    const r = await head(target);
+    t.is(r.status, status, target);
+    t.is(await r.text(), '', target);
+  }
+  t.is(Number((await head('/v1/kv/k')).headers.get('content-length')), (await (await fetch(url('/v1/kv/k'))).text()).length, 'the length GET would send');
+  t.is(node.feed.watcherCount, 0, 'a HEAD of a stream opens nothing');
+  const txn = await raw(port, `HEAD /v1/txn HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`).catch((err: Error) => err.message);
+  t.regex(String(txn), /405/);
+  const c = await raw(port, `DELETE /v1/cluster HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+  t.regex(c.headers, /\r\nallow: get, head\b/);
+});
+
 test('requests the HTTP/1.1 parser refuses get JSON errors: 400 invalid_request, 431 headers_too_large', async (t) => {
   const { port } = await singleNode(t);
   const bad = await raw(port, 'GET /v1/kv/k HTTP/1.1\r\nhost x\r\n\r\n');

@@ -141,6 +141,12 @@ function memberRoute(parts: string[]): Route | undefined {
   return undefined;
 }
 
+/** The `Allow` header of a route: its methods, and HEAD wherever GET is. */
+function allowed(methods: Methods): string {
+  const names = Object.keys(methods);
+  return (methods.GET ? [...names, 'HEAD'] : names).join(', ');
+}
+
 /** Methods whose requests carry no body here: the stream read is skipped on the hottest path. */
 const BODYLESS = new Set(['GET', 'DELETE', 'HEAD']);
 /** Routes that read their request body themselves, as it streams in. */
@@ -161,13 +167,15 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     target.contentType = req.headers['content-type'];
     target.accept = req.headers.accept;
     target.req = req;
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the content (RFC 9110 §9.3.2; both HTTP layers leave the body out).
+    const head = req.method === 'HEAD';
+    const method = head ? 'GET' : (req.method ?? 'GET');
     const route = routeOf(ctx, target.path, method);
     if (!route) throw new QuorumError('route_not_found', `no route for ${method} ${target.path}`);
     const handler = route.methods[method];
     if (!handler) {
-      const allow = Object.keys(route.methods).join(', ');
-      throw new QuorumError('method_not_allowed', `${method} is not allowed on ${target.path} (use ${allow})`, { headers: { allow } });
+      const allow = allowed(route.methods);
+      throw new QuorumError('method_not_allowed', `${req.method} is not allowed on ${target.path} (use ${allow})`, { headers: { allow } });
     }
     template = route.template;
     // Before admission: a request without a valid token takes no throttling slot.
@@ -183,7 +191,9 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     admittedMs = performance.now();
     const body = BODYLESS.has(method) || STREAMED_BODIES.has(target.path) ? EMPTY : await readBody(req);
     const reply = await handler(ctx, target, body);
-    if (reply.stream) reply.stream(res);
+    // A stream's HEAD: its status only (nothing is opened: streams register when they start).
+    if (reply.stream && head) sendRaw(res, reply.status ?? 200, '');
+    else if (reply.stream) reply.stream(res);
     else if (reply.raw !== undefined) sendRaw(res, reply.status ?? 200, reply.raw, reply.headers);
     else sendJson(res, reply.status ?? 200, reply.body, reply.headers);
   } catch (err) {
