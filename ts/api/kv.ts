@@ -98,7 +98,7 @@ export async function barrier(node: RaftNode, query: URLSearchParams, keys = 1):
   await node.readBarrier(keys);
 }
 
-/** An item's JSON text, its value as stored (parsed and written back, numbers past a double would round). */
+/** An item's JSON text with its value's text as stored (not parsed and written back: numbers past a double would round). */
 function itemText(key: string, stored: Buffer): string {
   const { revision, value } = decodeStored(stored);
   return `{"key":${JSON.stringify(key)},"value":${value.toString('utf8')},"revision":${revision}}`;

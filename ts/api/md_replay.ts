@@ -40,8 +40,6 @@ const U64_MAX = 2n ** 64n - 1n;
 /** Fields whose integer values are kept exact (they exceed 2^53). */
 const U64_FIELDS = integerFields(['from', 'to', 'fromSeq', 'snapshotEvery', 'at']);
 
-/** Each node's open sessions. */
-const sessions = (node: RaftNode): Map<string, ReplaySession> => node.market.replays;
 
 function body64(body: Buffer): Record<string, unknown> {
   return parseObject(Buffer.from(quoteIntegers(body.toString('utf8'), U64_FIELDS)), 'describing the replay');
@@ -89,7 +87,7 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
   const { names, ...rest } = parseSpec(target, body);
   const ids = await knownInstrumentIds(node, names);
   const spec: ReplaySpec = { ...rest, instruments: names.map((symbol, i) => ({ id: ids[i], symbol })), producers: node.market.producerTable().slice() };
-  const open = sessions(node);
+  const open = node.market.replays;
   if (open.size >= REPLAY_SESSIONS_MAX) throw new UnavailableError(`at most ${REPLAY_SESSIONS_MAX} replay sessions per node are open; retry later or use another member`, 'overloaded');
   // The cut: records applied by now (seq = raftIndex × 2^16 + position).
   const seqLimit = ((BigInt(node.status().appliedIndex) + 1n) << 16n) - 1n;
@@ -140,19 +138,19 @@ function drained(res: Res): Promise<void> {
 
 /** The progress of this node's open replay sessions (the dashboard shows them). */
 export function replayProgress(node: RaftNode): Record<string, unknown>[] {
-  return [...sessions(node).values()].map((s) => s.progress());
+  return [...node.market.replays.values()].map((s) => s.progress());
 }
 
 /** `GET /v1/md/replay`: this node's sessions and their progress. */
 export function listReplays(node: RaftNode): Reply {
-  return { body: { sessions: [...sessions(node).values()].map((s) => s.progress()) } };
+  return { body: { sessions: replayProgress(node) } };
 }
 
 const SEEK_FIELDS = new Set(['at']);
 
 /** `POST /v1/md/replay/{id}/pause|resume|seek`. */
 export async function controlReplay(node: RaftNode, id: string, action: string, body: Buffer): Promise<Reply> {
-  const session = sessions(node).get(id);
+  const session = node.market.replays.get(id);
   if (!session) throw new QuorumError('replay_not_found', `no open replay session ${id} on this node`);
   if (action === 'pause') session.pause();
   else if (action === 'resume') session.resume();
