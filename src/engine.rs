@@ -28,6 +28,8 @@ pub struct ScanOptions {
     /// Resume after this key (exclusive).
     pub after: Option<Buffer>,
     pub limit: u32,
+    /// At most this many bytes of values in a page (a page holds at least one item).
+    pub bytes_max: Option<u32>,
 }
 
 #[napi(object)]
@@ -338,6 +340,7 @@ impl NativeEngine {
             prefix: options.prefix.map(|b| b.to_vec()),
             after: options.after.map(|b| b.to_vec()),
             limit: options.limit as usize,
+            bytes_max: options.bytes_max.map(|b| b as usize),
         };
         Ok(AsyncTask::new(Scan {
             engine: self.get_engine()?,

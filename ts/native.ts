@@ -390,6 +390,8 @@ export interface ScanOptions {
   end?: string | Buffer;
   after?: string | Buffer;
   limit: number;
+  /** At most this many bytes of values in the page (it holds at least one item, however large). */
+  bytesMax?: number;
 }
 
 export interface KeyValue {
@@ -502,7 +504,7 @@ export class Engine {
   async scan(options: ScanOptions): Promise<{ items: KeyValue[]; more: boolean }> {
     const opt = (k: string | Buffer | undefined) => (k === undefined ? undefined : keyBuffer(k));
     const result = await callAsync(() =>
-      this.handle.scan({ prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit }),
+      this.handle.scan({ prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax: options.bytesMax === undefined ? undefined : Math.min(options.bytesMax, 0xffffffff) }),
     );
     const items: KeyValue[] = [];
     const buf = result.items;

@@ -22,7 +22,7 @@ import { invariant } from '../raft/assert';
 import { pacerSleep, ReplayCursor } from '../native_market';
 import { ScheduleError } from './schedule_error';
 import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
-import { ReplayFeed, prefixEnd } from './replay_feed';
+import { READ_BYTES_PACED, ReplayFeed, prefixEnd } from './replay_feed';
 import { newestCheckpoint } from './history';
 import { type EngineScan, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX } from './state';
 
@@ -236,6 +236,7 @@ export class ReplaySession {
     const feed = new ReplayFeed(this.engine, cursor, this.spec.instruments.map((i) => i.id), checkpoints.map((cp) => cp?.seq ?? 0n));
     const startTs = resume ? resume.tsEvent : fromTs;
     const primed = await prime(cursor, feed, startTs);
+    if (this.spec.speed !== 'max') feed.readBytesMax = READ_BYTES_PACED;
     this.feed?.retire();
     this.openedAtTs = startTs;
     this.cursor = cursor;

@@ -2,8 +2,13 @@
  * Feeds a replay cursor its instruments' stored event blocks, reading ahead: a source running low
  * (fewer than `READ_AHEAD_RECORDS` buffered) gets its next blocks read while the cursor renders
  * others, so the merge rarely stalls on storage. At most one read per source is in flight (blocks
- * arrive in order) and each reads `BLOCKS_PER_READ` blocks, so a session buffers at most about
- * that much per instrument.
+ * arrive in order) and each reads at most `BLOCKS_PER_READ` blocks and `readBytesMax` bytes (at
+ * least one block), so a session buffers at most about that much per instrument.
+ *
+ * Blocks vary in size (a busy instrument's block holds thousands of events), and the main thread
+ * takes each read whole (`push` decodes every record): a paced session bounds its reads by bytes
+ * (`READ_BYTES_PACED`) so one read never holds the loop past its next wake-up. Unbounded, 16 large
+ * blocks were 2.1 MB, whose push took 11–15 ms of the main thread in a 10× session.
  */
 import type { ReplayCursor } from '../native_market';
 import { type EngineScan, eventsKey, eventsPrefix } from './state';
@@ -11,6 +16,10 @@ import { type EngineScan, eventsKey, eventsPrefix } from './state';
 export const READ_AHEAD_RECORDS = 2048;
 /** Stored blocks per read (a block is one ingest batch's events of an instrument). */
 export const BLOCKS_PER_READ = 16;
+/** A paced session's bytes per read: about 680 records, well under a millisecond to take. */
+export const READ_BYTES_PACED = 64 << 10;
+/** A max-speed session's: large reads for throughput, bounded so other sessions still get the loop. */
+export const READ_BYTES_MAX_SPEED = 1 << 20;
 
 interface Scan {
   /** The instrument's blocks from `start` (inclusive) to `end` (exclusive). */
@@ -36,6 +45,8 @@ export class ReplayFeed {
     private readonly cursor: ReplayCursor,
     ids: number[],
     startSeqs: bigint[],
+    /** Bytes per read: `READ_BYTES_MAX_SPEED` while priming (the roll-forward is not paced), then the session's. */
+    public readBytesMax = READ_BYTES_MAX_SPEED,
   ) {
     this.scans = ids.map((id, i) => ({ start: startSeqs[i] > 0n ? eventsKey(id, startSeqs[i] + 1n) : eventsPrefix(id), end: prefixEnd(eventsPrefix(id)) }));
   }
@@ -62,7 +73,7 @@ export class ReplayFeed {
 
   private async fetch(i: number): Promise<void> {
     const scan = this.scans[i];
-    const page = await this.engine().scan({ start: scan.start, end: scan.end, after: scan.after, limit: BLOCKS_PER_READ });
+    const page = await this.engine().scan({ start: scan.start, end: scan.end, after: scan.after, limit: BLOCKS_PER_READ, bytesMax: this.readBytesMax });
     if (this.retired) return;
     const last = page.items.at(-1);
     if (last) scan.after = last.key;

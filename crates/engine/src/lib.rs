@@ -90,6 +90,10 @@ pub struct ScanRequest {
     /// Resume after this key (exclusive), from a previous page's last key.
     pub after: Option<Vec<u8>>,
     pub limit: usize,
+    /// At most this many bytes of values in a page (`None`: no bound); a page holds at least
+    /// one item, however large. A reader that must not stall its thread on one large page
+    /// (a paced replay) bounds its pages by bytes, since items vary in size.
+    pub bytes_max: Option<usize>,
 }
 
 pub struct Engine {
@@ -257,16 +261,20 @@ impl Engine {
             ro,
             IteratorMode::From(&from, rocksdb::Direction::Forward),
         );
+        let bytes_max = req.bytes_max.unwrap_or(usize::MAX);
         let mut page = ScanPage::default();
+        let mut bytes = 0usize;
         for item in iter {
             let (k, v) = item?;
             if req.after.as_deref() == Some(&*k) {
                 continue;
             }
-            if page.items.len() == req.limit {
+            let full = bytes.saturating_add(v.len()) > bytes_max && !page.items.is_empty();
+            if page.items.len() == req.limit || full {
                 page.more = true;
                 break;
             }
+            bytes += v.len();
             page.items.push((k.to_vec(), v.to_vec()));
         }
         Ok(page)

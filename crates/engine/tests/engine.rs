@@ -148,6 +148,39 @@ fn scan_pages_through_a_prefix_and_a_range() {
 }
 
 #[test]
+fn scan_pages_bounded_by_bytes_hold_at_least_one_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    let mut batch = Vec::new();
+    for (k, len) in [("b/1", 100), ("b/2", 100), ("b/3", 400), ("b/4", 100)] {
+        encode_put(&mut batch, k.as_bytes(), &vec![b'x'; len]);
+    }
+    engine.apply(&batch, 1).unwrap();
+    let page = |after: Option<&str>, bytes_max| {
+        let req = ScanRequest {
+            prefix: Some(b"b/".to_vec()),
+            after: after.map(|a| a.as_bytes().to_vec()),
+            limit: 10,
+            bytes_max: Some(bytes_max),
+            ..Default::default()
+        };
+        let page = engine.scan(&req).unwrap();
+        let keys: Vec<_> = page
+            .items
+            .iter()
+            .map(|(k, _)| String::from_utf8(k.clone()).unwrap())
+            .collect();
+        (keys, page.more)
+    };
+    // Stops before an item would pass the bound...
+    assert_eq!(page(None, 250), (vec!["b/1".into(), "b/2".into()], true));
+    assert_eq!(page(None, 200), (vec!["b/1".into(), "b/2".into()], true));
+    // ...but a page holds at least one item, however large.
+    assert_eq!(page(Some("b/2"), 250), (vec!["b/3".into()], true));
+    assert_eq!(page(Some("b/3"), 50), (vec!["b/4".into()], false));
+}
+
+#[test]
 fn checkpoint_then_open_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
