@@ -16,7 +16,7 @@ const LINES = [
 test('NDJSON counts are exact at every chunk size, down to one byte', (t) => {
   const bytes = Buffer.from(LINES.join('\n') + '\n');
   for (const size of [1, 2, 3, 7, 16, 100, bytes.length]) {
-    const progress = new Progress({ endpoint: '', instruments: ['A'], speed: 'max', depth: 10, format: 'ndjson' });
+    const progress = new Progress({ endpoint: [], instruments: ['A'], speed: 'max', depth: 10, format: 'ndjson' });
     for (let at = 0; at < bytes.length; at += size) progress.see(bytes.subarray(at, at + size));
     t.regex(progress.line(), /market 2023-11-14T22:13:22\.000Z {2}2 events .* snapshots\/s/, `chunks of ${size} bytes`);
     t.is(progress.snapshots, 2, `chunks of ${size} bytes`);

@@ -5,7 +5,7 @@
  */
 import { REPLAY_NICE } from './priority';
 import { Command, Option } from 'commander';
-import { clientCommand, DEFAULT_ENDPOINT, keyPath } from './client';
+import { clientCommand, endpointOption, keyPath } from './client';
 import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
 import { monitorCommand } from './monitor';
@@ -43,7 +43,7 @@ function kvCommands(program: Command): void {
     .command('watch')
     .argument('[prefix]', 'only keys starting with prefix (default: every key)', '')
     .description('print KV changes as they apply, one JSON line each, until Ctrl-C (follows the cluster across node failures)')
-    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .addOption(endpointOption())
     .option('--from-revision <n>', 'start at revision n (the node must still retain it), not now', flags.integer(1))
     .action(async (prefix: string, o: WatchCliOptions) => {
       process.exitCode = await watchCommand(prefix, o);
@@ -51,10 +51,10 @@ function kvCommands(program: Command): void {
   program
     .command('monitor')
     .description('the health monitor: signals (baseline, z, state), throttle limits, recent anomalies')
-    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .addOption(endpointOption())
     .option('--watch', 'redraw until Ctrl-C')
     .option('--interval-ms <n>', 'with --watch: redraw every n ms', flags.integer(100, 60_000), 1000)
-    .action((o: { endpoint: string; watch?: boolean; intervalMs: number }) => monitorCommand(o));
+    .action((o: { endpoint: string[]; watch?: boolean; intervalMs: number }) => monitorCommand(o));
 }
 
 function clusterCommands(program: Command): void {
@@ -93,14 +93,14 @@ function mdCommands(program: Command): void {
     );
   md.command('ingest <file>')
     .description('push an NDJSON file in batches (retried until acknowledged: exactly-once per producer)')
-    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .addOption(endpointOption())
     .addOption(new Option('--format <format>', 'the file holds ndjson lines, or binary frames (from md generate --format binary)').choices(['ndjson', 'binary']).default('ndjson'))
     .option('--batch <n>', 'events per request (ndjson; a binary frame is one request)', flags.integer(1, 65_535), 1000)
     .option('--retry-ms <n>', 'give up on a batch after this long', flags.integer(1), 60_000)
-    .action((file: string, o: { endpoint: string; format: 'ndjson' | 'binary'; batch: number; retryMs: number }) => ingestCommand({ file, format: o.format, endpoint: o.endpoint, batch: o.batch, retryMs: o.retryMs }));
+    .action((file: string, o: { endpoint: string[]; format: 'ndjson' | 'binary'; batch: number; retryMs: number }) => ingestCommand({ file, format: o.format, endpoints: o.endpoint, batch: o.batch, retryMs: o.retryMs }));
   md.command('replay')
     .description('replay stored market data (events in venue-time order, book snapshots) from a learner first, the leader last')
-    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .addOption(endpointOption())
     .requiredOption('--instruments <list>', 'instruments, comma-separated', flags.list)
     .option('--kinds <list>', 'delta,trade,quote,book (default: all)', flags.list)
     .option('--from <time>', 'venue time to start at: integer ns or ISO-8601')

@@ -73,6 +73,13 @@ export function endpoint(raw: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** One or more http(s) endpoint URLs, comma-separated (each as `endpoint`). */
+export function endpoints(raw: string): string[] {
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.some((s) => s.length === 0)) throw new InvalidArgumentError(`expected URLs separated by commas, got ${JSON.stringify(raw)}`);
+  return items.map(endpoint);
+}
+
 /** A probability in [0, 1]. */
 export function probability(raw: string): number {
   const p = /^(0|1|0?\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;

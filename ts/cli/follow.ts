@@ -8,9 +8,9 @@ import { QuorumClient } from '../client';
 import { QuorumClientError } from '../client/errors';
 import { currentConnection } from './http_client';
 
-export async function follow(endpoint: string, lines: (client: QuorumClient, signal: AbortSignal) => AsyncIterable<string>): Promise<number> {
+export async function follow(endpoints: readonly string[], lines: (client: QuorumClient, signal: AbortSignal) => AsyncIterable<string>): Promise<number> {
   const conn = currentConnection();
-  const client = new QuorumClient({ endpoints: [endpoint], token: conn.token, tls: { ca: conn.ca, cert: conn.cert, key: conn.key } });
+  const client = new QuorumClient({ endpoints: [...endpoints], token: conn.token, tls: { ca: conn.ca, cert: conn.cert, key: conn.key } });
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);

@@ -79,6 +79,34 @@ export function call(url: string, init: CallInit = {}, conn: Connection = connec
   });
 }
 
+/** Connection errors after which the request surely never left: any request may go elsewhere. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** The endpoint that answered last: tried first next time (a dead first endpoint is not retried on every call). */
+let lastAnswered: string | undefined;
+
+/**
+ * `call(endpoint + path)` on each endpoint in turn until one answers (etcdctl's `--endpoints`).
+ * A request that surely never left (connection refused) goes on to the next endpoint; one that
+ * may have arrived (a reset, a timeout) goes on only when repeating it is safe (`repeatSafe`: a
+ * read, or a write carrying an Idempotency-Key). With one endpoint, its own error is thrown.
+ */
+export async function callAny(endpoints: readonly string[], path: string, init: CallInit = {}, repeatSafe = (init.method ?? 'GET') === 'GET'): Promise<Response> {
+  const order = lastAnswered !== undefined && endpoints.includes(lastAnswered) ? [lastAnswered, ...endpoints.filter((e) => e !== lastAnswered)] : endpoints;
+  const failures: string[] = [];
+  for (const endpoint of order) {
+    try {
+      const res = await call(`${endpoint}${path}`, init);
+      lastAnswered = endpoint;
+      return res;
+    } catch (err) {
+      const moveOn = NOT_SENT.has((err as { code?: string }).code ?? '') || (repeatSafe && unreachable(err));
+      if (!moveOn || order.length === 1) throw err;
+      failures.push(`${endpoint}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`no endpoint answered (${failures.join('; ')})`);
+}
+
 /** Errors worth retrying: the endpoint is not up (yet), or did not answer in time. A TLS or auth failure is not. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
 export function unreachable(err: unknown): boolean {

@@ -3,7 +3,7 @@
  * (pushes an NDJSON file in batches, retrying a batch until acknowledged — safe, since a
  * producer's records are applied exactly once — with a progress line on stderr).
  */
-import { call, unreachable } from './http_client';
+import { callAny, unreachable } from './http_client';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseNdjson, toFrame } from '../market/batch';
@@ -43,7 +43,7 @@ export async function generateCommand(opts: GeneratorOptions & { out?: string; f
 export interface IngestOptions {
   file: string;
   format: 'ndjson' | 'binary';
-  endpoint: string;
+  endpoints: readonly string[];
   batch: number;
   /** Give up on a batch after this long without an acknowledgement. */
   retryMs: number;
@@ -65,7 +65,8 @@ async function sendBatch(opts: IngestOptions, body: string | Buffer): Promise<{ 
   const type = typeof body === 'string' ? 'application/x-ndjson' : 'application/octet-stream';
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await call(`${opts.endpoint}/v1/md/events`, { method: 'POST', headers: { 'content-type': type }, body });
+      // Safe to repeat on any member: a producer's events already applied count as duplicates.
+      const res = await callAny(opts.endpoints, '/v1/md/events', { method: 'POST', headers: { 'content-type': type }, body }, true);
       const answer = (await res.json()) as { applied: number; duplicates: number; error?: { code: string; message: string; line?: number } };
       if (res.ok) return answer;
       if (res.status !== 503 && res.status !== 504) throw new BatchRefused(`${res.status} ${answer.error?.code}: ${answer.error?.message}`, answer.error?.line);

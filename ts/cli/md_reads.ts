@@ -6,7 +6,7 @@
  */
 import { type Command, Option } from 'commander';
 import type { MarketStreamOptions } from '../client/streams';
-import { clientCommand, DEFAULT_ENDPOINT } from './client';
+import { clientCommand, endpointOption } from './client';
 import * as flags from './flags';
 import { follow } from './follow';
 
@@ -43,19 +43,19 @@ export function mdReadCommands(md: Command): void {
   );
   md.command('stream <instruments>')
     .description('live market data (a book per instrument first, then events and books) as JSON lines until Ctrl-C')
-    .addOption(new Option('--endpoint <url>', 'a member\'s client URL').default(DEFAULT_ENDPOINT).argParser(flags.endpoint))
+    .addOption(endpointOption())
     .option('--kinds <list>', 'delta,trade,quote,book (default: all)', flags.list)
     .option('--depth <n>', 'book levels per side', flags.integer(1, 1000), 10)
     .option('--from-seq <seq>', 'stored events after this seq first, then live ones')
-    .action(async (list: string, o: { endpoint: string; kinds?: string[]; depth: number; fromSeq?: string }) => {
+    .action(async (list: string, o: { endpoint: string[]; kinds?: string[]; depth: number; fromSeq?: string }) => {
       const opts = { instruments: flags.list(list), kinds: o.kinds as MarketStreamOptions['kinds'], depth: o.depth, fromSeq: o.fromSeq };
       process.exitCode = await streamCommand(o.endpoint, opts);
     });
 }
 
 /** `md stream`: see `follow.ts` for failures, exit status and errors. */
-function streamCommand(endpoint: string, opts: Omit<MarketStreamOptions, 'signal'>): Promise<number> {
-  return follow(endpoint, async function* (client, signal) {
+function streamCommand(endpoints: string[], opts: Omit<MarketStreamOptions, 'signal'>): Promise<number> {
+  return follow(endpoints, async function* (client, signal) {
     for await (const line of client.marketStream({ ...opts, signal })) yield JSON.stringify(line);
   });
 }

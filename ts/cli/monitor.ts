@@ -3,7 +3,7 @@
  * (μ, σ), last window value and z, its state; the throttle limits per class; recent anomaly
  * episodes. `--watch` redraws every interval until Ctrl-C.
  */
-import { call } from './http_client';
+import { callAny } from './http_client';
 import type { MonitorReport } from '../monitor/node_health';
 
 const fmt = (x: number | null) => (x === null ? '-' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
@@ -30,14 +30,14 @@ export function renderMonitor(r: MonitorReport): string {
   return lines.join('\n');
 }
 
-async function fetchReport(endpoint: string): Promise<MonitorReport> {
-  const res = await call(`${endpoint}/v1/monitor`);
+async function fetchReport(endpoints: readonly string[]): Promise<MonitorReport> {
+  const res = await callAny(endpoints, '/v1/monitor');
   const body = (await res.json()) as MonitorReport & { error?: { code: string; message: string } };
   if (!res.ok) throw new Error(`${res.status} ${body.error?.code}: ${body.error?.message}`);
   return body;
 }
 
-export async function monitorCommand(o: { endpoint: string; watch?: boolean; intervalMs: number }): Promise<void> {
+export async function monitorCommand(o: { endpoint: readonly string[]; watch?: boolean; intervalMs: number }): Promise<void> {
   if (!o.watch) {
     console.log(renderMonitor(await fetchReport(o.endpoint)));
     return;

@@ -4,12 +4,12 @@
  * behind the schedule). Sessions go to the replay cluster first — learners — then followers,
  * and to the leader only when no other member answers, so backtests stay off the live leader.
  */
-import { call } from './http_client';
+import { call, callAny } from './http_client';
 import { type MembersView, replayOrder } from '../client/streams';
 import { createWriteStream } from 'node:fs';
 
 export interface ReplayCliOptions {
-  endpoint: string;
+  endpoint: string[];
   instruments: string[];
   kinds?: string[];
   from?: string;
@@ -21,14 +21,14 @@ export interface ReplayCliOptions {
   out?: string;
 }
 
-/** Client URLs to try, in order: learners, followers, the leader (or just `endpoint`). */
-export async function replayTargets(endpoint: string): Promise<string[]> {
+/** Client URLs to try, in order: learners, followers, the leader (from the first endpoint that answers; else the endpoints). */
+export async function replayTargets(endpoints: readonly string[]): Promise<string[]> {
   try {
-    const res = await call(`${endpoint}/v1/cluster/members?consistency=stale`);
+    const res = await callAny(endpoints, '/v1/cluster/members?consistency=stale');
     const urls = replayOrder((await res.json()) as MembersView, 'http:');
-    return urls.length > 0 ? urls : [endpoint];
+    return urls.length > 0 ? urls : [...endpoints];
   } catch {
-    return [endpoint];
+    return [...endpoints];
   }
 }
 

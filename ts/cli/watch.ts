@@ -7,7 +7,7 @@
 import { follow } from './follow';
 
 export interface WatchCliOptions {
-  endpoint: string;
+  endpoint: string[];
   fromRevision?: number;
 }
 
