@@ -85,3 +85,36 @@ test('every member replays the same bytes; the replay learner serves the CLI whi
   const feeds = (await (await fetch(leader.url('/v1/md/feeds'))).json()) as { producers: { producerSeq: string }[] };
   t.is(feeds.producers[0].producerSeq, JSON.parse(LINES[LINES.length - 1]).producerSeq, 'every event went in');
 });
+
+test('quorumkv md replay continues on another member when its learner dies: each event once, only whole lines', async (t) => {
+  t.timeout(240_000);
+  const dir = tempDir(t);
+  const cluster = await ProcCluster.start(t, dir, 3);
+  const leader = await cluster.leader();
+  for (let i = 0; i < LINES.length; i += BATCH) await ingest(leader, LINES.slice(i, i + BATCH));
+  const learner = await cluster.join(dir, 4, leader, ['--role', 'replay']);
+  const target = await applied(leader);
+  await pollUntil(async () => (await Promise.all(cluster.alive().map(applied))).every((a) => a >= target), 'every member applied the day', 60_000);
+  const reference = await (await fetch(leader.url('/v1/md/replay'), { method: 'POST', body: JSON.stringify({ instruments: SYMBOLS, depth: 5 }) })).text();
+  const lines = (text: string) => text.split('\n').filter((l) => l.length > 0);
+  const events = (text: string) => lines(text).filter((l) => !l.startsWith('{"kind":"book"') && !l.startsWith('{"kind":"done"'));
+
+  // Two minutes of venue time at 20x: about 6 s, and the learner is killed a third of the way.
+  const cli = spawn(process.execPath, ['--import=tsx', MAIN, 'md', 'replay', '--endpoint', leader.url(''), '--instruments', SYMBOLS.join(','), '--depth', '5', '--speed', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  let err = '';
+  cli.stdout.on('data', (c: Buffer) => out.push(c));
+  cli.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const closed = new Promise<number | null>((resolve) => cli.on('close', resolve));
+  await pollUntil(async () => Buffer.concat(out).length > reference.length / 3, 'a third of the replay was written', 30_000);
+  learner.child.kill('SIGKILL');
+  t.is(await closed, 0, err);
+  t.regex(err, new RegExp(`replaying from ${learner.url('').replace(/[/.]/g, '\\$&')}`), 'the learner served it first');
+  t.regex(err, /resuming after seq \d+\nreplaying from http:\/\/127\.0\.0\.1:\d+/, 'then another member, after the last event written');
+  const got = Buffer.concat(out).toString();
+  t.deepEqual(events(got), events(reference), 'every event once, in order');
+  // The last line is the resumed session's done: the same seq reached (its counts are its own part's).
+  const done = (text: string) => JSON.parse(lines(text).at(-1)!) as { kind: string; seq: string; events: number };
+  t.like(done(got), { kind: 'done', seq: done(reference).seq });
+  t.true(done(got).events < done(reference).events);
+});

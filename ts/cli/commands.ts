@@ -110,6 +110,7 @@ function mdCommands(program: Command): void {
     .option('--snapshot-every <duration>', 'book snapshots every duration of venue time (e.g. 1s) instead of after each change')
     .addOption(new Option('--format <format>', 'ndjson lines, or binary frames (type u8 | len u32 | payload)').choices(['ndjson', 'binary']).default('ndjson'))
     .option('--out <file>', 'write to a file instead of stdout')
+    .option('--from-seq <seq>', 'resume after this seq (the last event line a broken replay wrote)', flags.seq)
     .action((o: Omit<ReplayCliOptions, 'instruments' | 'kinds'> & { instruments: string[]; kinds?: string[] }) => replayCommand(o));
   mdReadCommands(md);
 }

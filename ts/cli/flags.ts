@@ -80,6 +80,12 @@ export function endpoints(raw: string): string[] {
   return items.map(endpoint);
 }
 
+/** A market-data seq: a decimal integer (kept as text: seqs pass 2^53). */
+export function seq(raw: string): string {
+  if (!/^\d{1,20}$/.test(raw) || BigInt(raw) >= 2n ** 64n) throw new InvalidArgumentError(`expected a seq (a decimal integer), got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 /** A probability in [0, 1]. */
 export function probability(raw: string): number {
   const p = /^(0|1|0?\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;

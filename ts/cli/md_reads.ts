@@ -34,7 +34,7 @@ export function mdReadCommands(md: Command): void {
     path: `/v1/md/ticks/${encodeURIComponent(instrument)}`,
     query: { afterSeq: o.afterSeq as string | undefined, limit: o.limit as number, consistency: stale(o) },
   }))
-    .option('--after-seq <seq>', 'start after this seq (the last seq of the previous page)')
+    .option('--after-seq <seq>', 'start after this seq (the last seq of the previous page)', flags.seq)
     .option('--limit <n>', 'events per page', flags.integer(1), 100)
     .option('--stale', 'serve from this member without a ReadIndex round');
   clientCommand(md, 'feeds', 'producers (their last producerSeq and seq range) and the venue gaps seen', (_a, o) => ({ path: '/v1/md/feeds', query: { consistency: stale(o) } })).option(
@@ -46,7 +46,7 @@ export function mdReadCommands(md: Command): void {
     .addOption(endpointOption())
     .option('--kinds <list>', 'delta,trade,quote,book (default: all)', flags.list)
     .option('--depth <n>', 'book levels per side', flags.integer(1, 1000), 10)
-    .option('--from-seq <seq>', 'stored events after this seq first, then live ones')
+    .option('--from-seq <seq>', 'stored events after this seq first, then live ones', flags.seq)
     .action(async (list: string, o: { endpoint: string[]; kinds?: string[]; depth: number; fromSeq?: string }) => {
       const opts = { instruments: flags.list(list), kinds: o.kinds as MarketStreamOptions['kinds'], depth: o.depth, fromSeq: o.fromSeq };
       process.exitCode = await streamCommand(o.endpoint, opts);

@@ -3,10 +3,16 @@
  * or a file, with a progress line on stderr (market time reached, events/s, snapshots/s, lag
  * behind the schedule). Sessions go to the replay cluster first — learners — then followers,
  * and to the leader only when no other member answers, so backtests stay off the live leader.
+ * A session that breaks (its member failed) is opened again after the last event written, on
+ * the first member that takes it: the output holds each event once, and only whole lines or
+ * frames; the books of the resume point are sent again (a resumed session opens with them).
  */
+import { createWriteStream } from 'node:fs';
 import { call, callAny } from './http_client';
 import { type MembersView, replayOrder } from '../client/streams';
-import { createWriteStream } from 'node:fs';
+import { Progress } from './replay_progress';
+
+export { Progress } from './replay_progress';
 
 export interface ReplayCliOptions {
   endpoint: string[];
@@ -19,6 +25,8 @@ export interface ReplayCliOptions {
   snapshotEvery?: string;
   format: 'ndjson' | 'binary';
   out?: string;
+  /** Resume after this seq (the last event a broken session delivered). */
+  fromSeq?: string;
 }
 
 /** Client URLs to try, in order: learners, followers, the leader (from the first endpoint that answers; else the endpoints). */
@@ -32,71 +40,47 @@ export async function replayTargets(endpoints: readonly string[]): Promise<strin
   }
 }
 
-/** Counts what passes: events, snapshots and the venue time reached. */
-export class Progress {
-  /** Binary: event frames; NDJSON: every line (events, books and the final `done`). */
-  events = 0;
-  snapshots = 0;
-  private done = 0;
-  firstTs: bigint | undefined;
-  lastTs = 0n;
-  private rest = Buffer.alloc(0);
-  /** NDJSON: the unterminated end of the last chunk. */
-  private partial = '';
-  private readonly started = Date.now();
-
-  constructor(private readonly opts: ReplayCliOptions) {}
-
-  see(chunk: Buffer): void {
-    if (this.opts.format === 'binary') this.frames(chunk);
-    else this.lines(chunk);
-  }
-
-  private lines(chunk: Buffer): void {
-    // Whole lines only: a chunk may end inside a line (its '{"kind":"book"' split in two).
-    const all = this.partial + chunk.toString('latin1');
-    const end = all.lastIndexOf('\n') + 1;
-    this.partial = all.slice(end);
-    const text = all.slice(0, end);
-    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.events++;
-    for (let at = text.indexOf('{"kind":"book"'); at !== -1; at = text.indexOf('{"kind":"book"', at + 1)) this.snapshots++;
-    if (text.includes('{"kind":"done"')) this.done++;
-    // The market time reached: the last tsEvent of these lines (the last line may be `done`).
-    const at = text.lastIndexOf('"tsEvent":"');
-    const ts = at === -1 ? null : /^"tsEvent":"(\d+)"/.exec(text.slice(at, at + 40));
-    if (ts) this.reached(BigInt(ts[1]));
-  }
-
-  private frames(chunk: Buffer): void {
-    let buf = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
-    while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32LE(1)) {
-      const len = buf.readUInt32LE(1);
-      if (buf[0] === 1) {
-        this.events++;
-        this.reached(buf.readBigUInt64LE(5 + 48));
-      } else if (buf[0] === 2) this.snapshots++;
-      buf = buf.subarray(5 + len);
-    }
-    this.rest = Buffer.from(buf);
-  }
-
-  private reached(ts: bigint): void {
-    this.firstTs ??= ts;
-    this.lastTs = ts;
-  }
-
-  line(): string {
-    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
-    const market = this.lastTs > 0n ? new Date(Number(this.lastTs / 1_000_000n)).toISOString() : '-';
-    const behind = this.opts.speed === 'max' || this.firstTs === undefined ? '' : `  lag ${Math.max(0, Math.round(seconds * 1000 - Number(this.lastTs - this.firstTs) / 1e6 / this.opts.speed))} ms`;
-    const events = this.opts.format === 'binary' ? this.events : this.events - this.snapshots - this.done;
-    return `\rmarket ${market}  ${events.toLocaleString('en-US')} events  ${Math.round(events / seconds).toLocaleString('en-US')} events/s  ${Math.round(this.snapshots / seconds).toLocaleString('en-US')} snapshots/s${behind}  `;
-  }
-}
+/** Sessions opened again in a row without an event passing, before giving up. */
+const REOPENS_MAX = 8;
+const REOPEN_BACKOFF_MS_MAX = 2000;
 
 export async function replayCommand(opts: ReplayCliOptions): Promise<void> {
-  const body = JSON.stringify({ instruments: opts.instruments, kinds: opts.kinds, from: opts.from, to: opts.to, speed: opts.speed, depth: opts.depth, snapshotEvery: opts.snapshotEvery, format: opts.format });
-  for (const url of await replayTargets(opts.endpoint)) {
+  const targets = await replayTargets(opts.endpoint);
+  const progress = new Progress(opts);
+  const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
+  const timer = setInterval(() => process.stderr.write(progress.line()), 500);
+  try {
+    for (let reopens = 0; ; reopens++) {
+      const seqBefore = progress.lastSeq;
+      const res = await openSession(targets, sessionBody(opts, progress.lastSeq ?? opts.fromSeq));
+      if (!res.ok) {
+        console.error(await res.text());
+        process.exitCode = 1;
+        return;
+      }
+      await copy(res, progress, out).catch((err: Error) => process.stderr.write(`\nthe session broke: ${err.message}\n`));
+      if (progress.finished) break;
+      if (progress.passed && progress.lastSeq === undefined) throw new Error('the session broke before its first event (book snapshots only): run it again');
+      if (progress.lastSeq !== seqBefore) reopens = 0;
+      if (reopens >= REOPENS_MAX) throw new Error(`the session broke ${REOPENS_MAX} times without progress`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(REOPEN_BACKOFF_MS_MAX, 100 * 2 ** reopens)));
+      progress.reopened();
+      process.stderr.write(`resuming after seq ${progress.lastSeq ?? '(none)'}\n`);
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  process.stderr.write(`${progress.line()}\n`);
+  if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
+}
+
+function sessionBody(opts: ReplayCliOptions, fromSeq: string | undefined): string {
+  return JSON.stringify({ instruments: opts.instruments, kinds: opts.kinds, from: opts.from, to: opts.to, speed: opts.speed, depth: opts.depth, snapshotEvery: opts.snapshotEvery, format: opts.format, fromSeq });
+}
+
+/** Opens the session on the first target that takes it (unreachable or 503: the next one); a refusal is returned as is. */
+async function openSession(targets: readonly string[], body: string): Promise<Response> {
+  for (const url of targets) {
     let res: Response;
     try {
       res = await call(`${url}/v1/md/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -104,31 +88,16 @@ export async function replayCommand(opts: ReplayCliOptions): Promise<void> {
       continue; // unreachable: the next member
     }
     if (res.status === 503) continue;
-    if (!res.ok) {
-      console.error(await res.text());
-      process.exitCode = 1;
-      return;
-    }
-    process.stderr.write(`replaying from ${url} (session ${res.headers.get('x-replay-id')})\n`);
-    await copy(res, opts);
-    return;
+    if (res.ok) process.stderr.write(`replaying from ${url} (session ${res.headers.get('x-replay-id')})\n`);
+    return res;
   }
   throw new Error('no member could serve the replay (all unreachable or overloaded)');
 }
 
-async function copy(res: Response, opts: ReplayCliOptions): Promise<void> {
-  const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
-  const progress = new Progress(opts);
-  const timer = setInterval(() => process.stderr.write(progress.line()), 500);
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      const buf = Buffer.from(chunk);
-      progress.see(buf);
-      if (!out.write(buf)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-    }
-  } finally {
-    clearInterval(timer);
+/** Writes the response's whole lines or frames until it ends; throws if its connection breaks. */
+async function copy(res: Response, progress: Progress, out: NodeJS.WritableStream): Promise<void> {
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const whole = progress.take(Buffer.from(chunk));
+    if (whole.length > 0 && !out.write(whole)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
-  process.stderr.write(`${progress.line()}\n`);
-  if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
 }
