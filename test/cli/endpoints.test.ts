@@ -1,6 +1,6 @@
 /**
  * `--endpoint A,B,C` (or `QUORUMKV_ENDPOINTS`), as etcdctl's `--endpoints`: a command goes on to
- * the next member while one is unreachable. A write whose answer was lost is repeated there with
+ * the next member while one is unreachable, or does not answer within `--timeout-ms`. A write whose answer was lost is repeated there with
  * the same Idempotency-Key, so it is applied once; a request that is not safe to repeat is not.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -20,7 +20,10 @@ async function body(req: IncomingMessage): Promise<Buffer> {
 /** A server on a free port, closed at the test's end; its URL. */
 async function serve(t: ExecutionContext, server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -84,4 +87,16 @@ test('a request that may have arrived goes on only when repeating it is safe', a
   t.deepEqual(seen, { lossy: 2, live: 1 });
   t.is((await callAny([lossy, live], '/v1/cluster')).status, 200);
   t.deepEqual(seen, { lossy: 2, live: 2 }, 'the endpoint that answered is tried first');
+});
+
+test('a member that takes the connection but never answers is given up after --timeout-ms', async (t) => {
+  const { url } = await singleNode(t);
+  t.is((await fetch(url('/v1/kv/k'), { method: 'PUT', body: '{"value":"v"}' })).status, 200);
+  const hung = await serve(t, createServer(() => undefined));
+  const got = await cli(['get', 'k', '--timeout-ms', '300', '--endpoint', `${hung},${url('')}`]);
+  t.is(got.code, 0, got.stderr);
+  t.regex(got.stdout, /"value": "v"/);
+  const alone = await cli(['get', 'k', '--endpoint', hung], { QUORUMKV_TIMEOUT_MS: '300' });
+  t.is(alone.code, 2);
+  t.regex(alone.stderr, new RegExp(`${hung} did not answer within 300 ms`));
 });

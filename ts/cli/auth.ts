@@ -7,6 +7,10 @@ import { type Command, Option } from 'commander';
 import { newToken } from '../auth/model';
 import { clientCommand } from './client';
 import { connectionFrom, type ConnectionFlags, useConnection } from './http_client';
+import * as flags from './flags';
+
+/** etcdctl's command timeout is 5 s; a linearizable read without a quorum answers 503 within 5 s here. */
+const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
 
 export function connectionFlags(program: Command): void {
   program
@@ -15,6 +19,12 @@ export function connectionFlags(program: Command): void {
     .addOption(new Option('--cacert <file>', 'CA certificate (PEM) to trust for https:// endpoints').env('QUORUMKV_CACERT'))
     .option('--client-cert <file>', 'client certificate (PEM) for nodes started with --client-ca')
     .option('--client-key <file>', 'private key for --client-cert')
+    .addOption(
+      new Option('--timeout-ms <n>', 'how long a member has to start answering before the next endpoint is tried (or the command fails)')
+        .env('QUORUMKV_TIMEOUT_MS')
+        .default(DEFAULT_ANSWER_TIMEOUT_MS)
+        .argParser(flags.integer(1)),
+    )
     .hook('preAction', (_root, action) => {
       try {
         useConnection(connectionFrom(action.optsWithGlobals<ConnectionFlags>()));

@@ -45,7 +45,7 @@ async function run(cmd: Command, work: () => Promise<unknown>): Promise<void> {
 
 export function backupCommands(program: Command): void {
   const backup = program.command('backup').description('full backups to a directory or S3-compatible object storage');
-  clientCommand(backup, 'create', 'take a full backup now through a node (its --backup-target); prints the report', () => ({ method: 'POST', path: '/v1/backups' }));
+  clientCommand(backup, 'create', 'take a full backup now through a node (its --backup-target); prints the report', () => ({ method: 'POST', path: '/v1/backups', slow: true }));
   clientCommand(backup, 'status', 'a node\'s last backup, failures and target', () => ({ path: '/v1/backups' }));
   backup
     .command('list')

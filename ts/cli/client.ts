@@ -16,6 +16,8 @@ export interface ClientRequest {
   body?: unknown;
   /** The body as JSON text, sent as it is (instead of `body`). */
   bodyText?: string;
+  /** Answered only once its work is done (a backup): no answer timeout. */
+  slow?: boolean;
 }
 
 /** Key writes, txns and batches: applied once per Idempotency-Key, so safe to repeat on another member. */
@@ -25,7 +27,7 @@ export async function send(endpoints: readonly string[], req: ClientRequest): Pr
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query.set(k, String(v));
   const qs = query.size > 0 ? `?${query}` : '';
-  const init: CallInit = { method: req.method ?? 'GET', headers: {} };
+  const init: CallInit = { method: req.method ?? 'GET', headers: {}, timeoutMs: req.slow ? null : undefined };
   if (req.body !== undefined || req.bodyText !== undefined) {
     init.body = req.bodyText ?? JSON.stringify(req.body);
     init.headers!['content-type'] = 'application/json';

@@ -14,6 +14,8 @@ export interface Connection {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+  /** How long a member has to start answering (its status line) before the call fails with ETIMEDOUT. */
+  answerTimeoutMs?: number;
 }
 
 let connection: Connection = {};
@@ -24,6 +26,7 @@ export interface ConnectionFlags {
   cacert?: string;
   clientCert?: string;
   clientKey?: string;
+  timeoutMs?: number;
 }
 
 /** Reads the files the flags name (errors name the flag). */
@@ -38,7 +41,7 @@ export function connectionFrom(f: ConnectionFlags): Connection {
   };
   if ((f.clientCert === undefined) !== (f.clientKey === undefined)) throw new Error('--client-cert and --client-key go together');
   const token = f.token ?? read(f.tokenFile, '--token-file')?.toString('utf8').trim();
-  return { token: token || undefined, ca: read(f.cacert, '--cacert'), cert: read(f.clientCert, '--client-cert'), key: read(f.clientKey, '--client-key') };
+  return { token: token || undefined, ca: read(f.cacert, '--cacert'), cert: read(f.clientCert, '--client-cert'), key: read(f.clientKey, '--client-key'), answerTimeoutMs: f.timeoutMs };
 }
 
 export function useConnection(c: Connection): void {
@@ -55,6 +58,8 @@ export interface CallInit {
   headers?: Record<string, string>;
   body?: string | Buffer;
   signal?: AbortSignal;
+  /** The answer timeout for this call: null for none (a request answered only once its work is done); else the connection's. */
+  timeoutMs?: number | null;
 }
 
 /** `fetch(url, init)` with this process's token and TLS settings. */
@@ -66,7 +71,12 @@ export function call(url: string, init: CallInit = {}, conn: Connection = connec
   const secure = target.protocol === 'https:';
   const options = { method: init.method ?? 'GET', headers, signal: init.signal, ...(secure ? { ca: conn.ca, cert: conn.cert, key: conn.key } : {}) };
   return new Promise<Response>((resolve, reject) => {
+    // A member that takes the connection but never answers (hung, or cut off behind a
+    // firewall) must not hold the command forever: past the timeout it counts as unreachable.
+    const limitMs = init.timeoutMs === null ? undefined : (init.timeoutMs ?? conn.answerTimeoutMs);
+    const timer = limitMs === undefined ? undefined : setTimeout(() => req.destroy(Object.assign(new Error(`${target.origin} did not answer within ${limitMs} ms`), { code: 'ETIMEDOUT' })), limitMs);
     const req = (secure ? httpsRequest : httpRequest)(target, options, (res) => {
+      clearTimeout(timer);
       const answer = new Headers();
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) answer.set(k, Array.isArray(v) ? v.join(', ') : v);
       const status = res.statusCode ?? 0;
@@ -74,7 +84,10 @@ export function call(url: string, init: CallInit = {}, conn: Connection = connec
       const body = status === 204 || status === 304 ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
       resolve(new Response(body, { status, statusText: res.statusMessage, headers: answer }));
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     req.end(init.body);
   });
 }
