@@ -100,3 +100,27 @@ test('a member that takes the connection but never answers is given up after --t
   t.is(alone.code, 2);
   t.regex(alone.stderr, new RegExp(`${hung} did not answer within 300 ms`));
 });
+
+test('a member that answers 503 (cut off from the leader) hands a read or a keyed write to the next', async (t) => {
+  const { url } = await singleNode(t);
+  let refused = 0;
+  const cutOff = await serve(
+    t,
+    createServer((_req, res) => {
+      refused++;
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"unavailable","message":"no leader to accept the write; retry"}}');
+    }),
+  );
+  const endpoint = ['--endpoint', `${cutOff},${url('')}`];
+  t.is((await cli(['put', 'k', '"v"', ...endpoint])).code, 0);
+  t.regex((await cli(['get', 'k', ...endpoint])).stdout, /"value": "v"/);
+  t.is(refused, 2);
+  // Not a request that is unsafe to repeat (it could have been applied before a 503): its answer is the 503.
+  const res = await callAny([cutOff, url('')], '/v1/sessions', { method: 'POST', body: '{}' });
+  t.is(res.status, 503);
+  t.is(refused, 3);
+  // Every member answering 503: the last answer is printed.
+  const all = await cli(['get', 'k', '--endpoint', `${cutOff},${cutOff}`]);
+  t.is(all.code, 1);
+  t.regex(all.stdout, /"code": "unavailable"/);
+});

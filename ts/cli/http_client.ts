@@ -101,14 +101,20 @@ let lastAnswered: string | undefined;
  * `call(endpoint + path)` on each endpoint in turn until one answers (etcdctl's `--endpoints`).
  * A request that surely never left (connection refused) goes on to the next endpoint; one that
  * may have arrived (a reset, a timeout) goes on only when repeating it is safe (`repeatSafe`: a
- * read, or a write carrying an Idempotency-Key). With one endpoint, its own error is thrown.
+ * read, or a write carrying an Idempotency-Key), and so does one answered 503 (a member cut off
+ * from the leader, or overloaded: another may serve it). With one endpoint, its own error is
+ * thrown; when every endpoint answered 503, the last answer is returned.
  */
 export async function callAny(endpoints: readonly string[], path: string, init: CallInit = {}, repeatSafe = (init.method ?? 'GET') === 'GET'): Promise<Response> {
   const order = lastAnswered !== undefined && endpoints.includes(lastAnswered) ? [lastAnswered, ...endpoints.filter((e) => e !== lastAnswered)] : endpoints;
   const failures: string[] = [];
-  for (const endpoint of order) {
+  for (const [i, endpoint] of order.entries()) {
     try {
       const res = await call(`${endpoint}${path}`, init);
+      if (res.status === 503 && repeatSafe && i < order.length - 1) {
+        await res.arrayBuffer(); // read to its end: the connection is free again
+        continue;
+      }
       lastAnswered = endpoint;
       return res;
     } catch (err) {
