@@ -60,12 +60,14 @@ export async function replayCommand(opts: ReplayCliOptions): Promise<void> {
       }
       await copy(res, progress, out).catch((err: Error) => process.stderr.write(`\nthe session broke: ${err.message}\n`));
       if (progress.finished) break;
-      if (progress.passed && progress.lastSeq === undefined) throw new Error('the session broke before its first event (book snapshots only): run it again');
+      // Without an event passed, it opens again from the start (its opening books come again); a
+      // replay of book snapshots alone has no event seq to resume after.
+      if (progress.passed && progress.lastSeq === undefined && !(opts.kinds ?? ['delta']).some((k) => k !== 'book')) throw new Error('a replay of book snapshots only cannot resume (its lines carry no event seq): run it again');
       if (progress.lastSeq !== seqBefore) reopens = 0;
       if (reopens >= REOPENS_MAX) throw new Error(`the session broke ${REOPENS_MAX} times without progress`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(REOPEN_BACKOFF_MS_MAX, 100 * 2 ** reopens)));
       progress.reopened();
-      process.stderr.write(`resuming after seq ${progress.lastSeq ?? '(none)'}\n`);
+      process.stderr.write(progress.lastSeq === undefined ? 'opening it again from the start\n' : `resuming after seq ${progress.lastSeq}\n`);
     }
   } finally {
     clearInterval(timer);
