@@ -5,12 +5,13 @@
  * non-loopback address.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import test from 'ava';
 import { QuorumClient } from '../../ts/client';
+import { generate } from '../../ts/market/generator';
 import { tempDir } from '../helpers/tmp';
 import { type Proc, ProcCluster } from './procs';
 
@@ -72,6 +73,23 @@ test('HTTPS: h2 and http/1.1 by ALPN, the client library over both, a new certif
   const after = (await handshake(node, ca, ['h2'])).serial;
   t.not(after, before);
   t.is(after, new (await import('node:crypto')).X509Certificate(readFileSync(join(dir, 'n1-next.crt'))).serialNumber);
+});
+
+test('the CLI ingests and replays market data over HTTPS (members are asked in the endpoints\' scheme)', async (t) => {
+  const dir = tempDir(t);
+  makeCerts(dir);
+  const cluster = await ProcCluster.start(t, join(dir, 'data'), 1, ['--cert', join(dir, 'n1.crt'), '--key', join(dir, 'n1.key')]);
+  const node = await cluster.leader();
+  const tls = ['--endpoint', https(node), '--cacert', join(dir, 'ca.crt')];
+  const day = join(dir, 'day.ndjson');
+  writeFileSync(day, [...generate({ instruments: 2, minutes: 1, seed: 3, eventsPerSecond: 20 })].join('\n'));
+  const ingest = cli('md', 'ingest', day, ...tls);
+  t.is(ingest.status, 0, ingest.out);
+  const out = join(dir, 'replay.ndjson');
+  const replay = cli('md', 'replay', '--instruments', 'SYM001,SYM002', '--out', out, ...tls);
+  t.is(replay.status, 0, replay.out);
+  t.regex(replay.out, new RegExp(`replaying from ${https(node).replace(/[/.]/g, '\\$&')}`));
+  t.regex(readFileSync(out, 'utf8').trimEnd().split('\n').pop()!, /^\{"kind":"done","events":\d+/);
 });
 
 test('--client-ca: a client without a certificate from that CA is refused at the handshake', async (t) => {

@@ -33,7 +33,8 @@ export interface ReplayCliOptions {
 export async function replayTargets(endpoints: readonly string[]): Promise<string[]> {
   try {
     const res = await callAny(endpoints, '/v1/cluster/members?consistency=stale');
-    const urls = replayOrder((await res.json()) as MembersView, 'http:');
+    // Members list addresses without a scheme: a cluster serves one (https with --cert).
+    const urls = replayOrder((await res.json()) as MembersView, new URL(endpoints[0]).protocol);
     return urls.length > 0 ? urls : [...endpoints];
   } catch {
     return [...endpoints];
