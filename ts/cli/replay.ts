@@ -12,8 +12,6 @@ import { call, callAny } from './http_client';
 import { type MembersView, replayOrder } from '../client/streams';
 import { Progress } from './replay_progress';
 
-export { Progress } from './replay_progress';
-
 export interface ReplayCliOptions {
   endpoint: string[];
   instruments: string[];
