@@ -5,7 +5,8 @@
  */
 import { REPLAY_NICE } from './priority';
 import { Command, Option } from 'commander';
-import { clientCommand, endpointOption, keyPath } from './client';
+import { clientCommand, endpointOption, keyPath, send } from './client';
+import { clusterStatus } from './status';
 import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
 import { monitorCommand } from './monitor';
@@ -38,7 +39,14 @@ function kvCommands(program: Command): void {
     .option('--after <key>', 'start after this key (the last key of the previous page)')
     .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100);
   clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', bodyText: flags.jsonText(body) }));
-  clientCommand(program, 'status', 'the node\'s view of the cluster', () => ({ path: '/v1/cluster' }));
+  program
+    .command('status')
+    .description('the node\'s view of the cluster; with --cluster, every member\'s own')
+    .addOption(endpointOption())
+    .option('--cluster', 'ask every member for its own view (exit 1 when one does not answer)')
+    .action(async (o: { endpoint: string[]; cluster?: boolean }) => {
+      process.exitCode = o.cluster ? await clusterStatus(o.endpoint) : await send(o.endpoint, { path: '/v1/cluster' });
+    });
   program
     .command('watch')
     .argument('[prefix]', 'only keys starting with prefix (default: every key)', '')
