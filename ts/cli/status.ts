@@ -21,7 +21,8 @@ const VIEW_FIELDS = ['state', 'leader', 'term', 'commitIndex', 'appliedIndex', '
 
 async function memberRow(scheme: string, m: Member): Promise<Row> {
   const base = { id: m.id, name: m.name, client: m.client, learner: m.learner ?? false };
-  if (!m.client) return { ...base, error: { code: 'no_client_address', message: 'the member joined without a client address' } };
+  // A member publishes its client address through the log once it has started.
+  if (!m.client) return { ...base, error: { code: 'no_client_address', message: 'no client address is known for this member yet' } };
   try {
     const res = await call(`${scheme}//${m.client}/v1/cluster`);
     const body = (await res.json()) as Record<string, unknown>;
