@@ -27,15 +27,17 @@ export async function send(endpoints: readonly string[], req: ClientRequest): Pr
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query.set(k, String(v));
   const qs = query.size > 0 ? `?${query}` : '';
-  const init: CallInit = { method: req.method ?? 'GET', headers: {}, timeoutMs: req.slow ? null : undefined };
+  const method = req.method ?? 'GET';
+  const headers: Record<string, string> = {};
+  const init: CallInit = { method, headers, timeoutMs: req.slow ? null : undefined };
   if (req.body !== undefined || req.bodyText !== undefined) {
     init.body = req.bodyText ?? JSON.stringify(req.body);
-    init.headers!['content-type'] = 'application/json';
+    headers['content-type'] = 'application/json';
   }
   // A write whose answer was lost is repeated on the next member: the key makes that exactly-once.
-  const keyed = KEYED_WRITE.test(`${init.method} ${req.path}`);
-  if (keyed) init.headers!['idempotency-key'] = `cli-${randomUUID()}`;
-  const res = await callAny(endpoints, `${req.path}${qs}`, init, init.method === 'GET' || keyed);
+  const keyed = KEYED_WRITE.test(`${method} ${req.path}`);
+  if (keyed) headers['idempotency-key'] = `cli-${randomUUID()}`;
+  const res = await callAny(endpoints, `${req.path}${qs}`, init, method === 'GET' || keyed);
   const text = await res.text();
   console.log(prettyJson(text) ?? text);
   return res.ok ? 0 : 1;
