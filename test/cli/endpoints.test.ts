@@ -93,7 +93,8 @@ test('a member that takes the connection but never answers is given up after --t
   const { url } = await singleNode(t);
   t.is((await fetch(url('/v1/kv/k'), { method: 'PUT', body: '{"value":"v"}' })).status, 200);
   const hung = await serve(t, createServer(() => undefined));
-  const got = await cli(['get', 'k', '--timeout-ms', '300', '--endpoint', `${hung},${url('')}`]);
+  // The limit applies to the live member too: high enough that a loaded CI host answers within it.
+  const got = await cli(['get', 'k', '--timeout-ms', '1500', '--endpoint', `${hung},${url('')}`]);
   t.is(got.code, 0, got.stderr);
   t.regex(got.stdout, /"value": "v"/);
   const alone = await cli(['get', 'k', '--endpoint', hung], { QUORUMKV_TIMEOUT_MS: '300' });
