@@ -30,6 +30,8 @@ pub struct ScanOptions {
     pub limit: u32,
     /// At most this many bytes of values in a page (a page holds at least one item).
     pub bytes_max: Option<u32>,
+    /// Keys only: every value comes back empty.
+    pub keys_only: Option<bool>,
 }
 
 #[napi(object)]
@@ -334,18 +336,26 @@ impl NativeEngine {
 
     #[napi(ts_return_type = "Promise<ScanResult>")]
     pub fn scan(&self, options: ScanOptions) -> Result<AsyncTask<Scan>> {
-        let request = ScanRequest {
-            start: options.start.map(|b| b.to_vec()).unwrap_or_default(),
-            end: options.end.map(|b| b.to_vec()),
-            prefix: options.prefix.map(|b| b.to_vec()),
-            after: options.after.map(|b| b.to_vec()),
-            limit: options.limit as usize,
-            bytes_max: options.bytes_max.map(|b| b as usize),
-        };
         Ok(AsyncTask::new(Scan {
             engine: self.get_engine()?,
-            request,
+            request: scan_request(options),
         }))
+    }
+
+    /// `scan` on the calling thread: for the applier, which must see the keys of a range at
+    /// the entry it applies (a range delete), with no later batch written meanwhile.
+    #[napi]
+    pub fn scan_now(&self, options: ScanOptions) -> Result<ScanResult> {
+        let mut task = Scan {
+            engine: self.get_engine()?,
+            request: scan_request(options),
+        };
+        let (items, count, more) = task.compute()?;
+        Ok(ScanResult {
+            items: items.into(),
+            count,
+            more,
+        })
     }
 
     /// Writes a checkpoint to `dir` (must not exist); resolves to its applied index.
@@ -376,6 +386,18 @@ impl NativeEngine {
     #[napi]
     pub fn close(&self) {
         self.engine.write().unwrap().take();
+    }
+}
+
+fn scan_request(options: ScanOptions) -> ScanRequest {
+    ScanRequest {
+        start: options.start.map(|b| b.to_vec()).unwrap_or_default(),
+        end: options.end.map(|b| b.to_vec()),
+        prefix: options.prefix.map(|b| b.to_vec()),
+        after: options.after.map(|b| b.to_vec()),
+        limit: options.limit as usize,
+        bytes_max: options.bytes_max.map(|b| b as usize),
+        keys_only: options.keys_only.unwrap_or(false),
     }
 }
 

@@ -302,30 +302,39 @@ export class Wal {
  * A write of the engine's batch. With `revision`, the value stored is `[revision u64 LE][value]`
  * (a KV value's stored form, `encodeStored`), laid out by `packBatch` without a Buffer of its own.
  */
-export type EngineOp = { op: 'put'; key: string | Buffer; value: Buffer; revision?: number } | { op: 'delete'; key: string | Buffer };
+export type EngineOp =
+  | { op: 'put'; key: string | Buffer; value: Buffer; revision?: number }
+  | { op: 'delete'; key: string | Buffer }
+  /** Every key in `[key, end)`, as one range tombstone (later scans skip it in one seek). */
+  | { op: 'deleteRange'; key: Buffer; end: Buffer }
+  /** Nothing for the engine: the read cache drops the key (one a `deleteRange` deleted). */
+  | { op: 'uncache'; key: string | Buffer };
 
-const OP_PUT = 1;
-const OP_DELETE = 2;
+const OP_CODES = { put: 1, delete: 2, deleteRange: 3, uncache: 4 } as const;
 
 function keyBuffer(key: string | Buffer): Buffer {
   return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
 }
 
-/** Packs a write batch: `[op u8][keyLen u32][key]([valueLen u32][value])`... */
+/** Packs a write batch: `[op u8][keyLen u32][key]([valueLen u32][value] | [endLen u32][end])`... */
 export function packBatch(ops: readonly EngineOp[]): Buffer {
   const keys = ops.map((o) => keyBuffer(o.key));
   let bytes = 0;
   ops.forEach((o, i) => {
-    bytes += 5 + keys[i].length + (o.op === 'put' ? 4 + o.value.length + (o.revision === undefined ? 0 : 8) : 0);
+    bytes += 5 + keys[i].length + (o.op === 'put' ? 4 + o.value.length + (o.revision === undefined ? 0 : 8) : o.op === 'deleteRange' ? 4 + o.end.length : 0);
   });
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
   ops.forEach((o, i) => {
-    out[at] = o.op === 'put' ? OP_PUT : OP_DELETE;
+    out[at] = OP_CODES[o.op];
     out.writeUInt32LE(keys[i].length, at + 1);
     keys[i].copy(out, at + 5);
     at += 5 + keys[i].length;
-    if (o.op === 'put') {
+    if (o.op === 'deleteRange') {
+      out.writeUInt32LE(o.end.length, at);
+      o.end.copy(out, at + 4);
+      at += 4 + o.end.length;
+    } else if (o.op === 'put') {
       const prefix = o.revision === undefined ? 0 : 8;
       out.writeUInt32LE(prefix + o.value.length, at);
       if (o.revision !== undefined) {
@@ -392,6 +401,8 @@ export interface ScanOptions {
   limit: number;
   /** At most this many bytes of values in the page (it holds at least one item, however large). */
   bytesMax?: number;
+  /** Keys only: every item's value is empty. */
+  keysOnly?: boolean;
 }
 
 export interface KeyValue {
@@ -502,23 +513,12 @@ export class Engine {
   }
 
   async scan(options: ScanOptions): Promise<{ items: KeyValue[]; more: boolean }> {
-    const opt = (k: string | Buffer | undefined) => (k === undefined ? undefined : keyBuffer(k));
-    const result = await callAsync(() =>
-      this.handle.scan({ prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax: options.bytesMax === undefined ? undefined : Math.min(options.bytesMax, 0xffffffff) }),
-    );
-    const items: KeyValue[] = [];
-    const buf = result.items;
-    let at = 0;
-    for (let i = 0; i < result.count; i++) {
-      const klen = buf.readUInt32LE(at);
-      const key = buf.subarray(at + 4, at + 4 + klen);
-      at += 4 + klen;
-      const vlen = buf.readUInt32LE(at);
-      const value = buf.subarray(at + 4, at + 4 + vlen);
-      at += 4 + vlen;
-      items.push({ key, value });
-    }
-    return { items, more: result.more };
+    return unpackScan(await callAsync(() => this.handle.scan(nativeScan(options))));
+  }
+
+  /** `scan` on the calling thread (the applier's, which must see the range as of the entry it applies). */
+  scanNow(options: ScanOptions): { items: KeyValue[]; more: boolean } {
+    return unpackScan(call(() => this.handle.scanNow(nativeScan(options))));
   }
 
   /** Writes a checkpoint to `dir` (which must not exist); resolves to its applied index. */
@@ -563,4 +563,27 @@ export function zstdCompress(data: Uint8Array, level = 3): Promise<Buffer> {
 /** The content of one zstd frame: code `CORRUPT` if damaged, `TOO_LARGE` past `maxBytes`. */
 export function zstdDecompress(frame: Uint8Array, maxBytes: number): Promise<Buffer> {
   return callAsync(() => load().zstdDecompress(frame, maxBytes) as Promise<Buffer>);
+}
+
+function nativeScan(options: ScanOptions): import('../native/index').ScanOptions {
+  const opt = (k: string | Buffer | undefined) => (k === undefined ? undefined : keyBuffer(k));
+  const bytesMax = options.bytesMax === undefined ? undefined : Math.min(options.bytesMax, 0xffffffff);
+  return { prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax, keysOnly: options.keysOnly };
+}
+
+/** A scan page's items from the addon's packing: `[keyLen u32][key][valueLen u32][value]`... */
+function unpackScan(result: { items: Buffer; count: number; more: boolean }): { items: KeyValue[]; more: boolean } {
+  const items: KeyValue[] = [];
+  const buf = result.items;
+  let at = 0;
+  for (let i = 0; i < result.count; i++) {
+    const klen = buf.readUInt32LE(at);
+    const key = buf.subarray(at + 4, at + 4 + klen);
+    at += 4 + klen;
+    const vlen = buf.readUInt32LE(at);
+    const value = buf.subarray(at + 4, at + 4 + vlen);
+    at += 4 + vlen;
+    items.push({ key, value });
+  }
+  return { items, more: result.more };
 }

@@ -20,7 +20,9 @@ use rocksdb::{
 };
 use sha2::{Digest, Sha256};
 
-pub use batch::{decode as decode_batch, encode_delete, encode_put, Op};
+pub use batch::{
+    decode as decode_batch, encode_delete, encode_delete_range, encode_put, encode_uncache, Op,
+};
 pub use error::{EngineError, Result};
 
 const CF_DATA: &str = "data";
@@ -94,6 +96,9 @@ pub struct ScanRequest {
     /// one item, however large. A reader that must not stall its thread on one large page
     /// (a paced replay) bounds its pages by bytes, since items vary in size.
     pub bytes_max: Option<usize>,
+    /// Keys only: each item's value is left empty (a range delete needs no values; values may
+    /// be large, keys are bounded).
+    pub keys_only: bool,
 }
 
 pub struct Engine {
@@ -191,6 +196,16 @@ impl Engine {
             match op {
                 Op::Put(k, v) => wb.put_cf(data, k, v),
                 Op::Delete(k) => wb.delete_cf(data, k),
+                Op::DeleteRange(start, end) => {
+                    // An empty or inverted range is a caller's bug, not a no-op to hide.
+                    if start >= end {
+                        return Err(EngineError::InvalidArgument(
+                            "a range delete's end must sort after its start".into(),
+                        ));
+                    }
+                    wb.delete_range_cf(data, start, end)
+                }
+                Op::Uncache(_) => {}
             }
         }
         wb.put_cf(
@@ -275,7 +290,12 @@ impl Engine {
                 break;
             }
             bytes += v.len();
-            page.items.push((k.to_vec(), v.to_vec()));
+            let value = if req.keys_only {
+                Vec::new()
+            } else {
+                v.to_vec()
+            };
+            page.items.push((k.to_vec(), value));
         }
         Ok(page)
     }

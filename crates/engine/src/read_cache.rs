@@ -171,7 +171,11 @@ impl ReadCache {
         for op in decode(packed)? {
             match op {
                 Op::Put(key, value) if key.first() != Some(&RESERVED) => self.set(key, value),
-                Op::Delete(key) if key.first() != Some(&RESERVED) => self.remove(key),
+                Op::Delete(key) | Op::Uncache(key) if key.first() != Some(&RESERVED) => {
+                    self.remove(key)
+                }
+                // Its keys come as `Uncache` ops beside it (the cache holds no range index).
+                Op::DeleteRange(..) => {}
                 _ => {}
             }
         }

@@ -218,3 +218,57 @@ fn state_digest_depends_on_state_not_layout() {
     a.apply(&put_batch(&[("k1", "v9")]), 7).unwrap();
     assert_ne!(a.state_digest().unwrap().1, b.state_digest().unwrap().1);
 }
+
+#[test]
+fn a_keys_only_scan_leaves_every_value_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    let mut batch = Vec::new();
+    for k in ["p/1", "p/2", "q/1"] {
+        encode_put(&mut batch, k.as_bytes(), b"a value");
+    }
+    engine.apply(&batch, 1).unwrap();
+    let req = ScanRequest {
+        prefix: Some(b"p/".to_vec()),
+        limit: 10,
+        keys_only: true,
+        ..Default::default()
+    };
+    let page = engine.scan(&req).unwrap();
+    let items: Vec<_> = page
+        .items
+        .iter()
+        .map(|(k, v)| (String::from_utf8(k.clone()).unwrap(), v.len()))
+        .collect();
+    assert_eq!(items, vec![("p/1".to_string(), 0), ("p/2".to_string(), 0)]);
+    assert!(!page.more);
+}
+
+#[test]
+fn a_range_delete_removes_its_range_only_and_later_puts_in_the_batch_survive() {
+    use engine::{encode_delete_range, encode_uncache};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    let mut batch = Vec::new();
+    for k in ["p/a", "p/b", "p/c", "q/a"] {
+        encode_put(&mut batch, k.as_bytes(), b"1");
+    }
+    engine.apply(&batch, 1).unwrap();
+    let mut batch = Vec::new();
+    // [p/, p/b\0): p/a and p/b; then p/a written again, after it in the same batch.
+    encode_delete_range(&mut batch, b"p/", b"p/b\0");
+    encode_uncache(&mut batch, b"p/a");
+    encode_put(&mut batch, b"p/a", b"2");
+    engine.apply(&batch, 2).unwrap();
+    assert_eq!(engine.get(b"p/a").unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(engine.get(b"p/b").unwrap(), None);
+    assert!(engine.get(b"p/c").unwrap().is_some());
+    assert!(engine.get(b"q/a").unwrap().is_some());
+    let mut inverted = Vec::new();
+    encode_delete_range(&mut inverted, b"p/z", b"p/a");
+    assert_eq!(
+        engine.apply(&inverted, 3).unwrap_err().code(),
+        "ENGINE_INVALID_ARGUMENT"
+    );
+    assert_eq!(engine.applied_index(), 2, "a refused batch writes nothing");
+}

@@ -1,6 +1,6 @@
 //! Batch decoding on arbitrary and damaged bytes: a clean error or ops, never a panic, and
 //! whatever decodes re-encodes to the same bytes.
-use engine::{decode_batch, encode_delete, encode_put, Op};
+use engine::{decode_batch, encode_delete, encode_delete_range, encode_put, encode_uncache, Op};
 
 #[test]
 fn decode_batch_survives_arbitrary_and_damaged_input() {
@@ -8,6 +8,8 @@ fn decode_batch_survives_arbitrary_and_damaged_input() {
     let mut valid = Vec::new();
     encode_put(&mut valid, b"key", br#"{"v":1}"#);
     encode_delete(&mut valid, b"gone");
+    encode_delete_range(&mut valid, b"p/", b"p/z");
+    encode_uncache(&mut valid, b"p/a");
     let (mut decoded, mut refused) = (0, 0);
     for case in 0..100_000 {
         let buf: Vec<u8> = if case % 2 == 0 {
@@ -26,6 +28,8 @@ fn decode_batch_survives_arbitrary_and_damaged_input() {
                     match op {
                         Op::Put(k, v) => encode_put(&mut again, k, v),
                         Op::Delete(k) => encode_delete(&mut again, k),
+                        Op::DeleteRange(a, b) => encode_delete_range(&mut again, a, b),
+                        Op::Uncache(k) => encode_uncache(&mut again, k),
                     }
                 }
                 assert_eq!(again, buf);
