@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = {
   invalid_request: invalid(),
   headers_too_large: invalid(431),
   missing_value: invalid(),
+  missing_prefix: invalid(),
   invalid_key: invalid(),
   key_too_large: invalid(),
   invalid_revision: invalid(),

@@ -62,6 +62,7 @@ test('commands', (t) => {
     encodeCommand({ op: Op.Txn, origin: 1, seq: 2, key: '', txn: { compare: [{ key: 'a', revision: 1, exists: true }], success: [{ kind: 'put', key: 'a', value: Buffer.from('1') }], failure: [{ kind: 'get', key: 'b' }] } }),
     encodeCommand({ op: Op.Batch, origin: 1, seq: 2, key: '', atMs: 1, items: [{ op: Op.Put, key: 'a', value: Buffer.from('1'), idem: 'x' }, { op: Op.Delete, key: 'b' }] }),
     encodeCommand({ op: Op.Session, origin: 1, seq: 2, key: '', atMs: 9 }),
+    encodeCommand({ op: Op.DeleteRange, origin: 1, seq: 2, key: 'p/', limit: 10, idem: 's1:3', atMs: 9 }),
   ];
   property(t, 'decodeCommand', decodeCommand, valid, ['COMMAND_INVALID', 'COMMAND_VERSION_UNSUPPORTED']);
 });

@@ -38,7 +38,11 @@ export async function singleNode(t: ExecutionContext, extra: Partial<RaftNodeCon
   await leading;
   const health = new NodeHealth(node);
   health.start();
-  const server = api ? await startApiServer({ node, client: { host: '127.0.0.1', port: 0 }, health, authEnabled }, '127.0.0.1', 0) : undefined;
+  // The client address it reports (read per request) is the port it got: clients routing by
+  // /v1/cluster reach it.
+  const client = { host: '127.0.0.1', port: 0 };
+  const server = api ? await startApiServer({ node, client, health, authEnabled }, '127.0.0.1', 0) : undefined;
+  if (server) client.port = server.port;
   t.teardown(async () => {
     await server?.close(100);
     health.close();

@@ -3,7 +3,8 @@
  * (so conditional writes can answer), a turn's writes proposed together (ts/api/key_writes.ts);
  * reads are linearizable through ReadIndex unless `?consistency=stale`.
  *
- * Limits: scan pages ≤ `SCAN_LIMIT_MAX`, multi-get ≤ `MULTI_GET_KEYS_MAX` keys.
+ * Limits: scan pages ≤ `SCAN_LIMIT_MAX`, multi-get ≤ `MULTI_GET_KEYS_MAX` keys, a range delete
+ * ≤ `DELETE_RANGE_LIMIT_MAX` keys.
  */
 import { QuorumError } from '../errors';
 import { decodeStored, Op } from '../node/commands';
@@ -22,6 +23,14 @@ import type { Reply } from './reply';
 
 export const SCAN_LIMIT_MAX = 1000;
 export const MULTI_GET_KEYS_MAX = 1000;
+/** Keys one range delete deletes at most: every node's applier reads them on its thread. */
+export const DELETE_RANGE_LIMIT_MAX = 10_000;
+/**
+ * A range delete's default `limit`. Other writes wait behind each part (log order): with parts
+ * of 1,000 a concurrent writer's p50 was 7 ms against 32 ms with parts of 10,000, for 128K
+ * against 327K keys deleted per second (`npm run bench:delete-prefix`).
+ */
+export const DELETE_RANGE_LIMIT_DEFAULT = 1_000;
 
 const PUT_FIELDS = new Set(['value', 'ifRevision']);
 
@@ -48,6 +57,28 @@ export async function del(node: RaftNode, key: string, target: Target): Promise<
   const ifRevision = revisionArg(target.query.get('ifRevision') ?? undefined, 'ifRevision');
   const { idem, atMs } = writeMeta(target);
   return written(key, await KeyWrites.of(node).write({ op: Op.Delete, key, ifRevision, idem }, atMs));
+}
+
+/**
+ * `DELETE /v1/kv?prefix=P[&limit=N]`: deletes the first `limit` keys starting with `P` (in key
+ * order, as they are when the entry applies; an empty prefix: every key) at one revision, and
+ * answers `{"deleted", "more", "revision"}`. Bounded per request, so one entry never holds an
+ * unbounded delete: a caller deletes again while `more` (etcdctl's `del --prefix`, in parts).
+ * Watchers see one delete event per key.
+ */
+export async function deletePrefix(node: RaftNode, target: Target): Promise<Reply> {
+  const query = target.query;
+  const prefix = query.get('prefix');
+  if (prefix === null) throw new QuorumError('missing_prefix', 'a range delete names its keys with ?prefix= (an empty prefix: every key)');
+  if (prefix !== '') checkKey(prefix, 'prefix');
+  target.guard.check('kv', prefix, 'readwrite');
+  const limitRaw = query.get('limit');
+  const limit = limitRaw === null ? DELETE_RANGE_LIMIT_DEFAULT : Number(limitRaw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > DELETE_RANGE_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${DELETE_RANGE_LIMIT_MAX}`);
+  const result = await node.propose({ op: Op.DeleteRange, key: prefix, limit, ...writeMeta(target) });
+  if (result.kind === 'refused') throw refusedError(result);
+  if (result.kind !== 'range') throw unexpected(result.kind);
+  return { headers: replayHeaders(result), body: { deleted: result.deleted, more: result.more, revision: result.revision } };
 }
 
 /** The answer to a put or delete of `key` (a replay answers alike, with its header). */

@@ -17,6 +17,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['PUT /v1/kv/{key}', ['ifRevision']],
       ['DELETE /v1/kv/{key}', ['ifRevision']],
       ['GET /v1/kv', ['prefix', 'after', 'limit', ...CONSISTENCY]],
+      ['DELETE /v1/kv', ['prefix', 'limit']],
       ['POST /v1/kv/get', ['layout', ...CONSISTENCY]],
       ['POST /v1/multiget', ['layout', ...CONSISTENCY]],
       ['GET /v1/watch', ['prefix', 'fromRevision']],

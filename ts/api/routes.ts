@@ -9,7 +9,7 @@ import { keyFromPath, memberId, parseJson } from './args';
 import { cluster, health, transferLeader } from './cluster';
 import type { ApiContext } from './context';
 import { parseTarget, readBody, type Req, type Res, sendError, sendJson, sendRaw, type Target } from './http';
-import { del, get, multiGet, put, scan } from './kv';
+import { del, deletePrefix, get, multiGet, put, scan } from './kv';
 import { addMember, listMembers, promoteMember, removeMember } from './members';
 import type { Reply } from './reply';
 import { txn } from './txn';
@@ -52,7 +52,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/cluster', { GET: (ctx) => cluster(ctx) }],
   ['/v1/cluster/leader', { POST: (ctx, _t, body) => transferLeader(ctx, body) }],
   ['/v1/cluster/members', { GET: (ctx, t) => listMembers(ctx, t.query), POST: (ctx, _t, body) => addMember(ctx, parseJson(body)) }],
-  ['/v1/kv', { GET: (ctx, t) => scan(ctx.node, t) }],
+  ['/v1/kv', { GET: (ctx, t) => scan(ctx.node, t), DELETE: (ctx, t) => deletePrefix(ctx.node, t) }],
   ['/v1/multiget', { POST: (ctx, t, body) => multiGet(ctx.node, t, body) }],
   ['/v1/txn', { POST: (ctx, t, body) => txn(ctx.node, body, t) }],
   ['/v1/batch', { POST: (ctx, t, body) => batch(ctx.node, body, t) }],

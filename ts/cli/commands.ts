@@ -7,6 +7,7 @@ import { REPLAY_NICE } from './priority';
 import { Command, Option } from 'commander';
 import { clientCommand, endpointOption, keyPath, send } from './client';
 import { clusterStatus } from './status';
+import { deletePrefix } from './del_prefix';
 import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
 import { monitorCommand } from './monitor';
@@ -32,8 +33,16 @@ function kvCommands(program: Command): void {
   // The value goes as written (flags.jsonText): numbers past a double stay exact.
   clientCommand(program, 'put <key> <json>', 'write a JSON value', ([key, value], o) => ({ method: 'PUT', path: keyPath(key), query: { ifRevision: o.ifRevision as number | undefined }, bodyText: `{"value":${flags.jsonText(value)}}` }))
     .option('--if-revision <n>', 'only if the key is at revision n (0: only if absent)', flags.integer(0));
-  clientCommand(program, 'del <key>', 'delete a key', ([key], o) => ({ method: 'DELETE', path: keyPath(key), query: { ifRevision: o.ifRevision as number | undefined } }))
-    .option('--if-revision <n>', 'only if the key is at revision n', flags.integer(0));
+  program
+    .command('del <key>')
+    .description('delete a key; with --prefix, every key starting with it')
+    .addOption(endpointOption())
+    .option('--if-revision <n>', 'only if the key is at revision n', flags.integer(0))
+    .option('--prefix', 'delete every key starting with <key> (in parts of 1,000 keys, each atomic)')
+    .action(async (key: string, o: { endpoint: string[]; ifRevision?: number; prefix?: boolean }, cmd: Command) => {
+      if (o.prefix && o.ifRevision !== undefined) cmd.error('error: --if-revision names one key: not with --prefix');
+      process.exitCode = o.prefix ? await deletePrefix(o.endpoint, key) : await send(o.endpoint, { method: 'DELETE', path: keyPath(key), query: { ifRevision: o.ifRevision } });
+    });
   clientCommand(program, 'scan', 'list keys in order, a page at a time', (_a, o) => ({ path: '/v1/kv', query: { prefix: o.prefix as string, after: o.after as string, limit: o.limit as number } }))
     .option('--prefix <p>', 'only keys starting with p')
     .option('--after <key>', 'start after this key (the last key of the previous page)')

@@ -173,6 +173,22 @@ export class QuorumClient {
     return this.exactlyOnce((key) => ({ to: 'leader', request: { method: 'POST', path: '/v1/txn', body: JSON.stringify(spec), headers: { 'idempotency-key': key } }, read: (a) => json(a.body) as TxnResult, deadlineMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal }));
   }
 
+  /**
+   * Deletes every key starting with `prefix` (an empty prefix: every key), in parts of 1,000
+   * keys (the server's default), each atomic and exactly once; `deleted` counts them all, `revision` is the last
+   * part's. Keys written under the prefix meanwhile may be deleted too (as etcd's range delete
+   * deletes what is there when it applies).
+   */
+  async deletePrefix(prefix: string, opts: CallOptions = {}): Promise<{ deleted: number; revision: number }> {
+    let deleted = 0;
+    for (;;) {
+      const path = `/v1/kv?${new URLSearchParams({ prefix })}`;
+      const part = await this.exactlyOnce((key) => ({ to: 'leader', request: { method: 'DELETE', path, headers: { 'idempotency-key': key } }, read: (a) => json(a.body) as { deleted: number; more: boolean; revision: number }, deadlineMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal }));
+      deleted += part.deleted;
+      if (!part.more) return { deleted, revision: part.revision };
+    }
+  }
+
   /** Every key under `prefix`, in key order, a page at a time. */
   async *scan(opts: ReadOptions & { prefix?: string; pageSize?: number } = {}): AsyncGenerator<KeyValue> {
     let after: string | undefined;

@@ -30,9 +30,11 @@ import { QuorumError } from '../errors';
 import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 
 /** The newest command version this build reads and writes (it reads every version from 1). */
-export const COMMAND_VERSION = 2;
+export const COMMAND_VERSION = 3;
 /** The first version where a Batch may carry an idempotency key (older ones: per item only). */
 const BATCH_IDEM_VERSION = 2;
+/** The first version with `Op.DeleteRange` (an older build refuses such an entry by its version). */
+const DELETE_RANGE_VERSION = 3;
 
 export enum Op {
   Put = 1,
@@ -49,9 +51,14 @@ export enum Op {
   Batch = 7,
   /** A change of the auth state (ts/auth/state.ts): `key` is the action, `value` the change as JSON. */
   Auth = 8,
+  /**
+   * Deletes the first `limit` user keys starting with `key` (a prefix), in key order, as they
+   * are when the entry applies: one revision, all or none of that part.
+   */
+  DeleteRange = 9,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
@@ -114,6 +121,8 @@ export interface Command {
    * written as they are.
    */
   itemsRaw?: Buffer;
+  /** DeleteRange only: at most this many keys are deleted (≥ 1). */
+  limit?: number;
 }
 
 const TXN_PUT = 1;
@@ -195,7 +204,7 @@ function commandBytes(c: Command): number {
 
 export function encodeCommand(c: Command): Buffer {
   const w = new BinaryWriter(commandBytes(c));
-  w.u8(c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1);
+  w.u8(c.op === Op.DeleteRange ? DELETE_RANGE_VERSION : c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1);
   w.u8(c.op);
   w.u8((c.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (c.idem !== undefined ? FLAG_IDEM : 0) | (c.atMs !== undefined ? FLAG_TIME : 0));
   w.u32(c.origin);
@@ -214,6 +223,11 @@ export function encodeCommand(c: Command): Buffer {
   }
   if (c.op === Op.MdIngest) {
     encodeBatch(w, c.md!);
+    return w.finish();
+  }
+  if (c.op === Op.DeleteRange) {
+    w.str(c.key);
+    w.u32(c.limit!);
     return w.finish();
   }
   if (c.ifRevision !== undefined) w.u64(c.ifRevision);
@@ -241,6 +255,14 @@ export function decodeCommand(data: Uint8Array): Command {
   if (idem !== undefined) head.idem = idem;
   // (Version 1 never wrote a keyed batch; one that claims to is not what its writer applied.)
   if (op === Op.Batch && idem !== undefined && version < BATCH_IDEM_VERSION) throw malformed('a version 1 batch with an idempotency key');
+  if (op === Op.DeleteRange) {
+    if (version < DELETE_RANGE_VERSION) throw malformed(`a version ${version} range delete`);
+    const key = r.str('prefix');
+    const limit = r.u32('limit');
+    if (limit < 1) throw malformed('a range delete of at most 0 keys');
+    r.end();
+    return { ...head, key, limit };
+  }
   if (op === Op.Session || op === Op.Batch || op === Op.Txn || op === Op.MdIngest) {
     const body: Partial<Command> = op === Op.Batch ? decodeBatchBody(r) : op === Op.Txn ? { txn: decodeTxn(r) } : op === Op.MdIngest ? { md: decodeBatch(r, malformed) } : {};
     r.end();

@@ -35,6 +35,14 @@ export class Overlay {
     return this.map.get(key);
   }
 
+  /** The keys this batch wrote starting with `prefix`, as it left them (null: deleted). */
+  withPrefix(prefix: string): Map<string, Current> {
+    if (this.keys.length > 0) this.fold();
+    const out = new Map<string, Current>();
+    for (const [key, current] of this.map) if (key.startsWith(prefix)) out.set(key, current);
+    return out;
+  }
+
   private fold(): void {
     for (let i = 0; i < this.keys.length; i++) {
       const value = this.values[i];
