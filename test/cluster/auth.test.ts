@@ -57,6 +57,7 @@ const ROUTES: [method: string, path: string, access: 'public' | 'user' | 'admin'
   ['GET', '/v1/kv/orders/1', 'user'],
   ['PUT', '/v1/kv/orders/1', 'user'],
   ['DELETE', '/v1/kv/orders/1', 'user'],
+  ['DELETE', '/v1/kv?prefix=orders/none', 'user'],
   ['POST', '/v1/kv/get', 'user'],
   ['POST', '/v1/multiget', 'user'],
   ['POST', '/v1/txn', 'user'],
@@ -212,6 +213,11 @@ async function keyRules(t: import('ava').ExecutionContext, leader: Proc, admin: 
   t.is((await call(leader, admin, 'PUT', '/v1/kv/secrets/9', { value: 9 })).status, 200);
   t.is((await call(leader, admin, 'PUT', '/v1/kv/orders/9', { value: 9 })).status, 200);
   t.like(await watch.next(), { type: 'put', key: 'orders/9' }, 'the secrets/ change before it was not shown');
+  // A range delete needs readwrite on its whole prefix; a refused one deletes nothing.
+  t.is((await call(leader, alice, 'DELETE', '/v1/kv?prefix=')).status, 403);
+  t.is((await call(leader, alice, 'DELETE', '/v1/kv?prefix=refdata/')).status, 403);
+  t.is((await call(leader, admin, 'GET', '/v1/kv/refdata/x')).status, 200, 'nothing deleted');
+  t.like((await call(leader, alice, 'DELETE', '/v1/kv?prefix=orders/9')).json, { deleted: 1, more: false });
 }
 
 async function marketRules(t: import('ava').ExecutionContext, leader: Proc, alice: string, feed: string): Promise<void> {
