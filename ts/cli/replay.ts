@@ -47,17 +47,17 @@ export async function replayCommand(opts: ReplayCliOptions): Promise<void> {
   const targets = await replayTargets(opts.endpoint);
   const progress = new Progress(opts);
   const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
-  const timer = setInterval(() => process.stderr.write(progress.line()), 500);
+  const timer = setInterval(() => status.progress(progress.line()), 500);
   try {
     for (let reopens = 0; ; reopens++) {
       const seqBefore = progress.lastSeq;
       const res = await openSession(targets, sessionBody(opts, progress.lastSeq ?? opts.fromSeq));
       if (!res.ok) {
-        console.error(await res.text());
+        status.notice(await res.text());
         process.exitCode = 1;
         return;
       }
-      await copy(res, progress, out).catch((err: Error) => process.stderr.write(`\nthe session broke: ${err.message}\n`));
+      await copy(res, progress, out).catch((err: Error) => status.notice(`the session broke: ${err.message}`));
       if (progress.finished) break;
       // Without an event passed, it opens again from the start (its opening books come again); a
       // replay of book snapshots alone has no event seq to resume after.
@@ -66,7 +66,7 @@ export async function replayCommand(opts: ReplayCliOptions): Promise<void> {
       if (reopens >= REOPENS_MAX) throw new Error(`the session broke ${REOPENS_MAX} times without progress`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(REOPEN_BACKOFF_MS_MAX, 100 * 2 ** reopens)));
       progress.reopened();
-      process.stderr.write(progress.lastSeq === undefined ? 'opening it again from the start\n' : `resuming after seq ${progress.lastSeq}\n`);
+      status.notice(progress.lastSeq === undefined ? 'opening it again from the start' : `resuming after seq ${progress.lastSeq}`);
     }
   } finally {
     clearInterval(timer);
@@ -79,6 +79,22 @@ function sessionBody(opts: ReplayCliOptions, fromSeq: string | undefined): strin
   return JSON.stringify({ instruments: opts.instruments, kinds: opts.kinds, from: opts.from, to: opts.to, speed: opts.speed, depth: opts.depth, snapshotEvery: opts.snapshotEvery, format: opts.format, fromSeq });
 }
 
+/**
+ * stderr: the progress line is redrawn in place (`\r`); a notice starts on a line of its own,
+ * so it never runs on from a progress line written just before it.
+ */
+const status = {
+  midLine: false,
+  progress(line: string): void {
+    process.stderr.write(line);
+    this.midLine = true;
+  },
+  notice(text: string): void {
+    process.stderr.write(`${this.midLine ? '\n' : ''}${text}\n`);
+    this.midLine = false;
+  },
+};
+
 /** Opens the session on the first target that takes it (unreachable or 503: the next one); a refusal is returned as is. */
 async function openSession(targets: readonly string[], body: string): Promise<Response> {
   for (const url of targets) {
@@ -89,7 +105,7 @@ async function openSession(targets: readonly string[], body: string): Promise<Re
       continue; // unreachable: the next member
     }
     if (res.status === 503) continue;
-    if (res.ok) process.stderr.write(`replaying from ${url} (session ${res.headers.get('x-replay-id')})\n`);
+    if (res.ok) status.notice(`replaying from ${url} (session ${res.headers.get('x-replay-id')})`);
     return res;
   }
   throw new Error('no member could serve the replay (all unreachable or overloaded)');
