@@ -24,3 +24,22 @@ export function stringEnd(text: string, i: number): number {
     if (backslashes % 2 === 0) return quote + 1;
   }
 }
+
+/** The texts of the elements of the array that opens at `open` (each as written, spaces trimmed). */
+export function arrayElements(text: string, open: number): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = skipJsonSpace(text, open + 1);
+  if (text[start] === ']') return out;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') i = stringEnd(text, i) - 1;
+    else if (c === '{' || c === '[') depth++;
+    else if ((c === ',' || c === ']' || c === '}') && depth === 0) {
+      out.push(text.slice(start, i).trimEnd());
+      if (c !== ',') return out;
+      start = skipJsonSpace(text, i + 1);
+    } else if (c === '}' || c === ']') depth--;
+  }
+  throw new Error('an array that does not end');
+}

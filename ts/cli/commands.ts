@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { clientCommand, endpointOption, keyPath, send } from './client';
 import { clusterStatus } from './status';
 import { deletePrefix } from './del_prefix';
+import { scanAll, type ScanAllOptions } from './scan_all';
 import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
 import { monitorCommand } from './monitor';
@@ -43,10 +44,19 @@ function kvCommands(program: Command): void {
       if (o.prefix && o.ifRevision !== undefined) cmd.error('error: --if-revision names one key: not with --prefix');
       process.exitCode = o.prefix ? await deletePrefix(o.endpoint, key) : await send(o.endpoint, { method: 'DELETE', path: keyPath(key), query: { ifRevision: o.ifRevision } });
     });
-  clientCommand(program, 'scan', 'list keys in order, a page at a time', (_a, o) => ({ path: '/v1/kv', query: { prefix: o.prefix as string, after: o.after as string, limit: o.limit as number } }))
+  program
+    .command('scan')
+    .description('list keys in order, a page at a time; with --all, every key, one JSON line each')
+    .addOption(endpointOption())
     .option('--prefix <p>', 'only keys starting with p')
     .option('--after <key>', 'start after this key (the last key of the previous page)')
-    .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100);
+    .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100)
+    .option('--all', 'every page (each a read of its own), one key per line')
+    .option('--stale', 'serve from this member without a ReadIndex round')
+    .action(async (o: ScanAllOptions & { endpoint: string[]; all?: boolean }) => {
+      const query = { prefix: o.prefix, after: o.after, limit: o.limit, consistency: o.stale ? 'stale' : undefined };
+      process.exitCode = o.all ? await scanAll(o.endpoint, o) : await send(o.endpoint, { path: '/v1/kv', query });
+    });
   clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', bodyText: flags.jsonText(body) }));
   program
     .command('status')
