@@ -11,11 +11,7 @@
  * Reported: keys deleted per second, the probe's p50/p99/max, medians over rounds, and ratios.
  * JSON: bench/results/delete_prefix.json.
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { findLeader, startLocalCluster, stopAll } from './lib/procs';
+import { withLocalCluster } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 
 const ROUNDS = Number(process.env.QKV_BENCH_ROUNDS ?? 3);
@@ -108,12 +104,7 @@ function summarize(samples: Row[]): Row[] {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-delete-'));
-  let procs: ChildProcess[] = [];
-  try {
-    const cluster = await startLocalCluster(dir);
-    procs = cluster.procs;
-    const leader = await findLeader(cluster.urls);
+  await withLocalCluster('delete', async (leader) => {
     const samples: Row[] = [];
     for (let n = 0; n < ROUNDS; n++) {
       for (const method of METHODS) samples.push(await round(leader, method, n));
@@ -121,10 +112,7 @@ async function main(): Promise<void> {
     const rows = summarize(samples);
     printTable(`deleting ${KEYS.toLocaleString('en-US')} keys of a prefix, 3 nodes; a probe writing one key at a time meanwhile; medians of ${ROUNDS} rounds`, rows);
     writeResults('delete_prefix', { rounds: ROUNDS, keys: KEYS, rows, samples });
-  } finally {
-    await stopAll(procs);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 void main();

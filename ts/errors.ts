@@ -38,6 +38,7 @@ export const ERROR_CATALOGUE = {
   headers_too_large: invalid(431),
   missing_value: invalid(),
   missing_prefix: invalid(),
+  invalid_ttl: invalid(),
   invalid_key: invalid(),
   key_too_large: invalid(),
   invalid_revision: invalid(),
@@ -86,6 +87,7 @@ export const ERROR_CATALOGUE = {
   // The object store failed (down, refused): nothing was recorded as a backup; retry.
   backup_failed: { status: 503, class: 'retryable' },
   too_many_instruments: { status: 409, class: 'conflict' },
+  too_many_ttl_keys: { status: 409, class: 'conflict' },
   too_many_producers: { status: 409, class: 'conflict' },
   revision_mismatch: { status: 409, class: 'conflict' },
   compacted: { status: 410, class: 'not_found' },

@@ -1,6 +1,8 @@
 /** Processes for the cluster benchmark: free ports, launching until a ready line, tool checks. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { NODE_V8_FLAGS } from '../../ts/cli/node_flags';
@@ -103,4 +105,18 @@ export async function startLocalCluster(dir: string, extraArgs: string[] = []): 
     launch(process.execPath, [...NODE_V8_FLAGS, MAIN, 'start', '--id', `n${id}`, '--data', join(dir, `n${id}`), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peer-listen', `127.0.0.1:${ports[2 + id]}`, '--cluster', members, ...extraArgs, ...benchNodeArgs()], /"event":"ready"/),
   ));
   return { procs, urls: ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`) };
+}
+
+/** Runs `work` against the leader of a fresh local 3-node cluster in a temporary directory, then stops and removes both. */
+export async function withLocalCluster<T>(name: string, work: (leader: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `qkv-bench-${name}-`));
+  let procs: ChildProcess[] = [];
+  try {
+    const cluster = await startLocalCluster(dir);
+    procs = cluster.procs;
+    return await work(await findLeader(cluster.urls));
+  } finally {
+    await stopAll(procs);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

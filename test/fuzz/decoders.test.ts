@@ -63,6 +63,8 @@ test('commands', (t) => {
     encodeCommand({ op: Op.Batch, origin: 1, seq: 2, key: '', atMs: 1, items: [{ op: Op.Put, key: 'a', value: Buffer.from('1'), idem: 'x' }, { op: Op.Delete, key: 'b' }] }),
     encodeCommand({ op: Op.Session, origin: 1, seq: 2, key: '', atMs: 9 }),
     encodeCommand({ op: Op.DeleteRange, origin: 1, seq: 2, key: 'p/', limit: 10, idem: 's1:3', atMs: 9 }),
+    encodeCommand({ op: Op.Put, origin: 1, seq: 2, key: 'k', value: Buffer.from('1'), atMs: 9, ttlMs: 100, ifRevision: 4 }),
+    encodeCommand({ op: Op.Expire, origin: 1, seq: 2, key: '', atMs: 9 }),
   ];
   property(t, 'decodeCommand', decodeCommand, valid, ['COMMAND_INVALID', 'COMMAND_VERSION_UNSUPPORTED']);
 });

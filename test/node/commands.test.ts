@@ -47,8 +47,8 @@ test('a malformed command is a COMMAND_INVALID error at every truncation', (t) =
   const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
   for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const bad = Buffer.from(full);
-  bad[1] = 10;
-  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 10/ } as never);
+  bad[1] = 11;
+  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 11/ } as never);
   t.throws(() => decodeCommand(Buffer.concat([full, Buffer.from([0])])), { code: 'COMMAND_INVALID' } as never);
 });
 
@@ -60,7 +60,8 @@ test('a command starts with its format version; an unknown version is COMMAND_VE
   t.throws(() => decodeCommand(future), { code: 'COMMAND_VERSION_UNSUPPORTED' } as never);
 });
 
-test('a batch with one idempotency key is written as version 2, a range delete as version 3, every other command as version 1', (t) => {
+test('a batch with one idempotency key is written as version 2, a range delete as version 3, a TTL as version 4, every other command as version 1', (t) => {
+  t.is(encodeCommand({ op: Op.Expire, origin: 1, seq: 1, key: '', atMs: 1 })[0], 4);
   t.is(encodeCommand({ op: Op.DeleteRange, origin: 1, seq: 1, key: 'p/', limit: 1 })[0], 3);
   const items = [{ op: Op.Put, key: 'a', value: Buffer.from('1') }, { op: Op.Delete, key: 'b' }] as Command['items'];
   const keyed: Command = { op: Op.Batch, origin: 1, seq: 2, key: '', atMs: 5, idem: 's3:4', items };

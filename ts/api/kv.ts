@@ -9,6 +9,7 @@
 import { QuorumError } from '../errors';
 import { decodeStored, Op } from '../node/commands';
 import { RESERVED_KEYS_END } from '../node/membership';
+import { TTL_MS_MAX } from '../node/key_ttl';
 import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
 import type { AnswerLayout } from '../native';
@@ -32,7 +33,7 @@ export const DELETE_RANGE_LIMIT_MAX = 10_000;
  */
 export const DELETE_RANGE_LIMIT_DEFAULT = 1_000;
 
-const PUT_FIELDS = new Set(['value', 'ifRevision']);
+const PUT_FIELDS = new Set(['value', 'ifRevision', 'ttlMs']);
 
 export async function put(node: RaftNode, key: string, body: Buffer, target: Target): Promise<Reply> {
   const text = body.toString('utf8');
@@ -42,7 +43,12 @@ export async function put(node: RaftNode, key: string, body: Buffer, target: Tar
   const value = jsonValue(doc.value, putValueText(text, Object.keys(doc).length));
   const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
-  return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));
+  if (doc.ttlMs === undefined) return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));
+  // A put with a TTL is an entry of its own (a single put's item in a batch carries none): its
+  // expiry is the entry's clock plus the TTL.
+  const ttlMs = doc.ttlMs;
+  if (!Number.isInteger(ttlMs) || (ttlMs as number) < 1 || (ttlMs as number) > TTL_MS_MAX) throw new QuorumError('invalid_ttl', `ttlMs must be an integer in 1..${TTL_MS_MAX} (a year)`);
+  return written(key, await node.propose({ op: Op.Put, key, value, ifRevision, idem, atMs: atMs ?? Date.now(), ttlMs: ttlMs as number }));
 }
 
 /** A put's `ifRevision`, from the body or the query (as a delete takes it); both must agree. */
@@ -87,7 +93,8 @@ export function written(key: string, result: ApplyResult): Reply {
   const headers = replayHeaders(result);
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision, headers);
-  return { body: result.kind === 'put' ? { revision: result.revision } : { deleted: result.deleted, revision: result.revision }, headers };
+  const body = result.kind === 'put' ? (result.expiresAtMs === undefined ? { revision: result.revision } : { revision: result.revision, expiresAtMs: result.expiresAtMs }) : { deleted: result.deleted, revision: result.revision };
+  return { body, headers };
 }
 
 export function mismatch(key: string, currentRevision: number, headers?: Record<string, string>): QuorumError {

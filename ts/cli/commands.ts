@@ -32,8 +32,14 @@ function kvCommands(program: Command): void {
   clientCommand(program, 'get <key>', 'read a key (linearizable unless --stale)', ([key], o) => ({ path: keyPath(key), query: { consistency: o.stale ? 'stale' : undefined } }))
     .option('--stale', 'serve from this member without a ReadIndex round');
   // The value goes as written (flags.jsonText): numbers past a double stay exact.
-  clientCommand(program, 'put <key> <json>', 'write a JSON value', ([key, value], o) => ({ method: 'PUT', path: keyPath(key), query: { ifRevision: o.ifRevision as number | undefined }, bodyText: `{"value":${flags.jsonText(value)}}` }))
-    .option('--if-revision <n>', 'only if the key is at revision n (0: only if absent)', flags.integer(0));
+  clientCommand(program, 'put <key> <json>', 'write a JSON value', ([key, value], o) => ({
+    method: 'PUT',
+    path: keyPath(key),
+    query: { ifRevision: o.ifRevision as number | undefined },
+    bodyText: `{"value":${flags.jsonText(value)}${o.ttl === undefined ? '' : `,"ttlMs":${o.ttl as number}`}}`,
+  }))
+    .option('--if-revision <n>', 'only if the key is at revision n (0: only if absent)', flags.integer(0))
+    .option('--ttl <duration>', 'delete the key this long after the write unless written again (e.g. 30s, 5m)', flags.durationMs);
   program
     .command('del <key>')
     .description('delete a key; with --prefix, every key starting with it')

@@ -65,6 +65,11 @@ export interface WriteOptions extends CallOptions {
   ifRevision?: number;
 }
 
+export interface PutOptions extends WriteOptions {
+  /** The key is deleted this long after the write (until written again); sent on its own, not batched. */
+  ttlMs?: number;
+}
+
 export type TxnOp = { op: 'put'; key: string; value: unknown } | { op: 'delete'; key: string } | { op: 'get'; key: string };
 export interface TxnSpec {
   compare?: { key: string; revision?: number; value?: unknown; exists?: boolean }[];
@@ -160,12 +165,20 @@ export class QuorumClient {
     return new Map(found.flatMap((kv) => (kv ? [[kv.key, kv] as const] : [])));
   }
 
-  put(key: string, value: unknown, opts: WriteOptions = {}): Promise<{ revision: number }> {
+  put(key: string, value: unknown, opts: PutOptions = {}): Promise<{ revision: number; expiresAtMs?: number }> {
+    if (opts.ttlMs !== undefined) return this.putWithTtl(checkKey(key), value, opts.ttlMs, opts);
     return queued(() => this.writes.add({ op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision }, key.length + JSON.stringify(value ?? null).length + 64, opts.signal));
   }
 
   delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
     return queued(() => this.writes.add({ op: 'delete', key: checkKey(key), ifRevision: opts.ifRevision }, key.length + 64, opts.signal) as Promise<{ deleted: boolean; revision: number }>);
+  }
+
+  /** A put with a TTL: one request of its own (batched items carry none), exactly once. */
+  private putWithTtl(key: string, value: unknown, ttlMs: number, opts: WriteOptions): Promise<{ revision: number; expiresAtMs: number }> {
+    const body = JSON.stringify({ value: value ?? null, ifRevision: opts.ifRevision, ttlMs });
+    const path = `/v1/kv/${encodeURIComponent(key)}`;
+    return this.exactlyOnce((idem) => ({ to: 'leader', request: { method: 'PUT', path, body, headers: { 'idempotency-key': idem } }, read: (a) => json(a.body) as { revision: number; expiresAtMs: number }, deadlineMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal }));
   }
 
   /** Compare, then one branch, atomically; exactly once (it carries an idempotency key). */

@@ -25,6 +25,7 @@ import { fingerprint, printBytes } from './fingerprint';
 import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
+import { EXPIRE_KEYS_MAX, KeyTtl, TTL_KEYS_MAX } from './key_ttl';
 import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient, RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from './membership';
@@ -37,12 +38,12 @@ export type TxnOpResult =
 
 /** The answer to one write; `replayed`: the first answer to its idempotency key, given again. */
 export type WriteResult = (
-  | { kind: 'put'; revision: number }
+  | { kind: 'put'; revision: number; expiresAtMs?: number }
   | { kind: 'delete'; deleted: boolean; revision: number }
   | { kind: 'mismatch'; currentRevision: number }
   | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] }
   | { kind: 'range'; deleted: number; more: boolean; revision: number }
-  | ({ kind: 'refused' } & Refusal)
+  | ({ kind: 'refused' } & (Refusal | { code: 'too_many_ttl_keys'; message: string }))
 ) & { replayed?: boolean };
 
 /** A batch's answers, one per item; `replayed`: a keyed batch's first answer, given again. */
@@ -54,6 +55,7 @@ export type ApplyResult =
   | { kind: 'session'; session: string }
   | { kind: 'member'; index: number; members: MembersRecord }
   | { kind: 'published'; index: number }
+  | { kind: 'expired'; deleted: number }
   | AuthResult
   | IngestResult;
 
@@ -82,6 +84,8 @@ export class Applier {
   readonly idem = new IdempotencyTable();
   /** Tokens and roles (authentication and authorization). */
   readonly auth = new AuthState();
+  /** Keys written with a TTL, and when each expires. */
+  readonly ttl = new KeyTtl();
   /** Engine reads (the read cache's misses, scans) wait while a batch written on the pool is not yet published. */
   private readonly gate = new ReadGate();
   /** Every KV change, published in apply order once its batch is durable. */
@@ -186,6 +190,7 @@ export class Applier {
     // (The read cache lives with the engine: the new one starts empty.)
     await this.market.load(engine);
     await this.idem.load(engine);
+    await this.ttl.load(engine);
     await this.auth.load(engine);
     // Only now: a read waiting for this index (a replay's instruments after a read barrier) must
     // find the market state loaded, not the state before the install.
@@ -198,6 +203,7 @@ export class Applier {
   async loadState(): Promise<void> {
     await this.market.load(this.engine);
     await this.idem.load(this.engine);
+    await this.ttl.load(this.engine);
     await this.auth.load(this.engine);
   }
 
@@ -205,7 +211,7 @@ export class Applier {
     if (this.failure) return;
     const last = entries[entries.length - 1].index;
     if (last <= this.appliedIndex) return;
-    const batch: Batch = { ops: [], overlay: new Overlay(), results: [], members: this.membersRecord, changes: [] };
+    const batch: Batch = { ops: [], overlay: new Overlay(), results: [], members: this.membersRecord, changes: [], ttl: this.ttl };
     for (const e of entries) {
       if (e.index <= this.appliedIndex || e.data.length === 0) continue;
       this.applyEntry(batch, e);
@@ -275,6 +281,8 @@ export class Applier {
       answer(this.market.apply(command.md!, e.index, batch.ops));
     } else if (command.op === Op.Auth) {
       answer(this.auth.apply(decodeAuthChange(command), batch.ops));
+    } else if (command.op === Op.Expire) {
+      answer(expireKeys(command.atMs!, e.index, lookup, batch));
     } else if (command.op === Op.DeleteRange) {
       const idem = command.idem === undefined ? undefined : { key: command.idem, print: fingerprint([Op.DeleteRange, command.key, command.limit]) };
       answer(this.exactlyOnce(idem, e.index, 0, batch, () => deleteRange(command.key, command.limit!, e.index, this.engine, batch)));
@@ -368,7 +376,9 @@ function decodeAuthChange(command: Command): AuthChange {
 function keyPrint(c: BatchItem | Command): string {
   if ('raw' in c && c.raw) return printBytes(c.raw);
   invariant(c.op === Op.Put || c.op === Op.Delete, () => `op ${c.op} is not a key write`);
-  return printBytes(itemBytes({ op: c.op, key: c.key, value: c.value, ifRevision: c.ifRevision, idem: c.idem }));
+  const print = printBytes(itemBytes({ op: c.op, key: c.key, value: c.value, ifRevision: c.ifRevision, idem: c.idem }));
+  // (A write without a TTL keeps the print it always had: records kept before TTLs still match.)
+  return 'ttlMs' in c && c.ttlMs !== undefined ? fingerprint([print, c.ttlMs]) : print;
 }
 
 function txnPrint(txn: Txn): string {
@@ -394,28 +404,57 @@ interface Batch {
   members: MembersRecord;
   /** The KV changes, in apply order (published once the batch is durable). */
   changes: KvChange[];
+  /** Keys with a TTL: every write of a key ends or sets its TTL in the same batch. */
+  ttl: KeyTtl;
 }
 
-/** A put or delete, conditional on the key's revision when `ifRevision` is set. */
-function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision'>, index: number, lookup: (key: string) => Current, batch: Batch): WriteResult {
+/** A put or delete, conditional on the key's revision when `ifRevision` is set; a put may set a TTL. */
+function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision' | 'ttlMs' | 'atMs'>, index: number, lookup: (key: string) => Current, batch: Batch): WriteResult {
   // A plain put does not depend on the current value: skip the read (the common case).
   const needsCurrent = command.ifRevision !== undefined || command.op === Op.Delete;
   const current = needsCurrent ? lookup(command.key) : null;
   const currentRevision = current?.revision ?? 0;
   if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) return { kind: 'mismatch', currentRevision };
   if (command.op === Op.Put) {
-    const value = command.value ?? Buffer.alloc(0);
-    batch.overlay.put(command.key, index, value);
-    batch.ops.push({ op: 'put', key: command.key, value, revision: index });
-    batch.changes.push({ revision: index, type: 'put', key: command.key, value });
-    return { kind: 'put', revision: index };
+    const ttl = command.ttlMs;
+    if (ttl !== undefined && !batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {
+      return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
+    }
+    putKey(batch, command.key, command.value ?? Buffer.alloc(0), index);
+    if (ttl === undefined) return { kind: 'put', revision: index };
+    const expiresAtMs = command.atMs! + ttl;
+    batch.ttl.set(command.key, expiresAtMs, batch.ops);
+    return { kind: 'put', revision: index, expiresAtMs };
   }
-  if (current) {
-    batch.overlay.delete(command.key);
-    batch.ops.push({ op: 'delete', key: command.key });
-    batch.changes.push({ revision: index, type: 'delete', key: command.key });
-  }
+  if (current) deleteKey(batch, command.key, index);
   return { kind: 'delete', deleted: current !== null, revision: index };
+}
+
+/** Writes `key` in the batch: the overlay, the engine op, the change for watchers; its TTL ends. */
+function putKey(batch: Batch, key: string, value: Buffer, index: number): void {
+  batch.overlay.put(key, index, value);
+  batch.ops.push({ op: 'put', key, value, revision: index });
+  batch.changes.push({ revision: index, type: 'put', key, value });
+  batch.ttl.clear(key, batch.ops);
+}
+
+/** Deletes `key` (which exists) in the batch; its TTL ends. */
+function deleteKey(batch: Batch, key: string, index: number): void {
+  batch.overlay.delete(key);
+  batch.ops.push({ op: 'delete', key });
+  batch.changes.push({ revision: index, type: 'delete', key });
+  batch.ttl.clear(key, batch.ops);
+}
+
+/** Deletes the keys whose TTL ended by `atMs` (the first `EXPIRE_KEYS_MAX` by expiry). */
+function expireKeys(atMs: number, index: number, lookup: (key: string) => Current, batch: Batch): ApplyResult {
+  const due = batch.ttl.due(atMs, EXPIRE_KEYS_MAX);
+  for (const key of due) {
+    // (A key's TTL ends with any write of it: a key with a TTL exists.)
+    invariant(lookup(key) !== null, () => `entry ${index}: ${key} has a TTL and no value`);
+    deleteKey(batch, key, index);
+  }
+  return { kind: 'expired', deleted: due.length };
 }
 
 function compareHolds(c: Compare, current: Current): boolean {
@@ -437,16 +476,10 @@ function applyTxn(txn: Txn, index: number, lookup: (key: string) => Current, bat
     if (op.kind === 'get') {
       results.push(current ? { op: 'get', key: op.key, found: true, value: current.value, revision: current.revision } : { op: 'get', key: op.key, found: false });
     } else if (op.kind === 'put') {
-      batch.overlay.put(op.key, index, op.value);
-      batch.ops.push({ op: 'put', key: op.key, value: op.value, revision: index });
-      batch.changes.push({ revision: index, type: 'put', key: op.key, value: op.value });
+      putKey(batch, op.key, op.value, index);
       results.push({ op: 'put', key: op.key, revision: index });
     } else {
-      if (current) {
-        batch.overlay.delete(op.key);
-        batch.ops.push({ op: 'delete', key: op.key });
-        batch.changes.push({ revision: index, type: 'delete', key: op.key });
-      }
+      if (current) deleteKey(batch, op.key, index);
       results.push({ op: 'delete', key: op.key, deleted: current !== null });
     }
   }
@@ -484,6 +517,7 @@ function deleteRange(prefix: string, limit: number, index: number, engine: Engin
     batch.overlay.delete(key);
     batch.ops.push({ op: wrote.has(bytes) ? 'delete' : 'uncache', key: bytes });
     batch.changes.push({ revision: index, type: 'delete', key });
+    batch.ttl.clear(key, batch.ops);
   }
   return { kind: 'range', deleted: chosen.length, more: keys.length > limit || page.more, revision: index };
 }

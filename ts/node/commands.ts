@@ -30,11 +30,13 @@ import { QuorumError } from '../errors';
 import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 
 /** The newest command version this build reads and writes (it reads every version from 1). */
-export const COMMAND_VERSION = 3;
+export const COMMAND_VERSION = 4;
 /** The first version where a Batch may carry an idempotency key (older ones: per item only). */
 const BATCH_IDEM_VERSION = 2;
 /** The first version with `Op.DeleteRange` (an older build refuses such an entry by its version). */
 const DELETE_RANGE_VERSION = 3;
+/** The first version with key TTLs (a put's `ttlMs`, `Op.Expire`). */
+const TTL_VERSION = 4;
 
 export enum Op {
   Put = 1,
@@ -56,9 +58,11 @@ export enum Op {
    * are when the entry applies: one revision, all or none of that part.
    */
   DeleteRange = 9,
+  /** Deletes the keys whose TTL ended by the entry's `atMs` (ts/node/key_ttl.ts), proposed by the leader. */
+  Expire = 10,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
@@ -91,6 +95,7 @@ export interface Txn {
 const FLAG_IF_REVISION = 1;
 const FLAG_IDEM = 2;
 const FLAG_TIME = 4;
+const FLAG_TTL = 8;
 
 export interface Command {
   op: Op;
@@ -123,6 +128,8 @@ export interface Command {
   itemsRaw?: Buffer;
   /** DeleteRange only: at most this many keys are deleted (≥ 1). */
   limit?: number;
+  /** Put only: the key expires `ttlMs` after the entry's `atMs` (which it then carries). */
+  ttlMs?: number;
 }
 
 const TXN_PUT = 1;
@@ -204,14 +211,14 @@ function commandBytes(c: Command): number {
 
 export function encodeCommand(c: Command): Buffer {
   const w = new BinaryWriter(commandBytes(c));
-  w.u8(c.op === Op.DeleteRange ? DELETE_RANGE_VERSION : c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1);
+  w.u8(versionOf(c));
   w.u8(c.op);
-  w.u8((c.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (c.idem !== undefined ? FLAG_IDEM : 0) | (c.atMs !== undefined ? FLAG_TIME : 0));
+  w.u8((c.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (c.idem !== undefined ? FLAG_IDEM : 0) | (c.atMs !== undefined ? FLAG_TIME : 0) | (c.ttlMs !== undefined ? FLAG_TTL : 0));
   w.u32(c.origin);
   w.u64(c.seq);
   if (c.atMs !== undefined) w.u64(c.atMs);
   if (c.idem !== undefined) w.str(c.idem);
-  if (c.op === Op.Session) return w.finish();
+  if (c.op === Op.Session || c.op === Op.Expire) return w.finish();
   if (c.op === Op.Batch) {
     if (c.itemsRaw) w.raw(c.itemsRaw);
     else encodeItems(w, c.items!);
@@ -231,12 +238,20 @@ export function encodeCommand(c: Command): Buffer {
     return w.finish();
   }
   if (c.ifRevision !== undefined) w.u64(c.ifRevision);
+  if (c.ttlMs !== undefined) w.u64(c.ttlMs);
   w.str(c.key);
   if (c.op === Op.Put || c.op === Op.Auth) w.bytes(c.value ?? Buffer.alloc(0));
   return w.finish();
 }
 
 const malformed = (what: string) => new QuorumError('COMMAND_INVALID', `malformed command: ${what}`);
+
+/** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
+function versionOf(c: Command): number {
+  if (c.op === Op.Expire || c.ttlMs !== undefined) return TTL_VERSION;
+  if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
+  return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
+}
 
 export function decodeCommand(data: Uint8Array): Command {
   const r = new BinaryReader(data, malformed);
@@ -263,16 +278,22 @@ export function decodeCommand(data: Uint8Array): Command {
     r.end();
     return { ...head, key, limit };
   }
-  if (op === Op.Session || op === Op.Batch || op === Op.Txn || op === Op.MdIngest) {
+  if ((op === Op.Expire || flags & FLAG_TTL) && version < TTL_VERSION) throw malformed(`a version ${version} command with a TTL`);
+  if (op === Op.Expire && atMs === undefined) throw malformed('an expiry without its time');
+  if (op === Op.Session || op === Op.Expire || op === Op.Batch || op === Op.Txn || op === Op.MdIngest) {
     const body: Partial<Command> = op === Op.Batch ? decodeBatchBody(r) : op === Op.Txn ? { txn: decodeTxn(r) } : op === Op.MdIngest ? { md: decodeBatch(r, malformed) } : {};
     r.end();
     return { ...head, ...body };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
+  const ttlMs = flags & FLAG_TTL ? r.u64('ttlMs') : undefined;
+  if (ttlMs !== undefined && (op !== Op.Put || atMs === undefined)) throw malformed('a TTL on a command other than a put with its time');
   const key = r.str('key');
   const value = op === Op.Put || op === Op.Auth ? r.bytes('value') : undefined;
   r.end();
-  return { ...head, key, value, ifRevision };
+  const out: Command = { ...head, key, value, ifRevision };
+  if (ttlMs !== undefined) out.ttlMs = ttlMs;
+  return out;
 }
 
 function decodeTxnOps(r: BinaryReader): TxnOp[] {

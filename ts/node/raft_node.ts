@@ -40,7 +40,7 @@ import { admissionError } from './admission';
 import { type Applied, type ApplyResult, Applier } from './applier';
 import { BOOTSTRAP_INDEX, openStorage, resumeIndex } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
-import { type Command, encodeCommand } from './commands';
+import { type Command, encodeCommand, Op } from './commands';
 import { ConfTracker } from './conf_tracker';
 import { ReadRounds } from './read_rounds';
 import { leaseDurationMs } from '../raft/lease';
@@ -56,6 +56,8 @@ import { RequestWaiters } from './waiters';
 export { BOOTSTRAP_INDEX };
 export type { NodeStatus, RaftNodeConfig };
 
+/** How often (in ticks of `tickMs`, 10 ms by default) the leader looks for keys past their TTL. */
+const EXPIRE_CHECK_TICKS = 10;
 
 export class RaftNode {
   readonly id: number;
@@ -100,6 +102,8 @@ export class RaftNode {
   private queuedConfChanges: { seq: number; payload: Buffer }[] = [];
   /** Ticks since start (the clock of farewells and removal notices). */
   private ticks = 0;
+  /** An Expire entry this leader proposed and has not seen applied (one at a time). */
+  private expiring = false;
 
   private constructor(
     cfg: RaftNodeConfig,
@@ -285,7 +289,29 @@ export class RaftNode {
     this.reads.retry();
     this.wire.sendFarewells(this.ticks);
     if (this.conf.expireNotices(this.ticks)) this.transport.setPeers(this.conf.peerAddresses());
+    if (this.ticks % EXPIRE_CHECK_TICKS === 0) this.expireDue();
     this.schedule();
+  }
+
+  /**
+   * Leader only: once its clock passes the earliest TTL, proposes an Expire entry, which deletes
+   * what is due by its time on every node (ts/node/key_ttl.ts); one at a time. Once it applied,
+   * the next goes at once if more is due (past `EXPIRE_KEYS_MAX`); a refused or failed one is
+   * made again at the next check.
+   */
+  private expireDue(): void {
+    if (this.expiring || !this.isLeader) return;
+    const earliest = this.applier.ttl.earliest();
+    const nowMs = Date.now();
+    if (earliest === undefined || earliest > nowMs) return;
+    this.expiring = true;
+    this.propose({ op: Op.Expire, key: '', atMs: nowMs }).then(
+      () => {
+        this.expiring = false;
+        this.expireDue();
+      },
+      () => (this.expiring = false),
+    );
   }
 
   /** Leader only: each member's replication progress (empty on any other node). */

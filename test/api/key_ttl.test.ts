@@ -1,0 +1,64 @@
+/**
+ * `PUT /v1/kv/{key}` with `ttlMs`: the answer names the expiry; the key reads until the leader's
+ * Expire entry deletes it once the expiry has passed; a write without a TTL ends it; a repeated
+ * Idempotency-Key gets the first answer; a bad TTL is a coded error and writes nothing. The
+ * CLI's `put --ttl` and the client's `put(…, { ttlMs })` set it too.
+ */
+import test from 'ava';
+import { QuorumClient } from '../../ts/client';
+import { runCli as cli } from '../helpers/cli';
+import { pollUntil } from '../helpers/poll';
+import { singleNode } from '../helpers/single_node';
+
+type Put = { revision: number; expiresAtMs?: number };
+
+async function put(url: (p: string) => string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Put & { error?: { code: string } } }> {
+  const res = await fetch(url(`/v1/kv/${key}`), { method: 'PUT', headers, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Put & { error?: { code: string } } };
+}
+
+const exists = async (url: (p: string) => string, key: string) => (await fetch(url(`/v1/kv/${key}`))).status === 200;
+
+test('a key with a TTL is deleted once its expiry has passed, not before; a put without one ends it', async (t) => {
+  const { url } = await singleNode(t);
+  const before = Date.now();
+  const kept = await put(url, 'kept', { value: 1, ttlMs: 300 });
+  t.is(kept.status, 200);
+  t.true(kept.json.expiresAtMs! >= before + 300 && kept.json.expiresAtMs! <= Date.now() + 300);
+  t.is((await put(url, 'kept', { value: 2 })).status, 200, 'written again without a TTL');
+  const gone = await put(url, 'gone', { value: 1, ttlMs: 400 });
+  t.true(await exists(url, 'gone'));
+  let seenGoneAt = 0;
+  await pollUntil(async () => !(await exists(url, 'gone')) && (seenGoneAt = Date.now()) > 0, 'the key with a TTL to be deleted', 10_000);
+  t.true(seenGoneAt >= gone.json.expiresAtMs!, 'not before its expiry');
+  t.true(await exists(url, 'kept'), 'an Expire entry past its old expiry left it');
+});
+
+test('a repeated Idempotency-Key gets the first answer; bad TTLs are invalid_ttl and write nothing', async (t) => {
+  const { url } = await singleNode(t);
+  const headers = { 'idempotency-key': 'ttl-put-1' };
+  const first = await put(url, 'k', { value: 1, ttlMs: 60_000 }, headers);
+  const again = await put(url, 'k', { value: 1, ttlMs: 60_000 }, headers);
+  t.deepEqual(again.json, first.json);
+  t.is((await put(url, 'k', { value: 1, ttlMs: 30_000 }, headers)).json.error?.code, 'idempotency_key_reused', 'another TTL is another write');
+  for (const ttlMs of [0, -1, 1.5, 'x', null, 366 * 24 * 3600 * 1000]) {
+    const bad = await put(url, 'bad', { value: 1, ttlMs });
+    t.is(bad.status, 400, String(ttlMs));
+    t.is(bad.json.error?.code, 'invalid_ttl');
+  }
+  t.false(await exists(url, 'bad'));
+});
+
+test('quorumkv put --ttl and the client\'s put with ttlMs', async (t) => {
+  const { url } = await singleNode(t);
+  const out = await cli(['put', 'c', '{"n":1}', '--ttl', '1h', '--endpoint', url('')]);
+  t.is(out.code, 0, out.stderr);
+  t.true((JSON.parse(out.stdout) as Put).expiresAtMs! > Date.now() + 3_500_000);
+  t.regex((await cli(['put', 'c', '1', '--ttl', '0s', '--endpoint', url('')])).stderr, /--ttl/);
+  const client = new QuorumClient({ endpoints: [url('')] });
+  t.teardown(() => client.close());
+  const written = await client.put('l', { n: 2 }, { ttlMs: 200 });
+  t.true(written.expiresAtMs! > Date.now());
+  await pollUntil(async () => (await client.get('l')) === undefined, 'the client\'s key with a TTL to be deleted', 10_000);
+  t.pass();
+});
