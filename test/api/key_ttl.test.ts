@@ -32,6 +32,9 @@ test('a key with a TTL is deleted once its expiry has passed, not before; a put 
   await pollUntil(async () => !(await exists(url, 'gone')) && (seenGoneAt = Date.now()) > 0, 'the key with a TTL to be deleted', 10_000);
   t.true(seenGoneAt >= gone.json.expiresAtMs!, 'not before its expiry');
   t.true(await exists(url, 'kept'), 'an Expire entry past its old expiry left it');
+  const metrics = await (await fetch(url('/metrics'))).text();
+  t.regex(metrics, /\nquorumkv_kv_keys_expired_total 1\n/);
+  t.regex(metrics, /\nquorumkv_kv_ttl_keys 0\n/);
 });
 
 test('a repeated Idempotency-Key gets the first answer; bad TTLs are invalid_ttl and write nothing', async (t) => {

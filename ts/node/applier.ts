@@ -454,6 +454,7 @@ function expireKeys(atMs: number, index: number, lookup: (key: string) => Curren
     invariant(lookup(key) !== null, () => `entry ${index}: ${key} has a TTL and no value`);
     deleteKey(batch, key, index);
   }
+  batch.ttl.expiredTotal += due.length;
   return { kind: 'expired', deleted: due.length };
 }
 

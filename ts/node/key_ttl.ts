@@ -36,6 +36,8 @@ export class KeyTtl {
    * `HEAP_SLACK`, the heap is rebuilt from the map.
    */
   private heap: [number, string][] = [];
+  /** Keys this node deleted by Expire entries since it started (a counter for the metrics). */
+  expiredTotal = 0;
 
   get size(): number {
     return this.expiresAt.size;
@@ -91,6 +93,11 @@ export class KeyTtl {
     // The caller ends each key's TTL; until then the entries stay findable.
     for (const entry of taken) this.push(entry);
     return out;
+  }
+
+  /** The expiry of `key`'s TTL (undefined: it has none). */
+  expiryOf(key: string): number | undefined {
+    return this.expiresAt.get(key);
   }
 
   /** The earliest expiry (undefined: no key has a TTL). */

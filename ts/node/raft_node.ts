@@ -269,6 +269,11 @@ export class RaftNode {
     return this.applier.market;
   }
 
+  /** Keys with a TTL as of the applied index. */
+  get ttl(): Applier['ttl'] {
+    return this.applier.ttl;
+  }
+
   /** Tokens and roles as of the applied index. */
   get auth(): Applier['auth'] {
     return this.applier.auth;
