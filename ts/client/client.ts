@@ -24,6 +24,7 @@ import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from
 import * as market from './market_reads';
 import type { Book, BookOptions, Feeds, StoredEvent, TopOfBook, Vwap } from './market_reads';
 import { Router } from './router';
+import { acquireLock, type Lock, type LockOptions } from './lock';
 import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
 import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
 
@@ -172,6 +173,14 @@ export class QuorumClient {
 
   delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
     return queued(() => this.writes.add({ op: 'delete', key: checkKey(key), ifRevision: opts.ifRevision }, key.length + 64, opts.signal) as Promise<{ deleted: boolean; revision: number }>);
+  }
+
+  /**
+   * Takes the lock on `key` (waiting while another holds it): a key with a TTL this client
+   * renews until `release()`; `lost` aborts if it is lost; `fencingToken` orders holders.
+   */
+  lock(key: string, opts: LockOptions = {}): Promise<Lock> {
+    return acquireLock(this, checkKey(key), opts);
   }
 
   /** A put with a TTL: one request of its own (batched items carry none), exactly once. */

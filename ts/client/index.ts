@@ -3,5 +3,6 @@ export { QuorumClient, type ClientOptions, type KeyValue, type ReadOptions, type
 export type { WatchEvent, WatchOptions, MarketLine, MarketStreamOptions, ReplaySpec } from './streams';
 export type { Book, BookLevel, BookOptions, Feeds, StoredEvent, TopOfBook, Vwap } from './market_reads';
 export { QuorumClientError } from './errors';
+export type { Lock, LockOptions } from './lock';
 export { RETRY_DEFAULTS, type RetryPolicy } from './retry';
 export type { ClientTls } from './transport';
