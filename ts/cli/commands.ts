@@ -9,6 +9,7 @@ import { clientCommand, endpointOption, keyPath, send } from './client';
 import { clusterStatus } from './status';
 import { deletePrefix } from './del_prefix';
 import { scanAll, type ScanAllOptions } from './scan_all';
+import { type LockCliOptions, lockCommand } from './lock';
 import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
 import { monitorCommand } from './monitor';
@@ -64,6 +65,14 @@ function kvCommands(program: Command): void {
       process.exitCode = o.all ? await scanAll(o.endpoint, o) : await send(o.endpoint, { path: '/v1/kv', query });
     });
   clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', bodyText: flags.jsonText(body) }));
+  program
+    .command('lock <key> [command...]')
+    .description('run a command while holding the lock on key (one holder at a time); without one, hold it until Ctrl-C')
+    .addOption(endpointOption())
+    .option('--ttl <duration>', 'how long the lock outlives this process if it dies (renewed every third of it)', flags.durationMs, 10_000)
+    .action(async (key: string, command: string[], o: LockCliOptions) => {
+      process.exitCode = await lockCommand(key, command, o);
+    });
   program
     .command('status')
     .description('the node\'s view of the cluster; with --cluster, every member\'s own')

@@ -30,13 +30,16 @@ export interface LockClient {
 }
 
 const TTL_MS_DEFAULT = 10_000;
+const SETTLED: Promise<void> = Promise.resolve();
 
 export class Lock {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
   /** When the last confirmed renewal was sent (its TTL counts from no earlier). */
   private renewedAtMs: number;
-  private renewing = false;
+  /** The renewal in flight (`SETTLED`: none). */
+  private inflight: Promise<void> = SETTLED;
+  private released = false;
 
   constructor(
     private readonly client: LockClient,
@@ -48,31 +51,36 @@ export class Lock {
   ) {
     this.revision = fencingToken;
     this.renewedAtMs = sentAtMs;
-    this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(ttlMs / 3)));
+    this.timer = setInterval(() => this.renew(), Math.max(1, Math.floor(ttlMs / 3)));
   }
 
   /** The revision this holder wrote last (its renewals and release are conditional on it). */
   revision: number;
 
-  /** Aborted once the lock is lost (`reason`: why); never while it is held. */
+  /** Aborted once the lock is lost (`reason`: why); never while it is held, nor by `release()`. */
   get lost(): AbortSignal {
     return this.controller.signal;
   }
 
-  /** Gives the lock up: deletes the key if it is still this holder's. */
+  /** Gives the lock up: deletes the key if it is still this holder's (after a renewal in flight settles). */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    if (this.released) return;
+    this.released = true;
+    await this.inflight;
     if (this.lost.aborted) return;
-    this.controller.abort(new Error('released'));
     await this.client.delete(this.key, { ifRevision: this.revision }).catch((err: unknown) => {
       if (!(err instanceof QuorumClientError && err.code === 'revision_mismatch')) throw err;
     });
   }
 
-  private async renew(): Promise<void> {
-    if (this.renewing || this.lost.aborted) return;
+  private renew(): void {
+    if (this.inflight !== SETTLED || this.lost.aborted || this.released) return;
     if (Date.now() - this.renewedAtMs >= this.ttlMs) return this.lose('no renewal was confirmed within the TTL: the key may have expired');
-    this.renewing = true;
+    this.inflight = this.renewOnce().finally(() => (this.inflight = SETTLED));
+  }
+
+  private async renewOnce(): Promise<void> {
     const sentAtMs = Date.now();
     try {
       const { revision } = await this.client.put(this.key, this.value, { ifRevision: this.revision, ttlMs: this.ttlMs });
@@ -81,8 +89,6 @@ export class Lock {
     } catch (err) {
       if (err instanceof QuorumClientError && err.code === 'revision_mismatch') this.lose(`the key was written by another (now at revision ${String(err.details.revision)})`);
       // Anything else (the cluster unreachable for now): the next renewal tries again, until the TTL runs out.
-    } finally {
-      this.renewing = false;
     }
   }
 
