@@ -81,3 +81,14 @@ test('a GET or a txn pipelined behind a PUT of its key sees it, on the lean path
     }
   }
 });
+
+test('a put with a TTL pipelined among plain puts of its key applies in its place', async (t) => {
+  const { port } = await singleNode(t);
+  for (let i = 0; i < 10; i++) {
+    const key = `/v1/kv/ttl-${i}`;
+    const text = await roundTrip(port, request('PUT', key, '{"value":"plain"}') + request('PUT', key, '{"value":"ttl","ttlMs":60000}') + request('GET', key, '', true));
+    t.regex(text, /"value":"ttl","revision":\d+}$/, 'the put with a TTL, sent last, applied last');
+    const again = await roundTrip(port, request('PUT', key, '{"value":"ttl","ttlMs":60000}') + request('PUT', key, '{"value":"plain"}') + request('GET', key, '', true));
+    t.regex(again, /"value":"plain","revision":\d+}$/);
+  }
+});

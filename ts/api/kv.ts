@@ -44,11 +44,11 @@ export async function put(node: RaftNode, key: string, body: Buffer, target: Tar
   const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
   if (doc.ttlMs === undefined) return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));
-  // A put with a TTL is an entry of its own (a single put's item in a batch carries none): its
-  // expiry is the entry's clock plus the TTL.
+  // A put with a TTL is an entry of its own, in its place among the turn's writes: its expiry is
+  // the entry's clock plus the TTL.
   const ttlMs = doc.ttlMs;
   if (!Number.isInteger(ttlMs) || (ttlMs as number) < 1 || (ttlMs as number) > TTL_MS_MAX) throw new QuorumError('invalid_ttl', `ttlMs must be an integer in 1..${TTL_MS_MAX} (a year)`);
-  return written(key, await node.propose({ op: Op.Put, key, value, ifRevision, idem, atMs: atMs ?? Date.now(), ttlMs: ttlMs as number }));
+  return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs ?? Date.now(), ttlMs as number));
 }
 
 /** A put's `ifRevision`, from the body or the query (as a delete takes it); both must agree. */

@@ -81,18 +81,18 @@ export class KeyTtl {
 
   /** Keys due at `nowMs`, at most `max`, by expiry then key: the same choice on every node. */
   due(nowMs: number, max: number): string[] {
-    const out: string[] = [];
+    const out = new Set<string>();
     const taken: [number, string][] = [];
-    while (out.length < max && this.dropStale() && this.heap[0][0] <= nowMs) {
+    while (out.size < max && this.dropStale() && this.heap[0][0] <= nowMs) {
       const top = this.pop();
+      // (A key set to the same expiry twice may have two entries: one answer.)
+      if (out.has(top[1])) continue;
       taken.push(top);
-      out.push(top[1]);
-      // (Its duplicates, if any, are stale from here on: the map no longer matches once cleared.)
-      while (this.heap.length > 0 && this.heap[0][1] === top[1] && this.heap[0][0] === top[0]) this.pop();
+      out.add(top[1]);
     }
     // The caller ends each key's TTL; until then the entries stay findable.
     for (const entry of taken) this.push(entry);
-    return out;
+    return [...out];
   }
 
   /** The expiry of `key`'s TTL (undefined: it has none). */
