@@ -65,3 +65,22 @@ test('quorumkv put --ttl and the client\'s put with ttlMs', async (t) => {
   await pollUntil(async () => (await client.get('l')) === undefined, 'the client\'s key with a TTL to be deleted', 10_000);
   t.pass();
 });
+
+test('batch items take ttlMs: each answer names its expiry; a bad TTL fails its item alone', async (t) => {
+  const { url } = await singleNode(t);
+  const ops = [
+    { op: 'put', key: 'b/1', value: 1, ttlMs: 200 },
+    { op: 'put', key: 'b/2', value: 2 },
+    { op: 'put', key: 'b/3', value: 3, ttlMs: 0 },
+    { op: 'delete', key: 'b/2x', ttlMs: 5 },
+  ];
+  const res = await fetch(url('/v1/batch'), { method: 'POST', body: JSON.stringify({ ops }) });
+  const { results } = (await res.json()) as { results: (Put & { error?: { code: string } })[] };
+  t.true(results[0].expiresAtMs! > Date.now() - 1000);
+  t.is(results[1].expiresAtMs, undefined);
+  t.is(results[2].error?.code, 'invalid_ttl');
+  t.is(results[3].error?.code, 'invalid_ttl');
+  await pollUntil(async () => !(await exists(url, 'b/1')), 'the batch item with a TTL to be deleted', 10_000);
+  t.true(await exists(url, 'b/2'));
+  t.false(await exists(url, 'b/3'));
+});

@@ -139,3 +139,19 @@ test('a renewed or ended TTL leaves no due entry behind; insertion order does no
   t.deepEqual(b.due(103, 50), c.due(103, 50));
   t.deepEqual(b.due(103, 50).slice(0, 3), ['k0', 'k105', 'k112'], 'the earliest expiry first, then by key');
 });
+
+test('batch items carry TTLs from the batch\'s clock; such a batch is version 4 and needs its time', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  t.teardown(() => engine.close());
+  const { apply } = harness(t, engine);
+  const items = [{ op: Op.Put as const, key: 'i1', value: v, ttlMs: 100 }, { op: Op.Put as const, key: 'i2', value: v }];
+  const [batch] = await apply([{ op: Op.Batch, key: '', items, atMs: 1000 }]);
+  t.deepEqual(batch, { kind: 'batch', results: [{ kind: 'put', revision: 1, expiresAtMs: 1100 }, { kind: 'put', revision: 1 }] });
+  t.deepEqual(await apply([expire(1100)]), [{ kind: 'expired', deleted: 1 }]);
+  t.is(engine.get('i1'), undefined);
+  t.truthy(engine.get('i2'));
+  const bytes = encodeCommand({ op: Op.Batch, origin: 1, seq: 1, key: '', items, atMs: 5 });
+  t.is(bytes[0], 4);
+  t.is(decodeCommand(bytes).items![0].ttlMs, 100);
+  t.throws(() => decodeCommand(encodeCommand({ op: Op.Batch, origin: 1, seq: 1, key: '', items })), { code: 'COMMAND_INVALID', message: /without its time/ } as never);
+});

@@ -23,7 +23,7 @@ import type { RaftNode } from '../node/raft_node';
 import { checkKey, jsonValue, KEY_BYTES_MAX, onlyFields, parseObject, revisionArg, VALUE_BYTES_MAX } from './args';
 import { checkIdempotencyKey, refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
-import { mismatch, unexpected } from './kv';
+import { mismatch, ttlArg, unexpected } from './kv';
 import type { Reply } from './reply';
 import { type Guard, OPEN_GUARD } from '../auth/guard';
 import { compactBatch } from '../native';
@@ -40,7 +40,7 @@ function errorItem(err: unknown): ItemAnswer {
 type ParsedItem = { item: BatchItem } | { failed: ItemAnswer };
 
 const BATCH_FIELDS = new Set(['ops']);
-const ITEM_FIELDS = new Set(['op', 'key', 'value', 'ifRevision', 'idempotencyKey']);
+const ITEM_FIELDS = new Set(['op', 'key', 'value', 'ifRevision', 'idempotencyKey', 'ttlMs']);
 
 /**
  * One item of the body, checked on its own: a BatchItem, or the error that fails it.
@@ -57,8 +57,11 @@ function parseItem(raw: unknown, i: number, guard: Guard, values: Map<string, st
     const idem = o.idempotencyKey === undefined ? undefined : checkIdempotencyKey(o.idempotencyKey, `ops[${i}].idempotencyKey`);
     if (o.op === 'put') {
       if (!('value' in o)) throw new QuorumError('missing_value', `ops[${i}]: a put needs a "value"`);
-      return { item: { op: Op.Put, key, value: jsonValue(o.value, values.get(`ops.${i}.value`)), ifRevision, idem } };
+      const item: BatchItem = { op: Op.Put, key, value: jsonValue(o.value, values.get(`ops.${i}.value`)), ifRevision, idem };
+      if (o.ttlMs !== undefined) item.ttlMs = ttlArg(o.ttlMs, `ops[${i}].ttlMs`);
+      return { item };
     }
+    if (o.ttlMs !== undefined) throw new QuorumError('invalid_ttl', `ops[${i}]: a delete takes no ttlMs`);
     if (o.op === 'delete') return { item: { op: Op.Delete, key, ifRevision, idem } };
     throw new QuorumError('invalid_op', `ops[${i}]: "op" must be "put" or "delete"`);
   } catch (err) {
@@ -88,7 +91,7 @@ function failRepeatedKeys(parsed: ParsedItem[]): ParsedItem[] {
 /** The answer of an item that was written (a put or a delete); undefined for any other result. */
 function writtenAnswer(r: WriteResult): ItemAnswer | undefined {
   const replayed = r.replayed ? { replayed: true } : {};
-  if (r.kind === 'put') return { revision: r.revision, ...replayed };
+  if (r.kind === 'put') return { revision: r.revision, ...(r.expiresAtMs === undefined ? {} : { expiresAtMs: r.expiresAtMs }), ...replayed };
   if (r.kind === 'delete') return { deleted: r.deleted, revision: r.revision, ...replayed };
   return undefined;
 }
@@ -117,7 +120,7 @@ export async function batch(node: RaftNode, body: Buffer, target: Target): Promi
   const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
   if (meta.idem !== undefined && items.some((it) => it.idem !== undefined)) throw new QuorumError('invalid_body', 'a batch with an Idempotency-Key header takes no idempotencyKey on its items');
   if (items.length === 0) return { body: { results: parsed.map((p) => ('failed' in p ? p.failed : {})) } };
-  const atMs = meta.atMs ?? (items.some((it) => it.idem !== undefined) ? Date.now() : undefined);
+  const atMs = meta.atMs ?? (items.some((it) => it.idem !== undefined || it.ttlMs !== undefined) ? Date.now() : undefined);
   const result = await node.propose({ op: Op.Batch, key: '', items, atMs, idem: meta.idem });
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind !== 'batch' || result.results.length !== items.length) throw unexpected(result.kind);

@@ -13,8 +13,7 @@
  * exactly one of its values (a client that CASes on the revision its write returned compares
  * against its own value), and a retry within the turn is answered from the first.
  *
- * A turn's lone write is proposed on its own, as before, and so is a put with a TTL (a batch's
- * items carry none), in its place in the turn's order: pipelined writes apply in the order sent. A failure of the proposal (not admitted,
+ * A turn's lone write is proposed on its own, as before. A failure of the proposal (not admitted,
  * not confirmed in time, leadership lost) is every write's of that entry: none or all applied.
  *
  * Limits: `BATCH_OPS_MAX` writes and `ENTRY_BYTES_MAX` of values per entry (a turn's writes past
@@ -33,10 +32,8 @@ export const ENTRY_BYTES_MAX = 1 << 20;
 
 interface Waiting {
   item: BatchItem;
-  /** The proposer's clock of a keyed write (the idempotency table's time), or of a put with a TTL. */
+  /** The proposer's clock of a keyed write (the idempotency table's time) or of a put with a TTL. */
   atMs: number | undefined;
-  /** A put's TTL: proposed alone. */
-  ttlMs?: number;
   resolve: (result: ApplyResult) => void;
   reject: (err: unknown) => void;
 }
@@ -56,10 +53,10 @@ export class KeyWrites {
     return writes;
   }
 
-  /** Proposes `item` with this turn's other writes (alone with `ttlMs`); resolves with its own result once applied. */
-  write(item: BatchItem, atMs: number | undefined, ttlMs?: number): Promise<ApplyResult> {
+  /** Proposes `item` with this turn's other writes; resolves with its own result once applied. */
+  write(item: BatchItem, atMs: number | undefined): Promise<ApplyResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, atMs, ttlMs, resolve, reject });
+      this.queue.push({ item, atMs, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -85,20 +82,19 @@ export class KeyWrites {
     for (const w of all) {
       const size = w.item.value?.length ?? 0;
       const clash = keys.has(w.item.key) || (w.item.idem !== undefined && idems.has(w.item.idem));
-      if (w.ttlMs !== undefined || clash || entry.length >= BATCH_OPS_MAX || bytes + size > ENTRY_BYTES_MAX) cut();
+      if (clash || entry.length >= BATCH_OPS_MAX || bytes + size > ENTRY_BYTES_MAX) cut();
       entry.push(w);
       keys.add(w.item.key);
       if (w.item.idem !== undefined) idems.add(w.item.idem);
       bytes += size;
-      if (w.ttlMs !== undefined) cut();
     }
     cut();
   }
 
   private propose(entry: Waiting[]): void {
     if (entry.length === 1) {
-      const [{ item, atMs, ttlMs, resolve, reject }] = entry;
-      this.node.propose({ op: item.op, key: item.key, value: item.value, ifRevision: item.ifRevision, idem: item.idem, atMs, ttlMs }).then(resolve, reject);
+      const [{ item, atMs, resolve, reject }] = entry;
+      this.node.propose({ op: item.op, key: item.key, value: item.value, ifRevision: item.ifRevision, idem: item.idem, atMs, ttlMs: item.ttlMs }).then(resolve, reject);
       return;
     }
     const atMs = entry.some((w) => w.atMs !== undefined) ? Date.now() : undefined;

@@ -44,11 +44,14 @@ export async function put(node: RaftNode, key: string, body: Buffer, target: Tar
   const ifRevision = conditionArg(doc.ifRevision, target.query.get('ifRevision') ?? undefined);
   const { idem, atMs } = writeMeta(target);
   if (doc.ttlMs === undefined) return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs));
-  // A put with a TTL is an entry of its own, in its place among the turn's writes: its expiry is
-  // the entry's clock plus the TTL.
-  const ttlMs = doc.ttlMs;
-  if (!Number.isInteger(ttlMs) || (ttlMs as number) < 1 || (ttlMs as number) > TTL_MS_MAX) throw new QuorumError('invalid_ttl', `ttlMs must be an integer in 1..${TTL_MS_MAX} (a year)`);
-  return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem }, atMs ?? Date.now(), ttlMs as number));
+  // Its expiry: the entry's clock plus the TTL (an entry with a TTL carries the clock).
+  return written(key, await KeyWrites.of(node).write({ op: Op.Put, key, value, ifRevision, idem, ttlMs: ttlArg(doc.ttlMs, 'ttlMs') }, atMs ?? Date.now()));
+}
+
+/** A put's TTL: an integer number of milliseconds in 1..`TTL_MS_MAX`. */
+export function ttlArg(raw: unknown, where: string): number {
+  if (!Number.isInteger(raw) || (raw as number) < 1 || (raw as number) > TTL_MS_MAX) throw new QuorumError('invalid_ttl', `${where} must be an integer in 1..${TTL_MS_MAX} (a year)`);
+  return raw as number;
 }
 
 /** A put's `ifRevision`, from the body or the query (as a delete takes it); both must agree. */

@@ -67,7 +67,7 @@ export interface WriteOptions extends CallOptions {
 }
 
 export interface PutOptions extends WriteOptions {
-  /** The key is deleted this long after the write (until written again); sent on its own, not batched. */
+  /** The key is deleted this long after the write (unless written again first). */
   ttlMs?: number;
 }
 
@@ -88,6 +88,7 @@ interface WriteItem {
   key: string;
   value?: unknown;
   ifRevision?: number;
+  ttlMs?: number;
 }
 export interface IngestAnswer {
   firstSeq: string | null;
@@ -96,7 +97,7 @@ export interface IngestAnswer {
   duplicates: number;
   gaps: Record<string, unknown>[];
 }
-type WriteAnswer = { revision: number; deleted?: boolean };
+type WriteAnswer = { revision: number; deleted?: boolean; expiresAtMs?: number };
 type BatchAnswer = { results: ({ revision: number; deleted?: boolean } | { error: { code: string; message: string } & Record<string, unknown> })[] };
 
 type MultiGetAnswer = ColumnsAnswer | { items: (KeyValue | PositionalItem | null)[] };
@@ -167,8 +168,7 @@ export class QuorumClient {
   }
 
   put(key: string, value: unknown, opts: PutOptions = {}): Promise<{ revision: number; expiresAtMs?: number }> {
-    if (opts.ttlMs !== undefined) return this.putWithTtl(checkKey(key), value, opts.ttlMs, opts);
-    return queued(() => this.writes.add({ op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision }, key.length + JSON.stringify(value ?? null).length + 64, opts.signal));
+    return queued(() => this.writes.add({ op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision, ttlMs: opts.ttlMs }, key.length + JSON.stringify(value ?? null).length + 64, opts.signal));
   }
 
   delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
@@ -181,13 +181,6 @@ export class QuorumClient {
    */
   lock(key: string, opts: LockOptions = {}): Promise<Lock> {
     return acquireLock(this, checkKey(key), opts);
-  }
-
-  /** A put with a TTL: one request of its own (batched items carry none), exactly once. */
-  private putWithTtl(key: string, value: unknown, ttlMs: number, opts: WriteOptions): Promise<{ revision: number; expiresAtMs: number }> {
-    const body = JSON.stringify({ value: value ?? null, ifRevision: opts.ifRevision, ttlMs });
-    const path = `/v1/kv/${encodeURIComponent(key)}`;
-    return this.exactlyOnce((idem) => ({ to: 'leader', request: { method: 'PUT', path, body, headers: { 'idempotency-key': idem } }, read: (a) => json(a.body) as { revision: number; expiresAtMs: number }, deadlineMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal }));
   }
 
   /** Compare, then one branch, atomically; exactly once (it carries an idempotency key). */

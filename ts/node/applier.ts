@@ -263,7 +263,7 @@ export class Applier {
       answer({ kind: 'session', session: this.idem.openSession(e.index, batch.ops) });
     } else if (command.op === Op.Batch) {
       const items = command.items!;
-      const once = (it: BatchItem, i: number) => this.exactlyOnce(it.idem === undefined ? undefined : { key: it.idem, print: keyPrint(it) }, e.index, i, batch, () => applyKeyCommand(it, e.index, lookup, batch));
+      const once = (it: BatchItem, i: number) => this.exactlyOnce(it.idem === undefined ? undefined : { key: it.idem, print: keyPrint(it) }, e.index, i, batch, () => applyKeyCommand(it, e.index, lookup, batch, command.atMs));
       const applyItems = (): BatchResult => ({ kind: 'batch', results: items.map(once) });
       if (command.idem === undefined) answer(applyItems());
       else {
@@ -288,7 +288,7 @@ export class Applier {
       answer(this.exactlyOnce(idem, e.index, 0, batch, () => deleteRange(command.key, command.limit!, e.index, this.engine, batch)));
     } else {
       const idem = command.idem === undefined ? undefined : { key: command.idem, print: command.op === Op.Txn ? txnPrint(command.txn!) : keyPrint(command) };
-      answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch) : applyKeyCommand(command, e.index, lookup, batch))));
+      answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch) : applyKeyCommand(command, e.index, lookup, batch, command.atMs))));
     }
   }
 
@@ -376,9 +376,7 @@ function decodeAuthChange(command: Command): AuthChange {
 function keyPrint(c: BatchItem | Command): string {
   if ('raw' in c && c.raw) return printBytes(c.raw);
   invariant(c.op === Op.Put || c.op === Op.Delete, () => `op ${c.op} is not a key write`);
-  const print = printBytes(itemBytes({ op: c.op, key: c.key, value: c.value, ifRevision: c.ifRevision, idem: c.idem }));
-  // (A write without a TTL keeps the print it always had: records kept before TTLs still match.)
-  return 'ttlMs' in c && c.ttlMs !== undefined ? fingerprint([print, c.ttlMs]) : print;
+  return printBytes(itemBytes({ op: c.op, key: c.key, value: c.value, ifRevision: c.ifRevision, idem: c.idem, ttlMs: c.ttlMs }));
 }
 
 function txnPrint(txn: Txn): string {
@@ -409,7 +407,7 @@ interface Batch {
 }
 
 /** A put or delete, conditional on the key's revision when `ifRevision` is set; a put may set a TTL. */
-function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision' | 'ttlMs' | 'atMs'>, index: number, lookup: (key: string) => Current, batch: Batch): WriteResult {
+function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision' | 'ttlMs'>, index: number, lookup: (key: string) => Current, batch: Batch, atMs: number | undefined): WriteResult {
   // A plain put does not depend on the current value: skip the read (the common case).
   const needsCurrent = command.ifRevision !== undefined || command.op === Op.Delete;
   const current = needsCurrent ? lookup(command.key) : null;
@@ -422,7 +420,8 @@ function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevi
     }
     putKey(batch, command.key, command.value ?? Buffer.alloc(0), index);
     if (ttl === undefined) return { kind: 'put', revision: index };
-    const expiresAtMs = command.atMs! + ttl;
+    invariant(atMs !== undefined, () => `entry ${index}: a TTL without its time`);
+    const expiresAtMs = atMs + ttl;
     batch.ttl.set(command.key, expiresAtMs, batch.ops);
     return { kind: 'put', revision: index, expiresAtMs };
   }

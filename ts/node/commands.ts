@@ -71,6 +71,8 @@ export interface BatchItem {
   value?: Buffer;
   ifRevision?: number;
   idem?: string;
+  /** A put's TTL, from the batch's `atMs` (which it then carries). */
+  ttlMs?: number;
   /** Decoded keyed items: the item's bytes in the entry (its fingerprint is taken over them). */
   raw?: Buffer;
 }
@@ -160,9 +162,10 @@ function encodeTxn(w: BinaryWriter, txn: Txn): void {
 }
 
 function encodeItem(w: BinaryWriter, it: BatchItem): void {
-  w.u8((it.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (it.idem !== undefined ? FLAG_IDEM : 0));
+  w.u8((it.ifRevision !== undefined ? FLAG_IF_REVISION : 0) | (it.idem !== undefined ? FLAG_IDEM : 0) | (it.ttlMs !== undefined ? FLAG_TTL : 0));
   w.u8(it.op);
   if (it.ifRevision !== undefined) w.u64(it.ifRevision);
+  if (it.ttlMs !== undefined) w.u64(it.ttlMs);
   if (it.idem !== undefined) w.str(it.idem);
   w.str(it.key);
   if (it.op === Op.Put) w.bytes(it.value ?? Buffer.alloc(0));
@@ -189,11 +192,15 @@ function decodeItems(r: BinaryReader): BatchItem[] {
     const op = r.u8('item op');
     if (op !== Op.Put && op !== Op.Delete) throw malformed(`batch item op ${op}`);
     const ifRevision = flags & FLAG_IF_REVISION ? r.u64('item ifRevision') : undefined;
+    const ttlMs = flags & FLAG_TTL ? r.u64('item ttlMs') : undefined;
+    if (ttlMs !== undefined && op !== Op.Put) throw malformed('a TTL on a delete');
     const idem = flags & FLAG_IDEM ? r.str('item idempotency key') : undefined;
     const key = r.str('item key');
     const value = op === Op.Put ? r.bytes('item value') : undefined;
     // (Only a keyed item's fingerprint is taken over its bytes: a view per item was ~a fifth of decoding.)
-    items.push({ op, key, value, ifRevision, idem, raw: idem === undefined ? undefined : r.span(from) });
+    const item: BatchItem = { op, key, value, ifRevision, idem, raw: idem === undefined ? undefined : r.span(from) };
+    if (ttlMs !== undefined) item.ttlMs = ttlMs;
+    items.push(item);
   }
   return items;
 }
@@ -248,7 +255,7 @@ const malformed = (what: string) => new QuorumError('COMMAND_INVALID', `malforme
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
-  if (c.op === Op.Expire || c.ttlMs !== undefined) return TTL_VERSION;
+  if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined)) return TTL_VERSION;
   if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
   return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
 }
@@ -283,6 +290,7 @@ export function decodeCommand(data: Uint8Array): Command {
   if (op === Op.Session || op === Op.Expire || op === Op.Batch || op === Op.Txn || op === Op.MdIngest) {
     const body: Partial<Command> = op === Op.Batch ? decodeBatchBody(r) : op === Op.Txn ? { txn: decodeTxn(r) } : op === Op.MdIngest ? { md: decodeBatch(r, malformed) } : {};
     r.end();
+    if (body.items?.some((it) => it.ttlMs !== undefined) && (version < TTL_VERSION || atMs === undefined)) throw malformed(`a version ${version} batch with a TTL, or one without its time`);
     return { ...head, ...body };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
