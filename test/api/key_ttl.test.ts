@@ -84,3 +84,20 @@ test('batch items take ttlMs: each answer names its expiry; a bad TTL fails its 
   t.true(await exists(url, 'b/2'));
   t.false(await exists(url, 'b/3'));
 });
+
+test('a txn takes a lock key with a TTL and its data in one step; bad txn TTLs are invalid_ttl', async (t) => {
+  const { url } = await singleNode(t);
+  const txn = (body: unknown) => fetch(url('/v1/txn'), { method: 'POST', body: JSON.stringify(body) });
+  const res = await txn({ compare: [{ key: 'lk', exists: false }], success: [{ op: 'put', key: 'lk', value: 'me', ttlMs: 200 }, { op: 'put', key: 'job', value: 1 }] });
+  const answer = (await res.json()) as { succeeded: boolean; results: { expiresAtMs?: number }[] };
+  t.true(answer.succeeded);
+  t.true(answer.results[0].expiresAtMs! > 0);
+  t.is(answer.results[1].expiresAtMs, undefined);
+  await pollUntil(async () => !(await exists(url, 'lk')), 'the txn\'s key with a TTL to be deleted', 10_000);
+  t.true(await exists(url, 'job'));
+  for (const op of [{ op: 'put', key: 'x', value: 1, ttlMs: 0 }, { op: 'delete', key: 'x', ttlMs: 5 }]) {
+    const bad = await txn({ compare: [], success: [op] });
+    t.is(bad.status, 400);
+    t.is(((await bad.json()) as { error: { code: string } }).error.code, 'invalid_ttl');
+  }
+});

@@ -155,3 +155,19 @@ test('batch items carry TTLs from the batch\'s clock; such a batch is version 4 
   t.is(decodeCommand(bytes).items![0].ttlMs, 100);
   t.throws(() => decodeCommand(encodeCommand({ op: Op.Batch, origin: 1, seq: 1, key: '', items })), { code: 'COMMAND_INVALID', message: /without its time/ } as never);
 });
+
+test('a txn put may carry a TTL from the txn\'s clock; such a txn is version 4', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  t.teardown(() => engine.close());
+  const { apply } = harness(t, engine);
+  const txn = { compare: [{ key: 'lock', exists: false }], success: [{ kind: 'put' as const, key: 'lock', value: v, ttlMs: 50 }, { kind: 'put' as const, key: 'data', value: v }], failure: [] };
+  const [answer] = await apply([{ op: Op.Txn, key: '', txn, atMs: 1000 }]);
+  t.like(answer, { kind: 'txn', succeeded: true, results: [{ op: 'put', key: 'lock', expiresAtMs: 1050 }, { op: 'put', key: 'data' }] });
+  t.deepEqual(await apply([expire(1050)]), [{ kind: 'expired', deleted: 1 }]);
+  t.is(engine.get('lock'), undefined);
+  t.truthy(engine.get('data'));
+  const bytes = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn, atMs: 5 });
+  t.is(bytes[0], 4);
+  t.deepEqual(decodeCommand(bytes).txn, txn);
+  t.throws(() => decodeCommand(encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn })), { code: 'COMMAND_INVALID' } as never);
+});

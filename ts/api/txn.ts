@@ -12,14 +12,14 @@ import { checkKey, jsonValue, onlyFields, parseObject, revisionArg } from './arg
 import { rawValues } from './raw_values';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
-import { unexpected } from './kv';
+import { ttlArg, unexpected } from './kv';
 import type { Reply } from './reply';
 
 export const TXN_COMPARES_MAX = 128;
 export const TXN_OPS_MAX = 128;
 
 const TXN_FIELDS = new Set(['compare', 'success', 'failure']);
-const OP_FIELDS = new Set(['op', 'key', 'value']);
+const OP_FIELDS = new Set(['op', 'key', 'value', 'ttlMs']);
 const COMPARE_FIELDS = new Set(['key', 'revision', 'value', 'exists']);
 
 /** `values`: the body's value texts (`rawValues`). */
@@ -43,12 +43,15 @@ function txnOps(raw: unknown, where: 'success' | 'failure', values: Map<string, 
 function txnOp(o: unknown, where: string, rawValue: string | undefined): TxnOp {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new QuorumError('invalid_body', `${where} must be an object {"op", "key", "value"?}`);
   onlyFields(o, OP_FIELDS, where);
-  const op = o as { op?: unknown; key?: unknown; value?: unknown };
+  const op = o as { op?: unknown; key?: unknown; value?: unknown; ttlMs?: unknown };
   const key = checkKey(op.key, where);
   if (op.op === 'put') {
     if (!('value' in op)) throw new QuorumError('missing_value', `${where}: a put needs a "value"`);
-    return { kind: 'put', key, value: jsonValue(op.value, rawValue) };
+    const put: TxnOp = { kind: 'put', key, value: jsonValue(op.value, rawValue) };
+    if (op.ttlMs !== undefined) put.ttlMs = ttlArg(op.ttlMs, `${where}.ttlMs`);
+    return put;
   }
+  if (op.ttlMs !== undefined) throw new QuorumError('invalid_ttl', `${where}: only a put takes ttlMs`);
   if (op.op === 'delete') return { kind: 'delete', key };
   if (op.op === 'get') return { kind: 'get', key };
   throw new QuorumError('invalid_op', `${where}: "op" must be "put", "delete" or "get"`);
@@ -83,7 +86,10 @@ export async function txn(node: RaftNode, body: Buffer, target: Target): Promise
   // Every key either branch may touch: a txn must not reveal (by its outcome) what it may not read.
   for (const c of compare) target.guard.check('kv', c.key, 'read');
   for (const op of [...success, ...failure]) target.guard.check('kv', op.key, op.kind === 'get' ? 'read' : 'readwrite');
-  const result = await node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure }, ...writeMeta(target) });
+  const meta = writeMeta(target);
+  // A put's TTL counts from the entry's clock: a txn with one carries it.
+  const ttl = [...success, ...failure].some((op) => op.kind === 'put' && op.ttlMs !== undefined);
+  const result = await node.propose({ op: Op.Txn, key: '', txn: { compare, success, failure }, ...meta, atMs: meta.atMs ?? (ttl ? Date.now() : undefined) });
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind !== 'txn') throw unexpected(result.kind);
   // A get's value goes out as stored (parsed and written back, numbers past a double would round).

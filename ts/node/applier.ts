@@ -32,7 +32,7 @@ import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type
 
 
 export type TxnOpResult =
-  | { op: 'put'; key: string; revision: number }
+  | { op: 'put'; key: string; revision: number; expiresAtMs?: number }
   | { op: 'delete'; key: string; deleted: boolean }
   | { op: 'get'; key: string; found: boolean; value?: Buffer; revision?: number };
 
@@ -288,7 +288,7 @@ export class Applier {
       answer(this.exactlyOnce(idem, e.index, 0, batch, () => deleteRange(command.key, command.limit!, e.index, this.engine, batch)));
     } else {
       const idem = command.idem === undefined ? undefined : { key: command.idem, print: command.op === Op.Txn ? txnPrint(command.txn!) : keyPrint(command) };
-      answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch) : applyKeyCommand(command, e.index, lookup, batch, command.atMs))));
+      answer(this.exactlyOnce(idem, e.index, 0, batch, () => (command.op === Op.Txn ? applyTxn(command.txn!, e.index, lookup, batch, command.atMs) : applyKeyCommand(command, e.index, lookup, batch, command.atMs))));
     }
   }
 
@@ -380,7 +380,8 @@ function keyPrint(c: BatchItem | Command): string {
 }
 
 function txnPrint(txn: Txn): string {
-  const ops = (list: Txn['success']) => list.flatMap((o) => [o.kind, o.key, o.kind === 'put' ? o.value : undefined]);
+  // (A put's TTL only when it has one: a txn without TTLs keeps the print it always had.)
+  const ops = (list: Txn['success']) => list.flatMap((o) => [o.kind, o.key, o.kind === 'put' ? o.value : undefined, ...(o.kind === 'put' && o.ttlMs !== undefined ? ['ttl', o.ttlMs] : [])]);
   const compares = txn.compare.flatMap((c) => [c.key, c.revision, c.value, c.exists === undefined ? undefined : String(c.exists)]);
   return fingerprint([Op.Txn, txn.compare.length, ...compares, txn.success.length, ...ops(txn.success), txn.failure.length, ...ops(txn.failure)]);
 }
@@ -468,16 +469,25 @@ function compareHolds(c: Compare, current: Current): boolean {
 }
 
 /** Evaluates every compare, then runs one branch; later ops see earlier ones (via the overlay). */
-function applyTxn(txn: Txn, index: number, lookup: (key: string) => Current, batch: Batch): WriteResult {
+function applyTxn(txn: Txn, index: number, lookup: (key: string) => Current, batch: Batch, atMs: number | undefined): WriteResult {
   const succeeded = txn.compare.every((c) => compareHolds(c, lookup(c.key)));
+  const branch = succeeded ? txn.success : txn.failure;
+  // All or nothing: a branch whose TTLs would pass the limit applies none of its ops.
+  const newTtls = branch.filter((op) => op.kind === 'put' && op.ttlMs !== undefined && !batch.ttl.has(op.key)).length;
+  if (newTtls > 0 && batch.ttl.size + newTtls > TTL_KEYS_MAX) return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
   const results: TxnOpResult[] = [];
-  for (const op of succeeded ? txn.success : txn.failure) {
+  for (const op of branch) {
     const current = lookup(op.key);
     if (op.kind === 'get') {
       results.push(current ? { op: 'get', key: op.key, found: true, value: current.value, revision: current.revision } : { op: 'get', key: op.key, found: false });
     } else if (op.kind === 'put') {
       putKey(batch, op.key, op.value, index);
-      results.push({ op: 'put', key: op.key, revision: index });
+      if (op.ttlMs === undefined) results.push({ op: 'put', key: op.key, revision: index });
+      else {
+        invariant(atMs !== undefined, () => `entry ${index}: a txn TTL without its time`);
+        batch.ttl.set(op.key, atMs + op.ttlMs, batch.ops);
+        results.push({ op: 'put', key: op.key, revision: index, expiresAtMs: atMs + op.ttlMs });
+      }
     } else {
       if (current) deleteKey(batch, op.key, index);
       results.push({ op: 'delete', key: op.key, deleted: current !== null });

@@ -86,7 +86,8 @@ export interface Compare {
   exists?: boolean;
 }
 
-export type TxnOp = { kind: 'put'; key: string; value: Buffer } | { kind: 'delete'; key: string } | { kind: 'get'; key: string };
+/** A txn put's `ttlMs` counts from the txn's `atMs` (which it then carries). */
+export type TxnOp = { kind: 'put'; key: string; value: Buffer; ttlMs?: number } | { kind: 'delete'; key: string } | { kind: 'get'; key: string };
 
 export interface Txn {
   compare: Compare[];
@@ -137,6 +138,8 @@ export interface Command {
 const TXN_PUT = 1;
 const TXN_DELETE = 2;
 const TXN_GET = 3;
+/** A put with a TTL (version 4). */
+const TXN_PUT_TTL = 4;
 const COMPARE_REVISION = 1;
 const COMPARE_VALUE = 2;
 const COMPARE_EXISTS = 4;
@@ -154,9 +157,10 @@ function encodeTxn(w: BinaryWriter, txn: Txn): void {
   for (const ops of [txn.success, txn.failure]) {
     w.u32(ops.length);
     for (const op of ops) {
-      w.u8(op.kind === 'put' ? TXN_PUT : op.kind === 'delete' ? TXN_DELETE : TXN_GET);
+      w.u8(op.kind === 'put' ? (op.ttlMs === undefined ? TXN_PUT : TXN_PUT_TTL) : op.kind === 'delete' ? TXN_DELETE : TXN_GET);
       w.str(op.key);
       if (op.kind === 'put') w.bytes(op.value);
+      if (op.kind === 'put' && op.ttlMs !== undefined) w.u64(op.ttlMs);
     }
   }
 }
@@ -253,9 +257,13 @@ export function encodeCommand(c: Command): Buffer {
 
 const malformed = (what: string) => new QuorumError('COMMAND_INVALID', `malformed command: ${what}`);
 
+function txnHasTtl(txn: Txn): boolean {
+  return [...txn.success, ...txn.failure].some((op) => op.kind === 'put' && op.ttlMs !== undefined);
+}
+
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
-  if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined)) return TTL_VERSION;
+  if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined) || (c.txn !== undefined && txnHasTtl(c.txn))) return TTL_VERSION;
   if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
   return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
 }
@@ -290,7 +298,8 @@ export function decodeCommand(data: Uint8Array): Command {
   if (op === Op.Session || op === Op.Expire || op === Op.Batch || op === Op.Txn || op === Op.MdIngest) {
     const body: Partial<Command> = op === Op.Batch ? decodeBatchBody(r) : op === Op.Txn ? { txn: decodeTxn(r) } : op === Op.MdIngest ? { md: decodeBatch(r, malformed) } : {};
     r.end();
-    if (body.items?.some((it) => it.ttlMs !== undefined) && (version < TTL_VERSION || atMs === undefined)) throw malformed(`a version ${version} batch with a TTL, or one without its time`);
+    const ttl = body.items?.some((it) => it.ttlMs !== undefined) || (body.txn !== undefined && txnHasTtl(body.txn));
+    if (ttl && (version < TTL_VERSION || atMs === undefined)) throw malformed(`a version ${version} command with a TTL, or one without its time`);
     return { ...head, ...body };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
@@ -310,6 +319,7 @@ function decodeTxnOps(r: BinaryReader): TxnOp[] {
     const kind = r.u8('op kind');
     const key = r.str('op key');
     if (kind === TXN_PUT) out.push({ kind: 'put', key, value: r.bytes('op value') });
+    else if (kind === TXN_PUT_TTL) out.push({ kind: 'put', key, value: r.bytes('op value'), ttlMs: r.u64('op ttlMs') });
     else if (kind === TXN_DELETE) out.push({ kind: 'delete', key });
     else if (kind === TXN_GET) out.push({ kind: 'get', key });
     else throw malformed(`unknown txn op ${kind}`);
