@@ -69,7 +69,7 @@ function kvCommands(program: Command): void {
     .command('lock <key> [command...]')
     .description('run a command while holding the lock on key (one holder at a time); without one, hold it until Ctrl-C')
     .addOption(endpointOption())
-    .option('--ttl <duration>', 'how long the lock outlives this process if it dies (renewed every third of it)', flags.durationMs, 10_000)
+    .addOption(new Option('--ttl <duration>', 'how long the lock outlives this process if it dies (renewed every third of it)').argParser(flags.durationMs).default(10_000, '10s'))
     .action(async (key: string, command: string[], o: LockCliOptions) => {
       process.exitCode = await lockCommand(key, command, o);
     });
