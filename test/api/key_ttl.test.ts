@@ -62,7 +62,9 @@ test('quorumkv put --ttl and the client\'s put with ttlMs', async (t) => {
   t.teardown(() => client.close());
   const written = await client.put('l', { n: 2 }, { ttlMs: 200 });
   t.true(written.expiresAtMs! > Date.now());
+  t.like(await client.getWithTtl('l'), { key: 'l', value: { n: 2 }, expiresAtMs: written.expiresAtMs });
   await pollUntil(async () => (await client.get('l')) === undefined, 'the client\'s key with a TTL to be deleted', 10_000);
+  t.is(await client.getWithTtl('l'), undefined);
   t.pass();
 });
 
@@ -100,4 +102,23 @@ test('a txn takes a lock key with a TTL and its data in one step; bad txn TTLs a
     t.is(bad.status, 400);
     t.is(((await bad.json()) as { error: { code: string } }).error.code, 'invalid_ttl');
   }
+});
+
+test('GET ?ttl=true answers the key with its expiry (null without a TTL); quorumkv get --ttl', async (t) => {
+  const { url } = await singleNode(t);
+  const { json } = await put(url, 'e', { value: { a: 1 }, ttlMs: 60_000 });
+  const read = async (query: string) => {
+    const res = await fetch(url(`/v1/kv/e${query}`));
+    return { status: res.status, text: await res.text() };
+  };
+  t.deepEqual(await read('?ttl=true'), { status: 200, text: `{"key":"e","value":{"a":1},"revision":${json.revision},"expiresAtMs":${json.expiresAtMs}}` });
+  t.deepEqual(await read('?ttl=true&consistency=stale'), await read('?ttl=true'));
+  t.is((await read('')).text, `{"key":"e","value":{"a":1},"revision":${json.revision}}`, 'without ?ttl the answer is as before');
+  await put(url, 'e', { value: 2 });
+  t.regex((await read('?ttl=true')).text, /"expiresAtMs":null\}$/, 'a put without a TTL ended it');
+  t.is((await read('?ttl=maybe')).status, 400);
+  t.is((await fetch(url('/v1/kv/none?ttl=true'))).status, 404);
+  await put(url, 'c', { value: 1, ttlMs: 60_000 });
+  const out = await cli(['get', 'c', '--ttl', '--endpoint', url('')]);
+  t.regex(out.stdout, /"expiresAtMs": \d+/);
 });

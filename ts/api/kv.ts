@@ -146,11 +146,23 @@ function itemText(key: string, stored: Buffer): string {
 }
 
 export async function get(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
+  const ttl = query.get('ttl');
+  if (ttl !== null && ttl !== 'true' && ttl !== 'false') throw new QuorumError('invalid_query', 'ttl is "true" or "false"');
+  if (ttl === 'true') return getWithExpiry(node, key, query);
   await barrier(node, query);
   const read = node.keys.readItems([key], 'keyed');
   const [answer] = Array.isArray(read) ? read : await read;
   if (answer === undefined) throw new QuorumError('not_found', `${key} does not exist`);
   return { raw: answer };
+}
+
+/** `GET /v1/kv/{key}?ttl=true`: the item with `"expiresAtMs"` (null: the key has no TTL), as etcd's `lease timetolive`. */
+async function getWithExpiry(node: RaftNode, key: string, query: URLSearchParams): Promise<Reply> {
+  await barrier(node, query);
+  const [item, expiresAtMs] = await node.keys.readWithExpiry(key, 'keyed');
+  if (item === undefined) throw new QuorumError('not_found', `${key} does not exist`);
+  // The item is `{...}`: its expiry goes in before the closing brace.
+  return { raw: `${item.slice(0, -1)},"expiresAtMs":${expiresAtMs ?? 'null'}}` };
 }
 
 /**

@@ -13,7 +13,7 @@ const CONSISTENCY = ['consistency'];
 const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
   (
     [
-      ['GET /v1/kv/{key}', CONSISTENCY],
+      ['GET /v1/kv/{key}', ['ttl', ...CONSISTENCY]],
       ['PUT /v1/kv/{key}', ['ifRevision']],
       ['DELETE /v1/kv/{key}', ['ifRevision']],
       ['GET /v1/kv', ['prefix', 'after', 'limit', ...CONSISTENCY]],

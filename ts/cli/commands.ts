@@ -30,8 +30,9 @@ import { backupCommands } from './backup';
 import type { HealthConfig } from '../monitor/health_config';
 
 function kvCommands(program: Command): void {
-  clientCommand(program, 'get <key>', 'read a key (linearizable unless --stale)', ([key], o) => ({ path: keyPath(key), query: { consistency: o.stale ? 'stale' : undefined } }))
-    .option('--stale', 'serve from this member without a ReadIndex round');
+  clientCommand(program, 'get <key>', 'read a key (linearizable unless --stale)', ([key], o) => ({ path: keyPath(key), query: { consistency: o.stale ? 'stale' : undefined, ttl: o.ttl ? 'true' : undefined } }))
+    .option('--stale', 'serve from this member without a ReadIndex round')
+    .option('--ttl', 'with the time its TTL ends (expiresAtMs, ms since the epoch; null: none)');
   // The value goes as written (flags.jsonText): numbers past a double stay exact.
   clientCommand(program, 'put <key> <json>', 'write a JSON value', ([key, value], o) => ({
     method: 'PUT',

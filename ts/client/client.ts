@@ -161,6 +161,18 @@ export class QuorumClient {
     return queued(() => this.reads[opts.consistency ?? 'linearizable'].add(checkKey(key), key.length + 8, opts.signal) as Promise<KeyValue<T> | undefined>);
   }
 
+  /** The key with the time its TTL ends (`expiresAtMs`, ms since the epoch; null: it has none), or undefined if absent. */
+  async getWithTtl<T = unknown>(key: string, opts: ReadOptions = {}): Promise<(KeyValue<T> & { expiresAtMs: number | null }) | undefined> {
+    const stale = opts.consistency === 'stale';
+    const path = `/v1/kv/${encodeURIComponent(checkKey(key))}?ttl=true${stale ? '&consistency=stale' : ''}`;
+    try {
+      return await this.call<KeyValue<T> & { expiresAtMs: number | null }>(stale ? 'any' : 'leader', { method: 'GET', path }, opts);
+    } catch (err) {
+      if (err instanceof QuorumClientError && err.code === 'not_found') return undefined;
+      throw err;
+    }
+  }
+
   /** The values of `keys` that exist, by key (one request). */
   async multiGet(keys: string[], opts: ReadOptions = {}): Promise<Map<string, KeyValue>> {
     const found = await this.getMany(keys.map(checkKey), opts.consistency ?? 'linearizable', opts);

@@ -317,6 +317,20 @@ export class Applier {
     return this.gated((engineAllowed) => this.engine.cacheItems(keys, shape, engineAllowed));
   }
 
+  /**
+   * One key's item and its TTL's expiry (undefined: none), from one applied state: read in one
+   * turn with the gate open (the TTLs in memory change in the turn that writes or closes the gate
+   * for their batch, and are published with it).
+   */
+  readWithExpiry(key: string, shape: ItemShape): [string | undefined, number | undefined] | Promise<[string | undefined, number | undefined]> {
+    return this.gated((engineAllowed) => {
+      if (!engineAllowed) return undefined;
+      // (As text at once: the addon answers in a buffer the next read reuses.)
+      const [item] = this.engine.cacheItems([key], shape, true)!;
+      return [item?.toString('utf8'), this.ttl.expiryOf(key)];
+    });
+  }
+
   /** `readItems` as the whole multi-get answer in `layout` (the API's general path). */
   answerItems(keys: readonly string[], layout: AnswerLayout): Buffer | Promise<Buffer> {
     return this.gated((engineAllowed) => this.engine.cacheAnswer(keys, layout, engineAllowed));

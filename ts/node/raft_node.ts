@@ -213,7 +213,7 @@ export class RaftNode {
   }
 
   /** Key reads and scans at the applied index, through the read cache (after a read barrier: linearizable). */
-  get keys(): Pick<Applier, 'readItems' | 'answerItems' | 'multiGetAnswer' | 'scan'> {
+  get keys(): Pick<Applier, 'readItems' | 'readWithExpiry' | 'answerItems' | 'multiGetAnswer' | 'scan'> {
     return this.applier;
   }
 
