@@ -171,8 +171,8 @@ export class NodeMetrics {
     gauge('md_streams', 'Live market-data streams open on this node', () => node.market.stream.count);
     gauge('md_replay_sessions', 'Replay sessions open on this node', () => node.market.replays.size);
     gauge('watch_streams', 'KV watch streams open on this node', () => node.feed.watcherCount);
-    gauge('kv_ttl_keys', 'Keys with a TTL (at most 100,000)', () => node.ttl.size);
-    counter('kv_keys_expired_total', 'Keys deleted on this node because their TTL ended', () => node.ttl.expiredTotal);
+    gauge('kv_ttl_keys', 'Keys with a TTL (at most 100,000)', () => node.keys.ttl.size);
+    counter('kv_keys_expired_total', 'Keys deleted on this node because their TTL ended', () => node.keys.ttl.expiredTotal);
   }
 
   private monitorGauges(monitor: HealthMonitor, limiter: ConcurrencyLimiter): void {

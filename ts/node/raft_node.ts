@@ -40,7 +40,8 @@ import { admissionError } from './admission';
 import { type Applied, type ApplyResult, Applier } from './applier';
 import { BOOTSTRAP_INDEX, openStorage, resumeIndex } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
-import { type Command, encodeCommand, Op } from './commands';
+import { type Command, encodeCommand } from './commands';
+import { TtlExpiry } from './ttl_expiry';
 import { ConfTracker } from './conf_tracker';
 import { ReadRounds } from './read_rounds';
 import { leaseDurationMs } from '../raft/lease';
@@ -55,9 +56,6 @@ import { RequestWaiters } from './waiters';
 
 export { BOOTSTRAP_INDEX };
 export type { NodeStatus, RaftNodeConfig };
-
-/** How often (in ticks of `tickMs`, 10 ms by default) the leader looks for keys past their TTL. */
-const EXPIRE_CHECK_TICKS = 10;
 
 export class RaftNode {
   readonly id: number;
@@ -102,8 +100,8 @@ export class RaftNode {
   private queuedConfChanges: { seq: number; payload: Buffer }[] = [];
   /** Ticks since start (the clock of farewells and removal notices). */
   private ticks = 0;
-  /** An Expire entry this leader proposed and has not seen applied (one at a time). */
-  private expiring = false;
+  /** When this node, leading, proposes the expiry of keys past their TTL. */
+  private readonly expiry: TtlExpiry;
 
   private constructor(
     cfg: RaftNodeConfig,
@@ -120,6 +118,7 @@ export class RaftNode {
     this.currentEngine = engine;
     this.waiters = new RequestWaiters(this.cfg);
     this.applier = new Applier(engine, snapshotMembers, (results, lastTerm) => this.onApplied(results, lastTerm), (err) => this.fail(err), this.cfg.applyBacklogBytesMax, this.cfg.watchHistoryMax);
+    this.expiry = new TtlExpiry(this.applier.ttl, () => this.isLeader, (command) => this.propose(command));
     // The core starts from the configuration at the engine's applied index (see bootstrap.ts).
     this.conf = new ConfTracker(this.applier.members, cfg.id, cfg.members);
     this.raw = new RawNode({
@@ -212,8 +211,8 @@ export class RaftNode {
     });
   }
 
-  /** Key reads and scans at the applied index, through the read cache (after a read barrier: linearizable). */
-  get keys(): Pick<Applier, 'readItems' | 'readWithExpiry' | 'answerItems' | 'multiGetAnswer' | 'scan'> {
+  /** Key reads and scans at the applied index, through the read cache (after a read barrier: linearizable), and the keys' TTLs. */
+  get keys(): Pick<Applier, 'readItems' | 'readWithExpiry' | 'answerItems' | 'multiGetAnswer' | 'scan' | 'ttl'> {
     return this.applier;
   }
 
@@ -269,11 +268,6 @@ export class RaftNode {
     return this.applier.market;
   }
 
-  /** Keys with a TTL as of the applied index. */
-  get ttl(): Applier['ttl'] {
-    return this.applier.ttl;
-  }
-
   /** Tokens and roles as of the applied index. */
   get auth(): Applier['auth'] {
     return this.applier.auth;
@@ -294,29 +288,8 @@ export class RaftNode {
     this.reads.retry();
     this.wire.sendFarewells(this.ticks);
     if (this.conf.expireNotices(this.ticks)) this.transport.setPeers(this.conf.peerAddresses());
-    if (this.ticks % EXPIRE_CHECK_TICKS === 0) this.expireDue();
+    this.expiry.tick(this.ticks);
     this.schedule();
-  }
-
-  /**
-   * Leader only: once its clock passes the earliest TTL, proposes an Expire entry, which deletes
-   * what is due by its time on every node (ts/node/key_ttl.ts); one at a time. Once it applied,
-   * the next goes at once if more is due (past `EXPIRE_KEYS_MAX`); a refused or failed one is
-   * made again at the next check.
-   */
-  private expireDue(): void {
-    if (this.expiring || !this.isLeader) return;
-    const earliest = this.applier.ttl.earliest();
-    const nowMs = Date.now();
-    if (earliest === undefined || earliest > nowMs) return;
-    this.expiring = true;
-    this.propose({ op: Op.Expire, key: '', atMs: nowMs }).then(
-      () => {
-        this.expiring = false;
-        this.expireDue();
-      },
-      () => (this.expiring = false),
-    );
   }
 
   /** Leader only: each member's replication progress (empty on any other node). */
