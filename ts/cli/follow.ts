@@ -8,9 +8,14 @@ import { QuorumClient } from '../client';
 import { QuorumClientError } from '../client/errors';
 import { currentConnection } from './http_client';
 
-export async function follow(endpoints: readonly string[], lines: (client: QuorumClient, signal: AbortSignal) => AsyncIterable<string>): Promise<number> {
+/** A client-library client for `endpoints`, with this process's token and TLS settings. */
+export function cliClient(endpoints: readonly string[]): QuorumClient {
   const conn = currentConnection();
-  const client = new QuorumClient({ endpoints: [...endpoints], token: conn.token, tls: { ca: conn.ca, cert: conn.cert, key: conn.key } });
+  return new QuorumClient({ endpoints: [...endpoints], token: conn.token, tls: { ca: conn.ca, cert: conn.cert, key: conn.key } });
+}
+
+export async function follow(endpoints: readonly string[], lines: (client: QuorumClient, signal: AbortSignal) => AsyncIterable<string>): Promise<number> {
+  const client = cliClient(endpoints);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);

@@ -11,9 +11,8 @@
  */
 import { spawn } from 'node:child_process';
 import { constants, hostname } from 'node:os';
-import { QuorumClient } from '../client';
 import type { Lock } from '../client/lock';
-import { currentConnection } from './http_client';
+import { cliClient } from './follow';
 
 export interface LockCliOptions {
   endpoint: string[];
@@ -23,8 +22,7 @@ export interface LockCliOptions {
 const TTL_MS_DEFAULT = 10_000;
 
 export async function lockCommand(key: string, command: string[], opts: LockCliOptions): Promise<number> {
-  const conn = currentConnection();
-  const client = new QuorumClient({ endpoints: [...opts.endpoint], token: conn.token, tls: { ca: conn.ca, cert: conn.cert, key: conn.key } });
+  const client = cliClient(opts.endpoint);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
