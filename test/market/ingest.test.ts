@@ -121,6 +121,22 @@ test('a retried batch is applied exactly once; a partly new one applies only its
   t.is((await get(url('/v1/md/ticks/AAPL?limit=0'))).json.error.code, 'invalid_limit');
 });
 
+test('a ticks page after any seq holds exactly the next events, whichever block that seq is in', async (t) => {
+  const { url } = await singleNode(t);
+  for (let b = 0; b < 12; b++) t.is((await post(url('/v1/md/events'), randomDeltas(100 + b, 10, 1 + b * 10))).status, 200);
+  const all = ((await get(url('/v1/md/ticks/AAPL?limit=10000'))).json.events as { seq: string }[]).map((e) => e.seq);
+  t.is(all.length, 12 * 6, 'AAPL has 6 of every 10 events');
+  // After each stored seq, after the seq just past it (between two of a batch's records or
+  // between batches), and from the start.
+  const afters = [0n, ...all.flatMap((s) => [BigInt(s), BigInt(s) + 1n])];
+  for (const after of afters) {
+    const page = (await get(url(`/v1/md/ticks/AAPL?limit=3&afterSeq=${after}`))).json as { events: { seq: string }[]; more: boolean };
+    const expected = all.filter((s) => BigInt(s) > after);
+    t.deepEqual(page.events.map((e) => e.seq), expected.slice(0, 3), `after ${after}`);
+    t.is(page.more, expected.length > 3, `after ${after}`);
+  }
+});
+
 test('a venueSeq gap is reported, recorded, and marks the book until a snapshot', async (t) => {
   const { url } = await singleNode(t);
   const d = (producerSeq: number, venueSeq: number, extra: object = {}) => ({ kind: 'delta', instrument: 'ES', action: 'add', side: 'bid', price: '5000.25', size: producerSeq, tsEvent: producerSeq, producerId: 'p', producerSeq, venueSeq, publisher: 2, ...extra });

@@ -22,9 +22,9 @@ import { invariant } from '../raft/assert';
 import { pacerSleep, ReplayCursor } from '../native_market';
 import { ScheduleError } from './schedule_error';
 import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
-import { READ_BYTES_PACED, ReplayFeed, prefixEnd } from './replay_feed';
+import { READ_BYTES_PACED, ReplayFeed } from './replay_feed';
 import { newestCheckpoint } from './history';
-import { type EngineScan, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX } from './state';
+import { type EngineScan, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, prefixEnd } from './state';
 
 export type ReplayKind = 'delta' | 'trade' | 'quote' | 'book';
 export type ReplayFormat = 'ndjson' | 'sse' | 'binary';

@@ -11,7 +11,7 @@
  * blocks were 2.1 MB, whose push took 11–15 ms of the main thread in a 10× session.
  */
 import type { ReplayCursor } from '../native_market';
-import { type EngineScan, eventsKey, eventsPrefix } from './state';
+import { type EngineScan, eventsKey, eventsPrefix, prefixEnd } from './state';
 
 export const READ_AHEAD_RECORDS = 2048;
 /** Stored blocks per read (a block is one ingest batch's events of an instrument). */
@@ -27,11 +27,6 @@ interface Scan {
   end: string;
   /** The last block key read (the next read continues after it). */
   after?: Buffer;
-}
-
-/** The first key after every key starting with `prefix` (which ends in '/'). */
-export function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 export class ReplayFeed {

@@ -287,7 +287,7 @@ export class MarketState implements StreamSource {
   /** Stored records of instrument `id` with `after < seq ≤ upTo`, in seq order. */
   async storedRecords(engine: EngineScan, id: number, after: bigint, upTo: bigint): Promise<Buffer[]> {
     const out: Buffer[] = [];
-    for await (const [, block] of scanPrefix(engine, `${P}e/${String(id).padStart(10, '0')}/`)) {
+    for await (const block of blocksAfter(engine, id, after)) {
       for (let at = 0; at < block.length; at += RECORD_BYTES) {
         const seq = block.readBigUInt64LE(at + OFFSET.seq);
         if (seq > upTo) return out;
@@ -311,8 +311,7 @@ export class MarketState implements StreamSource {
     const id = this.ids.get(symbol);
     if (id === undefined) return undefined;
     const events: Record<string, unknown>[] = [];
-    const prefix = `${P}e/${String(id).padStart(10, '0')}/`;
-    for await (const [, block] of scanPrefix(engine, prefix)) {
+    for await (const block of blocksAfter(engine, id, afterSeq)) {
       for (let at = 0; at < block.length; at += RECORD_BYTES) {
         const record = block.subarray(at, at + RECORD_BYTES);
         if (record.readBigUInt64LE(OFFSET.seq) <= afterSeq) continue;
@@ -353,7 +352,7 @@ export async function rollForward(engine: EngineScan, books: Books, id: number, 
     if (pending.length > 0) books.applyBatch(Buffer.concat(pending));
     pending = [];
   };
-  scan: for await (const [, block] of scanPrefix(engine, eventsPrefix(id), after === 0n ? undefined : eventsKey(id, after))) {
+  scan: for await (const block of blocksAfter(engine, id, after)) {
     for (let at = 0; at < block.length; at += RECORD_BYTES) {
       const record = block.subarray(at, at + RECORD_BYTES);
       if (record.readBigUInt64LE(OFFSET.seq) <= after) continue;
@@ -365,6 +364,33 @@ export async function rollForward(engine: EngineScan, books: Books, id: number, 
   }
   flush();
   return rolled;
+}
+
+/** Bytes of blocks per read: a page of ticks needs a few blocks, not a thousand. */
+const BLOCK_READ_BYTES_MAX = 1 << 20;
+
+/** The first key after every key starting with `prefix` (which ends in '/'). */
+export function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/**
+ * Instrument `id`'s stored blocks that may hold records with seq > `afterSeq`, in seq order. A
+ * block's key is its first record's seq, and a batch's records share its Raft index (seq >> 16),
+ * so the scan starts at the first key of `afterSeq`'s index: no earlier block holds a later
+ * record. (Starting at the prefix made a page late in a day read the whole day.) The caller
+ * skips the records at or before `afterSeq` in the first blocks.
+ */
+export async function* blocksAfter(engine: EngineScan, id: number, afterSeq: bigint): AsyncGenerator<Buffer> {
+  const prefix = eventsPrefix(id);
+  const start = afterSeq === 0n ? prefix : eventsKey(id, (afterSeq >> 16n) << 16n);
+  let after: Buffer | undefined;
+  for (;;) {
+    const page = await engine.scan({ start, end: prefixEnd(prefix), after, limit: 1000, bytesMax: BLOCK_READ_BYTES_MAX });
+    for (const item of page.items) yield item.value;
+    if (!page.more || page.items.length === 0) return;
+    after = page.items[page.items.length - 1].key;
+  }
 }
 
 /** Every key/value under `prefix` (after `after`, if given), a page at a time. */
