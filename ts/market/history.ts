@@ -6,7 +6,8 @@
  */
 import { Books } from '../native_market';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET, OFFSET } from './records';
-import { checkpointsPrefix, type EngineScan, LEVELS_PER_SIDE_MAX, rollForward, scanPrefix } from './state';
+import { invariant } from '../raft/assert';
+import { checkpointsPrefix, type EngineScan, LEVELS_PER_SIDE_MAX, prefixEnd, rollForward } from './state';
 
 /** Where to stop: the last event at or before a seq, or at or before a venue time (ns). */
 export type BookTarget = { seq: bigint } | { tsEvent: bigint };
@@ -18,16 +19,40 @@ function reached(target: BookTarget, seq: bigint, tsEvent: bigint): boolean {
 /**
  * The newest book checkpoint of instrument `id` for which `usable(seq, tsEvent)` holds (of the
  * event it ends at); checkpoints are in seq order, and so in venue-time order (one venue clock),
- * so the scan stops at the first that is not. Undefined: none (start from an empty book).
+ * so `usable` holds for a run of the oldest ones and a binary search finds the run's end: the
+ * checkpoints' keys are listed (keys only), and about log2(n) of their books are read. (Reading
+ * every book from the oldest made a time late in a day cost the day's checkpoints.) Undefined:
+ * none (start from an empty book).
  */
 export async function newestCheckpoint(engine: EngineScan, id: number, usable: (seq: bigint, tsEvent: bigint) => boolean): Promise<{ seq: bigint; book: Buffer } | undefined> {
+  const prefix = checkpointsPrefix(id);
+  const keys = await listKeys(engine, prefix);
   let best: { seq: bigint; book: Buffer } | undefined;
-  for await (const [, book] of scanPrefix(engine, checkpointsPrefix(id))) {
+  // Invariant: `usable` holds for every checkpoint below `lo` and for none at or past `hi`.
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const page = await engine.scan({ start: keys[mid], end: prefixEnd(prefix), limit: 1 });
+    const book = page.items[0]?.value;
+    invariant(book !== undefined && page.items[0].key.equals(keys[mid]), () => `checkpoint ${keys[mid].toString()} vanished while read`);
     const seq = book.readBigUInt64LE(BOOK_SEQ_OFFSET);
-    if (!usable(seq, book.readBigUInt64LE(BOOK_TS_OFFSET))) break;
-    best = { seq, book };
+    if (usable(seq, book.readBigUInt64LE(BOOK_TS_OFFSET))) {
+      best = { seq, book };
+      lo = mid + 1;
+    } else hi = mid;
   }
   return best;
+}
+
+/** Every key under `prefix`, in order (values not read). */
+async function listKeys(engine: EngineScan, prefix: string): Promise<Buffer[]> {
+  const keys: Buffer[] = [];
+  for (;;) {
+    const page = await engine.scan({ prefix, after: keys.at(-1), limit: 1000, keysOnly: true });
+    for (const item of page.items) keys.push(item.key);
+    if (!page.more || page.items.length === 0) return keys;
+  }
 }
 
 /** The book of instrument `id` (named `symbol`) as of `target`, as JSON; undefined if it had none then. */
