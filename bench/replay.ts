@@ -28,10 +28,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseNdjson, toBinary } from '../ts/market/batch';
 import { OFFSET, RECORD_BYTES } from '../ts/market/records';
 import { ReplayCursor } from '../ts/native_market';
 import { generate } from '../ts/market/generator';
+import { parseNdjson } from '../ts/market/batch';
+import { ingestLines } from './lib/md_day';
 import { benchNodeArgs, findLeader, freePorts, launch, runJsonScript, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 import { NODE_V8_FLAGS } from '../ts/cli/node_flags';
@@ -54,21 +55,6 @@ const INGEST_SECONDS = 4;
 const PACED_ROUNDS = Number(process.env.QKV_BENCH_PACED_ROUNDS ?? 5);
 /** Longest wait for the nodes' compactions before the paced sessions and each ingest round. */
 const SETTLE_MS = 60_000;
-
-type Body = { data: Buffer; type: string };
-
-function binaryBatches(lines: string[], batch: number): Body[] {
-  const out: Body[] = [];
-  for (let i = 0; i < lines.length; i += batch) out.push({ data: toBinary(parseNdjson(Buffer.from(lines.slice(i, i + batch).join('\n')), 0n)), type: 'application/octet-stream' });
-  return out;
-}
-
-async function post(url: string, body: Body): Promise<number> {
-  const res = await fetch(`${url}/v1/md/events`, { method: 'POST', headers: { 'content-type': body.type }, body: body.data });
-  const answer = (await res.json()) as { applied?: number };
-  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(answer)}`);
-  return answer.applied ?? 0;
-}
 
 /** Ingest at `url` for `seconds` from a process of its own (bench/lib/ingest_load.ts): events/s. */
 function ingestRate(url: string, seconds: number, tag: string): Promise<number> {
@@ -398,7 +384,7 @@ async function main(): Promise<void> {
     const leader = await findLeader(urls);
     const instruments = Array.from({ length: INSTRUMENTS }, (_, i) => `SYM${String(i + 1).padStart(3, '0')}`);
     const loadStarted = performance.now();
-    for (const body of binaryBatches(lines, 5000)) await post(leader, body);
+    await ingestLines(leader, lines, 5000);
     console.error(`  ingested ${lines.length} events (${MINUTES} min of venue time, ${INSTRUMENTS} instruments) in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s`);
     procs.push(...(await Promise.all([4, 5].map((id) => node(id, ['--join', leader, '--role', 'replay'])))));
     const learners = [4, 5].map((id) => `http://127.0.0.1:${ports[id - 1]}`);

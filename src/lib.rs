@@ -9,6 +9,7 @@
 //! that prefix into a stable `code` property.
 #![deny(clippy::all)]
 
+mod bars;
 mod compress;
 mod engine;
 mod error;
@@ -19,6 +20,7 @@ mod pacer;
 mod replay;
 mod wal;
 
+pub use bars::NativeBars;
 pub use compress::{zstd_compress, zstd_decompress};
 pub use engine::NativeEngine;
 pub use kv_batch::compact_batch;

@@ -12,7 +12,7 @@ use crate::error::coded;
 /// A row of `ingest`'s producer table: known u8, high water u64, id u32.
 const PRODUCER_ROW_BYTES: usize = 13;
 
-fn from_market(err: market_crate::MarketError) -> Error {
+pub(crate) fn from_market(err: market_crate::MarketError) -> Error {
     coded(err.code(), err)
 }
 

@@ -43,7 +43,7 @@ pub struct RenderResult {
     pub due_ts: Option<String>,
 }
 
-fn u64_arg(name: &str, text: &str) -> Result<u64> {
+pub(crate) fn u64_arg(name: &str, text: &str) -> Result<u64> {
     text.parse::<u64>().map_err(|_| {
         coded(
             "INVALID_ARGUMENT",

@@ -175,3 +175,33 @@ export function pacerSleep(waitNs: number): Promise<void> {
     return Promise.reject(err as Error);
   }
 }
+
+// ---- Time bars ----
+
+type NativeBarsHandle = import('../native/index').NativeBars;
+
+/** One request's fold of an instrument's trades into OHLCV bars (crates/market/src/bars.rs). */
+export class BarFold {
+  private readonly handle: NativeBarsHandle;
+
+  constructor(config: { fromTs: bigint; toTs: bigint; intervalNs: bigint; barsMax: number }) {
+    const { fromTs, toTs, intervalNs, barsMax } = config;
+    this.handle = call(() => new (load().NativeBars)({ fromTs: fromTs.toString(), toTs: toTs.toString(), intervalNs: intervalNs.toString(), barsMax }));
+  }
+
+  /** Folds stored records (whole records, in seq order); true once the answer is settled. */
+  push(records: Buffer): boolean {
+    return call(() => this.handle.push(records));
+  }
+
+  /** Where the next answer starts when this one is full (`barsMax` bars); undefined: complete. */
+  get nextTs(): bigint | undefined {
+    const next = this.handle.nextTs;
+    return next === null ? undefined : BigInt(next);
+  }
+
+  /** The bars as JSON array text. */
+  renderJson(): Buffer {
+    return this.handle.renderJson();
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * The CLI's market-data reads: `md book|top|vwap|ticks|feeds` print what the node answers (exit
- * 1 on an error answer), and `md stream` prints live lines — a book first, then the events as
+ * 1 on an error answer), `md bars` every page of bars in three formats, and `md stream` prints live lines — a book first, then the events as
  * they are ingested — until Ctrl-C (exit 0).
  */
 import test from 'ava';
@@ -36,6 +36,30 @@ test('md book, top, vwap, ticks and feeds print the node\'s answers', async (t) 
   t.is(past.code, 1);
   t.is((JSON.parse(past.stdout) as { error: { code: string } }).error.code, 'invalid_query');
   t.is((await runCli(['md', 'book', 'NQ', ...endpoint])).code, 1, 'an unknown instrument is an error');
+});
+
+test('md bars prints every page as a table, CSV or JSON lines', async (t) => {
+  const { url } = await singleNode(t);
+  const trade = (producerSeq: number, second: number, price: string) => ({ kind: 'trade', instrument: 'ES', price, size: 3, side: 'sell', tsEvent: String(1700000000000000000n + BigInt(second) * 1_000_000_000n), producerId: 'f', producerSeq });
+  await ingest(url('/v1/md/events'), [trade(1, 0, '10'), trade(2, 60, '11'), trade(3, 61, '12.5'), trade(4, 180, '9')]);
+  const answer = (await (await fetch(url('/v1/md/bars/ES?interval=1m'))).json()) as { bars: Record<string, unknown>[] };
+  t.is(answer.bars.length, 3);
+  const endpoint = ['--endpoint', url('')];
+  const json = await runCli(['md', 'bars', 'ES', '--interval', '1m', '--limit', '1', '--format', 'json', ...endpoint]);
+  t.is(json.code, 0, json.stderr);
+  t.deepEqual(json.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown), answer.bars, 'three pages of one');
+  const csv = await runCli(['md', 'bars', 'ES', '--interval', '1m', '--limit', '2', '--format', 'csv', ...endpoint]);
+  const [header, ...rows] = csv.stdout.trim().split('\n');
+  t.is(header, 'start,open,high,low,close,volume,buyVolume,sellVolume,trades,vwap');
+  t.deepEqual(rows, answer.bars.map((b) => header.split(',').map((c) => String(b[c])).join(',')));
+  const table = await runCli(['md', 'bars', 'ES', '--interval', '1m', '--from', '2023-11-14T22:14:00Z', ...endpoint]);
+  t.is(table.code, 0, table.stderr);
+  const lines = table.stdout.trim().split('\n');
+  t.is(lines.length, 3, 'a header and the two bars from 22:14');
+  t.regex(lines[1], /^2023-11-14T22:14:00\.000Z +11 +12\.5 +11 +12\.5 +6 +0 +6 +2 +11\.75$/);
+  const bad = await runCli(['md', 'bars', 'ES', '--interval', '1w', ...endpoint]);
+  t.is(bad.code, 1);
+  t.is((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'invalid_time');
 });
 
 test('md stream prints a book, then events as they are ingested, until Ctrl-C', async (t) => {

@@ -11,7 +11,7 @@ import { ProcCluster } from '../cluster/procs';
 const T0 = 1_700_000_000_000_000_000n;
 const delta = (producerSeq: number, side: 'bid' | 'ask', price: string, size: number) => ({ kind: 'delta', instrument: 'ES', action: 'add', side, price, size, tsEvent: String(T0 + BigInt(producerSeq)), producerId: 'f', producerSeq });
 
-test('book, top, vwap, ticks and feeds answer what the node does', async (t) => {
+test('book, top, vwap, ticks, bars and feeds answer what the node does', async (t) => {
   const [node] = (await ProcCluster.start(t, tempDir(t), 1)).procs;
   const url = (path: string) => node.url(path);
   const client = new QuorumClient({ endpoints: [url('')] });
@@ -33,6 +33,16 @@ test('book, top, vwap, ticks and feeds answer what the node does', async (t) => 
   for await (const e of client.ticks('ES', { afterSeq: events[2].seq, consistency: 'stale' })) after.push(e.producerSeq);
   t.deepEqual(after, ['4', '5']);
   t.like((await client.feeds()).producers, [{ producerId: 'f', producerSeq: '5', firstSeq: events[0].seq, lastSeq: events[4].seq }]);
+  // Trades in three seconds: bars a page of one at a time, as the node answers them in one.
+  const trade = (producerSeq: number, second: bigint, price: string) => ({ kind: 'trade', instrument: 'ES', price, size: 2, side: 'buy', tsEvent: String(T0 + second * 1_000_000_000n + 7n), producerId: 'f', producerSeq });
+  await client.ingest([trade(6, 1n, '100'), trade(7, 1n, '102'), trade(8, 2n, '101'), trade(9, 4n, '99')]);
+  const bars = [];
+  for await (const bar of client.bars('ES', { interval: '1s', pageSize: 1, consistency: 'stale' })) bars.push(bar);
+  t.deepEqual(bars, ((await http('/v1/md/bars/ES?interval=1s')) as { bars: unknown[] }).bars);
+  t.deepEqual(bars.map((b) => [b.open, b.high, b.close, b.trades]), [['100', '102', '102', 2], ['101', '101', '101', 1], ['99', '99', '99', 1]]);
+  const late = [];
+  for await (const bar of client.bars('ES', { interval: '1s', from: T0 + 2_000_000_000n, to: T0 + 4_000_000_000n })) late.push(bar.close);
+  t.deepEqual(late, ['101'], 'from inclusive, to exclusive');
   const err = await t.throwsAsync(client.book('NQ'));
   t.true(err instanceof QuorumClientError && err.code === 'unknown_instrument', String(err));
 });

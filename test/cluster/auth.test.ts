@@ -72,6 +72,7 @@ const ROUTES: [method: string, path: string, access: 'public' | 'user' | 'admin'
   ['POST', '/v1/md/books/top', 'user'],
   ['GET', '/v1/md/books/AAPL/vwap', 'user'],
   ['GET', '/v1/md/ticks/AAPL', 'user'],
+  ['GET', '/v1/md/bars/AAPL', 'user'],
   ['GET', '/v1/md/replay', 'user'],
   ['POST', '/v1/md/replay', 'user'],
   ['POST', '/v1/md/replay/r1/pause', 'user'],

@@ -27,7 +27,7 @@ function path(rng: Random): string {
   const k = key(rng);
   const templates = [
     `/v1/kv/${k}`, `/v1/kv/${k}`, `/v1/kv/${k}`, '/v1/kv', '/v1/multiget', '/v1/kv/get', '/v1/txn', '/v1/txn', '/v1/batch', '/v1/batch', '/v1/sessions',
-    '/v1/md/events', '/v1/md/events', `/v1/md/books/${k}`, `/v1/md/books/${k}/vwap`, '/v1/md/books/top', `/v1/md/ticks/${k}`, '/v1/md/feeds', '/v1/md/replay',
+    '/v1/md/events', '/v1/md/events', `/v1/md/books/${k}`, `/v1/md/books/${k}/vwap`, '/v1/md/books/top', `/v1/md/ticks/${k}`, `/v1/md/bars/${k}`, '/v1/md/feeds', '/v1/md/replay',
     `/v1/md/replay/${k}/seek`, '/v1/cluster', `/v1/cluster/members/${k}`, '/v1/monitor', '/health', '/dashboard/../x', `/dashboard/${k}`,
     `/${Array.from({ length: rng.intn(5) }, () => pick(rng, SEGMENTS)).join('/')}`,
   ];

@@ -19,6 +19,7 @@ import { watch } from './watch';
 import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
+import { bars } from './md_bars';
 import { controlReplay, listReplays, openReplay } from './md_replay';
 import { metrics, monitor, setThrottle, walStall } from './health';
 import { dashboardFile, dashboardPage, dashboardStream } from './dashboard';
@@ -42,6 +43,7 @@ interface Route {
 const KV_PREFIX = '/v1/kv/';
 const BOOKS_PREFIX = '/v1/md/books/';
 const TICKS_PREFIX = '/v1/md/ticks/';
+const BARS_PREFIX = '/v1/md/bars/';
 const MEMBERS_PREFIX = '/v1/cluster/members/';
 const REPLAY_PREFIX = '/v1/md/replay/';
 const REPLAY_ACTIONS = new Set(['pause', 'resume', 'seek']);
@@ -111,6 +113,9 @@ function routeOf(ctx: ApiContext, path: string, method: string): Route | undefin
   if (path.startsWith(DASHBOARD_PREFIX)) return { template: '/dashboard/{file}', methods: { GET: (ctx, t) => dashboardFile(ctx, t.path.slice(DASHBOARD_PREFIX.length)) } };
   if (path.startsWith(TICKS_PREFIX) && path.length > TICKS_PREFIX.length && !path.slice(TICKS_PREFIX.length).includes('/')) {
     return { template: '/v1/md/ticks/{instrument}', methods: { GET: (ctx, t) => ticks(ctx.node, t, t.path.slice(TICKS_PREFIX.length)) } };
+  }
+  if (path.startsWith(BARS_PREFIX) && path.length > BARS_PREFIX.length && !path.slice(BARS_PREFIX.length).includes('/')) {
+    return { template: '/v1/md/bars/{instrument}', methods: { GET: (ctx, t) => bars(ctx.node, t, t.path.slice(BARS_PREFIX.length)) } };
   }
   return undefined;
 }

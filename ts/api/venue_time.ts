@@ -8,7 +8,7 @@
 import { QuorumError } from '../errors';
 
 const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
-const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n };
 const U64_MAX = 2n ** 64n - 1n;
 
 /** `field`'s value as venue-time nanoseconds; `invalid_time` otherwise. */
@@ -25,7 +25,7 @@ export function parseVenueTime(raw: unknown, field: string): bigint {
 /** `field`'s value as a positive duration in nanoseconds; `invalid_time` otherwise. */
 export function parseDurationNs(raw: unknown, field: string): bigint {
   const text = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
-  const m = typeof text === 'string' ? /^(\d{1,20})(ns|us|ms|s|m|h)?$/.exec(text) : null;
+  const m = typeof text === 'string' ? /^(\d{1,20})(ns|us|ms|s|m|h|d)?$/.exec(text) : null;
   const ns = m ? BigInt(m[1]) * UNIT_NS[m[2] ?? 'ns'] : 0n;
   if (ns <= 0n || ns > U64_MAX) throw new QuorumError('invalid_time', `${field} must be a positive duration: integer nanoseconds or e.g. "250ms", "1s", "5m"`);
   return ns;

@@ -1,6 +1,6 @@
 /**
  * The market-data reads of the CLI: `md book`, `md top`, `md vwap`, `md ticks`, `md feeds` (one
- * request each, the answer printed as the node wrote it) and `md stream` (live lines until
+ * request each, the answer printed as the node wrote it), `md bars` (every page, see md_bars.ts) and `md stream` (live lines until
  * Ctrl-C, through the client library: it follows the cluster across node failures, resuming
  * after the last seq printed, nothing lost or repeated).
  */
@@ -9,6 +9,7 @@ import type { MarketStreamOptions } from '../client/streams';
 import { clientCommand, endpointOption } from './client';
 import * as flags from './flags';
 import { follow } from './follow';
+import { type BarsCliOptions, barsCommand } from './md_bars';
 
 const bookPath = (instrument: string): string => `/v1/md/books/${encodeURIComponent(instrument)}`;
 const stale = (o: Record<string, unknown>): string | undefined => (o.stale ? 'stale' : undefined);
@@ -37,6 +38,18 @@ export function mdReadCommands(md: Command): void {
     .option('--after-seq <seq>', 'start after this seq (the last seq of the previous page)', flags.seq)
     .option('--limit <n>', 'events per page', flags.integer(1), 100)
     .option('--stale', 'serve from this member without a ReadIndex round');
+  md.command('bars <instrument>')
+    .description('OHLCV bars of the stored trades (open, high, low, close, volume, trades, VWAP), every page of them')
+    .addOption(endpointOption())
+    .requiredOption('--interval <duration>', 'bar length: integer ns or e.g. 100ms, 1s, 5m, 1h, 1d (bars start on its multiples)')
+    .option('--from <time>', 'venue time to start at: integer ns or ISO-8601 (default: the first trade)')
+    .option('--to <time>', 'venue time to stop before (exclusive)')
+    .option('--limit <n>', 'bars per request', flags.integer(1, 100_000), 10_000)
+    .addOption(new Option('--format <format>', 'a table, CSV with a header, or JSON lines').choices(['table', 'csv', 'json']).default('table'))
+    .option('--stale', 'serve from this member without a ReadIndex round')
+    .action(async (instrument: string, o: BarsCliOptions & { endpoint: string[] }) => {
+      process.exitCode = await barsCommand(o.endpoint, instrument, o);
+    });
   clientCommand(md, 'feeds', 'producers (their last producerSeq and seq range) and the venue gaps seen', (_a, o) => ({ path: '/v1/md/feeds', query: { consistency: stale(o) } })).option(
     '--stale',
     'serve from this member without a ReadIndex round',

@@ -22,7 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import * as market from './market_reads';
-import type { Book, BookOptions, Feeds, StoredEvent, TopOfBook, Vwap } from './market_reads';
+import type { Bar, BarsOptions, Book, BookOptions, Feeds, StoredEvent, TopOfBook, Vwap } from './market_reads';
 import { Router } from './router';
 import { acquireLock, type Lock, type LockOptions } from './lock';
 import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
@@ -288,6 +288,11 @@ export class QuorumClient {
   /** Stored events of `instrument` in seq order, after `afterSeq`: an async iterator over pages. */
   ticks(instrument: string, opts: ReadOptions & { afterSeq?: string | bigint; pageSize?: number } = {}): AsyncGenerator<StoredEvent> {
     return market.ticks(this.caller, instrument, opts);
+  }
+
+  /** OHLCV bars of `instrument`'s trades (`GET /v1/md/bars/{instrument}`), in start order: an async iterator over pages. */
+  bars(instrument: string, opts: BarsOptions): AsyncGenerator<Bar> {
+    return market.bars(this.caller, instrument, opts);
   }
 
   /** Producers (their last `producerSeq` and seq range) and the venue gaps remembered. */

@@ -1,6 +1,7 @@
 /**
  * The client's market-data reads: a book (now or as of a time or seq), the top of many books in
- * one cut, a fill price (VWAP), stored events page by page, and the producers and gaps. Each is
+ * one cut, a fill price (VWAP), stored events page by page, OHLCV bars page by page, and the
+ * producers and gaps. Each is
  * one call through the client's routing and retries (`Caller`): linearizable reads go to the
  * leader, `consistency: 'stale'` ones to any member.
  */
@@ -60,6 +61,32 @@ export interface Feeds {
 /** A stored event: its ingest shape plus `seq` (64-bit fields as decimal strings). */
 export type StoredEvent = { kind: string; instrument: string; seq: string; tsEvent: string } & Record<string, unknown>;
 
+/** One bar of `GET /v1/md/bars/{instrument}`: prices as decimal strings, `start` in ns (a decimal string). */
+export interface Bar {
+  start: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: number;
+  buyVolume: number;
+  sellVolume: number;
+  trades: number;
+  /** Σ price × size / volume, truncated to 1e-9; null when every trade had size 0. */
+  vwap: string | null;
+}
+
+export interface BarsOptions extends ReadOptions {
+  /** Bar length: integer nanoseconds or e.g. "1s", "5m", "1h", "1d". */
+  interval: string;
+  /** Venue time (ns, or an ISO-8601 time), inclusive; default the first trade. */
+  from?: string | bigint;
+  /** Exclusive; default past the last trade. */
+  to?: string | bigint;
+  /** Bars per request (default 10,000, at most 100,000). */
+  pageSize?: number;
+}
+
 export interface BookOptions extends ReadOptions {
   depth?: number;
   /** As of this venue time (nanoseconds, or an ISO-8601 time), rebuilt from checkpoints. */
@@ -107,5 +134,17 @@ export async function* ticks(call: Caller, instrument: string, opts: ReadOptions
     yield* page.events;
     if (!page.more || page.events.length === 0) return;
     after = page.events[page.events.length - 1].seq;
+  }
+}
+
+/** OHLCV bars of `instrument`'s trades in start order, a page per request (each page's `next` is the next one's `from`). */
+export async function* bars(call: Caller, instrument: string, opts: BarsOptions): AsyncGenerator<Bar> {
+  let from = opts.from === undefined ? undefined : String(opts.from);
+  for (;;) {
+    const path = `/v1/md/bars/${encodeURIComponent(instrument)}${query({ interval: opts.interval, from, to: opts.to, limit: opts.pageSize }, opts)}`;
+    const page = await call<{ bars: Bar[]; more: boolean; next: string | null }>(target(opts), { method: 'GET', path }, opts);
+    yield* page.bars;
+    if (!page.more || page.next === null) return;
+    from = page.next;
   }
 }

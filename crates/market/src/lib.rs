@@ -3,6 +3,7 @@
 //! Pure Rust (no napi): the binding in the root crate calls it once per committed batch.
 #![deny(clippy::all)]
 
+mod bars;
 mod book;
 mod books;
 mod error;
@@ -12,6 +13,7 @@ mod record;
 mod render;
 mod replay;
 
+pub use bars::{Bar, Bars, BarsEnd};
 pub use book::{Book, Level, Side};
 pub use books::Books;
 pub use error::{MarketError, Result};
