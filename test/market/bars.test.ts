@@ -1,7 +1,9 @@
 /**
- * `GET /v1/md/bars/{instrument}`: OHLCV bars of the stored trades equal a fold computed here
- * from the input, for ranges starting anywhere (across book checkpoints), in pages that join
- * up to the whole; bad requests are refused with their codes.
+ * Venue-time ranges of stored data. `GET /v1/md/bars/{instrument}`: OHLCV bars of the stored
+ * trades equal a fold computed here from the input, for ranges starting anywhere (across book
+ * checkpoints), in pages that join up to the whole. `GET /v1/md/ticks/{instrument}?from&to&kinds`:
+ * the pages hold exactly the input's events in the range, of those kinds. Bad requests are
+ * refused with their codes.
  */
 import test from 'ava';
 import { formatPrice, parsePrice } from '../../ts/market/records';
@@ -21,9 +23,9 @@ interface Trade {
 }
 
 /** Seeded trades, quotes and deltas of AAPL and MSFT, venue times rising by up to 0.3 s. */
-function events(count: number): { lines: object[]; trades: Trade[] } {
+function events(count: number): { lines: Record<string, unknown>[]; trades: Trade[] } {
   const random = seededRandom(5);
-  const lines: object[] = [];
+  const lines: Record<string, unknown>[] = [];
   const trades: Trade[] = [];
   let ts = T0 + 7n * SEC; // not on a bar boundary
   for (let i = 0; i < count; i++) {
@@ -121,4 +123,43 @@ test('bad bar requests are refused with their codes', async (t) => {
   t.is(unknown.status, 404);
   t.is(((await unknown.json()) as { error: { code: string } }).error.code, 'unknown_instrument');
   t.is((await fetch(url('/v1/md/bars/AAPL?interval=1m'), { method: 'POST' })).status, 405);
+});
+
+test('ticks in a venue-time range, of some kinds, page by page, are exactly the input\'s', async (t) => {
+  t.timeout(120_000);
+  const { url } = await singleNode(t);
+  const { lines } = events(3 * CHECKPOINT_EVERY_EVENTS);
+  for (let i = 0; i < lines.length; i += 1000) {
+    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.slice(i, i + 1000).map((l) => JSON.stringify(l)).join('\n') });
+    t.is(res.status, 200);
+  }
+  const last = BigInt(lines.at(-1)!.tsEvent as string);
+  for (const [from, to, kinds] of [
+    [T0 + 400n * SEC + 1n, T0 + 900n * SEC, 'trade'],
+    [last - 60n * SEC, undefined, 'quote,delta'],
+    [undefined, T0 + 100n * SEC, undefined],
+    [last - 30n * SEC, last, undefined],
+  ] as const) {
+    const got: string[] = [];
+    let after = '0';
+    for (let pages = 0; ; pages++) {
+      const q = new URLSearchParams({ limit: '500', afterSeq: after });
+      if (from !== undefined) q.set('from', from.toString());
+      if (to !== undefined) q.set('to', to.toString());
+      if (kinds !== undefined) q.set('kinds', kinds);
+      const page = (await (await fetch(url(`/v1/md/ticks/AAPL?${q}`))).json()) as { events: { producerSeq: string; seq: string }[]; more: boolean };
+      got.push(...page.events.map((e) => e.producerSeq));
+      if (!page.more) break;
+      after = page.events.at(-1)!.seq;
+      t.true(pages < 100);
+    }
+    const wanted = lines.filter((l) => l.instrument === 'AAPL' && (from === undefined || BigInt(l.tsEvent as string) >= from) && (to === undefined || BigInt(l.tsEvent as string) < to) && (kinds === undefined || kinds.split(',').includes(l.kind as string)));
+    t.deepEqual(got, wanted.map((l) => String(l.producerSeq)), `[${from}, ${to}) ${kinds}`);
+    t.true(got.length > 0);
+  }
+  for (const [query, code] of [['kinds=book', 'invalid_query'], ['kinds=', 'invalid_query'], ['from=10&to=10', 'invalid_time'], ['to=soon', 'invalid_time']]) {
+    const res = await fetch(url(`/v1/md/ticks/AAPL?${query}`));
+    t.is(res.status, 400, query);
+    t.is(((await res.json()) as { error: { code: string } }).error.code, code, query);
+  }
 });

@@ -8,7 +8,8 @@
 " *   POST /v1/md/books/top              {"instruments":[...]} → every top of book in one consistent cut
  *   GET  /v1/md/books/{instrument}/vwap ?side=buy|sell&qty=N → the average price to fill N
  *   GET  /v1/md/feeds                  producers with their high-water marks, and detected gaps
- *   GET  /v1/md/ticks/{instrument}     ?afterSeq=&limit= (≤ TICKS_LIMIT_MAX) → {"events":[...],"more"}
+ *   GET  /v1/md/ticks/{instrument}     ?afterSeq=&limit= (≤ TICKS_LIMIT_MAX) [&from=T&to=T] [&kinds=trade,…]
+ *                                      → {"events":[...],"more"}
  *
  * A batch is one Raft proposal, acknowledged once committed by a majority and applied; a
  * malformed line fails the whole batch (400 with its line), nothing of it applied. Reads are
@@ -16,7 +17,8 @@
  */
 import { QuorumError } from '../errors';
 import { type IngestBatch, parseBinary, parseNdjson } from '../market/batch';
-import { formatPrice, parsePrice } from '../market/records';
+import { formatPrice, KIND_CODES, type Kind, parsePrice } from '../market/records';
+import { ticksPage } from '../market/ticks';
 import { type BookTarget, bookAt } from '../market/history';
 import { LEVELS_PER_SIDE_MAX } from '../market/state';
 import { Op } from '../node/commands';
@@ -87,15 +89,30 @@ export async function feeds(node: RaftNode, target: Target): Promise<Reply> {
 export async function ticks(node: RaftNode, target: Target, rawInstrument: string): Promise<Reply> {
   const instrument = decodeURIComponent(rawInstrument);
   target.guard.check('md', instrument, 'read');
-  const limitRaw = target.query.get('limit');
+  const query = target.query;
+  const limitRaw = query.get('limit');
   const limit = limitRaw === null ? 1000 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > TICKS_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${TICKS_LIMIT_MAX}`);
-  const afterRaw = target.query.get('afterSeq') ?? '0';
+  const afterRaw = query.get('afterSeq') ?? '0';
   if (!/^\d{1,20}$/.test(afterRaw)) throw new QuorumError('invalid_query', 'afterSeq must be a seq (a decimal integer)');
-  await barrier(node, target.query, limit);
-  const page = await node.market.events(node.keys, instrument, BigInt(afterRaw), limit);
-  if (!page) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
-  return { body: page };
+  const fromRaw = query.get('from');
+  const toRaw = query.get('to');
+  const fromTs = fromRaw === null ? 0n : parseVenueTime(fromRaw, 'from');
+  const toTs = toRaw === null ? undefined : parseVenueTime(toRaw, 'to');
+  if (toTs !== undefined && fromTs >= toTs) throw new QuorumError('invalid_time', 'from must be before to (to is exclusive)');
+  const kinds = tickKinds(query.get('kinds'));
+  await barrier(node, query, limit);
+  const id = node.market.idOf(instrument);
+  if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
+  return { body: await ticksPage(node.keys, id, instrument, node.market.producerTable(), { afterSeq: BigInt(afterRaw), fromTs, toTs, kinds, limit }) };
+}
+
+/** `?kinds=trade,quote`: some kinds of event only (undefined: all). */
+function tickKinds(raw: string | null): Set<Kind> | undefined {
+  if (raw === null) return undefined;
+  const kinds = raw.split(',');
+  for (const k of kinds) if (!Object.hasOwn(KIND_CODES, k)) throw new QuorumError('invalid_query', `kinds are delta, trade and quote; got ${JSON.stringify(k)}`);
+  return new Set(kinds as Kind[]);
 }
 
 export const TOP_INSTRUMENTS_MAX = 1000;

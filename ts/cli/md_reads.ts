@@ -33,10 +33,13 @@ export function mdReadCommands(md: Command): void {
     .option('--stale', 'serve from this member without a ReadIndex round');
   clientCommand(md, 'ticks <instrument>', 'stored events in seq order, a page at a time', ([instrument], o) => ({
     path: `/v1/md/ticks/${encodeURIComponent(instrument)}`,
-    query: { afterSeq: o.afterSeq as string | undefined, limit: o.limit as number, consistency: stale(o) },
+    query: { afterSeq: o.afterSeq as string | undefined, limit: o.limit as number, from: o.from as string | undefined, to: o.to as string | undefined, kinds: o.kinds as string | undefined, consistency: stale(o) },
   }))
     .option('--after-seq <seq>', 'start after this seq (the last seq of the previous page)', flags.seq)
     .option('--limit <n>', 'events per page', flags.integer(1), 100)
+    .option('--from <time>', 'only events at or after this venue time: integer ns or ISO-8601')
+    .option('--to <time>', 'only events before this venue time')
+    .option('--kinds <list>', 'only these kinds: delta,trade,quote')
     .option('--stale', 'serve from this member without a ReadIndex round');
   md.command('bars <instrument>')
     .description('OHLCV bars of the stored trades (open, high, low, close, volume, trades, VWAP), every page of them')

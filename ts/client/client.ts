@@ -22,7 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import * as market from './market_reads';
-import type { Bar, BarsOptions, Book, BookOptions, Feeds, StoredEvent, TopOfBook, Vwap } from './market_reads';
+import type { Bar, BarsOptions, Book, BookOptions, Feeds, StoredEvent, TicksOptions, TopOfBook, Vwap } from './market_reads';
 import { Router } from './router';
 import { acquireLock, type Lock, type LockOptions } from './lock';
 import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
@@ -285,8 +285,8 @@ export class QuorumClient {
     return market.vwap(this.caller, instrument, side, qty, opts);
   }
 
-  /** Stored events of `instrument` in seq order, after `afterSeq`: an async iterator over pages. */
-  ticks(instrument: string, opts: ReadOptions & { afterSeq?: string | bigint; pageSize?: number } = {}): AsyncGenerator<StoredEvent> {
+  /** Stored events of `instrument` in seq order, after `afterSeq` (in `[from, to)`, of `kinds`): an async iterator over pages. */
+  ticks(instrument: string, opts: TicksOptions = {}): AsyncGenerator<StoredEvent> {
     return market.ticks(this.caller, instrument, opts);
   }
 

@@ -125,11 +125,23 @@ export function feeds(call: Caller, opts: ReadOptions): Promise<Feeds> {
   return call<Feeds>(target(opts), { method: 'GET', path: `/v1/md/feeds${query({}, opts)}` }, opts);
 }
 
-/** Stored events of `instrument` in seq order after `afterSeq`, a page (`pageSize`, 1000) per call. */
-export async function* ticks(call: Caller, instrument: string, opts: ReadOptions & { afterSeq?: string | bigint; pageSize?: number }): AsyncGenerator<StoredEvent> {
+export interface TicksOptions extends ReadOptions {
+  afterSeq?: string | bigint;
+  pageSize?: number;
+  /** Only events at or after this venue time (ns, or an ISO-8601 time). */
+  from?: string | bigint;
+  /** Only events before this venue time. */
+  to?: string | bigint;
+  /** Only these kinds. */
+  kinds?: readonly ('delta' | 'trade' | 'quote')[];
+}
+
+/** Stored events of `instrument` in seq order after `afterSeq` (in `[from, to)`, of `kinds`), a page (`pageSize`, 1000) per call. */
+export async function* ticks(call: Caller, instrument: string, opts: TicksOptions): AsyncGenerator<StoredEvent> {
   let after = opts.afterSeq === undefined ? undefined : String(opts.afterSeq);
+  const range = { from: opts.from, to: opts.to, kinds: opts.kinds?.join(',') };
   for (;;) {
-    const path = `/v1/md/ticks/${encodeURIComponent(instrument)}${query({ afterSeq: after, limit: opts.pageSize ?? 1000 }, opts)}`;
+    const path = `/v1/md/ticks/${encodeURIComponent(instrument)}${query({ afterSeq: after, limit: opts.pageSize ?? 1000, ...range }, opts)}`;
     const page = await call<{ events: StoredEvent[]; more: boolean }>(target(opts), { method: 'GET', path }, opts);
     yield* page.events;
     if (!page.more || page.events.length === 0) return;

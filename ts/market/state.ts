@@ -303,25 +303,6 @@ export class MarketState implements StreamSource {
     return id === undefined ? undefined : this.books.view(id, symbol, depth);
   }
 
-  /**
-   * Stored events of `symbol` with seq > `afterSeq`, in seq order, at most `limit` (whole blocks
-   * are read; the page ends at the limit). Undefined: unknown instrument.
-   */
-  async events(engine: EngineScan, symbol: string, afterSeq: bigint, limit: number): Promise<{ events: Record<string, unknown>[]; more: boolean } | undefined> {
-    const id = this.ids.get(symbol);
-    if (id === undefined) return undefined;
-    const events: Record<string, unknown>[] = [];
-    for await (const block of blocksAfter(engine, id, afterSeq)) {
-      for (let at = 0; at < block.length; at += RECORD_BYTES) {
-        const record = block.subarray(at, at + RECORD_BYTES);
-        if (record.readBigUInt64LE(OFFSET.seq) <= afterSeq) continue;
-        if (events.length === limit) return { events, more: true };
-        events.push(recordToEvent(record, symbol, this.producerOf(record)));
-      }
-    }
-    return { events, more: false };
-  }
-
   get producerCount(): number {
     return this.producers.size;
   }

@@ -1,0 +1,49 @@
+/**
+ * A page of an instrument's stored events (`GET /v1/md/ticks/{instrument}`): in seq order after
+ * `afterSeq`, optionally only some kinds and only venue times in `[fromTs, toTs)`. A first page
+ * with `fromTs` starts at the newest book checkpoint before it (history.ts), not at the
+ * instrument's first event; later pages start at their `afterSeq`. An instrument's venue times
+ * are taken to rise with its seqs: the page ends at the first event at or past `toTs`.
+ */
+import { invariant } from '../raft/assert';
+import { newestCheckpoint } from './history';
+import { KIND_CODES, type Kind, OFFSET, RECORD_BYTES, recordToEvent } from './records';
+import { blocksAfter, type EngineScan } from './state';
+
+export interface TicksQuery {
+  afterSeq: bigint;
+  /** Inclusive; 0n: from the first event. */
+  fromTs: bigint;
+  /** Exclusive; undefined: to the last event. */
+  toTs: bigint | undefined;
+  /** Undefined: every kind. */
+  kinds: ReadonlySet<Kind> | undefined;
+  limit: number;
+}
+
+export interface TicksPage {
+  events: Record<string, unknown>[];
+  /** More events may match after the last one (ask again after its seq). */
+  more: boolean;
+}
+
+export async function ticksPage(engine: EngineScan, id: number, symbol: string, producers: readonly string[], q: TicksQuery): Promise<TicksPage> {
+  const codes = q.kinds === undefined ? undefined : new Set<number>([...q.kinds].map((k) => KIND_CODES[k]));
+  let after = q.afterSeq;
+  if (after === 0n && q.fromTs > 0n) after = (await newestCheckpoint(engine, id, (_seq, ts) => ts < q.fromTs))?.seq ?? 0n;
+  const events: Record<string, unknown>[] = [];
+  for await (const block of blocksAfter(engine, id, after)) {
+    for (let at = 0; at < block.length; at += RECORD_BYTES) {
+      const record = block.subarray(at, at + RECORD_BYTES);
+      if (record.readBigUInt64LE(OFFSET.seq) <= after) continue;
+      const ts = record.readBigUInt64LE(OFFSET.tsEvent);
+      if (q.toTs !== undefined && ts >= q.toTs) return { events, more: false };
+      if (ts < q.fromTs || (codes !== undefined && !codes.has(record[OFFSET.kind]))) continue;
+      if (events.length === q.limit) return { events, more: true };
+      const producer = producers[record.readUInt32LE(OFFSET.producer)];
+      invariant(producer !== undefined, () => `record ${record.readBigUInt64LE(OFFSET.seq)} names producer ${record.readUInt32LE(OFFSET.producer)} of ${producers.length}`);
+      events.push(recordToEvent(record, symbol, producer));
+    }
+  }
+  return { events, more: false };
+}
