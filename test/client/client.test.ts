@@ -1,6 +1,6 @@
 /**
- * The client library against real 3-node clusters: exactly-once compare-and-set through a
- * leader crash, auto-batching with good and bad items in one turn, calls re-routed across
+ * The client library against real 3-node clusters: exactly-once compare-and-set and increments
+ * through a leader crash, auto-batching with good and bad items in one turn, calls re-routed across
  * leader changes without passing their deadline.
  */
 import test from 'ava';
@@ -21,7 +21,7 @@ async function requestsTo(p: Proc, route: string): Promise<number> {
     .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
-test('kill -9 of the leader while 20 callers increment counters by CAS: every counter equals its reported increments', async (t) => {
+test('kill -9 of the leader while 20 callers increment counters by CAS and 4 by incr: every counter equals its reported increments', async (t) => {
   // The test-only disk stall (POST /v1/test/wal-stall) is allowed on these nodes.
   process.env.QKV_TEST_WAL_FAULTS = 'stall';
   const cluster = await ProcCluster.start(t, tempDir(t));
@@ -49,7 +49,15 @@ test('kill -9 of the leader while 20 callers increment counters by CAS: every co
       }
     }
   };
-  const callers = Array.from({ length: 20 }, (_, i) => caller(i % COUNTERS).catch((err: unknown) => (failure ??= err)));
+  // Increments in the state machine (PATCH incr in batches): a retried one must count once.
+  const hits = [0, 0];
+  const incrCaller = async (c: number) => {
+    while (!stop && failure === undefined) {
+      await client.incr(`hits/${c}`, 3);
+      hits[c] += 3;
+    }
+  };
+  const callers = [...Array.from({ length: 20 }, (_, i) => caller(i % COUNTERS)), ...[0, 1, 0, 1].map(incrCaller)].map((p) => p.catch((err: unknown) => (failure ??= err)));
   const total = () => reported.reduce((a, b) => a + b, 0);
   const until = (done: () => boolean) => new Promise<void>((resolve, reject) => {
     const check = () => (failure !== undefined ? reject(failure) : done() ? resolve() : setImmediate(check));
@@ -81,7 +89,8 @@ test('kill -9 of the leader while 20 callers increment counters by CAS: every co
   stop = true;
   await Promise.all(callers);
   for (let c = 0; c < COUNTERS; c++) t.is((await client.get<number>(`counter/${c}`))!.value, reported[c], `counter ${c}`);
-  t.log(`increments ${reported.join(' + ')}, ${mismatches} CAS conflicts`);
+  for (const c of [0, 1]) t.is((await client.get<number>(`hits/${c}`))!.value, hits[c], `hits ${c}`);
+  t.log(`increments ${reported.join(' + ')}, ${mismatches} CAS conflicts; incr ${hits.join(' + ')}`);
 });
 
 test('auto-batching: one turn of good and bad calls is one request each way; every call gets its own answer', async (t) => {

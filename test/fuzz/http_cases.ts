@@ -66,7 +66,7 @@ function body(rng: Random, p: string): Buffer | undefined {
 /** The methods a path's route takes (so half the requests reach a handler, not the 405). */
 function routeMethods(p: string): string[] {
   const bare = p.split('?')[0];
-  if (bare.startsWith('/v1/kv/')) return ['PUT', 'GET', 'DELETE'];
+  if (bare.startsWith('/v1/kv/')) return ['PUT', 'GET', 'DELETE', 'PATCH'];
   if (['/v1/txn', '/v1/batch', '/v1/sessions', '/v1/multiget', '/v1/kv/get', '/v1/md/events', '/v1/md/books/top'].includes(bare) || bare.endsWith('/seek')) return ['POST'];
   return ['GET'];
 }

@@ -37,6 +37,9 @@ test('commands round-trip through their binary form', (t) => {
         { op: Op.Delete, key: 'b', value: undefined, ifRevision: undefined, idem: undefined },
       ],
     },
+    { op: Op.Incr, origin: 2, seq: 4, key: 'n', value: Buffer.from('-3') },
+    { op: Op.Incr, origin: 2, seq: 5, key: 'n', value: Buffer.from('1'), idem: 'i1', atMs: 9, ttlMs: 60_000 },
+    { op: Op.Batch, origin: 1, seq: 6, key: '', atMs: 7, items: [{ op: Op.Incr, key: 'c', value: Buffer.from('2'), ifRevision: undefined, idem: undefined, ttlMs: 1000 }] },
   ];
   for (const c of cases) t.deepEqual(plain(decodeCommand(encodeCommand(c))), plain({ value: undefined, ifRevision: undefined, ...c }));
 });
@@ -47,8 +50,8 @@ test('a malformed command is a COMMAND_INVALID error at every truncation', (t) =
   const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
   for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const bad = Buffer.from(full);
-  bad[1] = 11;
-  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 11/ } as never);
+  bad[1] = 12;
+  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 12/ } as never);
   t.throws(() => decodeCommand(Buffer.concat([full, Buffer.from([0])])), { code: 'COMMAND_INVALID' } as never);
 });
 
@@ -77,6 +80,17 @@ test('a batch with one idempotency key is written as version 2, a range delete a
   const old = Buffer.from(bytes);
   old[0] = 1;
   t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 1 batch/ } as never);
+});
+
+test('an increment, alone or in a batch, is written as version 5; an older version claiming one is malformed', (t) => {
+  const alone = encodeCommand({ op: Op.Incr, origin: 1, seq: 1, key: 'n', value: Buffer.from('1') });
+  const inBatch = encodeCommand({ op: Op.Batch, origin: 1, seq: 1, key: '', items: [{ op: Op.Put, key: 'a', value: Buffer.from('1') }, { op: Op.Incr, key: 'n', value: Buffer.from('1') }] });
+  for (const bytes of [alone, inBatch]) {
+    t.is(bytes[0], 5);
+    const old = Buffer.from(bytes);
+    old[0] = 4;
+    t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 4/ } as never);
+  }
 });
 
 test('a membership change starts with its format version; an unknown version is refused', (t) => {

@@ -1,6 +1,6 @@
 /**
  * `POST /v1/batch {"ops":[{"op":"put","key","value","ifRevision"?,"idempotencyKey"?} |
- * {"op":"delete","key","ifRevision"?,"idempotencyKey"?}, ...]}`: independent writes in one
+ * {"op":"delete","key","ifRevision"?,"idempotencyKey"?} | {"op":"incr","key","by"?,"ttlMs"?,...}, ...]}`: independent writes in one
  * proposal — one log entry, one answer per item — unlike a txn, which is all-or-nothing. An
  * item that is malformed, forbidden, conflicts (`revision_mismatch`), writes a key an earlier
  * item writes (`duplicate_key`) or is refused fails alone; the others apply. Answer:
@@ -23,11 +23,12 @@ import type { RaftNode } from '../node/raft_node';
 import { checkKey, jsonValue, KEY_BYTES_MAX, onlyFields, parseObject, revisionArg, VALUE_BYTES_MAX } from './args';
 import { checkIdempotencyKey, refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
-import { mismatch, ttlArg, unexpected } from './kv';
+import { mismatch, ttlArg, unexpected, writtenBody } from './kv';
 import type { Reply } from './reply';
 import { type Guard, OPEN_GUARD } from '../auth/guard';
 import { compactBatch } from '../native';
 import { rawValues } from './raw_values';
+import { incrStep } from './counters';
 
 export const BATCH_OPS_MAX = 1000;
 
@@ -40,7 +41,7 @@ function errorItem(err: unknown): ItemAnswer {
 type ParsedItem = { item: BatchItem } | { failed: ItemAnswer };
 
 const BATCH_FIELDS = new Set(['ops']);
-const ITEM_FIELDS = new Set(['op', 'key', 'value', 'ifRevision', 'idempotencyKey', 'ttlMs']);
+const ITEM_FIELDS = new Set(['op', 'key', 'value', 'ifRevision', 'idempotencyKey', 'ttlMs', 'by']);
 
 /**
  * One item of the body, checked on its own: a BatchItem, or the error that fails it.
@@ -55,15 +56,22 @@ function parseItem(raw: unknown, i: number, guard: Guard, values: Map<string, st
     guard.check('kv', key, 'readwrite');
     const ifRevision = revisionArg(o.ifRevision, `ops[${i}].ifRevision`);
     const idem = o.idempotencyKey === undefined ? undefined : checkIdempotencyKey(o.idempotencyKey, `ops[${i}].idempotencyKey`);
+    if (o.by !== undefined && o.op !== 'incr') throw new QuorumError('invalid_body', `ops[${i}]: only an incr takes "by"`);
     if (o.op === 'put') {
       if (!('value' in o)) throw new QuorumError('missing_value', `ops[${i}]: a put needs a "value"`);
       const item: BatchItem = { op: Op.Put, key, value: jsonValue(o.value, values.get(`ops.${i}.value`)), ifRevision, idem };
       if (o.ttlMs !== undefined) item.ttlMs = ttlArg(o.ttlMs, `ops[${i}].ttlMs`);
       return { item };
     }
+    if (o.op === 'incr') {
+      if ('value' in o) throw new QuorumError('invalid_body', `ops[${i}]: an incr takes "by", not "value"`);
+      const item: BatchItem = { op: Op.Incr, key, value: Buffer.from(String(incrStep(o.by, `ops[${i}].by`))), ifRevision, idem };
+      if (o.ttlMs !== undefined) item.ttlMs = ttlArg(o.ttlMs, `ops[${i}].ttlMs`);
+      return { item };
+    }
     if (o.ttlMs !== undefined) throw new QuorumError('invalid_ttl', `ops[${i}]: a delete takes no ttlMs`);
     if (o.op === 'delete') return { item: { op: Op.Delete, key, ifRevision, idem } };
-    throw new QuorumError('invalid_op', `ops[${i}]: "op" must be "put" or "delete"`);
+    throw new QuorumError('invalid_op', `ops[${i}]: "op" must be "put", "delete" or "incr"`);
   } catch (err) {
     return { failed: errorItem(err) };
   }
@@ -90,10 +98,8 @@ function failRepeatedKeys(parsed: ParsedItem[]): ParsedItem[] {
 
 /** The answer of an item that was written (a put or a delete); undefined for any other result. */
 function writtenAnswer(r: WriteResult): ItemAnswer | undefined {
-  const replayed = r.replayed ? { replayed: true } : {};
-  if (r.kind === 'put') return { revision: r.revision, ...(r.expiresAtMs === undefined ? {} : { expiresAtMs: r.expiresAtMs }), ...replayed };
-  if (r.kind === 'delete') return { deleted: r.deleted, revision: r.revision, ...replayed };
-  return undefined;
+  if (r.kind !== 'put' && r.kind !== 'delete' && r.kind !== 'incr') return undefined;
+  return { ...writtenBody(r), ...(r.replayed ? { replayed: true } : {}) };
 }
 
 function itemAnswer(item: BatchItem, r: WriteResult): ItemAnswer {

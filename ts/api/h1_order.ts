@@ -7,7 +7,7 @@
  * end of the turn to share an entry, a txn is proposed at once).
  *
  * So requests run in runs: consecutive reads (`GET`) side by side — RFC 9112 §9.3.2 allows it
- * for safe methods — and consecutive key writes (`PUT`/`DELETE /v1/kv/{key}`) side by side,
+ * for safe methods — and consecutive key writes (`PUT`/`PATCH`/`DELETE /v1/kv/{key}`) side by side,
  * since they are proposed in the order they arrive (one coalescer, FIFO admission) and applied
  * in log order; any other request runs alone. A run starts once every answer before it is done.
  * Limits: `WAITING_MAX` requests waiting per connection.
@@ -33,7 +33,7 @@ const KEY_PREFIX = '/v1/kv/';
 /** The run a request may share (see above). */
 export function runClass(method: string, url: string): RunClass {
   if (method === 'GET' || method === 'HEAD') return 'read';
-  if ((method === 'PUT' || method === 'DELETE') && url.startsWith(KEY_PREFIX)) return 'keyWrite';
+  if ((method === 'PUT' || method === 'DELETE' || method === 'PATCH') && url.startsWith(KEY_PREFIX)) return 'keyWrite';
   return 'alone';
 }
 

@@ -92,12 +92,19 @@ export async function deletePrefix(node: RaftNode, target: Target): Promise<Repl
 
 /** The answer to a put or delete of `key` (a replay answers alike, with its header). */
 export function written(key: string, result: ApplyResult): Reply {
-  if (result.kind !== 'put' && result.kind !== 'delete' && result.kind !== 'mismatch' && result.kind !== 'refused') throw unexpected(result.kind);
+  if (result.kind !== 'put' && result.kind !== 'delete' && result.kind !== 'incr' && result.kind !== 'mismatch' && result.kind !== 'refused') throw unexpected(result.kind);
   const headers = replayHeaders(result);
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision, headers);
-  const body = result.kind === 'put' ? (result.expiresAtMs === undefined ? { revision: result.revision } : { revision: result.revision, expiresAtMs: result.expiresAtMs }) : { deleted: result.deleted, revision: result.revision };
-  return { body, headers };
+  return { body: writtenBody(result), headers };
+}
+
+/** A put's, delete's or increment's answer: `{"revision","expiresAtMs"?}`, `{"deleted","revision"}`, `{"value","revision","expiresAtMs"?}`. */
+export function writtenBody(result: Extract<ApplyResult, { kind: 'put' | 'delete' | 'incr' }>): Record<string, unknown> {
+  const expiry = result.kind !== 'delete' && result.expiresAtMs !== undefined ? { expiresAtMs: result.expiresAtMs } : {};
+  if (result.kind === 'put') return { revision: result.revision, ...expiry };
+  if (result.kind === 'incr') return { value: result.value, revision: result.revision, ...expiry };
+  return { deleted: result.deleted, revision: result.revision };
 }
 
 export function mismatch(key: string, currentRevision: number, headers?: Record<string, string>): QuorumError {

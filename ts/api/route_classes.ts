@@ -15,6 +15,7 @@ const CLASSES: ReadonlyMap<string, RequestClass> = new Map<string, RequestClass>
   ['GET /v1/md/feeds', 'read'],
   ['PUT /v1/kv/{key}', 'write'],
   ['DELETE /v1/kv/{key}', 'write'],
+  ['PATCH /v1/kv/{key}', 'write'],
   ['DELETE /v1/kv', 'write'],
   ['POST /v1/txn', 'write'],
   ['POST /v1/batch', 'write'],

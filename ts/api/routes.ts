@@ -20,6 +20,7 @@ import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
 import { bars } from './md_bars';
+import { patch } from './counters';
 import { controlReplay, listReplays, openReplay } from './md_replay';
 import { metrics, monitor, setThrottle, walStall } from './health';
 import { dashboardFile, dashboardPage, dashboardStream } from './dashboard';
@@ -90,6 +91,7 @@ const KEY_METHODS: Methods = {
   GET: (ctx, t) => get(ctx.node, pathKey(t, 'read'), t.query),
   PUT: (ctx, t, body) => put(ctx.node, pathKey(t, 'readwrite'), body, t),
   DELETE: (ctx, t) => del(ctx.node, pathKey(t, 'readwrite'), t),
+  PATCH: (ctx, t, body) => patch(ctx.node, pathKey(t, 'readwrite'), body, t),
 };
 /** The old multi-get path: POST only (a key takes no POST), every other method is the key's. */
 const KV_GET_METHODS: Methods = { ...KEY_METHODS, POST: (ctx, t, body) => multiGet(ctx.node, t, body) };

@@ -10,7 +10,7 @@ import * as flags from './flags';
 import { prettyJson } from './pretty_json';
 
 export interface ClientRequest {
-  method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  method?: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
@@ -21,7 +21,7 @@ export interface ClientRequest {
 }
 
 /** Key writes, txns and batches: applied once per Idempotency-Key, so safe to repeat on another member. */
-const KEYED_WRITE = /^(PUT|DELETE) \/v1\/kv\/|^POST \/v1\/(txn|batch)$/;
+const KEYED_WRITE = /^(PUT|PATCH|DELETE) \/v1\/kv\/|^POST \/v1\/(txn|batch)$/;
 
 export async function send(endpoints: readonly string[], req: ClientRequest): Promise<number> {
   const query = new URLSearchParams();

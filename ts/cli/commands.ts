@@ -29,6 +29,17 @@ import { openTarget } from '../backup/crypt';
 import { backupCommands } from './backup';
 import type { HealthConfig } from '../monitor/health_config';
 
+/** `incr KEY`: a counter (PATCH /v1/kv/{key}), retried safely like every key write. */
+function incrCommand(program: Command): void {
+  clientCommand(program, 'incr <key>', 'add to an integer value (absent: 0), counted once even if retried', ([key], o) => ({
+    method: 'PATCH',
+    path: keyPath(key),
+    body: { op: 'incr', by: o.by as number, ...(o.ttl === undefined ? {} : { ttlMs: o.ttl as number }) },
+  }))
+    .option('--by <n>', 'the step (may be negative)', flags.integer(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), 1)
+    .option('--ttl <duration>', 'if this creates the key, delete it this long after (a rate window, e.g. 60s)', flags.durationMs);
+}
+
 function kvCommands(program: Command): void {
   clientCommand(program, 'get <key>', 'read a key (linearizable unless --stale)', ([key], o) => ({ path: keyPath(key), query: { consistency: o.stale ? 'stale' : undefined, ttl: o.ttl ? 'true' : undefined } }))
     .option('--stale', 'serve from this member without a ReadIndex round')
@@ -367,6 +378,7 @@ export function buildProgram(version: string): Command {
     .action(() => console.log(version));
   nodeCommands(program);
   kvCommands(program);
+  incrCommand(program);
   clusterCommands(program);
   mdCommands(program);
   certsCommands(program);

@@ -71,6 +71,11 @@ export interface PutOptions extends WriteOptions {
   ttlMs?: number;
 }
 
+export interface IncrOptions extends CallOptions {
+  /** A TTL for the key if this increment creates it (an existing key keeps its own). */
+  ttlMs?: number;
+}
+
 export type TxnOp = { op: 'put'; key: string; value: unknown } | { op: 'delete'; key: string } | { op: 'get'; key: string };
 export interface TxnSpec {
   compare?: { key: string; revision?: number; value?: unknown; exists?: boolean }[];
@@ -84,9 +89,10 @@ export interface TxnResult {
 }
 
 interface WriteItem {
-  op: 'put' | 'delete';
+  op: 'put' | 'delete' | 'incr';
   key: string;
   value?: unknown;
+  by?: number;
   ifRevision?: number;
   ttlMs?: number;
 }
@@ -97,7 +103,7 @@ export interface IngestAnswer {
   duplicates: number;
   gaps: Record<string, unknown>[];
 }
-type WriteAnswer = { revision: number; deleted?: boolean; expiresAtMs?: number };
+type WriteAnswer = { revision: number; deleted?: boolean; expiresAtMs?: number; value?: number };
 type BatchAnswer = { results: ({ revision: number; deleted?: boolean } | { error: { code: string; message: string } & Record<string, unknown> })[] };
 
 type MultiGetAnswer = ColumnsAnswer | { items: (KeyValue | PositionalItem | null)[] };
@@ -185,6 +191,16 @@ export class QuorumClient {
 
   delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
     return queued(() => this.writes.add({ op: 'delete', key: checkKey(key), ifRevision: opts.ifRevision }, key.length + 64, opts.signal) as Promise<{ deleted: boolean; revision: number }>);
+  }
+
+  /**
+   * Adds `by` (default 1, may be negative) to the integer at `key` (absent: 0), in the state
+   * machine: concurrent increments all count, and a retry counts once. Resolves with the new
+   * value; `not_a_counter` if the key holds anything else, `counter_overflow` past ±(2^53 − 1).
+   */
+  incr(key: string, by = 1, opts: IncrOptions = {}): Promise<{ value: number; revision: number; expiresAtMs?: number }> {
+    if (!Number.isSafeInteger(by)) return Promise.reject(new QuorumClientError('invalid_body', 'by must be an integer within ±(2^53 - 1)', 400));
+    return queued(() => this.writes.add({ op: 'incr', key: checkKey(key), by, ttlMs: opts.ttlMs }, key.length + 64, opts.signal) as Promise<{ value: number; revision: number; expiresAtMs?: number }>);
   }
 
   /**

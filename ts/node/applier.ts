@@ -26,6 +26,7 @@ import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
 import { EXPIRE_KEYS_MAX, KeyTtl, TTL_KEYS_MAX } from './key_ttl';
+import { applyIncr } from './counters';
 import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient, RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from './membership';
@@ -43,7 +44,8 @@ export type WriteResult = (
   | { kind: 'mismatch'; currentRevision: number }
   | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] }
   | { kind: 'range'; deleted: number; more: boolean; revision: number }
-  | ({ kind: 'refused' } & (Refusal | { code: 'too_many_ttl_keys'; message: string }))
+  | { kind: 'incr'; value: number; revision: number; expiresAtMs?: number }
+  | ({ kind: 'refused' } & (Refusal | { code: 'too_many_ttl_keys' | 'not_a_counter' | 'counter_overflow'; message: string }))
 ) & { replayed?: boolean };
 
 /** A batch's answers, one per item; `replayed`: a keyed batch's first answer, given again. */
@@ -389,7 +391,7 @@ function decodeAuthChange(command: Command): AuthChange {
 /** What a key write is, for telling a retry from another write reusing its key (a single write and a batch item alike). */
 function keyPrint(c: BatchItem | Command): string {
   if ('raw' in c && c.raw) return printBytes(c.raw);
-  invariant(c.op === Op.Put || c.op === Op.Delete, () => `op ${c.op} is not a key write`);
+  invariant(c.op === Op.Put || c.op === Op.Delete || c.op === Op.Incr, () => `op ${c.op} is not a key write`);
   return printBytes(itemBytes({ op: c.op, key: c.key, value: c.value, ifRevision: c.ifRevision, idem: c.idem, ttlMs: c.ttlMs }));
 }
 
@@ -409,7 +411,7 @@ const AS_IS: Kept<unknown> = { keep: (r) => r, restore: (k) => k };
 const BATCH_KEPT: Kept<BatchResult> = { keep: keepBatch, restore: (k) => restoreBatch(k as KeptBatch) };
 
 /** What one applied batch builds up: engine ops, the keys it changed, answers, membership. */
-interface Batch {
+export interface Batch {
   ops: EngineOp[];
   /** Keys written earlier in this batch, which later entries must see. */
   overlay: Overlay;
@@ -421,13 +423,14 @@ interface Batch {
   ttl: KeyTtl;
 }
 
-/** A put or delete, conditional on the key's revision when `ifRevision` is set; a put may set a TTL. */
+/** A put, delete or increment, conditional on the key's revision when `ifRevision` is set; a put may set a TTL. */
 function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevision' | 'ttlMs'>, index: number, lookup: (key: string) => Current, batch: Batch, atMs: number | undefined): WriteResult {
   // A plain put does not depend on the current value: skip the read (the common case).
-  const needsCurrent = command.ifRevision !== undefined || command.op === Op.Delete;
+  const needsCurrent = command.ifRevision !== undefined || command.op !== Op.Put;
   const current = needsCurrent ? lookup(command.key) : null;
   const currentRevision = current?.revision ?? 0;
   if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) return { kind: 'mismatch', currentRevision };
+  if (command.op === Op.Incr) return applyIncr(command, index, current, batch, atMs);
   if (command.op === Op.Put) {
     const ttl = command.ttlMs;
     if (ttl !== undefined && !batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {

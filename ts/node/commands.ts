@@ -4,7 +4,7 @@
  *
  *   command = version u8 (1) | op u8 | flags u8 | origin u32 | seq u64
  *             | [atMs u64] (flag TIME) | [idempotency key (u32 + utf8)] (flag IDEM)
- *             | put/delete/publish/auth: [ifRevision u64] | key (u32 + utf8) | [value (u32 + bytes)] (put, auth)
+ *             | put/delete/publish/auth/incr: [ifRevision u64] | [ttlMs u64] | key (u32 + utf8) | [value (u32 + bytes)] (put, auth; incr: its step as decimal text)
  *             | txn: compares, success ops, failure ops (see `encodeTxn`)
  *             | md ingest: symbol and producer tables, market records (`encodeBatch`)
  *             | session: nothing more (it carries TIME)
@@ -19,6 +19,8 @@
  * expresses it (1 unless a batch carries a key), so a node of version 1 still applies every
  * other command alike and stops cleanly at the first it would apply differently: version 1 read
  * a batch's key and ignored it, which would have applied a retried batch twice on that node.
+ * Later versions each add an op or a field an older build would misapply: 3 range deletes, 4 key
+ * TTLs, 5 increments (`Op.Incr`, alone or as a batch item).
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
@@ -30,13 +32,15 @@ import { QuorumError } from '../errors';
 import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 
 /** The newest command version this build reads and writes (it reads every version from 1). */
-export const COMMAND_VERSION = 4;
+export const COMMAND_VERSION = 5;
 /** The first version where a Batch may carry an idempotency key (older ones: per item only). */
 const BATCH_IDEM_VERSION = 2;
 /** The first version with `Op.DeleteRange` (an older build refuses such an entry by its version). */
 const DELETE_RANGE_VERSION = 3;
 /** The first version with key TTLs (a put's `ttlMs`, `Op.Expire`). */
 const TTL_VERSION = 4;
+/** The first version with `Op.Incr` (alone or as a batch item). */
+const INCR_VERSION = 5;
 
 export enum Op {
   Put = 1,
@@ -60,13 +64,18 @@ export enum Op {
   DeleteRange = 9,
   /** Deletes the keys whose TTL ended by the entry's `atMs` (ts/node/key_ttl.ts), proposed by the leader. */
   Expire = 10,
+  /**
+   * Adds `value` (an integer as decimal text) to the key's integer value (absent: 0); the key's
+   * TTL stays, and `ttlMs` sets one only when the increment creates the key.
+   */
+  Incr = 11,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
-  op: Op.Put | Op.Delete;
+  op: Op.Put | Op.Delete | Op.Incr;
   key: string;
   value?: Buffer;
   ifRevision?: number;
@@ -172,7 +181,7 @@ function encodeItem(w: BinaryWriter, it: BatchItem): void {
   if (it.ttlMs !== undefined) w.u64(it.ttlMs);
   if (it.idem !== undefined) w.str(it.idem);
   w.str(it.key);
-  if (it.op === Op.Put) w.bytes(it.value ?? Buffer.alloc(0));
+  if (it.op === Op.Put || it.op === Op.Incr) w.bytes(it.value ?? Buffer.alloc(0));
 }
 
 function encodeItems(w: BinaryWriter, items: BatchItem[]): void {
@@ -194,13 +203,13 @@ function decodeItems(r: BinaryReader): BatchItem[] {
     const from = r.at;
     const flags = r.u8('item flags');
     const op = r.u8('item op');
-    if (op !== Op.Put && op !== Op.Delete) throw malformed(`batch item op ${op}`);
+    if (op !== Op.Put && op !== Op.Delete && op !== Op.Incr) throw malformed(`batch item op ${op}`);
     const ifRevision = flags & FLAG_IF_REVISION ? r.u64('item ifRevision') : undefined;
     const ttlMs = flags & FLAG_TTL ? r.u64('item ttlMs') : undefined;
-    if (ttlMs !== undefined && op !== Op.Put) throw malformed('a TTL on a delete');
+    if (ttlMs !== undefined && op === Op.Delete) throw malformed('a TTL on a delete');
     const idem = flags & FLAG_IDEM ? r.str('item idempotency key') : undefined;
     const key = r.str('item key');
-    const value = op === Op.Put ? r.bytes('item value') : undefined;
+    const value = op === Op.Put || op === Op.Incr ? r.bytes('item value') : undefined;
     // (Only a keyed item's fingerprint is taken over its bytes: a view per item was ~a fifth of decoding.)
     const item: BatchItem = { op, key, value, ifRevision, idem, raw: idem === undefined ? undefined : r.span(from) };
     if (ttlMs !== undefined) item.ttlMs = ttlMs;
@@ -251,7 +260,7 @@ export function encodeCommand(c: Command): Buffer {
   if (c.ifRevision !== undefined) w.u64(c.ifRevision);
   if (c.ttlMs !== undefined) w.u64(c.ttlMs);
   w.str(c.key);
-  if (c.op === Op.Put || c.op === Op.Auth) w.bytes(c.value ?? Buffer.alloc(0));
+  if (c.op === Op.Put || c.op === Op.Auth || c.op === Op.Incr) w.bytes(c.value ?? Buffer.alloc(0));
   return w.finish();
 }
 
@@ -263,6 +272,7 @@ function txnHasTtl(txn: Txn): boolean {
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
+  if (c.op === Op.Incr || c.items?.some((it) => it.op === Op.Incr)) return INCR_VERSION;
   if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined) || (c.txn !== undefined && txnHasTtl(c.txn))) return TTL_VERSION;
   if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
   return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
@@ -300,13 +310,15 @@ export function decodeCommand(data: Uint8Array): Command {
     r.end();
     const ttl = body.items?.some((it) => it.ttlMs !== undefined) || (body.txn !== undefined && txnHasTtl(body.txn));
     if (ttl && (version < TTL_VERSION || atMs === undefined)) throw malformed(`a version ${version} command with a TTL, or one without its time`);
+    if (version < INCR_VERSION && body.items?.some((it) => it.op === Op.Incr)) throw malformed(`a version ${version} batch with an increment`);
     return { ...head, ...body };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
   const ttlMs = flags & FLAG_TTL ? r.u64('ttlMs') : undefined;
-  if (ttlMs !== undefined && (op !== Op.Put || atMs === undefined)) throw malformed('a TTL on a command other than a put with its time');
+  if (ttlMs !== undefined && ((op !== Op.Put && op !== Op.Incr) || atMs === undefined)) throw malformed('a TTL on a command other than a put or an increment with its time');
+  if (op === Op.Incr && version < INCR_VERSION) throw malformed(`a version ${version} increment`);
   const key = r.str('key');
-  const value = op === Op.Put || op === Op.Auth ? r.bytes('value') : undefined;
+  const value = op === Op.Put || op === Op.Auth || op === Op.Incr ? r.bytes('value') : undefined;
   r.end();
   const out: Command = { ...head, key, value, ifRevision };
   if (ttlMs !== undefined) out.ttlMs = ttlMs;

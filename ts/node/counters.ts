@@ -1,0 +1,53 @@
+/**
+ * Counters (`Op.Incr`, Redis's INCRBY): a key whose value is a JSON integer, added to in the
+ * state machine, so concurrent increments never conflict and a retried one (an idempotency
+ * key) is counted once. Values stay within ±(2^53 − 1): every JSON reader, JavaScript's
+ * included, reads them exactly. Unlike other writes, an increment keeps the key's TTL (as
+ * INCR keeps a Redis key's): `ttlMs` applies only when the increment creates the key — a
+ * fixed-window rate counter in one call.
+ */
+import { invariant } from '../raft/assert';
+import type { Batch, WriteResult } from './applier';
+import type { Command } from './commands';
+import { TTL_KEYS_MAX } from './key_ttl';
+import type { Current } from './overlay';
+
+/** A stored value a counter adds to: a JSON integer as JSON.stringify writes it. */
+const INTEGER_TEXT = /^-?(0|[1-9]\d{0,15})$/;
+
+/** Parses an increment's step or a stored value: an integer within ±(2^53 − 1), or undefined. */
+export function counterValue(text: string): number | undefined {
+  if (!INTEGER_TEXT.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) && !Object.is(n, -0) ? n : undefined;
+}
+
+export function applyIncr(command: Pick<Command, 'key' | 'value' | 'ttlMs'>, index: number, current: Current, batch: Batch, atMs: number | undefined): WriteResult {
+  const by = counterValue(command.value?.toString('utf8') ?? '');
+  invariant(by !== undefined, () => `entry ${index}: an increment of ${command.key} without an integer step`);
+  const base = current === null ? 0 : counterValue(current.value.toString('utf8'));
+  if (base === undefined) return { kind: 'refused', code: 'not_a_counter', message: `${command.key} holds ${abridged(current!.value)}, not an integer` };
+  const next = base + by;
+  if (!Number.isSafeInteger(next)) return { kind: 'refused', code: 'counter_overflow', message: `${command.key} would pass ±(2^53 - 1): ${base} + ${by}` };
+  const creates = current === null && command.ttlMs !== undefined;
+  if (creates && !batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {
+    return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
+  }
+  const value = Buffer.from(String(next));
+  // As applier.ts's putKey, but the key's TTL stays (an increment does not end it).
+  batch.overlay.put(command.key, index, value);
+  batch.ops.push({ op: 'put', key: command.key, value, revision: index });
+  batch.changes.push({ revision: index, type: 'put', key: command.key, value });
+  if (!creates) {
+    const expiresAtMs = batch.ttl.expiryOf(command.key);
+    return expiresAtMs === undefined ? { kind: 'incr', value: next, revision: index } : { kind: 'incr', value: next, revision: index, expiresAtMs };
+  }
+  invariant(atMs !== undefined, () => `entry ${index}: an increment's TTL without its time`);
+  const expiresAtMs = atMs + command.ttlMs!;
+  batch.ttl.set(command.key, expiresAtMs, batch.ops);
+  return { kind: 'incr', value: next, revision: index, expiresAtMs };
+}
+
+function abridged(value: Buffer): string {
+  return value.length <= 40 ? value.toString('utf8') : `${value.subarray(0, 40).toString('utf8')}…`;
+}
