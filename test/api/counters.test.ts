@@ -102,3 +102,34 @@ test('what is not a counter, or would overflow one, is refused and nothing chang
   }
   t.is((await call(url('/v1/kv/fresh'), 'GET')).status, 404, 'no refused increment created the key');
 });
+
+test('a txn applies a fill once: compare its key absent, record it and add to the position and the count', async (t) => {
+  const { url } = await singleNode(t);
+  const fill = (id: string, qty: number) => ({
+    compare: [{ key: `fills/${id}`, exists: false }],
+    success: [
+      { op: 'put', key: `fills/${id}`, value: { qty } },
+      { op: 'incr', key: 'pos/AAPL', by: qty },
+      { op: 'incr', key: 'fills-count' },
+    ],
+    failure: [{ op: 'get', key: `fills/${id}` }],
+  });
+  const first = await call(url('/v1/txn'), 'POST', fill('F1', 300));
+  t.like(first.json, { succeeded: true, results: [{ op: 'put' }, { op: 'incr', key: 'pos/AAPL', value: 300 }, { op: 'incr', key: 'fills-count', value: 1 }] });
+  t.like((await call(url('/v1/txn'), 'POST', fill('F2', -100))).json.results[1], { value: 200 });
+  const again = await call(url('/v1/txn'), 'POST', fill('F1', 300));
+  t.false(again.json.succeeded, 'a fill seen before changes nothing');
+  t.is((await call(url('/v1/kv/pos/AAPL'), 'GET')).json.value, 200);
+  t.is((await call(url('/v1/kv/fills-count'), 'GET')).json.value, 2);
+  // A branch with an increment that cannot be added is refused whole: its put is not applied.
+  await call(url('/v1/kv/label'), 'PUT', { value: 'x' });
+  const bad = await call(url('/v1/txn'), 'POST', { compare: [], success: [{ op: 'put', key: 'fills/F3', value: 1 }, { op: 'incr', key: 'label' }] });
+  t.is(bad.status, 409);
+  t.is(bad.json.error.code, 'not_a_counter');
+  t.is((await call(url('/v1/kv/fills/F3'), 'GET')).status, 404);
+  for (const op of [{ op: 'incr', key: 'a', value: 1 }, { op: 'put', key: 'a', value: 1, by: 1 }, { op: 'incr', key: 'a', by: 0.5 }]) {
+    const r = await call(url('/v1/txn'), 'POST', { compare: [], success: [op] });
+    t.is(r.json.error?.code, 'invalid_body', JSON.stringify(op));
+  }
+  t.is((await call(url('/v1/txn'), 'POST', { compare: [], success: [{ op: 'incr', key: 'a' }, { op: 'incr', key: 'a' }] })).json.error.code, 'duplicate_key');
+});

@@ -38,6 +38,7 @@ test('commands round-trip through their binary form', (t) => {
       ],
     },
     { op: Op.Incr, origin: 2, seq: 4, key: 'n', value: Buffer.from('-3') },
+    { op: Op.Txn, origin: 2, seq: 7, key: '', txn: { compare: [], success: [{ kind: 'incr', key: 'n', by: -9007199254740991 }, { kind: 'put', key: 'p', value: Buffer.from('1') }], failure: [] } },
     { op: Op.Incr, origin: 2, seq: 5, key: 'n', value: Buffer.from('1'), idem: 'i1', atMs: 9, ttlMs: 60_000 },
     { op: Op.Batch, origin: 1, seq: 6, key: '', atMs: 7, items: [{ op: Op.Incr, key: 'c', value: Buffer.from('2'), ifRevision: undefined, idem: undefined, ttlMs: 1000 }] },
   ];
@@ -82,10 +83,11 @@ test('a batch with one idempotency key is written as version 2, a range delete a
   t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 1 batch/ } as never);
 });
 
-test('an increment, alone or in a batch, is written as version 5; an older version claiming one is malformed', (t) => {
+test('an increment, alone, in a batch or in a txn, is written as version 5; an older version claiming one is malformed', (t) => {
   const alone = encodeCommand({ op: Op.Incr, origin: 1, seq: 1, key: 'n', value: Buffer.from('1') });
   const inBatch = encodeCommand({ op: Op.Batch, origin: 1, seq: 1, key: '', items: [{ op: Op.Put, key: 'a', value: Buffer.from('1') }, { op: Op.Incr, key: 'n', value: Buffer.from('1') }] });
-  for (const bytes of [alone, inBatch]) {
+  const inTxn = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [], success: [{ kind: 'incr', key: 'n', by: 2 }], failure: [] } });
+  for (const bytes of [alone, inBatch, inTxn]) {
     t.is(bytes[0], 5);
     const old = Buffer.from(bytes);
     old[0] = 4;

@@ -1,7 +1,9 @@
 /**
  * `POST /v1/txn {"compare":[...],"success":[ops],"failure":[ops]}`: every compare is evaluated
  * at apply time, then one branch runs, atomically (one log entry). A branch writes a key at most
- * once (`duplicate_key`): the entry's index is the revision of every key it writes.
+ * once (`duplicate_key`): the entry's index is the revision of every key it writes. An `incr` op
+ * (`{"op":"incr","key","by"?}`) adds to a counter; a branch with one that cannot be added
+ * (`not_a_counter`, `counter_overflow`) is refused whole, nothing applied.
  *
  * Limits: `TXN_COMPARES_MAX` compares, `TXN_OPS_MAX` ops per branch.
  */
@@ -13,13 +15,14 @@ import { rawValues } from './raw_values';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
 import type { Target } from './http';
 import { ttlArg, unexpected } from './kv';
+import { incrStep } from './counters';
 import type { Reply } from './reply';
 
 export const TXN_COMPARES_MAX = 128;
 export const TXN_OPS_MAX = 128;
 
 const TXN_FIELDS = new Set(['compare', 'success', 'failure']);
-const OP_FIELDS = new Set(['op', 'key', 'value', 'ttlMs']);
+const OP_FIELDS = new Set(['op', 'key', 'value', 'ttlMs', 'by']);
 const COMPARE_FIELDS = new Set(['key', 'revision', 'value', 'exists']);
 
 /** `values`: the body's value texts (`rawValues`). */
@@ -43,8 +46,9 @@ function txnOps(raw: unknown, where: 'success' | 'failure', values: Map<string, 
 function txnOp(o: unknown, where: string, rawValue: string | undefined): TxnOp {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new QuorumError('invalid_body', `${where} must be an object {"op", "key", "value"?}`);
   onlyFields(o, OP_FIELDS, where);
-  const op = o as { op?: unknown; key?: unknown; value?: unknown; ttlMs?: unknown };
+  const op = o as { op?: unknown; key?: unknown; value?: unknown; ttlMs?: unknown; by?: unknown };
   const key = checkKey(op.key, where);
+  if (op.by !== undefined && op.op !== 'incr') throw new QuorumError('invalid_body', `${where}: only an incr takes "by"`);
   if (op.op === 'put') {
     if (!('value' in op)) throw new QuorumError('missing_value', `${where}: a put needs a "value"`);
     const put: TxnOp = { kind: 'put', key, value: jsonValue(op.value, rawValue) };
@@ -54,7 +58,11 @@ function txnOp(o: unknown, where: string, rawValue: string | undefined): TxnOp {
   if (op.ttlMs !== undefined) throw new QuorumError('invalid_ttl', `${where}: only a put takes ttlMs`);
   if (op.op === 'delete') return { kind: 'delete', key };
   if (op.op === 'get') return { kind: 'get', key };
-  throw new QuorumError('invalid_op', `${where}: "op" must be "put", "delete" or "get"`);
+  if (op.op === 'incr') {
+    if ('value' in op) throw new QuorumError('invalid_body', `${where}: an incr takes "by", not "value"`);
+    return { kind: 'incr', key, by: incrStep(op.by, `${where}.by`) };
+  }
+  throw new QuorumError('invalid_op', `${where}: "op" must be "put", "delete", "get" or "incr"`);
 }
 
 function compares(raw: unknown, values: Map<string, string>): Compare[] {

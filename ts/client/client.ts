@@ -76,7 +76,7 @@ export interface IncrOptions extends CallOptions {
   ttlMs?: number;
 }
 
-export type TxnOp = { op: 'put'; key: string; value: unknown } | { op: 'delete'; key: string } | { op: 'get'; key: string };
+export type TxnOp = { op: 'put'; key: string; value: unknown } | { op: 'delete'; key: string } | { op: 'get'; key: string } | { op: 'incr'; key: string; by?: number };
 export interface TxnSpec {
   compare?: { key: string; revision?: number; value?: unknown; exists?: boolean }[];
   success?: TxnOp[];

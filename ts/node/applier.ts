@@ -26,7 +26,7 @@ import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
 import { EXPIRE_KEYS_MAX, KeyTtl, TTL_KEYS_MAX } from './key_ttl';
-import { applyIncr } from './counters';
+import { applyIncr, increment, writeCounter } from './counters';
 import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient, RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from './membership';
@@ -35,7 +35,8 @@ import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type
 export type TxnOpResult =
   | { op: 'put'; key: string; revision: number; expiresAtMs?: number }
   | { op: 'delete'; key: string; deleted: boolean }
-  | { op: 'get'; key: string; found: boolean; value?: Buffer; revision?: number };
+  | { op: 'get'; key: string; found: boolean; value?: Buffer; revision?: number }
+  | { op: 'incr'; key: string; value: number };
 
 /** The answer to one write; `replayed`: the first answer to its idempotency key, given again. */
 export type WriteResult = (
@@ -397,7 +398,7 @@ function keyPrint(c: BatchItem | Command): string {
 
 function txnPrint(txn: Txn): string {
   // (A put's TTL only when it has one: a txn without TTLs keeps the print it always had.)
-  const ops = (list: Txn['success']) => list.flatMap((o) => [o.kind, o.key, o.kind === 'put' ? o.value : undefined, ...(o.kind === 'put' && o.ttlMs !== undefined ? ['ttl', o.ttlMs] : [])]);
+  const ops = (list: Txn['success']) => list.flatMap((o) => [o.kind, o.key, o.kind === 'put' ? o.value : undefined, ...(o.kind === 'put' && o.ttlMs !== undefined ? ['ttl', o.ttlMs] : []), ...(o.kind === 'incr' ? ['by', o.by] : [])]);
   const compares = txn.compare.flatMap((c) => [c.key, c.revision, c.value, c.exists === undefined ? undefined : String(c.exists)]);
   return fingerprint([Op.Txn, txn.compare.length, ...compares, txn.success.length, ...ops(txn.success), txn.failure.length, ...ops(txn.failure)]);
 }
@@ -492,11 +493,24 @@ function applyTxn(txn: Txn, index: number, lookup: (key: string) => Current, bat
   // All or nothing: a branch whose TTLs would pass the limit applies none of its ops.
   const newTtls = branch.filter((op) => op.kind === 'put' && op.ttlMs !== undefined && !batch.ttl.has(op.key)).length;
   if (newTtls > 0 && batch.ttl.size + newTtls > TTL_KEYS_MAX) return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
+  // And a branch with an increment that cannot be added: no op before it sees its key (a branch
+  // writes a key at most once), so each is checked against the value the branch starts from.
+  const sums = new Map<string, number>();
+  for (const op of branch) {
+    if (op.kind !== 'incr') continue;
+    const added = increment(op.key, op.by, lookup(op.key));
+    if (!('next' in added)) return added;
+    sums.set(op.key, added.next);
+  }
   const results: TxnOpResult[] = [];
   for (const op of branch) {
     const current = lookup(op.key);
     if (op.kind === 'get') {
       results.push(current ? { op: 'get', key: op.key, found: true, value: current.value, revision: current.revision } : { op: 'get', key: op.key, found: false });
+    } else if (op.kind === 'incr') {
+      const next = sums.get(op.key)!;
+      writeCounter(batch, op.key, next, index);
+      results.push({ op: 'incr', key: op.key, value: next });
     } else if (op.kind === 'put') {
       putKey(batch, op.key, op.value, index);
       if (op.ttlMs === undefined) results.push({ op: 'put', key: op.key, revision: index });

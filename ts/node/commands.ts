@@ -96,7 +96,7 @@ export interface Compare {
 }
 
 /** A txn put's `ttlMs` counts from the txn's `atMs` (which it then carries). */
-export type TxnOp = { kind: 'put'; key: string; value: Buffer; ttlMs?: number } | { kind: 'delete'; key: string } | { kind: 'get'; key: string };
+export type TxnOp = { kind: 'put'; key: string; value: Buffer; ttlMs?: number } | { kind: 'delete'; key: string } | { kind: 'get'; key: string } | { kind: 'incr'; key: string; by: number };
 
 export interface Txn {
   compare: Compare[];
@@ -149,6 +149,8 @@ const TXN_DELETE = 2;
 const TXN_GET = 3;
 /** A put with a TTL (version 4). */
 const TXN_PUT_TTL = 4;
+/** An increment, its step as decimal text (version 5). */
+const TXN_INCR = 5;
 const COMPARE_REVISION = 1;
 const COMPARE_VALUE = 2;
 const COMPARE_EXISTS = 4;
@@ -166,9 +168,10 @@ function encodeTxn(w: BinaryWriter, txn: Txn): void {
   for (const ops of [txn.success, txn.failure]) {
     w.u32(ops.length);
     for (const op of ops) {
-      w.u8(op.kind === 'put' ? (op.ttlMs === undefined ? TXN_PUT : TXN_PUT_TTL) : op.kind === 'delete' ? TXN_DELETE : TXN_GET);
+      w.u8(op.kind === 'put' ? (op.ttlMs === undefined ? TXN_PUT : TXN_PUT_TTL) : op.kind === 'delete' ? TXN_DELETE : op.kind === 'incr' ? TXN_INCR : TXN_GET);
       w.str(op.key);
       if (op.kind === 'put') w.bytes(op.value);
+      if (op.kind === 'incr') w.bytes(Buffer.from(String(op.by)));
       if (op.kind === 'put' && op.ttlMs !== undefined) w.u64(op.ttlMs);
     }
   }
@@ -266,13 +269,17 @@ export function encodeCommand(c: Command): Buffer {
 
 const malformed = (what: string) => new QuorumError('COMMAND_INVALID', `malformed command: ${what}`);
 
+function txnHasIncr(txn: Txn): boolean {
+  return [...txn.success, ...txn.failure].some((op) => op.kind === 'incr');
+}
+
 function txnHasTtl(txn: Txn): boolean {
   return [...txn.success, ...txn.failure].some((op) => op.kind === 'put' && op.ttlMs !== undefined);
 }
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
-  if (c.op === Op.Incr || c.items?.some((it) => it.op === Op.Incr)) return INCR_VERSION;
+  if (c.op === Op.Incr || c.items?.some((it) => it.op === Op.Incr) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
   if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined) || (c.txn !== undefined && txnHasTtl(c.txn))) return TTL_VERSION;
   if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
   return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
@@ -310,7 +317,7 @@ export function decodeCommand(data: Uint8Array): Command {
     r.end();
     const ttl = body.items?.some((it) => it.ttlMs !== undefined) || (body.txn !== undefined && txnHasTtl(body.txn));
     if (ttl && (version < TTL_VERSION || atMs === undefined)) throw malformed(`a version ${version} command with a TTL, or one without its time`);
-    if (version < INCR_VERSION && body.items?.some((it) => it.op === Op.Incr)) throw malformed(`a version ${version} batch with an increment`);
+    if (version < INCR_VERSION && (body.items?.some((it) => it.op === Op.Incr) || (body.txn !== undefined && txnHasIncr(body.txn)))) throw malformed(`a version ${version} command with an increment`);
     return { ...head, ...body };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
@@ -334,9 +341,16 @@ function decodeTxnOps(r: BinaryReader): TxnOp[] {
     else if (kind === TXN_PUT_TTL) out.push({ kind: 'put', key, value: r.bytes('op value'), ttlMs: r.u64('op ttlMs') });
     else if (kind === TXN_DELETE) out.push({ kind: 'delete', key });
     else if (kind === TXN_GET) out.push({ kind: 'get', key });
+    else if (kind === TXN_INCR) out.push({ kind: 'incr', key, by: txnStep(r.bytes('op step').toString('utf8')) });
     else throw malformed(`unknown txn op ${kind}`);
   }
   return out;
+}
+
+function txnStep(text: string): number {
+  const by = /^-?\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(by)) throw malformed(`an increment's step ${JSON.stringify(text.slice(0, 20))}`);
+  return by;
 }
 
 function decodeTxn(r: BinaryReader): Txn {

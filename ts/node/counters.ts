@@ -22,30 +22,41 @@ export function counterValue(text: string): number | undefined {
   return Number.isSafeInteger(n) && !Object.is(n, -0) ? n : undefined;
 }
 
+/** The counter at `key` after adding `by`, or why it cannot be added to (nothing is written). */
+export function increment(key: string, by: number, current: Current): { next: number } | { kind: 'refused'; code: 'not_a_counter' | 'counter_overflow'; message: string } {
+  const base = current === null ? 0 : counterValue(current.value.toString('utf8'));
+  if (base === undefined) return { kind: 'refused', code: 'not_a_counter', message: `${key} holds ${abridged(current!.value)}, not an integer` };
+  const next = base + by;
+  if (!Number.isSafeInteger(next)) return { kind: 'refused', code: 'counter_overflow', message: `${key} would pass ±(2^53 - 1): ${base} + ${by}` };
+  return { next };
+}
+
+/** Writes a counter's new value in the batch, as applier.ts's putKey does, but the key's TTL stays. */
+export function writeCounter(batch: Batch, key: string, next: number, index: number): void {
+  const value = Buffer.from(String(next));
+  batch.overlay.put(key, index, value);
+  batch.ops.push({ op: 'put', key, value, revision: index });
+  batch.changes.push({ revision: index, type: 'put', key, value });
+}
+
 export function applyIncr(command: Pick<Command, 'key' | 'value' | 'ttlMs'>, index: number, current: Current, batch: Batch, atMs: number | undefined): WriteResult {
   const by = counterValue(command.value?.toString('utf8') ?? '');
   invariant(by !== undefined, () => `entry ${index}: an increment of ${command.key} without an integer step`);
-  const base = current === null ? 0 : counterValue(current.value.toString('utf8'));
-  if (base === undefined) return { kind: 'refused', code: 'not_a_counter', message: `${command.key} holds ${abridged(current!.value)}, not an integer` };
-  const next = base + by;
-  if (!Number.isSafeInteger(next)) return { kind: 'refused', code: 'counter_overflow', message: `${command.key} would pass ±(2^53 - 1): ${base} + ${by}` };
+  const added = increment(command.key, by, current);
+  if (!('next' in added)) return added;
   const creates = current === null && command.ttlMs !== undefined;
   if (creates && !batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {
     return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
   }
-  const value = Buffer.from(String(next));
-  // As applier.ts's putKey, but the key's TTL stays (an increment does not end it).
-  batch.overlay.put(command.key, index, value);
-  batch.ops.push({ op: 'put', key: command.key, value, revision: index });
-  batch.changes.push({ revision: index, type: 'put', key: command.key, value });
+  writeCounter(batch, command.key, added.next, index);
   if (!creates) {
     const expiresAtMs = batch.ttl.expiryOf(command.key);
-    return expiresAtMs === undefined ? { kind: 'incr', value: next, revision: index } : { kind: 'incr', value: next, revision: index, expiresAtMs };
+    return expiresAtMs === undefined ? { kind: 'incr', value: added.next, revision: index } : { kind: 'incr', value: added.next, revision: index, expiresAtMs };
   }
   invariant(atMs !== undefined, () => `entry ${index}: an increment's TTL without its time`);
   const expiresAtMs = atMs + command.ttlMs!;
   batch.ttl.set(command.key, expiresAtMs, batch.ops);
-  return { kind: 'incr', value: next, revision: index, expiresAtMs };
+  return { kind: 'incr', value: added.next, revision: index, expiresAtMs };
 }
 
 function abridged(value: Buffer): string {
