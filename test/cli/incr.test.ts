@@ -1,6 +1,6 @@
 /**
- * `quorumkv incr KEY [--by n] [--ttl d]` and `client.incr(key, by, { ttlMs })`: counters through
- * the CLI and the client library.
+ * `quorumkv incr KEY [--by n] [--ttl d]`, `expire KEY --ttl d`, `persist KEY` and the client's
+ * `incr`, `expire`, `persist`: counters and TTL changes through the CLI and the client library.
  */
 import test from 'ava';
 import { QuorumClient, QuorumClientError } from '../../ts/client';
@@ -36,4 +36,23 @@ test('client.incr: calls made together each get their own value, in call order',
   t.true(err instanceof QuorumClientError && err.code === 'not_a_counter', String(err));
   const bad = await t.throwsAsync(client.incr('c', 0.5));
   t.true(bad instanceof QuorumClientError && bad.code === 'invalid_body', String(bad));
+});
+
+test('quorumkv expire and persist; client.expire and client.persist', async (t) => {
+  const { url } = await singleNode(t);
+  const endpoint = ['--endpoint', url('')];
+  await cli(['put', 'hb/n1', '{"up":true}', ...endpoint]);
+  const expire = await cli(['expire', 'hb/n1', '--ttl', '30s', ...endpoint]);
+  t.is(expire.code, 0, expire.stderr);
+  t.true((JSON.parse(expire.stdout) as { expiresAtMs: number }).expiresAtMs > Date.now() + 25_000);
+  t.like(JSON.parse((await cli(['persist', 'hb/n1', ...endpoint])).stdout), { expiresAtMs: null });
+  t.is((await cli(['persist', 'hb/none', ...endpoint])).code, 1);
+  const client = new QuorumClient({ endpoints: [url('')] });
+  t.teardown(() => client.close());
+  const [a, b] = await Promise.all([client.expire('hb/n1', 10_000), client.persist('hb/n1').catch((err: unknown) => err)]);
+  t.true(a.expiresAtMs > Date.now());
+  t.like(b, { expiresAtMs: null }, 'the later call applies after the earlier (the same key: separate entries, in order)');
+  t.is((await client.getWithTtl('hb/n1'))?.expiresAtMs, null);
+  const err = await t.throwsAsync(client.expire('hb/none', 1000));
+  t.true(err instanceof QuorumClientError && err.code === 'not_found', String(err));
 });

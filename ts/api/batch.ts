@@ -1,6 +1,7 @@
 /**
  * `POST /v1/batch {"ops":[{"op":"put","key","value","ifRevision"?,"idempotencyKey"?} |
- * {"op":"delete","key","ifRevision"?,"idempotencyKey"?} | {"op":"incr","key","by"?,"ttlMs"?,...}, ...]}`: independent writes in one
+ * {"op":"delete","key","ifRevision"?,"idempotencyKey"?} | {"op":"incr","key","by"?,"ttlMs"?,...} |
+ * {"op":"expire","key","ttlMs",...} | {"op":"persist","key",...}, ...]}`: independent writes in one
  * proposal — one log entry, one answer per item — unlike a txn, which is all-or-nothing. An
  * item that is malformed, forbidden, conflicts (`revision_mismatch`), writes a key an earlier
  * item writes (`duplicate_key`) or is refused fails alone; the others apply. Answer:
@@ -69,12 +70,24 @@ function parseItem(raw: unknown, i: number, guard: Guard, values: Map<string, st
       if (o.ttlMs !== undefined) item.ttlMs = ttlArg(o.ttlMs, `ops[${i}].ttlMs`);
       return { item };
     }
+    if (o.op === 'expire' || o.op === 'persist') return { item: ttlItem(o, i, key, ifRevision, idem) };
     if (o.ttlMs !== undefined) throw new QuorumError('invalid_ttl', `ops[${i}]: a delete takes no ttlMs`);
     if (o.op === 'delete') return { item: { op: Op.Delete, key, ifRevision, idem } };
-    throw new QuorumError('invalid_op', `ops[${i}]: "op" must be "put", "delete" or "incr"`);
+    throw new QuorumError('invalid_op', `ops[${i}]: "op" must be "put", "delete", "incr", "expire" or "persist"`);
   } catch (err) {
     return { failed: errorItem(err) };
   }
+}
+
+/** `{"op":"expire","key","ttlMs"}` or `{"op":"persist","key"}`: a TTL change of an existing key. */
+function ttlItem(o: Record<string, unknown>, i: number, key: string, ifRevision: number | undefined, idem: string | undefined): BatchItem {
+  if ('value' in o) throw new QuorumError('invalid_body', `ops[${i}]: an ${String(o.op)} takes no "value"`);
+  if (o.op === 'persist') {
+    if (o.ttlMs !== undefined) throw new QuorumError('invalid_ttl', `ops[${i}]: a persist takes no ttlMs`);
+    return { op: Op.SetTtl, key, ifRevision, idem };
+  }
+  if (o.ttlMs === undefined) throw new QuorumError('invalid_ttl', `ops[${i}]: an expire needs "ttlMs"`);
+  return { op: Op.SetTtl, key, ifRevision, idem, ttlMs: ttlArg(o.ttlMs, `ops[${i}].ttlMs`) };
 }
 
 /**
@@ -98,7 +111,7 @@ function failRepeatedKeys(parsed: ParsedItem[]): ParsedItem[] {
 
 /** The answer of an item that was written (a put or a delete); undefined for any other result. */
 function writtenAnswer(r: WriteResult): ItemAnswer | undefined {
-  if (r.kind !== 'put' && r.kind !== 'delete' && r.kind !== 'incr') return undefined;
+  if (r.kind !== 'put' && r.kind !== 'delete' && r.kind !== 'incr' && r.kind !== 'ttl') return undefined;
   return { ...writtenBody(r), ...(r.replayed ? { replayed: true } : {}) };
 }
 

@@ -92,15 +92,19 @@ export async function deletePrefix(node: RaftNode, target: Target): Promise<Repl
 
 /** The answer to a put or delete of `key` (a replay answers alike, with its header). */
 export function written(key: string, result: ApplyResult): Reply {
-  if (result.kind !== 'put' && result.kind !== 'delete' && result.kind !== 'incr' && result.kind !== 'mismatch' && result.kind !== 'refused') throw unexpected(result.kind);
+  if (result.kind !== 'put' && result.kind !== 'delete' && result.kind !== 'incr' && result.kind !== 'ttl' && result.kind !== 'mismatch' && result.kind !== 'refused') throw unexpected(result.kind);
   const headers = replayHeaders(result);
   if (result.kind === 'refused') throw refusedError(result);
   if (result.kind === 'mismatch') throw mismatch(key, result.currentRevision, headers);
   return { body: writtenBody(result), headers };
 }
 
-/** A put's, delete's or increment's answer: `{"revision","expiresAtMs"?}`, `{"deleted","revision"}`, `{"value","revision","expiresAtMs"?}`. */
-export function writtenBody(result: Extract<ApplyResult, { kind: 'put' | 'delete' | 'incr' }>): Record<string, unknown> {
+/**
+ * A put's, delete's, increment's or TTL change's answer: `{"revision","expiresAtMs"?}`,
+ * `{"deleted","revision"}`, `{"value","revision","expiresAtMs"?}`, `{"revision","expiresAtMs"}` (null: none).
+ */
+export function writtenBody(result: Extract<ApplyResult, { kind: 'put' | 'delete' | 'incr' | 'ttl' }>): Record<string, unknown> {
+  if (result.kind === 'ttl') return { revision: result.revision, expiresAtMs: result.expiresAtMs };
   const expiry = result.kind !== 'delete' && result.expiresAtMs !== undefined ? { expiresAtMs: result.expiresAtMs } : {};
   if (result.kind === 'put') return { revision: result.revision, ...expiry };
   if (result.kind === 'incr') return { value: result.value, revision: result.revision, ...expiry };

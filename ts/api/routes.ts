@@ -20,7 +20,7 @@ import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, ticks, top, vwap } from './market';
 import { bars } from './md_bars';
-import { patch } from './counters';
+import { patch } from './kv_patch';
 import { controlReplay, listReplays, openReplay } from './md_replay';
 import { metrics, monitor, setThrottle, walStall } from './health';
 import { dashboardFile, dashboardPage, dashboardStream } from './dashboard';

@@ -29,8 +29,8 @@ import { openTarget } from '../backup/crypt';
 import { backupCommands } from './backup';
 import type { HealthConfig } from '../monitor/health_config';
 
-/** `incr KEY`: a counter (PATCH /v1/kv/{key}), retried safely like every key write. */
-function incrCommand(program: Command): void {
+/** `incr KEY`, `expire KEY --ttl`, `persist KEY`: PATCH /v1/kv/{key}, retried safely like every key write. */
+function patchCommands(program: Command): void {
   clientCommand(program, 'incr <key>', 'add to an integer value (absent: 0), counted once even if retried', ([key], o) => ({
     method: 'PATCH',
     path: keyPath(key),
@@ -38,6 +38,12 @@ function incrCommand(program: Command): void {
   }))
     .option('--by <n>', 'the step (may be negative)', flags.integer(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), 1)
     .option('--ttl <duration>', 'if this creates the key, delete it this long after (a rate window, e.g. 60s)', flags.durationMs);
+  clientCommand(program, 'expire <key>', 'give an existing key a TTL from now, its value untouched (a heartbeat)', ([key], o) => ({
+    method: 'PATCH',
+    path: keyPath(key),
+    body: { op: 'expire', ttlMs: o.ttl as number },
+  })).requiredOption('--ttl <duration>', 'delete the key this long from now unless written first (e.g. 30s)', flags.durationMs);
+  clientCommand(program, 'persist <key>', "end a key's TTL", ([key]) => ({ method: 'PATCH', path: keyPath(key), body: { op: 'persist' } }));
 }
 
 function kvCommands(program: Command): void {
@@ -378,7 +384,7 @@ export function buildProgram(version: string): Command {
     .action(() => console.log(version));
   nodeCommands(program);
   kvCommands(program);
-  incrCommand(program);
+  patchCommands(program);
   clusterCommands(program);
   mdCommands(program);
   certsCommands(program);

@@ -89,7 +89,7 @@ export interface TxnResult {
 }
 
 interface WriteItem {
-  op: 'put' | 'delete' | 'incr';
+  op: 'put' | 'delete' | 'incr' | 'expire' | 'persist';
   key: string;
   value?: unknown;
   by?: number;
@@ -103,7 +103,7 @@ export interface IngestAnswer {
   duplicates: number;
   gaps: Record<string, unknown>[];
 }
-type WriteAnswer = { revision: number; deleted?: boolean; expiresAtMs?: number; value?: number };
+type WriteAnswer = { revision: number; deleted?: boolean; expiresAtMs?: number | null; value?: number };
 type BatchAnswer = { results: ({ revision: number; deleted?: boolean } | { error: { code: string; message: string } & Record<string, unknown> })[] };
 
 type MultiGetAnswer = ColumnsAnswer | { items: (KeyValue | PositionalItem | null)[] };
@@ -186,7 +186,7 @@ export class QuorumClient {
   }
 
   put(key: string, value: unknown, opts: PutOptions = {}): Promise<{ revision: number; expiresAtMs?: number }> {
-    return queued(() => this.writes.add({ op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision, ttlMs: opts.ttlMs }, key.length + JSON.stringify(value ?? null).length + 64, opts.signal));
+    return queued(() => this.writes.add({ op: 'put', key: checkKey(key), value, ifRevision: opts.ifRevision, ttlMs: opts.ttlMs }, key.length + JSON.stringify(value ?? null).length + 64, opts.signal) as Promise<{ revision: number; expiresAtMs?: number }>);
   }
 
   delete(key: string, opts: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
@@ -201,6 +201,19 @@ export class QuorumClient {
   incr(key: string, by = 1, opts: IncrOptions = {}): Promise<{ value: number; revision: number; expiresAtMs?: number }> {
     if (!Number.isSafeInteger(by)) return Promise.reject(new QuorumClientError('invalid_body', 'by must be an integer within ±(2^53 - 1)', 400));
     return queued(() => this.writes.add({ op: 'incr', key: checkKey(key), by, ttlMs: opts.ttlMs }, key.length + 64, opts.signal) as Promise<{ value: number; revision: number; expiresAtMs?: number }>);
+  }
+
+  /**
+   * Sets the TTL of an existing key without writing it (Redis EXPIRE; a heartbeat): it is
+   * deleted `ttlMs` from now unless written or given another TTL first. `not_found` if absent.
+   */
+  expire(key: string, ttlMs: number, opts: CallOptions = {}): Promise<{ revision: number; expiresAtMs: number }> {
+    return queued(() => this.writes.add({ op: 'expire', key: checkKey(key), ttlMs }, key.length + 64, opts.signal) as Promise<{ revision: number; expiresAtMs: number }>);
+  }
+
+  /** Ends the TTL of an existing key (Redis PERSIST); `not_found` if absent. */
+  persist(key: string, opts: CallOptions = {}): Promise<{ revision: number; expiresAtMs: null }> {
+    return queued(() => this.writes.add({ op: 'persist', key: checkKey(key) }, key.length + 64, opts.signal) as Promise<{ revision: number; expiresAtMs: null }>);
   }
 
   /**
@@ -412,12 +425,12 @@ export class QuorumClient {
       } catch (err) {
         const fresh = err instanceof QuorumClientError && err.code === 'session_expired' && err.sends === 1 && rekeyed === 0;
         if (!fresh) throw err;
-        this.expire(session);
+        this.dropSession(session);
       }
     }
   }
 
-  private expire(session: string): void {
+  private dropSession(session: string): void {
     if (this.sessionName !== session) return;
     this.session = undefined;
     this.sessionName = undefined;

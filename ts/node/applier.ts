@@ -27,6 +27,7 @@ import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
 import { EXPIRE_KEYS_MAX, KeyTtl, TTL_KEYS_MAX } from './key_ttl';
 import { applyIncr, increment, writeCounter } from './counters';
+import { applySetTtl } from './set_ttl';
 import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient, RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from './membership';
@@ -46,7 +47,8 @@ export type WriteResult = (
   | { kind: 'txn'; succeeded: boolean; revision: number; results: TxnOpResult[] }
   | { kind: 'range'; deleted: number; more: boolean; revision: number }
   | { kind: 'incr'; value: number; revision: number; expiresAtMs?: number }
-  | ({ kind: 'refused' } & (Refusal | { code: 'too_many_ttl_keys' | 'not_a_counter' | 'counter_overflow'; message: string }))
+  | { kind: 'ttl'; revision: number; expiresAtMs: number | null }
+  | ({ kind: 'refused' } & (Refusal | { code: 'too_many_ttl_keys' | 'not_a_counter' | 'counter_overflow' | 'not_found'; message: string }))
 ) & { replayed?: boolean };
 
 /** A batch's answers, one per item; `replayed`: a keyed batch's first answer, given again. */
@@ -392,7 +394,7 @@ function decodeAuthChange(command: Command): AuthChange {
 /** What a key write is, for telling a retry from another write reusing its key (a single write and a batch item alike). */
 function keyPrint(c: BatchItem | Command): string {
   if ('raw' in c && c.raw) return printBytes(c.raw);
-  invariant(c.op === Op.Put || c.op === Op.Delete || c.op === Op.Incr, () => `op ${c.op} is not a key write`);
+  invariant(c.op === Op.Put || c.op === Op.Delete || c.op === Op.Incr || c.op === Op.SetTtl, () => `op ${c.op} is not a key write`);
   return printBytes(itemBytes({ op: c.op, key: c.key, value: c.value, ifRevision: c.ifRevision, idem: c.idem, ttlMs: c.ttlMs }));
 }
 
@@ -432,6 +434,7 @@ function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevi
   const currentRevision = current?.revision ?? 0;
   if (command.ifRevision !== undefined && command.ifRevision !== currentRevision) return { kind: 'mismatch', currentRevision };
   if (command.op === Op.Incr) return applyIncr(command, index, current, batch, atMs);
+  if (command.op === Op.SetTtl) return applySetTtl(command, index, current, batch, atMs);
   if (command.op === Op.Put) {
     const ttl = command.ttlMs;
     if (ttl !== undefined && !batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {

@@ -20,7 +20,7 @@
  * other command alike and stops cleanly at the first it would apply differently: version 1 read
  * a batch's key and ignored it, which would have applied a retried batch twice on that node.
  * Later versions each add an op or a field an older build would misapply: 3 range deletes, 4 key
- * TTLs, 5 increments (`Op.Incr`, alone or as a batch item).
+ * TTLs, 5 increments and TTL changes (`Op.Incr`, `Op.SetTtl`, alone or as batch items; txn increments).
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
@@ -39,7 +39,7 @@ const BATCH_IDEM_VERSION = 2;
 const DELETE_RANGE_VERSION = 3;
 /** The first version with key TTLs (a put's `ttlMs`, `Op.Expire`). */
 const TTL_VERSION = 4;
-/** The first version with `Op.Incr` (alone or as a batch item). */
+/** The first version with `Op.Incr` and `Op.SetTtl` (alone or as batch items). */
 const INCR_VERSION = 5;
 
 export enum Op {
@@ -69,13 +69,18 @@ export enum Op {
    * TTL stays, and `ttlMs` sets one only when the increment creates the key.
    */
   Incr = 11,
+  /**
+   * Sets the TTL of an existing key without writing it (Redis EXPIRE): it expires `ttlMs` after
+   * the entry's `atMs`; without `ttlMs` its TTL ends (PERSIST).
+   */
+  SetTtl = 12,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr, Op.SetTtl]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
-  op: Op.Put | Op.Delete | Op.Incr;
+  op: Op.Put | Op.Delete | Op.Incr | Op.SetTtl;
   key: string;
   value?: Buffer;
   ifRevision?: number;
@@ -206,7 +211,7 @@ function decodeItems(r: BinaryReader): BatchItem[] {
     const from = r.at;
     const flags = r.u8('item flags');
     const op = r.u8('item op');
-    if (op !== Op.Put && op !== Op.Delete && op !== Op.Incr) throw malformed(`batch item op ${op}`);
+    if (op !== Op.Put && op !== Op.Delete && op !== Op.Incr && op !== Op.SetTtl) throw malformed(`batch item op ${op}`);
     const ifRevision = flags & FLAG_IF_REVISION ? r.u64('item ifRevision') : undefined;
     const ttlMs = flags & FLAG_TTL ? r.u64('item ttlMs') : undefined;
     if (ttlMs !== undefined && op === Op.Delete) throw malformed('a TTL on a delete');
@@ -279,7 +284,7 @@ function txnHasTtl(txn: Txn): boolean {
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
-  if (c.op === Op.Incr || c.items?.some((it) => it.op === Op.Incr) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
+  if (c.op === Op.Incr || c.op === Op.SetTtl || c.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
   if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined) || (c.txn !== undefined && txnHasTtl(c.txn))) return TTL_VERSION;
   if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
   return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
@@ -317,13 +322,13 @@ export function decodeCommand(data: Uint8Array): Command {
     r.end();
     const ttl = body.items?.some((it) => it.ttlMs !== undefined) || (body.txn !== undefined && txnHasTtl(body.txn));
     if (ttl && (version < TTL_VERSION || atMs === undefined)) throw malformed(`a version ${version} command with a TTL, or one without its time`);
-    if (version < INCR_VERSION && (body.items?.some((it) => it.op === Op.Incr) || (body.txn !== undefined && txnHasIncr(body.txn)))) throw malformed(`a version ${version} command with an increment`);
+    if (version < INCR_VERSION && (body.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (body.txn !== undefined && txnHasIncr(body.txn)))) throw malformed(`a version ${version} command with an increment or a TTL change`);
     return { ...head, ...body };
   }
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
   const ttlMs = flags & FLAG_TTL ? r.u64('ttlMs') : undefined;
-  if (ttlMs !== undefined && ((op !== Op.Put && op !== Op.Incr) || atMs === undefined)) throw malformed('a TTL on a command other than a put or an increment with its time');
-  if (op === Op.Incr && version < INCR_VERSION) throw malformed(`a version ${version} increment`);
+  if (ttlMs !== undefined && ((op !== Op.Put && op !== Op.Incr && op !== Op.SetTtl) || atMs === undefined)) throw malformed('a TTL on a command other than a put, an increment or a TTL change with its time');
+  if ((op === Op.Incr || op === Op.SetTtl) && version < INCR_VERSION) throw malformed(`a version ${version} increment or TTL change`);
   const key = r.str('key');
   const value = op === Op.Put || op === Op.Auth || op === Op.Incr ? r.bytes('value') : undefined;
   r.end();
