@@ -1,6 +1,6 @@
 /**
  * The CLI's market-data reads: `md book|top|vwap|ticks|feeds` print what the node answers (exit
- * 1 on an error answer), `md bars` every page of bars in three formats, and `md stream` prints live lines — a book first, then the events as
+ * 1 on an error answer), `md ticks --all` and `md bars` every page in their formats, and `md stream` prints live lines — a book first, then the events as
  * they are ingested — until Ctrl-C (exit 0).
  */
 import test from 'ava';
@@ -61,6 +61,25 @@ test('md bars prints every page as a table, CSV or JSON lines', async (t) => {
   const bad = await runCli(['md', 'bars', 'ES', '--interval', '1w', ...endpoint]);
   t.is(bad.code, 1);
   t.is((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'invalid_time');
+});
+
+test('md ticks --all prints every page as JSON lines or CSV', async (t) => {
+  const { url } = await singleNode(t);
+  const quote = { kind: 'quote', instrument: 'ES', bidPrice: '4999.75', bidSize: 3, askPrice: '5000', askSize: 4, tsEvent: '1700000000000000009', producerId: 'f,"x"', producerSeq: 9 };
+  await ingest(url('/v1/md/events'), [delta(1, '5000.25'), delta(2, '5000.5'), { kind: 'trade', instrument: 'ES', price: '5000.25', size: 2, side: 'buy', tsEvent: '1700000000000000003', producerId: 'f', producerSeq: 3 }, quote]);
+  const stored = ((await (await fetch(url('/v1/md/ticks/ES'))).json()) as { events: Record<string, unknown>[] }).events;
+  t.is(stored.length, 4);
+  const endpoint = ['--endpoint', url('')];
+  const json = await runCli(['md', 'ticks', 'ES', '--all', '--limit', '1', ...endpoint]);
+  t.is(json.code, 0, json.stderr);
+  t.deepEqual(json.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown), stored, 'four pages of one');
+  const csv = await runCli(['md', 'ticks', 'ES', '--all', '--format', 'csv', '--kinds', 'trade,quote', ...endpoint]);
+  const [header, ...rows] = csv.stdout.trim().split('\n');
+  t.is(header, 'seq,instrument,kind,tsEvent,tsRecv,action,side,price,size,orders,bidPrice,bidSize,askPrice,askSize,producerId,producerSeq,venueSeq,publisher,last,maybeBad');
+  t.is(rows.length, 2);
+  const trade = stored[2];
+  t.is(rows[0], `${trade.seq},ES,trade,1700000000000000003,${trade.tsRecv},,buy,5000.25,2,,,,,,f,3,,,true,`);
+  t.true(rows[1].includes(',4999.75,3,5000,4,"f,""x""",9,'), rows[1]);
 });
 
 test('md stream prints a book, then events as they are ingested, until Ctrl-C', async (t) => {

@@ -1,15 +1,17 @@
 /**
  * The market-data reads of the CLI: `md book`, `md top`, `md vwap`, `md ticks`, `md feeds` (one
- * request each, the answer printed as the node wrote it), `md bars` (every page, see md_bars.ts) and `md stream` (live lines until
+ * request each, the answer printed as the node wrote it), `md ticks --all` and `md bars` (every
+ * page, see md_ticks.ts and md_bars.ts) and `md stream` (live lines until
  * Ctrl-C, through the client library: it follows the cluster across node failures, resuming
  * after the last seq printed, nothing lost or repeated).
  */
 import { type Command, Option } from 'commander';
 import type { MarketStreamOptions } from '../client/streams';
-import { clientCommand, endpointOption } from './client';
+import { clientCommand, endpointOption, send } from './client';
 import * as flags from './flags';
 import { follow } from './follow';
 import { type BarsCliOptions, barsCommand } from './md_bars';
+import { exportTicks, type TicksExportOptions } from './md_ticks';
 
 const bookPath = (instrument: string): string => `/v1/md/books/${encodeURIComponent(instrument)}`;
 const stale = (o: Record<string, unknown>): string | undefined => (o.stale ? 'stale' : undefined);
@@ -31,16 +33,21 @@ export function mdReadCommands(md: Command): void {
     .addOption(new Option('--side <side>', 'buy (lifts asks) or sell (hits bids)').choices(['buy', 'sell']).makeOptionMandatory())
     .requiredOption('--qty <n>', 'the quantity to fill', flags.integer(1))
     .option('--stale', 'serve from this member without a ReadIndex round');
-  clientCommand(md, 'ticks <instrument>', 'stored events in seq order, a page at a time', ([instrument], o) => ({
-    path: `/v1/md/ticks/${encodeURIComponent(instrument)}`,
-    query: { afterSeq: o.afterSeq as string | undefined, limit: o.limit as number, from: o.from as string | undefined, to: o.to as string | undefined, kinds: o.kinds as string | undefined, consistency: stale(o) },
-  }))
+  md.command('ticks <instrument>')
+    .description('stored events in seq order, a page at a time; with --all, every page, as JSON lines or CSV')
+    .addOption(endpointOption())
     .option('--after-seq <seq>', 'start after this seq (the last seq of the previous page)', flags.seq)
-    .option('--limit <n>', 'events per page', flags.integer(1), 100)
+    .option('--limit <n>', 'events per page (request): default 100, with --all 10,000', flags.integer(1, 10_000))
     .option('--from <time>', 'only events at or after this venue time: integer ns or ISO-8601')
     .option('--to <time>', 'only events before this venue time')
     .option('--kinds <list>', 'only these kinds: delta,trade,quote')
-    .option('--stale', 'serve from this member without a ReadIndex round');
+    .option('--all', 'every page until the last, one event per line')
+    .addOption(new Option('--format <format>', 'with --all: JSON lines, or CSV with a header').choices(['json', 'csv']).default('json'))
+    .option('--stale', 'serve from this member without a ReadIndex round')
+    .action(async (instrument: string, o: Omit<TicksExportOptions, 'limit'> & { endpoint: string[]; all?: boolean; limit?: number }) => {
+      if (o.all) process.exitCode = await exportTicks(o.endpoint, instrument, { ...o, limit: o.limit ?? 10_000 });
+      else process.exitCode = await send(o.endpoint, { path: `/v1/md/ticks/${encodeURIComponent(instrument)}`, query: { afterSeq: o.afterSeq, limit: o.limit ?? 100, from: o.from, to: o.to, kinds: o.kinds, consistency: o.stale ? 'stale' : undefined } });
+    });
   md.command('bars <instrument>')
     .description('OHLCV bars of the stored trades (open, high, low, close, volume, trades, VWAP), every page of them')
     .addOption(endpointOption())

@@ -1,0 +1,57 @@
+/**
+ * `quorumkv md ticks <instrument> --all [--format json|csv]`: every stored event of the range
+ * (`--from`/`--to`/`--kinds`, from `--after-seq`), page after page (`--limit` per request, each
+ * page's last seq the next one's `afterSeq`), as JSON lines as the node wrote them, or CSV with a
+ * header — one column per field any kind has, empty where an event's kind has none — for
+ * pandas, kdb+'s `0:` or a spreadsheet. Each page is a read of its own (linearizable unless
+ * `--stale`).
+ */
+import { arrayElements, skipJsonSpace } from '../json_text';
+import { callAny } from './http_client';
+import { prettyJson } from './pretty_json';
+
+export interface TicksExportOptions {
+  afterSeq?: string;
+  limit: number;
+  from?: string;
+  to?: string;
+  kinds?: string;
+  stale?: boolean;
+  format: 'json' | 'csv';
+}
+
+/** Every field of `recordToEvent` (ts/market/records.ts), in one order. */
+const COLUMNS = ['seq', 'instrument', 'kind', 'tsEvent', 'tsRecv', 'action', 'side', 'price', 'size', 'orders', 'bidPrice', 'bidSize', 'askPrice', 'askSize', 'producerId', 'producerSeq', 'venueSeq', 'publisher', 'last', 'maybeBad'] as const;
+
+export async function exportTicks(endpoints: readonly string[], instrument: string, o: TicksExportOptions): Promise<number> {
+  let after = o.afterSeq;
+  if (o.format === 'csv') process.stdout.write(`${COLUMNS.join(',')}\n`);
+  for (;;) {
+    const q = new URLSearchParams({ limit: String(o.limit) });
+    for (const [k, v] of [['afterSeq', after], ['from', o.from], ['to', o.to], ['kinds', o.kinds]] as const) if (v !== undefined) q.set(k, v);
+    if (o.stale) q.set('consistency', 'stale');
+    const res = await callAny(endpoints, `/v1/md/ticks/${encodeURIComponent(instrument)}?${q}`);
+    const text = await res.text();
+    if (!res.ok) {
+      console.log(prettyJson(text) ?? text);
+      return 1;
+    }
+    const page = JSON.parse(text) as { events: Record<string, unknown>[]; more: boolean };
+    const lines = o.format === 'csv' ? page.events.map(csvRow) : arrayElements(text, skipJsonSpace(text, text.indexOf('"events":') + 9));
+    if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+    const last = page.events.at(-1);
+    if (!page.more || last === undefined) return 0;
+    after = last.seq as string;
+  }
+}
+
+function csvRow(event: Record<string, unknown>): string {
+  return COLUMNS.map((c) => csvCell(event[c])).join(',');
+}
+
+/** RFC 4180: a cell with a comma, a quote or a line break is quoted, its quotes doubled. */
+function csvCell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
