@@ -73,6 +73,7 @@ const ROUTES: [method: string, path: string, access: 'public' | 'user' | 'admin'
   ['GET', '/v1/md/books/AAPL/vwap', 'user'],
   ['GET', '/v1/md/ticks/AAPL', 'user'],
   ['GET', '/v1/md/bars/AAPL', 'user'],
+  ['DELETE', '/v1/md/history?before=1', 'admin'],
   ['GET', '/v1/md/replay', 'user'],
   ['POST', '/v1/md/replay', 'user'],
   ['POST', '/v1/md/replay/r1/pause', 'user'],

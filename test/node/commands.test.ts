@@ -40,6 +40,7 @@ test('commands round-trip through their binary form', (t) => {
     { op: Op.Incr, origin: 2, seq: 4, key: 'n', value: Buffer.from('-3') },
     { op: Op.SetTtl, origin: 2, seq: 8, key: 'n', atMs: 3, ttlMs: 1000 },
     { op: Op.SetTtl, origin: 2, seq: 9, key: 'n' },
+    { op: Op.MdPurge, origin: 2, seq: 10, key: '1700000000000000000' },
     { op: Op.Txn, origin: 2, seq: 7, key: '', txn: { compare: [], success: [{ kind: 'incr', key: 'n', by: -9007199254740991 }, { kind: 'put', key: 'p', value: Buffer.from('1') }], failure: [] } },
     { op: Op.Incr, origin: 2, seq: 5, key: 'n', value: Buffer.from('1'), idem: 'i1', atMs: 9, ttlMs: 60_000 },
     { op: Op.Batch, origin: 1, seq: 6, key: '', atMs: 7, items: [{ op: Op.Incr, key: 'c', value: Buffer.from('2'), ifRevision: undefined, idem: undefined, ttlMs: 1000 }] },
@@ -53,8 +54,8 @@ test('a malformed command is a COMMAND_INVALID error at every truncation', (t) =
   const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
   for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const bad = Buffer.from(full);
-  bad[1] = 13;
-  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 13/ } as never);
+  bad[1] = 14;
+  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 14/ } as never);
   t.throws(() => decodeCommand(Buffer.concat([full, Buffer.from([0])])), { code: 'COMMAND_INVALID' } as never);
 });
 

@@ -69,6 +69,10 @@ export async function book(node: RaftNode, target: Target, rawInstrument: string
   const then = historyTarget(target.query);
   await barrier(node, target.query);
   const id = node.market.idOf(instrument);
+  const kept = id === undefined ? undefined : node.market.keptFrom(id);
+  if (then && kept && ('seq' in then ? then.seq < kept.seq : then.tsEvent < kept.tsEvent)) {
+    throw new QuorumError('compacted', `${instrument}'s history before seq ${kept.seq} (venue time ${kept.tsEvent}) was purged`, { details: { fromSeq: kept.seq.toString(), fromTs: kept.tsEvent.toString() } });
+  }
   if (then && id !== undefined) {
     const past = await bookAt(node.keys, id, instrument, then, depth);
     if (past === undefined) throw new QuorumError('unknown_instrument', `${instrument} had no events by then`);
@@ -113,6 +117,22 @@ function tickKinds(raw: string | null): Set<Kind> | undefined {
   const kinds = raw.split(',');
   for (const k of kinds) if (!Object.hasOwn(KIND_CODES, k)) throw new QuorumError('invalid_query', `kinds are delta, trade and quote; got ${JSON.stringify(k)}`);
   return new Set(kinds as Kind[]);
+}
+
+/**
+ * `DELETE /v1/md/history?before=T` (admin): drops every instrument's stored events and book
+ * checkpoints before venue time T, to its newest checkpoint before T (ts/market/purge.ts) →
+ * `{"instruments":[{"instrument","fromSeq","fromTs"}]}`, the instruments cut and where each one's
+ * history now starts. One entry, applied alike on every node; a repeat cuts nothing more.
+ */
+export async function purgeHistory(node: RaftNode, target: Target): Promise<Reply> {
+  target.guard.admin();
+  const before = target.query.get('before');
+  if (before === null) throw new QuorumError('invalid_query', 'before is required: a venue time (integer ns or ISO-8601)');
+  const beforeTs = parseVenueTime(before, 'before');
+  const result = await node.propose({ op: Op.MdPurge, key: beforeTs.toString() });
+  if (result.kind !== 'md_purged') throw unexpected(result.kind);
+  return { body: { instruments: result.instruments } };
 }
 
 export const TOP_INSTRUMENTS_MAX = 1000;

@@ -86,7 +86,8 @@ function parseSpec(target: Target, body: Buffer): Omit<ReplaySpec, 'instruments'
 export async function openReplay(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const { names, ...rest } = parseSpec(target, body);
   const ids = await knownInstrumentIds(node, names);
-  const spec: ReplaySpec = { ...rest, instruments: names.map((symbol, i) => ({ id: ids[i], symbol })), producers: node.market.producerTable().slice() };
+  const instruments = names.map((symbol, i) => ({ id: ids[i], symbol, keptFromSeq: node.market.keptFrom(ids[i])?.seq }));
+  const spec: ReplaySpec = { ...rest, instruments, producers: node.market.producerTable().slice() };
   const open = node.market.replays;
   if (open.size >= REPLAY_SESSIONS_MAX) throw new UnavailableError(`at most ${REPLAY_SESSIONS_MAX} replay sessions per node are open; retry later or use another member`, 'overloaded');
   // The cut: records applied by now (seq = raftIndex × 2^16 + position).

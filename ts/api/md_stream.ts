@@ -52,6 +52,11 @@ export async function mdStream(node: RaftNode, target: Target, bufferBytesMax = 
   const parsed = parseRequest(target);
   if (node.market.stream.count >= STREAMS_MAX) throw new UnavailableError(`at most ${STREAMS_MAX} market-data streams per node are open; retry later or use another member`, 'overloaded');
   const req: StreamRequest = { ...parsed, ids: await instrumentIds(node, target) };
+  // Stored events after `fromSeq` that a purge dropped cannot be sent: refused, as a watch from a dropped revision.
+  for (const id of req.fromSeq === undefined ? [] : req.ids) {
+    const kept = node.market.keptFrom(id);
+    if (kept && req.fromSeq! < kept.seq) throw new QuorumError('compacted', `${node.market.symbolOf(id)}'s events up to seq ${kept.seq} were purged`, { details: { fromSeq: kept.seq.toString() } });
+  }
   return {
     stream: (res) => {
       serve(node, res, req, bufferBytesMax).catch((err: Error) => {

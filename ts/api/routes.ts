@@ -18,7 +18,7 @@ import { openSession } from './exactly_once';
 import { watch } from './watch';
 import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
-import { book, feeds, ingest, ticks, top, vwap } from './market';
+import { book, feeds, ingest, purgeHistory, ticks, top, vwap } from './market';
 import { bars } from './md_bars';
 import { patch } from './kv_patch';
 import { controlReplay, listReplays, openReplay } from './md_replay';
@@ -62,6 +62,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/sessions', { POST: (ctx) => openSession(ctx.node) }],
   ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
+  ['/v1/md/history', { DELETE: (ctx, t) => purgeHistory(ctx.node, t) }],
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
   ['/v1/md/stream', { GET: (ctx, t) => mdStream(ctx.node, t) }],
   ['/v1/md/ingest', { POST: (ctx, t) => ingestStream(ctx.node, t.req!, t.guard) }],

@@ -172,6 +172,11 @@ function mdCommands(program: Command): void {
     .option('--out <file>', 'write to a file instead of stdout')
     .option('--from-seq <seq>', 'resume after this seq (the last event line a broken replay wrote)', flags.seq)
     .action((o: Omit<ReplayCliOptions, 'instruments' | 'kinds'> & { instruments: string[]; kinds?: string[] }) => replayCommand(o));
+  clientCommand(md, 'purge', "drop stored events and book checkpoints before a venue time (each instrument's, to its newest checkpoint before it; admin)", (_a, o) => ({
+    method: 'DELETE',
+    path: '/v1/md/history',
+    query: { before: o.before as string },
+  })).requiredOption('--before <time>', 'venue time: integer ns or ISO-8601');
   mdReadCommands(md);
 }
 

@@ -21,16 +21,17 @@ import { QuorumError } from '../errors';
 import { invariant } from '../raft/assert';
 import { pacerSleep, ReplayCursor } from '../native_market';
 import { ScheduleError } from './schedule_error';
-import { KIND_CODES, OFFSET, RECORD_BYTES } from './records';
+import { BOOK_SEQ_OFFSET, KIND_CODES, OFFSET, RECORD_BYTES } from './records';
 import { READ_BYTES_PACED, ReplayFeed } from './replay_feed';
 import { newestCheckpoint } from './history';
-import { type EngineScan, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, prefixEnd } from './state';
+import { checkpointKey, checkpointsPrefix, type EngineScan, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, prefixEnd } from './state';
 
 export type ReplayKind = 'delta' | 'trade' | 'quote' | 'book';
 export type ReplayFormat = 'ndjson' | 'sse' | 'binary';
 
 export interface ReplaySpec {
-  instruments: { id: number; symbol: string }[];
+  /** `keptFromSeq`: where a purged instrument's kept history starts (its base checkpoint's seq). */
+  instruments: { id: number; symbol: string; keptFromSeq?: bigint }[];
   /** Producer names by id (the state's table when the session opened: it covers the cut). */
   producers: readonly string[];
   kinds: Set<ReplayKind>;
@@ -231,7 +232,7 @@ export class ReplaySession {
       snapshotsBefore: previous?.snapshots ?? 0,
       seqBefore: resume?.seq ?? previous?.lastSeq ?? 0n,
     });
-    const checkpoints = await Promise.all(this.spec.instruments.map(({ id }) => checkpointBefore(this.engine(), id, fromTs, resume)));
+    const checkpoints = await Promise.all(this.spec.instruments.map(({ id, keptFromSeq }) => checkpointBefore(this.engine(), id, fromTs, resume, keptFromSeq)));
     checkpoints.forEach((cp, i) => cp && cursor.loadBook(i, cp.book));
     const feed = new ReplayFeed(this.engine, cursor, this.spec.instruments.map((i) => i.id), checkpoints.map((cp) => cp?.seq ?? 0n));
     const startTs = resume ? resume.tsEvent : fromTs;
@@ -382,8 +383,15 @@ function header(spec: ReplaySpec): Buffer {
  * The newest checkpoint whose every event comes before the replay's first: venue time before
  * `fromTs`, or at or before the resume position.
  */
-function checkpointBefore(engine: EngineScan, id: number, fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
-  return newestCheckpoint(engine, id, (seq, ts) => ts < fromTs || (resume !== undefined && (ts < resume.tsEvent || (ts === resume.tsEvent && seq <= resume.seq))));
+async function checkpointBefore(engine: EngineScan, id: number, fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined, keptFromSeq: bigint | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
+  const found = await newestCheckpoint(engine, id, (seq, ts) => ts < fromTs || (resume !== undefined && (ts < resume.tsEvent || (ts === resume.tsEvent && seq <= resume.seq))));
+  if (found !== undefined || keptFromSeq === undefined) return found;
+  // A start before a purge's cut: the replay starts where the kept history does, from its base
+  // book (an empty book and the kept events would be a wrong book).
+  const page = await engine.scan({ start: checkpointKey(id, keptFromSeq), end: prefixEnd(checkpointsPrefix(id)), limit: 1 });
+  const base = page.items[0];
+  invariant(base !== undefined && base.value.readBigUInt64LE(BOOK_SEQ_OFFSET) === keptFromSeq, () => `instrument ${id}: its kept history's base checkpoint ${keptFromSeq} is missing`);
+  return { seq: keptFromSeq, book: base.value };
 }
 
 /** The venue time of instrument `id`'s record with `seq`, if it has one. */

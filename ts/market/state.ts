@@ -34,6 +34,10 @@ import type { IngestBatch } from './batch';
 import { BOOK_SEQ_OFFSET, OFFSET, RECORD_BYTES, recordToEvent } from './records';
 import { MarketStream, type StreamSource } from './stream';
 import type { ReplaySession } from './replay';
+import { type KeptFrom, Retention } from './purge';
+
+/** The instruments a purge cut, each with where its kept history now starts. */
+export type PurgeResult = { kind: 'md_purged'; instruments: { instrument: string; fromSeq: string; fromTs: string }[] };
 
 export const INSTRUMENTS_MAX = 10_000;
 export const PRODUCERS_MAX = 10_000;
@@ -55,6 +59,7 @@ const KEYS = {
 export const eventsPrefix = (instrument: number): string => `${P}e/${String(instrument).padStart(10, '0')}/`;
 export const checkpointsPrefix = (instrument: number): string => `${P}c/${String(instrument).padStart(10, '0')}/`;
 export const eventsKey = KEYS.events;
+export const checkpointKey = KEYS.checkpoint;
 
 /** A book checkpoint is stored after this many of an instrument's events (for book-at-a-time). */
 export const CHECKPOINT_EVERY_EVENTS = 5_000;
@@ -113,6 +118,8 @@ export class MarketState implements StreamSource {
   gapsFound = 0;
   /** This node's open replay sessions, by id (each bounded by the replay API's limit). */
   readonly replays = new Map<string, ReplaySession>();
+  /** Where purged instruments' kept history starts (purge.ts). */
+  private retention = Retention.empty();
 
   /**
    * Replaces everything with what `engine` holds (at start, and after a snapshot install). Read
@@ -121,10 +128,30 @@ export class MarketState implements StreamSource {
    */
   async load(engine: Engine): Promise<void> {
     const next = await readState(engine);
+    const retention = await Retention.read(engine);
     // Streams cannot follow a jump to another state: their clients resume from their last seq.
     this.stream.endAll('the state was replaced (a snapshot was installed); resume from your last seq');
     this.pending = [];
     ({ books: this.books, ids: this.ids, symbols: this.symbols, producers: this.producers, producerNames: this.producerNames, gaps: this.gaps, sinceCheckpoint: this.sinceCheckpoint } = next);
+    this.retention = retention;
+  }
+
+  /**
+   * Drops every instrument's stored history before `beforeTs` (to its newest checkpoint before
+   * it, purge.ts), reading `engine` as it is: the applier calls this first in a write batch.
+   */
+  purge(engine: Pick<Engine, 'scanNow'>, beforeTs: bigint, ops: EngineOp[]): PurgeResult {
+    const instruments: PurgeResult['instruments'] = [];
+    for (let id = 1; id < this.symbols.length; id++) {
+      const kept = this.retention.purge(engine, id, beforeTs, ops);
+      if (kept) instruments.push({ instrument: this.symbols[id], fromSeq: kept.seq.toString(), fromTs: kept.tsEvent.toString() });
+    }
+    return { kind: 'md_purged', instruments };
+  }
+
+  /** Where instrument `id`'s kept history starts, if it was purged. */
+  keptFrom(id: number): KeptFrom | undefined {
+    return this.retention.keptFromOf(id);
   }
 
   private addInstrument(symbol: string, id: number): void {

@@ -18,9 +18,9 @@ import { type AnswerLayout, type Engine, type EngineOp, type ItemShape, type Key
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
-import { type IngestResult, MarketState } from '../market/state';
+import { type IngestResult, MarketState, type PurgeResult } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
-import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, itemBytes, Op, type Txn } from './commands';
+import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, itemBytes, Op, splitAtPurges, type Txn } from './commands';
 import { fingerprint, printBytes } from './fingerprint';
 import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
@@ -62,7 +62,8 @@ export type ApplyResult =
   | { kind: 'published'; index: number }
   | { kind: 'expired'; deleted: number }
   | AuthResult
-  | IngestResult;
+  | IngestResult
+  | PurgeResult;
 
 export interface Applied {
   index: number;
@@ -140,7 +141,7 @@ export class Applier {
     this.backlogBytes += bytes;
     this.chain = this.chain.then(async () => {
       try {
-        await this.applyBatch(fresh);
+        for (const part of splitAtPurges(fresh)) await this.applyBatch(part);
       } catch (err) {
         this.die(err as Error);
       } finally {
@@ -282,6 +283,10 @@ export class Applier {
       batch.members = publishClient(batch.members, Number(id), client ?? '');
       batch.ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(batch.members) });
       answer({ kind: 'published', index: e.index });
+    } else if (command.op === Op.MdPurge) {
+      // It reads the engine: every entry before it must be there (see splitAtPurges).
+      invariant(batch.results.length === 0, () => `entry ${e.index}: a market-data purge not first in its write batch`);
+      answer(this.market.purge(this.engine, BigInt(command.key), batch.ops));
     } else if (command.op === Op.MdIngest) {
       answer(this.market.apply(command.md!, e.index, batch.ops));
     } else if (command.op === Op.Auth) {

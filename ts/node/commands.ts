@@ -20,7 +20,8 @@
  * other command alike and stops cleanly at the first it would apply differently: version 1 read
  * a batch's key and ignored it, which would have applied a retried batch twice on that node.
  * Later versions each add an op or a field an older build would misapply: 3 range deletes, 4 key
- * TTLs, 5 increments and TTL changes (`Op.Incr`, `Op.SetTtl`, alone or as batch items; txn increments).
+ * TTLs, 5 increments and TTL changes (`Op.Incr`, `Op.SetTtl`, alone or as batch items; txn
+ * increments) and market-data purges (`Op.MdPurge`).
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
@@ -30,6 +31,7 @@
 import { BinaryReader, BinaryWriter } from '../binary';
 import { QuorumError } from '../errors';
 import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
+import { type Entry, EntryType } from '../raft/types';
 
 /** The newest command version this build reads and writes (it reads every version from 1). */
 export const COMMAND_VERSION = 5;
@@ -39,7 +41,7 @@ const BATCH_IDEM_VERSION = 2;
 const DELETE_RANGE_VERSION = 3;
 /** The first version with key TTLs (a put's `ttlMs`, `Op.Expire`). */
 const TTL_VERSION = 4;
-/** The first version with `Op.Incr` and `Op.SetTtl` (alone or as batch items). */
+/** The first version with `Op.Incr` and `Op.SetTtl` (alone or as batch items), and `Op.MdPurge`. */
 const INCR_VERSION = 5;
 
 export enum Op {
@@ -74,9 +76,14 @@ export enum Op {
    * the entry's `atMs`; without `ttlMs` its TTL ends (PERSIST).
    */
   SetTtl = 12,
+  /**
+   * Drops stored market data before a venue time (`key`: the time in ns, decimal): each
+   * instrument's events and checkpoints up to its newest checkpoint before it (ts/market/purge.ts).
+   */
+  MdPurge = 13,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr, Op.SetTtl]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr, Op.SetTtl, Op.MdPurge]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
@@ -284,7 +291,7 @@ function txnHasTtl(txn: Txn): boolean {
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
-  if (c.op === Op.Incr || c.op === Op.SetTtl || c.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
+  if (c.op === Op.Incr || c.op === Op.SetTtl || c.op === Op.MdPurge || c.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
   if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined) || (c.txn !== undefined && txnHasTtl(c.txn))) return TTL_VERSION;
   if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
   return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
@@ -328,7 +335,8 @@ export function decodeCommand(data: Uint8Array): Command {
   const ifRevision = flags & FLAG_IF_REVISION ? r.u64('ifRevision') : undefined;
   const ttlMs = flags & FLAG_TTL ? r.u64('ttlMs') : undefined;
   if (ttlMs !== undefined && ((op !== Op.Put && op !== Op.Incr && op !== Op.SetTtl) || atMs === undefined)) throw malformed('a TTL on a command other than a put, an increment or a TTL change with its time');
-  if ((op === Op.Incr || op === Op.SetTtl) && version < INCR_VERSION) throw malformed(`a version ${version} increment or TTL change`);
+  if ((op === Op.Incr || op === Op.SetTtl || op === Op.MdPurge) && version < INCR_VERSION) throw malformed(`a version ${version} increment, TTL change or purge`);
+  if (op === Op.MdPurge && (flags & ~FLAG_IDEM & ~FLAG_TIME) !== 0) throw malformed('a purge with a condition or a TTL');
   const key = r.str('key');
   const value = op === Op.Put || op === Op.Auth || op === Op.Incr ? r.bytes('value') : undefined;
   r.end();
@@ -371,6 +379,20 @@ function decodeTxn(r: BinaryReader): Txn {
   const success = decodeTxnOps(r);
   const failure = decodeTxnOps(r);
   return { compare, success, failure };
+}
+
+/**
+ * `entries` cut before each market-data purge: a purge reads the engine, which must then hold
+ * every entry before it whatever the batching (nodes batch the same entries differently).
+ */
+export function splitAtPurges(entries: Entry[]): Entry[][] {
+  const parts: Entry[][] = [[]];
+  for (const e of entries) {
+    const purge = e.type === EntryType.Normal && e.data.length > 1 && e.data[1] === Op.MdPurge;
+    if (purge && parts[parts.length - 1].length > 0) parts.push([]);
+    parts[parts.length - 1].push(e);
+  }
+  return parts;
 }
 
 const TWO_32 = 2 ** 32;

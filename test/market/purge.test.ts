@@ -1,0 +1,98 @@
+/**
+ * `DELETE /v1/md/history?before=T`: each instrument's events and checkpoints before its newest
+ * checkpoint before T go; everything at or after T stays, and so do the books: a book as of a
+ * kept time, a replay from before the cut and the live book are what they were. A book before
+ * the cut or a stream from a purged seq is 410 `compacted`. The cut survives a restart.
+ */
+import test from 'ava';
+import { CHECKPOINT_EVERY_EVENTS } from '../../ts/market/state';
+import { RaftNode } from '../../ts/node/raft_node';
+import { seededRandom } from '../helpers/random';
+import { singleNode } from '../helpers/single_node';
+
+const T0 = 1_700_000_000_000_000_000n;
+
+/** Seeded deltas (a few levels a side) and trades of AAPL and MSFT, a millisecond apart. */
+function events(count: number): Record<string, unknown>[] {
+  const random = seededRandom(3);
+  return Array.from({ length: count }, (_, i) => {
+    const instrument = random() < 0.75 ? 'AAPL' : 'MSFT';
+    const base = { instrument, tsEvent: String(T0 + BigInt(i) * 1_000_000n), producerId: 'feed', producerSeq: i + 1 };
+    const side = random() < 0.5 ? 'bid' : 'ask';
+    const price = (side === 'bid' ? 100 - Math.floor(random() * 8) * 0.25 : 100.25 + Math.floor(random() * 8) * 0.25).toFixed(2);
+    if (random() < 0.2) return { kind: 'trade', ...base, price, size: 1 + Math.floor(random() * 50), side: 'buy' };
+    return { kind: 'delta', ...base, action: random() < 0.85 ? 'add' : 'cancel', side, price, size: 1 + Math.floor(random() * 300), orders: 1 };
+  });
+}
+
+test('a purge drops history before a time, keeps every book and event from it on, across a restart', async (t) => {
+  t.timeout(120_000);
+  const { url, node } = await singleNode(t);
+  const input = events(4 * CHECKPOINT_EVERY_EVENTS);
+  for (let i = 0; i < input.length; i += 500) {
+    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: input.slice(i, i + 500).map((e) => JSON.stringify(e)).join('\n') });
+    t.is(res.status, 200);
+  }
+  const get = async (path: string) => {
+    const res = await fetch(url(path));
+    return { status: res.status, json: (await res.json()) as any };
+  };
+  const allTicks = async () => {
+    const out: { seq: string; tsEvent: string }[] = [];
+    for (let more = true; more; ) {
+      const page = (await get(`/v1/md/ticks/AAPL?limit=10000&afterSeq=${out.at(-1)?.seq ?? 0}`)).json as { events: { seq: string; tsEvent: string }[]; more: boolean };
+      out.push(...page.events);
+      more = page.more;
+    }
+    return out;
+  };
+  const ticksBefore = await allTicks();
+  const cut = T0 + BigInt(Math.floor(input.length * 0.6)) * 1_000_000n;
+  const lateTimes = [cut, cut + 777_000_000n, T0 + BigInt(input.length - 1) * 1_000_000n];
+  const booksBefore = await Promise.all(lateTimes.map(async (at) => (await get(`/v1/md/books/AAPL?depth=20&at=${at}`)).json));
+  const live = (await get('/v1/md/books/AAPL?depth=20')).json;
+
+  const purge = await fetch(url(`/v1/md/history?before=${cut}`), { method: 'DELETE' });
+  t.is(purge.status, 200);
+  const { instruments } = (await purge.json()) as { instruments: { instrument: string; fromSeq: string; fromTs: string }[] };
+  // MSFT (a quarter of the events) has its first checkpoint after the cut: nothing of it can go.
+  t.deepEqual(instruments.map((i) => i.instrument), ['AAPL']);
+  const aapl = instruments.find((i) => i.instrument === 'AAPL')!;
+  t.true(BigInt(aapl.fromTs) < cut);
+
+  // The events after the kept base, all of them; none at or after the cut is lost.
+  const ticksAfter = await allTicks();
+  t.deepEqual(ticksAfter, ticksBefore.filter((e) => BigInt(e.seq) > BigInt(aapl.fromSeq)));
+  t.true(ticksAfter.length < ticksBefore.length);
+  t.true(ticksBefore.filter((e) => BigInt(e.tsEvent) >= cut).every((e) => ticksAfter.some((a) => a.seq === e.seq)));
+  for (const [i, at] of lateTimes.entries()) t.deepEqual((await get(`/v1/md/books/AAPL?depth=20&at=${at}`)).json, booksBefore[i], `the book as of ${at}`);
+  const early = await get(`/v1/md/books/AAPL?at=${T0 + 5_000_000n}`);
+  t.is(early.status, 410);
+  t.is(early.json.error.code, 'compacted');
+  t.is((await get(`/v1/md/books/AAPL?seq=${ticksBefore[0].seq}`)).status, 410);
+  t.is((await get(`/v1/md/stream?instruments=AAPL&fromSeq=${ticksBefore[10].seq}`)).status, 410);
+
+  // A replay from before the cut starts at the kept base's book: its last book is the live one.
+  const replay = await fetch(url('/v1/md/replay'), { method: 'POST', body: JSON.stringify({ instruments: ['AAPL'], kinds: ['delta', 'book'], depth: 20 }) });
+  const lines = (await replay.text()).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; seq?: string; bids?: unknown; asks?: unknown });
+  const deltas = lines.filter((l) => l.kind === 'delta');
+  t.true(BigInt(deltas[0].seq!) > BigInt(aapl.fromSeq), 'the replay starts after the base');
+  const firstBook = lines.find((l, i) => l.kind === 'book' && i > lines.indexOf(deltas[0]))!;
+  const then = (await get(`/v1/md/books/AAPL?depth=20&seq=${deltas[0].seq}`)).json;
+  t.deepEqual({ bids: firstBook.bids, asks: firstBook.asks }, { bids: then.bids, asks: then.asks }, 'the book after the first kept event');
+  const lastBook = lines.filter((l) => l.kind === 'book').at(-1)!;
+  t.deepEqual({ bids: lastBook.bids, asks: lastBook.asks }, { bids: live.bids, asks: live.asks });
+
+  const again = (await (await fetch(url(`/v1/md/history?before=${cut}`), { method: 'DELETE' })).json()) as { instruments: unknown[] };
+  t.deepEqual(again.instruments, [], 'a repeat cuts nothing more');
+  t.is((await fetch(url('/v1/md/history'), { method: 'DELETE' })).status, 400);
+
+  // After a restart the cut is still known.
+  const dataDir = (node as unknown as { cfg: { dataDir: string } }).cfg.dataDir;
+  const members = (node as unknown as { cfg: { members: Map<number, { host: string; port: number }> } }).cfg.members;
+  await node.close();
+  const reopened = await RaftNode.open({ id: 1, dataDir, members });
+  t.teardown(() => reopened.close());
+  t.deepEqual(reopened.market.keptFrom(reopened.market.idOf('AAPL')!), { seq: BigInt(aapl.fromSeq), tsEvent: BigInt(aapl.fromTs) });
+  t.is(reopened.market.bookView('AAPL', 20), JSON.stringify(live));
+});

@@ -1,0 +1,103 @@
+/**
+ * Dropping old market data (`DELETE /v1/md/history?before=T`, `Op.MdPurge`): for each
+ * instrument, its newest book checkpoint before T becomes the start of what is kept. Events up
+ * to that checkpoint and the checkpoints before it go, as two range tombstones; the checkpoint
+ * stays as the base from which books after it are rebuilt. So up to `CHECKPOINT_EVERY_EVENTS`
+ * of an instrument's events before T stay, and nothing at or after T goes.
+ *
+ *   \0md/r/<inst>   where the instrument's kept history starts: the checkpoint's seq u64 | tsEvent u64
+ *
+ * Reads before that start cannot be answered whole: a book as of a time or seq before it is 410
+ * `compacted` (as a watch from a dropped revision), a stream from a seq before it too; a replay,
+ * ticks or bars starting before it start at it.
+ *
+ * Deterministic: the purge reads the engine on the applier's thread, and the applier starts a
+ * new write batch at each purge entry, so every node reads the same state (every entry before
+ * it applied) whatever its batching.
+ */
+import type { Engine, EngineOp } from '../native';
+import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET } from './records';
+import { checkpointKey, checkpointsPrefix, eventsKey, eventsPrefix, prefixEnd } from './state';
+
+const RETAINED_PREFIX = '\u0000md/r/';
+const retainedKey = (instrument: number): string => `${RETAINED_PREFIX}${String(instrument).padStart(10, '0')}`;
+
+export interface KeptFrom {
+  /** The seq of the checkpoint kept as the base: events after it are kept. */
+  seq: bigint;
+  /** The venue time of its last event. */
+  tsEvent: bigint;
+}
+
+/** Where each purged instrument's kept history starts (instruments never purged: absent). */
+export class Retention {
+  private constructor(private readonly keptFrom: Map<number, KeptFrom>) {}
+
+  static empty(): Retention {
+    return new Retention(new Map());
+  }
+
+  /** What `engine` holds (at start, after a snapshot install). */
+  static async read(engine: Pick<Engine, 'scan'>): Promise<Retention> {
+    const keptFrom = new Map<number, KeptFrom>();
+    let after: Buffer | undefined;
+    for (let more = true; more; ) {
+      const page = await engine.scan({ prefix: RETAINED_PREFIX, after, limit: 1000 });
+      for (const { key, value } of page.items) {
+        keptFrom.set(Number(key.subarray(Buffer.byteLength(RETAINED_PREFIX)).toString('utf8')), { seq: value.readBigUInt64LE(0), tsEvent: value.readBigUInt64LE(8) });
+        after = key;
+      }
+      more = page.more;
+    }
+    return new Retention(keptFrom);
+  }
+
+  keptFromOf(instrument: number): KeptFrom | undefined {
+    return this.keptFrom.get(instrument);
+  }
+
+  /**
+   * Drops instrument `id`'s events and checkpoints before its newest checkpoint with a venue time
+   * before `beforeTs` (read from `engine` as it is: the applier's thread, at a batch's start).
+   * Returns where its history now starts, or undefined when nothing more can go.
+   */
+  purge(engine: Pick<Engine, 'scanNow'>, id: number, beforeTs: bigint, ops: EngineOp[]): KeptFrom | undefined {
+    const base = newestCheckpointBefore(engine, id, beforeTs);
+    const kept = this.keptFrom.get(id);
+    if (base === undefined || (kept !== undefined && kept.seq >= base.seq)) return undefined;
+    // Blocks are keyed by their first seq and hold one batch's records, and a checkpoint ends a
+    // batch: every block starting at or before the base's seq ends at or before it.
+    ops.push({ op: 'deleteRange', key: Buffer.from(eventsPrefix(id)), end: Buffer.from(eventsKey(id, base.seq + 1n)) });
+    ops.push({ op: 'deleteRange', key: Buffer.from(checkpointsPrefix(id)), end: Buffer.from(checkpointKey(id, base.seq)) });
+    const value = Buffer.alloc(16);
+    value.writeBigUInt64LE(base.seq, 0);
+    value.writeBigUInt64LE(base.tsEvent, 8);
+    ops.push({ op: 'put', key: retainedKey(id), value });
+    this.keptFrom.set(id, base);
+    return base;
+  }
+}
+
+/** The newest checkpoint of `id` whose venue time is before `beforeTs` (a binary search, as history.ts's). */
+function newestCheckpointBefore(engine: Pick<Engine, 'scanNow'>, id: number, beforeTs: bigint): KeptFrom | undefined {
+  const prefix = checkpointsPrefix(id);
+  const keys: Buffer[] = [];
+  for (let more = true; more; ) {
+    const page = engine.scanNow({ prefix, after: keys.at(-1), limit: 1000, keysOnly: true });
+    for (const item of page.items) keys.push(item.key);
+    more = page.more && page.items.length > 0;
+  }
+  let best: KeptFrom | undefined;
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const book = engine.scanNow({ start: keys[mid], end: prefixEnd(prefix), limit: 1 }).items[0].value;
+    const found = { seq: book.readBigUInt64LE(BOOK_SEQ_OFFSET), tsEvent: book.readBigUInt64LE(BOOK_TS_OFFSET) };
+    if (found.tsEvent < beforeTs) {
+      best = found;
+      lo = mid + 1;
+    } else hi = mid;
+  }
+  return best;
+}
