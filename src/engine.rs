@@ -375,6 +375,16 @@ impl NativeEngine {
         }))
     }
 
+    /// Compacts the data keys in `[start, end)` (off the JS thread): space back after a purge.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn compact_range(&self, start: Buffer, end: Buffer) -> Result<AsyncTask<CompactRange>> {
+        Ok(AsyncTask::new(CompactRange {
+            engine: self.get_engine()?,
+            start: start.to_vec(),
+            end: end.to_vec(),
+        }))
+    }
+
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush(&self) -> Result<AsyncTask<Flush>> {
         Ok(AsyncTask::new(Flush {
@@ -528,6 +538,25 @@ impl Task for Flush {
     type JsValue = ();
     fn compute(&mut self) -> Result<()> {
         self.engine.flush().map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct CompactRange {
+    engine: Arc<Engine>,
+    start: Vec<u8>,
+    end: Vec<u8>,
+}
+
+impl Task for CompactRange {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        self.engine
+            .compact_range(&self.start, &self.end)
+            .map_err(from_engine)
     }
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
         Ok(())

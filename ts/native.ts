@@ -526,6 +526,11 @@ export class Engine {
     return callAsync(() => this.handle.checkpoint(dir));
   }
 
+  /** Compacts the data keys in `[start, end)` now (the space a purge's range tombstones freed). */
+  compactRange(start: Buffer, end: Buffer): Promise<void> {
+    return callAsync(() => this.handle.compactRange(start, end));
+  }
+
   flush(): Promise<void> {
     return callAsync(() => this.handle.flush());
   }

@@ -31,6 +31,13 @@ export interface KeptFrom {
 
 /** Where each purged instrument's kept history starts (instruments never purged: absent). */
 export class Retention {
+  /**
+   * Key ranges purged since the last `takeCompactions`: compacted once their batch is durable,
+   * so the space comes back now, not at RocksDB's next compaction there. At most two per
+   * instrument per purge (bounded by `INSTRUMENTS_MAX`).
+   */
+  private compactions: [Buffer, Buffer][] = [];
+
   private constructor(private readonly keptFrom: Map<number, KeptFrom>) {}
 
   static empty(): Retention {
@@ -52,6 +59,13 @@ export class Retention {
     return new Retention(keptFrom);
   }
 
+  /** The ranges purged since the last call (see `compactions`). */
+  takeCompactions(): [Buffer, Buffer][] {
+    const out = this.compactions;
+    this.compactions = [];
+    return out;
+  }
+
   keptFromOf(instrument: number): KeptFrom | undefined {
     return this.keptFrom.get(instrument);
   }
@@ -67,8 +81,12 @@ export class Retention {
     if (base === undefined || (kept !== undefined && kept.seq >= base.seq)) return undefined;
     // Blocks are keyed by their first seq and hold one batch's records, and a checkpoint ends a
     // batch: every block starting at or before the base's seq ends at or before it.
-    ops.push({ op: 'deleteRange', key: Buffer.from(eventsPrefix(id)), end: Buffer.from(eventsKey(id, base.seq + 1n)) });
-    ops.push({ op: 'deleteRange', key: Buffer.from(checkpointsPrefix(id)), end: Buffer.from(checkpointKey(id, base.seq)) });
+    const ranges: [Buffer, Buffer][] = [
+      [Buffer.from(eventsPrefix(id)), Buffer.from(eventsKey(id, base.seq + 1n))],
+      [Buffer.from(checkpointsPrefix(id)), Buffer.from(checkpointKey(id, base.seq))],
+    ];
+    for (const [key, end] of ranges) ops.push({ op: 'deleteRange', key, end });
+    this.compactions.push(...ranges);
     const value = Buffer.alloc(16);
     value.writeBigUInt64LE(base.seq, 0);
     value.writeBigUInt64LE(base.tsEvent, 8);

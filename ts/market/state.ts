@@ -149,6 +149,11 @@ export class MarketState implements StreamSource {
     return { kind: 'md_purged', instruments };
   }
 
+  /** Key ranges purged by the batch just made durable: to compact now (purge.ts). */
+  takeCompactions(): [Buffer, Buffer][] {
+    return this.retention.takeCompactions();
+  }
+
   /** Where instrument `id`'s kept history starts, if it was purged. */
   keptFrom(id: number): KeptFrom | undefined {
     return this.retention.keptFromOf(id);

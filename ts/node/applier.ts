@@ -244,6 +244,8 @@ export class Applier {
     this.membersRecord = batch.members;
     this.feed.publish(batch.changes, last);
     this.market.publish();
+    // Space back after a purge: a failed compaction is the disk failing, as a failed write is.
+    for (const [start, end] of this.market.takeCompactions()) this.engine.compactRange(start, end).catch((err: Error) => this.die(err));
     this.onApplied(batch.results, entries[entries.length - 1].term);
     this.release();
   }

@@ -350,6 +350,19 @@ impl Engine {
         Ok(())
     }
 
+    /// Compacts the data keys in `[start, end)` now, so the space of what range tombstones
+    /// deleted there (a market-data purge) comes back without waiting for background compaction.
+    pub fn compact_range(&self, start: &[u8], end: &[u8]) -> Result<()> {
+        if start >= end {
+            return Err(EngineError::InvalidArgument(
+                "a compaction's end must sort after its start".into(),
+            ));
+        }
+        self.db
+            .compact_range_cf(self.cf(CF_DATA), Some(start), Some(end));
+        Ok(())
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(name)

@@ -272,3 +272,57 @@ fn a_range_delete_removes_its_range_only_and_later_puts_in_the_batch_survive() {
     );
     assert_eq!(engine.applied_index(), 2, "a refused batch writes nothing");
 }
+
+#[test]
+fn compacting_a_range_delete_frees_its_files_and_keeps_the_rest() {
+    use engine::encode_delete_range;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    // Incompressible values: the files are about their size.
+    let mut seed = 1u64;
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..2000 {
+        let v = (0..4096)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 56) as u8
+            })
+            .collect();
+        values.push(v);
+    }
+    for part in 0..4usize {
+        let mut batch = Vec::new();
+        for (i, v) in values.iter().enumerate().skip(part * 500).take(500) {
+            encode_put(&mut batch, format!("e/{i:06}").as_bytes(), v);
+        }
+        engine.apply(&batch, part as u64 + 1).unwrap();
+        engine.flush().unwrap();
+    }
+    let before = dir_bytes(dir.path());
+    let mut batch = Vec::new();
+    encode_delete_range(&mut batch, b"e/", b"e/001500");
+    engine.apply(&batch, 5).unwrap();
+    engine.compact_range(b"e/", b"e/001500").unwrap();
+    let after = dir_bytes(dir.path());
+    assert!(after * 2 < before, "{after} bytes after, {before} before");
+    assert_eq!(engine.get(b"e/001499").unwrap(), None);
+    assert_eq!(
+        engine.get(b"e/001500").unwrap().as_deref(),
+        Some(&values[1500][..])
+    );
+    assert_eq!(
+        engine.compact_range(b"e/9", b"e/1").unwrap_err().code(),
+        "ENGINE_INVALID_ARGUMENT"
+    );
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
