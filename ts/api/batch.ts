@@ -109,7 +109,7 @@ function failRepeatedKeys(parsed: ParsedItem[]): ParsedItem[] {
   });
 }
 
-/** The answer of an item that was written (a put or a delete); undefined for any other result. */
+/** The answer of an item that was written (a put, delete, increment or TTL change); undefined for any other result. */
 function writtenAnswer(r: WriteResult): ItemAnswer | undefined {
   if (r.kind !== 'put' && r.kind !== 'delete' && r.kind !== 'incr' && r.kind !== 'ttl') return undefined;
   return { ...writtenBody(r), ...(r.replayed ? { replayed: true } : {}) };

@@ -299,6 +299,15 @@ export class QuorumClient {
     return this.call<IngestAnswer>('leader', { method: 'POST', path: '/v1/md/events', body, headers: { 'content-type': 'application/x-ndjson' } }, opts);
   }
 
+  /**
+   * Drops stored market data before venue time `before` (`DELETE /v1/md/history`, admin): each
+   * instrument's history then starts at its newest checkpoint before it. Retries are safe: a
+   * repeat cuts nothing more. Resolves with the instruments cut and where each one's history starts.
+   */
+  purgeHistory(before: string | bigint, opts: CallOptions = {}): Promise<{ instruments: { instrument: string; fromSeq: string; fromTs: string }[] }> {
+    return this.call('leader', { method: 'DELETE', path: `/v1/md/history?${new URLSearchParams({ before: String(before) })}` }, opts);
+  }
+
   /** An instrument's book (`GET /v1/md/books/{instrument}`): now, or as of `at` or `seq`; linearizable unless `stale`. */
   book(instrument: string, opts: BookOptions = {}): Promise<Book> {
     return market.book(this.caller, instrument, opts);
