@@ -88,6 +88,11 @@ test('a purge drops history before a time, keeps every book and event from it on
   t.teardown(() => client.close());
   t.deepEqual(await client.purgeHistory(cut), { instruments: [] }, 'a repeat cuts nothing more');
   t.is((await fetch(url('/v1/md/history'), { method: 'DELETE' })).status, 400);
+  // A later cut moves the start on, from where the kept history starts.
+  const [later] = (await client.purgeHistory(lateTimes[2])).instruments.filter((i) => i.instrument === 'AAPL');
+  t.true(BigInt(later.fromSeq) > BigInt(aapl.fromSeq));
+  t.deepEqual(await allTicks(), ticksBefore.filter((e) => BigInt(e.seq) > BigInt(later.fromSeq)));
+  t.deepEqual((await get('/v1/md/books/AAPL?depth=20')).json, live);
 
   // After a restart the cut is still known.
   const dataDir = (node as unknown as { cfg: { dataDir: string } }).cfg.dataDir;
@@ -95,6 +100,6 @@ test('a purge drops history before a time, keeps every book and event from it on
   await node.close();
   const reopened = await RaftNode.open({ id: 1, dataDir, members });
   t.teardown(() => reopened.close());
-  t.deepEqual(reopened.market.keptFrom(reopened.market.idOf('AAPL')!), { seq: BigInt(aapl.fromSeq), tsEvent: BigInt(aapl.fromTs) });
+  t.deepEqual(reopened.market.keptFrom(reopened.market.idOf('AAPL')!), { seq: BigInt(later.fromSeq), tsEvent: BigInt(later.fromTs) });
   t.is(reopened.market.bookView('AAPL', 20), JSON.stringify(live));
 });
