@@ -2,12 +2,15 @@
  * `DELETE /v1/md/history?before=T`: each instrument's events and checkpoints before its newest
  * checkpoint before T go; everything at or after T stays, and so do the books: a book as of a
  * kept time, a replay from before the cut and the live book are what they were. A book before
- * the cut or a stream from a purged seq is 410 `compacted`. The cut survives a restart.
+ * the cut or a stream from a purged seq is 410 `compacted`. The cut survives a restart. With
+ * `mdRetentionNs` the leader purges on its own.
  */
 import test from 'ava';
 import { QuorumClient } from '../../ts/client';
-import { CHECKPOINT_EVERY_EVENTS } from '../../ts/market/state';
+import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET } from '../../ts/market/records';
+import { CHECKPOINT_EVERY_EVENTS, checkpointsPrefix } from '../../ts/market/state';
 import { RaftNode } from '../../ts/node/raft_node';
+import { pollUntil } from '../helpers/poll';
 import { seededRandom } from '../helpers/random';
 import { singleNode } from '../helpers/single_node';
 
@@ -102,4 +105,33 @@ test('a purge drops history before a time, keeps every book and event from it on
   t.teardown(() => reopened.close());
   t.deepEqual(reopened.market.keptFrom(reopened.market.idOf('AAPL')!), { seq: BigInt(later.fromSeq), tsEvent: BigInt(later.fromTs) });
   t.is(reopened.market.bookView('AAPL', 20), JSON.stringify(live));
+});
+
+test('with a retention, the leader purges on its own what is older than the newest venue time less it', async (t) => {
+  t.timeout(60_000);
+  // 20,000 events 1 ms apart (20 s of venue time); keep 5 s of it.
+  const { url, node } = await singleNode(t, { mdRetentionNs: 5_000_000_000n });
+  const input = events(4 * CHECKPOINT_EVERY_EVENTS);
+  for (let i = 0; i < input.length; i += 1000) {
+    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: input.slice(i, i + 1000).map((e) => JSON.stringify(e)).join('\n') });
+    t.is(res.status, 200);
+  }
+  const newest = BigInt(input.at(-1)!.tsEvent as string);
+  const id = node.market.idOf('AAPL')!;
+  // Once a second the leader looks; the cut moves on as data arrives, so poll for the last one:
+  // of the checkpoints left, the only one before newest − 5 s is the kept base.
+  const cut = newest - 5_000_000_000n;
+  const leftBeforeCut = async () => {
+    const page = await node.keys.scan({ prefix: checkpointsPrefix(id), limit: 1000 });
+    return page.items.map((i) => ({ seq: i.value.readBigUInt64LE(BOOK_SEQ_OFFSET), ts: i.value.readBigUInt64LE(BOOK_TS_OFFSET) })).filter((c) => c.ts < cut);
+  };
+  await pollUntil(async () => {
+    const kept = node.market.keptFrom(id);
+    const left = await leftBeforeCut();
+    return kept !== undefined && left.length === 1 && left[0].seq === kept.seq;
+  }, 'the leader to purge up to newest - 5 s', 20_000, 50);
+  const kept = node.market.keptFrom(id)!;
+  const first = ((await (await fetch(url('/v1/md/ticks/AAPL?limit=1'))).json()) as { events: { seq: string; tsEvent: string }[] }).events[0];
+  t.true(BigInt(first.seq) > kept.seq, 'the history starts after the kept base');
+  t.true(BigInt(first.tsEvent) < newest - 5_000_000_000n, 'and every event of the last 5 s is there');
 });

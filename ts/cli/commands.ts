@@ -203,6 +203,7 @@ function nodeCommands(program: Command): void {
     .option('--nice <n>', `CPU priority of the node's threads, 0-19 (default ${REPLAY_NICE} with --role replay, else 0): replays yield the cores to voters sharing the host`, flags.integer(0, 19))
     .addOption(new Option('--http1 <lean|node>', 'HTTP/1.1: lean serves the common requests on a minimal parser (the rest go to Node\u2019s server on the same connection); node: Node\u2019s server for all').choices(['lean', 'node']).default('lean'))
     .addOption(new Option('--read-lease <on|off>', 'linearizable reads from the leader\u2019s lease, without a heartbeat round each (sound while the members\u2019 clocks run within 10% of each other\u2019s rate)').argParser(flags.onOff).default(false, 'off'))
+    .option('--md-retention <duration>', 'keep about this much of the newest stored market data, in venue time (e.g. 30d); older history is purged (default: all kept)', flags.durationMs)
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
     .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
@@ -240,6 +241,7 @@ interface StartFlags extends HealthFlags {
   nice?: number;
   readLease: boolean;
   http1: 'lean' | 'node';
+  mdRetention?: number;
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotCatchup: number;
@@ -293,6 +295,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     nice: o.nice ?? (o.role === 'replay' ? REPLAY_NICE : 0),
     readLease: o.readLease,
     http1: o.http1,
+    mdRetentionNs: o.mdRetention === undefined ? undefined : BigInt(o.mdRetention) * 1_000_000n,
     snapshotEntries: o.snapshotEntries,
     snapshotLogBytes: o.snapshotBytes,
     snapshotCatchUpEntries: o.snapshotCatchup,

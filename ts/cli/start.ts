@@ -46,6 +46,8 @@ export interface StartOptions {
   http1?: 'lean' | 'node';
   /** Lease-based linearizable reads (`--read-lease`). */
   readLease?: boolean;
+  /** `--md-retention`, in venue-time ns (undefined: keep all). */
+  mdRetentionNs?: bigint;
   snapshotEntries?: number;
   snapshotLogBytes?: number;
   snapshotCatchUpEntries?: number;
@@ -128,6 +130,7 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
     joinTerm,
     walFaults,
     readLease: opts.readLease,
+    mdRetentionNs: opts.mdRetentionNs,
     snapshotEntries: opts.snapshotEntries,
     snapshotLogBytes: opts.snapshotLogBytes,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,

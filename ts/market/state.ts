@@ -31,7 +31,7 @@ import type { Engine, EngineOp } from '../native';
 import { Books, type KeptBatch } from '../native_market';
 import { invariant } from '../raft/assert';
 import type { IngestBatch } from './batch';
-import { BOOK_SEQ_OFFSET, OFFSET, RECORD_BYTES, recordToEvent } from './records';
+import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET, OFFSET, RECORD_BYTES, recordToEvent } from './records';
 import { MarketStream, type StreamSource } from './stream';
 import type { ReplaySession } from './replay';
 import { type KeptFrom, Retention } from './purge';
@@ -120,6 +120,11 @@ export class MarketState implements StreamSource {
   readonly replays = new Map<string, ReplaySession>();
   /** Where purged instruments' kept history starts (purge.ts). */
   private retention = Retention.empty();
+  /**
+   * The newest venue time of an event applied since start (after a restart, of the newest book
+   * checkpoint until an event arrives): what `--md-retention` counts back from (md_retention.ts).
+   */
+  newestTsEvent = 0n;
 
   /**
    * Replaces everything with what `engine` holds (at start, and after a snapshot install). Read
@@ -134,6 +139,7 @@ export class MarketState implements StreamSource {
     this.pending = [];
     ({ books: this.books, ids: this.ids, symbols: this.symbols, producers: this.producers, producerNames: this.producerNames, gaps: this.gaps, sinceCheckpoint: this.sinceCheckpoint } = next);
     this.retention = retention;
+    this.newestTsEvent = next.newestTsEvent;
   }
 
   /**
@@ -269,6 +275,9 @@ export class MarketState implements StreamSource {
       const end = start + kept.groups.readUInt32LE(at + 4) * RECORD_BYTES;
       const block = kept.blocks.subarray(start, end);
       ops.push({ op: 'put', key: KEYS.events(kept.groups.readUInt32LE(at), block.readBigUInt64LE(OFFSET.seq)), value: block });
+      // (An instrument's venue times rise with its seqs: its block's last record is its newest.)
+      const ts = block.readBigUInt64LE(block.length - RECORD_BYTES + OFFSET.tsEvent);
+      if (ts > this.newestTsEvent) this.newestTsEvent = ts;
       start = end;
     }
     invariant(start === kept.blocks.length, () => `blocks hold ${kept.blocks.length} bytes, groups ${start}`);
@@ -426,10 +435,11 @@ interface LoadedState {
   producerNames: string[];
   gaps: Gap[];
   sinceCheckpoint: Map<number, number>;
+  newestTsEvent: bigint;
 }
 
 async function readState(engine: Engine): Promise<LoadedState> {
-  const next: LoadedState = { books: new Books(LEVELS_PER_SIDE_MAX), ids: new Map(), symbols: [], producers: new Map(), producerNames: [], gaps: [], sinceCheckpoint: new Map() };
+  const next: LoadedState = { books: new Books(LEVELS_PER_SIDE_MAX), ids: new Map(), symbols: [], producers: new Map(), producerNames: [], gaps: [], sinceCheckpoint: new Map(), newestTsEvent: 0n };
   for await (const [key, value] of scanPrefix(engine, `${P}i/`)) {
     const id = value.readUInt32LE(0);
     next.ids.set(key.slice(P.length + 2), id);
@@ -463,6 +473,8 @@ async function readBooks(engine: Engine, next: LoadedState): Promise<void> {
     const id = Number(key.slice(P.length + 2));
     next.books.load(id, value);
     from.set(id, value.readBigUInt64LE(BOOK_SEQ_OFFSET));
+    const ts = value.readBigUInt64LE(BOOK_TS_OFFSET);
+    if (ts > next.newestTsEvent) next.newestTsEvent = ts;
   }
   for (const id of next.ids.values()) next.sinceCheckpoint.set(id, await rollForward(engine, next.books, id, from.get(id) ?? 0n));
 }

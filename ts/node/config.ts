@@ -59,6 +59,8 @@ export interface RaftNodeConfig {
   applyBacklogBytesMax?: number;
   /** KV changes kept for watchers to resume from (older revisions: 410 compacted). */
   watchHistoryMax?: number;
+  /** Keep about this much of the newest stored market data, in venue time (ns; md_retention.ts); undefined: all. */
+  mdRetentionNs?: bigint;
   /** Take a snapshot and compact the log once this many entries were applied since the last. */
   snapshotEntries?: number;
   /** ... or once the entries applied since the last snapshot hold this many bytes. */
@@ -96,7 +98,7 @@ export interface RaftNodeConfig {
 }
 
 export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved' | 'onPeerProtocolError';
-export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm' | 'peerTls' | 'clusterToken'>> & Pick<RaftNodeConfig, Callbacks | 'peerTls' | 'clusterToken'>;
+export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm' | 'peerTls' | 'clusterToken' | 'mdRetentionNs'>> & Pick<RaftNodeConfig, Callbacks | 'peerTls' | 'clusterToken' | 'mdRetentionNs'>;
 
 export const DEFAULTS = {
   tickMs: 10,

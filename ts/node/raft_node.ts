@@ -42,6 +42,7 @@ import { BOOTSTRAP_INDEX, openStorage, resumeIndex } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
 import { type Command, encodeCommand } from './commands';
 import { TtlExpiry } from './ttl_expiry';
+import { MdRetention } from './md_retention';
 import { ConfTracker } from './conf_tracker';
 import { ReadRounds } from './read_rounds';
 import { leaseDurationMs } from '../raft/lease';
@@ -101,7 +102,8 @@ export class RaftNode {
   /** Ticks since start (the clock of farewells and removal notices). */
   private ticks = 0;
   /** When this node, leading, proposes the expiry of keys past their TTL. */
-  private readonly expiry: TtlExpiry;
+  /** The leader's timed proposals: key expiries, market-data retention. */
+  private readonly chores: { tick(ticks: number): void }[];
 
   private constructor(
     cfg: RaftNodeConfig,
@@ -118,7 +120,8 @@ export class RaftNode {
     this.currentEngine = engine;
     this.waiters = new RequestWaiters(this.cfg);
     this.applier = new Applier(engine, snapshotMembers, (results, lastTerm) => this.onApplied(results, lastTerm), (err) => this.fail(err), this.cfg.applyBacklogBytesMax, this.cfg.watchHistoryMax);
-    this.expiry = new TtlExpiry(this.applier.ttl, () => this.isLeader, (command) => this.propose(command));
+    const leading = () => this.isLeader;
+    this.chores = [new TtlExpiry(this.applier.ttl, leading, (c) => this.propose(c)), new MdRetention(cfg.mdRetentionNs, () => this.market.newestTsEvent, leading, (c) => this.propose(c))];
     // The core starts from the configuration at the engine's applied index (see bootstrap.ts).
     this.conf = new ConfTracker(this.applier.members, cfg.id, cfg.members);
     this.raw = new RawNode({
@@ -288,7 +291,7 @@ export class RaftNode {
     this.reads.retry();
     this.wire.sendFarewells(this.ticks);
     if (this.conf.expireNotices(this.ticks)) this.transport.setPeers(this.conf.peerAddresses());
-    this.expiry.tick(this.ticks);
+    for (const chore of this.chores) chore.tick(this.ticks);
     this.schedule();
   }
 
