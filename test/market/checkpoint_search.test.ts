@@ -1,9 +1,11 @@
 /**
  * The newest usable book checkpoint is found by a binary search over the checkpoints' keys:
- * for every cut-off, in venue time and in seq, it is the one a pass over all of them finds.
+ * for every cut-off, in venue time and in seq, it is the one a pass over all of them finds —
+ * for book reads and replays (history.ts), and for purges (purge.ts: pages of keys).
  */
 import test from 'ava';
 import { newestCheckpoint } from '../../ts/market/history';
+import { Retention } from '../../ts/market/purge';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET } from '../../ts/market/records';
 import { checkpointsPrefix } from '../../ts/market/state';
 import { Engine } from '../../ts/native';
@@ -43,4 +45,24 @@ test('the binary search over checkpoints finds what a pass over all of them find
     }
   }
   t.is(await newestCheckpoint(engine, 9, () => true), undefined, 'an instrument without checkpoints');
+});
+
+test('a purge finds the same checkpoint, across pages of keys, from the start or from a kept base', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  t.teardown(() => engine.close());
+  const id = 3;
+  // 600 checkpoints (past two pages of the search), venue times rising, some equal.
+  const stored = Array.from({ length: 600 }, (_, i) => ({ seq: BigInt((i + 1) * 5000 + 7), ts: 10_000n + BigInt(Math.floor(i / 3) * 10) }));
+  await engine.apply(stored.map(({ seq, ts }) => ({ op: 'put' as const, key: `${checkpointsPrefix(id)}${seq.toString().padStart(20, '0')}`, value: book(seq, ts) })), 1);
+  const linear = (cut: bigint, from = 0n) => [...stored].reverse().find((c) => c.ts < cut && c.seq >= from);
+  const rising = Retention.empty();
+  for (let cut = 9_990n; cut <= 12_100n; cut += 7n) {
+    const expected = linear(cut);
+    const fresh = Retention.empty().purge(engine, id, cut, []);
+    t.is(fresh?.seq, expected?.seq, `from the start, before ${cut}`);
+    // The same Retention over rising cuts searches from its kept base (the ops are not applied).
+    const kept = rising.keptFromOf(id);
+    const moved = rising.purge(engine, id, cut, []);
+    t.is(moved?.seq, kept !== undefined && expected?.seq === kept.seq ? undefined : expected?.seq, `from the kept base, before ${cut}`);
+  }
 });

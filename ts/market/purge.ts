@@ -96,32 +96,50 @@ export class Retention {
   }
 }
 
+/** Checkpoint keys listed per step of the search below. */
+const SEARCH_PAGE_KEYS = 256;
+
 /**
- * The newest checkpoint of `id` whose venue time is before `beforeTs` (a binary search, as
- * history.ts's), among those from `fromSeq` on (the kept history's base: the earlier ones are
- * gone). Its cost is a keys-only listing of the instrument's kept checkpoints, on the applier's
- * thread: about a microsecond each, so a purge after a purge lists only what was kept.
+ * The newest checkpoint of `id` whose venue time is before `beforeTs`, among those from
+ * `fromSeq` on (the kept history's base: the earlier ones are gone). Venue times rise with
+ * seqs, so the usable checkpoints are a run from the first: the search lists keys a page at a
+ * time (keys only), reads the last book of each page while that one is usable, and binary
+ * searches the page where the run ends. On the applier's thread it costs what is cut — a
+ * page of keys and a book per `SEARCH_PAGE_KEYS` checkpoints before `beforeTs`, plus about
+ * log2(SEARCH_PAGE_KEYS) books — not every checkpoint the instrument keeps.
  */
 function newestCheckpointBefore(engine: Pick<Engine, 'scanNow'>, id: number, beforeTs: bigint, fromSeq: bigint | undefined): KeptFrom | undefined {
   const prefix = checkpointsPrefix(id);
-  const keys: Buffer[] = [];
+  const end = prefixEnd(prefix);
   const start = fromSeq === undefined ? prefix : checkpointKey(id, fromSeq);
-  for (let more = true; more; ) {
-    const page = engine.scanNow({ start, end: prefixEnd(prefix), after: keys.at(-1), limit: 1000, keysOnly: true });
-    for (const item of page.items) keys.push(item.key);
-    more = page.more && page.items.length > 0;
-  }
+  const read = (key: Buffer): KeptFrom => {
+    const book = engine.scanNow({ start: key, end, limit: 1 }).items[0].value;
+    return { seq: book.readBigUInt64LE(BOOK_SEQ_OFFSET), tsEvent: book.readBigUInt64LE(BOOK_TS_OFFSET) };
+  };
   let best: KeptFrom | undefined;
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const book = engine.scanNow({ start: keys[mid], end: prefixEnd(prefix), limit: 1 }).items[0].value;
-    const found = { seq: book.readBigUInt64LE(BOOK_SEQ_OFFSET), tsEvent: book.readBigUInt64LE(BOOK_TS_OFFSET) };
-    if (found.tsEvent < beforeTs) {
-      best = found;
-      lo = mid + 1;
-    } else hi = mid;
+  let after: Buffer | undefined;
+  for (;;) {
+    const page = engine.scanNow({ start, end, after, limit: SEARCH_PAGE_KEYS, keysOnly: true });
+    const keys = page.items.map((item) => item.key);
+    if (keys.length === 0) return best;
+    const last = read(keys[keys.length - 1]);
+    if (last.tsEvent < beforeTs) {
+      best = last;
+      if (!page.more) return best;
+      after = keys[keys.length - 1];
+      continue;
+    }
+    // The run ends in this page. Invariant: usable below `lo`, not at or past `hi`.
+    let lo = 0;
+    let hi = keys.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const found = read(keys[mid]);
+      if (found.tsEvent < beforeTs) {
+        best = found;
+        lo = mid + 1;
+      } else hi = mid;
+    }
+    return best;
   }
-  return best;
 }
