@@ -1,15 +1,18 @@
 //! Time bars for `ts/market/bars.ts`: one fold per request, fed an instrument's stored blocks
 //! in seq order. Times cross as decimal strings (exact), blocks as packed buffers.
 
-use market_crate::{Bars, BarsEnd};
+use market_crate::{BarSource, Bars, BarsEnd};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::error::coded;
 use crate::market::from_market;
 use crate::replay::u64_arg;
 
 #[napi(object)]
 pub struct BarsConfig {
+    /// `trades` or `mid`.
+    pub source: String,
     pub from_ts: String,
     /// Exclusive.
     pub to_ts: String,
@@ -26,7 +29,18 @@ pub struct NativeBars {
 impl NativeBars {
     #[napi(constructor)]
     pub fn new(config: BarsConfig) -> Result<NativeBars> {
+        let source = match config.source.as_str() {
+            "trades" => BarSource::Trades,
+            "mid" => BarSource::Mid,
+            other => {
+                return Err(coded(
+                    "INVALID_ARGUMENT",
+                    format!("source is trades or mid, got {other:?}"),
+                ))
+            }
+        };
         let bars = Bars::new(
+            source,
             u64_arg("fromTs", &config.from_ts)?,
             u64_arg("toTs", &config.to_ts)?,
             u64_arg("intervalNs", &config.interval_ns)?,

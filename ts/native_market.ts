@@ -180,13 +180,13 @@ export function pacerSleep(waitNs: number): Promise<void> {
 
 type NativeBarsHandle = import('../native/index').NativeBars;
 
-/** One request's fold of an instrument's trades into OHLCV bars (crates/market/src/bars.rs). */
+/** One request's fold of an instrument's trades (or quote mids) into bars (crates/market/src/bars.rs). */
 export class BarFold {
   private readonly handle: NativeBarsHandle;
 
-  constructor(config: { fromTs: bigint; toTs: bigint; intervalNs: bigint; barsMax: number }) {
-    const { fromTs, toTs, intervalNs, barsMax } = config;
-    this.handle = call(() => new (load().NativeBars)({ fromTs: fromTs.toString(), toTs: toTs.toString(), intervalNs: intervalNs.toString(), barsMax }));
+  constructor(config: { source: 'trades' | 'mid'; fromTs: bigint; toTs: bigint; intervalNs: bigint; barsMax: number }) {
+    const { source, fromTs, toTs, intervalNs, barsMax } = config;
+    this.handle = call(() => new (load().NativeBars)({ source, fromTs: fromTs.toString(), toTs: toTs.toString(), intervalNs: intervalNs.toString(), barsMax }));
   }
 
   /** Folds stored records (whole records, in seq order); true once the answer is settled. */

@@ -58,6 +58,8 @@ test('md bars prints every page as a table, CSV or JSON lines', async (t) => {
   const lines = table.stdout.trim().split('\n');
   t.is(lines.length, 3, 'a header and the two bars from 22:14');
   t.regex(lines[1], /^2023-11-14T22:14:00\.000Z +11 +12\.5 +11 +12\.5 +6 +0 +6 +2 +11\.75$/);
+  const mid = await runCli(['md', 'bars', 'ES', '--interval', '1m', '--source', 'mid', '--format', 'csv', ...endpoint]);
+  t.is(mid.stdout, 'start,open,high,low,close,quotes\n', 'ES has trades, no quotes: no mid bars');
   const bad = await runCli(['md', 'bars', 'ES', '--interval', '1w', ...endpoint]);
   t.is(bad.code, 1);
   t.is((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'invalid_time');

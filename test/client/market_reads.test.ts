@@ -43,6 +43,10 @@ test('book, top, vwap, ticks, bars and feeds answer what the node does', async (
   const trades = [];
   for await (const e of client.ticks('ES', { kinds: ['trade'], from: T0 + 2_000_000_000n })) trades.push(e.producerSeq);
   t.deepEqual(trades, ['8', '9'], 'ticks of one kind from a venue time');
+  await client.ingest([{ kind: 'quote', instrument: 'ES', bidPrice: '99', bidSize: 1, askPrice: '100', askSize: 2, tsEvent: String(T0 + 7_000_000_000n), producerId: 'f', producerSeq: 10 }]);
+  const mids = [];
+  for await (const bar of client.bars('ES', { interval: '1s', source: 'mid' })) mids.push(bar);
+  t.deepEqual(mids, [{ start: String(T0 + 7_000_000_000n), open: '99.5', high: '99.5', low: '99.5', close: '99.5', quotes: 1 }]);
   const late = [];
   for await (const bar of client.bars('ES', { interval: '1s', from: T0 + 2_000_000_000n, to: T0 + 4_000_000_000n })) late.push(bar.close);
   t.deepEqual(late, ['101'], 'from inclusive, to exclusive');

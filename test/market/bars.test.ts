@@ -96,6 +96,17 @@ test('bars equal a fold of the trades, from anywhere in the data, in pages that 
     t.true(pages < 1000);
   }
   t.deepEqual(paged, expectedBars(trades, 'MSFT', 30n * SEC, 0n, 2n ** 64n));
+  // Bars of the quote mid: OHLC of (bid + ask) / 2 (rounded down to 1e-9) and the quotes' count.
+  const mids = new Map<bigint, bigint[]>();
+  for (const l of lines) {
+    if (l.kind !== 'quote' || l.instrument !== 'MSFT') continue;
+    const ts = BigInt(l.tsEvent as string);
+    const start = ts - (ts % (60n * SEC));
+    mids.set(start, [...(mids.get(start) ?? []), (parsePrice(l.bidPrice, 'bid') + parsePrice(l.askPrice, 'ask')) / 2n]);
+  }
+  const midBars = [...mids].map(([start, m]) => ({ start: start.toString(), open: formatPrice(m[0]), high: formatPrice(m.reduce((a, b) => (b > a ? b : a))), low: formatPrice(m.reduce((a, b) => (b < a ? b : a))), close: formatPrice(m.at(-1)!), quotes: m.length }));
+  t.deepEqual((await get('/v1/md/bars/MSFT?interval=1m&source=mid')).bars, midBars);
+  t.is((await fetch(url('/v1/md/bars/MSFT?interval=1m&source=book'))).status, 400);
   const iso = await get('/v1/md/bars/AAPL?interval=1d&from=2023-11-14T00:00:00Z&consistency=stale');
   t.deepEqual(iso.bars, expectedBars(trades, 'AAPL', 86_400n * SEC, 1_699_920_000_000_000_000n, 2n ** 64n), 'ISO times, daily bars');
 });

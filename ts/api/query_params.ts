@@ -28,7 +28,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['POST /v1/md/books/top', CONSISTENCY],
       ['GET /v1/md/ticks/{instrument}', ['limit', 'afterSeq', 'from', 'to', 'kinds', ...CONSISTENCY]],
       ['DELETE /v1/md/history', ['before']],
-      ['GET /v1/md/bars/{instrument}', ['interval', 'from', 'to', 'limit', ...CONSISTENCY]],
+      ['GET /v1/md/bars/{instrument}', ['interval', 'from', 'to', 'limit', 'source', ...CONSISTENCY]],
       ['GET /v1/md/stream', ['instruments', 'kinds', 'depth', 'fromSeq']],
       ['GET /v1/dashboard/stream', ['book', 'depth', 'access_token']],
       ['GET /v1/auth/tokens', CONSISTENCY],

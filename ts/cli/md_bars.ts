@@ -4,12 +4,13 @@
  * `from`), as a table (start as an ISO time), CSV with a header (for pandas, kdb+'s `0:`, a
  * spreadsheet) or JSON lines. Each page is a read of its own (linearizable unless `--stale`).
  */
-import type { Bar } from '../client/market_reads';
+import type { Bar, MidBar } from '../client/market_reads';
 import { callAny } from './http_client';
 import { prettyJson } from './pretty_json';
 
 export interface BarsCliOptions {
   interval: string;
+  source: 'trades' | 'mid';
   from?: string;
   to?: string;
   limit: number;
@@ -17,14 +18,15 @@ export interface BarsCliOptions {
   format: 'table' | 'csv' | 'json';
 }
 
-const COLUMNS = ['start', 'open', 'high', 'low', 'close', 'volume', 'buyVolume', 'sellVolume', 'trades', 'vwap'] as const;
+const COLUMNS = { trades: ['start', 'open', 'high', 'low', 'close', 'volume', 'buyVolume', 'sellVolume', 'trades', 'vwap'], mid: ['start', 'open', 'high', 'low', 'close', 'quotes'] } as const;
 
 export async function barsCommand(endpoints: readonly string[], instrument: string, o: BarsCliOptions): Promise<number> {
   let from = o.from;
   let rows = 0;
-  if (o.format === 'csv') process.stdout.write(`${COLUMNS.join(',')}\n`);
+  const columns: readonly string[] = COLUMNS[o.source];
+  if (o.format === 'csv') process.stdout.write(`${columns.join(',')}\n`);
   for (;;) {
-    const q = new URLSearchParams({ interval: o.interval, limit: String(o.limit) });
+    const q = new URLSearchParams({ interval: o.interval, limit: String(o.limit), source: o.source });
     if (from !== undefined) q.set('from', from);
     if (o.to !== undefined) q.set('to', o.to);
     if (o.stale) q.set('consistency', 'stale');
@@ -34,9 +36,9 @@ export async function barsCommand(endpoints: readonly string[], instrument: stri
       console.log(prettyJson(text) ?? text);
       return 1;
     }
-    const page = JSON.parse(text) as { bars: Bar[]; more: boolean; next: string | null };
-    if (o.format === 'table' && rows === 0 && page.bars.length > 0) process.stdout.write(`${tableRow(COLUMNS)}\n`);
-    if (page.bars.length > 0) process.stdout.write(`${page.bars.map((b) => render(b, o.format)).join('\n')}\n`);
+    const page = JSON.parse(text) as { bars: (Bar | MidBar)[]; more: boolean; next: string | null };
+    if (o.format === 'table' && rows === 0 && page.bars.length > 0) process.stdout.write(`${tableRow(columns)}\n`);
+    if (page.bars.length > 0) process.stdout.write(`${page.bars.map((b) => render(b as unknown as Record<string, unknown>, columns, o.format)).join('\n')}\n`);
     rows += page.bars.length;
     if (!page.more || page.next === null) break;
     from = page.next;
@@ -45,10 +47,10 @@ export async function barsCommand(endpoints: readonly string[], instrument: stri
   return 0;
 }
 
-function render(bar: Bar, format: BarsCliOptions['format']): string {
+function render(bar: Record<string, unknown>, columns: readonly string[], format: BarsCliOptions['format']): string {
   if (format === 'json') return JSON.stringify(bar);
-  if (format === 'csv') return COLUMNS.map((c) => bar[c] ?? '').join(',');
-  return tableRow(COLUMNS.map((c) => (c === 'start' ? isoNs(BigInt(bar.start)) : String(bar[c] ?? '-'))));
+  if (format === 'csv') return columns.map((c) => bar[c] ?? '').join(',');
+  return tableRow(columns.map((c) => (c === 'start' ? isoNs(BigInt(bar.start as string)) : String(bar[c] ?? '-'))));
 }
 
 /** The start column fits a time with nanoseconds; the others a price with 9 decimals or a volume. */

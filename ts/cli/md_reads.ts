@@ -56,6 +56,7 @@ export function mdReadCommands(md: Command): void {
     .option('--to <time>', 'venue time to stop before (exclusive)')
     .option('--limit <n>', 'bars per request', flags.integer(1, 100_000), 10_000)
     .addOption(new Option('--format <format>', 'a table, CSV with a header, or JSON lines').choices(['table', 'csv', 'json']).default('table'))
+    .addOption(new Option('--source <source>', 'trades (OHLCV), or mid: the mid of two-sided quotes (OHLC and their count)').choices(['trades', 'mid']).default('trades'))
     .option('--stale', 'serve from this member without a ReadIndex round')
     .action(async (instrument: string, o: BarsCliOptions & { endpoint: string[] }) => {
       process.exitCode = await barsCommand(o.endpoint, instrument, o);

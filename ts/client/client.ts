@@ -22,7 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import * as market from './market_reads';
-import type { Bar, BarsOptions, Book, BookOptions, Feeds, StoredEvent, TicksOptions, TopOfBook, Vwap } from './market_reads';
+import type { Bar, BarsOptions, MidBar, Book, BookOptions, Feeds, StoredEvent, TicksOptions, TopOfBook, Vwap } from './market_reads';
 import { Router } from './router';
 import { acquireLock, type Lock, type LockOptions } from './lock';
 import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
@@ -329,7 +329,9 @@ export class QuorumClient {
   }
 
   /** OHLCV bars of `instrument`'s trades (`GET /v1/md/bars/{instrument}`), in start order: an async iterator over pages. */
-  bars(instrument: string, opts: BarsOptions): AsyncGenerator<Bar> {
+  bars(instrument: string, opts: BarsOptions & { source: 'mid' }): AsyncGenerator<MidBar>;
+  bars(instrument: string, opts: BarsOptions): AsyncGenerator<Bar>;
+  bars(instrument: string, opts: BarsOptions): AsyncGenerator<Bar | MidBar> {
     return market.bars(this.caller, instrument, opts);
   }
 

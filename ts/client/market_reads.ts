@@ -76,7 +76,19 @@ export interface Bar {
   vwap: string | null;
 }
 
+/** One bar of quote mids (`source: 'mid'`): OHLC of (bid + ask) / 2 over two-sided quotes, and their count. */
+export interface MidBar {
+  start: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  quotes: number;
+}
+
 export interface BarsOptions extends ReadOptions {
+  /** `trades` (the default): OHLCV of trades; `mid`: bars of the quote mid (`MidBar`). */
+  source?: 'trades' | 'mid';
   /** Bar length: integer nanoseconds or e.g. "1s", "5m", "1h", "1d". */
   interval: string;
   /** Venue time (ns, or an ISO-8601 time), inclusive; default the first trade. */
@@ -150,11 +162,11 @@ export async function* ticks(call: Caller, instrument: string, opts: TicksOption
 }
 
 /** OHLCV bars of `instrument`'s trades in start order, a page per request (each page's `next` is the next one's `from`). */
-export async function* bars(call: Caller, instrument: string, opts: BarsOptions): AsyncGenerator<Bar> {
+export async function* bars(call: Caller, instrument: string, opts: BarsOptions): AsyncGenerator<Bar | MidBar> {
   let from = opts.from === undefined ? undefined : String(opts.from);
   for (;;) {
-    const path = `/v1/md/bars/${encodeURIComponent(instrument)}${query({ interval: opts.interval, from, to: opts.to, limit: opts.pageSize }, opts)}`;
-    const page = await call<{ bars: Bar[]; more: boolean; next: string | null }>(target(opts), { method: 'GET', path }, opts);
+    const path = `/v1/md/bars/${encodeURIComponent(instrument)}${query({ interval: opts.interval, from, to: opts.to, limit: opts.pageSize, source: opts.source }, opts)}`;
+    const page = await call<{ bars: (Bar | MidBar)[]; more: boolean; next: string | null }>(target(opts), { method: 'GET', path }, opts);
     yield* page.bars;
     if (!page.more || page.next === null) return;
     from = page.next;

@@ -15,6 +15,8 @@ export const BARS_LIMIT_MAX = 100_000;
 export const BARS_LIMIT_DEFAULT = 10_000;
 
 export interface BarsRequest {
+  /** Trades (OHLCV), or the mid of two-sided quotes (OHLC and their count). */
+  source: 'trades' | 'mid';
   fromTs: bigint;
   /** Exclusive. */
   toTs: bigint;
@@ -24,7 +26,7 @@ export interface BarsRequest {
 
 /** The bars as JSON array text, and the start of the first bar past a full answer. */
 export async function barsOf(engine: EngineScan, id: number, request: BarsRequest): Promise<{ bars: Buffer; nextTs: bigint | undefined }> {
-  const fold = new BarFold({ fromTs: request.fromTs, toTs: request.toTs, intervalNs: request.intervalNs, barsMax: request.limit });
+  const fold = new BarFold({ source: request.source, fromTs: request.fromTs, toTs: request.toTs, intervalNs: request.intervalNs, barsMax: request.limit });
   const after = request.fromTs === 0n ? undefined : await newestCheckpoint(engine, id, (_seq, ts) => ts < request.fromTs);
   const afterSeq = after?.seq ?? 0n;
   let first = true;

@@ -1,14 +1,25 @@
 //! Time bars (OHLCV) of an instrument's trades: the stored records of one instrument, pushed in
 //! seq order, folded into bars of a fixed venue-time interval aligned to the epoch (kdb+'s
 //! `interval xbar tsEvent`), over `[from, to)`. Only trades count; intervals without a trade
-//! have no bar.
+//! have no bar. Or, for markets quoted rather than traded (FX), bars of the quote mid: OHLC of
+//! (bid + ask) / 2 over two-sided quotes, with their count.
 //!
 //! An instrument's venue times are taken to be non-decreasing in seq order (one venue's clock):
 //! the fold stops at the first record at or past `to`, and a full answer stops at the first
 //! trade of a bar past the limit. A trade whose time goes back is still counted, in its own bar.
 
 use crate::error::{MarketError, Result};
-use crate::record::{DELTA_BYTES, KIND_TRADE};
+use crate::record::{DELTA_BYTES, KIND_QUOTE, KIND_TRADE};
+
+/// What a bar folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarSource {
+    /// Trades: OHLC of their prices, volumes, count, VWAP.
+    Trades,
+    /// Two-sided quotes (both sizes > 0): OHLC of (bid + ask) / 2, rounded down to 1e-9, and
+    /// their count.
+    Mid,
+}
 use crate::render::{push_u64, write_price};
 
 /// One bar. Prices are in units of 1e-9; `notional` is Σ price × size (for the VWAP).
@@ -83,6 +94,7 @@ pub enum BarsEnd {
 }
 
 pub struct Bars {
+    source: BarSource,
     from_ns: u64,
     to_ns: u64,
     interval_ns: u64,
@@ -92,13 +104,20 @@ pub struct Bars {
 }
 
 impl Bars {
-    pub fn new(from_ns: u64, to_ns: u64, interval_ns: u64, bars_max: usize) -> Result<Bars> {
+    pub fn new(
+        source: BarSource,
+        from_ns: u64,
+        to_ns: u64,
+        interval_ns: u64,
+        bars_max: usize,
+    ) -> Result<Bars> {
         if interval_ns == 0 || bars_max == 0 || from_ns >= to_ns {
             return Err(MarketError::Invalid(format!(
                 "bars need an interval > 0, a limit > 0 and from < to (got {interval_ns}, {bars_max}, {from_ns}..{to_ns})"
             )));
         }
         Ok(Bars {
+            source,
             from_ns,
             to_ns,
             interval_ns,
@@ -131,14 +150,29 @@ impl Bars {
             let ts = u64_at(r, 48);
             if ts >= self.to_ns {
                 self.end = BarsEnd::Reached;
-            } else if ts >= self.from_ns && r[0] == KIND_TRADE {
-                self.trade(ts, u64_at(r, 16) as i64, u64_at(r, 24), r[2])?;
+            } else if ts >= self.from_ns {
+                self.record(ts, r)?;
             }
         }
         Ok(self.end)
     }
 
-    fn trade(&mut self, ts: u64, price: i64, size: u64, side: u8) -> Result<()> {
+    /// Folds one record in range: a trade, or a two-sided quote's mid (size 0: no volume).
+    fn record(&mut self, ts: u64, r: &[u8]) -> Result<()> {
+        match self.source {
+            BarSource::Trades if r[0] == KIND_TRADE => {
+                self.fold(ts, u64_at(r, 16) as i64, u64_at(r, 24), r[2])
+            }
+            BarSource::Mid if r[0] == KIND_QUOTE && u64_at(r, 24) > 0 && u64_at(r, 40) > 0 => {
+                let sum = i128::from(u64_at(r, 16) as i64) + i128::from(u64_at(r, 32) as i64);
+                // Between the bid and the ask, so it fits an i64.
+                self.fold(ts, sum.div_euclid(2) as i64, 0, 0)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn fold(&mut self, ts: u64, price: i64, size: u64, side: u8) -> Result<()> {
         let start_ns = ts - ts % self.interval_ns;
         let at = match self.bars.last() {
             Some(last) if last.start_ns == start_ns => self.bars.len() - 1,
@@ -165,7 +199,8 @@ impl Bars {
     }
 
     /// The bars as a JSON array: `{"start","open","high","low","close","volume","buyVolume",
-    /// "sellVolume","trades","vwap"}` each (times as decimal strings, prices as decimal strings).
+    /// "sellVolume","trades","vwap"}` each, or `{"start","open","high","low","close","quotes"}` for
+    /// mid bars (times as decimal strings, prices as decimal strings).
     pub fn render_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.bars.len() * 200 + 2);
         out.push(b'[');
@@ -173,14 +208,14 @@ impl Bars {
             if i > 0 {
                 out.push(b',');
             }
-            write_bar(&mut out, b);
+            write_bar(&mut out, b, self.source);
         }
         out.push(b']');
         out
     }
 }
 
-fn write_bar(out: &mut Vec<u8>, b: &Bar) {
+fn write_bar(out: &mut Vec<u8>, b: &Bar, source: BarSource) {
     out.extend_from_slice(b"{\"start\":\"");
     push_u64(out, b.start_ns);
     for (name, price) in [
@@ -191,6 +226,12 @@ fn write_bar(out: &mut Vec<u8>, b: &Bar) {
     ] {
         out.extend_from_slice(format!("\",\"{name}\":\"").as_bytes());
         write_price(out, price);
+    }
+    if source == BarSource::Mid {
+        out.extend_from_slice(b"\",\"quotes\":");
+        push_u64(out, b.trades);
+        out.push(b'}');
+        return;
     }
     out.extend_from_slice(format!("\",\"volume\":{}", b.volume).as_bytes());
     out.extend_from_slice(format!(",\"buyVolume\":{}", b.buy_volume).as_bytes());
@@ -250,7 +291,7 @@ mod tests {
 
     #[test]
     fn folds_trades_into_aligned_bars_and_skips_other_kinds() {
-        let mut bars = Bars::new(60 * SEC, 240 * SEC, 60 * SEC, 10).unwrap();
+        let mut bars = Bars::new(BarSource::Trades, 60 * SEC, 240 * SEC, 60 * SEC, 10).unwrap();
         let end = bars
             .push(&packed(&[
                 trade(59 * SEC, 1, 1, 1), // before `from`
@@ -283,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_full_answer_names_the_next_bar_and_reads_no_further() {
-        let mut bars = Bars::new(0, u64::MAX, SEC, 2).unwrap();
+        let mut bars = Bars::new(BarSource::Trades, 0, u64::MAX, SEC, 2).unwrap();
         let end = bars
             .push(&packed(&[
                 trade(SEC, 10, 1, 1),
@@ -305,7 +346,7 @@ mod tests {
 
     #[test]
     fn a_clock_going_back_counts_the_trade_in_its_own_bar() {
-        let mut bars = Bars::new(0, u64::MAX, SEC, 10).unwrap();
+        let mut bars = Bars::new(BarSource::Trades, 0, u64::MAX, SEC, 10).unwrap();
         bars.push(&packed(&[
             trade(3 * SEC, 30, 1, 1),
             trade(SEC, 10, 1, 1),
@@ -321,7 +362,7 @@ mod tests {
 
     #[test]
     fn renders_prices_as_decimal_strings_and_counts_as_numbers() {
-        let mut bars = Bars::new(0, u64::MAX, SEC, 10).unwrap();
+        let mut bars = Bars::new(BarSource::Trades, 0, u64::MAX, SEC, 10).unwrap();
         bars.push(&packed(&[
             trade(SEC, 101_250_000_000, 3, 1),
             trade(SEC + 1, 101_500_000_000, 1, 2),
@@ -336,16 +377,44 @@ mod tests {
 
     #[test]
     fn refuses_a_bad_range_and_torn_records() {
-        assert!(Bars::new(5, 5, SEC, 1).is_err());
-        assert!(Bars::new(0, 5, 0, 1).is_err());
-        assert!(Bars::new(0, 5, SEC, 0).is_err());
-        let mut bars = Bars::new(0, 5, SEC, 1).unwrap();
+        assert!(Bars::new(BarSource::Trades, 5, 5, SEC, 1).is_err());
+        assert!(Bars::new(BarSource::Trades, 0, 5, 0, 1).is_err());
+        assert!(Bars::new(BarSource::Trades, 0, 5, SEC, 0).is_err());
+        let mut bars = Bars::new(BarSource::Trades, 0, 5, SEC, 1).unwrap();
         assert!(bars.push(&[0u8; DELTA_BYTES + 1]).is_err());
+    }
+
+    fn quote(ts: u64, bid: i64, bid_size: u64, ask: i64, ask_size: u64) -> [u8; DELTA_BYTES] {
+        let mut r = record(KIND_QUOTE, ts, bid, bid_size, 0);
+        r[32..40].copy_from_slice(&ask.to_le_bytes());
+        r[40..48].copy_from_slice(&ask_size.to_le_bytes());
+        r
+    }
+
+    #[test]
+    fn mid_bars_fold_two_sided_quotes_only_and_round_down() {
+        let mut bars = Bars::new(BarSource::Mid, 0, u64::MAX, SEC, 10).unwrap();
+        bars.push(&packed(&[
+            quote(SEC, 100, 5, 103, 5),     // mid 101.5 → 101
+            trade(SEC + 1, 500, 1, 1),      // not a quote
+            quote(SEC + 2, 90, 0, 200, 5),  // one-sided: skipped
+            quote(SEC + 3, 110, 1, 112, 1), // 111
+            quote(2 * SEC, -3, 1, 0, 1),    // -1.5 → -2 (down, not toward zero)
+        ]))
+        .unwrap();
+        let b = bars.bars();
+        assert_eq!(
+            (b[0].open, b[0].high, b[0].low, b[0].close, b[0].trades),
+            (101, 111, 101, 111, 2)
+        );
+        assert_eq!(b[1].open, -2);
+        let text = String::from_utf8(bars.render_json()).unwrap();
+        assert!(text.starts_with(r#"[{"start":"1000000000","open":"0.000000101","high":"0.000000111","low":"0.000000101","close":"0.000000111","quotes":2},"#), "{text}");
     }
 
     #[test]
     fn zero_size_trades_have_no_vwap() {
-        let mut bars = Bars::new(0, u64::MAX, SEC, 1).unwrap();
+        let mut bars = Bars::new(BarSource::Trades, 0, u64::MAX, SEC, 1).unwrap();
         bars.push(&trade(SEC, 5, 0, 0)).unwrap();
         assert_eq!(bars.bars()[0].vwap(), None);
         assert!(String::from_utf8(bars.render_json())

@@ -13,7 +13,7 @@ mod record;
 mod render;
 mod replay;
 
-pub use bars::{Bar, Bars, BarsEnd};
+pub use bars::{Bar, BarSource, Bars, BarsEnd};
 pub use book::{Book, Level, Side};
 pub use books::Books;
 pub use error::{MarketError, Result};
