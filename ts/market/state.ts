@@ -15,6 +15,7 @@
  *   \0md/e/<inst>/<seq>          the block of the instrument's events from one batch
  *   \0md/c/<inst>/<seq>          a book checkpoint: the book after the event at <seq>, every
  *                                `CHECKPOINT_EVERY_EVENTS` events of the instrument
+ *   \0md/r/<inst>                where a purged instrument's kept history starts (purge.ts)
  *
  * Exactly-once: a record whose producerSeq is at or below its producer's high-water mark is a
  * duplicate (counted, skipped). Each kept record gets `seq = raftIndex × 2^16 + position`, one
