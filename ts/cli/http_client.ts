@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { prettyJson } from './pretty_json';
 
 export interface Connection {
   token?: string;
@@ -131,4 +132,17 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENET
 export function unreachable(err: unknown): boolean {
   const e = err as Error & { code?: string };
   return e.name === 'TimeoutError' || e.name === 'AbortError' || UNREACHABLE.has(e.code ?? '');
+}
+
+/**
+ * One page of a command that reads every page (`scan --all`, `md ticks --all`, `md bars`): its
+ * body, or undefined when a member refused it — its error is then printed, as every command
+ * prints one, and the command exits 1.
+ */
+export async function pageText(endpoints: readonly string[], path: string): Promise<string | undefined> {
+  const res = await callAny(endpoints, path);
+  const text = await res.text();
+  if (res.ok) return text;
+  console.log(prettyJson(text) ?? text);
+  return undefined;
 }

@@ -5,8 +5,7 @@
  * spreadsheet) or JSON lines. Each page is a read of its own (linearizable unless `--stale`).
  */
 import type { Bar, MidBar } from '../client/market_reads';
-import { callAny } from './http_client';
-import { prettyJson } from './pretty_json';
+import { pageText } from './http_client';
 
 export interface BarsCliOptions {
   interval: string;
@@ -30,12 +29,8 @@ export async function barsCommand(endpoints: readonly string[], instrument: stri
     if (from !== undefined) q.set('from', from);
     if (o.to !== undefined) q.set('to', o.to);
     if (o.stale) q.set('consistency', 'stale');
-    const res = await callAny(endpoints, `/v1/md/bars/${encodeURIComponent(instrument)}?${q}`);
-    const text = await res.text();
-    if (!res.ok) {
-      console.log(prettyJson(text) ?? text);
-      return 1;
-    }
+    const text = await pageText(endpoints, `/v1/md/bars/${encodeURIComponent(instrument)}?${q}`);
+    if (text === undefined) return 1;
     const page = JSON.parse(text) as { bars: (Bar | MidBar)[]; more: boolean; next: string | null };
     if (o.format === 'table' && rows === 0 && page.bars.length > 0) process.stdout.write(`${tableRow(columns)}\n`);
     if (page.bars.length > 0) process.stdout.write(`${page.bars.map((b) => render(b as unknown as Record<string, unknown>, columns, o.format)).join('\n')}\n`);

@@ -7,8 +7,7 @@
  * `--stale`).
  */
 import { arrayElements, skipJsonSpace } from '../json_text';
-import { callAny } from './http_client';
-import { prettyJson } from './pretty_json';
+import { pageText } from './http_client';
 
 export interface TicksExportOptions {
   afterSeq?: string;
@@ -30,12 +29,8 @@ export async function exportTicks(endpoints: readonly string[], instrument: stri
     const q = new URLSearchParams({ limit: String(o.limit) });
     for (const [k, v] of [['afterSeq', after], ['from', o.from], ['to', o.to], ['kinds', o.kinds]] as const) if (v !== undefined) q.set(k, v);
     if (o.stale) q.set('consistency', 'stale');
-    const res = await callAny(endpoints, `/v1/md/ticks/${encodeURIComponent(instrument)}?${q}`);
-    const text = await res.text();
-    if (!res.ok) {
-      console.log(prettyJson(text) ?? text);
-      return 1;
-    }
+    const text = await pageText(endpoints, `/v1/md/ticks/${encodeURIComponent(instrument)}?${q}`);
+    if (text === undefined) return 1;
     const page = JSON.parse(text) as { events: Record<string, unknown>[]; more: boolean };
     const lines = o.format === 'csv' ? page.events.map(csvRow) : arrayElements(text, skipJsonSpace(text, text.indexOf('"events":') + 9));
     if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);

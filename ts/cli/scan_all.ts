@@ -5,8 +5,7 @@
  * snapshot of the whole range: keys written meanwhile behind the pages' progress are not seen.
  */
 import { arrayElements, skipJsonSpace } from '../json_text';
-import { callAny } from './http_client';
-import { prettyJson } from './pretty_json';
+import { pageText } from './http_client';
 
 export interface ScanAllOptions {
   prefix?: string;
@@ -21,12 +20,8 @@ export async function scanAll(endpoints: readonly string[], o: ScanAllOptions): 
     const q = new URLSearchParams({ prefix: o.prefix ?? '', limit: String(o.limit) });
     if (after !== undefined) q.set('after', after);
     if (o.stale) q.set('consistency', 'stale');
-    const res = await callAny(endpoints, `/v1/kv?${q}`);
-    const text = await res.text();
-    if (!res.ok) {
-      console.log(prettyJson(text) ?? text);
-      return 1;
-    }
+    const text = await pageText(endpoints, `/v1/kv?${q}`);
+    if (text === undefined) return 1;
     const page = JSON.parse(text) as { items: { key: string }[]; more: boolean; next?: string };
     const items = arrayElements(text, skipJsonSpace(text, text.indexOf('"items":') + 8));
     if (items.length > 0) process.stdout.write(`${items.join('\n')}\n`);

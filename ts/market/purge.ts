@@ -17,7 +17,7 @@
  */
 import type { Engine, EngineOp } from '../native';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET } from './records';
-import { checkpointKey, checkpointsPrefix, eventsKey, eventsPrefix, prefixEnd } from './state';
+import { checkpointKey, checkpointsPrefix, type EngineScan, eventsKey, eventsPrefix, prefixEnd, scanPrefix } from './state';
 
 const RETAINED_PREFIX = '\u0000md/r/';
 const retainedKey = (instrument: number): string => `${RETAINED_PREFIX}${String(instrument).padStart(10, '0')}`;
@@ -45,17 +45,9 @@ export class Retention {
   }
 
   /** What `engine` holds (at start, after a snapshot install). */
-  static async read(engine: Pick<Engine, 'scan'>): Promise<Retention> {
+  static async read(engine: EngineScan): Promise<Retention> {
     const keptFrom = new Map<number, KeptFrom>();
-    let after: Buffer | undefined;
-    for (let more = true; more; ) {
-      const page = await engine.scan({ prefix: RETAINED_PREFIX, after, limit: 1000 });
-      for (const { key, value } of page.items) {
-        keptFrom.set(Number(key.subarray(Buffer.byteLength(RETAINED_PREFIX)).toString('utf8')), { seq: value.readBigUInt64LE(0), tsEvent: value.readBigUInt64LE(8) });
-        after = key;
-      }
-      more = page.more;
-    }
+    for await (const [key, value] of scanPrefix(engine, RETAINED_PREFIX)) keptFrom.set(Number(key.slice(RETAINED_PREFIX.length)), { seq: value.readBigUInt64LE(0), tsEvent: value.readBigUInt64LE(8) });
     return new Retention(keptFrom);
   }
 

@@ -25,7 +25,7 @@ import { fingerprint, printBytes } from './fingerprint';
 import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
 import { type Current, Overlay } from './overlay';
-import { EXPIRE_KEYS_MAX, KeyTtl, TTL_KEYS_MAX } from './key_ttl';
+import { EXPIRE_KEYS_MAX, KeyTtl, TTL_KEYS_MAX, TTL_LIMIT_REFUSAL } from './key_ttl';
 import { applyIncr, increment, writeCounter } from './counters';
 import { applySetTtl } from './set_ttl';
 import { ReadGate } from './read_gate';
@@ -444,9 +444,7 @@ function applyKeyCommand(command: Pick<Command, 'op' | 'key' | 'value' | 'ifRevi
   if (command.op === Op.SetTtl) return applySetTtl(command, index, current, batch, atMs);
   if (command.op === Op.Put) {
     const ttl = command.ttlMs;
-    if (ttl !== undefined && !batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {
-      return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
-    }
+    if (ttl !== undefined && batch.ttl.full(command.key)) return { ...TTL_LIMIT_REFUSAL };
     putKey(batch, command.key, command.value ?? Buffer.alloc(0), index);
     if (ttl === undefined) return { kind: 'put', revision: index };
     invariant(atMs !== undefined, () => `entry ${index}: a TTL without its time`);
@@ -502,7 +500,7 @@ function applyTxn(txn: Txn, index: number, lookup: (key: string) => Current, bat
   const branch = succeeded ? txn.success : txn.failure;
   // All or nothing: a branch whose TTLs would pass the limit applies none of its ops.
   const newTtls = branch.filter((op) => op.kind === 'put' && op.ttlMs !== undefined && !batch.ttl.has(op.key)).length;
-  if (newTtls > 0 && batch.ttl.size + newTtls > TTL_KEYS_MAX) return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
+  if (newTtls > 0 && batch.ttl.size + newTtls > TTL_KEYS_MAX) return { ...TTL_LIMIT_REFUSAL };
   // And a branch with an increment that cannot be added: no op before it sees its key (a branch
   // writes a key at most once), so each is checked against the value the branch starts from.
   const sums = new Map<string, number>();

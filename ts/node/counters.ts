@@ -9,7 +9,7 @@
 import { invariant } from '../raft/assert';
 import type { Batch, WriteResult } from './applier';
 import type { Command } from './commands';
-import { TTL_KEYS_MAX } from './key_ttl';
+import { TTL_LIMIT_REFUSAL } from './key_ttl';
 import type { Current } from './overlay';
 
 /** A stored value a counter adds to: a JSON integer as JSON.stringify writes it. */
@@ -45,9 +45,7 @@ export function applyIncr(command: Pick<Command, 'key' | 'value' | 'ttlMs'>, ind
   const added = increment(command.key, by, current);
   if (!('next' in added)) return added;
   const creates = current === null && command.ttlMs !== undefined;
-  if (creates && !batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {
-    return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
-  }
+  if (creates && batch.ttl.full(command.key)) return { ...TTL_LIMIT_REFUSAL };
   writeCounter(batch, command.key, added.next, index);
   if (!creates) {
     const expiresAtMs = batch.ttl.expiryOf(command.key);

@@ -19,6 +19,9 @@ import { RESERVED_KEY_PREFIX } from './membership';
 export const TTL_KEY_PREFIX = `${RESERVED_KEY_PREFIX}ttl/`;
 /** Keys with a TTL at once: each costs memory on every node, and the leader scans them to find the earliest. */
 export const TTL_KEYS_MAX = 100_000;
+
+/** The answer to a write that would give one key more a TTL past `TTL_KEYS_MAX` (nothing applied). */
+export const TTL_LIMIT_REFUSAL = { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` } as const;
 /** Keys one Expire entry deletes at most (every node's applier deletes them on its thread). */
 export const EXPIRE_KEYS_MAX = 1_000;
 /** The longest TTL a put may ask for (one year). */
@@ -45,6 +48,11 @@ export class KeyTtl {
 
   has(key: string): boolean {
     return this.expiresAt.has(key);
+  }
+
+  /** Whether giving `key` a TTL would pass `TTL_KEYS_MAX` (renewing one it has never does). */
+  full(key: string): boolean {
+    return !this.expiresAt.has(key) && this.expiresAt.size >= TTL_KEYS_MAX;
   }
 
   /** Loads what `engine` holds (at start, after a snapshot install), replacing this state. */

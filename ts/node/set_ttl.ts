@@ -5,7 +5,7 @@
 import { invariant } from '../raft/assert';
 import type { Batch, WriteResult } from './applier';
 import type { Command } from './commands';
-import { TTL_KEYS_MAX } from './key_ttl';
+import { TTL_LIMIT_REFUSAL } from './key_ttl';
 import type { Current } from './overlay';
 
 export function applySetTtl(command: Pick<Command, 'key' | 'ttlMs'>, index: number, current: Current, batch: Batch, atMs: number | undefined): WriteResult {
@@ -14,9 +14,7 @@ export function applySetTtl(command: Pick<Command, 'key' | 'ttlMs'>, index: numb
     batch.ttl.clear(command.key, batch.ops);
     return { kind: 'ttl', revision: current.revision, expiresAtMs: null };
   }
-  if (!batch.ttl.has(command.key) && batch.ttl.size >= TTL_KEYS_MAX) {
-    return { kind: 'refused', code: 'too_many_ttl_keys', message: `${TTL_KEYS_MAX} keys already have a TTL; delete some or write without one` };
-  }
+  if (batch.ttl.full(command.key)) return { ...TTL_LIMIT_REFUSAL };
   invariant(atMs !== undefined, () => `entry ${index}: a TTL change without its time`);
   const expiresAtMs = atMs + command.ttlMs;
   batch.ttl.set(command.key, expiresAtMs, batch.ops);
