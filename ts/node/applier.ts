@@ -97,6 +97,8 @@ export class Applier {
   /** Every KV change, published in apply order once its batch is durable. */
   readonly feed: ChangeFeed;
   private chain: Promise<void> = Promise.resolve();
+  /** Compactions of purged ranges still running (see `publish`); they never reject. */
+  private compactions: Promise<void> = Promise.resolve();
   /** Bytes of entries pushed and not yet applied (or skipped): ≥ 0. */
   private backlogBytes = 0;
   /** Waiting for the backlog to drain below half the limit. */
@@ -178,9 +180,12 @@ export class Applier {
     return new Promise((resolve, reject) => this.waiters.push({ index, resolve, reject }));
   }
 
-  /** Resolves when everything queued so far is applied. */
+  /**
+   * Resolves when everything queued so far is applied and the compactions it started are done
+   * (a closing node must not release its engine's directory while one still holds it open).
+   */
   idle(): Promise<void> {
-    return this.chain;
+    return this.chain.then(() => this.compactions);
   }
 
   /**
@@ -245,7 +250,10 @@ export class Applier {
     this.feed.publish(batch.changes, last);
     this.market.publish();
     // Space back after a purge: a failed compaction is the disk failing, as a failed write is.
-    for (const [start, end] of this.market.takeCompactions()) this.engine.compactRange(start, end).catch((err: Error) => this.die(err));
+    for (const [start, end] of this.market.takeCompactions()) {
+      const done = this.engine.compactRange(start, end).catch((err: Error) => this.die(err));
+      this.compactions = this.compactions.then(() => done);
+    }
     this.onApplied(batch.results, entries[entries.length - 1].term);
     this.release();
   }
