@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use engine_crate::read_cache::{compact_keys, read_into, Layout, ReadCache, Shape};
-use engine_crate::{Compression, Engine, EngineOptions as CrateOptions, ScanRequest};
+use engine_crate::{Compression, Engine, EngineOptions as CrateOptions, RangeCount, ScanRequest};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -32,6 +32,16 @@ pub struct ScanOptions {
     pub bytes_max: Option<u32>,
     /// Keys only: every value comes back empty.
     pub keys_only: Option<bool>,
+    /// Descending key order (`after` then resumes below its key).
+    pub reverse: Option<bool>,
+}
+
+#[napi(object)]
+pub struct CountResult {
+    pub count: f64,
+    /// The limit was reached: more keys lie after `last`.
+    pub more: bool,
+    pub last: Option<Buffer>,
 }
 
 #[napi(object)]
@@ -342,6 +352,15 @@ impl NativeEngine {
         }))
     }
 
+    /// Counts the range's keys (ascending, after `after`), at most `limit` of them, off the JS thread.
+    #[napi(ts_return_type = "Promise<CountResult>")]
+    pub fn count(&self, options: ScanOptions) -> Result<AsyncTask<Count>> {
+        Ok(AsyncTask::new(Count {
+            engine: self.get_engine()?,
+            request: scan_request(options),
+        }))
+    }
+
     /// `scan` on the calling thread: for the applier, which must see the keys of a range at
     /// the entry it applies (a range delete), with no later batch written meanwhile.
     #[napi]
@@ -408,6 +427,7 @@ fn scan_request(options: ScanOptions) -> ScanRequest {
         limit: options.limit as usize,
         bytes_max: options.bytes_max.map(|b| b as usize),
         keys_only: options.keys_only.unwrap_or(false),
+        reverse: options.reverse.unwrap_or(false),
     }
 }
 
@@ -485,6 +505,26 @@ impl Task for Scan {
             items: output.0.into(),
             count: output.1,
             more: output.2,
+        })
+    }
+}
+
+pub struct Count {
+    engine: Arc<Engine>,
+    request: ScanRequest,
+}
+
+impl Task for Count {
+    type Output = RangeCount;
+    type JsValue = CountResult;
+    fn compute(&mut self) -> Result<Self::Output> {
+        self.engine.count(&self.request).map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<CountResult> {
+        Ok(CountResult {
+            count: output.count as f64,
+            more: output.more,
+            last: output.last.map(Into::into),
         })
     }
 }

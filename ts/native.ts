@@ -403,6 +403,17 @@ export interface ScanOptions {
   bytesMax?: number;
   /** Keys only: every item's value is empty. */
   keysOnly?: boolean;
+  /** Descending key order: the page starts at the range's last key (or just below `after`). */
+  reverse?: boolean;
+}
+
+/** How many keys a range holds, counted up to a limit. */
+export interface RangeCount {
+  count: number;
+  /** The limit was reached: more keys lie after `last`. */
+  more: boolean;
+  /** The last key counted (absent: none). */
+  last?: Buffer;
 }
 
 export interface KeyValue {
@@ -516,6 +527,12 @@ export class Engine {
     return unpackScan(await callAsync(() => this.handle.scan(nativeScan(options))));
   }
 
+  /** Counts the range's keys in ascending order (after `after`), at most `limit` (off the JS thread). */
+  async count(options: ScanOptions): Promise<RangeCount> {
+    const r = await callAsync(() => this.handle.count(nativeScan(options)));
+    return { count: r.count, more: r.more, last: r.last ?? undefined };
+  }
+
   /** `scan` on the calling thread (the applier's, which must see the range as of the entry it applies). */
   scanNow(options: ScanOptions): { items: KeyValue[]; more: boolean } {
     return unpackScan(call(() => this.handle.scanNow(nativeScan(options))));
@@ -573,7 +590,7 @@ export function zstdDecompress(frame: Uint8Array, maxBytes: number): Promise<Buf
 function nativeScan(options: ScanOptions): import('../native/index').ScanOptions {
   const opt = (k: string | Buffer | undefined) => (k === undefined ? undefined : keyBuffer(k));
   const bytesMax = options.bytesMax === undefined ? undefined : Math.min(options.bytesMax, 0xffffffff);
-  return { prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax, keysOnly: options.keysOnly };
+  return { prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax, keysOnly: options.keysOnly, reverse: options.reverse };
 }
 
 /** A scan page's items from the addon's packing: `[keyLen u32][key][valueLen u32][value]`... */

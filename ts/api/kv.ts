@@ -1,20 +1,19 @@
 /**
- * The key-value routes: put, get, delete, scan, multi-get. Writes are acknowledged once applied
+ * The key-value routes: put, get, delete, multi-get (range reads: ts/api/kv_range.ts). Writes are acknowledged once applied
  * (so conditional writes can answer), a turn's writes proposed together (ts/api/key_writes.ts);
  * reads are linearizable through ReadIndex unless `?consistency=stale`.
  *
- * Limits: scan pages ≤ `SCAN_LIMIT_MAX`, multi-get ≤ `MULTI_GET_KEYS_MAX` keys, a range delete
+ * Limits: multi-get ≤ `MULTI_GET_KEYS_MAX` keys, a range delete
  * ≤ `DELETE_RANGE_LIMIT_MAX` keys.
  */
 import { QuorumError } from '../errors';
 import { decodeStored, Op } from '../node/commands';
-import { RESERVED_KEYS_END } from '../node/membership';
 import { TTL_MS_MAX } from '../node/key_ttl';
 import type { RaftNode } from '../node/raft_node';
 import type { ApplyResult } from '../node/applier';
 import type { AnswerLayout } from '../native';
 import { OPEN_GUARD } from '../auth/guard';
-import { checkKey, jsonValue, onlyFields, parseObject, refuseReserved, revisionArg } from './args';
+import { checkKey, jsonValue, onlyFields, parseObject, revisionArg } from './args';
 import { putValueText } from './raw_values';
 import { compactKeyCount, compactKeys } from './compact_keys';
 import { refusedError, replayHeaders, writeMeta } from './exactly_once';
@@ -22,7 +21,6 @@ import { KeyWrites } from './key_writes';
 import type { Target } from './http';
 import type { Reply } from './reply';
 
-export const SCAN_LIMIT_MAX = 1000;
 export const MULTI_GET_KEYS_MAX = 1000;
 /** Keys one range delete deletes at most: every node's applier reads them on its thread. */
 export const DELETE_RANGE_LIMIT_MAX = 10_000;
@@ -151,7 +149,7 @@ export async function barrier(node: RaftNode, query: URLSearchParams, keys = 1):
 }
 
 /** An item's JSON text with its value's text as stored (not parsed and written back: numbers past a double would round). */
-function itemText(key: string, stored: Buffer): string {
+export function itemText(key: string, stored: Buffer): string {
   const { revision, value } = decodeStored(stored);
   return `{"key":${JSON.stringify(key)},"value":${value.toString('utf8')},"revision":${revision}}`;
 }
@@ -214,38 +212,4 @@ export async function multiGet(node: RaftNode, target: Target, body: Buffer): Pr
   if (!fast) await barrier(node, query, checked.length);
   const answer = node.keys.answerItems(checked, layout);
   return { raw: Buffer.isBuffer(answer) ? answer : await answer };
-}
-
-/** Engine pages one scan may read when the caller sees only part of the range. */
-const SCAN_FILTERED_PAGES_MAX = 8;
-
-/**
- * A page of keys in order. A caller allowed only part of the prefix sees only its keys; such a
- * page may hold fewer than `limit` (even none) while `more` is true: `next` is where to go on.
- */
-export async function scan(node: RaftNode, target: Target): Promise<Reply> {
-  const query = target.query;
-  const prefix = query.get('prefix') ?? '';
-  refuseReserved(prefix, 'prefixes');
-  const visible = target.guard.visible('kv', prefix);
-  // The reserved keys sort first: a scan of user keys starts after them.
-  const afterArg = query.get('after') ?? undefined;
-  let after = prefix === '' && (afterArg === undefined || afterArg < RESERVED_KEYS_END) ? RESERVED_KEYS_END : afterArg;
-  const limitRaw = query.get('limit');
-  const limit = limitRaw === null ? 100 : Number(limitRaw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${SCAN_LIMIT_MAX}`);
-  await barrier(node, query, limit);
-  const items: string[] = [];
-  let more = true;
-  for (let pages = 0; more && items.length < limit && (pages === 0 || visible) && pages < SCAN_FILTERED_PAGES_MAX; pages++) {
-    const page = await node.keys.scan({ prefix, after, limit: limit - items.length });
-    for (const kv of page.items) {
-      const key = kv.key.toString('utf8');
-      if (!visible || visible(key)) items.push(itemText(key, kv.value));
-      after = key;
-    }
-    more = page.more;
-  }
-  const next = more && after !== undefined ? `,"next":${JSON.stringify(after)}` : '';
-  return { raw: `{"items":[${items.join(',')}],"more":${more}${next}}` };
 }

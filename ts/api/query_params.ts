@@ -16,7 +16,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['GET /v1/kv/{key}', ['ttl', ...CONSISTENCY]],
       ['PUT /v1/kv/{key}', ['ifRevision']],
       ['DELETE /v1/kv/{key}', ['ifRevision']],
-      ['GET /v1/kv', ['prefix', 'after', 'limit', ...CONSISTENCY]],
+      ['GET /v1/kv', ['prefix', 'start', 'end', 'after', 'limit', 'reverse', 'keysOnly', 'count', ...CONSISTENCY]],
       ['DELETE /v1/kv', ['prefix', 'limit']],
       ['POST /v1/kv/get', ['layout', ...CONSISTENCY]],
       ['POST /v1/multiget', ['layout', ...CONSISTENCY]],

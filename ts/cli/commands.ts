@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { clientCommand, endpointOption, keyPath, send } from './client';
 import { clusterStatus } from './status';
 import { deletePrefix } from './del_prefix';
-import { scanAll, type ScanAllOptions } from './scan_all';
+import { countKeys, rangeQuery, scanAll, type ScanAllOptions } from './scan_all';
 import { type LockCliOptions, lockCommand } from './lock';
 import { authCommands, connectionFlags } from './auth';
 import { dev } from './dev';
@@ -74,13 +74,18 @@ function kvCommands(program: Command): void {
     .description('list keys in order, a page at a time; with --all, every key, one JSON line each')
     .addOption(endpointOption())
     .option('--prefix <p>', 'only keys starting with p')
+    .option('--start <key>', 'only keys at or after this one (with --end: the range [start, end))')
+    .option('--end <key>', 'only keys before this one')
     .option('--after <key>', 'start after this key (the last key of the previous page)')
     .option('--limit <n>', 'keys per page (1..1000)', flags.integer(1, 1000), 100)
+    .option('--reverse', 'in descending key order')
+    .option('--keys-only', 'keys and revisions, without values')
+    .option('--count', 'how many keys the range holds (counted in parts of 10M)')
     .option('--all', 'every page (each a read of its own), one key per line')
     .option('--stale', 'serve from this member without a ReadIndex round')
-    .action(async (o: ScanAllOptions & { endpoint: string[]; all?: boolean }) => {
-      const query = { prefix: o.prefix, after: o.after, limit: o.limit, consistency: o.stale ? 'stale' : undefined };
-      process.exitCode = o.all ? await scanAll(o.endpoint, o) : await send(o.endpoint, { path: '/v1/kv', query });
+    .action(async (o: ScanAllOptions & { endpoint: string[]; all?: boolean; count?: boolean }) => {
+      if (o.count) return void (process.exitCode = await countKeys(o.endpoint, o));
+      process.exitCode = o.all ? await scanAll(o.endpoint, o) : await send(o.endpoint, { path: '/v1/kv', query: { ...rangeQuery(o), after: o.after, limit: o.limit } });
     });
   clientCommand(program, 'txn <json>', 'compare-and-swap transaction: {"compare":[...],"success":[...],"failure":[...]}', ([body]) => ({ method: 'POST', path: '/v1/txn', bodyText: flags.jsonText(body) }));
   program

@@ -245,18 +245,32 @@ export class QuorumClient {
     }
   }
 
-  /** Every key under `prefix`, in key order, a page at a time. */
-  async *scan(opts: ReadOptions & { prefix?: string; pageSize?: number } = {}): AsyncGenerator<KeyValue> {
+  /**
+   * Every key of a range — under `prefix`, or in `[start, end)` — in key order (descending with
+   * `reverse`), a page at a time.
+   */
+  async *scan(opts: ReadOptions & KeyRange & { reverse?: boolean; pageSize?: number } = {}): AsyncGenerator<KeyValue> {
     let after: string | undefined;
     for (;;) {
-      const q = new URLSearchParams({ prefix: opts.prefix ?? '', limit: String(opts.pageSize ?? 100) });
-      if (after !== undefined) q.set('after', after);
-      if (opts.consistency === 'stale') q.set('consistency', 'stale');
+      const q = rangeParams(opts, { limit: String(opts.pageSize ?? 100), reverse: opts.reverse ? 'true' : undefined, after });
       const page = await this.call<{ items: KeyValue[]; more: boolean; next?: string }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
       yield* page.items;
       // `next`: where the node stopped (a token that sees part of the prefix may get short pages).
       after = page.next ?? page.items[page.items.length - 1]?.key;
       if (!page.more || after === undefined) return;
+    }
+  }
+
+  /** How many keys a range holds (under `prefix`, or in `[start, end)`; counted in parts by the node). */
+  async count(opts: ReadOptions & KeyRange = {}): Promise<number> {
+    let total = 0;
+    let after: string | undefined;
+    for (;;) {
+      const q = rangeParams(opts, { count: 'true', after });
+      const part = await this.call<{ count: number; more: boolean; next?: string }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
+      total += part.count;
+      if (!part.more || part.next === undefined) return total;
+      after = part.next;
     }
   }
 
@@ -461,4 +475,17 @@ export class QuorumClient {
       return { err: new QuorumClientError(code, message, lookup(code).status, details) };
     });
   }
+}
+
+/** A key range: the keys under `prefix`, or in `[start, end)` (either bound may be left out). */
+export interface KeyRange {
+  prefix?: string;
+  start?: string;
+  end?: string;
+}
+
+/** The query of a range read: its bounds, consistency and `extra`, without the undefined ones. */
+function rangeParams(range: KeyRange & ReadOptions, extra: Record<string, string | undefined>): URLSearchParams {
+  const all: Record<string, string | undefined> = { prefix: range.prefix, start: range.start, end: range.end, consistency: range.consistency === 'stale' ? 'stale' : undefined, ...extra };
+  return new URLSearchParams(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
 }

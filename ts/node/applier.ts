@@ -14,7 +14,7 @@
  * Conditional writes are decided here, deterministically from the state being built, so every
  * replica reaches the same answer.
  */
-import { type AnswerLayout, type Engine, type EngineOp, type ItemShape, type KeyValue, packBatch, type ScanOptions } from '../native';
+import { type AnswerLayout, type Engine, type EngineOp, type ItemShape, type KeyValue, packBatch, type RangeCount, type ScanOptions } from '../native';
 import { type Entry, EntryType } from '../raft/types';
 import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
@@ -378,6 +378,11 @@ export class Applier {
   /** A page of the engine's keys, at the applied index (never part of a batch not yet published). */
   scan(options: ScanOptions): Promise<{ items: KeyValue[]; more: boolean }> {
     return this.gate.poolRead(() => this.engine.scan(options));
+  }
+
+  /** The keys of `scan`'s range counted (at most `limit`), at the applied index. */
+  count(options: ScanOptions): Promise<RangeCount> {
+    return this.gate.poolRead(() => this.engine.count(options));
   }
 
   private read(key: string): { revision: number; value: Buffer } | null {

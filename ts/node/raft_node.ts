@@ -215,7 +215,7 @@ export class RaftNode {
   }
 
   /** Key reads and scans at the applied index, through the read cache (after a read barrier: linearizable), and the keys' TTLs. */
-  get keys(): Pick<Applier, 'readItems' | 'readWithExpiry' | 'answerItems' | 'multiGetAnswer' | 'scan' | 'ttl'> {
+  get keys(): Pick<Applier, 'readItems' | 'readWithExpiry' | 'answerItems' | 'multiGetAnswer' | 'scan' | 'count' | 'ttl'> {
     return this.applier;
   }
 

@@ -10,6 +10,7 @@ mod batch;
 pub mod batch_body;
 mod error;
 pub mod read_cache;
+mod scan;
 
 use std::path::Path;
 use std::sync::{Mutex, TryLockError};
@@ -99,6 +100,18 @@ pub struct ScanRequest {
     /// Keys only: each item's value is left empty (a range delete needs no values; values may
     /// be large, keys are bounded).
     pub keys_only: bool,
+    /// Descending key order: the page starts at the range's last key (or before `after`).
+    pub reverse: bool,
+}
+
+/// How many keys a range holds, counted up to a bound.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RangeCount {
+    pub count: u64,
+    /// The bound was reached: more keys lie after `last`.
+    pub more: bool,
+    /// The last key counted (where a caller continues when `more`).
+    pub last: Option<Vec<u8>>,
 }
 
 pub struct Engine {
@@ -251,53 +264,6 @@ impl Engine {
             .into_iter()
             .map(|r| r.map(|v| v.map(|p| p.to_vec())).map_err(EngineError::from))
             .collect()
-    }
-
-    pub fn scan(&self, req: &ScanRequest) -> Result<ScanPage> {
-        if req.limit == 0 {
-            return Err(EngineError::InvalidArgument(
-                "scan limit must be at least 1".into(),
-            ));
-        }
-        let (lower, upper) = match &req.prefix {
-            Some(prefix) => (prefix.clone(), prefix_successor(prefix)),
-            None => (req.start.clone(), req.end.clone()),
-        };
-        let from = match &req.after {
-            Some(after) if after.as_slice() >= lower.as_slice() => after.clone(),
-            _ => lower,
-        };
-        let mut ro = ReadOptions::default();
-        if let Some(upper) = upper {
-            ro.set_iterate_upper_bound(upper);
-        }
-        let iter = self.db.iterator_cf_opt(
-            self.cf(CF_DATA),
-            ro,
-            IteratorMode::From(&from, rocksdb::Direction::Forward),
-        );
-        let bytes_max = req.bytes_max.unwrap_or(usize::MAX);
-        let mut page = ScanPage::default();
-        let mut bytes = 0usize;
-        for item in iter {
-            let (k, v) = item?;
-            if req.after.as_deref() == Some(&*k) {
-                continue;
-            }
-            let full = bytes.saturating_add(v.len()) > bytes_max && !page.items.is_empty();
-            if page.items.len() == req.limit || full {
-                page.more = true;
-                break;
-            }
-            bytes += v.len();
-            let value = if req.keys_only {
-                Vec::new()
-            } else {
-                v.to_vec()
-            };
-            page.items.push((k.to_vec(), value));
-        }
-        Ok(page)
     }
 
     /// Writes a consistent checkpoint (hard links on the same file system) to `dir`, which
