@@ -44,6 +44,7 @@ test('commands round-trip through their binary form', (t) => {
     { op: Op.Txn, origin: 2, seq: 7, key: '', txn: { compare: [], success: [{ kind: 'incr', key: 'n', by: -9007199254740991 }, { kind: 'put', key: 'p', value: Buffer.from('1') }], failure: [] } },
     { op: Op.Incr, origin: 2, seq: 5, key: 'n', value: Buffer.from('1'), idem: 'i1', atMs: 9, ttlMs: 60_000 },
     { op: Op.Batch, origin: 1, seq: 6, key: '', atMs: 7, items: [{ op: Op.Incr, key: 'c', value: Buffer.from('2'), ifRevision: undefined, idem: undefined, ttlMs: 1000 }] },
+    { op: Op.Txn, origin: 2, seq: 11, key: '', txn: { compare: [{ key: 'p', value: Buffer.from('1000'), cmp: '<' }, { key: 'q', revision: 3, cmp: '!=' }, { key: 'r', revision: 0, cmp: '>=', exists: true }], success: [], failure: [] } },
   ];
   for (const c of cases) t.deepEqual(plain(decodeCommand(encodeCommand(c))), plain({ value: undefined, ifRevision: undefined, ...c }));
 });
@@ -97,6 +98,17 @@ test('an increment, alone, in a batch or in a txn, is written as version 5; an o
     old[0] = 4;
     t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 4/ } as never);
   }
+});
+
+test('a txn with an ordered compare is written as version 6 (equality alone keeps its old version); an older version claiming one is malformed', (t) => {
+  const txn = (cmp: '=' | '<') => encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'p', value: Buffer.from('5'), cmp }], success: [], failure: [] } });
+  t.is(txn('=')[0], 1);
+  t.is(decodeCommand(txn('=')).txn?.compare[0].cmp, undefined);
+  const ordered = txn('<');
+  t.is(ordered[0], 6);
+  const old = Buffer.from(ordered);
+  old[0] = 5;
+  t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 5 txn with an ordered compare/ } as never);
 });
 
 test('a membership change starts with its format version; an unknown version is refused', (t) => {

@@ -8,7 +8,8 @@
  * Limits: `TXN_COMPARES_MAX` compares, `TXN_OPS_MAX` ops per branch.
  */
 import { QuorumError } from '../errors';
-import { type Compare, Op, type TxnOp } from '../node/commands';
+import { type Compare, type CompareOp, COMPARE_OPS, Op, type TxnOp } from '../node/commands';
+import { numericOrder } from '../node/txn_compare';
 import type { RaftNode } from '../node/raft_node';
 import { checkKey, jsonValue, onlyFields, parseObject, revisionArg } from './args';
 import { rawValues } from './raw_values';
@@ -23,7 +24,7 @@ export const TXN_OPS_MAX = 128;
 
 const TXN_FIELDS = new Set(['compare', 'success', 'failure']);
 const OP_FIELDS = new Set(['op', 'key', 'value', 'ttlMs', 'by']);
-const COMPARE_FIELDS = new Set(['key', 'revision', 'value', 'exists']);
+const COMPARE_FIELDS = new Set(['key', 'revision', 'value', 'exists', 'cmp']);
 
 /** `values`: the body's value texts (`rawValues`). */
 function txnOps(raw: unknown, where: 'success' | 'failure', values: Map<string, string>): TxnOp[] {
@@ -71,7 +72,7 @@ function compares(raw: unknown, values: Map<string, string>): Compare[] {
   return raw.map((c: unknown, i) => {
     if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new QuorumError('invalid_body', `compare[${i}] must be an object {"key", ...}`);
     onlyFields(c, COMPARE_FIELDS, `compare[${i}]`);
-    const cc = c as { key?: unknown; revision?: unknown; value?: unknown; exists?: unknown };
+    const cc = c as { key?: unknown; revision?: unknown; value?: unknown; exists?: unknown; cmp?: unknown };
     const out: Compare = { key: checkKey(cc.key, `compare[${i}]`) };
     if (cc.revision !== undefined) out.revision = revisionArg(cc.revision, `compare[${i}].revision`);
     if ('value' in cc) out.value = jsonValue(cc.value, values.get(`compare.${i}.value`));
@@ -79,8 +80,21 @@ function compares(raw: unknown, values: Map<string, string>): Compare[] {
       if (typeof cc.exists !== 'boolean') throw new QuorumError('invalid_body', `compare[${i}].exists must be a boolean`);
       out.exists = cc.exists;
     }
+    if (cc.cmp !== undefined) out.cmp = compareOp(cc.cmp, out, `compare[${i}]`);
     return out;
   });
+}
+
+/** A compare's `cmp`: it relates exactly one of revision and value; an ordered value compare takes a number. */
+function compareOp(raw: unknown, c: Compare, where: string): CompareOp {
+  if (typeof raw !== 'string' || !(COMPARE_OPS as readonly string[]).includes(raw)) throw new QuorumError('invalid_body', `${where}.cmp is one of ${COMPARE_OPS.join(' ')}`);
+  const cmp = raw as CompareOp;
+  if ((c.revision === undefined) === (c.value === undefined)) throw new QuorumError('invalid_body', `${where}.cmp relates one field: give "revision" or "value", not both or neither`);
+  const ordered = cmp !== '=' && cmp !== '!=';
+  if (ordered && c.value !== undefined && numericOrder(c.value.toString('latin1'), '0') === undefined) {
+    throw new QuorumError('invalid_body', `${where}: "${cmp}" compares numbers; the value must be a JSON number`);
+  }
+  return cmp;
 }
 
 export async function txn(node: RaftNode, body: Buffer, target: Target): Promise<Reply> {

@@ -78,7 +78,8 @@ export interface IncrOptions extends CallOptions {
 
 export type TxnOp = { op: 'put'; key: string; value: unknown } | { op: 'delete'; key: string } | { op: 'get'; key: string } | { op: 'incr'; key: string; by?: number };
 export interface TxnSpec {
-  compare?: { key: string; revision?: number; value?: unknown; exists?: boolean }[];
+  /** Each holds for the key as the txn applies; `cmp` (default `=`) relates its revision or value: `!=`, or `<` `<=` `>` `>=` (values as numbers). */
+  compare?: { key: string; revision?: number; value?: unknown; exists?: boolean; cmp?: '=' | '!=' | '<' | '<=' | '>' | '>=' }[];
   success?: TxnOp[];
   failure?: TxnOp[];
 }

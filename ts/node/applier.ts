@@ -20,7 +20,7 @@ import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
 import { type IngestResult, MarketState, type PurgeResult } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
-import { type BatchItem, type Command, type Compare, decodeCommand, decodeStored, itemBytes, Op, splitAtPurges, type Txn } from './commands';
+import { type BatchItem, type Command, decodeCommand, decodeStored, itemBytes, Op, splitAtPurges, type Txn } from './commands';
 import { fingerprint, printBytes } from './fingerprint';
 import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
@@ -28,6 +28,7 @@ import { type Current, Overlay } from './overlay';
 import { EXPIRE_KEYS_MAX, KeyTtl, TTL_KEYS_MAX, TTL_LIMIT_REFUSAL } from './key_ttl';
 import { applyIncr, increment, writeCounter } from './counters';
 import { applySetTtl } from './set_ttl';
+import { compareHolds } from './txn_compare';
 import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
 import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient, RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from './membership';
@@ -495,16 +496,6 @@ function expireKeys(atMs: number, index: number, lookup: (key: string) => Curren
   }
   batch.ttl.expiredTotal += due.length;
   return { kind: 'expired', deleted: due.length };
-}
-
-function compareHolds(c: Compare, current: Current): boolean {
-  if (c.exists !== undefined && c.exists !== (current !== null)) return false;
-  if (c.revision !== undefined && c.revision !== (current?.revision ?? 0)) return false;
-  // A value compares as its stored text, byte for byte (as etcd compares bytes): values are
-  // stored as written, minified, so parsing both would call 1700000000000000001 and
-  // 1700000000000000000 equal (one double).
-  if (c.value !== undefined && !(current && c.value.equals(current.value))) return false;
-  return true;
 }
 
 /** Evaluates every compare, then runs one branch; later ops see earlier ones (via the overlay). */

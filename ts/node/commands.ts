@@ -21,7 +21,7 @@
  * a batch's key and ignored it, which would have applied a retried batch twice on that node.
  * Later versions each add an op or a field an older build would misapply: 3 range deletes, 4 key
  * TTLs, 5 increments and TTL changes (`Op.Incr`, `Op.SetTtl`, alone or as batch items; txn
- * increments) and market-data purges (`Op.MdPurge`).
+ * increments) and market-data purges (`Op.MdPurge`), 6 txn compares other than equality (`cmp`).
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
@@ -34,7 +34,7 @@ import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 import { type Entry, EntryType } from '../raft/types';
 
 /** The newest command version this build reads and writes (it reads every version from 1). */
-export const COMMAND_VERSION = 5;
+export const COMMAND_VERSION = 6;
 /** The first version where a Batch may carry an idempotency key (older ones: per item only). */
 const BATCH_IDEM_VERSION = 2;
 /** The first version with `Op.DeleteRange` (an older build refuses such an entry by its version). */
@@ -43,6 +43,8 @@ const DELETE_RANGE_VERSION = 3;
 const TTL_VERSION = 4;
 /** The first version with `Op.Incr` and `Op.SetTtl` (alone or as batch items), and `Op.MdPurge`. */
 const INCR_VERSION = 5;
+/** The first version with txn compares other than equality (`cmp`). */
+const COMPARE_ORDER_VERSION = 6;
 
 export enum Op {
   Put = 1,
@@ -98,13 +100,20 @@ export interface BatchItem {
   raw?: Buffer;
 }
 
+/** How a compare's revision or value relates to the key's (ts/node/txn_compare.ts). */
+export type CompareOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+/** The wire codes of `cmp` (index + 1; `=` is the default and never written). */
+export const COMPARE_OPS: readonly CompareOp[] = ['=', '!=', '<', '<=', '>', '>='];
+
 export interface Compare {
   key: string;
-  /** The key's revision must equal this (0: absent). */
+  /** The key's revision against this (0: absent). */
   revision?: number;
-  /** The key's value must equal this JSON text (compared as parsed JSON). */
+  /** The key's value against this JSON text. */
   value?: Buffer;
   exists?: boolean;
+  /** The relation the key's revision or value must have to the compare's (absent: `=`; version 6). */
+  cmp?: CompareOp;
 }
 
 /** A txn put's `ttlMs` counts from the txn's `atMs` (which it then carries). */
@@ -167,15 +176,18 @@ const COMPARE_REVISION = 1;
 const COMPARE_VALUE = 2;
 const COMPARE_EXISTS = 4;
 const COMPARE_EXISTS_TRUE = 8;
+/** A `cmp` code (u8) follows the compare's fields. */
+const COMPARE_CMP = 16;
 
 function encodeTxn(w: BinaryWriter, txn: Txn): void {
   w.u32(txn.compare.length);
   for (const c of txn.compare) {
-    const flags = (c.revision !== undefined ? COMPARE_REVISION : 0) | (c.value !== undefined ? COMPARE_VALUE : 0) | (c.exists !== undefined ? COMPARE_EXISTS : 0) | (c.exists ? COMPARE_EXISTS_TRUE : 0);
+    const flags = (c.revision !== undefined ? COMPARE_REVISION : 0) | (c.value !== undefined ? COMPARE_VALUE : 0) | (c.exists !== undefined ? COMPARE_EXISTS : 0) | (c.exists ? COMPARE_EXISTS_TRUE : 0) | (orderedCmp(c) ? COMPARE_CMP : 0);
     w.u8(flags);
     w.str(c.key);
     if (c.revision !== undefined) w.u64(c.revision);
     if (c.value !== undefined) w.bytes(c.value);
+    if (orderedCmp(c)) w.u8(COMPARE_OPS.indexOf(c.cmp!) + 1);
   }
   for (const ops of [txn.success, txn.failure]) {
     w.u32(ops.length);
@@ -291,11 +303,15 @@ function txnHasTtl(txn: Txn): boolean {
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
+  if (c.txn?.compare.some(orderedCmp)) return COMPARE_ORDER_VERSION;
   if (c.op === Op.Incr || c.op === Op.SetTtl || c.op === Op.MdPurge || c.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
   if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined) || (c.txn !== undefined && txnHasTtl(c.txn))) return TTL_VERSION;
   if (c.op === Op.DeleteRange) return DELETE_RANGE_VERSION;
   return c.op === Op.Batch && c.idem !== undefined ? BATCH_IDEM_VERSION : 1;
 }
+
+/** A compare other than equality (written with its code; `=` is left out, as before version 6). */
+const orderedCmp = (c: Compare): boolean => c.cmp !== undefined && c.cmp !== '=';
 
 export function decodeCommand(data: Uint8Array): Command {
   const r = new BinaryReader(data, malformed);
@@ -329,6 +345,7 @@ export function decodeCommand(data: Uint8Array): Command {
     r.end();
     const ttl = body.items?.some((it) => it.ttlMs !== undefined) || (body.txn !== undefined && txnHasTtl(body.txn));
     if (ttl && (version < TTL_VERSION || atMs === undefined)) throw malformed(`a version ${version} command with a TTL, or one without its time`);
+    if (version < COMPARE_ORDER_VERSION && body.txn?.compare.some(orderedCmp)) throw malformed(`a version ${version} txn with an ordered compare`);
     if (version < INCR_VERSION && (body.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (body.txn !== undefined && txnHasIncr(body.txn)))) throw malformed(`a version ${version} command with an increment or a TTL change`);
     return { ...head, ...body };
   }
@@ -374,6 +391,11 @@ function decodeTxn(r: BinaryReader): Txn {
     if (flags & COMPARE_REVISION) c.revision = r.u64('compare revision');
     if (flags & COMPARE_VALUE) c.value = r.bytes('compare value');
     if (flags & COMPARE_EXISTS) c.exists = (flags & COMPARE_EXISTS_TRUE) !== 0;
+    if (flags & COMPARE_CMP) {
+      const cmp = COMPARE_OPS[r.u8('compare cmp') - 1];
+      if (cmp === undefined || cmp === '=') throw malformed('compare cmp code');
+      c.cmp = cmp;
+    }
     compare.push(c);
   }
   const success = decodeTxnOps(r);
