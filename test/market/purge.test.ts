@@ -9,6 +9,7 @@ import test from 'ava';
 import { QuorumClient } from '../../ts/client';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET } from '../../ts/market/records';
 import { CHECKPOINT_EVERY_EVENTS, checkpointsPrefix } from '../../ts/market/state';
+import { purgedGap } from '../../ts/market/purge';
 import { RaftNode } from '../../ts/node/raft_node';
 import { pollUntil } from '../helpers/poll';
 import { seededRandom } from '../helpers/random';
@@ -134,4 +135,51 @@ test('with a retention, the leader purges on its own what is older than the newe
   const first = ((await (await fetch(url('/v1/md/ticks/AAPL?limit=1'))).json()) as { events: { seq: string; tsEvent: string }[] }).events[0];
   t.true(BigInt(first.seq) > kept.seq, 'the history starts after the kept base');
   t.true(BigInt(first.tsEvent) < newest - 5_000_000_000n, 'and every event of the last 5 s is there');
+});
+
+test('purgedGap: a read missed dropped records only when the kept start lies past it and the read began after it', (t) => {
+  t.false(purgedGap(undefined, 5n, 9n), 'never purged');
+  t.false(purgedGap(100n, 100n, 150n), 'read up to the kept start already');
+  t.false(purgedGap(100n, 40n, 41n), 'the read did not see the purge: it starts before the kept start');
+  t.false(purgedGap(100n, 40n, 100n), '... or at it');
+  t.true(purgedGap(100n, 40n, 101n), 'the read starts past the kept start: 41..100 are gone');
+  t.true(purgedGap(100n, 40n, undefined), 'the read found nothing, and the kept start is past it');
+});
+
+test('a ticks page chain and a replay session that a purge overtakes end compacted, never skipping what it dropped', async (t) => {
+  t.timeout(120_000);
+  const { url } = await singleNode(t);
+  const input = events(12 * CHECKPOINT_EVERY_EVENTS);
+  for (let i = 0; i < input.length; i += 500) {
+    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: input.slice(i, i + 500).map((e) => JSON.stringify(e)).join('\n') });
+    t.is(res.status, 200);
+  }
+  const firstPage = (await (await fetch(url('/v1/md/ticks/AAPL?limit=100'))).json()) as { events: { seq: string }[] };
+  const allSeqs: string[] = [];
+  for (let more = true; more; ) {
+    const page = (await (await fetch(url(`/v1/md/ticks/AAPL?limit=10000&afterSeq=${allSeqs.at(-1) ?? 0}`))).json()) as { events: { seq: string }[]; more: boolean };
+    allSeqs.push(...page.events.map((e) => e.seq));
+    more = page.more;
+  }
+  // A paced session (venue events 1 ms apart, at 10×: 6 s): it has read only its first MiBs of blocks when the purge comes.
+  const replay = await fetch(url('/v1/md/replay'), { method: 'POST', body: JSON.stringify({ instruments: ['AAPL'], kinds: ['delta', 'trade'], speed: 10 }) });
+  const reader = replay.body!.getReader();
+  let text = '';
+  while (!text.includes('\n')) text += new TextDecoder().decode((await reader.read()).value);
+  const cut = T0 + BigInt(Math.floor(input.length * 0.6)) * 1_000_000n;
+  const purge = (await (await fetch(url(`/v1/md/history?before=${cut}`), { method: 'DELETE' })).json()) as { instruments: { fromSeq: string }[] };
+  const kept = purge.instruments[0].fromSeq;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+  const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; seq?: string; reason?: string });
+  t.deepEqual(lines.at(-1), { kind: 'end', reason: 'compacted' });
+  const sent = lines.slice(0, -1).map((l) => l.seq);
+  t.true(sent.length > 0 && BigInt(sent.at(-1)!) < BigInt(kept), 'it ended before the kept start');
+  t.deepEqual(sent, allSeqs.slice(0, sent.length), 'what it sent has no gap');
+
+  const next = await fetch(url(`/v1/md/ticks/AAPL?limit=100&afterSeq=${firstPage.events.at(-1)!.seq}`));
+  t.is(next.status, 410);
+  t.like(((await next.json()) as { error: unknown }).error, { code: 'compacted', fromSeq: kept });
+  const fresh = (await (await fetch(url('/v1/md/ticks/AAPL?limit=1'))).json()) as { events: { seq: string }[] };
+  t.true(BigInt(fresh.events[0].seq) > BigInt(kept), 'a first page starts at the kept history');
+  t.is((await fetch(url(`/v1/md/ticks/AAPL?limit=1&afterSeq=${kept}`))).status, 200, 'a page from the kept start is whole');
 });

@@ -108,7 +108,7 @@ export async function ticks(node: RaftNode, target: Target, rawInstrument: strin
   await barrier(node, query, limit);
   const id = node.market.idOf(instrument);
   if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
-  return { body: await ticksPage(node.keys, id, instrument, node.market.producerTable(), { afterSeq: BigInt(afterRaw), fromTs, toTs, kinds, limit }) };
+  return { body: await ticksPage(node.keys, id, instrument, node.market.producerTable(), { afterSeq: BigInt(afterRaw), fromTs, toTs, kinds, limit, keptSeq: () => node.market.keptFrom(id)?.seq }) };
 }
 
 /** `?kinds=trade,quote`: some kinds of event only (undefined: all). */

@@ -102,7 +102,7 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
       return res === undefined || res.destroyed || res.writableEnded;
     },
   };
-  const session = new ReplaySession(() => node.keys, spec, seqLimit, out);
+  const session = new ReplaySession(() => node.keys, spec, seqLimit, out, (id) => node.market.keptFrom(id)?.seq);
   await session.prepare();
   return {
     stream: (raw) => {

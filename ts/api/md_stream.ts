@@ -9,6 +9,7 @@
  * per node (more: 503 `overloaded`; each costs every applied batch a pass).
  */
 import { QuorumError, UnavailableError } from '../errors';
+import { compactedError, purgedGap } from '../market/purge';
 import { OFFSET } from '../market/records';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
@@ -55,7 +56,7 @@ export async function mdStream(node: RaftNode, target: Target, bufferBytesMax = 
   // Stored events after `fromSeq` that a purge dropped cannot be sent: refused, as a watch from a dropped revision.
   for (const id of req.fromSeq === undefined ? [] : req.ids) {
     const kept = node.market.keptFrom(id);
-    if (kept && req.fromSeq! < kept.seq) throw new QuorumError('compacted', `${node.market.symbolOf(id)}'s events up to seq ${kept.seq} were purged`, { details: { fromSeq: kept.seq.toString() } });
+    if (kept && req.fromSeq! < kept.seq) throw compactedError(node.market.symbolOf(id), kept.seq);
   }
   return {
     stream: (res) => {
@@ -125,7 +126,13 @@ async function replay(node: RaftNode, sub: Subscription, fromSeq: bigint): Promi
   stream.add(sub);
   const upTo = stream.lastSeq;
   const records: Buffer[] = [];
-  for (const id of sub.instruments) records.push(...(await node.market.storedRecords(node.keys, id, fromSeq, upTo)));
+  for (const id of sub.instruments) {
+    const stored = await node.market.storedRecords(node.keys, id, fromSeq, upTo);
+    // A purge since the stream opened that overtook `fromSeq`: its events cannot all be sent.
+    const kept = node.market.keptFrom(id)?.seq;
+    if (purgedGap(kept, fromSeq, stored[0]?.readBigUInt64LE(OFFSET.seq))) throw compactedError(node.market.symbolOf(id), kept!);
+    records.push(...stored);
+  }
   records.sort((a, b) => (a.readBigUInt64LE(OFFSET.seq) < b.readBigUInt64LE(OFFSET.seq) ? -1 : 1));
   for (const id of sub.instruments) sub.covered.set(id, fromSeq);
   // Stored events only: the books in memory are ahead of them, so no book lines meanwhile.

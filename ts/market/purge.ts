@@ -9,12 +9,15 @@
  *
  * Reads before that start cannot be answered whole: a book as of a time or seq before it is 410
  * `compacted` (as a watch from a dropped revision), a stream from a seq before it too; a replay,
- * ticks or bars starting before it start at it.
+ * ticks or bars starting before it start at it. A read already past its start that a purge
+ * overtakes (a ticks page after a seq, a stream's catch-up, a replay session) ends 'compacted'
+ * rather than skip what was dropped (`purgedGap`).
  *
  * Deterministic: the purge reads the engine on the applier's thread, and the applier starts a
  * new write batch at each purge entry, so every node reads the same state (every entry before
  * it applied) whatever its batching.
  */
+import { QuorumError } from '../errors';
 import type { Engine, EngineOp } from '../native';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET } from './records';
 import { checkpointKey, checkpointsPrefix, type EngineScan, eventsKey, eventsPrefix, prefixEnd, scanPrefix } from './state';
@@ -30,6 +33,21 @@ export interface KeptFrom {
 }
 
 /** Where each purged instrument's kept history starts (instruments never purged: absent). */
+/**
+ * Whether a read of an instrument's blocks after `readSeq`, whose first record is `firstSeq`
+ * (undefined: it found none), missed records a purge dropped: the kept start `keptSeq` (an event
+ * of the instrument) lies past what was read, and the read did not start at or before it — so
+ * the purge applied before the read, and the records in between are gone.
+ */
+export function purgedGap(keptSeq: bigint | undefined, readSeq: bigint, firstSeq: bigint | undefined): boolean {
+  return keptSeq !== undefined && keptSeq > readSeq && (firstSeq === undefined || firstSeq > keptSeq);
+}
+
+/** 410 `compacted`: `symbol`'s events up to `keptSeq` were purged; `fromSeq` names where reads can start. */
+export function compactedError(symbol: string, keptSeq: bigint, what = 'were purged'): QuorumError {
+  return new QuorumError('compacted', `${symbol}'s events up to seq ${keptSeq} ${what}`, { details: { fromSeq: keptSeq.toString() } });
+}
+
 export class Retention {
   /**
    * Key ranges purged since the last `takeCompactions`: compacted once their batch is durable,

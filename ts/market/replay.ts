@@ -112,6 +112,8 @@ export class ReplaySession {
     readonly spec: ReplaySpec,
     private readonly seqLimit: bigint,
     private readonly out: ReplayOutput,
+    /** Where a purged instrument's kept history starts now (a purge while the session reads ends it: 'compacted'). */
+    private readonly keptSeq: (id: number) => bigint | undefined = () => undefined,
   ) {
     this.anchorAtFirst = spec.fromTs === 0n && spec.fromSeq === undefined;
   }
@@ -234,7 +236,7 @@ export class ReplaySession {
     });
     const checkpoints = await Promise.all(this.spec.instruments.map(({ id, keptFromSeq }) => checkpointBefore(this.engine(), id, fromTs, resume, keptFromSeq)));
     checkpoints.forEach((cp, i) => cp && cursor.loadBook(i, cp.book));
-    const feed = new ReplayFeed(this.engine, cursor, this.spec.instruments.map((i) => i.id), checkpoints.map((cp) => cp?.seq ?? 0n));
+    const feed = new ReplayFeed(this.engine, cursor, this.spec.instruments.map((i) => i.id), checkpoints.map((cp) => cp?.seq ?? 0n), this.keptSeq);
     const startTs = resume ? resume.tsEvent : fromTs;
     const primed = await prime(cursor, feed, startTs);
     if (this.spec.speed !== 'max') feed.readBytesMax = READ_BYTES_PACED;

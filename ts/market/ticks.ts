@@ -4,10 +4,14 @@
  * with `fromTs` starts at the newest book checkpoint before it (history.ts), not at the
  * instrument's first event; later pages start at their `afterSeq`. An instrument's venue times
  * are taken to rise with its seqs: the page ends at the first event at or past `toTs`.
+ *
+ * After a purge, a first page starts at the instrument's kept history; a later page whose
+ * `afterSeq` the purge overtook is 410 `compacted` (it would skip the dropped events silently).
  */
 import { invariant } from '../raft/assert';
 import { newestCheckpoint } from './history';
 import { KIND_CODES, type Kind, OFFSET, RECORD_BYTES, recordToEvent } from './records';
+import { compactedError, purgedGap } from './purge';
 import { blocksAfter, type EngineScan } from './state';
 
 export interface TicksQuery {
@@ -19,6 +23,8 @@ export interface TicksQuery {
   /** Undefined: every kind. */
   kinds: ReadonlySet<Kind> | undefined;
   limit: number;
+  /** Where the instrument's kept history starts now, if a purge cut it (its base checkpoint's seq). */
+  keptSeq?: () => bigint | undefined;
 }
 
 export interface TicksPage {
@@ -31,8 +37,16 @@ export async function ticksPage(engine: EngineScan, id: number, symbol: string, 
   const codes = q.kinds === undefined ? undefined : new Set<number>([...q.kinds].map((k) => KIND_CODES[k]));
   let after = q.afterSeq;
   if (after === 0n && q.fromTs > 0n) after = (await newestCheckpoint(engine, id, (_seq, ts) => ts < q.fromTs))?.seq ?? 0n;
+  // A first page starts at the kept history (wherever it is when the blocks are read).
+  const fresh = after === 0n;
   const events: Record<string, unknown>[] = [];
+  let checked = false;
   for await (const block of blocksAfter(engine, id, after)) {
+    if (!checked && !fresh) {
+      const kept = q.keptSeq?.();
+      if (purgedGap(kept, after, block.readBigUInt64LE(OFFSET.seq))) throw compactedError(symbol, kept!);
+    }
+    checked = true;
     for (let at = 0; at < block.length; at += RECORD_BYTES) {
       const record = block.subarray(at, at + RECORD_BYTES);
       if (record.readBigUInt64LE(OFFSET.seq) <= after) continue;
@@ -45,5 +59,7 @@ export async function ticksPage(engine: EngineScan, id: number, symbol: string, 
       events.push(recordToEvent(record, symbol, producer));
     }
   }
+  const kept = q.keptSeq?.();
+  if (!checked && !fresh && purgedGap(kept, after, undefined)) throw compactedError(symbol, kept!);
   return { events, more: false };
 }
