@@ -34,6 +34,8 @@ pub struct ScanOptions {
     pub keys_only: Option<bool>,
     /// Descending key order (`after` then resumes below its key).
     pub reverse: Option<bool>,
+    /// Each value cut to at most this many bytes.
+    pub value_prefix_bytes: Option<u32>,
 }
 
 #[napi(object)]
@@ -428,6 +430,7 @@ fn scan_request(options: ScanOptions) -> ScanRequest {
         bytes_max: options.bytes_max.map(|b| b as usize),
         keys_only: options.keys_only.unwrap_or(false),
         reverse: options.reverse.unwrap_or(false),
+        value_prefix_bytes: options.value_prefix_bytes.map(|n| n as usize),
     }
 }
 

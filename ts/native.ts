@@ -405,6 +405,8 @@ export interface ScanOptions {
   keysOnly?: boolean;
   /** Descending key order: the page starts at the range's last key (or just below `after`). */
   reverse?: boolean;
+  /** Each value cut to at most this many bytes (what the caller reads of it, not a copy of it all). */
+  valuePrefixBytes?: number;
 }
 
 /** How many keys a range holds, counted up to a limit. */
@@ -590,7 +592,7 @@ export function zstdDecompress(frame: Uint8Array, maxBytes: number): Promise<Buf
 function nativeScan(options: ScanOptions): import('../native/index').ScanOptions {
   const opt = (k: string | Buffer | undefined) => (k === undefined ? undefined : keyBuffer(k));
   const bytesMax = options.bytesMax === undefined ? undefined : Math.min(options.bytesMax, 0xffffffff);
-  return { prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax, keysOnly: options.keysOnly, reverse: options.reverse };
+  return { prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax, keysOnly: options.keysOnly, reverse: options.reverse, valuePrefixBytes: options.valuePrefixBytes };
 }
 
 /** A scan page's items from the addon's packing: `[keyLen u32][key][valueLen u32][value]`... */

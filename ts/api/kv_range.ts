@@ -11,7 +11,7 @@
  * `more` and `next`, where the next count continues).
  */
 import { QuorumError } from '../errors';
-import { decodeStored } from '../node/commands';
+import { decodeStored, STORED_REVISION_BYTES } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import type { ScanOptions } from '../native';
 import { refuseReserved } from './args';
@@ -52,13 +52,15 @@ export async function scan(node: RaftNode, target: Target): Promise<Reply> {
   const limit = limitRaw === null ? 100 : Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) throw new QuorumError('invalid_limit', `limit must be an integer in 1..${SCAN_LIMIT_MAX}`);
   const reverse = flag(query, 'reverse');
-  const render = flag(query, 'keysOnly') ? keyText : itemText;
+  const keysOnly = flag(query, 'keysOnly');
+  const render = keysOnly ? keyText : itemText;
   await barrier(node, query, limit);
   const items: string[] = [];
   let more = true;
   let last = after;
   for (let pages = 0; more && items.length < limit && (pages === 0 || visible) && pages < SCAN_FILTERED_PAGES_MAX; pages++) {
-    const page = await node.keys.scan({ ...range.bounds, after: last, limit: limit - items.length, reverse });
+    // Keys only: of each value, the engine copies just the stored revision (its first 8 bytes).
+    const page = await node.keys.scan({ ...range.bounds, after: last, limit: limit - items.length, reverse, valuePrefixBytes: keysOnly ? STORED_REVISION_BYTES : undefined });
     for (const kv of page.items) {
       const key = kv.key.toString('utf8');
       if (!visible || visible(key)) items.push(render(key, kv.value));

@@ -428,6 +428,9 @@ export function encodeStored(revision: number, value: Buffer): Buffer {
   return out;
 }
 
+/** A stored value starts with its revision (u64 LE), then the value's JSON text. */
+export const STORED_REVISION_BYTES = 8;
+
 export function decodeStored(buf: Buffer): { revision: number; value: Buffer } {
-  return { revision: buf.readUInt32LE(0) + buf.readUInt32LE(4) * TWO_32, value: buf.subarray(8) };
+  return { revision: buf.readUInt32LE(0) + buf.readUInt32LE(4) * TWO_32, value: buf.subarray(STORED_REVISION_BYTES) };
 }

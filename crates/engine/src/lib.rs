@@ -102,6 +102,9 @@ pub struct ScanRequest {
     pub keys_only: bool,
     /// Descending key order: the page starts at the range's last key (or before `after`).
     pub reverse: bool,
+    /// Each value cut to at most this many bytes (`None`: whole): what a caller needs of a
+    /// value (the API's keys-only pages: the revision in its first 8 bytes), not a copy of it.
+    pub value_prefix_bytes: Option<usize>,
 }
 
 /// How many keys a range holds, counted up to a bound.

@@ -67,10 +67,11 @@ impl Engine {
                 break;
             }
             bytes += v.len();
+            let kept = req.value_prefix_bytes.map_or(v.len(), |n| n.min(v.len()));
             let value = if req.keys_only {
                 Vec::new()
             } else {
-                v.to_vec()
+                v[..kept].to_vec()
             };
             page.items.push((k.to_vec(), value));
         }

@@ -143,3 +143,30 @@ fn counts_equal_the_model_and_a_bounded_count_continues_after_its_last_key() {
         "a zero limit is refused"
     );
 }
+
+#[test]
+fn a_value_prefix_cuts_each_value_and_keeps_shorter_ones_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    let mut batch = Vec::new();
+    encode_put(&mut batch, b"a", b"0123456789");
+    encode_put(&mut batch, b"b", b"0123");
+    engine.apply(&batch, 1).unwrap();
+    for reverse in [false, true] {
+        let req = ScanRequest {
+            limit: 10,
+            value_prefix_bytes: Some(8),
+            reverse,
+            ..Default::default()
+        };
+        let mut got = engine.scan(&req).unwrap().items;
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (b"a".to_vec(), b"01234567".to_vec()),
+                (b"b".to_vec(), b"0123".to_vec())
+            ]
+        );
+    }
+}
