@@ -58,5 +58,9 @@ test('scan --start/--end, --reverse, --keys-only, --count; the client scans and 
   for await (const kv of client.scan({ start: 'r/10', end: 'r/20', reverse: true, pageSize: 3 })) scanned.push(kv.key);
   t.deepEqual(scanned, keys.slice(10, 20).reverse());
   t.is(await client.count({ prefix: 'r/' }), 30);
+  const listed: { key: string; revision: number }[] = [];
+  for await (const k of client.keys({ start: 'r/27', pageSize: 2 })) listed.push(k);
+  t.deepEqual(listed.map((k) => k.key), ['r/27', 'r/28', 'r/29']);
+  t.true(listed.every((k) => Number.isInteger(k.revision) && !('value' in k)));
   t.is(await client.count({ start: 'r/28' }), 2);
 });

@@ -262,6 +262,18 @@ export class QuorumClient {
     }
   }
 
+  /** The keys of a range and their revisions, without values (`keysOnly`), in key order (descending with `reverse`). */
+  async *keys(opts: ReadOptions & KeyRange & { reverse?: boolean; pageSize?: number } = {}): AsyncGenerator<{ key: string; revision: number }> {
+    let after: string | undefined;
+    for (;;) {
+      const q = rangeParams(opts, { limit: String(opts.pageSize ?? 1000), reverse: opts.reverse ? 'true' : undefined, keysOnly: 'true', after });
+      const page = await this.call<{ items: { key: string; revision: number }[]; more: boolean; next?: string }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
+      yield* page.items;
+      after = page.next ?? page.items[page.items.length - 1]?.key;
+      if (!page.more || after === undefined) return;
+    }
+  }
+
   /** How many keys a range holds (under `prefix`, or in `[start, end)`; counted in parts by the node). */
   async count(opts: ReadOptions & KeyRange = {}): Promise<number> {
     let total = 0;
