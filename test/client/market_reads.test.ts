@@ -40,6 +40,8 @@ test('book, top, vwap, ticks, bars and feeds answer what the node does', async (
   for await (const bar of client.bars('ES', { interval: '1s', pageSize: 1, consistency: 'stale' })) bars.push(bar);
   t.deepEqual(bars, ((await http('/v1/md/bars/ES?interval=1s')) as { bars: unknown[] }).bars);
   t.deepEqual(bars.map((b) => [b.open, b.high, b.close, b.trades]), [['100', '102', '102', 2], ['101', '101', '101', 1], ['99', '99', '99', 1]]);
+  const [es] = await client.barsOfMany(['ES'], { interval: '1s', from: T0 + 2_000_000_000n, pageSize: 1 });
+  t.deepEqual(es, { instrument: 'ES', bars: [bars[1]], more: true, next: String(T0 + 4_000_000_000n) }, 'several instruments in one read: a page each');
   const trades = [];
   for await (const e of client.ticks('ES', { kinds: ['trade'], from: T0 + 2_000_000_000n })) trades.push(e.producerSeq);
   t.deepEqual(trades, ['8', '9'], 'ticks of one kind from a venue time');

@@ -107,6 +107,21 @@ test('bars equal a fold of the trades, from anywhere in the data, in pages that 
   const midBars = [...mids].map(([start, m]) => ({ start: start.toString(), open: formatPrice(m[0]), high: formatPrice(m.reduce((a, b) => (b > a ? b : a))), low: formatPrice(m.reduce((a, b) => (b < a ? b : a))), close: formatPrice(m.at(-1)!), quotes: m.length }));
   t.deepEqual((await get('/v1/md/bars/MSFT?interval=1m&source=mid')).bars, midBars);
   t.is((await fetch(url('/v1/md/bars/MSFT?interval=1m&source=book'))).status, 400);
+  // Several instruments in one read: each equals its own fold, with its own more/next.
+  const post = async (body: unknown) => (await fetch(url('/v1/md/bars'), { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
+  const [from2, to2] = [T0 + 95n * SEC, T0 + 900n * SEC];
+  const many = await post({ instruments: ['MSFT', 'AAPL'], interval: '10s', from: from2.toString(), to: to2.toString() });
+  t.like(many, { interval: '10s', intervalNs: '10000000000', from: from2.toString(), to: to2.toString() });
+  t.deepEqual(many.instruments.map((i: { instrument: string }) => i.instrument), ['MSFT', 'AAPL']);
+  for (const one of many.instruments) {
+    t.deepEqual(one.bars, expectedBars(trades, one.instrument, 10n * SEC, from2, to2), `${one.instrument} in a read of two`);
+    t.like(one, { more: false, next: null });
+  }
+  const capped = await post({ instruments: ['AAPL', 'MSFT'], interval: '10s', limit: 3, source: 'trades' });
+  for (const one of capped.instruments) {
+    t.deepEqual(one.bars, (await get(`/v1/md/bars/${one.instrument}?interval=10s&limit=3`)).bars, 'a page per instrument, as GET gives it');
+    t.like(one, { more: true });
+  }
   const iso = await get('/v1/md/bars/AAPL?interval=1d&from=2023-11-14T00:00:00Z&consistency=stale');
   t.deepEqual(iso.bars, expectedBars(trades, 'AAPL', 86_400n * SEC, 1_699_920_000_000_000_000n, 2n ** 64n), 'ISO times, daily bars');
 });
@@ -134,6 +149,20 @@ test('bad bar requests are refused with their codes', async (t) => {
   t.is(unknown.status, 404);
   t.is(((await unknown.json()) as { error: { code: string } }).error.code, 'unknown_instrument');
   t.is((await fetch(url('/v1/md/bars/AAPL?interval=1m'), { method: 'POST' })).status, 405);
+  for (const [body, status, code] of [
+    [{ instruments: [], interval: '1m' }, 400, 'invalid_body'],
+    [{ instruments: ['AAPL', 'AAPL'], interval: '1m' }, 400, 'invalid_body'],
+    [{ instruments: ['AAPL'] }, 400, 'invalid_query'],
+    [{ instruments: ['AAPL'], interval: '1m', limit: 60_000 }, 200, undefined],
+    [{ instruments: ['AAPL', 'MSFT'], interval: '1m', limit: 60_000 }, 400, 'invalid_limit'],
+    [{ instruments: ['AAPL'], interval: '1m', depth: 3 }, 400, 'invalid_body'],
+    [{ instruments: ['AAPL', 'NOPE'], interval: '1m' }, 404, 'unknown_instrument'],
+    [{ instruments: Array.from({ length: 101 }, (_, i) => `I${i}`), interval: '1m' }, 400, 'invalid_body'],
+  ] as const) {
+    const res = await fetch(url('/v1/md/bars'), { method: 'POST', body: JSON.stringify(body) });
+    t.is(res.status, status, JSON.stringify(body).slice(0, 80));
+    if (code) t.is(((await res.json()) as { error: { code: string } }).error.code, code, JSON.stringify(body).slice(0, 80));
+  }
 });
 
 test('ticks in a venue-time range, of some kinds, page by page, are exactly the input\'s', async (t) => {

@@ -25,6 +25,7 @@ const CLASSES: ReadonlyMap<string, RequestClass> = new Map<string, RequestClass>
   ['GET /v1/kv', 'bulk'],
   ['GET /v1/md/ticks/{instrument}', 'bulk'],
   ['GET /v1/md/bars/{instrument}', 'bulk'],
+  ['POST /v1/md/bars', 'bulk'],
   ['GET /v1/watch', 'bulk'],
   ['GET /v1/md/stream', 'bulk'],
   ['POST /v1/md/replay', 'bulk'],

@@ -20,7 +20,7 @@ import { watch } from './watch';
 import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, purgeHistory, ticks, top, vwap } from './market';
-import { bars } from './md_bars';
+import { bars, barsOfMany } from './md_bars';
 import { patch } from './kv_patch';
 import { controlReplay, listReplays, openReplay } from './md_replay';
 import { metrics, monitor, setThrottle, walStall } from './health';
@@ -62,6 +62,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/batch', { POST: (ctx, t, body) => batch(ctx.node, body, t) }],
   ['/v1/sessions', { POST: (ctx) => openSession(ctx.node) }],
   ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
+  ['/v1/md/bars', { POST: (ctx, t, body) => barsOfMany(ctx.node, t, body) }],
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
   ['/v1/md/history', { DELETE: (ctx, t) => purgeHistory(ctx.node, t) }],
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
