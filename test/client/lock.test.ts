@@ -8,6 +8,8 @@ import { QuorumClient } from '../../ts/client';
 import { pollUntil } from '../helpers/poll';
 import { singleNode } from '../helpers/single_node';
 
+const TTL_MS = 1_500;
+
 function clientOf(t: import('ava').ExecutionContext, url: string): QuorumClient {
   const client = new QuorumClient({ endpoints: [url] });
   t.teardown(() => client.close());
@@ -17,14 +19,16 @@ function clientOf(t: import('ava').ExecutionContext, url: string): QuorumClient 
 test('a waiter takes the lock when the holder releases it; the holder keeps it past its TTL by renewing', async (t) => {
   const { url } = await singleNode(t);
   const [a, b] = [clientOf(t, url('')), clientOf(t, url(''))];
-  const first = await a.lock('locks/router', { ttlMs: 300, value: 'a' });
+  // TTLs of 1.5 s: a renewal (every 500 ms) must be confirmed within it, which 300 ms did not
+  // always leave on a loaded 2-core CI machine (two of these tests lost their locks together).
+  const first = await a.lock('locks/router', { ttlMs: TTL_MS, value: 'a' });
   let bHolds = false;
-  const second = b.lock('locks/router', { ttlMs: 300, value: 'b' }).then((l) => ((bHolds = true), l));
+  const second = b.lock('locks/router', { ttlMs: TTL_MS, value: 'b' }).then((l) => ((bHolds = true), l));
   // Four renewals (each a third of the TTL apart): past the TTL, and the waiter still waits.
   const revisions = new Set([first.revision]);
   const startedMs = Date.now();
-  await pollUntil(() => revisions.add(first.revision).size > 4, 'four renewals', 10_000, 5);
-  t.true(Date.now() - startedMs >= 300, 'held past one TTL');
+  await pollUntil(() => revisions.add(first.revision).size > 4, 'four renewals', 20_000, 5);
+  t.true(Date.now() - startedMs >= TTL_MS, 'held past one TTL');
   t.false(bHolds, 'the waiter waits while the holder renews');
   t.false(first.lost.aborted);
   t.is((await a.get('locks/router'))?.value, 'a');
@@ -48,7 +52,7 @@ test('a holder that stops renewing loses the lock to a waiter once its key expir
 
 test('a holder whose key someone else wrote learns it from lost', async (t) => {
   const { url } = await singleNode(t);
-  const lock = await clientOf(t, url('')).lock('locks/x', { ttlMs: 300 });
+  const lock = await clientOf(t, url('')).lock('locks/x', { ttlMs: TTL_MS });
   t.is((await fetch(url('/v1/kv/locks/x'), { method: 'PUT', body: '{"value":"intruder"}' })).status, 200);
   const reason = await new Promise<unknown>((resolve) => lock.lost.addEventListener('abort', () => resolve(lock.lost.reason)));
   t.regex(String(reason), /lost: the key was written by another/);
