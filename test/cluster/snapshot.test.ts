@@ -39,7 +39,13 @@ test('a follower offline while 100K keys are written and the log compacts rejoin
     while (next < txns) {
       const i = next++;
       const success = Array.from({ length: 100 }, (_, j) => ({ op: 'put', key: `k${String(i * 100 + j).padStart(6, '0')}`, value: { n: i * 100 + j, pad: 'x'.repeat(60) } }));
-      const r = await call(leader, 'POST', '/v1/txn', { compare: [], success });
+      // Like any client, a writer retries what the node refused as retryable (429 throttled, 503
+      // overloaded: known not applied) — on a loaded CI machine adaptive throttling shed one.
+      let r = await call(leader, 'POST', '/v1/txn', { compare: [], success });
+      for (let attempt = 1; (r.status === 429 || r.status === 503) && attempt < 20; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+        r = await call(leader, 'POST', '/v1/txn', { compare: [], success });
+      }
       if (r.status !== 200) throw new Error(`txn ${i}: ${r.status} ${JSON.stringify(r.json)}`);
     }
   }));
