@@ -2,10 +2,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use engine_crate::read_cache::{compact_keys, read_into, Layout, ReadCache, Shape};
-use engine_crate::{Compression, Engine, EngineOptions as CrateOptions, RangeCount, ScanRequest};
+use engine_crate::{Compression, Engine, EngineOptions as CrateOptions};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::engine_scan::{scan_request, Count, Scan, ScanOptions, ScanResult};
 use crate::error::{coded, from_engine, index_arg};
 
 #[napi(object)]
@@ -18,40 +19,6 @@ pub struct EngineOptions {
     pub compression: Option<String>,
     /// Memtable size in bytes (default 8 MiB: `engine::EngineOptions`).
     pub write_buffer_bytes: Option<u32>,
-}
-
-#[napi(object)]
-pub struct ScanOptions {
-    pub start: Option<Buffer>,
-    pub end: Option<Buffer>,
-    pub prefix: Option<Buffer>,
-    /// Resume after this key (exclusive).
-    pub after: Option<Buffer>,
-    pub limit: u32,
-    /// At most this many bytes of values in a page (a page holds at least one item).
-    pub bytes_max: Option<u32>,
-    /// Keys only: every value comes back empty.
-    pub keys_only: Option<bool>,
-    /// Descending key order (`after` then resumes below its key).
-    pub reverse: Option<bool>,
-    /// Each value cut to at most this many bytes.
-    pub value_prefix_bytes: Option<u32>,
-}
-
-#[napi(object)]
-pub struct CountResult {
-    pub count: f64,
-    /// The limit was reached: more keys lie after `last`.
-    pub more: bool,
-    pub last: Option<Buffer>,
-}
-
-#[napi(object)]
-pub struct ScanResult {
-    /// Packed `[keyLen u32][key][valueLen u32][value]`...
-    pub items: Buffer,
-    pub count: u32,
-    pub more: bool,
 }
 
 fn options_from(js: Option<EngineOptions>) -> Result<CrateOptions> {
@@ -420,20 +387,6 @@ impl NativeEngine {
     }
 }
 
-fn scan_request(options: ScanOptions) -> ScanRequest {
-    ScanRequest {
-        start: options.start.map(|b| b.to_vec()).unwrap_or_default(),
-        end: options.end.map(|b| b.to_vec()),
-        prefix: options.prefix.map(|b| b.to_vec()),
-        after: options.after.map(|b| b.to_vec()),
-        limit: options.limit as usize,
-        bytes_max: options.bytes_max.map(|b| b as usize),
-        keys_only: options.keys_only.unwrap_or(false),
-        reverse: options.reverse.unwrap_or(false),
-        value_prefix_bytes: options.value_prefix_bytes.map(|n| n as usize),
-    }
-}
-
 fn unpack_keys(packed: &[u8]) -> Result<Vec<&[u8]>> {
     let mut keys = Vec::new();
     let mut at = 0usize;
@@ -481,54 +434,6 @@ impl Task for Apply {
     }
     fn resolve(&mut self, _env: Env, output: u32) -> Result<u32> {
         Ok(output)
-    }
-}
-
-pub struct Scan {
-    engine: Arc<Engine>,
-    request: ScanRequest,
-}
-
-impl Task for Scan {
-    type Output = (Vec<u8>, u32, bool);
-    type JsValue = ScanResult;
-    fn compute(&mut self) -> Result<Self::Output> {
-        let page = self.engine.scan(&self.request).map_err(from_engine)?;
-        let mut out = Vec::new();
-        for (k, v) in &page.items {
-            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            out.extend_from_slice(k);
-            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            out.extend_from_slice(v);
-        }
-        Ok((out, page.items.len() as u32, page.more))
-    }
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<ScanResult> {
-        Ok(ScanResult {
-            items: output.0.into(),
-            count: output.1,
-            more: output.2,
-        })
-    }
-}
-
-pub struct Count {
-    engine: Arc<Engine>,
-    request: ScanRequest,
-}
-
-impl Task for Count {
-    type Output = RangeCount;
-    type JsValue = CountResult;
-    fn compute(&mut self) -> Result<Self::Output> {
-        self.engine.count(&self.request).map_err(from_engine)
-    }
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<CountResult> {
-        Ok(CountResult {
-            count: output.count as f64,
-            more: output.more,
-            last: output.last.map(Into::into),
-        })
     }
 }
 

@@ -12,6 +12,7 @@
 mod bars;
 mod compress;
 mod engine;
+mod engine_scan;
 mod error;
 mod kv_batch;
 mod market;

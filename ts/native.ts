@@ -11,6 +11,9 @@ import { join } from 'node:path';
 
 import { fromNative, NativeError } from './errors';
 import { packageRoot } from './paths';
+import { keyBuffer, type KeyValue, nativeScan, type RangeCount, type ScanOptions, unpackScan } from './native_scan';
+
+export type { KeyValue, RangeCount, ScanOptions } from './native_scan';
 
 // ---- the generated loader's surface (native/index.d.ts, written by `napi build`) ----
 
@@ -312,10 +315,6 @@ export type EngineOp =
 
 const OP_CODES = { put: 1, delete: 2, deleteRange: 3, uncache: 4 } as const;
 
-function keyBuffer(key: string | Buffer): Buffer {
-  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-}
-
 /** Packs a write batch: `[op u8][keyLen u32][key]([valueLen u32][value] | [endLen u32][end])`... */
 export function packBatch(ops: readonly EngineOp[]): Buffer {
   const keys = ops.map((o) => keyBuffer(o.key));
@@ -393,35 +392,6 @@ const SHAPES: Record<AnswerLayout, number> = { keyed: 0, positional: 1, columns:
 /** `Engine.itemsOut`'s size: a few keys' items fit (values are at most 1 MiB: one may not). */
 const ITEMS_OUT_BYTES = 64 << 10;
 
-export interface ScanOptions {
-  prefix?: string | Buffer;
-  start?: string | Buffer;
-  end?: string | Buffer;
-  after?: string | Buffer;
-  limit: number;
-  /** At most this many bytes of values in the page (it holds at least one item, however large). */
-  bytesMax?: number;
-  /** Keys only: every item's value is empty. */
-  keysOnly?: boolean;
-  /** Descending key order: the page starts at the range's last key (or just below `after`). */
-  reverse?: boolean;
-  /** Each value cut to at most this many bytes (what the caller reads of it, not a copy of it all). */
-  valuePrefixBytes?: number;
-}
-
-/** How many keys a range holds, counted up to a limit. */
-export interface RangeCount {
-  count: number;
-  /** The limit was reached: more keys lie after `last`. */
-  more: boolean;
-  /** The last key counted (absent: none). */
-  last?: Buffer;
-}
-
-export interface KeyValue {
-  key: Buffer;
-  value: Buffer;
-}
 
 /** The RocksDB state machine. */
 export class Engine {
@@ -587,27 +557,4 @@ export function zstdCompress(data: Uint8Array, level = 3): Promise<Buffer> {
 /** The content of one zstd frame: code `CORRUPT` if damaged, `TOO_LARGE` past `maxBytes`. */
 export function zstdDecompress(frame: Uint8Array, maxBytes: number): Promise<Buffer> {
   return callAsync(() => load().zstdDecompress(frame, maxBytes) as Promise<Buffer>);
-}
-
-function nativeScan(options: ScanOptions): import('../native/index').ScanOptions {
-  const opt = (k: string | Buffer | undefined) => (k === undefined ? undefined : keyBuffer(k));
-  const bytesMax = options.bytesMax === undefined ? undefined : Math.min(options.bytesMax, 0xffffffff);
-  return { prefix: opt(options.prefix), start: opt(options.start), end: opt(options.end), after: opt(options.after), limit: options.limit, bytesMax, keysOnly: options.keysOnly, reverse: options.reverse, valuePrefixBytes: options.valuePrefixBytes };
-}
-
-/** A scan page's items from the addon's packing: `[keyLen u32][key][valueLen u32][value]`... */
-function unpackScan(result: { items: Buffer; count: number; more: boolean }): { items: KeyValue[]; more: boolean } {
-  const items: KeyValue[] = [];
-  const buf = result.items;
-  let at = 0;
-  for (let i = 0; i < result.count; i++) {
-    const klen = buf.readUInt32LE(at);
-    const key = buf.subarray(at + 4, at + 4 + klen);
-    at += 4 + klen;
-    const vlen = buf.readUInt32LE(at);
-    const value = buf.subarray(at + 4, at + 4 + vlen);
-    at += 4 + vlen;
-    items.push({ key, value });
-  }
-  return { items, more: result.more };
 }

@@ -251,24 +251,21 @@ export class QuorumClient {
    * `reverse`), a page at a time.
    */
   async *scan(opts: ReadOptions & KeyRange & { reverse?: boolean; pageSize?: number } = {}): AsyncGenerator<KeyValue> {
-    let after: string | undefined;
-    for (;;) {
-      const q = rangeParams(opts, { limit: String(opts.pageSize ?? 100), reverse: opts.reverse ? 'true' : undefined, after });
-      const page = await this.call<{ items: KeyValue[]; more: boolean; next?: string }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
-      yield* page.items;
-      // `next`: where the node stopped (a token that sees part of the prefix may get short pages).
-      after = page.next ?? page.items[page.items.length - 1]?.key;
-      if (!page.more || after === undefined) return;
-    }
+    yield* this.rangePages<KeyValue>(opts, { limit: String(opts.pageSize ?? 100), reverse: opts.reverse ? 'true' : undefined });
   }
 
   /** The keys of a range and their revisions, without values (`keysOnly`), in key order (descending with `reverse`). */
   async *keys(opts: ReadOptions & KeyRange & { reverse?: boolean; pageSize?: number } = {}): AsyncGenerator<{ key: string; revision: number }> {
+    yield* this.rangePages<{ key: string; revision: number }>(opts, { limit: String(opts.pageSize ?? 1000), reverse: opts.reverse ? 'true' : undefined, keysOnly: 'true' });
+  }
+
+  /** The items of every page of a range read (`GET /v1/kv` with `extra`), following each page's `next`. */
+  private async *rangePages<T extends { key: string }>(opts: ReadOptions & KeyRange, extra: Record<string, string | undefined>): AsyncGenerator<T> {
     let after: string | undefined;
     for (;;) {
-      const q = rangeParams(opts, { limit: String(opts.pageSize ?? 1000), reverse: opts.reverse ? 'true' : undefined, keysOnly: 'true', after });
-      const page = await this.call<{ items: { key: string; revision: number }[]; more: boolean; next?: string }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${q}` }, opts);
+      const page = await this.call<{ items: T[]; more: boolean; next?: string }>(opts.consistency === 'stale' ? 'any' : 'leader', { method: 'GET', path: `/v1/kv?${rangeParams(opts, { ...extra, after })}` }, opts);
       yield* page.items;
+      // `next`: where the node stopped (a token that sees part of the prefix may get short pages).
       after = page.next ?? page.items[page.items.length - 1]?.key;
       if (!page.more || after === undefined) return;
     }
