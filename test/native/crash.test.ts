@@ -19,11 +19,18 @@ interface Round {
 }
 
 /**
- * Runs the child until it has acknowledged something, then SIGKILLs it after a random delay.
+ * When a round's SIGKILL is sent: `delayMs` after the child's first acknowledgement, or once it
+ * has acknowledged `acks` batches. The second measures progress in appends, not time, so a
+ * loaded machine (a slow child) still writes as much per round.
+ */
+type KillAt = { delayMs: number } | { acks: number };
+
+/**
+ * Runs the child until it has acknowledged something, then SIGKILLs it at `killAt`.
  * The kill is observed, not assumed: it counts only if we sent it while the child was alive and
  * still acknowledging, and the child died of it.
  */
-function crashRound(dir: string, killDelayMs: number, segmentBytesMax?: number): Promise<Round> {
+function crashRound(dir: string, killAt: KillAt, segmentBytesMax?: number): Promise<Round> {
   return new Promise((resolve, reject) => {
     const args = [join(__dirname, 'crash-child.ts'), dir, ...(segmentBytesMax === undefined ? [] : [String(segmentBytesMax)])];
     const child = spawn(process.execPath, ['--import=tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -32,18 +39,22 @@ function crashRound(dir: string, killDelayMs: number, segmentBytesMax?: number):
     let acks = 0;
     let killTimer: NodeJS.Timeout | undefined;
     let stderr = '';
+    const kill = (): void => {
+      if (acksAtKill > 0 || child.exitCode !== null || child.signalCode !== null) return;
+      acksAtKill = acks;
+      child.kill('SIGKILL');
+    };
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     createInterface({ input: child.stdout }).on('line', (line) => {
       const [kind, value] = line.split(' ');
       if (kind === 'ack') {
         acks++;
         maxAcked = Math.max(maxAcked, Number(value));
-        // The kill moment is random within the append stream, not a synchronization point.
-        killTimer ??= setTimeout(() => {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          acksAtKill = acks;
-          child.kill('SIGKILL');
-        }, killDelayMs);
+        // The kill moment is random within the append stream, not a synchronization point: the
+        // child keeps appending (16 batches in flight) while the signal is on its way.
+        if ('acks' in killAt) {
+          if (acks >= killAt.acks) kill();
+        } else killTimer ??= setTimeout(kill, killAt.delayMs);
       }
     });
     child.on('error', reject);
@@ -61,6 +72,8 @@ function crashRound(dir: string, killDelayMs: number, segmentBytesMax?: number):
  * zeros written ahead of it and any torn group) and holds every acknowledged entry intact.
  */
 async function crashLoop(t: ExecutionContext, rounds: number, segmentBytesMax?: number): Promise<number> {
+  // Small segments: kill after 60..239 acknowledged batches (each crosses several 16 KiB segments: 108 in 12 rounds when measured), so
+  // every round crosses rolls however slow the machine is. Otherwise 0..39 ms after the first.
   const seed = Number(process.env.QKV_CRASH_SEED ?? Date.now() % 1_000_000);
   t.log(`seed ${seed} (QKV_CRASH_SEED=${seed} replays the kill delays)`);
   const random = seededRandom(seed);
@@ -68,7 +81,8 @@ async function crashLoop(t: ExecutionContext, rounds: number, segmentBytesMax?: 
   let kills = 0;
   let lastAckedEver = 0;
   for (let round = 0; round < rounds; round++) {
-    const { maxAcked, killedWhileRunning } = await crashRound(dir, Math.floor(random() * 40), segmentBytesMax);
+    const killAt = segmentBytesMax === undefined ? { delayMs: Math.floor(random() * 40) } : { acks: 60 + Math.floor(random() * 180) };
+    const { maxAcked, killedWhileRunning } = await crashRound(dir, killAt, segmentBytesMax);
     if (killedWhileRunning) kills++;
     lastAckedEver = Math.max(lastAckedEver, maxAcked);
 
@@ -100,5 +114,6 @@ test('every acknowledged entry survives SIGKILL at random moments', async (t) =>
 // segment must end with its last record (a scan of one refuses zeros or a torn tail).
 test('every acknowledged entry survives SIGKILL while small segments roll', async (t) => {
   const segments = await crashLoop(t, ROUNDS / 2, 16 << 10);
+  t.log(`${segments} segments`);
   t.true(segments > ROUNDS, `only ${segments} segments: the rolls this test is about did not happen`);
 });
