@@ -72,8 +72,9 @@ function crashRound(dir: string, killAt: KillAt, segmentBytesMax?: number): Prom
  * zeros written ahead of it and any torn group) and holds every acknowledged entry intact.
  */
 async function crashLoop(t: ExecutionContext, rounds: number, segmentBytesMax?: number): Promise<number> {
-  // Small segments: kill after 60..239 acknowledged batches (each crosses several 16 KiB segments: 108 in 12 rounds when measured), so
-  // every round crosses rolls however slow the machine is. Otherwise 0..39 ms after the first.
+  // Small segments: kill after 60..239 acknowledged batches, so every round crosses several
+  // 16 KiB segments however slow the machine is (108 in 12 rounds when measured). Otherwise
+  // 0..39 ms after the first acknowledgement.
   const seed = Number(process.env.QKV_CRASH_SEED ?? Date.now() % 1_000_000);
   t.log(`seed ${seed} (QKV_CRASH_SEED=${seed} replays the kill delays)`);
   const random = seededRandom(seed);
