@@ -12,32 +12,14 @@ import { CHECKPOINT_EVERY_EVENTS, checkpointsPrefix } from '../../ts/market/stat
 import { purgedGap } from '../../ts/market/purge';
 import { RaftNode } from '../../ts/node/raft_node';
 import { pollUntil } from '../helpers/poll';
-import { seededRandom } from '../helpers/random';
 import { singleNode } from '../helpers/single_node';
-
-const T0 = 1_700_000_000_000_000_000n;
-
-/** Seeded deltas (a few levels a side) and trades of AAPL and MSFT, a millisecond apart. */
-function events(count: number): Record<string, unknown>[] {
-  const random = seededRandom(3);
-  return Array.from({ length: count }, (_, i) => {
-    const instrument = random() < 0.75 ? 'AAPL' : 'MSFT';
-    const base = { instrument, tsEvent: String(T0 + BigInt(i) * 1_000_000n), producerId: 'feed', producerSeq: i + 1 };
-    const side = random() < 0.5 ? 'bid' : 'ask';
-    const price = (side === 'bid' ? 100 - Math.floor(random() * 8) * 0.25 : 100.25 + Math.floor(random() * 8) * 0.25).toFixed(2);
-    if (random() < 0.2) return { kind: 'trade', ...base, price, size: 1 + Math.floor(random() * 50), side: 'buy' };
-    return { kind: 'delta', ...base, action: random() < 0.85 ? 'add' : 'cancel', side, price, size: 1 + Math.floor(random() * 300), orders: 1 };
-  });
-}
+import { events, ingest, T0 } from './purge_events';
 
 test('a purge drops history before a time, keeps every book and event from it on, across a restart', async (t) => {
   t.timeout(120_000);
   const { url, node } = await singleNode(t);
   const input = events(4 * CHECKPOINT_EVERY_EVENTS);
-  for (let i = 0; i < input.length; i += 500) {
-    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: input.slice(i, i + 500).map((e) => JSON.stringify(e)).join('\n') });
-    t.is(res.status, 200);
-  }
+  await ingest(t, url, input);
   const get = async (path: string) => {
     const res = await fetch(url(path));
     return { status: res.status, json: (await res.json()) as any };
@@ -113,10 +95,7 @@ test('with a retention, the leader purges on its own what is older than the newe
   // 20,000 events 1 ms apart (20 s of venue time); keep 5 s of it.
   const { url, node } = await singleNode(t, { mdRetentionNs: 5_000_000_000n });
   const input = events(4 * CHECKPOINT_EVERY_EVENTS);
-  for (let i = 0; i < input.length; i += 1000) {
-    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: input.slice(i, i + 1000).map((e) => JSON.stringify(e)).join('\n') });
-    t.is(res.status, 200);
-  }
+  await ingest(t, url, input, 1000);
   const newest = BigInt(input.at(-1)!.tsEvent as string);
   const id = node.market.idOf('AAPL')!;
   // Once a second the leader looks; the cut moves on as data arrives, so poll for the last one:
@@ -150,10 +129,7 @@ test('a ticks page chain and a replay session that a purge overtakes end compact
   t.timeout(120_000);
   const { url } = await singleNode(t);
   const input = events(12 * CHECKPOINT_EVERY_EVENTS);
-  for (let i = 0; i < input.length; i += 500) {
-    const res = await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: input.slice(i, i + 500).map((e) => JSON.stringify(e)).join('\n') });
-    t.is(res.status, 200);
-  }
+  await ingest(t, url, input);
   const firstPage = (await (await fetch(url('/v1/md/ticks/AAPL?limit=100'))).json()) as { events: { seq: string }[] };
   const allSeqs: string[] = [];
   for (let more = true; more; ) {

@@ -74,7 +74,7 @@ export async function book(node: RaftNode, target: Target, rawInstrument: string
     throw new QuorumError('compacted', `${instrument}'s history before seq ${kept.seq} (venue time ${kept.tsEvent}) was purged`, { details: { fromSeq: kept.seq.toString(), fromTs: kept.tsEvent.toString() } });
   }
   if (then && id !== undefined) {
-    const past = await bookAt(node.keys, id, instrument, then, depth);
+    const past = await bookAt(node.keys, id, instrument, then, depth, () => node.market.keptFrom(id)?.seq);
     if (past === undefined) throw new QuorumError('unknown_instrument', `${instrument} had no events by then`);
     return { raw: past };
   }

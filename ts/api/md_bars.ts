@@ -56,7 +56,8 @@ function barsArgs(get: (name: string) => string | null): BarsArgs {
 async function instrumentBars(node: RaftNode, instrument: string, a: BarsArgs, limit: number): Promise<Buffer> {
   const id = node.market.idOf(instrument);
   if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
-  const answer = await barsOf(node.keys, id, { source: a.source, fromTs: a.fromTs, toTs: a.toTs, intervalNs: a.intervalNs, limit });
+  const watch = { symbol: instrument, keptSeq: () => node.market.keptFrom(id)?.seq };
+  const answer = await barsOf(node.keys, id, { source: a.source, fromTs: a.fromTs, toTs: a.toTs, intervalNs: a.intervalNs, limit }, watch);
   const next = answer.nextTs === undefined ? 'null' : `"${answer.nextTs}"`;
   return Buffer.concat([Buffer.from('"bars":'), answer.bars, Buffer.from(`,"more":${answer.nextTs !== undefined},"next":${next}`)]);
 }

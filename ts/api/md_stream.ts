@@ -9,7 +9,7 @@
  * per node (more: 503 `overloaded`; each costs every applied batch a pass).
  */
 import { QuorumError, UnavailableError } from '../errors';
-import { compactedError, purgedGap } from '../market/purge';
+import { compactedError, purgeCheck } from '../market/purge';
 import { OFFSET } from '../market/records';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
@@ -127,11 +127,9 @@ async function replay(node: RaftNode, sub: Subscription, fromSeq: bigint): Promi
   const upTo = stream.lastSeq;
   const records: Buffer[] = [];
   for (const id of sub.instruments) {
-    const stored = await node.market.storedRecords(node.keys, id, fromSeq, upTo);
-    // A purge since the stream opened that overtook `fromSeq`: its events cannot all be sent.
-    const kept = node.market.keptFrom(id)?.seq;
-    if (purgedGap(kept, fromSeq, stored[0]?.readBigUInt64LE(OFFSET.seq))) throw compactedError(node.market.symbolOf(id), kept!);
-    records.push(...stored);
+    // A purge since the stream opened that overtakes the catch-up: its events cannot all be sent.
+    const watch = { symbol: node.market.symbolOf(id), keptSeq: () => node.market.keptFrom(id)?.seq };
+    records.push(...(await node.market.storedRecords(node.keys, id, fromSeq, upTo, purgeCheck(watch))));
   }
   records.sort((a, b) => (a.readBigUInt64LE(OFFSET.seq) < b.readBigUInt64LE(OFFSET.seq) ? -1 : 1));
   for (const id of sub.instruments) sub.covered.set(id, fromSeq);

@@ -7,6 +7,7 @@
  */
 import { BarFold } from '../native_market';
 import { newestCheckpoint } from './history';
+import { type PurgeWatch, purgeCheck } from './purge';
 import { OFFSET, RECORD_BYTES } from './records';
 import { blocksAfter, type EngineScan } from './state';
 
@@ -25,12 +26,16 @@ export interface BarsRequest {
 }
 
 /** The bars as JSON array text, and the start of the first bar past a full answer. */
-export async function barsOf(engine: EngineScan, id: number, request: BarsRequest): Promise<{ bars: Buffer; nextTs: bigint | undefined }> {
+/**
+ * `watch`: a purge that overtakes the read ends it 410 `compacted`. Bars from before the kept
+ * history start at it.
+ */
+export async function barsOf(engine: EngineScan, id: number, request: BarsRequest, watch?: PurgeWatch): Promise<{ bars: Buffer; nextTs: bigint | undefined }> {
   const fold = new BarFold({ source: request.source, fromTs: request.fromTs, toTs: request.toTs, intervalNs: request.intervalNs, barsMax: request.limit });
   const after = request.fromTs === 0n ? undefined : await newestCheckpoint(engine, id, (_seq, ts) => ts < request.fromTs);
   const afterSeq = after?.seq ?? 0n;
   let first = true;
-  for await (const block of blocksAfter(engine, id, afterSeq)) {
+  for await (const block of blocksAfter(engine, id, afterSeq, watch && purgeCheck(watch, afterSeq === 0n))) {
     // Only the first block may hold records at or before the checkpoint (already in it).
     const records = first ? recordsAfter(block, afterSeq) : block;
     first = false;

@@ -6,7 +6,8 @@
  */
 import { Books } from '../native_market';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET, OFFSET } from './records';
-import { invariant } from '../raft/assert';
+import { UnavailableError } from '../errors';
+import { purgeCheck } from './purge';
 import { checkpointsPrefix, type EngineScan, LEVELS_PER_SIDE_MAX, prefixEnd, rollForward } from './state';
 
 /** Where to stop: the last event at or before a seq, or at or before a venue time (ns). */
@@ -25,7 +26,20 @@ function reached(target: BookTarget, seq: bigint, tsEvent: bigint): boolean {
  * none (start from an empty book).
  */
 export async function newestCheckpoint(engine: EngineScan, id: number, usable: (seq: bigint, tsEvent: bigint) => boolean): Promise<{ seq: bigint; book: Buffer } | undefined> {
-  const prefix = checkpointsPrefix(id);
+  // Only a purge deletes checkpoints, the oldest ones, and it may apply between the listing and
+  // a read: the search then starts again on the new list (each purge leaves a shorter one).
+  for (let attempt = 1; attempt <= SEARCH_ATTEMPTS_MAX; attempt++) {
+    const found = await searchCheckpoints(engine, checkpointsPrefix(id), usable);
+    if (found !== 'purged') return found;
+  }
+  throw new UnavailableError(`instrument ${id}'s checkpoints were purged ${SEARCH_ATTEMPTS_MAX} times while searched; retry`);
+}
+
+/** Searches before giving up: each one failed only because a purge applied during it. */
+const SEARCH_ATTEMPTS_MAX = 3;
+
+/** One binary search over the checkpoints listed now ('purged': a listed one was gone when read). */
+async function searchCheckpoints(engine: EngineScan, prefix: string, usable: (seq: bigint, tsEvent: bigint) => boolean): Promise<{ seq: bigint; book: Buffer } | undefined | 'purged'> {
   const keys = await listKeys(engine, prefix);
   let best: { seq: bigint; book: Buffer } | undefined;
   // Invariant: `usable` holds for every checkpoint below `lo` and for none at or past `hi`.
@@ -35,7 +49,7 @@ export async function newestCheckpoint(engine: EngineScan, id: number, usable: (
     const mid = (lo + hi) >>> 1;
     const page = await engine.scan({ start: keys[mid], end: prefixEnd(prefix), limit: 1 });
     const book = page.items[0]?.value;
-    invariant(book !== undefined && page.items[0].key.equals(keys[mid]), () => `checkpoint ${keys[mid].toString()} vanished while read`);
+    if (book === undefined || !page.items[0].key.equals(keys[mid])) return 'purged';
     const seq = book.readBigUInt64LE(BOOK_SEQ_OFFSET);
     if (usable(seq, book.readBigUInt64LE(BOOK_TS_OFFSET))) {
       best = { seq, book };
@@ -55,11 +69,16 @@ async function listKeys(engine: EngineScan, prefix: string): Promise<Buffer[]> {
   }
 }
 
-/** The book of instrument `id` (named `symbol`) as of `target`, as JSON; undefined if it had none then. */
-export async function bookAt(engine: EngineScan, id: number, symbol: string, target: BookTarget, depth: number): Promise<string | undefined> {
+/**
+ * The book of instrument `id` (named `symbol`) as of `target`, as JSON; undefined if it had none
+ * then. `keptSeq`: a purge that overtakes the roll forward (or that dropped the target's
+ * history since the caller checked it) is 410 `compacted`, never a book missing events.
+ */
+export async function bookAt(engine: EngineScan, id: number, symbol: string, target: BookTarget, depth: number, keptSeq?: () => bigint | undefined): Promise<string | undefined> {
   const from = (await newestCheckpoint(engine, id, (seq, ts) => reached(target, seq, ts))) ?? { seq: 0n, book: undefined };
   const scratch = new Books(LEVELS_PER_SIDE_MAX);
   if (from.book) scratch.load(id, from.book);
-  await rollForward(engine, scratch, id, from.seq, (record) => !reached(target, record.readBigUInt64LE(OFFSET.seq), record.readBigUInt64LE(OFFSET.tsEvent)));
+  const stop = (record: Buffer) => !reached(target, record.readBigUInt64LE(OFFSET.seq), record.readBigUInt64LE(OFFSET.tsEvent));
+  await rollForward(engine, scratch, id, from.seq, stop, keptSeq && purgeCheck({ symbol, keptSeq }));
   return scratch.view(id, symbol, depth);
 }

@@ -20,7 +20,7 @@
 import { QuorumError } from '../errors';
 import type { Engine, EngineOp } from '../native';
 import { BOOK_SEQ_OFFSET, BOOK_TS_OFFSET } from './records';
-import { checkpointKey, checkpointsPrefix, type EngineScan, eventsKey, eventsPrefix, prefixEnd, scanPrefix } from './state';
+import { checkpointKey, checkpointsPrefix, type EngineScan, eventsKey, eventsPrefix, type PageCheck, prefixEnd, scanPrefix } from './state';
 
 const RETAINED_PREFIX = '\u0000md/r/';
 const retainedKey = (instrument: number): string => `${RETAINED_PREFIX}${String(instrument).padStart(10, '0')}`;
@@ -46,6 +46,28 @@ export function purgedGap(keptSeq: bigint | undefined, readSeq: bigint, firstSeq
 /** 410 `compacted`: `symbol`'s events up to `keptSeq` were purged; `fromSeq` names where reads can start. */
 export function compactedError(symbol: string, keptSeq: bigint, what = 'were purged'): QuorumError {
   return new QuorumError('compacted', `${symbol}'s events up to seq ${keptSeq} ${what}`, { details: { fromSeq: keptSeq.toString() } });
+}
+
+/** An instrument whose stored history a read walks, and where its kept history starts now. */
+export interface PurgeWatch {
+  symbol: string;
+  keptSeq: () => bigint | undefined;
+}
+
+/**
+ * The check for every page of a read of `watch`'s blocks (state.ts `blocksAfter`): a page that
+ * begins past the kept start the read had not reached means a purge applied before the page and
+ * dropped the records in between — 410 `compacted`, never a silent gap. Checked per page, not
+ * once: a purge may land between two pages of one read. `fromKept`: the read started at seq 0,
+ * meaning wherever the kept history starts (a first ticks page, bars from before the cut), so its
+ * first page cannot miss anything.
+ */
+export function purgeCheck(watch: PurgeWatch, fromKept = false): PageCheck {
+  return (readSeq, firstSeq) => {
+    if (fromKept && readSeq === 0n) return;
+    const kept = watch.keptSeq();
+    if (purgedGap(kept, readSeq, firstSeq)) throw compactedError(watch.symbol, kept!);
+  };
 }
 
 export class Retention {

@@ -24,6 +24,7 @@ import { ScheduleError } from './schedule_error';
 import { BOOK_SEQ_OFFSET, KIND_CODES, OFFSET, RECORD_BYTES } from './records';
 import { READ_BYTES_PACED, ReplayFeed } from './replay_feed';
 import { newestCheckpoint } from './history';
+import { compactedError } from './purge';
 import { checkpointKey, checkpointsPrefix, type EngineScan, eventsKey, eventsPrefix, LEVELS_PER_SIDE_MAX, prefixEnd } from './state';
 
 export type ReplayKind = 'delta' | 'trade' | 'quote' | 'book';
@@ -234,7 +235,7 @@ export class ReplaySession {
       snapshotsBefore: previous?.snapshots ?? 0,
       seqBefore: resume?.seq ?? previous?.lastSeq ?? 0n,
     });
-    const checkpoints = await Promise.all(this.spec.instruments.map(({ id, keptFromSeq }) => checkpointBefore(this.engine(), id, fromTs, resume, keptFromSeq)));
+    const checkpoints = await Promise.all(this.spec.instruments.map((instrument) => checkpointBefore(this.engine(), instrument, fromTs, resume, this.keptSeq(instrument.id))));
     checkpoints.forEach((cp, i) => cp && cursor.loadBook(i, cp.book));
     const feed = new ReplayFeed(this.engine, cursor, this.spec.instruments.map((i) => i.id), checkpoints.map((cp) => cp?.seq ?? 0n), this.keptSeq);
     const startTs = resume ? resume.tsEvent : fromTs;
@@ -385,14 +386,16 @@ function header(spec: ReplaySpec): Buffer {
  * The newest checkpoint whose every event comes before the replay's first: venue time before
  * `fromTs`, or at or before the resume position.
  */
-async function checkpointBefore(engine: EngineScan, id: number, fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined, keptFromSeq: bigint | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
+async function checkpointBefore(engine: EngineScan, instrument: ReplaySpec['instruments'][number], fromTs: bigint, resume: { tsEvent: bigint; seq: bigint } | undefined, keptNow: bigint | undefined): Promise<{ seq: bigint; book: Buffer } | undefined> {
+  const { id, keptFromSeq } = instrument;
   const found = await newestCheckpoint(engine, id, (seq, ts) => ts < fromTs || (resume !== undefined && (ts < resume.tsEvent || (ts === resume.tsEvent && seq <= resume.seq))));
   if (found !== undefined || keptFromSeq === undefined) return found;
   // A start before a purge's cut: the replay starts where the kept history does, from its base
   // book (an empty book and the kept events would be a wrong book).
   const page = await engine.scan({ start: checkpointKey(id, keptFromSeq), end: prefixEnd(checkpointsPrefix(id)), limit: 1 });
   const base = page.items[0];
-  invariant(base !== undefined && base.value.readBigUInt64LE(BOOK_SEQ_OFFSET) === keptFromSeq, () => `instrument ${id}: its kept history's base checkpoint ${keptFromSeq} is missing`);
+  // Gone: a later purge dropped it (and the history after it this session would read).
+  if (base === undefined || base.value.readBigUInt64LE(BOOK_SEQ_OFFSET) !== keptFromSeq) throw compactedError(instrument.symbol, keptNow ?? keptFromSeq, 'were purged while this session read them');
   return { seq: keptFromSeq, book: base.value };
 }
 

@@ -326,10 +326,10 @@ export class MarketState implements StreamSource {
     return this.books.view(id, this.symbols[id], depth);
   }
 
-  /** Stored records of instrument `id` with `after < seq ≤ upTo`, in seq order. */
-  async storedRecords(engine: EngineScan, id: number, after: bigint, upTo: bigint): Promise<Buffer[]> {
+  /** Stored records of instrument `id` with `after < seq ≤ upTo`, in seq order; `check` sees each page (`blocksAfter`). */
+  async storedRecords(engine: EngineScan, id: number, after: bigint, upTo: bigint, check?: PageCheck): Promise<Buffer[]> {
     const out: Buffer[] = [];
-    for await (const block of blocksAfter(engine, id, after)) {
+    for await (const block of blocksAfter(engine, id, after, check)) {
       for (let at = 0; at < block.length; at += RECORD_BYTES) {
         const seq = block.readBigUInt64LE(at + OFFSET.seq);
         if (seq > upTo) return out;
@@ -366,16 +366,17 @@ export type EngineScan = Pick<Engine, 'scan'>;
 /**
  * Applies instrument `id`'s stored records with seq > `after` to `books`, in seq order, until
  * `stop(record)` holds for one (that one and later are not applied); returns how many were.
- * Records go to the addon in batches of up to `ROLL_FORWARD_BYTES` (bounded memory).
+ * Records go to the addon in batches of up to `ROLL_FORWARD_BYTES` (bounded memory). `check`
+ * sees each page of blocks (`blocksAfter`).
  */
-export async function rollForward(engine: EngineScan, books: Books, id: number, after: bigint, stop: (record: Buffer) => boolean = () => false): Promise<number> {
+export async function rollForward(engine: EngineScan, books: Books, id: number, after: bigint, stop: (record: Buffer) => boolean = () => false, check?: PageCheck): Promise<number> {
   let pending: Buffer[] = [];
   let rolled = 0;
   const flush = () => {
     if (pending.length > 0) books.applyBatch(Buffer.concat(pending));
     pending = [];
   };
-  scan: for await (const block of blocksAfter(engine, id, after)) {
+  scan: for await (const block of blocksAfter(engine, id, after, check)) {
     for (let at = 0; at < block.length; at += RECORD_BYTES) {
       const record = block.subarray(at, at + RECORD_BYTES);
       if (record.readBigUInt64LE(OFFSET.seq) <= after) continue;
@@ -398,21 +399,35 @@ export function prefixEnd(prefix: string): string {
 }
 
 /**
+ * Called with each page of a read of stored blocks before its blocks are used: `readSeq` is the
+ * last record seq read before the page (the read's start for the first page), `firstSeq` the
+ * page's first record (undefined: the page is empty). Each page is one engine iterator, a
+ * consistent view; between pages a purge may apply. Throws to end the read (purge.ts `purgeCheck`).
+ */
+export type PageCheck = (readSeq: bigint, firstSeq: bigint | undefined) => void;
+
+/**
  * Instrument `id`'s stored blocks that may hold records with seq > `afterSeq`, in seq order. A
  * block's key is its first record's seq, and a batch's records share its Raft index (seq >> 16),
  * so the scan starts at the first key of `afterSeq`'s index: no earlier block holds a later
  * record. (Starting at the prefix made a page late in a day read the whole day.) The caller
  * skips the records at or before `afterSeq` in the first blocks.
+ * `check` sees every page, the first included.
  */
-export async function* blocksAfter(engine: EngineScan, id: number, afterSeq: bigint): AsyncGenerator<Buffer> {
+export async function* blocksAfter(engine: EngineScan, id: number, afterSeq: bigint, check?: PageCheck): AsyncGenerator<Buffer> {
   const prefix = eventsPrefix(id);
   const start = afterSeq === 0n ? prefix : eventsKey(id, (afterSeq >> 16n) << 16n);
   let after: Buffer | undefined;
+  let readSeq = afterSeq;
   for (;;) {
     const page = await engine.scan({ start, end: prefixEnd(prefix), after, limit: 1000, bytesMax: BLOCK_READ_BYTES_MAX });
-    for (const item of page.items) yield item.value;
-    if (!page.more || page.items.length === 0) return;
-    after = page.items[page.items.length - 1].key;
+    const items = page.items;
+    check?.(readSeq, items[0]?.value.readBigUInt64LE(OFFSET.seq));
+    for (const item of items) yield item.value;
+    if (!page.more || items.length === 0) return;
+    const last = items[items.length - 1];
+    readSeq = last.value.readBigUInt64LE(last.value.length - RECORD_BYTES + OFFSET.seq);
+    after = last.key;
   }
 }
 

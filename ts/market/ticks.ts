@@ -6,12 +6,13 @@
  * are taken to rise with its seqs: the page ends at the first event at or past `toTs`.
  *
  * After a purge, a first page starts at the instrument's kept history; a later page whose
- * `afterSeq` the purge overtook is 410 `compacted` (it would skip the dropped events silently).
+ * `afterSeq` the purge overtook, or a page a purge overtakes while it is read, is 410 `compacted`
+ * (it would skip the dropped events silently).
  */
 import { invariant } from '../raft/assert';
 import { newestCheckpoint } from './history';
 import { KIND_CODES, type Kind, OFFSET, RECORD_BYTES, recordToEvent } from './records';
-import { compactedError, purgedGap } from './purge';
+import { purgeCheck } from './purge';
 import { blocksAfter, type EngineScan } from './state';
 
 export interface TicksQuery {
@@ -38,15 +39,9 @@ export async function ticksPage(engine: EngineScan, id: number, symbol: string, 
   let after = q.afterSeq;
   if (after === 0n && q.fromTs > 0n) after = (await newestCheckpoint(engine, id, (_seq, ts) => ts < q.fromTs))?.seq ?? 0n;
   // A first page starts at the kept history (wherever it is when the blocks are read).
-  const fresh = after === 0n;
+  const check = q.keptSeq && purgeCheck({ symbol, keptSeq: q.keptSeq }, after === 0n);
   const events: Record<string, unknown>[] = [];
-  let checked = false;
-  for await (const block of blocksAfter(engine, id, after)) {
-    if (!checked && !fresh) {
-      const kept = q.keptSeq?.();
-      if (purgedGap(kept, after, block.readBigUInt64LE(OFFSET.seq))) throw compactedError(symbol, kept!);
-    }
-    checked = true;
+  for await (const block of blocksAfter(engine, id, after, check)) {
     for (let at = 0; at < block.length; at += RECORD_BYTES) {
       const record = block.subarray(at, at + RECORD_BYTES);
       if (record.readBigUInt64LE(OFFSET.seq) <= after) continue;
@@ -59,7 +54,5 @@ export async function ticksPage(engine: EngineScan, id: number, symbol: string, 
       events.push(recordToEvent(record, symbol, producer));
     }
   }
-  const kept = q.keptSeq?.();
-  if (!checked && !fresh && purgedGap(kept, after, undefined)) throw compactedError(symbol, kept!);
   return { events, more: false };
 }
