@@ -159,3 +159,16 @@ export function beginStream(res: Res, contentType: string, headers: string[] = [
 export function mediaType(header: string | undefined): string | undefined {
   return header?.split(';')[0].trim().toLowerCase();
 }
+
+/** Resolves once `res` drains what it holds, or closes. */
+export function drained(res: Res): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -26,7 +26,7 @@ import { type ReplayFormat, type ReplayKind, type ReplayOutput, ReplaySession, t
 import type { RaftNode } from '../node/raft_node';
 import { onlyFields, parseObject } from './args';
 import { knownInstrumentIds } from './known_instruments';
-import { beginStream, mediaType, type Res, type Target } from './http';
+import { beginStream, drained, mediaType, type Res, type Target } from './http';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
 import { parseDurationNs, parseVenueTime } from './venue_time';
@@ -123,18 +123,6 @@ export async function openReplay(node: RaftNode, target: Target, body: Buffer): 
         });
     },
   };
-}
-
-function drained(res: Res): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** The progress of this node's open replay sessions (the dashboard shows them). */

@@ -10,10 +10,10 @@
  */
 import { QuorumError, UnavailableError } from '../errors';
 import { compactedError, purgeCheck } from '../market/purge';
-import { OFFSET } from '../market/records';
+import { StoredMerge } from '../market/stored_merge';
 import type { StreamKind, Subscription } from '../market/stream';
 import type { RaftNode } from '../node/raft_node';
-import { beginStream, type Res, type Target } from './http';
+import { beginStream, drained, type Res, type Target } from './http';
 import { knownInstrumentIds } from './known_instruments';
 import { DEPTH_MAX } from './market';
 import type { Reply } from './reply';
@@ -104,7 +104,15 @@ async function serve(node: RaftNode, res: Res, req: StreamRequest, bufferBytesMa
   });
   beginStream(res, 'application/x-ndjson');
   if (req.fromSeq === undefined) return startLive(node, sub);
-  await replay(node, sub, req.fromSeq);
+  // It waits for its reader past a quarter of the slow-consumer limit: a chunk never reaches it.
+  try {
+    await catchUp(node, res, sub, req.fromSeq, bufferBytesMax / 4);
+  } catch (err) {
+    // (Its end line is written by the caller.)
+    ended = true;
+    stream.remove(sub);
+    throw err;
+  }
 }
 
 /** Book snapshots first; live events after each book's seq follow. */
@@ -119,26 +127,34 @@ function startLive(node: RaftNode, sub: Subscription): void {
   if (lines.length === 0 || sub.sink.send(lines)) node.market.stream.add(sub);
 }
 
-/** Stored events after `fromSeq` (up to the last published seq), then live ones. */
-async function replay(node: RaftNode, sub: Subscription, fromSeq: bigint): Promise<void> {
+/**
+ * Stored events after `fromSeq`, then live ones, each once in seq order. Live batches published
+ * meanwhile wait (`LiveWait`, bounded); if they overflow, the round ends where its read ended and
+ * another reads on from storage, where they are by then. The stored part goes a chunk at a time,
+ * paced by the reader (waiting for the response to drain), so a catch-up of any length holds
+ * bounded memory and is never cut off as a slow consumer.
+ */
+async function catchUp(node: RaftNode, res: Res, sub: Subscription, fromSeq: bigint, unsentBytesMax: number): Promise<void> {
   const stream = node.market.stream;
-  sub.buffered = [];
-  stream.add(sub);
-  const upTo = stream.lastSeq;
-  const records: Buffer[] = [];
-  for (const id of sub.instruments) {
-    // A purge since the stream opened that overtakes the catch-up: its events cannot all be sent.
-    const watch = { symbol: node.market.symbolOf(id), keptSeq: () => node.market.keptFrom(id)?.seq };
-    records.push(...(await node.market.storedRecords(node.keys, id, fromSeq, upTo, purgeCheck(watch))));
-  }
-  records.sort((a, b) => (a.readBigUInt64LE(OFFSET.seq) < b.readBigUInt64LE(OFFSET.seq) ? -1 : 1));
   for (const id of sub.instruments) sub.covered.set(id, fromSeq);
   // Stored events only: the books in memory are ahead of them, so no book lines meanwhile.
   const kinds = sub.kinds;
   sub.kinds = new Set([...kinds].filter((k) => k !== 'book'));
-  const wanted = records.length === 0 || stream.deliver(sub, Buffer.concat(records));
+  // A purge that overtakes the catch-up: its events cannot all be sent.
+  const check = (id: number) => purgeCheck({ symbol: node.market.symbolOf(id), keptSeq: () => node.market.keptFrom(id)?.seq });
+  for (let after = fromSeq; ; ) {
+    const waiting = stream.hold(sub);
+    const upTo = stream.lastSeq;
+    const merge = new StoredMerge(node.keys, [...sub.instruments], after, upTo, check);
+    for (let chunk = await merge.next(); chunk; chunk = await merge.next()) {
+      if (res.destroyed || !stream.deliver(sub, chunk)) return stream.remove(sub);
+      if (res.writableLength > unsentBytesMax) await drained(res);
+    }
+    if (!waiting.overflowed) break;
+    after = upTo;
+  }
   sub.kinds = kinds;
-  const buffered = sub.buffered;
-  sub.buffered = undefined;
-  for (const batch of buffered) if (!wanted || !stream.deliver(sub, batch)) return stream.remove(sub);
+  const batches = sub.waiting!.batches;
+  sub.waiting = undefined;
+  for (const batch of batches) if (!stream.deliver(sub, batch)) return stream.remove(sub);
 }

@@ -326,19 +326,6 @@ export class MarketState implements StreamSource {
     return this.books.view(id, this.symbols[id], depth);
   }
 
-  /** Stored records of instrument `id` with `after < seq ≤ upTo`, in seq order; `check` sees each page (`blocksAfter`). */
-  async storedRecords(engine: EngineScan, id: number, after: bigint, upTo: bigint, check?: PageCheck): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for await (const block of blocksAfter(engine, id, after, check)) {
-      for (let at = 0; at < block.length; at += RECORD_BYTES) {
-        const seq = block.readBigUInt64LE(at + OFFSET.seq);
-        if (seq > upTo) return out;
-        if (seq > after) out.push(block.subarray(at, at + RECORD_BYTES));
-      }
-    }
-    return out;
-  }
-
   /** The book of `symbol` as JSON text (depth levels per side), or undefined if unknown. */
   bookView(symbol: string, depth: number): string | undefined {
     const id = this.ids.get(symbol);
@@ -412,15 +399,15 @@ export type PageCheck = (readSeq: bigint, firstSeq: bigint | undefined) => void;
  * so the scan starts at the first key of `afterSeq`'s index: no earlier block holds a later
  * record. (Starting at the prefix made a page late in a day read the whole day.) The caller
  * skips the records at or before `afterSeq` in the first blocks.
- * `check` sees every page, the first included.
+ * `check` sees every page, the first included; a page holds at most `pageBytes` of blocks (or one).
  */
-export async function* blocksAfter(engine: EngineScan, id: number, afterSeq: bigint, check?: PageCheck): AsyncGenerator<Buffer> {
+export async function* blocksAfter(engine: EngineScan, id: number, afterSeq: bigint, check?: PageCheck, pageBytes = BLOCK_READ_BYTES_MAX): AsyncGenerator<Buffer> {
   const prefix = eventsPrefix(id);
   const start = afterSeq === 0n ? prefix : eventsKey(id, (afterSeq >> 16n) << 16n);
   let after: Buffer | undefined;
   let readSeq = afterSeq;
   for (;;) {
-    const page = await engine.scan({ start, end: prefixEnd(prefix), after, limit: 1000, bytesMax: BLOCK_READ_BYTES_MAX });
+    const page = await engine.scan({ start, end: prefixEnd(prefix), after, limit: 1000, bytesMax: pageBytes });
     const items = page.items;
     check?.(readSeq, items[0]?.value.readBigUInt64LE(OFFSET.seq));
     for (const item of items) yield item.value;

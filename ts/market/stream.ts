@@ -27,9 +27,35 @@ export interface Subscription {
   sink: StreamSink;
   /** Per instrument: the highest seq already sent (live records at or below are skipped). */
   covered: Map<number, bigint>;
-  /** While replaying from storage, live batches wait here (then `covered` dedups them). */
-  buffered?: Buffer[];
+  /** While catching up from storage, live batches wait here (then `covered` dedups them). */
+  waiting?: LiveWait;
 }
+
+/**
+ * Live batches held for a subscriber catching up from storage, at most `bytesMax`. Past it they
+ * are dropped (`overflowed`): they are stored by then, and the catch-up reads them from storage
+ * in another round — so a long catch-up holds bounded memory however fast data arrives.
+ */
+export class LiveWait {
+  batches: Buffer[] = [];
+  overflowed = false;
+  private bytes = 0;
+
+  constructor(private readonly bytesMax: number) {}
+
+  hold(records: Buffer): void {
+    if (this.overflowed) return;
+    this.bytes += records.length;
+    if (this.bytes <= this.bytesMax) this.batches.push(records);
+    else {
+      this.overflowed = true;
+      this.batches = [];
+    }
+  }
+}
+
+/** Live records a catch-up holds before it drops them and reads them from storage (~87K records). */
+export const CATCH_UP_LIVE_BYTES_MAX = 8 << 20;
 
 /** What the stream needs of the market state: names, JSON events, book views. */
 export interface StreamSource {
@@ -42,6 +68,8 @@ export class MarketStream {
   private readonly subscribers = new Set<Subscription>();
   /** The seq of the last record published. */
   private publishedSeq = 0n;
+  /** `LiveWait`'s limit for the catch-ups that start from now (tests make it small). */
+  catchUpLiveBytesMax = CATCH_UP_LIVE_BYTES_MAX;
 
   constructor(private readonly source: StreamSource) {}
 
@@ -61,6 +89,13 @@ export class MarketStream {
     this.subscribers.delete(sub);
   }
 
+  /** Registers `sub` with its live batches held from now on (a catch-up round starts). */
+  hold(sub: Subscription): LiveWait {
+    sub.waiting = new LiveWait(this.catchUpLiveBytesMax);
+    this.subscribers.add(sub);
+    return sub.waiting;
+  }
+
   /** One durable batch's kept records (in seq order). */
   publish(records: Buffer): void {
     if (records.length === 0) return;
@@ -68,7 +103,7 @@ export class MarketStream {
     // Each record is turned into JSON once, however many subscribers follow it.
     const json = new Map<number, string>();
     for (const sub of [...this.subscribers]) {
-      if (sub.buffered) sub.buffered.push(records);
+      if (sub.waiting) sub.waiting.hold(records);
       else if (!this.deliver(sub, records, json)) this.subscribers.delete(sub);
     }
   }
