@@ -44,3 +44,24 @@ test('history is trimmed by whole revisions: a watch from the oldest retained re
   t.not(feed.watch('a/', 2, w.sink), 'compacted');
   t.deepEqual(w.got, ['a/3@2', 'a/4@2']);
 });
+
+test('history is bounded by bytes too: large values leave fewer changes retained, by whole revisions', (t) => {
+  // 2,000-byte values against 10,000 bytes of history: four changes fit (each also costs its key and overhead).
+  const feed = new ChangeFeed(0, 1000, 10_000);
+  for (let rev = 1; rev <= 10; rev++) feed.publish([{ revision: rev, type: 'put', key: `a/${rev}`, value: Buffer.alloc(2000, 120) }], rev);
+  t.is(feed.watch('a/', 6, sink().sink), 'compacted');
+  const w = sink();
+  t.not(feed.watch('a/', 7, w.sink), 'compacted');
+  t.deepEqual(w.got, ['a/7@7', 'a/8@8', 'a/9@9', 'a/10@10']);
+});
+
+test('a retained value sliced from a much larger buffer is copied: the history pins what it counts', (t) => {
+  const feed = new ChangeFeed(0);
+  const frame = Buffer.alloc(1 << 20, 7);
+  feed.publish([{ revision: 1, type: 'put', key: 'k', value: frame.subarray(100, 200) }], 1);
+  const got: KvChange[] = [];
+  feed.watch('', 1, { send: (cs) => (got.push(...cs), true), end: () => undefined });
+  t.is(got[0].value!.length, 100);
+  t.true(got[0].value!.buffer.byteLength < 1 << 20, 'not a view of the 1 MiB frame');
+  t.deepEqual(got[0].value, frame.subarray(100, 200));
+});

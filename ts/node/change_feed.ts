@@ -8,8 +8,11 @@
  * all of it when a snapshot replaces the state). A watcher starting below `retainedFrom` is
  * told it is compacted (410), as etcd does.
  *
- * Limits: `historyMax` changes retained; each watcher's own buffer is bounded by its sink
- * (`ts/api/watch.ts`), which ends a slow consumer's stream.
+ * Limits: `historyMax` changes and `historyBytesMax` bytes of keys and values retained, whichever
+ * is reached first (100,000 values of 1 MiB would otherwise be kept); each watcher's own buffer is
+ * bounded by its sink (`ts/api/watch.ts`), which ends a slow consumer's stream. A retained value
+ * that is a slice of a much larger buffer (a peer's frame of many entries) is copied, so what the
+ * history pins is what it counts.
  */
 import { invariant } from '../raft/assert';
 
@@ -22,6 +25,9 @@ export interface KvChange {
 }
 
 export const WATCH_HISTORY_MAX = 100_000;
+export const WATCH_HISTORY_BYTES_MAX = 64 << 20;
+/** What a retained change costs beyond its key and value (the object, its fields). */
+const CHANGE_OVERHEAD_BYTES = 64;
 
 /** Where a watcher's events go; `false` from `send` ends the watch (the sink gave up). */
 export interface WatchSink {
@@ -43,11 +49,14 @@ export class ChangeFeed {
   private head = 0;
   private retainedFrom: number;
   private appliedIndex: number;
+  /** Bytes of the changes from `head` on (`changeBytes`). */
+  private historyBytes = 0;
   private readonly watchers = new Set<Watcher>();
 
   constructor(
     appliedIndex: number,
     private readonly historyMax = WATCH_HISTORY_MAX,
+    private readonly historyBytesMax = WATCH_HISTORY_BYTES_MAX,
   ) {
     this.appliedIndex = appliedIndex;
     this.retainedFrom = appliedIndex + 1;
@@ -67,7 +76,11 @@ export class ChangeFeed {
     invariant(appliedIndex >= this.appliedIndex, () => `change feed went back from ${this.appliedIndex} to ${appliedIndex}`);
     this.appliedIndex = appliedIndex;
     if (changes.length === 0) return;
-    for (const c of changes) this.history.push(c);
+    for (const c of changes) {
+      const kept = retainable(c);
+      this.history.push(kept);
+      this.historyBytes += changeBytes(kept);
+    }
     this.trim();
     for (const w of [...this.watchers]) {
       const mine = changes.filter((c) => c.revision >= w.from && c.key.startsWith(w.prefix));
@@ -75,13 +88,21 @@ export class ChangeFeed {
     }
   }
 
+  private over(): boolean {
+    return this.history.length - this.head > this.historyMax || this.historyBytes > this.historyBytesMax;
+  }
+
+  private dropOldest(): void {
+    this.historyBytes -= changeBytes(this.history[this.head]);
+    this.head++;
+  }
+
   private trim(): void {
-    const kept = this.history.length - this.head;
-    if (kept <= this.historyMax) return;
-    this.head += kept - this.historyMax;
+    if (!this.over()) return;
+    while (this.head < this.history.length && this.over()) this.dropOldest();
     // Whole revisions only: a watch from `retainedFrom` must get all of that revision's changes
     // (an SSE id says every change through it was sent). A publish ends on a revision's end.
-    while (this.head < this.history.length && this.history[this.head].revision === this.history[this.head - 1].revision) this.head++;
+    while (this.head < this.history.length && this.history[this.head].revision === this.history[this.head - 1].revision) this.dropOldest();
     this.retainedFrom = this.head < this.history.length ? this.history[this.head].revision : this.appliedIndex + 1;
     if (this.head > this.historyMax) {
       this.history = this.history.slice(this.head);
@@ -92,6 +113,7 @@ export class ChangeFeed {
   /** A snapshot replaced the state at `index`: nothing before it can be replayed. */
   reset(index: number): void {
     this.history = [];
+    this.historyBytes = 0;
     this.head = 0;
     this.appliedIndex = index;
     this.retainedFrom = index + 1;
@@ -126,4 +148,15 @@ export class ChangeFeed {
     for (const w of this.watchers) w.sink.end(reason);
     this.watchers.clear();
   }
+}
+
+function changeBytes(c: KvChange): number {
+  return CHANGE_OVERHEAD_BYTES + c.key.length * 2 + (c.value?.length ?? 0);
+}
+
+/** `c`, with its value copied if it is a slice of a buffer over twice its size (and past a pool chunk). */
+function retainable(c: KvChange): KvChange {
+  const value = c.value;
+  if (value === undefined || value.buffer.byteLength <= Math.max(Buffer.poolSize, 2 * value.length)) return c;
+  return { ...c, value: Buffer.from(value) };
 }
