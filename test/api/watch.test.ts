@@ -113,6 +113,32 @@ test('a watcher that stops reading is ended with slow_consumer once its buffer i
   t.is(previous.key, `big/${writes - 1}`);
 });
 
+test('a watch resumed far back gets a history larger than its buffer whole, paced by its reader, then live changes', async (t) => {
+  t.timeout(120_000);
+  const { url } = await singleNode(t);
+  const value = 'v'.repeat(300);
+  // 20,000 changes of over 300 bytes: 6+ MiB of lines, past the 4 MiB a live reader may lag.
+  for (let b = 0; b < 20; b++) {
+    const ops = Array.from({ length: 1000 }, (_, i) => ({ op: 'put', key: `h/${b * 1000 + i}`, value }));
+    t.is((await fetch(url('/v1/batch'), { method: 'POST', body: JSON.stringify({ ops }) })).status, 200);
+  }
+  const w = await openWatch(url('/v1/watch?prefix=h/&fromRevision=1'));
+  t.teardown(w.close);
+  w.res.pause();
+  await put(url(''), 'h/live', 1);
+  w.res.resume();
+  const keys: string[] = [];
+  for (let n = 0; n <= 20_000; n++) {
+    const line = await w.next();
+    t.is(line.type, 'put', JSON.stringify(line).slice(0, 100));
+    if (line.type !== 'put') return;
+    keys.push(line.key);
+  }
+  t.deepEqual(keys, [...Array.from({ length: 20_000 }, (_, i) => `h/${i}`), 'h/live']);
+  await put(url(''), 'h/after', 2);
+  t.like(await w.next(), { type: 'put', key: 'h/after' });
+});
+
 test('past WATCHES_MAX open watches (or STREAMS_MAX market streams) a node answers 503 overloaded', async (t) => {
   const { url, node } = await singleNode(t);
   // As many open as the limit (opening 4,096 real ones would only slow the test down).

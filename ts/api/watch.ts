@@ -11,7 +11,10 @@
  * Limits: `WATCHES_MAX` open watches per node (more: 503 `overloaded`; each costs every applied
  * batch a filter pass). A consumer that does not read never grows the node's memory without
  * bound: once `WATCH_BUFFER_BYTES_MAX` bytes wait in its response, the stream ends with
- * `slow_consumer` and the client resumes from the revision after the last one it got.
+ * `slow_consumer` and the client resumes from the revision after the last one it got. The
+ * retained changes a resumed watch starts with are sent in parts (`ChangeFeed.catchUp`), each
+ * after the reader took most of the last, so they count against neither; no progress line goes
+ * out until they are all sent.
  *
  * As server-sent events, the last change of each revision and each progress line carry
  * `id: <revision>` (every change through it was sent), so a browser's EventSource, which
@@ -20,10 +23,10 @@
  * change of a revision in a write is its last.)
  */
 import { QuorumError, UnavailableError } from '../errors';
-import type { KvChange } from '../node/change_feed';
+import type { KvChange, WatchSink, Watching } from '../node/change_feed';
 import type { RaftNode } from '../node/raft_node';
 import { refuseReserved, revisionArg } from './args';
-import { beginStream, type Res, type Target } from './http';
+import { beginStream, drained, type Res, type Target } from './http';
 import type { Reply } from './reply';
 
 export const WATCH_BUFFER_BYTES_MAX = 4 << 20;
@@ -78,7 +81,10 @@ function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
   const frame = (text: string) => (opts.sse ? `data: ${text}\n\n` : `${text}\n`);
   let ended = false;
   let cancel = (): void => undefined;
+  // A progress line (as SSE, its id) says every change through its revision was sent: not while catching up.
+  let live = false;
   const progress = setInterval(() => {
+    if (!live) return;
     const revision = node.feed.revision;
     res.write(`${opts.sse ? `id: ${revision}\n` : ''}${frame(`{"type":"progress","revision":${revision}}`)}`);
   }, PROGRESS_MS);
@@ -95,7 +101,7 @@ function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
   };
   res.on('close', stop);
   beginStream(res, opts.sse ? 'text/event-stream' : 'application/x-ndjson');
-  const watching = node.feed.watch(opts.prefix, opts.fromRevision, {
+  const sink: WatchSink = {
     send: (changes) => {
       if (ended) return false;
       const shown = opts.visible ? changes.filter((c) => opts.visible!(c.key)) : changes;
@@ -105,9 +111,31 @@ function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
       return false;
     },
     end: (reason) => finish(`{"type":"end","reason":${JSON.stringify(reason)},"revision":${node.feed.revision}}`),
+  };
+  const watching = node.feed.watch(opts.prefix, opts.fromRevision, sink);
+  const compacted = () => finish(`{"type":"end","reason":"compacted","revision":${node.feed.revision}}`);
+  // Checked before the stream started; retention can have moved since.
+  if (watching === 'compacted') return compacted();
+  if (ended) return watching.cancel();
+  cancel = watching.cancel;
+  void catchUp(watching, sink, res, opts.bufferBytesMax / 4).then((outcome) => {
+    if (outcome === 'compacted') compacted();
+    live = outcome === 'live';
   });
-  // Checked before the stream started; retention can only have moved since by the replay above.
-  if (watching === 'compacted') finish(`{"type":"end","reason":"compacted","revision":${node.feed.revision}}`);
-  else if (ended) watching.cancel();
-  else cancel = watching.cancel;
+}
+
+/**
+ * Sends the retained changes since the watch's start a part at a time, waiting for the reader
+ * past `unsentBytesMax` unsent — paced by the reader, so a watch resumed far back neither holds
+ * its whole history as one write nor ends as a slow consumer — until the watch is live.
+ */
+async function catchUp(watching: Watching, sink: WatchSink, res: Res, unsentBytesMax: number): Promise<'live' | 'compacted' | 'gone'> {
+  for (;;) {
+    const part = watching.catchUp();
+    if (part === 'compacted') return part;
+    if (part.changes.length > 0 && !sink.send(part.changes)) return 'gone';
+    if (part.live) return 'live';
+    if (res.writableLength > unsentBytesMax) await drained(res);
+    if (res.destroyed) return 'gone';
+  }
 }

@@ -39,9 +39,24 @@ export interface WatchSink {
 interface Watcher {
   prefix: string;
   sink: WatchSink;
-  /** The first revision it wants: above the feed's own when it resumes on a node that lags. */
+  /**
+   * The first revision it wants: above the feed's own when it resumes on a node that lags.
+   * While it catches up, the next revision its catch-up reads.
+   */
   from: number;
+  /** It still reads the history (`catchUp`); published changes skip it meanwhile. */
+  catchingUp: boolean;
 }
+
+/** An open watch: `catchUp` until it reports `live`, then the sink gets each published change. */
+export interface Watching {
+  cancel(): void;
+  catchUp(): { changes: KvChange[]; live: boolean } | 'compacted';
+}
+
+/** A catch-up part reads at most this many retained changes, or this many bytes of matching ones. */
+export const CATCH_UP_SCAN_MAX = 10_000;
+export const CATCH_UP_BYTES_MAX = 256 << 10;
 
 export class ChangeFeed {
   private history: KvChange[] = [];
@@ -83,6 +98,8 @@ export class ChangeFeed {
     }
     this.trim();
     for (const w of [...this.watchers]) {
+      // (One catching up reads these from the history.)
+      if (w.catchingUp) continue;
       const mine = changes.filter((c) => c.revision >= w.from && c.key.startsWith(w.prefix));
       if (mine.length > 0 && !w.sink.send(mine)) this.watchers.delete(w);
     }
@@ -125,22 +142,61 @@ export class ChangeFeed {
   }
 
   /**
-   * Starts a watch of keys under `prefix` from `fromRevision` (default: the next change): the
-   * retained changes since then are sent at once, then every new one. 'compacted' when changes
-   * from that revision are no longer retained.
+   * Starts a watch of keys under `prefix` from `fromRevision` (default: the next change).
+   * 'compacted' when changes from that revision are no longer retained. The retained changes
+   * since then come from `catchUp`, a part per call, and every new one after it is done.
    */
-  watch(prefix: string, fromRevision: number | undefined, sink: WatchSink): { cancel: () => void } | 'compacted' {
+  watch(prefix: string, fromRevision: number | undefined, sink: WatchSink): Watching | 'compacted' {
     const from = fromRevision ?? this.appliedIndex + 1;
     if (from < this.retainedFrom) return 'compacted';
-    const watcher = { prefix, sink, from };
-    const past: KvChange[] = [];
-    for (let i = this.head; i < this.history.length; i++) {
-      const c = this.history[i];
-      if (c.revision >= from && c.key.startsWith(prefix)) past.push(c);
-    }
-    if (past.length > 0 && !sink.send(past)) return { cancel: () => undefined };
+    const watcher: Watcher = { prefix, sink, from, catchingUp: true };
     this.watchers.add(watcher);
-    return { cancel: () => this.watchers.delete(watcher) };
+    return { cancel: () => this.watchers.delete(watcher), catchUp: () => this.catchUp(watcher) };
+  }
+
+  /**
+   * The next part of `w`'s catch-up: retained changes under its prefix from `w.from`, whole
+   * revisions, reading at most `CATCH_UP_SCAN_MAX` changes or `CATCH_UP_BYTES_MAX` bytes of them
+   * (past a revision's end), so one call's work and output are bounded however far back it
+   * starts. `live`: nothing retained is left; `w` gets every change published from now on (the
+   * caller sends this last part first: both happen in this turn, before any publish).
+   * 'compacted': the history was trimmed past `w.from` while it read (it is no longer a watcher).
+   */
+  private catchUp(w: Watcher): { changes: KvChange[]; live: boolean } | 'compacted' {
+    invariant(w.catchingUp, 'catchUp is called until it reports live, and not after');
+    if (w.from < this.retainedFrom) {
+      this.watchers.delete(w);
+      return 'compacted';
+    }
+    const history = this.history;
+    const changes: KvChange[] = [];
+    let read = 0;
+    let bytes = 0;
+    let i = this.firstAtOrAfter(w.from);
+    for (; i < history.length; i++) {
+      const c = history[i];
+      if ((read >= CATCH_UP_SCAN_MAX || bytes >= CATCH_UP_BYTES_MAX) && c.revision !== history[i - 1].revision) break;
+      read++;
+      if (!c.key.startsWith(w.prefix)) continue;
+      changes.push(c);
+      bytes += changeBytes(c);
+    }
+    const live = i === history.length;
+    w.from = live ? Math.max(w.from, this.appliedIndex + 1) : history[i].revision;
+    w.catchingUp = !live;
+    return { changes, live };
+  }
+
+  /** The index of the first retained change at or after `revision` (history is in revision order). */
+  private firstAtOrAfter(revision: number): number {
+    let lo = this.head;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.history[mid].revision < revision) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Ends every watch (the node is stopping or was removed). */
