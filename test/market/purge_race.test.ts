@@ -8,6 +8,7 @@
  * before the scan each test names, so it lands exactly there; each test checks the hook fired.
  */
 import test, { type ExecutionContext } from 'ava';
+import { QuorumClient } from '../../ts/client';
 import { checkpointsPrefix, eventsPrefix } from '../../ts/market/state';
 import type { ScanOptions } from '../../ts/native';
 import type { RaftNode } from '../../ts/node/raft_node';
@@ -19,6 +20,7 @@ const COUNT = 60_000;
 
 interface Harness {
   node: RaftNode;
+  url(path: string): string;
   get(path: string): Promise<{ status: number; text: string }>;
   /** Purges before `fraction` of the day just before the first scan `when` holds for; the kept start. */
   purgeAt(fraction: number, when: (options: ScanOptions) => boolean): { kept: Promise<string>; fired: () => boolean };
@@ -69,6 +71,7 @@ async function harness(t: ExecutionContext): Promise<Harness> {
   const blocks = (o: ScanOptions) => startsWith(o, eventsPrefix(id));
   return {
     node,
+    url,
     get,
     purgeAt,
     firstBlocks: (o) => blocks(o) && o.after === undefined,
@@ -118,6 +121,21 @@ test('a stream catch-up and bars that a purge overtakes mid-read end compacted',
   const answer = await h.get('/v1/md/bars/AAPL?interval=1s');
   t.true(bars.fired());
   assertCompacted(t, answer, await bars.kept, 'bars whose later records the purge dropped');
+});
+
+test('the client library fails a market stream whose catch-up a purge overtakes with compacted, not resuming past the gap', async (t) => {
+  const h = await harness(t);
+  const client = new QuorumClient({ endpoints: [h.url('')] });
+  t.teardown(() => client.close());
+  const purge = h.purgeAt(0.7, h.laterBlocks);
+  const seen: string[] = [];
+  const failure = await t.throwsAsync(async () => {
+    for await (const line of client.marketStream({ instruments: ['AAPL'], kinds: ['trade'], fromSeq: await seqAt(h, 0.05) })) seen.push(line.kind);
+  });
+  t.true(purge.fired());
+  await purge.kept;
+  t.like(failure, { code: 'compacted' });
+  t.deepEqual(seen, [], 'nothing was sent before the end');
 });
 
 test('a book as of a time whose checkpoint a purge drops before the roll forward is 410, not a wrong book', async (t) => {

@@ -120,3 +120,22 @@ test('a catch-up the history is trimmed past is compacted, and gets nothing more
   t.is(got.length, 0, 'it is no longer a watcher');
   t.is(feed.watcherCount, 0);
 });
+
+test('a snapshot install ends every watch, each at the revision it was sent through', (t) => {
+  const feed = new ChangeFeed(0);
+  for (let rev = 1; rev <= 20_000; rev++) feed.publish([put(`a/${rev}`, rev)], rev);
+  const ends: [string, number][] = [];
+  const end = (name: string) => ({ send: () => true, end: (_reason: string, revision: number) => ends.push([name, revision]) });
+  const live = feed.watch('a/', undefined, end('live'));
+  const behind = feed.watch('a/', 5, end('behind'));
+  const ahead = feed.watch('a/', 20_050, end('ahead'));
+  if (live === 'compacted' || behind === 'compacted' || ahead === 'compacted') return t.fail();
+  t.true((live.catchUp() as { live: boolean }).live);
+  t.true((ahead.catchUp() as { live: boolean }).live);
+  const part = behind.catchUp();
+  if (part === 'compacted') return t.fail();
+  t.false(part.live, 'a first part leaves the rest');
+  feed.reset(30_000);
+  t.deepEqual(ends.sort(), [['ahead', 20_049], ['behind', part.changes.at(-1)!.revision], ['live', 20_000]]);
+  t.is(feed.watcherCount, 0);
+});

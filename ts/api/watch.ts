@@ -6,7 +6,10 @@
  *   {"type":"put","key","value":<json>,"revision"}    {"type":"delete","key","revision"}
  *   {"type":"progress","revision"}                    every `PROGRESS_MS` (nothing changed meanwhile)
  *   {"type":"slow_consumer","revision"}               last line: the client fell behind
- *   {"type":"end","reason","revision"}                last line: the node stopped or was removed
+ *   {"type":"end","reason","revision"}                last line: the node stopped, was removed or
+ *                                                     installed a snapshot (resume after `revision`),
+ *                                                     or `"reason":"compacted"`: a catch-up the
+ *                                                     history was trimmed past (read the state anew)
  *
  * Limits: `WATCHES_MAX` open watches per node (more: 503 `overloaded`; each costs every applied
  * batch a filter pass). A consumer that does not read never grows the node's memory without
@@ -110,7 +113,7 @@ function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
       finish(`{"type":"slow_consumer","revision":${changes[changes.length - 1].revision}}`);
       return false;
     },
-    end: (reason) => finish(`{"type":"end","reason":${JSON.stringify(reason)},"revision":${node.feed.revision}}`),
+    end: (reason, revision) => finish(`{"type":"end","reason":${JSON.stringify(reason)},"revision":${revision}}`),
   };
   const watching = node.feed.watch(opts.prefix, opts.fromRevision, sink);
   const compacted = () => finish(`{"type":"end","reason":"compacted","revision":${node.feed.revision}}`);

@@ -80,6 +80,17 @@ async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/**
+ * What a stream's last line `{"type"|"kind":"end","reason"}` asks of the client. A position the
+ * node no longer holds (`compacted`) fails the iterator, as a 410 at the open does, and so does
+ * any other error code that is not retryable; a retryable code, or a sentence (the node stopped,
+ * was removed, had its state replaced by a snapshot), means: open again after the last position.
+ */
+function endedBecause(reason: unknown, what: string): void {
+  if (typeof reason !== 'string' || !/^[A-Za-z_]+$/.test(reason) || RETRYABLE_CODES.has(reason)) return;
+  throw new QuorumClientError(reason, `the node ended the ${what}: ${reason}`, reason === 'compacted' ? 410 : 0);
+}
+
 /** Chooses where to open a stream, avoiding the members that just failed it (it may start over). */
 type Pick = (avoid: Set<string>) => Promise<string>;
 
@@ -162,7 +173,7 @@ export async function* watchLines<T>(deps: StreamDeps, prefix: string, opts: Wat
     const q = new URLSearchParams({ prefix });
     if (from !== undefined) q.set('fromRevision', String(from));
     const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${q}`, idleMs: WATCH_IDLE_MS }, opts.signal);
-    for await (const [line, text] of answerDocs<{ type: string; key?: string; value?: T; revision: number }>(answer, opts.signal)) {
+    for await (const [line, text] of answerDocs<{ type: string; key?: string; value?: T; revision: number; reason?: string }>(answer, opts.signal)) {
       carried = true;
       if (line.type === 'put' || line.type === 'delete') {
         from = line.revision + 1;
@@ -171,6 +182,7 @@ export async function* watchLines<T>(deps: StreamDeps, prefix: string, opts: Wat
         // Every change up to `revision` was sent: a reopened watch starts after it.
         from = Math.max(from ?? 0, line.revision + 1);
       } else if (line.type === 'slow_consumer' || line.type === 'end') {
+        if (line.type === 'end') endedBecause(line.reason, 'watch');
         from = Math.max(from ?? 0, line.revision + 1);
         break;
       }
@@ -204,6 +216,11 @@ export async function* marketStream(deps: StreamDeps, opts: MarketStreamOptions)
       carried = true;
       if (line.kind === 'slow_consumer') {
         from = line.seq;
+        break;
+      }
+      // Resumed from the last seq seen (an end after a failed catch-up names none).
+      if (line.kind === 'end') {
+        endedBecause(line.reason, 'market stream');
         break;
       }
       // An event moves the resume point to its seq; a book restates its instrument as of its
@@ -263,6 +280,10 @@ export async function* replay(deps: StreamDeps, targets: string[], spec: ReplayS
     const answer = await openStream(deps, async (avoid) => untried(targets, avoid, 'first'), { method: 'POST', path: '/v1/md/replay', body, idleMs: 0 }, signal);
     for await (const [line] of answerDocs<MarketLine>(answer, signal)) {
       carried = true;
+      if (line.kind === 'end') {
+        endedBecause(line.reason, 'replay');
+        break;
+      }
       if (line.kind !== 'book' && line.kind !== 'done') from = line.seq;
       yield line;
       if (line.kind === 'done') return;

@@ -32,8 +32,11 @@ const CHANGE_OVERHEAD_BYTES = 64;
 /** Where a watcher's events go; `false` from `send` ends the watch (the sink gave up). */
 export interface WatchSink {
   send(changes: readonly KvChange[]): boolean;
-  /** The feed ends the watch (`reason`: why, e.g. the node is stopping). */
-  end(reason: string): void;
+  /**
+   * The feed ends the watch (`reason`: why, e.g. the node is stopping); every change under the
+   * watch's prefix through `revision` was sent to it, so it resumes right after.
+   */
+  end(reason: string, revision: number): void;
 }
 
 interface Watcher {
@@ -129,6 +132,9 @@ export class ChangeFeed {
 
   /** A snapshot replaced the state at `index`: nothing before it can be replayed. */
   reset(index: number): void {
+    // Watchers would miss the changes the snapshot carries: they resume where they stopped (on a
+    // member that retains them, or get 410 and read the state anew).
+    this.endAll('the state was replaced (a snapshot was installed); resume from your last revision');
     this.history = [];
     this.historyBytes = 0;
     this.head = 0;
@@ -201,7 +207,8 @@ export class ChangeFeed {
 
   /** Ends every watch (the node is stopping or was removed). */
   endAll(reason: string): void {
-    for (const w of this.watchers) w.sink.end(reason);
+    // A live watcher was sent every published change; one catching up, those before `from`.
+    for (const w of this.watchers) w.sink.end(reason, w.catchingUp ? w.from - 1 : Math.max(this.appliedIndex, w.from - 1));
     this.watchers.clear();
   }
 }

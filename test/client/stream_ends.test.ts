@@ -1,0 +1,32 @@
+/**
+ * How the client's streams treat the node's last line: a watch whose catch-up the history was
+ * trimmed past fails with `compacted` (resuming after the node's revision would skip changes
+ * silently), and one the node ends for another reason resumes after the last revision sent.
+ */
+import test from 'ava';
+import { QuorumClient } from '../../ts/client';
+import { singleNode } from '../helpers/single_node';
+
+const batch = (url: string, from: number, count: number, value: string) =>
+  fetch(url, { method: 'POST', body: JSON.stringify({ ops: Array.from({ length: count }, (_, i) => ({ op: 'put', key: `h/${from + i}`, value })) }) });
+
+test('a watch whose catch-up the history is trimmed past fails compacted, after a prefix of the changes', async (t) => {
+  t.timeout(120_000);
+  const { url } = await singleNode(t, { watchHistoryMax: 15_000 });
+  const value = 'v'.repeat(300);
+  for (let b = 0; b < 15; b++) t.is((await batch(url('/v1/batch'), b * 1000, 1000, value)).status, 200);
+  // HTTP/1.1: over HTTP/2 the client's 16 MiB flow-control window would take the whole history.
+  const client = new QuorumClient({ endpoints: [url('')], protocol: 'h1' });
+  t.teardown(() => client.close());
+  const changes = client.watch<string>('h/', { fromRevision: 1 })[Symbol.asyncIterator]();
+  const keys = [((await changes.next()).value as { key: string }).key];
+  // The reader pauses: its catch-up waits at its first MiBs while 15,000 more changes push the
+  // rest of it out of the history.
+  for (let b = 15; b < 30; b++) t.is((await batch(url('/v1/batch'), b * 1000, 1000, value)).status, 200);
+  const failure = await t.throwsAsync(async () => {
+    for (let next = await changes.next(); !next.done; next = await changes.next()) keys.push((next.value as { key: string }).key);
+  });
+  t.like(failure, { code: 'compacted' });
+  t.true(keys.length < 15_000, `${keys.length} changes before the end`);
+  t.deepEqual(keys, Array.from({ length: keys.length }, (_, i) => `h/${i}`), 'a prefix, without a gap');
+});
