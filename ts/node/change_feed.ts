@@ -150,12 +150,14 @@ export class ChangeFeed {
   /**
    * Starts a watch of keys under `prefix` from `fromRevision` (default: the next change).
    * 'compacted' when changes from that revision are no longer retained. The retained changes
-   * since then come from `catchUp`, a part per call, and every new one after it is done.
+   * since then come from `catchUp`, a part per call, and every new one after it is done (at
+   * once if none is retained).
    */
   watch(prefix: string, fromRevision: number | undefined, sink: WatchSink): Watching | 'compacted' {
     const from = fromRevision ?? this.appliedIndex + 1;
     if (from < this.retainedFrom) return 'compacted';
-    const watcher: Watcher = { prefix, sink, from, catchingUp: true };
+    // Nothing retained to send (a watch from now): live at once.
+    const watcher: Watcher = { prefix, sink, from, catchingUp: this.firstAtOrAfter(from) < this.history.length };
     this.watchers.add(watcher);
     return { cancel: () => this.watchers.delete(watcher), catchUp: () => this.catchUp(watcher) };
   }
@@ -169,7 +171,7 @@ export class ChangeFeed {
    * 'compacted': the history was trimmed past `w.from` while it read (it is no longer a watcher).
    */
   private catchUp(w: Watcher): { changes: KvChange[]; live: boolean } | 'compacted' {
-    invariant(w.catchingUp, 'catchUp is called until it reports live, and not after');
+    if (!w.catchingUp) return { changes: [], live: true };
     if (w.from < this.retainedFrom) {
       this.watchers.delete(w);
       return 'compacted';
