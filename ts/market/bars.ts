@@ -25,10 +25,10 @@ export interface BarsRequest {
   limit: number;
 }
 
-/** The bars as JSON array text, and the start of the first bar past a full answer. */
 /**
- * `watch`: a purge that overtakes the read ends it 410 `compacted`. Bars from before the kept
- * history start at it.
+ * The bars as JSON array text, and the start of the first bar past a full answer. Bars from
+ * before the kept history start at it; with `watch`, a purge that overtakes the read ends it
+ * 410 `compacted`.
  */
 export async function barsOf(engine: EngineScan, id: number, request: BarsRequest, watch?: PurgeWatch): Promise<{ bars: Buffer; nextTs: bigint | undefined }> {
   const fold = new BarFold({ source: request.source, fromTs: request.fromTs, toTs: request.toTs, intervalNs: request.intervalNs, barsMax: request.limit });
