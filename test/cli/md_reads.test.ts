@@ -1,5 +1,5 @@
 /**
- * The CLI's market-data reads: `md book|top|vwap|ticks|feeds` print what the node answers (exit
+ * The CLI's market-data reads: `md book|top|vwap|ticks|instruments|feeds` print what the node answers (exit
  * 1 on an error answer), `md ticks --all` and `md bars` every page in their formats, and `md stream` prints live lines — a book first, then the events as
  * they are ingested — until Ctrl-C (exit 0).
  */
@@ -15,7 +15,7 @@ async function ingest(url: string, events: object[]): Promise<void> {
   if (res.status !== 200) throw new Error(`ingest: ${res.status} ${await res.text()}`);
 }
 
-test('md book, top, vwap, ticks and feeds print the node\'s answers', async (t) => {
+test('md book, top, vwap, ticks, instruments and feeds print the node\'s answers', async (t) => {
   const { url } = await singleNode(t);
   await ingest(url('/v1/md/events'), [delta(1, '5000.25'), delta(2, '5000.5')]);
   const endpoint = ['--endpoint', url('')];
@@ -26,6 +26,7 @@ test('md book, top, vwap, ticks and feeds print the node\'s answers', async (t) 
     [['md', 'ticks', 'ES', '--limit', '1'], '/v1/md/ticks/ES?limit=1'],
     [['md', 'ticks', 'ES', '--kinds', 'delta', '--from', '1700000000000000002', '--to', '2023-11-15T00:00:00Z'], '/v1/md/ticks/ES?limit=100&kinds=delta&from=1700000000000000002&to=2023-11-15T00:00:00Z'],
     [['md', 'feeds'], '/v1/md/feeds'],
+    [['md', 'instruments', '--prefix', 'E', '--limit', '5'], '/v1/md/instruments?prefix=E&limit=5'],
   ] as [string[], string | undefined][]) {
     const run = await runCli([...args, ...endpoint]);
     t.is(run.code, 0, run.stderr);

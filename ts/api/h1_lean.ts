@@ -35,7 +35,7 @@ export const IDLE_MS = 60_000;
 /** Methods and routes served here; routes whose answers stream, or that read their own body, are not. */
 const METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE', 'PATCH']);
 const PREFIXES = ['/v1/kv/', '/v1/md/books/', '/v1/md/ticks/', '/v1/md/bars/'];
-const PATHS = new Set(['/v1/kv', '/v1/multiget', '/v1/txn', '/v1/batch', '/v1/sessions', '/v1/md/events', '/v1/md/bars', '/v1/md/feeds', '/v1/cluster', '/health']);
+const PATHS = new Set(['/v1/kv', '/v1/multiget', '/v1/txn', '/v1/batch', '/v1/sessions', '/v1/md/events', '/v1/md/bars', '/v1/md/feeds', '/v1/md/instruments', '/v1/cluster', '/health']);
 
 const REQUEST_LINE = /^([A-Z]+) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 /** RFC 9110 token name, then a value of visible ASCII, spaces and tabs (no obs-fold, no obs-text). */

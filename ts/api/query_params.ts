@@ -23,6 +23,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['GET /v1/watch', ['prefix', 'fromRevision']],
       ['GET /v1/cluster/members', CONSISTENCY],
       ['GET /v1/md/feeds', CONSISTENCY],
+      ['GET /v1/md/instruments', ['prefix', 'after', 'limit', ...CONSISTENCY]],
       ['GET /v1/md/books/{instrument}', ['depth', 'at', 'seq', ...CONSISTENCY]],
       ['GET /v1/md/books/{instrument}/vwap', ['side', 'qty', ...CONSISTENCY]],
       ['POST /v1/md/books/top', CONSISTENCY],

@@ -13,6 +13,7 @@ const CLASSES: ReadonlyMap<string, RequestClass> = new Map<string, RequestClass>
   ['GET /v1/md/books/{instrument}/vwap', 'read'],
   ['POST /v1/md/books/top', 'read'],
   ['GET /v1/md/feeds', 'read'],
+  ['GET /v1/md/instruments', 'read'],
   ['PUT /v1/kv/{key}', 'write'],
   ['DELETE /v1/kv/{key}', 'write'],
   ['PATCH /v1/kv/{key}', 'write'],

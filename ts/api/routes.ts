@@ -17,6 +17,7 @@ import { txn } from './txn';
 import { batch } from './batch';
 import { openSession } from './exactly_once';
 import { watch } from './watch';
+import { listInstruments } from './md_instruments';
 import { mdStream } from './md_stream';
 import { ingestStream } from './md_ingest_stream';
 import { book, feeds, ingest, purgeHistory, ticks, top, vwap } from './market';
@@ -64,6 +65,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/md/events', { POST: (ctx, t, body) => ingest(ctx.node, t, body) }],
   ['/v1/md/bars', { POST: (ctx, t, body) => barsOfMany(ctx.node, t, body) }],
   ['/v1/md/feeds', { GET: (ctx, t) => feeds(ctx.node, t) }],
+  ['/v1/md/instruments', { GET: (ctx, t) => listInstruments(ctx.node, t) }],
   ['/v1/md/history', { DELETE: (ctx, t) => purgeHistory(ctx.node, t) }],
   ['/v1/watch', { GET: (ctx, t) => watch(ctx.node, t, t.accept) }],
   ['/v1/md/stream', { GET: (ctx, t) => mdStream(ctx.node, t) }],

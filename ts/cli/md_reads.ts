@@ -1,5 +1,5 @@
 /**
- * The market-data reads of the CLI: `md book`, `md top`, `md vwap`, `md ticks`, `md feeds` (one
+ * The market-data reads of the CLI: `md book`, `md top`, `md vwap`, `md ticks`, `md instruments`, `md feeds` (one
  * request each, the answer printed as the node wrote it), `md ticks --all` and `md bars` (every
  * page, see md_ticks.ts and md_bars.ts) and `md stream` (live lines until
  * Ctrl-C, through the client library: it follows the cluster across node failures, resuming
@@ -61,6 +61,14 @@ export function mdReadCommands(md: Command): void {
     .action(async (instrument: string, o: BarsCliOptions & { endpoint: string[] }) => {
       process.exitCode = await barsCommand(o.endpoint, instrument, o);
     });
+  clientCommand(md, 'instruments', 'the instruments held, in name order, with the range of their stored events (one page; next: --after)', (_a, o) => ({
+    path: '/v1/md/instruments',
+    query: { prefix: o.prefix as string | undefined, after: o.after as string | undefined, limit: o.limit as number, consistency: stale(o) },
+  }))
+    .option('--prefix <p>', 'only names starting with this')
+    .option('--after <name>', 'the page after this name (the last page\'s "next")')
+    .option('--limit <n>', 'instruments per page', flags.integer(1, 1000), 100)
+    .option('--stale', 'serve from this member without a ReadIndex round');
   clientCommand(md, 'feeds', 'producers (their last producerSeq and seq range) and the venue gaps seen', (_a, o) => ({ path: '/v1/md/feeds', query: { consistency: stale(o) } })).option(
     '--stale',
     'serve from this member without a ReadIndex round',

@@ -22,7 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import * as market from './market_reads';
-import type { Bar, BarsOptions, MidBar, Book, BookOptions, Feeds, InstrumentBars, StoredEvent, TicksOptions, TopOfBook, Vwap } from './market_reads';
+import type { Bar, BarsOptions, MidBar, Book, BookOptions, Feeds, InstrumentBars, InstrumentInfo, StoredEvent, TicksOptions, TopOfBook, Vwap } from './market_reads';
 import { Router } from './router';
 import { acquireLock, type Lock, type LockOptions } from './lock';
 import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
@@ -362,6 +362,11 @@ export class QuorumClient {
   /** The same bars of several instruments (at most 100) in one read, a page each (`POST /v1/md/bars`; `pageSize` bars per instrument). */
   barsOfMany(instruments: readonly string[], opts: BarsOptions): Promise<InstrumentBars<Bar | MidBar>[]> {
     return market.barsOfMany(this.caller, instruments, opts);
+  }
+
+  /** The instruments under `prefix` in name order, each with the range of its stored events: an async iterator over pages. */
+  instruments(opts: ReadOptions & { prefix?: string; pageSize?: number } = {}): AsyncGenerator<InstrumentInfo> {
+    return market.instruments(this.caller, opts);
   }
 
   /** Producers (their last `producerSeq` and seq range) and the venue gaps remembered. */

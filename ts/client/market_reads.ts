@@ -187,3 +187,29 @@ export async function barsOfMany(call: Caller, instruments: readonly string[], o
   const answer = await call<{ instruments: InstrumentBars<Bar | MidBar>[] }>(target(opts), { method: 'POST', path: `/v1/md/bars${query({}, opts)}`, body }, opts);
   return answer.instruments;
 }
+
+/** `GET /v1/md/instruments`: an instrument the store holds, with the range of its stored events. */
+export interface InstrumentInfo {
+  instrument: string;
+  /** The first event still stored (null: none). */
+  firstSeq: string | null;
+  firstTsEvent: string | null;
+  /** The last event applied (null: none). */
+  lastSeq: string | null;
+  lastTsEvent: string | null;
+  /** Where its kept history starts after a purge (null: never purged). */
+  keptFromSeq: string | null;
+  maybeBad: boolean;
+}
+
+/** The instruments under `prefix` in name order, a page (`pageSize`, 1000) per request. */
+export async function* instruments(call: Caller, opts: ReadOptions & { prefix?: string; pageSize?: number }): AsyncGenerator<InstrumentInfo> {
+  let after: string | undefined;
+  for (;;) {
+    const path = `/v1/md/instruments${query({ prefix: opts.prefix, after, limit: opts.pageSize ?? 1000 }, opts)}`;
+    const page = await call<{ instruments: InstrumentInfo[]; more: boolean; next?: string }>(target(opts), { method: 'GET', path }, opts);
+    yield* page.instruments;
+    if (!page.more || page.next === undefined) return;
+    after = page.next;
+  }
+}

@@ -303,6 +303,11 @@ export class MarketState implements StreamSource {
     return this.symbols.slice(1, max + 1);
   }
 
+  /** Every known instrument's name (in no order). */
+  names(): string[] {
+    return [...this.ids.keys()];
+  }
+
   idOf(symbol: string): number | undefined {
     return this.ids.get(symbol);
   }
