@@ -34,6 +34,10 @@ test('md book, top, vwap, ticks, instruments and feeds print the node\'s answers
     if (path) t.deepEqual(printed, await (await fetch(url(path))).json(), args.join(' '));
     else t.like(printed, { books: [{ instrument: 'ES', bestAsk: '5000.25' }], missing: ['NQ'] });
   }
+  // As of the first event's time: its book had only that event's level.
+  const asOf = await runCli(['md', 'top', 'ES,NQ', '--at', '1700000000000000001', ...endpoint]);
+  t.is(asOf.code, 0, asOf.stderr);
+  t.like(JSON.parse(asOf.stdout), { books: [{ instrument: 'ES', tsEvent: '1700000000000000001' }], missing: ['NQ'] });
   const past = await runCli(['md', 'book', 'ES', '--seq', 'abc', ...endpoint]);
   t.is(past.code, 1);
   t.is((JSON.parse(past.stdout) as { error: { code: string } }).error.code, 'invalid_query');

@@ -5,7 +5,8 @@
  *                                      see `encodeBatch`) → {"firstSeq","lastSeq","applied","duplicates","gaps"}
  *   GET  /v1/md/books/{instrument}     ?depth=10 (1..DEPTH_MAX) [&at=T | &seq=S] &consistency=stale → the book
  *                                      (now, or as of venue time T / seq S, from the nearest checkpoint)
-" *   POST /v1/md/books/top              {"instruments":[...]} → every top of book in one consistent cut
+ *   POST /v1/md/books/top              {"instruments":[...],"at"?|"seq"?} → every top of book, now in one
+ *                                      consistent cut, or each as of then (md_top.ts)
  *   GET  /v1/md/books/{instrument}/vwap ?side=buy|sell&qty=N → the average price to fill N
  *   GET  /v1/md/feeds                  producers with their high-water marks, and detected gaps
  *   GET  /v1/md/ticks/{instrument}     ?afterSeq=&limit= (≤ TICKS_LIMIT_MAX) [&from=T&to=T] [&kinds=trade,…]
@@ -24,7 +25,6 @@ import { LEVELS_PER_SIDE_MAX } from '../market/state';
 import { Op } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
 import { mediaType, type Target } from './http';
-import { onlyFields, parseObject } from './args';
 import { barrier, unexpected } from './kv';
 import type { Reply } from './reply';
 import { parseVenueTime } from './venue_time';
@@ -48,10 +48,10 @@ export async function ingest(node: RaftNode, target: Target, body: Buffer): Prom
   return { body: answer };
 }
 
-/** `?at=T` or `?seq=S`: the book as of then, rebuilt from checkpoints (undefined: now). */
-function historyTarget(query: URLSearchParams): BookTarget | undefined {
-  const at = query.get('at');
-  const seq = query.get('seq');
+/** `?at=T` or `?seq=S` (or the body's "at"/"seq"): the book as of then, rebuilt from checkpoints (undefined: now). */
+export function historyTarget(get: (name: string) => string | null): BookTarget | undefined {
+  const at = get('at');
+  const seq = get('seq');
   if (at !== null && seq !== null) throw new QuorumError('invalid_query', 'give at or seq, not both');
   if (seq !== null) {
     if (!/^\d{1,20}$/.test(seq)) throw new QuorumError('invalid_query', 'seq must be a decimal integer');
@@ -66,21 +66,29 @@ export async function book(node: RaftNode, target: Target, rawInstrument: string
   const depthRaw = target.query.get('depth');
   const depth = depthRaw === null ? 10 : Number(depthRaw);
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
-  const then = historyTarget(target.query);
+  const then = historyTarget((name) => target.query.get(name));
   await barrier(node, target.query);
   const id = node.market.idOf(instrument);
-  const kept = id === undefined ? undefined : node.market.keptFrom(id);
-  if (then && kept && ('seq' in then ? then.seq < kept.seq : then.tsEvent < kept.tsEvent)) {
-    throw new QuorumError('compacted', `${instrument}'s history before seq ${kept.seq} (venue time ${kept.tsEvent}) was purged`, { details: { fromSeq: kept.seq.toString(), fromTs: kept.tsEvent.toString() } });
-  }
   if (then && id !== undefined) {
-    const past = await bookAt(node.keys, id, instrument, then, depth, () => node.market.keptFrom(id)?.seq);
+    const past = await pastBook(node, instrument, id, then, depth);
     if (past === undefined) throw new QuorumError('unknown_instrument', `${instrument} had no events by then`);
     return { raw: past };
   }
   const view = node.market.bookView(instrument, depth);
   if (view === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
   return { raw: view };
+}
+
+/**
+ * `instrument`'s book as of `then` as JSON (undefined: it had no events by then); 410 `compacted`
+ * when its history before then was purged (before the read, or while it ran).
+ */
+export async function pastBook(node: RaftNode, instrument: string, id: number, then: BookTarget, depth: number): Promise<string | undefined> {
+  const kept = node.market.keptFrom(id);
+  if (kept && ('seq' in then ? then.seq < kept.seq : then.tsEvent < kept.tsEvent)) {
+    throw new QuorumError('compacted', `${instrument}'s history before seq ${kept.seq} (venue time ${kept.tsEvent}) was purged`, { details: { fromSeq: kept.seq.toString(), fromTs: kept.tsEvent.toString() } });
+  }
+  return bookAt(node.keys, id, instrument, then, depth, () => node.market.keptFrom(id)?.seq);
 }
 
 export async function feeds(node: RaftNode, target: Target): Promise<Reply> {
@@ -135,45 +143,9 @@ export async function purgeHistory(node: RaftNode, target: Target): Promise<Repl
   return { body: { instruments: result.instruments } };
 }
 
-export const TOP_INSTRUMENTS_MAX = 1000;
-
-interface BookView {
-  instrument: string;
-  seq: string;
-  tsEvent: string;
-  bids: { price: string; size: number; orders: number }[];
-  asks: { price: string; size: number; orders: number }[];
-  bestBid: string | null;
-  bestAsk: string | null;
-  spread: string | null;
-  mid: string | null;
-  maybeBad: boolean;
-}
-
-/**
- * `POST /v1/md/books/top {"instruments":[...]}`: the top of every named book in one consistent
- * cut (all read from the same applied state, after one ReadIndex round).
- */
-export async function top(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
-  const doc = parseObject(body, '{"instruments": ["AAPL", ...]}');
-  onlyFields(doc, new Set(['instruments']), 'the body');
-  const instruments = doc.instruments;
-  if (!Array.isArray(instruments) || instruments.length === 0 || !instruments.every((i) => typeof i === 'string')) throw new QuorumError('invalid_body', 'the body must be {"instruments": ["AAPL", ...]}');
-  if (instruments.length > TOP_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `at most ${TOP_INSTRUMENTS_MAX} instruments`);
-  for (const instrument of instruments as string[]) target.guard.check('md', instrument, 'read');
-  await barrier(node, target.query);
-  const books: unknown[] = [];
-  const missing: string[] = [];
-  for (const instrument of instruments as string[]) {
-    const view = node.market.bookView(instrument, 1);
-    if (view === undefined) {
-      missing.push(instrument);
-      continue;
-    }
-    const b = JSON.parse(view) as BookView;
-    books.push({ instrument, seq: b.seq, tsEvent: b.tsEvent, bestBid: b.bestBid, bidSize: b.bids[0]?.size ?? null, bestAsk: b.bestAsk, askSize: b.asks[0]?.size ?? null, spread: b.spread, mid: b.mid, maybeBad: b.maybeBad });
-  }
-  return { body: { books, missing } };
+interface BookLevel {
+  price: string;
+  size: number;
 }
 
 /**
@@ -191,7 +163,7 @@ export async function vwap(node: RaftNode, target: Target, rawInstrument: string
   await barrier(node, target.query);
   const view = node.market.bookView(instrument, LEVELS_PER_SIDE_MAX);
   if (view === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
-  const book = JSON.parse(view) as BookView;
+  const book = JSON.parse(view) as { seq: string; bids: BookLevel[]; asks: BookLevel[] };
   let filled = 0n;
   let notional = 0n;
   let levels = 0;

@@ -25,7 +25,13 @@ export function mdReadCommands(md: Command): void {
     .option('--at <time>', 'as of this venue time: integer ns or ISO-8601')
     .option('--seq <seq>', 'as of this seq')
     .option('--stale', 'serve from this member without a ReadIndex round');
-  clientCommand(md, 'top <instruments>', 'best bid and ask of several instruments, one consistent cut', ([list]) => ({ method: 'POST', path: '/v1/md/books/top', body: { instruments: flags.list(list) } }));
+  clientCommand(md, 'top <instruments>', 'best bid and ask of several instruments: now, one consistent cut, or each as of --at/--seq', ([list], o) => ({
+    method: 'POST',
+    path: '/v1/md/books/top',
+    body: { instruments: flags.list(list), at: o.at as string | undefined, seq: o.seq as string | undefined },
+  }))
+    .option('--at <time>', 'as of this venue time: integer ns or ISO-8601')
+    .option('--seq <seq>', 'as of this seq');
   clientCommand(md, 'vwap <instrument>', 'the average price to fill a quantity against the book', ([instrument], o) => ({
     path: `${bookPath(instrument)}/vwap`,
     query: { side: o.side as string, qty: o.qty as number, consistency: stale(o) },

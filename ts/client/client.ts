@@ -22,7 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import * as market from './market_reads';
-import type { Bar, BarsOptions, MidBar, Book, BookOptions, Feeds, InstrumentBars, InstrumentInfo, StoredEvent, TicksOptions, TopOfBook, Vwap } from './market_reads';
+import type { Bar, BarsOptions, MidBar, Book, BookOptions, Feeds, InstrumentBars, InstrumentInfo, StoredEvent, TicksOptions, TopOfBook, TopOptions, Vwap } from './market_reads';
 import { Router } from './router';
 import { acquireLock, type Lock, type LockOptions } from './lock';
 import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
@@ -337,8 +337,8 @@ export class QuorumClient {
     return market.book(this.caller, instrument, opts);
   }
 
-  /** The top of each named book, all from one applied state (`POST /v1/md/books/top`). */
-  top(instruments: readonly string[], opts: ReadOptions = {}): Promise<{ books: TopOfBook[]; missing: string[] }> {
+  /** The top of each named book, all from one applied state, or each as of `at`/`seq` (`POST /v1/md/books/top`). */
+  top(instruments: readonly string[], opts: TopOptions = {}): Promise<{ books: TopOfBook[]; missing: string[] }> {
     return market.top(this.caller, instruments, opts);
   }
 

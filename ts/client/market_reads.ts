@@ -28,6 +28,12 @@ export interface Book {
   maybeBad: boolean;
 }
 
+/** `top(instruments, { at | seq })`: each book as of a venue time (ns bigint or decimal string, or ISO-8601) or a seq. */
+export interface TopOptions extends ReadOptions {
+  at?: string | bigint;
+  seq?: string | bigint;
+}
+
 export interface TopOfBook {
   instrument: string;
   seq: string;
@@ -125,8 +131,9 @@ export function book(call: Caller, instrument: string, opts: BookOptions): Promi
   return call<Book>(target(opts), { method: 'GET', path: `${bookPath(instrument)}${query({ depth: opts.depth ?? 10, at: opts.at, seq: opts.seq }, opts)}` }, opts);
 }
 
-export async function top(call: Caller, instruments: readonly string[], opts: ReadOptions): Promise<{ books: TopOfBook[]; missing: string[] }> {
-  return call(target(opts), { method: 'POST', path: `/v1/md/books/top${query({}, opts)}`, body: JSON.stringify({ instruments }) }, opts);
+export async function top(call: Caller, instruments: readonly string[], opts: TopOptions): Promise<{ books: TopOfBook[]; missing: string[] }> {
+  const body = JSON.stringify({ instruments, at: opts.at?.toString(), seq: opts.seq?.toString() });
+  return call(target(opts), { method: 'POST', path: `/v1/md/books/top${query({}, opts)}`, body }, opts);
 }
 
 export function vwap(call: Caller, instrument: string, side: 'buy' | 'sell', qty: number | bigint, opts: ReadOptions): Promise<Vwap> {
