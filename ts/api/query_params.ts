@@ -28,7 +28,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['GET /v1/md/books/{instrument}/vwap', ['side', 'qty', ...CONSISTENCY]],
       ['POST /v1/md/books/top', CONSISTENCY],
       ['POST /v1/md/bars', CONSISTENCY],
-      ['GET /v1/md/ticks/{instrument}', ['limit', 'afterSeq', 'from', 'to', 'kinds', ...CONSISTENCY]],
+      ['GET /v1/md/ticks/{instrument}', ['limit', 'afterSeq', 'from', 'to', 'kinds', 'prevailing', ...CONSISTENCY]],
       ['DELETE /v1/md/history', ['before']],
       ['GET /v1/md/bars/{instrument}', ['interval', 'from', 'to', 'limit', 'source', ...CONSISTENCY]],
       ['GET /v1/md/stream', ['instruments', 'kinds', 'depth', 'fromSeq']],

@@ -16,17 +16,22 @@ export interface TicksExportOptions {
   to?: string;
   kinds?: string;
   stale?: boolean;
+  /** Each event with the top of the book before it (CSV: four more columns). */
+  prevailing?: boolean;
   format: 'json' | 'csv';
 }
 
 /** Every field of `recordToEvent` (ts/market/records.ts), in one order. */
 const COLUMNS = ['seq', 'instrument', 'kind', 'tsEvent', 'tsRecv', 'action', 'side', 'price', 'size', 'orders', 'bidPrice', 'bidSize', 'askPrice', 'askSize', 'producerId', 'producerSeq', 'venueSeq', 'publisher', 'last', 'maybeBad'] as const;
+/** With --prevailing: the top of the book before each event. */
+const PREVAILING_COLUMNS = ['bestBid', 'bidSize', 'bestAsk', 'askSize'] as const;
 
 export async function exportTicks(endpoints: readonly string[], instrument: string, o: TicksExportOptions): Promise<number> {
   let after = o.afterSeq;
-  if (o.format === 'csv') process.stdout.write(`${COLUMNS.join(',')}\n`);
+  if (o.format === 'csv') process.stdout.write(`${[...COLUMNS, ...(o.prevailing ? PREVAILING_COLUMNS.map((c) => `prevailing.${c}`) : [])].join(',')}\n`);
   for (;;) {
     const q = new URLSearchParams({ limit: String(o.limit) });
+    if (o.prevailing) q.set('prevailing', 'true');
     for (const [k, v] of [['afterSeq', after], ['from', o.from], ['to', o.to], ['kinds', o.kinds]] as const) if (v !== undefined) q.set(k, v);
     if (o.stale) q.set('consistency', 'stale');
     const text = await pageText(endpoints, `/v1/md/ticks/${encodeURIComponent(instrument)}?${q}`);
@@ -41,7 +46,10 @@ export async function exportTicks(endpoints: readonly string[], instrument: stri
 }
 
 function csvRow(event: Record<string, unknown>): string {
-  return COLUMNS.map((c) => csvCell(event[c])).join(',');
+  const prevailing = event.prevailing as Record<string, unknown> | undefined;
+  const cells = COLUMNS.map((c) => csvCell(event[c]));
+  if (prevailing) cells.push(...PREVAILING_COLUMNS.map((c) => csvCell(prevailing[c])));
+  return cells.join(',');
 }
 
 /** RFC 4180: a cell with a comma, a quote or a line break is quoted, its quotes doubled. */

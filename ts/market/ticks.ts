@@ -12,6 +12,7 @@
 import { invariant } from '../raft/assert';
 import { newestCheckpoint } from './history';
 import { KIND_CODES, type Kind, OFFSET, RECORD_BYTES, recordToEvent } from './records';
+import { PrevailingBook } from './prevailing';
 import { purgeCheck } from './purge';
 import { blocksAfter, type EngineScan } from './state';
 
@@ -26,6 +27,8 @@ export interface TicksQuery {
   limit: number;
   /** Where the instrument's kept history starts now, if a purge cut it (its base checkpoint's seq). */
   keptSeq?: () => bigint | undefined;
+  /** Each event with the top of the book just before it (`prevailing.ts`). */
+  prevailing?: boolean;
 }
 
 export interface TicksPage {
@@ -38,21 +41,41 @@ export async function ticksPage(engine: EngineScan, id: number, symbol: string, 
   const codes = q.kinds === undefined ? undefined : new Set<number>([...q.kinds].map((k) => KIND_CODES[k]));
   let after = q.afterSeq;
   if (after === 0n && q.fromTs > 0n) after = (await newestCheckpoint(engine, id, (_seq, ts) => ts < q.fromTs))?.seq ?? 0n;
-  // A first page starts at the kept history (wherever it is when the blocks are read).
-  const check = q.keptSeq && purgeCheck({ symbol, keptSeq: q.keptSeq }, after === 0n);
+  // With books: a first page starts after the kept base, whose checkpoint holds the book there.
+  if (q.prevailing && after === 0n) after = q.keptSeq?.() ?? 0n;
+  const book = q.prevailing ? await PrevailingBook.atOrBefore(engine, id, symbol, after) : undefined;
+  // The blocks are read from the book's checkpoint: the records up to `after` build its state.
+  const start = book?.fromSeq ?? after;
+  // A first page starts at the kept history (wherever it is when the blocks are read), unless it
+  // has a book to build: then a purge overtaking it would leave the book wrong, so it is 410.
+  const check = q.keptSeq && purgeCheck({ symbol, keptSeq: q.keptSeq }, after === 0n && !book);
   const events: Record<string, unknown>[] = [];
-  for await (const block of blocksAfter(engine, id, after, check)) {
+  for await (const block of blocksAfter(engine, id, start, check)) {
     for (let at = 0; at < block.length; at += RECORD_BYTES) {
       const record = block.subarray(at, at + RECORD_BYTES);
-      if (record.readBigUInt64LE(OFFSET.seq) <= after) continue;
-      const ts = record.readBigUInt64LE(OFFSET.tsEvent);
-      if (q.toTs !== undefined && ts >= q.toTs) return { events, more: false };
-      if (ts < q.fromTs || (codes !== undefined && !codes.has(record[OFFSET.kind]))) continue;
-      if (events.length === q.limit) return { events, more: true };
-      const producer = producers[record.readUInt32LE(OFFSET.producer)];
-      invariant(producer !== undefined, () => `record ${record.readBigUInt64LE(OFFSET.seq)} names producer ${record.readUInt32LE(OFFSET.producer)} of ${producers.length}`);
-      events.push(recordToEvent(record, symbol, producer));
+      const seq = record.readBigUInt64LE(OFFSET.seq);
+      if (seq <= start) continue;
+      if (seq > after) {
+        const ts = record.readBigUInt64LE(OFFSET.tsEvent);
+        if (q.toTs !== undefined && ts >= q.toTs) return { events, more: false };
+        const wanted = ts >= q.fromTs && (codes === undefined || codes.has(record[OFFSET.kind]));
+        if (wanted && events.length === q.limit) return { events, more: true };
+        if (wanted) events.push(withBook(recordToEvent(record, symbol, producerOf(record, producers)), book));
+      }
+      book?.apply(record);
     }
   }
   return { events, more: false };
+}
+
+function producerOf(record: Buffer, producers: readonly string[]): string {
+  const producer = producers[record.readUInt32LE(OFFSET.producer)];
+  invariant(producer !== undefined, () => `record ${record.readBigUInt64LE(OFFSET.seq)} names producer ${record.readUInt32LE(OFFSET.producer)} of ${producers.length}`);
+  return producer;
+}
+
+/** The event with the top of `book` before it applies (the caller applies it next). */
+function withBook(event: Record<string, unknown>, book: PrevailingBook | undefined): Record<string, unknown> {
+  if (book) event.prevailing = book.top();
+  return event;
 }
