@@ -88,6 +88,11 @@ test('md ticks --all prints every page as JSON lines or CSV', async (t) => {
   const trade = stored[2];
   t.is(rows[0], `${trade.seq},ES,trade,1700000000000000003,${trade.tsRecv},,buy,5000.25,2,,,,,,f,3,,,true,`);
   t.true(rows[1].includes(',4999.75,3,5000,4,"f,""x""",9,'), rows[1]);
+  // With the prevailing top: the trade printed against the asks at 5000.25 (no bids).
+  const withTop = await runCli(['md', 'ticks', 'ES', '--all', '--format', 'csv', '--kinds', 'trade', '--prevailing', ...endpoint]);
+  const [header2, row] = withTop.stdout.trim().split('\n');
+  t.true(header2.endsWith(',maybeBad,prevailing.bestBid,prevailing.bidSize,prevailing.bestAsk,prevailing.askSize'), header2);
+  t.true(row.endsWith(',true,,,,5000.25,10'), row);
 });
 
 test('md stream prints a book, then events as they are ingested, until Ctrl-C', async (t) => {
