@@ -1,11 +1,14 @@
 /**
  * How the client's streams treat the node's last line: a watch whose catch-up the history was
  * trimmed past fails with `compacted` (resuming after the node's revision would skip changes
- * silently), and one the node ends for another reason resumes after the last revision sent.
+ * silently), and one the node ends for another reason resumes after the last revision sent. A
+ * watch one member answers 410 (each keeps its own history) is opened on another that retains it.
  */
 import test from 'ava';
 import { QuorumClient } from '../../ts/client';
 import { singleNode } from '../helpers/single_node';
+import { tempDir } from '../helpers/tmp';
+import { type Proc, ProcCluster } from '../cluster/procs';
 
 const batch = (url: string, from: number, count: number, value: string) =>
   fetch(url, { method: 'POST', body: JSON.stringify({ ops: Array.from({ length: count }, (_, i) => ({ op: 'put', key: `h/${from + i}`, value })) }) });
@@ -29,4 +32,32 @@ test('a watch whose catch-up the history is trimmed past fails compacted, after 
   t.like(failure, { code: 'compacted' });
   t.true(keys.length < 15_000, `${keys.length} changes before the end`);
   t.deepEqual(keys, Array.from({ length: keys.length }, (_, i) => `h/${i}`), 'a prefix, without a gap');
+});
+
+test('a watch from a revision a restarted member no longer retains opens on a member that does', async (t) => {
+  t.timeout(120_000);
+  const cluster = await ProcCluster.start(t, tempDir(t));
+  const writer = new QuorumClient({ endpoints: cluster.procs.map((p: Proc) => p.url('')) });
+  t.teardown(() => writer.close());
+  const first = await writer.put('r/0', 0);
+  for (let i = 1; i < 20; i++) await writer.put(`r/${i}`, i);
+  // A node stopped cleanly and restarted applies nothing again: its history starts at the
+  // restart, and revision `first` is compacted there.
+  const leader = await cluster.leader();
+  const follower = cluster.procs.find((p) => p !== leader)!;
+  follower.child.kill('SIGTERM');
+  await follower.exited;
+  follower.spawn();
+  await follower.until((e) => e.event === 'ready');
+  const there = await fetch(follower.url(`/v1/watch?prefix=r/&fromRevision=${first.revision}`));
+  t.is(there.status, 410);
+  await there.body?.cancel();
+  // Fresh clients pick a member at random; each one's watch must open, on a member that retains it.
+  for (let n = 0; n < 8; n++) {
+    const client = new QuorumClient({ endpoints: cluster.procs.map((p: Proc) => p.url('')) });
+    const keys: string[] = [];
+    for await (const change of client.watch('r/', { fromRevision: first.revision })) if (keys.push(change.key) === 20) break;
+    client.close();
+    t.deepEqual(keys, Array.from({ length: 20 }, (_, i) => `r/${i}`));
+  }
 });

@@ -91,12 +91,22 @@ function endedBecause(reason: unknown, what: string): void {
   throw new QuorumClientError(reason, `the node ended the ${what}: ${reason}`, reason === 'compacted' ? 410 : 0);
 }
 
+const NONE: ReadonlySet<string> = new Set();
+/** A watch's position may be retained by another member when one answers it compacted. */
+const WATCH_ELSEWHERE: ReadonlySet<string> = new Set(['compacted']);
+
 /** Chooses where to open a stream, avoiding the members that just failed it (it may start over). */
 type Pick = (avoid: Set<string>) => Promise<string>;
 
-/** Opens `path` on the member `pick` names, retrying what is retryable; a non-2xx answer is thrown. */
-export async function openStream(deps: StreamDeps, pick: Pick, req: { method: 'GET' | 'POST'; path: string; body?: string; idleMs: number }, signal?: AbortSignal): Promise<StreamAnswer> {
+/**
+ * Opens `path` on the member `pick` names, retrying what is retryable; a non-2xx answer is thrown.
+ * `elsewhere`: codes another member may answer differently (a watch's `compacted`: each node
+ * retains its own history, and one that just restarted retains none) — tried on every member
+ * before it is thrown.
+ */
+export async function openStream(deps: StreamDeps, pick: Pick, req: { method: 'GET' | 'POST'; path: string; body?: string; idleMs: number }, signal?: AbortSignal, elsewhere: ReadonlySet<string> = NONE): Promise<StreamAnswer> {
   const avoid = new Set<string>();
+  const refusedBy = new Set<string>();
   for (let sends = 1; ; sends++) {
     let origin: string | undefined;
     try {
@@ -105,6 +115,11 @@ export async function openStream(deps: StreamDeps, pick: Pick, req: { method: 'G
       if (answer.status < 300) return answer;
       throw answerError(answer.status, await readAll(answer.chunks), answer.headers['retry-after']);
     } catch (err) {
+      const another = err instanceof QuorumClientError && origin !== undefined && elsewhere.has(err.code) && refusedBy.add(origin).size < deps.router.all().length;
+      if (another && sends < deps.policy.attempts) {
+        avoid.add(origin!);
+        continue;
+      }
       if (!(err instanceof QuorumClientError) || err.code === 'aborted' || !RETRYABLE_CODES.has(err.code) || sends >= deps.policy.attempts) throw err;
       if (REROUTE_CODES.has(err.code)) deps.router.forget(origin);
       if (origin !== undefined) avoid.add(origin);
@@ -172,7 +187,7 @@ export async function* watchLines<T>(deps: StreamDeps, prefix: string, opts: Wat
     carried = false;
     const q = new URLSearchParams({ prefix });
     if (from !== undefined) q.set('fromRevision', String(from));
-    const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${q}`, idleMs: WATCH_IDLE_MS }, opts.signal);
+    const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${q}`, idleMs: WATCH_IDLE_MS }, opts.signal, WATCH_ELSEWHERE);
     for await (const [line, text] of answerDocs<{ type: string; key?: string; value?: T; revision: number; reason?: string }>(answer, opts.signal)) {
       carried = true;
       if (line.type === 'put' || line.type === 'delete') {
