@@ -47,8 +47,9 @@ export async function listInstruments(node: RaftNode, target: Target): Promise<R
     .sort(byName);
   const page = names.slice(0, limit);
   // One cut: every book and kept start before the first await.
-  const listed = page.map((instrument) => described(node, instrument));
-  await Promise.all(listed.map((item) => firstStored(node, item)));
+  const ids = page.map((instrument) => node.market.idOf(instrument)!);
+  const listed = page.map((instrument, n) => described(node, instrument, ids[n]));
+  await Promise.all(listed.map((item, n) => firstStored(node, item, ids[n])));
   const more = names.length > limit;
   return { body: more ? { instruments: listed, more, next: page.at(-1) } : { instruments: listed, more } };
 }
@@ -58,8 +59,7 @@ function byName(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-function described(node: RaftNode, instrument: string): Listed {
-  const id = node.market.idOf(instrument)!;
+function described(node: RaftNode, instrument: string, id: number): Listed {
   const view = node.market.bookView(instrument, 1);
   const book = view === undefined ? undefined : (JSON.parse(view) as { seq: string; tsEvent: string; maybeBad: boolean });
   const kept = node.market.keptFrom(id);
@@ -75,8 +75,8 @@ function described(node: RaftNode, instrument: string): Listed {
 }
 
 /** Fills in the first stored event: the first record of the instrument's first block. */
-async function firstStored(node: RaftNode, item: Listed): Promise<void> {
-  const prefix = eventsPrefix(node.market.idOf(item.instrument)!);
+async function firstStored(node: RaftNode, item: Listed, id: number): Promise<void> {
+  const prefix = eventsPrefix(id);
   const page = await node.keys.scan({ start: prefix, end: prefixEnd(prefix), limit: 1, valuePrefixBytes: RECORD_BYTES });
   const record = page.items[0]?.value;
   if (record === undefined || record.length < RECORD_BYTES) return;
