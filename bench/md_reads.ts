@@ -3,7 +3,7 @@
  * (`QKV_BENCH_MINUTES` minutes, default 5, of `QKV_BENCH_INSTRUMENTS` instruments, default 100,
  * at 4,000 events/s) ingested into a 3-node cluster, each against what a client does without it,
  * in the same run (medians of `QKV_BENCH_ROUNDS`, default 5, alternating):
- * 1. The tops of every instrument's book at one instant: `POST /v1/md/books/top` with `at`,
+ * 1. The tops of every instrument's book at one instant: `POST /v1/md/books/top?at=T`,
  *    against one `GET /v1/md/books/{instrument}?at=` per instrument. Both answers are compared
  *    before anything is timed.
  * 2. A ticks page of 10,000 events of the busiest instrument with `prevailing=true` (the top of
@@ -46,7 +46,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 type Top = { instrument: string } & Record<string, unknown>;
 
 async function asOfTops(leader: string, names: string[], at: string): Promise<Row[]> {
-  const one = () => json<{ books: Top[] }>(`${leader}/v1/md/books/top`, { method: 'POST', body: JSON.stringify({ instruments: names, at }) });
+  const one = () => json<{ books: Top[] }>(`${leader}/v1/md/books/top?at=${at}`, { method: 'POST', body: JSON.stringify({ instruments: names }) });
   const each = async () => {
     const books: Top[] = [];
     for (const n of names) {
@@ -63,7 +63,7 @@ async function asOfTops(leader: string, names: string[], at: string): Promise<Ro
   }
   const row = (workload: string, xs: number[], ratio: number): Row => ({ workload, 'median ms': +median(xs).toFixed(1), 'time ×': ratio, detail: `rounds ${xs.map((x) => x.toFixed(0)).join(' / ')} ms` });
   return [
-    row(`tops of ${names.length} books as of one time: POST /v1/md/books/top {at}`, ms.one, 1),
+    row(`tops of ${names.length} books as of one time: POST /v1/md/books/top?at=`, ms.one, 1),
     row(`... one GET /v1/md/books/{i}?at= per instrument (before)`, ms.each, +(median(ms.each) / median(ms.one)).toFixed(2)),
   ];
 }

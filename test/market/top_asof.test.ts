@@ -1,5 +1,5 @@
 /**
- * `POST /v1/md/books/top` with `at` or `seq`: every named book's top as of then, each equal to
+ * `POST /v1/md/books/top?at=|seq=`: every named book's top as of then, each equal to
  * what its own `GET /v1/md/books/{instrument}?at=` rebuilds; instruments without events by then
  * are missing; a time whose history a purge dropped is 410 `compacted`.
  */
@@ -30,6 +30,11 @@ const post = async (url: string, body: unknown) => {
   const res = await fetch(url, { method: 'POST', body: JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as any };
 };
+/** The tops of `instruments` as of `query` (at=T or seq=S). */
+const topsAsOf = async (url: (path: string) => string, instruments: string[], query: Record<string, string>) => {
+  const res = await fetch(url(`/v1/md/books/top?${new URLSearchParams(query)}`), { method: 'POST', body: JSON.stringify({ instruments }) });
+  return { status: res.status, json: (await res.json()) as any };
+};
 
 test('the tops of many books as of a time or a seq are each book as of then', async (t) => {
   t.timeout(120_000);
@@ -39,7 +44,7 @@ test('the tops of many books as of a time or a seq are each book as of then', as
   const asked = [...SYMBOLS, 'NOPE'];
   for (const fraction of [0.1, 0.37, 0.63, 0.93]) {
     const at = (T0 + BigInt(Math.floor(COUNT * fraction)) * 1_000_000n).toString();
-    const answer = await post(url('/v1/md/books/top'), { instruments: asked, at });
+    const answer = await topsAsOf(url, asked, { at });
     t.is(answer.status, 200);
     const expected: unknown[] = [];
     const missing: string[] = [];
@@ -58,11 +63,12 @@ test('the tops of many books as of a time or a seq are each book as of then', as
   }
   // By seq: the same as each book's own ?seq= read.
   const seq = ((await (await fetch(url(`/v1/md/ticks/S3?limit=1&from=${T0 + 20_000_000_000n}`))).json()) as { events: { seq: string }[] }).events[0].seq;
-  const bySeq = await post(url('/v1/md/books/top'), { instruments: ['S3', 'S4'], seq });
+  const bySeq = await topsAsOf(url, ['S3', 'S4'], { seq });
   const s4 = (await (await fetch(url(`/v1/md/books/S4?depth=1&seq=${seq}`))).json()) as { seq: string };
   t.like(bySeq.json.books, [{ instrument: 'S3', seq }, { instrument: 'S4', seq: s4.seq }]);
-  t.like((await post(url('/v1/md/books/top'), { instruments: ['S3'], at: '1', seq: '1' })).json.error, { code: 'invalid_query' });
-  t.like((await post(url('/v1/md/books/top'), { instruments: ['S3'], at: 'yesterday' })).json.error, { code: 'invalid_time' });
+  t.like((await topsAsOf(url, ['S3'], { at: '1', seq: '1' })).json.error, { code: 'invalid_query' });
+  t.like((await topsAsOf(url, ['S3'], { at: 'yesterday' })).json.error, { code: 'invalid_time' });
+  t.like((await post(url('/v1/md/books/top'), { instruments: ['S3'], at: '1' })).json.error, { code: 'invalid_body' }, 'the time goes in the query');
 
   const client = new QuorumClient({ endpoints: [url('')] });
   t.teardown(() => client.close());
@@ -73,7 +79,7 @@ test('the tops of many books as of a time or a seq are each book as of then', as
   // A time whose history was purged (S0's) cannot be answered.
   const purge = await fetch(url(`/v1/md/history?before=${T0 + 30_000_000_000n}`), { method: 'DELETE' });
   t.is(purge.status, 200);
-  const early = await post(url('/v1/md/books/top'), { instruments: SYMBOLS, at: (T0 + 1_000_000n).toString() });
+  const early = await topsAsOf(url, SYMBOLS, { at: (T0 + 1_000_000n).toString() });
   t.is(early.status, 410);
   t.is(early.json.error.code, 'compacted');
 });

@@ -1,9 +1,10 @@
 /**
- * `POST /v1/md/books/top {"instruments":[...], "at"?: T | "seq"?: S}`: the top of every named
- * book. Now: one consistent cut (all read from the same applied state, after one ReadIndex
- * round). With `at` (venue time, integer ns or ISO-8601) or `seq`: each book as of then, rebuilt
- * from its checkpoints (as `GET /v1/md/books/{instrument}?at=T`) — a universe's tops at one
- * instant for a backtest (kdb+'s `aj`), where one request per instrument cost a round trip each.
+ * `POST /v1/md/books/top[?at=T|?seq=S] {"instruments":[...]}`: the top of every named book.
+ * Now: one consistent cut (all read from the same applied state, after one ReadIndex round).
+ * With `at` (venue time, integer ns or ISO-8601) or `seq`: each book as of then, rebuilt from its
+ * checkpoints (as `GET /v1/md/books/{instrument}?at=T`) — a universe's tops at one instant for a
+ * backtest (kdb+'s `aj`), where one request per instrument cost a round trip each. In the query,
+ * as for one book, so admission classes it bulk before the body is read (route_classes.ts).
  *
  * An instrument without events (by then) is listed in `missing`; one whose history before then
  * was purged fails the read 410 `compacted`, as its single book read does. Limits:
@@ -36,11 +37,11 @@ interface BookView {
 
 export async function top(node: RaftNode, target: Target, body: Buffer): Promise<Reply> {
   const doc = parseObject(body, '{"instruments": ["AAPL", ...]}');
-  onlyFields(doc, new Set(['instruments', 'at', 'seq']), 'the body');
+  onlyFields(doc, new Set(['instruments']), 'the body');
   const instruments = doc.instruments;
   if (!Array.isArray(instruments) || instruments.length === 0 || !instruments.every((i) => typeof i === 'string')) throw new QuorumError('invalid_body', 'the body must be {"instruments": ["AAPL", ...]}');
   if (instruments.length > TOP_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `at most ${TOP_INSTRUMENTS_MAX} instruments`);
-  const then = historyTarget((name) => (doc[name] === undefined || doc[name] === null ? null : String(doc[name])));
+  const then = historyTarget((name) => target.query.get(name));
   for (const instrument of instruments as string[]) target.guard.check('md', instrument, 'read');
   await barrier(node, target.query);
   const views = then === undefined ? (instruments as string[]).map((i) => node.market.bookView(i, 1)) : await pastViews(node, instruments as string[], then);

@@ -26,7 +26,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['GET /v1/md/instruments', ['prefix', 'after', 'limit', ...CONSISTENCY]],
       ['GET /v1/md/books/{instrument}', ['depth', 'at', 'seq', ...CONSISTENCY]],
       ['GET /v1/md/books/{instrument}/vwap', ['side', 'qty', ...CONSISTENCY]],
-      ['POST /v1/md/books/top', CONSISTENCY],
+      ['POST /v1/md/books/top', ['at', 'seq', ...CONSISTENCY]],
       ['POST /v1/md/bars', CONSISTENCY],
       ['GET /v1/md/ticks/{instrument}', ['limit', 'afterSeq', 'from', 'to', 'kinds', 'prevailing', ...CONSISTENCY]],
       ['DELETE /v1/md/history', ['before']],

@@ -32,6 +32,15 @@ const CLASSES: ReadonlyMap<string, RequestClass> = new Map<string, RequestClass>
   ['POST /v1/md/replay', 'bulk'],
 ]);
 
-export function requestClass(method: string, template: string): RequestClass {
+/** Book reads as of a past time or seq: each rebuilds books from checkpoints, a bulk read's cost. */
+const AS_OF_TEMPLATES = new Set(['/v1/md/books/{instrument}', '/v1/md/books/top']);
+
+/**
+ * `query`: a book read with `at` or `seq` is bulk, not read — rebuilding 100 books as of a time
+ * takes ~200 ms, and counted as reads it would move the read latency signal trading reads are
+ * throttled by.
+ */
+export function requestClass(method: string, template: string, query?: URLSearchParams): RequestClass {
+  if (query !== undefined && AS_OF_TEMPLATES.has(template) && (query.has('at') || query.has('seq'))) return 'bulk';
   return CLASSES.get(`${method} ${template}`) ?? 'control';
 }

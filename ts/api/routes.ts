@@ -194,7 +194,7 @@ export async function handle(ctx: ApiContext, req: Req, res: Res): Promise<void>
     // Before admission: a request without a valid token takes no throttling slot.
     target.guard = authenticate(ctx, req, target, method, template);
     checkQuery(method, template, target.query);
-    cls = requestClass(method, template);
+    cls = requestClass(method, template, target.query);
     const waiting = ctx.health.admit(cls);
     if (waiting && !(await waiting)) {
       const shed = ctx.health.shedAnswer(cls as ThrottledClass);

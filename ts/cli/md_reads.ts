@@ -28,7 +28,8 @@ export function mdReadCommands(md: Command): void {
   clientCommand(md, 'top <instruments>', 'best bid and ask of several instruments: now, one consistent cut, or each as of --at/--seq', ([list], o) => ({
     method: 'POST',
     path: '/v1/md/books/top',
-    body: { instruments: flags.list(list), at: o.at as string | undefined, seq: o.seq as string | undefined },
+    query: { at: o.at as string | undefined, seq: o.seq as string | undefined },
+    body: { instruments: flags.list(list) },
   }))
     .option('--at <time>', 'as of this venue time: integer ns or ISO-8601')
     .option('--seq <seq>', 'as of this seq');

@@ -141,8 +141,8 @@ export function book(call: Caller, instrument: string, opts: BookOptions): Promi
 }
 
 export async function top(call: Caller, instruments: readonly string[], opts: TopOptions): Promise<{ books: TopOfBook[]; missing: string[] }> {
-  const body = JSON.stringify({ instruments, at: opts.at?.toString(), seq: opts.seq?.toString() });
-  return call(target(opts), { method: 'POST', path: `/v1/md/books/top${query({}, opts)}`, body }, opts);
+  const path = `/v1/md/books/top${query({ at: opts.at?.toString(), seq: opts.seq?.toString() }, opts)}`;
+  return call(target(opts), { method: 'POST', path, body: JSON.stringify({ instruments }) }, opts);
 }
 
 export function vwap(call: Caller, instrument: string, side: 'buy' | 'sell', qty: number | bigint, opts: ReadOptions): Promise<Vwap> {
