@@ -5,8 +5,8 @@
  *                                      see `encodeBatch`) → {"firstSeq","lastSeq","applied","duplicates","gaps"}
  *   GET  /v1/md/books/{instrument}     ?depth=10 (1..DEPTH_MAX) [&at=T | &seq=S] &consistency=stale → the book
  *                                      (now, or as of venue time T / seq S, from the nearest checkpoint)
- *   POST /v1/md/books/top              {"instruments":[...],"at"?|"seq"?} → every top of book, now in one
- *                                      consistent cut, or each as of then (md_top.ts)
+ *   POST /v1/md/books/top              [?at=T | ?seq=S] {"instruments":[...]} → every top of book, now in
+ *                                      one consistent cut, or each as of then (md_top.ts)
  *   GET  /v1/md/books/{instrument}/vwap ?side=buy|sell&qty=N → the average price to fill N
  *   GET  /v1/md/feeds                  producers with their high-water marks, and detected gaps
  *   GET  /v1/md/ticks/{instrument}     ?afterSeq=&limit= (≤ TICKS_LIMIT_MAX) [&from=T&to=T] [&kinds=trade,…]
@@ -48,10 +48,10 @@ export async function ingest(node: RaftNode, target: Target, body: Buffer): Prom
   return { body: answer };
 }
 
-/** `?at=T` or `?seq=S` (or the body's "at"/"seq"): the book as of then, rebuilt from checkpoints (undefined: now). */
-export function historyTarget(get: (name: string) => string | null): BookTarget | undefined {
-  const at = get('at');
-  const seq = get('seq');
+/** `?at=T` or `?seq=S`: the book as of then, rebuilt from checkpoints (undefined: now). */
+export function historyTarget(query: URLSearchParams): BookTarget | undefined {
+  const at = query.get('at');
+  const seq = query.get('seq');
   if (at !== null && seq !== null) throw new QuorumError('invalid_query', 'give at or seq, not both');
   if (seq !== null) {
     if (!/^\d{1,20}$/.test(seq)) throw new QuorumError('invalid_query', 'seq must be a decimal integer');
@@ -66,7 +66,7 @@ export async function book(node: RaftNode, target: Target, rawInstrument: string
   const depthRaw = target.query.get('depth');
   const depth = depthRaw === null ? 10 : Number(depthRaw);
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) throw new QuorumError('invalid_depth', `depth must be an integer in 1..${DEPTH_MAX}`);
-  const then = historyTarget((name) => target.query.get(name));
+  const then = historyTarget(target.query);
   await barrier(node, target.query);
   const id = node.market.idOf(instrument);
   if (then && id !== undefined) {

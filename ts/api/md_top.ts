@@ -41,7 +41,7 @@ export async function top(node: RaftNode, target: Target, body: Buffer): Promise
   const instruments = doc.instruments;
   if (!Array.isArray(instruments) || instruments.length === 0 || !instruments.every((i) => typeof i === 'string')) throw new QuorumError('invalid_body', 'the body must be {"instruments": ["AAPL", ...]}');
   if (instruments.length > TOP_INSTRUMENTS_MAX) throw new QuorumError('invalid_body', `at most ${TOP_INSTRUMENTS_MAX} instruments`);
-  const then = historyTarget((name) => target.query.get(name));
+  const then = historyTarget(target.query);
   for (const instrument of instruments as string[]) target.guard.check('md', instrument, 'read');
   await barrier(node, target.query);
   const views = then === undefined ? (instruments as string[]).map((i) => node.market.bookView(i, 1)) : await pastViews(node, instruments as string[], then);
