@@ -151,3 +151,38 @@ test('past WATCHES_MAX open watches (or STREAMS_MAX market streams) a node answe
     t.like(await res.json(), { error: { code: 'overloaded' } });
   }
 });
+
+test('a watch follows one key (not the keys it begins), a range in UTF-8 byte order, and only puts or deletes', async (t) => {
+  const { url } = await singleNode(t);
+  const base = url('');
+  const key = await openWatch(`${base}/v1/watch?key=lock`);
+  t.teardown(key.close);
+  // [ｶ, 😀): JavaScript's order puts U+1F600 (a surrogate pair) first; the engine's bytes put it after.
+  const range = await openWatch(`${base}/v1/watch?start=${encodeURIComponent('\uff76')}&end=${encodeURIComponent('\u{1f600}')}`);
+  t.teardown(range.close);
+  const deletes = await openWatch(`${base}/v1/watch?prefix=lock&types=delete`);
+  t.teardown(deletes.close);
+  await put(base, 'lock2', 1);
+  await put(base, 'lock/a', 1);
+  await put(base, encodeURIComponent('\u{1f600}'), 1);
+  const inRange = await put(base, encodeURIComponent('\uff76x'), 1);
+  const mine = await put(base, 'lock', 'held');
+  const gone = (await (await fetch(`${base}/v1/kv/lock`, { method: 'DELETE' })).json()) as { revision: number };
+  t.deepEqual(await key.next(), { type: 'put', key: 'lock', value: 'held', revision: mine.revision });
+  t.deepEqual(await key.next(), { type: 'delete', key: 'lock', revision: gone.revision });
+  t.deepEqual(await range.next(), { type: 'put', key: '\uff76x', value: 1, revision: inRange.revision });
+  t.deepEqual(await deletes.next(), { type: 'delete', key: 'lock', revision: gone.revision }, 'no put came before it');
+  // A resumed watch of one key gets its retained changes only.
+  const again = await openWatch(`${base}/v1/watch?key=lock&types=put&fromRevision=1`);
+  t.teardown(again.close);
+  t.deepEqual(await again.next(), { type: 'put', key: 'lock', value: 'held', revision: mine.revision });
+});
+
+test('a watch takes one of key, prefix and start/end, and types of put and delete only', async (t) => {
+  const { url } = await singleNode(t);
+  for (const query of ['key=a&prefix=a', 'key=a&end=b', 'prefix=a&start=a', 'start=b&end=a', 'types=patch', 'types=', 'key=']) {
+    const res = await fetch(url(`/v1/watch?${query}`));
+    t.is(res.status, 400, query);
+    t.regex(((await res.json()) as { error: { code: string } }).error.code, /^invalid_(query|key)$/, query);
+  }
+});

@@ -43,3 +43,20 @@ test('watch exits 1 with the error as JSON when the revision is not retained', a
   t.is(await run.closed, 1);
   t.is((JSON.parse(run.err()) as { error: { code: string } }).error.code, 'compacted');
 });
+
+test('watch --key follows one key, --types only deletes; a bad selector exits 1 with the node\'s error', async (t) => {
+  const { url } = await singleNode(t);
+  const from = (await put(url('/v1/kv/lock'), 'a')) + 1;
+  const run = watchCli(t, ['--key', 'lock', '--types', 'delete', '--endpoint', url(''), '--from-revision', String(from)]);
+  await put(url('/v1/kv/lock'), 'b');
+  await put(url('/v1/kv/lock2'), 'c');
+  await fetch(url('/v1/kv/lock2'), { method: 'DELETE' });
+  await fetch(url('/v1/kv/lock'), { method: 'DELETE' });
+  await pollUntil(async () => run.out().includes('\n'), 'a change printed');
+  t.like(JSON.parse(run.out().split('\n')[0]), { type: 'delete', key: 'lock', revision: from + 3 });
+  run.stop();
+  t.is(await run.closed, 0, run.err());
+  const bad = watchCli(t, ['orders/', '--key', 'lock', '--endpoint', url('')]);
+  t.is(await bad.closed, 1);
+  t.is((JSON.parse(bad.err()) as { error: { code: string } }).error.code, 'invalid_query');
+});

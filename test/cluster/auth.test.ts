@@ -210,6 +210,7 @@ async function keyRules(t: import('ava').ExecutionContext, leader: Proc, admin: 
   const scan = await call(leader, alice, 'GET', '/v1/kv?prefix=&limit=100');
   t.deepEqual(scan.json.items.map((i: { key: string }) => i.key), ['orders/1', 'orders/3', 'refdata/x']);
   t.is((await call(leader, alice, 'GET', '/v1/kv?prefix=secrets/')).status, 403);
+  t.is((await call(leader, alice, 'GET', '/v1/watch?key=secrets/1')).status, 403, 'a watch of one key needs that key');
   const watch = await openStream(leader.url('/v1/watch?prefix='), { authorization: `Bearer ${alice}` });
   t.teardown(() => watch.close());
   t.is((await call(leader, admin, 'PUT', '/v1/kv/secrets/9', { value: 9 })).status, 200);

@@ -13,7 +13,6 @@
 import { QuorumError } from '../errors';
 import { decodeStored, STORED_REVISION_BYTES } from '../node/commands';
 import type { RaftNode } from '../node/raft_node';
-import type { ScanOptions } from '../native';
 import { refuseReserved } from './args';
 import { barrier, itemText } from './kv';
 import type { Target } from './http';
@@ -32,8 +31,8 @@ const SCAN_FILTERED_PAGES_MAX = 8;
 const USER_KEYS_START = '\u0001';
 
 /** A range of user keys, and the longest prefix all its keys share (what permissions are checked on). */
-interface KeyRange {
-  bounds: Pick<ScanOptions, 'prefix' | 'start' | 'end'>;
+export interface KeyRange {
+  bounds: { prefix: string } | { start: string; end?: string };
   common: string;
 }
 
@@ -83,7 +82,7 @@ async function countRange(node: RaftNode, target: Target, range: KeyRange, after
 }
 
 /** `prefix=P`, or `start=A&end=B` (either may be left out), or neither: every user key. */
-function keyRange(query: URLSearchParams): KeyRange {
+export function keyRange(query: URLSearchParams): KeyRange {
   const prefix = query.get('prefix');
   const start = query.get('start');
   const end = query.get('end');

@@ -20,7 +20,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['DELETE /v1/kv', ['prefix', 'limit']],
       ['POST /v1/kv/get', ['layout', ...CONSISTENCY]],
       ['POST /v1/multiget', ['layout', ...CONSISTENCY]],
-      ['GET /v1/watch', ['prefix', 'fromRevision']],
+      ['GET /v1/watch', ['key', 'prefix', 'start', 'end', 'types', 'fromRevision']],
       ['GET /v1/cluster/members', CONSISTENCY],
       ['GET /v1/md/feeds', CONSISTENCY],
       ['GET /v1/md/instruments', ['prefix', 'after', 'limit', ...CONSISTENCY]],

@@ -1,7 +1,8 @@
 /**
- * `GET /v1/watch?prefix=&fromRevision=`: KV changes under a prefix as a stream — NDJSON, or
- * server-sent events with `Accept: text/event-stream` — resumable from a revision while the node
- * still retains it (older: 410 `compacted`, as etcd). Lines:
+ * `GET /v1/watch?key=K|prefix=P|start=A&end=B[&types=put,delete]&fromRevision=`: KV changes
+ * to one key, under a prefix or in a range (as etcd's watch; neither: every key), puts, deletes or
+ * both, as a stream — NDJSON, or server-sent events with `Accept: text/event-stream` — resumable
+ * from a revision while the node still retains it (older: 410 `compacted`, as etcd). Lines:
  *
  *   {"type":"put","key","value":<json>,"revision"}    {"type":"delete","key","revision"}
  *   {"type":"progress","revision"}                    every `PROGRESS_MS` (nothing changed meanwhile)
@@ -28,7 +29,9 @@
 import { QuorumError, UnavailableError } from '../errors';
 import type { KvChange, WatchSink, Watching } from '../node/change_feed';
 import type { RaftNode } from '../node/raft_node';
-import { refuseReserved, revisionArg } from './args';
+import { changeMatcher, type ChangeType, type KeySelector } from '../node/key_match';
+import { checkKey, revisionArg } from './args';
+import { keyRange } from './kv_range';
 import { beginStream, drained, type Res, type Target } from './http';
 import type { Reply } from './reply';
 
@@ -42,17 +45,15 @@ function line(c: KvChange): string {
 }
 
 export function watch(node: RaftNode, target: Target, accept: string | undefined, bufferBytesMax = WATCH_BUFFER_BYTES_MAX): Reply {
-  const prefix = target.query.get('prefix') ?? '';
-  refuseReserved(prefix, 'prefixes');
-  // A caller allowed part of the prefix sees only those keys' changes (checked once, at open).
-  const visible = target.guard.visible('kv', prefix);
+  const { selector, visible } = followed(target);
+  const matches = changeMatcher(selector, changeTypes(target.query.get('types')));
   const fromRevision = resumeFrom(revisionArg(target.query.get('fromRevision') ?? undefined, 'fromRevision'), target.req?.headers['last-event-id']);
   if (fromRevision !== undefined && node.feed.compacted(fromRevision)) {
     throw new QuorumError('compacted', `changes from revision ${fromRevision} are no longer retained here; read the current state and watch from its revision`, { details: { revision: node.feed.revision } });
   }
   if (node.feed.watcherCount >= WATCHES_MAX) throw new UnavailableError(`at most ${WATCHES_MAX} watches per node are open; retry later or watch through another member`, 'overloaded');
   const sse = (accept ?? '').includes('text/event-stream');
-  return { stream: (res) => stream(node, res, { prefix, fromRevision, sse, bufferBytesMax, visible }) };
+  return { stream: (res) => stream(node, res, { matches, fromRevision, sse, bufferBytesMax, visible }) };
 }
 
 /**
@@ -72,8 +73,34 @@ function frames(shown: readonly KvChange[], sse: boolean): string {
   return shown.map((c, i) => `${i === shown.length - 1 || shown[i + 1].revision !== c.revision ? `id: ${c.revision}\n` : ''}data: ${line(c)}\n\n`).join('');
 }
 
+/**
+ * The keys a watch follows, and of them those its caller may read: a caller allowed part of a
+ * prefix or range sees only those keys' changes (checked once, at open); one key, it must be
+ * allowed.
+ */
+function followed(target: Target): { selector: KeySelector; visible: ((key: string) => boolean) | undefined } {
+  const query = target.query;
+  const key = query.get('key');
+  if (key === null) {
+    const range = keyRange(query);
+    return { selector: range.bounds, visible: target.guard.visible('kv', range.common) };
+  }
+  if (['prefix', 'start', 'end'].some((name) => query.has(name))) throw new QuorumError('invalid_query', 'a watch follows ?key=, ?prefix= or ?start=&end=, one of them');
+  checkKey(key, 'key');
+  target.guard.check('kv', key, 'read');
+  return { selector: { key }, visible: undefined };
+}
+
+/** `types=put`, `delete` or `put,delete` (etcd's NODELETE/NOPUT filters); absent: both. */
+function changeTypes(raw: string | null): ReadonlySet<ChangeType> | undefined {
+  if (raw === null) return undefined;
+  const types = raw.split(',');
+  if (!types.every((t): t is ChangeType => t === 'put' || t === 'delete')) throw new QuorumError('invalid_query', `types is a comma-separated list of put and delete, got ${JSON.stringify(raw)}`);
+  return new Set(types);
+}
+
 interface StreamOptions {
-  prefix: string;
+  matches: (c: KvChange) => boolean;
   fromRevision: number | undefined;
   sse: boolean;
   bufferBytesMax: number;
@@ -115,7 +142,7 @@ function stream(node: RaftNode, res: Res, opts: StreamOptions): void {
     },
     end: (reason, revision) => finish(`{"type":"end","reason":${JSON.stringify(reason)},"revision":${revision}}`),
   };
-  const watching = node.feed.watch(opts.prefix, opts.fromRevision, sink);
+  const watching = node.feed.watch(opts.matches, opts.fromRevision, sink);
   const compacted = () => finish(`{"type":"end","reason":"compacted","revision":${node.feed.revision}}`);
   // Checked before the stream started; retention can have moved since.
   if (watching === 'compacted') return compacted();

@@ -106,11 +106,15 @@ function kvCommands(program: Command): void {
     });
   program
     .command('watch')
-    .argument('[prefix]', 'only keys starting with prefix (default: every key)', '')
+    .argument('[prefix]', 'only keys starting with prefix (default: every key)')
     .description('print KV changes as they apply, one JSON line each, until Ctrl-C (follows the cluster across node failures)')
     .addOption(endpointOption())
+    .option('--key <key>', 'only this key (not the keys it begins)')
+    .option('--start <key>', 'only keys at or after this one (with --end: the range [start, end))')
+    .option('--end <key>', 'only keys before this one')
+    .option('--types <list>', 'only these changes: put, delete or put,delete')
     .option('--from-revision <n>', 'start at revision n (the node must still retain it), not now', flags.integer(1))
-    .action(async (prefix: string, o: WatchCliOptions) => {
+    .action(async (prefix: string | undefined, o: WatchCliOptions) => {
       process.exitCode = await watchCommand(prefix, o);
     });
   program

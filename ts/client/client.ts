@@ -25,7 +25,7 @@ import * as market from './market_reads';
 import type { Bar, BarsOptions, MidBar, Book, BookOptions, Feeds, InstrumentBars, InstrumentInfo, StoredEvent, TicksOptions, TopOfBook, TopOptions, Vwap } from './market_reads';
 import { Router } from './router';
 import { acquireLock, type Lock, type LockOptions } from './lock';
-import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, watchLines, type WatchOptions } from './streams';
+import { jsonWithBigints, type MarketLine, type MembersView, marketStream, type MarketStreamOptions, replay, replayOrder, type ReplaySpec, type StreamDeps, watch, type WatchEvent, type WatchKeys, watchLines, type WatchOptions } from './streams';
 import { type ClientTls, Http1Transport, Http2Transport, type Transport, withToken } from './transport';
 
 export interface ClientOptions {
@@ -285,19 +285,20 @@ export class QuorumClient {
   }
 
   /**
-   * KV changes under `prefix` as they apply, from `fromRevision` (else from now): an async
-   * iterator that reopens on another member after the last revision seen when its node fails.
+   * KV changes to `keys` (a prefix, `{ key }`, or `{ start, end }`; default: every key) as they
+   * apply, from `fromRevision` (else from now): an async iterator that reopens on another member
+   * after the last revision seen when its node fails.
    */
-  watch<T = unknown>(prefix = '', opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
-    return watch<T>(this.streamDeps(), prefix, opts);
+  watch<T = unknown>(keys: WatchKeys = '', opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+    return watch<T>(this.streamDeps(), keys, opts);
   }
 
   /**
    * `watch`, each event with the node's JSON line: the value's text as stored, so a number past
    * 2^53 (a nanosecond timestamp) can be read exactly by a parser that keeps big integers.
    */
-  watchLines<T = unknown>(prefix = '', opts: WatchOptions = {}): AsyncGenerator<[WatchEvent<T>, string]> {
-    return watchLines<T>(this.streamDeps(), prefix, opts);
+  watchLines<T = unknown>(keys: WatchKeys = '', opts: WatchOptions = {}): AsyncGenerator<[WatchEvent<T>, string]> {
+    return watchLines<T>(this.streamDeps(), keys, opts);
   }
 
   /** Market data as it is ingested (a book per instrument first), resumed by seq across node failures. */

@@ -11,7 +11,7 @@
  * a resource that remembers the highest token it saw can refuse a late write from an old one.
  */
 import { QuorumClientError } from './errors';
-import type { WatchEvent, WatchOptions } from './streams';
+import type { WatchEvent, WatchKeys, WatchOptions } from './streams';
 
 export interface LockOptions {
   /** How long the key outlives its holder's last renewal (default 10 s). */
@@ -26,7 +26,7 @@ export interface LockOptions {
 export interface LockClient {
   put(key: string, value: unknown, opts: { ifRevision?: number; ttlMs?: number; signal?: AbortSignal }): Promise<{ revision: number }>;
   delete(key: string, opts: { ifRevision?: number }): Promise<{ deleted: boolean; revision: number }>;
-  watch(prefix: string, opts: WatchOptions): AsyncGenerator<WatchEvent>;
+  watch(keys: WatchKeys, opts: WatchOptions): AsyncGenerator<WatchEvent>;
 }
 
 const TTL_MS_DEFAULT = 10_000;
@@ -117,7 +117,8 @@ export async function acquireLock(client: LockClient, key: string, opts: LockOpt
 
 /** Resolves once `key` is deleted after `revision` (the holder's write we lost to). */
 async function deleted(client: LockClient, key: string, revision: number, signal?: AbortSignal): Promise<void> {
-  for await (const ev of client.watch(key, { fromRevision: revision + 1, signal })) {
+  // Only the key's deletes: a watch of the key as a prefix would carry every write to the keys it begins.
+  for await (const ev of client.watch({ key }, { fromRevision: revision + 1, types: ['delete'], signal })) {
     if (ev.key === key && ev.type === 'delete') return;
   }
   signal?.throwIfAborted();

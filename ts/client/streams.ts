@@ -29,7 +29,22 @@ export type WatchEvent<T = unknown> = { type: 'put'; key: string; value: T; revi
 export interface WatchOptions {
   /** Changes from this revision on (the node must still retain it), else from now. */
   fromRevision?: number;
+  /** Only puts, or only deletes (etcd's NODELETE/NOPUT filters); default both. */
+  types?: readonly WatchEvent['type'][];
   signal?: AbortSignal;
+}
+
+/**
+ * The keys a watch follows: a prefix (a string, or `{ prefix }`), one `key`, or `[start, end)`
+ * (either bound may be left out), in the UTF-8 byte order a range read has.
+ */
+export type WatchKeys = string | { key?: string; prefix?: string; start?: string; end?: string };
+
+/** The watch's query: its keys, types and start, without the undefined ones. */
+function watchQuery(keys: WatchKeys, opts: WatchOptions, from: number | undefined): URLSearchParams {
+  const k = typeof keys === 'string' ? { prefix: keys } : keys;
+  const all: Record<string, string | undefined> = { key: k.key, prefix: k.prefix, start: k.start, end: k.end, types: opts.types?.join(','), fromRevision: from?.toString() };
+  return new URLSearchParams(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
 /**
@@ -171,23 +186,21 @@ const anyMember =
     return untried(router.all(), avoid, 'any');
   };
 
-/** KV changes under `prefix`, in revision order, across node failures (see the file comment). */
-export async function* watch<T>(deps: StreamDeps, prefix: string, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
-  for await (const [event] of watchLines<T>(deps, prefix, opts)) yield event;
+/** KV changes to `keys`, in revision order, across node failures (see the file comment). */
+export async function* watch<T>(deps: StreamDeps, keys: WatchKeys, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+  for await (const [event] of watchLines<T>(deps, keys, opts)) yield event;
 }
 
 /**
  * `watch`, each change with the node's own line: its value as stored, numbers past a double
  * exact (the parsed event has them rounded, as any JSON.parse would).
  */
-export async function* watchLines<T>(deps: StreamDeps, prefix: string, opts: WatchOptions = {}): AsyncGenerator<[WatchEvent<T>, string]> {
+export async function* watchLines<T>(deps: StreamDeps, keys: WatchKeys, opts: WatchOptions = {}): AsyncGenerator<[WatchEvent<T>, string]> {
   let from = opts.fromRevision;
   const reopen = new Reopen(deps.policy);
   for (let carried = true; ; await reopen.wait(carried, opts.signal)) {
     carried = false;
-    const q = new URLSearchParams({ prefix });
-    if (from !== undefined) q.set('fromRevision', String(from));
-    const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${q}`, idleMs: WATCH_IDLE_MS }, opts.signal, WATCH_ELSEWHERE);
+    const answer = await openStream(deps, anyMember(deps.router), { method: 'GET', path: `/v1/watch?${watchQuery(keys, opts, from)}`, idleMs: WATCH_IDLE_MS }, opts.signal, WATCH_ELSEWHERE);
     for await (const [line, text] of answerDocs<{ type: string; key?: string; value?: T; revision: number; reason?: string }>(answer, opts.signal)) {
       carried = true;
       if (line.type === 'put' || line.type === 'delete') {

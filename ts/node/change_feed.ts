@@ -33,14 +33,15 @@ const CHANGE_OVERHEAD_BYTES = 64;
 export interface WatchSink {
   send(changes: readonly KvChange[]): boolean;
   /**
-   * The feed ends the watch (`reason`: why, e.g. the node is stopping); every change under the
-   * watch's prefix through `revision` was sent to it, so it resumes right after.
+   * The feed ends the watch (`reason`: why, e.g. the node is stopping); every change it follows
+   * through `revision` was sent to it, so it resumes right after.
    */
   end(reason: string, revision: number): void;
 }
 
 interface Watcher {
-  prefix: string;
+  /** Whether it follows a change (its key and type: `key_match.ts`). */
+  matches: (c: KvChange) => boolean;
   sink: WatchSink;
   /**
    * The first revision it wants: above the feed's own when it resumes on a node that lags.
@@ -103,7 +104,7 @@ export class ChangeFeed {
     for (const w of [...this.watchers]) {
       // (One catching up reads these from the history.)
       if (w.catchingUp) continue;
-      const mine = changes.filter((c) => c.revision >= w.from && c.key.startsWith(w.prefix));
+      const mine = changes.filter((c) => c.revision >= w.from && w.matches(c));
       if (mine.length > 0 && !w.sink.send(mine)) this.watchers.delete(w);
     }
   }
@@ -148,22 +149,24 @@ export class ChangeFeed {
   }
 
   /**
-   * Starts a watch of keys under `prefix` from `fromRevision` (default: the next change).
+   * Starts a watch of the changes `follows` (a key prefix, or a matcher from `key_match.ts`)
+   * from `fromRevision` (default: the next change).
    * 'compacted' when changes from that revision are no longer retained. The retained changes
    * since then come from `catchUp`, a part per call, and every new one after it is done (at
    * once if none is retained).
    */
-  watch(prefix: string, fromRevision: number | undefined, sink: WatchSink): Watching | 'compacted' {
+  watch(follows: string | ((c: KvChange) => boolean), fromRevision: number | undefined, sink: WatchSink): Watching | 'compacted' {
     const from = fromRevision ?? this.appliedIndex + 1;
     if (from < this.retainedFrom) return 'compacted';
     // Nothing retained to send (a watch from now): live at once.
-    const watcher: Watcher = { prefix, sink, from, catchingUp: this.firstAtOrAfter(from) < this.history.length };
+    const matches = typeof follows === 'string' ? (c: KvChange) => c.key.startsWith(follows) : follows;
+    const watcher: Watcher = { matches, sink, from, catchingUp: this.firstAtOrAfter(from) < this.history.length };
     this.watchers.add(watcher);
     return { cancel: () => this.watchers.delete(watcher), catchUp: () => this.catchUp(watcher) };
   }
 
   /**
-   * The next part of `w`'s catch-up: retained changes under its prefix from `w.from`, whole
+   * The next part of `w`'s catch-up: retained changes it follows from `w.from`, whole
    * revisions, reading at most `CATCH_UP_SCAN_MAX` changes or `CATCH_UP_BYTES_MAX` bytes of them
    * (past a revision's end), so one call's work and output are bounded however far back it
    * starts. `live`: nothing retained is left; `w` gets every change published from now on (the
@@ -185,7 +188,7 @@ export class ChangeFeed {
       const c = history[i];
       if ((read >= CATCH_UP_SCAN_MAX || bytes >= CATCH_UP_BYTES_MAX) && c.revision !== history[i - 1].revision) break;
       read++;
-      if (!c.key.startsWith(w.prefix)) continue;
+      if (!w.matches(c)) continue;
       changes.push(c);
       bytes += changeBytes(c);
     }
