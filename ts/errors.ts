@@ -88,6 +88,8 @@ export const ERROR_CATALOGUE = {
   backup_failed: { status: 503, class: 'retryable' },
   too_many_instruments: { status: 409, class: 'conflict' },
   too_many_ttl_keys: { status: 409, class: 'conflict' },
+  // A member's disk is below its reserve (node/space_guard.ts): known not applied, not retried.
+  no_space: { status: 507, class: 'conflict' },
   not_a_counter: { status: 409, class: 'conflict' },
   counter_overflow: { status: 409, class: 'conflict' },
   too_many_producers: { status: 409, class: 'conflict' },

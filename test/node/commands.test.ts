@@ -41,6 +41,7 @@ test('commands round-trip through their binary form', (t) => {
     { op: Op.SetTtl, origin: 2, seq: 8, key: 'n', atMs: 3, ttlMs: 1000 },
     { op: Op.SetTtl, origin: 2, seq: 9, key: 'n' },
     { op: Op.MdPurge, origin: 2, seq: 10, key: '1700000000000000000' },
+    { op: Op.Alarm, origin: 2, seq: 12, key: '2 raise 1048576 536870912' },
     { op: Op.Txn, origin: 2, seq: 7, key: '', txn: { compare: [], success: [{ kind: 'incr', key: 'n', by: -9007199254740991 }, { kind: 'put', key: 'p', value: Buffer.from('1') }], failure: [] } },
     { op: Op.Incr, origin: 2, seq: 5, key: 'n', value: Buffer.from('1'), idem: 'i1', atMs: 9, ttlMs: 60_000 },
     { op: Op.Batch, origin: 1, seq: 6, key: '', atMs: 7, items: [{ op: Op.Incr, key: 'c', value: Buffer.from('2'), ifRevision: undefined, idem: undefined, ttlMs: 1000 }] },
@@ -55,8 +56,8 @@ test('a malformed command is a COMMAND_INVALID error at every truncation', (t) =
   const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
   for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const bad = Buffer.from(full);
-  bad[1] = 14;
-  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 14/ } as never);
+  bad[1] = 15;
+  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 15/ } as never);
   t.throws(() => decodeCommand(Buffer.concat([full, Buffer.from([0])])), { code: 'COMMAND_INVALID' } as never);
 });
 
@@ -109,6 +110,14 @@ test('a txn with an ordered compare is written as version 6 (equality alone keep
   const old = Buffer.from(ordered);
   old[0] = 5;
   t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 5 txn with an ordered compare/ } as never);
+});
+
+test('a disk alarm is written as version 7; an older version claiming one is malformed', (t) => {
+  const alarm = encodeCommand({ op: Op.Alarm, origin: 1, seq: 1, key: '3 clear' });
+  t.is(alarm[0], 7);
+  const old = Buffer.from(alarm);
+  old[0] = 6;
+  t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 6 alarm/ } as never);
 });
 
 test('a membership change starts with its format version; an unknown version is refused', (t) => {

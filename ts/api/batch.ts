@@ -109,6 +109,15 @@ function failRepeatedKeys(parsed: ParsedItem[]): ParsedItem[] {
   });
 }
 
+/** While a disk alarm is raised, each item that adds data fails alone with `no_space` (node/space_guard.ts). */
+function refuseAddingData(node: RaftNode, parsed: ParsedItem[]): ParsedItem[] {
+  if (!node.space.alarmed) return parsed;
+  return parsed.map((p) => {
+    const refused = 'item' in p ? node.space.refusal(p.item) : undefined;
+    return refused ? { failed: errorItem(refused) } : p;
+  });
+}
+
 /** The answer of an item that was written (a put, delete, increment or TTL change); undefined for any other result. */
 function writtenAnswer(r: WriteResult): ItemAnswer | undefined {
   if (r.kind !== 'put' && r.kind !== 'delete' && r.kind !== 'incr' && r.kind !== 'ttl') return undefined;
@@ -124,8 +133,8 @@ function itemAnswer(item: BatchItem, r: WriteResult): ItemAnswer {
 }
 
 export async function batch(node: RaftNode, body: Buffer, target: Target): Promise<Reply> {
-  // Auth off (every key may be written) and the compact shape: the addon encodes the items.
-  const itemsRaw = target.guard === OPEN_GUARD ? compactBatch(body, BATCH_OPS_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX) : undefined;
+  // Auth off (every key may be written), no disk alarm and the compact shape: the addon encodes the items.
+  const itemsRaw = target.guard === OPEN_GUARD && !node.space.alarmed ? compactBatch(body, BATCH_OPS_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX) : undefined;
   if (itemsRaw) return compactBatchWrite(node, itemsRaw, target);
   const text = body.toString('utf8');
   const doc = parseObject(text, '{"ops": [...]}');
@@ -135,7 +144,7 @@ export async function batch(node: RaftNode, body: Buffer, target: Target): Promi
   if (ops.length > BATCH_OPS_MAX) throw new QuorumError('too_many_ops', `at most ${BATCH_OPS_MAX} ops per batch`);
   const meta = writeMeta(target);
   const values = rawValues(text);
-  const parsed = failRepeatedKeys(ops.map((raw: unknown, i) => parseItem(raw, i, target.guard, values)));
+  const parsed = refuseAddingData(node, failRepeatedKeys(ops.map((raw: unknown, i) => parseItem(raw, i, target.guard, values))));
   const items = parsed.flatMap((p) => ('item' in p ? [p.item] : []));
   if (meta.idem !== undefined && items.some((it) => it.idem !== undefined)) throw new QuorumError('invalid_body', 'a batch with an Idempotency-Key header takes no idempotencyKey on its items');
   if (items.length === 0) return { body: { results: parsed.map((p) => ('failed' in p ? p.failed : {})) } };

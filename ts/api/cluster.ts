@@ -35,12 +35,20 @@ export function cluster(ctx: ApiContext): Reply {
       state: st.state,
       learner: st.learner,
       members: ctx.node.memberList(ctx.client),
+      alarms: alarmList(ctx),
     },
   };
+}
+
+/** The raised disk-space alarms (node/space_guard.ts): while any is, writes that add data are refused 507 `no_space`. */
+function alarmList(ctx: ApiContext): { member: number; alarm: 'nospace'; freeBytes: number; reserveBytes: number; index: number }[] {
+  return ctx.node.space.alarms().map(([member, a]) => ({ member, alarm: 'nospace', ...a }));
 }
 
 export function health(ctx: ApiContext): Reply {
   const st = ctx.node.status();
   if (st.leader === 0) throw new QuorumError('unavailable', 'no known leader', { headers: { 'retry-after': '1' } });
-  return { body: { ok: true, leader: st.leader, term: st.term } };
+  // Up (reads and deletes are served) even with a disk alarm raised: the body names it.
+  const alarms = alarmList(ctx);
+  return { body: { ok: true, leader: st.leader, term: st.term, ...(alarms.length > 0 ? { alarms } : {}) } };
 }

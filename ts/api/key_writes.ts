@@ -55,6 +55,9 @@ export class KeyWrites {
 
   /** Proposes `item` with this turn's other writes; resolves with its own result once applied. */
   write(item: BatchItem, atMs: number | undefined): Promise<ApplyResult> {
+    // Refused alone, not with the other writes of its entry (a batch is refused whole).
+    const noSpace = this.node.space.refusal(item);
+    if (noSpace) return Promise.reject(noSpace);
     return new Promise((resolve, reject) => {
       this.queue.push({ item, atMs, resolve, reject });
       if (this.scheduled) return;

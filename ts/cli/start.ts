@@ -15,6 +15,8 @@ import { replayProgress } from '../api/md_replay';
 import { DashboardSampler } from '../dashboard/sampler';
 import type { ApiContext } from '../api/routes';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { type FreeBytes, statfsFreeBytes } from '../node/space_guard';
 import { RaftNode } from '../node/raft_node';
 import { Op } from '../node/commands';
 import { bootstrapAdmin } from '../api/auth';
@@ -53,6 +55,8 @@ export interface StartOptions {
   snapshotCatchUpEntries?: number;
   /** RocksDB memtable size in bytes (`--memtable-mib`). */
   memtableBytes?: number;
+  /** Free disk below which this member raises the disk alarm (`--space-reserve-mib`; 0: never). */
+  spaceReserveBytes?: number;
   /** The WAL's write + fdatasync path (`--wal-backend`). */
   walBackend?: 'auto' | 'io_uring' | 'pwrite';
   /** Metrics, the health monitor and throttling. */
@@ -81,6 +85,16 @@ export interface StartOptions {
 }
 
 export const log = logEvent;
+
+/**
+ * Test-only: the free disk a test simulates, from `QKV_TEST_FREE_BYTES_DIR` — the file `n<id>`
+ * there holds this node's free bytes (while it is absent, the real statfs answers).
+ */
+function freeBytesFromEnv(id: number, dir: string | undefined): FreeBytes | undefined {
+  if (!dir) return undefined;
+  const file = join(dir, `n${id}`);
+  return async (dataDir) => (existsSync(file) ? Number((await readFile(file, 'utf8')).trim()) : statfsFreeBytes(dataDir));
+}
 
 /**
  * Test-only disk faults for the chaos suite, from `QKV_TEST_WAL_FAULTS` (`failSyncAt=N` or
@@ -137,6 +151,9 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
     memtableBytes: opts.memtableBytes,
     walBackend: opts.walBackend,
     peerTls: opts.peerTls,
+    spaceReserveBytes: opts.spaceReserveBytes,
+    freeBytes: freeBytesFromEnv(opts.id, process.env.QKV_TEST_FREE_BYTES_DIR),
+    onSpace: (e) => ('error' in e ? log('space_unreadable', { id: opts.id, message: e.error.message }) : log(e.low ? 'space_low' : 'space_ok', { id: opts.id, ...e })),
     onSnapshot: (event, index, detail) => log(`snapshot_${event}`, { id: opts.id, index, ...detail }),
     onSoftState: (leader, state) => log('role', { id: opts.id, leader, state }),
     onMembership: (change, index, rec) => log('membership', { id: opts.id, index, change: change.type, node: change.nodeId, voters: rec.voters, learners: rec.learners }),

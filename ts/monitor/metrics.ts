@@ -132,6 +132,8 @@ export class NodeMetrics {
         this.inc(node.requests.readIndexRetries);
       },
     });
+    gauge('space_free_bytes', 'Free bytes of the file system holding this node\'s data, at its last check (-1: not read yet, or --space-reserve-mib 0)', () => node.space.freeBytes ?? -1);
+    gauge('space_alarms', 'Members whose disk is below its reserve: while above 0, writes that add data are refused 507 no_space', () => node.space.alarms().length);
     gauge('apply_lag_entries', 'Committed entries not yet applied', () => {
       const st = node.status();
       return Math.max(0, st.commitIndex - st.appliedIndex);

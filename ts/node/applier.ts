@@ -31,7 +31,7 @@ import { applySetTtl } from './set_ttl';
 import { compareHolds } from './txn_compare';
 import { ReadGate } from './read_gate';
 import { type AuthChange, type AuthResult, AuthState } from '../auth/state';
-import { applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient, RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from './membership';
+import { applyAlarm, applyMemberChange, decodeMemberChange, decodeRecord, encodeRecord, type MemberChange, MEMBERS_KEY, type MembersRecord, publishClient, RESERVED_KEY_PREFIX, RESERVED_KEYS_END } from './membership';
 
 
 export type TxnOpResult =
@@ -288,10 +288,10 @@ export class Applier {
         invariant(items.every((it) => it.idem === undefined), () => `entry ${e.index}: a keyed batch has keyed items`);
         answer(this.exactlyOnce({ key: command.idem, print: printBytes(command.itemsRaw!) }, e.index, 0, batch, applyItems, BATCH_KEPT));
       }
-    } else if (command.op === Op.Publish) {
-      // Not a configuration change: only where clients reach a member (no-op for non-members).
+    } else if (command.op === Op.Publish || command.op === Op.Alarm) {
+      // Not a configuration change: where clients reach a member, or its disk alarm (no-op for non-members).
       const [id, client] = command.key.split(' ');
-      batch.members = publishClient(batch.members, Number(id), client ?? '');
+      batch.members = command.op === Op.Alarm ? applyAlarm(batch.members, command.key, e.index) : publishClient(batch.members, Number(id), client ?? '');
       batch.ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(batch.members) });
       answer({ kind: 'published', index: e.index });
     } else if (command.op === Op.MdPurge) {

@@ -4,7 +4,7 @@
  *
  *   command = version u8 (1) | op u8 | flags u8 | origin u32 | seq u64
  *             | [atMs u64] (flag TIME) | [idempotency key (u32 + utf8)] (flag IDEM)
- *             | put/delete/publish/auth/incr: [ifRevision u64] | [ttlMs u64] | key (u32 + utf8) | [value (u32 + bytes)] (put, auth; incr: its step as decimal text)
+ *             | put/delete/publish/auth/incr/alarm: [ifRevision u64] | [ttlMs u64] | key (u32 + utf8) | [value (u32 + bytes)] (put, auth; incr: its step as decimal text)
  *             | txn: compares, success ops, failure ops (see `encodeTxn`)
  *             | md ingest: symbol and producer tables, market records (`encodeBatch`)
  *             | session: nothing more (it carries TIME)
@@ -21,7 +21,8 @@
  * a batch's key and ignored it, which would have applied a retried batch twice on that node.
  * Later versions each add an op or a field an older build would misapply: 3 range deletes, 4 key
  * TTLs, 5 increments and TTL changes (`Op.Incr`, `Op.SetTtl`, alone or as batch items; txn
- * increments) and market-data purges (`Op.MdPurge`), 6 txn compares other than equality (`cmp`).
+ * increments) and market-data purges (`Op.MdPurge`), 6 txn compares other than equality (`cmp`),
+ * 7 disk-space alarms (`Op.Alarm`).
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
@@ -34,7 +35,7 @@ import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 import { type Entry, EntryType } from '../raft/types';
 
 /** The newest command version this build reads and writes (it reads every version from 1). */
-export const COMMAND_VERSION = 6;
+export const COMMAND_VERSION = 7;
 /** The first version where a Batch may carry an idempotency key (older ones: per item only). */
 const BATCH_IDEM_VERSION = 2;
 /** The first version with `Op.DeleteRange` (an older build refuses such an entry by its version). */
@@ -45,6 +46,8 @@ const TTL_VERSION = 4;
 const INCR_VERSION = 5;
 /** The first version with txn compares other than equality (`cmp`). */
 const COMPARE_ORDER_VERSION = 6;
+/** The first version with `Op.Alarm`. */
+const ALARM_VERSION = 7;
 
 export enum Op {
   Put = 1,
@@ -83,9 +86,14 @@ export enum Op {
    * instrument's events and checkpoints up to its newest checkpoint before it (ts/market/purge.ts).
    */
   MdPurge = 13,
+  /**
+   * A member's disk-space alarm (ts/node/space_guard.ts), raised or cleared by that member:
+   * `key` is "<node id> raise <free bytes> <reserve bytes>" or "<node id> clear".
+   */
+  Alarm = 14,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr, Op.SetTtl, Op.MdPurge]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr, Op.SetTtl, Op.MdPurge, Op.Alarm]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
@@ -303,6 +311,7 @@ function txnHasTtl(txn: Txn): boolean {
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
+  if (c.op === Op.Alarm) return ALARM_VERSION;
   if (c.txn?.compare.some(orderedCmp)) return COMPARE_ORDER_VERSION;
   if (c.op === Op.Incr || c.op === Op.SetTtl || c.op === Op.MdPurge || c.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
   if (c.op === Op.Expire || c.ttlMs !== undefined || c.items?.some((it) => it.ttlMs !== undefined) || (c.txn !== undefined && txnHasTtl(c.txn))) return TTL_VERSION;
@@ -354,6 +363,7 @@ export function decodeCommand(data: Uint8Array): Command {
   if (ttlMs !== undefined && ((op !== Op.Put && op !== Op.Incr && op !== Op.SetTtl) || atMs === undefined)) throw malformed('a TTL on a command other than a put, an increment or a TTL change with its time');
   if ((op === Op.Incr || op === Op.SetTtl || op === Op.MdPurge) && version < INCR_VERSION) throw malformed(`a version ${version} increment, TTL change or purge`);
   if (op === Op.MdPurge && (flags & ~FLAG_IDEM & ~FLAG_TIME) !== 0) throw malformed('a purge with a condition or a TTL');
+  if (op === Op.Alarm && (version < ALARM_VERSION || flags !== 0)) throw malformed(`a version ${version} alarm, or one with flags`);
   const key = r.str('key');
   const value = op === Op.Put || op === Op.Auth || op === Op.Incr ? r.bytes('value') : undefined;
   r.end();

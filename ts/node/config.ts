@@ -8,6 +8,7 @@ import type { StateType } from '../raft/types';
 import type { PeerAddress } from '../transport/peer';
 import type { MemberChange, MembersRecord } from './membership';
 import type { SnapshotEvent, SnapshotEventDetail } from './snapshot_lifecycle';
+import { type FreeBytes, SPACE_RESERVE_BYTES_DEFAULT, type SpaceEvent } from './space_guard';
 
 export interface RaftNodeConfig {
   id: number;
@@ -79,6 +80,15 @@ export interface RaftNodeConfig {
    * the appends/s with 1–256 appenders). README: "Backend".
    */
   walBackend?: WalOptions['backend'];
+  /**
+   * Free bytes below which this member raises the cluster's disk-space alarm and writes that add
+   * data are refused (`--space-reserve-mib`; space_guard.ts); 0: never.
+   */
+  spaceReserveBytes?: number;
+  /** How the free space of `dataDir`'s file system is read (statfs; tests simulate a filling disk). */
+  freeBytes?: FreeBytes;
+  /** This member's free space crossed its reserve, or could not be read. */
+  onSpace?: (event: SpaceEvent) => void;
   /** Test-only WAL faults (the chaos suite's disk nemesis); never set in production. */
   walFaults?: Pick<WalOptions, 'failSyncAt' | 'tornWriteAt' | 'allowStall'>;
   onFatal?: (err: Error) => void;
@@ -97,7 +107,7 @@ export interface RaftNodeConfig {
   peerTls?: PeerTls;
 }
 
-export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved' | 'onPeerProtocolError';
+export type Callbacks = 'onFatal' | 'onSoftState' | 'onSnapshot' | 'onMembership' | 'onRemoved' | 'onPeerProtocolError' | 'onSpace' | 'freeBytes';
 export type ResolvedConfig = Required<Omit<RaftNodeConfig, Callbacks | 'walFaults' | 'joinTerm' | 'peerTls' | 'clusterToken' | 'mdRetentionNs'>> & Pick<RaftNodeConfig, Callbacks | 'peerTls' | 'clusterToken' | 'mdRetentionNs'>;
 
 export const DEFAULTS = {
@@ -118,6 +128,7 @@ export const DEFAULTS = {
   snapshotBytesMax: 64 * 2 ** 30,
   memtableBytes: 8 << 20,
   walBackend: 'pwrite' as const,
+  spaceReserveBytes: SPACE_RESERVE_BYTES_DEFAULT,
   joining: false,
 };
 

@@ -53,6 +53,15 @@ export interface MembersRecord {
   addresses: Record<string, MemberAddresses>;
   /** Removed ids (not members now) → where they were removed; absent in older records. */
   removed?: Record<string, Removal>;
+  /** Members whose disk is below its reserve (space_guard.ts), by id; absent: none. */
+  alarms?: Record<string, SpaceAlarm>;
+}
+
+/** A member's raised disk-space alarm: what it measured, and the entry that raised it. */
+export interface SpaceAlarm {
+  freeBytes: number;
+  reserveBytes: number;
+  index: number;
 }
 
 export interface MemberChange {
@@ -141,6 +150,7 @@ export function applyMemberChange(rec: MembersRecord, change: MemberChange, inde
   const learners = new Set(rec.learners);
   const addresses = { ...rec.addresses };
   const removed = { ...rec.removed };
+  const alarms = { ...rec.alarms };
   const id = change.nodeId;
   switch (change.type) {
     case ConfChangeType.AddNode:
@@ -155,6 +165,8 @@ export function applyMemberChange(rec: MembersRecord, change: MemberChange, inde
       voters.delete(id);
       learners.delete(id);
       delete addresses[String(id)];
+      // A removed member's disk no longer holds the cluster's data.
+      delete alarms[String(id)];
       break;
   }
   if (change.type !== ConfChangeType.RemoveNode) {
@@ -165,7 +177,9 @@ export function applyMemberChange(rec: MembersRecord, change: MemberChange, inde
     }
   }
   const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
-  return { confIndex: index, voters: sorted(voters), learners: sorted(learners), addresses, removed };
+  const record: MembersRecord = { confIndex: index, voters: sorted(voters), learners: sorted(learners), addresses, removed };
+  if (Object.keys(alarms).length > 0) record.alarms = alarms;
+  return record;
 }
 
 function rememberRemoval(removed: Record<string, Removal>, id: number, removal: Removal): void {
@@ -181,6 +195,23 @@ export function publishClient(rec: MembersRecord, id: number, client: string): M
   if (!isMember(rec, id)) return rec;
   const prev = rec.addresses[String(id)] ?? {};
   return { ...rec, addresses: { ...rec.addresses, [String(id)]: { ...prev, client } } };
+}
+
+/**
+ * The record after an `Op.Alarm` entry at `index` (`key`: "<id> raise <free> <reserve>" or
+ * "<id> clear"; no-op for non-members). Throws on a malformed key (the applier's fatal path).
+ */
+export function applyAlarm(rec: MembersRecord, key: string, index: number): MembersRecord {
+  const [idText, action, freeText, reserveText] = key.split(' ');
+  const id = Number(idText);
+  const raise = action === 'raise' && freeText !== undefined && reserveText !== undefined;
+  if (!Number.isInteger(id) || !(raise || (action === 'clear' && freeText === undefined))) throw new QuorumError('COMMAND_INVALID', `malformed alarm ${JSON.stringify(key)}`);
+  if (!isMember(rec, id)) return rec;
+  const alarms = { ...rec.alarms };
+  if (raise) alarms[idText] = { freeBytes: Number(freeText), reserveBytes: Number(reserveText), index };
+  else delete alarms[idText];
+  const { alarms: _previous, ...rest } = rec;
+  return Object.keys(alarms).length > 0 ? { ...rest, alarms } : rest;
 }
 
 export function confStateOf(rec: MembersRecord): ConfState {

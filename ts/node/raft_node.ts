@@ -41,6 +41,7 @@ import { type Applied, type ApplyResult, Applier } from './applier';
 import { BOOTSTRAP_INDEX, openStorage, resumeIndex } from './bootstrap';
 import { DEFAULTS, type NodeStatus, type RaftNodeConfig, type ResolvedConfig } from './config';
 import { type Command, encodeCommand } from './commands';
+import { SpaceGuard } from './space_guard';
 import { TtlExpiry } from './ttl_expiry';
 import { MdRetention } from './md_retention';
 import { ConfTracker } from './conf_tracker';
@@ -91,7 +92,6 @@ export class RaftNode {
   private seq = 0;
   /** Marks this run's proposals (commands.ts): random per start, 1 in 2^32 to collide. */
   private readonly origin = randomInt(1, 2 ** 32);
-  /** The last ReadIndex context number used (contexts are unique within a run). */
   /** The health monitor's and the metrics' hooks (none by default). */
   private observer: NodeObserver = {};
   private lastLeader = 0;
@@ -101,9 +101,9 @@ export class RaftNode {
   private queuedConfChanges: { seq: number; payload: Buffer }[] = [];
   /** Ticks since start (the clock of farewells and removal notices). */
   private ticks = 0;
-  /** When this node, leading, proposes the expiry of keys past their TTL. */
-  /** The leader's timed proposals: key expiries, market-data retention. */
+  /** Timed proposals: key expiries and market-data retention (the leader's), the disk alarm (every member's: `space`). */
   private readonly chores: { tick(ticks: number): void }[];
+  readonly space: SpaceGuard;
 
   private constructor(
     cfg: RaftNodeConfig,
@@ -121,7 +121,7 @@ export class RaftNode {
     this.waiters = new RequestWaiters(this.cfg);
     this.applier = new Applier(engine, snapshotMembers, (results, lastTerm) => this.onApplied(results, lastTerm), (err) => this.fail(err), this.cfg.applyBacklogBytesMax, this.cfg.watchHistoryMax);
     const leading = () => this.isLeader;
-    this.chores = [new TtlExpiry(this.applier.ttl, leading, (c) => this.propose(c)), new MdRetention(cfg.mdRetentionNs, () => this.market.newestTsEvent, leading, (c) => this.propose(c))];
+    this.chores = [new TtlExpiry(this.applier.ttl, leading, (c) => this.propose(c)), new MdRetention(cfg.mdRetentionNs, () => this.market.newestTsEvent, leading, (c) => this.propose(c)), (this.space = new SpaceGuard(this.cfg, () => this.applier.members, (c) => this.propose(c)))];
     // The core starts from the configuration at the engine's applied index (see bootstrap.ts).
     this.conf = new ConfTracker(this.applier.members, cfg.id, cfg.members);
     this.raw = new RawNode({
@@ -330,7 +330,7 @@ export class RaftNode {
 
   /** Proposes a command; resolves with its result once applied here. */
   propose(command: Omit<Command, 'origin' | 'seq'>): Promise<ApplyResult> {
-    const refused = this.refusal('write');
+    const refused = this.refusal('write') ?? this.space.refusal(command);
     if (refused) return Promise.reject(refused);
     const seq = ++this.seq;
     const payload = encodeCommand({ ...command, origin: this.origin, seq });
