@@ -88,6 +88,20 @@ test('compaction and snapshot install: the core sees compacted and snapshot boun
   t.deepEqual(texts(storage.entries(101, 102, 1 << 20)), [[101, 7, 0, 'next']]);
 });
 
+test('the tail a compaction keeps is bounded by entries and by bytes', async (t) => {
+  const [, storage] = await open(t, tempDir(t), initial([1, 2, 3]));
+  // Entries 1-6 of 10, 10, 10, 1000, 10, 10 bytes.
+  await storage.persist([1, 2, 3, 4, 5, 6].map((i) => entry(i, 1, (i === 4 ? 'x' : 'y').repeat(i === 4 ? 1000 : 10))), undefined);
+  t.is(storage.tailEntries(6, 3, 1 << 20), 3, 'by count');
+  t.is(storage.tailEntries(6, 10, 1 << 20), 6, 'all there is');
+  t.is(storage.tailEntries(6, 10, 25), 2, 'by bytes: 20 of 25 fit, the next would pass it');
+  t.is(storage.tailEntries(6, 10, 1019), 2, 'the large entry does not fit');
+  t.is(storage.tailEntries(6, 10, 1020), 3);
+  t.is(storage.tailEntries(4, 10, 999), 0, 'an entry over the bound alone: none');
+  await storage.compact({ metadata: { index: 3, term: 1, confState: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('3') });
+  t.is(storage.tailEntries(6, 10, 1 << 20), 3, 'only entries still in the log');
+});
+
 test('one persist larger than a WAL group (a follower catching up) is split into groups, all durable', async (t) => {
   const dir = tempDir(t);
   const [wal, storage] = await open(t, dir, initial([1, 2, 3]));

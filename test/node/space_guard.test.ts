@@ -7,7 +7,7 @@
 import test from 'ava';
 import { type Command, Op } from '../../ts/node/commands';
 import { applyAlarm, applyMemberChange, type MembersRecord } from '../../ts/node/membership';
-import { addsData, SPACE_CHECK_TICKS, SpaceGuard, type SpaceEvent } from '../../ts/node/space_guard';
+import { addsData, SPACE_CHECK_TICKS, SPACE_RECLAIM_TICKS, SpaceGuard, type SpaceEvent } from '../../ts/node/space_guard';
 import { ConfChangeType } from '../../ts/raft/types';
 
 const MIB = 2 ** 20;
@@ -83,6 +83,24 @@ test('tick reads every SPACE_CHECK_TICKS; a reserve of 0 never reads; a failed r
   const failing = new SpaceGuard({ id: 1, dataDir: '/x', spaceReserveBytes: RESERVE, freeBytes: async () => Promise.reject(new Error('EIO')), onSpace: (e) => events.push(e) }, () => ({ confIndex: 0, voters: [1], learners: [], addresses: {} }), async () => undefined);
   await failing.check();
   t.like(events[0], { error: { message: 'EIO' } });
+});
+
+test('while below its reserve a member takes a snapshot every SPACE_RECLAIM_TICKS (the log it compacts is what frees space)', async (t) => {
+  const disk = { free: 1000 * MIB };
+  let reclaims = 0;
+  const rec: MembersRecord = { confIndex: 0, voters: [1], learners: [], addresses: {} };
+  const guard = new SpaceGuard({ id: 1, dataDir: '/x', spaceReserveBytes: RESERVE, freeBytes: async () => disk.free }, () => rec, async () => undefined, () => reclaims++);
+  const run = async (from: number, to: number) => {
+    for (let i = from; i <= to; i++) {
+      guard.tick(i);
+      if (i % SPACE_CHECK_TICKS === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  await run(1, 2 * SPACE_RECLAIM_TICKS);
+  t.is(reclaims, 0, 'not while there is space');
+  disk.free = MIB;
+  await run(2 * SPACE_RECLAIM_TICKS + 1, 4 * SPACE_RECLAIM_TICKS);
+  t.is(reclaims, 2);
 });
 
 test('alarms live in the membership record: a non-member raises none, a removed member takes its own away', (t) => {

@@ -216,6 +216,7 @@ function nodeCommands(program: Command): void {
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', flags.integer(1), 10_000)
     .option('--snapshot-bytes <n>', '... or after this many bytes of applied entries', flags.integer(1), 64 << 20)
     .option('--snapshot-catchup <n>', 'entries kept in the log after a snapshot for slightly lagging followers', flags.integer(0), 1_000)
+    .option('--snapshot-catchup-bytes <n>', '... at most this many bytes of them', flags.integer(0), 64 << 20)
     .addOption(new Option('--wal-backend <pwrite|io_uring|auto>', 'how the WAL writes and fdatasyncs a group: pwrite + fdatasync on its I/O thread, io_uring (a linked write + fsync, run by a kernel worker), or auto (io_uring where the kernel allows it)').choices(['pwrite', 'io_uring', 'auto']).default('pwrite'))
     .option('--space-reserve-mib <n>', 'free disk (MiB) below which this member raises the cluster\u2019s disk alarm: writes that add data are refused (507 no_space; reads and deletes go on) until it has 1.25\u00d7 that free (0: never)', flags.integer(0), 512)
     .option('--memtable-mib <n>', 'RocksDB memtable size in MiB (up to 4 are kept): larger flushes less often, smaller keeps each write\u2019s memtable insert in the CPU caches', flags.integer(1, 1024), 8)
@@ -255,6 +256,7 @@ interface StartFlags extends HealthFlags {
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotCatchup: number;
+  snapshotCatchupBytes: number;
   memtableMib: number;
   spaceReserveMib: number;
   walBackend: 'auto' | 'io_uring' | 'pwrite';
@@ -310,6 +312,7 @@ async function startAction(o: StartFlags, cmd: Command): Promise<void> {
     snapshotEntries: o.snapshotEntries,
     snapshotLogBytes: o.snapshotBytes,
     snapshotCatchUpEntries: o.snapshotCatchup,
+    snapshotCatchUpBytes: o.snapshotCatchupBytes,
     memtableBytes: o.memtableMib * 2 ** 20,
     spaceReserveBytes: o.spaceReserveMib * 2 ** 20,
     walBackend: o.walBackend,

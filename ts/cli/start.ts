@@ -53,6 +53,7 @@ export interface StartOptions {
   snapshotEntries?: number;
   snapshotLogBytes?: number;
   snapshotCatchUpEntries?: number;
+  snapshotCatchUpBytes?: number;
   /** RocksDB memtable size in bytes (`--memtable-mib`). */
   memtableBytes?: number;
   /** Free disk below which this member raises the disk alarm (`--space-reserve-mib`; 0: never). */
@@ -148,6 +149,7 @@ function openNode(opts: StartOptions, members: Map<number, PeerAddress>, joinTer
     snapshotEntries: opts.snapshotEntries,
     snapshotLogBytes: opts.snapshotLogBytes,
     snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
+    snapshotCatchUpBytes: opts.snapshotCatchUpBytes,
     memtableBytes: opts.memtableBytes,
     walBackend: opts.walBackend,
     peerTls: opts.peerTls,

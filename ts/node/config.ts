@@ -66,8 +66,10 @@ export interface RaftNodeConfig {
   snapshotEntries?: number;
   /** ... or once the entries applied since the last snapshot hold this many bytes. */
   snapshotLogBytes?: number;
-  /** Entries kept in the log before a snapshot, so slightly lagging followers need no snapshot. */
+  /** Entries kept in the log before a snapshot, so slightly lagging followers need no snapshot ... */
   snapshotCatchUpEntries?: number;
+  /** ... at most this many bytes of them (the log's tail is held on disk and in memory). */
+  snapshotCatchUpBytes?: number;
   /** Most bytes a received snapshot may hold. */
   snapshotBytesMax?: number;
   /** RocksDB memtable size (`--memtable-mib`; see `engine::EngineOptions::write_buffer_bytes`). */
@@ -125,6 +127,7 @@ export const DEFAULTS = {
   snapshotEntries: 10_000,
   snapshotLogBytes: 64 << 20,
   snapshotCatchUpEntries: 1_000,
+  snapshotCatchUpBytes: 64 << 20,
   snapshotBytesMax: 64 * 2 ** 30,
   memtableBytes: 8 << 20,
   walBackend: 'pwrite' as const,

@@ -157,6 +157,20 @@ export class WalStorage implements Storage {
     await this.wal.compact(keepFrom);
   }
 
+  /**
+   * How many entries ending at `index` (the newest first) fit in both `countMax` and `bytesMax`
+   * of data (a first entry over `bytesMax` alone: none) — the tail a compaction keeps.
+   */
+  tailEntries(index: number, countMax: number, bytesMax: number): number {
+    let bytes = 0;
+    let n = 0;
+    for (let i = index; n < countMax && i >= this.offset && i >= this.firstIndex(); i--, n++) {
+      bytes += this.ents[i - this.offset].data.length;
+      if (bytes > bytesMax) break;
+    }
+    return n;
+  }
+
   /** Replaces the whole log with a snapshot received from the leader (InstallSnapshot). */
   async installSnapshot(snap: Snapshot): Promise<void> {
     await this.wal.reset(snap.metadata.index + 1);

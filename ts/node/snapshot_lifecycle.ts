@@ -35,8 +35,10 @@ export interface SnapshotPolicy {
   snapshotEntries: number;
   /** ... or once the entries applied since the last hold this many bytes. */
   snapshotLogBytes: number;
-  /** Entries kept in the log before a snapshot, for followers slightly behind. */
+  /** Entries kept in the log before a snapshot, for followers slightly behind ... */
   snapshotCatchUpEntries: number;
+  /** ... at most this many bytes of them (1,000 entries of 1 MiB values would keep a GiB on disk and in memory). */
+  snapshotCatchUpBytes: number;
 }
 
 /**
@@ -163,7 +165,8 @@ export class SnapshotLifecycle {
     // An install may have moved the log past it meanwhile: then this one is obsolete.
     if (meta.index > h.storage.snapshot().metadata.index && meta.index <= h.storage.lastIndex()) {
       const hold = this.log.holdFrom === undefined ? 0 : Math.min(LOG_HOLD_ENTRIES_MAX, meta.index - this.log.holdFrom + 1);
-      await h.storage.compact(toRaftSnapshot(meta), Math.max(this.policy.snapshotCatchUpEntries, hold));
+      const catchUp = h.storage.tailEntries(meta.index, this.policy.snapshotCatchUpEntries, this.policy.snapshotCatchUpBytes);
+      await h.storage.compact(toRaftSnapshot(meta), Math.max(catchUp, hold));
       h.onSnapshot?.('created', meta.index, { ms: Math.round(performance.now() - started) });
     }
     await this.prune();
