@@ -1,7 +1,8 @@
 /**
  * The disk-space alarm across real processes: a follower whose disk falls below its reserve
  * raises the alarm through the leader (its proposal is forwarded), and every member refuses
- * writes that add data; removing that member takes its alarm away. The follower's free space is
+ * writes that add data (the dashboard shows which member); removing that member takes its
+ * alarm away. The follower's free space is
  * simulated (QKV_TEST_FREE_BYTES_DIR); the others read their real file system.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { pollUntil } from '../helpers/poll';
 import { tempDir } from '../helpers/tmp';
+import type { Sample } from '../../ts/dashboard/page/wire';
+import { SseReader } from '../dashboard/sse';
 import { ProcCluster } from './procs';
 
 async function call(url: string, method = 'GET', body?: unknown): Promise<{ status: number; json: any }> {
@@ -33,6 +36,14 @@ test('a follower low on disk raises the alarm for the cluster; its removal clear
   t.is(refused.status, 507);
   t.like(refused.json.error, { code: 'no_space', alarms: [{ member: follower.id, freeBytes: 2 ** 20 }] });
   t.like((await call(leader.url('/v1/kv/a'), 'DELETE')).json, { deleted: true });
+  // The dashboard's member table says which member is short of disk.
+  const { sse } = await SseReader.open(leader.url('/v1/dashboard/stream'));
+  t.teardown(() => sse.close());
+  const sample = JSON.parse((await sse.nextOf('sample')).data) as Sample;
+  t.deepEqual(
+    sample.cluster.members.map((m) => [m.id, m.spaceAlarm?.freeBytes ?? null]),
+    cluster.procs.map((p) => [p.id, p.id === follower.id ? 2 ** 20 : null]),
+  );
 
   t.is((await call(leader.url(`/v1/cluster/members/${follower.id}`), 'DELETE')).status, 200);
   await pollUntil(async () => (await call(leader.url('/v1/cluster'))).json.alarms.length === 0, 'the removed member\'s alarm to go');

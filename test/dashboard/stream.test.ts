@@ -51,6 +51,7 @@ test('the stream: hello with history, a sample a second, member progress from th
   for (const m of second.cluster.members) {
     t.true(typeof m.match === 'number' && m.match > 0, `the leader knows n${m.id}'s match index`);
     t.is(typeof m.lag, 'number');
+    t.is(m.spaceAlarm, null, 'no disk alarm');
   }
   // A page opened later starts with the samples so far.
   const later = await SseReader.open(leader.url('/v1/dashboard/stream'));

@@ -33,7 +33,7 @@ export const PAGE_HTML = `<!doctype html>
 <main>
   <section>
     <h2>Cluster</h2>
-    <table id="members"><thead><tr><th>member</th><th>role</th><th>client address</th><th>match index</th><th>lag (entries)</th><th>active</th></tr></thead><tbody></tbody></table>
+    <table id="members"><thead><tr><th>member</th><th>role</th><th>client address</th><th>match index</th><th>lag (entries)</th><th>active</th><th>disk</th></tr></thead><tbody></tbody></table>
     <p class="hint" id="members-hint"></p>
     <form id="transfer-form" hidden><label>hand leadership to <select id="transfer-to"></select></label> <button type="submit">transfer</button> <span id="transfer-result"></span></form>
   </section>

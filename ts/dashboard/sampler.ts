@@ -124,9 +124,12 @@ export class DashboardSampler implements HealthTap {
 
   cluster(st = this.node.status()): ClusterView {
     const progress = this.node.replication();
+    const alarms = new Map(this.node.space.alarms());
     const members = this.node.memberList(this.client).map((m) => {
       const pr = progress.get(m.id);
-      return { id: m.id, name: m.name, learner: m.learner, client: m.client, match: pr?.match ?? null, lag: pr ? Math.max(0, st.commitIndex - pr.match) : null, active: pr?.recentActive ?? null };
+      const alarm = alarms.get(m.id);
+      const spaceAlarm = alarm ? { freeBytes: alarm.freeBytes, reserveBytes: alarm.reserveBytes } : null;
+      return { id: m.id, name: m.name, learner: m.learner, client: m.client, match: pr?.match ?? null, lag: pr ? Math.max(0, st.commitIndex - pr.match) : null, active: pr?.recentActive ?? null, spaceAlarm };
     });
     return { node: st.id, leader: st.leader || null, term: st.term, state: st.state, commitIndex: st.commitIndex, appliedIndex: st.appliedIndex, leaderChanges: this.leaderChanges, members };
   }

@@ -40,7 +40,9 @@ export function renderCluster(c: ClusterView): void {
   const rows = c.members.map((m) => {
     const role = m.id === c.leader ? 'leader' : m.learner ? 'learner' : 'follower';
     const active = m.active === null ? null : m.active ? 'yes' : 'no';
-    return row([m.name, role, m.client, m.match, m.lag, active], m.id === c.leader ? 'leader' : undefined);
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+    const disk = m.spaceAlarm === null ? 'ok' : `full: ${mib(m.spaceAlarm.freeBytes)} MiB free of a ${mib(m.spaceAlarm.reserveBytes)} MiB reserve`;
+    return row([m.name, role, m.client, m.match, m.lag, active, disk], m.id === c.leader ? 'leader' : undefined);
   });
   byId('members').querySelector('tbody')!.replaceChildren(...rows);
   const leads = c.leader === c.node;

@@ -23,6 +23,8 @@ export interface MemberView {
   lag: number | null;
   /** Leader only: heard from within the last election timeout. */
   active: boolean | null;
+  /** The member's disk-space alarm, while raised (writes that add data are refused meanwhile). */
+  spaceAlarm: { freeBytes: number; reserveBytes: number } | null;
 }
 
 export interface ClusterView {
