@@ -25,6 +25,7 @@ test('md book, top, vwap, ticks, instruments and feeds print the node\'s answers
     [['md', 'vwap', 'ES', '--side', 'buy', '--qty', '15', '--stale'], '/v1/md/books/ES/vwap?side=buy&qty=15'],
     [['md', 'ticks', 'ES', '--limit', '1'], '/v1/md/ticks/ES?limit=1'],
     [['md', 'ticks', 'ES', '--limit', '2', '--prevailing'], '/v1/md/ticks/ES?limit=2&prevailing=true'],
+    [['md', 'ticks', 'ES', '--limit', '2', '--prevailing', 'quote'], '/v1/md/ticks/ES?limit=2&prevailing=quote'],
     [['md', 'ticks', 'ES', '--kinds', 'delta', '--from', '1700000000000000002', '--to', '2023-11-15T00:00:00Z'], '/v1/md/ticks/ES?limit=100&kinds=delta&from=1700000000000000002&to=2023-11-15T00:00:00Z'],
     [['md', 'feeds'], '/v1/md/feeds'],
     [['md', 'instruments', '--prefix', 'E', '--limit', '5'], '/v1/md/instruments?prefix=E&limit=5'],

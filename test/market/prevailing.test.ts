@@ -74,3 +74,59 @@ test('each event comes with the top of the book before it, across pages, from a 
   const first = await pages('prevailing=true&limit=100', 1);
   t.deepEqual(first, expectOf(all.filter((e) => BigInt(e.seq) > kept).slice(0, 100)));
 });
+
+/** Seeded quotes and trades of one FX pair, a millisecond apart (no deltas: its L2 book stays empty). */
+function quotesAndTrades(count: number): string[] {
+  const random = seededRandom(21);
+  return Array.from({ length: count }, (_, i) => {
+    const base = { instrument: 'EURUSD', tsEvent: String(T0 + BigInt(i) * 1_000_000n), producerId: 'fx', producerSeq: i + 1 };
+    const mid = 1.08 + Math.floor(random() * 40) / 10_000;
+    if (random() < 0.3) return JSON.stringify({ kind: 'trade', ...base, price: mid.toFixed(5), size: 1 + Math.floor(random() * 9), side: 'buy' });
+    return JSON.stringify({ kind: 'quote', ...base, bidPrice: (mid - 0.0001).toFixed(5), bidSize: 1 + Math.floor(random() * 50), askPrice: (mid + 0.0001).toFixed(5), askSize: 1 + Math.floor(random() * 50) });
+  });
+}
+
+test('prevailing=quote: each event with the last quote record before it, across pages and from a time', async (t) => {
+  t.timeout(120_000);
+  const { url } = await singleNode(t);
+  const lines = quotesAndTrades(12_000);
+  for (let i = 0; i < lines.length; i += 1000) t.is((await fetch(url('/v1/md/events'), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.slice(i, i + 1000).join('\n') })).status, 200);
+  const pages = async (query: string, max = Infinity): Promise<Event[]> => {
+    const out: Event[] = [];
+    for (let more = true; more && out.length < max; ) {
+      const page = (await (await fetch(url(`/v1/md/ticks/EURUSD?${query}${out.length > 0 ? `&afterSeq=${out.at(-1)!.seq}` : ''}`))).json()) as { events: Event[]; more: boolean };
+      out.push(...page.events);
+      more = page.more;
+    }
+    return out;
+  };
+  // The reference: the last quote before each stored event.
+  const all = await pages('limit=10000');
+  t.is(all.length, 12_000);
+  const before = new Map<string, unknown>();
+  let last: unknown = { bestBid: null, bidSize: null, bestAsk: null, askSize: null };
+  for (const e of all) {
+    before.set(e.seq, last);
+    if (e.kind === 'quote') last = { bestBid: e.bidPrice, bidSize: e.bidSize, bestAsk: e.askPrice, askSize: e.askSize };
+  }
+  const expectOf = (events: Event[]) => events.map((e) => ({ ...e, prevailing: before.get(e.seq) }));
+
+  // Trades only, small pages: each later page finds the quote before its start by reading back.
+  const trades = await pages('kinds=trade&prevailing=quote&limit=97');
+  t.true(trades.length > 3000, `${trades.length} trades`);
+  t.deepEqual(trades, expectOf(all.filter((e) => e.kind === 'trade')));
+  t.deepEqual(trades[0].prevailing, before.get(trades[0].seq));
+  t.not((trades[5].prevailing as { bestBid: unknown }).bestBid, null, 'a quote prevails');
+  const from = T0 + 7_000_000_000n;
+  t.deepEqual(await pages(`prevailing=quote&limit=50&from=${from}`, 1), expectOf(all.filter((e) => BigInt(e.tsEvent) >= from).slice(0, 50)));
+  // The L2 book of a quoted instrument is empty: what prevailing=quote is for.
+  const book = await pages('kinds=trade&prevailing=book&limit=10', 1);
+  t.deepEqual(book[9].prevailing, { bestBid: null, bidSize: null, bestAsk: null, askSize: null });
+  t.like(await (await fetch(url('/v1/md/ticks/EURUSD?prevailing=quotes'))).json(), { error: { code: 'invalid_query' } });
+
+  const client = new QuorumClient({ endpoints: [url('')] });
+  t.teardown(() => client.close());
+  const viaClient = [];
+  for await (const e of client.ticks('EURUSD', { kinds: ['trade'], prevailing: 'quote', pageSize: 500 })) if (viaClient.push(e) === 600) break;
+  t.deepEqual(viaClient, trades.slice(0, 600));
+});

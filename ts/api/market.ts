@@ -10,7 +10,7 @@
  *   GET  /v1/md/books/{instrument}/vwap ?side=buy|sell&qty=N → the average price to fill N
  *   GET  /v1/md/feeds                  producers with their high-water marks, and detected gaps
  *   GET  /v1/md/ticks/{instrument}     ?afterSeq=&limit= (≤ TICKS_LIMIT_MAX) [&from=T&to=T] [&kinds=trade,…]
- *                                      [&prevailing=true: each with the top of book before it] → {"events":[...],"more"}
+ *                                      [&prevailing=book|quote: each with the top of book, or the quote, before it] → {"events":[...],"more"}
  *
  * A batch is one Raft proposal, acknowledged once committed by a majority and applied; a
  * malformed line fails the whole batch (400 with its line), nothing of it applied. Reads are
@@ -113,12 +113,19 @@ export async function ticks(node: RaftNode, target: Target, rawInstrument: strin
   const toTs = toRaw === null ? undefined : parseVenueTime(toRaw, 'to');
   if (toTs !== undefined && fromTs >= toTs) throw new QuorumError('invalid_time', 'from must be before to (to is exclusive)');
   const kinds = tickKinds(query.get('kinds'));
-  const prevailingRaw = query.get('prevailing') ?? 'false';
-  if (prevailingRaw !== 'true' && prevailingRaw !== 'false') throw new QuorumError('invalid_query', 'prevailing is true or false');
+  const prevailing = prevailingSource(query.get('prevailing'));
   await barrier(node, query, limit);
   const id = node.market.idOf(instrument);
   if (id === undefined) throw new QuorumError('unknown_instrument', `no events were ingested for ${instrument}`);
-  return { body: await ticksPage(node.keys, id, instrument, node.market.producerTable(), { afterSeq: BigInt(afterRaw), fromTs, toTs, kinds, limit, keptSeq: () => node.market.keptFrom(id)?.seq, prevailing: prevailingRaw === 'true' }) };
+  return { body: await ticksPage(node.keys, id, instrument, node.market.producerTable(), { afterSeq: BigInt(afterRaw), fromTs, toTs, kinds, limit, keptSeq: () => node.market.keptFrom(id)?.seq, prevailing }) };
+}
+
+/** `prevailing=book` (or `true`): the L2 book's top before each event; `quote`: the last quote record; `false` or absent: none. */
+function prevailingSource(raw: string | null): 'book' | 'quote' | undefined {
+  if (raw === null || raw === 'false') return undefined;
+  if (raw === 'true' || raw === 'book') return 'book';
+  if (raw === 'quote') return 'quote';
+  throw new QuorumError('invalid_query', 'prevailing is book (or true), quote, or false');
 }
 
 /** `?kinds=trade,quote`: some kinds of event only (undefined: all). */

@@ -11,7 +11,7 @@ import { clientCommand, endpointOption, send } from './client';
 import * as flags from './flags';
 import { follow } from './follow';
 import { type BarsCliOptions, barsCommand } from './md_bars';
-import { exportTicks, type TicksExportOptions } from './md_ticks';
+import { exportTicks, prevailingSource, type TicksExportOptions } from './md_ticks';
 
 const bookPath = (instrument: string): string => `/v1/md/books/${encodeURIComponent(instrument)}`;
 const stale = (o: Record<string, unknown>): string | undefined => (o.stale ? 'stale' : undefined);
@@ -48,13 +48,13 @@ export function mdReadCommands(md: Command): void {
     .option('--from <time>', 'only events at or after this venue time: integer ns or ISO-8601')
     .option('--to <time>', 'only events before this venue time')
     .option('--kinds <list>', 'only these kinds: delta,trade,quote')
-    .option('--prevailing', 'each event with the top of the book just before it (trades with their prevailing quote)')
+    .addOption(new Option('--prevailing [source]', 'each event with the top of the book just before it (trades with their prevailing quote): of the L2 book (the default), or of the last quote record (quote: TAQ data without deltas)').choices(['book', 'quote']))
     .option('--all', 'every page until the last, one event per line')
     .addOption(new Option('--format <format>', 'with --all: JSON lines, or CSV with a header').choices(['json', 'csv']).default('json'))
     .option('--stale', 'serve from this member without a ReadIndex round')
     .action(async (instrument: string, o: Omit<TicksExportOptions, 'limit'> & { endpoint: string[]; all?: boolean; limit?: number }) => {
       if (o.all) process.exitCode = await exportTicks(o.endpoint, instrument, { ...o, limit: o.limit ?? 10_000 });
-      else process.exitCode = await send(o.endpoint, { path: `/v1/md/ticks/${encodeURIComponent(instrument)}`, query: { afterSeq: o.afterSeq, limit: o.limit ?? 100, from: o.from, to: o.to, kinds: o.kinds, prevailing: o.prevailing ? 'true' : undefined, consistency: o.stale ? 'stale' : undefined } });
+      else process.exitCode = await send(o.endpoint, { path: `/v1/md/ticks/${encodeURIComponent(instrument)}`, query: { afterSeq: o.afterSeq, limit: o.limit ?? 100, from: o.from, to: o.to, kinds: o.kinds, prevailing: prevailingSource(o.prevailing), consistency: o.stale ? 'stale' : undefined } });
     });
   md.command('bars <instrument>')
     .description('OHLCV bars of the stored trades (open, high, low, close, volume, trades, VWAP), every page of them')

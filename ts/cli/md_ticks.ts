@@ -16,8 +16,8 @@ export interface TicksExportOptions {
   to?: string;
   kinds?: string;
   stale?: boolean;
-  /** Each event with the top of the book before it (CSV: four more columns). */
-  prevailing?: boolean;
+  /** Each event with the top of the book, or the last quote, before it (CSV: four more columns); bare: the book. */
+  prevailing?: true | 'book' | 'quote';
   format: 'json' | 'csv';
 }
 
@@ -31,7 +31,8 @@ export async function exportTicks(endpoints: readonly string[], instrument: stri
   if (o.format === 'csv') process.stdout.write(`${[...COLUMNS, ...(o.prevailing ? PREVAILING_COLUMNS.map((c) => `prevailing.${c}`) : [])].join(',')}\n`);
   for (;;) {
     const q = new URLSearchParams({ limit: String(o.limit) });
-    if (o.prevailing) q.set('prevailing', 'true');
+    const prevailing = prevailingSource(o.prevailing);
+    if (prevailing) q.set('prevailing', prevailing);
     for (const [k, v] of [['afterSeq', after], ['from', o.from], ['to', o.to], ['kinds', o.kinds]] as const) if (v !== undefined) q.set(k, v);
     if (o.stale) q.set('consistency', 'stale');
     const text = await pageText(endpoints, `/v1/md/ticks/${encodeURIComponent(instrument)}?${q}`);
@@ -43,6 +44,11 @@ export async function exportTicks(endpoints: readonly string[], instrument: stri
     if (!page.more || last === undefined) return 0;
     after = last.seq as string;
   }
+}
+
+/** `--prevailing` bare is the book's. */
+export function prevailingSource(flag: TicksExportOptions['prevailing']): 'book' | 'quote' | undefined {
+  return flag === true ? 'book' : flag;
 }
 
 function csvRow(event: Record<string, unknown>): string {

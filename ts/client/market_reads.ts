@@ -65,7 +65,7 @@ export interface Feeds {
 }
 
 /** A stored event: its ingest shape plus `seq` (64-bit fields as decimal strings). */
-/** A stored event (its ingest shape plus `seq`); with `prevailing: true`, also the top of the book just before it. */
+/** A stored event (its ingest shape plus `seq`); with `prevailing`, also the top of the book (or the quote) just before it. */
 export type StoredEvent = { kind: string; instrument: string; seq: string; tsEvent: string; prevailing?: PrevailingTop } & Record<string, unknown>;
 
 /** The top of an instrument's book just before an event (nulls: no level on that side). */
@@ -162,14 +162,17 @@ export interface TicksOptions extends ReadOptions {
   to?: string | bigint;
   /** Only these kinds. */
   kinds?: readonly ('delta' | 'trade' | 'quote')[];
-  /** Each event with the top of the book just before it (kdb+'s `aj`: trades with their prevailing quote). */
-  prevailing?: boolean;
+  /**
+   * Each event with the top of the book just before it (kdb+'s `aj`: trades with their prevailing
+   * quote): `true` or `'book'` from the L2 book, `'quote'` from the last quote record (TAQ data).
+   */
+  prevailing?: boolean | 'book' | 'quote';
 }
 
 /** Stored events of `instrument` in seq order after `afterSeq` (in `[from, to)`, of `kinds`), a page (`pageSize`, 1000) per call. */
 export async function* ticks(call: Caller, instrument: string, opts: TicksOptions): AsyncGenerator<StoredEvent> {
   let after = opts.afterSeq === undefined ? undefined : String(opts.afterSeq);
-  const range = { from: opts.from, to: opts.to, kinds: opts.kinds?.join(','), prevailing: opts.prevailing ? 'true' : undefined };
+  const range = { from: opts.from, to: opts.to, kinds: opts.kinds?.join(','), prevailing: opts.prevailing === true ? 'book' : opts.prevailing || undefined };
   for (;;) {
     const path = `/v1/md/ticks/${encodeURIComponent(instrument)}${query({ afterSeq: after, limit: opts.pageSize ?? 1000, ...range }, opts)}`;
     const page = await call<{ events: StoredEvent[]; more: boolean }>(target(opts), { method: 'GET', path }, opts);

@@ -13,6 +13,7 @@ import { invariant } from '../raft/assert';
 import { newestCheckpoint } from './history';
 import { KIND_CODES, type Kind, OFFSET, RECORD_BYTES, recordToEvent } from './records';
 import { PrevailingBook } from './prevailing';
+import { PrevailingQuote } from './prevailing_quote';
 import { purgeCheck } from './purge';
 import { blocksAfter, type EngineScan } from './state';
 
@@ -27,8 +28,8 @@ export interface TicksQuery {
   limit: number;
   /** Where the instrument's kept history starts now, if a purge cut it (its base checkpoint's seq). */
   keptSeq?: () => bigint | undefined;
-  /** Each event with the top of the book just before it (`prevailing.ts`). */
-  prevailing?: boolean;
+  /** Each event with the top of the book (`prevailing.ts`) or the quote (`prevailing_quote.ts`) just before it. */
+  prevailing?: 'book' | 'quote';
 }
 
 export interface TicksPage {
@@ -42,13 +43,14 @@ export async function ticksPage(engine: EngineScan, id: number, symbol: string, 
   let after = q.afterSeq;
   if (after === 0n && q.fromTs > 0n) after = (await newestCheckpoint(engine, id, (_seq, ts) => ts < q.fromTs))?.seq ?? 0n;
   // With books: a first page starts after the kept base, whose checkpoint holds the book there.
-  if (q.prevailing && after === 0n) after = q.keptSeq?.() ?? 0n;
-  const book = q.prevailing ? await PrevailingBook.atOrBefore(engine, id, symbol, after) : undefined;
+  if (q.prevailing === 'book' && after === 0n) after = q.keptSeq?.() ?? 0n;
+  const book = q.prevailing === 'book' ? await PrevailingBook.atOrBefore(engine, id, symbol, after) : q.prevailing === 'quote' ? await PrevailingQuote.after(engine, id, after) : undefined;
   // The blocks are read from the book's checkpoint: the records up to `after` build its state.
   const start = book?.fromSeq ?? after;
   // A first page starts at the kept history (wherever it is when the blocks are read), unless it
   // has a book to build: then a purge overtaking it would leave the book wrong, so it is 410.
-  const check = q.keptSeq && purgeCheck({ symbol, keptSeq: q.keptSeq }, after === 0n && !book);
+  // (A first page's quote search found nothing to be wrong about: it starts with none.)
+  const check = q.keptSeq && purgeCheck({ symbol, keptSeq: q.keptSeq }, after === 0n && q.prevailing !== 'book');
   const events: Record<string, unknown>[] = [];
   for await (const block of blocksAfter(engine, id, start, check)) {
     for (let at = 0; at < block.length; at += RECORD_BYTES) {
@@ -75,7 +77,7 @@ function producerOf(record: Buffer, producers: readonly string[]): string {
 }
 
 /** The event with the top of `book` before it applies (the caller applies it next). */
-function withBook(event: Record<string, unknown>, book: PrevailingBook | undefined): Record<string, unknown> {
+function withBook(event: Record<string, unknown>, book: PrevailingBook | PrevailingQuote | undefined): Record<string, unknown> {
   if (book) event.prevailing = book.top();
   return event;
 }
