@@ -82,6 +82,8 @@ test('tick reads every SPACE_CHECK_TICKS; a reserve of 0 never reads; a failed r
   const events: SpaceEvent[] = [];
   const failing = new SpaceGuard({ id: 1, dataDir: '/x', spaceReserveBytes: RESERVE, freeBytes: async () => Promise.reject(new Error('EIO')), onSpace: (e) => events.push(e) }, () => ({ confIndex: 0, voters: [1], learners: [], addresses: {} }), async () => undefined);
   await failing.check();
+  await failing.check();
+  t.is(events.length, 1, 'reported once, not at every reading');
   t.like(events[0], { error: { message: 'EIO' } });
 });
 

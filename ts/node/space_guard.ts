@@ -53,6 +53,8 @@ export class SpaceGuard {
   /** Free bytes at the last reading. */
   freeBytes: number | undefined;
   private checking = false;
+  /** The last reading failed (reported once until one succeeds). */
+  private unreadable = false;
 
   private readonly id: number;
   private readonly dir: string;
@@ -110,8 +112,11 @@ export class SpaceGuard {
       if (low !== this.low) this.report({ low, freeBytes: free, reserveBytes: this.reserveBytes });
       this.low = low;
       if (low !== raised) await this.propose({ op: Op.Alarm, key: low ? `${this.id} raise ${free} ${this.reserveBytes}` : `${this.id} clear` }).catch(() => undefined);
+      this.unreadable = false;
     } catch (err) {
-      this.report({ error: err as Error });
+      // Once per run of failures, not ten lines a second (the alarm stays as it was meanwhile).
+      if (!this.unreadable) this.report({ error: err as Error });
+      this.unreadable = true;
     } finally {
       this.checking = false;
     }
