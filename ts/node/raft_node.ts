@@ -56,8 +56,7 @@ import type { SnapshotStore } from './snapshots';
 import type { NodeObserver } from './observer';
 import { RequestWaiters } from './waiters';
 
-export { BOOTSTRAP_INDEX };
-export type { NodeStatus, RaftNodeConfig };
+export { BOOTSTRAP_INDEX, type NodeStatus, type RaftNodeConfig };
 
 export class RaftNode {
   readonly id: number;
@@ -121,7 +120,8 @@ export class RaftNode {
     this.waiters = new RequestWaiters(this.cfg);
     this.applier = new Applier(engine, snapshotMembers, (results, lastTerm) => this.onApplied(results, lastTerm), (err) => this.fail(err), this.cfg.applyBacklogBytesMax, this.cfg.watchHistoryMax);
     const leading = () => this.isLeader;
-    this.chores = [new TtlExpiry(this.applier.ttl, leading, (c) => this.propose(c)), new MdRetention(cfg.mdRetentionNs, () => this.market.newestTsEvent, leading, (c) => this.propose(c)), (this.space = new SpaceGuard(this.cfg, () => this.applier.members, (c) => this.propose(c), () => this.snapshots.maybeCreate(true)))];
+    this.space = new SpaceGuard(this.cfg, () => this.applier.members, (c) => this.propose(c), () => this.snapshots.maybeCreate(true));
+    this.chores = [new TtlExpiry(this.applier.ttl, leading, (c) => this.propose(c)), new MdRetention(cfg.mdRetentionNs, () => this.market.newestTsEvent, leading, (c) => this.propose(c)), this.space];
     // The core starts from the configuration at the engine's applied index (see bootstrap.ts).
     this.conf = new ConfTracker(this.applier.members, cfg.id, cfg.members);
     this.raw = new RawNode({
