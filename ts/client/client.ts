@@ -22,6 +22,7 @@ import { Coalescer, type ItemOutcome } from './coalescer';
 import { answerItems, type ColumnsAnswer, type PositionalItem } from './multiget_answer';
 import { callWithRetries, type CallSpec, RETRY_DEFAULTS, type RetryPolicy } from './retry';
 import * as market from './market_reads';
+import { definedParams } from './params';
 import type { Bar, BarsOptions, MidBar, Book, BookOptions, Feeds, InstrumentBars, InstrumentInfo, StoredEvent, TicksOptions, TopOfBook, TopOptions, Vwap } from './market_reads';
 import { Router } from './router';
 import { acquireLock, type Lock, type LockOptions } from './lock';
@@ -507,6 +508,5 @@ export interface KeyRange {
 
 /** The query of a range read: its bounds, consistency and `extra`, without the undefined ones. */
 function rangeParams(range: KeyRange & ReadOptions, extra: Record<string, string | undefined>): URLSearchParams {
-  const all: Record<string, string | undefined> = { prefix: range.prefix, start: range.start, end: range.end, consistency: range.consistency === 'stale' ? 'stale' : undefined, ...extra };
-  return new URLSearchParams(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
+  return definedParams({ prefix: range.prefix, start: range.start, end: range.end, consistency: range.consistency === 'stale' ? 'stale' : undefined, ...extra });
 }

@@ -6,6 +6,7 @@
  * leader, `consistency: 'stale'` ones to any member.
  */
 import type { ReadOptions } from './client';
+import { definedParams } from './params';
 
 export interface BookLevel {
   price: string;
@@ -130,9 +131,7 @@ const bookPath = (instrument: string): string => `/v1/md/books/${encodeURICompon
 
 /** The query of a read: the given parameters, and `consistency=stale` when asked. */
 function query(params: Record<string, string | bigint | number | undefined>, opts: ReadOptions): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
-  if (opts.consistency === 'stale') q.set('consistency', 'stale');
+  const q = definedParams({ ...params, consistency: opts.consistency === 'stale' ? 'stale' : undefined });
   return q.size === 0 ? '' : `?${q}`;
 }
 

@@ -9,6 +9,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { answerError, QuorumClientError } from './errors';
+import { definedParams } from './params';
 import { backoffMs, pause, REROUTE_CODES, RETRYABLE_CODES, type RetryPolicy } from './retry';
 import type { Router } from './router';
 import type { StreamAnswer, Transport } from './transport';
@@ -43,8 +44,7 @@ export type WatchKeys = string | { key?: string; prefix?: string; start?: string
 /** The watch's query: its keys, types and start, without the undefined ones. */
 function watchQuery(keys: WatchKeys, opts: WatchOptions, from: number | undefined): URLSearchParams {
   const k = typeof keys === 'string' ? { prefix: keys } : keys;
-  const all: Record<string, string | undefined> = { key: k.key, prefix: k.prefix, start: k.start, end: k.end, types: opts.types?.join(','), fromRevision: from?.toString() };
-  return new URLSearchParams(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
+  return definedParams({ key: k.key, prefix: k.prefix, start: k.start, end: k.end, types: opts.types?.join(','), fromRevision: from });
 }
 
 /**
