@@ -5,6 +5,9 @@
  */
 import test from 'ava';
 import { ChangeFeed, type KvChange, type WatchSink, type Watching } from '../../ts/node/change_feed';
+import { changeMatcher } from '../../ts/node/key_match';
+
+const A = changeMatcher({ prefix: 'a/' });
 
 const put = (key: string, revision: number): KvChange => ({ revision, type: 'put', key, value: Buffer.from('1') });
 
@@ -15,7 +18,7 @@ function sink() {
 
 /** Opens a watch and runs its catch-up to the end, as the API does (without waiting for a reader). */
 function watch(feed: ChangeFeed, prefix: string, from: number | undefined, into: WatchSink): Watching | 'compacted' {
-  const w = feed.watch(prefix, from, into);
+  const w = feed.watch(changeMatcher({ prefix }), from, into);
   if (w === 'compacted') return w;
   for (;;) {
     const part = w.catchUp();
@@ -86,7 +89,7 @@ test('a catch-up comes in bounded parts of whole revisions; changes published me
   };
   publishRevisions(1, 10_000);
   const got: KvChange[] = [];
-  const w = feed.watch('a/', 1, { send: (cs) => (got.push(...cs), true), end: () => undefined });
+  const w = feed.watch(A, 1, { send: (cs) => (got.push(...cs), true), end: () => undefined });
   if (w === 'compacted') return t.fail();
   let parts = 0;
   for (let live = false; !live; parts++) {
@@ -109,7 +112,7 @@ test('a catch-up the history is trimmed past is compacted, and gets nothing more
   const feed = new ChangeFeed(0, 15_000);
   for (let rev = 1; rev <= 15_000; rev++) feed.publish([put(`a/${rev}`, rev)], rev);
   const got: KvChange[] = [];
-  const w = feed.watch('a/', 1, { send: (cs) => (got.push(...cs), true), end: () => undefined });
+  const w = feed.watch(A, 1, { send: (cs) => (got.push(...cs), true), end: () => undefined });
   if (w === 'compacted') return t.fail();
   const first = w.catchUp();
   t.false(first !== 'compacted' && first.live);
@@ -126,9 +129,9 @@ test('a snapshot install ends every watch, each at the revision it was sent thro
   for (let rev = 1; rev <= 20_000; rev++) feed.publish([put(`a/${rev}`, rev)], rev);
   const ends: [string, number][] = [];
   const end = (name: string) => ({ send: () => true, end: (_reason: string, revision: number) => ends.push([name, revision]) });
-  const live = feed.watch('a/', undefined, end('live'));
-  const behind = feed.watch('a/', 5, end('behind'));
-  const ahead = feed.watch('a/', 20_050, end('ahead'));
+  const live = feed.watch(A, undefined, end('live'));
+  const behind = feed.watch(A, 5, end('behind'));
+  const ahead = feed.watch(A, 20_050, end('ahead'));
   if (live === 'compacted' || behind === 'compacted' || ahead === 'compacted') return t.fail();
   t.true((live.catchUp() as { live: boolean }).live);
   t.true((ahead.catchUp() as { live: boolean }).live);

@@ -11,6 +11,7 @@ import { initialRecord, MEMBERS_KEY } from '../../ts/node/membership';
 import { Engine } from '../../ts/native';
 import { EntryType } from '../../ts/raft/types';
 import { tempDir } from '../helpers/tmp';
+import { changeMatcher } from '../../ts/node/key_match';
 
 function setUp(t: import('ava').ExecutionContext) {
   const engine = Engine.open(tempDir(t));
@@ -18,7 +19,7 @@ function setUp(t: import('ava').ExecutionContext) {
   const answers: ApplyResult[] = [];
   const applier = new Applier(engine, initialRecord({ voters: [1], learners: [] }), (results) => answers.push(...results.map((r) => r.result)), (err) => t.fail(err.message));
   const seen: string[] = [];
-  applier.feed.watch('', undefined, { send: (changes) => (changes.forEach((c) => seen.push(`${c.type} ${c.key}@${c.revision}`)), true), end: () => undefined });
+  applier.feed.watch(changeMatcher({ prefix: '' }), undefined, { send: (changes) => (changes.forEach((c) => seen.push(`${c.type} ${c.key}@${c.revision}`)), true), end: () => undefined });
   let index = 0;
   /** Applies `commands` as one batch of entries; resolves once applied. */
   const apply = async (commands: Omit<Command, 'origin' | 'seq'>[]) => {

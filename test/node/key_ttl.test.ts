@@ -12,6 +12,7 @@ import { initialRecord } from '../../ts/node/membership';
 import { Engine, type EngineOp } from '../../ts/native';
 import { EntryType } from '../../ts/raft/types';
 import { tempDir } from '../helpers/tmp';
+import { changeMatcher } from '../../ts/node/key_match';
 
 type Cmd = Omit<Command, 'origin' | 'seq'>;
 
@@ -19,7 +20,7 @@ function harness(t: import('ava').ExecutionContext, engine: Engine, firstIndex =
   const answers: ApplyResult[] = [];
   const applier = new Applier(engine, initialRecord({ voters: [1], learners: [] }), (results) => answers.push(...results.map((r) => r.result)), (err) => t.fail(err.message));
   const seen: string[] = [];
-  applier.feed.watch('', undefined, { send: (changes) => (changes.forEach((c) => seen.push(`${c.type} ${c.key}@${c.revision}`)), true), end: () => undefined });
+  applier.feed.watch(changeMatcher({ prefix: '' }), undefined, { send: (changes) => (changes.forEach((c) => seen.push(`${c.type} ${c.key}@${c.revision}`)), true), end: () => undefined });
   let index = firstIndex;
   const apply = async (commands: Cmd[]) => {
     applier.push(commands.map((c) => ({ index: ++index, term: 1, type: EntryType.Normal, data: encodeCommand({ ...c, origin: 1, seq: index }) })));

@@ -11,6 +11,7 @@ import { Overlay } from '../../ts/node/overlay';
 import { Engine } from '../../ts/native';
 import { EntryType } from '../../ts/raft/types';
 import { tempDir } from '../helpers/tmp';
+import { changeMatcher } from '../../ts/node/key_match';
 
 test('the overlay answers the last write of a key, and undefined for keys not written', (t) => {
   const o = new Overlay();
@@ -32,7 +33,7 @@ test('entries of one applied batch read the writes of the entries before them', 
   const answers: ApplyResult[] = [];
   const applier = new Applier(engine, initialRecord({ voters: [1], learners: [] }), (results) => answers.push(...results.map((r) => r.result)), (err) => t.fail(err.message));
   const seen: string[] = [];
-  applier.feed.watch('', undefined, { send: (changes) => (changes.forEach((c) => seen.push(`${c.type} ${c.key}@${c.revision}${c.value ? `=${c.value}` : ''}`)), true), end: () => undefined });
+  applier.feed.watch(changeMatcher({ prefix: '' }), undefined, { send: (changes) => (changes.forEach((c) => seen.push(`${c.type} ${c.key}@${c.revision}${c.value ? `=${c.value}` : ''}`)), true), end: () => undefined });
   const v = (s: string) => Buffer.from(s);
   const commands: Omit<Command, 'origin' | 'seq'>[] = [
     { op: Op.Put, key: 'a', value: v('1') }, // 1

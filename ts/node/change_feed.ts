@@ -149,17 +149,16 @@ export class ChangeFeed {
   }
 
   /**
-   * Starts a watch of the changes `follows` (a key prefix, or a matcher from `key_match.ts`)
-   * from `fromRevision` (default: the next change).
+   * Starts a watch of the changes `matches` accepts (`key_match.ts`) from `fromRevision`
+   * (default: the next change).
    * 'compacted' when changes from that revision are no longer retained. The retained changes
    * since then come from `catchUp`, a part per call, and every new one after it is done (at
    * once if none is retained).
    */
-  watch(follows: string | ((c: KvChange) => boolean), fromRevision: number | undefined, sink: WatchSink): Watching | 'compacted' {
+  watch(matches: (c: KvChange) => boolean, fromRevision: number | undefined, sink: WatchSink): Watching | 'compacted' {
     const from = fromRevision ?? this.appliedIndex + 1;
     if (from < this.retainedFrom) return 'compacted';
     // Nothing retained to send (a watch from now): live at once.
-    const matches = typeof follows === 'string' ? (c: KvChange) => c.key.startsWith(follows) : follows;
     const watcher: Watcher = { matches, sink, from, catchingUp: this.firstAtOrAfter(from) < this.history.length };
     this.watchers.add(watcher);
     return { cancel: () => this.watchers.delete(watcher), catchUp: () => this.catchUp(watcher) };
