@@ -177,9 +177,12 @@ export function applyMemberChange(rec: MembersRecord, change: MemberChange, inde
     }
   }
   const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
-  const record: MembersRecord = { confIndex: index, voters: sorted(voters), learners: sorted(learners), addresses, removed };
-  if (Object.keys(alarms).length > 0) record.alarms = alarms;
-  return record;
+  return withAlarms({ confIndex: index, voters: sorted(voters), learners: sorted(learners), addresses, removed }, alarms);
+}
+
+/** `rec` with `alarms`, the field left out when there is none (its presence means one is raised). */
+function withAlarms(rec: Omit<MembersRecord, 'alarms'>, alarms: Record<string, SpaceAlarm>): MembersRecord {
+  return Object.keys(alarms).length > 0 ? { ...rec, alarms } : rec;
 }
 
 function rememberRemoval(removed: Record<string, Removal>, id: number, removal: Removal): void {
@@ -211,7 +214,7 @@ export function applyAlarm(rec: MembersRecord, key: string, index: number): Memb
   if (raise) alarms[idText] = { freeBytes: Number(freeText), reserveBytes: Number(reserveText), index };
   else delete alarms[idText];
   const { alarms: _previous, ...rest } = rec;
-  return Object.keys(alarms).length > 0 ? { ...rest, alarms } : rest;
+  return withAlarms(rest, alarms);
 }
 
 export function confStateOf(rec: MembersRecord): ConfState {
