@@ -373,6 +373,24 @@ impl NativeEngine {
         }))
     }
 
+    /// Compacts every key into the last level (off the JS thread): an operator's defrag.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn compact_all(&self) -> Result<AsyncTask<CompactAll>> {
+        Ok(AsyncTask::new(CompactAll {
+            engine: self.get_engine()?,
+        }))
+    }
+
+    /// Bytes of the live SST files and RocksDB's estimate of the live data in them.
+    #[napi]
+    pub fn sizes(&self) -> Result<EngineSizes> {
+        let sizes = self.get_engine()?.sizes().map_err(from_engine)?;
+        Ok(EngineSizes {
+            live_sst_bytes: sizes.live_sst_bytes as f64,
+            live_data_bytes: sizes.live_data_bytes as f64,
+        })
+    }
+
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush(&self) -> Result<AsyncTask<Flush>> {
         Ok(AsyncTask::new(Flush {
@@ -505,6 +523,27 @@ impl Task for CompactRange {
         self.engine
             .compact_range(&self.start, &self.end)
             .map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[napi(object)]
+pub struct EngineSizes {
+    pub live_sst_bytes: f64,
+    pub live_data_bytes: f64,
+}
+
+pub struct CompactAll {
+    engine: Arc<Engine>,
+}
+
+impl Task for CompactAll {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        self.engine.compact_all().map_err(from_engine)
     }
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
         Ok(())

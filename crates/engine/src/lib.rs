@@ -16,8 +16,8 @@ use std::path::Path;
 use std::sync::{Mutex, TryLockError};
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Env, IteratorMode,
-    Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
+    DBCompressionType, Env, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 use sha2::{Digest, Sha256};
 
@@ -31,6 +31,16 @@ const CF_DATA: &str = "data";
 const MEMTABLES_MAX: i32 = 4;
 const CF_META: &str = "meta";
 const KEY_APPLIED_INDEX: &[u8] = b"applied_index";
+
+/// A DB-wide count (each column family reports it; compared, never added up as a total).
+const BACKGROUND_ERRORS: &str = "rocksdb.background-errors";
+
+/// `Engine::sizes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub live_sst_bytes: u64,
+    pub live_data_bytes: u64,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -330,6 +340,38 @@ impl Engine {
         self.db
             .compact_range_cf(self.cf(CF_DATA), Some(start), Some(end));
         Ok(())
+    }
+
+    /// Compacts every key of both column families into the last level now (an operator's
+    /// defrag): what deletes, range deletes and overwrites left is dropped without waiting for
+    /// background compaction, which may never reach a store that takes no more writes.
+    /// Background compactions go on meanwhile (not exclusive), so writes are not stalled behind
+    /// it. RocksDB reports a failed compaction only as a background error (the call returns
+    /// nothing), so the error count is compared: a failure is the disk failing (ENGINE_IO).
+    pub fn compact_all(&self) -> Result<()> {
+        let errors_before = self.property_sum(BACKGROUND_ERRORS)?;
+        let mut options = CompactOptions::default();
+        options.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        options.set_exclusive_manual_compaction(false);
+        for cf in [CF_DATA, CF_META] {
+            self.db
+                .compact_range_cf_opt(self.cf(cf), None::<&[u8]>, None::<&[u8]>, &options);
+        }
+        if self.property_sum(BACKGROUND_ERRORS)? > errors_before {
+            return Err(EngineError::Io(
+                "a compaction failed (RocksDB recorded a background error)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The engine's files: bytes of the SSTs the current version uses, and RocksDB's estimate of
+    /// the live data in them (what a full compaction would leave).
+    pub fn sizes(&self) -> Result<Sizes> {
+        Ok(Sizes {
+            live_sst_bytes: self.property_sum("rocksdb.live-sst-files-size")?,
+            live_data_bytes: self.property_sum("rocksdb.estimate-live-data-size")?,
+        })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {

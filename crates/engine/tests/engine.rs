@@ -326,3 +326,52 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
         .map(|m| m.len())
         .sum()
 }
+
+#[test]
+fn compacting_everything_drops_deleted_values_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+    let mut seed = 7u64;
+    let value = |seed: &mut u64| -> Vec<u8> {
+        (0..4096)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (*seed >> 56) as u8
+            })
+            .collect()
+    };
+    let values: Vec<Vec<u8>> = (0..2000).map(|_| value(&mut seed)).collect();
+    for part in 0..4usize {
+        let mut batch = Vec::new();
+        for (i, v) in values.iter().enumerate().skip(part * 500).take(500) {
+            encode_put(&mut batch, format!("k/{i:06}").as_bytes(), v);
+        }
+        engine.apply(&batch, part as u64 + 1).unwrap();
+        engine.flush().unwrap();
+    }
+    // Point deletes of three keys in four, in a file of their own: nothing is dropped until a
+    // compaction merges the tombstones with the values they cover.
+    let mut batch = Vec::new();
+    for i in (0..2000).filter(|i| i % 4 != 0) {
+        encode_delete(&mut batch, format!("k/{i:06}").as_bytes());
+    }
+    engine.apply(&batch, 5).unwrap();
+    engine.flush().unwrap();
+    let before = engine.sizes().unwrap();
+    assert!(before.live_sst_bytes > 2000 * 4096, "{before:?}");
+
+    engine.compact_all().unwrap();
+    let after = engine.sizes().unwrap();
+    assert!(
+        after.live_sst_bytes * 3 < before.live_sst_bytes,
+        "{before:?} then {after:?}"
+    );
+    assert!(after.live_data_bytes >= 500 * 4096, "{after:?}");
+    for (i, v) in values.iter().enumerate() {
+        let got = engine.get(format!("k/{i:06}").as_bytes()).unwrap();
+        assert_eq!(got.as_deref(), (i % 4 == 0).then_some(&v[..]), "key {i}");
+    }
+    assert_eq!(engine.applied_index(), 5);
+}
