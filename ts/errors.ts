@@ -82,6 +82,8 @@ export const ERROR_CATALOGUE = {
   backup_target_invalid: invalid(),
   backup_not_configured: { status: 409, class: 'conflict' },
   backup_in_progress: { status: 409, class: 'conflict' },
+  // An operator's defrag of this member is running (node/defrag.ts).
+  defrag_in_progress: { status: 409, class: 'conflict' },
   backup_object_missing: { status: 404, class: 'not_found' },
   backup_corrupt: { status: 409, class: 'conflict' },
   // The object store failed (down, refused): nothing was recorded as a backup; retry.

@@ -520,6 +520,20 @@ export class Engine {
     return callAsync(() => this.handle.compactRange(start, end));
   }
 
+  /**
+   * Compacts every key into RocksDB's last level now (an operator's defrag: `ts/node/defrag.ts`);
+   * rejects with ENGINE_IO if a compaction failed (the disk did).
+   */
+  compactAll(): Promise<void> {
+    return callAsync(() => this.handle.compactAll());
+  }
+
+  /** Bytes of the SST files in use, and RocksDB's estimate of the live data in them. */
+  sizes(): { liveSstBytes: number; liveDataBytes: number } {
+    const s = call(() => this.handle.sizes());
+    return { liveSstBytes: s.liveSstBytes, liveDataBytes: s.liveDataBytes };
+  }
+
   flush(): Promise<void> {
     return callAsync(() => this.handle.flush());
   }

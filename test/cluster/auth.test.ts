@@ -79,6 +79,7 @@ const ROUTES: [method: string, path: string, access: 'public' | 'user' | 'admin'
   ['POST', '/v1/md/replay/r1/pause', 'user'],
   ['GET', '/v1/monitor', 'user'],
   ['POST', '/v1/monitor/throttle', 'admin'],
+  ['POST', '/v1/maintenance/defrag', 'admin'],
   ['GET', '/v1/dashboard/stream', 'user'],
   ['GET', '/v1/auth/whoami', 'user'],
   ['GET', '/v1/auth/tokens', 'admin'],

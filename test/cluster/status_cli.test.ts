@@ -1,7 +1,8 @@
 /**
  * `quorumkv status --cluster` asks every member for its own view, as etcdctl's `endpoint status
  * --cluster`: with a member killed, its row says it did not answer, the others name the same
- * leader, and the command exits 1.
+ * leader, and the command exits 1. `quorumkv defrag` asks one member, `--cluster` each in turn,
+ * with the same member list and the same row for one that does not answer.
  */
 import test from 'ava';
 import { runCli as cli } from '../helpers/cli';
@@ -10,8 +11,9 @@ import { tempDir } from '../helpers/tmp';
 import { ProcCluster } from './procs';
 
 type Row = { id: number; state?: string; leader?: number; term?: number; appliedIndex?: number; error?: { code: string } };
+type DefragRow = { id: number; member?: number; sstBytesAfter?: number; snapshotIndex?: number | null; error?: { code: string } };
 
-test('status --cluster shows each member\'s own view, and which one does not answer', async (t) => {
+test('status --cluster and defrag --cluster reach each member, and name the one that does not answer', async (t) => {
   t.timeout(120_000);
   const cluster = await ProcCluster.start(t, tempDir(t), 3);
   const leader = await cluster.leader();
@@ -28,11 +30,25 @@ test('status --cluster shows each member\'s own view, and which one does not ans
   t.deepEqual(rows.map((r) => r.leader), [leader.id, leader.id, leader.id]);
   t.deepEqual(rows.map((r) => r.state).sort(), ['follower', 'follower', 'leader']);
 
+  const one = await cli(['defrag', '--endpoint', `${other.url('')},${leader.url('')}`]);
+  t.is(one.code, 0, one.stderr);
+  t.is(JSON.parse(one.stdout).member, other.id, 'the first endpoint\'s member alone');
+  const defrags = await cli(['defrag', '--cluster', '--endpoint', follower.url('')]);
+  t.is(defrags.code, 0, defrags.stderr);
+  const done = (JSON.parse(defrags.stdout) as { members: DefragRow[] }).members;
+  t.deepEqual(done.map((r) => r.member), [1, 2, 3]);
+  t.true(done.every((r) => typeof r.sstBytesAfter === 'number' && r.snapshotIndex !== undefined), defrags.stdout);
+
   follower.child.kill('SIGKILL');
   await follower.exited;
-  const one = await cli(['status', '--cluster', '--endpoint', `${follower.url('')},${other.url('')}`]);
-  t.is(one.code, 1);
-  const after = (JSON.parse(one.stdout) as { members: Row[] }).members;
+  const down = await cli(['status', '--cluster', '--endpoint', `${follower.url('')},${other.url('')}`]);
+  t.is(down.code, 1);
+  const after = (JSON.parse(down.stdout) as { members: Row[] }).members;
   t.is(after.find((r) => r.id === follower.id)!.error!.code, 'unreachable');
   t.deepEqual(after.filter((r) => r.id !== follower.id).map((r) => r.leader), [leader.id, leader.id]);
+  const partly = await cli(['defrag', '--cluster', '--endpoint', other.url('')]);
+  t.is(partly.code, 1);
+  const rest = (JSON.parse(partly.stdout) as { members: DefragRow[] }).members;
+  t.is(rest.find((r) => r.id === follower.id)!.error!.code, 'unreachable');
+  t.deepEqual(rest.filter((r) => r.id !== follower.id).map((r) => r.member), [leader.id, other.id].sort());
 });

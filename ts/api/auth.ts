@@ -52,6 +52,7 @@ const ADMIN_ROUTES = new Set([
   'DELETE /v1/auth/roles/{name}',
   'GET /v1/backups',
   'POST /v1/backups',
+  'POST /v1/maintenance/defrag',
 ]);
 
 function routeAccess(method: string, template: string): RouteAccess {

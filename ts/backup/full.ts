@@ -103,7 +103,7 @@ export async function fullBackup(node: RaftNode, store: BackupStore, scratch: st
   try {
     await checkTargetOwner(store, node.clusterId);
     const engineDir = join(dir, 'engine');
-    const { index, term } = await node.backup.checkpoint(engineDir);
+    const { index, term } = await node.maintenance.checkpoint(engineDir);
     const stateSha256 = await digestOf(engineDir, join(dir, 'digest'), index);
     const files = await stage(engineDir, index, term, rate);
     const pending = pendingName(index, term);

@@ -82,7 +82,7 @@ export class LogShipper {
 
   close(): void {
     clearInterval(this.timer);
-    this.node.backup.log.holdFrom = undefined;
+    this.node.maintenance.log.holdFrom = undefined;
   }
 
   private tick(nowMs: number): void {
@@ -126,7 +126,7 @@ export class LogShipper {
     this.nextAttemptMs = nowMs + FOLLOWER_POLL_MS;
     readCheckpoint(this.store)
       .then((cp) => {
-        if (!this.node.isLeader) this.node.backup.log.holdFrom = cp === undefined ? undefined : cp.last + 1;
+        if (!this.node.isLeader) this.node.maintenance.log.holdFrom = cp === undefined ? undefined : cp.last + 1;
       }, () => undefined)
       .finally(() => (this.busy = false));
   }
@@ -143,7 +143,7 @@ export class LogShipper {
 
   /** Ships everything committed up to the newest mark, a segment at a time. */
   private async round(): Promise<void> {
-    const log = this.node.backup.log;
+    const log = this.node.maintenance.log;
     if (this.next === undefined) this.durable((this.next = await this.resume()) - 1, Date.now());
     const upTo = this.marks.length > 0 ? this.marks[this.marks.length - 1][0] : 0;
     const leading = () => this.node.isLeader && this.node.status().term === this.term;
@@ -174,7 +174,7 @@ export class LogShipper {
    * from): compaction may drop it, and the lag counts from the entries after it.
    */
   private durable(index: number, atMs: number): void {
-    this.node.backup.log.holdFrom = index + 1;
+    this.node.maintenance.log.holdFrom = index + 1;
     if (index < (this.shipped?.index ?? 0)) return;
     this.shipped = { index, atMs };
     this.marks = this.marks.filter((m) => m[0] > index);
@@ -182,7 +182,7 @@ export class LogShipper {
 
   /** Where the log continues: after the target's checkpoint (and segments past it), else after a full backup. */
   private async resume(): Promise<number> {
-    const log = this.node.backup.log;
+    const log = this.node.maintenance.log;
     const cp = await readCheckpoint(this.store);
     checkOwner(this.store, cp, this.node.clusterId);
     if (cp) {
@@ -203,7 +203,7 @@ export class LogShipper {
   /** Takes a full backup and continues after it (holding what follows it from compaction meanwhile). */
   private async rebase(): Promise<number> {
     // The backup's index will be at least the applied index now.
-    this.node.backup.log.holdFrom = this.node.status().appliedIndex + 1;
+    this.node.maintenance.log.holdFrom = this.node.status().appliedIndex + 1;
     const next = (await this.full()).index + 1;
     this.onEvent('backup_log_base', { index: next - 1 });
     this.durable(next - 1, Date.now());

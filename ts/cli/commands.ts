@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { checkTokenText } from '../auth/model';
 import { openTarget } from '../backup/crypt';
 import { backupCommands } from './backup';
+import { defragCommand } from './defrag';
 import type { HealthConfig } from '../monitor/health_config';
 
 /** `incr KEY`, `expire KEY --ttl`, `persist KEY`: PATCH /v1/kv/{key}, retried safely like every key write. */
@@ -413,6 +414,7 @@ export function buildProgram(version: string): Command {
   certsCommands(program);
   authCommands(program);
   backupCommands(program);
+  defragCommand(program);
   connectionFlags(program);
   return program;
 }

@@ -7,7 +7,7 @@
  */
 import { call, callAny } from './http_client';
 
-interface Member {
+export interface Member {
   id: number;
   name?: string;
   learner?: boolean;
@@ -33,16 +33,24 @@ async function memberRow(scheme: string, m: Member): Promise<Row> {
   }
 }
 
-export async function clusterStatus(endpoints: readonly string[]): Promise<number> {
+/**
+ * The members, from the first endpoint that answers, with the scheme to reach them in (the
+ * endpoints'); or that endpoint's refusal, printed.
+ */
+export async function membersOf(endpoints: readonly string[]): Promise<{ scheme: string; members: Member[] } | undefined> {
   const res = await callAny(endpoints, '/v1/cluster/members?consistency=stale');
   const text = await res.text();
   if (!res.ok) {
     console.log(text);
-    return 1;
+    return undefined;
   }
-  const { members } = JSON.parse(text) as { members: Member[] };
-  const scheme = new URL(endpoints[0]).protocol;
-  const rows = await Promise.all(members.map((m) => memberRow(scheme, m)));
+  return { scheme: new URL(endpoints[0]).protocol, members: (JSON.parse(text) as { members: Member[] }).members };
+}
+
+export async function clusterStatus(endpoints: readonly string[]): Promise<number> {
+  const listing = await membersOf(endpoints);
+  if (listing === undefined) return 1;
+  const rows = await Promise.all(listing.members.map((m) => memberRow(listing.scheme, m)));
   console.log(JSON.stringify({ members: rows }, null, 2));
   return rows.every((r) => r.error === undefined) ? 0 : 1;
 }

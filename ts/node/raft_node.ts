@@ -51,7 +51,7 @@ import { MembershipWire } from './membership_wire';
 import { checkMemberChange, decodeMemberChange, encodeMemberChange, isMember, listMembers, type MemberIntent, type MemberListing, type MembersRecord, toConfChange } from './membership';
 import { ReadyIo } from './ready_io';
 import type { WalStorage } from './raft_storage';
-import { type ShippingLog, type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
+import { type EngineMaintenance, type SnapshotHost, SnapshotLifecycle } from './snapshot_lifecycle';
 import type { SnapshotStore } from './snapshots';
 import type { NodeObserver } from './observer';
 import { RequestWaiters } from './waiters';
@@ -378,8 +378,8 @@ export class RaftNode {
     return this.applier.members;
   }
 
-  /** What backups read: a checkpoint of the state machine (full), the committed log (continuous). */
-  get backup(): { checkpoint(dir: string): Promise<{ index: number; term: number }>; readonly log: ShippingLog } {
+  /** Engine work beside applying: backups' checkpoints (full) and committed log (continuous), a defrag. */
+  get maintenance(): EngineMaintenance {
     return this.snapshots;
   }
 

@@ -21,6 +21,7 @@ import type { ConfTracker } from './conf_tracker';
 import { initialRecord } from './membership';
 import type { WalStorage } from './raft_storage';
 import { type SnapshotStore, snapshotIndexOf, toRaftSnapshot } from './snapshots';
+import { compactEngine, type DefragReport } from './defrag';
 
 /** `receive_failed`: a stream from a leader was refused (its files removed). */
 export type SnapshotEvent = 'created' | 'installed' | 'sent' | 'send_failed' | 'receive_failed';
@@ -94,13 +95,20 @@ export interface SnapshotHost {
   onSnapshot?: (event: SnapshotEvent, index: number, detail?: SnapshotEventDetail) => void;
 }
 
+/** What a node lends to backups and operators: `checkpoint`, `log`, `defrag`. */
+export type EngineMaintenance = Pick<SnapshotLifecycle, 'checkpoint' | 'log' | 'defrag'>;
+
 export class SnapshotLifecycle {
   /** The snapshot being created, if any (at most one). */
   private creating: Promise<void> | undefined;
   /** A received snapshot is being installed: no snapshot may be created meanwhile. */
   private installing = false;
-  /** A backup's checkpoint being taken, if any (an install waits for it: it closes the engine). */
-  private checkpointing: Promise<unknown> | undefined;
+  /** Engine work beside applying: backups' checkpoints, a defrag (an install waits for them: it closes the engine). */
+  private readonly engineWork = new Set<Promise<unknown>>();
+  /** A defrag is running (at most one). */
+  private defragging = false;
+  /** The next snapshot is due at the next entry applied, whatever the policy (a defrag's). */
+  private cutNext = false;
   /** Snapshot index → streams in progress (such a snapshot is not pruned). */
   private readonly streaming = new Map<number, number>();
   /** Bytes of entries handed out for applying since the last snapshot began. */
@@ -123,10 +131,21 @@ export class SnapshotLifecycle {
     this.logBytesSinceSnapshot += bytes;
   }
 
-  /** Resolves once no snapshot is being created and no backup checkpoint taken. */
+  /** Resolves once no snapshot is being created and no engine work (checkpoint, defrag) runs. */
   async idle(): Promise<void> {
     await this.creating;
-    await this.checkpointing?.catch(() => undefined);
+    await Promise.all([...this.engineWork].map((w) => w.catch(() => undefined)));
+  }
+
+  /** Runs `work` on the engine; refused (retryable) during an install, which waits for it in turn. */
+  private withEngine<T>(what: string, work: (engine: Engine) => Promise<T>): Promise<T> {
+    const h = this.host;
+    if (this.installing || h.halted()) return Promise.reject(new UnavailableError(`a snapshot is being installed or the node is stopping; retry the ${what}`));
+    const running = work(h.engine);
+    this.engineWork.add(running);
+    const done = (): void => void this.engineWork.delete(running);
+    running.then(done, done);
+    return running;
   }
 
   /**
@@ -134,11 +153,38 @@ export class SnapshotLifecycle {
    * (retryable) while a received snapshot is being installed.
    */
   checkpoint(dir: string): Promise<{ index: number; term: number }> {
+    return this.withEngine('backup', async (engine) => {
+      const index = await engine.checkpoint(dir);
+      return { index, term: this.host.storage.term(index) };
+    });
+  }
+
+  /**
+   * Compacts the whole engine (`defrag.ts`; `freeBytes`: the data directory's free space now),
+   * then cuts a snapshot so the previous one's links to the replaced files go. One at a time.
+   */
+  async defrag(freeBytes: number): Promise<DefragReport> {
+    if (this.defragging) throw new QuorumError('defrag_in_progress', 'a defrag of this member is already running; its answer reports it');
+    this.defragging = true;
+    try {
+      const report = await this.withEngine('defrag', (engine) => compactEngine(engine, freeBytes));
+      return { ...report, snapshotIndex: (await this.cutAfter()) ?? null };
+    } finally {
+      this.defragging = false;
+    }
+  }
+
+  /** A snapshot of what is applied now; undefined if one has that index already (then the next entry cuts one). */
+  private async cutAfter(): Promise<number | undefined> {
+    await this.creating;
     const h = this.host;
-    if (this.installing || h.halted()) return Promise.reject(new UnavailableError('a snapshot is being installed or the node is stopping; retry the backup'));
-    const taking = h.engine.checkpoint(dir).then((index) => ({ index, term: h.storage.term(index) }));
-    this.checkpointing = taking;
-    return taking;
+    if (h.applier.applied <= h.storage.snapshot().metadata.index) {
+      this.cutNext = true;
+      return undefined;
+    }
+    this.maybeCreate(true);
+    await this.creating;
+    return h.storage.snapshot().metadata.index;
   }
 
   /** Starts a background snapshot + compaction when enough was applied since the last one. */
@@ -148,7 +194,8 @@ export class SnapshotLifecycle {
     const since = h.applier.applied - h.storage.snapshot().metadata.index;
     if (since < 1) return;
     const scale = 1 + this.phase;
-    if (!force && since < this.policy.snapshotEntries * scale && this.logBytesSinceSnapshot < this.policy.snapshotLogBytes * scale) return;
+    if (!force && !this.cutNext && since < this.policy.snapshotEntries * scale && this.logBytesSinceSnapshot < this.policy.snapshotLogBytes * scale) return;
+    this.cutNext = false;
     this.logBytesSinceSnapshot = 0;
     this.phase = 0;
     this.creating = this.create()

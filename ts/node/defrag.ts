@@ -1,0 +1,62 @@
+/**
+ * An operator's defrag of one member (etcd's `defrag`; `POST /v1/maintenance/defrag`).
+ *
+ * Deleting keys, purging market data or overwriting values frees no disk by itself: RocksDB
+ * keeps the old values in its files until a compaction merges them with what replaced them, and
+ * background compaction follows writes — a store that takes no more writes (one under the
+ * disk-space alarm) may keep them for good. A defrag compacts every key into the last level now.
+ * The latest snapshot is a checkpoint of hard links to the engine's files, so the old files stay
+ * on disk until the next snapshot replaces it: the member cuts one right after
+ * (`SnapshotLifecycle.defrag`).
+ *
+ * Space: a compaction writes its output before anything is freed (the snapshot still links the
+ * inputs), and the output is about the live data. With less free than that, plus a margin, the
+ * defrag is refused 507 `no_space` rather than started: RocksDB stops taking writes on ENOSPC
+ * and the node would exit.
+ */
+import { QuorumError } from '../errors';
+import type { Engine } from '../native';
+
+/** Free space a defrag leaves beside its estimated output (memtables flushed first, estimate error). */
+export const DEFRAG_HEADROOM_BYTES = 64 * 2 ** 20;
+/** The live-data estimate is RocksDB's; it is taken as this much larger. */
+const LIVE_DATA_MARGIN = 1.1;
+
+/** What a defrag did (the answer of `POST /v1/maintenance/defrag`, with the member's id). */
+export interface DefragReport {
+  /** Bytes of the engine's SST files in use, before and after. */
+  sstBytesBefore: number;
+  sstBytesAfter: number;
+  /** Free bytes on the data directory's file system when it began. */
+  freeBytesBefore: number;
+  durationMs: number;
+  /**
+   * The snapshot cut after it, which dropped the previous one's links to the replaced files;
+   * null when nothing was applied since the previous snapshot (a snapshot has one index): the
+   * next entry this member applies cuts one, and the old files are freed then.
+   */
+  snapshotIndex: number | null;
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Free bytes a defrag needs when the engine holds `liveDataBytes` of live data. */
+export function defragNeedsBytes(liveDataBytes: number): number {
+  return Math.ceil(liveDataBytes * LIVE_DATA_MARGIN) + DEFRAG_HEADROOM_BYTES;
+}
+
+/** Compacts the whole engine, unless `freeBytes` is too little for its output (507 `no_space`). */
+export async function compactEngine(engine: Engine, freeBytes: number): Promise<Omit<DefragReport, 'snapshotIndex'>> {
+  const before = engine.sizes();
+  const needed = defragNeedsBytes(before.liveDataBytes);
+  if (freeBytes < needed) {
+    throw new QuorumError(
+      'no_space',
+      `a defrag writes about the live data (${mib(before.liveDataBytes)}) before it frees anything: ${mib(freeBytes)} free, ${mib(needed)} needed — delete keys or purge market data (the snapshots the disk-space alarm takes free the log), or grow the disk`,
+      { details: { freeBytes, neededBytes: needed } },
+    );
+  }
+  const started = performance.now();
+  await engine.compactAll();
+  return { sstBytesBefore: before.liveSstBytes, sstBytesAfter: engine.sizes().liveSstBytes, freeBytesBefore: freeBytes, durationMs: Math.round(performance.now() - started) };
+}
