@@ -381,14 +381,23 @@ impl NativeEngine {
         }))
     }
 
-    /// Bytes of the live SST files and RocksDB's estimate of the live data in them.
+    /// Bytes of the live SST files, RocksDB's estimate of the live data in them, the memtables.
     #[napi]
     pub fn sizes(&self) -> Result<EngineSizes> {
         let sizes = self.get_engine()?.sizes().map_err(from_engine)?;
         Ok(EngineSizes {
             live_sst_bytes: sizes.live_sst_bytes as f64,
             live_data_bytes: sizes.live_data_bytes as f64,
+            memtable_bytes: sizes.memtable_bytes as f64,
         })
+    }
+
+    /// Bytes of every key and value (a full read, off the JS thread).
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn live_bytes(&self) -> Result<AsyncTask<LiveBytes>> {
+        Ok(AsyncTask::new(LiveBytes {
+            engine: self.get_engine()?,
+        }))
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -533,6 +542,22 @@ impl Task for CompactRange {
 pub struct EngineSizes {
     pub live_sst_bytes: f64,
     pub live_data_bytes: f64,
+    pub memtable_bytes: f64,
+}
+
+pub struct LiveBytes {
+    engine: Arc<Engine>,
+}
+
+impl Task for LiveBytes {
+    type Output = u64;
+    type JsValue = f64;
+    fn compute(&mut self) -> Result<u64> {
+        self.engine.live_bytes().map_err(from_engine)
+    }
+    fn resolve(&mut self, _env: Env, output: u64) -> Result<f64> {
+        Ok(output as f64)
+    }
 }
 
 pub struct CompactAll {

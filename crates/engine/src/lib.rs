@@ -40,6 +40,7 @@ const BACKGROUND_ERRORS: &str = "rocksdb.background-errors";
 pub struct Sizes {
     pub live_sst_bytes: u64,
     pub live_data_bytes: u64,
+    pub memtable_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,13 +366,37 @@ impl Engine {
         Ok(())
     }
 
-    /// The engine's files: bytes of the SSTs the current version uses, and RocksDB's estimate of
-    /// the live data in them (what a full compaction would leave).
+    /// The engine's files: bytes of the SSTs the current version uses, RocksDB's estimate of the
+    /// live data in them, and the memtables' bytes (what a flush writes).
     pub fn sizes(&self) -> Result<Sizes> {
         Ok(Sizes {
             live_sst_bytes: self.property_sum("rocksdb.live-sst-files-size")?,
             live_data_bytes: self.property_sum("rocksdb.estimate-live-data-size")?,
+            memtable_bytes: self.property_sum("rocksdb.cur-size-all-mem-tables")?,
         })
+    }
+
+    /// Bytes of every key and value of both column families, read from one RocksDB snapshot:
+    /// what a full compaction's output holds at most, before compression. (RocksDB's own
+    /// estimate does not see range deletes: a store whose keys were all deleted by one was
+    /// still estimated at the size of its files.) A full read: for a defrag, which reads it all
+    /// anyway.
+    pub fn live_bytes(&self) -> Result<u64> {
+        let snapshot = self.db.snapshot();
+        let mut sum = 0u64;
+        for cf in [CF_DATA, CF_META] {
+            let mut ro = ReadOptions::default();
+            ro.set_snapshot(&snapshot);
+            ro.fill_cache(false);
+            for item in self
+                .db
+                .iterator_cf_opt(self.cf(cf), ro, IteratorMode::Start)
+            {
+                let (k, v) = item?;
+                sum += (k.len() + v.len()) as u64;
+            }
+        }
+        Ok(sum)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {

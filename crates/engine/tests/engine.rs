@@ -358,9 +358,17 @@ fn compacting_everything_drops_deleted_values_and_keeps_the_rest() {
         encode_delete(&mut batch, format!("k/{i:06}").as_bytes());
     }
     engine.apply(&batch, 5).unwrap();
+    let unflushed = engine.sizes().unwrap().memtable_bytes;
     engine.flush().unwrap();
+    assert!(unflushed > engine.sizes().unwrap().memtable_bytes);
     let before = engine.sizes().unwrap();
     assert!(before.live_sst_bytes > 2000 * 4096, "{before:?}");
+    // The keys and values left (the meta family's applied index too), whatever the files hold.
+    let live = engine.live_bytes().unwrap();
+    assert!(
+        (500 * (8 + 4096)..500 * (8 + 4096) + 1024).contains(&live),
+        "{live}"
+    );
 
     engine.compact_all().unwrap();
     let after = engine.sizes().unwrap();
