@@ -528,10 +528,15 @@ export class Engine {
     return callAsync(() => this.handle.compactAll());
   }
 
-  /** Bytes of the SST files in use, and RocksDB's estimate of the live data in them. */
-  sizes(): { liveSstBytes: number; liveDataBytes: number } {
+  /** Bytes of the SST files in use, RocksDB's estimate of the live data in them, and of the memtables. */
+  sizes(): { liveSstBytes: number; liveDataBytes: number; memtableBytes: number } {
     const s = call(() => this.handle.sizes());
-    return { liveSstBytes: s.liveSstBytes, liveDataBytes: s.liveDataBytes };
+    return { liveSstBytes: s.liveSstBytes, liveDataBytes: s.liveDataBytes, memtableBytes: s.memtableBytes };
+  }
+
+  /** Bytes of every key and value, from one consistent view (a full read, off the event loop). */
+  liveBytes(): Promise<number> {
+    return callAsync(() => this.handle.liveBytes());
   }
 
   flush(): Promise<void> {

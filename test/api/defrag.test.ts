@@ -75,6 +75,7 @@ test('a defrag gives back the space of deleted keys and keeps the rest', async (
   const r = await call(url('/v1/maintenance/defrag'), 'POST');
   t.is(r.status, 200, JSON.stringify(r.json));
   t.like(r.json, { member: 1, freeBytesBefore: 100 * GIB });
+  t.true(r.json.liveBytes >= (KEYS / 4) * VALUE_BYTES && r.json.liveBytes < KEYS * VALUE_BYTES, `${r.json.liveBytes} live bytes: a quarter of the values`);
   t.true(r.json.sstBytesAfter * 2 < r.json.sstBytesBefore, `SST bytes ${r.json.sstBytesBefore} → ${r.json.sstBytesAfter}`);
   t.is(r.json.snapshotIndex, node.status().snapshotIndex, 'a snapshot was cut after the compaction');
   t.true(r.json.snapshotIndex > first.json.snapshotIndex);
@@ -88,16 +89,22 @@ test('a defrag gives back the space of deleted keys and keeps the rest', async (
   }
 });
 
-test('with the snapshot already at the applied index, the next entry cuts one', async (t) => {
-  const { url, node } = await singleNode(t, { snapshotEntries: 1_000_000, freeBytes: async () => 100 * GIB });
+test('with the last snapshot at the applied index, an entry of the member\'s own gives the next its index', async (t) => {
+  const { url, node, port } = await singleNode(t, { freeBytes: async () => 100 * GIB });
   t.is((await call(url('/v1/kv/a'), 'PUT', { value: 1 })).status, 200);
   const first = await call(url('/v1/maintenance/defrag'), 'POST', {});
   t.is(first.json.snapshotIndex, node.status().appliedIndex, 'the defrag cut a snapshot of what was applied');
   const second = await call(url('/v1/maintenance/defrag'), 'POST');
   t.is(second.status, 200);
-  t.is(second.json.snapshotIndex, null, 'no entry applied since: the snapshot cannot be cut again');
+  t.is(second.json.snapshotIndex, first.json.snapshotIndex + 1, 'one entry more: the member announcing its address');
+  t.is(node.members().addresses['1']?.client, `127.0.0.1:${port}`);
+
+  // No entry can be committed (here: the barrier fails): the next entry applied cuts it.
+  const third = await node.maintenance.defrag(100 * GIB, () => Promise.reject(new Error('no leader')));
+  t.is(third.snapshotIndex, null);
   t.is((await call(url('/v1/kv/b'), 'PUT', { value: 2 })).status, 200);
-  await pollUntil(async () => node.status().snapshotIndex > first.json.snapshotIndex, 'the next entry to cut a snapshot');
+  await pollUntil(async () => node.status().snapshotIndex === node.status().appliedIndex, 'the next entry to cut a snapshot');
+  t.true(node.status().snapshotIndex > second.json.snapshotIndex);
   t.like((await call(url('/v1/kv/a'))).json, { value: 1 });
 });
 
@@ -105,11 +112,12 @@ test('a defrag is refused when the disk cannot hold its output, or while one run
   const disk = { free: 100 * GIB };
   const { url, node } = await singleNode(t, { spaceReserveBytes: 0, freeBytes: async () => disk.free });
   t.is((await call(url('/v1/kv/a'), 'PUT', { value: 1 })).status, 200);
-  disk.free = defragNeedsBytes(0) - 1;
+  disk.free = defragNeedsBytes(0, 0) - 1;
   const refused = await call(url('/v1/maintenance/defrag'), 'POST');
   t.is(refused.status, 507);
   t.like(refused.json.error, { code: 'no_space', freeBytes: disk.free });
   t.true(refused.json.error.neededBytes > disk.free);
+  t.true(refused.json.error.liveBytes > 0, 'the key written, and the applied index');
   t.regex(refused.json.error.message, /free, .* needed/);
   t.is((await call(url('/v1/kv/a'), 'PUT', { value: 2 })).status, 200, 'writes go on');
 
@@ -119,8 +127,9 @@ test('a defrag is refused when the disk cannot hold its output, or while one run
   t.is((await call(url('/v1/maintenance/defrag'))).status, 405);
 
   // Two at once on the node itself: the second is refused before anything starts.
-  const one = node.maintenance.defrag(100 * GIB);
-  const two = node.maintenance.defrag(100 * GIB);
+  const barrier = (): Promise<void> => Promise.resolve();
+  const one = node.maintenance.defrag(100 * GIB, barrier);
+  const two = node.maintenance.defrag(100 * GIB, barrier);
   const err = await t.throwsAsync(two);
   t.is((err as Error & { code: string }).code, 'defrag_in_progress');
   t.like(await one, { snapshotIndex: node.status().appliedIndex });

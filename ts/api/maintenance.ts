@@ -6,6 +6,8 @@
  *     when its disk cannot take the compaction's output, 409 `defrag_in_progress`
  */
 import { logEvent } from '../log';
+import { Op } from '../node/commands';
+import { formatPeerAddress } from '../transport/peer';
 import type { ApiContext } from './context';
 import type { Reply } from './reply';
 import { QuorumError } from '../errors';
@@ -17,7 +19,10 @@ export async function defrag(ctx: ApiContext, body: Buffer): Promise<Reply> {
   const node = ctx.node;
   const freeBytes = await node.space.readNow();
   logEvent('defrag_started', { freeBytes });
-  const report = await node.maintenance.defrag(freeBytes).catch((err: Error & { code?: string }) => {
+  // The barrier entry: this member announces its client address again (`Op.Publish`, as at
+  // start; applying the same address changes nothing), which any member may propose, alarm or not.
+  const barrier = (): Promise<unknown> => node.propose({ op: Op.Publish, key: `${node.id} ${formatPeerAddress(ctx.client)}` });
+  const report = await node.maintenance.defrag(freeBytes, barrier).catch((err: Error & { code?: string }) => {
     logEvent('defrag_failed', { code: err.code ?? 'error', message: err.message });
     throw err;
   });

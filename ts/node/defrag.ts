@@ -10,20 +10,24 @@
  * (`SnapshotLifecycle.defrag`).
  *
  * Space: a compaction writes its output before anything is freed (the snapshot still links the
- * inputs), and the output is about the live data. With less free than that, plus a margin, the
- * defrag is refused 507 `no_space` rather than started: RocksDB stops taking writes on ENOSPC
- * and the node would exit.
+ * inputs). The output holds at most the live keys and values, which are counted first (RocksDB's
+ * own estimate ignores range deletes: a store emptied by one was estimated at its files' size),
+ * plus the memtables it flushes. With less free than that, and a margin, the defrag is refused
+ * 507 `no_space` rather than started: RocksDB stops taking writes on ENOSPC and the node would
+ * exit.
  */
 import { QuorumError } from '../errors';
 import type { Engine } from '../native';
 
-/** Free space a defrag leaves beside its estimated output (memtables flushed first, estimate error). */
-export const DEFRAG_HEADROOM_BYTES = 64 * 2 ** 20;
-/** The live-data estimate is RocksDB's; it is taken as this much larger. */
-const LIVE_DATA_MARGIN = 1.1;
+/** Free space a defrag leaves beside its output (the files' own index and filter blocks, the engine's logs). */
+export const DEFRAG_HEADROOM_BYTES = 8 * 2 ** 20;
+/** Live bytes are raw; an SST holding them uncompressed adds blocks' framing and indexes. */
+const SST_OVERHEAD_RATIO = 1.1;
 
 /** What a defrag did (the answer of `POST /v1/maintenance/defrag`, with the member's id). */
 export interface DefragReport {
+  /** Bytes of every key and value when it began (what the engine holds, whatever its files). */
+  liveBytes: number;
   /** Bytes of the engine's SST files in use, before and after. */
   sstBytesBefore: number;
   sstBytesAfter: number;
@@ -40,23 +44,24 @@ export interface DefragReport {
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** Free bytes a defrag needs when the engine holds `liveDataBytes` of live data. */
-export function defragNeedsBytes(liveDataBytes: number): number {
-  return Math.ceil(liveDataBytes * LIVE_DATA_MARGIN) + DEFRAG_HEADROOM_BYTES;
+/** Free bytes a defrag needs: its output at most (`liveBytes` of keys and values, `memtableBytes` flushed) and the margin. */
+export function defragNeedsBytes(liveBytes: number, memtableBytes: number): number {
+  return Math.ceil(liveBytes * SST_OVERHEAD_RATIO) + memtableBytes + DEFRAG_HEADROOM_BYTES;
 }
 
 /** Compacts the whole engine, unless `freeBytes` is too little for its output (507 `no_space`). */
 export async function compactEngine(engine: Engine, freeBytes: number): Promise<Omit<DefragReport, 'snapshotIndex'>> {
+  const started = performance.now();
+  const liveBytes = await engine.liveBytes();
   const before = engine.sizes();
-  const needed = defragNeedsBytes(before.liveDataBytes);
+  const needed = defragNeedsBytes(liveBytes, before.memtableBytes);
   if (freeBytes < needed) {
     throw new QuorumError(
       'no_space',
-      `a defrag writes about the live data (${mib(before.liveDataBytes)}) before it frees anything: ${mib(freeBytes)} free, ${mib(needed)} needed — delete keys or purge market data (the snapshots the disk-space alarm takes free the log), or grow the disk`,
-      { details: { freeBytes, neededBytes: needed } },
+      `a defrag writes the live keys and values (${mib(liveBytes)}) before it frees anything: ${mib(freeBytes)} free, ${mib(needed)} needed — delete keys or purge market data first, or grow the disk`,
+      { details: { freeBytes, neededBytes: needed, liveBytes } },
     );
   }
-  const started = performance.now();
   await engine.compactAll();
-  return { sstBytesBefore: before.liveSstBytes, sstBytesAfter: engine.sizes().liveSstBytes, freeBytesBefore: freeBytes, durationMs: Math.round(performance.now() - started) };
+  return { liveBytes, sstBytesBefore: before.liveSstBytes, sstBytesAfter: engine.sizes().liveSstBytes, freeBytesBefore: freeBytes, durationMs: Math.round(performance.now() - started) };
 }

@@ -162,25 +162,31 @@ export class SnapshotLifecycle {
   /**
    * Compacts the whole engine (`defrag.ts`; `freeBytes`: the data directory's free space now),
    * then cuts a snapshot so the previous one's links to the replaced files go. One at a time.
+   * `barrier` commits an entry of this member's own, for when the last snapshot is at the
+   * applied index already (a snapshot has one index).
    */
-  async defrag(freeBytes: number): Promise<DefragReport> {
+  async defrag(freeBytes: number, barrier: () => Promise<unknown>): Promise<DefragReport> {
     if (this.defragging) throw new QuorumError('defrag_in_progress', 'a defrag of this member is already running; its answer reports it');
     this.defragging = true;
     try {
       const report = await this.withEngine('defrag', (engine) => compactEngine(engine, freeBytes));
-      return { ...report, snapshotIndex: (await this.cutAfter()) ?? null };
+      return { ...report, snapshotIndex: (await this.cutAfter(barrier)) ?? null };
     } finally {
       this.defragging = false;
     }
   }
 
-  /** A snapshot of what is applied now; undefined if one has that index already (then the next entry cuts one). */
-  private async cutAfter(): Promise<number | undefined> {
+  /**
+   * A snapshot of what is applied now. Where the last one has that index (under the disk-space
+   * alarm a snapshot follows every delete), `barrier`'s entry gives the next one its index;
+   * undefined if that entry could not be committed (then the next entry applied cuts one).
+   */
+  private async cutAfter(barrier: () => Promise<unknown>): Promise<number | undefined> {
     await this.creating;
     const h = this.host;
     if (h.applier.applied <= h.storage.snapshot().metadata.index) {
       this.cutNext = true;
-      return undefined;
+      if (!(await barrier().then(() => true, () => false))) return undefined;
     }
     this.maybeCreate(true);
     await this.creating;
