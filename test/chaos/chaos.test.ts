@@ -17,6 +17,7 @@ const CASES: { nemesis: string; seconds: number; seed: number; nodeArgs?: string
   { nemesis: 'partition', seconds: 20, seed: 13 },
   { nemesis: 'disk', seconds: 20, seed: 14 },
   { nemesis: 'member', seconds: 20, seed: 16 },
+  { nemesis: 'maintenance', seconds: 15, seed: 17 },
   { nemesis: 'all', seconds: 40, seed: 15 },
   // Lease reads: a paused leader wakes up believing it leads, a partitioned one keeps leading its
   // side for a while; neither may answer a read from a lease that a new leader has outlived.

@@ -11,7 +11,10 @@
  *   aborts, as a crash mid-write leaves the log; it must recover on restart;
  * - member-replace: remove a random member (the leader too) through another node's API — it
  *   must apply its removal and stop — then wipe its data and start it again with `--join`: it
- *   must come back as a learner, receive a snapshot and be promoted to voter.
+ *   must come back as a learner, receive a snapshot and be promoted to voter;
+ * - defrag: every live member defrags at once while the clients write (a full compaction, then a
+ *   snapshot cut, with an entry of each member's own): each answers its report, or 503 when a
+ *   snapshot install holds its engine.
  * Violations of those expectations are collected in `problems`.
  */
 import { rmSync } from 'node:fs';
@@ -20,7 +23,7 @@ import type { Random } from '../../ts/raft/random';
 import type { ChaosCluster, ChaosNode } from './cluster';
 import { httpJson } from './workload';
 
-export const FAULTS = ['kill', 'kill-leader', 'pause', 'partition-minority', 'partition-leader', 'partition-bridge', 'disk-fsync', 'disk-torn', 'member-replace'] as const;
+export const FAULTS = ['kill', 'kill-leader', 'pause', 'partition-minority', 'partition-leader', 'partition-bridge', 'disk-fsync', 'disk-torn', 'member-replace', 'defrag'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export const NEMESIS_GROUPS: Record<string, readonly Fault[]> = {
@@ -29,6 +32,7 @@ export const NEMESIS_GROUPS: Record<string, readonly Fault[]> = {
   partition: ['partition-minority', 'partition-leader', 'partition-bridge'],
   disk: ['disk-fsync', 'disk-torn'],
   member: ['member-replace'],
+  maintenance: ['defrag'],
   all: FAULTS,
 };
 
@@ -154,6 +158,27 @@ export class Nemesis {
         return this.replaceMember(fault);
       case 'disk-torn':
         return this.diskFault(fault, 'tornWriteAt', holdMs);
+      case 'defrag':
+        return this.defragAll(fault);
+    }
+  }
+
+  /** Every live member's defrag at once, through its own API. */
+  private async defragAll(fault: Fault): Promise<void> {
+    const targets = this.cluster.nodes.filter((n) => n.alive);
+    this.note(fault, `defrag ${targets.map((n) => `n${n.id}`).join(',')}`);
+    const agent = new Agent({ keepAlive: false });
+    try {
+      const answers = await Promise.all(targets.map((n) => httpJson(agent, n.clientPort, 'POST', '/v1/maintenance/defrag', undefined, 60_000)));
+      for (const [i, res] of answers.entries()) {
+        const id = targets[i].id;
+        const body = res.body as { snapshotIndex?: number | null; error?: { code?: string } } | undefined;
+        if (res.status === 200) this.note(fault, `n${id} defragged, snapshot ${String(body?.snapshotIndex)}`);
+        else if (res.status === 503 && body?.error?.code === 'unavailable') this.note(fault, `n${id} is installing a snapshot: 503`);
+        else this.problems.push(`defrag of n${id}: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    } finally {
+      agent.destroy();
     }
   }
 

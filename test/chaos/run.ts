@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { parseNemesis } from './nemesis';
 import { runChaos } from './runner';
 
-const USAGE = 'usage: npm run chaos -- [--time SECONDS] [--nemesis all|kill|pause|partition|disk|FAULT,...] [--seed N] [--nodes 3|5] [--clients N] [--keys N] [--op-timeout MS] [--dir DIR]';
+const USAGE = 'usage: npm run chaos -- [--time SECONDS] [--nemesis all|kill|pause|partition|disk|member|maintenance|FAULT,...] [--seed N] [--nodes 3|5] [--clients N] [--keys N] [--op-timeout MS] [--dir DIR]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
