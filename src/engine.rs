@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use engine_crate::read_cache::{compact_keys, read_into, Layout, ReadCache, Shape};
-use engine_crate::{Compression, Engine, EngineOptions as CrateOptions};
+use engine_crate::{Compression, Engine, EngineOptions as CrateOptions, StateView};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -363,6 +363,15 @@ impl NativeEngine {
         }))
     }
 
+    /// The digest of the state as of this call (its snapshot taken here, on the JS thread),
+    /// computed off the JS thread while applies go on.
+    #[napi(ts_return_type = "Promise<Digest>")]
+    pub fn digest_now(&self) -> Result<AsyncTask<ViewDigest>> {
+        Ok(AsyncTask::new(ViewDigest {
+            view: Some(self.get_engine()?.view()),
+        }))
+    }
+
     /// Compacts the data keys in `[start, end)` (off the JS thread): space back after a purge.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn compact_range(&self, start: Buffer, end: Buffer) -> Result<AsyncTask<CompactRange>> {
@@ -497,10 +506,34 @@ impl Task for StateDigest {
         self.engine.state_digest().map_err(from_engine)
     }
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Digest> {
-        Ok(Digest {
-            applied_index: output.0 as i64,
-            sha256: output.1.iter().map(|b| format!("{b:02x}")).collect(),
-        })
+        Ok(digest_of(output))
+    }
+}
+
+fn digest_of((applied, sha256): (u64, [u8; 32])) -> Digest {
+    Digest {
+        applied_index: applied as i64,
+        sha256: sha256.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+pub struct ViewDigest {
+    /// Taken by `compute`, so the snapshot goes as soon as the digest is done.
+    view: Option<StateView>,
+}
+
+impl Task for ViewDigest {
+    type Output = (u64, [u8; 32]);
+    type JsValue = Digest;
+    fn compute(&mut self) -> Result<Self::Output> {
+        let view = self
+            .view
+            .take()
+            .ok_or_else(|| coded("ENGINE_INVALID_ARGUMENT", "a view is digested once"))?;
+        Ok((view.applied_index(), view.digest().map_err(from_engine)?))
+    }
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Digest> {
+        Ok(digest_of(output))
     }
 }
 

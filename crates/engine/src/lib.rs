@@ -13,11 +13,12 @@ pub mod read_cache;
 mod scan;
 
 use std::path::Path;
-use std::sync::{Mutex, TryLockError};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
-    DBCompressionType, Env, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    DBCompressionType, Env, IteratorMode, Options, ReadOptions, SnapshotWithThreadMode, WriteBatch,
+    WriteOptions, DB,
 };
 use sha2::{Digest, Sha256};
 
@@ -31,6 +32,26 @@ const CF_DATA: &str = "data";
 const MEMTABLES_MAX: i32 = 4;
 const CF_META: &str = "meta";
 const KEY_APPLIED_INDEX: &[u8] = b"applied_index";
+
+/// The state as of one applied index (`Engine::view`), read later while applies go on: a
+/// RocksDB snapshot, holding its engine open.
+pub struct StateView {
+    // Declared first: dropped before `engine`, whose database it borrows.
+    snapshot: SnapshotWithThreadMode<'static, DB>,
+    applied: u64,
+    engine: Arc<Engine>,
+}
+
+impl StateView {
+    pub fn applied_index(&self) -> u64 {
+        self.applied
+    }
+
+    /// `Engine::state_digest` of the state as of the view.
+    pub fn digest(&self) -> Result<[u8; 32]> {
+        self.engine.digest_at(&self.snapshot, self.applied)
+    }
+}
 
 /// A DB-wide count (each column family reports it; compared, never added up as a total).
 const BACKGROUND_ERRORS: &str = "rocksdb.background-errors";
@@ -304,10 +325,38 @@ impl Engine {
             let applied = self.applied.lock().unwrap();
             (self.db.snapshot(), *applied)
         };
+        Ok((applied, self.digest_at(&snapshot, applied)?))
+    }
+
+    /// The state as of now, to be read later (`StateView::digest`) while applies go on.
+    pub fn view(self: &Arc<Self>) -> StateView {
+        let applied = self.applied.lock().unwrap();
+        let snapshot = self.db.snapshot();
+        // SAFETY: the snapshot borrows `self.db`, which lives as long as this Engine. The view
+        // holds an Arc of the Engine (which never moves inside it) and drops the snapshot
+        // first (fields drop in declaration order), so the borrow never outlives the database.
+        let snapshot = unsafe {
+            std::mem::transmute::<SnapshotWithThreadMode<'_, DB>, SnapshotWithThreadMode<'static, DB>>(
+                snapshot,
+            )
+        };
+        StateView {
+            snapshot,
+            applied: *applied,
+            engine: Arc::clone(self),
+        }
+    }
+
+    fn digest_at(
+        &self,
+        snapshot: &SnapshotWithThreadMode<'_, DB>,
+        applied: u64,
+    ) -> Result<[u8; 32]> {
         let mut hash = Sha256::new();
         hash.update(applied.to_le_bytes());
         let mut ro = ReadOptions::default();
-        ro.set_snapshot(&snapshot);
+        ro.set_snapshot(snapshot);
+        ro.fill_cache(false);
         for item in self
             .db
             .iterator_cf_opt(self.cf(CF_DATA), ro, IteratorMode::Start)
@@ -318,7 +367,7 @@ impl Engine {
             hash.update((v.len() as u32).to_le_bytes());
             hash.update(&v);
         }
-        Ok((applied, hash.finalize().into()))
+        Ok(hash.finalize().into())
     }
 
     /// Flushes memtables so a restart replays less of the Raft log.

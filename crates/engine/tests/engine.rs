@@ -383,3 +383,29 @@ fn compacting_everything_drops_deleted_values_and_keeps_the_rest() {
     }
     assert_eq!(engine.applied_index(), 5);
 }
+
+#[test]
+fn a_view_digests_the_state_it_was_taken_at_while_applies_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = std::sync::Arc::new(Engine::open(dir.path(), &EngineOptions::default()).unwrap());
+    engine
+        .apply(&put_batch(&[("a", "1"), ("b", "2")]), 1)
+        .unwrap();
+    let (at, expected) = engine.state_digest().unwrap();
+    let view = engine.view();
+    engine
+        .apply(&put_batch(&[("a", "3"), ("c", "4")]), 2)
+        .unwrap();
+    engine.flush().unwrap();
+    engine.compact_all().unwrap();
+    assert_eq!(
+        (view.applied_index(), view.digest().unwrap()),
+        (at, expected)
+    );
+    let (now, digest) = engine.state_digest().unwrap();
+    assert_eq!(now, 2);
+    assert_ne!(digest, expected);
+    // The view keeps the database open after the engine's last other owner let go.
+    drop(engine);
+    assert_eq!(view.digest().unwrap(), expected);
+}
