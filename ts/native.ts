@@ -543,6 +543,12 @@ export class Engine {
     return callAsync(() => this.handle.flush());
   }
 
+  /** `stateDigest` of the state as of this call (its view taken now), computed off the event loop. */
+  async digestNow(): Promise<{ index: number; sha256: string }> {
+    const d = await callAsync(() => this.handle.digestNow());
+    return { index: d.appliedIndex, sha256: d.sha256 };
+  }
+
   /** SHA-256 (hex) of the applied index and every key and value, from one consistent view. */
   async stateDigest(): Promise<{ index: number; sha256: string }> {
     const d = await callAsync(() => this.handle.stateDigest());

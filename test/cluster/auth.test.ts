@@ -80,6 +80,8 @@ const ROUTES: [method: string, path: string, access: 'public' | 'user' | 'admin'
   ['GET', '/v1/monitor', 'user'],
   ['POST', '/v1/monitor/throttle', 'admin'],
   ['POST', '/v1/maintenance/defrag', 'admin'],
+  ['GET', '/v1/maintenance/hash?index=1', 'admin'],
+  ['POST', '/v1/maintenance/hash', 'admin'],
   ['GET', '/v1/dashboard/stream', 'user'],
   ['GET', '/v1/auth/whoami', 'user'],
   ['GET', '/v1/auth/tokens', 'admin'],

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { type Command, COMMAND_VERSION, decodeCommand, encodeCommand, Op } from '../../ts/node/commands';
+import { type Command, COMMAND_VERSION, decodeCommand, encodeCommand, Op, splitForApply } from '../../ts/node/commands';
 import { decodeMemberChange, encodeMemberChange, MEMBER_CHANGE_VERSION } from '../../ts/node/membership';
-import { ConfChangeType } from '../../ts/raft/types';
+import { ConfChangeType, EntryType } from '../../ts/raft/types';
 
 // (A decoded batch item's `raw` and a batch's `itemsRaw`, their bytes in the entry, are checked by the idempotency tests and below.)
 const plain = (c: Command) => JSON.parse(JSON.stringify(c, (k, v) => (k === 'raw' || k === 'itemsRaw' ? undefined : v && v.type === 'Buffer' ? Buffer.from(v.data).toString() : v)));
@@ -42,6 +42,7 @@ test('commands round-trip through their binary form', (t) => {
     { op: Op.SetTtl, origin: 2, seq: 9, key: 'n' },
     { op: Op.MdPurge, origin: 2, seq: 10, key: '1700000000000000000' },
     { op: Op.Alarm, origin: 2, seq: 12, key: '2 raise 1048576 536870912' },
+    { op: Op.Hash, origin: 3, seq: 13, key: '' },
     { op: Op.Txn, origin: 2, seq: 7, key: '', txn: { compare: [], success: [{ kind: 'incr', key: 'n', by: -9007199254740991 }, { kind: 'put', key: 'p', value: Buffer.from('1') }], failure: [] } },
     { op: Op.Incr, origin: 2, seq: 5, key: 'n', value: Buffer.from('1'), idem: 'i1', atMs: 9, ttlMs: 60_000 },
     { op: Op.Batch, origin: 1, seq: 6, key: '', atMs: 7, items: [{ op: Op.Incr, key: 'c', value: Buffer.from('2'), ifRevision: undefined, idem: undefined, ttlMs: 1000 }] },
@@ -56,8 +57,8 @@ test('a malformed command is a COMMAND_INVALID error at every truncation', (t) =
   const full = encodeCommand({ op: Op.Txn, origin: 1, seq: 1, key: '', txn: { compare: [{ key: 'a', revision: 1 }], success: [{ kind: 'put', key: 'a', value: Buffer.from('2') }], failure: [] } });
   for (let cut = 0; cut < full.length; cut++) t.throws(() => decodeCommand(full.subarray(0, cut)), { code: 'COMMAND_INVALID' } as never);
   const bad = Buffer.from(full);
-  bad[1] = 15;
-  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 15/ } as never);
+  bad[1] = 16;
+  t.throws(() => decodeCommand(bad), { code: 'COMMAND_INVALID', message: /unknown op 16/ } as never);
   t.throws(() => decodeCommand(Buffer.concat([full, Buffer.from([0])])), { code: 'COMMAND_INVALID' } as never);
 });
 
@@ -118,6 +119,20 @@ test('a disk alarm is written as version 7; an older version claiming one is mal
   const old = Buffer.from(alarm);
   old[0] = 6;
   t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 6 alarm/ } as never);
+});
+
+test('a hash is written as version 8, and ends its write batch as a purge begins one', (t) => {
+  const hash = encodeCommand({ op: Op.Hash, origin: 1, seq: 1, key: '' });
+  t.is(hash[0], 8);
+  const old = Buffer.from(hash);
+  old[0] = 7;
+  t.throws(() => decodeCommand(old), { code: 'COMMAND_INVALID', message: /version 7 hash/ } as never);
+  const put = encodeCommand({ op: Op.Put, origin: 1, seq: 1, key: 'k', value: Buffer.from('1') });
+  const purge = encodeCommand({ op: Op.MdPurge, origin: 1, seq: 1, key: '5' });
+  const entries = [put, hash, put, purge, put, hash, hash, put].map((data, i) => ({ index: i + 1, term: 1, type: EntryType.Normal, data }));
+  const parts = splitForApply(entries).map((p) => p.map((e) => e.index));
+  t.deepEqual(parts, [[1, 2], [3], [4, 5, 6], [7], [8]]);
+  t.deepEqual(splitForApply(entries.slice(0, 2)).map((p) => p.map((e) => e.index)), [[1, 2]], 'no empty part after a final hash');
 });
 
 test('a membership change starts with its format version; an unknown version is refused', (t) => {

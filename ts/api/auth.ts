@@ -53,6 +53,8 @@ const ADMIN_ROUTES = new Set([
   'GET /v1/backups',
   'POST /v1/backups',
   'POST /v1/maintenance/defrag',
+  'GET /v1/maintenance/hash',
+  'POST /v1/maintenance/hash',
 ]);
 
 function routeAccess(method: string, template: string): RouteAccess {

@@ -35,6 +35,7 @@ const PARAMS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
       ['GET /v1/dashboard/stream', ['book', 'depth', 'access_token']],
       ['GET /v1/auth/tokens', CONSISTENCY],
       ['GET /v1/auth/roles', CONSISTENCY],
+      ['GET /v1/maintenance/hash', ['index']],
     ] as [string, string[]][]
   ).map(([route, names]) => [route, new Set(names)]),
 );

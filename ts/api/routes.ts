@@ -33,7 +33,7 @@ import type { RequestClass, ThrottledClass } from '../monitor/classes';
 import { authenticate, createToken, deleteRole, listRoles, listTokens, putRole, revokeToken, whoami } from './auth';
 import type { Access } from '../auth/model';
 import { backupStatus, createBackup } from './backups';
-import { defrag } from './maintenance';
+import { defrag, hashState, stateHash } from './maintenance';
 
 export type { ApiContext } from './context';
 
@@ -83,6 +83,7 @@ const FIXED: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/v1/auth/roles', { GET: (ctx, t) => listRoles(ctx.node, t.query) }],
   ['/v1/backups', { GET: (ctx) => backupStatus(ctx), POST: (ctx, _t, body) => createBackup(ctx, body) }],
   ['/v1/maintenance/defrag', { POST: (ctx, _t, body) => defrag(ctx, body) }],
+  ['/v1/maintenance/hash', { GET: (ctx, t) => stateHash(ctx, t.query), POST: (ctx, _t, body) => hashState(ctx, body) }],
 ]);
 
 /** Only on nodes started with test faults allowed (`QKV_TEST_WAL_FAULTS=stall`). */

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { checkTokenText } from '../auth/model';
 import { openTarget } from '../backup/crypt';
 import { backupCommands } from './backup';
-import { defragCommand } from './defrag';
+import { maintenanceCommands } from './maintenance';
 import type { HealthConfig } from '../monitor/health_config';
 
 /** `incr KEY`, `expire KEY --ttl`, `persist KEY`: PATCH /v1/kv/{key}, retried safely like every key write. */
@@ -414,7 +414,7 @@ export function buildProgram(version: string): Command {
   certsCommands(program);
   authCommands(program);
   backupCommands(program);
-  defragCommand(program);
+  maintenanceCommands(program);
   connectionFlags(program);
   return program;
 }

@@ -20,7 +20,8 @@ import { invariant } from '../raft/assert';
 import { QuorumError } from '../errors';
 import { type IngestResult, MarketState, type PurgeResult } from '../market/state';
 import { ChangeFeed, type KvChange } from './change_feed';
-import { type BatchItem, type Command, decodeCommand, decodeStored, itemBytes, Op, splitAtPurges, type Txn } from './commands';
+import { type BatchItem, type Command, decodeCommand, decodeStored, isHashEntry, itemBytes, Op, splitForApply, type Txn } from './commands';
+import { StateHashes } from './state_hashes';
 import { fingerprint, printBytes } from './fingerprint';
 import { keepBatch, type KeptBatch, restoreBatch } from './batch_answers';
 import { IdempotencyTable, type Refusal } from './idempotency';
@@ -61,6 +62,7 @@ export type ApplyResult =
   | { kind: 'session'; session: string }
   | { kind: 'member'; index: number; members: MembersRecord }
   | { kind: 'published'; index: number }
+  | { kind: 'hashed'; index: number }
   | { kind: 'expired'; deleted: number }
   | AuthResult
   | IngestResult
@@ -93,6 +95,8 @@ export class Applier {
   readonly auth = new AuthState();
   /** Keys written with a TTL, and when each expires. */
   readonly ttl = new KeyTtl();
+  /** Digests of the state at `Op.Hash` entries. */
+  readonly hashes = new StateHashes();
   /** Engine reads (the read cache's misses, scans) wait while a batch written on the pool is not yet published. */
   private readonly gate = new ReadGate();
   /** Every KV change, published in apply order once its batch is durable. */
@@ -144,7 +148,7 @@ export class Applier {
     this.backlogBytes += bytes;
     this.chain = this.chain.then(async () => {
       try {
-        for (const part of splitAtPurges(fresh)) await this.applyBatch(part);
+        for (const part of splitForApply(fresh)) await this.applyBatch(part);
       } catch (err) {
         this.die(err as Error);
       } finally {
@@ -249,6 +253,7 @@ export class Applier {
     this.appliedIndex = last;
     this.membersRecord = batch.members;
     this.feed.publish(batch.changes, last);
+    if (isHashEntry(entries[entries.length - 1])) this.hashes.take(last, this.engine, (err) => this.die(err));
     this.market.publish();
     // Space back after a purge: a failed compaction is the disk failing, as a failed write is.
     for (const [start, end] of this.market.takeCompactions()) {
@@ -294,8 +299,10 @@ export class Applier {
       batch.members = command.op === Op.Alarm ? applyAlarm(batch.members, command.key, e.index) : publishClient(batch.members, Number(id), client ?? '');
       batch.ops.push({ op: 'put', key: MEMBERS_KEY, value: encodeRecord(batch.members) });
       answer({ kind: 'published', index: e.index });
+    } else if (command.op === Op.Hash) {
+      answer({ kind: 'hashed', index: e.index }); // (digested as its batch, which it ends, is published)
     } else if (command.op === Op.MdPurge) {
-      // It reads the engine: every entry before it must be there (see splitAtPurges).
+      // It reads the engine: every entry before it must be there (see splitForApply).
       invariant(batch.results.length === 0, () => `entry ${e.index}: a market-data purge not first in its write batch`);
       answer(this.market.purge(this.engine, BigInt(command.key), batch.ops));
     } else if (command.op === Op.MdIngest) {

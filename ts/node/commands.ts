@@ -22,7 +22,7 @@
  * Later versions each add an op or a field an older build would misapply: 3 range deletes, 4 key
  * TTLs, 5 increments and TTL changes (`Op.Incr`, `Op.SetTtl`, alone or as batch items; txn
  * increments) and market-data purges (`Op.MdPurge`), 6 txn compares other than equality (`cmp`),
- * 7 disk-space alarms (`Op.Alarm`).
+ * 7 disk-space alarms (`Op.Alarm`), 8 state digests (`Op.Hash`).
  *
  * `origin`/`seq` identify the request so the node that proposed it can answer its client.
  * `origin` is a random token drawn at each process start, not the node id: entries a previous
@@ -35,7 +35,7 @@ import { decodeBatch, encodeBatch, type IngestBatch } from '../market/batch';
 import { type Entry, EntryType } from '../raft/types';
 
 /** The newest command version this build reads and writes (it reads every version from 1). */
-export const COMMAND_VERSION = 7;
+export const COMMAND_VERSION = 8;
 /** The first version where a Batch may carry an idempotency key (older ones: per item only). */
 const BATCH_IDEM_VERSION = 2;
 /** The first version with `Op.DeleteRange` (an older build refuses such an entry by its version). */
@@ -48,6 +48,8 @@ const INCR_VERSION = 5;
 const COMPARE_ORDER_VERSION = 6;
 /** The first version with `Op.Alarm`. */
 const ALARM_VERSION = 7;
+/** The first version with `Op.Hash`. */
+const HASH_VERSION = 8;
 
 export enum Op {
   Put = 1,
@@ -91,9 +93,14 @@ export enum Op {
    * `key` is "<node id> raise <free bytes> <reserve bytes>" or "<node id> clear".
    */
   Alarm = 14,
+  /**
+   * Changes nothing: every member digests its state as of this entry (ts/node/state_hashes.ts),
+   * so an operator can compare them (`key` empty).
+   */
+  Hash = 15,
 }
 
-const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr, Op.SetTtl, Op.MdPurge, Op.Alarm]);
+const OPS = new Set<number>([Op.Put, Op.Delete, Op.Txn, Op.Publish, Op.MdIngest, Op.Session, Op.Batch, Op.Auth, Op.DeleteRange, Op.Expire, Op.Incr, Op.SetTtl, Op.MdPurge, Op.Alarm, Op.Hash]);
 
 /** One write of a batch: applied (or refused) on its own. */
 export interface BatchItem {
@@ -311,6 +318,7 @@ function txnHasTtl(txn: Txn): boolean {
 
 /** The oldest format that holds `c`: an older build refuses what it cannot apply by the version. */
 function versionOf(c: Command): number {
+  if (c.op === Op.Hash) return HASH_VERSION;
   if (c.op === Op.Alarm) return ALARM_VERSION;
   if (c.txn?.compare.some(orderedCmp)) return COMPARE_ORDER_VERSION;
   if (c.op === Op.Incr || c.op === Op.SetTtl || c.op === Op.MdPurge || c.items?.some((it) => it.op === Op.Incr || it.op === Op.SetTtl) || (c.txn !== undefined && txnHasIncr(c.txn))) return INCR_VERSION;
@@ -364,6 +372,7 @@ export function decodeCommand(data: Uint8Array): Command {
   if ((op === Op.Incr || op === Op.SetTtl || op === Op.MdPurge) && version < INCR_VERSION) throw malformed(`a version ${version} increment, TTL change or purge`);
   if (op === Op.MdPurge && (flags & ~FLAG_IDEM & ~FLAG_TIME) !== 0) throw malformed('a purge with a condition or a TTL');
   if (op === Op.Alarm && (version < ALARM_VERSION || flags !== 0)) throw malformed(`a version ${version} alarm, or one with flags`);
+  if (op === Op.Hash && (version < HASH_VERSION || flags !== 0)) throw malformed(`a version ${version} hash, or one with flags`);
   const key = r.str('key');
   const value = op === Op.Put || op === Op.Auth || op === Op.Incr ? r.bytes('value') : undefined;
   r.end();
@@ -413,18 +422,24 @@ function decodeTxn(r: BinaryReader): Txn {
   return { compare, success, failure };
 }
 
+const opOf = (e: Entry): number | undefined => (e.type === EntryType.Normal && e.data.length > 1 ? e.data[1] : undefined);
+
+/** Whether `e` holds an `Op.Hash` (the write batch it is in ends with it: `splitForApply`). */
+export const isHashEntry = (e: Entry): boolean => opOf(e) === Op.Hash;
+
 /**
- * `entries` cut before each market-data purge: a purge reads the engine, which must then hold
- * every entry before it whatever the batching (nodes batch the same entries differently).
+ * `entries` cut into write batches whatever the batching (nodes batch the same entries
+ * differently): before each market-data purge, which reads the engine and must find every entry
+ * before it there; after each hash, whose digest is of the state exactly as of it.
  */
-export function splitAtPurges(entries: Entry[]): Entry[][] {
+export function splitForApply(entries: Entry[]): Entry[][] {
   const parts: Entry[][] = [[]];
   for (const e of entries) {
-    const purge = e.type === EntryType.Normal && e.data.length > 1 && e.data[1] === Op.MdPurge;
-    if (purge && parts[parts.length - 1].length > 0) parts.push([]);
+    if (opOf(e) === Op.MdPurge && parts[parts.length - 1].length > 0) parts.push([]);
     parts[parts.length - 1].push(e);
+    if (isHashEntry(e)) parts.push([]);
   }
-  return parts;
+  return parts.filter((p) => p.length > 0);
 }
 
 const TWO_32 = 2 ** 32;

@@ -95,8 +95,8 @@ export interface SnapshotHost {
   onSnapshot?: (event: SnapshotEvent, index: number, detail?: SnapshotEventDetail) => void;
 }
 
-/** What a node lends to backups and operators: `checkpoint`, `log`, `defrag`. */
-export type EngineMaintenance = Pick<SnapshotLifecycle, 'checkpoint' | 'log' | 'defrag'>;
+/** What a node lends to backups and operators: `checkpoint`, `log`, `defrag`, `hashAt`. */
+export type EngineMaintenance = Pick<SnapshotLifecycle, 'checkpoint' | 'log' | 'defrag' | 'hashAt'>;
 
 export class SnapshotLifecycle {
   /** The snapshot being created, if any (at most one). */
@@ -174,6 +174,11 @@ export class SnapshotLifecycle {
     } finally {
       this.defragging = false;
     }
+  }
+
+  /** This member's digest of the state as of `Op.Hash` entry `index`, if taken here and kept (`state_hashes.ts`). */
+  hashAt(index: number): Promise<string> | undefined {
+    return this.host.applier.hashes.at(index);
   }
 
   /**
