@@ -260,7 +260,39 @@ async function compareStates(cluster: ChaosCluster, problems: string[]): Promise
     states.forEach((s, i) => {
       if (s !== states[0]) problems.push(`n${i + 1} holds different data than n1 after healing: ${s.slice(0, 300)} vs ${states[0].slice(0, 300)}`);
     });
+    await compareDigests(cluster, agent, problems);
   } finally {
     agent.destroy();
   }
+}
+
+/**
+ * Every node's digest of its whole state (keys the workload never reads too: idempotency
+ * answers, sessions, the membership record) as of one hash entry: must be identical.
+ */
+async function compareDigests(cluster: ChaosCluster, agent: Agent, problems: string[]): Promise<void> {
+  const hashed = await httpJson(agent, cluster.nodes[0].clientPort, 'POST', '/v1/maintenance/hash', undefined, 10_000);
+  const index = (hashed.body as { index?: number }).index;
+  if (hashed.status !== 200 || index === undefined) {
+    problems.push(`a hash entry through n1 answered ${hashed.status} ${JSON.stringify(hashed.body)}`);
+    return;
+  }
+  const digests: string[] = [];
+  for (const node of cluster.nodes) {
+    for (let tries = 0; ; tries++) {
+      const res = await httpJson(agent, node.clientPort, 'GET', `/v1/maintenance/hash?index=${index}`, undefined, 10_000);
+      if (res.status === 200) {
+        digests.push((res.body as { sha256: string }).sha256);
+        break;
+      }
+      if (res.status !== 404 || tries >= 100) {
+        problems.push(`n${node.id} has no digest of the state at hash entry ${index}: ${res.status} ${JSON.stringify(res.body)}`);
+        return;
+      }
+      await delay(100);
+    }
+  }
+  digests.forEach((d, i) => {
+    if (d !== digests[0]) problems.push(`n${cluster.nodes[i].id}'s state at entry ${index} differs from n${cluster.nodes[0].id}'s: digest ${d} vs ${digests[0]}`);
+  });
 }
