@@ -102,7 +102,7 @@ export class Applier {
   /** Every KV change, published in apply order once its batch is durable. */
   readonly feed: ChangeFeed;
   private chain: Promise<void> = Promise.resolve();
-  /** Compactions of purged ranges still running (see `publish`); they never reject. */
+  /** Compactions of purged ranges and state digests still running (see `publish`); they never reject. */
   private compactions: Promise<void> = Promise.resolve();
   /** Bytes of entries pushed and not yet applied (or skipped): ≥ 0. */
   private backlogBytes = 0;
@@ -253,13 +253,13 @@ export class Applier {
     this.appliedIndex = last;
     this.membersRecord = batch.members;
     this.feed.publish(batch.changes, last);
-    if (isHashEntry(entries[entries.length - 1])) this.hashes.take(last, this.engine, (err) => this.die(err));
     this.market.publish();
-    // Space back after a purge: a failed compaction is the disk failing, as a failed write is.
-    for (const [start, end] of this.market.takeCompactions()) {
-      const done = this.engine.compactRange(start, end).catch((err: Error) => this.die(err));
-      this.compactions = this.compactions.then(() => done);
-    }
+    // Space back after a purge, a digest at a hash entry: a failure is the disk failing, as a
+    // failed write is; an install or a close waits for them (`idle`).
+    const work: Promise<unknown>[] = this.market.takeCompactions().map(([start, end]) => this.engine.compactRange(start, end));
+    if (isHashEntry(entries[entries.length - 1])) work.push(this.hashes.take(last, this.engine));
+    const done = work.map((w) => w.then(() => undefined, (err: Error) => this.die(err)));
+    if (done.length > 0) this.compactions = Promise.all([this.compactions, ...done]).then(() => undefined);
     this.onApplied(batch.results, entries[entries.length - 1].term);
     this.release();
   }

@@ -20,17 +20,18 @@ export class StateHashes {
   private readonly byIndex = new Map<number, Promise<string>>();
 
   /**
-   * Digests `engine`'s state, which is as of `index` now (the caller's turn). A failed digest is
-   * the engine failing: `onFatal`.
+   * Digests `engine`'s state, which is as of `index` now (the caller's turn). A rejection (the
+   * engine failing, or a digest of another index) is the caller's to handle; asked for, the
+   * digest answers it too.
    */
-  take(index: number, engine: Engine, onFatal: (err: Error) => void): void {
+  take(index: number, engine: Engine): Promise<string> {
     const digest = engine.digestNow().then((d) => {
       invariant(d.index === index, () => `a state digest for entry ${index} was taken at ${d.index}`);
       return d.sha256;
     });
-    digest.catch(onFatal);
     this.byIndex.set(index, digest);
     if (this.byIndex.size > HASHES_KEPT) this.byIndex.delete(this.byIndex.keys().next().value!);
+    return digest;
   }
 
   /** The digest of the state as of entry `index`, if taken here and kept. */
