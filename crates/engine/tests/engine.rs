@@ -278,28 +278,7 @@ fn compacting_a_range_delete_frees_its_files_and_keeps_the_rest() {
     use engine::encode_delete_range;
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
-    // Incompressible values: the files are about their size.
-    let mut seed = 1u64;
-    let mut values: Vec<Vec<u8>> = Vec::new();
-    for _ in 0..2000 {
-        let v = (0..4096)
-            .map(|_| {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (seed >> 56) as u8
-            })
-            .collect();
-        values.push(v);
-    }
-    for part in 0..4usize {
-        let mut batch = Vec::new();
-        for (i, v) in values.iter().enumerate().skip(part * 500).take(500) {
-            encode_put(&mut batch, format!("e/{i:06}").as_bytes(), v);
-        }
-        engine.apply(&batch, part as u64 + 1).unwrap();
-        engine.flush().unwrap();
-    }
+    let values = put_flushed_values(&engine, "e/", 1);
     let before = dir_bytes(dir.path());
     let mut batch = Vec::new();
     encode_delete_range(&mut batch, b"e/", b"e/001500");
@@ -318,6 +297,32 @@ fn compacting_a_range_delete_frees_its_files_and_keeps_the_rest() {
     );
 }
 
+/// 2,000 incompressible 4 KiB values (the files are about their size) at `<prefix><i:06>`,
+/// applied at indexes 1-4 in four flushed files.
+fn put_flushed_values(engine: &Engine, prefix: &str, mut seed: u64) -> Vec<Vec<u8>> {
+    let values: Vec<Vec<u8>> = (0..2000)
+        .map(|_| {
+            (0..4096)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 56) as u8
+                })
+                .collect()
+        })
+        .collect();
+    for part in 0..4usize {
+        let mut batch = Vec::new();
+        for (i, v) in values.iter().enumerate().skip(part * 500).take(500) {
+            encode_put(&mut batch, format!("{prefix}{i:06}").as_bytes(), v);
+        }
+        engine.apply(&batch, part as u64 + 1).unwrap();
+        engine.flush().unwrap();
+    }
+    values
+}
+
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
@@ -331,26 +336,7 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 fn compacting_everything_drops_deleted_values_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
-    let mut seed = 7u64;
-    let value = |seed: &mut u64| -> Vec<u8> {
-        (0..4096)
-            .map(|_| {
-                *seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (*seed >> 56) as u8
-            })
-            .collect()
-    };
-    let values: Vec<Vec<u8>> = (0..2000).map(|_| value(&mut seed)).collect();
-    for part in 0..4usize {
-        let mut batch = Vec::new();
-        for (i, v) in values.iter().enumerate().skip(part * 500).take(500) {
-            encode_put(&mut batch, format!("k/{i:06}").as_bytes(), v);
-        }
-        engine.apply(&batch, part as u64 + 1).unwrap();
-        engine.flush().unwrap();
-    }
+    let values = put_flushed_values(&engine, "k/", 7);
     // Point deletes of three keys in four, in a file of their own: nothing is dropped until a
     // compaction merges the tombstones with the values they cover.
     let mut batch = Vec::new();
