@@ -87,16 +87,17 @@ export async function findLeader(urls: string[]): Promise<string> {
   throw new Error('no leader');
 }
 
+/** `QKV_BENCH_NODE_ARGS`, split on spaces (none when unset). */
+export function benchNodeArgs(): string[] {
+  return (process.env.QKV_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 /**
  * A 3-node cluster of `quorumkv start` processes (dist/) on free ports under `dir`, each with
  * `extraArgs` and then `QKV_BENCH_NODE_ARGS` (space-separated, e.g. `--http1 node`: one bench
  * run per setting of a node flag); resolves once all three are ready, with their client URLs in
  * node order.
  */
-/** `QKV_BENCH_NODE_ARGS`, split on spaces (none when unset). */
-export function benchNodeArgs(): string[] {
-  return (process.env.QKV_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-}
 
 export async function startLocalCluster(dir: string, extraArgs: string[] = []): Promise<{ procs: ChildProcess[]; urls: string[] }> {
   const ports = await freePorts(6);
