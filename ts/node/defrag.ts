@@ -36,8 +36,9 @@ export interface DefragReport {
   durationMs: number;
   /**
    * The snapshot cut after it, which dropped the previous one's links to the replaced files;
-   * null when nothing was applied since the previous snapshot (a snapshot has one index): the
-   * next entry this member applies cuts one, and the old files are freed then.
+   * null when none could be cut (the last snapshot had the applied index, and the member's own
+   * entry could not be committed: no leader): the next entry it applies cuts one, and the old
+   * files are freed then.
    */
   snapshotIndex: number | null;
 }
