@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { inPipelineOrder, WAITING_MAX } from '../../ts/api/h1_order';
 import { startApiServer } from '../../ts/api/server';
 import { NodeHealth } from '../../ts/monitor/node_health';
+import { pollUntil } from '../helpers/poll';
 import { singleNode } from '../helpers/single_node';
 
 /** Writes `raw` on a new connection and reads until the server closes it. */
@@ -30,25 +31,37 @@ const request = (method: string, path: string, body = '', close = false) =>
 
 test("Node's server, ordered: reads side by side, key writes side by side, anything else alone", async (t) => {
   const log: string[] = [];
+  // Each request ends when the test releases it (not after a delay: a loaded host's timers fire late).
+  const release = new Map<string, () => void>();
   const server = createServer(
     inPipelineOrder((req, res) => {
-      const r = req as IncomingMessage;
-      log.push(`start ${r.method} ${r.url}`);
-      setTimeout(() => {
-        log.push(`end ${r.method} ${r.url}`);
-        (res as ServerResponse).end(r.url);
-      }, Number(r.url!.split('/').pop()));
+      const name = `${(req as IncomingMessage).method} ${(req as IncomingMessage).url}`;
+      log.push(`start ${name}`);
+      release.set(name, () => {
+        log.push(`end ${name}`);
+        (res as ServerResponse).end(name);
+      });
     }),
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => server.close());
   const port = (server.address() as { port: number }).port;
-  const key = (ms: number) => `/v1/kv/${ms}`;
-  await roundTrip(port, request('GET', key(20)) + request('GET', key(1)) + request('PUT', key(10)) + request('DELETE', key(3)) + request('POST', '/v1/txn/5') + request('GET', key(2), '', true));
+  const answered = roundTrip(port, request('GET', '/v1/kv/a') + request('GET', '/v1/kv/b') + request('PUT', '/v1/kv/c') + request('DELETE', '/v1/kv/d') + request('POST', '/v1/txn') + request('GET', '/v1/kv/e', '', true));
+  const started = (n: number) => pollUntil(() => log.filter((l) => l.startsWith('start')).length >= n, `${n} requests to start`);
+  const end = (...names: string[]) => names.forEach((name) => release.get(name)!());
+  await started(2);
+  end('GET /v1/kv/b', 'GET /v1/kv/a');
+  await started(4);
+  end('DELETE /v1/kv/d', 'PUT /v1/kv/c');
+  await started(5);
+  end('POST /v1/txn');
+  await started(6);
+  end('GET /v1/kv/e');
+  await answered;
   t.deepEqual(log, [
-    ...['start GET /v1/kv/20', 'start GET /v1/kv/1', 'end GET /v1/kv/1', 'end GET /v1/kv/20'],
-    ...['start PUT /v1/kv/10', 'start DELETE /v1/kv/3', 'end DELETE /v1/kv/3', 'end PUT /v1/kv/10'],
-    ...['start POST /v1/txn/5', 'end POST /v1/txn/5', 'start GET /v1/kv/2', 'end GET /v1/kv/2'],
+    ...['start GET /v1/kv/a', 'start GET /v1/kv/b', 'end GET /v1/kv/b', 'end GET /v1/kv/a'],
+    ...['start PUT /v1/kv/c', 'start DELETE /v1/kv/d', 'end DELETE /v1/kv/d', 'end PUT /v1/kv/c'],
+    ...['start POST /v1/txn', 'end POST /v1/txn', 'start GET /v1/kv/e', 'end GET /v1/kv/e'],
   ]);
 });
 
