@@ -149,7 +149,7 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 export function noSpaceError(alarms: readonly [number, SpaceAlarm][]): QuorumError {
   const which = alarms.map(([id, a]) => `n${id} has ${mib(a.freeBytes)} free, below its reserve of ${mib(a.reserveBytes)}`).join('; ');
-  return new QuorumError('no_space', `a member's disk is nearly full (${which}): only reads and deletes are taken until it has space again — delete keys, purge market data or grow the disk`, {
+  return new QuorumError('no_space', `a member's disk is nearly full (${which}): only reads and deletes are taken until it has space again — delete keys or purge market data (then \`quorumkv defrag\` gives their space back), or grow the disk`, {
     details: { alarms: alarms.map(([member, a]) => ({ member, freeBytes: a.freeBytes, reserveBytes: a.reserveBytes })) },
   });
 }
