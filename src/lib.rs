@@ -13,6 +13,7 @@ mod bars;
 mod compress;
 mod engine;
 mod engine_scan;
+mod engine_tasks;
 mod error;
 mod kv_batch;
 mod market;
