@@ -11,6 +11,7 @@
  * Reported: keys deleted per second, the probe's p50/p99/max, medians over rounds, and ratios.
  * JSON: bench/results/delete_prefix.json.
  */
+import { probed } from './lib/probe';
 import { withLocalCluster } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 
@@ -58,31 +59,12 @@ async function scanAndDelete(leader: string, prefix: string): Promise<number> {
   }
 }
 
-/** Runs `work` while a probe writes one key at a time; the probe's latencies and work's wall time. */
-async function probed(leader: string, work: () => Promise<number>): Promise<{ deleted: number; seconds: number; probeMs: number[] }> {
-  const probeMs: number[] = [];
-  let done = false;
-  const probe = (async () => {
-    for (let i = 0; !done; i++) {
-      const t0 = performance.now();
-      await call(`${leader}/v1/kv/probe`, { method: 'PUT', body: `{"value":${i}}` });
-      probeMs.push(performance.now() - t0);
-    }
-  })();
-  const t0 = performance.now();
-  const deleted = await work();
-  const seconds = (performance.now() - t0) / 1000;
-  done = true;
-  await probe;
-  return { deleted, seconds, probeMs };
-}
-
 async function round(leader: string, method: Method, n: number): Promise<Row> {
   const prefix = `del/${METHODS.indexOf(method)}r${n}/`;
   if (method !== 'idle') await fill(leader, prefix);
   const limit = Number(method.split(' ')[2]);
   const work = method.startsWith('range') ? () => rangeDelete(leader, prefix, limit) : method === 'scan + batch delete' ? () => scanAndDelete(leader, prefix) : () => new Promise<number>((r) => setTimeout(() => r(0), 2000));
-  const { deleted, seconds, probeMs } = await probed(leader, work);
+  const { result: deleted, seconds, probeMs } = await probed(leader, work);
   if (method !== 'idle' && deleted !== KEYS) throw new Error(`${method} deleted ${deleted} of ${KEYS} keys`);
   const left = await call(`${leader}/v1/kv?${new URLSearchParams({ prefix, limit: '1' })}`);
   if ((left.items as unknown[]).length !== 0) throw new Error(`${method} left keys under ${prefix}`);

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { probed } from './lib/probe';
 import { findLeader, startLocalCluster, stopAll } from './lib/procs';
 import { median, percentile, printTable, type Row, writeResults } from './lib/report';
 
@@ -69,31 +70,13 @@ async function defragAll(members: string[]): Promise<Row> {
   return { 'SST MiB before': before / 2 ** 20, 'SST MiB after': after / 2 ** 20 };
 }
 
-/** Runs `work` while a probe writes one key at a time; the probe's latencies and work's wall time. */
-async function probed(leader: string, work: () => Promise<Row>): Promise<Row> {
-  const probeMs: number[] = [];
-  let done = false;
-  const probe = (async () => {
-    for (let i = 0; !done; i++) {
-      const t0 = performance.now();
-      await call(`${leader}/v1/kv/probe`, { method: 'PUT', body: `{"value":${i}}` });
-      probeMs.push(performance.now() - t0);
-    }
-  })();
-  const t0 = performance.now();
-  const extra = await work();
-  const seconds = (performance.now() - t0) / 1000;
-  done = true;
-  await probe;
-  return { seconds, 'probe p50 ms': percentile(probeMs, 50), 'probe p99 ms': percentile(probeMs, 99), 'probe max ms': Math.max(...probeMs), probes: probeMs.length, ...extra };
-}
-
 async function round(leader: string, members: string[], n: number): Promise<Row[]> {
   await put(leader, 0, KEYS, n + 1);
   const rows: Row[] = [];
   for (const op of OPS) {
     const work = op === 'hash' ? () => hashAll(leader, members) : op === 'defrag' ? () => defragAll(members) : () => new Promise<Row>((r) => setTimeout(() => r({}), 2000));
-    rows.push({ op: op as MaintenanceOp, round: n, ...(await probed(leader, work)) });
+    const { result, seconds, probeMs } = await probed(leader, work);
+    rows.push({ op: op as MaintenanceOp, round: n, seconds, 'probe p50 ms': percentile(probeMs, 50), 'probe p99 ms': percentile(probeMs, 99), 'probe max ms': Math.max(...probeMs), probes: probeMs.length, ...result });
   }
   return rows;
 }
